@@ -1,0 +1,618 @@
+//! Checks a parsed file and builds the internal configuration, collecting every problem
+//! with its line and column instead of stopping at the first.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::header::HeaderName;
+use http::{HeaderValue, Method, Uri};
+use serde_saphyr::Location;
+
+use super::file::{
+    At, FileConfig, FileConsumer, FileKey, FileKeySource, FileProxy, FileRoute, FileService,
+    FileUpstream,
+};
+use super::{
+    default_key_sources, AuthMode, Config, Consumer, IdentityHeaders, KeyConfig, KeySource,
+    PathPattern, Problem, ProxySettings, Route, Service, Target, UpstreamSettings,
+};
+use crate::key::{display_prefix, KeyHash};
+
+/// Parses and checks configuration text.
+pub(super) fn build(text: &str) -> Result<Config, Vec<Problem>> {
+    let file: FileConfig = if text.trim().is_empty() {
+        FileConfig::default()
+    } else {
+        serde_saphyr::from_str(text).map_err(|error| vec![yaml_problem(&error)])?
+    };
+    let mut checker = Checker::default();
+    let config = checker.config(file);
+    if checker.problems.is_empty() {
+        Ok(config)
+    } else {
+        checker.problems.sort_by_key(|p| (p.line, p.column));
+        Err(checker.problems)
+    }
+}
+
+fn yaml_problem(error: &serde_saphyr::Error) -> Problem {
+    let location = error.location().unwrap_or(Location::UNKNOWN);
+    let message = error.without_snippet().to_string();
+    // The library appends its own position; ours is already in front.
+    let message = match message.rfind(" at line ") {
+        Some(cut) => message[..cut].to_owned(),
+        None => message,
+    };
+    Problem {
+        line: location.line().max(1) as usize,
+        column: location.column().max(1) as usize,
+        message,
+    }
+}
+
+#[derive(Default)]
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn report(&mut self, at: &Location, message: impl Into<String>) {
+        self.problems.push(Problem {
+            line: at.line().max(1) as usize,
+            column: at.column().max(1) as usize,
+            message: message.into(),
+        });
+    }
+
+    fn config(&mut self, file: FileConfig) -> Config {
+        let proxy = self.proxy(&file.proxy);
+        let headers = &file.defaults.identity_headers;
+        let identity_headers = IdentityHeaders {
+            consumer: self.header_name(headers.consumer.as_ref(), "x-consumer-username"),
+            credential: self.header_name(headers.credential.as_ref(), "x-credential-identifier"),
+            groups: self.header_name(headers.groups.as_ref(), "x-consumer-groups"),
+            client_type: self.header_name(headers.client_type.as_ref(), "client-type"),
+        };
+        let default_sources: Arc<[KeySource]> = match &file.defaults.key_sources {
+            Some(sources) => self.key_sources(sources).into(),
+            None => default_key_sources().into(),
+        };
+        let mut names = HashSet::new();
+        let services = file
+            .services
+            .iter()
+            .map(|service| {
+                if !names.insert(service.value.name.value.as_str()) {
+                    let name = &service.value.name;
+                    self.report(
+                        &name.referenced,
+                        format!("service `{}` is defined twice", name.value),
+                    );
+                }
+                self.service(&service.value, &default_sources)
+            })
+            .collect();
+        let consumers = self.consumers(&file.consumers);
+        Config {
+            proxy,
+            identity_headers,
+            services,
+            consumers,
+        }
+    }
+
+    fn proxy(&mut self, proxy: &FileProxy) -> ProxySettings {
+        let listen = match &proxy.listen {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(listen) => listen.value.parse().unwrap_or_else(|_| {
+                self.report(
+                    &listen.referenced,
+                    format!(
+                        "expected an address such as 127.0.0.1:8080, found `{}`",
+                        listen.value
+                    ),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }),
+        };
+        let max_header_bytes = match &proxy.max_header_bytes {
+            None => 32 * 1024,
+            Some(bytes) if (1024..=1024 * 1024).contains(&bytes.value) => bytes.value as usize,
+            Some(bytes) => {
+                self.report(
+                    &bytes.referenced,
+                    "max_header_bytes must be between 1024 and 1048576",
+                );
+                32 * 1024
+            }
+        };
+        ProxySettings {
+            listen,
+            header_timeout: self.duration(proxy.header_timeout.as_ref(), 10),
+            idle_timeout: self.duration(proxy.idle_timeout.as_ref(), 60),
+            shutdown_timeout: self.duration(proxy.shutdown_timeout.as_ref(), 30),
+            max_header_bytes,
+        }
+    }
+
+    fn duration(&mut self, text: Option<&At<String>>, default_secs: u64) -> Duration {
+        let Some(text) = text else {
+            return Duration::from_secs(default_secs);
+        };
+        match humantime::parse_duration(&text.value) {
+            Ok(duration) if !duration.is_zero() => duration,
+            _ => {
+                self.report(
+                    &text.referenced,
+                    format!(
+                        "expected a duration above zero such as 2s, 500ms or 1m, found `{}`",
+                        text.value
+                    ),
+                );
+                Duration::from_secs(default_secs)
+            }
+        }
+    }
+
+    fn header_name(&mut self, name: Option<&At<String>>, default: &'static str) -> HeaderName {
+        let Some(name) = name else {
+            return HeaderName::from_static(default);
+        };
+        HeaderName::from_bytes(name.value.as_bytes()).unwrap_or_else(|_| {
+            self.report(
+                &name.referenced,
+                format!("`{}` is not a valid header name", name.value),
+            );
+            HeaderName::from_static(default)
+        })
+    }
+
+    fn key_sources(&mut self, sources: &At<Vec<At<FileKeySource>>>) -> Vec<KeySource> {
+        if sources.value.is_empty() {
+            self.report(&sources.referenced, "key_sources may not be empty");
+        }
+        sources
+            .value
+            .iter()
+            .filter_map(|source| self.key_source(source))
+            .collect()
+    }
+
+    fn key_source(&mut self, source: &At<FileKeySource>) -> Option<KeySource> {
+        let FileKeySource {
+            header,
+            scheme,
+            cookie,
+            query,
+        } = &source.value;
+        let kinds = [header.is_some(), cookie.is_some(), query.is_some()];
+        if kinds.iter().filter(|set| **set).count() != 1 {
+            self.report(
+                &source.referenced,
+                "a key source has exactly one of `header: NAME`, `cookie: NAME` or `query: NAME`",
+            );
+            return None;
+        }
+        if let (Some(scheme), None) = (scheme, header) {
+            self.report(&scheme.referenced, "`scheme` goes with `header` only");
+        }
+        if let Some(header) = header {
+            let name = HeaderName::from_bytes(header.value.as_bytes());
+            let Ok(name) = name else {
+                self.report(
+                    &header.referenced,
+                    format!("`{}` is not a valid header name", header.value),
+                );
+                return None;
+            };
+            let scheme = scheme.as_ref().and_then(|scheme| {
+                let valid = !scheme.value.is_empty()
+                    && scheme.value.chars().all(|c| c.is_ascii_alphanumeric());
+                if !valid {
+                    self.report(
+                        &scheme.referenced,
+                        format!("expected a scheme such as Bearer, found `{}`", scheme.value),
+                    );
+                }
+                valid.then(|| scheme.value.clone())
+            });
+            return Some(KeySource::Header { name, scheme });
+        }
+        let (name, is_cookie) = match (cookie, query) {
+            (Some(cookie), _) => (cookie, true),
+            (None, Some(query)) => (query, false),
+            (None, None) => return None,
+        };
+        let valid = !name.value.is_empty()
+            && name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !"=;,&?#%\"".contains(c));
+        if !valid {
+            self.report(
+                &name.referenced,
+                format!(
+                    "expected a name of visible characters without = ; , & ? # % or quotes, found `{}`",
+                    name.value
+                ),
+            );
+            return None;
+        }
+        Some(if is_cookie {
+            KeySource::Cookie {
+                name: name.value.clone(),
+            }
+        } else {
+            KeySource::Query {
+                name: name.value.clone(),
+            }
+        })
+    }
+
+    fn service(&mut self, service: &FileService, defaults: &Arc<[KeySource]>) -> Service {
+        self.check_name(&service.name, "service");
+        let hosts = service
+            .hosts
+            .iter()
+            .map(|host| {
+                let lower = host.value.to_ascii_lowercase();
+                let bare = lower.strip_prefix("*.").unwrap_or(&lower);
+                let valid = !bare.is_empty()
+                    && bare
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+                if !valid {
+                    self.report(
+                        &host.referenced,
+                        format!(
+                            "expected a host name such as api.example.com or *.example.com (no port), found `{}`",
+                            host.value
+                        ),
+                    );
+                }
+                lower
+            })
+            .collect();
+        let path_prefix = match &service.path_prefix {
+            None => String::new(),
+            Some(prefix) => {
+                let valid = prefix.value.starts_with('/')
+                    && !prefix.value.contains(['*', '{', '}', '?', '#', ' ']);
+                if !valid {
+                    self.report(
+                        &prefix.referenced,
+                        format!(
+                            "expected a path prefix such as /v1 (no `*`, `{{}}`, `?`), found `{}`",
+                            prefix.value
+                        ),
+                    );
+                }
+                prefix.value.trim_end_matches('/').to_owned()
+            }
+        };
+        let sources: Arc<[KeySource]> = match &service.key_sources {
+            Some(sources) => self.key_sources(sources).into(),
+            None => defaults.clone(),
+        };
+        let mut route_names = HashSet::new();
+        let routes = service
+            .routes
+            .iter()
+            .map(|route| {
+                if !route_names.insert(route.value.name.value.as_str()) {
+                    self.report(
+                        &route.value.name.referenced,
+                        format!(
+                            "route `{}` is defined twice in service `{}`",
+                            route.value.name.value, service.name.value
+                        ),
+                    );
+                }
+                self.route(&route.value, &sources)
+            })
+            .collect();
+        Service {
+            name: service.name.value.as_str().into(),
+            hosts,
+            path_prefix,
+            strip_prefix: service.strip_prefix.unwrap_or(true),
+            preserve_host: service.preserve_host.unwrap_or(false),
+            upstream: self.upstream(&service.upstream),
+            routes,
+        }
+    }
+
+    fn check_name(&mut self, name: &At<String>, what: &str) {
+        let valid = !name.value.is_empty()
+            && name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !valid {
+            self.report(
+                &name.referenced,
+                format!(
+                    "a {what} name uses letters, digits, `.`, `_` and `-` only, found `{}`",
+                    name.value
+                ),
+            );
+        }
+    }
+
+    fn upstream(&mut self, upstream: &At<FileUpstream>) -> UpstreamSettings {
+        let (urls, connect, read) = match &upstream.value {
+            FileUpstream::Url(url) => (
+                vec![(url.as_str(), upstream.referenced)],
+                Duration::from_secs(5),
+                Duration::from_secs(60),
+            ),
+            FileUpstream::Targets(long) => {
+                if long.targets.is_empty() {
+                    self.report(&upstream.referenced, "`targets` needs at least one URL");
+                }
+                (
+                    long.targets
+                        .iter()
+                        .map(|t| (t.value.as_str(), t.referenced))
+                        .collect(),
+                    self.duration(long.connect_timeout.as_ref(), 5),
+                    self.duration(long.read_timeout.as_ref(), 60),
+                )
+            }
+        };
+        let targets = urls
+            .into_iter()
+            .filter_map(|(url, at)| self.target(url, &at))
+            .collect();
+        UpstreamSettings {
+            targets,
+            connect_timeout: connect,
+            read_timeout: read,
+        }
+    }
+
+    fn target(&mut self, url: &str, at: &Location) -> Option<Target> {
+        let parsed: Option<Uri> = url.parse().ok();
+        let parts = parsed.map(|uri| uri.into_parts());
+        let Some((Some(scheme), Some(authority), path)) =
+            parts.map(|p| (p.scheme, p.authority, p.path_and_query))
+        else {
+            self.report(
+                at,
+                format!("expected an upstream URL such as http://127.0.0.1:9001, found `{url}`"),
+            );
+            return None;
+        };
+        if scheme != http::uri::Scheme::HTTP {
+            self.report(
+                at,
+                format!("only http:// upstreams are supported for now, found `{url}`"),
+            );
+            return None;
+        }
+        if path.as_ref().and_then(|p| p.query()).is_some() {
+            self.report(at, format!("an upstream URL may not have a query, found `{url}`"));
+            return None;
+        }
+        let base_path = path
+            .map(|p| p.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        Some(Target {
+            scheme,
+            authority,
+            base_path,
+        })
+    }
+
+    fn route(&mut self, route: &FileRoute, sources: &Arc<[KeySource]>) -> Route {
+        self.check_name(&route.name, "route");
+        if route.paths.is_empty() {
+            self.report(&route.name.referenced, "a route needs at least one path");
+        }
+        let mut paths: Vec<PathPattern> = route
+            .paths
+            .iter()
+            .filter_map(|path| {
+                PathPattern::parse(&path.value)
+                    .map_err(|message| self.report(&path.referenced, message))
+                    .ok()
+            })
+            .collect();
+        paths.sort_by_key(PathPattern::precedence);
+        let methods = route
+            .methods
+            .iter()
+            .filter_map(|method| {
+                let upper = method.value.to_ascii_uppercase();
+                let valid = !upper.is_empty() && upper.chars().all(|c| c.is_ascii_alphabetic());
+                let parsed = Method::from_bytes(upper.as_bytes()).ok().filter(|_| valid);
+                if parsed.is_none() {
+                    self.report(
+                        &method.referenced,
+                        format!("expected an HTTP method such as GET, found `{}`", method.value),
+                    );
+                }
+                parsed
+            })
+            .collect();
+        let auth = match route.auth.as_ref().map(|a| (a.value.as_str(), a.referenced)) {
+            None | Some(("required", _)) => AuthMode::Required,
+            Some(("optional", _)) => AuthMode::Optional,
+            Some(("none", _)) => AuthMode::None,
+            Some((other, at)) => {
+                self.report(
+                    &at,
+                    format!("expected `required`, `optional` or `none`, found `{other}`"),
+                );
+                AuthMode::Required
+            }
+        };
+        Route {
+            name: route.name.value.as_str().into(),
+            paths,
+            methods,
+            auth,
+            forward_key: route.forward_key.unwrap_or(false),
+            key_sources: match &route.key_sources {
+                Some(own) => self.key_sources(own).into(),
+                None => sources.clone(),
+            },
+        }
+    }
+
+    fn consumers(&mut self, consumers: &[At<FileConsumer>]) -> Vec<Consumer> {
+        let mut names = HashSet::new();
+        let mut ids: HashMap<String, ()> = HashMap::new();
+        let mut hashes = HashSet::new();
+        let mut built = Vec::with_capacity(consumers.len());
+        for consumer in consumers {
+            let consumer = &consumer.value;
+            self.check_name(&consumer.name, "consumer");
+            if !names.insert(consumer.name.value.as_str()) {
+                self.report(
+                    &consumer.name.referenced,
+                    format!("consumer `{}` is defined twice", consumer.name.value),
+                );
+            }
+            let client_type = match &consumer.client_type {
+                None => consumer.name.value.clone(),
+                Some(client_type) => {
+                    if !is_header_safe_word(&client_type.value) {
+                        self.report(
+                            &client_type.referenced,
+                            format!(
+                                "a client type is visible characters without spaces or commas, found `{}`",
+                                client_type.value
+                            ),
+                        );
+                    }
+                    client_type.value.clone()
+                }
+            };
+            let groups = consumer
+                .groups
+                .iter()
+                .map(|group| {
+                    if !is_header_safe_word(&group.value) {
+                        self.report(
+                            &group.referenced,
+                            format!(
+                                "a group is visible characters without spaces or commas, found `{}`",
+                                group.value
+                            ),
+                        );
+                    }
+                    group.value.clone()
+                })
+                .collect();
+            let mut keys = Vec::with_capacity(consumer.keys.len());
+            for key in &consumer.keys {
+                let Some(built_key) = self.key(key) else {
+                    continue;
+                };
+                if !hashes.insert(built_key.hash) {
+                    self.report(&key.referenced, "this key is already given to a consumer");
+                } else if ids.insert(built_key.id.clone(), ()).is_some() {
+                    let at = key.value.id.as_ref().map_or(key.referenced, |id| id.referenced);
+                    self.report(&at, format!("key id `{}` is used twice", built_key.id));
+                }
+                keys.push(built_key);
+            }
+            built.push(Consumer {
+                name: consumer.name.value.clone(),
+                client_type,
+                groups,
+                description: consumer.description.clone(),
+                metadata: consumer.metadata.clone(),
+                keys,
+            });
+        }
+        built
+    }
+
+    fn key(&mut self, key: &At<FileKey>) -> Option<KeyConfig> {
+        let FileKey {
+            key: plaintext,
+            key_hash,
+            id,
+            active,
+            description,
+            expires_at,
+        } = &key.value;
+        let (hash, prefix) = match (plaintext, key_hash) {
+            (Some(plaintext), None) => {
+                let valid = !plaintext.value.is_empty()
+                    && plaintext.value.chars().all(|c| c.is_ascii_graphic());
+                if !valid {
+                    self.report(
+                        &plaintext.referenced,
+                        "a key is visible ASCII characters without spaces",
+                    );
+                    return None;
+                }
+                (
+                    KeyHash::of(plaintext.value.as_bytes()),
+                    Some(display_prefix(&plaintext.value)),
+                )
+            }
+            (None, Some(hash)) => match KeyHash::parse(&hash.value) {
+                Ok(parsed) => (parsed, None),
+                Err(message) => {
+                    self.report(&hash.referenced, message);
+                    return None;
+                }
+            },
+            _ => {
+                self.report(&key.referenced, "a key has exactly one of `key` or `key_hash`");
+                return None;
+            }
+        };
+        let id = match id {
+            None => hash.derived_id(),
+            Some(id) => {
+                self.check_name(id, "key id");
+                id.value.clone()
+            }
+        };
+        let expires_at = expires_at.as_ref().and_then(|text| {
+            let parsed = time::OffsetDateTime::parse(
+                &text.value,
+                &time::format_description::well_known::Rfc3339,
+            );
+            match parsed {
+                Ok(instant) => Some(SystemTime::from(instant)),
+                Err(_) => {
+                    self.report(
+                        &text.referenced,
+                        format!(
+                            "expected an RFC 3339 time such as 2030-01-01T00:00:00Z, found `{}`",
+                            text.value
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        Some(KeyConfig {
+            id,
+            hash,
+            prefix,
+            active: active.unwrap_or(true),
+            description: description.clone(),
+            expires_at,
+        })
+    }
+}
+
+/// Whether a word can travel in a header value and in a comma-separated list.
+fn is_header_safe_word(word: &str) -> bool {
+    !word.is_empty()
+        && !word.contains([',', ' '])
+        && HeaderValue::from_str(word).is_ok()
+        && word.chars().all(|c| !c.is_control())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+//! Tests of configuration checking: the example file, defaults, and positioned errors.
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::config::ConfigError;
+
+const EXAMPLE: &str = include_str!("../../../../../examples/keygate.yaml");
+
+fn problems(text: &str) -> Vec<Problem> {
+    match Config::parse("test.yaml", text) {
+        Ok(_) => panic!("expected the configuration to be refused"),
+        Err(error) => error.problems().to_vec(),
+    }
+}
+
+fn only_problem(text: &str) -> Problem {
+    let mut all = problems(text);
+    assert_eq!(all.len(), 1, "expected one problem, got {all:?}");
+    all.remove(0)
+}
+
+#[test]
+fn the_example_config_loads_as_written() {
+    let config = Config::parse("keygate.yaml", EXAMPLE).unwrap();
+    assert_eq!(config.proxy.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(config.services.len(), 2);
+    let api7 = &config.services[0];
+    assert_eq!(&*api7.name, "key-auth-app");
+    assert_eq!(api7.hosts, ["auth.httpbin.org"]);
+    assert_eq!(api7.path_prefix, "/v1");
+    assert!(api7.strip_prefix);
+    assert!(!api7.preserve_host);
+    assert_eq!(
+        &*api7.routes[0].key_sources,
+        [KeySource::Header {
+            name: HeaderName::from_static("authorization"),
+            scheme: None
+        }]
+    );
+    let orders = &config.services[1];
+    assert_eq!(orders.upstream.targets.len(), 2);
+    assert_eq!(orders.upstream.connect_timeout, Duration::from_secs(2));
+    assert_eq!(orders.upstream.read_timeout, Duration::from_secs(30));
+    assert_eq!(&*orders.routes[0].key_sources, default_key_sources());
+    assert_eq!(orders.routes[2].auth, AuthMode::None);
+    assert_eq!(orders.routes[3].auth, AuthMode::Optional);
+    assert!(orders.routes[3].forward_key);
+    assert_eq!(orders.routes[1].methods, [Method::GET, Method::PUT]);
+
+    let [alex, bob, carol] = &config.consumers[..] else {
+        panic!("three consumers expected");
+    };
+    assert_eq!(alex.client_type, "A");
+    assert_eq!(alex.keys[0].hash, KeyHash::of(b"ec8e8fa78d4e271b368d"));
+    assert_eq!(alex.keys[0].prefix.as_deref(), Some("ec8e8"));
+    assert_eq!(bob.groups, ["admin"]);
+    assert_eq!(bob.keys[0].hash, KeyHash::of(b"bob-key-0123456789abcdef"));
+    assert!(!carol.keys[0].active);
+    assert!(carol.keys[1].expires_at.unwrap() < SystemTime::now());
+}
+
+#[test]
+fn defaults_apply_when_fields_are_absent() {
+    let config = Config::parse(
+        "t.yaml",
+        "services:\n  - name: s\n    upstream: http://127.0.0.1:1\n    routes:\n      - name: r\n        paths: [/]\nconsumers:\n  - name: solo\n    keys: [{key: abcdefgh}]\n",
+    )
+    .unwrap();
+    assert_eq!(config.proxy.max_header_bytes, 32 * 1024);
+    assert_eq!(config.proxy.header_timeout, Duration::from_secs(10));
+    assert_eq!(config.services[0].upstream.connect_timeout, Duration::from_secs(5));
+    assert_eq!(config.services[0].routes[0].auth, AuthMode::Required);
+    assert!(!config.services[0].routes[0].forward_key);
+    assert_eq!(config.consumers[0].client_type, "solo");
+    assert!(config.consumers[0].keys[0].active);
+    assert_eq!(config.identity_headers.client_type.as_str(), "client-type");
+}
+
+#[test]
+fn an_empty_file_is_a_gateway_with_nothing_configured() {
+    let config = Config::parse("t.yaml", "").unwrap();
+    assert!(config.services.is_empty());
+}
+
+#[test]
+fn unknown_fields_are_named_with_their_position() {
+    let problem = only_problem("proxy:\n  listen: 127.0.0.1:1\n  lisen: x\n");
+    assert_eq!((problem.line, problem.column), (3, 3), "{problem:?}");
+    assert!(problem.message.contains("lisen"), "{}", problem.message);
+}
+
+#[test]
+fn semantic_errors_point_at_the_value() {
+    let text = "services:\n  - name: s\n    upstream: https://example.com\n    routes:\n      - name: r\n        paths: [json]\n        auth: maybe\n";
+    let all = problems(text);
+    let positions: Vec<_> = all.iter().map(|p| (p.line, p.column)).collect();
+    assert_eq!(positions, [(3, 15), (6, 17), (7, 15)], "{all:?}");
+    assert!(all[0].message.contains("http://"));
+    assert!(all[1].message.contains("start with `/`"));
+    assert!(all[2].message.contains("`required`, `optional` or `none`"));
+}
+
+#[test]
+fn keys_are_checked() {
+    let text = "consumers:\n  - name: a\n    keys:\n      - key: same-key-1\n      - key_hash: sha256:xyz\n      - {}\n      - key: x\n        expires_at: tomorrow\n  - name: b\n    keys:\n      - key: same-key-1\n";
+    let all = problems(text);
+    let messages: Vec<_> = all.iter().map(|p| (p.line, p.message.as_str())).collect();
+    assert_eq!(all.len(), 4, "{messages:?}");
+    assert!(messages[0].1.contains("64 hex digits"));
+    assert!(messages[1].1.contains("exactly one of `key` or `key_hash`"));
+    assert!(messages[2].1.contains("RFC 3339"));
+    assert_eq!(messages[3].0, 11);
+    assert!(messages[3].1.contains("already given"));
+}
+
+#[test]
+fn duplicate_names_are_refused() {
+    let text = "services:\n  - {name: s, upstream: 'http://127.0.0.1:1'}\n  - {name: s, upstream: 'http://127.0.0.1:1'}\nconsumers:\n  - name: c\n  - name: c\n  - name: 'bad name'\n";
+    let all = problems(text);
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all[0].message.contains("service `s` is defined twice"));
+    assert!(all[1].message.contains("consumer `c` is defined twice"));
+    assert!(all[2].message.contains("letters, digits"));
+}
+
+#[test]
+fn key_sources_need_exactly_one_kind() {
+    let text = "defaults:\n  key_sources:\n    - header: x\n      cookie: y\n    - cookie: y\n      scheme: Bearer\n    - query: 'a=b'\n";
+    let all = problems(text);
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert_eq!(all[0].line, 3);
+    assert!(all[1].message.contains("`scheme` goes with `header`"));
+    assert!(all[2].message.contains("without ="));
+}
+
+#[test]
+fn rendered_errors_name_the_file() {
+    let error = Config::parse("conf/k.yaml", "proxy:\n  listen: nowhere\n").unwrap_err();
+    assert!(matches!(error, ConfigError::Invalid { .. }));
+    let text = error.to_string();
+    assert!(
+        text.starts_with("conf/k.yaml:2:11: expected an address"),
+        "{text}"
+    );
+    assert!(text.contains("^"), "{text}");
+}
+
+#[test]
+fn yaml_syntax_errors_have_a_position() {
+    let problem = only_problem("services:\n  - name: [unclosed\n");
+    assert!(problem.line >= 2, "{problem:?}");
+}

@@ -1,0 +1,212 @@
+//! The configuration file as written: serde types that mirror the YAML, with positions.
+//!
+//! Nothing outside `config` sees these types: `config::build` checks them and turns them
+//! into the internal [`crate::config::Config`], so the file format can change without
+//! touching the proxy.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+
+/// A value with the place in the file where it was written.
+pub type At<T> = Spanned<T>;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The proxy listener and its limits.
+    #[serde(default)]
+    pub proxy: FileProxy,
+    /// Defaults that services and routes inherit.
+    #[serde(default)]
+    pub defaults: FileDefaults,
+    /// The upstream APIs and their routes.
+    #[serde(default)]
+    pub services: Vec<At<FileService>>,
+    /// The clients and their keys.
+    #[serde(default)]
+    pub consumers: Vec<At<FileConsumer>>,
+}
+
+/// `proxy:` — the data-plane listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileProxy {
+    /// Address to listen on, `host:port`.
+    pub listen: Option<At<String>>,
+    /// How long a client may take to send the request headers.
+    pub header_timeout: Option<At<String>>,
+    /// How long an idle keep-alive client connection is kept.
+    pub idle_timeout: Option<At<String>>,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub shutdown_timeout: Option<At<String>>,
+    /// Largest accepted request header section, in bytes.
+    pub max_header_bytes: Option<At<u64>>,
+}
+
+/// `defaults:` — what services and routes inherit.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDefaults {
+    /// Where keys are read when neither the route nor the service says.
+    pub key_sources: Option<At<Vec<At<FileKeySource>>>>,
+    /// Names of the identity headers sent upstream.
+    #[serde(default)]
+    pub identity_headers: FileIdentityHeaders,
+}
+
+/// `defaults.identity_headers:` — names of the headers that tell the upstream who called.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileIdentityHeaders {
+    /// Carries the consumer name.
+    pub consumer: Option<At<String>>,
+    /// Carries the key id.
+    pub credential: Option<At<String>>,
+    /// Carries the consumer's groups, comma-separated.
+    pub groups: Option<At<String>>,
+    /// Carries the consumer's client type.
+    pub client_type: Option<At<String>>,
+}
+
+/// One entry of `key_sources:`: exactly one of `header`, `cookie`, `query`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileKeySource {
+    /// Read the key from this request header.
+    pub header: Option<At<String>>,
+    /// With `header`: the value must start with this scheme (`Bearer`).
+    pub scheme: Option<At<String>>,
+    /// Read the key from this cookie.
+    pub cookie: Option<At<String>>,
+    /// Read the key from this query parameter.
+    pub query: Option<At<String>>,
+}
+
+/// One entry of `services:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileService {
+    /// Unique service name.
+    pub name: At<String>,
+    /// Host names this service answers for; empty = any host.
+    #[serde(default)]
+    pub hosts: Vec<At<String>>,
+    /// Path prefix, such as `/v1`.
+    pub path_prefix: Option<At<String>>,
+    /// Remove the prefix before forwarding (default true).
+    pub strip_prefix: Option<bool>,
+    /// Send the client's Host header upstream instead of the target's (default false).
+    pub preserve_host: Option<bool>,
+    /// Where calls go.
+    pub upstream: At<FileUpstream>,
+    /// Key sources for every route of the service.
+    pub key_sources: Option<At<Vec<At<FileKeySource>>>>,
+    /// The endpoints.
+    #[serde(default)]
+    pub routes: Vec<At<FileRoute>>,
+}
+
+/// `upstream:` — a URL, or a map with targets and timeouts.
+#[derive(Debug)]
+pub enum FileUpstream {
+    /// `upstream: http://host:port`
+    Url(String),
+    /// `upstream: {targets: [...], connect_timeout, read_timeout}`
+    Targets(FileUpstreamTargets),
+}
+
+/// The long form of `upstream:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileUpstreamTargets {
+    /// Target base URLs, used round-robin.
+    pub targets: Vec<At<String>>,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Option<At<String>>,
+    /// Time allowed for the upstream to answer with its response head.
+    pub read_timeout: Option<At<String>>,
+}
+
+impl<'de> Deserialize<'de> for FileUpstream {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct UpstreamVisitor;
+        impl<'de> Visitor<'de> for UpstreamVisitor {
+            type Value = FileUpstream;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a URL such as http://127.0.0.1:9001, or a map with `targets`")
+            }
+            fn visit_str<E: de::Error>(self, url: &str) -> Result<FileUpstream, E> {
+                Ok(FileUpstream::Url(url.to_owned()))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<FileUpstream, M::Error> {
+                let targets =
+                    FileUpstreamTargets::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(FileUpstream::Targets(targets))
+            }
+        }
+        deserializer.deserialize_any(UpstreamVisitor)
+    }
+}
+
+/// One entry of `routes:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRoute {
+    /// Route name, unique within its service.
+    pub name: At<String>,
+    /// Path patterns: exact `/json`, prefix `/files/*`, parameters `/users/{id}`.
+    pub paths: Vec<At<String>>,
+    /// Allowed methods; empty = all.
+    #[serde(default)]
+    pub methods: Vec<At<String>>,
+    /// `required` (default), `optional` or `none`.
+    pub auth: Option<At<String>>,
+    /// Send the key upstream instead of removing it (default false).
+    pub forward_key: Option<bool>,
+    /// Key sources for this route only.
+    pub key_sources: Option<At<Vec<At<FileKeySource>>>>,
+}
+
+/// One entry of `consumers:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConsumer {
+    /// Unique name, `[A-Za-z0-9._-]`.
+    pub name: At<String>,
+    /// Client type; defaults to the name.
+    pub client_type: Option<At<String>>,
+    /// Group names.
+    #[serde(default)]
+    pub groups: Vec<At<String>>,
+    /// Free-form description.
+    pub description: Option<String>,
+    /// Free-form string map.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// The consumer's keys.
+    #[serde(default)]
+    pub keys: Vec<At<FileKey>>,
+}
+
+/// One entry of a consumer's `keys:`: `key` or `key_hash`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileKey {
+    /// The plaintext key (for development).
+    pub key: Option<At<String>>,
+    /// `sha256:<64 hex>` of the key.
+    pub key_hash: Option<At<String>>,
+    /// Stable id; derived from the hash when absent.
+    pub id: Option<At<String>>,
+    /// Whether the key may be used (default true).
+    pub active: Option<bool>,
+    /// Free-form description.
+    pub description: Option<String>,
+    /// RFC 3339 instant after which the key is refused.
+    pub expires_at: Option<At<String>>,
+}

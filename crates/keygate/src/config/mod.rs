@@ -1,0 +1,230 @@
+//! The gateway's configuration: loaded from a YAML file, checked in full, and turned into
+//! the internal types below that the rest of the program uses.
+
+mod build;
+mod error;
+mod file;
+mod path_pattern;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::header::HeaderName;
+use http::uri::{Authority, Scheme};
+use http::Method;
+
+pub use error::{ConfigError, Problem};
+pub use path_pattern::{PathPattern, Segment};
+
+use crate::key::KeyHash;
+
+/// A checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The proxy listener and its limits.
+    pub proxy: ProxySettings,
+    /// Names of the identity headers set on forwarded requests.
+    pub identity_headers: IdentityHeaders,
+    /// The upstream APIs, in file order.
+    pub services: Vec<Service>,
+    /// The clients and their keys, in file order.
+    pub consumers: Vec<Consumer>,
+}
+
+/// `proxy:` — listener address and limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxySettings {
+    /// Where the proxy listens (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// How long a client may take to send its request headers (default 10 s).
+    pub header_timeout: Duration,
+    /// How long an idle keep-alive connection from a client is kept (default 60 s).
+    pub idle_timeout: Duration,
+    /// How long in-flight requests may take to finish at shutdown (default 30 s).
+    pub shutdown_timeout: Duration,
+    /// Largest request header section accepted, in bytes (default 32 KiB); larger is `431`.
+    pub max_header_bytes: usize,
+}
+
+/// The headers that tell the upstream who called.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    /// Consumer name (default `X-Consumer-Username`).
+    pub consumer: HeaderName,
+    /// Key id (default `X-Credential-Identifier`).
+    pub credential: HeaderName,
+    /// Consumer groups, comma-separated (default `X-Consumer-Groups`).
+    pub groups: HeaderName,
+    /// Client type (default `client-type`).
+    pub client_type: HeaderName,
+}
+
+/// One upstream API and its routes.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// Unique name.
+    pub name: Arc<str>,
+    /// Lowercase host names (`*.example.com` allowed); empty = any host.
+    pub hosts: Vec<String>,
+    /// Path prefix without a trailing slash; empty = none.
+    pub path_prefix: String,
+    /// Whether the prefix is removed before forwarding.
+    pub strip_prefix: bool,
+    /// Whether the client's Host header is sent upstream.
+    pub preserve_host: bool,
+    /// Where calls are forwarded.
+    pub upstream: UpstreamSettings,
+    /// The endpoints, in file order.
+    pub routes: Vec<Route>,
+}
+
+/// Targets and timeouts of a service's upstream.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// Target base URLs, used round-robin.
+    pub targets: Vec<Target>,
+    /// Time allowed to open a connection (default 5 s).
+    pub connect_timeout: Duration,
+    /// Time allowed for the response head (default 60 s).
+    pub read_timeout: Duration,
+}
+
+/// One upstream target: `http://authority/base-path`.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Always `http` for now.
+    pub scheme: Scheme,
+    /// `host:port`.
+    pub authority: Authority,
+    /// Path put in front of the forwarded path, without a trailing slash; often empty.
+    pub base_path: String,
+}
+
+/// How a route treats API keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// A valid key is required ("API Key required").
+    Required,
+    /// No key: anonymous call; a presented key must be valid.
+    Optional,
+    /// Keys are ignored.
+    None,
+}
+
+/// One endpoint of a service.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Name, unique within the service.
+    pub name: Arc<str>,
+    /// Path patterns, relative to the service's prefix.
+    pub paths: Vec<PathPattern>,
+    /// Allowed methods; empty = all.
+    pub methods: Vec<Method>,
+    /// Key requirement.
+    pub auth: AuthMode,
+    /// Whether the key is forwarded upstream.
+    pub forward_key: bool,
+    /// Where the key is read, first match wins (route's, else service's, else defaults).
+    pub key_sources: Arc<[KeySource]>,
+}
+
+/// A place in the request where a key may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A header; with `scheme`, the value must be `<scheme> <key>` (scheme case-insensitive).
+    Header {
+        /// Header name.
+        name: HeaderName,
+        /// Required scheme such as `Bearer`.
+        scheme: Option<String>,
+    },
+    /// A cookie.
+    Cookie {
+        /// Cookie name.
+        name: String,
+    },
+    /// A query-string parameter.
+    Query {
+        /// Parameter name.
+        name: String,
+    },
+}
+
+/// A client of the gateway.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    /// Unique name.
+    pub name: String,
+    /// Client type (Mia-Platform's `clientType`).
+    pub client_type: String,
+    /// Groups.
+    pub groups: Vec<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Free-form string map.
+    pub metadata: BTreeMap<String, String>,
+    /// Keys.
+    pub keys: Vec<KeyConfig>,
+}
+
+/// A key as configured: its hash, never its plaintext.
+#[derive(Debug, Clone)]
+pub struct KeyConfig {
+    /// Stable id.
+    pub id: String,
+    /// SHA-256 of the key.
+    pub hash: KeyHash,
+    /// First characters, when the plaintext was given.
+    pub prefix: Option<String>,
+    /// Whether the key may be used.
+    pub active: bool,
+    /// Description.
+    pub description: Option<String>,
+    /// When the key stops working.
+    pub expires_at: Option<SystemTime>,
+}
+
+impl Config {
+    /// Reads and checks a configuration file; every problem found is reported.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Config::parse(&shown, &text)
+    }
+
+    /// Checks configuration text; `name` is used in error messages.
+    pub fn parse(name: &str, text: &str) -> Result<Config, ConfigError> {
+        build::build(text).map_err(|problems| ConfigError::Invalid {
+            path: name.to_owned(),
+            text: text.into(),
+            problems,
+        })
+    }
+}
+
+/// The key sources used where neither route, service nor `defaults` names any.
+pub fn default_key_sources() -> Vec<KeySource> {
+    vec![
+        KeySource::Header {
+            name: HeaderName::from_static("apikey"),
+            scheme: None,
+        },
+        KeySource::Header {
+            name: HeaderName::from_static("client-key"),
+            scheme: None,
+        },
+        KeySource::Header {
+            name: HeaderName::from_static("secret"),
+            scheme: None,
+        },
+        KeySource::Cookie {
+            name: "mia_client_key".into(),
+        },
+    ]
+}

@@ -1,0 +1,3 @@
+//! The `keygate` command.
+
+fn main() {}
