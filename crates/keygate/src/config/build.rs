@@ -130,8 +130,7 @@ impl Checker {
         };
         ProxySettings {
             listen,
-            header_timeout: self.duration(proxy.header_timeout.as_ref(), 10),
-            idle_timeout: self.duration(proxy.idle_timeout.as_ref(), 60),
+            header_timeout: self.duration(proxy.header_timeout.as_ref(), 30),
             shutdown_timeout: self.duration(proxy.shutdown_timeout.as_ref(), 30),
             max_header_bytes,
         }
@@ -393,7 +392,10 @@ impl Checker {
             return None;
         }
         if path.as_ref().and_then(|p| p.query()).is_some() {
-            self.report(at, format!("an upstream URL may not have a query, found `{url}`"));
+            self.report(
+                at,
+                format!("an upstream URL may not have a query, found `{url}`"),
+            );
             return None;
         }
         let base_path = path
@@ -431,13 +433,20 @@ impl Checker {
                 if parsed.is_none() {
                     self.report(
                         &method.referenced,
-                        format!("expected an HTTP method such as GET, found `{}`", method.value),
+                        format!(
+                            "expected an HTTP method such as GET, found `{}`",
+                            method.value
+                        ),
                     );
                 }
                 parsed
             })
             .collect();
-        let auth = match route.auth.as_ref().map(|a| (a.value.as_str(), a.referenced)) {
+        let auth = match route
+            .auth
+            .as_ref()
+            .map(|a| (a.value.as_str(), a.referenced))
+        {
             None | Some(("required", _)) => AuthMode::Required,
             Some(("optional", _)) => AuthMode::Optional,
             Some(("none", _)) => AuthMode::None,
@@ -515,7 +524,11 @@ impl Checker {
                 if !hashes.insert(built_key.hash) {
                     self.report(&key.referenced, "this key is already given to a consumer");
                 } else if ids.insert(built_key.id.clone(), ()).is_some() {
-                    let at = key.value.id.as_ref().map_or(key.referenced, |id| id.referenced);
+                    let at = key
+                        .value
+                        .id
+                        .as_ref()
+                        .map_or(key.referenced, |id| id.referenced);
                     self.report(&at, format!("key id `{}` is used twice", built_key.id));
                 }
                 keys.push(built_key);
@@ -565,7 +578,10 @@ impl Checker {
                 }
             },
             _ => {
-                self.report(&key.referenced, "a key has exactly one of `key` or `key_hash`");
+                self.report(
+                    &key.referenced,
+                    "a key has exactly one of `key` or `key_hash`",
+                );
                 return None;
             }
         };

@@ -54,7 +54,14 @@ fn render(path: &str, text: &str, problems: &[Problem]) -> String {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&RenderedProblem { path, text, problem }.to_string());
+        out.push_str(
+            &RenderedProblem {
+                path,
+                text,
+                problem,
+            }
+            .to_string(),
+        );
     }
     out
 }

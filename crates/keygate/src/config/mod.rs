@@ -39,10 +39,9 @@ pub struct Config {
 pub struct ProxySettings {
     /// Where the proxy listens (default `127.0.0.1:8080`).
     pub listen: SocketAddr,
-    /// How long a client may take to send its request headers (default 10 s).
+    /// How long a client may take to send its request headers, and how long an idle
+    /// keep-alive connection waits for its next request (default 30 s).
     pub header_timeout: Duration,
-    /// How long an idle keep-alive connection from a client is kept (default 60 s).
-    pub idle_timeout: Duration,
     /// How long in-flight requests may take to finish at shutdown (default 30 s).
     pub shutdown_timeout: Duration,
     /// Largest request header section accepted, in bytes (default 32 KiB); larger is `431`.

@@ -146,9 +146,15 @@ mod tests {
 
     #[test]
     fn bad_patterns_say_why() {
-        assert!(PathPattern::parse("json").unwrap_err().contains("start with `/`"));
-        assert!(PathPattern::parse("/a/*/b").unwrap_err().contains("last segment"));
-        assert!(PathPattern::parse("/a{id}").unwrap_err().contains("whole segment"));
+        assert!(PathPattern::parse("json")
+            .unwrap_err()
+            .contains("start with `/`"));
+        assert!(PathPattern::parse("/a/*/b")
+            .unwrap_err()
+            .contains("last segment"));
+        assert!(PathPattern::parse("/a{id}")
+            .unwrap_err()
+            .contains("whole segment"));
         assert!(PathPattern::parse("/{}").unwrap_err().contains("parameter"));
     }
 }

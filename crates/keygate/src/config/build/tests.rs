@@ -68,8 +68,11 @@ fn defaults_apply_when_fields_are_absent() {
     )
     .unwrap();
     assert_eq!(config.proxy.max_header_bytes, 32 * 1024);
-    assert_eq!(config.proxy.header_timeout, Duration::from_secs(10));
-    assert_eq!(config.services[0].upstream.connect_timeout, Duration::from_secs(5));
+    assert_eq!(config.proxy.header_timeout, Duration::from_secs(30));
+    assert_eq!(
+        config.services[0].upstream.connect_timeout,
+        Duration::from_secs(5)
+    );
     assert_eq!(config.services[0].routes[0].auth, AuthMode::Required);
     assert!(!config.services[0].routes[0].forward_key);
     assert_eq!(config.consumers[0].client_type, "solo");

@@ -1,0 +1,209 @@
+//! The access log: one JSON line per request, written by a thread of its own so the
+//! request path only hands a record over a bounded channel. When the writer falls behind,
+//! records are dropped and counted rather than slowing requests. Keys never appear: only
+//! the key id and display prefix.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::{Method, Uri};
+use serde::Serialize;
+
+use crate::state::KeyEntry;
+
+/// Where access log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    /// Nowhere.
+    Off,
+    /// Standard output.
+    Stdout,
+    /// Appended to a file.
+    File(PathBuf),
+}
+
+impl std::str::FromStr for AccessLogTarget {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "off" => AccessLogTarget::Off,
+            "stdout" | "-" => AccessLogTarget::Stdout,
+            path => AccessLogTarget::File(path.into()),
+        })
+    }
+}
+
+/// What is known about one request when its response head is ready.
+#[derive(Debug)]
+pub struct AccessRecord {
+    /// When the request arrived.
+    pub time: SystemTime,
+    /// Request method.
+    pub method: Method,
+    /// Request URI (the query string is not logged).
+    pub uri: Uri,
+    /// Status sent to the client.
+    pub status: u16,
+    /// Matched service.
+    pub service: Option<Arc<str>>,
+    /// Matched route.
+    pub route: Option<Arc<str>>,
+    /// The key presented, when it was known (valid or not).
+    pub key: Option<Arc<KeyEntry>>,
+    /// Why the gateway answered itself, if it did.
+    pub denial: Option<&'static str>,
+    /// Status the upstream answered.
+    pub upstream_status: Option<u16>,
+    /// Microseconds from arrival to response head.
+    pub total_us: u64,
+    /// Microseconds spent waiting for the upstream's response head.
+    pub upstream_us: u64,
+}
+
+impl AccessRecord {
+    /// Starts a record for a request that just arrived.
+    pub fn new(method: Method, uri: Uri) -> AccessRecord {
+        AccessRecord {
+            time: SystemTime::now(),
+            method,
+            uri,
+            status: 0,
+            service: None,
+            route: None,
+            key: None,
+            denial: None,
+            upstream_status: None,
+            total_us: 0,
+            upstream_us: 0,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    time: String,
+    method: &'a str,
+    path: &'a str,
+    status: u16,
+    route: Option<&'a str>,
+    service: Option<&'a str>,
+    consumer: Option<&'a str>,
+    client_type: Option<&'a str>,
+    key_id: Option<&'a str>,
+    key_prefix: Option<&'a str>,
+    denial: Option<&'a str>,
+    upstream_status: Option<u16>,
+    total_us: u64,
+    upstream_us: u64,
+    gateway_us: u64,
+}
+
+impl<'a> Line<'a> {
+    fn of(record: &'a AccessRecord) -> Line<'a> {
+        let key = record.key.as_deref();
+        let time = time::OffsetDateTime::from(record.time)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Line {
+            time,
+            method: record.method.as_str(),
+            path: record.uri.path(),
+            status: record.status,
+            route: record.route.as_deref(),
+            service: record.service.as_deref(),
+            consumer: key.map(|k| &*k.consumer.name),
+            client_type: key.map(|k| &*k.consumer.client_type),
+            key_id: key.map(|k| &*k.id),
+            key_prefix: key.and_then(|k| k.prefix.as_deref()),
+            denial: record.denial,
+            upstream_status: record.upstream_status,
+            total_us: record.total_us,
+            upstream_us: record.upstream_us,
+            gateway_us: record.total_us.saturating_sub(record.upstream_us),
+        }
+    }
+}
+
+/// The sending side of the access log; cheap to clone.
+#[derive(Clone)]
+pub struct AccessLog {
+    sender: Option<SyncSender<AccessRecord>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl AccessLog {
+    /// Starts the writer thread for `target`; `Off` starts nothing.
+    pub fn start(target: &AccessLogTarget) -> std::io::Result<AccessLog> {
+        let dropped = Arc::new(AtomicU64::new(0));
+        let output: Box<dyn Write + Send> = match target {
+            AccessLogTarget::Off => {
+                return Ok(AccessLog {
+                    sender: None,
+                    dropped,
+                })
+            }
+            AccessLogTarget::Stdout => Box::new(std::io::stdout()),
+            AccessLogTarget::File(path) => Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            ),
+        };
+        let (sender, receiver) = sync_channel(16 * 1024);
+        std::thread::Builder::new()
+            .name("access-log".into())
+            .spawn(move || write_lines(receiver, BufWriter::new(output)))?;
+        Ok(AccessLog {
+            sender: Some(sender),
+            dropped,
+        })
+    }
+
+    /// Hands a record to the writer without waiting.
+    pub fn write(&self, record: AccessRecord) {
+        if let Some(sender) = &self.sender {
+            if let Err(TrySendError::Full(_)) = sender.try_send(record) {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Records dropped because the writer fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+fn write_lines(receiver: Receiver<AccessRecord>, mut output: BufWriter<Box<dyn Write + Send>>) {
+    loop {
+        match receiver.recv_timeout(Duration::from_millis(200)) {
+            Ok(record) => {
+                write_line(&mut output, &record);
+                // Drain what is queued, then flush, so a quiet gateway still shows its lines.
+                while let Ok(next) = receiver.try_recv() {
+                    write_line(&mut output, &next);
+                }
+                let _ = output.flush();
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = output.flush();
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = output.flush();
+                return;
+            }
+        }
+    }
+}
+
+fn write_line(output: &mut impl Write, record: &AccessRecord) {
+    if serde_json::to_writer(&mut *output, &Line::of(record)).is_ok() {
+        let _ = output.write_all(b"\n");
+    }
+}

@@ -1,0 +1,184 @@
+//! The command line: `serve`, `validate`, `echo`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::access_log::{AccessLog, AccessLogTarget};
+use crate::config::Config;
+use crate::proxy::handler::Gateway;
+use crate::state::{SharedState, Snapshot};
+
+/// keygate: an API gateway whose heart is API-key authentication.
+#[derive(Debug, Parser)]
+#[command(name = "keygate", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Configuration file.
+        #[arg(long, short = 'c', default_value = "keygate.yaml")]
+        config: PathBuf,
+        /// Worker threads (default: the number of cores).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Access log: off, stdout, or a file to append to.
+        #[arg(long, default_value = "stdout")]
+        access_log: AccessLogTarget,
+    },
+    /// Check a configuration file: exit 0 when valid, else print every error and exit 1.
+    Validate {
+        /// Configuration file.
+        file: Option<PathBuf>,
+        /// Configuration file (same as the positional argument).
+        #[arg(short = 'f', long = "file", conflicts_with = "file")]
+        file_flag: Option<PathBuf>,
+    },
+    /// Run a small upstream that answers with the request it received, as JSON.
+    Echo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9001")]
+        listen: SocketAddr,
+        /// Name reported in answers (default: the address).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve {
+            config,
+            workers,
+            access_log,
+        } => serve(config, workers, &access_log),
+        Command::Validate { file, file_flag } => {
+            let Some(path) = file.or(file_flag) else {
+                eprintln!("keygate validate: name the file to check: keygate validate FILE");
+                return ExitCode::from(2);
+            };
+            validate(&path)
+        }
+        Command::Echo { listen, name } => run_echo(listen, name),
+    }
+}
+
+fn validate(path: &std::path::Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(config) => {
+            println!(
+                "{}: valid ({} services, {} consumers)",
+                path.display(),
+                config.services.len(),
+                config.consumers.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers.max(1));
+    }
+    builder.enable_all().build()
+}
+
+fn serve(path: PathBuf, workers: Option<usize>, access_log: &AccessLogTarget) -> ExitCode {
+    let config = match Config::load(&path) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let access_log = match AccessLog::start(access_log) {
+        Ok(log) => log,
+        Err(error) => {
+            eprintln!("keygate: cannot open the access log: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match runtime(workers) {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("keygate: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listen = config.proxy.listen;
+        let listener = match TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("keygate: cannot listen on {listen}: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let state = SharedState::new(Snapshot::build(config));
+        let address = listener.local_addr().map_or(listen, |a| a);
+        tracing::info!("proxy listening on {address}");
+        tokio::spawn(crate::reload::watch(path, state.clone()));
+        let gateway = Arc::new(Gateway::new(state.clone(), access_log));
+        crate::proxy::server::serve(listener, gateway, state, stop_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_echo(listen: SocketAddr, name: Option<String>) -> ExitCode {
+    let runtime = match runtime(None) {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("keygate: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("keygate echo: cannot listen on {listen}: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let address = listener.local_addr().map_or(listen, |a| a);
+        tracing::info!("echo listening on {address}");
+        let name = name.unwrap_or_else(|| crate::echo::default_name(address));
+        crate::echo::serve(listener, name, stop_signal()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn stop_signal() {
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}

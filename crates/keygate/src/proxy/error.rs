@@ -1,0 +1,71 @@
+//! Why the gateway answered a request itself instead of forwarding it: one typed error per
+//! cause. `proxy::respond` is the one place that turns these into HTTP responses.
+
+/// Why a presented key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidKey {
+    /// No key has this hash.
+    NotFound,
+    /// The key is marked inactive.
+    Disabled,
+    /// The key is past its expiry.
+    Expired,
+}
+
+/// A request the gateway answers itself.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ProxyError {
+    /// No service and route match host and path.
+    #[error("no route matched the request")]
+    NoRoute,
+    /// A route has the path but not the method.
+    #[error("method not allowed, allowed: {allow:?}")]
+    MethodNotAllowed {
+        /// Value for the `Allow` header.
+        allow: http::HeaderValue,
+    },
+    /// The path has `.` or `..` segments, plain or percent-encoded.
+    #[error("the request path has dot segments")]
+    BadPath,
+    /// The request header section is over the configured limit.
+    #[error("request headers are larger than allowed")]
+    HeadersTooLarge,
+    /// The route requires a key and none was sent.
+    #[error("no API key in the request")]
+    MissingKey,
+    /// A key source held two different keys.
+    #[error("two different API keys in one source")]
+    DuplicateKey,
+    /// The key is unknown, inactive or expired.
+    #[error("invalid API key: {0:?}")]
+    InvalidKey(InvalidKey),
+    /// No connection to the upstream could be made.
+    #[error("could not connect to the upstream")]
+    UpstreamConnect,
+    /// The upstream did not answer in time.
+    #[error("the upstream did not answer in time")]
+    UpstreamTimeout,
+    /// The upstream connection failed while the request was being exchanged.
+    #[error("the upstream failed during the exchange")]
+    UpstreamBroken,
+}
+
+impl ProxyError {
+    /// Short, stable name of the cause, for the access log and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ProxyError::NoRoute => "no_route",
+            ProxyError::MethodNotAllowed { .. } => "method_not_allowed",
+            ProxyError::BadPath => "bad_path",
+            ProxyError::HeadersTooLarge => "headers_too_large",
+            ProxyError::MissingKey => "missing_key",
+            ProxyError::DuplicateKey => "duplicate_key",
+            ProxyError::InvalidKey(InvalidKey::NotFound) => "key_not_found",
+            ProxyError::InvalidKey(InvalidKey::Disabled) => "key_disabled",
+            ProxyError::InvalidKey(InvalidKey::Expired) => "key_expired",
+            ProxyError::UpstreamConnect => "upstream_connect",
+            ProxyError::UpstreamTimeout => "upstream_timeout",
+            ProxyError::UpstreamBroken => "upstream_broken",
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! One request, phase by phase. Each phase is a function that either hands the request on
+//! or returns a [`ProxyError`], which `respond` renders:
+//!
+//! 1. [`check_request`] — header size limit (`431`), path sanity (`400`);
+//! 2. [`route`] — host, path, method (`404`, `405`);
+//! 3. [`authenticate`] — find the key, hash, look up (`401`);
+//! 4. [`forward`] — rewrite headers and URI, send upstream, stream back (`502`, `504`);
+//! 5. log — [`Gateway::handle`] hands the access record to the log writer.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::header::HOST;
+use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
+use http_body_util::Either;
+use hyper::body::Incoming;
+
+use super::error::{InvalidKey, ProxyError};
+use super::forward::{drop_hop_by_hop, set_forwarded, set_identity};
+use super::key_source::{self, Extracted};
+use super::respond::error_response;
+use super::router::RouteMatch;
+use super::upstream::UpstreamTarget;
+use super::ProxyBody;
+use crate::access_log::{AccessLog, AccessRecord};
+use crate::config::{AuthMode, Route, Service};
+use crate::state::{KeyCheck, KeyEntry, SharedState, Snapshot};
+
+/// The proxy's request handler, shared by every connection.
+pub struct Gateway {
+    state: SharedState,
+    access_log: AccessLog,
+}
+
+/// The route a request matched.
+struct Matched<'s> {
+    service_index: usize,
+    service: &'s Service,
+    route: &'s Route,
+}
+
+/// Who is calling: the key and the index of the source it came from; `None` = anonymous.
+type Caller = Option<(Arc<KeyEntry>, usize)>;
+
+impl Gateway {
+    /// A gateway reading `state` and logging to `access_log`.
+    pub fn new(state: SharedState, access_log: AccessLog) -> Gateway {
+        Gateway { state, access_log }
+    }
+
+    /// Answers one request. Never fails: errors become JSON responses.
+    pub async fn handle(
+        &self,
+        request: Request<Incoming>,
+        client: SocketAddr,
+    ) -> Response<ProxyBody> {
+        let started = Instant::now();
+        // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
+        let snapshot = self.state.load();
+        let mut record = AccessRecord::new(request.method().clone(), request.uri().clone());
+        let response = match proxy(&snapshot, request, client.ip(), &mut record).await {
+            Ok(response) => response,
+            Err(error) => {
+                record.denial = Some(error.reason());
+                error_response(&error, &snapshot.challenge)
+            }
+        };
+        record.status = response.status().as_u16();
+        record.total_us = micros(started);
+        self.access_log.write(record);
+        response
+    }
+}
+
+async fn proxy(
+    snapshot: &Snapshot,
+    request: Request<Incoming>,
+    client: IpAddr,
+    record: &mut AccessRecord,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    check_request(&request, snapshot.config.proxy.max_header_bytes)?;
+    let matched = route(snapshot, &request)?;
+    record.service = Some(matched.service.name.clone());
+    record.route = Some(matched.route.name.clone());
+    let caller = authenticate(snapshot, matched.route, &request, record)?;
+    forward(snapshot, &matched, caller, request, client, record).await
+}
+
+/// Phase 1: limits and sanity that hold whatever the route.
+fn check_request(request: &Request<Incoming>, max_header_bytes: usize) -> Result<(), ProxyError> {
+    if header_bytes(request.headers()) > max_header_bytes {
+        return Err(ProxyError::HeadersTooLarge);
+    }
+    let path = request.uri().path();
+    if !path.starts_with('/') || path.split('/').any(is_dot_segment) {
+        return Err(ProxyError::BadPath);
+    }
+    Ok(())
+}
+
+/// Size of the header section as sent: `name: value\r\n` per field.
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
+}
+
+/// `.` or `..`, also when written with `%2e`.
+fn is_dot_segment(segment: &str) -> bool {
+    let mut dots = 0;
+    let mut rest = segment.as_bytes();
+    while !rest.is_empty() {
+        if rest[0] == b'.' {
+            rest = &rest[1..];
+        } else if rest.len() >= 3 && rest[0] == b'%' && rest[1] == b'2' && rest[2] | 0x20 == b'e' {
+            rest = &rest[3..];
+        } else {
+            return false;
+        }
+        dots += 1;
+    }
+    dots == 1 || dots == 2
+}
+
+/// Phase 2: which service and route.
+fn route<'s>(
+    snapshot: &'s Snapshot,
+    request: &Request<Incoming>,
+) -> Result<Matched<'s>, ProxyError> {
+    let host = request_host(request);
+    match snapshot
+        .router
+        .find(host, request.uri().path(), request.method())
+    {
+        RouteMatch::Found { service, route, .. } => {
+            let service_config = &snapshot.config.services[service];
+            Ok(Matched {
+                service_index: service,
+                service: service_config,
+                route: &service_config.routes[route],
+            })
+        }
+        RouteMatch::MethodNotAllowed { allow } => Err(ProxyError::MethodNotAllowed { allow }),
+        RouteMatch::NotFound => Err(ProxyError::NoRoute),
+    }
+}
+
+fn request_host(request: &Request<Incoming>) -> &str {
+    request
+        .uri()
+        .host()
+        .or_else(|| request.headers().get(HOST).and_then(|h| h.to_str().ok()))
+        .unwrap_or("")
+}
+
+/// Phase 3: the caller's key, checked. `auth: none` skips this; `optional` lets a request
+/// without any key through as anonymous, but never one with an invalid key.
+fn authenticate(
+    snapshot: &Snapshot,
+    route: &Route,
+    request: &Request<Incoming>,
+    record: &mut AccessRecord,
+) -> Result<Caller, ProxyError> {
+    if route.auth == AuthMode::None {
+        return Ok(None);
+    }
+    let extracted =
+        key_source::extract(&route.key_sources, request.headers(), request.uri().query());
+    let (source, presented) = match extracted {
+        Extracted::Found { source, key } => (source, key),
+        Extracted::Conflict => return Err(ProxyError::DuplicateKey),
+        Extracted::Absent if route.auth == AuthMode::Optional => return Ok(None),
+        Extracted::Absent => return Err(ProxyError::MissingKey),
+    };
+    let (entry, refusal) = match snapshot.keys.check(&presented, SystemTime::now()) {
+        KeyCheck::Valid(entry) => (entry, None),
+        KeyCheck::NotFound => return Err(ProxyError::InvalidKey(InvalidKey::NotFound)),
+        KeyCheck::Disabled(entry) => (entry, Some(InvalidKey::Disabled)),
+        KeyCheck::Expired(entry) => (entry, Some(InvalidKey::Expired)),
+    };
+    record.key = Some(entry.clone());
+    match refusal {
+        Some(reason) => Err(ProxyError::InvalidKey(reason)),
+        None => Ok(Some((entry.clone(), source))),
+    }
+}
+
+/// Phase 4: rewrite the request for the upstream, send it, and stream the answer back.
+async fn forward(
+    snapshot: &Snapshot,
+    matched: &Matched<'_>,
+    caller: Caller,
+    request: Request<Incoming>,
+    client: IpAddr,
+    record: &mut AccessRecord,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let upstream = &snapshot.upstreams[matched.service_index];
+    let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
+    let (mut parts, body) = request.into_parts();
+    let original_host = parts.headers.get(HOST).cloned().or_else(|| {
+        let authority = parts.uri.authority()?;
+        HeaderValue::from_str(authority.as_str()).ok()
+    });
+
+    let mut query = parts.uri.query().map(Cow::Borrowed);
+    if let Some((_, source)) = &caller {
+        if !matched.route.forward_key {
+            let source = &matched.route.key_sources[*source];
+            if let Some(rewritten) =
+                key_source::remove(source, &mut parts.headers, parts.uri.query())
+            {
+                query = Some(Cow::Owned(rewritten));
+            }
+        }
+    }
+    let uri = upstream_uri(
+        target,
+        forwarded_path(matched.service, parts.uri.path()),
+        query.as_deref(),
+    )?;
+
+    drop_hop_by_hop(&mut parts.headers);
+    set_identity(
+        &mut parts.headers,
+        &snapshot.identity_headers,
+        caller.as_ref().map(|(key, _)| &**key),
+    );
+    set_forwarded(
+        &mut parts.headers,
+        client,
+        original_host,
+        &target.host_header,
+        matched.service.preserve_host,
+    );
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+
+    let sent = Instant::now();
+    let result = upstream.send(Request::from_parts(parts, body)).await;
+    record.upstream_us = micros(sent);
+    let mut response = result?;
+    record.upstream_status = Some(response.status().as_u16());
+    drop_hop_by_hop(response.headers_mut());
+    Ok(response.map(Either::Left))
+}
+
+/// The path sent upstream: without the service prefix unless `strip_prefix: false`; an
+/// empty rest is `/`.
+fn forwarded_path<'p>(service: &Service, path: &'p str) -> &'p str {
+    if !service.strip_prefix {
+        return path;
+    }
+    match path.get(service.path_prefix.len()..) {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => "/",
+    }
+}
+
+fn upstream_uri(
+    target: &UpstreamTarget,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Uri, ProxyError> {
+    let query = query.filter(|q| !q.is_empty());
+    let mut path_and_query = String::with_capacity(
+        target.base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1),
+    );
+    path_and_query.push_str(&target.base_path);
+    path_and_query.push_str(path);
+    if let Some(query) = query {
+        path_and_query.push('?');
+        path_and_query.push_str(query);
+    }
+    Uri::builder()
+        .scheme(target.scheme.clone())
+        .authority(target.authority.clone())
+        .path_and_query(path_and_query)
+        .build()
+        .map_err(|_| ProxyError::BadPath)
+}
+
+fn micros(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_segments_are_found_plain_and_encoded() {
+        for segment in [".", "..", "%2e", "%2E%2e", ".%2e"] {
+            assert!(is_dot_segment(segment), "{segment}");
+        }
+        for segment in ["", "...", "a", ".a", "%2f", "%2"] {
+            assert!(!is_dot_segment(segment), "{segment}");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Tests of key extraction and removal for every kind of source.
+
+#![allow(clippy::unwrap_used)]
+
+use http::header::HeaderName;
+
+use super::*;
+use crate::config::default_key_sources;
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
+fn found(source: usize, key: &str) -> Extracted<'static> {
+    Extracted::Found {
+        source,
+        key: Cow::Owned(key.as_bytes().to_vec()),
+    }
+}
+
+#[test]
+fn default_sources_in_order() {
+    let sources = default_key_sources();
+    assert_eq!(
+        extract(&sources, &headers(&[("apikey", "k1")]), None),
+        found(0, "k1")
+    );
+    assert_eq!(
+        extract(&sources, &headers(&[("client-key", "k2")]), None),
+        found(1, "k2")
+    );
+    assert_eq!(
+        extract(&sources, &headers(&[("secret", "k3")]), None),
+        found(2, "k3")
+    );
+    let cookie = headers(&[("cookie", "a=1; mia_client_key=k4; b=2")]);
+    assert_eq!(extract(&sources, &cookie, None), found(3, "k4"));
+    let both = headers(&[("secret", "s"), ("apikey", "a")]);
+    assert_eq!(extract(&sources, &both, None), found(0, "a"));
+    assert_eq!(extract(&sources, &headers(&[]), None), Extracted::Absent);
+    assert_eq!(
+        extract(&sources, &headers(&[("apikey", "")]), None),
+        Extracted::Absent
+    );
+}
+
+#[test]
+fn the_query_is_not_read_unless_configured() {
+    let sources = default_key_sources();
+    assert_eq!(
+        extract(&sources, &headers(&[]), Some("apikey=k&mia_client_key=k")),
+        Extracted::Absent
+    );
+    let query = [KeySource::Query {
+        name: "apikey".into(),
+    }];
+    assert_eq!(
+        extract(&query, &headers(&[]), Some("x=1&apikey=a%2Fb")),
+        found(0, "a/b")
+    );
+    assert_eq!(
+        extract(&query, &headers(&[]), Some("apikey=a&apikey=b")),
+        Extracted::Conflict
+    );
+    assert_eq!(
+        extract(&query, &headers(&[]), Some("apikey=a&apikey=a")),
+        found(0, "a")
+    );
+}
+
+#[test]
+fn different_values_in_one_source_conflict() {
+    let sources = default_key_sources();
+    let twice = headers(&[("apikey", "a"), ("apikey", "b")]);
+    assert_eq!(extract(&sources, &twice, None), Extracted::Conflict);
+    let same = headers(&[("apikey", "a"), ("apikey", "a")]);
+    assert_eq!(extract(&sources, &same, None), found(0, "a"));
+    let cookies = headers(&[
+        ("cookie", "mia_client_key=a"),
+        ("cookie", "mia_client_key=b"),
+    ]);
+    assert_eq!(extract(&sources, &cookies, None), Extracted::Conflict);
+}
+
+#[test]
+fn bearer_scheme_is_required_and_stripped() {
+    let bearer = [KeySource::Header {
+        name: HeaderName::from_static("authorization"),
+        scheme: Some("Bearer".into()),
+    }];
+    let ok = headers(&[("authorization", "bearer  tok123 ")]);
+    assert_eq!(extract(&bearer, &ok, None), found(0, "tok123"));
+    let basic = headers(&[("authorization", "Basic abc")]);
+    assert_eq!(extract(&bearer, &basic, None), Extracted::Absent);
+    let bare = headers(&[("authorization", "Bearertok")]);
+    assert_eq!(extract(&bearer, &bare, None), Extracted::Absent);
+}
+
+#[test]
+fn removal_keeps_everything_else() {
+    let cookie_source = KeySource::Cookie {
+        name: "mia_client_key".into(),
+    };
+    let mut map = headers(&[("cookie", "a=1; mia_client_key=k"), ("cookie", "b=\"2\"")]);
+    assert_eq!(remove(&cookie_source, &mut map, None), None);
+    assert_eq!(map.get_all(COOKIE).iter().count(), 1);
+    assert_eq!(map.get(COOKIE).unwrap(), "a=1; b=2");
+
+    let mut only = headers(&[("cookie", "mia_client_key=k")]);
+    remove(&cookie_source, &mut only, None);
+    assert!(only.get(COOKIE).is_none());
+
+    let query = KeySource::Query {
+        name: "apikey".into(),
+    };
+    let new_query = remove(&query, &mut HeaderMap::new(), Some("a=1&apikey=k&b=2"));
+    assert_eq!(new_query.as_deref(), Some("a=1&b=2"));
+
+    let header = KeySource::Header {
+        name: HeaderName::from_static("apikey"),
+        scheme: None,
+    };
+    let mut map = headers(&[("apikey", "k"), ("other", "x")]);
+    remove(&header, &mut map, None);
+    assert!(map.get("apikey").is_none());
+    assert!(map.get("other").is_some());
+}
+
+#[test]
+fn percent_decoding_is_lenient_with_bad_escapes() {
+    assert_eq!(&*percent_decode("a%2fb+c"), b"a/b c");
+    assert_eq!(&*percent_decode("100%"), b"100%");
+    assert_eq!(&*percent_decode("%zz"), b"%zz");
+}

@@ -1,0 +1,18 @@
+//! The data plane: accept connections, and for each request route → authenticate →
+//! forward → log. `docs/request-path.md` draws the phases.
+
+pub mod error;
+pub mod forward;
+pub mod handler;
+pub mod key_source;
+pub mod respond;
+pub mod router;
+pub mod server;
+pub mod upstream;
+
+use bytes::Bytes;
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+
+/// A response body: streamed from the upstream, or a small body of the gateway's own.
+pub type ProxyBody = Either<Incoming, Full<Bytes>>;
