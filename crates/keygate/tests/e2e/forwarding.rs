@@ -1,0 +1,118 @@
+//! What reaches the upstream: identity headers, hop-by-hop headers, X-Forwarded-*, bodies.
+
+use crate::support::request;
+use crate::{Example, ALEX, BOB};
+
+#[test]
+fn identity_headers_cannot_be_spoofed() {
+    let example = Example::start();
+    let response = example.gateway.get(
+        "/orders/1",
+        &[
+            ("apikey", ALEX),
+            ("X-Consumer-Username", "bob"),
+            ("X-Consumer-Groups", "admin"),
+            ("X-Credential-Identifier", "forged"),
+            ("client-type", "B"),
+        ],
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.upstream_header("x-consumer-username").as_deref(),
+        Some("alex")
+    );
+    assert_eq!(
+        response.upstream_header("client-type").as_deref(),
+        Some("A")
+    );
+    assert_eq!(
+        response.upstream_header("x-consumer-groups"),
+        None,
+        "alex has no groups"
+    );
+    let id = response.upstream_header("x-credential-identifier").unwrap();
+    assert_ne!(id, "forged");
+    assert_eq!(id.len(), 16);
+}
+
+#[test]
+fn hop_by_hop_headers_are_dropped_and_forwarded_headers_added() {
+    let example = Example::start();
+    let response = example.gateway.get(
+        "/orders/1",
+        &[
+            ("apikey", BOB),
+            ("Host", "api.example.com"),
+            ("Connection", "close, x-secret-hop"),
+            ("X-Secret-Hop", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Other", "kept"),
+        ],
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(response.upstream_header("x-secret-hop"), None);
+    assert_eq!(response.upstream_header("keep-alive"), None);
+    assert_eq!(response.upstream_header("x-other").as_deref(), Some("kept"));
+    assert_eq!(
+        response.upstream_header("x-forwarded-for").as_deref(),
+        Some("203.0.113.9, 127.0.0.1")
+    );
+    assert_eq!(
+        response.upstream_header("x-forwarded-proto").as_deref(),
+        Some("http")
+    );
+    assert_eq!(
+        response.upstream_header("x-forwarded-host").as_deref(),
+        Some("api.example.com")
+    );
+    let host = response.upstream_header("host").unwrap();
+    let targets = [
+        example.first.address.to_string(),
+        example.second.address.to_string(),
+    ];
+    assert!(
+        targets.contains(&host),
+        "the target's host is sent, got {host}"
+    );
+}
+
+#[test]
+fn request_bodies_are_streamed_to_the_upstream() {
+    let example = Example::start();
+    let body = vec![b'x'; 3 * 1024 * 1024];
+    let response = request(
+        example.gateway.address,
+        "PUT",
+        "/orders/9",
+        &[("apikey", BOB)],
+        &body,
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["body_length"], 3 * 1024 * 1024);
+
+    let chunked = b"PUT /orders/9 HTTP/1.1\r\nHost: x\r\napikey: bob-key-0123456789abcdef\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+    let response = crate::support::send_raw(example.gateway.address, chunked);
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.json()["body_length"], 11);
+}
+
+#[test]
+fn keep_alive_serves_several_requests_on_one_connection() {
+    use std::io::{Read, Write};
+    let example = Example::start();
+    let mut stream = std::net::TcpStream::connect(example.gateway.address).unwrap();
+    stream
+        .set_read_timeout(Some(crate::support::PATIENCE))
+        .unwrap();
+    let one = b"GET /orders/health HTTP/1.1\r\nHost: x\r\n\r\n";
+    let last = b"GET /orders/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    stream.write_all(one).unwrap();
+    stream.write_all(one).unwrap();
+    stream.write_all(last).unwrap();
+    let mut received = Vec::new();
+    stream.read_to_end(&mut received).unwrap();
+    let text = String::from_utf8_lossy(&received);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 3, "{text}");
+}

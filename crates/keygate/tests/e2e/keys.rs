@@ -1,0 +1,128 @@
+//! Key sources, duplicate keys, inactive and expired keys, and the auth modes.
+
+use crate::support::{Echo, Gateway};
+use crate::{Example, ALEX, BOB};
+
+#[test]
+fn inactive_and_expired_keys_are_invalid() {
+    let example = Example::start();
+    for key in [
+        "carol-inactive-key-01",
+        "carol-expired-key-01",
+        "never-issued",
+    ] {
+        let response = example.gateway.get("/orders/1", &[("apikey", key)]);
+        assert_eq!(response.status, 401, "{key}");
+        assert_eq!(response.message(), "Invalid API key in request");
+    }
+    crate::support::eventually("the denials are logged", || {
+        let log = crate::support::read_file(&example.gateway.access_log);
+        log.contains("key_disabled") && log.contains("key_expired") && log.contains("key_not_found")
+    });
+    let log = crate::support::read_file(&example.gateway.access_log);
+    assert!(
+        !log.contains("carol-inactive-key-01"),
+        "keys never reach the log"
+    );
+    assert!(log.contains("\"consumer\":\"carol\""), "{log}");
+}
+
+#[test]
+fn two_different_keys_in_one_source_are_refused() {
+    let example = Example::start();
+    let gateway = &example.gateway;
+    let twice = gateway.get("/orders/1", &[("apikey", ALEX), ("apikey", BOB)]);
+    assert_eq!(twice.status, 401);
+    assert_eq!(twice.message(), "Duplicate API key found in request");
+    let same = gateway.get("/orders/1", &[("apikey", ALEX), ("apikey", ALEX)]);
+    assert_eq!(same.status, 200);
+    // Different sources: the first in order wins.
+    let first_wins = gateway.get("/orders/1", &[("secret", ALEX), ("apikey", BOB)]);
+    assert_eq!(
+        first_wins.upstream_header("x-consumer-username").as_deref(),
+        Some("bob")
+    );
+}
+
+#[test]
+fn the_query_string_is_off_unless_configured() {
+    let example = Example::start();
+    let response = example
+        .gateway
+        .get(&format!("/orders/1?apikey={ALEX}"), &[]);
+    assert_eq!(response.status, 401);
+    assert_eq!(response.message(), "Missing API key found in request");
+}
+
+#[test]
+fn configured_sources_query_and_bearer() {
+    let echo = Echo::start("e");
+    let gateway = Gateway::start(&format!(
+        r#"
+services:
+  - name: s
+    upstream: {url}
+    key_sources:
+      - query: api_key
+      - header: Authorization
+        scheme: Bearer
+    routes:
+      - name: all
+        paths: ["/*"]
+consumers:
+  - name: alex
+    keys: [{{key: {ALEX}}}]
+"#,
+        url = echo.url()
+    ));
+    let query = gateway.get(&format!("/x?a=1&api_key={ALEX}&b=2"), &[]);
+    assert_eq!(query.status, 200, "{query:?}");
+    assert_eq!(query.json()["query"], "a=1&b=2");
+
+    let bearer = gateway.get("/x", &[("Authorization", &format!("Bearer {ALEX}"))]);
+    assert_eq!(bearer.status, 200);
+    assert_eq!(bearer.upstream_header("authorization"), None);
+
+    let no_scheme = gateway.get("/x", &[("Authorization", ALEX)]);
+    assert_eq!(no_scheme.status, 401);
+    assert_eq!(no_scheme.message(), "Missing API key found in request");
+
+    let default_header_ignored = gateway.get("/x", &[("apikey", ALEX)]);
+    assert_eq!(default_header_ignored.status, 401);
+}
+
+#[test]
+fn optional_routes_accept_anonymous_calls_but_never_invalid_keys() {
+    let example = Example::start();
+    let gateway = &example.gateway;
+    let anonymous = gateway.get(
+        "/orders/catalog/books",
+        &[("X-Consumer-Username", "mallory"), ("client-type", "A")],
+    );
+    assert_eq!(anonymous.status, 200);
+    assert_eq!(anonymous.upstream_header("x-consumer-username"), None);
+    assert_eq!(anonymous.upstream_header("client-type"), None);
+
+    let invalid = gateway.get("/orders/catalog/books", &[("apikey", "wrong")]);
+    assert_eq!(invalid.status, 401);
+    assert_eq!(invalid.message(), "Invalid API key in request");
+
+    // forward_key: true keeps the key for the upstream.
+    let known = gateway.get("/orders/catalog/books", &[("apikey", ALEX)]);
+    assert_eq!(known.status, 200);
+    assert_eq!(known.upstream_header("apikey").as_deref(), Some(ALEX));
+    assert_eq!(
+        known.upstream_header("x-consumer-username").as_deref(),
+        Some("alex")
+    );
+}
+
+#[test]
+fn auth_none_ignores_keys() {
+    let example = Example::start();
+    for headers in [vec![], vec![("apikey", "not-a-key")]] {
+        let response = example.gateway.get("/orders/health", &headers);
+        assert_eq!(response.status, 200, "{headers:?}");
+        assert_eq!(response.upstream_header("x-consumer-username"), None);
+    }
+}

@@ -1,0 +1,47 @@
+//! End-to-end tests: keygate and `keygate echo` as real processes on loopback, spoken to
+//! over real sockets.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod support;
+
+mod failures;
+mod forwarding;
+mod keys;
+mod lifecycle;
+mod routing;
+mod walkthrough;
+
+use support::{Echo, Gateway};
+
+/// The example configuration of the README, with the two echo upstreams' real addresses.
+pub fn example_config(first: &Echo, second: &Echo) -> String {
+    let example = include_str!("../../../../examples/keygate.yaml");
+    example
+        .replace("proxy:\n  listen: 127.0.0.1:8080\n", "")
+        .replace("127.0.0.1:9001", &first.address.to_string())
+        .replace("127.0.0.1:9002", &second.address.to_string())
+}
+
+/// The example gateway with its two upstreams.
+pub struct Example {
+    pub gateway: Gateway,
+    pub first: Echo,
+    pub second: Echo,
+}
+
+impl Example {
+    pub fn start() -> Example {
+        let first = Echo::start("first");
+        let second = Echo::start("second");
+        let gateway = Gateway::start(&example_config(&first, &second));
+        Example {
+            gateway,
+            first,
+            second,
+        }
+    }
+}
+
+pub const ALEX: &str = "ec8e8fa78d4e271b368d";
+pub const BOB: &str = "bob-key-0123456789abcdef";

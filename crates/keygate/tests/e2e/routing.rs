@@ -1,0 +1,108 @@
+//! Host, path and method routing; prefixes, parameters, stripping, round-robin.
+
+use crate::support::{Echo, Gateway};
+use crate::{Example, ALEX, BOB};
+
+#[test]
+fn unmatched_host_path_or_method() {
+    let example = Example::start();
+    let gateway = &example.gateway;
+    let wrong_host = gateway.get(
+        "/v1/json",
+        &[("Host", "other.example"), ("Authorization", ALEX)],
+    );
+    assert_eq!(wrong_host.status, 404);
+    assert_eq!(wrong_host.message(), "No route matched the request");
+    assert_eq!(gateway.get("/nowhere", &[]).status, 404);
+    assert_eq!(gateway.get("/orders/1/2", &[("apikey", BOB)]).status, 404);
+
+    let wrong_method = crate::support::request(
+        gateway.address,
+        "DELETE",
+        "/orders/1",
+        &[("apikey", BOB)],
+        b"",
+    );
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.message(), "Method not allowed");
+    assert_eq!(wrong_method.header("allow"), Some("GET, PUT"));
+}
+
+#[test]
+fn prefixes_are_stripped_and_parameters_match_one_segment() {
+    let example = Example::start();
+    let gateway = &example.gateway;
+    let root = gateway.get("/orders", &[("apikey", BOB)]);
+    assert_eq!(root.status, 200);
+    assert_eq!(root.json()["path"], "/");
+    let one = gateway.get("/orders/42?expand=items", &[("apikey", BOB)]);
+    assert_eq!(one.json()["path"], "/42");
+    assert_eq!(one.json()["query"], "expand=items");
+    let deep = gateway.get("/orders/catalog/a/b", &[]);
+    assert_eq!(deep.json()["path"], "/catalog/a/b");
+    let exact_wins = gateway.get("/orders/health", &[]);
+    assert_eq!(
+        exact_wins.status, 200,
+        "health is auth: none, not the /{{id}} route"
+    );
+}
+
+#[test]
+fn round_robin_over_targets() {
+    let example = Example::start();
+    let servers: Vec<String> = (0..4)
+        .map(|_| {
+            let response = example.gateway.get("/orders/health", &[]);
+            response.json()["server"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(servers[0], servers[2]);
+    assert_eq!(servers[1], servers[3]);
+    assert_ne!(servers[0], servers[1]);
+    let mut names = [example.first.name.as_str(), example.second.name.as_str()];
+    names.sort_unstable();
+    let mut seen = [servers[0].as_str(), servers[1].as_str()];
+    seen.sort_unstable();
+    assert_eq!(seen, names);
+}
+
+#[test]
+fn strip_prefix_false_preserve_host_and_base_path() {
+    let echo = Echo::start("e");
+    let gateway = Gateway::start(&format!(
+        r#"
+services:
+  - name: kept
+    hosts: ["*.example.com"]
+    path_prefix: /api
+    strip_prefix: false
+    preserve_host: true
+    upstream: {url}/base
+    routes:
+      - name: users
+        paths: ["/users/{{id}}/orders"]
+        methods: [get]
+        auth: none
+"#,
+        url = echo.url()
+    ));
+    let response = gateway.get("/api/users/7/orders", &[("Host", "shop.example.com")]);
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.json()["path"], "/base/api/users/7/orders");
+    assert_eq!(
+        response.upstream_header("host").as_deref(),
+        Some("shop.example.com")
+    );
+    let apex = gateway.get("/api/users/7/orders", &[("Host", "example.com")]);
+    assert_eq!(apex.status, 404);
+}
+
+#[test]
+fn dot_segments_are_refused() {
+    let example = Example::start();
+    for path in ["/orders/../admin", "/orders/%2e%2e/admin", "/orders/./1"] {
+        let response = example.gateway.get(path, &[("apikey", BOB)]);
+        assert_eq!(response.status, 400, "{path}");
+        assert_eq!(response.message(), "Invalid request path");
+    }
+}
