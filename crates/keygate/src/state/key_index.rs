@@ -117,6 +117,13 @@ impl KeyIndex {
     }
 }
 
+impl KeyCheck<'_> {
+    /// Whether the key may be used.
+    pub fn is_valid(&self) -> bool {
+        matches!(self, KeyCheck::Valid(_))
+    }
+}
+
 fn consumer_entry(consumer: &Consumer) -> ConsumerEntry {
     ConsumerEntry {
         name: consumer.name.as_str().into(),

@@ -1,0 +1,95 @@
+//! Criterion benches of the request path's hot functions: route match, key extraction,
+//! and key hash + lookup in an index of 10,000 keys.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::{HeaderMap, HeaderValue, Method};
+use keygate::config::{default_key_sources, Config};
+use keygate::key::KeyHash;
+use keygate::proxy::key_source::extract;
+use keygate::proxy::router::Router;
+use keygate::state::{ConsumerEntry, KeyEntry, KeyIndex};
+
+const EXAMPLE: &str = include_str!("../../../examples/keygate.yaml");
+
+fn route_match(c: &mut Criterion) {
+    let config = Config::parse("example.yaml", EXAMPLE).unwrap();
+    let router = Router::build(&config.services);
+    c.bench_function("route match: host + prefix + exact", |b| {
+        b.iter(|| router.find(black_box("auth.httpbin.org"), black_box("/v1/json"), &Method::GET))
+    });
+    c.bench_function("route match: prefix + parameter", |b| {
+        b.iter(|| router.find(black_box("localhost:8080"), black_box("/orders/42"), &Method::GET))
+    });
+    c.bench_function("route match: miss", |b| {
+        b.iter(|| router.find(black_box("localhost"), black_box("/nowhere/at/all"), &Method::GET))
+    });
+}
+
+fn key_extraction(c: &mut Criterion) {
+    let sources = default_key_sources();
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("host", "localhost:8080"),
+        ("user-agent", "wrk"),
+        ("accept", "*/*"),
+        ("client-key", "ec8e8fa78d4e271b368d"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    c.bench_function("key extraction: second default header", |b| {
+        b.iter(|| extract(black_box(&sources), black_box(&headers), None))
+    });
+    let mut cookie = HeaderMap::new();
+    cookie.insert(
+        "cookie",
+        HeaderValue::from_static("theme=dark; lang=en; mia_client_key=ec8e8fa78d4e271b368d"),
+    );
+    c.bench_function("key extraction: cookie", |b| {
+        b.iter(|| extract(black_box(&sources), black_box(&cookie), None))
+    });
+}
+
+fn key_lookup(c: &mut Criterion) {
+    let consumer = Arc::new(ConsumerEntry {
+        name: "bench".into(),
+        client_type: "A".into(),
+        groups: Vec::new(),
+        name_header: HeaderValue::from_static("bench"),
+        client_type_header: HeaderValue::from_static("A"),
+        groups_header: None,
+    });
+    let mut index = KeyIndex::default();
+    for n in 0..10_000 {
+        let key = format!("bench-key-{n:08}");
+        index.insert(
+            KeyHash::of(key.as_bytes()),
+            Arc::new(KeyEntry {
+                id: key.as_str().into(),
+                id_header: HeaderValue::from_str(&key).unwrap(),
+                prefix: None,
+                active: true,
+                expires_at: None,
+                consumer: consumer.clone(),
+            }),
+        );
+    }
+    let now = SystemTime::now();
+    c.bench_function("key hash + lookup (10k keys): hit", |b| {
+        b.iter(|| index.check(black_box(b"bench-key-00004242"), now).is_valid())
+    });
+    c.bench_function("key hash + lookup (10k keys): miss", |b| {
+        b.iter(|| index.check(black_box(b"bench-key-unknown!"), now).is_valid())
+    });
+    c.bench_function("sha-256 of a 20-byte key", |b| {
+        b.iter(|| KeyHash::of(black_box(b"ec8e8fa78d4e271b368d")))
+    });
+}
+
+criterion_group!(benches, route_match, key_extraction, key_lookup);
+criterion_main!(benches);
