@@ -21,13 +21,31 @@ fn route_match(c: &mut Criterion) {
     let config = Config::parse("example.yaml", EXAMPLE).unwrap();
     let router = Router::build(&config.services);
     c.bench_function("route match: host + prefix + exact", |b| {
-        b.iter(|| router.find(black_box("auth.httpbin.org"), black_box("/v1/json"), &Method::GET))
+        b.iter(|| {
+            router.find(
+                black_box("auth.httpbin.org"),
+                black_box("/v1/json"),
+                &Method::GET,
+            )
+        })
     });
     c.bench_function("route match: prefix + parameter", |b| {
-        b.iter(|| router.find(black_box("localhost:8080"), black_box("/orders/42"), &Method::GET))
+        b.iter(|| {
+            router.find(
+                black_box("localhost:8080"),
+                black_box("/orders/42"),
+                &Method::GET,
+            )
+        })
     });
     c.bench_function("route match: miss", |b| {
-        b.iter(|| router.find(black_box("localhost"), black_box("/nowhere/at/all"), &Method::GET))
+        b.iter(|| {
+            router.find(
+                black_box("localhost"),
+                black_box("/nowhere/at/all"),
+                &Method::GET,
+            )
+        })
     });
 }
 
@@ -81,10 +99,18 @@ fn key_lookup(c: &mut Criterion) {
     }
     let now = SystemTime::now();
     c.bench_function("key hash + lookup (10k keys): hit", |b| {
-        b.iter(|| index.check(black_box(b"bench-key-00004242"), now).is_valid())
+        b.iter(|| {
+            index
+                .check(black_box(b"bench-key-00004242"), now)
+                .is_valid()
+        })
     });
     c.bench_function("key hash + lookup (10k keys): miss", |b| {
-        b.iter(|| index.check(black_box(b"bench-key-unknown!"), now).is_valid())
+        b.iter(|| {
+            index
+                .check(black_box(b"bench-key-unknown!"), now)
+                .is_valid()
+        })
     });
     c.bench_function("sha-256 of a 20-byte key", |b| {
         b.iter(|| KeyHash::of(black_box(b"ec8e8fa78d4e271b368d")))

@@ -1,24 +1,20 @@
 //! Checks a parsed file and builds the internal configuration, collecting every problem
 //! with its line and column instead of stopping at the first.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use http::header::HeaderName;
-use http::{HeaderValue, Method, Uri};
+use http::{Method, Uri};
 use serde_saphyr::Location;
 
-use super::file::{
-    At, FileConfig, FileConsumer, FileKey, FileKeySource, FileProxy, FileRoute, FileService,
-    FileUpstream,
-};
+use super::file::{At, FileConfig, FileKeySource, FileProxy, FileRoute, FileService, FileUpstream};
 use super::{
-    default_key_sources, AuthMode, Config, Consumer, IdentityHeaders, KeyConfig, KeySource,
-    PathPattern, Problem, ProxySettings, Route, Service, Target, UpstreamSettings,
+    default_key_sources, AuthMode, Config, IdentityHeaders, KeySource, PathPattern, Problem,
+    ProxySettings, Route, Service, Target, UpstreamSettings,
 };
-use crate::key::{display_prefix, KeyHash};
 
 /// Parses and checks configuration text.
 pub(super) fn build(text: &str) -> Result<Config, Vec<Problem>> {
@@ -470,165 +466,9 @@ impl Checker {
             },
         }
     }
-
-    fn consumers(&mut self, consumers: &[At<FileConsumer>]) -> Vec<Consumer> {
-        let mut names = HashSet::new();
-        let mut ids: HashMap<String, ()> = HashMap::new();
-        let mut hashes = HashSet::new();
-        let mut built = Vec::with_capacity(consumers.len());
-        for consumer in consumers {
-            let consumer = &consumer.value;
-            self.check_name(&consumer.name, "consumer");
-            if !names.insert(consumer.name.value.as_str()) {
-                self.report(
-                    &consumer.name.referenced,
-                    format!("consumer `{}` is defined twice", consumer.name.value),
-                );
-            }
-            let client_type = match &consumer.client_type {
-                None => consumer.name.value.clone(),
-                Some(client_type) => {
-                    if !is_header_safe_word(&client_type.value) {
-                        self.report(
-                            &client_type.referenced,
-                            format!(
-                                "a client type is visible characters without spaces or commas, found `{}`",
-                                client_type.value
-                            ),
-                        );
-                    }
-                    client_type.value.clone()
-                }
-            };
-            let groups = consumer
-                .groups
-                .iter()
-                .map(|group| {
-                    if !is_header_safe_word(&group.value) {
-                        self.report(
-                            &group.referenced,
-                            format!(
-                                "a group is visible characters without spaces or commas, found `{}`",
-                                group.value
-                            ),
-                        );
-                    }
-                    group.value.clone()
-                })
-                .collect();
-            let mut keys = Vec::with_capacity(consumer.keys.len());
-            for key in &consumer.keys {
-                let Some(built_key) = self.key(key) else {
-                    continue;
-                };
-                if !hashes.insert(built_key.hash) {
-                    self.report(&key.referenced, "this key is already given to a consumer");
-                } else if ids.insert(built_key.id.clone(), ()).is_some() {
-                    let at = key
-                        .value
-                        .id
-                        .as_ref()
-                        .map_or(key.referenced, |id| id.referenced);
-                    self.report(&at, format!("key id `{}` is used twice", built_key.id));
-                }
-                keys.push(built_key);
-            }
-            built.push(Consumer {
-                name: consumer.name.value.clone(),
-                client_type,
-                groups,
-                description: consumer.description.clone(),
-                metadata: consumer.metadata.clone(),
-                keys,
-            });
-        }
-        built
-    }
-
-    fn key(&mut self, key: &At<FileKey>) -> Option<KeyConfig> {
-        let FileKey {
-            key: plaintext,
-            key_hash,
-            id,
-            active,
-            description,
-            expires_at,
-        } = &key.value;
-        let (hash, prefix) = match (plaintext, key_hash) {
-            (Some(plaintext), None) => {
-                let valid = !plaintext.value.is_empty()
-                    && plaintext.value.chars().all(|c| c.is_ascii_graphic());
-                if !valid {
-                    self.report(
-                        &plaintext.referenced,
-                        "a key is visible ASCII characters without spaces",
-                    );
-                    return None;
-                }
-                (
-                    KeyHash::of(plaintext.value.as_bytes()),
-                    Some(display_prefix(&plaintext.value)),
-                )
-            }
-            (None, Some(hash)) => match KeyHash::parse(&hash.value) {
-                Ok(parsed) => (parsed, None),
-                Err(message) => {
-                    self.report(&hash.referenced, message);
-                    return None;
-                }
-            },
-            _ => {
-                self.report(
-                    &key.referenced,
-                    "a key has exactly one of `key` or `key_hash`",
-                );
-                return None;
-            }
-        };
-        let id = match id {
-            None => hash.derived_id(),
-            Some(id) => {
-                self.check_name(id, "key id");
-                id.value.clone()
-            }
-        };
-        let expires_at = expires_at.as_ref().and_then(|text| {
-            let parsed = time::OffsetDateTime::parse(
-                &text.value,
-                &time::format_description::well_known::Rfc3339,
-            );
-            match parsed {
-                Ok(instant) => Some(SystemTime::from(instant)),
-                Err(_) => {
-                    self.report(
-                        &text.referenced,
-                        format!(
-                            "expected an RFC 3339 time such as 2030-01-01T00:00:00Z, found `{}`",
-                            text.value
-                        ),
-                    );
-                    None
-                }
-            }
-        });
-        Some(KeyConfig {
-            id,
-            hash,
-            prefix,
-            active: active.unwrap_or(true),
-            description: description.clone(),
-            expires_at,
-        })
-    }
 }
 
-/// Whether a word can travel in a header value and in a comma-separated list.
-fn is_header_safe_word(word: &str) -> bool {
-    !word.is_empty()
-        && !word.contains([',', ' '])
-        && HeaderValue::from_str(word).is_ok()
-        && word.chars().all(|c| !c.is_control())
-}
+mod consumers;
 
 #[cfg(test)]
 mod tests;

@@ -138,3 +138,35 @@ fn validate_reports_positions_and_exit_codes() {
         "{errors}"
     );
 }
+
+#[test]
+fn requests_in_flight_finish_on_the_config_they_started_with() {
+    let echo = Echo::start("e");
+    let gateway = Gateway::start(&config(&echo, ""));
+    let address = gateway.address;
+    let in_flight = std::thread::spawn(move || {
+        request(
+            address,
+            "GET",
+            "/slow",
+            &[("apikey", "first-key-123"), ("x-echo-delay-ms", "2000")],
+            b"",
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // The new file has no route and no consumer at all.
+    gateway.rewrite_config("services: []\n");
+    gateway.process.signal("HUP");
+    eventually("the new configuration applies", || {
+        gateway.get("/a", &[]).status == 404
+    });
+    let response = in_flight.join().unwrap();
+    assert_eq!(
+        response.status, 200,
+        "the request kept its snapshot: {response:?}"
+    );
+    assert_eq!(
+        response.upstream_header("x-consumer-username").as_deref(),
+        Some("first")
+    );
+}

@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use std::time::SystemTime;
+
 use crate::config::ConfigError;
+use crate::key::KeyHash;
 
 const EXAMPLE: &str = include_str!("../../../../../examples/keygate.yaml");
 
