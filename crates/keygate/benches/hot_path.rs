@@ -78,6 +78,8 @@ fn key_lookup(c: &mut Criterion) {
         name: "bench".into(),
         client_type: "A".into(),
         groups: Vec::new(),
+        permissions: Vec::new(),
+        metadata: Default::default(),
         name_header: HeaderValue::from_static("bench"),
         client_type_header: HeaderValue::from_static("A"),
         groups_header: None,
@@ -93,6 +95,7 @@ fn key_lookup(c: &mut Criterion) {
                 prefix: None,
                 active: true,
                 expires_at: None,
+                labels: Default::default(),
                 consumer: consumer.clone(),
             }),
         );

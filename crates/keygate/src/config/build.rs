@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use http::header::HeaderName;
 use http::{Method, Uri};
+use keygate_policy::Expr;
 use serde_saphyr::Location;
 
 use super::file::{At, FileConfig, FileKeySource, FileProxy, FileRoute, FileService, FileUpstream};
@@ -23,7 +24,10 @@ pub(super) fn build(text: &str) -> Result<Config, Vec<Problem>> {
     } else {
         serde_saphyr::from_str(text).map_err(|error| vec![yaml_problem(&error)])?
     };
-    let mut checker = Checker::default();
+    let mut checker = Checker {
+        problems: Vec::new(),
+        source: text,
+    };
     let config = checker.config(file);
     if checker.problems.is_empty() {
         Ok(config)
@@ -48,12 +52,13 @@ fn yaml_problem(error: &serde_saphyr::Error) -> Problem {
     }
 }
 
-#[derive(Default)]
-struct Checker {
+struct Checker<'t> {
     problems: Vec<Problem>,
+    /// The file's text, to find where a string's content starts.
+    source: &'t str,
 }
 
-impl Checker {
+impl Checker<'_> {
     fn report(&mut self, at: &Location, message: impl Into<String>) {
         self.problems.push(Problem {
             line: at.line().max(1) as usize,
@@ -454,6 +459,10 @@ impl Checker {
                 AuthMode::Required
             }
         };
+        let allow = route
+            .allow
+            .as_ref()
+            .and_then(|allow| self.expression(allow));
         Route {
             name: route.name.value.as_str().into(),
             paths,
@@ -464,7 +473,50 @@ impl Checker {
                 Some(own) => self.key_sources(own).into(),
                 None => sources.clone(),
             },
+            allow,
         }
+    }
+
+    /// Compiles an expression; its errors are reported at their place inside the YAML
+    /// string, with the expression's own message and caret.
+    fn expression(&mut self, text: &At<String>) -> Option<Arc<Expr>> {
+        match Expr::compile(&text.value) {
+            Ok(expr) => Some(Arc::new(expr)),
+            Err(errors) => {
+                for error in errors {
+                    let (line, column) = error.line_col(&text.value);
+                    let (line, column) =
+                        position_in_file(self.source, &text.referenced, line, column);
+                    self.problems.push(Problem {
+                        line,
+                        column,
+                        message: format!("in expression: {}", error.message),
+                    });
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Where line `line`, column `column` of a string's content is in the file, given where
+/// the YAML scalar's content starts (for a block scalar, its first content line). A quoted
+/// scalar's content starts one after the quote; lines below the first keep the scalar's
+/// indentation. Escapes inside quoted strings can shift the column by a few characters;
+/// the line is always right.
+fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> (usize, usize) {
+    let scalar_line = at.line().max(1) as usize;
+    let scalar_column = at.column().max(1) as usize;
+    let quoted = source
+        .lines()
+        .nth(scalar_line - 1)
+        .and_then(|text| text.chars().nth(scalar_column - 1))
+        .is_some_and(|c| c == '"' || c == '\'');
+    match (line, quoted) {
+        (1, true) => (scalar_line, scalar_column + column),
+        (1, false) => (scalar_line, scalar_column + column - 1),
+        (_, true) => (scalar_line + line - 1, column),
+        (_, false) => (scalar_line + line - 1, scalar_column - 1 + column),
     }
 }
 

@@ -168,6 +168,8 @@ pub struct FileRoute {
     pub forward_key: Option<bool>,
     /// Key sources for this route only.
     pub key_sources: Option<At<Vec<At<FileKeySource>>>>,
+    /// An expression that must be true for the call to pass ("User Group Permission").
+    pub allow: Option<At<String>>,
 }
 
 /// One entry of `consumers:`.
@@ -181,6 +183,9 @@ pub struct FileConsumer {
     /// Group names.
     #[serde(default)]
     pub groups: Vec<At<String>>,
+    /// Permission names, for `permissions['x']` in expressions.
+    #[serde(default)]
+    pub permissions: Vec<At<String>>,
     /// Free-form description.
     pub description: Option<String>,
     /// Free-form string map.
@@ -207,4 +212,7 @@ pub struct FileKey {
     pub description: Option<String>,
     /// RFC 3339 instant after which the key is refused.
     pub expires_at: Option<At<String>>,
+    /// Free-form string map, for `key.labels.x` in expressions.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }

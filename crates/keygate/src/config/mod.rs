@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use http::header::HeaderName;
 use http::uri::{Authority, Scheme};
 use http::Method;
+use keygate_policy::Expr;
 
 pub use error::{ConfigError, Problem};
 pub use path_pattern::{PathPattern, Segment};
@@ -128,6 +129,8 @@ pub struct Route {
     pub forward_key: bool,
     /// Where the key is read, first match wins (route's, else service's, else defaults).
     pub key_sources: Arc<[KeySource]>,
+    /// Must be true for the call to pass; `None` = any caller the `auth` mode lets in.
+    pub allow: Option<Arc<Expr>>,
 }
 
 /// A place in the request where a key may be.
@@ -161,6 +164,8 @@ pub struct Consumer {
     pub client_type: String,
     /// Groups.
     pub groups: Vec<String>,
+    /// Permissions.
+    pub permissions: Vec<String>,
     /// Description.
     pub description: Option<String>,
     /// Free-form string map.
@@ -184,6 +189,8 @@ pub struct KeyConfig {
     pub description: Option<String>,
     /// When the key stops working.
     pub expires_at: Option<SystemTime>,
+    /// Free-form string map.
+    pub labels: BTreeMap<String, String>,
 }
 
 impl Config {

@@ -39,6 +39,13 @@ pub enum ProxyError {
     /// The key is unknown, inactive or expired.
     #[error("invalid API key: {0:?}")]
     InvalidKey(InvalidKey),
+    /// The route's `allow` expression is false. For an anonymous call this is answered
+    /// like a missing key, since a key could change the answer.
+    #[error("the route's allow expression is false")]
+    Forbidden {
+        /// Whether the call had no key.
+        anonymous: bool,
+    },
     /// No connection to the upstream could be made.
     #[error("could not connect to the upstream")]
     UpstreamConnect,
@@ -63,6 +70,7 @@ impl ProxyError {
             ProxyError::InvalidKey(InvalidKey::NotFound) => "key_not_found",
             ProxyError::InvalidKey(InvalidKey::Disabled) => "key_disabled",
             ProxyError::InvalidKey(InvalidKey::Expired) => "key_expired",
+            ProxyError::Forbidden { .. } => "forbidden",
             ProxyError::UpstreamConnect => "upstream_connect",
             ProxyError::UpstreamTimeout => "upstream_timeout",
             ProxyError::UpstreamBroken => "upstream_broken",

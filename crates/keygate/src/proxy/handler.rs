@@ -4,8 +4,9 @@
 //! 1. [`check_request`] — header size limit (`431`), path sanity (`400`);
 //! 2. [`route`] — host, path, method (`404`, `405`);
 //! 3. [`authenticate`] — find the key, hash, look up (`401`);
-//! 4. [`forward`] — rewrite headers and URI, send upstream, stream back (`502`, `504`);
-//! 5. log — [`Gateway::handle`] hands the access record to the log writer.
+//! 4. [`authorize`] — the route's `allow` expression (`403`; `401` for anonymous calls);
+//! 5. [`forward`] — rewrite headers and URI, send upstream, stream back (`502`, `504`);
+//! 6. log — [`Gateway::handle`] hands the access record to the log writer.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -18,6 +19,7 @@ use http_body_util::Either;
 use hyper::body::Incoming;
 
 use super::error::{InvalidKey, ProxyError};
+use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, set_forwarded, set_identity};
 use super::key_source::{self, Extracted};
 use super::respond::error_response;
@@ -85,6 +87,7 @@ async fn proxy(
     record.service = Some(matched.service.name.clone());
     record.route = Some(matched.route.name.clone());
     let caller = authenticate(snapshot, matched.route, &request, record)?;
+    authorize(matched.route, &caller, &request)?;
     forward(snapshot, &matched, caller, request, client, record).await
 }
 
@@ -188,7 +191,29 @@ fn authenticate(
     }
 }
 
-/// Phase 4: rewrite the request for the upstream, send it, and stream the answer back.
+/// Phase 4: the route's `allow` expression, over the caller and the request as sent.
+fn authorize(
+    route: &Route,
+    caller: &Caller,
+    request: &Request<Incoming>,
+) -> Result<(), ProxyError> {
+    let Some(allow) = &route.allow else {
+        return Ok(());
+    };
+    let facts = RequestFacts {
+        request,
+        key: caller.as_ref().map(|(key, _)| &**key),
+        is_backoffice: false,
+    };
+    if allow.eval(&facts) {
+        return Ok(());
+    }
+    Err(ProxyError::Forbidden {
+        anonymous: caller.is_none() && route.auth == AuthMode::Optional,
+    })
+}
+
+/// Phase 5: rewrite the request for the upstream, send it, and stream the answer back.
 async fn forward(
     snapshot: &Snapshot,
     matched: &Matched<'_>,

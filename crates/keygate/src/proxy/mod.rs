@@ -1,7 +1,8 @@
 //! The data plane: accept connections, and for each request route → authenticate →
-//! forward → log. `docs/request-path.md` draws the phases.
+//! authorize → forward → log. `docs/request-path.md` draws the phases.
 
 pub mod error;
+pub mod facts;
 pub mod forward;
 pub mod handler;
 pub mod key_source;

@@ -28,7 +28,7 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             r#"{"message":"Request header fields too large"}"#,
         ),
-        ProxyError::MissingKey => (
+        ProxyError::MissingKey | ProxyError::Forbidden { anonymous: true } => (
             StatusCode::UNAUTHORIZED,
             r#"{"message":"Missing API key found in request"}"#,
         ),
@@ -39,6 +39,10 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
         ProxyError::InvalidKey(_) => (
             StatusCode::UNAUTHORIZED,
             r#"{"message":"Invalid API key in request"}"#,
+        ),
+        ProxyError::Forbidden { anonymous: false } => (
+            StatusCode::FORBIDDEN,
+            r#"{"message":"You cannot consume this service"}"#,
         ),
         ProxyError::UpstreamConnect => (
             StatusCode::BAD_GATEWAY,
@@ -60,7 +64,10 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     match error {
-        ProxyError::MissingKey | ProxyError::DuplicateKey | ProxyError::InvalidKey(_) => {
+        ProxyError::MissingKey
+        | ProxyError::DuplicateKey
+        | ProxyError::InvalidKey(_)
+        | ProxyError::Forbidden { anonymous: true } => {
             headers.insert(WWW_AUTHENTICATE, challenge.clone());
         }
         ProxyError::MethodNotAllowed { allow } => {

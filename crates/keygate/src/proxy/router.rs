@@ -130,7 +130,8 @@ fn strip_path_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
     }
 }
 
-fn strip_port(host: &str) -> &str {
+/// A host without its `:port` (IPv6 literals keep their brackets).
+pub(crate) fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host
             .split_once(']')

@@ -1,7 +1,7 @@
 //! The key index: SHA-256 of a key to its record and consumer, with the identity header
 //! values built once so that forwarding a request copies no strings.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -20,6 +20,10 @@ pub struct ConsumerEntry {
     pub client_type: Arc<str>,
     /// Groups.
     pub groups: Vec<String>,
+    /// Permissions.
+    pub permissions: Vec<String>,
+    /// Free-form string map.
+    pub metadata: BTreeMap<String, String>,
     /// The name, ready to send upstream.
     pub name_header: HeaderValue,
     /// The client type, ready to send upstream.
@@ -41,6 +45,8 @@ pub struct KeyEntry {
     pub active: bool,
     /// When the key stops working.
     pub expires_at: Option<SystemTime>,
+    /// Free-form string map.
+    pub labels: BTreeMap<String, String>,
     /// Whose key it is.
     pub consumer: Arc<ConsumerEntry>,
 }
@@ -78,6 +84,7 @@ impl KeyIndex {
                     prefix: key.prefix.as_deref().map(Arc::from),
                     active: key.active,
                     expires_at: key.expires_at,
+                    labels: key.labels.clone(),
                     consumer: entry.clone(),
                 };
                 index.insert(key.hash, Arc::new(record));
@@ -129,6 +136,8 @@ fn consumer_entry(consumer: &Consumer) -> ConsumerEntry {
         name: consumer.name.as_str().into(),
         client_type: consumer.client_type.as_str().into(),
         groups: consumer.groups.clone(),
+        permissions: consumer.permissions.clone(),
+        metadata: consumer.metadata.clone(),
         name_header: header_value(&consumer.name),
         client_type_header: header_value(&consumer.client_type),
         groups_header: (!consumer.groups.is_empty())
@@ -215,6 +224,7 @@ mod tests {
                 prefix: None,
                 active: true,
                 expires_at: Some(expires),
+                labels: BTreeMap::new(),
                 consumer: alex,
             }),
         );

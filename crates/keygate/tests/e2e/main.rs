@@ -5,6 +5,7 @@
 
 mod support;
 
+mod allow;
 mod failures;
 mod forwarding;
 mod keys;

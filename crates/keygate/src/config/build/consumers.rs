@@ -10,7 +10,7 @@ use super::super::{Consumer, KeyConfig};
 use super::Checker;
 use crate::key::{display_prefix, KeyHash};
 
-impl Checker {
+impl Checker<'_> {
     pub(super) fn consumers(&mut self, consumers: &[At<FileConsumer>]) -> Vec<Consumer> {
         let mut names = HashSet::new();
         let mut ids: HashMap<String, ()> = HashMap::new();
@@ -56,6 +56,16 @@ impl Checker {
                     group.value.clone()
                 })
                 .collect();
+            let permissions = consumer
+                .permissions
+                .iter()
+                .map(|permission| {
+                    if permission.value.is_empty() {
+                        self.report(&permission.referenced, "a permission may not be empty");
+                    }
+                    permission.value.clone()
+                })
+                .collect();
             let mut keys = Vec::with_capacity(consumer.keys.len());
             for key in &consumer.keys {
                 let Some(built_key) = self.key(key) else {
@@ -77,6 +87,7 @@ impl Checker {
                 name: consumer.name.value.clone(),
                 client_type,
                 groups,
+                permissions,
                 description: consumer.description.clone(),
                 metadata: consumer.metadata.clone(),
                 keys,
@@ -93,6 +104,7 @@ impl Checker {
             active,
             description,
             expires_at,
+            labels,
         } = &key.value;
         let (hash, prefix) = match (plaintext, key_hash) {
             (Some(plaintext), None) => {
@@ -158,6 +170,7 @@ impl Checker {
             active: active.unwrap_or(true),
             description: description.clone(),
             expires_at,
+            labels: labels.clone(),
         })
     }
 }

@@ -157,3 +157,34 @@ fn yaml_syntax_errors_have_a_position() {
     let problem = only_problem("services:\n  - name: [unclosed\n");
     assert!(problem.line >= 2, "{problem:?}");
 }
+
+#[test]
+fn expression_errors_point_inside_the_yaml_string() {
+    let route = |allow: &str| {
+        format!("services:\n  - name: s\n    upstream: http://127.0.0.1:1\n    routes:\n      - name: r\n        paths: [/]\n        allow: {allow}\n")
+    };
+    // Plain scalar: column of the fault in the file.
+    let plain = only_problem(&route("clienType == 'A'"));
+    assert_eq!((plain.line, plain.column), (7, 16), "{plain:?}");
+    assert!(
+        plain.message.contains("did you mean `clientType`"),
+        "{plain:?}"
+    );
+    // Double-quoted: one more for the quote.
+    let quoted = only_problem(&route("\"clientType === 'A' ||\""));
+    assert_eq!((quoted.line, quoted.column), (7, 38), "{quoted:?}");
+    // Block scalar: the line below, after the indentation.
+    let block = only_problem(&route(
+        "|\n          clientType === 'A'\n            && grups.admin",
+    ));
+    assert_eq!((block.line, block.column), (9, 16), "{block:?}");
+}
+
+#[test]
+fn valid_expressions_compile_into_the_route() {
+    let config = Config::parse("keygate.yaml", EXAMPLE).unwrap();
+    let report = &config.services[1].routes[4];
+    assert_eq!(&*report.name, "admin-report");
+    let allow = report.allow.as_ref().unwrap();
+    assert_eq!(allow.source(), "clientType === 'A' || clientType === 'B'");
+}

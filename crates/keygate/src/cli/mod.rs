@@ -1,4 +1,6 @@
-//! The command line: `serve`, `validate`, `echo`.
+//! The command line: `serve`, `validate`, `echo`, `expr`.
+
+mod expr;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +26,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// Parsed once per process: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway.
@@ -46,6 +50,9 @@ pub enum Command {
         #[arg(short = 'f', long = "file", conflicts_with = "file")]
         file_flag: Option<PathBuf>,
     },
+    /// Check or try out an `allow` expression.
+    #[command(subcommand)]
+    Expr(expr::ExprCommand),
     /// Run a small upstream that answers with the request it received, as JSON.
     Echo {
         /// Address to listen on.
@@ -73,6 +80,7 @@ pub fn run(cli: Cli) -> ExitCode {
             validate(&path)
         }
         Command::Echo { listen, name } => run_echo(listen, name),
+        Command::Expr(command) => expr::run(command),
     }
 }
 

@@ -1,0 +1,122 @@
+//! `keygate expr check|eval`: try an `allow` expression from the command line — a dry run
+//! that users can paste into a ticket.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use keygate_policy::{render_errors, Expr, StaticFacts};
+
+/// `keygate expr …`
+// Parsed once per process: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum ExprCommand {
+    /// Check an expression: print `ok`, or every error with its position, and exit 1.
+    Check {
+        /// The expression, such as "clientType === 'A' || clientType === 'B'".
+        expression: String,
+    },
+    /// Evaluate an expression for the caller and request described by the options.
+    Eval {
+        /// The expression.
+        expression: String,
+        /// The facts to evaluate against.
+        #[command(flatten)]
+        facts: FactArgs,
+    },
+}
+
+/// The caller and request of a dry run. Without `--consumer` and `--client-type`, the
+/// call is anonymous.
+#[derive(Debug, Args)]
+pub struct FactArgs {
+    /// Client type of the caller.
+    #[arg(long)]
+    client_type: Option<String>,
+    /// Consumer name of the caller.
+    #[arg(long)]
+    consumer: Option<String>,
+    /// Groups of the caller, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    groups: Vec<String>,
+    /// Permissions of the caller, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    permissions: Vec<String>,
+    /// Consumer metadata, `name=value`, repeatable.
+    #[arg(long, value_parser = pair)]
+    metadata: Vec<(String, String)>,
+    /// Key id of the caller.
+    #[arg(long)]
+    key_id: Option<String>,
+    /// Key labels, `name=value`, repeatable.
+    #[arg(long, value_parser = pair)]
+    label: Vec<(String, String)>,
+    /// Plan name.
+    #[arg(long)]
+    plan: Option<String>,
+    /// Request method.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// Request path, as the client sends it.
+    #[arg(long, default_value = "/")]
+    path: String,
+    /// Request host.
+    #[arg(long, default_value = "localhost")]
+    host: String,
+    /// Request headers, `name=value`, repeatable.
+    #[arg(long, value_parser = pair)]
+    header: Vec<(String, String)>,
+    /// Query parameters, `name=value`, repeatable.
+    #[arg(long, value_parser = pair)]
+    query: Vec<(String, String)>,
+    /// The request came in on a back-office listener.
+    #[arg(long)]
+    backoffice: bool,
+}
+
+fn pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("expected name=value, found `{text}`"))
+}
+
+/// Runs `keygate expr …`.
+pub fn run(command: ExprCommand) -> ExitCode {
+    let (source, facts) = match command {
+        ExprCommand::Check { expression } => (expression, None),
+        ExprCommand::Eval { expression, facts } => (expression, Some(facts)),
+    };
+    let expr = match Expr::compile(&source) {
+        Ok(expr) => expr,
+        Err(errors) => {
+            eprint!("{}", render_errors(&source, &errors));
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(facts) = facts else {
+        println!("ok");
+        return ExitCode::SUCCESS;
+    };
+    let facts = StaticFacts {
+        client_type: facts.client_type,
+        consumer: facts.consumer,
+        groups: facts.groups,
+        permissions: facts.permissions,
+        metadata: facts.metadata,
+        key_id: facts.key_id,
+        key_labels: facts.label,
+        plan: facts.plan,
+        method: facts.method.to_ascii_uppercase(),
+        path: facts.path,
+        host: facts.host,
+        headers: facts
+            .header
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect(),
+        query: facts.query,
+        is_backoffice: facts.backoffice,
+    };
+    println!("{}", expr.eval(&facts));
+    ExitCode::SUCCESS
+}

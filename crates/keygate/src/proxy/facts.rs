@@ -1,0 +1,94 @@
+//! What an `allow` expression may ask about a request and its caller, answered from the
+//! request and the key record as they are — nothing is copied per request.
+
+use http::header::HOST;
+use http::Request;
+use keygate_policy::Facts;
+
+use super::router::strip_port;
+use crate::state::KeyEntry;
+
+/// The facts of one request; `key` is `None` for an anonymous call.
+pub struct RequestFacts<'r, B> {
+    /// The request as the client sent it.
+    pub request: &'r Request<B>,
+    /// The caller's key, when a valid one was presented.
+    pub key: Option<&'r KeyEntry>,
+    /// Whether the request came in on a back-office listener.
+    pub is_backoffice: bool,
+}
+
+impl<B> Facts for RequestFacts<'_, B> {
+    fn client_type(&self) -> Option<&str> {
+        self.key.map(|key| &*key.consumer.client_type)
+    }
+
+    fn consumer(&self) -> Option<&str> {
+        self.key.map(|key| &*key.consumer.name)
+    }
+
+    fn in_group(&self, group: &str) -> bool {
+        self.key
+            .is_some_and(|key| key.consumer.groups.iter().any(|g| g == group))
+    }
+
+    fn has_permission(&self, permission: &str) -> bool {
+        self.key
+            .is_some_and(|key| key.consumer.permissions.iter().any(|p| p == permission))
+    }
+
+    fn metadata(&self, name: &str) -> Option<&str> {
+        self.key?.consumer.metadata.get(name).map(String::as_str)
+    }
+
+    fn key_id(&self) -> Option<&str> {
+        self.key.map(|key| &*key.id)
+    }
+
+    fn key_label(&self, name: &str) -> Option<&str> {
+        self.key?.labels.get(name).map(String::as_str)
+    }
+
+    fn plan(&self) -> Option<&str> {
+        None
+    }
+
+    fn method(&self) -> &str {
+        self.request.method().as_str()
+    }
+
+    /// The path as the client sent it, before any prefix is removed.
+    fn path(&self) -> &str {
+        self.request.uri().path()
+    }
+
+    /// The host without its port.
+    fn host(&self) -> &str {
+        let host = self
+            .request
+            .uri()
+            .host()
+            .or_else(|| self.request.headers().get(HOST)?.to_str().ok())
+            .unwrap_or("");
+        strip_port(host)
+    }
+
+    fn header(&self, lowercase_name: &str) -> Option<&str> {
+        self.request.headers().get(lowercase_name)?.to_str().ok()
+    }
+
+    /// The first value of a query parameter, as sent (not percent-decoded).
+    fn query(&self, name: &str) -> Option<&str> {
+        self.request
+            .uri()
+            .query()?
+            .split('&')
+            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+            .find(|(param, _)| *param == name)
+            .map(|(_, value)| value)
+    }
+
+    fn is_backoffice(&self) -> bool {
+        self.is_backoffice
+    }
+}
