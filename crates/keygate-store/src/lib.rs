@@ -1,0 +1,77 @@
+//! keygate's entities and where they are kept.
+//!
+//! [`Store`] is the interface the gateway uses; [`sqlite::SqliteStore`] is the embedded
+//! default. Every write bumps a revision and appends a [`Change`] in the same transaction,
+//! so a node can catch up with `changes_since(revision)` instead of reloading everything.
+//! A write that changes nothing (the same record again) bumps nothing.
+
+/// A test suite every [`Store`] implementation must pass.
+pub mod conformance;
+mod error;
+mod model;
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use model::{
+    Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Millis, Origin, Page, ServiceRecord,
+    Written,
+};
+
+/// Result of a store operation.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The storage interface. Calls block: the gateway runs them off its request threads.
+/// Implementations must be safe to call from several threads at once.
+pub trait Store: Send + Sync + 'static {
+    /// The current revision: 0 for a new store, then +1 per effective write.
+    fn revision(&self) -> Result<u64>;
+
+    /// Streams every entity — consumers, then keys, then services — from one consistent
+    /// read, and returns the revision that read saw. Streaming keeps memory flat for a
+    /// million keys.
+    fn load(&self, visit: &mut dyn FnMut(Entity)) -> Result<u64>;
+
+    /// The changes committed after `revision`, oldest first.
+    fn changes_since(&self, revision: u64) -> Result<Vec<Change>>;
+
+    /// Creates or replaces a consumer by name. `created_at` of an existing consumer is kept.
+    fn put_consumer(&self, consumer: &ConsumerRecord) -> Result<Written>;
+    /// One consumer.
+    fn consumer(&self, name: &str) -> Result<Option<ConsumerRecord>>;
+    /// Consumers ordered by name, after `page.after`, at most `page.limit`.
+    fn consumers(&self, page: &Page) -> Result<Vec<ConsumerRecord>>;
+    /// Deletes a consumer. `NotFound` when absent; `Conflict` while it still has keys.
+    fn delete_consumer(&self, name: &str) -> Result<u64>;
+
+    /// Adds a key. `NotFound` when its consumer is absent; `Conflict` when its id or hash
+    /// is already used.
+    fn insert_key(&self, key: &KeyRecord) -> Result<u64>;
+    /// Creates or replaces a key by id (used to apply the configuration file). `Conflict`
+    /// when another key has the same hash.
+    fn put_key(&self, key: &KeyRecord) -> Result<Written>;
+    /// Replaces an existing key's mutable fields (`active`, `description`, `labels`,
+    /// `expires_at`, `revoked_at`). `NotFound` when absent.
+    fn update_key(&self, key: &KeyRecord) -> Result<u64>;
+    /// One key by id.
+    fn key(&self, id: &str) -> Result<Option<KeyRecord>>;
+    /// Keys ordered by id, optionally of one consumer, after `page.after`, at most
+    /// `page.limit`.
+    fn keys(&self, consumer: Option<&str>, page: &Page) -> Result<Vec<KeyRecord>>;
+    /// Deletes a key. `NotFound` when absent.
+    fn delete_key(&self, id: &str) -> Result<u64>;
+    /// In one transaction: sets the old key's `expires_at` and adds the new key.
+    fn renew_key(&self, old_id: &str, old_expires_at: Millis, new: &KeyRecord) -> Result<u64>;
+
+    /// Creates or replaces a service by name.
+    fn put_service(&self, service: &ServiceRecord) -> Result<Written>;
+    /// One service.
+    fn service(&self, name: &str) -> Result<Option<ServiceRecord>>;
+    /// Services ordered by name, after `page.after`, at most `page.limit`.
+    fn services(&self, page: &Page) -> Result<Vec<ServiceRecord>>;
+    /// Deletes a service. `NotFound` when absent.
+    fn delete_service(&self, name: &str) -> Result<u64>;
+
+    /// Records when keys were last used. Bumps no revision and appends no change: this is
+    /// bookkeeping, written in batches, never once per request.
+    fn record_last_used(&self, uses: &[(String, Millis)]) -> Result<()>;
+}

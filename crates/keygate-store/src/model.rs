@@ -1,0 +1,140 @@
+//! The stored entities. Keys are stored as SHA-256 only.
+
+use std::collections::BTreeMap;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// Where an entity came from: the configuration file (re-applied at every start and reload)
+/// or the admin API. The file never deletes what the API created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// The configuration file.
+    File,
+    /// The admin API or CLI.
+    Api,
+}
+
+/// A consumer (client, application).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    /// Unique name.
+    pub name: String,
+    /// Client type; the name when `None`.
+    pub client_type: Option<String>,
+    /// Groups.
+    pub groups: Vec<String>,
+    /// Permissions.
+    pub permissions: Vec<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Free-form string map.
+    pub metadata: BTreeMap<String, String>,
+    /// File or API.
+    pub origin: Origin,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Last change.
+    pub updated_at: Millis,
+}
+
+/// A key: its SHA-256 and bookkeeping, never its plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Unique id.
+    pub id: String,
+    /// Owning consumer's name.
+    pub consumer: String,
+    /// SHA-256 of the key.
+    pub hash: [u8; 32],
+    /// First characters of the key, for display.
+    pub prefix: Option<String>,
+    /// Whether the key may be used.
+    pub active: bool,
+    /// Description.
+    pub description: Option<String>,
+    /// Free-form string map.
+    pub labels: BTreeMap<String, String>,
+    /// File or API.
+    pub origin: Origin,
+    /// Creation time.
+    pub created_at: Millis,
+    /// When the key stops working.
+    pub expires_at: Option<Millis>,
+    /// When the key was revoked; revoked keys never work again.
+    pub revoked_at: Option<Millis>,
+    /// Last successful use, written in batches.
+    pub last_used_at: Option<Millis>,
+}
+
+/// A service, stored as the JSON document of its configuration-file form (with routes),
+/// so the file, the API and the store share one shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRecord {
+    /// Unique name.
+    pub name: String,
+    /// The service as JSON, in the configuration file's shape.
+    pub document: String,
+    /// File or API.
+    pub origin: Origin,
+    /// Last change.
+    pub updated_at: Millis,
+}
+
+/// One entity streamed by [`crate::Store::load`].
+#[derive(Debug, Clone)]
+pub enum Entity {
+    /// A consumer.
+    Consumer(ConsumerRecord),
+    /// A key.
+    Key(KeyRecord),
+    /// A service.
+    Service(ServiceRecord),
+}
+
+/// What a put did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// A new entity; the revision it was committed at.
+    Created(u64),
+    /// An existing entity changed; the revision it was committed at.
+    Updated(u64),
+    /// The stored entity was already identical: no revision was used.
+    Unchanged,
+}
+
+/// Which entity a change touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A consumer.
+    Consumer,
+    /// A key.
+    Key,
+    /// A service.
+    Service,
+}
+
+/// One committed change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The revision of the write.
+    pub revision: u64,
+    /// Which entity kind.
+    pub kind: ChangeKind,
+    /// Its name or id.
+    pub name: String,
+    /// Whether it was deleted (else created or updated).
+    pub deleted: bool,
+    /// For keys: the hash, so a deleted key can be removed from an index by hash.
+    pub key_hash: Option<[u8; 32]>,
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Start after this name or id.
+    pub after: Option<String>,
+    /// At most this many (1–1000; 0 means 100).
+    pub limit: usize,
+}

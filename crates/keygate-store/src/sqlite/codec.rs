@@ -1,0 +1,181 @@
+//! Rows to records and back: column lists, JSON columns, origins, change kinds.
+
+use rusqlite::types::ValueRef;
+use rusqlite::Row;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::errors::{corrupt, from_sqlite};
+use crate::{ChangeKind, ConsumerRecord, KeyRecord, Origin, Result, ServiceRecord};
+
+/// The consumer columns, in the order [`consumer`] reads them.
+macro_rules! consumer_columns {
+    () => {
+        "name, client_type, groups, permissions, description, metadata, origin, created_at, \
+         updated_at"
+    };
+}
+
+/// The key columns, in the order [`key`] reads them.
+macro_rules! key_columns {
+    () => {
+        "id, consumer, hash, prefix, active, description, labels, origin, created_at, \
+         expires_at, revoked_at, last_used_at"
+    };
+}
+
+/// The service columns, in the order [`service`] reads them.
+macro_rules! service_columns {
+    () => {
+        "name, document, origin, updated_at"
+    };
+}
+
+pub(super) use {consumer_columns, key_columns, service_columns};
+
+/// Reads a consumer row selected with [`consumer_columns`].
+pub(super) fn consumer(row: &Row<'_>) -> Result<ConsumerRecord> {
+    let name: String = row.get(0).map_err(from_sqlite)?;
+    Ok(ConsumerRecord {
+        client_type: row.get(1).map_err(from_sqlite)?,
+        groups: json(row, 2, "consumer", &name)?,
+        permissions: json(row, 3, "consumer", &name)?,
+        description: row.get(4).map_err(from_sqlite)?,
+        metadata: json(row, 5, "consumer", &name)?,
+        origin: origin(row, 6, "consumer", &name)?,
+        created_at: row.get(7).map_err(from_sqlite)?,
+        updated_at: row.get(8).map_err(from_sqlite)?,
+        name,
+    })
+}
+
+/// Reads a key row selected with [`key_columns`].
+pub(super) fn key(row: &Row<'_>) -> Result<KeyRecord> {
+    let id: String = row.get(0).map_err(from_sqlite)?;
+    Ok(KeyRecord {
+        consumer: row.get(1).map_err(from_sqlite)?,
+        hash: hash(row.get_ref(2).map_err(from_sqlite)?)
+            .ok_or_else(|| corrupt(format!("key `{id}` has a malformed hash")))?,
+        prefix: row.get(3).map_err(from_sqlite)?,
+        active: row.get(4).map_err(from_sqlite)?,
+        description: row.get(5).map_err(from_sqlite)?,
+        labels: json(row, 6, "key", &id)?,
+        origin: origin(row, 7, "key", &id)?,
+        created_at: row.get(8).map_err(from_sqlite)?,
+        expires_at: row.get(9).map_err(from_sqlite)?,
+        revoked_at: row.get(10).map_err(from_sqlite)?,
+        last_used_at: row.get(11).map_err(from_sqlite)?,
+        id,
+    })
+}
+
+/// Reads a service row selected with [`service_columns`].
+pub(super) fn service(row: &Row<'_>) -> Result<ServiceRecord> {
+    let name: String = row.get(0).map_err(from_sqlite)?;
+    Ok(ServiceRecord {
+        document: row.get(1).map_err(from_sqlite)?,
+        origin: origin(row, 2, "service", &name)?,
+        updated_at: row.get(3).map_err(from_sqlite)?,
+        name,
+    })
+}
+
+/// A 32-byte hash column; `None` when it is anything else.
+pub(super) fn hash(value: ValueRef<'_>) -> Option<[u8; 32]> {
+    value.as_blob().ok()?.try_into().ok()
+}
+
+/// Encodes a JSON column.
+pub(super) fn to_json(value: &impl Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| corrupt(format!("cannot encode a value: {e}")))
+}
+
+/// Decodes a JSON text column of the entity `kind` `name`.
+fn json<T: DeserializeOwned>(row: &Row<'_>, index: usize, kind: &str, name: &str) -> Result<T> {
+    let text = row
+        .get_ref(index)
+        .map_err(from_sqlite)?
+        .as_str()
+        .map_err(|e| corrupt(format!("{kind} `{name}`: column {index} is not text: {e}")))?;
+    serde_json::from_str(text).map_err(|e| {
+        corrupt(format!(
+            "{kind} `{name}`: column {index} is not valid JSON: {e}"
+        ))
+    })
+}
+
+/// Decodes the origin column of the entity `kind` `name`.
+fn origin(row: &Row<'_>, index: usize, kind: &str, name: &str) -> Result<Origin> {
+    match row.get_ref(index).map_err(from_sqlite)?.as_str() {
+        Ok("file") => Ok(Origin::File),
+        Ok("api") => Ok(Origin::Api),
+        _ => Err(corrupt(format!("{kind} `{name}` has an unknown origin"))),
+    }
+}
+
+/// How an origin is stored.
+pub(super) fn origin_text(origin: Origin) -> &'static str {
+    match origin {
+        Origin::File => "file",
+        Origin::Api => "api",
+    }
+}
+
+/// How a change kind is stored.
+pub(super) fn kind_text(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Consumer => "consumer",
+        ChangeKind::Key => "key",
+        ChangeKind::Service => "service",
+    }
+}
+
+/// Reads a stored change kind.
+pub(super) fn kind(text: &str) -> Result<ChangeKind> {
+    match text {
+        "consumer" => Ok(ChangeKind::Consumer),
+        "key" => Ok(ChangeKind::Key),
+        "service" => Ok(ChangeKind::Service),
+        other => Err(corrupt(format!(
+            "the change log has an unknown kind `{other}`"
+        ))),
+    }
+}
+
+/// Whether two consumers are the same apart from their timestamps.
+pub(super) fn same_consumer(stored: &ConsumerRecord, new: &ConsumerRecord) -> bool {
+    *stored
+        == ConsumerRecord {
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+            ..new.clone()
+        }
+}
+
+/// Whether two keys are the same apart from their timestamps of creation and last use.
+pub(super) fn same_key(stored: &KeyRecord, new: &KeyRecord) -> bool {
+    *stored
+        == KeyRecord {
+            created_at: stored.created_at,
+            last_used_at: stored.last_used_at,
+            ..new.clone()
+        }
+}
+
+/// Whether two keys have the same fields that `update_key` writes.
+pub(super) fn same_mutable_key_fields(stored: &KeyRecord, new: &KeyRecord) -> bool {
+    stored.active == new.active
+        && stored.description == new.description
+        && stored.labels == new.labels
+        && stored.expires_at == new.expires_at
+        && stored.revoked_at == new.revoked_at
+}
+
+/// Whether two services are the same apart from their timestamp.
+pub(super) fn same_service(stored: &ServiceRecord, new: &ServiceRecord) -> bool {
+    *stored
+        == ServiceRecord {
+            updated_at: stored.updated_at,
+            ..new.clone()
+        }
+}
