@@ -3,8 +3,8 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -13,7 +13,8 @@ use keygate::config::{default_key_sources, Config};
 use keygate::key::KeyHash;
 use keygate::proxy::key_source::extract;
 use keygate::proxy::router::Router;
-use keygate::state::{ConsumerEntry, KeyEntry, KeyIndex};
+use keygate::state::Directory;
+use keygate_store::{ConsumerRecord, KeyRecord, Origin};
 
 const EXAMPLE: &str = include_str!("../../../examples/keygate.yaml");
 
@@ -74,32 +75,36 @@ fn key_extraction(c: &mut Criterion) {
 }
 
 fn key_lookup(c: &mut Criterion) {
-    let consumer = Arc::new(ConsumerEntry {
+    let directory = Directory::default();
+    directory.put_consumer(&ConsumerRecord {
         name: "bench".into(),
-        client_type: "A".into(),
+        client_type: Some("A".into()),
         groups: Vec::new(),
         permissions: Vec::new(),
-        metadata: Default::default(),
-        name_header: HeaderValue::from_static("bench"),
-        client_type_header: HeaderValue::from_static("A"),
-        groups_header: None,
+        description: None,
+        metadata: BTreeMap::new(),
+        origin: Origin::Api,
+        created_at: 0,
+        updated_at: 0,
     });
-    let mut index = KeyIndex::default();
     for n in 0..10_000 {
         let key = format!("bench-key-{n:08}");
-        index.insert(
-            KeyHash::of(key.as_bytes()),
-            Arc::new(KeyEntry {
-                id: key.as_str().into(),
-                id_header: HeaderValue::from_str(&key).unwrap(),
-                prefix: None,
-                active: true,
-                expires_at: None,
-                labels: Default::default(),
-                consumer: consumer.clone(),
-            }),
-        );
+        directory.put_key(&KeyRecord {
+            id: key.clone(),
+            consumer: "bench".into(),
+            hash: KeyHash::of(key.as_bytes()).0,
+            prefix: None,
+            active: true,
+            description: None,
+            labels: BTreeMap::new(),
+            origin: Origin::Api,
+            created_at: 0,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        });
     }
+    let index = &directory.keys;
     let now = SystemTime::now();
     c.bench_function("key hash + lookup (10k keys): hit", |b| {
         b.iter(|| {

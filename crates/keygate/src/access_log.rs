@@ -5,7 +5,6 @@
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -13,7 +12,8 @@ use std::time::{Duration, SystemTime};
 use http::{Method, Uri};
 use serde::Serialize;
 
-use crate::state::KeyEntry;
+use crate::metrics::Metrics;
+use crate::state::{ConsumerEntry, KeyEntry};
 
 /// Where access log lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,12 +49,16 @@ pub struct AccessRecord {
     pub uri: Uri,
     /// Status sent to the client.
     pub status: u16,
+    /// Indexes of the matched service and route in the snapshot.
+    pub matched: Option<(usize, usize)>,
     /// Matched service.
     pub service: Option<Arc<str>>,
     /// Matched route.
     pub route: Option<Arc<str>>,
     /// The key presented, when it was known (valid or not).
     pub key: Option<Arc<KeyEntry>>,
+    /// The key's consumer.
+    pub consumer: Option<Arc<ConsumerEntry>>,
     /// Why the gateway answered itself, if it did.
     pub denial: Option<&'static str>,
     /// Status the upstream answered.
@@ -73,9 +77,11 @@ impl AccessRecord {
             method,
             uri,
             status: 0,
+            matched: None,
             service: None,
             route: None,
             key: None,
+            consumer: None,
             denial: None,
             upstream_status: None,
             total_us: 0,
@@ -106,6 +112,7 @@ struct Line<'a> {
 impl<'a> Line<'a> {
     fn of(record: &'a AccessRecord) -> Line<'a> {
         let key = record.key.as_deref();
+        let consumer = record.consumer.as_deref();
         let time = time::OffsetDateTime::from(record.time)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -116,8 +123,8 @@ impl<'a> Line<'a> {
             status: record.status,
             route: record.route.as_deref(),
             service: record.service.as_deref(),
-            consumer: key.map(|k| &*k.consumer.name),
-            client_type: key.map(|k| &*k.consumer.client_type),
+            consumer: consumer.map(|c| &*c.name),
+            client_type: consumer.map(|c| &*c.client_type),
             key_id: key.map(|k| &*k.id),
             key_prefix: key.and_then(|k| k.prefix.as_deref()),
             denial: record.denial,
@@ -129,58 +136,60 @@ impl<'a> Line<'a> {
     }
 }
 
-/// The sending side of the access log; cheap to clone.
+/// The sending side of the access log; cheap to clone. With the log off, nothing is sent.
 #[derive(Clone)]
 pub struct AccessLog {
     sender: Option<SyncSender<AccessRecord>>,
-    dropped: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
 }
 
+type Output = BufWriter<Box<dyn Write + Send>>;
+
 impl AccessLog {
-    /// Starts the writer thread for `target`; `Off` starts nothing.
-    pub fn start(target: &AccessLogTarget) -> std::io::Result<AccessLog> {
-        let dropped = Arc::new(AtomicU64::new(0));
-        let output: Box<dyn Write + Send> = match target {
+    /// Starts the thread that writes records to `target` (none for `Off`); records the
+    /// writer cannot keep up with are counted in `metrics` as dropped.
+    pub fn start(target: &AccessLogTarget, metrics: Arc<Metrics>) -> std::io::Result<AccessLog> {
+        let output: Output = match target {
             AccessLogTarget::Off => {
                 return Ok(AccessLog {
                     sender: None,
-                    dropped,
+                    metrics,
                 })
             }
-            AccessLogTarget::Stdout => Box::new(std::io::stdout()),
-            AccessLogTarget::File(path) => Box::new(
+            AccessLogTarget::Stdout => BufWriter::new(Box::new(std::io::stdout())),
+            AccessLogTarget::File(path) => BufWriter::new(Box::new(
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(path)?,
-            ),
+            )),
         };
         let (sender, receiver) = sync_channel(16 * 1024);
         std::thread::Builder::new()
             .name("access-log".into())
-            .spawn(move || write_lines(receiver, BufWriter::new(output)))?;
+            .spawn(move || write_lines(receiver, output))?;
         Ok(AccessLog {
             sender: Some(sender),
-            dropped,
+            metrics,
         })
+    }
+
+    /// Whether records are written anywhere.
+    pub fn enabled(&self) -> bool {
+        self.sender.is_some()
     }
 
     /// Hands a record to the writer without waiting.
     pub fn write(&self, record: AccessRecord) {
         if let Some(sender) = &self.sender {
             if let Err(TrySendError::Full(_)) = sender.try_send(record) {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.metrics.dropped_record();
             }
         }
     }
-
-    /// Records dropped because the writer fell behind.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
 }
 
-fn write_lines(receiver: Receiver<AccessRecord>, mut output: BufWriter<Box<dyn Write + Send>>) {
+fn write_lines(receiver: Receiver<AccessRecord>, mut output: Output) {
     loop {
         match receiver.recv_timeout(Duration::from_millis(200)) {
             Ok(record) => {

@@ -65,6 +65,95 @@ fn hex_value(digit: u8) -> Option<u8> {
     }
 }
 
+/// Prefix of generated keys. Scanners can find leaked keys by it, and custom keys may not
+/// start with it.
+pub const GENERATED_PREFIX: &str = "kg_";
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Generates a key: `kg_`, 32 random base62 characters, and 6 base62 characters of the
+/// CRC32 of the random part (GitHub-token style), 41 characters in all.
+pub fn generate() -> Result<String, getrandom::Error> {
+    let mut random = String::with_capacity(32);
+    let mut bytes = [0u8; 64];
+    while random.len() < 32 {
+        getrandom::fill(&mut bytes)?;
+        // 62 * 4 = 248: bytes at or above it are dropped so every character is equally likely.
+        for byte in bytes.iter().filter(|b| **b < 248) {
+            if random.len() == 32 {
+                break;
+            }
+            random.push(char::from(BASE62[usize::from(*byte % 62)]));
+        }
+    }
+    Ok(format!("{GENERATED_PREFIX}{random}{}", checksum(&random)))
+}
+
+/// Whether a key that claims to be generated (starts with `kg_`) has the right shape and
+/// checksum. Other keys are not judged. Lets the gateway drop mistyped or made-up keys
+/// before any lookup.
+pub fn plausible(key: &[u8]) -> bool {
+    let Some(rest) = key.strip_prefix(GENERATED_PREFIX.as_bytes()) else {
+        return true;
+    };
+    if rest.len() != 38 || !rest.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let (random, sum) = rest.split_at(32);
+    std::str::from_utf8(random).is_ok_and(|random| checksum(random).as_bytes() == sum)
+}
+
+fn checksum(random: &str) -> String {
+    let mut value = crc32(random.as_bytes());
+    let mut digits = [b'0'; 6];
+    for digit in digits.iter_mut().rev() {
+        *digit = BASE62[(value % 62) as usize];
+        value /= 62;
+    }
+    digits.iter().map(|d| char::from(*d)).collect()
+}
+
+/// CRC-32 (IEEE), bit by bit: keys are short and this runs once per generated-looking key.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Checks a custom key against Gravitee's rule: 8 to 64 characters, URL-safe, none of
+/// `^ # % @ \ / ; = ? | ~ ,` or space, and not starting with the generated prefix.
+pub fn check_custom(key: &str) -> Result<(), String> {
+    let length = key.chars().count();
+    if !(8..=64).contains(&length) {
+        return Err(format!(
+            "a custom key has 8 to 64 characters, this one has {length}"
+        ));
+    }
+    if let Some(bad) = key
+        .chars()
+        .find(|c| !c.is_ascii_graphic() || "^#%@\\/;=?|~,".contains(*c))
+    {
+        return Err(format!(
+            "a custom key may not contain `{bad}`: use letters, digits and URL-safe punctuation, none of ^ # % @ \\ / ; = ? | ~ , or space"
+        ));
+    }
+    if key.starts_with(GENERATED_PREFIX) {
+        return Err(format!(
+            "a custom key may not start with `{GENERATED_PREFIX}`, which marks generated keys"
+        ));
+    }
+    Ok(())
+}
+
 /// The first characters of a key, shown in logs and listings so people can tell keys
 /// apart without seeing them: a quarter of the key, at most 8 characters.
 pub fn display_prefix(key: &str) -> String {
@@ -99,6 +188,48 @@ mod tests {
         assert_eq!(a, KeyHash::of(b"a").derived_id());
         assert_ne!(a, KeyHash::of(b"b").derived_id());
         assert_eq!(a.len(), 16);
+    }
+
+    #[test]
+    fn generated_keys_have_the_documented_shape_and_checksum() {
+        let key = generate().unwrap();
+        assert_eq!(key.len(), 41);
+        assert!(key.starts_with("kg_"));
+        assert!(plausible(key.as_bytes()));
+        assert_ne!(key, generate().unwrap());
+        let mut typo = key.clone().into_bytes();
+        typo[10] = if typo[10] == b'a' { b'b' } else { b'a' };
+        assert!(!plausible(&typo));
+        assert!(!plausible(b"kg_short"));
+        assert!(plausible(b"any-custom-key"));
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn custom_keys_follow_the_gravitee_rule() {
+        assert!(check_custom("my-custom_key.123").is_ok());
+        assert!(check_custom("short").unwrap_err().contains("8 to 64"));
+        assert!(check_custom(&"x".repeat(65)).is_err());
+        for bad in [
+            "has space",
+            "hash#tag1",
+            "per%cent1",
+            "at@sign12",
+            "sla/sh123",
+            "semi;colon",
+            "equal=sign",
+            "quest?ion",
+            "pi|pe12345",
+            "til~de1234",
+            "com,ma1234",
+            "back\\slash",
+            "car^et1234",
+        ] {
+            assert!(check_custom(bad).is_err(), "{bad}");
+        }
+        assert!(check_custom("kg_notreallygenerated")
+            .unwrap_err()
+            .contains("kg_"));
     }
 
     #[test]

@@ -1,15 +1,19 @@
 //! keygate: an API gateway whose heart is API-key authentication.
 //!
 //! The pieces, in the order a request meets them: [`config`] (what to do), [`state`]
-//! (the snapshot the data plane reads), [`proxy`] (route, authenticate, forward),
-//! [`access_log`] (one JSON line per request); around them [`reload`], [`echo`] and
+//! (the snapshot and key directory the data plane reads, kept equal to the store),
+//! [`proxy`] (route, authenticate, authorize, forward), [`access_log`] and [`metrics`];
+//! around them [`admin`] (the REST API), [`app`] (start-up), [`reload`], [`echo`] and
 //! [`cli`].
 
 pub mod access_log;
+pub mod admin;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod echo;
 pub mod key;
+pub mod metrics;
 pub mod proxy;
 pub mod reload;
 pub mod state;

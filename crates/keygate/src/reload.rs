@@ -7,11 +7,14 @@ use std::time::{Duration, SystemTime};
 
 use tokio::signal::unix::{signal, SignalKind};
 
+use std::sync::Arc;
+
 use crate::config::{Config, ConfigError};
-use crate::state::{SharedState, Snapshot};
+use crate::metrics::Metrics;
+use crate::state::sync::{StoreSync, SyncError};
 
 /// Watches `path` and reloads on change or `SIGHUP`, forever.
-pub async fn watch(path: PathBuf, state: SharedState) {
+pub async fn watch(path: PathBuf, sync: Arc<StoreSync>, metrics: Arc<Metrics>) {
     let mut hangup = match signal(SignalKind::hangup()) {
         Ok(hangup) => Some(hangup),
         Err(error) => {
@@ -34,9 +37,10 @@ pub async fn watch(path: PathBuf, state: SharedState) {
             }
         };
         seen = fingerprint(&path);
-        let (path, state) = (path.clone(), state.clone());
-        // Building a snapshot of many keys is CPU work: keep it off the request threads.
-        let outcome = tokio::task::spawn_blocking(move || reload(&path, &state)).await;
+        let (path, sync) = (path.clone(), sync.clone());
+        // Reading the store and building routes block: keep them off the request threads.
+        let outcome = tokio::task::spawn_blocking(move || reload(&path, &sync)).await;
+        metrics.reload(matches!(outcome, Ok(Ok(()))));
         match outcome {
             Ok(Ok(())) => tracing::info!(trigger = why, "configuration reloaded"),
             Ok(Err(error)) => tracing::error!(
@@ -48,17 +52,33 @@ pub async fn watch(path: PathBuf, state: SharedState) {
     }
 }
 
-/// Loads, checks and swaps in the configuration at `path`.
-pub fn reload(path: &Path, state: &SharedState) -> Result<(), ConfigError> {
+/// Why a reload did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file is broken.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store could not take the file's entities.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+/// Loads and checks the configuration at `path`, then puts it in force.
+pub fn reload(path: &Path, sync: &StoreSync) -> Result<(), ReloadError> {
     let config = Config::load(path)?;
-    let current = state.load();
-    if config.proxy.listen != current.config.proxy.listen {
-        tracing::warn!(
-            listen = %config.proxy.listen,
-            "proxy.listen changed: the new address takes effect after a restart"
-        );
+    let current = sync.config();
+    for (name, old, new) in [
+        ("proxy.listen", current.proxy.listen, config.proxy.listen),
+        ("admin.listen", current.admin.listen, config.admin.listen),
+    ] {
+        if old != new {
+            tracing::warn!(%new, "{name} changed: the new address takes effect after a restart");
+        }
     }
-    state.replace(Snapshot::build(config));
+    if config.store != current.store {
+        tracing::warn!("store changed: the new store is used after a restart");
+    }
+    sync.reload_file(config)?;
     Ok(())
 }
 

@@ -1,20 +1,23 @@
-//! The command line: `serve`, `validate`, `echo`, `expr`.
+//! The command line: `serve`, `validate`, `echo`, `expr`, and the admin client commands
+//! `consumers`, `keys`, `apply`, `export`.
 
+mod apply;
+mod client;
+mod consumers;
 mod expr;
+mod keys;
+mod output;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::access_log::{AccessLog, AccessLogTarget};
+use crate::access_log::AccessLogTarget;
 use crate::config::Config;
-use crate::proxy::handler::Gateway;
-use crate::state::{SharedState, Snapshot};
 
 /// keygate: an API gateway whose heart is API-key authentication.
 #[derive(Debug, Parser)]
@@ -53,6 +56,14 @@ pub enum Command {
     /// Check or try out an `allow` expression.
     #[command(subcommand)]
     Expr(expr::ExprCommand),
+    /// Manage consumers through the admin API.
+    Consumers(consumers::ConsumersArgs),
+    /// Manage API keys through the admin API.
+    Keys(keys::KeysArgs),
+    /// Make the gateway hold the consumers, keys and services of a YAML file.
+    Apply(apply::ApplyArgs),
+    /// Print everything the gateway holds (key hashes, never keys) as YAML or JSON.
+    Export(output::ExportArgs),
     /// Run a small upstream that answers with the request it received, as JSON.
     Echo {
         /// Address to listen on.
@@ -81,6 +92,10 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Echo { listen, name } => run_echo(listen, name),
         Command::Expr(command) => expr::run(command),
+        Command::Consumers(args) => consumers::run(args),
+        Command::Keys(args) => keys::run(args),
+        Command::Apply(args) => apply::run(args),
+        Command::Export(args) => output::export(args),
     }
 }
 
@@ -118,13 +133,6 @@ fn serve(path: PathBuf, workers: Option<usize>, access_log: &AccessLogTarget) ->
             return ExitCode::FAILURE;
         }
     };
-    let access_log = match AccessLog::start(access_log) {
-        Ok(log) => log,
-        Err(error) => {
-            eprintln!("keygate: cannot open the access log: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
     let runtime = match runtime(workers) {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -132,23 +140,13 @@ fn serve(path: PathBuf, workers: Option<usize>, access_log: &AccessLogTarget) ->
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
-        let listen = config.proxy.listen;
-        let listener = match TcpListener::bind(listen).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                eprintln!("keygate: cannot listen on {listen}: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let state = SharedState::new(Snapshot::build(config));
-        let address = listener.local_addr().map_or(listen, |a| a);
-        tracing::info!("proxy listening on {address}");
-        tokio::spawn(crate::reload::watch(path, state.clone()));
-        let gateway = Arc::new(Gateway::new(state.clone(), access_log));
-        crate::proxy::server::serve(listener, gateway, state, stop_signal()).await;
-        ExitCode::SUCCESS
-    })
+    match runtime.block_on(crate::app::run(path, config, access_log, stop_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("keygate: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run_echo(listen: SocketAddr, name: Option<String>) -> ExitCode {

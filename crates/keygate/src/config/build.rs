@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +14,9 @@ use serde_saphyr::Location;
 
 use super::file::{At, FileConfig, FileKeySource, FileProxy, FileRoute, FileService, FileUpstream};
 use super::{
-    default_key_sources, AuthMode, Config, IdentityHeaders, KeySource, PathPattern, Problem,
-    ProxySettings, Route, Service, Target, UpstreamSettings,
+    default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, IdentityHeaders,
+    KeySource, PathPattern, Problem, ProxySettings, Route, Service, ServiceDocument, Target,
+    UpstreamSettings,
 };
 
 /// Parses and checks configuration text.
@@ -22,19 +24,68 @@ pub(super) fn build(text: &str) -> Result<Config, Vec<Problem>> {
     let file: FileConfig = if text.trim().is_empty() {
         FileConfig::default()
     } else {
-        serde_saphyr::from_str(text).map_err(|error| vec![yaml_problem(&error)])?
+        serde_saphyr::from_str_with_options(text, file_options())
+            .map_err(|error| vec![yaml_problem(&error)])?
     };
     let mut checker = Checker {
         problems: Vec::new(),
         source: text,
     };
-    let config = checker.config(file);
+    let mut config = checker.config(file);
+    if !checker.problems.is_empty() {
+        checker.problems.sort_by_key(|p| (p.line, p.column));
+        return Err(checker.problems);
+    }
+    config.service_documents = service_documents(text, &config)?;
+    Ok(config)
+}
+
+/// The file's services as JSON documents, in file order.
+fn service_documents(text: &str, config: &Config) -> Result<Vec<ServiceDocument>, Vec<Problem>> {
+    if config.services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let value: serde_json::Value = serde_saphyr::from_str_with_options(text, file_options())
+        .map_err(|error| vec![yaml_problem(&error)])?;
+    let services = value["services"].as_array().cloned().unwrap_or_default();
+    Ok(config
+        .services
+        .iter()
+        .zip(services)
+        .map(|(service, document)| ServiceDocument {
+            name: service.name.to_string(),
+            json: document.to_string(),
+        })
+        .collect())
+}
+
+/// Checks one service document; see [`super::service_from_document`].
+pub(super) fn service_document(
+    text: &str,
+    default_key_sources: &Arc<[KeySource]>,
+) -> Result<Service, Vec<Problem>> {
+    let file: At<FileService> =
+        serde_saphyr::from_str(text).map_err(|error| vec![yaml_problem(&error)])?;
+    let mut checker = Checker {
+        problems: Vec::new(),
+        source: text,
+    };
+    let service = checker.service(&file.value, default_key_sources);
     if checker.problems.is_empty() {
-        Ok(config)
+        Ok(service)
     } else {
         checker.problems.sort_by_key(|p| (p.line, p.column));
         Err(checker.problems)
     }
+}
+
+/// Parser options for the configuration file. The file is the operator's own, and may hold
+/// a million keys: the parser's default size budget (made for untrusted input, such as
+/// service bodies sent to the admin API) does not apply to it.
+fn file_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.budget = None;
+    options
 }
 
 fn yaml_problem(error: &serde_saphyr::Error) -> Problem {
@@ -96,28 +147,71 @@ impl Checker<'_> {
             })
             .collect();
         let consumers = self.consumers(&file.consumers);
+        let store = match &file.store {
+            None => "sqlite://keygate.db".to_owned(),
+            Some(url) => {
+                let known = ["sqlite:", "postgres://", "postgresql://"];
+                if !known.iter().any(|scheme| url.value.starts_with(scheme)) {
+                    self.report(
+                        &url.referenced,
+                        format!(
+                            "expected a store URL such as sqlite://keygate.db or sqlite::memory:, found `{}`",
+                            url.value
+                        ),
+                    );
+                }
+                url.value.clone()
+            }
+        };
+        let admin = AdminSettings {
+            listen: self.address(file.admin.listen.as_ref(), 9180),
+            token: file.admin.token.as_ref().map(|token| {
+                if token.value.len() < 16 {
+                    self.report(
+                        &token.referenced,
+                        "an admin token needs at least 16 characters",
+                    );
+                }
+                token.value.clone()
+            }),
+            token_file: file
+                .admin
+                .token_file
+                .as_ref()
+                .map(|path| PathBuf::from(&path.value)),
+            consumer_metrics: file.admin.consumer_metrics.unwrap_or(false),
+        };
         Config {
             proxy,
             identity_headers,
             services,
             consumers,
+            store,
+            admin,
+            default_key_sources: default_sources,
+            service_documents: Vec::new(),
         }
     }
 
-    fn proxy(&mut self, proxy: &FileProxy) -> ProxySettings {
-        let listen = match &proxy.listen {
-            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(listen) => listen.value.parse().unwrap_or_else(|_| {
-                self.report(
-                    &listen.referenced,
-                    format!(
-                        "expected an address such as 127.0.0.1:8080, found `{}`",
-                        listen.value
-                    ),
-                );
-                SocketAddr::from(([127, 0, 0, 1], 8080))
-            }),
+    fn address(&mut self, text: Option<&At<String>>, default_port: u16) -> SocketAddr {
+        let default = SocketAddr::from(([127, 0, 0, 1], default_port));
+        let Some(text) = text else {
+            return default;
         };
+        text.value.parse().unwrap_or_else(|_| {
+            self.report(
+                &text.referenced,
+                format!(
+                    "expected an address such as 127.0.0.1:{default_port}, found `{}`",
+                    text.value
+                ),
+            );
+            default
+        })
+    }
+
+    fn proxy(&mut self, proxy: &FileProxy) -> ProxySettings {
+        let listen = self.address(proxy.listen.as_ref(), 8080);
         let max_header_bytes = match &proxy.max_header_bytes {
             None => 32 * 1024,
             Some(bytes) if (1024..=1024 * 1024).contains(&bytes.value) => bytes.value as usize,
@@ -325,12 +419,7 @@ impl Checker<'_> {
     }
 
     fn check_name(&mut self, name: &At<String>, what: &str) {
-        let valid = !name.value.is_empty()
-            && name
-                .value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !valid {
+        if !is_valid_name(&name.value) {
             self.report(
                 &name.referenced,
                 format!(

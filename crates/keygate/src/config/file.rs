@@ -30,6 +30,25 @@ pub struct FileConfig {
     /// The clients and their keys.
     #[serde(default)]
     pub consumers: Vec<At<FileConsumer>>,
+    /// Where consumers, keys and services are stored: `sqlite://keygate.db` by default.
+    pub store: Option<At<String>>,
+    /// The admin listener.
+    #[serde(default)]
+    pub admin: FileAdmin,
+}
+
+/// `admin:` — the admin API listener and its token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAdmin {
+    /// Address to listen on, `host:port`.
+    pub listen: Option<At<String>>,
+    /// The admin token itself.
+    pub token: Option<At<String>>,
+    /// A file holding the admin token.
+    pub token_file: Option<At<String>>,
+    /// Label request metrics with the consumer name (off by default: unbounded labels).
+    pub consumer_metrics: Option<bool>,
 }
 
 /// `proxy:` — the data-plane listener.

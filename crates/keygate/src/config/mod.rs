@@ -8,7 +8,7 @@ mod path_pattern;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -33,6 +33,36 @@ pub struct Config {
     pub services: Vec<Service>,
     /// The clients and their keys, in file order.
     pub consumers: Vec<Consumer>,
+    /// Store URL (`sqlite://keygate.db` by default).
+    pub store: String,
+    /// The admin listener and its token.
+    pub admin: AdminSettings,
+    /// Key sources of services and routes that name none.
+    pub default_key_sources: Arc<[KeySource]>,
+    /// Each file service as a JSON document in the file's shape, as the store keeps it.
+    pub service_documents: Vec<ServiceDocument>,
+}
+
+/// `admin:` — where the admin API listens and how callers prove who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSettings {
+    /// Address (default `127.0.0.1:9180`).
+    pub listen: SocketAddr,
+    /// The token, when written in the file.
+    pub token: Option<String>,
+    /// A file holding the token.
+    pub token_file: Option<PathBuf>,
+    /// Whether request metrics carry a consumer label.
+    pub consumer_metrics: bool,
+}
+
+/// A service as the JSON document the store keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceDocument {
+    /// The service name.
+    pub name: String,
+    /// The service, as JSON in the configuration file's shape.
+    pub json: String,
 }
 
 /// `proxy:` — listener address and limits.
@@ -212,6 +242,33 @@ impl Config {
             problems,
         })
     }
+}
+
+/// Checks a service document (JSON or YAML in the configuration file's shape) as written
+/// through the admin API or read back from the store. Problems carry positions in `text`.
+pub fn service_from_document(
+    text: &str,
+    default_key_sources: &Arc<[KeySource]>,
+) -> Result<Service, Vec<Problem>> {
+    build::service_document(text, default_key_sources)
+}
+
+/// Whether a name (service, route, consumer, key id) uses letters, digits, `.`, `_` and
+/// `-` only.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// Whether a word (client type, group) can travel in a header value and in a
+/// comma-separated list.
+pub fn is_header_safe_word(word: &str) -> bool {
+    !word.is_empty()
+        && !word.contains([',', ' '])
+        && http::HeaderValue::from_str(word).is_ok()
+        && word.chars().all(|c| !c.is_control())
 }
 
 /// The key sources used where neither route, service nor `defaults` names any.

@@ -10,6 +10,8 @@ pub enum InvalidKey {
     Disabled,
     /// The key is past its expiry.
     Expired,
+    /// The key was revoked.
+    Revoked,
 }
 
 /// A request the gateway answers itself.
@@ -70,6 +72,7 @@ impl ProxyError {
             ProxyError::InvalidKey(InvalidKey::NotFound) => "key_not_found",
             ProxyError::InvalidKey(InvalidKey::Disabled) => "key_disabled",
             ProxyError::InvalidKey(InvalidKey::Expired) => "key_expired",
+            ProxyError::InvalidKey(InvalidKey::Revoked) => "key_revoked",
             ProxyError::Forbidden { .. } => "forbidden",
             ProxyError::UpstreamConnect => "upstream_connect",
             ProxyError::UpstreamTimeout => "upstream_timeout",

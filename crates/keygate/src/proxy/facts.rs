@@ -6,7 +6,7 @@ use http::Request;
 use keygate_policy::Facts;
 
 use super::router::strip_port;
-use crate::state::KeyEntry;
+use crate::state::{ConsumerEntry, KeyEntry};
 
 /// The facts of one request; `key` is `None` for an anonymous call.
 pub struct RequestFacts<'r, B> {
@@ -14,31 +14,33 @@ pub struct RequestFacts<'r, B> {
     pub request: &'r Request<B>,
     /// The caller's key, when a valid one was presented.
     pub key: Option<&'r KeyEntry>,
+    /// The key's consumer, as it was when the request was authenticated.
+    pub consumer: Option<&'r ConsumerEntry>,
     /// Whether the request came in on a back-office listener.
     pub is_backoffice: bool,
 }
 
 impl<B> Facts for RequestFacts<'_, B> {
     fn client_type(&self) -> Option<&str> {
-        self.key.map(|key| &*key.consumer.client_type)
+        self.consumer.map(|consumer| &*consumer.client_type)
     }
 
     fn consumer(&self) -> Option<&str> {
-        self.key.map(|key| &*key.consumer.name)
+        self.consumer.map(|consumer| &*consumer.name)
     }
 
     fn in_group(&self, group: &str) -> bool {
-        self.key
-            .is_some_and(|key| key.consumer.groups.iter().any(|g| g == group))
+        self.consumer
+            .is_some_and(|consumer| consumer.groups.iter().any(|g| g == group))
     }
 
     fn has_permission(&self, permission: &str) -> bool {
-        self.key
-            .is_some_and(|key| key.consumer.permissions.iter().any(|p| p == permission))
+        self.consumer
+            .is_some_and(|consumer| consumer.permissions.iter().any(|p| p == permission))
     }
 
     fn metadata(&self, name: &str) -> Option<&str> {
-        self.key?.consumer.metadata.get(name).map(String::as_str)
+        self.consumer?.metadata.get(name).map(String::as_str)
     }
 
     fn key_id(&self) -> Option<&str> {

@@ -10,7 +10,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue};
 
 use crate::config::IdentityHeaders;
-use crate::state::KeyEntry;
+use crate::state::{ConsumerEntry, KeyEntry};
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -44,7 +44,11 @@ pub fn drop_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Replaces whatever identity headers the client sent with the caller's: consumer name,
 /// key id, groups and client type. Anonymous calls get none.
-pub fn set_identity(headers: &mut HeaderMap, names: &IdentityHeaders, caller: Option<&KeyEntry>) {
+pub fn set_identity(
+    headers: &mut HeaderMap,
+    names: &IdentityHeaders,
+    caller: Option<(&KeyEntry, &ConsumerEntry)>,
+) {
     for name in [
         &names.consumer,
         &names.credential,
@@ -53,10 +57,9 @@ pub fn set_identity(headers: &mut HeaderMap, names: &IdentityHeaders, caller: Op
     ] {
         headers.remove(name);
     }
-    let Some(key) = caller else {
+    let Some((key, consumer)) = caller else {
         return;
     };
-    let consumer = &key.consumer;
     headers.insert(names.consumer.clone(), consumer.name_header.clone());
     headers.insert(names.credential.clone(), key.id_header.clone());
     headers.insert(

@@ -28,12 +28,15 @@ use super::upstream::UpstreamTarget;
 use super::ProxyBody;
 use crate::access_log::{AccessLog, AccessRecord};
 use crate::config::{AuthMode, Route, Service};
-use crate::state::{KeyCheck, KeyEntry, SharedState, Snapshot};
+use crate::key::plausible;
+use crate::metrics::Metrics;
+use crate::state::{millis, ConsumerEntry, KeyCheck, KeyEntry, SharedState, Snapshot};
 
 /// The proxy's request handler, shared by every connection.
 pub struct Gateway {
     state: SharedState,
     access_log: AccessLog,
+    metrics: Arc<Metrics>,
 }
 
 /// The route a request matched.
@@ -43,13 +46,26 @@ struct Matched<'s> {
     route: &'s Route,
 }
 
-/// Who is calling: the key and the index of the source it came from; `None` = anonymous.
-type Caller = Option<(Arc<KeyEntry>, usize)>;
+/// Who is calling; `None` = anonymous.
+type Caller = Option<Identity>;
+
+/// A caller with a valid key.
+struct Identity {
+    key: Arc<KeyEntry>,
+    /// The consumer as it was when the key was checked: one version for the whole request.
+    consumer: Arc<ConsumerEntry>,
+    /// Index of the key source the key was found in.
+    source: usize,
+}
 
 impl Gateway {
-    /// A gateway reading `state` and logging to `access_log`.
-    pub fn new(state: SharedState, access_log: AccessLog) -> Gateway {
-        Gateway { state, access_log }
+    /// A gateway reading `state`, counting in `metrics` and logging to `access_log`.
+    pub fn new(state: SharedState, access_log: AccessLog, metrics: Arc<Metrics>) -> Gateway {
+        Gateway {
+            state,
+            access_log,
+            metrics,
+        }
     }
 
     /// Answers one request. Never fails: errors become JSON responses.
@@ -62,7 +78,8 @@ impl Gateway {
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
         let mut record = AccessRecord::new(request.method().clone(), request.uri().clone());
-        let response = match proxy(&snapshot, request, client.ip(), &mut record).await {
+        let response = match proxy(&self.state, &snapshot, request, client.ip(), &mut record).await
+        {
             Ok(response) => response,
             Err(error) => {
                 record.denial = Some(error.reason());
@@ -71,22 +88,27 @@ impl Gateway {
         };
         record.status = response.status().as_u16();
         record.total_us = micros(started);
+        let counters = record
+            .matched
+            .and_then(|(service, route)| snapshot.route_counters.get(service)?.get(route));
+        self.metrics.observe(counters.map(|c| &**c), &record);
         self.access_log.write(record);
         response
     }
 }
 
 async fn proxy(
+    state: &SharedState,
     snapshot: &Snapshot,
     request: Request<Incoming>,
     client: IpAddr,
     record: &mut AccessRecord,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     check_request(&request, snapshot.config.proxy.max_header_bytes)?;
-    let matched = route(snapshot, &request)?;
+    let matched = route(snapshot, &request, record)?;
     record.service = Some(matched.service.name.clone());
     record.route = Some(matched.route.name.clone());
-    let caller = authenticate(snapshot, matched.route, &request, record)?;
+    let caller = authenticate(state, matched.route, &request, record)?;
     authorize(matched.route, &caller, &request)?;
     forward(snapshot, &matched, caller, request, client, record).await
 }
@@ -132,6 +154,7 @@ fn is_dot_segment(segment: &str) -> bool {
 fn route<'s>(
     snapshot: &'s Snapshot,
     request: &Request<Incoming>,
+    record: &mut AccessRecord,
 ) -> Result<Matched<'s>, ProxyError> {
     let host = request_host(request);
     match snapshot
@@ -139,7 +162,8 @@ fn route<'s>(
         .find(host, request.uri().path(), request.method())
     {
         RouteMatch::Found { service, route, .. } => {
-            let service_config = &snapshot.config.services[service];
+            record.matched = Some((service, route));
+            let service_config = &snapshot.services[service];
             Ok(Matched {
                 service_index: service,
                 service: service_config,
@@ -162,7 +186,7 @@ fn request_host(request: &Request<Incoming>) -> &str {
 /// Phase 3: the caller's key, checked. `auth: none` skips this; `optional` lets a request
 /// without any key through as anonymous, but never one with an invalid key.
 fn authenticate(
-    snapshot: &Snapshot,
+    state: &SharedState,
     route: &Route,
     request: &Request<Incoming>,
     record: &mut AccessRecord,
@@ -178,17 +202,31 @@ fn authenticate(
         Extracted::Absent if route.auth == AuthMode::Optional => return Ok(None),
         Extracted::Absent => return Err(ProxyError::MissingKey),
     };
-    let (entry, refusal) = match snapshot.keys.check(&presented, SystemTime::now()) {
+    // A key shaped like a generated one with a wrong checksum is a typo or a guess: it is
+    // refused without a lookup.
+    if !plausible(&presented) {
+        return Err(ProxyError::InvalidKey(InvalidKey::NotFound));
+    }
+    let check = state.directory.keys.check(&presented, SystemTime::now());
+    let (entry, refusal) = match check {
         KeyCheck::Valid(entry) => (entry, None),
         KeyCheck::NotFound => return Err(ProxyError::InvalidKey(InvalidKey::NotFound)),
         KeyCheck::Disabled(entry) => (entry, Some(InvalidKey::Disabled)),
+        KeyCheck::Revoked(entry) => (entry, Some(InvalidKey::Revoked)),
         KeyCheck::Expired(entry) => (entry, Some(InvalidKey::Expired)),
     };
+    let consumer = entry.consumer.load_full();
     record.key = Some(entry.clone());
-    match refusal {
-        Some(reason) => Err(ProxyError::InvalidKey(reason)),
-        None => Ok(Some((entry.clone(), source))),
+    record.consumer = Some(consumer.clone());
+    if let Some(reason) = refusal {
+        return Err(ProxyError::InvalidKey(reason));
     }
+    state.usage.note(&entry, millis(SystemTime::now()));
+    Ok(Some(Identity {
+        key: entry,
+        consumer,
+        source,
+    }))
 }
 
 /// Phase 4: the route's `allow` expression, over the caller and the request as sent.
@@ -202,7 +240,8 @@ fn authorize(
     };
     let facts = RequestFacts {
         request,
-        key: caller.as_ref().map(|(key, _)| &**key),
+        key: caller.as_ref().map(|caller| &*caller.key),
+        consumer: caller.as_ref().map(|caller| &*caller.consumer),
         is_backoffice: false,
     };
     if allow.eval(&facts) {
@@ -231,9 +270,9 @@ async fn forward(
     });
 
     let mut query = parts.uri.query().map(Cow::Borrowed);
-    if let Some((_, source)) = &caller {
+    if let Some(caller) = &caller {
         if !matched.route.forward_key {
-            let source = &matched.route.key_sources[*source];
+            let source = &matched.route.key_sources[caller.source];
             if let Some(rewritten) =
                 key_source::remove(source, &mut parts.headers, parts.uri.query())
             {
@@ -251,7 +290,9 @@ async fn forward(
     set_identity(
         &mut parts.headers,
         &snapshot.identity_headers,
-        caller.as_ref().map(|(key, _)| &**key),
+        caller
+            .as_ref()
+            .map(|caller| (&*caller.key, &*caller.consumer)),
     );
     set_forwarded(
         &mut parts.headers,

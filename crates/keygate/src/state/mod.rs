@@ -1,68 +1,91 @@
-//! What the data plane reads per request: one immutable [`Snapshot`] behind an atomic
-//! pointer. A reload builds a new snapshot and swaps it in; requests in flight keep the
-//! one they started with.
+//! What the data plane reads per request: an immutable [`Snapshot`] of routes behind an
+//! atomic pointer (replaced whole when services or settings change; requests in flight
+//! keep the one they started with), and the [`Directory`] of consumers and keys, changed
+//! one record at a time.
 
+mod directory;
 mod key_index;
+pub mod sync;
+mod usage;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use http::HeaderValue;
 
-pub use key_index::{ConsumerEntry, KeyCheck, KeyEntry, KeyIndex};
+pub use directory::{millis, system_time, Directory};
+pub use key_index::{ConsumerCell, ConsumerEntry, KeyCheck, KeyEntry, KeyIndex};
+pub use usage::Usage;
 
-use crate::config::{Config, IdentityHeaders};
+use crate::config::{Config, IdentityHeaders, Service};
+use crate::metrics::{Metrics, RouteCounters};
 use crate::proxy::router::Router;
 use crate::proxy::upstream::Upstream;
 
-/// Everything one request needs, built once per configuration.
+/// Routes and settings, built once per configuration or service change.
 pub struct Snapshot {
-    /// The configuration this snapshot was built from.
+    /// The configuration file this snapshot was built with.
     pub config: Arc<Config>,
+    /// Every service (from the file and the admin API), by index.
+    pub services: Vec<Service>,
     /// Host, path and method matching.
     pub router: Router,
     /// One upstream (pool, targets, timeouts) per service, by service index.
     pub upstreams: Vec<Upstream>,
-    /// Key hash to key and consumer.
-    pub keys: KeyIndex,
     /// Names of the identity headers.
     pub identity_headers: IdentityHeaders,
-    /// Challenge sent with `401` when the first key source is a plain header.
+    /// Challenge sent with `401`.
     pub challenge: HeaderValue,
+    /// Request counters per service and route, by the same indexes as `services`.
+    pub route_counters: Vec<Vec<Arc<RouteCounters>>>,
 }
 
 impl Snapshot {
-    /// Builds the data-plane view of a checked configuration.
-    pub fn build(config: Config) -> Snapshot {
-        let router = Router::build(&config.services);
-        let upstreams = config
-            .services
+    /// Builds the data-plane view of a configuration and a set of services.
+    pub fn build(config: Arc<Config>, services: Vec<Service>, metrics: &Metrics) -> Snapshot {
+        let router = Router::build(&services);
+        let upstreams = services
             .iter()
             .map(|service| Upstream::new(&service.upstream))
             .collect();
-        let keys = KeyIndex::build(&config.consumers);
+        let route_counters = services
+            .iter()
+            .map(|service| {
+                let routes = service.routes.iter();
+                routes
+                    .map(|route| metrics.route_counters(&service.name, &route.name))
+                    .collect()
+            })
+            .collect();
         Snapshot {
+            route_counters,
             identity_headers: config.identity_headers.clone(),
             router,
             upstreams,
-            keys,
+            services,
             challenge: HeaderValue::from_static("Key realm=\"keygate\""),
-            config: Arc::new(config),
+            config,
         }
     }
 }
 
-/// The current snapshot, shared by every connection; replaced whole on reload.
+/// The current snapshot and the directory, shared by every connection.
 #[derive(Clone)]
 pub struct SharedState {
     current: Arc<ArcSwap<Snapshot>>,
+    /// Consumers and keys.
+    pub directory: Arc<Directory>,
+    /// Key uses waiting to be written to the store.
+    pub usage: Arc<Usage>,
 }
 
 impl SharedState {
-    /// Starts with a first snapshot.
-    pub fn new(snapshot: Snapshot) -> Self {
+    /// Starts with a first snapshot and a directory.
+    pub fn new(snapshot: Snapshot, directory: Arc<Directory>) -> Self {
         SharedState {
             current: Arc::new(ArcSwap::from_pointee(snapshot)),
+            directory,
+            usage: Arc::default(),
         }
     }
 

@@ -5,7 +5,9 @@
 
 mod support;
 
+mod admin;
 mod allow;
+mod cli;
 mod failures;
 mod forwarding;
 mod keys;

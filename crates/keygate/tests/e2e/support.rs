@@ -151,22 +151,30 @@ impl Echo {
     }
 }
 
+/// The admin token of test gateways.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
 /// `keygate serve` on an ephemeral port with a configuration file in a temp dir.
 pub struct Gateway {
     pub address: SocketAddr,
+    pub admin: SocketAddr,
     pub config_path: PathBuf,
     pub access_log: PathBuf,
     pub process: Process,
-    _dir: TempDir,
+    dir: Option<TempDir>,
 }
 
 impl Gateway {
     /// Starts a gateway; `config` must not set `proxy.listen` (it is added).
     pub fn start(config: &str) -> Gateway {
-        let dir = TempDir::new();
+        Gateway::start_in(TempDir::new(), config)
+    }
+
+    /// Starts a gateway whose files (config, database, log) are in `dir`.
+    pub fn start_in(dir: TempDir, config: &str) -> Gateway {
         let config_path = dir.0.join("keygate.yaml");
         let access_log = dir.0.join("access.log");
-        std::fs::write(&config_path, with_listen(config)).expect("write config");
+        std::fs::write(&config_path, with_listen(&dir.0, config)).expect("write config");
         let process = Process::spawn(&[
             "serve",
             "--config",
@@ -177,27 +185,51 @@ impl Gateway {
             "2",
         ]);
         let address = process.listening_address("proxy");
+        let admin = process.listening_address("admin");
         Gateway {
             address,
+            admin,
             config_path,
             access_log,
             process,
-            _dir: dir,
+            dir: Some(dir),
         }
+    }
+
+    /// Takes the temp dir out, so it outlives this gateway (for restarts on the same files).
+    pub fn take_dir(&mut self) -> TempDir {
+        self.dir.take().expect("dir taken once")
     }
 
     /// Rewrites the configuration file (the gateway notices by itself).
     pub fn rewrite_config(&self, config: &str) {
-        std::fs::write(&self.config_path, with_listen(config)).expect("rewrite config");
+        let dir = self.config_path.parent().expect("config dir");
+        std::fs::write(&self.config_path, with_listen(dir, config)).expect("rewrite config");
     }
 
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
         request(self.address, "GET", path, headers, b"")
     }
+
+    /// Calls the admin API with the token; `body` is JSON text or empty.
+    pub fn admin(&self, method: &str, path: &str, body: &str) -> HttpResponse {
+        let auth = ("X-API-KEY", ADMIN_TOKEN);
+        let json = ("Content-Type", "application/json");
+        let headers: &[(&str, &str)] = if body.is_empty() {
+            &[auth]
+        } else {
+            &[auth, json]
+        };
+        request(self.admin, method, path, headers, body.as_bytes())
+    }
 }
 
-fn with_listen(config: &str) -> String {
-    format!("proxy:\n  listen: 127.0.0.1:0\n  header_timeout: 1s\n  shutdown_timeout: 5s\n{config}")
+/// Adds the listeners (ephemeral ports), a database in `dir` and the admin token.
+fn with_listen(dir: &Path, config: &str) -> String {
+    format!(
+        "proxy:\n  listen: 127.0.0.1:0\n  header_timeout: 1s\n  shutdown_timeout: 5s\nadmin:\n  listen: 127.0.0.1:0\n  token: {ADMIN_TOKEN}\nstore: sqlite://{}\n{config}",
+        dir.join("keygate.db").display()
+    )
 }
 
 /// A port on which nothing listens.

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
-use http::HeaderValue;
+use super::super::is_header_safe_word;
 
 use super::super::file::{At, FileConsumer, FileKey};
 use super::super::{Consumer, KeyConfig};
@@ -173,12 +173,4 @@ impl Checker<'_> {
             labels: labels.clone(),
         })
     }
-}
-
-/// Whether a word can travel in a header value and in a comma-separated list.
-fn is_header_safe_word(word: &str) -> bool {
-    !word.is_empty()
-        && !word.contains([',', ' '])
-        && HeaderValue::from_str(word).is_ok()
-        && word.chars().all(|c| !c.is_control())
 }

@@ -1,0 +1,198 @@
+//! `/v1/consumers`: create, read, change, delete and list consumers.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use keygate_store::{ConsumerRecord, Origin, Written};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, Body};
+use super::{listing, rfc3339, AdminState, Listing, PageQuery};
+use crate::config::{is_header_safe_word, is_valid_name};
+use crate::state::millis;
+
+/// The writable fields of a consumer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerBody {
+    client_type: Option<String>,
+    groups: Option<Vec<String>>,
+    permissions: Option<Vec<String>>,
+    description: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+/// A consumer as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct ConsumerView {
+    name: String,
+    client_type: String,
+    groups: Vec<String>,
+    permissions: Vec<String>,
+    description: Option<String>,
+    metadata: BTreeMap<String, String>,
+    origin: Origin,
+    created_at: String,
+    updated_at: String,
+}
+
+fn view(record: ConsumerRecord) -> ConsumerView {
+    ConsumerView {
+        client_type: record.client_type.unwrap_or_else(|| record.name.clone()),
+        name: record.name,
+        groups: record.groups,
+        permissions: record.permissions,
+        description: record.description,
+        metadata: record.metadata,
+        origin: record.origin,
+        created_at: rfc3339(record.created_at),
+        updated_at: rfc3339(record.updated_at),
+    }
+}
+
+/// Refuses changes to what the configuration file owns.
+pub(super) fn owned_by_api(kind: &str, name: &str, origin: Origin) -> Result<(), ApiError> {
+    if origin == Origin::File {
+        return Err(ApiError::Conflict(format!(
+            "{kind} `{name}` comes from the configuration file; change it there"
+        )));
+    }
+    Ok(())
+}
+
+fn check(name: &str, body: &ConsumerBody) -> Result<(), ApiError> {
+    if !is_valid_name(name) {
+        return Err(ApiError::Invalid(format!(
+            "a consumer name uses letters, digits, `.`, `_` and `-` only, found `{name}`"
+        )));
+    }
+    if let Some(client_type) = &body.client_type {
+        if !is_header_safe_word(client_type) {
+            return Err(ApiError::Invalid(format!(
+                "client_type is visible characters without spaces or commas, found `{client_type}`"
+            )));
+        }
+    }
+    for group in body.groups.iter().flatten() {
+        if !is_header_safe_word(group) {
+            return Err(ApiError::Invalid(format!(
+                "a group is visible characters without spaces or commas, found `{group}`"
+            )));
+        }
+    }
+    if body.permissions.iter().flatten().any(String::is_empty) {
+        return Err(ApiError::Invalid("a permission may not be empty".into()));
+    }
+    Ok(())
+}
+
+/// `PUT /v1/consumers/{name}`: creates (201) or replaces (200).
+pub async fn put(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    Body(body): Body<ConsumerBody>,
+) -> Result<(StatusCode, Json<ConsumerView>), ApiError> {
+    check(&name, &body)?;
+    state
+        .write(move |store| {
+            if let Some(existing) = store.consumer(&name)? {
+                owned_by_api("consumer", &name, existing.origin)?;
+            }
+            let now = millis(SystemTime::now());
+            let record = ConsumerRecord {
+                client_type: body.client_type,
+                groups: body.groups.unwrap_or_default(),
+                permissions: body.permissions.unwrap_or_default(),
+                description: body.description,
+                metadata: body.metadata.unwrap_or_default(),
+                origin: Origin::Api,
+                created_at: now,
+                updated_at: now,
+                name,
+            };
+            let status = match store.put_consumer(&record)? {
+                Written::Created(_) => StatusCode::CREATED,
+                Written::Updated(_) | Written::Unchanged => StatusCode::OK,
+            };
+            let stored = store.consumer(&record.name)?.unwrap_or(record);
+            Ok((status, Json(view(stored))))
+        })
+        .await
+}
+
+/// `PATCH /v1/consumers/{name}`: changes the given fields only.
+pub async fn patch(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    Body(body): Body<ConsumerBody>,
+) -> Result<Json<ConsumerView>, ApiError> {
+    check(&name, &body)?;
+    state
+        .write(move |store| {
+            let Some(mut record) = store.consumer(&name)? else {
+                return Err(ApiError::NotFound(format!("consumer `{name}` not found")));
+            };
+            owned_by_api("consumer", &name, record.origin)?;
+            if body.client_type.is_some() {
+                record.client_type = body.client_type;
+            }
+            if let Some(groups) = body.groups {
+                record.groups = groups;
+            }
+            if let Some(permissions) = body.permissions {
+                record.permissions = permissions;
+            }
+            if body.description.is_some() {
+                record.description = body.description;
+            }
+            if let Some(metadata) = body.metadata {
+                record.metadata = metadata;
+            }
+            record.updated_at = millis(SystemTime::now());
+            store.put_consumer(&record)?;
+            Ok(Json(view(record)))
+        })
+        .await
+}
+
+/// `GET /v1/consumers/{name}`.
+pub async fn get(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<ConsumerView>, ApiError> {
+    let lookup = name.clone();
+    match state.read(move |store| store.consumer(&lookup)).await? {
+        Some(record) => Ok(Json(view(record))),
+        None => Err(ApiError::NotFound(format!("consumer `{name}` not found"))),
+    }
+}
+
+/// `DELETE /v1/consumers/{name}`: 204; 409 while it has keys.
+pub async fn delete(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .write(move |store| {
+            if let Some(existing) = store.consumer(&name)? {
+                owned_by_api("consumer", &name, existing.origin)?;
+            }
+            store.delete_consumer(&name)?;
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+/// `GET /v1/consumers?after=&limit=`.
+pub async fn list(
+    State(state): State<AdminState>,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Listing<ConsumerView>>, ApiError> {
+    let page = query.page();
+    let limit = page.limit;
+    let records = state.read(move |store| store.consumers(&page)).await?;
+    Ok(Json(listing(records, limit, |c| c.name.clone(), view)))
+}

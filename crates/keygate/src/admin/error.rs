@@ -1,0 +1,95 @@
+//! The admin API's errors: `{"error":{"code","message"}}` with the right status. This is
+//! the one place where store and validation errors become HTTP statuses.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use keygate_store::StoreError;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::state::sync::SyncError;
+
+/// An admin API failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No or wrong token: 401.
+    #[error("a valid admin token is required (X-API-KEY or Authorization: Bearer)")]
+    Unauthorized,
+    /// Unknown entity: 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// Conflicts with what is stored, or still referenced: 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body or a field is invalid: 422.
+    #[error("{0}")]
+    Invalid(String),
+    /// The body is not JSON at all: 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The store cannot be reached: 503. No write happened.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug: 500.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound { .. } => ApiError::NotFound(error.to_string()),
+            StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Unavailable(_) => ApiError::Unavailable(error.to_string()),
+            StoreError::Corrupt(_) => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<SyncError> for ApiError {
+    fn from(error: SyncError) -> Self {
+        match error {
+            SyncError::Store(store) => store.into(),
+            SyncError::Ownership(message) => ApiError::Conflict(message),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let body = json!({"error": {"code": code, "message": self.to_string()}});
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// A JSON body whose rejections come back in the admin API's error format.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(JsonRejection::JsonDataError(error)) => Err(ApiError::Invalid(error.body_text())),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}

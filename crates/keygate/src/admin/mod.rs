@@ -1,0 +1,192 @@
+//! The admin listener: the REST API under `/v1/` (token required), and `/healthz`,
+//! `/readyz`, `/metrics`. Every write answers only after its commit and after the data
+//! plane has applied it, so the next proxied request sees it. The admin API never answers
+//! on the proxy listener.
+
+mod auth;
+mod consumers;
+mod error;
+mod export;
+mod keys;
+mod openapi;
+mod services;
+mod status;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use keygate_store::Store;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+pub use auth::{resolve_token, TokenSource};
+pub use error::ApiError;
+
+use crate::metrics::Metrics;
+use crate::state::sync::StoreSync;
+
+/// What every admin handler can reach.
+#[derive(Clone)]
+pub struct AdminState {
+    /// The store and the state built from it.
+    pub sync: Arc<StoreSync>,
+    /// The admin token.
+    pub token: Arc<str>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AdminState {
+    /// Runs a read against the store off the async threads.
+    async fn read<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&dyn Store) -> keygate_store::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let sync = self.sync.clone();
+        tokio::task::spawn_blocking(move || operation(&**sync.store()))
+            .await
+            .map_err(|error| ApiError::Internal(error.to_string()))?
+            .map_err(ApiError::from)
+    }
+
+    /// Runs a write, then applies it to the data plane before returning.
+    async fn write<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&dyn Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let sync = self.sync.clone();
+        let metrics = self.metrics.clone();
+        tokio::task::spawn_blocking(move || {
+            let outcome = operation(&**sync.store());
+            if let Err(ApiError::Unavailable(_)) = &outcome {
+                metrics.store_error();
+            }
+            let value = outcome?;
+            sync.catch_up().inspect_err(|_| metrics.store_error())?;
+            Ok(value)
+        })
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))?
+    }
+}
+
+/// A page of a listing: `{"data": [...], "next": "<cursor>" | null}`.
+#[derive(Serialize)]
+pub struct Listing<T> {
+    data: Vec<T>,
+    next: Option<String>,
+}
+
+/// `?after=&limit=` of listings.
+#[derive(Debug, Deserialize, Default)]
+pub struct PageQuery {
+    pub(crate) after: Option<String>,
+    pub(crate) limit: Option<usize>,
+}
+
+impl PageQuery {
+    fn page(&self) -> keygate_store::Page {
+        keygate_store::Page {
+            after: self.after.clone(),
+            limit: self.limit.unwrap_or(100).clamp(1, 1000),
+        }
+    }
+}
+
+/// Builds a listing; `cursor` names an item for `next` when the page is full.
+fn listing<T, R>(
+    items: Vec<R>,
+    limit: usize,
+    cursor: impl Fn(&R) -> String,
+    view: impl Fn(R) -> T,
+) -> Listing<T> {
+    let next = (items.len() >= limit)
+        .then(|| items.last().map(&cursor))
+        .flatten();
+    Listing {
+        data: items.into_iter().map(view).collect(),
+        next,
+    }
+}
+
+/// The admin routes.
+pub fn router(state: AdminState) -> Router {
+    let v1 = Router::new()
+        .route("/consumers", get(consumers::list))
+        .route(
+            "/consumers/{name}",
+            get(consumers::get)
+                .put(consumers::put)
+                .patch(consumers::patch)
+                .delete(consumers::delete),
+        )
+        .route("/consumers/{name}/keys", post(keys::create))
+        .route("/keys", get(keys::list))
+        .route(
+            "/keys/{id}",
+            get(keys::get).patch(keys::patch).delete(keys::delete),
+        )
+        .route("/keys/{id}/revoke", post(keys::revoke))
+        .route("/keys/{id}/renew", post(keys::renew))
+        .route("/services", get(services::list))
+        .route(
+            "/services/{name}",
+            get(services::get)
+                .put(services::put)
+                .delete(services::delete),
+        )
+        .route("/verify", post(keys::verify))
+        .route("/export", get(export::export))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .route("/openapi.json", get(openapi::document));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(status::healthz))
+        .route("/readyz", get(status::readyz))
+        .route("/metrics", get(status::metrics))
+        .fallback(|| async { ApiError::NotFound("no such admin endpoint".into()) })
+        .with_state(state)
+}
+
+/// Serves the admin API until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AdminState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    if let Err(error) = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(%error, "admin listener failed");
+    }
+}
+
+/// Milliseconds since the epoch as RFC 3339.
+fn rfc3339(millis: keygate_store::Millis) -> String {
+    let nanos = i128::from(millis) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// RFC 3339 text as milliseconds since the epoch; `field` names it in the error.
+fn parse_rfc3339(text: &str, field: &str) -> Result<keygate_store::Millis, ApiError> {
+    let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            ApiError::Invalid(format!(
+                "{field} must be an RFC 3339 time such as 2030-01-01T00:00:00Z, found `{text}`"
+            ))
+        })?;
+    i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| ApiError::Invalid(format!("{field} is out of range")))
+}

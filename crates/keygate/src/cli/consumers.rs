@@ -1,0 +1,167 @@
+//! `keygate consumers create|list|get|delete`: consumers through the admin API.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use http::Method;
+use serde_json::{json, Value};
+
+use super::client::{encode, finish, AdminArgs, AdminClient, CliError};
+use super::output::{cell, details, print_json, Format, Table};
+
+/// `keygate consumers …`
+#[derive(Debug, Args)]
+pub struct ConsumersArgs {
+    /// Admin API and output options.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ConsumersCommand,
+}
+
+/// The consumer subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConsumersCommand {
+    /// Create a consumer, or replace the fields of an existing one.
+    Create {
+        /// Consumer name: letters, digits, `.`, `_` and `-`.
+        name: String,
+        /// Client type (default: the name).
+        #[arg(long)]
+        client_type: Option<String>,
+        /// A group, repeatable.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// A permission, repeatable.
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        /// Free text.
+        #[arg(long)]
+        description: Option<String>,
+        /// Metadata, `name=value`, repeatable.
+        #[arg(long = "metadata", value_parser = pair)]
+        metadata: Vec<(String, String)>,
+    },
+    /// List every consumer.
+    List,
+    /// Show one consumer.
+    Get {
+        /// Consumer name.
+        name: String,
+    },
+    /// Delete a consumer (it must have no keys left).
+    Delete {
+        /// Consumer name.
+        name: String,
+    },
+}
+
+/// Parses `name=value`.
+pub fn pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("expected name=value, found `{text}`"))
+}
+
+/// Runs `keygate consumers …`.
+pub fn run(args: ConsumersArgs) -> ExitCode {
+    finish(execute(args))
+}
+
+fn execute(args: ConsumersArgs) -> Result<(), CliError> {
+    let client = AdminClient::new(&args.admin.connection)?;
+    let format = args.admin.output;
+    match args.command {
+        ConsumersCommand::Create {
+            name,
+            client_type,
+            groups,
+            permissions,
+            description,
+            metadata,
+        } => {
+            let metadata: BTreeMap<String, String> = metadata.into_iter().collect();
+            let body = json!({
+                "client_type": client_type,
+                "groups": groups,
+                "permissions": permissions,
+                "description": description,
+                "metadata": metadata,
+            });
+            let reply = client.call(Method::PUT, &consumer_path(&name), Some(&body))?;
+            let verb = if reply.status == 201 {
+                "created"
+            } else {
+                "updated"
+            };
+            show_one(format, &reply.body, &format!("consumer {name} {verb}"));
+        }
+        ConsumersCommand::List => {
+            let consumers = client.list("/v1/consumers", "")?;
+            match format {
+                Format::Json => print_json(&Value::Array(consumers)),
+                Format::Table => table(&consumers).print(),
+            }
+        }
+        ConsumersCommand::Get { name } => {
+            let consumer = client.get(&consumer_path(&name))?;
+            show_one(format, &consumer, "");
+        }
+        ConsumersCommand::Delete { name } => {
+            client.call(Method::DELETE, &consumer_path(&name), None)?;
+            match format {
+                Format::Json => print_json(&json!({"deleted": name})),
+                Format::Table => println!("consumer {name} deleted"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `/v1/consumers/NAME`.
+pub fn consumer_path(name: &str) -> String {
+    format!("/v1/consumers/{}", encode(name))
+}
+
+/// Consumers as a table: NAME, CLIENT TYPE, GROUPS, ORIGIN, DESCRIPTION.
+fn table(consumers: &[Value]) -> Table {
+    let mut table = Table::new(&["NAME", "CLIENT TYPE", "GROUPS", "ORIGIN", "DESCRIPTION"]);
+    for consumer in consumers {
+        table.row(
+            ["name", "client_type", "groups", "origin", "description"]
+                .iter()
+                .map(|field| cell(&consumer[*field]))
+                .collect(),
+        );
+    }
+    table
+}
+
+/// One consumer: a headline (when not empty) and its fields, or its JSON.
+fn show_one(format: Format, consumer: &Value, headline: &str) {
+    if format == Format::Json {
+        print_json(consumer);
+        return;
+    }
+    if !headline.is_empty() {
+        println!("{headline}");
+    }
+    let fields = [
+        ("name", "name"),
+        ("client type", "client_type"),
+        ("groups", "groups"),
+        ("permissions", "permissions"),
+        ("description", "description"),
+        ("metadata", "metadata"),
+        ("origin", "origin"),
+        ("created", "created_at"),
+        ("updated", "updated_at"),
+    ];
+    let pairs: Vec<(&str, String)> = fields
+        .iter()
+        .map(|(label, field)| (*label, cell(&consumer[*field])))
+        .collect();
+    print!("{}", details(&pairs));
+}

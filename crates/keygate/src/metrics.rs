@@ -1,0 +1,226 @@
+//! Prometheus metrics. The request path counts with atomics on handles resolved ahead of
+//! time: each route's counters are found once per snapshot, and a status's counter is
+//! created on its first use, so a request neither allocates nor builds labels to count.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::access_log::AccessRecord;
+use crate::state::Directory;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    service: String,
+    route: String,
+    status: u16,
+    consumer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+/// The request counters of one route, one per status code, created on first use.
+pub struct RouteCounters {
+    service: String,
+    route: String,
+    by_status: Box<[OnceLock<Counter>]>,
+}
+
+impl RouteCounters {
+    fn new(service: &str, route: &str) -> RouteCounters {
+        RouteCounters {
+            service: service.to_owned(),
+            route: route.to_owned(),
+            by_status: (100..600).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    fn count(&self, family: &Family<RequestLabels, Counter>, status: u16) {
+        let Some(slot) = self.by_status.get(usize::from(status).saturating_sub(100)) else {
+            return;
+        };
+        slot.get_or_init(|| {
+            family
+                .get_or_create(&RequestLabels {
+                    service: self.service.clone(),
+                    route: self.route.clone(),
+                    status,
+                    consumer: String::new(),
+                })
+                .clone()
+        })
+        .inc();
+    }
+}
+
+/// The registry and every metric keygate exports.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    consumer_label: bool,
+    requests: Family<RequestLabels, Counter>,
+    denials: Family<ReasonLabels, Counter>,
+    keys: Family<StateLabels, Gauge>,
+    reloads: Family<ResultLabels, Counter>,
+    store_errors: Counter,
+    dropped_log_records: Counter<u64, AtomicU64>,
+    total: Histogram,
+    upstream: Histogram,
+    gateway: Histogram,
+    unrouted: Arc<RouteCounters>,
+}
+
+impl Metrics {
+    /// Registers every metric; `consumer_label` adds the consumer name to request counts.
+    pub fn new(consumer_label: bool) -> Metrics {
+        let mut registry = Registry::with_prefix("keygate");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests by service, route and status",
+            requests.clone(),
+        );
+        let denials = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "denials",
+            "Requests the gateway answered itself, by reason",
+            denials.clone(),
+        );
+        let durations = Family::<PhaseLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
+        });
+        registry.register(
+            "request_duration_seconds",
+            "Time to the response head: total, upstream, and gateway (total minus upstream)",
+            durations.clone(),
+        );
+        let keys = Family::<StateLabels, Gauge>::default();
+        registry.register("keys", "Keys by state", keys.clone());
+        let reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Configuration reloads by result",
+            reloads.clone(),
+        );
+        let store_errors = Counter::default();
+        registry.register(
+            "store_errors",
+            "Store operations that failed",
+            store_errors.clone(),
+        );
+        let dropped_log_records = Counter::default();
+        registry.register(
+            "dropped_access_records",
+            "Access records dropped because the writer fell behind",
+            dropped_log_records.clone(),
+        );
+        let phase = |phase| durations.get_or_create(&PhaseLabels { phase }).clone();
+        let (total, upstream, gateway) = (phase("total"), phase("upstream"), phase("gateway"));
+        Metrics {
+            unrouted: Arc::new(RouteCounters::new("", "")),
+            total,
+            upstream,
+            gateway,
+            registry: Mutex::new(registry),
+            consumer_label,
+            requests,
+            denials,
+            keys,
+            reloads,
+            store_errors,
+            dropped_log_records,
+        }
+    }
+
+    /// The counters of a route, to keep beside it for the snapshot's lifetime.
+    pub fn route_counters(&self, service: &str, route: &str) -> Arc<RouteCounters> {
+        Arc::new(RouteCounters::new(service, route))
+    }
+
+    /// Counts one finished request; `route` is `None` when no route matched.
+    pub fn observe(&self, route: Option<&RouteCounters>, record: &AccessRecord) {
+        match (&record.consumer, self.consumer_label) {
+            (Some(consumer), true) => {
+                self.requests
+                    .get_or_create(&RequestLabels {
+                        service: record.service.as_deref().unwrap_or("").to_owned(),
+                        route: record.route.as_deref().unwrap_or("").to_owned(),
+                        status: record.status,
+                        consumer: consumer.name.to_string(),
+                    })
+                    .inc();
+            }
+            _ => route
+                .unwrap_or(&self.unrouted)
+                .count(&self.requests, record.status),
+        }
+        if let Some(reason) = record.denial {
+            self.denials.get_or_create(&ReasonLabels { reason }).inc();
+        }
+        let seconds = |us: u64| us as f64 / 1e6;
+        self.total.observe(seconds(record.total_us));
+        if record.upstream_status.is_some() {
+            self.upstream.observe(seconds(record.upstream_us));
+        }
+        self.gateway
+            .observe(seconds(record.total_us.saturating_sub(record.upstream_us)));
+    }
+
+    /// Counts a reload.
+    pub fn reload(&self, succeeded: bool) {
+        let result = if succeeded { "success" } else { "failure" };
+        self.reloads.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    /// Counts a failed store operation.
+    pub fn store_error(&self) {
+        self.store_errors.inc();
+    }
+
+    /// Counts an access record dropped under load.
+    pub fn dropped_record(&self) {
+        self.dropped_log_records.inc();
+    }
+
+    /// The Prometheus text, with key counts taken now.
+    pub fn render(&self, directory: &Directory) -> Result<String, std::fmt::Error> {
+        let counts = directory.keys.count_by_state(SystemTime::now());
+        for (state, count) in ["active", "disabled", "revoked", "expired"]
+            .into_iter()
+            .zip(counts)
+        {
+            self.keys
+                .get_or_create(&StateLabels { state })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        let mut text = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        encode(&mut text, &registry)?;
+        Ok(text)
+    }
+}

@@ -1,0 +1,236 @@
+//! Who may call: consumers and their keys, built from store records and changed one
+//! record at a time as the store reports changes.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use http::HeaderValue;
+use keygate_store::{ConsumerRecord, KeyRecord, Millis};
+
+use super::key_index::{ConsumerCell, ConsumerEntry, KeyEntry, KeyIndex};
+use crate::key::KeyHash;
+
+/// Consumers by name and keys by hash.
+#[derive(Default, Debug)]
+pub struct Directory {
+    /// Keys by hash: what the request path reads.
+    pub keys: KeyIndex,
+    consumers: RwLock<HashMap<String, Arc<ConsumerCell>>>,
+}
+
+impl Directory {
+    /// Adds or changes a consumer; its keys see the change at once.
+    pub fn put_consumer(&self, record: &ConsumerRecord) {
+        let entry = Arc::new(consumer_entry(record));
+        let mut consumers = self.consumers.write().unwrap_or_else(|e| e.into_inner());
+        match consumers.get(&record.name) {
+            Some(cell) => cell.store(entry),
+            None => {
+                consumers.insert(record.name.clone(), Arc::new(ArcSwap::new(entry)));
+            }
+        }
+    }
+
+    /// Forgets a consumer. The store refuses to delete a consumer that still has keys.
+    pub fn remove_consumer(&self, name: &str) {
+        let mut consumers = self.consumers.write().unwrap_or_else(|e| e.into_inner());
+        consumers.remove(name);
+    }
+
+    /// The number of consumers.
+    pub fn consumer_count(&self) -> usize {
+        self.consumers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Adds or changes a key. Returns false (and adds nothing) when its consumer is unknown.
+    pub fn put_key(&self, record: &KeyRecord) -> bool {
+        let consumer = {
+            let consumers = self.consumers.read().unwrap_or_else(|e| e.into_inner());
+            consumers.get(&record.consumer).cloned()
+        };
+        let Some(consumer) = consumer else {
+            return false;
+        };
+        let hash = KeyHash(record.hash);
+        self.keys
+            .insert(hash, Arc::new(key_entry(record, consumer)));
+        true
+    }
+
+    /// Removes a key by hash.
+    pub fn remove_key(&self, hash: &[u8; 32]) {
+        self.keys.remove(&KeyHash(*hash));
+    }
+}
+
+fn consumer_entry(record: &ConsumerRecord) -> ConsumerEntry {
+    let client_type = record.client_type.as_deref().unwrap_or(&record.name);
+    ConsumerEntry {
+        name: record.name.as_str().into(),
+        client_type: client_type.into(),
+        groups: record.groups.clone(),
+        permissions: record.permissions.clone(),
+        metadata: record.metadata.clone(),
+        name_header: header_value(&record.name),
+        client_type_header: header_value(client_type),
+        groups_header: (!record.groups.is_empty()).then(|| header_value(&record.groups.join(","))),
+    }
+}
+
+fn key_entry(record: &KeyRecord, consumer: Arc<ConsumerCell>) -> KeyEntry {
+    KeyEntry {
+        id: record.id.as_str().into(),
+        id_header: header_value(&record.id),
+        prefix: record.prefix.as_deref().map(Arc::from),
+        active: record.active,
+        revoked: record.revoked_at.is_some(),
+        expires_at: record.expires_at.map(system_time),
+        labels: record.labels.clone(),
+        consumer,
+        last_used_ms: AtomicI64::new(record.last_used_at.unwrap_or(0)),
+    }
+}
+
+/// Milliseconds since the epoch as a `SystemTime`.
+pub fn system_time(millis: Millis) -> SystemTime {
+    if millis >= 0 {
+        UNIX_EPOCH + Duration::from_millis(millis.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_millis(millis.unsigned_abs())
+    }
+}
+
+/// A `SystemTime` as milliseconds since the epoch.
+pub fn millis(time: SystemTime) -> Millis {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// Names, client types, groups and ids are checked to be header-safe when written; should
+/// one slip through, it is sent empty rather than failing the request.
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use keygate_store::Origin;
+
+    use super::*;
+    use crate::state::KeyCheck;
+
+    fn consumer(name: &str, client_type: &str) -> ConsumerRecord {
+        ConsumerRecord {
+            name: name.into(),
+            client_type: Some(client_type.into()),
+            groups: vec!["admin".into()],
+            permissions: Vec::new(),
+            description: None,
+            metadata: BTreeMap::new(),
+            origin: Origin::Api,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn key(id: &str, consumer: &str, plaintext: &str) -> KeyRecord {
+        KeyRecord {
+            id: id.into(),
+            consumer: consumer.into(),
+            hash: KeyHash::of(plaintext.as_bytes()).0,
+            prefix: None,
+            active: true,
+            description: None,
+            labels: BTreeMap::new(),
+            origin: Origin::Api,
+            created_at: 0,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        }
+    }
+
+    #[test]
+    fn keys_follow_their_consumer_and_states_are_told_apart() {
+        let directory = Directory::default();
+        assert!(
+            !directory.put_key(&key("k1", "alex", "secret-1")),
+            "no consumer yet"
+        );
+        directory.put_consumer(&consumer("alex", "A"));
+        assert!(directory.put_key(&key("k1", "alex", "secret-1")));
+        let now = SystemTime::now();
+        let KeyCheck::Valid(entry) = directory.keys.check(b"secret-1", now) else {
+            panic!("valid expected");
+        };
+        assert_eq!(&*entry.consumer().client_type, "A");
+
+        directory.put_consumer(&consumer("alex", "B"));
+        assert_eq!(
+            &*entry.consumer().client_type,
+            "B",
+            "one store reaches every key"
+        );
+
+        let mut revoked = key("k1", "alex", "secret-1");
+        revoked.revoked_at = Some(1);
+        directory.put_key(&revoked);
+        assert!(matches!(
+            directory.keys.check(b"secret-1", now),
+            KeyCheck::Revoked(_)
+        ));
+
+        let mut expired = key("k2", "alex", "secret-2");
+        expired.expires_at = Some(millis(now) - 1);
+        directory.put_key(&expired);
+        assert!(matches!(
+            directory.keys.check(b"secret-2", now),
+            KeyCheck::Expired(_)
+        ));
+
+        let mut inactive = key("k3", "alex", "secret-3");
+        inactive.active = false;
+        directory.put_key(&inactive);
+        assert!(matches!(
+            directory.keys.check(b"secret-3", now),
+            KeyCheck::Disabled(_)
+        ));
+
+        directory.remove_key(&KeyHash::of(b"secret-1").0);
+        assert!(matches!(
+            directory.keys.check(b"secret-1", now),
+            KeyCheck::NotFound
+        ));
+        assert_eq!(directory.keys.len(), 2);
+    }
+
+    #[test]
+    fn use_is_noted_at_most_once_a_minute() {
+        let directory = Directory::default();
+        directory.put_consumer(&consumer("alex", "A"));
+        directory.put_key(&key("k1", "alex", "s"));
+        let entry = directory.keys.get(&KeyHash::of(b"s")).unwrap();
+        assert!(entry.mark_used(1_000_000));
+        assert!(!entry.mark_used(1_000_500));
+        assert!(entry.mark_used(1_061_000));
+    }
+
+    #[test]
+    fn time_conversions_round_trip() {
+        let now = SystemTime::now();
+        let back = system_time(millis(now));
+        assert!(now.duration_since(back).unwrap() < Duration::from_millis(1));
+        assert_eq!(millis(system_time(-5)), -5);
+    }
+}

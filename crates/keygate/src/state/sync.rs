@@ -1,0 +1,361 @@
+//! Keeps the in-memory state equal to the store.
+//!
+//! At start the configuration file's consumers, keys and services are written to the store
+//! (idempotently: an unchanged entity costs no revision), entities the file no longer has
+//! are removed (never those created through the admin API), and everything is loaded.
+//! After that, every write — admin API or reload — is followed by [`StoreSync::catch_up`],
+//! which applies the changes committed since the last applied revision, one record at a
+//! time. A cluster node will call the same function when told of a change.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use keygate_store::{
+    ChangeKind, ConsumerRecord, Entity, KeyRecord, Origin, Page, ServiceRecord, Store, StoreError,
+};
+
+use super::{millis, Directory, SharedState, Snapshot};
+use crate::config::{service_from_document, Config, Service};
+use crate::metrics::Metrics;
+
+/// Why the store and the state could not be brought together.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The configuration file claims an entity that the admin API owns.
+    #[error("{0}")]
+    Ownership(String),
+}
+
+/// Names of the entities the configuration file defines.
+#[derive(Debug, Default, Clone)]
+struct FileInventory {
+    consumers: HashSet<String>,
+    keys: HashSet<String>,
+    services: HashSet<String>,
+}
+
+impl FileInventory {
+    fn of(config: &Config) -> FileInventory {
+        FileInventory {
+            consumers: config.consumers.iter().map(|c| c.name.clone()).collect(),
+            keys: config
+                .consumers
+                .iter()
+                .flat_map(|c| c.keys.iter().map(|k| k.id.clone()))
+                .collect(),
+            services: config
+                .service_documents
+                .iter()
+                .map(|s| s.name.clone())
+                .collect(),
+        }
+    }
+
+    /// What `self` has and `newer` does not.
+    fn minus(&self, newer: &FileInventory) -> FileInventory {
+        let gone = |old: &HashSet<String>, new: &HashSet<String>| old - new;
+        FileInventory {
+            consumers: gone(&self.consumers, &newer.consumers),
+            keys: gone(&self.keys, &newer.keys),
+            services: gone(&self.services, &newer.services),
+        }
+    }
+}
+
+struct Applied {
+    revision: u64,
+    config: Arc<Config>,
+    file: FileInventory,
+}
+
+/// The store, the state built from it, and the revision applied so far.
+pub struct StoreSync {
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    state: SharedState,
+    applied: Mutex<Applied>,
+}
+
+impl StoreSync {
+    /// Applies the file to the store, loads everything, and builds the first state.
+    /// Blocks: call it off the request threads.
+    pub fn start(
+        store: Arc<dyn Store>,
+        config: Config,
+        metrics: Arc<Metrics>,
+    ) -> Result<StoreSync, SyncError> {
+        let config = Arc::new(config);
+        let inventory = FileInventory::of(&config);
+        apply_file(&*store, &config)?;
+        let directory = Arc::new(Directory::default());
+        let mut services = Vec::new();
+        let mut stale = FileInventory::default();
+        let revision = store.load(&mut |entity| match entity {
+            Entity::Consumer(consumer) => {
+                if consumer.origin == Origin::File && !inventory.consumers.contains(&consumer.name)
+                {
+                    stale.consumers.insert(consumer.name.clone());
+                }
+                directory.put_consumer(&consumer);
+            }
+            Entity::Key(key) => {
+                if key.origin == Origin::File && !inventory.keys.contains(&key.id) {
+                    stale.keys.insert(key.id.clone());
+                }
+                directory.put_key(&key);
+            }
+            Entity::Service(service) => {
+                if service.origin == Origin::File && !inventory.services.contains(&service.name) {
+                    stale.services.insert(service.name.clone());
+                }
+                services.push(service);
+            }
+        })?;
+        let built = build_services(&services, &config);
+        let snapshot = Snapshot::build(config.clone(), built, &metrics);
+        let state = SharedState::new(snapshot, directory);
+        let sync = StoreSync {
+            store,
+            metrics,
+            state,
+            applied: Mutex::new(Applied {
+                revision,
+                config,
+                file: inventory,
+            }),
+        };
+        remove_from_store(&*sync.store, &stale);
+        sync.catch_up()?;
+        Ok(sync)
+    }
+
+    /// The state the data plane reads.
+    pub fn state(&self) -> &SharedState {
+        &self.state
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The configuration file in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.lock().config.clone()
+    }
+
+    /// The revision applied to the state.
+    pub fn revision(&self) -> u64 {
+        self.lock().revision
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Applied> {
+        self.applied.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies every change committed since the last applied revision; returns the
+    /// revision now applied. Blocks.
+    pub fn catch_up(&self) -> Result<u64, StoreError> {
+        let mut applied = self.lock();
+        self.catch_up_locked(&mut applied)
+    }
+
+    fn catch_up_locked(&self, applied: &mut Applied) -> Result<u64, StoreError> {
+        let changes = self.store.changes_since(applied.revision)?;
+        let directory = &self.state.directory;
+        let mut services_changed = false;
+        for change in &changes {
+            match change.kind {
+                ChangeKind::Consumer => match self.store.consumer(&change.name)? {
+                    Some(consumer) => directory.put_consumer(&consumer),
+                    None => directory.remove_consumer(&change.name),
+                },
+                ChangeKind::Key => match self.store.key(&change.name)? {
+                    Some(key) => {
+                        directory.put_key(&key);
+                    }
+                    None => {
+                        if let Some(hash) = &change.key_hash {
+                            directory.remove_key(hash);
+                        }
+                    }
+                },
+                ChangeKind::Service => services_changed = true,
+            }
+            applied.revision = applied.revision.max(change.revision);
+        }
+        if services_changed {
+            self.rebuild_routes(applied)?;
+        }
+        Ok(applied.revision)
+    }
+
+    fn rebuild_routes(&self, applied: &Applied) -> Result<(), StoreError> {
+        let mut records = Vec::new();
+        let mut page = Page {
+            after: None,
+            limit: 1000,
+        };
+        loop {
+            let batch = self.store.services(&page)?;
+            let done = batch.len() < page.limit;
+            page.after = batch.last().map(|s| s.name.clone());
+            records.extend(batch);
+            if done {
+                break;
+            }
+        }
+        let services = build_services(&records, &applied.config);
+        let snapshot = Snapshot::build(applied.config.clone(), services, &self.metrics);
+        self.state.replace(snapshot);
+        Ok(())
+    }
+
+    /// Puts a changed configuration file in force: writes its entities to the store,
+    /// removes those it no longer has, and rebuilds the routes. Blocks.
+    pub fn reload_file(&self, config: Config) -> Result<(), SyncError> {
+        let mut applied = self.lock();
+        let config = Arc::new(config);
+        let inventory = FileInventory::of(&config);
+        apply_file(&*self.store, &config)?;
+        remove_from_store(&*self.store, &applied.file.minus(&inventory));
+        applied.config = config;
+        applied.file = inventory;
+        self.catch_up_locked(&mut applied)?;
+        self.rebuild_routes(&applied)?;
+        Ok(())
+    }
+}
+
+/// Builds the services of stored documents: the file's first, in file order, then the
+/// others by name. A stored document that no longer passes the checks is skipped and
+/// logged, so one bad record cannot stop the gateway.
+fn build_services(records: &[ServiceRecord], config: &Config) -> Vec<Service> {
+    let order = |record: &ServiceRecord| {
+        let in_file = config
+            .service_documents
+            .iter()
+            .position(|doc| doc.name == record.name);
+        (in_file.is_none(), in_file, record.name.clone())
+    };
+    let mut sorted: Vec<&ServiceRecord> = records.iter().collect();
+    sorted.sort_by_key(|record| order(record));
+    sorted
+        .into_iter()
+        .filter_map(|record| {
+            match service_from_document(&record.document, &config.default_key_sources) {
+                Ok(service) => Some(service),
+                Err(problems) => {
+                    let messages: Vec<String> = problems.iter().map(|p| p.message.clone()).collect();
+                    tracing::error!(service = %record.name, problems = ?messages, "stored service is invalid and is not served");
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+fn refuse_takeover(kind: &str, name: &str, origin: Origin) -> Result<(), SyncError> {
+    if origin == Origin::Api {
+        return Err(SyncError::Ownership(format!(
+            "{kind} `{name}` was created through the admin API; the configuration file cannot take it over (rename it in the file, or delete it through the API)"
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the file's consumers, keys and services to the store.
+fn apply_file(store: &dyn Store, config: &Config) -> Result<(), SyncError> {
+    let now = millis(SystemTime::now());
+    for consumer in &config.consumers {
+        if let Some(existing) = store.consumer(&consumer.name)? {
+            refuse_takeover("consumer", &consumer.name, existing.origin)?;
+        }
+        store.put_consumer(&ConsumerRecord {
+            name: consumer.name.clone(),
+            client_type: Some(consumer.client_type.clone()),
+            groups: consumer.groups.clone(),
+            permissions: consumer.permissions.clone(),
+            description: consumer.description.clone(),
+            metadata: consumer.metadata.clone(),
+            origin: Origin::File,
+            created_at: now,
+            updated_at: now,
+        })?;
+        for key in &consumer.keys {
+            let record = KeyRecord {
+                id: key.id.clone(),
+                consumer: consumer.name.clone(),
+                hash: key.hash.0,
+                prefix: key.prefix.clone(),
+                active: key.active,
+                description: key.description.clone(),
+                labels: key.labels.clone(),
+                origin: Origin::File,
+                created_at: now,
+                expires_at: key.expires_at.map(millis),
+                revoked_at: None,
+                last_used_at: None,
+            };
+            match store.key(&key.id)? {
+                Some(existing) if existing.origin == Origin::Api => {
+                    refuse_takeover("key", &key.id, existing.origin)?;
+                }
+                // A new secret or owner under the same id: a delete and an insert, so the
+                // change feed carries the old hash for the index to drop.
+                Some(existing)
+                    if existing.hash != record.hash || existing.consumer != record.consumer =>
+                {
+                    store.delete_key(&key.id)?;
+                    store.insert_key(&record)?;
+                }
+                _ => {
+                    store.put_key(&record)?;
+                }
+            }
+        }
+    }
+    for document in &config.service_documents {
+        if let Some(existing) = store.service(&document.name)? {
+            refuse_takeover("service", &document.name, existing.origin)?;
+        }
+        store.put_service(&ServiceRecord {
+            name: document.name.clone(),
+            document: document.json.clone(),
+            origin: Origin::File,
+            updated_at: now,
+        })?;
+    }
+    Ok(())
+}
+
+/// Deletes what the file no longer defines: keys first, then services and consumers. A
+/// consumer that still has keys created through the API stays, with a warning.
+fn remove_from_store(store: &dyn Store, gone: &FileInventory) {
+    let deletions = gone
+        .keys
+        .iter()
+        .map(|id| ("key", id, store.delete_key(id)))
+        .chain(
+            gone.services
+                .iter()
+                .map(|n| ("service", n, store.delete_service(n))),
+        )
+        .chain(
+            gone.consumers
+                .iter()
+                .map(|n| ("consumer", n, store.delete_consumer(n))),
+        );
+    for (kind, name, result) in deletions {
+        match result {
+            Ok(_) | Err(StoreError::NotFound { .. }) => {}
+            Err(error) => {
+                tracing::warn!(%kind, %name, %error, "removed from the configuration file but kept in the store")
+            }
+        }
+    }
+}
