@@ -20,8 +20,8 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Origin, Page, ServiceRecord, Store,
-    StoreError, Written,
+    BatchOp, Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Origin, Page, ServiceRecord,
+    Store, StoreError, Written,
 };
 
 /// One check, run against a new, empty store.
@@ -29,6 +29,7 @@ type Check = fn(&dyn Store);
 
 /// Every check, by name.
 const CHECKS: &[(&str, Check)] = &[
+    ("batches_are_all_or_nothing", batches_are_all_or_nothing),
     (
         "revision_counts_effective_writes",
         revision_counts_effective_writes,
@@ -63,6 +64,54 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
         let store = make();
         check(store.as_ref());
     }
+}
+
+/// `apply_batch`: one transaction, a no-op when repeated, all or nothing, and the file never
+/// takes over what the API created.
+fn batches_are_all_or_nothing(store: &dyn Store) {
+    let mut owner = consumer("filed");
+    owner.origin = Origin::File;
+    let mut first = key("k-one", "filed", 1);
+    first.origin = Origin::File;
+    let mut second = key("k-two", "filed", 2);
+    second.origin = Origin::File;
+    let ops = [
+        BatchOp::PutConsumer(&owner),
+        BatchOp::PutKey(&first),
+        BatchOp::PutKey(&second),
+    ];
+    let revision = store.apply_batch(&ops, Some(("file", "v1"))).unwrap();
+    assert_eq!(revision, 3, "one revision per effective put");
+    assert_eq!(store.setting("file").unwrap().as_deref(), Some("v1"));
+    assert_eq!(store.setting("other").unwrap(), None);
+    assert_eq!(
+        store.apply_batch(&ops, Some(("file", "v1"))).unwrap(),
+        3,
+        "repeated: nothing"
+    );
+
+    let api_key = key("k-api", "filed", 3);
+    store.insert_key(&api_key).unwrap();
+    let before = store.revision().unwrap();
+    let mut takeover = key("k-api", "filed", 3);
+    takeover.origin = Origin::File;
+    let mut third = key("k-three", "filed", 4);
+    third.origin = Origin::File;
+    let refused = store.apply_batch(
+        &[BatchOp::PutKey(&third), BatchOp::PutKey(&takeover)],
+        Some(("file", "v2")),
+    );
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.revision().unwrap(),
+        before,
+        "nothing of the failed batch stays"
+    );
+    assert!(store.key("k-three").unwrap().is_none());
+    assert_eq!(store.setting("file").unwrap().as_deref(), Some("v1"));
 }
 
 // ---- records -------------------------------------------------------------------------

@@ -17,6 +17,17 @@ pub use model::{
     Written,
 };
 
+/// One put of a batch; see [`Store::apply_batch`].
+#[derive(Debug, Clone, Copy)]
+pub enum BatchOp<'a> {
+    /// Creates or replaces a consumer.
+    PutConsumer(&'a ConsumerRecord),
+    /// Creates or replaces a key.
+    PutKey(&'a KeyRecord),
+    /// Creates or replaces a service.
+    PutService(&'a ServiceRecord),
+}
+
 /// Result of a store operation.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -70,6 +81,15 @@ pub trait Store: Send + Sync + 'static {
     fn services(&self, page: &Page) -> Result<Vec<ServiceRecord>>;
     /// Deletes a service. `NotFound` when absent.
     fn delete_service(&self, name: &str) -> Result<u64>;
+
+    /// Applies many puts in ONE transaction — all or nothing, one commit — and then stores
+    /// `setting` (name, value) in the same transaction. Used to apply the configuration
+    /// file: a million keys cost one commit, not a million. A put of an entity of origin
+    /// `File` over one of origin `Api` is refused with `Conflict`. Returns the revision.
+    fn apply_batch(&self, ops: &[BatchOp<'_>], setting: Option<(&str, &str)>) -> Result<u64>;
+
+    /// A named setting stored with [`Store::apply_batch`].
+    fn setting(&self, name: &str) -> Result<Option<String>>;
 
     /// Records when keys were last used. Bumps no revision and appends no change: this is
     /// bookkeeping, written in batches, never once per request.

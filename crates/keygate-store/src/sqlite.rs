@@ -26,8 +26,8 @@ use rusqlite::{params, Connection, OpenFlags, Params, Row, Transaction, Transact
 use self::codec::{consumer_columns, key_columns, service_columns};
 use self::errors::{corrupt, key_write, not_found, OrStore};
 use crate::{
-    Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Millis, Page, Result, ServiceRecord,
-    Store, StoreError, Written,
+    BatchOp, Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Millis, Origin, Page, Result,
+    ServiceRecord, Store, StoreError, Written,
 };
 
 /// The SQLite implementation of [`Store`].
@@ -353,6 +353,207 @@ fn insert_key_row(tx: &Transaction<'_>, key: &KeyRecord) -> Result<()> {
     Ok(())
 }
 
+/// `put_consumer` inside an open transaction.
+fn put_consumer_in(tx: &Transaction<'_>, consumer: &ConsumerRecord) -> Result<Written> {
+    let groups = codec::to_json(&consumer.groups)?;
+    let permissions = codec::to_json(&consumer.permissions)?;
+    let metadata = codec::to_json(&consumer.metadata)?;
+    let origin = codec::origin_text(consumer.origin);
+    let stored = fetch_consumer(tx, &consumer.name)?;
+    let created = match &stored {
+        Some(stored) if codec::same_consumer(stored, consumer) => return Ok(Written::Unchanged),
+        Some(_) => {
+            tx.prepare_cached(
+                "UPDATE consumers SET client_type = ?2, groups = ?3, permissions = ?4, \
+                     description = ?5, metadata = ?6, origin = ?7, updated_at = ?8 \
+                     WHERE name = ?1",
+            )
+            .or_store()?
+            .execute(params![
+                consumer.name,
+                consumer.client_type,
+                groups,
+                permissions,
+                consumer.description,
+                metadata,
+                origin,
+                consumer.updated_at,
+            ])
+            .or_store()?;
+            false
+        }
+        None => {
+            tx.prepare_cached(concat!(
+                "INSERT INTO consumers (",
+                consumer_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))
+            .or_store()?
+            .execute(params![
+                consumer.name,
+                consumer.client_type,
+                groups,
+                permissions,
+                consumer.description,
+                metadata,
+                origin,
+                consumer.created_at,
+                consumer.updated_at,
+            ])
+            .or_store()?;
+            true
+        }
+    };
+    let revision = bump_revision(tx)?;
+    log_change(
+        tx,
+        revision,
+        0,
+        ChangeKind::Consumer,
+        &consumer.name,
+        false,
+        None,
+    )?;
+    Ok(if created {
+        Written::Created(revision)
+    } else {
+        Written::Updated(revision)
+    })
+}
+
+/// `delete_consumer` inside an open transaction.
+fn delete_consumer_in(tx: &Transaction<'_>, name: &str) -> Result<u64> {
+    let keys: i64 = tx
+        .prepare_cached("SELECT count(*) FROM keys WHERE consumer = ?1")
+        .or_store()?
+        .query_row([name], |row| row.get(0))
+        .or_store()?;
+    if keys > 0 {
+        let noun = if keys == 1 { "key" } else { "keys" };
+        return Err(StoreError::Conflict(format!(
+            "consumer `{name}` still has {keys} {noun}; delete them first"
+        )));
+    }
+    let deleted = tx
+        .prepare_cached("DELETE FROM consumers WHERE name = ?1")
+        .or_store()?
+        .execute([name])
+        .or_store()?;
+    if deleted == 0 {
+        return Err(not_found("consumer", name));
+    }
+    let revision = bump_revision(tx)?;
+    log_change(tx, revision, 0, ChangeKind::Consumer, name, true, None)?;
+    Ok(revision)
+}
+
+/// `put_key` inside an open transaction.
+fn put_key_in(tx: &Transaction<'_>, key: &KeyRecord) -> Result<Written> {
+    let Some(stored) = fetch_key(tx, &key.id)? else {
+        insert_key_row(tx, key)?;
+        let revision = bump_revision(tx)?;
+        log_key(tx, revision, 0, key, false)?;
+        return Ok(Written::Created(revision));
+    };
+    if codec::same_key(&stored, key) {
+        return Ok(Written::Unchanged);
+    }
+    tx.prepare_cached(
+        "UPDATE keys SET consumer = ?2, hash = ?3, prefix = ?4, active = ?5, \
+             description = ?6, labels = ?7, origin = ?8, expires_at = ?9, revoked_at = ?10 \
+             WHERE id = ?1",
+    )
+    .or_store()?
+    .execute(params![
+        key.id,
+        key.consumer,
+        &key.hash[..],
+        key.prefix,
+        key.active,
+        key.description,
+        codec::to_json(&key.labels)?,
+        codec::origin_text(key.origin),
+        key.expires_at,
+        key.revoked_at,
+    ])
+    .map_err(|e| key_write(e, key))?;
+    let revision = bump_revision(tx)?;
+    let mut seq = 0;
+    if stored.hash != key.hash {
+        log_key(tx, revision, seq, &stored, true)?;
+        seq += 1;
+    }
+    log_key(tx, revision, seq, key, false)?;
+    Ok(Written::Updated(revision))
+}
+
+/// `put_service` inside an open transaction.
+fn put_service_in(tx: &Transaction<'_>, service: &ServiceRecord) -> Result<Written> {
+    let stored = fetch_service(tx, &service.name)?;
+    let created = match &stored {
+        Some(stored) if codec::same_service(stored, service) => return Ok(Written::Unchanged),
+        Some(_) => false,
+        None => true,
+    };
+    tx.prepare_cached(concat!(
+        "INSERT INTO services (",
+        service_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET \
+             document = excluded.document, origin = excluded.origin, \
+             updated_at = excluded.updated_at"
+    ))
+    .or_store()?
+    .execute(params![
+        service.name,
+        service.document,
+        codec::origin_text(service.origin),
+        service.updated_at,
+    ])
+    .or_store()?;
+    let revision = bump_revision(tx)?;
+    log_change(
+        tx,
+        revision,
+        0,
+        ChangeKind::Service,
+        &service.name,
+        false,
+        None,
+    )?;
+    Ok(if created {
+        Written::Created(revision)
+    } else {
+        Written::Updated(revision)
+    })
+}
+
+/// `delete_service` inside an open transaction.
+fn delete_service_in(tx: &Transaction<'_>, name: &str) -> Result<u64> {
+    let deleted = tx
+        .prepare_cached("DELETE FROM services WHERE name = ?1")
+        .or_store()?
+        .execute([name])
+        .or_store()?;
+    if deleted == 0 {
+        return Err(not_found("service", name));
+    }
+    let revision = bump_revision(tx)?;
+    log_change(tx, revision, 0, ChangeKind::Service, name, true, None)?;
+    Ok(revision)
+}
+
+/// `delete_key` inside an open transaction.
+fn delete_key_in(tx: &Transaction<'_>, id: &str) -> Result<u64> {
+    let stored = fetch_key(tx, id)?.ok_or_else(|| not_found("key", id))?;
+    tx.prepare_cached("DELETE FROM keys WHERE id = ?1")
+        .or_store()?
+        .execute([id])
+        .or_store()?;
+    let revision = bump_revision(tx)?;
+    log_key(tx, revision, 0, &stored, true)?;
+    Ok(revision)
+}
+
 impl Store for SqliteStore {
     fn revision(&self) -> Result<u64> {
         current_revision(&self.conn())
@@ -419,74 +620,7 @@ impl Store for SqliteStore {
     }
 
     fn put_consumer(&self, consumer: &ConsumerRecord) -> Result<Written> {
-        let groups = codec::to_json(&consumer.groups)?;
-        let permissions = codec::to_json(&consumer.permissions)?;
-        let metadata = codec::to_json(&consumer.metadata)?;
-        let origin = codec::origin_text(consumer.origin);
-        self.write(|tx| {
-            let stored = fetch_consumer(tx, &consumer.name)?;
-            let created = match &stored {
-                Some(stored) if codec::same_consumer(stored, consumer) => {
-                    return Ok(Written::Unchanged)
-                }
-                Some(_) => {
-                    tx.prepare_cached(
-                        "UPDATE consumers SET client_type = ?2, groups = ?3, permissions = ?4, \
-                         description = ?5, metadata = ?6, origin = ?7, updated_at = ?8 \
-                         WHERE name = ?1",
-                    )
-                    .or_store()?
-                    .execute(params![
-                        consumer.name,
-                        consumer.client_type,
-                        groups,
-                        permissions,
-                        consumer.description,
-                        metadata,
-                        origin,
-                        consumer.updated_at,
-                    ])
-                    .or_store()?;
-                    false
-                }
-                None => {
-                    tx.prepare_cached(concat!(
-                        "INSERT INTO consumers (",
-                        consumer_columns!(),
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                    ))
-                    .or_store()?
-                    .execute(params![
-                        consumer.name,
-                        consumer.client_type,
-                        groups,
-                        permissions,
-                        consumer.description,
-                        metadata,
-                        origin,
-                        consumer.created_at,
-                        consumer.updated_at,
-                    ])
-                    .or_store()?;
-                    true
-                }
-            };
-            let revision = bump_revision(tx)?;
-            log_change(
-                tx,
-                revision,
-                0,
-                ChangeKind::Consumer,
-                &consumer.name,
-                false,
-                None,
-            )?;
-            Ok(if created {
-                Written::Created(revision)
-            } else {
-                Written::Updated(revision)
-            })
-        })
+        self.write(|tx| put_consumer_in(tx, consumer))
     }
 
     fn consumer(&self, name: &str) -> Result<Option<ConsumerRecord>> {
@@ -521,30 +655,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_consumer(&self, name: &str) -> Result<u64> {
-        self.write(|tx| {
-            let keys: i64 = tx
-                .prepare_cached("SELECT count(*) FROM keys WHERE consumer = ?1")
-                .or_store()?
-                .query_row([name], |row| row.get(0))
-                .or_store()?;
-            if keys > 0 {
-                let noun = if keys == 1 { "key" } else { "keys" };
-                return Err(StoreError::Conflict(format!(
-                    "consumer `{name}` still has {keys} {noun}; delete them first"
-                )));
-            }
-            let deleted = tx
-                .prepare_cached("DELETE FROM consumers WHERE name = ?1")
-                .or_store()?
-                .execute([name])
-                .or_store()?;
-            if deleted == 0 {
-                return Err(not_found("consumer", name));
-            }
-            let revision = bump_revision(tx)?;
-            log_change(tx, revision, 0, ChangeKind::Consumer, name, true, None)?;
-            Ok(revision)
-        })
+        self.write(|tx| delete_consumer_in(tx, name))
     }
 
     fn insert_key(&self, key: &KeyRecord) -> Result<u64> {
@@ -557,44 +668,7 @@ impl Store for SqliteStore {
     }
 
     fn put_key(&self, key: &KeyRecord) -> Result<Written> {
-        self.write(|tx| {
-            let Some(stored) = fetch_key(tx, &key.id)? else {
-                insert_key_row(tx, key)?;
-                let revision = bump_revision(tx)?;
-                log_key(tx, revision, 0, key, false)?;
-                return Ok(Written::Created(revision));
-            };
-            if codec::same_key(&stored, key) {
-                return Ok(Written::Unchanged);
-            }
-            tx.prepare_cached(
-                "UPDATE keys SET consumer = ?2, hash = ?3, prefix = ?4, active = ?5, \
-                 description = ?6, labels = ?7, origin = ?8, expires_at = ?9, revoked_at = ?10 \
-                 WHERE id = ?1",
-            )
-            .or_store()?
-            .execute(params![
-                key.id,
-                key.consumer,
-                &key.hash[..],
-                key.prefix,
-                key.active,
-                key.description,
-                codec::to_json(&key.labels)?,
-                codec::origin_text(key.origin),
-                key.expires_at,
-                key.revoked_at,
-            ])
-            .map_err(|e| key_write(e, key))?;
-            let revision = bump_revision(tx)?;
-            let mut seq = 0;
-            if stored.hash != key.hash {
-                log_key(tx, revision, seq, &stored, true)?;
-                seq += 1;
-            }
-            log_key(tx, revision, seq, key, false)?;
-            Ok(Written::Updated(revision))
-        })
+        self.write(|tx| put_key_in(tx, key))
     }
 
     /// A key whose mutable fields are already the given ones is left alone: the current
@@ -673,16 +747,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_key(&self, id: &str) -> Result<u64> {
-        self.write(|tx| {
-            let stored = fetch_key(tx, id)?.ok_or_else(|| not_found("key", id))?;
-            tx.prepare_cached("DELETE FROM keys WHERE id = ?1")
-                .or_store()?
-                .execute([id])
-                .or_store()?;
-            let revision = bump_revision(tx)?;
-            log_key(tx, revision, 0, &stored, true)?;
-            Ok(revision)
-        })
+        self.write(|tx| delete_key_in(tx, id))
     }
 
     fn renew_key(&self, old_id: &str, old_expires_at: Millis, new: &KeyRecord) -> Result<u64> {
@@ -702,46 +767,7 @@ impl Store for SqliteStore {
     }
 
     fn put_service(&self, service: &ServiceRecord) -> Result<Written> {
-        self.write(|tx| {
-            let stored = fetch_service(tx, &service.name)?;
-            let created = match &stored {
-                Some(stored) if codec::same_service(stored, service) => {
-                    return Ok(Written::Unchanged)
-                }
-                Some(_) => false,
-                None => true,
-            };
-            tx.prepare_cached(concat!(
-                "INSERT INTO services (",
-                service_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET \
-                 document = excluded.document, origin = excluded.origin, \
-                 updated_at = excluded.updated_at"
-            ))
-            .or_store()?
-            .execute(params![
-                service.name,
-                service.document,
-                codec::origin_text(service.origin),
-                service.updated_at,
-            ])
-            .or_store()?;
-            let revision = bump_revision(tx)?;
-            log_change(
-                tx,
-                revision,
-                0,
-                ChangeKind::Service,
-                &service.name,
-                false,
-                None,
-            )?;
-            Ok(if created {
-                Written::Created(revision)
-            } else {
-                Written::Updated(revision)
-            })
-        })
+        self.write(|tx| put_service_in(tx, service))
     }
 
     fn service(&self, name: &str) -> Result<Option<ServiceRecord>> {
@@ -776,19 +802,56 @@ impl Store for SqliteStore {
     }
 
     fn delete_service(&self, name: &str) -> Result<u64> {
+        self.write(|tx| delete_service_in(tx, name))
+    }
+
+    fn apply_batch(&self, ops: &[BatchOp<'_>], setting: Option<(&str, &str)>) -> Result<u64> {
         self.write(|tx| {
-            let deleted = tx
-                .prepare_cached("DELETE FROM services WHERE name = ?1")
-                .or_store()?
-                .execute([name])
-                .or_store()?;
-            if deleted == 0 {
-                return Err(not_found("service", name));
+            for op in ops {
+                let (kind, name, stored_origin) = match op {
+                    BatchOp::PutConsumer(c) => ("consumer", c.name.as_str(), fetch_consumer(tx, &c.name)?.map(|s| s.origin)),
+                    BatchOp::PutKey(k) => ("key", k.id.as_str(), fetch_key(tx, &k.id)?.map(|s| s.origin)),
+                    BatchOp::PutService(s) => ("service", s.name.as_str(), fetch_service(tx, &s.name)?.map(|s| s.origin)),
+                };
+                let origin = match op {
+                    BatchOp::PutConsumer(c) => c.origin,
+                    BatchOp::PutKey(k) => k.origin,
+                    BatchOp::PutService(s) => s.origin,
+                };
+                if origin == Origin::File && stored_origin == Some(Origin::Api) {
+                    return Err(StoreError::Conflict(format!(
+                        "{kind} `{name}` was created through the admin API; the configuration file cannot take it over"
+                    )));
+                }
+                match op {
+                    BatchOp::PutConsumer(c) => put_consumer_in(tx, c)?,
+                    BatchOp::PutKey(k) => put_key_in(tx, k)?,
+                    BatchOp::PutService(s) => put_service_in(tx, s)?,
+                };
             }
-            let revision = bump_revision(tx)?;
-            log_change(tx, revision, 0, ChangeKind::Service, name, true, None)?;
-            Ok(revision)
+            if let Some((name, value)) = setting {
+                tx.prepare_cached(
+                    "INSERT INTO settings (name, value) VALUES (?1, ?2) \
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                )
+                .or_store()?
+                .execute([name, value])
+                .or_store()?;
+            }
+            current_revision(tx)
         })
+    }
+
+    fn setting(&self, name: &str) -> Result<Option<String>> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached("SELECT value FROM settings WHERE name = ?1")
+            .or_store()?;
+        let mut rows = statement.query([name]).or_store()?;
+        match rows.next().or_store()? {
+            Some(row) => Ok(Some(row.get(0).or_store()?)),
+            None => Ok(None),
+        }
     }
 
     fn record_last_used(&self, uses: &[(String, Millis)]) -> Result<()> {

@@ -90,6 +90,8 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     ",
+    // 2: named settings, such as the fingerprint of the configuration file last applied.
+    "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// The schema version this code writes and understands.

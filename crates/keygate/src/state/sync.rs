@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use keygate_store::{
-    ChangeKind, ConsumerRecord, Entity, KeyRecord, Origin, Page, ServiceRecord, Store, StoreError,
+    BatchOp, ChangeKind, ConsumerRecord, Entity, KeyRecord, Origin, Page, ServiceRecord, Store,
+    StoreError,
 };
+use sha2::{Digest, Sha256};
 
 use super::{millis, Directory, SharedState, Snapshot};
 use crate::config::{service_from_document, Config, Service};
@@ -259,23 +261,34 @@ fn build_services(records: &[ServiceRecord], config: &Config) -> Vec<Service> {
         .collect()
 }
 
-fn refuse_takeover(kind: &str, name: &str, origin: Origin) -> Result<(), SyncError> {
-    if origin == Origin::Api {
-        return Err(SyncError::Ownership(format!(
-            "{kind} `{name}` was created through the admin API; the configuration file cannot take it over (rename it in the file, or delete it through the API)"
-        )));
-    }
-    Ok(())
+/// The setting that holds the fingerprint of the file last applied.
+const FILE_FINGERPRINT: &str = "config_file_fingerprint";
+
+/// A digest of everything the file asks the store to hold.
+fn fingerprint(config: &Config) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("{:?}", config.consumers).as_bytes());
+    hasher.update(format!("{:?}", config.service_documents).as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
-/// Writes the file's consumers, keys and services to the store.
+/// Writes the file's consumers, keys and services to the store in one transaction.
+/// When the store already holds exactly this file (same fingerprint), nothing is read or
+/// written: a restart with a million keys in the file costs nothing here.
 fn apply_file(store: &dyn Store, config: &Config) -> Result<(), SyncError> {
+    let fingerprint = fingerprint(config);
+    if store.setting(FILE_FINGERPRINT)?.as_deref() == Some(fingerprint.as_str()) {
+        return Ok(());
+    }
     let now = millis(SystemTime::now());
-    for consumer in &config.consumers {
-        if let Some(existing) = store.consumer(&consumer.name)? {
-            refuse_takeover("consumer", &consumer.name, existing.origin)?;
-        }
-        store.put_consumer(&ConsumerRecord {
+    let consumers: Vec<ConsumerRecord> = config
+        .consumers
+        .iter()
+        .map(|consumer| ConsumerRecord {
             name: consumer.name.clone(),
             client_type: Some(consumer.client_type.clone()),
             groups: consumer.groups.clone(),
@@ -285,52 +298,50 @@ fn apply_file(store: &dyn Store, config: &Config) -> Result<(), SyncError> {
             origin: Origin::File,
             created_at: now,
             updated_at: now,
-        })?;
-        for key in &consumer.keys {
-            let record = KeyRecord {
-                id: key.id.clone(),
-                consumer: consumer.name.clone(),
-                hash: key.hash.0,
-                prefix: key.prefix.clone(),
-                active: key.active,
-                description: key.description.clone(),
-                labels: key.labels.clone(),
-                origin: Origin::File,
-                created_at: now,
-                expires_at: key.expires_at.map(millis),
-                revoked_at: None,
-                last_used_at: None,
-            };
-            match store.key(&key.id)? {
-                Some(existing) if existing.origin == Origin::Api => {
-                    refuse_takeover("key", &key.id, existing.origin)?;
-                }
-                // A new secret or owner under the same id: a delete and an insert, so the
-                // change feed carries the old hash for the index to drop.
-                Some(existing)
-                    if existing.hash != record.hash || existing.consumer != record.consumer =>
-                {
-                    store.delete_key(&key.id)?;
-                    store.insert_key(&record)?;
-                }
-                _ => {
-                    store.put_key(&record)?;
-                }
-            }
-        }
-    }
-    for document in &config.service_documents {
-        if let Some(existing) = store.service(&document.name)? {
-            refuse_takeover("service", &document.name, existing.origin)?;
-        }
-        store.put_service(&ServiceRecord {
+        })
+        .collect();
+    let keys: Vec<KeyRecord> = config
+        .consumers
+        .iter()
+        .flat_map(|consumer| consumer.keys.iter().map(move |key| (consumer, key)))
+        .map(|(consumer, key)| KeyRecord {
+            id: key.id.clone(),
+            consumer: consumer.name.clone(),
+            hash: key.hash.0,
+            prefix: key.prefix.clone(),
+            active: key.active,
+            description: key.description.clone(),
+            labels: key.labels.clone(),
+            origin: Origin::File,
+            created_at: now,
+            expires_at: key.expires_at.map(millis),
+            revoked_at: None,
+            last_used_at: None,
+        })
+        .collect();
+    let services: Vec<ServiceRecord> = config
+        .service_documents
+        .iter()
+        .map(|document| ServiceRecord {
             name: document.name.clone(),
             document: document.json.clone(),
             origin: Origin::File,
             updated_at: now,
-        })?;
+        })
+        .collect();
+    let ops: Vec<BatchOp<'_>> = consumers
+        .iter()
+        .map(BatchOp::PutConsumer)
+        .chain(keys.iter().map(BatchOp::PutKey))
+        .chain(services.iter().map(BatchOp::PutService))
+        .collect();
+    match store.apply_batch(&ops, Some((FILE_FINGERPRINT, &fingerprint))) {
+        Ok(_) => Ok(()),
+        Err(StoreError::Conflict(message)) => Err(SyncError::Ownership(format!(
+            "{message} (rename it in the file, or delete it through the API)"
+        ))),
+        Err(error) => Err(error.into()),
     }
-    Ok(())
 }
 
 /// Deletes what the file no longer defines: keys first, then services and consumers. A
