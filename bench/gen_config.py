@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Writes a keygate benchmark configuration from a key set.
+
+    gen_config.py KEYS_FILE OUT_FILE PORT [--plain] [--no-allow] [--upstream URL]
+                  [--store URL] [--admin-listen HOST:PORT]
+
+KEYS_FILE has one "<key> <consumer> <client_type>" per line (the peers' key sets).
+The configuration does what the peer gateways do: one service with no host and no
+prefix, proxied to the upstream over its keep-alive pool; one route for every path;
+the key read from the `apikey` header only and removed before forwarding; 401 for a
+missing or unknown key; 403 unless the client type is A or B (the route's `allow`).
+
+Keys are grouped by consumer; each consumer gets the client type from the file.
+Keys are written as `key_hash: sha256:<hex>` unless --plain is given (`key: <key>`).
+Each consumer is written on one line in YAML flow style to keep a 1M-key file small.
+"""
+import argparse
+import hashlib
+import sys
+
+ALLOW = "clientType === 'A' || clientType === 'B'"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("keys")
+    ap.add_argument("out")
+    ap.add_argument("port", type=int)
+    ap.add_argument("--plain", action="store_true", help="write plaintext `key:` entries")
+    ap.add_argument("--no-allow", action="store_true", help="leave the route's `allow` out")
+    ap.add_argument("--upstream", default="http://127.0.0.1:9001")
+    ap.add_argument("--store", help="`store:` URL, such as sqlite::memory: (default: keygate's)")
+    ap.add_argument("--admin-listen", help="`admin.listen:` address (default: keygate's)")
+    a = ap.parse_args()
+
+    consumers = {}  # name -> (client_type, [keys]); dicts keep file order
+    with open(a.keys) as f:
+        for n, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 3:
+                print(f"{a.keys}:{n}: expected '<key> <consumer> <client_type>'", file=sys.stderr)
+                return 1
+            key, name, ctype = parts
+            entry = consumers.setdefault(name, (ctype, []))
+            if entry[0] != ctype:
+                print(f"{a.keys}:{n}: consumer {name} has two client types", file=sys.stderr)
+                return 1
+            entry[1].append(key)
+
+    route = [
+        "      - name: all",
+        '        paths: ["/*", "/"]',
+    ]
+    if not a.no_allow:
+        route.append(f'        allow: "{ALLOW}"')
+
+    head = [
+        "# keygate benchmark configuration, generated from " + a.keys.rsplit("/", 1)[-1],
+        f"# ({sum(len(k) for _, k in consumers.values())} keys, {len(consumers)} consumers,"
+        f" {'plaintext keys' if a.plain else 'SHA-256 key hashes'})",
+        *([f'store: "{a.store}"'] if a.store else []),
+        *(["admin:", f"  listen: {a.admin_listen}"] if a.admin_listen else []),
+        "proxy:",
+        f"  listen: 127.0.0.1:{a.port}",
+        "services:",
+        "  - name: bench",
+        f"    upstream: {a.upstream}",
+        "    key_sources:",
+        "      - header: apikey",
+        "    routes:",
+        *route,
+        "consumers:",
+    ]
+    with open(a.out, "w") as out:
+        out.write("\n".join(head) + "\n")
+        field = "key" if a.plain else "key_hash"
+        for name, (ctype, keys) in consumers.items():
+            if a.plain:
+                vals = ", ".join(f'{{key: "{k}"}}' for k in keys)
+            else:
+                vals = ", ".join(
+                    f'{{{field}: "sha256:{hashlib.sha256(k.encode()).hexdigest()}"}}' for k in keys
+                )
+            out.write(f"  - {{name: {name}, client_type: {ctype}, keys: [{vals}]}}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
