@@ -90,9 +90,9 @@ impl StoreSync {
         config: Config,
         metrics: Arc<Metrics>,
     ) -> Result<StoreSync, SyncError> {
-        let config = Arc::new(config);
         let inventory = FileInventory::of(&config);
         apply_file(&*store, &config)?;
+        let config = Arc::new(without_consumers(config));
         let directory = Arc::new(Directory::default());
         let mut services = Vec::new();
         let mut stale = FileInventory::default();
@@ -221,9 +221,9 @@ impl StoreSync {
     /// removes those it no longer has, and rebuilds the routes. Blocks.
     pub fn reload_file(&self, config: Config) -> Result<(), SyncError> {
         let mut applied = self.lock();
-        let config = Arc::new(config);
         let inventory = FileInventory::of(&config);
         apply_file(&*self.store, &config)?;
+        let config = Arc::new(without_consumers(config));
         remove_from_store(&*self.store, &applied.file.minus(&inventory));
         applied.config = config;
         applied.file = inventory;
@@ -231,6 +231,13 @@ impl StoreSync {
         self.rebuild_routes(&applied)?;
         Ok(())
     }
+}
+
+/// The file's consumers and keys live in the store (and the directory) once applied; the
+/// configuration kept for the life of the process does not hold a second copy.
+fn without_consumers(mut config: Config) -> Config {
+    config.consumers = Vec::new();
+    config
 }
 
 /// Builds the services of stored documents: the file's first, in file order, then the
