@@ -66,6 +66,7 @@ pub async fn run(
     config_path: PathBuf,
     config: Config,
     access_log: &AccessLogTarget,
+    workers: usize,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), StartError> {
     let metrics = Arc::new(Metrics::new(config.admin.consumer_metrics));
@@ -101,12 +102,18 @@ pub async fn run(
         "state loaded"
     );
 
-    let proxy_listener = bind(proxy_address).await?;
+    let proxy_listeners =
+        crate::proxy::workers::bind(proxy_address, workers).map_err(|source| {
+            StartError::Listen {
+                address: proxy_address,
+                source,
+            }
+        })?;
     let admin_listener = bind(admin_address).await?;
     let shown = |listener: &TcpListener, fallback| listener.local_addr().unwrap_or(fallback);
     tracing::info!(
         "proxy listening on {}",
-        shown(&proxy_listener, proxy_address)
+        proxy_listeners[0].local_addr().unwrap_or(proxy_address)
     );
     tracing::info!(
         "admin listening on {}",
@@ -130,7 +137,11 @@ pub async fn run(
     }));
 
     let gateway = Arc::new(Gateway::new(state.clone(), access_log, metrics));
-    crate::proxy::server::serve(proxy_listener, gateway, state, stop).await;
+    let workers = crate::proxy::workers::Workers::start(proxy_listeners, gateway, state)
+        .map_err(|error| StartError::Task(error.to_string()))?;
+    stop.await;
+    // Workers drain their connections (up to shutdown_timeout) on threads of their own.
+    let _ = tokio::task::spawn_blocking(move || workers.stop()).await;
     let _ = stopped.send(true);
     let _ = admin_task.await;
     flush_usage(&sync).await;

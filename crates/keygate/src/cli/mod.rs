@@ -133,14 +133,25 @@ fn serve(path: PathBuf, workers: Option<usize>, access_log: &AccessLogTarget) ->
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match runtime(workers) {
+    // The admin API, reloads and bookkeeping run on one control thread; the proxy has
+    // `workers` threads of its own.
+    let runtime = match runtime(Some(1)) {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("keygate: cannot start the runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(crate::app::run(path, config, access_log, stop_signal())) {
+    let workers = workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    match runtime.block_on(crate::app::run(
+        path,
+        config,
+        access_log,
+        workers,
+        stop_signal(),
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("keygate: {error}");

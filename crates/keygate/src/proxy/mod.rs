@@ -10,6 +10,7 @@ pub mod respond;
 pub mod router;
 pub mod server;
 pub mod upstream;
+pub mod workers;
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};
