@@ -12,6 +12,9 @@ mod openapi;
 mod services;
 mod status;
 
+#[cfg(test)]
+mod tests;
+
 use std::future::Future;
 use std::sync::Arc;
 
