@@ -177,6 +177,12 @@ fn limit(page: &Page) -> i64 {
     }
 }
 
+/// Where a listing starts: after `page.after`, or from the first row. Names and ids are
+/// never empty, so every one sorts after `""`, and the range still uses the index.
+fn after(page: &Page) -> &str {
+    page.after.as_deref().unwrap_or("")
+}
+
 /// The current revision.
 fn current_revision(conn: &Connection) -> Result<u64> {
     let revision: i64 = conn
@@ -628,30 +634,16 @@ impl Store for SqliteStore {
     }
 
     fn consumers(&self, page: &Page) -> Result<Vec<ConsumerRecord>> {
-        let conn = self.conn();
-        let limit = limit(page);
-        match &page.after {
-            None => fetch_all(
-                &conn,
-                concat!(
-                    "SELECT ",
-                    consumer_columns!(),
-                    " FROM consumers ORDER BY name LIMIT ?1"
-                ),
-                params![limit],
-                codec::consumer,
+        fetch_all(
+            &self.conn(),
+            concat!(
+                "SELECT ",
+                consumer_columns!(),
+                " FROM consumers WHERE name > ?2 ORDER BY name LIMIT ?1"
             ),
-            Some(after) => fetch_all(
-                &conn,
-                concat!(
-                    "SELECT ",
-                    consumer_columns!(),
-                    " FROM consumers WHERE name > ?2 ORDER BY name LIMIT ?1"
-                ),
-                params![limit, after],
-                codec::consumer,
-            ),
-        }
+            params![limit(page), after(page)],
+            codec::consumer,
+        )
     }
 
     fn delete_consumer(&self, name: &str) -> Result<u64> {
@@ -705,42 +697,25 @@ impl Store for SqliteStore {
 
     fn keys(&self, consumer: Option<&str>, page: &Page) -> Result<Vec<KeyRecord>> {
         let conn = self.conn();
-        let limit = limit(page);
-        match (consumer, &page.after) {
-            (None, None) => fetch_all(
-                &conn,
-                concat!("SELECT ", key_columns!(), " FROM keys ORDER BY id LIMIT ?1"),
-                params![limit],
-                codec::key,
-            ),
-            (None, Some(after)) => fetch_all(
+        match consumer {
+            None => fetch_all(
                 &conn,
                 concat!(
                     "SELECT ",
                     key_columns!(),
                     " FROM keys WHERE id > ?2 ORDER BY id LIMIT ?1"
                 ),
-                params![limit, after],
+                params![limit(page), after(page)],
                 codec::key,
             ),
-            (Some(consumer), None) => fetch_all(
+            Some(consumer) => fetch_all(
                 &conn,
                 concat!(
                     "SELECT ",
                     key_columns!(),
-                    " FROM keys WHERE consumer = ?2 ORDER BY id LIMIT ?1"
+                    " FROM keys WHERE consumer = ?3 AND id > ?2 ORDER BY id LIMIT ?1"
                 ),
-                params![limit, consumer],
-                codec::key,
-            ),
-            (Some(consumer), Some(after)) => fetch_all(
-                &conn,
-                concat!(
-                    "SELECT ",
-                    key_columns!(),
-                    " FROM keys WHERE consumer = ?2 AND id > ?3 ORDER BY id LIMIT ?1"
-                ),
-                params![limit, consumer, after],
+                params![limit(page), after(page), consumer],
                 codec::key,
             ),
         }
@@ -775,30 +750,16 @@ impl Store for SqliteStore {
     }
 
     fn services(&self, page: &Page) -> Result<Vec<ServiceRecord>> {
-        let conn = self.conn();
-        let limit = limit(page);
-        match &page.after {
-            None => fetch_all(
-                &conn,
-                concat!(
-                    "SELECT ",
-                    service_columns!(),
-                    " FROM services ORDER BY name LIMIT ?1"
-                ),
-                params![limit],
-                codec::service,
+        fetch_all(
+            &self.conn(),
+            concat!(
+                "SELECT ",
+                service_columns!(),
+                " FROM services WHERE name > ?2 ORDER BY name LIMIT ?1"
             ),
-            Some(after) => fetch_all(
-                &conn,
-                concat!(
-                    "SELECT ",
-                    service_columns!(),
-                    " FROM services WHERE name > ?2 ORDER BY name LIMIT ?1"
-                ),
-                params![limit, after],
-                codec::service,
-            ),
-        }
+            params![limit(page), after(page)],
+            codec::service,
+        )
     }
 
     fn delete_service(&self, name: &str) -> Result<u64> {

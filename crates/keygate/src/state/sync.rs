@@ -163,13 +163,19 @@ impl StoreSync {
     /// revision now applied. Blocks.
     pub fn catch_up(&self) -> Result<u64, StoreError> {
         let mut applied = self.lock();
-        self.catch_up_locked(&mut applied)
+        self.catch_up_locked(&mut applied, false)
     }
 
-    fn catch_up_locked(&self, applied: &mut Applied) -> Result<u64, StoreError> {
+    /// Applies the changes; rebuilds the routes when a service changed, or when
+    /// `routes_stale` says the settings they are built with changed.
+    fn catch_up_locked(
+        &self,
+        applied: &mut Applied,
+        routes_stale: bool,
+    ) -> Result<u64, StoreError> {
         let changes = self.store.changes_since(applied.revision)?;
         let directory = &self.state.directory;
-        let mut services_changed = false;
+        let mut services_changed = routes_stale;
         for change in &changes {
             match change.kind {
                 ChangeKind::Consumer => match self.store.consumer(&change.name)? {
@@ -227,8 +233,8 @@ impl StoreSync {
         remove_from_store(&*self.store, &applied.file.minus(&inventory));
         applied.config = config;
         applied.file = inventory;
-        self.catch_up_locked(&mut applied)?;
-        self.rebuild_routes(&applied)?;
+        // The file's settings (defaults, headers, limits) may have changed: rebuild once.
+        self.catch_up_locked(&mut applied, true)?;
         Ok(())
     }
 }
