@@ -18,6 +18,7 @@ fn facts() -> [StaticFacts; 2] {
             key_id: Some("k1".into()),
             key_labels: vec![pair("env", "prod")],
             plan: Some("gold".into()),
+            subscription: Some("sub-1".into()),
             method: "POST".into(),
             path: "/admin/x".into(),
             host: "api.example.com".into(),

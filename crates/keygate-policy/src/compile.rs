@@ -17,6 +17,7 @@ pub(crate) enum Text {
     ClientType,
     Consumer,
     Plan,
+    Subscription,
     KeyId,
     Method,
     Path,

@@ -16,6 +16,7 @@ fn text<'a, F: Facts + ?Sized>(t: &'a Text, facts: &'a F) -> Option<&'a str> {
         Text::ClientType => facts.client_type(),
         Text::Consumer => facts.consumer(),
         Text::Plan => facts.plan(),
+        Text::Subscription => facts.subscription(),
         Text::KeyId => facts.key_id(),
         Text::Method => Some(facts.method()),
         Text::Path => Some(facts.path()),

@@ -23,6 +23,9 @@ pub trait Facts {
     fn key_label(&self, name: &str) -> Option<&str>;
     /// The name of the plan being considered or selected, if any.
     fn plan(&self) -> Option<&str>;
+    /// The id of the subscription the key is used through, if any (known once a plan has
+    /// been selected).
+    fn subscription(&self) -> Option<&str>;
     /// The request method, such as `GET`.
     fn method(&self) -> &str;
     /// The request path, without the query string.
@@ -60,6 +63,8 @@ pub struct StaticFacts {
     pub key_labels: Vec<(String, String)>,
     /// The plan name, if any.
     pub plan: Option<String>,
+    /// The subscription id, if any.
+    pub subscription: Option<String>,
     /// The request method; empty means `GET`.
     pub method: String,
     /// The request path; empty means `/`.
@@ -105,6 +110,9 @@ impl Facts for StaticFacts {
     }
     fn plan(&self) -> Option<&str> {
         self.plan.as_deref()
+    }
+    fn subscription(&self) -> Option<&str> {
+        self.subscription.as_deref()
     }
     fn method(&self) -> &str {
         if self.method.is_empty() {

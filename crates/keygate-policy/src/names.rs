@@ -12,6 +12,7 @@ pub(crate) const VARIABLES: &[&str] = &[
     "metadata",
     "key",
     "plan",
+    "subscription",
     "request",
     "isBackoffice",
 ];
@@ -26,6 +27,7 @@ pub(crate) fn variable(name: &str) -> Option<Value> {
         "metadata" => Value::Map(MapKind::Metadata),
         "key" => Value::Object(ObjectKind::Key),
         "plan" => Value::Text(Text::Plan),
+        "subscription" => Value::Text(Text::Subscription),
         "request" => Value::Object(ObjectKind::Request),
         "isBackoffice" => Value::Bool(Cond::IsBackoffice),
         _ => return None,

@@ -20,8 +20,8 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    BatchOp, Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Origin, Page, ServiceRecord,
-    Store, StoreError, Written,
+    BatchOp, Change, ChangeKind, ConsumerRecord, Entity, KeyMode, KeyRecord, Origin, Page,
+    ServiceRecord, Store, StoreError, SubscriptionRecord, SubscriptionStatus, Written,
 };
 
 /// One check, run against a new, empty store.
@@ -53,6 +53,11 @@ const CHECKS: &[(&str, Check)] = &[
     ("services_crud", services_crud),
     ("last_use_is_bookkeeping", last_use_is_bookkeeping),
     ("load_streams_everything", load_streams_everything),
+    (
+        "subscriptions_with_their_keys",
+        subscriptions_with_their_keys,
+    ),
+    ("subscriptions_listed", subscriptions_listed),
 ];
 
 /// Runs every check, each against a new, empty store from `make`, and panics at the first
@@ -161,6 +166,8 @@ fn key(id: &str, consumer: &str, n: u8) -> KeyRecord {
         expires_at: None,
         revoked_at: None,
         last_used_at: None,
+        subscription: None,
+        shared: false,
     }
 }
 
@@ -178,6 +185,21 @@ fn service(name: &str, document: &str) -> ServiceRecord {
         name: name.to_owned(),
         document: document.to_owned(),
         origin: Origin::File,
+        updated_at: 3_000,
+    }
+}
+
+/// A pending subscription of `consumer` to `service`'s plan `plan`.
+fn subscription(id: &str, consumer: &str, service: &str, plan: &str) -> SubscriptionRecord {
+    SubscriptionRecord {
+        id: id.to_owned(),
+        consumer: consumer.to_owned(),
+        service: service.to_owned(),
+        plan: plan.to_owned(),
+        status: SubscriptionStatus::Pending,
+        key_mode: KeyMode::Own,
+        ends_at: Some(50_000),
+        created_at: 3_000,
         updated_at: 3_000,
     }
 }
@@ -486,6 +508,8 @@ fn put_key_replaces(s: &dyn Store) {
         expires_at: Some(90_000),
         revoked_at: Some(80_000),
         last_used_at: None,
+        subscription: Some("sub-1".to_owned()),
+        shared: true,
     };
     assert_eq!(s.put_key(&replaced).unwrap(), Written::Updated(4));
     assert_eq!(
@@ -520,6 +544,8 @@ fn update_key_changes_mutable_fields(s: &dyn Store) {
         expires_at: Some(70_000),
         revoked_at: Some(60_000),
         last_used_at: Some(2),
+        subscription: Some("ignored".to_owned()),
+        shared: true,
     };
     assert_eq!(s.update_key(&update).unwrap(), 4);
     let stored = s.key("k1").unwrap().unwrap();
@@ -712,6 +738,7 @@ fn load_streams_everything(s: &dyn Store) {
         Entity::Consumer(_) => 0,
         Entity::Key(_) => 1,
         Entity::Service(_) => 2,
+        Entity::Subscription(_) => 3,
     };
     let ranks: Vec<_> = entities.iter().map(rank).collect();
     let mut sorted = ranks.clone();
@@ -726,6 +753,7 @@ fn load_streams_everything(s: &dyn Store) {
             Entity::Consumer(c) => consumers.push(c),
             Entity::Key(k) => keys.push(k),
             Entity::Service(s) => services.push(s),
+            Entity::Subscription(_) => panic!("no subscription was written"),
         }
     }
     consumers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -738,4 +766,137 @@ fn load_streams_everything(s: &dyn Store) {
     assert_eq!(keys.len(), 5);
     assert_eq!(services.len(), 2);
     assert_eq!(keys[0].last_used_at, Some(4_000));
+}
+
+/// A subscription and its key are written together, under one revision; updates touch
+/// status and end only; the consumer cannot go while it has subscriptions.
+fn subscriptions_with_their_keys(s: &dyn Store) {
+    s.put_consumer(&consumer("alice")).unwrap();
+    let sub = subscription("s1", "alice", "orders", "gold");
+    let own = KeyRecord {
+        subscription: Some("s1".to_owned()),
+        ..key("k1", "alice", 1)
+    };
+    assert_eq!(s.insert_subscription(&sub, Some(&own)).unwrap(), 2);
+    assert_eq!(s.subscription("s1").unwrap().unwrap(), sub);
+    assert_eq!(s.key("k1").unwrap().unwrap(), own);
+    assert_eq!(
+        s.changes_since(1).unwrap(),
+        vec![
+            change(2, ChangeKind::Subscription, "s1", false),
+            key_change(2, "k1", 1, false),
+        ]
+    );
+
+    // A shared key without a subscription of its own; a subscription without a key.
+    let shared = KeyRecord {
+        shared: true,
+        ..key("k2", "alice", 2)
+    };
+    let mut second = subscription("s2", "alice", "billing", "basic");
+    second.key_mode = KeyMode::Shared;
+    assert_eq!(s.insert_subscription(&second, Some(&shared)).unwrap(), 3);
+    assert!(s.key("k2").unwrap().unwrap().shared);
+    let mut third = subscription("s3", "alice", "orders", "silver");
+    third.key_mode = KeyMode::Shared;
+    assert_eq!(s.insert_subscription(&third, None).unwrap(), 4);
+
+    // All or nothing: a used id, a used key hash, an absent consumer.
+    let err = s.insert_subscription(&sub, None).unwrap_err();
+    assert!(is_conflict(&err), "{err:?}");
+    let err = s
+        .insert_subscription(
+            &subscription("s4", "alice", "orders", "gold"),
+            Some(&key("k4", "alice", 1)),
+        )
+        .unwrap_err();
+    assert!(is_conflict(&err), "{err:?}");
+    assert!(s.subscription("s4").unwrap().is_none());
+    let err = s
+        .insert_subscription(&subscription("s5", "ghost", "orders", "gold"), None)
+        .unwrap_err();
+    assert!(is_not_found(&err, "consumer", "ghost"), "{err:?}");
+    assert_eq!(s.revision().unwrap(), 4);
+
+    // Updates write status, end and update time only; the same again uses no revision.
+    let accepted = SubscriptionRecord {
+        status: SubscriptionStatus::Accepted,
+        ends_at: None,
+        updated_at: 9_000,
+        plan: "ignored".to_owned(),
+        ..sub.clone()
+    };
+    assert_eq!(s.update_subscription(&accepted).unwrap(), 5);
+    assert_eq!(
+        s.subscription("s1").unwrap().unwrap(),
+        SubscriptionRecord {
+            status: SubscriptionStatus::Accepted,
+            ends_at: None,
+            updated_at: 9_000,
+            ..sub.clone()
+        }
+    );
+    assert_eq!(s.update_subscription(&accepted).unwrap(), 5);
+    let err = s
+        .update_subscription(&subscription("ghost", "alice", "orders", "gold"))
+        .unwrap_err();
+    assert!(is_not_found(&err, "subscription", "ghost"), "{err:?}");
+
+    // The consumer stays while it has subscriptions, even without keys.
+    s.delete_key("k1").unwrap();
+    s.delete_key("k2").unwrap();
+    let err = s.delete_consumer("alice").unwrap_err();
+    assert!(is_conflict(&err), "{err:?}");
+    for id in ["s1", "s2", "s3"] {
+        s.delete_subscription(id).unwrap();
+    }
+    assert_eq!(
+        s.changes_since(9).unwrap(),
+        vec![change(10, ChangeKind::Subscription, "s3", true)]
+    );
+    let err = s.delete_subscription("s1").unwrap_err();
+    assert!(is_not_found(&err, "subscription", "s1"), "{err:?}");
+    s.delete_consumer("alice").unwrap();
+}
+
+/// Listings filter by consumer and service and page by id; `load` streams subscriptions
+/// last.
+fn subscriptions_listed(s: &dyn Store) {
+    s.put_consumer(&consumer("alice")).unwrap();
+    s.put_consumer(&consumer("bob")).unwrap();
+    s.put_service(&service("orders", "{}")).unwrap();
+    for (id, owner, service) in [
+        ("s3", "bob", "orders"),
+        ("s1", "alice", "orders"),
+        ("s2", "alice", "billing"),
+        ("s4", "bob", "billing"),
+    ] {
+        s.insert_subscription(&subscription(id, owner, service, "gold"), None)
+            .unwrap();
+    }
+    let ids = |consumer, service, after, limit| {
+        names(
+            &s.subscriptions(consumer, service, &page(after, limit))
+                .unwrap(),
+            |sub| &sub.id,
+        )
+    };
+    assert_eq!(ids(None, None, None, 0), ["s1", "s2", "s3", "s4"]);
+    assert_eq!(ids(Some("alice"), None, None, 0), ["s1", "s2"]);
+    assert_eq!(ids(None, Some("billing"), None, 0), ["s2", "s4"]);
+    assert_eq!(ids(Some("bob"), Some("orders"), None, 0), ["s3"]);
+    assert_eq!(ids(None, None, Some("s1"), 2), ["s2", "s3"]);
+    assert!(ids(Some("carol"), None, None, 0).is_empty());
+
+    let mut kinds = Vec::new();
+    s.load(&mut |e| {
+        kinds.push(match e {
+            Entity::Consumer(_) => 0,
+            Entity::Key(_) => 1,
+            Entity::Service(_) => 2,
+            Entity::Subscription(_) => 3,
+        })
+    })
+    .unwrap();
+    assert_eq!(kinds, [0, 0, 2, 3, 3, 3, 3]);
 }

@@ -9,12 +9,14 @@
 pub mod conformance;
 mod error;
 mod model;
+/// The PostgreSQL store, for several gateway nodes sharing one database.
+pub mod postgres;
 pub mod sqlite;
 
 pub use error::StoreError;
 pub use model::{
-    Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Millis, Origin, Page, ServiceRecord,
-    Written,
+    Change, ChangeKind, ConsumerRecord, Entity, KeyMode, KeyRecord, Millis, Origin, Page,
+    ServiceRecord, SubscriptionRecord, SubscriptionStatus, Written,
 };
 
 /// One put of a batch; see [`Store::apply_batch`].
@@ -37,7 +39,7 @@ pub trait Store: Send + Sync + 'static {
     /// The current revision: 0 for a new store, then +1 per effective write.
     fn revision(&self) -> Result<u64>;
 
-    /// Streams every entity — consumers, then keys, then services — from one consistent
+    /// Streams every entity — consumers, keys, services, then subscriptions — from one consistent
     /// read, and returns the revision that read saw. Streaming keeps memory flat for a
     /// million keys.
     fn load(&self, visit: &mut dyn FnMut(Entity)) -> Result<u64>;
@@ -51,7 +53,8 @@ pub trait Store: Send + Sync + 'static {
     fn consumer(&self, name: &str) -> Result<Option<ConsumerRecord>>;
     /// Consumers ordered by name, after `page.after`, at most `page.limit`.
     fn consumers(&self, page: &Page) -> Result<Vec<ConsumerRecord>>;
-    /// Deletes a consumer. `NotFound` when absent; `Conflict` while it still has keys.
+    /// Deletes a consumer. `NotFound` when absent; `Conflict` while it still has keys or
+    /// subscriptions.
     fn delete_consumer(&self, name: &str) -> Result<u64>;
 
     /// Adds a key. `NotFound` when its consumer is absent; `Conflict` when its id or hash
@@ -87,6 +90,31 @@ pub trait Store: Send + Sync + 'static {
     /// file: a million keys cost one commit, not a million. A put of an entity of origin
     /// `File` over one of origin `Api` is refused with `Conflict`. Returns the revision.
     fn apply_batch(&self, ops: &[BatchOp<'_>], setting: Option<(&str, &str)>) -> Result<u64>;
+
+    /// Adds a subscription and, when given, the key issued with it, in one transaction
+    /// (one revision; the subscription's change, then the key's). `NotFound` when its
+    /// consumer is absent; `Conflict` when its id, or the key's id or hash, is used.
+    fn insert_subscription(
+        &self,
+        subscription: &SubscriptionRecord,
+        key: Option<&KeyRecord>,
+    ) -> Result<u64>;
+    /// Replaces an existing subscription's mutable fields (`status`, `ends_at`,
+    /// `updated_at`). `NotFound` when absent.
+    fn update_subscription(&self, subscription: &SubscriptionRecord) -> Result<u64>;
+    /// One subscription by id.
+    fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>>;
+    /// Subscriptions ordered by id, optionally of one consumer and/or one service, after
+    /// `page.after`, at most `page.limit`.
+    fn subscriptions(
+        &self,
+        consumer: Option<&str>,
+        service: Option<&str>,
+        page: &Page,
+    ) -> Result<Vec<SubscriptionRecord>>;
+    /// Deletes a subscription (its key stays; delete it separately). `NotFound` when
+    /// absent.
+    fn delete_subscription(&self, id: &str) -> Result<u64>;
 
     /// A named setting stored with [`Store::apply_batch`].
     fn setting(&self, name: &str) -> Result<Option<String>>;

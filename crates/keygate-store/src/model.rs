@@ -66,6 +66,105 @@ pub struct KeyRecord {
     pub revoked_at: Option<Millis>,
     /// Last successful use, written in batches.
     pub last_used_at: Option<Millis>,
+    /// The subscription this key was issued for (its own key), if any.
+    pub subscription: Option<String>,
+    /// Whether this is its consumer's shared key: the one key of every subscription
+    /// created with [`KeyMode::Shared`].
+    pub shared: bool,
+}
+
+/// Where a subscription stands. Only accepted subscriptions let a key through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionStatus {
+    /// Waiting for approval (plans without `auto_approve`).
+    Pending,
+    /// Approved: its key works on the plan's service.
+    Accepted,
+    /// Suspended for a while; may be resumed.
+    Paused,
+    /// Refused while pending; final.
+    Rejected,
+    /// Ended; final.
+    Closed,
+}
+
+impl SubscriptionStatus {
+    /// The lowercase name, as on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Pending => "pending",
+            SubscriptionStatus::Accepted => "accepted",
+            SubscriptionStatus::Paused => "paused",
+            SubscriptionStatus::Rejected => "rejected",
+            SubscriptionStatus::Closed => "closed",
+        }
+    }
+
+    /// Parses the lowercase name.
+    pub fn parse(text: &str) -> Option<SubscriptionStatus> {
+        Some(match text {
+            "pending" => SubscriptionStatus::Pending,
+            "accepted" => SubscriptionStatus::Accepted,
+            "paused" => SubscriptionStatus::Paused,
+            "rejected" => SubscriptionStatus::Rejected,
+            "closed" => SubscriptionStatus::Closed,
+            _ => return None,
+        })
+    }
+}
+
+/// Which key a subscription uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyMode {
+    /// A key of its own, issued with the subscription.
+    Own,
+    /// The consumer's shared key, common to its shared-key subscriptions.
+    Shared,
+}
+
+impl KeyMode {
+    /// The lowercase name, as on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyMode::Own => "own",
+            KeyMode::Shared => "shared",
+        }
+    }
+
+    /// Parses the lowercase name.
+    pub fn parse(text: &str) -> Option<KeyMode> {
+        match text {
+            "own" => Some(KeyMode::Own),
+            "shared" => Some(KeyMode::Shared),
+            _ => None,
+        }
+    }
+}
+
+/// A consumer's subscription to one plan of one service (Gravitee's subscription of an
+/// application to an API key plan).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    /// Unique id.
+    pub id: String,
+    /// The subscribing consumer's name.
+    pub consumer: String,
+    /// The service whose plan it subscribes to.
+    pub service: String,
+    /// The plan's name within the service.
+    pub plan: String,
+    /// Where it stands.
+    pub status: SubscriptionStatus,
+    /// Its own key or the consumer's shared key.
+    pub key_mode: KeyMode,
+    /// When it ends, if it does.
+    pub ends_at: Option<Millis>,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Last change.
+    pub updated_at: Millis,
 }
 
 /// A service, stored as the JSON document of its configuration-file form (with routes),
@@ -91,6 +190,8 @@ pub enum Entity {
     Key(KeyRecord),
     /// A service.
     Service(ServiceRecord),
+    /// A subscription.
+    Subscription(SubscriptionRecord),
 }
 
 /// What a put did.
@@ -113,6 +214,8 @@ pub enum ChangeKind {
     Key,
     /// A service.
     Service,
+    /// A subscription.
+    Subscription,
 }
 
 /// One committed change.

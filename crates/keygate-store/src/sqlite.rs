@@ -23,11 +23,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{params, Connection, OpenFlags, Params, Row, Transaction, TransactionBehavior};
 
-use self::codec::{consumer_columns, key_columns, service_columns};
+use self::codec::{consumer_columns, key_columns, service_columns, subscription_columns};
 use self::errors::{corrupt, key_write, not_found, OrStore};
 use crate::{
     BatchOp, Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Millis, Origin, Page, Result,
-    ServiceRecord, Store, StoreError, Written,
+    ServiceRecord, Store, StoreError, SubscriptionRecord, Written,
 };
 
 /// The SQLite implementation of [`Store`].
@@ -338,7 +338,7 @@ fn insert_key_row(tx: &Transaction<'_>, key: &KeyRecord) -> Result<()> {
     tx.prepare_cached(concat!(
         "INSERT INTO keys (",
         key_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
     ))
     .or_store()?
     .execute(params![
@@ -354,6 +354,8 @@ fn insert_key_row(tx: &Transaction<'_>, key: &KeyRecord) -> Result<()> {
         key.expires_at,
         key.revoked_at,
         key.last_used_at,
+        key.subscription,
+        key.shared,
     ])
     .map_err(|e| key_write(e, key))?;
     Ok(())
@@ -440,6 +442,21 @@ fn delete_consumer_in(tx: &Transaction<'_>, name: &str) -> Result<u64> {
             "consumer `{name}` still has {keys} {noun}; delete them first"
         )));
     }
+    let subscriptions: i64 = tx
+        .prepare_cached("SELECT count(*) FROM subscriptions WHERE consumer = ?1")
+        .or_store()?
+        .query_row([name], |row| row.get(0))
+        .or_store()?;
+    if subscriptions > 0 {
+        let noun = if subscriptions == 1 {
+            "subscription"
+        } else {
+            "subscriptions"
+        };
+        return Err(StoreError::Conflict(format!(
+            "consumer `{name}` still has {subscriptions} {noun}; delete them first"
+        )));
+    }
     let deleted = tx
         .prepare_cached("DELETE FROM consumers WHERE name = ?1")
         .or_store()?
@@ -466,8 +483,8 @@ fn put_key_in(tx: &Transaction<'_>, key: &KeyRecord) -> Result<Written> {
     }
     tx.prepare_cached(
         "UPDATE keys SET consumer = ?2, hash = ?3, prefix = ?4, active = ?5, \
-             description = ?6, labels = ?7, origin = ?8, expires_at = ?9, revoked_at = ?10 \
-             WHERE id = ?1",
+             description = ?6, labels = ?7, origin = ?8, expires_at = ?9, revoked_at = ?10, \
+             subscription_id = ?11, shared = ?12 WHERE id = ?1",
     )
     .or_store()?
     .execute(params![
@@ -481,6 +498,8 @@ fn put_key_in(tx: &Transaction<'_>, key: &KeyRecord) -> Result<Written> {
         codec::origin_text(key.origin),
         key.expires_at,
         key.revoked_at,
+        key.subscription,
+        key.shared,
     ])
     .map_err(|e| key_write(e, key))?;
     let revision = bump_revision(tx)?;
@@ -548,6 +567,118 @@ fn delete_service_in(tx: &Transaction<'_>, name: &str) -> Result<u64> {
     Ok(revision)
 }
 
+/// One subscription.
+fn fetch_subscription(conn: &Connection, id: &str) -> Result<Option<SubscriptionRecord>> {
+    fetch_one(
+        conn,
+        concat!(
+            "SELECT ",
+            subscription_columns!(),
+            " FROM subscriptions WHERE id = ?1"
+        ),
+        [id],
+        codec::subscription,
+    )
+}
+
+/// `insert_subscription` inside an open transaction.
+fn insert_subscription_in(
+    tx: &Transaction<'_>,
+    subscription: &SubscriptionRecord,
+    key: Option<&KeyRecord>,
+) -> Result<u64> {
+    if fetch_consumer(tx, &subscription.consumer)?.is_none() {
+        return Err(not_found("consumer", &subscription.consumer));
+    }
+    if fetch_subscription(tx, &subscription.id)?.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "a subscription with id `{}` already exists",
+            subscription.id
+        )));
+    }
+    tx.prepare_cached(concat!(
+        "INSERT INTO subscriptions (",
+        subscription_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))
+    .or_store()?
+    .execute(params![
+        subscription.id,
+        subscription.consumer,
+        subscription.service,
+        subscription.plan,
+        subscription.status.as_str(),
+        subscription.key_mode.as_str(),
+        subscription.ends_at,
+        subscription.created_at,
+        subscription.updated_at,
+    ])
+    .or_store()?;
+    if let Some(key) = key {
+        insert_key_row(tx, key)?;
+    }
+    let revision = bump_revision(tx)?;
+    log_change(
+        tx,
+        revision,
+        0,
+        ChangeKind::Subscription,
+        &subscription.id,
+        false,
+        None,
+    )?;
+    if let Some(key) = key {
+        log_key(tx, revision, 1, key, false)?;
+    }
+    Ok(revision)
+}
+
+/// `update_subscription` inside an open transaction. Unchanged fields use no revision.
+fn update_subscription_in(tx: &Transaction<'_>, subscription: &SubscriptionRecord) -> Result<u64> {
+    let stored = fetch_subscription(tx, &subscription.id)?
+        .ok_or_else(|| not_found("subscription", &subscription.id))?;
+    if codec::same_mutable_subscription_fields(&stored, subscription) {
+        return current_revision(tx);
+    }
+    tx.prepare_cached(
+        "UPDATE subscriptions SET status = ?2, ends_at = ?3, updated_at = ?4 WHERE id = ?1",
+    )
+    .or_store()?
+    .execute(params![
+        subscription.id,
+        subscription.status.as_str(),
+        subscription.ends_at,
+        subscription.updated_at,
+    ])
+    .or_store()?;
+    let revision = bump_revision(tx)?;
+    log_change(
+        tx,
+        revision,
+        0,
+        ChangeKind::Subscription,
+        &subscription.id,
+        false,
+        None,
+    )?;
+    Ok(revision)
+}
+
+/// `delete_subscription` inside an open transaction.
+fn delete_subscription_in(tx: &Transaction<'_>, id: &str) -> Result<u64> {
+    let deleted = tx
+        .prepare_cached("DELETE FROM subscriptions WHERE id = ?1")
+        .or_store()?
+        .execute([id])
+        .or_store()?;
+    if deleted == 0 {
+        return Err(not_found("subscription", id));
+    }
+    let revision = bump_revision(tx)?;
+    log_change(tx, revision, 0, ChangeKind::Subscription, id, true, None)?;
+    Ok(revision)
+}
+
 /// `delete_key` inside an open transaction.
 fn delete_key_in(tx: &Transaction<'_>, id: &str) -> Result<u64> {
     let stored = fetch_key(tx, id)?.ok_or_else(|| not_found("key", id))?;
@@ -592,6 +723,13 @@ impl Store for SqliteStore {
             [],
             codec::service,
             &mut |s| visit(Entity::Service(s)),
+        )?;
+        stream(
+            &tx,
+            concat!("SELECT ", subscription_columns!(), " FROM subscriptions"),
+            [],
+            codec::subscription,
+            &mut |s| visit(Entity::Subscription(s)),
         )?;
         tx.commit().or_store()?;
         Ok(revision)
@@ -801,6 +939,45 @@ impl Store for SqliteStore {
             }
             current_revision(tx)
         })
+    }
+
+    fn insert_subscription(
+        &self,
+        subscription: &SubscriptionRecord,
+        key: Option<&KeyRecord>,
+    ) -> Result<u64> {
+        self.write(|tx| insert_subscription_in(tx, subscription, key))
+    }
+
+    fn update_subscription(&self, subscription: &SubscriptionRecord) -> Result<u64> {
+        self.write(|tx| update_subscription_in(tx, subscription))
+    }
+
+    fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>> {
+        fetch_subscription(&self.conn(), id)
+    }
+
+    fn subscriptions(
+        &self,
+        consumer: Option<&str>,
+        service: Option<&str>,
+        page: &Page,
+    ) -> Result<Vec<SubscriptionRecord>> {
+        fetch_all(
+            &self.conn(),
+            concat!(
+                "SELECT ",
+                subscription_columns!(),
+                " FROM subscriptions WHERE id > ?2 AND (?3 IS NULL OR consumer = ?3) \
+                 AND (?4 IS NULL OR service = ?4) ORDER BY id LIMIT ?1"
+            ),
+            params![limit(page), after(page), consumer, service],
+            codec::subscription,
+        )
+    }
+
+    fn delete_subscription(&self, id: &str) -> Result<u64> {
+        self.write(|tx| delete_subscription_in(tx, id))
     }
 
     fn setting(&self, name: &str) -> Result<Option<String>> {

@@ -42,7 +42,7 @@ fn import_and_load(keys: u64) {
         .load(&mut |entity| match entity {
             Entity::Consumer(_) => c += 1,
             Entity::Key(_) => k += 1,
-            Entity::Service(_) => s += 1,
+            Entity::Service(_) | Entity::Subscription(_) => s += 1,
         })
         .unwrap();
     let loaded = started.elapsed();

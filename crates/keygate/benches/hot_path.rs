@@ -102,6 +102,8 @@ fn key_lookup(c: &mut Criterion) {
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
+            subscription: None,
+            shared: false,
         });
     }
     let index = &directory.keys;

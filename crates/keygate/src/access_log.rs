@@ -59,6 +59,10 @@ pub struct AccessRecord {
     pub key: Option<Arc<KeyEntry>>,
     /// The key's consumer.
     pub consumer: Option<Arc<ConsumerEntry>>,
+    /// The plan the key was let through by, on a service with plans.
+    pub plan: Option<Arc<str>>,
+    /// The subscription the key was let through by, on a service with plans.
+    pub subscription: Option<Arc<str>>,
     /// Why the gateway answered itself, if it did.
     pub denial: Option<&'static str>,
     /// Status the upstream answered.
@@ -82,6 +86,8 @@ impl AccessRecord {
             route: None,
             key: None,
             consumer: None,
+            plan: None,
+            subscription: None,
             denial: None,
             upstream_status: None,
             total_us: 0,
@@ -102,6 +108,8 @@ struct Line<'a> {
     client_type: Option<&'a str>,
     key_id: Option<&'a str>,
     key_prefix: Option<&'a str>,
+    plan: Option<&'a str>,
+    subscription: Option<&'a str>,
     denial: Option<&'a str>,
     upstream_status: Option<u16>,
     total_us: u64,
@@ -127,6 +135,8 @@ impl<'a> Line<'a> {
             client_type: consumer.map(|c| &*c.client_type),
             key_id: key.map(|k| &*k.id),
             key_prefix: key.and_then(|k| k.prefix.as_deref()),
+            plan: record.plan.as_deref(),
+            subscription: record.subscription.as_deref(),
             denial: record.denial,
             upstream_status: record.upstream_status,
             total_us: record.total_us,

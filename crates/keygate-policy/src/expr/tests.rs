@@ -26,6 +26,7 @@ fn b_consumer() -> StaticFacts {
         key_id: Some("k1".into()),
         key_labels: pairs(&[("env", "prod")]),
         plan: Some("gold".into()),
+        subscription: Some("sub-1".into()),
         method: "GET".into(),
         path: "/admin/users".into(),
         host: "api.example.com".into(),
@@ -127,6 +128,7 @@ fn every_variable() {
         ("key.labels.env === 'prod'", true, false),
         ("key.labels['env'] === 'prod'", true, false),
         ("plan === 'gold'", true, false),
+        ("subscription === 'sub-1'", true, false),
         ("request.path === '/admin/users'", true, false),
         ("request['method'] === 'GET'", true, false),
         ("request.host === 'api.example.com'", true, true),
@@ -166,6 +168,7 @@ fn null_rules() {
         ("null !== null", false, false),
         ("clientType === consumer", false, true),
         ("key.id === null && plan === null", false, true),
+        ("subscription === null", false, true),
         ("clientType in ['A', 'B']", true, false),
         ("!(clientType in ['A', 'B'])", false, true),
         ("null in groups", false, false),
@@ -274,6 +277,9 @@ impl Facts for LowercaseHeaders {
         None
     }
     fn plan(&self) -> Option<&str> {
+        None
+    }
+    fn subscription(&self) -> Option<&str> {
         None
     }
     fn method(&self) -> &str {

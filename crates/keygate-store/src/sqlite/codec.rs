@@ -6,7 +6,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::errors::{corrupt, from_sqlite};
-use crate::{ChangeKind, ConsumerRecord, KeyRecord, Origin, Result, ServiceRecord};
+use crate::{
+    ChangeKind, ConsumerRecord, KeyMode, KeyRecord, Origin, Result, ServiceRecord,
+    SubscriptionRecord, SubscriptionStatus,
+};
 
 /// The consumer columns, in the order [`consumer`] reads them.
 macro_rules! consumer_columns {
@@ -20,7 +23,7 @@ macro_rules! consumer_columns {
 macro_rules! key_columns {
     () => {
         "id, consumer, hash, prefix, active, description, labels, origin, created_at, \
-         expires_at, revoked_at, last_used_at"
+         expires_at, revoked_at, last_used_at, subscription_id, shared"
     };
 }
 
@@ -31,7 +34,14 @@ macro_rules! service_columns {
     };
 }
 
-pub(super) use {consumer_columns, key_columns, service_columns};
+/// The subscription columns, in the order [`subscription`] reads them.
+macro_rules! subscription_columns {
+    () => {
+        "id, consumer, service, plan, status, key_mode, ends_at, created_at, updated_at"
+    };
+}
+
+pub(super) use {consumer_columns, key_columns, service_columns, subscription_columns};
 
 /// Reads a consumer row selected with [`consumer_columns`].
 pub(super) fn consumer(row: &Row<'_>) -> Result<ConsumerRecord> {
@@ -65,6 +75,38 @@ pub(super) fn key(row: &Row<'_>) -> Result<KeyRecord> {
         expires_at: row.get(9).map_err(from_sqlite)?,
         revoked_at: row.get(10).map_err(from_sqlite)?,
         last_used_at: row.get(11).map_err(from_sqlite)?,
+        subscription: row.get(12).map_err(from_sqlite)?,
+        shared: row.get(13).map_err(from_sqlite)?,
+        id,
+    })
+}
+
+/// Reads a subscription row selected with [`subscription_columns`].
+pub(super) fn subscription(row: &Row<'_>) -> Result<SubscriptionRecord> {
+    let id: String = row.get(0).map_err(from_sqlite)?;
+    let text = |index: usize| -> Result<&str> {
+        row.get_ref(index)
+            .map_err(from_sqlite)?
+            .as_str()
+            .map_err(|e| {
+                corrupt(format!(
+                    "subscription `{id}`: column {index} is not text: {e}"
+                ))
+            })
+    };
+    let status = SubscriptionStatus::parse(text(4)?)
+        .ok_or_else(|| corrupt(format!("subscription `{id}` has an unknown status")))?;
+    let key_mode = KeyMode::parse(text(5)?)
+        .ok_or_else(|| corrupt(format!("subscription `{id}` has an unknown key mode")))?;
+    Ok(SubscriptionRecord {
+        consumer: row.get(1).map_err(from_sqlite)?,
+        service: row.get(2).map_err(from_sqlite)?,
+        plan: row.get(3).map_err(from_sqlite)?,
+        status,
+        key_mode,
+        ends_at: row.get(6).map_err(from_sqlite)?,
+        created_at: row.get(7).map_err(from_sqlite)?,
+        updated_at: row.get(8).map_err(from_sqlite)?,
         id,
     })
 }
@@ -127,6 +169,7 @@ pub(super) fn kind_text(kind: ChangeKind) -> &'static str {
         ChangeKind::Consumer => "consumer",
         ChangeKind::Key => "key",
         ChangeKind::Service => "service",
+        ChangeKind::Subscription => "subscription",
     }
 }
 
@@ -136,6 +179,7 @@ pub(super) fn kind(text: &str) -> Result<ChangeKind> {
         "consumer" => Ok(ChangeKind::Consumer),
         "key" => Ok(ChangeKind::Key),
         "service" => Ok(ChangeKind::Service),
+        "subscription" => Ok(ChangeKind::Subscription),
         other => Err(corrupt(format!(
             "the change log has an unknown kind `{other}`"
         ))),
@@ -178,4 +222,12 @@ pub(super) fn same_service(stored: &ServiceRecord, new: &ServiceRecord) -> bool 
             updated_at: stored.updated_at,
             ..new.clone()
         }
+}
+
+/// Whether two subscriptions have the same fields that `update_subscription` writes.
+pub(super) fn same_mutable_subscription_fields(
+    stored: &SubscriptionRecord,
+    new: &SubscriptionRecord,
+) -> bool {
+    stored.status == new.status && stored.ends_at == new.ends_at
 }

@@ -92,6 +92,14 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 2: named settings, such as the fingerprint of the configuration file last applied.
     "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 3: subscriptions and shared keys. Plans live in their service's document.
+    "
+    DROP TABLE plans;
+    ALTER TABLE keys ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX keys_by_subscription ON keys (subscription_id);
+    CREATE INDEX subscriptions_by_consumer ON subscriptions (consumer, id);
+    CREATE INDEX subscriptions_by_service ON subscriptions (service, id);
+    ",
 ];
 
 /// The schema version this code writes and understands.

@@ -77,5 +77,7 @@ pub fn key(n: u64, consumer: &str) -> KeyRecord {
         expires_at: None,
         revoked_at: None,
         last_used_at: None,
+        subscription: None,
+        shared: false,
     }
 }

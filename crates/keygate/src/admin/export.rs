@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::Json;
-use keygate_store::{Entity, Origin};
+use keygate_store::{Entity, KeyMode, Origin, SubscriptionStatus};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -26,6 +26,24 @@ struct ExportedKey {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     labels: BTreeMap<String, String>,
     origin: Origin,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscription: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    shared: bool,
+}
+
+#[derive(Serialize)]
+struct ExportedSubscription {
+    id: String,
+    consumer: String,
+    service: String,
+    plan: String,
+    status: SubscriptionStatus,
+    key_mode: KeyMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ends_at: Option<String>,
+    created_at: String,
+    updated_at: String,
 }
 
 #[derive(Serialize)]
@@ -50,6 +68,8 @@ pub struct Export {
     revision: u64,
     consumers: Vec<ExportedConsumer>,
     services: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subscriptions: Vec<ExportedSubscription>,
 }
 
 fn hex(bytes: &[u8; 32]) -> String {
@@ -63,6 +83,7 @@ pub async fn export(State(state): State<AdminState>) -> Result<Json<Export>, Api
             let mut consumers: Vec<ExportedConsumer> = Vec::new();
             let mut index: BTreeMap<String, usize> = BTreeMap::new();
             let mut services = Vec::new();
+            let mut subscriptions = Vec::new();
             let revision = store.load(&mut |entity| match entity {
                 Entity::Consumer(c) => {
                     index.insert(c.name.clone(), consumers.len());
@@ -88,6 +109,8 @@ pub async fn export(State(state): State<AdminState>) -> Result<Json<Export>, Api
                             revoked_at: k.revoked_at.map(rfc3339),
                             labels: k.labels,
                             origin: k.origin,
+                            subscription: k.subscription,
+                            shared: k.shared,
                         });
                     }
                 }
@@ -102,11 +125,23 @@ pub async fn export(State(state): State<AdminState>) -> Result<Json<Export>, Api
                     }
                     services.push(document);
                 }
+                Entity::Subscription(s) => subscriptions.push(ExportedSubscription {
+                    id: s.id,
+                    consumer: s.consumer,
+                    service: s.service,
+                    plan: s.plan,
+                    status: s.status,
+                    key_mode: s.key_mode,
+                    ends_at: s.ends_at.map(rfc3339),
+                    created_at: rfc3339(s.created_at),
+                    updated_at: rfc3339(s.updated_at),
+                }),
             })?;
             Ok(Export {
                 revision,
                 consumers,
                 services,
+                subscriptions,
             })
         })
         .await?;

@@ -160,6 +160,8 @@ fn new_record(
         expires_at: None,
         revoked_at: None,
         last_used_at: None,
+        subscription: None,
+        shared: false,
     })
 }
 

@@ -54,6 +54,9 @@ pub struct FactArgs {
     /// Plan name.
     #[arg(long)]
     plan: Option<String>,
+    /// Subscription id.
+    #[arg(long)]
+    subscription: Option<String>,
     /// Request method.
     #[arg(long, default_value = "GET")]
     method: String,
@@ -106,6 +109,7 @@ pub fn run(command: ExprCommand) -> ExitCode {
         key_id: facts.key_id,
         key_labels: facts.label,
         plan: facts.plan,
+        subscription: facts.subscription,
         method: facts.method.to_ascii_uppercase(),
         path: facts.path,
         host: facts.host,

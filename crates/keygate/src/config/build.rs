@@ -15,7 +15,7 @@ use serde_saphyr::Location;
 use super::file::{At, FileConfig, FileKeySource, FileProxy, FileRoute, FileService, FileUpstream};
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, IdentityHeaders,
-    KeySource, PathPattern, Problem, ProxySettings, Route, Service, ServiceDocument, Target,
+    KeySource, PathPattern, Plan, Problem, ProxySettings, Route, Service, ServiceDocument, Target,
     UpstreamSettings,
 };
 
@@ -407,6 +407,34 @@ impl Checker<'_> {
                 self.route(&route.value, &sources)
             })
             .collect();
+        let mut plan_names = HashSet::new();
+        let plans = service
+            .plans
+            .iter()
+            .map(|plan| {
+                let plan = &plan.value;
+                self.check_name(&plan.name, "plan");
+                if !plan_names.insert(plan.name.value.as_str()) {
+                    self.report(
+                        &plan.name.referenced,
+                        format!(
+                            "plan `{}` is defined twice in service `{}`",
+                            plan.name.value, service.name.value
+                        ),
+                    );
+                }
+                Plan {
+                    name: plan.name.value.as_str().into(),
+                    selection_rule: plan
+                        .selection_rule
+                        .as_ref()
+                        .and_then(|rule| self.expression(rule)),
+                    forward_key: plan.forward_key.unwrap_or(false),
+                    auto_approve: plan.auto_approve.unwrap_or(true),
+                    description: plan.description.clone(),
+                }
+            })
+            .collect();
         Service {
             name: service.name.value.as_str().into(),
             hosts,
@@ -415,6 +443,7 @@ impl Checker<'_> {
             preserve_host: service.preserve_host.unwrap_or(false),
             upstream: self.upstream(&service.upstream),
             routes,
+            plans,
         }
     }
 

@@ -126,6 +126,25 @@ pub struct FileService {
     /// The endpoints.
     #[serde(default)]
     pub routes: Vec<At<FileRoute>>,
+    /// API key plans; a key passes only through an accepted subscription to one of them.
+    #[serde(default)]
+    pub plans: Vec<At<FilePlan>>,
+}
+
+/// One entry of a service's `plans:` (a Gravitee API key plan).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePlan {
+    /// Plan name, unique within its service.
+    pub name: At<String>,
+    /// An expression that must be true for the plan to be chosen.
+    pub selection_rule: Option<At<String>>,
+    /// Send the key upstream ("Propagate API key to upstream", default false).
+    pub forward_key: Option<bool>,
+    /// New subscriptions start accepted (default true), else pending.
+    pub auto_approve: Option<bool>,
+    /// What the plan offers.
+    pub description: Option<String>,
 }
 
 /// `upstream:` — a URL, or a map with targets and timeouts.

@@ -109,6 +109,23 @@ pub struct Service {
     pub upstream: UpstreamSettings,
     /// The endpoints, in file order.
     pub routes: Vec<Route>,
+    /// API key plans, in the order they are tried; empty = keys work as they are.
+    pub plans: Vec<Plan>,
+}
+
+/// An API key plan of a service.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Name, unique within the service.
+    pub name: Arc<str>,
+    /// Must be true for the plan to be chosen; `None` = always.
+    pub selection_rule: Option<Arc<Expr>>,
+    /// Whether the key is sent upstream through this plan.
+    pub forward_key: bool,
+    /// Whether new subscriptions start accepted (else pending).
+    pub auto_approve: bool,
+    /// What the plan offers.
+    pub description: Option<String>,
 }
 
 /// Targets and timeouts of a service's upstream.

@@ -14,6 +14,37 @@ pub enum InvalidKey {
     Revoked,
 }
 
+/// Why a valid key found no way through a service's plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanRefusal {
+    /// The consumer has no subscription to any plan of the service with this key.
+    NoSubscription,
+    /// The key's subscriptions are to plans whose selection rule is false.
+    RuleFalse,
+    /// The subscription waits for approval.
+    Pending,
+    /// The subscription is paused.
+    Paused,
+    /// The subscription was rejected.
+    Rejected,
+    /// The subscription is closed, or past its end.
+    Closed,
+}
+
+impl PlanRefusal {
+    /// How telling the refusal is: when several plans refuse, the log names the most
+    /// specific cause (a subscription's status over a false rule over no subscription).
+    pub fn weight(self) -> u8 {
+        match self {
+            PlanRefusal::NoSubscription => 0,
+            PlanRefusal::RuleFalse => 1,
+            PlanRefusal::Closed | PlanRefusal::Rejected => 2,
+            PlanRefusal::Pending => 3,
+            PlanRefusal::Paused => 4,
+        }
+    }
+}
+
 /// A request the gateway answers itself.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ProxyError {
@@ -48,6 +79,9 @@ pub enum ProxyError {
         /// Whether the call had no key.
         anonymous: bool,
     },
+    /// The service has plans and none lets this key through.
+    #[error("no accepted subscription: {0:?}")]
+    NotSubscribed(PlanRefusal),
     /// No connection to the upstream could be made.
     #[error("could not connect to the upstream")]
     UpstreamConnect,
@@ -74,6 +108,12 @@ impl ProxyError {
             ProxyError::InvalidKey(InvalidKey::Expired) => "key_expired",
             ProxyError::InvalidKey(InvalidKey::Revoked) => "key_revoked",
             ProxyError::Forbidden { .. } => "forbidden",
+            ProxyError::NotSubscribed(PlanRefusal::NoSubscription) => "no_subscription",
+            ProxyError::NotSubscribed(PlanRefusal::RuleFalse) => "plan_rule_false",
+            ProxyError::NotSubscribed(PlanRefusal::Pending) => "subscription_pending",
+            ProxyError::NotSubscribed(PlanRefusal::Paused) => "subscription_paused",
+            ProxyError::NotSubscribed(PlanRefusal::Rejected) => "subscription_rejected",
+            ProxyError::NotSubscribed(PlanRefusal::Closed) => "subscription_closed",
             ProxyError::UpstreamConnect => "upstream_connect",
             ProxyError::UpstreamTimeout => "upstream_timeout",
             ProxyError::UpstreamBroken => "upstream_broken",

@@ -16,6 +16,10 @@ pub struct RequestFacts<'r, B> {
     pub key: Option<&'r KeyEntry>,
     /// The key's consumer, as it was when the request was authenticated.
     pub consumer: Option<&'r ConsumerEntry>,
+    /// The plan being considered or selected, on a service with plans.
+    pub plan: Option<&'r str>,
+    /// The subscription the key is used through, once a plan is selected.
+    pub subscription: Option<&'r str>,
     /// Whether the request came in on a back-office listener.
     pub is_backoffice: bool,
 }
@@ -52,7 +56,11 @@ impl<B> Facts for RequestFacts<'_, B> {
     }
 
     fn plan(&self) -> Option<&str> {
-        None
+        self.plan
+    }
+
+    fn subscription(&self) -> Option<&str> {
+        self.subscription
     }
 
     fn method(&self) -> &str {

@@ -4,9 +4,11 @@
 //! 1. [`check_request`] — header size limit (`431`), path sanity (`400`);
 //! 2. [`route`] — host, path, method (`404`, `405`);
 //! 3. [`authenticate`] — find the key, hash, look up (`401`);
-//! 4. [`authorize`] — the route's `allow` expression (`403`; `401` for anonymous calls);
-//! 5. [`forward`] — rewrite headers and URI, send upstream, stream back (`502`, `504`);
-//! 6. log — [`Gateway::handle`] hands the access record to the log writer.
+//! 4. [`select_plan`] — on a service with plans, an accepted subscription of the key
+//!    to a plan whose selection rule is true (`403`);
+//! 5. [`authorize`] — the route's `allow` expression (`403`; `401` for anonymous calls);
+//! 6. [`forward`] — rewrite headers and URI, send upstream, stream back (`502`, `504`);
+//! 7. log — [`Gateway::handle`] hands the access record to the log writer.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +20,7 @@ use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
 use http_body_util::Either;
 use hyper::body::Incoming;
 
-use super::error::{InvalidKey, ProxyError};
+use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, set_forwarded, set_identity};
 use super::key_source::{self, Extracted};
@@ -27,10 +29,13 @@ use super::router::RouteMatch;
 use super::upstream::UpstreamTarget;
 use super::ProxyBody;
 use crate::access_log::{AccessLog, AccessRecord};
-use crate::config::{AuthMode, Route, Service};
+use crate::config::{AuthMode, Plan, Route, Service};
 use crate::key::plausible;
 use crate::metrics::Metrics;
-use crate::state::{millis, ConsumerEntry, KeyCheck, KeyEntry, SharedState, Snapshot};
+use crate::state::{
+    millis, ConsumerEntry, KeyCheck, KeyEntry, SharedState, Snapshot, SubscriptionEntry,
+};
+use keygate_store::SubscriptionStatus;
 
 /// The proxy's request handler, shared by every connection.
 pub struct Gateway {
@@ -44,6 +49,12 @@ struct Matched<'s> {
     service_index: usize,
     service: &'s Service,
     route: &'s Route,
+}
+
+/// The plan and subscription a key was let through by.
+struct Selected<'s> {
+    plan: &'s Plan,
+    subscription: Arc<SubscriptionEntry>,
 }
 
 /// Who is calling; `None` = anonymous.
@@ -109,8 +120,26 @@ async fn proxy(
     record.service = Some(matched.service.name.clone());
     record.route = Some(matched.route.name.clone());
     let caller = authenticate(state, matched.route, &request, record)?;
-    authorize(matched.route, &caller, &request)?;
-    forward(snapshot, &matched, caller, request, client, record).await
+    let selected = select_plan(matched.service, &caller, &request, SystemTime::now())?;
+    if let Some(selected) = &selected {
+        record.plan = Some(selected.plan.name.clone());
+        record.subscription = Some(selected.subscription.id.clone());
+    }
+    authorize(matched.route, &caller, selected.as_ref(), &request)?;
+    let forward_key = matched.route.forward_key
+        || selected
+            .as_ref()
+            .is_some_and(|selected| selected.plan.forward_key);
+    forward(
+        snapshot,
+        &matched,
+        caller,
+        forward_key,
+        request,
+        client,
+        record,
+    )
+    .await
 }
 
 /// Phase 1: limits and sanity that hold whatever the route.
@@ -229,10 +258,98 @@ fn authenticate(
     }))
 }
 
-/// Phase 4: the route's `allow` expression, over the caller and the request as sent.
+/// Phase 4: on a service with plans, the plan a key goes through. Plans are tried in
+/// their order; a plan is taken when its selection rule is true and the consumer has an
+/// accepted, unended subscription to it whose key this is (its own, or the shared key of
+/// a shared-key subscription). Services without plans, and anonymous calls on routes
+/// where the key is optional, select nothing and pass.
+fn select_plan<'s>(
+    service: &'s Service,
+    caller: &Caller,
+    request: &Request<Incoming>,
+    now: SystemTime,
+) -> Result<Option<Selected<'s>>, ProxyError> {
+    let Some(caller) = caller else {
+        return Ok(None);
+    };
+    if service.plans.is_empty() {
+        return Ok(None);
+    }
+    let mut refusal = PlanRefusal::NoSubscription;
+    for plan in &service.plans {
+        let Some(subscription) = best_subscription(&caller.consumer, &caller.key, service, plan)
+        else {
+            continue;
+        };
+        if let Some(rule) = &plan.selection_rule {
+            let facts = RequestFacts {
+                request,
+                key: Some(&caller.key),
+                consumer: Some(&caller.consumer),
+                plan: Some(&plan.name),
+                subscription: Some(&subscription.id),
+                is_backoffice: false,
+            };
+            if !rule.eval(&facts) {
+                refusal = stronger(refusal, PlanRefusal::RuleFalse);
+                continue;
+            }
+        }
+        let ended = subscription.ends_at.is_some_and(|at| at <= now);
+        let status_refusal = match subscription.status {
+            SubscriptionStatus::Accepted if ended => PlanRefusal::Closed,
+            SubscriptionStatus::Accepted => {
+                return Ok(Some(Selected {
+                    plan,
+                    subscription: subscription.clone(),
+                }))
+            }
+            SubscriptionStatus::Pending => PlanRefusal::Pending,
+            SubscriptionStatus::Paused => PlanRefusal::Paused,
+            SubscriptionStatus::Rejected => PlanRefusal::Rejected,
+            SubscriptionStatus::Closed => PlanRefusal::Closed,
+        };
+        refusal = stronger(refusal, status_refusal);
+    }
+    Err(ProxyError::NotSubscribed(refusal))
+}
+
+/// The consumer's subscription to `plan` that `key` belongs to; an accepted one first,
+/// then by how telling its status is.
+fn best_subscription<'c>(
+    consumer: &'c ConsumerEntry,
+    key: &KeyEntry,
+    service: &Service,
+    plan: &Plan,
+) -> Option<&'c Arc<SubscriptionEntry>> {
+    consumer
+        .subscriptions
+        .iter()
+        .filter(|s| s.service == service.name && s.plan == plan.name && s.is_key_of(key))
+        .max_by_key(|s| match s.status {
+            SubscriptionStatus::Accepted => 5,
+            SubscriptionStatus::Paused => 4,
+            SubscriptionStatus::Pending => 3,
+            SubscriptionStatus::Rejected => 2,
+            SubscriptionStatus::Closed => 1,
+        })
+}
+
+/// The more telling of two refusals.
+fn stronger(a: PlanRefusal, b: PlanRefusal) -> PlanRefusal {
+    if b.weight() > a.weight() {
+        b
+    } else {
+        a
+    }
+}
+
+/// Phase 5: the route's `allow` expression, over the caller, the selected plan and the
+/// request as sent.
 fn authorize(
     route: &Route,
     caller: &Caller,
+    selected: Option<&Selected<'_>>,
     request: &Request<Incoming>,
 ) -> Result<(), ProxyError> {
     let Some(allow) = &route.allow else {
@@ -242,6 +359,8 @@ fn authorize(
         request,
         key: caller.as_ref().map(|caller| &*caller.key),
         consumer: caller.as_ref().map(|caller| &*caller.consumer),
+        plan: selected.map(|selected| &*selected.plan.name),
+        subscription: selected.map(|selected| &*selected.subscription.id),
         is_backoffice: false,
     };
     if allow.eval(&facts) {
@@ -252,11 +371,13 @@ fn authorize(
     })
 }
 
-/// Phase 5: rewrite the request for the upstream, send it, and stream the answer back.
+/// Phase 6: rewrite the request for the upstream, send it, and stream the answer back.
+/// The key is removed unless `forward_key` (the route's or the selected plan's) says so.
 async fn forward(
     snapshot: &Snapshot,
     matched: &Matched<'_>,
     caller: Caller,
+    forward_key: bool,
     request: Request<Incoming>,
     client: IpAddr,
     record: &mut AccessRecord,
@@ -271,7 +392,7 @@ async fn forward(
 
     let mut query = parts.uri.query().map(Cow::Borrowed);
     if let Some(caller) = &caller {
-        if !matched.route.forward_key {
+        if !forward_key {
             let source = &matched.route.key_sources[caller.source];
             if let Some(rewritten) =
                 key_source::remove(source, &mut parts.headers, parts.uri.query())

@@ -40,7 +40,7 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::UNAUTHORIZED,
             r#"{"message":"Invalid API key in request"}"#,
         ),
-        ProxyError::Forbidden { anonymous: false } => (
+        ProxyError::Forbidden { anonymous: false } | ProxyError::NotSubscribed(_) => (
             StatusCode::FORBIDDEN,
             r#"{"message":"You cannot consume this service"}"#,
         ),

@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use http::HeaderValue;
-use keygate_store::{ConsumerRecord, KeyRecord, Millis};
+use keygate_store::{ConsumerRecord, KeyRecord, Millis, SubscriptionRecord};
 
-use super::key_index::{ConsumerCell, ConsumerEntry, KeyEntry, KeyIndex};
+use super::key_index::{ConsumerCell, ConsumerEntry, KeyEntry, KeyIndex, SubscriptionEntry};
 use crate::key::KeyHash;
 
 /// Consumers by name and keys by hash.
@@ -19,18 +19,83 @@ pub struct Directory {
     /// Keys by hash: what the request path reads.
     pub keys: KeyIndex,
     consumers: RwLock<HashMap<String, Arc<ConsumerCell>>>,
+    /// The consumer of each subscription, to find it again when it is deleted.
+    subscription_owners: RwLock<HashMap<String, String>>,
 }
 
 impl Directory {
     /// Adds or changes a consumer; its keys see the change at once.
     pub fn put_consumer(&self, record: &ConsumerRecord) {
-        let entry = Arc::new(consumer_entry(record));
+        let mut entry = consumer_entry(record);
         let mut consumers = self.consumers.write().unwrap_or_else(|e| e.into_inner());
         match consumers.get(&record.name) {
-            Some(cell) => cell.store(entry),
-            None => {
-                consumers.insert(record.name.clone(), Arc::new(ArcSwap::new(entry)));
+            Some(cell) => {
+                entry.subscriptions = cell.load().subscriptions.clone();
+                cell.store(Arc::new(entry));
             }
+            None => {
+                consumers.insert(record.name.clone(), Arc::new(ArcSwap::from_pointee(entry)));
+            }
+        }
+    }
+
+    /// Adds or changes a subscription; its consumer's keys see it at once. Returns false
+    /// (and adds nothing) when its consumer is unknown.
+    pub fn put_subscription(&self, record: &SubscriptionRecord) -> bool {
+        let consumers = self.consumers.read().unwrap_or_else(|e| e.into_inner());
+        let Some(cell) = consumers.get(&record.consumer) else {
+            return false;
+        };
+        let entry = Arc::new(SubscriptionEntry {
+            id: record.id.as_str().into(),
+            service: record.service.as_str().into(),
+            plan: record.plan.as_str().into(),
+            status: record.status,
+            key_mode: record.key_mode,
+            ends_at: record.ends_at.map(system_time),
+        });
+        let current = cell.load_full();
+        let mut subscriptions: Vec<_> = current
+            .subscriptions
+            .iter()
+            .filter(|s| *s.id != *record.id)
+            .cloned()
+            .collect();
+        subscriptions.push(entry);
+        cell.store(Arc::new(ConsumerEntry {
+            subscriptions: subscriptions.into(),
+            ..(*current).clone()
+        }));
+        self.subscription_owners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(record.id.clone(), record.consumer.clone());
+        true
+    }
+
+    /// Forgets a subscription.
+    pub fn remove_subscription(&self, id: &str) {
+        let owner = self
+            .subscription_owners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        let Some(owner) = owner else {
+            return;
+        };
+        let consumers = self.consumers.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(cell) = consumers.get(&owner) {
+            let current = cell.load_full();
+            let subscriptions: Vec<_> = current
+                .subscriptions
+                .iter()
+                .filter(|s| &*s.id != id)
+                .cloned()
+                .collect();
+            cell.store(Arc::new(ConsumerEntry {
+                subscriptions: subscriptions.into(),
+                ..(*current).clone()
+            }));
         }
     }
 
@@ -80,6 +145,7 @@ fn consumer_entry(record: &ConsumerRecord) -> ConsumerEntry {
         name_header: header_value(&record.name),
         client_type_header: header_value(client_type),
         groups_header: (!record.groups.is_empty()).then(|| header_value(&record.groups.join(","))),
+        subscriptions: Arc::new([]),
     }
 }
 
@@ -93,6 +159,8 @@ fn key_entry(record: &KeyRecord, consumer: Arc<ConsumerCell>) -> KeyEntry {
         expires_at: record.expires_at.map(system_time),
         labels: record.labels.clone(),
         consumer,
+        subscription: record.subscription.as_deref().map(Arc::from),
+        shared: record.shared,
         last_used_ms: AtomicI64::new(record.last_used_at.unwrap_or(0)),
     }
 }
@@ -158,6 +226,8 @@ mod tests {
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
+            subscription: None,
+            shared: false,
         }
     }
 

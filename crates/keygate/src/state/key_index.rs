@@ -10,11 +10,40 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use http::HeaderValue;
+use keygate_store::{KeyMode, SubscriptionStatus};
 
 use crate::key::KeyHash;
 
-/// A consumer as the data plane sees it, with its identity header values built once.
+/// A subscription as the data plane sees it.
 #[derive(Debug)]
+pub struct SubscriptionEntry {
+    /// Unique id.
+    pub id: Arc<str>,
+    /// The service of its plan.
+    pub service: Arc<str>,
+    /// The plan's name.
+    pub plan: Arc<str>,
+    /// Where it stands; only `Accepted` lets a key through.
+    pub status: SubscriptionStatus,
+    /// Its own key or the consumer's shared key.
+    pub key_mode: KeyMode,
+    /// When it ends, if it does.
+    pub ends_at: Option<SystemTime>,
+}
+
+impl SubscriptionEntry {
+    /// Whether `key` is this subscription's key: its own key, or the consumer's shared
+    /// key for a shared-key subscription.
+    pub fn is_key_of(&self, key: &KeyEntry) -> bool {
+        match self.key_mode {
+            KeyMode::Own => key.subscription.as_deref() == Some(&*self.id),
+            KeyMode::Shared => key.shared,
+        }
+    }
+}
+
+/// A consumer as the data plane sees it, with its identity header values built once.
+#[derive(Debug, Clone)]
 pub struct ConsumerEntry {
     /// Unique name.
     pub name: Arc<str>,
@@ -32,6 +61,8 @@ pub struct ConsumerEntry {
     pub client_type_header: HeaderValue,
     /// The groups joined with commas; `None` when there are no groups.
     pub groups_header: Option<HeaderValue>,
+    /// Its subscriptions, in no particular order; few per consumer, so scanned.
+    pub subscriptions: Arc<[Arc<SubscriptionEntry>]>,
 }
 
 /// The current version of a consumer, shared by all its keys: changing a consumer is one
@@ -57,6 +88,10 @@ pub struct KeyEntry {
     pub labels: BTreeMap<String, String>,
     /// Whose key it is.
     pub consumer: Arc<ConsumerCell>,
+    /// The subscription this key was issued for, if any.
+    pub subscription: Option<Arc<str>>,
+    /// Whether this is the consumer's shared key.
+    pub shared: bool,
     /// Last successful use, in milliseconds since the epoch (0 = not since start).
     pub last_used_ms: AtomicI64,
 }

@@ -116,6 +116,9 @@ impl StoreSync {
                 }
                 services.push(service);
             }
+            Entity::Subscription(subscription) => {
+                directory.put_subscription(&subscription);
+            }
         })?;
         let built = build_services(&services, &config);
         let snapshot = Snapshot::build(config.clone(), built, &metrics);
@@ -193,6 +196,12 @@ impl StoreSync {
                     }
                 },
                 ChangeKind::Service => services_changed = true,
+                ChangeKind::Subscription => match self.store.subscription(&change.name)? {
+                    Some(subscription) => {
+                        directory.put_subscription(&subscription);
+                    }
+                    None => directory.remove_subscription(&change.name),
+                },
             }
             applied.revision = applied.revision.max(change.revision);
         }
@@ -330,6 +339,8 @@ fn apply_file(store: &dyn Store, config: &Config) -> Result<(), SyncError> {
             expires_at: key.expires_at.map(millis),
             revoked_at: None,
             last_used_at: None,
+            subscription: None,
+            shared: false,
         })
         .collect();
     let services: Vec<ServiceRecord> = config
