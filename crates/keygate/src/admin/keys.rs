@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use keygate_store::{KeyRecord, Origin};
+use keygate_store::{KeyMode, KeyRecord, Origin, Page, SubscriptionRecord, SubscriptionStatus};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::consumers::owned_by_api;
@@ -74,10 +74,11 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 /// A key as the API shows it; `key` only in the answer that created it.
 #[derive(Debug, Serialize)]
 pub struct KeyView {
+    /// The plaintext, in the answer that created the key only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) key: Option<String>,
     id: String,
     consumer: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<String>,
     prefix: Option<String>,
     status: &'static str,
     active: bool,
@@ -88,6 +89,10 @@ pub struct KeyView {
     expires_at: Option<String>,
     revoked_at: Option<String>,
     last_used_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscription: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    shared: bool,
 }
 
 fn status(record: &KeyRecord, now: i64) -> &'static str {
@@ -102,7 +107,8 @@ fn status(record: &KeyRecord, now: i64) -> &'static str {
     }
 }
 
-fn view(record: KeyRecord) -> KeyView {
+/// The API's view of a stored key.
+pub(super) fn view(record: KeyRecord) -> KeyView {
     KeyView {
         status: status(&record, millis(SystemTime::now())),
         id: record.id,
@@ -117,11 +123,13 @@ fn view(record: KeyRecord) -> KeyView {
         expires_at: record.expires_at.map(rfc3339),
         revoked_at: record.revoked_at.map(rfc3339),
         last_used_at: record.last_used_at.map(rfc3339),
+        subscription: record.subscription,
+        shared: record.shared,
     }
 }
 
 /// The plaintext of a new key: the custom one, checked, or a generated one.
-fn new_plaintext(custom: Option<String>) -> Result<String, ApiError> {
+pub(super) fn new_plaintext(custom: Option<String>) -> Result<String, ApiError> {
     match custom {
         Some(key) => {
             check_custom(&key).map_err(ApiError::Invalid)?;
@@ -131,7 +139,8 @@ fn new_plaintext(custom: Option<String>) -> Result<String, ApiError> {
     }
 }
 
-fn new_record(
+/// A new key record of the API, active, without description, labels or expiry.
+pub(super) fn new_record(
     consumer: String,
     hash: KeyHash,
     prefix: Option<String>,
@@ -233,7 +242,9 @@ pub async fn patch(
             let mut record = api_key(store, &id)?;
             if body.active == Some(true) && record.revoked_at.is_some() {
                 return Err(ApiError::Conflict(format!(
-                    "key `{id}` is revoked and cannot be made active again; create a new key"
+                    "key `{id}` is revoked and cannot be made active again; create a new key \
+                     (a subscription's key can be reactivated with POST \
+                     /v1/keys/{id}/reactivate)"
                 )));
             }
             if let Some(active) = body.active {
@@ -266,6 +277,53 @@ pub async fn revoke(
                 record.revoked_at = Some(millis(SystemTime::now()));
                 store.update_key(&record)?;
             }
+            Ok(Json(view(record)))
+        })
+        .await
+}
+
+/// `POST /v1/keys/{id}/reactivate`: undoes a revocation, for a subscription's key only,
+/// and only while that subscription (for the shared key: one of the consumer's
+/// shared-key subscriptions) is accepted or paused. Other revoked keys stay revoked.
+pub async fn reactivate(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, ApiError> {
+    state
+        .write(move |store| {
+            let mut record = api_key(store, &id)?;
+            if record.revoked_at.is_none() {
+                return Err(ApiError::Conflict(format!("key `{id}` is not revoked")));
+            }
+            let serving = |s: &SubscriptionRecord| {
+                matches!(
+                    s.status,
+                    SubscriptionStatus::Accepted | SubscriptionStatus::Paused
+                )
+            };
+            let allowed = if let Some(subscription) = &record.subscription {
+                store
+                    .subscription(subscription)?
+                    .is_some_and(|s| serving(&s))
+            } else if record.shared {
+                store
+                    .subscriptions(Some(&record.consumer), None, &Page::default())?
+                    .iter()
+                    .any(|s| s.key_mode == KeyMode::Shared && serving(s))
+            } else {
+                return Err(ApiError::Conflict(format!(
+                    "key `{id}` belongs to no subscription; a revoked key stays revoked"
+                )));
+            };
+            if !allowed {
+                return Err(ApiError::Conflict(format!(
+                    "key `{id}` can be reactivated only while its subscription is accepted \
+                     or paused"
+                )));
+            }
+            record.revoked_at = None;
+            record.active = true;
+            store.update_key(&record)?;
             Ok(Json(view(record)))
         })
         .await
@@ -316,7 +374,18 @@ pub async fn renew(
             let mut record = new_record(old.consumer.clone(), hash, prefix, None, now)?;
             record.description = body.description.or(old.description);
             record.labels = old.labels;
-            record.expires_at = new_expiry;
+            // A subscription's key keeps serving it: the new key belongs to the same
+            // subscription, or is the consumer's shared key in turn, and ends when the
+            // subscription does unless told otherwise.
+            record.expires_at = match (new_expiry, &old.subscription) {
+                (Some(at), _) => Some(at),
+                (None, Some(subscription)) => {
+                    store.subscription(subscription)?.and_then(|s| s.ends_at)
+                }
+                (None, None) => None,
+            };
+            record.subscription = old.subscription;
+            record.shared = old.shared;
             store.renew_key(&id, old_expires_at, &record)?;
             let mut shown = view(record);
             shown.key = Some(plaintext);

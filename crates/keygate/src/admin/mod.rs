@@ -9,8 +9,10 @@ mod error;
 mod export;
 mod keys;
 mod openapi;
+mod plans;
 mod services;
 mod status;
+mod subscriptions;
 
 #[cfg(test)]
 mod tests;
@@ -133,6 +135,21 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/keys/{id}/revoke", post(keys::revoke))
         .route("/keys/{id}/renew", post(keys::renew))
+        .route("/keys/{id}/reactivate", post(keys::reactivate))
+        .route(
+            "/subscriptions",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route(
+            "/subscriptions/{id}",
+            get(subscriptions::get).delete(subscriptions::delete),
+        )
+        .route("/subscriptions/{id}/{action}", post(subscriptions::transition))
+        .route("/services/{name}/plans", get(plans::list))
+        .route(
+            "/services/{name}/plans/{plan}",
+            get(plans::get).put(plans::put).delete(plans::delete),
+        )
         .route("/services", get(services::list))
         .route(
             "/services/{name}",

@@ -15,7 +15,8 @@ use super::{listing, AdminState, ApiError, Listing, PageQuery};
 use crate::config::service_from_document;
 use crate::state::millis;
 
-fn shown(record: ServiceRecord) -> Value {
+/// A stored service as the API shows it: its document with its origin.
+pub(super) fn shown(record: ServiceRecord) -> Value {
     let mut document: Value = serde_json::from_str(&record.document).unwrap_or(Value::Null);
     if let Value::Object(fields) = &mut document {
         fields.insert(
@@ -27,7 +28,11 @@ fn shown(record: ServiceRecord) -> Value {
 }
 
 /// Checks a service body for `name`; returns the document to store.
-fn checked_document(name: &str, body: &str, state: &AdminState) -> Result<String, ApiError> {
+pub(super) fn checked_document(
+    name: &str,
+    body: &str,
+    state: &AdminState,
+) -> Result<String, ApiError> {
     let mut value: Value = serde_json::from_str(body)
         .map_err(|error| ApiError::BadRequest(format!("the body is not JSON: {error}")))?;
     let Value::Object(fields) = &mut value else {

@@ -48,6 +48,10 @@ struct Document {
     /// Present in exports; not used.
     #[serde(default, rename = "revision")]
     _revision: Option<u64>,
+    /// Present in exports; not applied: subscriptions (and their keys) are made with
+    /// `keygate subscriptions create`, which issues their keys.
+    #[serde(default, rename = "subscriptions")]
+    _subscriptions: Option<Vec<Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +84,19 @@ struct KeyEntry {
     #[serde(default)]
     labels: BTreeMap<String, String>,
     origin: Option<String>,
+    /// Set on a subscription's own key (exports only).
+    subscription: Option<String>,
+    /// Set on a consumer's shared key (exports only).
+    #[serde(default)]
+    shared: bool,
+}
+
+impl KeyEntry {
+    /// Whether the key belongs to subscriptions: such keys are issued and retired with
+    /// their subscriptions, so `apply` neither creates nor prunes them.
+    fn of_subscriptions(&self) -> bool {
+        self.subscription.is_some() || self.shared
+    }
 }
 
 /// Whether an entity of the gateway comes from its configuration file.
@@ -248,7 +265,7 @@ fn plan(desired: &Document, current: &Document, prune: bool) -> Result<Plan, Cli
             return failed(format!("consumer {name} is in the file twice"));
         }
         plan_consumer(&mut plan, consumer, consumers.get(name).copied());
-        for key in &consumer.keys {
+        for key in consumer.keys.iter().filter(|k| !k.of_subscriptions()) {
             plan_key(&mut plan, key, name, &keys, &mut seen_keys)?;
         }
     }
@@ -276,7 +293,7 @@ fn plan(desired: &Document, current: &Document, prune: bool) -> Result<Plan, Cli
     }
     if prune && desired.consumers.is_some() {
         for consumer in current_consumers {
-            for key in &consumer.keys {
+            for key in consumer.keys.iter().filter(|k| !k.of_subscriptions()) {
                 let id = key.id.as_deref().unwrap_or_default();
                 if !from_file(key.origin.as_deref()) && !seen_keys.contains(id) {
                     plan.delete("key", id, key_path(id));

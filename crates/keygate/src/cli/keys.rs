@@ -63,6 +63,12 @@ pub enum KeysCommand {
         #[arg(long)]
         expires_at: Option<String>,
     },
+    /// Undo the revocation of a subscription's key, while its subscription is accepted
+    /// or paused.
+    Reactivate {
+        /// Key id.
+        id: String,
+    },
     /// Disable a key: refused until enabled again.
     Disable {
         /// Key id.
@@ -157,6 +163,11 @@ fn execute(args: KeysArgs) -> Result<(), CliError> {
             let path = format!("{}/revoke", key_path(&id));
             let key = client.call(Method::POST, &path, None)?.body;
             show(format, &key, &format!("key {id} revoked"));
+        }
+        KeysCommand::Reactivate { id } => {
+            let path = format!("{}/reactivate", key_path(&id));
+            let key = client.call(Method::POST, &path, None)?.body;
+            show(format, &key, &format!("key {id} reactivated"));
         }
         KeysCommand::Disable { id } => set_active(&client, format, &id, false)?,
         KeysCommand::Enable { id } => set_active(&client, format, &id, true)?,
@@ -304,6 +315,8 @@ fn show(format: Format, key: &Value, headline: &str) {
         ("description", "description"),
         ("labels", "labels"),
         ("origin", "origin"),
+        ("subscription", "subscription"),
+        ("shared", "shared"),
         ("created", "created_at"),
         ("expires", "expires_at"),
         ("revoked", "revoked_at"),

@@ -7,6 +7,8 @@ mod consumers;
 mod expr;
 mod keys;
 mod output;
+mod plans;
+mod subscriptions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +62,10 @@ pub enum Command {
     Consumers(consumers::ConsumersArgs),
     /// Manage API keys through the admin API.
     Keys(keys::KeysArgs),
+    /// Manage the API key plans of services through the admin API.
+    Plans(plans::PlansArgs),
+    /// Manage consumers' subscriptions to plans through the admin API.
+    Subscriptions(subscriptions::SubscriptionsArgs),
     /// Make the gateway hold the consumers, keys and services of a YAML file.
     Apply(apply::ApplyArgs),
     /// Print everything the gateway holds (key hashes, never keys) as YAML or JSON.
@@ -94,6 +100,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Expr(command) => expr::run(command),
         Command::Consumers(args) => consumers::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Plans(args) => plans::run(args),
+        Command::Subscriptions(args) => subscriptions::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => output::export(args),
     }

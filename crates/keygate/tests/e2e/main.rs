@@ -12,6 +12,7 @@ mod failures;
 mod forwarding;
 mod keys;
 mod lifecycle;
+mod plans;
 mod routing;
 mod walkthrough;
 
