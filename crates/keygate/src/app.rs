@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use keygate_store::postgres::PostgresStore;
 use keygate_store::sqlite::SqliteStore;
 use keygate_store::{Store, StoreError};
 use tokio::net::TcpListener;
@@ -15,6 +16,7 @@ use crate::admin::{self, AdminState, TokenSource};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::proxy::handler::Gateway;
+use crate::state::cluster::{self, ClusterHealth};
 use crate::state::sync::{StoreSync, SyncError};
 
 /// Why the gateway could not start.
@@ -45,14 +47,71 @@ pub enum StartError {
     Task(String),
 }
 
-/// Opens the store a URL names.
+/// Opens the store a URL names: `sqlite:…` or `postgres://…` / `postgresql://…`.
 pub fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_backend(url).map(|(store, _)| store)
+}
+
+/// Whether a store URL names PostgreSQL.
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A store, and the same store typed when it is PostgreSQL (to listen for changes).
+type Backend = (Arc<dyn Store>, Option<Arc<PostgresStore>>);
+
+/// Opens the store a URL names; the PostgreSQL store a second time, typed, for listening.
+/// Errors never repeat the URL: it may hold a password.
+fn open_backend(url: &str) -> Result<Backend, StoreError> {
     if url.starts_with("sqlite:") {
-        return Ok(Arc::new(SqliteStore::from_url(url)?));
+        return Ok((Arc::new(SqliteStore::from_url(url)?), None));
     }
-    Err(StoreError::Unavailable(format!(
-        "`{url}`: this build stores in SQLite only; use sqlite://FILE"
-    )))
+    if is_postgres(url) {
+        let store = Arc::new(PostgresStore::open(url)?);
+        return Ok((store.clone(), Some(store)));
+    }
+    Err(StoreError::Unavailable(
+        "unsupported store URL; use sqlite://FILE or postgres://user@host/database".to_owned(),
+    ))
+}
+
+/// Opens the store, applies the file and loads the whole state. On PostgreSQL a database
+/// that cannot be reached is waited for (with backoff, logged) rather than fatal: the
+/// admin listener answers `/readyz` 503 meanwhile. Every other failure ends the start.
+async fn load_state(
+    config: Config,
+    metrics: &Arc<Metrics>,
+) -> Result<(StoreSync, Option<Arc<PostgresStore>>), StartError> {
+    let retry = is_postgres(&config.store);
+    if retry {
+        PostgresStore::check_url(&config.store)?;
+    }
+    let mut backoff = Duration::from_millis(200);
+    let mut config = Some(config);
+    loop {
+        let Some(attempt_config) = (if retry { config.clone() } else { config.take() }) else {
+            return Err(StartError::Task("the configuration was used up".to_owned()));
+        };
+        let counted = metrics.clone();
+        let attempt = tokio::task::spawn_blocking(move || -> Result<_, StartError> {
+            let (store, postgres) = open_backend(&attempt_config.store)?;
+            Ok((StoreSync::start(store, attempt_config, counted)?, postgres))
+        })
+        .await
+        .map_err(|error| StartError::Task(error.to_string()))?;
+        match attempt {
+            Err(
+                StartError::Store(error @ StoreError::Unavailable(_))
+                | StartError::Sync(SyncError::Store(error @ StoreError::Unavailable(_))),
+            ) if retry => {
+                metrics.store_error();
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot load the state from PostgreSQL yet; not ready");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, StartError> {
@@ -84,13 +143,35 @@ pub async fn run(
         }
         other => tracing::info!(source = ?other, "admin token loaded"),
     }
-    let store = open_store(&config.store)?;
     let (proxy_address, admin_address) = (config.proxy.listen, config.admin.listen);
+    let reconcile_interval = config.cluster.reconcile_interval;
+    // The admin listener answers at once: `/readyz` is 503 until the first full load.
+    let listen_error = |source| StartError::Listen {
+        address: admin_address,
+        source,
+    };
+    let admin_socket = bind(admin_address)
+        .await?
+        .into_std()
+        .map_err(listen_error)?;
+    let early = TcpListener::from_std(admin_socket.try_clone().map_err(listen_error)?)
+        .map_err(listen_error)?;
+    let (loaded, loaded_rx) = tokio::sync::oneshot::channel::<()>();
+    let loading = tokio::spawn(async move {
+        let served = axum::serve(early, admin::loading_router())
+            .with_graceful_shutdown(async {
+                let _ = loaded_rx.await;
+            })
+            .await;
+        if let Err(error) = served {
+            tracing::warn!(%error, "admin listener failed while loading");
+        }
+    });
     let started = Instant::now();
-    let counted = metrics.clone();
-    let sync = tokio::task::spawn_blocking(move || StoreSync::start(store, config, counted))
-        .await
-        .map_err(|error| StartError::Task(error.to_string()))??;
+    let loaded_state = load_state(config, &metrics).await;
+    let _ = loaded.send(());
+    let _ = loading.await;
+    let (sync, postgres) = loaded_state?;
     let sync = Arc::new(sync);
     let state = sync.state().clone();
     tracing::info!(
@@ -109,7 +190,22 @@ pub async fn run(
                 source,
             }
         })?;
-    let admin_listener = bind(admin_address).await?;
+    let admin_listener = TcpListener::from_std(admin_socket).map_err(listen_error)?;
+    let cluster = match postgres {
+        Some(postgres) => {
+            let health = Arc::new(ClusterHealth::new());
+            cluster::follow(
+                postgres,
+                sync.clone(),
+                health.clone(),
+                metrics.clone(),
+                reconcile_interval,
+            )
+            .map_err(|error| StartError::Task(error.to_string()))?;
+            Some(health)
+        }
+        None => None,
+    };
     let shown = |listener: &TcpListener, fallback| listener.local_addr().unwrap_or(fallback);
     tracing::info!(
         "proxy listening on {}",
@@ -131,6 +227,7 @@ pub async fn run(
         sync: sync.clone(),
         token,
         metrics: metrics.clone(),
+        cluster,
     };
     let admin_task = tokio::spawn(admin::serve(admin_listener, admin_state, async move {
         let _ = stopped_rx.changed().await;

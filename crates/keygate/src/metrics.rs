@@ -89,6 +89,7 @@ pub struct Metrics {
     reloads: Family<ResultLabels, Counter>,
     store_errors: Counter,
     dropped_log_records: Counter<u64, AtomicU64>,
+    store_sync_age: Gauge<f64, AtomicU64>,
     total: Histogram,
     upstream: Histogram,
     gateway: Histogram,
@@ -139,6 +140,12 @@ impl Metrics {
             "Access records dropped because the writer fell behind",
             dropped_log_records.clone(),
         );
+        let store_sync_age = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "store_sync_age_seconds",
+            "Seconds since this node last caught up with a shared (PostgreSQL) store; 0 with SQLite",
+            store_sync_age.clone(),
+        );
         let phase = |phase| durations.get_or_create(&PhaseLabels { phase }).clone();
         let (total, upstream, gateway) = (phase("total"), phase("upstream"), phase("gateway"));
         Metrics {
@@ -154,7 +161,13 @@ impl Metrics {
             reloads,
             store_errors,
             dropped_log_records,
+            store_sync_age,
         }
+    }
+
+    /// Sets how long ago this node last caught up with a shared store.
+    pub fn set_store_sync_age(&self, seconds: f64) {
+        self.store_sync_age.set(seconds);
     }
 
     /// The counters of a route, to keep beside it for the snapshot's lifetime.

@@ -30,6 +30,7 @@ pub use auth::{resolve_token, TokenSource};
 pub use error::ApiError;
 
 use crate::metrics::Metrics;
+use crate::state::cluster::ClusterHealth;
 use crate::state::sync::StoreSync;
 
 /// What every admin handler can reach.
@@ -41,6 +42,8 @@ pub struct AdminState {
     pub token: Arc<str>,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
+    /// The link to the other nodes, on a shared (PostgreSQL) store; `None` with SQLite.
+    pub cluster: Option<Arc<ClusterHealth>>,
 }
 
 impl AdminState {
@@ -144,7 +147,10 @@ pub fn router(state: AdminState) -> Router {
             "/subscriptions/{id}",
             get(subscriptions::get).delete(subscriptions::delete),
         )
-        .route("/subscriptions/{id}/{action}", post(subscriptions::transition))
+        .route(
+            "/subscriptions/{id}/{action}",
+            post(subscriptions::transition),
+        )
         .route("/services/{name}/plans", get(plans::list))
         .route(
             "/services/{name}/plans/{plan}",
@@ -171,6 +177,19 @@ pub fn router(state: AdminState) -> Router {
         .route("/metrics", get(status::metrics))
         .fallback(|| async { ApiError::NotFound("no such admin endpoint".into()) })
         .with_state(state)
+}
+
+/// What the admin listener answers while the first full load runs: `/healthz` 200,
+/// `/readyz` 503, anything else 503 in the API's error format.
+pub fn loading_router() -> Router {
+    Router::new()
+        .route("/healthz", get(status::healthz))
+        .route("/readyz", get(status::loading))
+        .fallback(|| async {
+            ApiError::Unavailable(
+                "keygate is loading its state from the store; try again shortly".into(),
+            )
+        })
 }
 
 /// Serves the admin API until `shutdown` completes.

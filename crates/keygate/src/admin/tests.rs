@@ -27,6 +27,7 @@ fn state() -> AdminState {
         sync: Arc::new(sync),
         token: TOKEN.into(),
         metrics,
+        cluster: None,
     }
 }
 

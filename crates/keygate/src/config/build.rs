@@ -13,6 +13,7 @@ use keygate_policy::Expr;
 use serde_saphyr::Location;
 
 use super::file::{At, FileConfig, FileKeySource, FileProxy, FileRoute, FileService, FileUpstream};
+use super::ClusterSettings;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, IdentityHeaders,
     KeySource, PathPattern, Plan, Problem, ProxySettings, Route, Service, ServiceDocument, Target,
@@ -190,6 +191,9 @@ impl Checker<'_> {
             admin,
             default_key_sources: default_sources,
             service_documents: Vec::new(),
+            cluster: ClusterSettings {
+                reconcile_interval: self.duration(file.cluster.reconcile_interval.as_ref(), 10),
+            },
         }
     }
 

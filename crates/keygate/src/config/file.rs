@@ -35,6 +35,17 @@ pub struct FileConfig {
     /// The admin listener.
     #[serde(default)]
     pub admin: FileAdmin,
+    /// Several nodes on one PostgreSQL store.
+    #[serde(default)]
+    pub cluster: FileCluster,
+}
+
+/// `cluster:` — how a node on a PostgreSQL store keeps up with the other nodes' writes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCluster {
+    /// How often to catch up with the store even without a notification (default 10 s).
+    pub reconcile_interval: Option<At<String>>,
 }
 
 /// `admin:` — the admin API listener and its token.

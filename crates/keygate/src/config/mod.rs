@@ -41,6 +41,17 @@ pub struct Config {
     pub default_key_sources: Arc<[KeySource]>,
     /// Each file service as a JSON document in the file's shape, as the store keeps it.
     pub service_documents: Vec<ServiceDocument>,
+    /// How a node on a PostgreSQL store follows the other nodes.
+    pub cluster: ClusterSettings,
+}
+
+/// `cluster:` — how a node on a shared PostgreSQL store follows the other nodes' writes.
+/// Ignored with SQLite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSettings {
+    /// How often the node catches up with the store even when no notification came, so a
+    /// lost notification costs at most this long (default 10 s).
+    pub reconcile_interval: Duration,
 }
 
 /// `admin:` — where the admin API listens and how callers prove who they are.

@@ -3,6 +3,7 @@
 //! keep the one they started with), and the [`Directory`] of consumers and keys, changed
 //! one record at a time.
 
+pub mod cluster;
 mod directory;
 mod key_index;
 pub mod sync;

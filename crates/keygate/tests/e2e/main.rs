@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod allow;
 mod cli;
+mod cluster;
 mod failures;
 mod forwarding;
 mod keys;

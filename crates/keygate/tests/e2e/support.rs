@@ -44,7 +44,12 @@ pub struct Process {
 
 impl Process {
     pub fn spawn(args: &[&str]) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
+        Process::spawn_binary(Path::new(env!("CARGO_BIN_EXE_keygate")), args)
+    }
+
+    /// Runs another keygate binary (such as a release build, for measurements).
+    pub fn spawn_binary(binary: &Path, args: &[&str]) -> Process {
+        let mut child = Command::new(binary)
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -172,18 +177,50 @@ impl Gateway {
 
     /// Starts a gateway whose files (config, database, log) are in `dir`.
     pub fn start_in(dir: TempDir, config: &str) -> Gateway {
+        let text = with_listen(&dir.0, config);
+        Gateway::launch(dir, &text)
+    }
+
+    /// Starts a gateway on the store `store` (a URL, such as a PostgreSQL schema shared
+    /// with other gateways) instead of a SQLite file of its own; `config` must not set
+    /// `proxy`, `admin` or `store`.
+    pub fn start_on_store(store: &str, config: &str) -> Gateway {
+        let text = format!(
+            "proxy:\n  listen: 127.0.0.1:0\n  header_timeout: 1s\n  shutdown_timeout: 5s\nadmin:\n  listen: 127.0.0.1:0\n  token: {ADMIN_TOKEN}\nstore: \"{store}\"\n{config}"
+        );
+        Gateway::launch(TempDir::new(), &text)
+    }
+
+    /// Writes the complete configuration `text` in `dir` and starts a gateway on it.
+    fn launch(dir: TempDir, text: &str) -> Gateway {
+        Gateway::launch_binary(Path::new(env!("CARGO_BIN_EXE_keygate")), dir, text)
+    }
+
+    /// [`Gateway::start_on_store`] with another keygate binary, for measurements.
+    pub fn start_binary_on_store(binary: &Path, store: &str, config: &str) -> Gateway {
+        let text = format!(
+            "proxy:\n  listen: 127.0.0.1:0\n  header_timeout: 1s\n  shutdown_timeout: 5s\nadmin:\n  listen: 127.0.0.1:0\n  token: {ADMIN_TOKEN}\nstore: \"{store}\"\n{config}"
+        );
+        Gateway::launch_binary(binary, TempDir::new(), &text)
+    }
+
+    /// Writes `text` in `dir` and starts `binary` on it.
+    fn launch_binary(binary: &Path, dir: TempDir, text: &str) -> Gateway {
         let config_path = dir.0.join("keygate.yaml");
         let access_log = dir.0.join("access.log");
-        std::fs::write(&config_path, with_listen(&dir.0, config)).expect("write config");
-        let process = Process::spawn(&[
-            "serve",
-            "--config",
-            config_path.to_str().expect("utf-8 path"),
-            "--access-log",
-            access_log.to_str().expect("utf-8 path"),
-            "--workers",
-            "2",
-        ]);
+        std::fs::write(&config_path, text).expect("write config");
+        let process = Process::spawn_binary(
+            binary,
+            &[
+                "serve",
+                "--config",
+                config_path.to_str().expect("utf-8 path"),
+                "--access-log",
+                access_log.to_str().expect("utf-8 path"),
+                "--workers",
+                "2",
+            ],
+        );
         let address = process.listening_address("proxy");
         let admin = process.listening_address("admin");
         Gateway {

@@ -27,7 +27,20 @@ fn only_problem(text: &str) -> Problem {
 fn the_example_config_loads_as_written() {
     let config = Config::parse("keygate.yaml", EXAMPLE).unwrap();
     assert_eq!(config.proxy.listen, "127.0.0.1:8080".parse().unwrap());
-    assert_eq!(config.services.len(), 2);
+    assert_eq!(config.services.len(), 3);
+    let weather = &config.services[2];
+    let plans: Vec<(&str, bool, bool)> = weather
+        .plans
+        .iter()
+        .map(|p| (&*p.name, p.forward_key, p.auto_approve))
+        .collect();
+    assert_eq!(
+        plans,
+        [("premium", true, true), ("standard", false, false)],
+        "plans keep their order and defaults"
+    );
+    assert!(weather.plans[0].selection_rule.is_some());
+    assert!(weather.plans[1].selection_rule.is_none());
     let api7 = &config.services[0];
     assert_eq!(&*api7.name, "key-auth-app");
     assert_eq!(api7.hosts, ["auth.httpbin.org"]);

@@ -1,0 +1,237 @@
+//! The store URL and a small pool of connections.
+//!
+//! A pool of our own rather than a pool crate: the store's calls are synchronous and few
+//! (admin writes, and the reads that apply changes), so a mutex over idle connections, a
+//! maximum size and a condition variable cover the need in a page, with the one policy
+//! keygate wants — a connection that failed with a lost-connection error is dropped, never
+//! handed out again — and without two more dependencies (`r2d2`, `r2d2_postgres`).
+
+use std::ops::{Deref, DerefMut};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use postgres::{Client, NoTls};
+
+use crate::{Result, StoreError};
+
+/// How long to wait for a connection when all are busy.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connect timeout when the URL sets none.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long sent data may stay unacknowledged before the connection counts as lost, when
+/// the URL sets nothing: a vanished server fails calls in seconds, not after minutes.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The store URL forms, for messages.
+const URL_FORMS: &str = "`postgres://user@host:port/database` or `postgresql://…`, with \
+                         libpq parameters such as `?options=-c%20search_path%3Dkeygate`";
+
+/// Parses a `postgres://` or `postgresql://` URL and fills in keygate's defaults
+/// (`application_name=keygate`, a 5 s connect timeout, a 10 s TCP user timeout) where the
+/// URL sets nothing. Errors never repeat the URL: it may hold a password.
+pub(super) fn parse_url(url: &str) -> Result<postgres::Config> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(StoreError::Unavailable(format!(
+            "not a PostgreSQL store URL; expected {URL_FORMS}"
+        )));
+    }
+    let mut config: postgres::Config = url.parse().map_err(|_| {
+        StoreError::Unavailable(format!(
+            "malformed PostgreSQL store URL (not shown: it may hold a password); expected \
+             {URL_FORMS}"
+        ))
+    })?;
+    if config.get_application_name().is_none() {
+        config.application_name("keygate");
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+    Ok(config)
+}
+
+/// Opens one connection.
+pub(super) fn connect(config: &postgres::Config) -> Result<Client> {
+    config
+        .connect(NoTls)
+        .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))
+}
+
+/// Idle connections and how many are open.
+struct Slots {
+    idle: Vec<Client>,
+    open: usize,
+}
+
+/// At most `max` connections, opened on demand and reused.
+pub(super) struct Pool {
+    config: postgres::Config,
+    max: usize,
+    slots: Mutex<Slots>,
+    freed: Condvar,
+}
+
+impl Pool {
+    /// A pool that opens at most `max` connections (at least one).
+    pub(super) fn new(config: postgres::Config, max: usize) -> Pool {
+        Pool {
+            config,
+            max: max.max(1),
+            slots: Mutex::new(Slots {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// The connection settings.
+    pub(super) fn config(&self) -> &postgres::Config {
+        &self.config
+    }
+
+    fn slots(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An idle connection, a new one while fewer than `max` are open, or the first one
+    /// given back within 5 s.
+    pub(super) fn get(&self) -> Result<Conn<'_>> {
+        let deadline = Instant::now() + CHECKOUT_TIMEOUT;
+        let mut slots = self.slots();
+        loop {
+            if let Some(client) = slots.idle.pop() {
+                if client.is_closed() {
+                    slots.open -= 1;
+                    continue;
+                }
+                return Ok(Conn::new(self, client));
+            }
+            if slots.open < self.max {
+                slots.open += 1;
+                drop(slots);
+                return match connect(&self.config) {
+                    Ok(client) => Ok(Conn::new(self, client)),
+                    Err(error) => {
+                        self.slots().open -= 1;
+                        self.freed.notify_one();
+                        Err(error)
+                    }
+                };
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StoreError::Unavailable(format!(
+                    "all {} connections to PostgreSQL stayed busy for {} s",
+                    self.max,
+                    CHECKOUT_TIMEOUT.as_secs()
+                )));
+            }
+            slots = self
+                .freed
+                .wait_timeout(slots, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Takes a connection back; a closed or discarded one is dropped.
+    fn put_back(&self, client: Client, discard: bool) {
+        let mut slots = self.slots();
+        if discard || client.is_closed() {
+            slots.open -= 1;
+            drop(slots);
+            drop(client);
+        } else {
+            slots.idle.push(client);
+            drop(slots);
+        }
+        self.freed.notify_one();
+    }
+}
+
+/// A connection on loan from the [`Pool`], given back on drop.
+pub(super) struct Conn<'p> {
+    pool: &'p Pool,
+    client: Option<Client>,
+    discard: bool,
+}
+
+impl<'p> Conn<'p> {
+    fn new(pool: &'p Pool, client: Client) -> Conn<'p> {
+        Conn {
+            pool,
+            client: Some(client),
+            discard: false,
+        }
+    }
+
+    /// Drops the connection instead of giving it back (it failed with a lost connection).
+    pub(super) fn discard(&mut self) {
+        self.discard = true;
+    }
+}
+
+impl Deref for Conn<'_> {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        // Present from `new` until `drop`.
+        self.client.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            self.pool.put_back(client, self.discard);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_never_repeated() {
+        let config = parse_url("postgres://keygate:secret@db.example:6543/gate").ok();
+        let config = config.as_ref();
+        assert_eq!(config.and_then(|c| c.get_dbname()), Some("gate"));
+        assert_eq!(
+            config.and_then(|c| c.get_application_name()),
+            Some("keygate")
+        );
+        assert_eq!(
+            config.and_then(|c| c.get_connect_timeout()),
+            Some(&CONNECT_TIMEOUT)
+        );
+        let named = parse_url("postgresql://u@h/d?application_name=node-1").ok();
+        assert_eq!(
+            named.as_ref().and_then(|c| c.get_application_name()),
+            Some("node-1")
+        );
+        for url in [
+            "postgres://keygate:secret@db/gate?sslmode=secret-nonsense",
+            "sqlite://keygate.db",
+            "mysql://keygate:secret@db/gate",
+        ] {
+            match parse_url(url) {
+                Err(StoreError::Unavailable(message)) => {
+                    assert!(!message.contains("secret"), "{message}");
+                    assert!(message.contains("postgres://"), "{message}");
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+    }
+}
