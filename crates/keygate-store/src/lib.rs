@@ -12,6 +12,7 @@ mod model;
 /// The PostgreSQL store, for several gateway nodes sharing one database.
 pub mod postgres;
 pub mod sqlite;
+mod stored_forms;
 
 pub use error::StoreError;
 pub use model::{

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::errors::corrupt;
 use crate::{
-    ChangeKind, ConsumerRecord, KeyMode, KeyRecord, Origin, Result, ServiceRecord,
-    SubscriptionRecord, SubscriptionStatus,
+    ConsumerRecord, KeyMode, KeyRecord, Origin, Result, ServiceRecord, SubscriptionRecord,
+    SubscriptionStatus,
 };
 
 /// The consumer columns, in the order [`consumer`] reads them.
@@ -148,79 +148,7 @@ fn origin(row: &Row, index: usize, kind: &str, name: &str) -> Result<Origin> {
     }
 }
 
-/// How an origin is stored.
-pub(super) fn origin_text(origin: Origin) -> &'static str {
-    match origin {
-        Origin::File => "file",
-        Origin::Api => "api",
-    }
-}
-
-/// How a change kind is stored.
-pub(super) fn kind_text(kind: ChangeKind) -> &'static str {
-    match kind {
-        ChangeKind::Consumer => "consumer",
-        ChangeKind::Key => "key",
-        ChangeKind::Service => "service",
-        ChangeKind::Subscription => "subscription",
-    }
-}
-
-/// Reads a stored change kind.
-pub(super) fn kind(text: &str) -> Result<ChangeKind> {
-    match text {
-        "consumer" => Ok(ChangeKind::Consumer),
-        "key" => Ok(ChangeKind::Key),
-        "service" => Ok(ChangeKind::Service),
-        "subscription" => Ok(ChangeKind::Subscription),
-        other => Err(corrupt(format!(
-            "the change log has an unknown kind `{other}`"
-        ))),
-    }
-}
-
-/// Whether two consumers are the same apart from their timestamps.
-pub(super) fn same_consumer(stored: &ConsumerRecord, new: &ConsumerRecord) -> bool {
-    *stored
-        == ConsumerRecord {
-            created_at: stored.created_at,
-            updated_at: stored.updated_at,
-            ..new.clone()
-        }
-}
-
-/// Whether two keys are the same apart from their timestamps of creation and last use.
-pub(super) fn same_key(stored: &KeyRecord, new: &KeyRecord) -> bool {
-    *stored
-        == KeyRecord {
-            created_at: stored.created_at,
-            last_used_at: stored.last_used_at,
-            ..new.clone()
-        }
-}
-
-/// Whether two keys have the same fields that `update_key` writes.
-pub(super) fn same_mutable_key_fields(stored: &KeyRecord, new: &KeyRecord) -> bool {
-    stored.active == new.active
-        && stored.description == new.description
-        && stored.labels == new.labels
-        && stored.expires_at == new.expires_at
-        && stored.revoked_at == new.revoked_at
-}
-
-/// Whether two services are the same apart from their timestamp.
-pub(super) fn same_service(stored: &ServiceRecord, new: &ServiceRecord) -> bool {
-    *stored
-        == ServiceRecord {
-            updated_at: stored.updated_at,
-            ..new.clone()
-        }
-}
-
-/// Whether two subscriptions have the same fields that `update_subscription` writes.
-pub(super) fn same_mutable_subscription_fields(
-    stored: &SubscriptionRecord,
-    new: &SubscriptionRecord,
-) -> bool {
-    stored.status == new.status && stored.ends_at == new.ends_at
-}
+pub(super) use crate::stored_forms::{
+    kind, kind_text, origin_text, same_consumer, same_key, same_mutable_key_fields,
+    same_mutable_subscription_fields, same_service,
+};

@@ -1,0 +1,84 @@
+//! How entities are written and compared the same way by every backend: the stored
+//! text of origins and change kinds, and what makes a write a no-op.
+
+use crate::{
+    ChangeKind, ConsumerRecord, KeyRecord, Origin, Result, ServiceRecord, StoreError,
+    SubscriptionRecord,
+};
+
+/// How an origin is stored.
+pub(crate) fn origin_text(origin: Origin) -> &'static str {
+    match origin {
+        Origin::File => "file",
+        Origin::Api => "api",
+    }
+}
+
+/// How a change kind is stored.
+pub(crate) fn kind_text(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Consumer => "consumer",
+        ChangeKind::Key => "key",
+        ChangeKind::Service => "service",
+        ChangeKind::Subscription => "subscription",
+    }
+}
+
+/// Reads a stored change kind.
+pub(crate) fn kind(text: &str) -> Result<ChangeKind> {
+    match text {
+        "consumer" => Ok(ChangeKind::Consumer),
+        "key" => Ok(ChangeKind::Key),
+        "service" => Ok(ChangeKind::Service),
+        "subscription" => Ok(ChangeKind::Subscription),
+        other => Err(StoreError::Corrupt(format!(
+            "the change log has an unknown kind `{other}`"
+        ))),
+    }
+}
+
+/// Whether two consumers are the same apart from their timestamps.
+pub(crate) fn same_consumer(stored: &ConsumerRecord, new: &ConsumerRecord) -> bool {
+    *stored
+        == ConsumerRecord {
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+            ..new.clone()
+        }
+}
+
+/// Whether two keys are the same apart from their timestamps of creation and last use.
+pub(crate) fn same_key(stored: &KeyRecord, new: &KeyRecord) -> bool {
+    *stored
+        == KeyRecord {
+            created_at: stored.created_at,
+            last_used_at: stored.last_used_at,
+            ..new.clone()
+        }
+}
+
+/// Whether two keys have the same fields that `update_key` writes.
+pub(crate) fn same_mutable_key_fields(stored: &KeyRecord, new: &KeyRecord) -> bool {
+    stored.active == new.active
+        && stored.description == new.description
+        && stored.labels == new.labels
+        && stored.expires_at == new.expires_at
+        && stored.revoked_at == new.revoked_at
+}
+
+/// Whether two services are the same apart from their timestamp.
+pub(crate) fn same_service(stored: &ServiceRecord, new: &ServiceRecord) -> bool {
+    *stored
+        == ServiceRecord {
+            updated_at: stored.updated_at,
+            ..new.clone()
+        }
+}
+
+/// Whether two subscriptions have the same fields that `update_subscription` writes.
+pub(crate) fn same_mutable_subscription_fields(
+    stored: &SubscriptionRecord,
+    new: &SubscriptionRecord,
+) -> bool {
+    stored.status == new.status && stored.ends_at == new.ends_at
+}
