@@ -32,6 +32,16 @@ fn with_body(mut op: Value, schema: Value) -> Value {
 pub async fn document() -> Json<Value> {
     let consumer = json!({"$ref": "#/components/schemas/Consumer"});
     let key = json!({"$ref": "#/components/schemas/Key"});
+    let plan = json!({"$ref": "#/components/schemas/Plan"});
+    let subscription = json!({"$ref": "#/components/schemas/Subscription"});
+    let plan_path = json!([
+        {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
+        {"name": "plan", "in": "path", "required": true, "schema": {"type": "string"}}
+    ]);
+    let action = json!([
+        {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+        {"name": "action", "in": "path", "required": true, "schema": {"enum": ["accept", "reject", "pause", "resume", "close"]}}
+    ]);
     let service = json!({"type": "object", "description": "A service in the configuration file's shape: name, hosts, path_prefix, strip_prefix, preserve_host, upstream, key_sources, routes"});
     let list = |item: &Value| json!({"type": "object", "properties": {"data": {"type": "array", "items": item}, "next": {"type": ["string", "null"]}}});
     let name =
@@ -66,6 +76,24 @@ pub async fn document() -> Json<Value> {
             },
             "/v1/keys/{id}/revoke": {"parameters": id, "post": operation("Revoke a key for good", "200", key.clone())},
             "/v1/keys/{id}/renew": {"parameters": id, "post": with_body(operation("Replace a key; the old one works for the grace period (default 2h)", "201", key.clone()), json!({"type": "object", "properties": {"grace": string, "key": string, "description": string, "expires_at": string}}))},
+            "/v1/keys/{id}/reactivate": {"parameters": id, "post": operation("Undo the revocation of a subscription's key while its subscription is accepted or paused", "200", key.clone())},
+            "/v1/services/{name}/plans": {"parameters": name, "get": operation("A service's plans, in the order they are tried", "200", json!({"type": "object", "properties": {"data": {"type": "array", "items": plan}}}))},
+            "/v1/services/{name}/plans/{plan}": {
+                "parameters": plan_path,
+                "get": operation("Read a plan", "200", plan.clone()),
+                "put": with_body(operation("Create (201, tried last) or replace (200) a plan", "200", plan.clone()), plan.clone()),
+                "delete": operation("Delete a plan (409 while it has pending, accepted or paused subscriptions)", "204", json!({}))
+            },
+            "/v1/subscriptions": {
+                "get": operation("List subscriptions (?consumer=&service=)", "200", list(&subscription)),
+                "post": with_body(operation("Subscribe a consumer to a plan; the answer holds the key made with it, once", "201", subscription.clone()), json!({"type": "object", "required": ["consumer", "service", "plan"], "properties": {"consumer": string, "service": string, "plan": string, "key_mode": {"enum": ["own", "shared"]}, "key": string, "ends_at": string, "id": string}}))
+            },
+            "/v1/subscriptions/{id}": {
+                "parameters": id,
+                "get": operation("Read a subscription", "200", subscription.clone()),
+                "delete": operation("Delete a subscription and its own key", "204", json!({}))
+            },
+            "/v1/subscriptions/{id}/{action}": {"parameters": action, "post": operation("A legal transition (else 409)", "200", subscription.clone())},
             "/v1/services": {"get": operation("List services", "200", list(&service))},
             "/v1/services/{name}": {
                 "parameters": name,
@@ -84,7 +112,9 @@ pub async fn document() -> Json<Value> {
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": string, "message": string}}}},
                 "ConsumerBody": {"type": "object", "properties": {"client_type": string, "groups": strings, "permissions": strings, "description": string, "metadata": map}},
                 "Consumer": {"type": "object", "properties": {"name": string, "client_type": string, "groups": strings, "permissions": strings, "description": string, "metadata": map, "origin": {"enum": ["file", "api"]}, "created_at": string, "updated_at": string}},
-                "Key": {"type": "object", "properties": {"id": string, "consumer": string, "key": {"type": "string", "description": "Only in the answer that created the key"}, "prefix": string, "status": {"enum": ["active", "disabled", "expired", "revoked"]}, "active": {"type": "boolean"}, "description": string, "labels": map, "origin": {"enum": ["file", "api"]}, "created_at": string, "expires_at": string, "revoked_at": string, "last_used_at": string}},
+                "Key": {"type": "object", "properties": {"id": string, "consumer": string, "key": {"type": "string", "description": "Only in the answer that created the key"}, "prefix": string, "status": {"enum": ["active", "disabled", "expired", "revoked"]}, "active": {"type": "boolean"}, "description": string, "labels": map, "origin": {"enum": ["file", "api"]}, "created_at": string, "expires_at": string, "revoked_at": string, "last_used_at": string, "subscription": string, "shared": {"type": "boolean"}}},
+                "Plan": {"type": "object", "properties": {"name": string, "selection_rule": string, "forward_key": {"type": "boolean"}, "auto_approve": {"type": "boolean"}, "description": string}},
+                "Subscription": {"type": "object", "properties": {"id": string, "consumer": string, "service": string, "plan": string, "status": {"enum": ["pending", "accepted", "paused", "rejected", "closed"]}, "key_mode": {"enum": ["own", "shared"]}, "ends_at": string, "created_at": string, "updated_at": string, "key": key}},
                 "Verdict": {"type": "object", "properties": {"valid": {"type": "boolean"}, "code": {"enum": ["VALID", "NOT_FOUND", "DISABLED", "EXPIRED", "REVOKED"]}, "consumer": string, "client_type": string, "key_id": string, "expires_at": string}}
             }
         }
