@@ -826,7 +826,19 @@ fn subscriptions_with_their_keys(s: &dyn Store) {
         plan: "ignored".to_owned(),
         ..sub.clone()
     };
-    assert_eq!(s.update_subscription(&accepted).unwrap(), 5);
+    let err = s
+        .update_subscription(&accepted, SubscriptionStatus::Paused)
+        .unwrap_err();
+    assert!(
+        is_conflict(&err),
+        "the status is not the expected one: {err:?}"
+    );
+    assert_eq!(s.revision().unwrap(), 4);
+    assert_eq!(
+        s.update_subscription(&accepted, SubscriptionStatus::Pending)
+            .unwrap(),
+        5
+    );
     assert_eq!(
         s.subscription("s1").unwrap().unwrap(),
         SubscriptionRecord {
@@ -836,9 +848,16 @@ fn subscriptions_with_their_keys(s: &dyn Store) {
             ..sub.clone()
         }
     );
-    assert_eq!(s.update_subscription(&accepted).unwrap(), 5);
+    assert_eq!(
+        s.update_subscription(&accepted, SubscriptionStatus::Accepted)
+            .unwrap(),
+        5
+    );
     let err = s
-        .update_subscription(&subscription("ghost", "alice", "orders", "gold"))
+        .update_subscription(
+            &subscription("ghost", "alice", "orders", "gold"),
+            SubscriptionStatus::Pending,
+        )
         .unwrap_err();
     assert!(is_not_found(&err, "subscription", "ghost"), "{err:?}");
 

@@ -101,8 +101,14 @@ pub trait Store: Send + Sync + 'static {
         key: Option<&KeyRecord>,
     ) -> Result<u64>;
     /// Replaces an existing subscription's mutable fields (`status`, `ends_at`,
-    /// `updated_at`). `NotFound` when absent.
-    fn update_subscription(&self, subscription: &SubscriptionRecord) -> Result<u64>;
+    /// `updated_at`) — only while its stored status is `expected`, checked in the write's
+    /// own transaction, so two transitions racing (on one node or several) cannot both
+    /// win. `NotFound` when absent; `Conflict` when the status is no longer `expected`.
+    fn update_subscription(
+        &self,
+        subscription: &SubscriptionRecord,
+        expected: SubscriptionStatus,
+    ) -> Result<u64>;
     /// One subscription by id.
     fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>>;
     /// Subscriptions ordered by id, optionally of one consumer and/or one service, after

@@ -44,7 +44,7 @@ use self::pool::{Conn, Pool};
 use self::writes::Tx;
 use crate::{
     BatchOp, Change, ConsumerRecord, Entity, KeyRecord, Millis, Origin, Page, Result,
-    ServiceRecord, Store, StoreError, SubscriptionRecord, Written,
+    ServiceRecord, Store, StoreError, SubscriptionRecord, SubscriptionStatus, Written,
 };
 
 /// Connections a store opens at most, unless told otherwise.
@@ -646,8 +646,12 @@ impl Store for PostgresStore {
         self.write(|tx| writes::insert_subscription_in(tx, subscription, key))
     }
 
-    fn update_subscription(&self, subscription: &SubscriptionRecord) -> Result<u64> {
-        self.write(|tx| writes::update_subscription_in(tx, subscription))
+    fn update_subscription(
+        &self,
+        subscription: &SubscriptionRecord,
+        expected: SubscriptionStatus,
+    ) -> Result<u64> {
+        self.write(|tx| writes::update_subscription_in(tx, subscription, expected))
     }
 
     fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>> {

@@ -27,7 +27,7 @@ use self::codec::{consumer_columns, key_columns, service_columns, subscription_c
 use self::errors::{corrupt, key_write, not_found, OrStore};
 use crate::{
     BatchOp, Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Millis, Origin, Page, Result,
-    ServiceRecord, Store, StoreError, SubscriptionRecord, Written,
+    ServiceRecord, Store, StoreError, SubscriptionRecord, SubscriptionStatus, Written,
 };
 
 /// The SQLite implementation of [`Store`].
@@ -634,9 +634,14 @@ fn insert_subscription_in(
 }
 
 /// `update_subscription` inside an open transaction. Unchanged fields use no revision.
-fn update_subscription_in(tx: &Transaction<'_>, subscription: &SubscriptionRecord) -> Result<u64> {
+fn update_subscription_in(
+    tx: &Transaction<'_>,
+    subscription: &SubscriptionRecord,
+    expected: SubscriptionStatus,
+) -> Result<u64> {
     let stored = fetch_subscription(tx, &subscription.id)?
         .ok_or_else(|| not_found("subscription", &subscription.id))?;
+    crate::stored_forms::expect_status(&stored, expected)?;
     if codec::same_mutable_subscription_fields(&stored, subscription) {
         return current_revision(tx);
     }
@@ -949,8 +954,12 @@ impl Store for SqliteStore {
         self.write(|tx| insert_subscription_in(tx, subscription, key))
     }
 
-    fn update_subscription(&self, subscription: &SubscriptionRecord) -> Result<u64> {
-        self.write(|tx| update_subscription_in(tx, subscription))
+    fn update_subscription(
+        &self,
+        subscription: &SubscriptionRecord,
+        expected: SubscriptionStatus,
+    ) -> Result<u64> {
+        self.write(|tx| update_subscription_in(tx, subscription, expected))
     }
 
     fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>> {

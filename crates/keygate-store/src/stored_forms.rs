@@ -3,7 +3,7 @@
 
 use crate::{
     ChangeKind, ConsumerRecord, KeyRecord, Origin, Result, ServiceRecord, StoreError,
-    SubscriptionRecord,
+    SubscriptionRecord, SubscriptionStatus,
 };
 
 /// How an origin is stored.
@@ -81,4 +81,20 @@ pub(crate) fn same_mutable_subscription_fields(
     new: &SubscriptionRecord,
 ) -> bool {
     stored.status == new.status && stored.ends_at == new.ends_at
+}
+
+/// `Conflict` unless the stored subscription still has the status a transition expects.
+pub(crate) fn expect_status(
+    stored: &SubscriptionRecord,
+    expected: SubscriptionStatus,
+) -> Result<()> {
+    if stored.status == expected {
+        return Ok(());
+    }
+    Err(StoreError::Conflict(format!(
+        "subscription `{}` is {} now, not {}",
+        stored.id,
+        stored.status.as_str(),
+        expected.as_str()
+    )))
 }

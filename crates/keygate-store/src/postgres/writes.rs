@@ -12,7 +12,7 @@ use super::codec::{self, consumer_columns, key_columns, service_columns, subscri
 use super::errors::{corrupt, key_write, not_found, OrStore};
 use crate::{
     ChangeKind, ConsumerRecord, KeyRecord, Result, ServiceRecord, StoreError, SubscriptionRecord,
-    Written,
+    SubscriptionStatus, Written,
 };
 
 /// An open write transaction and the revisions it started at and reached.
@@ -535,9 +535,11 @@ pub(super) fn insert_subscription_in(
 pub(super) fn update_subscription_in(
     tx: &mut Tx<'_>,
     subscription: &SubscriptionRecord,
+    expected: SubscriptionStatus,
 ) -> Result<u64> {
     let stored = fetch_subscription(&mut tx.inner, &subscription.id)?
         .ok_or_else(|| not_found("subscription", &subscription.id))?;
+    crate::stored_forms::expect_status(&stored, expected)?;
     if codec::same_mutable_subscription_fields(&stored, subscription) {
         return Ok(tx.start);
     }

@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use keygate_store::{KeyMode, KeyRecord, Origin, Page, SubscriptionRecord, SubscriptionStatus};
+use keygate_store::{KeyMode, KeyRecord, Origin, SubscriptionRecord, SubscriptionStatus};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::consumers::owned_by_api;
+use super::subscriptions::{all_of, is_live, keys_of, subscription_writes};
 use super::error::{ApiError, Body};
 use super::{listing, parse_rfc3339, rfc3339, AdminState, Listing, PageQuery};
 use crate::config::is_valid_name;
@@ -291,6 +292,7 @@ pub async fn reactivate(
 ) -> Result<Json<KeyView>, ApiError> {
     state
         .write(move |store| {
+            let _serialised = subscription_writes();
             let mut record = api_key(store, &id)?;
             if record.revoked_at.is_none() {
                 return Err(ApiError::Conflict(format!("key `{id}` is not revoked")));
@@ -302,12 +304,20 @@ pub async fn reactivate(
                 )
             };
             let allowed = if let Some(subscription) = &record.subscription {
-                store
-                    .subscription(subscription)?
-                    .is_some_and(|s| serving(&s))
+                store.subscription(subscription)?.is_some_and(|s| serving(&s))
             } else if record.shared {
-                store
-                    .subscriptions(Some(&record.consumer), None, &Page::default())?
+                // A shared key replaced by a newer one (renewed) stays revoked.
+                let newer = keys_of(store, &record.consumer)?.into_iter().find(|k| {
+                    k.shared && k.revoked_at.is_none() && k.created_at > record.created_at
+                });
+                if let Some(newer) = newer {
+                    return Err(ApiError::Conflict(format!(
+                        "consumer `{}` has a newer shared key, `{}`; a replaced shared key \
+                         stays revoked",
+                        record.consumer, newer.id
+                    )));
+                }
+                all_of(store, &record.consumer)?
                     .iter()
                     .any(|s| s.key_mode == KeyMode::Shared && serving(s))
             } else {
@@ -321,8 +331,8 @@ pub async fn reactivate(
                      or paused"
                 )));
             }
+            // Back to how it was before the revocation: enabled or disabled as it was.
             record.revoked_at = None;
-            record.active = true;
             store.update_key(&record)?;
             Ok(Json(view(record)))
         })
@@ -363,6 +373,18 @@ pub async fn renew(
                 return Err(ApiError::Conflict(format!(
                     "key `{id}` is revoked; create a new key instead"
                 )));
+            }
+            // A subscription that ended keeps its key from being renewed into a new one.
+            if let Some(subscription) = &old.subscription {
+                let ended = store
+                    .subscription(subscription)?
+                    .is_none_or(|s| !is_live(s.status));
+                if ended {
+                    return Err(ApiError::Conflict(format!(
+                        "key `{id}` belongs to subscription `{subscription}`, which is closed, \
+                         rejected or deleted; it cannot be renewed"
+                    )));
+                }
             }
             let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
             let old_expires_at = now.saturating_add(grace_ms);

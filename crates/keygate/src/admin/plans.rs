@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use keygate_store::{Origin, ServiceRecord, Store};
+use keygate_store::{Origin, ServiceRecord, Store, SubscriptionRecord};
 use serde_json::{Map, Value};
 
 use super::consumers::owned_by_api;
@@ -39,6 +39,55 @@ fn document_and_plans(
         _ => Vec::new(),
     };
     Ok((document, plans))
+}
+
+/// The first pending, accepted or paused subscription to a plan of `service` whose name
+/// `dropped` picks.
+pub(super) fn live_subscription(
+    store: &dyn Store,
+    service: &str,
+    dropped: impl Fn(&str) -> bool,
+) -> keygate_store::Result<Option<SubscriptionRecord>> {
+    let mut page = keygate_store::Page {
+        after: None,
+        limit: 1000,
+    };
+    loop {
+        let batch = store.subscriptions(None, Some(service), &page)?;
+        if let Some(live) = batch
+            .iter()
+            .find(|s| dropped(&s.plan) && is_live(s.status))
+        {
+            return Ok(Some(live.clone()));
+        }
+        if batch.len() < page.limit {
+            return Ok(None);
+        }
+        page.after = batch.last().map(|s| s.id.clone());
+    }
+}
+
+/// The `409` for a plan that would go while `live` still uses it.
+pub(super) fn still_subscribed(live: &SubscriptionRecord) -> ApiError {
+    ApiError::Conflict(format!(
+        "plan `{}` of service `{}` still has subscription `{}` ({}); close its subscriptions \
+         first",
+        live.plan,
+        live.service,
+        live.id,
+        live.status.as_str()
+    ))
+}
+
+/// The names of the plans in a service document.
+pub(super) fn plan_names(document: &str) -> Vec<String> {
+    let value: Value = serde_json::from_str(document).unwrap_or(Value::Null);
+    value["plans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|plan| plan_name(plan).map(str::to_owned))
+        .collect()
 }
 
 fn plan_name(plan: &Value) -> Option<&str> {
@@ -153,24 +202,8 @@ pub async fn delete(
                     "service `{service}` has no plan `{plan}`"
                 )));
             }
-            let mut page = keygate_store::Page {
-                after: None,
-                limit: 1000,
-            };
-            loop {
-                let batch = store.subscriptions(None, Some(&service), &page)?;
-                if let Some(live) = batch.iter().find(|s| s.plan == plan && is_live(s.status)) {
-                    return Err(ApiError::Conflict(format!(
-                        "plan `{plan}` still has subscription `{}` ({}); close its \
-                         subscriptions first",
-                        live.id,
-                        live.status.as_str()
-                    )));
-                }
-                if batch.len() < page.limit {
-                    break;
-                }
-                page.after = batch.last().map(|s| s.id.clone());
+            if let Some(live) = live_subscription(store, &service, |name| name == plan)? {
+                return Err(still_subscribed(&live));
             }
             if !plans.is_empty() {
                 document.insert("plans".into(), Value::Array(plans));

@@ -11,6 +11,7 @@ use keygate_store::{Origin, ServiceRecord, Written};
 use serde_json::Value;
 
 use super::consumers::owned_by_api;
+use super::plans::{live_subscription, plan_names, still_subscribed};
 use super::{listing, AdminState, ApiError, Listing, PageQuery};
 use crate::config::service_from_document;
 use crate::state::millis;
@@ -75,6 +76,12 @@ pub async fn put(
         .write(move |store| {
             if let Some(existing) = store.service(&name)? {
                 owned_by_api("service", &name, existing.origin)?;
+                // Plans that go must have no live subscriptions, as with the plans API.
+                let kept = plan_names(&document);
+                let dropped = |plan: &str| !kept.iter().any(|k| k == plan);
+                if let Some(live) = live_subscription(store, &name, dropped)? {
+                    return Err(still_subscribed(&live));
+                }
             }
             let record = ServiceRecord {
                 name,
@@ -114,6 +121,9 @@ pub async fn delete(
                 .service(&name)?
                 .ok_or_else(|| ApiError::NotFound(format!("service `{name}` not found")))?;
             owned_by_api("service", &name, existing.origin)?;
+            if let Some(live) = live_subscription(store, &name, |_| true)? {
+                return Err(still_subscribed(&live));
+            }
             store.delete_service(&name)?;
             Ok(StatusCode::NO_CONTENT)
         })

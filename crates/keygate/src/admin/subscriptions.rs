@@ -7,6 +7,7 @@
 //! services, never across two plans of one service: the gateway could not tell which plan
 //! a call is for.
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use axum::extract::{Path, Query, State};
@@ -123,6 +124,20 @@ impl Action {
     }
 }
 
+/// Held, on this node, around every check-then-write on subscriptions and their keys
+/// (the one-plan-per-service rule, the shared key, reactivation), so two admin calls on
+/// one node cannot both pass a check that only one of them should. Status transitions
+/// are also checked by the store itself, across nodes.
+static SUBSCRIPTION_WRITES: Mutex<()> = Mutex::new(());
+
+/// Takes [`SUBSCRIPTION_WRITES`]; a panic while it was held left nothing half-done
+/// (every write is one transaction), so a poisoned lock is still usable.
+pub(super) fn subscription_writes() -> MutexGuard<'static, ()> {
+    SUBSCRIPTION_WRITES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Whether a subscription still counts: not rejected or closed.
 pub fn is_live(status: SubscriptionStatus) -> bool {
     !matches!(
@@ -143,7 +158,7 @@ fn new_id() -> Result<String, ApiError> {
 }
 
 /// Every subscription of a consumer.
-fn all_of(store: &dyn Store, consumer: &str) -> keygate_store::Result<Vec<SubscriptionRecord>> {
+pub(super) fn all_of(store: &dyn Store, consumer: &str) -> keygate_store::Result<Vec<SubscriptionRecord>> {
     let mut all = Vec::new();
     let mut page = Page {
         after: None,
@@ -219,6 +234,11 @@ pub async fn create(
         .map(|t| parse_rfc3339(&t, "ends_at"))
         .transpose()?;
     let now = millis(SystemTime::now());
+    if ends_at.is_some_and(|at| at <= now) {
+        return Err(ApiError::Invalid(
+            "ends_at is in the past: a subscription must end later than now".into(),
+        ));
+    }
     let record = SubscriptionRecord {
         id,
         consumer: body.consumer,
@@ -234,6 +254,7 @@ pub async fn create(
     let plaintext = new_plaintext(body.key)?;
     state
         .write(move |store| {
+            let _serialised = subscription_writes();
             if store.consumer(&record.consumer)?.is_none() {
                 return Err(ApiError::Invalid(format!(
                     "consumer `{}` not found",
@@ -244,9 +265,7 @@ pub async fn create(
                 KeyMode::Own => true,
                 KeyMode::Shared => {
                     check_shared(store, &record)?;
-                    let has_shared = keys_of(store, &record.consumer)?
-                        .iter()
-                        .any(|k| k.shared && k.revoked_at.is_none());
+                    let has_shared = usable_shared_key(store, &record.consumer)?;
                     if has_shared && custom {
                         return Err(ApiError::Invalid(format!(
                             "consumer `{}` already has a shared key; `key` applies only to \
@@ -282,6 +301,35 @@ pub async fn create(
             Ok((StatusCode::CREATED, Json(shown)))
         })
         .await
+}
+
+/// Whether the consumer has a shared key that is not revoked. When all its shared keys
+/// are revoked, a new one may be made only if no live shared-key subscription would
+/// take it: the new key must not bring back access that a revocation ended.
+fn usable_shared_key(store: &dyn Store, consumer: &str) -> Result<bool, ApiError> {
+    let shared: Vec<KeyRecord> = keys_of(store, consumer)?
+        .into_iter()
+        .filter(|k| k.shared)
+        .collect();
+    if shared.iter().any(|k| k.revoked_at.is_none()) {
+        return Ok(true);
+    }
+    let Some(revoked) = shared.first() else {
+        return Ok(false);
+    };
+    let live = all_of(store, consumer)?
+        .into_iter()
+        .find(|s| s.key_mode == KeyMode::Shared && is_live(s.status));
+    match live {
+        None => Ok(false),
+        Some(live) => Err(ApiError::Invalid(format!(
+            "consumer `{consumer}`'s shared key `{}` is revoked while its shared-key \
+             subscription `{}` is {}; reactivate the key or close those subscriptions first",
+            revoked.id,
+            live.id,
+            live.status.as_str()
+        ))),
+    }
 }
 
 /// A shared-key subscription is refused when the consumer already has a live one on the
@@ -354,6 +402,7 @@ pub async fn transition(
     })?;
     state
         .write(move |store| {
+            let _serialised = subscription_writes();
             let mut record = store
                 .subscription(&id)?
                 .ok_or_else(|| ApiError::NotFound(format!("subscription `{id}` not found")))?;
@@ -364,9 +413,11 @@ pub async fn transition(
                     record.status.as_str()
                 ))
             })?;
+            let expected = record.status;
             record.status = next;
             record.updated_at = millis(SystemTime::now());
-            store.update_subscription(&record)?;
+            // The store writes only if the status is still the one checked here.
+            store.update_subscription(&record, expected)?;
             Ok(Json(view(record)))
         })
         .await
@@ -380,6 +431,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     state
         .write(move |store| {
+            let _serialised = subscription_writes();
             let record = store
                 .subscription(&id)?
                 .ok_or_else(|| ApiError::NotFound(format!("subscription `{id}` not found")))?;

@@ -126,6 +126,10 @@ async fn proxy(
         record.subscription = Some(selected.subscription.id.clone());
     }
     authorize(matched.route, &caller, selected.as_ref(), &request)?;
+    // A use is a call the key was let through for, not one refused by plan or rule.
+    if let Some(caller) = &caller {
+        state.usage.note(&caller.key, millis(SystemTime::now()));
+    }
     let forward_key = matched.route.forward_key
         || selected
             .as_ref()
@@ -250,7 +254,6 @@ fn authenticate(
     if let Some(reason) = refusal {
         return Err(ProxyError::InvalidKey(reason));
     }
-    state.usage.note(&entry, millis(SystemTime::now()));
     Ok(Some(Identity {
         key: entry,
         consumer,

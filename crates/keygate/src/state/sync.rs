@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use keygate_store::{
-    BatchOp, ChangeKind, ConsumerRecord, Entity, KeyRecord, Origin, Page, ServiceRecord, Store,
-    StoreError,
+    BatchOp, Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Origin, Page, ServiceRecord,
+    Store, StoreError,
 };
 use sha2::{Digest, Sha256};
 
@@ -69,7 +69,11 @@ impl FileInventory {
 }
 
 struct Applied {
+    /// Every change up to this revision is in the state.
     revision: u64,
+    /// A service or a setting changed and the routes were not rebuilt yet: kept across a
+    /// failed catch-up, so the next one rebuilds them.
+    routes_stale: bool,
     config: Arc<Config>,
     file: FileInventory,
 }
@@ -129,6 +133,7 @@ impl StoreSync {
             state,
             applied: Mutex::new(Applied {
                 revision,
+                routes_stale: false,
                 config,
                 file: inventory,
             }),
@@ -177,38 +182,59 @@ impl StoreSync {
         routes_stale: bool,
     ) -> Result<u64, StoreError> {
         let changes = self.store.changes_since(applied.revision)?;
-        let directory = &self.state.directory;
-        let mut services_changed = routes_stale;
-        for change in &changes {
-            match change.kind {
-                ChangeKind::Consumer => match self.store.consumer(&change.name)? {
-                    Some(consumer) => directory.put_consumer(&consumer),
-                    None => directory.remove_consumer(&change.name),
-                },
-                ChangeKind::Key => match self.store.key(&change.name)? {
-                    Some(key) => {
-                        directory.put_key(&key);
-                    }
-                    None => {
-                        if let Some(hash) = &change.key_hash {
-                            directory.remove_key(hash);
-                        }
-                    }
-                },
-                ChangeKind::Service => services_changed = true,
-                ChangeKind::Subscription => match self.store.subscription(&change.name)? {
-                    Some(subscription) => {
-                        directory.put_subscription(&subscription);
-                    }
-                    None => directory.remove_subscription(&change.name),
-                },
+        applied.routes_stale |= routes_stale;
+        // A revision counts as applied only once all of its changes are: should a read
+        // fail half-way, the next catch-up starts again at that revision (applying a
+        // change reads the current record, so doing one twice is harmless).
+        for write in changes.chunk_by(|a, b| a.revision == b.revision) {
+            for change in write {
+                self.apply_change(change, applied)?;
             }
-            applied.revision = applied.revision.max(change.revision);
+            if let Some(last) = write.last() {
+                applied.revision = applied.revision.max(last.revision);
+            }
         }
-        if services_changed {
+        if applied.routes_stale {
             self.rebuild_routes(applied)?;
+            applied.routes_stale = false;
         }
         Ok(applied.revision)
+    }
+
+    /// Puts one change into the directory, or marks the routes stale for a service.
+    fn apply_change(&self, change: &Change, applied: &mut Applied) -> Result<(), StoreError> {
+        let directory = &self.state.directory;
+        match change.kind {
+            ChangeKind::Consumer => match self.store.consumer(&change.name)? {
+                Some(consumer) => directory.put_consumer(&consumer),
+                None => directory.remove_consumer(&change.name),
+            },
+            // A key whose hash changed is logged deleted under its old hash, then written
+            // under its new one: the old hash must leave the index.
+            ChangeKind::Key if change.deleted => {
+                if let Some(hash) = &change.key_hash {
+                    directory.remove_key(hash);
+                }
+            }
+            ChangeKind::Key => match self.store.key(&change.name)? {
+                Some(key) => {
+                    directory.put_key(&key);
+                }
+                None => {
+                    if let Some(hash) = &change.key_hash {
+                        directory.remove_key(hash);
+                    }
+                }
+            },
+            ChangeKind::Service => applied.routes_stale = true,
+            ChangeKind::Subscription => match self.store.subscription(&change.name)? {
+                Some(subscription) => {
+                    directory.put_subscription(&subscription);
+                }
+                None => directory.remove_subscription(&change.name),
+            },
+        }
+        Ok(())
     }
 
     fn rebuild_routes(&self, applied: &Applied) -> Result<(), StoreError> {
@@ -394,3 +420,7 @@ fn remove_from_store(store: &dyn Store, gone: &FileInventory) {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

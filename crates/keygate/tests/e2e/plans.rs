@@ -191,6 +191,17 @@ fn shared_key_serves_one_plan_per_service_and_is_renewed_and_revoked_for_all() {
     assert_eq!(revoked.status, 200);
     assert_eq!(call(&gateway, "/orders/x", &new_key, None), 401);
     assert_eq!(call(&gateway, "/billing/x", &new_key, None), 401);
+    // With every shared key revoked (the old one too), a new shared-key subscription
+    // must not mint a shared key that would bring the revoked subscriptions back.
+    let old_revoked = gateway.admin("POST", &format!("/v1/keys/{key_id}/revoke"), "");
+    assert_eq!(old_revoked.status, 200);
+    assert_eq!(call(&gateway, "/billing/x", &shared, None), 401);
+    let minted = gateway.admin(
+        "POST",
+        "/v1/subscriptions",
+        r#"{"consumer": "alice", "service": "manual", "plan": "reviewed", "key_mode": "shared"}"#,
+    );
+    assert_eq!(minted.status, 422, "{minted:?}");
     let reactivated = gateway.admin("POST", &format!("/v1/keys/{new_id}/reactivate"), "");
     assert_eq!(reactivated.status, 200, "{reactivated:?}");
     assert_eq!(call(&gateway, "/billing/x", &new_key, None), 200);
@@ -238,6 +249,8 @@ fn every_status_and_transition() {
     assert_eq!(act(&gateway, id, "close"), 200);
     assert_eq!(call(&gateway, "/manual/x", &key, None), 403);
     assert_eq!(act(&gateway, id, "resume"), 409, "closed is final");
+    let renewal = gateway.admin("POST", &format!("/v1/keys/{key_id}/renew"), "");
+    assert_eq!(renewal.status, 409, "a closed subscription's key is not renewed");
     assert_eq!(
         gateway
             .admin("POST", &format!("/v1/keys/{key_id}/revoke"), "")
@@ -292,18 +305,13 @@ fn own_key_renewal_keeps_its_subscription_and_ends_with_it() {
     assert_eq!(call(&gateway, "/billing/x", new_key, None), 200);
     assert_eq!(call(&gateway, "/billing/x", &plaintext(&sub), None), 401);
 
-    // An ended subscription lets nothing through, even with a key still valid.
-    let ended = subscribe(
-        &gateway,
-        "orders",
-        "silver",
-        r#", "ends_at": "2001-01-01T00:00:00Z""#,
+    // A subscription cannot end before it starts.
+    let past = gateway.admin(
+        "POST",
+        "/v1/subscriptions",
+        r#"{"consumer": "alice", "service": "orders", "plan": "silver", "ends_at": "2001-01-01T00:00:00Z"}"#,
     );
-    assert_eq!(
-        call(&gateway, "/orders/x", &plaintext(&ended), None),
-        401,
-        "key expired"
-    );
+    assert_eq!(past.status, 422, "{past:?}");
 }
 
 #[test]
@@ -371,6 +379,12 @@ fn plans_through_the_admin_api() {
     assert_eq!(call(&gateway, "/x", &plaintext(&sub), None), 200);
     let busy = gateway.admin("DELETE", "/v1/services/api/plans/silver", "");
     assert_eq!(busy.status, 409, "{busy:?}");
+    // Nor can the plan go by replacing or deleting its service: the plain key would
+    // pass again.
+    let replaced = gateway.admin("PUT", "/v1/services/api", &service);
+    assert_eq!(replaced.status, 409, "{replaced:?}");
+    assert_eq!(gateway.admin("DELETE", "/v1/services/api", "").status, 409);
+    assert_eq!(call(&gateway, "/x", &key, None), 403);
     assert_eq!(act(&gateway, sub["id"].as_str().unwrap(), "close"), 200);
     assert_eq!(
         gateway
