@@ -12,8 +12,8 @@ use keygate_store::{KeyMode, KeyRecord, Origin, SubscriptionRecord, Subscription
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::consumers::owned_by_api;
-use super::subscriptions::{all_of, is_live, keys_of, subscription_writes};
 use super::error::{ApiError, Body};
+use super::subscriptions::{all_of, is_live, keys_of, subscription_writes};
 use super::{listing, parse_rfc3339, rfc3339, AdminState, Listing, PageQuery};
 use crate::config::is_valid_name;
 use crate::key::{check_custom, display_prefix, generate, plausible, KeyHash};
@@ -304,7 +304,9 @@ pub async fn reactivate(
                 )
             };
             let allowed = if let Some(subscription) = &record.subscription {
-                store.subscription(subscription)?.is_some_and(|s| serving(&s))
+                store
+                    .subscription(subscription)?
+                    .is_some_and(|s| serving(&s))
             } else if record.shared {
                 // A shared key replaced by a newer one (renewed) stays revoked.
                 let newer = keys_of(store, &record.consumer)?.into_iter().find(|k| {

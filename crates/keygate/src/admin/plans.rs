@@ -54,10 +54,7 @@ pub(super) fn live_subscription(
     };
     loop {
         let batch = store.subscriptions(None, Some(service), &page)?;
-        if let Some(live) = batch
-            .iter()
-            .find(|s| dropped(&s.plan) && is_live(s.status))
-        {
+        if let Some(live) = batch.iter().find(|s| dropped(&s.plan) && is_live(s.status)) {
             return Ok(Some(live.clone()));
         }
         if batch.len() < page.limit {

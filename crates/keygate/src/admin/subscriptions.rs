@@ -158,7 +158,10 @@ fn new_id() -> Result<String, ApiError> {
 }
 
 /// Every subscription of a consumer.
-pub(super) fn all_of(store: &dyn Store, consumer: &str) -> keygate_store::Result<Vec<SubscriptionRecord>> {
+pub(super) fn all_of(
+    store: &dyn Store,
+    consumer: &str,
+) -> keygate_store::Result<Vec<SubscriptionRecord>> {
     let mut all = Vec::new();
     let mut page = Page {
         after: None,

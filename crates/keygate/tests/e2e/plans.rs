@@ -250,7 +250,10 @@ fn every_status_and_transition() {
     assert_eq!(call(&gateway, "/manual/x", &key, None), 403);
     assert_eq!(act(&gateway, id, "resume"), 409, "closed is final");
     let renewal = gateway.admin("POST", &format!("/v1/keys/{key_id}/renew"), "");
-    assert_eq!(renewal.status, 409, "a closed subscription's key is not renewed");
+    assert_eq!(
+        renewal.status, 409,
+        "a closed subscription's key is not renewed"
+    );
     assert_eq!(
         gateway
             .admin("POST", &format!("/v1/keys/{key_id}/revoke"), "")

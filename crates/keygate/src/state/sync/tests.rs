@@ -173,7 +173,8 @@ fn start() -> (Arc<Flaky>, StoreSync) {
 
 fn works(sync: &StoreSync, plaintext: &str) -> bool {
     let keys = &sync.state().directory.keys;
-    keys.check(plaintext.as_bytes(), SystemTime::now()).is_valid()
+    keys.check(plaintext.as_bytes(), SystemTime::now())
+        .is_valid()
 }
 
 #[test]
@@ -195,12 +196,17 @@ fn a_failed_read_inside_one_write_is_retried_in_full() {
         ..key("k1", "key-of-s1-0001")
     };
     // One revision, two changes: the subscription, then its key, whose read fails.
-    store.insert_subscription(&subscription, Some(&own)).unwrap();
+    store
+        .insert_subscription(&subscription, Some(&own))
+        .unwrap();
     store.fail_key.store(true, Ordering::SeqCst);
     assert!(sync.catch_up().is_err());
     assert!(!works(&sync, "key-of-s1-0001"));
     sync.catch_up().unwrap();
-    assert!(works(&sync, "key-of-s1-0001"), "the key of the failed write");
+    assert!(
+        works(&sync, "key-of-s1-0001"),
+        "the key of the failed write"
+    );
 }
 
 #[test]
@@ -219,7 +225,11 @@ fn routes_stay_due_for_a_rebuild_after_a_failure() {
     assert!(sync.catch_up().is_err());
     assert!(sync.state().load().services.is_empty());
     sync.catch_up().unwrap();
-    assert_eq!(sync.state().load().services.len(), 1, "rebuilt after the failure");
+    assert_eq!(
+        sync.state().load().services.len(),
+        1,
+        "rebuilt after the failure"
+    );
 }
 
 #[test]
