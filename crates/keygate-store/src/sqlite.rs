@@ -11,10 +11,14 @@
 //!   hash, then the key under its new hash, so an index by hash can drop the old entry;
 //! - [`SqliteStore::insert_keys_batch`] appends one row per key.
 //!
-//! Writes are rare, so one connection behind a mutex serves every call.
+//! One connection behind a mutex serves every call. Writes of single entities go through
+//! [group commit](group_commit): writes from several threads that arrive together share
+//! one transaction and one fsync, each in its own savepoint, with its own revision, its
+//! own change-log rows and its own result. Bulk writes run in a transaction of their own.
 
 mod codec;
 mod errors;
+mod group_commit;
 mod schema;
 
 use std::fmt;
@@ -25,6 +29,7 @@ use rusqlite::{params, Connection, OpenFlags, Params, Row, Transaction, Transact
 
 use self::codec::{consumer_columns, key_columns, service_columns, subscription_columns};
 use self::errors::{corrupt, key_write, not_found, OrStore};
+use self::group_commit::GroupCommit;
 use crate::{
     BatchOp, Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Millis, Origin, Page, Result,
     ServiceRecord, Store, StoreError, SubscriptionRecord, SubscriptionStatus, Written,
@@ -36,6 +41,8 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     /// The file, or `:memory:`, for messages.
     location: String,
+    /// Writes waiting to share a transaction.
+    group: GroupCommit,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -123,6 +130,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             location,
+            group: GroupCommit::default(),
         })
     }
 
@@ -157,7 +165,8 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` in a write transaction and commits when it succeeds.
+    /// Runs `f` in a write transaction of its own and commits when it succeeds. For bulk
+    /// writes, and writes that borrow their arguments; others use [`Self::write_in_group`].
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn();
         let tx = conn
@@ -166,6 +175,19 @@ impl SqliteStore {
         let out = f(&tx)?;
         tx.commit().or_store()?;
         Ok(out)
+    }
+
+    /// Runs `f` in a write transaction shared with the writes of other threads that
+    /// arrive meanwhile (group commit), inside a savepoint of its own: when `f` fails,
+    /// only its changes are rolled back and the error is this caller's alone. Returns
+    /// once the shared transaction is committed, so the write is durable. `f` may run on
+    /// another writer's thread: it owns what it needs.
+    fn write_in_group<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        self.group.write(&self.conn, f)
     }
 }
 
@@ -769,7 +791,8 @@ impl Store for SqliteStore {
     }
 
     fn put_consumer(&self, consumer: &ConsumerRecord) -> Result<Written> {
-        self.write(|tx| put_consumer_in(tx, consumer))
+        let consumer = consumer.clone();
+        self.write_in_group(move |tx| put_consumer_in(tx, &consumer))
     }
 
     fn consumer(&self, name: &str) -> Result<Option<ConsumerRecord>> {
@@ -790,28 +813,32 @@ impl Store for SqliteStore {
     }
 
     fn delete_consumer(&self, name: &str) -> Result<u64> {
-        self.write(|tx| delete_consumer_in(tx, name))
+        let name = name.to_owned();
+        self.write_in_group(move |tx| delete_consumer_in(tx, &name))
     }
 
     fn insert_key(&self, key: &KeyRecord) -> Result<u64> {
-        self.write(|tx| {
-            insert_key_row(tx, key)?;
+        let key = key.clone();
+        self.write_in_group(move |tx| {
+            insert_key_row(tx, &key)?;
             let revision = bump_revision(tx)?;
-            log_key(tx, revision, 0, key, false)?;
+            log_key(tx, revision, 0, &key, false)?;
             Ok(revision)
         })
     }
 
     fn put_key(&self, key: &KeyRecord) -> Result<Written> {
-        self.write(|tx| put_key_in(tx, key))
+        let key = key.clone();
+        self.write_in_group(move |tx| put_key_in(tx, &key))
     }
 
     /// A key whose mutable fields are already the given ones is left alone: the current
     /// revision is returned and none is used.
     fn update_key(&self, key: &KeyRecord) -> Result<u64> {
-        self.write(|tx| {
+        let key = key.clone();
+        self.write_in_group(move |tx| {
             let stored = fetch_key(tx, &key.id)?.ok_or_else(|| not_found("key", &key.id))?;
-            if codec::same_mutable_key_fields(&stored, key) {
+            if codec::same_mutable_key_fields(&stored, &key) {
                 return current_revision(tx);
             }
             tx.prepare_cached(
@@ -865,27 +892,30 @@ impl Store for SqliteStore {
     }
 
     fn delete_key(&self, id: &str) -> Result<u64> {
-        self.write(|tx| delete_key_in(tx, id))
+        let id = id.to_owned();
+        self.write_in_group(move |tx| delete_key_in(tx, &id))
     }
 
     fn renew_key(&self, old_id: &str, old_expires_at: Millis, new: &KeyRecord) -> Result<u64> {
-        self.write(|tx| {
-            let mut old = fetch_key(tx, old_id)?.ok_or_else(|| not_found("key", old_id))?;
+        let (old_id, new) = (old_id.to_owned(), new.clone());
+        self.write_in_group(move |tx| {
+            let mut old = fetch_key(tx, &old_id)?.ok_or_else(|| not_found("key", &old_id))?;
             tx.prepare_cached("UPDATE keys SET expires_at = ?2 WHERE id = ?1")
                 .or_store()?
                 .execute(params![old_id, old_expires_at])
                 .or_store()?;
             old.expires_at = Some(old_expires_at);
-            insert_key_row(tx, new)?;
+            insert_key_row(tx, &new)?;
             let revision = bump_revision(tx)?;
             log_key(tx, revision, 0, &old, false)?;
-            log_key(tx, revision, 1, new, false)?;
+            log_key(tx, revision, 1, &new, false)?;
             Ok(revision)
         })
     }
 
     fn put_service(&self, service: &ServiceRecord) -> Result<Written> {
-        self.write(|tx| put_service_in(tx, service))
+        let service = service.clone();
+        self.write_in_group(move |tx| put_service_in(tx, &service))
     }
 
     fn service(&self, name: &str) -> Result<Option<ServiceRecord>> {
@@ -906,7 +936,8 @@ impl Store for SqliteStore {
     }
 
     fn delete_service(&self, name: &str) -> Result<u64> {
-        self.write(|tx| delete_service_in(tx, name))
+        let name = name.to_owned();
+        self.write_in_group(move |tx| delete_service_in(tx, &name))
     }
 
     fn apply_batch(&self, ops: &[BatchOp<'_>], setting: Option<(&str, &str)>) -> Result<u64> {

@@ -71,6 +71,8 @@ impl FileInventory {
 struct Applied {
     /// Every change up to this revision is in the state.
     revision: u64,
+    /// The number of the last catch-up that succeeded (see [`StoreSync::catch_up`]).
+    caught_up: u64,
     /// A service or a setting changed and the routes were not rebuilt yet: kept across a
     /// failed catch-up, so the next one rebuilds them.
     routes_stale: bool,
@@ -84,6 +86,9 @@ pub struct StoreSync {
     metrics: Arc<Metrics>,
     state: SharedState,
     applied: Mutex<Applied>,
+    /// How many catch-ups have started. A caller reads it before waiting for `applied`:
+    /// a catch-up numbered higher started after the call, so it saw the caller's write.
+    catch_ups_started: Mutex<u64>,
 }
 
 impl StoreSync {
@@ -133,10 +138,12 @@ impl StoreSync {
             state,
             applied: Mutex::new(Applied {
                 revision,
+                caught_up: 0,
                 routes_stale: false,
                 config,
                 file: inventory,
             }),
+            catch_ups_started: Mutex::new(0),
         };
         remove_from_store(&*sync.store, &stale);
         sync.catch_up()?;
@@ -167,11 +174,32 @@ impl StoreSync {
         self.applied.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Applies every change committed since the last applied revision; returns the
-    /// revision now applied. Blocks.
+    /// Applies every change committed before this call; returns the revision now
+    /// applied. Blocks. Concurrent calls coalesce: after a group of writes, their callers
+    /// queue here, the first one reads and applies every change, and the others, finding
+    /// that a catch-up which started after their call has succeeded meanwhile, return
+    /// without reading the store again.
     pub fn catch_up(&self) -> Result<u64, StoreError> {
+        let started_before = *self.catch_ups_started();
         let mut applied = self.lock();
-        self.catch_up_locked(&mut applied, false)
+        if applied.caught_up > started_before {
+            return Ok(applied.revision);
+        }
+        let number = {
+            let mut started = self.catch_ups_started();
+            *started += 1;
+            *started
+        };
+        let revision = self.catch_up_locked(&mut applied, false)?;
+        applied.caught_up = number;
+        Ok(revision)
+    }
+
+    /// The number of catch-ups started so far.
+    fn catch_ups_started(&self) -> MutexGuard<'_, u64> {
+        self.catch_ups_started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Applies the changes; rebuilds the routes when a service changed, or when
