@@ -72,7 +72,16 @@ impl AdminState {
                 metrics.store_error();
             }
             let value = outcome?;
-            sync.catch_up().inspect_err(|_| metrics.store_error())?;
+            // The write is durable; only applying it here failed. Say so, so that a
+            // client checks before it retries (a retried creation would make a second
+            // entity). This node applies the change once the store answers again.
+            sync.catch_up().map_err(|error| {
+                metrics.store_error();
+                ApiError::Unavailable(format!(
+                    "the change was stored, but this node could not apply it yet ({error}); \
+                     it will once the store answers again: check before retrying"
+                ))
+            })?;
             Ok(value)
         })
         .await
