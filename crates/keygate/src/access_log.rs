@@ -132,7 +132,7 @@ impl<'a> Line<'a> {
             route: record.route.as_deref(),
             service: record.service.as_deref(),
             consumer: consumer.map(|c| &*c.name),
-            client_type: consumer.map(|c| &*c.client_type),
+            client_type: consumer.map(|c| &*c.profile.client_type),
             key_id: key.map(|k| &*k.id),
             key_prefix: key.and_then(|k| k.prefix.as_deref()),
             plan: record.plan.as_deref(),

@@ -505,7 +505,7 @@ pub async fn verify(
         valid: code == "VALID",
         code,
         consumer: consumer.as_ref().map(|c| c.name.to_string()),
-        client_type: consumer.as_ref().map(|c| c.client_type.to_string()),
+        client_type: consumer.as_ref().map(|c| c.profile.client_type.to_string()),
         key_id: entry.as_ref().map(|e| e.id.to_string()),
         expires_at: entry
             .and_then(|e| e.expires_at)

@@ -26,7 +26,7 @@ pub struct RequestFacts<'r, B> {
 
 impl<B> Facts for RequestFacts<'_, B> {
     fn client_type(&self) -> Option<&str> {
-        self.consumer.map(|consumer| &*consumer.client_type)
+        self.consumer.map(|consumer| &*consumer.profile.client_type)
     }
 
     fn consumer(&self) -> Option<&str> {
@@ -35,16 +35,20 @@ impl<B> Facts for RequestFacts<'_, B> {
 
     fn in_group(&self, group: &str) -> bool {
         self.consumer
-            .is_some_and(|consumer| consumer.groups.iter().any(|g| g == group))
+            .is_some_and(|consumer| consumer.profile.groups.iter().any(|g| g == group))
     }
 
     fn has_permission(&self, permission: &str) -> bool {
         self.consumer
-            .is_some_and(|consumer| consumer.permissions.iter().any(|p| p == permission))
+            .is_some_and(|consumer| consumer.profile.permissions.iter().any(|p| p == permission))
     }
 
     fn metadata(&self, name: &str) -> Option<&str> {
-        self.consumer?.metadata.get(name).map(String::as_str)
+        self.consumer?
+            .profile
+            .metadata
+            .get(name)
+            .map(String::as_str)
     }
 
     fn key_id(&self) -> Option<&str> {

@@ -60,13 +60,13 @@ pub fn set_identity(
     let Some((key, consumer)) = caller else {
         return;
     };
-    headers.insert(names.consumer.clone(), consumer.name_header.clone());
-    headers.insert(names.credential.clone(), key.id_header.clone());
+    headers.insert(names.consumer.clone(), consumer.name.header());
+    headers.insert(names.credential.clone(), key.id.header());
     headers.insert(
         names.client_type.clone(),
-        consumer.client_type_header.clone(),
+        consumer.profile.client_type.header(),
     );
-    if let Some(groups) = &consumer.groups_header {
+    if let Some(groups) = &consumer.profile.groups_header {
         headers.insert(names.groups.clone(), groups.clone());
     }
 }

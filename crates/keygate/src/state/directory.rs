@@ -1,16 +1,19 @@
 //! Who may call: consumers and their keys, built from store records and changed one
 //! record at a time as the store reports changes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use http::HeaderValue;
 use keygate_store::{ConsumerRecord, KeyRecord, Millis, SubscriptionRecord};
 
-use super::key_index::{ConsumerCell, ConsumerEntry, KeyEntry, KeyIndex, SubscriptionEntry};
+use super::key_index::{
+    ConsumerCell, ConsumerEntry, ConsumerProfile, HeaderText, KeyEntry, KeyIndex, ShortText,
+    SubscriptionEntry,
+};
 use crate::key::KeyHash;
 
 /// Consumers by name and keys by hash.
@@ -18,23 +21,89 @@ use crate::key::KeyHash;
 pub struct Directory {
     /// Keys by hash: what the request path reads.
     pub keys: KeyIndex,
-    consumers: RwLock<HashMap<String, Arc<ConsumerCell>>>,
+    consumers: RwLock<HashMap<Box<str>, Arc<ConsumerCell>>>,
     /// The consumer of each subscription, to find it again when it is deleted.
     subscription_owners: RwLock<HashMap<String, String>>,
+    /// One copy of each consumer profile in use: consumers of the same kind share it.
+    profiles: Mutex<Interned<ConsumerProfile>>,
+    /// One copy of each set of key labels in use: keys with the same labels share it.
+    labels: Mutex<Interned<Labels>>,
+}
+
+/// A key's labels.
+type Labels = BTreeMap<String, String>;
+
+/// The distinct values of one kind in use. Holds them strongly; those nothing uses any
+/// more are dropped whenever the set has doubled since the last sweep, so it stays within
+/// twice the values in use.
+#[derive(Debug)]
+struct Interned<T> {
+    set: HashSet<Arc<T>>,
+    swept_at: usize,
+}
+
+impl<T> Default for Interned<T> {
+    fn default() -> Self {
+        Interned {
+            set: HashSet::new(),
+            swept_at: 0,
+        }
+    }
+}
+
+impl<T: Hash + Eq> Interned<T> {
+    /// The shared copy of `value`.
+    fn intern(&mut self, value: T) -> Arc<T> {
+        if let Some(shared) = self.set.get(&value) {
+            return shared.clone();
+        }
+        if self.set.len() >= 2 * self.swept_at.max(512) {
+            self.set.retain(|v| Arc::strong_count(v) > 1);
+            self.swept_at = self.set.len();
+        }
+        let shared = Arc::new(value);
+        self.set.insert(shared.clone());
+        shared
+    }
+}
+
+/// The labels of a key that has none: one allocation for all of them.
+fn no_labels() -> Arc<Labels> {
+    static NONE: OnceLock<Arc<Labels>> = OnceLock::new();
+    NONE.get_or_init(Arc::default).clone()
+}
+
+/// The subscriptions of a consumer that has none: one allocation for all of them.
+fn no_subscriptions() -> Arc<[Arc<SubscriptionEntry>]> {
+    static NONE: OnceLock<Arc<[Arc<SubscriptionEntry>]>> = OnceLock::new();
+    NONE.get_or_init(|| Arc::new([])).clone()
 }
 
 impl Directory {
     /// Adds or changes a consumer; its keys see the change at once.
     pub fn put_consumer(&self, record: &ConsumerRecord) {
-        let mut entry = consumer_entry(record);
+        let profile = consumer_profile(record);
+        let profile = self
+            .profiles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .intern(profile);
+        let mut entry = ConsumerEntry {
+            name: HeaderText::new(&record.name),
+            profile,
+            subscriptions: no_subscriptions(),
+        };
         let mut consumers = self.consumers.write().unwrap_or_else(|e| e.into_inner());
-        match consumers.get(&record.name) {
+        match consumers.get(record.name.as_str()) {
             Some(cell) => {
                 entry.subscriptions = cell.load().subscriptions.clone();
                 cell.store(Arc::new(entry));
             }
             None => {
-                consumers.insert(record.name.clone(), Arc::new(ArcSwap::from_pointee(entry)));
+                consumers.insert(
+                    record.name.as_str().into(),
+                    Arc::new(ArcSwap::from_pointee(entry)),
+                );
             }
         }
     }
@@ -43,7 +112,7 @@ impl Directory {
     /// (and adds nothing) when its consumer is unknown.
     pub fn put_subscription(&self, record: &SubscriptionRecord) -> bool {
         let consumers = self.consumers.read().unwrap_or_else(|e| e.into_inner());
-        let Some(cell) = consumers.get(&record.consumer) else {
+        let Some(cell) = consumers.get(record.consumer.as_str()) else {
             return false;
         };
         let entry = Arc::new(SubscriptionEntry {
@@ -84,7 +153,7 @@ impl Directory {
             return;
         };
         let consumers = self.consumers.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(cell) = consumers.get(&owner) {
+        if let Some(cell) = consumers.get(owner.as_str()) {
             let current = cell.load_full();
             let subscriptions: Vec<_> = current
                 .subscriptions
@@ -117,14 +186,21 @@ impl Directory {
     pub fn put_key(&self, record: &KeyRecord) -> bool {
         let consumer = {
             let consumers = self.consumers.read().unwrap_or_else(|e| e.into_inner());
-            consumers.get(&record.consumer).cloned()
+            consumers.get(record.consumer.as_str()).cloned()
         };
         let Some(consumer) = consumer else {
             return false;
         };
-        let hash = KeyHash(record.hash);
+        let labels = if record.labels.is_empty() {
+            no_labels()
+        } else {
+            self.labels
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .intern(record.labels.clone())
+        };
         self.keys
-            .insert(hash, Arc::new(key_entry(record, consumer)));
+            .insert(Arc::new(key_entry(record, consumer, labels)));
         true
     }
 
@@ -134,33 +210,30 @@ impl Directory {
     }
 }
 
-fn consumer_entry(record: &ConsumerRecord) -> ConsumerEntry {
+fn consumer_profile(record: &ConsumerRecord) -> ConsumerProfile {
     let client_type = record.client_type.as_deref().unwrap_or(&record.name);
-    ConsumerEntry {
-        name: record.name.as_str().into(),
-        client_type: client_type.into(),
+    ConsumerProfile {
+        client_type: HeaderText::new(client_type),
         groups: record.groups.clone(),
         permissions: record.permissions.clone(),
         metadata: record.metadata.clone(),
-        name_header: header_value(&record.name),
-        client_type_header: header_value(client_type),
-        groups_header: (!record.groups.is_empty()).then(|| header_value(&record.groups.join(","))),
-        subscriptions: Arc::new([]),
+        groups_header: (!record.groups.is_empty())
+            .then(|| HeaderText::new(&record.groups.join(",")).header()),
     }
 }
 
-fn key_entry(record: &KeyRecord, consumer: Arc<ConsumerCell>) -> KeyEntry {
+fn key_entry(record: &KeyRecord, consumer: Arc<ConsumerCell>, labels: Arc<Labels>) -> KeyEntry {
     KeyEntry {
-        id: record.id.as_str().into(),
-        id_header: header_value(&record.id),
-        prefix: record.prefix.as_deref().map(Arc::from),
+        hash: KeyHash(record.hash),
+        id: HeaderText::new(&record.id),
+        prefix: record.prefix.as_deref().map(ShortText::new),
         active: record.active,
         revoked: record.revoked_at.is_some(),
+        shared: record.shared,
         expires_at: record.expires_at.map(system_time),
-        labels: record.labels.clone(),
+        labels,
         consumer,
         subscription: record.subscription.as_deref().map(Arc::from),
-        shared: record.shared,
         last_used_ms: AtomicI64::new(record.last_used_at.unwrap_or(0)),
     }
 }
@@ -180,12 +253,6 @@ pub fn millis(time: SystemTime) -> Millis {
         Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
         Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
     }
-}
-
-/// Names, client types, groups and ids are checked to be header-safe when written; should
-/// one slip through, it is sent empty rather than failing the request.
-fn header_value(text: &str) -> HeaderValue {
-    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 #[cfg(test)]
@@ -244,11 +311,11 @@ mod tests {
         let KeyCheck::Valid(entry) = directory.keys.check(b"secret-1", now) else {
             panic!("valid expected");
         };
-        assert_eq!(&*entry.consumer().client_type, "A");
+        assert_eq!(&*entry.consumer().profile.client_type, "A");
 
         directory.put_consumer(&consumer("alex", "B"));
         assert_eq!(
-            &*entry.consumer().client_type,
+            &*entry.consumer().profile.client_type,
             "B",
             "one store reaches every key"
         );
@@ -283,6 +350,28 @@ mod tests {
             KeyCheck::NotFound
         ));
         assert_eq!(directory.keys.len(), 2);
+    }
+
+    #[test]
+    fn equal_profiles_and_labels_are_kept_once() {
+        let directory = Directory::default();
+        directory.put_consumer(&consumer("alex", "A"));
+        directory.put_consumer(&consumer("sam", "A"));
+        let mut first = key("k1", "alex", "s1");
+        first.labels.insert("env".into(), "prod".into());
+        let mut second = key("k2", "sam", "s2");
+        second.labels = first.labels.clone();
+        directory.put_key(&first);
+        directory.put_key(&second);
+        let one = directory.keys.get(&KeyHash::of(b"s1")).unwrap();
+        let two = directory.keys.get(&KeyHash::of(b"s2")).unwrap();
+        assert!(Arc::ptr_eq(&one.labels, &two.labels));
+        assert!(Arc::ptr_eq(
+            &one.consumer().profile,
+            &two.consumer().profile
+        ));
+        assert_eq!(&*two.consumer().name, "sam");
+        assert_eq!(two.labels.get("env").map(String::as_str), Some("prod"));
     }
 
     #[test]

@@ -15,7 +15,10 @@ use arc_swap::ArcSwap;
 use http::HeaderValue;
 
 pub use directory::{millis, system_time, Directory};
-pub use key_index::{ConsumerCell, ConsumerEntry, KeyCheck, KeyEntry, KeyIndex, SubscriptionEntry};
+pub use key_index::{
+    ConsumerCell, ConsumerEntry, ConsumerProfile, HeaderText, KeyCheck, KeyEntry, KeyIndex,
+    ShortText, SubscriptionEntry,
+};
 pub use usage::Usage;
 
 use crate::config::{Config, IdentityHeaders, Service};

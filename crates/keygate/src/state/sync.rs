@@ -103,32 +103,7 @@ impl StoreSync {
         apply_file(&*store, &config)?;
         let config = Arc::new(without_consumers(config));
         let directory = Arc::new(Directory::default());
-        let mut services = Vec::new();
-        let mut stale = FileInventory::default();
-        let revision = store.load(&mut |entity| match entity {
-            Entity::Consumer(consumer) => {
-                if consumer.origin == Origin::File && !inventory.consumers.contains(&consumer.name)
-                {
-                    stale.consumers.insert(consumer.name.clone());
-                }
-                directory.put_consumer(&consumer);
-            }
-            Entity::Key(key) => {
-                if key.origin == Origin::File && !inventory.keys.contains(&key.id) {
-                    stale.keys.insert(key.id.clone());
-                }
-                directory.put_key(&key);
-            }
-            Entity::Service(service) => {
-                if service.origin == Origin::File && !inventory.services.contains(&service.name) {
-                    stale.services.insert(service.name.clone());
-                }
-                services.push(service);
-            }
-            Entity::Subscription(subscription) => {
-                directory.put_subscription(&subscription);
-            }
-        })?;
+        let (revision, services, stale) = load(&*store, &directory, &inventory)?;
         let built = build_services(&services, &config);
         let snapshot = Snapshot::build(config.clone(), built, &metrics);
         let state = SharedState::new(snapshot, directory);
@@ -300,6 +275,82 @@ impl StoreSync {
         self.catch_up_locked(&mut applied, true)?;
         Ok(())
     }
+}
+
+/// Entities handed from the thread reading the store to the one building the directory.
+const LOAD_BATCH: usize = 4096;
+
+/// Streams the whole store into `directory`. The store is read and its rows decoded on
+/// this thread while a second one builds the directory from batches of records, so the
+/// two halves of a million-key start run side by side. Consumers reach the builder before
+/// the keys that name them (the store streams them first, the channel keeps the order).
+/// Returns the revision loaded, the services, and what the file no longer defines.
+fn load(
+    store: &dyn Store,
+    directory: &Directory,
+    inventory: &FileInventory,
+) -> Result<(u64, Vec<ServiceRecord>, FileInventory), StoreError> {
+    let mut services = Vec::new();
+    let mut stale = FileInventory::default();
+    let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Entity>>(4);
+    let revision = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for batch in received {
+                for entity in batch {
+                    match entity {
+                        Entity::Consumer(consumer) => directory.put_consumer(&consumer),
+                        Entity::Key(key) => {
+                            directory.put_key(&key);
+                        }
+                        Entity::Subscription(subscription) => {
+                            directory.put_subscription(&subscription);
+                        }
+                        Entity::Service(_) => {}
+                    }
+                }
+            }
+        });
+        let mut batch = Vec::with_capacity(LOAD_BATCH);
+        let revision = store.load(&mut |entity| {
+            match &entity {
+                Entity::Consumer(consumer) => {
+                    if consumer.origin == Origin::File
+                        && !inventory.consumers.contains(&consumer.name)
+                    {
+                        stale.consumers.insert(consumer.name.clone());
+                    }
+                }
+                Entity::Key(key) => {
+                    if key.origin == Origin::File && !inventory.keys.contains(&key.id) {
+                        stale.keys.insert(key.id.clone());
+                    }
+                }
+                Entity::Service(service) => {
+                    if service.origin == Origin::File && !inventory.services.contains(&service.name)
+                    {
+                        stale.services.insert(service.name.clone());
+                    }
+                }
+                Entity::Subscription(_) => {}
+            }
+            match entity {
+                Entity::Service(service) => services.push(service),
+                other => batch.push(other),
+            }
+            if batch.len() == LOAD_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH));
+                // Fails only when the builder has stopped; its panic is raised below.
+                let _ = batches.send(full);
+            }
+        });
+        if !batch.is_empty() {
+            let _ = batches.send(batch);
+        }
+        // Closing the channel lets the builder finish; the scope waits for it.
+        drop(batches);
+        revision
+    })?;
+    Ok((revision, services, stale))
 }
 
 /// The file's consumers and keys live in the store (and the directory) once applied; the

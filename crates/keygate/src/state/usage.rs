@@ -2,14 +2,14 @@
 //! minute per key) and a background task writes them to the store in batches — never one
 //! write per request.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use super::KeyEntry;
+use super::{HeaderText, KeyEntry};
 
 /// Uses waiting to be written.
 #[derive(Debug, Default)]
 pub struct Usage {
-    pending: Mutex<Vec<(Arc<str>, i64)>>,
+    pending: Mutex<Vec<(HeaderText, i64)>>,
 }
 
 impl Usage {

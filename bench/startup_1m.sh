@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Start-up of keygate from a SQLite store holding the benchmark's 1M keys: time from
+# launching `keygate serve --workers 1 --access-log off` to `/readyz` 200, and resident
+# memory (`VmRSS`) once ready.
+#
+#   bench/startup_1m.sh                  # 1M consumers, one per key (the key set's shape)
+#   CONSUMERS=1000 bench/startup_1m.sh   # the same 1M keys spread over 1000 consumers
+#   LABELS=1 bench/startup_1m.sh         # every key with the label env=prod
+#
+# The key set is the peers' `keys-1m.txt` (`<key> <consumer> <client_type>` per line;
+# `../shared/bench/peers.sh setup` writes it). Its consumers and keys are written once
+# into a SQLite file with Python's sqlite3 module (rows as the store writes them, origin
+# `api`, one revision for the whole import), after a first start of keygate has created
+# the schema; the file is kept in the work folder and reused while the key set and the
+# shape are unchanged. Then RUNS (default 3) starts are timed; each checks one key of
+# the set through `/v1/verify`. Everything listens on 127.0.0.1 on ports the system
+# picks; every wait is bounded; keygate is stopped by its process id, also on failure.
+#
+# Environment (defaults in brackets):
+#   RUNS [3]                                  timed starts
+#   CONSUMERS [0]                             0: one consumer per key, as in the key set;
+#                                             N: the keys spread over N consumers
+#   LABELS [0]                                1: every key has the label `env: prod`
+#   KG_BENCH_DIR [${TMPDIR:-/tmp}/keygate-bench]  work folder (keys/, startup-1m/)
+#   KEYGATE_BIN [$CARGO_TARGET_DIR/release/keygate]  the binary; built when missing
+#   START_TIMEOUT [120]                       seconds a start may take
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${RUNS:-3}
+CONSUMERS=${CONSUMERS:-0}
+LABELS=${LABELS:-0}
+START_TIMEOUT=${START_TIMEOUT:-120}
+KG_BENCH_DIR=${KG_BENCH_DIR:-${TMPDIR:-/tmp}/keygate-bench}
+KEYS_FILE=$KG_BENCH_DIR/keys/keys-1m.txt
+WORK=$KG_BENCH_DIR/startup-1m
+BIN=${KEYGATE_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/keygate}
+TOKEN=bench-admin-token-0123456789
+PID=
+
+say() { printf '[startup-1m %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+cleanup() {
+    if [ -n "$PID" ]; then
+        kill "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+
+[ -s "$KEYS_FILE" ] || { say "no key set at $KEYS_FILE: run ../shared/bench/peers.sh setup"; exit 1; }
+if [ ! -x "$BIN" ]; then
+    say "building the release binary"
+    (cd "$ROOT" && cargo build --release -p keygate)
+fi
+mkdir -p "$WORK"
+SHAPE=$([ "$CONSUMERS" = 0 ] && echo per-key || echo "$CONSUMERS")
+[ "$LABELS" = 1 ] && SHAPE=$SHAPE-labels
+DB=$WORK/store-$SHAPE.db
+CONFIG=$WORK/keygate-$SHAPE.yaml
+cat >"$CONFIG" <<YAML
+# keygate start-up benchmark: a small file; the keys are in the store.
+store: "sqlite://$DB"
+proxy:
+  listen: 127.0.0.1:0
+admin:
+  listen: 127.0.0.1:0
+  token: $TOKEN
+services:
+  - name: bench
+    upstream: http://127.0.0.1:9001
+    key_sources:
+      - header: apikey
+    routes:
+      - name: all
+        paths: ["/*", "/"]
+        allow: "clientType === 'A' || clientType === 'B'"
+YAML
+
+# Starts keygate; sets PID and ADMIN (the admin address from its log).
+start() {
+    "$BIN" serve --config "$CONFIG" --workers 1 --access-log off 2>"$WORK/stderr" &
+    PID=$!
+    ADMIN=
+    for _ in $(seq 1 1000); do
+        ADMIN=$(grep -o 'admin listening on [0-9.:]*' "$WORK/stderr" | awk '{print $4}' || true)
+        [ -n "$ADMIN" ] && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.005
+    done
+    say "keygate did not start:"; cat "$WORK/stderr" >&2; exit 1
+}
+
+# Waits (at most START_TIMEOUT seconds) for /readyz 200, polling about every 5 ms.
+wait_ready() {
+    local deadline=$(( $(date +%s) + START_TIMEOUT ))
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        [ "$(curl -s -o /dev/null --max-time 1 -w '%{http_code}' "http://$ADMIN/readyz")" = 200 ] && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.005
+    done
+    say "keygate never became ready:"; cat "$WORK/stderr" >&2; exit 1
+}
+
+stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
+
+# The import is redone when the key set is newer than the store file.
+if [ ! -s "$DB" ] || [ "$KEYS_FILE" -nt "$DB" ]; then
+    rm -f "$DB" "$DB-wal" "$DB-shm"
+    say "creating the schema (one start of keygate)"
+    start; wait_ready; stop
+    say "importing $KEYS_FILE into $DB (consumers: $SHAPE)"
+    began=$(date +%s)
+    python3 - "$KEYS_FILE" "$DB" "$CONSUMERS" "$LABELS" <<'PY'
+import hashlib, sqlite3, sys
+
+keys_file, db, consumers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+LABELS = '{"env":"prod"}' if sys.argv[4] == "1" else "{}"
+conn = sqlite3.connect(db)
+conn.execute("PRAGMA journal_mode = WAL")
+seen = set()
+
+def consumer_rows():
+    with open(keys_file) as f:
+        for n, line in enumerate(f):
+            key, name, client_type = line.split()
+            if consumers:
+                name, client_type = f"consumer-{n % consumers:04d}", "A"
+            if name not in seen:
+                seen.add(name)
+                yield (name, client_type, '["readers"]', "[]", None, "{}", "api", 0, 0)
+
+def key_rows():
+    with open(keys_file) as f:
+        for n, line in enumerate(f):
+            key, name, _ = line.split()
+            if consumers:
+                name = f"consumer-{n % consumers:04d}"
+            digest = hashlib.sha256(key.encode()).digest()
+            yield (f"key-{n:07d}", name, digest, key[:6], 1, None, LABELS, "api", 0, None, None, None, None, 0)
+
+with conn:
+    conn.executemany(
+        "INSERT INTO consumers (name, client_type, groups, permissions, description, metadata,"
+        " origin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", consumer_rows())
+    conn.executemany(
+        "INSERT INTO keys (id, consumer, hash, prefix, active, description, labels, origin,"
+        " created_at, expires_at, revoked_at, last_used_at, subscription_id, shared)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", key_rows())
+    conn.execute("UPDATE meta SET revision = revision + 1")
+conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+conn.close()
+PY
+    say "imported in $(( $(date +%s) - began )) s; store file $(( $(stat -c %s "$DB") / 1048576 )) MB"
+fi
+
+probe=$(awk 'NR == 424242 {print $1; exit}' "$KEYS_FILE")
+printf '\n| run | consumers | ready after | state loaded (log) | resident memory | key verified |\n'
+printf '|---|---|---|---|---|---|\n'
+for run in $(seq 1 "$RUNS"); do
+    began=$(date +%s%N)
+    start
+    wait_ready
+    ready=$(date +%s%N)
+    rss=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
+    loaded=$(grep -o 'elapsed_ms=[0-9]*' "$WORK/stderr" | head -1 | cut -d= -f2 || true)
+    verified=$(curl -s --max-time 5 -X POST -H "X-API-KEY: $TOKEN" -H 'Content-Type: application/json' \
+        -d "{\"key\":\"$probe\"}" "http://$ADMIN/v1/verify" | grep -o '"valid":[a-z]*' | cut -d: -f2 || true)
+    printf '| %d | %s | %d ms | %s ms | %d MB | %s |\n' "$run" "$SHAPE" \
+        $(( (ready - began) / 1000000 )) "${loaded:-?}" $(( rss / 1024 )) "${verified:-?}"
+    stop
+done
