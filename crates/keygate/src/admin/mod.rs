@@ -89,6 +89,28 @@ impl AdminState {
     }
 }
 
+/// Reads a whole listing from the store, a thousand at a time; `cursor` names the item
+/// the next page starts after.
+fn every_page<T>(
+    fetch: impl Fn(&keygate_store::Page) -> keygate_store::Result<Vec<T>>,
+    cursor: impl Fn(&T) -> String,
+) -> keygate_store::Result<Vec<T>> {
+    let mut all = Vec::new();
+    let mut page = keygate_store::Page {
+        after: None,
+        limit: 1000,
+    };
+    loop {
+        let batch = fetch(&page)?;
+        let done = batch.len() < page.limit;
+        page.after = batch.last().map(&cursor);
+        all.extend(batch);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
 /// A page of a listing: `{"data": [...], "next": "<cursor>" | null}`.
 #[derive(Serialize)]
 pub struct Listing<T> {

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::consumers::owned_by_api;
 use super::services::checked_document;
 use super::subscriptions::is_live;
-use super::{AdminState, ApiError};
+use super::{every_page, AdminState, ApiError};
 use crate::state::millis;
 
 /// The stored service `name`, or `404`.
@@ -48,20 +48,13 @@ pub(super) fn live_subscription(
     service: &str,
     dropped: impl Fn(&str) -> bool,
 ) -> keygate_store::Result<Option<SubscriptionRecord>> {
-    let mut page = keygate_store::Page {
-        after: None,
-        limit: 1000,
-    };
-    loop {
-        let batch = store.subscriptions(None, Some(service), &page)?;
-        if let Some(live) = batch.iter().find(|s| dropped(&s.plan) && is_live(s.status)) {
-            return Ok(Some(live.clone()));
-        }
-        if batch.len() < page.limit {
-            return Ok(None);
-        }
-        page.after = batch.last().map(|s| s.id.clone());
-    }
+    let all = every_page(
+        |page| store.subscriptions(None, Some(service), page),
+        |s| s.id.clone(),
+    )?;
+    Ok(all
+        .into_iter()
+        .find(|s| dropped(&s.plan) && is_live(s.status)))
 }
 
 /// The `409` for a plan that would go while `live` still uses it.

@@ -13,12 +13,12 @@ use std::time::SystemTime;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use keygate_store::{KeyMode, KeyRecord, Page, Store, SubscriptionRecord, SubscriptionStatus};
+use keygate_store::{KeyMode, KeyRecord, Store, SubscriptionRecord, SubscriptionStatus};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, Body};
 use super::keys::{new_plaintext, new_record, view as key_view, KeyView};
-use super::{listing, parse_rfc3339, rfc3339, AdminState, Listing, PageQuery};
+use super::{every_page, listing, parse_rfc3339, rfc3339, AdminState, Listing, PageQuery};
 use crate::config::is_valid_name;
 use crate::key::{display_prefix, KeyHash};
 use crate::state::millis;
@@ -162,38 +162,15 @@ pub(super) fn all_of(
     store: &dyn Store,
     consumer: &str,
 ) -> keygate_store::Result<Vec<SubscriptionRecord>> {
-    let mut all = Vec::new();
-    let mut page = Page {
-        after: None,
-        limit: 1000,
-    };
-    loop {
-        let batch = store.subscriptions(Some(consumer), None, &page)?;
-        let done = batch.len() < page.limit;
-        page.after = batch.last().map(|s| s.id.clone());
-        all.extend(batch);
-        if done {
-            return Ok(all);
-        }
-    }
+    every_page(
+        |page| store.subscriptions(Some(consumer), None, page),
+        |s| s.id.clone(),
+    )
 }
 
 /// Every key of a consumer.
-pub fn keys_of(store: &dyn Store, consumer: &str) -> keygate_store::Result<Vec<KeyRecord>> {
-    let mut all = Vec::new();
-    let mut page = Page {
-        after: None,
-        limit: 1000,
-    };
-    loop {
-        let batch = store.keys(Some(consumer), &page)?;
-        let done = batch.len() < page.limit;
-        page.after = batch.last().map(|k| k.id.clone());
-        all.extend(batch);
-        if done {
-            return Ok(all);
-        }
-    }
+pub(super) fn keys_of(store: &dyn Store, consumer: &str) -> keygate_store::Result<Vec<KeyRecord>> {
+    every_page(|page| store.keys(Some(consumer), page), |k| k.id.clone())
 }
 
 /// `POST /v1/subscriptions` → 201, with the plaintext of the key created with it, if any.
