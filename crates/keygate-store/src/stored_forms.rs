@@ -1,10 +1,42 @@
 //! How entities are written and compared the same way by every backend: the stored
-//! text of origins and change kinds, and what makes a write a no-op.
+//! text of origins and change kinds, the column lists, and what makes a write a no-op.
 
 use crate::{
     ChangeKind, ConsumerRecord, KeyRecord, Origin, Result, ServiceRecord, StoreError,
     SubscriptionRecord, SubscriptionStatus,
 };
+
+/// The consumer columns, in the order each backend's codec reads them.
+macro_rules! consumer_columns {
+    () => {
+        "name, client_type, groups, permissions, description, metadata, origin, created_at, \
+         updated_at"
+    };
+}
+
+/// The key columns, in the order each backend's codec reads them.
+macro_rules! key_columns {
+    () => {
+        "id, consumer, hash, prefix, active, description, labels, origin, created_at, \
+         expires_at, revoked_at, last_used_at, subscription_id, shared"
+    };
+}
+
+/// The service columns, in the order each backend's codec reads them.
+macro_rules! service_columns {
+    () => {
+        "name, document, origin, updated_at"
+    };
+}
+
+/// The subscription columns, in the order each backend's codec reads them.
+macro_rules! subscription_columns {
+    () => {
+        "id, consumer, service, plan, status, key_mode, ends_at, created_at, updated_at"
+    };
+}
+
+pub(crate) use {consumer_columns, key_columns, service_columns, subscription_columns};
 
 /// How an origin is stored.
 pub(crate) fn origin_text(origin: Origin) -> &'static str {

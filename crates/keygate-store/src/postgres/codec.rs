@@ -11,37 +11,9 @@ use crate::{
     SubscriptionStatus,
 };
 
-/// The consumer columns, in the order [`consumer`] reads them.
-macro_rules! consumer_columns {
-    () => {
-        "name, client_type, groups, permissions, description, metadata, origin, created_at, \
-         updated_at"
-    };
-}
-
-/// The key columns, in the order [`key`] reads them.
-macro_rules! key_columns {
-    () => {
-        "id, consumer, hash, prefix, active, description, labels, origin, created_at, \
-         expires_at, revoked_at, last_used_at, subscription_id, shared"
-    };
-}
-
-/// The service columns, in the order [`service`] reads them.
-macro_rules! service_columns {
-    () => {
-        "name, document, origin, updated_at"
-    };
-}
-
-/// The subscription columns, in the order [`subscription`] reads them.
-macro_rules! subscription_columns {
-    () => {
-        "id, consumer, service, plan, status, key_mode, ends_at, created_at, updated_at"
-    };
-}
-
-pub(super) use {consumer_columns, key_columns, service_columns, subscription_columns};
+pub(super) use crate::stored_forms::{
+    consumer_columns, key_columns, service_columns, subscription_columns,
+};
 
 /// Reads column `index` of a row of the entity `kind`; a value of the wrong type or a
 /// NULL where none belongs is corruption.
