@@ -6,6 +6,7 @@
 #   bench/startup_1m.sh                  # 1M consumers, one per key (the key set's shape)
 #   CONSUMERS=1000 bench/startup_1m.sh   # the same 1M keys spread over 1000 consumers
 #   LABELS=1 bench/startup_1m.sh         # every key with the label env=prod
+#   COLD=1 bench/startup_1m.sh           # every start reads the whole store (no cache)
 #
 # The key set is the peers' `keys-1m.txt` (`<key> <consumer> <client_type>` per line;
 # `../shared/bench/peers.sh setup` writes it). Its consumers and keys are written once
@@ -13,7 +14,9 @@
 # `api`, one revision for the whole import), after a first start of keygate has created
 # the schema; the file is kept in the work folder and reused while the key set and the
 # shape are unchanged. Then RUNS (default 3) starts are timed; each checks one key of
-# the set through `/v1/verify`. Everything listens on 127.0.0.1 on ports the system
+# the set through `/v1/verify`. A start reads the directory cache beside the database
+# (`store-*.db.cache`) when a previous start left one; the table says which starts did.
+# The import writes no change log, so a cache older than the import is never used. Everything listens on 127.0.0.1 on ports the system
 # picks; every wait is bounded; keygate is stopped by its process id, also on failure.
 #
 # Environment (defaults in brackets):
@@ -21,6 +24,7 @@
 #   CONSUMERS [0]                             0: one consumer per key, as in the key set;
 #                                             N: the keys spread over N consumers
 #   LABELS [0]                                1: every key has the label `env: prod`
+#   COLD [0]                                  1: delete the directory cache before each start
 #   KG_BENCH_DIR [${TMPDIR:-/tmp}/keygate-bench]  work folder (keys/, startup-1m/)
 #   KEYGATE_BIN [$CARGO_TARGET_DIR/release/keygate]  the binary; built when missing
 #   START_TIMEOUT [120]                       seconds a start may take
@@ -30,6 +34,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-3}
 CONSUMERS=${CONSUMERS:-0}
 LABELS=${LABELS:-0}
+COLD=${COLD:-0}
 START_TIMEOUT=${START_TIMEOUT:-120}
 KG_BENCH_DIR=${KG_BENCH_DIR:-${TMPDIR:-/tmp}/keygate-bench}
 KEYS_FILE=$KG_BENCH_DIR/keys/keys-1m.txt
@@ -154,18 +159,26 @@ PY
 fi
 
 probe=$(awk 'NR == 424242 {print $1; exit}' "$KEYS_FILE")
-printf '\n| run | consumers | ready after | state loaded (log) | resident memory | key verified |\n'
-printf '|---|---|---|---|---|---|\n'
+printf '\n| run | consumers | read from | ready after | state loaded (log) | resident memory | key verified |\n'
+printf '|---|---|---|---|---|---|---|\n'
 for run in $(seq 1 "$RUNS"); do
+    [ "$COLD" = 1 ] && rm -f "$DB.cache"
     began=$(date +%s%N)
     start
     wait_ready
     ready=$(date +%s%N)
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
     loaded=$(grep -o 'elapsed_ms=[0-9]*' "$WORK/stderr" | head -1 | cut -d= -f2 || true)
+    source=$(grep -q 'from_cache=true' "$WORK/stderr" && echo cache || echo store)
     verified=$(curl -s --max-time 5 -X POST -H "X-API-KEY: $TOKEN" -H 'Content-Type: application/json' \
         -d "{\"key\":\"$probe\"}" "http://$ADMIN/v1/verify" | grep -o '"valid":[a-z]*' | cut -d: -f2 || true)
-    printf '| %d | %s | %d ms | %s ms | %d MB | %s |\n' "$run" "$SHAPE" \
+    printf '| %d | %s | %s | %d ms | %s ms | %d MB | %s |\n' "$run" "$SHAPE" "$source" \
         $(( (ready - began) / 1000000 )) "${loaded:-?}" $(( rss / 1024 )) "${verified:-?}"
+    # Lets a cache being written after a start from the store finish (bounded).
+    for _ in $(seq 1 200); do
+        grep -q 'from_cache=true' "$WORK/stderr" && break
+        grep -q 'directory cache written\|could not write the directory cache' "$WORK/stderr" && break
+        sleep 0.05
+    done
     stop
 done

@@ -106,7 +106,7 @@ fn key_lookup(c: &mut Criterion) {
             shared: false,
         });
     }
-    let index = &directory.keys;
+    let index = &directory;
     let now = SystemTime::now();
     c.bench_function("key hash + lookup (10k keys): hit", |b| {
         b.iter(|| {

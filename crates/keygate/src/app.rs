@@ -179,9 +179,16 @@ pub async fn run(
         consumers = state.directory.consumer_count(),
         services = state.load().services.len(),
         revision = sync.revision(),
+        from_cache = sync.started_from_cache(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "state loaded"
     );
+    if sync.cache_is_behind() {
+        tokio::task::spawn_blocking({
+            let sync = sync.clone();
+            move || save_cache(&sync)
+        });
+    }
 
     let proxy_listeners =
         crate::proxy::workers::bind(proxy_address, workers).map_err(|source| {
@@ -242,7 +249,24 @@ pub async fn run(
     let _ = stopped.send(true);
     let _ = admin_task.await;
     flush_usage(&sync).await;
+    let _ = tokio::task::spawn_blocking(move || save_cache(&sync)).await;
     Ok(())
+}
+
+/// Writes the directory cache when it is behind; a failure costs only a slower next
+/// start, so it is logged, not fatal.
+fn save_cache(sync: &StoreSync) {
+    let started = Instant::now();
+    match sync.write_cache() {
+        Ok(true) => tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "directory cache written"
+        ),
+        Ok(false) => {}
+        Err(error) => {
+            tracing::warn!(%error, "could not write the directory cache; the next start reads the whole store")
+        }
+    }
 }
 
 /// Writes noted key uses to the store every `interval`.

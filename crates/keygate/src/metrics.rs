@@ -222,7 +222,9 @@ impl Metrics {
 
     /// The Prometheus text, with key counts taken now.
     pub fn render(&self, directory: &Directory) -> Result<String, std::fmt::Error> {
-        let counts = directory.keys.count_by_state(SystemTime::now());
+        let counts = directory
+            .keys
+            .count_by_state(crate::state::millis(SystemTime::now()));
         for (state, count) in ["active", "disabled", "revoked", "expired"]
             .into_iter()
             .zip(counts)

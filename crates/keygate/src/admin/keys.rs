@@ -489,7 +489,7 @@ pub async fn verify(
 ) -> Json<Verdict> {
     let directory = &state.sync.state().directory;
     let check = if plausible(body.key.as_bytes()) {
-        directory.keys.check(body.key.as_bytes(), SystemTime::now())
+        directory.check(body.key.as_bytes(), SystemTime::now())
     } else {
         KeyCheck::NotFound
     };
@@ -500,7 +500,7 @@ pub async fn verify(
         KeyCheck::Expired(entry) => ("EXPIRED", Some(entry)),
         KeyCheck::Revoked(entry) => ("REVOKED", Some(entry)),
     };
-    let consumer = entry.as_ref().map(|e| e.consumer.load_full());
+    let consumer = entry.as_ref().map(|e| e.consumer.clone());
     Json(Verdict {
         valid: code == "VALID",
         code,

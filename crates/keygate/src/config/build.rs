@@ -164,6 +164,15 @@ impl Checker<'_> {
                 url.value.clone()
             }
         };
+        let cache_file = match &file.cache_file {
+            Some(path) if path.value == "off" => None,
+            Some(path) if path.value.is_empty() => {
+                self.report(&path.referenced, "expected a file path or `off`");
+                None
+            }
+            Some(path) => Some(PathBuf::from(&path.value)),
+            None => default_cache_file(&store),
+        };
         let admin = AdminSettings {
             listen: self.address(file.admin.listen.as_ref(), 9180),
             token: file.admin.token.as_ref().map(|token| {
@@ -188,6 +197,7 @@ impl Checker<'_> {
             services,
             consumers,
             store,
+            cache_file,
             admin,
             default_key_sources: default_sources,
             service_documents: Vec::new(),
@@ -626,6 +636,13 @@ impl Checker<'_> {
 /// scalar's content starts one after the quote; lines below the first keep the scalar's
 /// indentation. Escapes inside quoted strings can shift the column by a few characters;
 /// the line is always right.
+/// The directory cache beside a SQLite database file: `keygate.db` → `keygate.db.cache`.
+/// None for an in-memory database or PostgreSQL, which have no file to sit beside.
+fn default_cache_file(store: &str) -> Option<PathBuf> {
+    let path = store.strip_prefix("sqlite://").filter(|p| !p.is_empty())?;
+    Some(PathBuf::from(format!("{path}.cache")))
+}
+
 fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> (usize, usize) {
     let scalar_line = at.line().max(1) as usize;
     let scalar_column = at.column().max(1) as usize;

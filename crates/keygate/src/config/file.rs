@@ -32,6 +32,8 @@ pub struct FileConfig {
     pub consumers: Vec<At<FileConsumer>>,
     /// Where consumers, keys and services are stored: `sqlite://keygate.db` by default.
     pub store: Option<At<String>>,
+    /// The directory cache file, or `off`; beside a SQLite database by default.
+    pub cache_file: Option<At<String>>,
     /// The admin listener.
     #[serde(default)]
     pub admin: FileAdmin,

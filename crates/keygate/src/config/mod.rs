@@ -35,6 +35,10 @@ pub struct Config {
     pub consumers: Vec<Consumer>,
     /// Store URL (`sqlite://keygate.db` by default).
     pub store: String,
+    /// Where the directory of consumers and keys is cached between runs (see
+    /// `state::directory_cache`); `None` for no cache. By default `FILE.cache` beside a
+    /// SQLite database `FILE`, none for PostgreSQL or an in-memory database.
+    pub cache_file: Option<PathBuf>,
     /// The admin listener and its token.
     pub admin: AdminSettings,
     /// Key sources of services and routes that name none.

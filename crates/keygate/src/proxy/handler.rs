@@ -128,7 +128,11 @@ async fn proxy(
     authorize(matched.route, &caller, selected.as_ref(), &request)?;
     // A use is a call the key was let through for, not one refused by plan or rule.
     if let Some(caller) = &caller {
-        state.usage.note(&caller.key, millis(SystemTime::now()));
+        state.usage.note(
+            &state.directory.keys,
+            &caller.key,
+            millis(SystemTime::now()),
+        );
     }
     let forward_key = matched.route.forward_key
         || selected
@@ -240,7 +244,7 @@ fn authenticate(
     if !plausible(&presented) {
         return Err(ProxyError::InvalidKey(InvalidKey::NotFound));
     }
-    let check = state.directory.keys.check(&presented, SystemTime::now());
+    let check = state.directory.check(&presented, SystemTime::now());
     let (entry, refusal) = match check {
         KeyCheck::Valid(entry) => (entry, None),
         KeyCheck::NotFound => return Err(ProxyError::InvalidKey(InvalidKey::NotFound)),
@@ -248,7 +252,7 @@ fn authenticate(
         KeyCheck::Revoked(entry) => (entry, Some(InvalidKey::Revoked)),
         KeyCheck::Expired(entry) => (entry, Some(InvalidKey::Expired)),
     };
-    let consumer = entry.consumer.load_full();
+    let consumer = entry.consumer.clone();
     record.key = Some(entry.clone());
     record.consumer = Some(consumer.clone());
     if let Some(reason) = refusal {
@@ -326,7 +330,7 @@ fn best_subscription<'c>(
     plan: &Plan,
 ) -> Option<&'c Arc<SubscriptionEntry>> {
     consumer
-        .subscriptions
+        .subscriptions()
         .iter()
         .filter(|s| s.service == service.name && s.plan == plan.name && s.is_key_of(key))
         .max_by_key(|s| match s.status {

@@ -1,19 +1,22 @@
 //! Who may call: consumers and their keys, built from store records and changed one
 //! record at a time as the store reports changes.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use arc_swap::ArcSwap;
 use keygate_store::{ConsumerRecord, KeyRecord, Millis, SubscriptionRecord};
 
-use super::key_index::{
-    ConsumerCell, ConsumerEntry, ConsumerProfile, HeaderText, KeyEntry, KeyIndex, ShortText,
-    SubscriptionEntry,
+use super::consumer_table::{ConsumerRow, ConsumerTable};
+use super::entries::{
+    ConsumerEntry, ConsumerProfile, KeyCheck, KeyEntry, Labels, SubscriptionEntry,
 };
+use super::key_index::{
+    last_used_seconds, KeyIds, KeyIndex, KeyRow, KeyState, ACTIVE, NEVER, REVOKED, SHARED,
+};
+use super::texts::{HeaderText, ShortText};
 use crate::key::KeyHash;
 
 /// Consumers by name and keys by hash.
@@ -21,7 +24,7 @@ use crate::key::KeyHash;
 pub struct Directory {
     /// Keys by hash: what the request path reads.
     pub keys: KeyIndex,
-    consumers: RwLock<HashMap<Box<str>, Arc<ConsumerCell>>>,
+    consumers: ConsumerTable,
     /// The consumer of each subscription, to find it again when it is deleted.
     subscription_owners: RwLock<HashMap<String, String>>,
     /// One copy of each consumer profile in use: consumers of the same kind share it.
@@ -29,9 +32,6 @@ pub struct Directory {
     /// One copy of each set of key labels in use: keys with the same labels share it.
     labels: Mutex<Interned<Labels>>,
 }
-
-/// A key's labels.
-type Labels = BTreeMap<String, String>;
 
 /// The distinct values of one kind in use. Holds them strongly; those nothing uses any
 /// more are dropped whenever the set has doubled since the last sweep, so it stays within
@@ -52,6 +52,14 @@ impl<T> Default for Interned<T> {
 }
 
 impl<T: Hash + Eq> Interned<T> {
+    /// A set holding `values`.
+    fn of(values: Vec<Arc<T>>) -> Interned<T> {
+        Interned {
+            swept_at: values.len(),
+            set: values.into_iter().collect(),
+        }
+    }
+
     /// The shared copy of `value`.
     fn intern(&mut self, value: T) -> Arc<T> {
         if let Some(shared) = self.set.get(&value) {
@@ -73,13 +81,37 @@ fn no_labels() -> Arc<Labels> {
     NONE.get_or_init(Arc::default).clone()
 }
 
-/// The subscriptions of a consumer that has none: one allocation for all of them.
-fn no_subscriptions() -> Arc<[Arc<SubscriptionEntry>]> {
-    static NONE: OnceLock<Arc<[Arc<SubscriptionEntry>]>> = OnceLock::new();
-    NONE.get_or_init(|| Arc::new([])).clone()
-}
-
 impl Directory {
+    /// A directory of rows read back from a cache: the key index, the consumer table,
+    /// and the profiles and label sets their rows share.
+    pub fn from_parts(
+        keys: KeyIndex,
+        consumers: ConsumerTable,
+        profiles: Vec<Arc<ConsumerProfile>>,
+        label_sets: Vec<Arc<Labels>>,
+    ) -> Directory {
+        let mut owners = HashMap::new();
+        consumers.each_shard(|rows| {
+            for row in rows.iter().flatten() {
+                for subscription in row.subscriptions.iter().flat_map(|all| all.iter()) {
+                    owners.insert(subscription.id.to_string(), row.name.to_string());
+                }
+            }
+        });
+        Directory {
+            keys,
+            consumers,
+            subscription_owners: RwLock::new(owners),
+            profiles: Mutex::new(Interned::of(profiles)),
+            labels: Mutex::new(Interned::of(label_sets)),
+        }
+    }
+
+    /// The consumer table.
+    pub fn consumers(&self) -> &ConsumerTable {
+        &self.consumers
+    }
+
     /// Adds or changes a consumer; its keys see the change at once.
     pub fn put_consumer(&self, record: &ConsumerRecord) {
         let profile = consumer_profile(record);
@@ -88,33 +120,21 @@ impl Directory {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .intern(profile);
-        let mut entry = ConsumerEntry {
-            name: HeaderText::new(&record.name),
-            profile,
-            subscriptions: no_subscriptions(),
-        };
-        let mut consumers = self.consumers.write().unwrap_or_else(|e| e.into_inner());
-        match consumers.get(record.name.as_str()) {
-            Some(cell) => {
-                entry.subscriptions = cell.load().subscriptions.clone();
-                cell.store(Arc::new(entry));
-            }
-            None => {
-                consumers.insert(
-                    record.name.as_str().into(),
-                    Arc::new(ArcSwap::from_pointee(entry)),
-                );
-            }
-        }
+        let changed = profile.clone();
+        self.consumers.upsert(
+            &record.name,
+            || ConsumerRow {
+                name: ShortText::new(&record.name),
+                profile,
+                subscriptions: None,
+            },
+            |row| row.profile = changed,
+        );
     }
 
     /// Adds or changes a subscription; its consumer's keys see it at once. Returns false
     /// (and adds nothing) when its consumer is unknown.
     pub fn put_subscription(&self, record: &SubscriptionRecord) -> bool {
-        let consumers = self.consumers.read().unwrap_or_else(|e| e.into_inner());
-        let Some(cell) = consumers.get(record.consumer.as_str()) else {
-            return false;
-        };
         let entry = Arc::new(SubscriptionEntry {
             id: record.id.as_str().into(),
             service: record.service.as_str().into(),
@@ -123,23 +143,24 @@ impl Directory {
             key_mode: record.key_mode,
             ends_at: record.ends_at.map(system_time),
         });
-        let current = cell.load_full();
-        let mut subscriptions: Vec<_> = current
-            .subscriptions
-            .iter()
-            .filter(|s| *s.id != *record.id)
-            .cloned()
-            .collect();
-        subscriptions.push(entry);
-        cell.store(Arc::new(ConsumerEntry {
-            subscriptions: subscriptions.into(),
-            ..(*current).clone()
-        }));
-        self.subscription_owners
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(record.id.clone(), record.consumer.clone());
-        true
+        let known = self.consumers.update(&record.consumer, |row| {
+            let mut subscriptions: Vec<_> = row
+                .subscriptions
+                .iter()
+                .flat_map(|all| all.iter())
+                .filter(|s| *s.id != *record.id)
+                .cloned()
+                .collect();
+            subscriptions.push(entry);
+            row.subscriptions = Some(Arc::new(subscriptions));
+        });
+        if known {
+            self.subscription_owners
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(record.id.clone(), record.consumer.clone());
+        }
+        known
     }
 
     /// Forgets a subscription.
@@ -152,61 +173,93 @@ impl Directory {
         let Some(owner) = owner else {
             return;
         };
-        let consumers = self.consumers.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(cell) = consumers.get(owner.as_str()) {
-            let current = cell.load_full();
-            let subscriptions: Vec<_> = current
+        self.consumers.update(&owner, |row| {
+            let subscriptions: Vec<_> = row
                 .subscriptions
                 .iter()
+                .flat_map(|all| all.iter())
                 .filter(|s| &*s.id != id)
                 .cloned()
                 .collect();
-            cell.store(Arc::new(ConsumerEntry {
-                subscriptions: subscriptions.into(),
-                ..(*current).clone()
-            }));
-        }
+            row.subscriptions = (!subscriptions.is_empty()).then(|| Arc::new(subscriptions));
+        });
     }
 
     /// Forgets a consumer. The store refuses to delete a consumer that still has keys.
     pub fn remove_consumer(&self, name: &str) {
-        let mut consumers = self.consumers.write().unwrap_or_else(|e| e.into_inner());
-        consumers.remove(name);
+        self.consumers.remove(name);
     }
 
     /// The number of consumers.
     pub fn consumer_count(&self) -> usize {
-        self.consumers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.consumers.len()
     }
 
     /// Adds or changes a key. Returns false (and adds nothing) when its consumer is unknown.
     pub fn put_key(&self, record: &KeyRecord) -> bool {
-        let consumer = {
-            let consumers = self.consumers.read().unwrap_or_else(|e| e.into_inner());
-            consumers.get(record.consumer.as_str()).cloned()
-        };
-        let Some(consumer) = consumer else {
+        let Some(consumer) = self.consumers.find(&record.consumer) else {
             return false;
         };
-        let labels = if record.labels.is_empty() {
-            no_labels()
-        } else {
+        let labels = (!record.labels.is_empty()).then(|| {
             self.labels
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .intern(record.labels.clone())
-        };
-        self.keys
-            .insert(Arc::new(key_entry(record, consumer, labels)));
+        });
+        let flag = |on: bool, flag: u8| if on { flag } else { 0 };
+        let flags = flag(record.active, ACTIVE)
+            | flag(record.revoked_at.is_some(), REVOKED)
+            | flag(record.shared, SHARED);
+        self.keys.insert(KeyRow {
+            hash: KeyHash(record.hash),
+            ids: KeyIds::new(&record.id, record.subscription.as_deref()),
+            prefix: record.prefix.as_deref().map(ShortText::new),
+            labels,
+            expires_at: record.expires_at.unwrap_or(NEVER),
+            last_used_s: AtomicU32::new(last_used_seconds(record.last_used_at)),
+            consumer,
+            flags,
+        });
         true
     }
 
     /// Removes a key by hash.
     pub fn remove_key(&self, hash: &[u8; 32]) {
         self.keys.remove(&KeyHash(*hash));
+    }
+
+    /// The key with this hash and its consumer, as they are now.
+    pub fn get(&self, hash: &KeyHash) -> Option<(Arc<KeyEntry>, KeyState)> {
+        self.get_at(hash, millis(SystemTime::now()))
+    }
+
+    fn get_at(&self, hash: &KeyHash, now_ms: Millis) -> Option<(Arc<KeyEntry>, KeyState)> {
+        // The key's shard stays locked while its consumer is read: a consumer is deleted
+        // only after its keys, so the consumer row cannot change owner meanwhile.
+        self.keys
+            .read(hash, |row| {
+                let consumers = self.consumers.read(row.consumer);
+                let consumer = consumers.row(row.consumer)?;
+                Some((Arc::new(key_entry(row, consumer)), row.state(now_ms)))
+            })
+            .flatten()
+    }
+
+    /// Hashes a presented key and says whether it may be used at `now`.
+    pub fn check(&self, presented: &[u8], now: SystemTime) -> KeyCheck {
+        match self.get_at(&KeyHash::of(presented), millis(now)) {
+            None => KeyCheck::NotFound,
+            Some((entry, KeyState::Valid)) => KeyCheck::Valid(entry),
+            Some((entry, KeyState::Disabled)) => KeyCheck::Disabled(entry),
+            Some((entry, KeyState::Revoked)) => KeyCheck::Revoked(entry),
+            Some((entry, KeyState::Expired)) => KeyCheck::Expired(entry),
+        }
+    }
+
+    /// Gives back the room that growing by doubling left unused: called after a full load.
+    pub fn shrink_to_fit(&self) {
+        self.keys.shrink_to_fit();
+        self.consumers.shrink_to_fit();
     }
 }
 
@@ -222,19 +275,24 @@ fn consumer_profile(record: &ConsumerRecord) -> ConsumerProfile {
     }
 }
 
-fn key_entry(record: &KeyRecord, consumer: Arc<ConsumerCell>, labels: Arc<Labels>) -> KeyEntry {
+/// What a request keeps of a key row and its consumer's row.
+fn key_entry(row: &KeyRow, consumer: &ConsumerRow) -> KeyEntry {
     KeyEntry {
-        hash: KeyHash(record.hash),
-        id: HeaderText::new(&record.id),
-        prefix: record.prefix.as_deref().map(ShortText::new),
-        active: record.active,
-        revoked: record.revoked_at.is_some(),
-        shared: record.shared,
-        expires_at: record.expires_at.map(system_time),
-        labels,
-        consumer,
-        subscription: record.subscription.as_deref().map(Arc::from),
-        last_used_ms: AtomicI64::new(record.last_used_at.unwrap_or(0)),
+        hash: row.hash,
+        id: HeaderText::new(row.ids.id()),
+        prefix: row.prefix.clone(),
+        active: row.flags & ACTIVE != 0,
+        revoked: row.flags & REVOKED != 0,
+        shared: row.flags & SHARED != 0,
+        expires_at: (row.expires_at != NEVER).then(|| system_time(row.expires_at)),
+        labels: row.labels.clone().unwrap_or_else(no_labels),
+        subscription: row.ids.subscription().cloned(),
+        consumer: Arc::new(ConsumerEntry {
+            name: HeaderText::new(&consumer.name),
+            profile: consumer.profile.clone(),
+            subscriptions: consumer.subscriptions.clone(),
+        }),
+        last_used_s: row.last_used_s.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 
@@ -308,23 +366,32 @@ mod tests {
         directory.put_consumer(&consumer("alex", "A"));
         assert!(directory.put_key(&key("k1", "alex", "secret-1")));
         let now = SystemTime::now();
-        let KeyCheck::Valid(entry) = directory.keys.check(b"secret-1", now) else {
+        let KeyCheck::Valid(entry) = directory.check(b"secret-1", now) else {
             panic!("valid expected");
         };
         assert_eq!(&*entry.consumer().profile.client_type, "A");
+        assert_eq!(&*entry.consumer().name, "alex");
 
         directory.put_consumer(&consumer("alex", "B"));
         assert_eq!(
             &*entry.consumer().profile.client_type,
+            "A",
+            "a request keeps the version it checked"
+        );
+        let KeyCheck::Valid(again) = directory.check(b"secret-1", now) else {
+            panic!("valid expected");
+        };
+        assert_eq!(
+            &*again.consumer().profile.client_type,
             "B",
-            "one store reaches every key"
+            "one change of the consumer reaches every key"
         );
 
         let mut revoked = key("k1", "alex", "secret-1");
         revoked.revoked_at = Some(1);
         directory.put_key(&revoked);
         assert!(matches!(
-            directory.keys.check(b"secret-1", now),
+            directory.check(b"secret-1", now),
             KeyCheck::Revoked(_)
         ));
 
@@ -332,7 +399,7 @@ mod tests {
         expired.expires_at = Some(millis(now) - 1);
         directory.put_key(&expired);
         assert!(matches!(
-            directory.keys.check(b"secret-2", now),
+            directory.check(b"secret-2", now),
             KeyCheck::Expired(_)
         ));
 
@@ -340,13 +407,13 @@ mod tests {
         inactive.active = false;
         directory.put_key(&inactive);
         assert!(matches!(
-            directory.keys.check(b"secret-3", now),
+            directory.check(b"secret-3", now),
             KeyCheck::Disabled(_)
         ));
 
         directory.remove_key(&KeyHash::of(b"secret-1").0);
         assert!(matches!(
-            directory.keys.check(b"secret-1", now),
+            directory.check(b"secret-1", now),
             KeyCheck::NotFound
         ));
         assert_eq!(directory.keys.len(), 2);
@@ -363,8 +430,8 @@ mod tests {
         second.labels = first.labels.clone();
         directory.put_key(&first);
         directory.put_key(&second);
-        let one = directory.keys.get(&KeyHash::of(b"s1")).unwrap();
-        let two = directory.keys.get(&KeyHash::of(b"s2")).unwrap();
+        let (one, _) = directory.get(&KeyHash::of(b"s1")).unwrap();
+        let (two, _) = directory.get(&KeyHash::of(b"s2")).unwrap();
         assert!(Arc::ptr_eq(&one.labels, &two.labels));
         assert!(Arc::ptr_eq(
             &one.consumer().profile,
@@ -379,10 +446,52 @@ mod tests {
         let directory = Directory::default();
         directory.put_consumer(&consumer("alex", "A"));
         directory.put_key(&key("k1", "alex", "s"));
-        let entry = directory.keys.get(&KeyHash::of(b"s")).unwrap();
-        assert!(entry.mark_used(1_000_000));
-        assert!(!entry.mark_used(1_000_500));
-        assert!(entry.mark_used(1_061_000));
+        let hash = KeyHash::of(b"s");
+        assert!(directory.keys.mark_used(&hash, 1_000_000));
+        assert!(!directory.keys.mark_used(&hash, 1_000_500));
+        assert!(directory.keys.mark_used(&hash, 1_061_000));
+        let (entry, _) = directory.get(&hash).unwrap();
+        assert!(!entry.use_is_news(1_061_000));
+        assert!(entry.use_is_news(1_121_000));
+    }
+
+    #[test]
+    fn subscriptions_follow_their_consumer() {
+        let directory = Directory::default();
+        directory.put_consumer(&consumer("alex", "A"));
+        directory.put_key(&key("k1", "alex", "s"));
+        let subscription = |id: &str| SubscriptionRecord {
+            id: id.into(),
+            consumer: "alex".into(),
+            service: "weather".into(),
+            plan: "premium".into(),
+            status: keygate_store::SubscriptionStatus::Accepted,
+            key_mode: keygate_store::KeyMode::Shared,
+            ends_at: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert!(directory.put_subscription(&subscription("sub-1")));
+        assert!(directory.put_subscription(&subscription("sub-2")));
+        assert!(directory.put_subscription(&subscription("sub-1")));
+        let mut stranger = subscription("sub-3");
+        stranger.consumer = "nobody".into();
+        assert!(!directory.put_subscription(&stranger));
+        let ids = |d: &Directory| {
+            let (entry, _) = d.get(&KeyHash::of(b"s")).unwrap();
+            let mut ids: Vec<String> = entry
+                .consumer()
+                .subscriptions()
+                .iter()
+                .map(|s| s.id.to_string())
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(&directory), ["sub-1", "sub-2"]);
+        directory.remove_subscription("sub-1");
+        directory.remove_subscription("sub-2");
+        assert!(ids(&directory).is_empty());
     }
 
     #[test]

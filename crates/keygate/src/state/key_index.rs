@@ -1,299 +1,182 @@
-//! The key index: SHA-256 of a key to its record. Sharded behind read-write locks so one
+//! The key index: SHA-256 of a key to its row. Sharded behind read-write locks so one
 //! key can be added, changed or removed in O(1) while requests read — no rebuild of a
-//! million-key index for one key.
+//! million-key index for one key. Rows are kept inline in each shard and found through
+//! a table of row numbers: a key costs its row and a few bytes of table, not a pointer,
+//! an allocation and its rounding.
 
-use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashSet};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
-use arc_swap::ArcSwap;
-use bytes::Bytes;
-use http::HeaderValue;
-use keygate_store::{KeyMode, SubscriptionStatus};
+use hashbrown::HashTable;
+use keygate_store::Millis;
 
+use super::consumer_table::ConsumerRef;
+use super::entries::Labels;
+use super::texts::ShortText;
 use crate::key::KeyHash;
 
-/// A subscription as the data plane sees it.
+/// `expires_at` of a key that never expires.
+pub const NEVER: Millis = Millis::MAX;
+
+/// A key as the directory keeps it.
 #[derive(Debug)]
-pub struct SubscriptionEntry {
-    /// Unique id.
-    pub id: Arc<str>,
-    /// The service of its plan.
-    pub service: Arc<str>,
-    /// The plan's name.
-    pub plan: Arc<str>,
-    /// Where it stands; only `Accepted` lets a key through.
-    pub status: SubscriptionStatus,
-    /// Its own key or the consumer's shared key.
-    pub key_mode: KeyMode,
-    /// When it ends, if it does.
-    pub ends_at: Option<SystemTime>,
-}
-
-impl SubscriptionEntry {
-    /// Whether `key` is this subscription's key: its own key, or the consumer's shared
-    /// key for a shared-key subscription.
-    pub fn is_key_of(&self, key: &KeyEntry) -> bool {
-        match self.key_mode {
-            KeyMode::Own => key.subscription.as_deref() == Some(&*self.id),
-            KeyMode::Shared => key.shared,
-        }
-    }
-}
-
-/// A consumer as the data plane sees it: its name, and what it shares with consumers
-/// of the same kind. Kept small: a node may hold a million of them.
-#[derive(Debug, Clone)]
-pub struct ConsumerEntry {
-    /// Unique name, kept once, ready to send upstream.
-    pub name: HeaderText,
-    /// Client type, groups, permissions and metadata: one copy shared by every consumer
-    /// that has the same.
-    pub profile: Arc<ConsumerProfile>,
-    /// Its subscriptions, in no particular order; few per consumer, so scanned.
-    pub subscriptions: Arc<[Arc<SubscriptionEntry>]>,
-}
-
-/// What a consumer is besides its name. Consumers with equal profiles share one copy
-/// (see [`Directory`](super::Directory)): a million consumers of a few kinds cost a few
-/// profiles, not a million.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct ConsumerProfile {
-    /// Client type, ready to send upstream.
-    pub client_type: HeaderText,
-    /// Groups.
-    pub groups: Vec<String>,
-    /// Permissions.
-    pub permissions: Vec<String>,
-    /// Free-form string map.
-    pub metadata: BTreeMap<String, String>,
-    /// The groups joined with commas; `None` when there are no groups.
-    pub groups_header: Option<HeaderValue>,
-}
-
-/// The current version of a consumer, shared by all its keys: changing a consumer is one
-/// store into its cell, however many keys it has.
-pub type ConsumerCell = ArcSwap<ConsumerEntry>;
-
-/// A key as the data plane sees it. Kept small: a node may hold a million of them.
-#[derive(Debug)]
-pub struct KeyEntry {
+pub struct KeyRow {
     /// The SHA-256 of the key: what the index finds it by.
     pub hash: KeyHash,
-    /// Stable id, kept once, ready to send upstream.
-    pub id: HeaderText,
-    /// Display prefix, when known; short ones are kept inline.
-    pub prefix: Option<ShortText>,
-    /// Whether the key may be used.
-    pub active: bool,
-    /// Whether the key was revoked (for good).
-    pub revoked: bool,
-    /// Whether this is the consumer's shared key.
-    pub shared: bool,
-    /// When the key stops working.
-    pub expires_at: Option<SystemTime>,
-    /// Free-form string map; one copy shared by every key with the same labels.
-    pub labels: Arc<BTreeMap<String, String>>,
+    /// Stable id, and the subscription the key was issued for.
+    pub ids: KeyIds,
+    /// Display prefix, when known.
+    pub prefix: Option<ShortText<14>>,
+    /// Free-form string map, one copy shared by every key with the same; `None` for none.
+    pub labels: Option<Arc<Labels>>,
+    /// When the key stops working, in milliseconds since the epoch; [`NEVER`] if never.
+    pub expires_at: Millis,
+    /// Last use noted, in seconds since the epoch (0 = none since start).
+    pub last_used_s: AtomicU32,
     /// Whose key it is.
-    pub consumer: Arc<ConsumerCell>,
-    /// The subscription this key was issued for, if any.
-    pub subscription: Option<Arc<str>>,
-    /// Last successful use, in milliseconds since the epoch (0 = not since start).
-    pub last_used_ms: AtomicI64,
+    pub consumer: ConsumerRef,
+    /// [`ACTIVE`], [`REVOKED`], [`SHARED`].
+    pub flags: u8,
 }
 
-/// A text that is also sent as a header (a consumer name, a key id, a client type), kept
-/// once: the header value holds the bytes and the text is read back from them. Texts are
-/// checked to be header-safe when written; one that is not (from an old or hand-edited
-/// store) keeps its text and is sent empty rather than failing the request.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct HeaderText(HeaderRepr);
+/// A key's id and the subscription it was issued for, if any, in 24 bytes: most keys
+/// have no subscription, so the pair is kept behind a pointer only for those that do.
+#[derive(Debug)]
+pub struct KeyIds(IdsRepr);
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum HeaderRepr {
-    Sendable(HeaderValue),
-    Unsendable(Box<str>),
+#[derive(Debug)]
+enum IdsRepr {
+    Plain(ShortText),
+    Subscribed(Box<(ShortText, Arc<ShortText>)>),
 }
 
-impl HeaderText {
-    /// Keeps `text` once.
-    pub fn new(text: &str) -> HeaderText {
-        match HeaderValue::from_maybe_shared(Bytes::copy_from_slice(text.as_bytes())) {
-            Ok(value) => HeaderText(HeaderRepr::Sendable(value)),
-            Err(_) => HeaderText(HeaderRepr::Unsendable(text.into())),
-        }
+impl KeyIds {
+    /// The id of a key, and of its subscription when it has one.
+    pub fn new(id: &str, subscription: Option<&str>) -> KeyIds {
+        KeyIds::with_id(ShortText::new(id), subscription)
     }
 
-    /// The header value to send: the text, or empty when the text is not header-safe.
-    pub fn header(&self) -> HeaderValue {
-        match &self.0 {
-            HeaderRepr::Sendable(value) => value.clone(),
-            HeaderRepr::Unsendable(_) => HeaderValue::from_static(""),
-        }
-    }
-}
-
-impl std::ops::Deref for HeaderText {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        match &self.0 {
-            // Built from a `&str`, so always UTF-8.
-            HeaderRepr::Sendable(value) => std::str::from_utf8(value.as_bytes()).unwrap_or(""),
-            HeaderRepr::Unsendable(text) => text,
-        }
-    }
-}
-
-impl std::fmt::Display for HeaderText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self)
-    }
-}
-
-/// Longest text a [`ShortText`] keeps inline.
-const INLINE: usize = 22;
-
-/// A short text (such as a key's display prefix) kept inline, without an allocation of
-/// its own; a longer one goes to the heap.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ShortText(ShortRepr);
-
-#[derive(Clone, PartialEq, Eq)]
-enum ShortRepr {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Heap(Box<str>),
-}
-
-impl ShortText {
-    /// Keeps `text`, inline when it is short.
-    pub fn new(text: &str) -> ShortText {
-        match u8::try_from(text.len()) {
-            Ok(len) if text.len() <= INLINE => {
-                let mut bytes = [0u8; INLINE];
-                bytes[..text.len()].copy_from_slice(text.as_bytes());
-                ShortText(ShortRepr::Inline { len, bytes })
+    /// The same, with the id already kept.
+    pub fn with_id(id: ShortText, subscription: Option<&str>) -> KeyIds {
+        KeyIds(match subscription {
+            None => IdsRepr::Plain(id),
+            Some(subscription) => {
+                IdsRepr::Subscribed(Box::new((id, Arc::new(ShortText::new(subscription)))))
             }
-            _ => ShortText(ShortRepr::Heap(text.into())),
-        }
+        })
     }
-}
 
-impl std::ops::Deref for ShortText {
-    type Target = str;
-
-    fn deref(&self) -> &str {
+    /// The key's id.
+    pub fn id(&self) -> &str {
         match &self.0 {
-            // Copied whole from a `&str`, so always UTF-8.
-            ShortRepr::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or("")
-            }
-            ShortRepr::Heap(text) => text,
+            IdsRepr::Plain(id) => id,
+            IdsRepr::Subscribed(pair) => &pair.0,
+        }
+    }
+
+    /// The subscription the key was issued for.
+    pub fn subscription(&self) -> Option<&Arc<ShortText>> {
+        match &self.0 {
+            IdsRepr::Plain(_) => None,
+            IdsRepr::Subscribed(pair) => Some(&pair.1),
         }
     }
 }
 
-impl std::fmt::Debug for ShortText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&**self, f)
-    }
+/// Flag: the key may be used.
+pub const ACTIVE: u8 = 1;
+/// Flag: the key was revoked (for good).
+pub const REVOKED: u8 = 2;
+/// Flag: the consumer's shared key.
+pub const SHARED: u8 = 4;
+
+/// Where a key stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Active, not revoked, not expired.
+    Valid,
+    /// Marked inactive.
+    Disabled,
+    /// Revoked.
+    Revoked,
+    /// Past its expiry.
+    Expired,
 }
 
-impl KeyEntry {
-    /// The owning consumer as it is now.
-    pub fn consumer(&self) -> arc_swap::Guard<Arc<ConsumerEntry>> {
-        self.consumer.load()
+impl KeyRow {
+    /// Where the key stands at `now_ms`; revoked first, then inactive, then expired.
+    pub fn state(&self, now_ms: Millis) -> KeyState {
+        if self.flags & REVOKED != 0 {
+            KeyState::Revoked
+        } else if self.flags & ACTIVE == 0 {
+            KeyState::Disabled
+        } else if self.expires_at <= now_ms {
+            KeyState::Expired
+        } else {
+            KeyState::Valid
+        }
     }
 
-    /// Notes a successful use; returns true when the stored time should be refreshed
-    /// (at most once a minute per key, so bookkeeping never costs a write per request).
-    pub fn mark_used(&self, now_ms: i64) -> bool {
-        let previous = self.last_used_ms.load(Ordering::Relaxed);
-        if now_ms - previous < 60_000 {
+    /// Notes a use at `now_ms`; true when it should be written to the store (at most
+    /// once a minute per key, so bookkeeping never costs a write per request).
+    pub fn mark_used(&self, now_ms: Millis) -> bool {
+        let now = u32::try_from(now_ms / 1000).unwrap_or(u32::MAX);
+        let previous = self.last_used_s.load(Ordering::Relaxed);
+        if now.saturating_sub(previous) < 60 {
             return false;
         }
-        self.last_used_ms
-            .compare_exchange(previous, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+        self.last_used_s
+            .compare_exchange(previous, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     }
 }
 
-/// Why a presented key may or may not be used.
-#[derive(Debug)]
-pub enum KeyCheck {
-    /// Known, active, not revoked, not expired.
-    Valid(Arc<KeyEntry>),
-    /// No key has this hash.
-    NotFound,
-    /// Known but marked inactive.
-    Disabled(Arc<KeyEntry>),
-    /// Known but revoked.
-    Revoked(Arc<KeyEntry>),
-    /// Known but past its expiry.
-    Expired(Arc<KeyEntry>),
-}
-
-impl KeyCheck {
-    /// Whether the key may be used.
-    pub fn is_valid(&self) -> bool {
-        matches!(self, KeyCheck::Valid(_))
-    }
-
-    /// Judges a known key at `now`.
-    pub fn of(entry: Arc<KeyEntry>, now: SystemTime) -> KeyCheck {
-        if entry.revoked {
-            KeyCheck::Revoked(entry)
-        } else if !entry.active {
-            KeyCheck::Disabled(entry)
-        } else if entry.expires_at.is_some_and(|at| at <= now) {
-            KeyCheck::Expired(entry)
-        } else {
-            KeyCheck::Valid(entry)
-        }
-    }
+/// `last_used_at` of the store in the seconds a [`KeyRow`] keeps.
+pub fn last_used_seconds(last_used_at: Option<Millis>) -> u32 {
+    last_used_at.map_or(0, |ms| u32::try_from(ms / 1000).unwrap_or(0))
 }
 
 const SHARDS: usize = 64;
 
-type Shard = RwLock<HashSet<Indexed, BuildHasherDefault<DigestHasher>>>;
+#[derive(Debug, Default)]
+struct Shard {
+    /// Row numbers, found by the key hash of the row.
+    by_hash: HashTable<u32>,
+    rows: Vec<Option<KeyRow>>,
+    /// Slots of removed keys, used again first.
+    free: Vec<u32>,
+}
 
-/// A key in its shard, found by the hash it holds: a slot of the table is one pointer,
-/// not a pointer and a 32-byte copy of the hash.
-struct Indexed(Arc<KeyEntry>);
+/// SHA-256 output is already uniformly spread: its first bytes are the table's hash.
+fn table_hash(hash: &KeyHash) -> u64 {
+    let mut hasher = DigestHasher::default();
+    hasher.write(&hash.0);
+    hasher.finish()
+}
 
-impl Borrow<KeyHash> for Indexed {
-    fn borrow(&self) -> &KeyHash {
-        &self.0.hash
+impl Shard {
+    fn find(&self, hash: &KeyHash) -> Option<u32> {
+        let rows = &self.rows;
+        self.by_hash
+            .find(table_hash(hash), |&slot| {
+                rows[slot as usize]
+                    .as_ref()
+                    .is_some_and(|r| r.hash == *hash)
+            })
+            .copied()
     }
 }
 
-impl Hash for Indexed {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash.hash(state);
-    }
-}
-
-impl PartialEq for Indexed {
-    fn eq(&self, other: &Indexed) -> bool {
-        self.0.hash == other.0.hash
-    }
-}
-
-impl Eq for Indexed {}
-
-/// Map from key hash to key, in shards. SHA-256 output is already uniformly spread, so the
-/// maps use the digest's own bytes as their hash instead of hashing it again.
+/// Map from key hash to key row, in shards.
 pub struct KeyIndex {
-    shards: Box<[Shard]>,
+    shards: Box<[RwLock<Shard>]>,
 }
 
 impl Default for KeyIndex {
     fn default() -> Self {
         KeyIndex {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
         }
     }
 }
@@ -307,36 +190,85 @@ impl std::fmt::Debug for KeyIndex {
 }
 
 impl KeyIndex {
-    fn shard(&self, hash: &KeyHash) -> &Shard {
+    fn shard(&self, hash: &KeyHash) -> &RwLock<Shard> {
         &self.shards[usize::from(hash.0[31]) % SHARDS]
     }
 
-    /// Adds or replaces the key with the entry's hash: O(1).
-    pub fn insert(&self, entry: Arc<KeyEntry>) -> Option<Arc<KeyEntry>> {
-        let mut shard = self
-            .shard(&entry.hash)
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        shard.replace(Indexed(entry)).map(|old| old.0)
+    fn write(&self, hash: &KeyHash) -> RwLockWriteGuard<'_, Shard> {
+        self.shard(hash).write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Removes one key: O(1).
-    pub fn remove(&self, hash: &KeyHash) -> Option<Arc<KeyEntry>> {
-        let mut shard = self.shard(hash).write().unwrap_or_else(|e| e.into_inner());
-        shard.take(hash).map(|old| old.0)
+    /// Adds or replaces the key with the row's hash: O(1). Returns the row replaced.
+    pub fn insert(&self, row: KeyRow) -> Option<KeyRow> {
+        let mut guard = self.write(&row.hash);
+        if let Some(slot) = guard.find(&row.hash) {
+            return guard.rows[slot as usize].replace(row);
+        }
+        let hash = table_hash(&row.hash);
+        let Shard {
+            by_hash,
+            rows,
+            free,
+        } = &mut *guard;
+        let slot = match free.pop() {
+            Some(slot) => {
+                rows[slot as usize] = Some(row);
+                slot
+            }
+            None => {
+                // A shard of more than 2^32 keys is beyond any memory this runs in.
+                let slot = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+                rows.push(Some(row));
+                slot
+            }
+        };
+        by_hash.insert_unique(hash, slot, |&other| {
+            rows[other as usize]
+                .as_ref()
+                .map_or(0, |r| table_hash(&r.hash))
+        });
+        None
     }
 
-    /// The key with this hash.
-    pub fn get(&self, hash: &KeyHash) -> Option<Arc<KeyEntry>> {
-        let shard = self.shard(hash).read().unwrap_or_else(|e| e.into_inner());
-        shard.get(hash).map(|found| found.0.clone())
+    /// Removes one key: O(1). Returns its row.
+    pub fn remove(&self, hash: &KeyHash) -> Option<KeyRow> {
+        let mut guard = self.write(hash);
+        let Shard {
+            by_hash,
+            rows,
+            free,
+        } = &mut *guard;
+        let entry = by_hash
+            .find_entry(table_hash(hash), |&slot| {
+                rows[slot as usize]
+                    .as_ref()
+                    .is_some_and(|r| r.hash == *hash)
+            })
+            .ok()?;
+        let (slot, _) = entry.remove();
+        free.push(slot);
+        rows[slot as usize].take()
+    }
+
+    /// Reads the key with this hash through `read`, under its shard's read lock.
+    pub fn read<R>(&self, hash: &KeyHash, read: impl FnOnce(&KeyRow) -> R) -> Option<R> {
+        let guard = self.shard(hash).read().unwrap_or_else(|e| e.into_inner());
+        let slot = guard.find(hash)?;
+        guard.rows[slot as usize].as_ref().map(read)
+    }
+
+    /// Notes a use of the key with this hash at `now_ms`; true when it should be written
+    /// to the store (see [`KeyRow::mark_used`]).
+    pub fn mark_used(&self, hash: &KeyHash, now_ms: Millis) -> bool {
+        self.read(hash, |row| row.mark_used(now_ms))
+            .unwrap_or(false)
     }
 
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).by_hash.len())
             .sum()
     }
 
@@ -345,17 +277,17 @@ impl KeyIndex {
         self.len() == 0
     }
 
-    /// Counts keys by state at `now`: (valid, disabled, revoked, expired).
-    pub fn count_by_state(&self, now: SystemTime) -> [usize; 4] {
+    /// Counts keys by state at `now_ms`: (valid, disabled, revoked, expired).
+    pub fn count_by_state(&self, now_ms: Millis) -> [usize; 4] {
         let mut counts = [0; 4];
         for shard in self.shards.iter() {
             let shard = shard.read().unwrap_or_else(|e| e.into_inner());
-            for Indexed(entry) in shard.iter() {
-                let slot = match KeyCheck::of(entry.clone(), now) {
-                    KeyCheck::Valid(_) => 0,
-                    KeyCheck::Disabled(_) => 1,
-                    KeyCheck::Revoked(_) => 2,
-                    KeyCheck::Expired(_) | KeyCheck::NotFound => 3,
+            for row in shard.rows.iter().flatten() {
+                let slot = match row.state(now_ms) {
+                    KeyState::Valid => 0,
+                    KeyState::Disabled => 1,
+                    KeyState::Revoked => 2,
+                    KeyState::Expired => 3,
                 };
                 counts[slot] += 1;
             }
@@ -363,16 +295,61 @@ impl KeyIndex {
         counts
     }
 
-    /// Hashes a presented key and says whether it may be used at `now`.
-    pub fn check(&self, presented: &[u8], now: SystemTime) -> KeyCheck {
-        match self.get(&KeyHash::of(presented)) {
-            None => KeyCheck::NotFound,
-            Some(entry) => KeyCheck::of(entry, now),
+    /// An index of the rows of each shard, as [`KeyIndex::each_shard`] gave them: every
+    /// row back in its slot. `None` when there are not exactly as many shards as an
+    /// index has, or a row is in the wrong shard.
+    pub fn from_shards(shards: Vec<Vec<Option<KeyRow>>>) -> Option<KeyIndex> {
+        if shards.len() != SHARDS {
+            return None;
+        }
+        let index = KeyIndex::default();
+        for (number, (lock, rows)) in index.shards.iter().zip(shards).enumerate() {
+            let mut shard = lock.write().unwrap_or_else(|e| e.into_inner());
+            shard.by_hash = HashTable::with_capacity(rows.len());
+            for (slot, row) in rows.iter().enumerate() {
+                let slot = u32::try_from(slot).ok()?;
+                match row {
+                    Some(row) if usize::from(row.hash.0[31]) % SHARDS == number => {
+                        shard
+                            .by_hash
+                            .insert_unique(table_hash(&row.hash), slot, |&other| {
+                                rows[other as usize]
+                                    .as_ref()
+                                    .map_or(0, |r| table_hash(&r.hash))
+                            });
+                    }
+                    Some(_) => return None,
+                    None => shard.free.push(slot),
+                }
+            }
+            shard.rows = rows;
+        }
+        Some(index)
+    }
+
+    /// Reads the rows of every shard in order, each under its shard's read lock.
+    pub fn each_shard(&self, mut read: impl FnMut(&[Option<KeyRow>])) {
+        for shard in self.shards.iter() {
+            read(&shard.read().unwrap_or_else(|e| e.into_inner()).rows);
+        }
+    }
+
+    /// Gives back the room that growing by doubling left unused (after a full load).
+    pub fn shrink_to_fit(&self) {
+        for shard in self.shards.iter() {
+            let mut guard = shard.write().unwrap_or_else(|e| e.into_inner());
+            let Shard { by_hash, rows, .. } = &mut *guard;
+            rows.shrink_to_fit();
+            by_hash.shrink_to_fit(|&slot| {
+                rows[slot as usize]
+                    .as_ref()
+                    .map_or(0, |r| table_hash(&r.hash))
+            });
         }
     }
 }
 
-/// A hasher for keys that are already cryptographic digests.
+/// A hasher for keys that are already cryptographic digests: the first eight bytes.
 #[derive(Default)]
 pub struct DigestHasher(u64);
 
@@ -389,6 +366,14 @@ impl Hasher for DigestHasher {
     }
 }
 
+impl BuildHasher for DigestHasher {
+    type Hasher = DigestHasher;
+
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher::default()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -396,80 +381,76 @@ mod tests {
 
     use super::*;
 
-    /// What one consumer and one key cost in the directory, besides their texts: the
-    /// bounds keep a million of each within the memory budget of docs/benchmarks.md.
-    #[test]
-    fn entries_stay_small() {
-        println!(
-            "KeyEntry {} B, ConsumerEntry {} B, ConsumerCell {} B, index slot {} B, \
-             HeaderText {} B, ShortText {} B",
-            size_of::<KeyEntry>(),
-            size_of::<ConsumerEntry>(),
-            size_of::<ConsumerCell>(),
-            size_of::<Indexed>(),
-            size_of::<HeaderText>(),
-            size_of::<Option<ShortText>>(),
-        );
-        assert!(size_of::<KeyEntry>() <= 176);
-        assert!(size_of::<ConsumerEntry>() <= 64);
-        assert_eq!(size_of::<Indexed>(), 8);
-        assert_eq!(size_of::<HeaderText>(), size_of::<HeaderValue>());
+    fn row(id: &str, secret: &[u8]) -> KeyRow {
+        KeyRow {
+            hash: KeyHash::of(secret),
+            ids: KeyIds::new(id, None),
+            prefix: None,
+            labels: None,
+            expires_at: NEVER,
+            last_used_s: AtomicU32::new(0),
+            consumer: ConsumerRef::for_tests(),
+            flags: ACTIVE,
+        }
     }
 
+    /// What one key costs in the index besides its table slot: the bound keeps a million
+    /// keys within the memory budget of docs/benchmarks.md.
     #[test]
-    fn texts_read_back_as_written() {
-        for text in [
-            "",
-            "pk_live",
-            "a-prefix-of-exactly-22",
-            "a prefix longer than twenty-two",
-        ] {
-            assert_eq!(&*ShortText::new(text), text);
-        }
-        let name = HeaderText::new("alex");
-        assert_eq!(&*name, "alex");
-        assert_eq!(name.header(), HeaderValue::from_static("alex"));
-        assert_eq!(name.to_string(), "alex");
-        let unsendable = HeaderText::new("line\nbreak");
-        assert_eq!(&*unsendable, "line\nbreak");
-        assert_eq!(unsendable.header(), HeaderValue::from_static(""));
+    fn rows_stay_small() {
+        assert!(
+            size_of::<Option<KeyRow>>() <= 112,
+            "{}",
+            size_of::<Option<KeyRow>>()
+        );
     }
 
     #[test]
     fn a_key_is_replaced_and_removed_by_its_hash() {
         let index = KeyIndex::default();
-        let consumer = Arc::new(ArcSwap::from_pointee(ConsumerEntry {
-            name: HeaderText::new("alex"),
-            profile: Arc::new(ConsumerProfile {
-                client_type: HeaderText::new("A"),
-                groups: Vec::new(),
-                permissions: Vec::new(),
-                metadata: BTreeMap::new(),
-                groups_header: None,
-            }),
-            subscriptions: Arc::new([]),
-        }));
-        let key = |id: &str| {
-            Arc::new(KeyEntry {
-                hash: KeyHash::of(b"secret"),
-                id: HeaderText::new(id),
-                prefix: None,
-                active: true,
-                revoked: false,
-                shared: false,
-                expires_at: None,
-                labels: Arc::default(),
-                consumer: consumer.clone(),
-                subscription: None,
-                last_used_ms: AtomicI64::new(0),
-            })
-        };
-        assert!(index.insert(key("k1")).is_none());
-        let old = index.insert(key("k2")).unwrap();
-        assert_eq!(&*old.id, "k1");
+        assert!(index.insert(row("k1", b"secret")).is_none());
+        let old = index.insert(row("k2", b"secret")).unwrap();
+        assert_eq!(old.ids.id(), "k1");
         assert_eq!(index.len(), 1);
-        assert_eq!(&*index.get(&KeyHash::of(b"secret")).unwrap().id, "k2");
-        assert!(index.remove(&KeyHash::of(b"secret")).is_some());
-        assert!(index.get(&KeyHash::of(b"secret")).is_none());
+        let hash = KeyHash::of(b"secret");
+        assert_eq!(index.read(&hash, |r| r.ids.id().to_string()).unwrap(), "k2");
+        assert!(index.remove(&hash).is_some());
+        assert!(index.read(&hash, |_| ()).is_none());
+        assert!(index.is_empty());
+    }
+
+    #[test]
+    fn many_keys_survive_growth_removal_and_shrinking() {
+        let index = KeyIndex::default();
+        for i in 0..5_000u32 {
+            index.insert(row(&format!("k{i}"), &i.to_le_bytes()));
+        }
+        for i in (0..5_000u32).step_by(2) {
+            assert!(index.remove(&KeyHash::of(&i.to_le_bytes())).is_some());
+        }
+        index.shrink_to_fit();
+        assert_eq!(index.len(), 2_500);
+        for i in 0..5_000u32 {
+            let found = index.read(&KeyHash::of(&i.to_le_bytes()), |r| r.ids.id().to_string());
+            assert_eq!(found, (i % 2 == 1).then(|| format!("k{i}")));
+        }
+        // Freed slots are used again.
+        index.insert(row("again", b"again"));
+        assert_eq!(index.len(), 2_501);
+    }
+
+    #[test]
+    fn states_and_use_marks() {
+        let mut key = row("k", b"s");
+        assert_eq!(key.state(1_000), KeyState::Valid);
+        key.expires_at = 1_000;
+        assert_eq!(key.state(1_000), KeyState::Expired);
+        key.flags = 0;
+        assert_eq!(key.state(0), KeyState::Disabled);
+        key.flags = ACTIVE | REVOKED;
+        assert_eq!(key.state(0), KeyState::Revoked);
+        assert!(key.mark_used(1_000_000));
+        assert!(!key.mark_used(1_000_500));
+        assert!(key.mark_used(1_061_000));
     }
 }

@@ -4,9 +4,13 @@
 //! one record at a time.
 
 pub mod cluster;
+mod consumer_table;
 mod directory;
+pub mod directory_cache;
+mod entries;
 mod key_index;
 pub mod sync;
+mod texts;
 mod usage;
 
 use std::sync::Arc;
@@ -15,10 +19,11 @@ use arc_swap::ArcSwap;
 use http::HeaderValue;
 
 pub use directory::{millis, system_time, Directory};
-pub use key_index::{
-    ConsumerCell, ConsumerEntry, ConsumerProfile, HeaderText, KeyCheck, KeyEntry, KeyIndex,
-    ShortText, SubscriptionEntry,
+pub use entries::{
+    ConsumerEntry, ConsumerProfile, KeyCheck, KeyEntry, Labels, SubscriptionEntry, Subscriptions,
 };
+pub use key_index::{KeyIndex, KeyRow, KeyState};
+pub use texts::{HeaderText, ShortText};
 pub use usage::Usage;
 
 use crate::config::{Config, IdentityHeaders, Service};

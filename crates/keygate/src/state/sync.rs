@@ -78,6 +78,10 @@ struct Applied {
     routes_stale: bool,
     config: Arc<Config>,
     file: FileInventory,
+    /// The fingerprint of the configuration file last applied.
+    fingerprint: String,
+    /// The revision of the directory cache on disk, when this node knows it.
+    cached_revision: Option<u64>,
 }
 
 /// The store, the state built from it, and the revision applied so far.
@@ -89,6 +93,10 @@ pub struct StoreSync {
     /// How many catch-ups have started. A caller reads it before waiting for `applied`:
     /// a catch-up numbered higher started after the call, so it saw the caller's write.
     catch_ups_started: Mutex<u64>,
+    /// Where the directory is cached between runs, if it is.
+    cache: Option<cached::CacheTarget>,
+    /// Whether this start read the directory from the cache.
+    started_from_cache: bool,
 }
 
 impl StoreSync {
@@ -100,10 +108,33 @@ impl StoreSync {
         metrics: Arc<Metrics>,
     ) -> Result<StoreSync, SyncError> {
         let inventory = FileInventory::of(&config);
-        apply_file(&*store, &config)?;
+        let fingerprint = fingerprint(&config);
+        let file_changed = apply_file(&*store, &config, &fingerprint)?;
+        let cache = match &config.cache_file {
+            Some(path) => Some(cached::CacheTarget::of(&*store, path)?),
+            None => None,
+        };
         let config = Arc::new(without_consumers(config));
-        let directory = Arc::new(Directory::default());
-        let (revision, services, stale) = load(&*store, &directory, &inventory)?;
+        // The cache is of no use when the file changed: what the file no longer defines
+        // is found by reading every entity of the store.
+        let from_cache = match &cache {
+            Some(target) if !file_changed => target.read(&*store, &fingerprint)?,
+            _ => None,
+        };
+        let started_from_cache = from_cache.is_some();
+        let (directory, revision, services, stale) = match from_cache {
+            Some((revision, directory)) => (
+                Arc::new(directory),
+                revision,
+                all_services(&*store)?,
+                FileInventory::default(),
+            ),
+            None => {
+                let directory = Arc::new(Directory::default());
+                let (revision, services, stale) = load(&*store, &directory, &inventory)?;
+                (directory, revision, services, stale)
+            }
+        };
         let built = build_services(&services, &config);
         let snapshot = Snapshot::build(config.clone(), built, &metrics);
         let state = SharedState::new(snapshot, directory);
@@ -117,8 +148,12 @@ impl StoreSync {
                 routes_stale: false,
                 config,
                 file: inventory,
+                fingerprint,
+                cached_revision: started_from_cache.then_some(revision),
             }),
             catch_ups_started: Mutex::new(0),
+            cache,
+            started_from_cache,
         };
         remove_from_store(&*sync.store, &stale);
         sync.catch_up()?;
@@ -241,20 +276,7 @@ impl StoreSync {
     }
 
     fn rebuild_routes(&self, applied: &Applied) -> Result<(), StoreError> {
-        let mut records = Vec::new();
-        let mut page = Page {
-            after: None,
-            limit: 1000,
-        };
-        loop {
-            let batch = self.store.services(&page)?;
-            let done = batch.len() < page.limit;
-            page.after = batch.last().map(|s| s.name.clone());
-            records.extend(batch);
-            if done {
-                break;
-            }
-        }
+        let records = all_services(&*self.store)?;
         let services = build_services(&records, &applied.config);
         let snapshot = Snapshot::build(applied.config.clone(), services, &self.metrics);
         self.state.replace(snapshot);
@@ -266,14 +288,34 @@ impl StoreSync {
     pub fn reload_file(&self, config: Config) -> Result<(), SyncError> {
         let mut applied = self.lock();
         let inventory = FileInventory::of(&config);
-        apply_file(&*self.store, &config)?;
+        let fingerprint = fingerprint(&config);
+        apply_file(&*self.store, &config, &fingerprint)?;
         let config = Arc::new(without_consumers(config));
         remove_from_store(&*self.store, &applied.file.minus(&inventory));
         applied.config = config;
         applied.file = inventory;
+        applied.fingerprint = fingerprint;
         // The file's settings (defaults, headers, limits) may have changed: rebuild once.
         self.catch_up_locked(&mut applied, true)?;
         Ok(())
+    }
+}
+
+/// Every service of the store.
+fn all_services(store: &dyn Store) -> Result<Vec<ServiceRecord>, StoreError> {
+    let mut records = Vec::new();
+    let mut page = Page {
+        after: None,
+        limit: 1000,
+    };
+    loop {
+        let batch = store.services(&page)?;
+        let done = batch.len() < page.limit;
+        page.after = batch.last().map(|s| s.name.clone());
+        records.extend(batch);
+        if done {
+            return Ok(records);
+        }
     }
 }
 
@@ -350,6 +392,7 @@ fn load(
         drop(batches);
         revision
     })?;
+    directory.shrink_to_fit();
     Ok((revision, services, stale))
 }
 
@@ -403,13 +446,13 @@ fn fingerprint(config: &Config) -> String {
         .collect()
 }
 
-/// Writes the file's consumers, keys and services to the store in one transaction.
-/// When the store already holds exactly this file (same fingerprint), nothing is read or
-/// written: a restart with a million keys in the file costs nothing here.
-fn apply_file(store: &dyn Store, config: &Config) -> Result<(), SyncError> {
-    let fingerprint = fingerprint(config);
-    if store.setting(FILE_FINGERPRINT)?.as_deref() == Some(fingerprint.as_str()) {
-        return Ok(());
+/// Writes the file's consumers, keys and services to the store in one transaction;
+/// returns whether it did. When the store already holds exactly this file (the same
+/// `fingerprint`), nothing is read or written: a restart with a million keys in the file
+/// costs nothing here.
+fn apply_file(store: &dyn Store, config: &Config, fingerprint: &str) -> Result<bool, SyncError> {
+    if store.setting(FILE_FINGERPRINT)?.as_deref() == Some(fingerprint) {
+        return Ok(false);
     }
     let now = millis(SystemTime::now());
     let consumers: Vec<ConsumerRecord> = config
@@ -464,8 +507,8 @@ fn apply_file(store: &dyn Store, config: &Config) -> Result<(), SyncError> {
         .chain(keys.iter().map(BatchOp::PutKey))
         .chain(services.iter().map(BatchOp::PutService))
         .collect();
-    match store.apply_batch(&ops, Some((FILE_FINGERPRINT, &fingerprint))) {
-        Ok(_) => Ok(()),
+    match store.apply_batch(&ops, Some((FILE_FINGERPRINT, fingerprint))) {
+        Ok(_) => Ok(true),
         Err(StoreError::Conflict(message)) => Err(SyncError::Ownership(format!(
             "{message} (rename it in the file, or delete it through the API)"
         ))),
@@ -500,6 +543,11 @@ fn remove_from_store(store: &dyn Store, gone: &FileInventory) {
     }
 }
 
+mod cached;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod cache_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use super::{HeaderText, KeyEntry};
+use super::{HeaderText, KeyEntry, KeyIndex};
 
 /// Uses waiting to be written.
 #[derive(Debug, Default)]
@@ -13,9 +13,10 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Notes that `key` was used at `now_ms`.
-    pub fn note(&self, key: &KeyEntry, now_ms: i64) {
-        if key.mark_used(now_ms) {
+    /// Notes that `key` (found in `keys`) was used at `now_ms`. Costs nothing but a
+    /// comparison while the last use noted is less than a minute old.
+    pub fn note(&self, keys: &KeyIndex, key: &KeyEntry, now_ms: i64) {
+        if key.use_is_news(now_ms) && keys.mark_used(&key.hash, now_ms) {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             pending.push((key.id.clone(), now_ms));
         }

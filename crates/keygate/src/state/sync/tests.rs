@@ -172,8 +172,9 @@ fn start() -> (Arc<Flaky>, StoreSync) {
 }
 
 fn works(sync: &StoreSync, plaintext: &str) -> bool {
-    let keys = &sync.state().directory.keys;
-    keys.check(plaintext.as_bytes(), SystemTime::now())
+    sync.state()
+        .directory
+        .check(plaintext.as_bytes(), SystemTime::now())
         .is_valid()
 }
 
