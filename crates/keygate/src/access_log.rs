@@ -13,7 +13,7 @@ use http::{Method, Uri};
 use serde::Serialize;
 
 use crate::metrics::Metrics;
-use crate::state::{ConsumerEntry, KeyEntry};
+use crate::state::KeyEntry;
 
 /// Where access log lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,10 +55,8 @@ pub struct AccessRecord {
     pub service: Option<Arc<str>>,
     /// Matched route.
     pub route: Option<Arc<str>>,
-    /// The key presented, when it was known (valid or not).
+    /// The key presented, when it was known (valid or not), with its consumer.
     pub key: Option<Arc<KeyEntry>>,
-    /// The key's consumer.
-    pub consumer: Option<Arc<ConsumerEntry>>,
     /// The plan the key was let through by, on a service with plans.
     pub plan: Option<Arc<str>>,
     /// The subscription the key was let through by, on a service with plans.
@@ -85,7 +83,6 @@ impl AccessRecord {
             service: None,
             route: None,
             key: None,
-            consumer: None,
             plan: None,
             subscription: None,
             denial: None,
@@ -120,7 +117,7 @@ struct Line<'a> {
 impl<'a> Line<'a> {
     fn of(record: &'a AccessRecord) -> Line<'a> {
         let key = record.key.as_deref();
-        let consumer = record.consumer.as_deref();
+        let consumer = key.map(KeyEntry::consumer);
         let time = time::OffsetDateTime::from(record.time)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();

@@ -60,8 +60,8 @@ pub fn set_identity(
     let Some((key, consumer)) = caller else {
         return;
     };
-    headers.insert(names.consumer.clone(), consumer.name.header());
-    headers.insert(names.credential.clone(), key.id.header());
+    headers.insert(names.consumer.clone(), header_value(&consumer.name));
+    headers.insert(names.credential.clone(), header_value(&key.id));
     headers.insert(
         names.client_type.clone(),
         consumer.profile.client_type.header(),
@@ -69,6 +69,12 @@ pub fn set_identity(
     if let Some(groups) = &consumer.profile.groups_header {
         headers.insert(names.groups.clone(), groups.clone());
     }
+}
+
+/// A text as a header value; empty when it is not header-safe (an old or hand-edited
+/// store), rather than failing the request. One allocation, owned by the header map.
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Appends the client address to `X-Forwarded-For` (several lines are folded into one), and sets `X-Forwarded-Proto` and

@@ -62,9 +62,9 @@ type Caller = Option<Identity>;
 
 /// A caller with a valid key.
 struct Identity {
+    /// The key, and its consumer as it was when the key was checked: one version for the
+    /// whole request.
     key: Arc<KeyEntry>,
-    /// The consumer as it was when the key was checked: one version for the whole request.
-    consumer: Arc<ConsumerEntry>,
     /// Index of the key source the key was found in.
     source: usize,
 }
@@ -252,17 +252,11 @@ fn authenticate(
         KeyCheck::Revoked(entry) => (entry, Some(InvalidKey::Revoked)),
         KeyCheck::Expired(entry) => (entry, Some(InvalidKey::Expired)),
     };
-    let consumer = entry.consumer.clone();
     record.key = Some(entry.clone());
-    record.consumer = Some(consumer.clone());
     if let Some(reason) = refusal {
         return Err(ProxyError::InvalidKey(reason));
     }
-    Ok(Some(Identity {
-        key: entry,
-        consumer,
-        source,
-    }))
+    Ok(Some(Identity { key: entry, source }))
 }
 
 /// Phase 4: on a service with plans, the plan a key goes through. Plans are tried in
@@ -284,7 +278,8 @@ fn select_plan<'s>(
     }
     let mut refusal = PlanRefusal::NoSubscription;
     for plan in &service.plans {
-        let Some(subscription) = best_subscription(&caller.consumer, &caller.key, service, plan)
+        let Some(subscription) =
+            best_subscription(&caller.key.consumer, &caller.key, service, plan)
         else {
             continue;
         };
@@ -292,7 +287,7 @@ fn select_plan<'s>(
             let facts = RequestFacts {
                 request,
                 key: Some(&caller.key),
-                consumer: Some(&caller.consumer),
+                consumer: Some(&caller.key.consumer),
                 plan: Some(&plan.name),
                 subscription: Some(&subscription.id),
                 is_backoffice: false,
@@ -365,7 +360,7 @@ fn authorize(
     let facts = RequestFacts {
         request,
         key: caller.as_ref().map(|caller| &*caller.key),
-        consumer: caller.as_ref().map(|caller| &*caller.consumer),
+        consumer: caller.as_ref().map(|caller| &caller.key.consumer),
         plan: selected.map(|selected| &*selected.plan.name),
         subscription: selected.map(|selected| &*selected.subscription.id),
         is_backoffice: false,
@@ -420,7 +415,7 @@ async fn forward(
         &snapshot.identity_headers,
         caller
             .as_ref()
-            .map(|caller| (&*caller.key, &*caller.consumer)),
+            .map(|caller| (&*caller.key, &caller.key.consumer)),
     );
     set_forwarded(
         &mut parts.headers,

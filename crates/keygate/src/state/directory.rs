@@ -279,7 +279,7 @@ fn consumer_profile(record: &ConsumerRecord) -> ConsumerProfile {
 fn key_entry(row: &KeyRow, consumer: &ConsumerRow) -> KeyEntry {
     KeyEntry {
         hash: row.hash,
-        id: HeaderText::new(row.ids.id()),
+        id: ShortText::new(row.ids.id()),
         prefix: row.prefix.clone(),
         active: row.flags & ACTIVE != 0,
         revoked: row.flags & REVOKED != 0,
@@ -287,11 +287,11 @@ fn key_entry(row: &KeyRow, consumer: &ConsumerRow) -> KeyEntry {
         expires_at: (row.expires_at != NEVER).then(|| system_time(row.expires_at)),
         labels: row.labels.clone().unwrap_or_else(no_labels),
         subscription: row.ids.subscription().cloned(),
-        consumer: Arc::new(ConsumerEntry {
-            name: HeaderText::new(&consumer.name),
+        consumer: ConsumerEntry {
+            name: consumer.name.clone(),
             profile: consumer.profile.clone(),
             subscriptions: consumer.subscriptions.clone(),
-        }),
+        },
         last_used_s: row.last_used_s.load(std::sync::atomic::Ordering::Relaxed),
     }
 }

@@ -63,8 +63,8 @@ pub struct ConsumerProfile {
 /// A consumer as one request sees it.
 #[derive(Debug, Clone)]
 pub struct ConsumerEntry {
-    /// Unique name, ready to send upstream.
-    pub name: HeaderText,
+    /// Unique name.
+    pub name: ShortText,
     /// Client type, groups, permissions and metadata.
     pub profile: Arc<ConsumerProfile>,
     /// Its subscriptions; `None` for none.
@@ -86,8 +86,8 @@ pub type Labels = BTreeMap<String, String>;
 pub struct KeyEntry {
     /// The SHA-256 of the key.
     pub hash: KeyHash,
-    /// Stable id, ready to send upstream.
-    pub id: HeaderText,
+    /// Stable id.
+    pub id: ShortText,
     /// Display prefix, when known.
     pub prefix: Option<ShortText<14>>,
     /// Whether the key may be used.
@@ -103,14 +103,14 @@ pub struct KeyEntry {
     /// The subscription this key was issued for, if any.
     pub subscription: Option<Arc<ShortText>>,
     /// Whose key it is, as it was when the key was checked.
-    pub consumer: Arc<ConsumerEntry>,
+    pub consumer: ConsumerEntry,
     /// Last noted use when the key was checked, in seconds since the epoch.
     pub(super) last_used_s: u32,
 }
 
 impl KeyEntry {
     /// The owning consumer, as it was when the key was checked.
-    pub fn consumer(&self) -> &Arc<ConsumerEntry> {
+    pub fn consumer(&self) -> &ConsumerEntry {
         &self.consumer
     }
 

@@ -4,12 +4,12 @@
 
 use std::sync::Mutex;
 
-use super::{HeaderText, KeyEntry, KeyIndex};
+use super::{KeyEntry, KeyIndex, ShortText};
 
 /// Uses waiting to be written.
 #[derive(Debug, Default)]
 pub struct Usage {
-    pending: Mutex<Vec<(HeaderText, i64)>>,
+    pending: Mutex<Vec<(ShortText, i64)>>,
 }
 
 impl Usage {
