@@ -134,13 +134,17 @@ fn write_to(directory: &Directory, stamp: &CacheStamp, path: &Path) -> Result<()
     let mut failed = None;
     directory.consumers().each_shard(|rows| {
         if failed.is_none() {
-            failed = out.consumer_shard(rows, &profile_numbers).err();
+            failed = out
+                .shard(rows, |out, row| out.consumer_row(row, &profile_numbers))
+                .err();
         }
     });
     let keys_at = out.0.stream_position()?;
     directory.keys.each_shard(|rows| {
         if failed.is_none() {
-            failed = out.key_shard(rows, &label_numbers).err();
+            failed = out
+                .shard(rows, |out, row| out.key_row(row, &label_numbers))
+                .err();
         }
     });
     if let Some(error) = failed {
@@ -283,73 +287,76 @@ impl Out {
         })
     }
 
-    fn consumer_shard(
+    /// One shard: its row count, then each slot — 0 when empty, else 1 and the row
+    /// written by `row`.
+    fn shard<T>(
         &mut self,
-        rows: &[Option<ConsumerRow>],
-        profiles: &HashMap<*const ConsumerProfile, u32>,
+        rows: &[Option<T>],
+        mut row: impl FnMut(&mut Out, &T) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         self.count(rows.len())?;
-        for row in rows {
-            let Some(row) = row else {
-                self.0.write_all(&[0])?;
-                continue;
-            };
-            self.0.write_all(&[1])?;
-            self.text(&row.name)?;
-            self.u32(
-                profiles
-                    .get(&Arc::as_ptr(&row.profile))
-                    .copied()
-                    .unwrap_or(0),
-            )?;
-            let subscriptions = row.subscriptions.as_deref().map_or(&[][..], Vec::as_slice);
-            self.count(subscriptions.len())?;
-            for subscription in subscriptions {
-                self.text(&subscription.id)?;
-                self.text(&subscription.service)?;
-                self.text(&subscription.plan)?;
-                self.0.write_all(&[
-                    status_number(subscription.status),
-                    key_mode_number(subscription.key_mode),
-                ])?;
-                self.i64(
-                    subscription
-                        .ends_at
-                        .map_or(NO_END, super::directory::millis),
-                )?;
+        for slot in rows {
+            match slot {
+                None => self.0.write_all(&[0])?,
+                Some(value) => {
+                    self.0.write_all(&[1])?;
+                    row(self, value)?;
+                }
             }
         }
         Ok(())
     }
 
-    fn key_shard(
+    fn consumer_row(
         &mut self,
-        rows: &[Option<KeyRow>],
-        labels: &HashMap<*const Labels, u32>,
+        row: &ConsumerRow,
+        profiles: &HashMap<*const ConsumerProfile, u32>,
     ) -> std::io::Result<()> {
-        self.count(rows.len())?;
-        for row in rows {
-            let Some(row) = row else {
-                self.0.write_all(&[0])?;
-                continue;
-            };
-            self.0.write_all(&[1])?;
-            self.0.write_all(&row.hash.0)?;
-            self.text(row.ids.id())?;
-            self.optional_text(row.prefix.as_deref())?;
-            self.optional_text(row.ids.subscription().map(|id| &***id))?;
-            self.u32(
-                row.labels
-                    .as_ref()
-                    .and_then(|set| labels.get(&Arc::as_ptr(set)).copied())
-                    .unwrap_or(NO_LABELS),
+        self.text(&row.name)?;
+        self.u32(
+            profiles
+                .get(&Arc::as_ptr(&row.profile))
+                .copied()
+                .unwrap_or(0),
+        )?;
+        let subscriptions = row.subscriptions.as_deref().map_or(&[][..], Vec::as_slice);
+        self.count(subscriptions.len())?;
+        for subscription in subscriptions {
+            self.text(&subscription.id)?;
+            self.text(&subscription.service)?;
+            self.text(&subscription.plan)?;
+            self.0.write_all(&[
+                status_number(subscription.status),
+                key_mode_number(subscription.key_mode),
+            ])?;
+            self.i64(
+                subscription
+                    .ends_at
+                    .map_or(NO_END, super::directory::millis),
             )?;
-            self.i64(row.expires_at)?;
-            self.u32(row.last_used_s.load(std::sync::atomic::Ordering::Relaxed))?;
-            self.u32(row.consumer.raw())?;
-            self.0.write_all(&[row.flags])?;
         }
         Ok(())
+    }
+
+    fn key_row(
+        &mut self,
+        row: &KeyRow,
+        labels: &HashMap<*const Labels, u32>,
+    ) -> std::io::Result<()> {
+        self.0.write_all(&row.hash.0)?;
+        self.text(row.ids.id())?;
+        self.optional_text(row.prefix.as_deref())?;
+        self.optional_text(row.ids.subscription().map(|id| &***id))?;
+        self.u32(
+            row.labels
+                .as_ref()
+                .and_then(|set| labels.get(&Arc::as_ptr(set)).copied())
+                .unwrap_or(NO_LABELS),
+        )?;
+        self.i64(row.expires_at)?;
+        self.u32(row.last_used_s.load(std::sync::atomic::Ordering::Relaxed))?;
+        self.u32(row.consumer.raw())?;
+        self.0.write_all(&[row.flags])
     }
 }
 
@@ -627,16 +634,7 @@ mod tests {
     use crate::state::KeyCheck;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "keygate-cache-{}-{name}-{}",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("directory.cache")
+        crate::state::scratch_dir(name).join("directory.cache")
     }
 
     fn consumer(name: &str, client_type: &str, groups: &[&str]) -> ConsumerRecord {

@@ -108,3 +108,16 @@ impl SharedState {
         self.current.store(Arc::new(snapshot));
     }
 }
+
+/// A new empty folder for one test's files, under the system's temporary folder.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("keygate-{}-{name}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -396,6 +396,42 @@ fn changes_survive_restart_and_kill() {
 }
 
 #[test]
+fn restarts_read_the_directory_cache_and_catch_up_after_it() {
+    let echo = Echo::start("e");
+    let dir = TempDir::new();
+    let config = base(&echo);
+    let path = dir.0.clone();
+    let mut gateway = Gateway::start_in(dir, &config);
+    // The first start read the store, then wrote the cache in the background.
+    gateway.process.wait_for_line("directory cache written");
+    let (_, key) = consumer_with_key(&gateway, "alex", "A");
+    // A graceful stop writes it again: it is behind by the new key.
+    gateway.process.signal("TERM");
+    gateway.process.wait_exit();
+    assert!(path.join("keygate.db.cache").exists());
+    std::mem::forget(gateway.take_dir());
+
+    let mut restarted = Gateway::start_in(TempDir(path.clone()), &config);
+    restarted.process.wait_for_line("from_cache=true");
+    assert_eq!(proxied(&restarted, &key), 200);
+    // Changes after the cache, then kill -9: the next start reads the older cache and
+    // catches up from the store.
+    let (_, later) = consumer_with_key(&restarted, "bob", "B");
+    let (revoked_id, revoked_key) = consumer_with_key(&restarted, "carol", "A");
+    restarted.admin("POST", &format!("/v1/keys/{revoked_id}/revoke"), "");
+    restarted.process.signal("KILL");
+    restarted.process.wait_exit();
+    std::mem::forget(restarted.take_dir());
+
+    let third = Gateway::start_in(TempDir(path), &config);
+    third.process.wait_for_line("from_cache=true");
+    assert_eq!(proxied(&third, &key), 200);
+    assert_eq!(proxied(&third, &later), 200);
+    assert_eq!(proxied(&third, &revoked_key), 401);
+    assert_eq!(proxied(&third, "file-key-123456"), 200);
+}
+
+#[test]
 fn concurrent_writers_all_land() {
     let echo = Echo::start("e");
     let gateway = Gateway::start(&base(&echo));

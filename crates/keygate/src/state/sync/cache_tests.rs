@@ -14,16 +14,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "keygate-sync-cache-{}-{name}-{}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::state::scratch_dir(name)
 }
 
 fn config(dir: &Path, extra: &str) -> Config {
