@@ -201,3 +201,24 @@ fn valid_expressions_compile_into_the_route() {
     let allow = report.allow.as_ref().unwrap();
     assert_eq!(allow.source(), "clientType === 'A' || clientType === 'B'");
 }
+
+#[test]
+fn the_directory_cache_sits_beside_a_sqlite_file_unless_told_otherwise() {
+    let cache = |text: &str| Config::parse("t.yaml", text).unwrap().cache_file;
+    assert_eq!(cache(""), Some(PathBuf::from("keygate.db.cache")));
+    assert_eq!(
+        cache("store: sqlite:///var/lib/keygate/k.db\n"),
+        Some(PathBuf::from("/var/lib/keygate/k.db.cache"))
+    );
+    assert_eq!(cache("store: \"sqlite::memory:\"\n"), None);
+    assert_eq!(cache("store: postgres://u@127.0.0.1/db\n"), None);
+    assert_eq!(
+        cache("store: postgres://u@127.0.0.1/db\ncache_file: /tmp/k.cache\n"),
+        Some(PathBuf::from("/tmp/k.cache"))
+    );
+    assert_eq!(cache("cache_file: \"off\"\n"), None);
+    assert_eq!(cache("cache_file: off\n"), None);
+    let problem = only_problem("cache_file: \"\"\n");
+    assert_eq!((problem.line, problem.column), (1, 13));
+    assert!(problem.message.contains("`off`"), "{}", problem.message);
+}
