@@ -316,45 +316,9 @@ pub fn millis(time: SystemTime) -> Millis {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use keygate_store::Origin;
-
     use super::*;
+    use crate::state::test_records::{consumer, key};
     use crate::state::KeyCheck;
-
-    fn consumer(name: &str, client_type: &str) -> ConsumerRecord {
-        ConsumerRecord {
-            name: name.into(),
-            client_type: Some(client_type.into()),
-            groups: vec!["admin".into()],
-            permissions: Vec::new(),
-            description: None,
-            metadata: BTreeMap::new(),
-            origin: Origin::Api,
-            created_at: 0,
-            updated_at: 0,
-        }
-    }
-
-    fn key(id: &str, consumer: &str, plaintext: &str) -> KeyRecord {
-        KeyRecord {
-            id: id.into(),
-            consumer: consumer.into(),
-            hash: KeyHash::of(plaintext.as_bytes()).0,
-            prefix: None,
-            active: true,
-            description: None,
-            labels: BTreeMap::new(),
-            origin: Origin::Api,
-            created_at: 0,
-            expires_at: None,
-            revoked_at: None,
-            last_used_at: None,
-            subscription: None,
-            shared: false,
-        }
-    }
 
     #[test]
     fn keys_follow_their_consumer_and_states_are_told_apart() {

@@ -628,9 +628,10 @@ fn truncated(error: std::io::Error) -> CacheError {
 mod tests {
     use std::time::SystemTime;
 
-    use keygate_store::{ConsumerRecord, KeyRecord, Origin, SubscriptionRecord};
+    use keygate_store::{ConsumerRecord, KeyRecord, SubscriptionRecord};
 
     use super::*;
+    use crate::state::test_records;
     use crate::state::KeyCheck;
 
     fn scratch(name: &str) -> PathBuf {
@@ -639,34 +640,19 @@ mod tests {
 
     fn consumer(name: &str, client_type: &str, groups: &[&str]) -> ConsumerRecord {
         ConsumerRecord {
-            name: name.into(),
-            client_type: Some(client_type.into()),
             groups: groups.iter().map(|g| g.to_string()).collect(),
             permissions: vec!["read".into()],
             description: Some("not kept".into()),
             metadata: BTreeMap::from([("tier".to_owned(), "gold".to_owned())]),
-            origin: Origin::Api,
-            created_at: 0,
-            updated_at: 0,
+            ..test_records::consumer(name, client_type)
         }
     }
 
     fn key(id: &str, consumer: &str, secret: &str) -> KeyRecord {
         KeyRecord {
-            id: id.into(),
-            consumer: consumer.into(),
-            hash: KeyHash::of(secret.as_bytes()).0,
             prefix: Some(secret[..4].to_owned()),
-            active: true,
-            description: None,
-            labels: BTreeMap::new(),
-            origin: Origin::Api,
-            created_at: 0,
-            expires_at: None,
-            revoked_at: None,
             last_used_at: Some(1_700_000_000_000),
-            subscription: None,
-            shared: false,
+            ..test_records::key(id, consumer, secret)
         }
     }
 

@@ -10,6 +10,8 @@ pub mod directory_cache;
 mod entries;
 mod key_index;
 pub mod sync;
+#[cfg(test)]
+mod test_records;
 mod texts;
 mod usage;
 

@@ -1,17 +1,17 @@
 //! Starting from the directory cache: used only when it is of this store and this file,
 //! and the changes after it are caught up from the change log.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use keygate_store::sqlite::SqliteStore;
-use keygate_store::{ConsumerRecord, KeyRecord, Origin, Store};
+use keygate_store::Store;
 
 use super::StoreSync;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::state::test_records;
 
 fn scratch(name: &str) -> PathBuf {
     crate::state::scratch_dir(name)
@@ -33,22 +33,7 @@ fn start(dir: &Path, extra: &str) -> StoreSync {
 
 fn add_key(sync: &StoreSync, id: &str, plaintext: &str) {
     sync.store()
-        .insert_key(&KeyRecord {
-            id: id.into(),
-            consumer: "c".into(),
-            hash: crate::key::KeyHash::of(plaintext.as_bytes()).0,
-            prefix: None,
-            active: true,
-            description: None,
-            labels: BTreeMap::new(),
-            origin: Origin::Api,
-            created_at: 0,
-            expires_at: None,
-            revoked_at: None,
-            last_used_at: None,
-            subscription: None,
-            shared: false,
-        })
+        .insert_key(&test_records::key(id, "c", plaintext))
         .unwrap();
 }
 
@@ -66,17 +51,7 @@ fn a_restart_reads_the_cache_and_catches_up_after_it() {
     assert!(!first.started_from_cache(), "no cache yet");
     first
         .store()
-        .put_consumer(&ConsumerRecord {
-            name: "c".into(),
-            client_type: Some("A".into()),
-            groups: Vec::new(),
-            permissions: Vec::new(),
-            description: None,
-            metadata: BTreeMap::new(),
-            origin: Origin::Api,
-            created_at: 0,
-            updated_at: 0,
-        })
+        .put_consumer(&test_records::consumer("c", "A"))
         .unwrap();
     add_key(&first, "k1", "secret-1");
     first.catch_up().unwrap();

@@ -2,7 +2,6 @@
 //! of a write, nor a pending rebuild of the routes; a key whose hash changed must leave
 //! the index under its old hash.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -16,6 +15,7 @@ use keygate_store::{
 use super::StoreSync;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::state::test_records;
 
 /// SQLite, except that `key` and `services` fail once each when told to.
 struct Flaky {
@@ -129,22 +129,7 @@ impl Store for Flaky {
 }
 
 fn key(id: &str, plaintext: &str) -> KeyRecord {
-    KeyRecord {
-        id: id.into(),
-        consumer: "c".into(),
-        hash: crate::key::KeyHash::of(plaintext.as_bytes()).0,
-        prefix: None,
-        active: true,
-        description: None,
-        labels: BTreeMap::new(),
-        origin: Origin::Api,
-        created_at: 0,
-        expires_at: None,
-        revoked_at: None,
-        last_used_at: None,
-        subscription: None,
-        shared: false,
-    }
+    test_records::key(id, "c", plaintext)
 }
 
 fn start() -> (Arc<Flaky>, StoreSync) {
@@ -155,15 +140,9 @@ fn start() -> (Arc<Flaky>, StoreSync) {
     });
     store
         .put_consumer(&ConsumerRecord {
-            name: "c".into(),
             client_type: None,
             groups: Vec::new(),
-            permissions: Vec::new(),
-            description: None,
-            metadata: BTreeMap::new(),
-            origin: Origin::Api,
-            created_at: 0,
-            updated_at: 0,
+            ..test_records::consumer("c", "c")
         })
         .unwrap();
     let config = Config::parse("t.yaml", "services: []\n").unwrap();
