@@ -1,5 +1,6 @@
-//! What an `allow` expression may ask about a request and its caller, answered from the
-//! request and the key record as they are — nothing is copied per request.
+//! What an `allow` expression may ask about a request and its caller, answered by
+//! borrowing from the request and from the key and consumer as the request checked them —
+//! an expression copies nothing.
 
 use http::header::HOST;
 use http::Request;
