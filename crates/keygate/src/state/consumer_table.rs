@@ -6,9 +6,8 @@
 use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use hashbrown::HashTable;
-
 use super::entries::{ConsumerProfile, Subscriptions};
+use super::row_table::RowTable;
 use super::texts::ShortText;
 
 /// Shards: writers lock one; readers of other shards go on.
@@ -68,26 +67,12 @@ pub struct ConsumerRow {
     pub subscriptions: Option<Subscriptions>,
 }
 
-#[derive(Debug, Default)]
-struct Shard {
-    /// Row numbers, found by the hash of the row's name.
-    by_name: HashTable<u32>,
-    rows: Vec<Option<ConsumerRow>>,
-    /// Slots of deleted consumers, used again first.
-    free: Vec<u32>,
-}
+/// A shard: consumer rows, found by the hash of their name.
+type Shard = RowTable<ConsumerRow>;
 
-impl Shard {
-    fn find(&self, hash: u64, name: &str) -> Option<u32> {
-        let rows = &self.rows;
-        self.by_name
-            .find(hash, |&slot| {
-                rows[slot as usize]
-                    .as_ref()
-                    .is_some_and(|row| row.name.as_bytes() == name.as_bytes())
-            })
-            .copied()
-    }
+/// Whether `row` is the consumer named `name`.
+fn named(name: &str) -> impl Fn(&ConsumerRow) -> bool + '_ {
+    move |row| row.name.as_bytes() == name.as_bytes()
 }
 
 /// Consumers by name, in shards behind read-write locks.
@@ -122,7 +107,7 @@ pub struct ReadShard<'t>(RwLockReadGuard<'t, Shard>);
 impl ReadShard<'_> {
     /// The row at `at`; `None` when the slot is empty.
     pub fn row(&self, at: ConsumerRef) -> Option<&ConsumerRow> {
-        self.0.rows.get(at.slot())?.as_ref()
+        self.0.get(u32::try_from(at.slot()).ok()?)
     }
 }
 
@@ -144,25 +129,11 @@ impl ConsumerTable {
         }
         let table = ConsumerTable::with_seed(seed);
         for (lock, rows) in table.shards.iter().zip(shards) {
-            let mut shard = lock.write().unwrap_or_else(|e| e.into_inner());
-            shard.by_name = HashTable::with_capacity(rows.len());
-            for (slot, row) in rows.iter().enumerate() {
-                let slot = u32::try_from(slot).ok().filter(|s| *s <= SLOT_MASK)?;
-                match row {
-                    Some(row) => {
-                        let hasher = &table.hasher;
-                        shard
-                            .by_name
-                            .insert_unique(hasher.hash_one(&*row.name), slot, |&other| {
-                                rows[other as usize]
-                                    .as_ref()
-                                    .map_or(0, |row| hasher.hash_one(&*row.name))
-                            });
-                    }
-                    None => shard.free.push(slot),
-                }
+            if rows.len() > SLOT_MASK as usize + 1 {
+                return None;
             }
-            shard.rows = rows;
+            *lock.write().unwrap_or_else(|e| e.into_inner()) =
+                RowTable::from_rows(rows, |row| table.name_hash(row))?;
         }
         Some(table)
     }
@@ -175,8 +146,12 @@ impl ConsumerTable {
     /// Reads the rows of every shard in order, each under its shard's read lock.
     pub fn each_shard(&self, mut read: impl FnMut(&[Option<ConsumerRow>])) {
         for shard in self.shards.iter() {
-            read(&shard.read().unwrap_or_else(|e| e.into_inner()).rows);
+            read(shard.read().unwrap_or_else(|e| e.into_inner()).rows());
         }
+    }
+
+    fn name_hash(&self, row: &ConsumerRow) -> u64 {
+        self.hasher.hash_one(&*row.name)
     }
 
     /// The shard of a name's hash, from middle bits: the tables use the low bits to
@@ -207,7 +182,7 @@ impl ConsumerTable {
         let slot = self.shards[shard]
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .find(hash, name)?;
+            .find(hash, named(name))?;
         ConsumerRef::new(shard, slot)
     }
 
@@ -222,34 +197,16 @@ impl ConsumerTable {
         let hash = self.hasher.hash_one(name);
         let shard = self.shard_of(hash);
         let mut guard = self.write(shard);
-        if let Some(slot) = guard.find(hash, name) {
-            if let Some(row) = guard.rows[slot as usize].as_mut() {
+        if let Some(slot) = guard.find(hash, named(name)) {
+            if let Some(row) = guard.get_mut(slot) {
                 change(row);
             }
             return ConsumerRef::new(shard, slot);
         }
-        let Shard {
-            by_name,
-            rows,
-            free,
-        } = &mut *guard;
-        let slot = match free.pop() {
-            Some(slot) => {
-                rows[slot as usize] = Some(new());
-                slot
-            }
-            None => {
-                let slot = u32::try_from(rows.len()).ok().filter(|s| *s <= SLOT_MASK)?;
-                rows.push(Some(new()));
-                slot
-            }
-        };
-        let hasher = &self.hasher;
-        by_name.insert_unique(hash, slot, |&other| {
-            rows[other as usize]
-                .as_ref()
-                .map_or(0, |row| hasher.hash_one(&*row.name))
-        });
+        if guard.next_slot() > SLOT_MASK as usize {
+            return None;
+        }
+        let slot = guard.insert(hash, new(), |row| self.name_hash(row));
         ConsumerRef::new(shard, slot)
     }
 
@@ -258,10 +215,10 @@ impl ConsumerTable {
         let hash = self.hasher.hash_one(name);
         let shard = self.shard_of(hash);
         let mut guard = self.write(shard);
-        let Some(slot) = guard.find(hash, name) else {
+        let Some(slot) = guard.find(hash, named(name)) else {
             return false;
         };
-        match guard.rows[slot as usize].as_mut() {
+        match guard.get_mut(slot) {
             Some(row) => {
                 change(row);
                 true
@@ -274,44 +231,21 @@ impl ConsumerTable {
     pub fn remove(&self, name: &str) {
         let hash = self.hasher.hash_one(name);
         let shard = self.shard_of(hash);
-        let mut guard = self.write(shard);
-        let Shard {
-            by_name,
-            rows,
-            free,
-        } = &mut *guard;
-        let found = by_name.find_entry(hash, |&slot| {
-            rows[slot as usize]
-                .as_ref()
-                .is_some_and(|row| row.name.as_bytes() == name.as_bytes())
-        });
-        if let Ok(entry) = found {
-            let (slot, _) = entry.remove();
-            rows[slot as usize] = None;
-            free.push(slot);
-        }
+        self.write(shard).remove(hash, named(name));
     }
 
     /// The number of consumers.
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).by_name.len())
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
             .sum()
     }
 
     /// Gives back the room that growing by doubling left unused (after a full load).
     pub fn shrink_to_fit(&self) {
         for shard in 0..SHARDS {
-            let mut guard = self.write(shard);
-            let Shard { by_name, rows, .. } = &mut *guard;
-            rows.shrink_to_fit();
-            let hasher = &self.hasher;
-            by_name.shrink_to_fit(|&slot| {
-                rows[slot as usize]
-                    .as_ref()
-                    .map_or(0, |row| hasher.hash_one(&*row.name))
-            });
+            self.write(shard).shrink_to_fit(|row| self.name_hash(row));
         }
     }
 }

@@ -4,15 +4,14 @@
 //! a table of row numbers: a key costs its row and a few bytes of table, not a pointer,
 //! an allocation and its rounding.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
-use hashbrown::HashTable;
 use keygate_store::Millis;
 
 use super::consumer_table::ConsumerRef;
 use super::entries::Labels;
+use super::row_table::RowTable;
 use super::texts::ShortText;
 use crate::key::KeyHash;
 
@@ -139,33 +138,25 @@ pub fn last_used_seconds(last_used_at: Option<Millis>) -> u32 {
 
 const SHARDS: usize = 64;
 
-#[derive(Debug, Default)]
-struct Shard {
-    /// Row numbers, found by the key hash of the row.
-    by_hash: HashTable<u32>,
-    rows: Vec<Option<KeyRow>>,
-    /// Slots of removed keys, used again first.
-    free: Vec<u32>,
-}
+/// A shard: key rows, found by their hash.
+type Shard = RowTable<KeyRow>;
 
-/// SHA-256 output is already uniformly spread: its first bytes are the table's hash.
+/// SHA-256 output is already uniformly spread: its first eight bytes are the table's
+/// hash, with no hashing again.
 fn table_hash(hash: &KeyHash) -> u64 {
-    let mut hasher = DigestHasher::default();
-    hasher.write(&hash.0);
-    hasher.finish()
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash.0[..8]);
+    u64::from_le_bytes(first)
 }
 
-impl Shard {
-    fn find(&self, hash: &KeyHash) -> Option<u32> {
-        let rows = &self.rows;
-        self.by_hash
-            .find(table_hash(hash), |&slot| {
-                rows[slot as usize]
-                    .as_ref()
-                    .is_some_and(|r| r.hash == *hash)
-            })
-            .copied()
-    }
+/// The table hash of a row.
+fn row_hash(row: &KeyRow) -> u64 {
+    table_hash(&row.hash)
+}
+
+/// Whether `row` is the key with this hash.
+fn hashed(hash: &KeyHash) -> impl Fn(&KeyRow) -> bool + '_ {
+    move |row| row.hash == *hash
 }
 
 /// Map from key hash to key row, in shards.
@@ -201,60 +192,24 @@ impl KeyIndex {
     /// Adds or replaces the key with the row's hash: O(1). Returns the row replaced.
     pub fn insert(&self, row: KeyRow) -> Option<KeyRow> {
         let mut guard = self.write(&row.hash);
-        if let Some(slot) = guard.find(&row.hash) {
-            return guard.rows[slot as usize].replace(row);
-        }
         let hash = table_hash(&row.hash);
-        let Shard {
-            by_hash,
-            rows,
-            free,
-        } = &mut *guard;
-        let slot = match free.pop() {
-            Some(slot) => {
-                rows[slot as usize] = Some(row);
-                slot
-            }
-            None => {
-                // A shard of more than 2^32 keys is beyond any memory this runs in.
-                let slot = u32::try_from(rows.len()).unwrap_or(u32::MAX);
-                rows.push(Some(row));
-                slot
-            }
-        };
-        by_hash.insert_unique(hash, slot, |&other| {
-            rows[other as usize]
-                .as_ref()
-                .map_or(0, |r| table_hash(&r.hash))
-        });
+        if let Some(slot) = guard.find(hash, hashed(&row.hash)) {
+            return guard.get_mut(slot).map(|old| std::mem::replace(old, row));
+        }
+        guard.insert(hash, row, row_hash);
         None
     }
 
     /// Removes one key: O(1). Returns its row.
     pub fn remove(&self, hash: &KeyHash) -> Option<KeyRow> {
-        let mut guard = self.write(hash);
-        let Shard {
-            by_hash,
-            rows,
-            free,
-        } = &mut *guard;
-        let entry = by_hash
-            .find_entry(table_hash(hash), |&slot| {
-                rows[slot as usize]
-                    .as_ref()
-                    .is_some_and(|r| r.hash == *hash)
-            })
-            .ok()?;
-        let (slot, _) = entry.remove();
-        free.push(slot);
-        rows[slot as usize].take()
+        self.write(hash).remove(table_hash(hash), hashed(hash))
     }
 
     /// Reads the key with this hash through `read`, under its shard's read lock.
     pub fn read<R>(&self, hash: &KeyHash, read: impl FnOnce(&KeyRow) -> R) -> Option<R> {
         let guard = self.shard(hash).read().unwrap_or_else(|e| e.into_inner());
-        let slot = guard.find(hash)?;
-        guard.rows[slot as usize].as_ref().map(read)
+        let slot = guard.find(table_hash(hash), hashed(hash))?;
+        guard.get(slot).map(read)
     }
 
     /// Notes a use of the key with this hash at `now_ms`; true when it should be written
@@ -268,7 +223,7 @@ impl KeyIndex {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).by_hash.len())
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
             .sum()
     }
 
@@ -282,7 +237,7 @@ impl KeyIndex {
         let mut counts = [0; 4];
         for shard in self.shards.iter() {
             let shard = shard.read().unwrap_or_else(|e| e.into_inner());
-            for row in shard.rows.iter().flatten() {
+            for row in shard.rows().iter().flatten() {
                 let slot = match row.state(now_ms) {
                     KeyState::Valid => 0,
                     KeyState::Disabled => 1,
@@ -304,25 +259,14 @@ impl KeyIndex {
         }
         let index = KeyIndex::default();
         for (number, (lock, rows)) in index.shards.iter().zip(shards).enumerate() {
-            let mut shard = lock.write().unwrap_or_else(|e| e.into_inner());
-            shard.by_hash = HashTable::with_capacity(rows.len());
-            for (slot, row) in rows.iter().enumerate() {
-                let slot = u32::try_from(slot).ok()?;
-                match row {
-                    Some(row) if usize::from(row.hash.0[31]) % SHARDS == number => {
-                        shard
-                            .by_hash
-                            .insert_unique(table_hash(&row.hash), slot, |&other| {
-                                rows[other as usize]
-                                    .as_ref()
-                                    .map_or(0, |r| table_hash(&r.hash))
-                            });
-                    }
-                    Some(_) => return None,
-                    None => shard.free.push(slot),
-                }
+            let in_place = |row: &Option<KeyRow>| {
+                row.as_ref()
+                    .is_none_or(|row| usize::from(row.hash.0[31]) % SHARDS == number)
+            };
+            if !rows.iter().all(in_place) {
+                return None;
             }
-            shard.rows = rows;
+            *lock.write().unwrap_or_else(|e| e.into_inner()) = RowTable::from_rows(rows, row_hash)?;
         }
         Some(index)
     }
@@ -330,47 +274,18 @@ impl KeyIndex {
     /// Reads the rows of every shard in order, each under its shard's read lock.
     pub fn each_shard(&self, mut read: impl FnMut(&[Option<KeyRow>])) {
         for shard in self.shards.iter() {
-            read(&shard.read().unwrap_or_else(|e| e.into_inner()).rows);
+            read(shard.read().unwrap_or_else(|e| e.into_inner()).rows());
         }
     }
 
     /// Gives back the room that growing by doubling left unused (after a full load).
     pub fn shrink_to_fit(&self) {
         for shard in self.shards.iter() {
-            let mut guard = shard.write().unwrap_or_else(|e| e.into_inner());
-            let Shard { by_hash, rows, .. } = &mut *guard;
-            rows.shrink_to_fit();
-            by_hash.shrink_to_fit(|&slot| {
-                rows[slot as usize]
-                    .as_ref()
-                    .map_or(0, |r| table_hash(&r.hash))
-            });
+            shard
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .shrink_to_fit(row_hash);
         }
-    }
-}
-
-/// A hasher for keys that are already cryptographic digests: the first eight bytes.
-#[derive(Default)]
-pub struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut first = [0u8; 8];
-        let take = bytes.len().min(8);
-        first[..take].copy_from_slice(&bytes[..take]);
-        self.0 ^= u64::from_le_bytes(first);
-    }
-}
-
-impl BuildHasher for DigestHasher {
-    type Hasher = DigestHasher;
-
-    fn build_hasher(&self) -> DigestHasher {
-        DigestHasher::default()
     }
 }
 

@@ -9,6 +9,7 @@ mod directory;
 pub mod directory_cache;
 mod entries;
 mod key_index;
+mod row_table;
 pub mod sync;
 #[cfg(test)]
 mod test_records;

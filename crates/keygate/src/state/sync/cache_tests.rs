@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use keygate_store::sqlite::SqliteStore;
 use keygate_store::Store;
 
+use super::tests::works;
 use super::StoreSync;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -35,13 +35,6 @@ fn add_key(sync: &StoreSync, id: &str, plaintext: &str) {
     sync.store()
         .insert_key(&test_records::key(id, "c", plaintext))
         .unwrap();
-}
-
-fn works(sync: &StoreSync, plaintext: &str) -> bool {
-    sync.state()
-        .directory
-        .check(plaintext.as_bytes(), SystemTime::now())
-        .is_valid()
 }
 
 #[test]

@@ -150,7 +150,8 @@ fn start() -> (Arc<Flaky>, StoreSync) {
     (store, sync)
 }
 
-fn works(sync: &StoreSync, plaintext: &str) -> bool {
+/// Whether a request with `plaintext` as its key would be let in.
+pub(super) fn works(sync: &StoreSync, plaintext: &str) -> bool {
     sync.state()
         .directory
         .check(plaintext.as_bytes(), SystemTime::now())
