@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use http::header::HOST;
-use http::{HeaderMap, HeaderValue, Request, Response, Uri, Version};
+use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body_util::Either;
 use hyper::body::Incoming;
 
@@ -403,11 +403,11 @@ async fn forward(
             }
         }
     }
-    let uri = upstream_uri(
+    let path_and_query = upstream_path(
         target,
         forwarded_path(matched.service, parts.uri.path()),
         query.as_deref(),
-    )?;
+    );
 
     drop_hop_by_hop(&mut parts.headers);
     set_identity(
@@ -424,11 +424,9 @@ async fn forward(
         &target.host_header,
         matched.service.preserve_host,
     );
-    parts.uri = uri;
-    parts.version = Version::HTTP_11;
 
     let sent = Instant::now();
-    let result = upstream.send(Request::from_parts(parts, body)).await;
+    let result = upstream.send(target, &parts, &path_and_query, body).await;
     record.upstream_us = micros(sent);
     let mut response = result?;
     record.upstream_status = Some(response.status().as_u16());
@@ -448,11 +446,9 @@ fn forwarded_path<'p>(service: &Service, path: &'p str) -> &'p str {
     }
 }
 
-fn upstream_uri(
-    target: &UpstreamTarget,
-    path: &str,
-    query: Option<&str>,
-) -> Result<Uri, ProxyError> {
+/// The path and query sent upstream: the target's base path, the forwarded path, and
+/// the query (rewritten when the key was removed from it).
+fn upstream_path(target: &UpstreamTarget, path: &str, query: Option<&str>) -> String {
     let query = query.filter(|q| !q.is_empty());
     let mut path_and_query = String::with_capacity(
         target.base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1),
@@ -463,12 +459,7 @@ fn upstream_uri(
         path_and_query.push('?');
         path_and_query.push_str(query);
     }
-    Uri::builder()
-        .scheme(target.scheme.clone())
-        .authority(target.authority.clone())
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|_| ProxyError::BadPath)
+    path_and_query
 }
 
 fn micros(since: Instant) -> u64 {

@@ -14,7 +14,8 @@ pub mod workers;
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};
-use hyper::body::Incoming;
 
-/// A response body: streamed from the upstream, or a small body of the gateway's own.
-pub type ProxyBody = Either<Incoming, Full<Bytes>>;
+use upstream::UpstreamBody;
+
+/// A response body: from the upstream, or a small body of the gateway's own.
+pub type ProxyBody = Either<UpstreamBody, Full<Bytes>>;

@@ -1,0 +1,199 @@
+//! The body of an upstream response as the client receives it: either already read
+//! whole with the head (the usual small response, its connection already back in the
+//! pool), or streamed from the connection, which goes back to the pool once the body has
+//! been read to its end.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+use super::chunked::{ChunkedDecoder, ChunkedError, Decoded};
+use super::pool::{Connection, ConnectionPool};
+
+/// Why a streamed body ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamBodyError {
+    /// Reading from the upstream failed.
+    #[error("reading the upstream response body failed: {0}")]
+    Io(#[from] io::Error),
+    /// The chunked framing was broken.
+    #[error(transparent)]
+    Chunked(#[from] ChunkedError),
+    /// The upstream closed the connection before the body was complete.
+    #[error("the upstream closed the connection before the body was complete")]
+    Truncated,
+}
+
+/// How the rest of a streamed body is delimited.
+#[derive(Debug)]
+pub enum Delimiter {
+    /// This many bytes are still to come.
+    Length(u64),
+    /// Chunked framing.
+    Chunked(ChunkedDecoder),
+    /// Until the upstream closes the connection.
+    UntilClose,
+}
+
+/// A response body from the upstream.
+#[derive(Debug)]
+pub struct UpstreamBody {
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Whole(Option<Bytes>),
+    Streamed(Box<Streamed>),
+}
+
+#[derive(Debug)]
+struct Streamed {
+    /// `None` once the body has ended (the connection then went back or was closed).
+    connection: Option<Connection>,
+    delimiter: Delimiter,
+    pool: Arc<ConnectionPool>,
+    keep_alive: bool,
+}
+
+impl UpstreamBody {
+    /// A body read whole with the head (`None`: no body).
+    pub fn whole(data: Option<Bytes>) -> UpstreamBody {
+        UpstreamBody {
+            inner: Inner::Whole(data.filter(|data| !data.is_empty())),
+        }
+    }
+
+    /// A body still to be read from `connection`, whose buffer holds what already
+    /// arrived. When the body ends, the connection goes back to `pool` if `keep_alive`.
+    pub fn streamed(
+        connection: Connection,
+        delimiter: Delimiter,
+        pool: Arc<ConnectionPool>,
+        keep_alive: bool,
+    ) -> UpstreamBody {
+        UpstreamBody {
+            inner: Inner::Streamed(Box::new(Streamed {
+                connection: Some(connection),
+                delimiter,
+                pool,
+                keep_alive,
+            })),
+        }
+    }
+}
+
+impl Streamed {
+    /// The body ended as its framing says: the connection may carry the next request.
+    fn finish(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            if self.keep_alive {
+                self.pool.give_back(connection);
+            }
+        }
+    }
+
+    fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, UpstreamBodyError>>> {
+        loop {
+            let Some(connection) = self.connection.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match &mut self.delimiter {
+                Delimiter::Length(remaining) => {
+                    if *remaining == 0 {
+                        self.finish();
+                        return Poll::Ready(None);
+                    }
+                    if !connection.buffer.is_empty() {
+                        let buffered = u64::try_from(connection.buffer.len()).unwrap_or(u64::MAX);
+                        let take = (*remaining).min(buffered);
+                        *remaining -= take;
+                        let size = usize::try_from(take).unwrap_or(connection.buffer.len());
+                        let data = connection.buffer.split_to(size).freeze();
+                        if *remaining == 0 {
+                            self.finish();
+                        }
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                }
+                Delimiter::Chunked(decoder) => match decoder.decode(&mut connection.buffer) {
+                    Ok(Decoded::Data(data)) => return Poll::Ready(Some(Ok(data))),
+                    Ok(Decoded::Done) => {
+                        self.finish();
+                        return Poll::Ready(None);
+                    }
+                    Ok(Decoded::NeedMore) => {}
+                    Err(error) => {
+                        self.connection = None;
+                        return Poll::Ready(Some(Err(error.into())));
+                    }
+                },
+                Delimiter::UntilClose => {
+                    if !connection.buffer.is_empty() {
+                        return Poll::Ready(Some(Ok(connection.buffer.split().freeze())));
+                    }
+                }
+            }
+            match connection.poll_fill(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) => {
+                    self.connection = None;
+                    return Poll::Ready(match self.delimiter {
+                        Delimiter::UntilClose => None,
+                        _ => Some(Err(UpstreamBodyError::Truncated)),
+                    });
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(error)) => {
+                    self.connection = None;
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+            }
+        }
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = UpstreamBodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, UpstreamBodyError>>> {
+        let data = match &mut self.get_mut().inner {
+            Inner::Whole(data) => Poll::Ready(data.take().map(Ok)),
+            Inner::Streamed(streamed) => streamed.poll_data(cx),
+        };
+        data.map(|data| data.map(|data| data.map(Frame::data)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            Inner::Whole(data) => data.is_none(),
+            Inner::Streamed(streamed) => streamed.connection.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Inner::Whole(data) => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |data| data.len() as u64))
+            }
+            Inner::Streamed(streamed) => match streamed.delimiter {
+                Delimiter::Length(remaining) if streamed.connection.is_some() => {
+                    SizeHint::with_exact(remaining)
+                }
+                Delimiter::Length(_) => SizeHint::with_exact(0),
+                _ => SizeHint::default(),
+            },
+        }
+    }
+}

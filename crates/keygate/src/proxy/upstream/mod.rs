@@ -1,0 +1,374 @@
+//! A service's upstream: its targets used round-robin, a keep-alive connection pool per
+//! target, and the HTTP/1.1 exchange itself. The exchange runs in the request's own task
+//! (no connection task, no channel between the two): the request head leaves in one
+//! write, the response head is parsed from the first read, and a small response whose
+//! body arrived with its head is answered from that read alone, its connection already
+//! back in the pool. Connect and read timeouts become `502` and `504`.
+
+mod body;
+mod chunked;
+mod pool;
+mod request_head;
+mod response_head;
+
+use std::future::poll_fn;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::CONTENT_LENGTH;
+use http::request::Parts;
+use http::uri::{Authority, Scheme};
+use http::{HeaderValue, Method, Response, StatusCode};
+use http_body_util::BodyExt as _;
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::TcpStream;
+
+pub use body::{UpstreamBody, UpstreamBodyError};
+
+use super::error::ProxyError;
+use crate::config::UpstreamSettings;
+use body::Delimiter;
+use chunked::ChunkedDecoder;
+use pool::{Connection, ConnectionPool};
+use request_head::{body_framing, write_body_end, write_body_piece, write_head};
+use response_head::{Framing, ResponseHead};
+
+/// How long an idle upstream connection is kept (as hyper's client and nginx's
+/// `keepalive_timeout` of 60–90 s; upstreams usually close theirs sooner).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// At most this many idle connections per target and worker thread.
+const MAX_IDLE_PER_THREAD: usize = 1024;
+
+/// A response head larger than this is refused (`502`).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// One target as the proxy uses it.
+#[derive(Debug)]
+pub struct UpstreamTarget {
+    /// `http`.
+    pub scheme: Scheme,
+    /// `host:port`.
+    pub authority: Authority,
+    /// Path put in front of the forwarded path.
+    pub base_path: String,
+    /// `Host` header value for this target.
+    pub host_header: HeaderValue,
+    /// `host:port` to connect to (port 80 when the URL has none).
+    address: String,
+    pool: Arc<ConnectionPool>,
+}
+
+/// The targets and timeouts of one service.
+pub struct Upstream {
+    targets: Vec<UpstreamTarget>,
+    next: AtomicUsize,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+/// How an exchange failed, and whether it may be tried again on a new connection.
+#[derive(Debug)]
+struct Failure {
+    error: ProxyError,
+    /// Nothing of a response arrived on a reused connection: the upstream most likely
+    /// closed it while it was idle.
+    stale_connection: bool,
+}
+
+impl Failure {
+    fn broken(error: impl std::fmt::Display) -> Failure {
+        tracing::debug!(%error, "upstream exchange failed");
+        Failure {
+            error: ProxyError::UpstreamBroken,
+            stale_connection: false,
+        }
+    }
+}
+
+impl Upstream {
+    /// The targets and timeouts of a service's upstream settings. Needs no runtime until
+    /// used.
+    pub fn new(settings: &UpstreamSettings) -> Upstream {
+        let targets = settings
+            .targets
+            .iter()
+            .map(|target| UpstreamTarget {
+                scheme: target.scheme.clone(),
+                authority: target.authority.clone(),
+                base_path: target.base_path.clone(),
+                host_header: HeaderValue::from_str(target.authority.as_str())
+                    .unwrap_or_else(|_| HeaderValue::from_static("")),
+                address: format!(
+                    "{}:{}",
+                    target.authority.host(),
+                    target.authority.port_u16().unwrap_or(80)
+                ),
+                pool: Arc::new(ConnectionPool::new(IDLE_TIMEOUT, MAX_IDLE_PER_THREAD)),
+            })
+            .collect();
+        Upstream {
+            targets,
+            next: AtomicUsize::new(0),
+            connect_timeout: settings.connect_timeout,
+            read_timeout: settings.read_timeout,
+        }
+    }
+
+    /// The next target, round-robin; `None` only for a service without targets.
+    pub fn pick(&self) -> Option<&UpstreamTarget> {
+        if self.targets.is_empty() {
+            return None;
+        }
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        self.targets.get(turn % self.targets.len())
+    }
+
+    /// Sends a request (`head` already rewritten for the upstream, `path_and_query` as
+    /// the target should see it) to `target`, and waits for the response head at most
+    /// `read_timeout`. The response body streams on.
+    ///
+    /// A request without a body whose method is idempotent is sent once more, on a new
+    /// connection, when a reused connection turns out to have been closed by the
+    /// upstream before any of the response arrived.
+    pub async fn send<B>(
+        &self,
+        target: &UpstreamTarget,
+        head: &Parts,
+        path_and_query: &str,
+        body: B,
+    ) -> Result<Response<UpstreamBody>, ProxyError>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        let exchange = async {
+            let has_body = !body.is_end_stream();
+            let retry_allowed = !has_body && is_idempotent(&head.method);
+            let mut body = Some(body);
+            let mut fresh_only = false;
+            loop {
+                let (connection, reused) = match (!fresh_only).then(|| target.pool.take()).flatten()
+                {
+                    Some(connection) => (connection, true),
+                    None => (self.connect(target).await?, false),
+                };
+                match exchange(target, connection, head, path_and_query, &mut body).await {
+                    Ok(response) => return Ok(response),
+                    Err(failure) if failure.stale_connection && reused && retry_allowed => {
+                        fresh_only = true;
+                    }
+                    Err(failure) => return Err(failure.error),
+                }
+            }
+        };
+        match tokio::time::timeout(self.read_timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(ProxyError::UpstreamTimeout),
+        }
+    }
+
+    /// Opens a connection to `target`, trying each of its addresses in turn, within
+    /// `connect_timeout`.
+    async fn connect(&self, target: &UpstreamTarget) -> Result<Connection, ProxyError> {
+        let connecting = async {
+            let mut last_error = None;
+            for address in tokio::net::lookup_host(target.address.as_str()).await? {
+                match TcpStream::connect(address).await {
+                    Ok(stream) => return Ok(stream),
+                    Err(error) => last_error = Some(error),
+                }
+            }
+            Err(last_error.unwrap_or_else(|| io::Error::other("the upstream host has no address")))
+        };
+        match tokio::time::timeout(self.connect_timeout, connecting).await {
+            Err(_) => Err(ProxyError::UpstreamTimeout),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, target = %target.address, "upstream connect failed");
+                Err(ProxyError::UpstreamConnect)
+            }
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                Ok(Connection::new(stream))
+            }
+        }
+    }
+}
+
+/// RFC 9110 §9.2.2: methods a client may repeat without changing the outcome.
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// One request and its response head on `connection`.
+async fn exchange<B>(
+    target: &UpstreamTarget,
+    mut connection: Connection,
+    head: &Parts,
+    path_and_query: &str,
+    body: &mut Option<B>,
+) -> Result<Response<UpstreamBody>, Failure>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let pending_body = body.take().filter(|body| !body.is_end_stream());
+    let framing = body_framing(&head.headers, pending_body.is_some());
+    connection.outgoing.clear();
+    write_head(
+        &mut connection.outgoing,
+        &head.method,
+        path_and_query,
+        &head.headers,
+        framing,
+    );
+    match pending_body {
+        None => write_out(&mut connection).await?,
+        Some(mut pending) => {
+            // The body's first piece leaves with the head; the rest as it comes.
+            loop {
+                let Some(frame) = pending.frame().await else {
+                    break;
+                };
+                let frame = frame.map_err(Failure::broken)?;
+                if let Ok(data) = frame.into_data() {
+                    write_body_piece(&mut connection.outgoing, framing, &data);
+                    write_out(&mut connection).await?;
+                }
+            }
+            write_body_end(&mut connection.outgoing, framing);
+            write_out(&mut connection).await?;
+        }
+    }
+    let (response, rest) = read_head(&mut connection, &head.method).await?;
+    Ok(respond(target, connection, response, rest))
+}
+
+/// Writes what `outgoing` holds. A failed write sent nothing usable: the exchange may be
+/// tried again elsewhere.
+async fn write_out(connection: &mut Connection) -> Result<(), Failure> {
+    if connection.outgoing.is_empty() {
+        return Ok(());
+    }
+    let result = connection.stream.write_all(&connection.outgoing).await;
+    connection.outgoing.clear();
+    result.map_err(|error| {
+        tracing::debug!(%error, "writing to the upstream failed");
+        Failure {
+            error: ProxyError::UpstreamBroken,
+            stale_connection: true,
+        }
+    })
+}
+
+/// Reads until a final (non-1xx) response head is complete. Returns it with the bytes
+/// that followed it in the same reads.
+async fn read_head(
+    connection: &mut Connection,
+    method: &Method,
+) -> Result<(ResponseHead, Bytes), Failure> {
+    let mut received_any = false;
+    loop {
+        if !connection.buffer.is_empty() {
+            let read = connection.buffer.split().freeze();
+            match response_head::parse(&read, method).map_err(Failure::broken)? {
+                Some((head, length)) if head.status.is_informational() => {
+                    if head.status == StatusCode::SWITCHING_PROTOCOLS {
+                        return Err(Failure::broken("the upstream switched protocols unasked"));
+                    }
+                    // 100 Continue, 103 Early Hints: the final response follows.
+                    connection.buffer.extend_from_slice(&read[length..]);
+                    continue;
+                }
+                Some((head, length)) => return Ok((head, read.slice(length..))),
+                None if read.len() >= MAX_HEAD_BYTES => {
+                    return Err(Failure::broken("the upstream's response head is too large"))
+                }
+                None => {
+                    connection.buffer = read
+                        .try_into_mut()
+                        .unwrap_or_else(|shared| shared.as_ref().into());
+                }
+            }
+        }
+        match poll_fn(|cx| connection.poll_fill(cx)).await {
+            Ok(0) => {
+                return Err(Failure {
+                    error: ProxyError::UpstreamBroken,
+                    stale_connection: !received_any,
+                })
+            }
+            Ok(_) => received_any = true,
+            Err(error) => {
+                tracing::debug!(%error, "reading from the upstream failed");
+                return Err(Failure {
+                    error: ProxyError::UpstreamBroken,
+                    stale_connection: !received_any,
+                });
+            }
+        }
+    }
+}
+
+/// The response for the client. A body that arrived whole with the head is answered from
+/// memory and the connection goes back to the pool at once; otherwise the body streams
+/// from the connection.
+fn respond(
+    target: &UpstreamTarget,
+    mut connection: Connection,
+    head: ResponseHead,
+    rest: Bytes,
+) -> Response<UpstreamBody> {
+    let ResponseHead {
+        status,
+        mut headers,
+        framing,
+        keep_alive,
+    } = head;
+    let body = match framing {
+        Framing::Empty => {
+            if keep_alive && rest.is_empty() {
+                target.pool.give_back(connection);
+            }
+            UpstreamBody::whole(None)
+        }
+        Framing::Length(length) if rest.len() as u64 >= length => {
+            if keep_alive && rest.len() as u64 == length {
+                target.pool.give_back(connection);
+            }
+            UpstreamBody::whole(Some(
+                rest.slice(
+                    ..rest
+                        .len()
+                        .min(usize::try_from(length).unwrap_or(usize::MAX)),
+                ),
+            ))
+        }
+        framing => {
+            connection.buffer.extend_from_slice(&rest);
+            let delimiter = match framing {
+                Framing::Length(length) => Delimiter::Length(length),
+                Framing::Chunked => Delimiter::Chunked(ChunkedDecoder::new()),
+                _ => Delimiter::UntilClose,
+            };
+            if !matches!(framing, Framing::Length(_)) {
+                // The body is re-framed for the client; its length is not this one.
+                headers.remove(CONTENT_LENGTH);
+            }
+            UpstreamBody::streamed(connection, delimiter, target.pool.clone(), keep_alive)
+        }
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+#[cfg(test)]
+mod tests;

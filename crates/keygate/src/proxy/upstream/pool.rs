@@ -1,0 +1,152 @@
+//! Idle keep-alive connections to one upstream target, kept per worker thread: a request
+//! takes the most recently used one and gives it back when its response has been read
+//! to the end. No task watches idle connections; one the upstream closed meanwhile is
+//! noticed when it is taken (its socket reads as closed) and dropped then.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio::net::TcpStream;
+
+/// How many per-thread shelves a pool has; threads beyond this share them.
+const SHELVES: usize = 64;
+
+/// Read buffers grow by this much when they run low.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// One connection to an upstream target, with its buffers.
+#[derive(Debug)]
+pub struct Connection {
+    /// The socket.
+    pub stream: TcpStream,
+    /// Bytes read from the upstream and not consumed yet.
+    pub buffer: BytesMut,
+    /// The request being written (head, and the body's first piece).
+    pub outgoing: Vec<u8>,
+    idle_since: Instant,
+}
+
+impl Connection {
+    /// A fresh connection.
+    pub fn new(stream: TcpStream) -> Connection {
+        Connection {
+            stream,
+            buffer: BytesMut::new(),
+            outgoing: Vec::with_capacity(1024),
+            idle_since: Instant::now(),
+        }
+    }
+
+    /// Reads what the socket has into `buffer`: the number of bytes, 0 at end of stream.
+    pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        loop {
+            match self.stream.poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => return Poll::Pending,
+            }
+            if self.buffer.capacity() - self.buffer.len() < READ_CHUNK / 4 {
+                self.buffer.reserve(READ_CHUNK);
+            }
+            match self.stream.try_read_buf(&mut self.buffer) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Whether an idle connection can carry a request: the upstream has neither closed
+    /// it nor sent anything unasked. Costs a system call only when the socket has become
+    /// readable since the last response.
+    fn is_reusable(&self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.stream.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.stream.try_read(&mut probe), Err(error) if error.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+}
+
+/// The idle connections of one target.
+#[derive(Debug)]
+pub struct ConnectionPool {
+    shelves: Box<[Mutex<VecDeque<Connection>>]>,
+    idle_timeout: Duration,
+    max_idle_per_thread: usize,
+}
+
+static NEXT_SHELF: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shelf number: connections stay with the thread (and runtime) that
+    /// opened them.
+    static SHELF: usize = NEXT_SHELF.fetch_add(1, Ordering::Relaxed) % SHELVES;
+}
+
+impl ConnectionPool {
+    /// A pool that keeps at most `max_idle_per_thread` idle connections per thread, each
+    /// for at most `idle_timeout`.
+    pub fn new(idle_timeout: Duration, max_idle_per_thread: usize) -> ConnectionPool {
+        ConnectionPool {
+            shelves: (0..SHELVES).map(|_| Mutex::default()).collect(),
+            idle_timeout,
+            max_idle_per_thread,
+        }
+    }
+
+    fn shelf(&self) -> MutexGuard<'_, VecDeque<Connection>> {
+        let index = SHELF.with(|shelf| *shelf) % self.shelves.len();
+        self.shelves[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The most recently used idle connection that is still open, if any.
+    pub fn take(&self) -> Option<Connection> {
+        let now = Instant::now();
+        let mut shelf = self.shelf();
+        while let Some(connection) = shelf.pop_back() {
+            if now.duration_since(connection.idle_since) < self.idle_timeout
+                && connection.is_reusable()
+            {
+                return Some(connection);
+            }
+        }
+        None
+    }
+
+    /// Gives a connection back after a complete exchange. One holding unread bytes is
+    /// closed instead; idle connections past their time are closed on the way.
+    pub fn give_back(&self, mut connection: Connection) {
+        if !connection.buffer.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        connection.idle_since = now;
+        let mut shelf = self.shelf();
+        while shelf
+            .front()
+            .is_some_and(|oldest| now.duration_since(oldest.idle_since) >= self.idle_timeout)
+        {
+            shelf.pop_front();
+        }
+        if shelf.len() < self.max_idle_per_thread {
+            shelf.push_back(connection);
+        }
+    }
+
+    /// Idle connections on this thread's shelf (for tests).
+    #[cfg(test)]
+    pub fn idle_here(&self) -> usize {
+        self.shelf().len()
+    }
+}

@@ -1,0 +1,246 @@
+//! Reading an upstream's response head: status line and header fields parsed with
+//! `httparse`, header values kept as slices of the read buffer, and the body's framing
+//! worked out as RFC 9112 §6.3 says.
+
+use bytes::Bytes;
+use http::header::{HeaderName, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+/// How many header fields an upstream response may have.
+pub const MAX_HEADERS: usize = 128;
+
+/// How the body that follows a response head is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body: a `HEAD` request, or a 1xx, 204 or 304 response.
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Everything until the upstream closes the connection.
+    UntilClose,
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub struct ResponseHead {
+    /// Status code.
+    pub status: StatusCode,
+    /// Header fields, as sent (hop-by-hop ones included).
+    pub headers: HeaderMap,
+    /// How the body is delimited.
+    pub framing: Framing,
+    /// Whether the connection may carry another request after this response.
+    pub keep_alive: bool,
+}
+
+/// Why a response head was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    /// Not HTTP/1.x, or a malformed line.
+    #[error("malformed response head")]
+    Malformed,
+    /// More than [`MAX_HEADERS`] fields.
+    #[error("too many header fields")]
+    TooManyHeaders,
+    /// `Content-Length` unreadable or given twice with different values.
+    #[error("invalid Content-Length")]
+    BadContentLength,
+}
+
+/// Parses the head at the start of `buffer`. `Ok(None)`: the head is not complete yet.
+/// On success also returns the head's length; header values are slices of `buffer`.
+pub fn parse(buffer: &Bytes, method: &Method) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut fields);
+    let length = match response.parse(buffer) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),
+        Err(_) => return Err(HeadError::Malformed),
+    };
+    let code = response.code.ok_or(HeadError::Malformed)?;
+    let status = StatusCode::from_u16(code).map_err(|_| HeadError::Malformed)?;
+    let http11 = response.version == Some(1);
+    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    for field in response.headers.iter() {
+        let name =
+            HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| HeadError::Malformed)?;
+        let value = HeaderValue::from_maybe_shared(buffer.slice_ref(field.value))
+            .map_err(|_| HeadError::Malformed)?;
+        headers.append(name, value);
+    }
+    let framing = framing(&headers, status, method)?;
+    let keep_alive =
+        http11 && !has_token(&headers, &CONNECTION, "close") && framing != Framing::UntilClose;
+    Ok(Some((
+        ResponseHead {
+            status,
+            headers,
+            framing,
+            keep_alive,
+        },
+        length,
+    )))
+}
+
+/// RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304; then Transfer-Encoding (chunked
+/// last, or read until close); then Content-Length; else until close.
+fn framing(headers: &HeaderMap, status: StatusCode, method: &Method) -> Result<Framing, HeadError> {
+    if method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Ok(Framing::Empty);
+    }
+    if headers.contains_key(TRANSFER_ENCODING) {
+        let last = headers
+            .get_all(TRANSFER_ENCODING)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .rfind(|coding| !coding.is_empty());
+        return Ok(match last {
+            Some(coding) if coding.eq_ignore_ascii_case("chunked") => Framing::Chunked,
+            _ => Framing::UntilClose,
+        });
+    }
+    let mut length = None;
+    for value in headers.get_all(CONTENT_LENGTH) {
+        for part in value
+            .to_str()
+            .map_err(|_| HeadError::BadContentLength)?
+            .split(',')
+        {
+            let part = part.trim();
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(HeadError::BadContentLength);
+            }
+            let parsed: u64 = part.parse().map_err(|_| HeadError::BadContentLength)?;
+            if length.is_some_and(|seen| seen != parsed) {
+                return Err(HeadError::BadContentLength);
+            }
+            length = Some(parsed);
+        }
+    }
+    Ok(match length {
+        Some(0) => Framing::Empty,
+        Some(length) => Framing::Length(length),
+        None => Framing::UntilClose,
+    })
+}
+
+/// Whether a comma-separated header has `token` (case-insensitive).
+fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|part| part.trim().eq_ignore_ascii_case(token))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str, method: &Method) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+        parse(&Bytes::copy_from_slice(text.as_bytes()), method)
+    }
+
+    fn framing_of(text: &str, method: &Method) -> Framing {
+        head(text, method).unwrap().unwrap().0.framing
+    }
+
+    #[test]
+    fn a_complete_head_gives_status_headers_and_its_length() {
+        let text = "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-Thing: a b\r\n\r\nhi";
+        let (parsed, length) = head(text, &Method::GET).unwrap().unwrap();
+        assert_eq!(parsed.status, StatusCode::CREATED);
+        assert_eq!(parsed.headers["x-thing"], "a b");
+        assert_eq!(parsed.framing, Framing::Length(2));
+        assert!(parsed.keep_alive);
+        assert_eq!(&text[length..], "hi");
+    }
+
+    #[test]
+    fn an_incomplete_head_asks_for_more() {
+        assert!(head("HTTP/1.1 200 OK\r\nContent-Le", &Method::GET)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        let get = &Method::GET;
+        assert_eq!(
+            framing_of(
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                &Method::HEAD
+            ),
+            Framing::Empty
+        );
+        for status in ["204 No Content", "304 Not Modified", "100 Continue"] {
+            let text = format!("HTTP/1.1 {status}\r\nContent-Length: 5\r\n\r\n");
+            assert_eq!(framing_of(&text, get), Framing::Empty, "{status}");
+        }
+        assert_eq!(
+            framing_of(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n",
+                get
+            ),
+            Framing::Chunked
+        );
+        assert_eq!(
+            framing_of("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", get),
+            Framing::UntilClose
+        );
+        assert_eq!(
+            framing_of("HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n", get),
+            Framing::Length(7)
+        );
+        assert_eq!(
+            framing_of("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", get),
+            Framing::Empty
+        );
+        assert_eq!(
+            framing_of("HTTP/1.1 200 OK\r\n\r\n", get),
+            Framing::UntilClose
+        );
+    }
+
+    #[test]
+    fn connection_reuse_needs_http_1_1_without_close_and_a_delimited_body() {
+        let reusable = |text: &str| head(text, &Method::GET).unwrap().unwrap().0.keep_alive;
+        assert!(reusable("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+        assert!(!reusable(
+            "HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(!reusable("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"));
+        assert!(!reusable("HTTP/1.1 200 OK\r\n\r\n"));
+    }
+
+    #[test]
+    fn bad_heads_are_refused() {
+        let get = &Method::GET;
+        assert_eq!(
+            head("SSH-2.0-OpenSSH\r\n\r\n", get).unwrap_err(),
+            HeadError::Malformed
+        );
+        for length in ["-1", "1x", "", "5, 6", "99999999999999999999999"] {
+            let text = format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n");
+            assert_eq!(
+                head(&text, get).unwrap_err(),
+                HeadError::BadContentLength,
+                "{length}"
+            );
+        }
+        let many: String = (0..=MAX_HEADERS).map(|n| format!("x-{n}: 1\r\n")).collect();
+        let text = format!("HTTP/1.1 200 OK\r\n{many}\r\n");
+        assert_eq!(head(&text, get).unwrap_err(), HeadError::TooManyHeaders);
+    }
+}
