@@ -2,7 +2,7 @@
 """Writes a keygate benchmark configuration from a key set.
 
     gen_config.py KEYS_FILE OUT_FILE PORT [--plain] [--no-allow] [--upstream URL]
-                  [--store URL] [--admin-listen HOST:PORT]
+                  [--store URL] [--admin-listen HOST:PORT] [--no-consumers]
 
 KEYS_FILE has one "<key> <consumer> <client_type>" per line (the peers' key sets).
 The configuration does what the peer gateways do: one service with no host and no
@@ -13,6 +13,8 @@ missing or unknown key; 403 unless the client type is A or B (the route's `allow
 Keys are grouped by consumer; each consumer gets the client type from the file.
 Keys are written as `key_hash: sha256:<hex>` unless --plain is given (`key: <key>`).
 Each consumer is written on one line in YAML flow style to keep a 1M-key file small.
+With --no-consumers the file has no `consumers:` and KEYS_FILE is not read: the
+consumers and keys are meant to be in the store (written by bench/import_keys.py).
 """
 import argparse
 import hashlib
@@ -31,23 +33,26 @@ def main() -> int:
     ap.add_argument("--upstream", default="http://127.0.0.1:9001")
     ap.add_argument("--store", help="`store:` URL, such as sqlite::memory: (default: keygate's)")
     ap.add_argument("--admin-listen", help="`admin.listen:` address (default: keygate's)")
+    ap.add_argument("--no-consumers", action="store_true",
+                    help="write no consumers (they are in the store); KEYS is not read")
     a = ap.parse_args()
 
     consumers = {}  # name -> (client_type, [keys]); dicts keep file order
-    with open(a.keys) as f:
-        for n, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 3:
-                print(f"{a.keys}:{n}: expected '<key> <consumer> <client_type>'", file=sys.stderr)
-                return 1
-            key, name, ctype = parts
-            entry = consumers.setdefault(name, (ctype, []))
-            if entry[0] != ctype:
-                print(f"{a.keys}:{n}: consumer {name} has two client types", file=sys.stderr)
-                return 1
-            entry[1].append(key)
+    if not a.no_consumers:
+        with open(a.keys) as f:
+            for n, line in enumerate(f, 1):
+                parts = line.split()
+                if not parts:
+                    continue
+                if len(parts) != 3:
+                    print(f"{a.keys}:{n}: expected '<key> <consumer> <client_type>'", file=sys.stderr)
+                    return 1
+                key, name, ctype = parts
+                entry = consumers.setdefault(name, (ctype, []))
+                if entry[0] != ctype:
+                    print(f"{a.keys}:{n}: consumer {name} has two client types", file=sys.stderr)
+                    return 1
+                entry[1].append(key)
 
     route = [
         "      - name: all",
@@ -56,10 +61,20 @@ def main() -> int:
     if not a.no_allow:
         route.append(f'        allow: "{ALLOW}"')
 
+    source = a.keys.rsplit("/", 1)[-1]
+    if a.no_consumers:
+        about = [
+            f"# keygate benchmark configuration for {source}: no consumers here;",
+            "# the consumers and their keys are in the store",
+        ]
+    else:
+        about = [
+            "# keygate benchmark configuration, generated from " + source,
+            f"# ({sum(len(k) for _, k in consumers.values())} keys, {len(consumers)} consumers,"
+            f" {'plaintext keys' if a.plain else 'SHA-256 key hashes'})",
+        ]
     head = [
-        "# keygate benchmark configuration, generated from " + a.keys.rsplit("/", 1)[-1],
-        f"# ({sum(len(k) for _, k in consumers.values())} keys, {len(consumers)} consumers,"
-        f" {'plaintext keys' if a.plain else 'SHA-256 key hashes'})",
+        *about,
         *([f'store: "{a.store}"'] if a.store else []),
         *(["admin:", f"  listen: {a.admin_listen}"] if a.admin_listen else []),
         "proxy:",
@@ -71,7 +86,7 @@ def main() -> int:
         "      - header: apikey",
         "    routes:",
         *route,
-        "consumers:",
+        *([] if a.no_consumers else ["consumers:"]),
     ]
     with open(a.out, "w") as out:
         out.write("\n".join(head) + "\n")

@@ -3,21 +3,29 @@
 #
 #   bench/run.sh
 #
-# Builds the release binary, sets up the peer gateways (../shared/bench/peers.sh),
-# writes keygate's benchmark configurations (10k and 1M keys) from the peers' key sets,
-# starts keygate with one worker thread on KG_PORT (10k keys) and KG_1M_PORT (1M keys),
-# measures start-up time and resident memory, runs the peers' interleaved comparison,
-# stops everything it started (also on failure or Ctrl-C) and writes
-# bench/out/RESULT-<date>.md. All traffic stays on 127.0.0.1. See bench/README.md.
+# Builds the release binary (or takes KEYGATE_BIN), sets up the peer gateways
+# (../shared/bench/peers.sh), writes keygate's benchmark configurations (10k and 1M keys)
+# from the peers' key sets — by default the 1M keys go into keygate-1m's SQLite store
+# (bench/import_keys.py) and its configuration file stays small —, starts keygate with
+# one worker thread on KG_PORT (10k keys) and KG_1M_PORT (1M keys), measures start-up
+# time and resident memory, runs the peers' interleaved comparison, stops everything it
+# started (also on failure or Ctrl-C) and writes bench/out/RESULT-<date>.md. All traffic
+# stays on 127.0.0.1. See bench/README.md.
 #
 # Environment (defaults in brackets):
 #   REPS [3], DURATION [10s], CONCS ["50 200"]   passed on to peers.sh compare
 #   KG_BENCH_DIR [${TMPDIR:-/tmp}/keygate-bench] work folder (keys, configs, stores, logs)
 #   KG_PORT [8080], KG_1M_PORT [8081]            keygate's proxy ports
 #   KG_ADMIN_PORT [9180], KG_1M_ADMIN_PORT [9181] keygate's admin ports
+#   KEYGATE_BIN [unset]                          a keygate binary to run; no cargo build then
 #   KG_BENCH_KEYS [hash]                         hash: key_hash entries; plain: key entries
 #   KG_BENCH_STORE [file]                        file: SQLite file in the work folder, timed
 #                                                empty and filled; memory: sqlite::memory:
+#                                                (keygate-1m from the store: always a file)
+#   KG_BENCH_1M_FROM [store]                     store: keygate-1m's keys imported into its
+#                                                SQLite store, a small configuration file;
+#                                                timed without, then with the directory cache;
+#                                                file: all 1M consumers in its YAML file
 #   KG_BENCH_NO_ALLOW [unset]                    1: leave the route's `allow` out
 #   KG_BENCH_1M [1]                              0: skip keygate and nginx with 1M keys
 #   KG_BENCH_NGINX_PROBE [1]                     0: do not time nginx's start with 1M keys
@@ -32,11 +40,13 @@ export REPS=${REPS:-3} DURATION=${DURATION:-10s} CONCS=${CONCS:-"50 200"}
 KG_PORT=${KG_PORT:-8080} KG_1M_PORT=${KG_1M_PORT:-8081}
 KG_ADMIN_PORT=${KG_ADMIN_PORT:-9180} KG_1M_ADMIN_PORT=${KG_1M_ADMIN_PORT:-9181}
 KG_BENCH_KEYS=${KG_BENCH_KEYS:-hash} KG_BENCH_STORE=${KG_BENCH_STORE:-file}
+KG_BENCH_1M_FROM=${KG_BENCH_1M_FROM:-store} KEYGATE_BIN=${KEYGATE_BIN:-}
 KG_BENCH_NO_ALLOW=${KG_BENCH_NO_ALLOW:-}
 KG_BENCH_1M=${KG_BENCH_1M:-1} KG_BENCH_NGINX_PROBE=${KG_BENCH_NGINX_PROBE:-1}
 NGINX_PROBE_PORT=${NGINX_PROBE_PORT:-9091} START_TIMEOUT=${KG_BENCH_START_TIMEOUT:-600}
 UPSTREAM_PORT=${UPSTREAM_PORT:-9001} NGINX_PORT=${NGINX_PORT:-9080} HAPROXY_PORT=${HAPROXY_PORT:-9082}
 NGINX_1M_PORT=${NGINX_1M_PORT:-9081}
+CACHE_TIMEOUT=120   # seconds keygate-1m may take to write its directory cache
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 KG=$CARGO_TARGET_DIR/release/keygate
 KEYS=$KG_BENCH_DIR/keys
@@ -49,6 +59,7 @@ die() { say "error: $*"; exit 1; }
 
 case $KG_BENCH_KEYS in hash|plain) ;; *) die "KG_BENCH_KEYS must be hash or plain" ;; esac
 case $KG_BENCH_STORE in file|memory) ;; *) die "KG_BENCH_STORE must be file or memory" ;; esac
+case $KG_BENCH_1M_FROM in store|file) ;; *) die "KG_BENCH_1M_FROM must be store or file" ;; esac
 
 # ---------------------------------------------------------------- clean-up (always)
 PIDS=() PEERS_STARTED=0 COMPARE_PID=""
@@ -100,15 +111,26 @@ wait_ready() { # pid port -> prints ms from $T0 to the first 200 for a valid key
 declare -A NOTE LOAD_PID LOAD_ROW AFTER_LOAD
 START_ROWS=()   # "| gateway | keys | start | time | RSS after start |" (rest added at the end)
 
-# Starts keygate in folder DIR (its store and admin token live there), times it to its
-# first 200 and records a row. Sets STARTED_PID. Fails when it does not come up.
+# Launches keygate in folder DIR (its store and admin token live there), its output
+# appended to DIR/serve.log. Sets LAUNCHED_PID, T0 (the launch time) and LOG_FROM (the
+# log's length before the launch: new_log prints only this process's lines).
+launch_keygate() { # dir config
+  LOG_FROM=0; [ -f "$1/serve.log" ] && LOG_FROM=$(wc -l <"$1/serve.log")
+  T0=$(now_ns)
+  (cd "$1" && exec "$KG" serve --config "$2" --workers 1 --access-log off) >>"$1/serve.log" 2>&1 </dev/null &
+  LAUNCHED_PID=$!
+  PIDS+=("$LAUNCHED_PID")
+}
+new_log() { tail -n +"$(( LOG_FROM + 1 ))" "$1/serve.log"; }  # dir
+
+# Starts keygate in folder DIR, times it to its first 200 and records a row. Sets
+# STARTED_PID and FROM_CACHE (true/false from keygate's log; empty when it does not
+# say). Fails when it does not come up.
 start_keygate() { # name keys-label start-label port dir config
   local name=$1 keys=$2 what=$3 port=$4 dir=$5 cfg=$6 log=$5/serve.log
   port_free "$port" || die "port $port is in use; set KG_PORT / KG_1M_PORT"
-  T0=$(now_ns)
-  (cd "$dir" && exec "$KG" serve --config "$cfg" --workers 1 --access-log off) >>"$log" 2>&1 </dev/null &
-  local pid=$! t
-  PIDS+=("$pid")
+  launch_keygate "$dir" "$cfg"
+  local pid=$LAUNCHED_PID t
   if ! t=$(wait_ready "$pid" "$port"); then
     NOTE[$name]="$what: no 200 within ${START_TIMEOUT}s; last log line: $(tail -n 1 "$log" | cut -c1-200)"
     say "$name: ${NOTE[$name]}"
@@ -117,17 +139,98 @@ start_keygate() { # name keys-label start-label port dir config
     return 1
   fi
   local rss; rss=$(proc_kb "$pid" VmRSS)
-  # keygate logs how long loading its state took ("state loaded ... elapsed_ms=N").
-  local load; load=$(grep -o 'state loaded.*elapsed_ms=[0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*$')
+  # keygate logs how long loading its state took and whether it read the directory cache
+  # beside a SQLite store ("state loaded ... from_cache=true|false elapsed_ms=N").
+  local loaded load
+  loaded=$(new_log "$dir" | grep -o 'state loaded.*' | tail -n 1)
+  load=$(grep -o 'elapsed_ms=[0-9]*' <<<"$loaded" | cut -d= -f2)
+  FROM_CACHE=$(grep -o 'from_cache=[a-z]*' <<<"$loaded" | cut -d= -f2)
+  if [ -e "$dir/keygate.db" ]; then   # a SQLite file: say whether its cache was read
+    case $FROM_CACHE in
+      true) what+=" (directory cache)" ;;
+      false) what+=" (no directory cache)" ;;
+    esac
+  fi
   START_ROWS+=("| $name (1 worker) | $keys | $what | $(ms "$t")${load:+ (state loaded in $(ms "$load"))} | $(mb "$rss") |")
   say "$name: $what: pid $pid, first 200 after $t ms${load:+ (state loaded in $load ms)}, RSS $(mb "$rss")"
   STARTED_PID=$pid
 }
 
+# keygate-1m with its keys in the store (KG_BENCH_1M_FROM=store). Its configuration file
+# is small; its `store:` is keygate.db in the instance's folder. A first start creates
+# the schema and is stopped; bench/import_keys.py writes keys-1m.txt's consumers and
+# keys into that file. keygate then starts with the store filled and no directory cache:
+# it reads the whole store, then writes the cache (keygate.db.cache) in the background.
+# Once its log says the cache is written (at most CACHE_TIMEOUT seconds), it is stopped
+# and started again: that start reads the cache, as a node's restarts do, and serves the
+# load runs. Sets STARTED_PID; fails when a step fails (NOTE says which).
+start_from_store() { # name keys-label port admin-port dir config
+  local name=$1 keys=$2 port=$3 admin=$4 dir=$5 cfg=$6 db=$5/keygate.db pid deadline t0 line
+  port_free "$port" || die "port $port is in use; set KG_PORT / KG_1M_PORT"
+  say "$name: a first start with an empty store, to create the schema"
+  launch_keygate "$dir" "$cfg"
+  pid=$LAUNCHED_PID deadline=$(( $(now_ns) + START_TIMEOUT * 1000000000 ))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$admin/readyz")" = 200 ]; do
+    if ! kill -0 "$pid" 2>/dev/null || [ "$(now_ns)" -ge "$deadline" ]; then
+      NOTE[$name]="the start that creates the store's schema was not ready within ${START_TIMEOUT}s; last log line: $(tail -n 1 "$dir/serve.log" | cut -c1-200)"
+      say "$name: ${NOTE[$name]}"
+      stop_pid "$pid"
+      return 1
+    fi
+    sleep 0.05
+  done
+  stop_pid "$pid"
+  rm -f "$db.cache"   # the cache of the empty store; the import would make it stale anyway
+  if [ ! -s "$db" ]; then
+    NOTE[$name]="no store file after the start that creates the schema"
+    say "$name: ${NOTE[$name]}"
+    return 1
+  fi
+  say "$name: importing keys-1m.txt into its store with bench/import_keys.py (about 20 s)"
+  t0=$(now_ns)
+  if ! python3 "$ROOT/bench/import_keys.py" "$KEYS/keys-1m.txt" "$db" 0 0 >"$dir/import.log" 2>&1; then
+    NOTE[$name]="bench/import_keys.py failed: $(tail -n 1 "$dir/import.log" | cut -c1-200)"
+    say "$name: ${NOTE[$name]}"
+    return 1
+  fi
+  IMPORT_TEXT="imported with \`bench/import_keys.py\` in $(ms $(( ($(now_ns) - t0) / 1000000 ))) (store file $(mb $(( $(stat -c %s "$db") / 1024 ))))"
+  say "$name: $IMPORT_TEXT"
+  start_keygate "$name" "$keys" "first start, store filled" "$port" "$dir" "$cfg" || return 1
+  pid=$STARTED_PID
+  if [ "$FROM_CACHE" = false ]; then
+    say "$name: waiting for the directory cache to be written (at most ${CACHE_TIMEOUT}s)"
+    deadline=$(( $(now_ns) + CACHE_TIMEOUT * 1000000000 ))
+    until new_log "$dir" | grep -q 'directory cache written\|could not write the directory cache'; do
+      if ! kill -0 "$pid" 2>/dev/null || [ "$(now_ns)" -ge "$deadline" ]; then break; fi
+      sleep 0.1
+    done
+    line=$(new_log "$dir" | grep -o 'directory cache written.*\|could not write the directory cache.*' | head -n 1)
+    case $line in
+      "directory cache written"*)
+        CACHE_TEXT="written in the background after that start in $(ms "$(grep -o 'elapsed_ms=[0-9]*' <<<"$line" | cut -d= -f2)") (keygate's log), $(mb $(( $(stat -c %s "$db.cache" 2>/dev/null || echo 0) / 1024 )))" ;;
+      "") CACHE_TEXT="not written within ${CACHE_TIMEOUT} s of that start" ;;
+      *) CACHE_TEXT="not written: $(cut -c1-200 <<<"$line")" ;;
+    esac
+    say "$name: directory cache $CACHE_TEXT"
+  fi
+  stop_pid "$pid"
+  start_keygate "$name" "$keys" "restart" "$port" "$dir" "$cfg"
+}
+
 # ---------------------------------------------------------------- 1. build
 [ -x "$PEERS" ] || die "peer scripts not found next to the repository (../shared/bench/peers.sh)"
-say "building the release binary"
-(cd "$ROOT" && cargo build --release -p keygate) || die "cargo build failed"
+if [ -n "$KEYGATE_BIN" ]; then
+  # Made absolute: keygate runs in each instance's folder.
+  case $KEYGATE_BIN in
+    */*) KG=$(cd "$(dirname "$KEYGATE_BIN")" 2>/dev/null && pwd)/${KEYGATE_BIN##*/} ;;
+    *) KG=$(command -v "$KEYGATE_BIN") ;;
+  esac
+  if [ ! -f "$KG" ] || [ ! -x "$KG" ]; then die "KEYGATE_BIN is not an executable file: $KEYGATE_BIN"; fi
+  say "using the keygate binary in KEYGATE_BIN ($("$KG" --version 2>/dev/null)); not building"
+else
+  say "building the release binary"
+  (cd "$ROOT" && cargo build --release -p keygate) || die "cargo build failed"
+fi
 
 # ---------------------------------------------------------------- 2. peers: setup
 say "peers: setup (nginx, haproxy, wrk; key sets)"
@@ -139,6 +242,7 @@ mkdir -p "$WORK"
 ALLOW=on; [ -n "$KG_BENCH_NO_ALLOW" ] && [ "$KG_BENCH_NO_ALLOW" != 0 ] && ALLOW=off
 SETS=(10k); [ "$KG_BENCH_1M" = 1 ] && SETS+=(1m)
 declare -A CFG VALIDATE_MSG
+IMPORT_TEXT="" CACHE_TEXT=""
 declare -A PORT_OF=([10k]=$KG_PORT [1m]=$KG_1M_PORT) ADMIN_OF=([10k]=$KG_ADMIN_PORT [1m]=$KG_1M_ADMIN_PORT)
 declare -A NAME_OF=([10k]=keygate [1m]=keygate-1m) LABEL_OF=([10k]=10k [1m]=1M)
 # `store` and `admin` are written only when this keygate knows them (older builds do not).
@@ -149,18 +253,34 @@ gen() { # set
   [ "$ALLOW" = off ] && a+=(--no-allow)
   if [ "$NEW_FIELDS" = 1 ]; then
     a+=(--admin-listen "127.0.0.1:${ADMIN_OF[$1]}")
-    [ "$KG_BENCH_STORE" = memory ] && a+=(--store "sqlite::memory:")
+    if from_store "$1"; then
+      a+=(--no-consumers --store "sqlite://$WORK/${NAME_OF[$1]}/keygate.db")
+    elif [ "$KG_BENCH_STORE" = memory ]; then
+      a+=(--store "sqlite::memory:")
+    fi
   fi
   python3 "$ROOT/bench/gen_config.py" "${a[@]}"
 }
+from_store() { [ "$1" = 1m ] && [ "$KG_BENCH_1M_FROM" = store ]; }  # set
+no_store() { # set: records that this keygate cannot take its keys from the store
+  VALIDATE_MSG[$1]="this keygate has no \`store\` setting"
+  NOTE[${NAME_OF[$1]}]="not run: this keygate has no \`store\` setting, so its 1M keys cannot be in the store (KG_BENCH_1M_FROM=file puts them in its configuration file)"
+  say "${NAME_OF[$1]}: ${NOTE[${NAME_OF[$1]}]}"
+}
 for s in "${SETS[@]}"; do
   CFG[$s]=$WORK/keygate-$s.yaml
-  say "writing ${CFG[$s]##*/} ($KG_BENCH_KEYS keys, allow $ALLOW)"
+  if from_store "$s" && [ "$NEW_FIELDS" = 0 ]; then no_store "$s"; continue; fi
+  if from_store "$s"; then
+    say "writing ${CFG[$s]##*/} (no consumers: the keys go into the store; allow $ALLOW)"
+  else
+    say "writing ${CFG[$s]##*/} ($KG_BENCH_KEYS keys, allow $ALLOW)"
+  fi
   gen "$s" || die "could not write the $s configuration"
   msg=$(cd "$WORK" && "$KG" validate "${CFG[$s]}" 2>&1); rc=$?
   if [ $rc -ne 0 ] && printf '%s' "$msg" | grep -q 'unknown field `\(admin\|store\)`'; then
     say "this keygate has no \`store\`/\`admin\` settings; writing the configurations without them"
     NEW_FIELDS=0
+    if from_store "$s"; then no_store "$s"; continue; fi
     gen "$s" || die "could not write the $s configuration"
     msg=$(cd "$WORK" && "$KG" validate "${CFG[$s]}" 2>&1); rc=$?
   fi
@@ -181,6 +301,13 @@ for s in "${SETS[@]}"; do
 done
 STORE_TEXT=$([ "$NEW_FIELDS" = 0 ] && echo "none (this keygate has no store)" ||
   { [ "$KG_BENCH_STORE" = memory ] && echo '`sqlite::memory:`' || echo 'the default SQLite file, in a fresh folder per instance'; })
+if [ "$KG_BENCH_1M" = 1 ] && [ "${VALIDATE_MSG[1m]:-}" = ok ]; then
+  if from_store 1m; then
+    ONE_M_TEXT="keygate-1m: a small configuration file with no consumers and \`store:\` a SQLite file \`keygate.db\` in a fresh folder, into which the 1M consumers and keys of \`keys-1m.txt\` are imported (\`key_hash\`es)"
+  else
+    ONE_M_TEXT="keygate-1m: its 1M consumers and keys in its configuration file ($(mb $(( $(stat -c %s "${CFG[1m]}") / 1024 ))))"
+  fi
+fi
 
 # ---------------------------------------------------------------- 5a. peers: start
 # The peers start first: keygate is ready when it proxies a valid key's call (200),
@@ -223,8 +350,9 @@ fi
 
 # ---------------------------------------------------------------- 4. keygate: start
 # With the file store, each instance starts twice in a fresh folder: first with an empty
-# store (keygate writes every consumer and key into it), then again with the store
-# already holding them — the usual restart. The second process serves the load runs.
+# store (keygate writes every consumer and key of its file into it), then again with the
+# store already holding them — the usual restart. The second process serves the load
+# runs. keygate-1m with its keys in the store starts as start_from_store says.
 TARGETS=()
 for s in "${SETS[@]}"; do
   n=${NAME_OF[$s]}
@@ -234,7 +362,9 @@ for s in "${SETS[@]}"; do
   rm -rf "$dir" && mkdir -p "$dir"
   say "$n: starting with ${LABEL_OF[$s]} keys on port ${PORT_OF[$s]} (1 worker thread)"
   ok=0
-  if [ "$NEW_FIELDS" = 1 ] && [ "$KG_BENCH_STORE" = file ]; then
+  if from_store "$s"; then
+    start_from_store "$n" "${LABEL_OF[$s]}" "${PORT_OF[$s]}" "${ADMIN_OF[$s]}" "$dir" "${CFG[$s]}" && ok=1
+  elif [ "$NEW_FIELDS" = 1 ] && [ "$KG_BENCH_STORE" = file ]; then
     if start_keygate "$n" "${LABEL_OF[$s]}" "first start, empty store" "${PORT_OF[$s]}" "$dir" "${CFG[$s]}"; then
       stop_pid "$STARTED_PID"
       start_keygate "$n" "${LABEL_OF[$s]}" "restart, store filled" "${PORT_OF[$s]}" "$dir" "${CFG[$s]}" && ok=1
@@ -302,9 +432,13 @@ mkdir -p "$ROOT/bench/out"
   echo
   echo "- Machine: $(nproc) cores, ${cpu:-unknown CPU}, $mem memory; wrk, the gateways and the upstream share it"
   echo "- keygate commit $commit$([ "$dirty" -gt 0 ] && echo " (plus $dirty locally modified tracked files)")"
+  [ -n "$KEYGATE_BIN" ] && echo "- keygate binary: given in \`KEYGATE_BIN\` ($("$KG" --version 2>/dev/null)), not built by this run; it may not match the commit"
   echo "- Every gateway runs one worker (keygate: \`--workers 1 --access-log off\`); nothing is pinned to a core"
   echo "- Runs: REPS=$REPS, DURATION=$DURATION, CONCS=\"$CONCS\"; interleaved, medians; ratios are to nginx with 10k keys"
   echo "- keygate configuration: keys as $([ "$KG_BENCH_KEYS" = plain ] && echo 'plaintext `key:`' || echo '`key_hash: sha256:…`'), key from the \`apikey\` header only, route \`allow\` $ALLOW; store: $STORE_TEXT"
+  [ -n "${ONE_M_TEXT:-}" ] && echo "- $ONE_M_TEXT"
+  [ -n "$IMPORT_TEXT" ] && echo "- keygate-1m's store: $IMPORT_TEXT, after a first start created the schema"
+  [ -n "$CACHE_TEXT" ] && echo "- keygate-1m's directory cache (\`keygate.db.cache\`): $CACHE_TEXT"
   echo
   echo "### Throughput and latency"
   echo
@@ -314,6 +448,8 @@ mkdir -p "$ROOT/bench/out"
   echo
   echo "Start: from launching the process to its first 200 for a valid key (curl every ~10 ms);"
   echo "for keygate, the time its log gives for loading its state is in brackets."
+  echo "(directory cache) / (no directory cache): whether that keygate start read its directory"
+  echo "cache (\`keygate.db.cache\`, beside the SQLite file) or the whole store (keygate's log, \`from_cache\`)."
   echo "RSS: VmRSS after start-up and after the load runs; peak: VmHWM after the load runs."
   echo
   echo "| gateway | keys | start | start to first 200 | RSS after start | RSS after load | peak RSS |"
@@ -331,7 +467,7 @@ mkdir -p "$ROOT/bench/out"
   echo "Expected: 401, 200, 401, 403.$([ "$ALLOW" = off ] && echo " keygate ran without \`allow\`, so it lets type C keys through (200): its type C rows are not comparable.")"
   notes=()
   for n in keygate keygate-1m; do
-    [ -n "${NOTE[$n]:-}" ] && [ "$n" != keygate-1m -o "${VALIDATE_MSG[1m]:-ok}" = ok ] && notes+=("- $n: ${NOTE[$n]}")
+    [ -n "${NOTE[$n]:-}" ] && { [ "$n" != keygate-1m ] || [ "${VALIDATE_MSG[1m]:-ok}" = ok ]; } && notes+=("- $n: ${NOTE[$n]}")
   done
   if [ ${#notes[@]} -gt 0 ]; then echo; echo "### Notes"; echo; printf '%s\n' "${notes[@]}"; fi
 } >"$OUT"

@@ -10,14 +10,15 @@
 #
 # The key set is the peers' `keys-1m.txt` (`<key> <consumer> <client_type>` per line;
 # `../shared/bench/peers.sh setup` writes it). Its consumers and keys are written once
-# into a SQLite file with Python's sqlite3 module (rows as the store writes them, origin
-# `api`, one revision for the whole import), after a first start of keygate has created
-# the schema; the file is kept in the work folder and reused while the key set and the
-# shape are unchanged. Then RUNS (default 3) starts are timed; each checks one key of
-# the set through `/v1/verify`. A start reads the directory cache beside the database
-# (`store-*.db.cache`) when a previous start left one; the table says which starts did.
-# The import writes no change log, so a cache older than the import is never used. Everything listens on 127.0.0.1 on ports the system
-# picks; every wait is bounded; keygate is stopped by its process id, also on failure.
+# into a SQLite file by bench/import_keys.py (Python's sqlite3 module; rows as the store
+# writes them, origin `api`, one revision for the whole import), after a first start of
+# keygate has created the schema; the file is kept in the work folder and reused while
+# the key set and the shape are unchanged. Then RUNS (default 3) starts are timed; each
+# checks one key of the set through `/v1/verify`. A start reads the directory cache
+# beside the database (`store-*.db.cache`) when a previous start left one; the table
+# says which starts did. The import writes no change log, so a cache older than the
+# import is never used. Everything listens on 127.0.0.1 on ports the system picks;
+# every wait is bounded; keygate is stopped by its process id, also on failure.
 #
 # Environment (defaults in brackets):
 #   RUNS [3]                                  timed starts
@@ -115,46 +116,7 @@ if [ ! -s "$DB" ] || [ "$KEYS_FILE" -nt "$DB" ]; then
     start; wait_ready; stop
     say "importing $KEYS_FILE into $DB (consumers: $SHAPE)"
     began=$(date +%s)
-    python3 - "$KEYS_FILE" "$DB" "$CONSUMERS" "$LABELS" <<'PY'
-import hashlib, sqlite3, sys
-
-keys_file, db, consumers = sys.argv[1], sys.argv[2], int(sys.argv[3])
-LABELS = '{"env":"prod"}' if sys.argv[4] == "1" else "{}"
-conn = sqlite3.connect(db)
-conn.execute("PRAGMA journal_mode = WAL")
-seen = set()
-
-def consumer_rows():
-    with open(keys_file) as f:
-        for n, line in enumerate(f):
-            key, name, client_type = line.split()
-            if consumers:
-                name, client_type = f"consumer-{n % consumers:04d}", "A"
-            if name not in seen:
-                seen.add(name)
-                yield (name, client_type, '["readers"]', "[]", None, "{}", "api", 0, 0)
-
-def key_rows():
-    with open(keys_file) as f:
-        for n, line in enumerate(f):
-            key, name, _ = line.split()
-            if consumers:
-                name = f"consumer-{n % consumers:04d}"
-            digest = hashlib.sha256(key.encode()).digest()
-            yield (f"key-{n:07d}", name, digest, key[:6], 1, None, LABELS, "api", 0, None, None, None, None, 0)
-
-with conn:
-    conn.executemany(
-        "INSERT INTO consumers (name, client_type, groups, permissions, description, metadata,"
-        " origin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", consumer_rows())
-    conn.executemany(
-        "INSERT INTO keys (id, consumer, hash, prefix, active, description, labels, origin,"
-        " created_at, expires_at, revoked_at, last_used_at, subscription_id, shared)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", key_rows())
-    conn.execute("UPDATE meta SET revision = revision + 1")
-conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-conn.close()
-PY
+    python3 "$ROOT/bench/import_keys.py" "$KEYS_FILE" "$DB" "$CONSUMERS" "$LABELS"
     say "imported in $(( $(date +%s) - began )) s; store file $(( $(stat -c %s "$DB") / 1048576 )) MB"
 fi
 
