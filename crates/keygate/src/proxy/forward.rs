@@ -21,6 +21,10 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 /// Removes the hop-by-hop headers of RFC 9110 §7.6.1 and every header that `Connection`
 /// names. Used on requests and responses alike.
 pub fn drop_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages have none: one pass over the names instead of eight lookups.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if headers.contains_key(CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(CONNECTION)
@@ -42,6 +46,18 @@ pub fn drop_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// The fields RFC 9110 §7.6.1 names hop-by-hop, and their old spellings.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == CONNECTION
+        || name == TE
+        || name == TRAILER
+        || name == TRANSFER_ENCODING
+        || name == UPGRADE
+        || name == PROXY_AUTHENTICATE
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+}
+
 /// Replaces whatever identity headers the client sent with the caller's: consumer name,
 /// key id, groups and client type. Anonymous calls get none.
 pub fn set_identity(
@@ -49,25 +65,31 @@ pub fn set_identity(
     names: &IdentityHeaders,
     caller: Option<(&KeyEntry, &ConsumerEntry)>,
 ) {
-    for name in [
-        &names.consumer,
-        &names.credential,
-        &names.groups,
-        &names.client_type,
-    ] {
-        headers.remove(name);
-    }
     let Some((key, consumer)) = caller else {
+        for name in [
+            &names.consumer,
+            &names.credential,
+            &names.groups,
+            &names.client_type,
+        ] {
+            headers.remove(name);
+        }
         return;
     };
+    // `insert` replaces every value a client sent under the name.
     headers.insert(names.consumer.clone(), header_value(&consumer.name));
     headers.insert(names.credential.clone(), header_value(&key.id));
     headers.insert(
         names.client_type.clone(),
         consumer.profile.client_type.header(),
     );
-    if let Some(groups) = &consumer.profile.groups_header {
-        headers.insert(names.groups.clone(), groups.clone());
+    match &consumer.profile.groups_header {
+        Some(groups) => {
+            headers.insert(names.groups.clone(), groups.clone());
+        }
+        None => {
+            headers.remove(&names.groups);
+        }
     }
 }
 
