@@ -104,3 +104,34 @@ fn gateway_errors_are_json_everywhere() {
     assert_eq!(response.status, 400);
     assert_eq!(response.message(), "Invalid request path");
 }
+
+#[test]
+fn a_restarted_upstream_is_reached_again_without_errors() {
+    // Pooled connections to the old process are closed under keygate's feet; the next
+    // requests must neither fail nor wait.
+    let echo = Echo::start("first");
+    let address = echo.address;
+    let gateway = gateway_to(&echo.url(), "5s");
+    for _ in 0..5 {
+        assert_eq!(gateway.get("/x", &[]).status, 200);
+    }
+    drop(echo);
+    let restarted = crate::support::Process::spawn(&[
+        "echo",
+        "--listen",
+        &address.to_string(),
+        "--name",
+        "second",
+    ]);
+    restarted.wait_for_line("echo listening");
+    for _ in 0..5 {
+        let response = gateway.get("/x", &[]);
+        assert_eq!(
+            response.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        assert_eq!(response.json()["server"], "second");
+    }
+}
