@@ -20,11 +20,20 @@ use crate::config::{Target, UpstreamSettings};
 /// the connection afterwards.
 type Script = fn(usize) -> (Vec<&'static [u8]>, bool);
 
+/// A plain keep-alive answer.
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
 /// A scripted upstream: every request it read (raw), and how many connections it took.
 #[derive(Default)]
 struct Seen {
     requests: Mutex<Vec<Vec<u8>>>,
     connections: Mutex<usize>,
+}
+
+impl Seen {
+    fn connections(&self) -> usize {
+        *self.connections.lock().unwrap()
+    }
 }
 
 async fn scripted_upstream(script: Script) -> (Upstream, Arc<Seen>) {
@@ -147,7 +156,7 @@ async fn a_small_response_is_answered_whole_and_its_connection_reused() {
         assert_eq!(headers["x-up"], "1");
         assert_eq!(body, b"hello");
     }
-    assert_eq!(*seen.connections.lock().unwrap(), 1);
+    assert_eq!(seen.connections(), 1);
     let first = String::from_utf8(seen.requests.lock().unwrap()[0].clone()).unwrap();
     assert_eq!(first, "GET /x?y=1 HTTP/1.1\r\nhost: up\r\n\r\n");
 }
@@ -175,7 +184,7 @@ async fn chunked_responses_are_decoded_across_reads() {
         );
     }
     assert_eq!(
-        *seen.connections.lock().unwrap(),
+        seen.connections(),
         1,
         "the connection is reused after the last chunk"
     );
@@ -208,7 +217,7 @@ async fn a_body_until_close_ends_with_the_connection() {
         let (_, _, body) = get(&upstream, Method::GET).await;
         assert_eq!(body, b"all of it");
     }
-    assert_eq!(*seen.connections.lock().unwrap(), 2);
+    assert_eq!(seen.connections(), 2);
 }
 
 #[tokio::test]
@@ -226,7 +235,7 @@ async fn head_requests_and_interim_responses_have_no_body() {
     assert_eq!(headers[CONTENT_LENGTH], "5");
     let (status, _, body) = get(&upstream, Method::GET).await;
     assert_eq!((status, body.len()), (StatusCode::NO_CONTENT, 0));
-    assert_eq!(*seen.connections.lock().unwrap(), 1);
+    assert_eq!(seen.connections(), 1);
 }
 
 #[tokio::test]
@@ -241,25 +250,19 @@ async fn connection_close_is_honoured() {
     for _ in 0..2 {
         assert_eq!(get(&upstream, Method::GET).await.2, b"ok");
     }
-    assert_eq!(*seen.connections.lock().unwrap(), 2);
+    assert_eq!(seen.connections(), 2);
 }
 
 #[tokio::test]
 async fn a_connection_the_upstream_closed_while_idle_is_not_used() {
     // Closes after each answer without saying so, as an upstream whose keep-alive timeout
     // ran out would.
-    let (upstream, seen) = scripted_upstream(|_| {
-        (
-            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
-            true,
-        )
-    })
-    .await;
+    let (upstream, seen) = scripted_upstream(|_| (vec![OK], true)).await;
     for _ in 0..3 {
         assert_eq!(get(&upstream, Method::GET).await.2, b"ok");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(*seen.connections.lock().unwrap(), 3);
+    assert_eq!(seen.connections(), 3);
 }
 
 /// A connection that looks idle and open, to a peer that reads one request and closes
@@ -283,13 +286,7 @@ async fn connection_closing_on_the_next_request(
 
 #[tokio::test]
 async fn a_stale_connection_is_retried_once_for_idempotent_requests() {
-    let (upstream, seen) = scripted_upstream(|_| {
-        (
-            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
-            false,
-        )
-    })
-    .await;
+    let (upstream, seen) = scripted_upstream(|_| (vec![OK], false)).await;
     let target = upstream.pick().unwrap();
     let (stale, heard) = connection_closing_on_the_next_request().await;
     target.pool.give_back(stale);
@@ -303,13 +300,7 @@ async fn a_stale_connection_is_retried_once_for_idempotent_requests() {
 
 #[tokio::test]
 async fn a_post_is_not_sent_twice() {
-    let (upstream, seen) = scripted_upstream(|_| {
-        (
-            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
-            false,
-        )
-    })
-    .await;
+    let (upstream, seen) = scripted_upstream(|_| (vec![OK], false)).await;
     let target = upstream.pick().unwrap();
     let (stale, heard) = connection_closing_on_the_next_request().await;
     target.pool.give_back(stale);
