@@ -8,8 +8,8 @@
 mod body;
 mod chunked;
 mod pool;
-mod request_head;
-mod response_head;
+pub mod request_head;
+pub mod response_head;
 
 use std::future::poll_fn;
 use std::io;

@@ -54,7 +54,8 @@ pub enum HeadError {
 pub fn parse(buffer: &Bytes, method: &Method) -> Result<Option<(ResponseHead, usize)>, HeadError> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut fields);
-    let length = match response.parse(buffer) {
+    let parsed = response.parse(buffer);
+    let length = match parsed {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),
@@ -64,16 +65,17 @@ pub fn parse(buffer: &Bytes, method: &Method) -> Result<Option<(ResponseHead, us
     let status = StatusCode::from_u16(code).map_err(|_| HeadError::Malformed)?;
     let http11 = response.version == Some(1);
     let mut headers = HeaderMap::with_capacity(response.headers.len());
+    let mut delimiting = Delimiting::default();
     for field in response.headers.iter() {
         let name =
             HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| HeadError::Malformed)?;
+        delimiting.note(&name, field.value)?;
         let value = HeaderValue::from_maybe_shared(buffer.slice_ref(field.value))
             .map_err(|_| HeadError::Malformed)?;
         headers.append(name, value);
     }
-    let framing = framing(&headers, status, method)?;
-    let keep_alive =
-        http11 && !has_token(&headers, &CONNECTION, "close") && framing != Framing::UntilClose;
+    let framing = delimiting.framing(status, method);
+    let keep_alive = http11 && !delimiting.close && framing != Framing::UntilClose;
     Ok(Some((
         ResponseHead {
             status,
@@ -85,62 +87,66 @@ pub fn parse(buffer: &Bytes, method: &Method) -> Result<Option<(ResponseHead, us
     )))
 }
 
-/// RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304; then Transfer-Encoding (chunked
-/// last, or read until close); then Content-Length; else until close.
-fn framing(headers: &HeaderMap, status: StatusCode, method: &Method) -> Result<Framing, HeadError> {
-    if method == Method::HEAD
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        return Ok(Framing::Empty);
-    }
-    if headers.contains_key(TRANSFER_ENCODING) {
-        let last = headers
-            .get_all(TRANSFER_ENCODING)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .rfind(|coding| !coding.is_empty());
-        return Ok(match last {
-            Some(coding) if coding.eq_ignore_ascii_case("chunked") => Framing::Chunked,
-            _ => Framing::UntilClose,
-        });
-    }
-    let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for part in value
-            .to_str()
-            .map_err(|_| HeadError::BadContentLength)?
-            .split(',')
-        {
-            let part = part.trim();
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(HeadError::BadContentLength);
-            }
-            let parsed: u64 = part.parse().map_err(|_| HeadError::BadContentLength)?;
-            if length.is_some_and(|seen| seen != parsed) {
-                return Err(HeadError::BadContentLength);
-            }
-            length = Some(parsed);
-        }
-    }
-    Ok(match length {
-        Some(0) => Framing::Empty,
-        Some(length) => Framing::Length(length),
-        None => Framing::UntilClose,
-    })
+/// What the fields that delimit the body said, noted while the fields are read.
+#[derive(Default)]
+struct Delimiting {
+    /// `Transfer-Encoding` was present; whether its last coding is `chunked`.
+    transfer_encoding: Option<bool>,
+    /// `Content-Length`, the same value however often it was given.
+    content_length: Option<u64>,
+    /// `Connection` has `close`.
+    close: bool,
 }
 
-/// Whether a comma-separated header has `token` (case-insensitive).
-fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|part| part.trim().eq_ignore_ascii_case(token))
+impl Delimiting {
+    fn note(&mut self, name: &HeaderName, value: &[u8]) -> Result<(), HeadError> {
+        if name == TRANSFER_ENCODING {
+            let text = std::str::from_utf8(value).unwrap_or("");
+            if let Some(last) = text.split(',').map(str::trim).rfind(|c| !c.is_empty()) {
+                self.transfer_encoding = Some(last.eq_ignore_ascii_case("chunked"));
+            } else {
+                self.transfer_encoding.get_or_insert(false);
+            }
+        } else if name == CONTENT_LENGTH {
+            let text = std::str::from_utf8(value).map_err(|_| HeadError::BadContentLength)?;
+            for part in text.split(',') {
+                let part = part.trim();
+                if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(HeadError::BadContentLength);
+                }
+                let length: u64 = part.parse().map_err(|_| HeadError::BadContentLength)?;
+                if self.content_length.is_some_and(|seen| seen != length) {
+                    return Err(HeadError::BadContentLength);
+                }
+                self.content_length = Some(length);
+            }
+        } else if name == CONNECTION {
+            let text = std::str::from_utf8(value).unwrap_or("");
+            self.close |= text
+                .split(',')
+                .any(|token| token.trim().eq_ignore_ascii_case("close"));
+        }
+        Ok(())
+    }
+
+    /// RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304; then Transfer-Encoding (chunked
+    /// last, or read until close); then Content-Length; else until close.
+    fn framing(&self, status: StatusCode, method: &Method) -> Framing {
+        if method == Method::HEAD
+            || status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            return Framing::Empty;
+        }
+        match (self.transfer_encoding, self.content_length) {
+            (Some(true), _) => Framing::Chunked,
+            (Some(false), _) => Framing::UntilClose,
+            (None, Some(0)) => Framing::Empty,
+            (None, Some(length)) => Framing::Length(length),
+            (None, None) => Framing::UntilClose,
+        }
+    }
 }
 
 #[cfg(test)]
