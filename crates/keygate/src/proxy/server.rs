@@ -16,6 +16,10 @@ use tokio::net::TcpListener;
 use super::handler::Gateway;
 use crate::state::SharedState;
 
+/// How often a worker closes its idle upstream connections that are past their time or
+/// that the upstream closed.
+const IDLE_SWEEP_INTERVAL: Duration = Duration::from_secs(15);
+
 /// Serves `listener` until `shutdown` completes, then drains connections.
 pub async fn serve(
     listener: TcpListener,
@@ -25,8 +29,15 @@ pub async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
+    let mut sweep = tokio::time::interval(IDLE_SWEEP_INTERVAL);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = sweep.tick() => {
+                for upstream in &state.load().upstreams {
+                    upstream.sweep_idle();
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, client)) => {
                     let _ = stream.set_nodelay(true);

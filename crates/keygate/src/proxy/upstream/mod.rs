@@ -118,6 +118,14 @@ impl Upstream {
         }
     }
 
+    /// Closes this thread's idle connections to every target that are past their time
+    /// or closed by the upstream.
+    pub fn sweep_idle(&self) {
+        for target in &self.targets {
+            target.pool.sweep();
+        }
+    }
+
     /// The next target, round-robin; `None` only for a service without targets.
     pub fn pick(&self) -> Option<&UpstreamTarget> {
         if self.targets.is_empty() {

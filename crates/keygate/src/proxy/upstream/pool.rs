@@ -1,7 +1,8 @@
 //! Idle keep-alive connections to one upstream target, kept per worker thread: a request
 //! takes the most recently used one and gives it back when its response has been read
-//! to the end. No task watches idle connections; one the upstream closed meanwhile is
-//! noticed when it is taken (its socket reads as closed) and dropped then.
+//! to the end. One the upstream closed meanwhile is noticed when it is taken (its socket
+//! reads as closed) and dropped then; each worker also sweeps its idle connections now
+//! and then ([`ConnectionPool::sweep`]), so that a quiet service keeps no dead sockets.
 
 use std::collections::VecDeque;
 use std::io;
@@ -135,6 +136,16 @@ impl ConnectionPool {
         if shelf.len() < self.max_idle_per_thread {
             shelf.push_back(connection);
         }
+    }
+
+    /// Closes this thread's idle connections that are past their time or that the
+    /// upstream has closed, so that a quiet service holds no dead sockets.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        self.shelf().retain(|connection| {
+            now.duration_since(connection.idle_since) < self.idle_timeout
+                && connection.is_reusable()
+        });
     }
 
     /// Idle connections on this thread's shelf (for tests).

@@ -365,3 +365,25 @@ impl http_body::Body for Pieces {
         )
     }
 }
+
+#[tokio::test]
+async fn sweeping_closes_idle_connections_the_upstream_closed() {
+    let (upstream, seen) = scripted_upstream(|_| (vec![OK], true)).await;
+    assert_eq!(get(&upstream, Method::GET).await.2, b"ok");
+    let target = upstream.pick().unwrap();
+    // The upstream closed it after answering; wait until that is seen, then sweep.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(target.pool.idle_here(), 1, "kept after a keep-alive answer");
+    upstream.sweep_idle();
+    assert_eq!(target.pool.idle_here(), 0);
+    assert_eq!(seen.connections(), 1);
+}
+
+#[tokio::test]
+async fn sweeping_keeps_open_connections() {
+    let (upstream, _) = scripted_upstream(|_| (vec![OK], false)).await;
+    assert_eq!(get(&upstream, Method::GET).await.2, b"ok");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    upstream.sweep_idle();
+    assert_eq!(upstream.pick().unwrap().pool.idle_here(), 1);
+}
