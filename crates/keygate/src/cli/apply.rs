@@ -205,7 +205,7 @@ fn execute(args: &ApplyArgs) -> Result<(), CliError> {
             } else {
                 format!(" ({fields})")
             };
-            println!("{} {} {}{fields}", change.action, change.kind, change.name);
+            outln!("{} {} {}{fields}", change.action, change.kind, change.name);
         }
         if !args.dry_run {
             for (method, path, body) in &change.calls {
@@ -221,7 +221,7 @@ fn execute(args: &ApplyArgs) -> Result<(), CliError> {
             ""
         };
         let unchanged = plan.unchanged;
-        println!(
+        outln!(
             "{created} created, {updated} updated, {deleted} deleted, {unchanged} unchanged{tail}"
         );
         return Ok(());

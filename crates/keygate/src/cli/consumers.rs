@@ -113,7 +113,7 @@ fn execute(args: ConsumersArgs) -> Result<(), CliError> {
             client.call(Method::DELETE, &consumer_path(&name), None)?;
             match format {
                 Format::Json => print_json(&json!({"deleted": name})),
-                Format::Table => println!("consumer {name} deleted"),
+                Format::Table => outln!("consumer {name} deleted"),
             }
         }
     }
@@ -146,7 +146,7 @@ fn show_one(format: Format, consumer: &Value, headline: &str) {
         return;
     }
     if !headline.is_empty() {
-        println!("{headline}");
+        outln!("{headline}");
     }
     let fields = [
         ("name", "name"),
@@ -163,5 +163,5 @@ fn show_one(format: Format, consumer: &Value, headline: &str) {
         .iter()
         .map(|(label, field)| (*label, cell(&consumer[*field])))
         .collect();
-    print!("{}", details(&pairs));
+    out!("{}", details(&pairs));
 }

@@ -97,7 +97,7 @@ pub fn run(command: ExprCommand) -> ExitCode {
         }
     };
     let Some(facts) = facts else {
-        println!("ok");
+        outln!("ok");
         return ExitCode::SUCCESS;
     };
     let facts = StaticFacts {
@@ -121,6 +121,6 @@ pub fn run(command: ExprCommand) -> ExitCode {
         query: facts.query,
         is_backoffice: facts.backoffice,
     };
-    println!("{}", expr.eval(&facts));
+    outln!("{}", expr.eval(&facts));
     ExitCode::SUCCESS
 }

@@ -175,7 +175,7 @@ fn execute(args: KeysArgs) -> Result<(), CliError> {
             client.call(Method::DELETE, &key_path(&id), None)?;
             match format {
                 Format::Json => print_json(&json!({"deleted": id})),
-                Format::Table => println!("key {id} deleted"),
+                Format::Table => outln!("key {id} deleted"),
             }
         }
         KeysCommand::Renew {
@@ -264,7 +264,7 @@ fn create_key(client: &AdminClient, format: Format, args: CreateArgs) -> Result<
         return Ok(());
     }
     for note in notes {
-        println!("{note}");
+        outln!("{note}");
     }
     let headline = format!(
         "key {} created for consumer {consumer}",
@@ -276,12 +276,12 @@ fn create_key(client: &AdminClient, format: Format, args: CreateArgs) -> Result<
 
 /// Prints a new key's headline, its plaintext on a line of its own, and the warning.
 fn print_plaintext(key: &Value, headline: &str) {
-    println!("{headline}");
+    outln!("{headline}");
     if let Some(plaintext) = key["key"].as_str() {
-        println!();
-        println!("    {plaintext}");
-        println!();
-        println!("This is the only time the key is shown: store it now. Only its hash is kept.");
+        outln!();
+        outln!("    {plaintext}");
+        outln!();
+        outln!("This is the only time the key is shown: store it now. Only its hash is kept.");
     }
 }
 
@@ -305,7 +305,7 @@ fn show(format: Format, key: &Value, headline: &str) {
         return;
     }
     if !headline.is_empty() {
-        println!("{headline}");
+        outln!("{headline}");
     }
     let fields = [
         ("id", "id"),
@@ -326,7 +326,7 @@ fn show(format: Format, key: &Value, headline: &str) {
         .iter()
         .map(|(label, field)| (*label, cell(&key[*field])))
         .collect();
-    print!("{}", details(&pairs));
+    out!("{}", details(&pairs));
 }
 
 /// A key given as plaintext or as `sha256:<hex>`: its hash, and the body field that creates

@@ -1,6 +1,24 @@
 //! The command line: `serve`, `validate`, `echo`, `expr`, and the admin client commands
 //! `consumers`, `keys`, `apply`, `export`.
 
+/// `print!` for command output, through [`output::write_out`]: a reader that went away
+/// ends the command quietly instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_out(format_args!($($arg)*))
+    };
+}
+
+/// `println!` for command output, through [`output::write_out`].
+macro_rules! outln {
+    () => {
+        $crate::cli::output::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod apply;
 mod client;
 mod consumers;
@@ -110,7 +128,7 @@ pub fn run(cli: Cli) -> ExitCode {
 fn validate(path: &std::path::Path) -> ExitCode {
     match Config::load(path) {
         Ok(config) => {
-            println!(
+            outln!(
                 "{}: valid ({} services, {} consumers)",
                 path.display(),
                 config.services.len(),

@@ -2,12 +2,27 @@
 //! pretty JSON for scripts — and `keygate export`, which prints everything the gateway
 //! holds as YAML or JSON, with key hashes and never plaintext.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 
 use super::client::{finish, AdminClient, CliError, Connection};
+
+/// Writes command output to standard output. When the reader has gone away (`keygate
+/// keys list | head -n 3`), the command ends there, quietly and successfully, as other
+/// Unix tools do — `print!` would panic. Any other write error ends it with status 1.
+pub fn write_out(text: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("keygate: cannot write the output: {error}");
+        std::process::exit(1);
+    }
+}
 
 /// `--output` of the admin commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,7 +83,7 @@ impl Table {
 
     /// Prints the table on stdout.
     pub fn print(&self) {
-        print!("{}", self.render());
+        out!("{}", self.render());
     }
 }
 
@@ -113,8 +128,8 @@ pub fn cell(value: &Value) -> String {
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json(value: &Value) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(_) => println!("{value}"),
+        Ok(text) => outln!("{text}"),
+        Err(_) => outln!("{value}"),
     }
 }
 
@@ -150,7 +165,7 @@ fn print_export(args: &ExportArgs) -> Result<(), CliError> {
         ExportFormat::Yaml => {
             let text = serde_saphyr::to_string(&document)
                 .map_err(|error| CliError::Failed(format!("cannot write YAML: {error}")))?;
-            print!("{text}");
+            out!("{text}");
         }
     }
     Ok(())

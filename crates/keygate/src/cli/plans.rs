@@ -136,7 +136,7 @@ fn execute(args: PlansArgs) -> Result<(), CliError> {
             client.call(Method::DELETE, &plan_path(&service, &plan), None)?;
             match format {
                 Format::Json => print_json(&json!({"deleted": plan, "service": service})),
-                Format::Table => println!("plan {plan} of service {service} deleted"),
+                Format::Table => outln!("plan {plan} of service {service} deleted"),
             }
         }
     }
@@ -161,7 +161,7 @@ fn show(format: Format, plan: &Value, headline: &str) {
         return;
     }
     if !headline.is_empty() {
-        println!("{headline}");
+        outln!("{headline}");
     }
     let labels = [
         "name",
@@ -171,5 +171,5 @@ fn show(format: Format, plan: &Value, headline: &str) {
         "description",
     ];
     let pairs: Vec<(&str, String)> = labels.into_iter().zip(row(plan)).collect();
-    print!("{}", details(&pairs));
+    out!("{}", details(&pairs));
 }

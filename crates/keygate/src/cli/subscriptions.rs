@@ -161,16 +161,16 @@ fn execute(args: SubscriptionsArgs) -> Result<(), CliError> {
             let key = &created["key"];
             match key["key"].as_str() {
                 Some(plaintext) => {
-                    println!("key {}:", cell(&key["id"]));
-                    println!();
-                    println!("    {plaintext}");
-                    println!();
-                    println!(
+                    outln!("key {}:", cell(&key["id"]));
+                    outln!();
+                    outln!("    {plaintext}");
+                    outln!();
+                    outln!(
                         "This is the only time the key is shown: store it now. Only its hash \
                          is kept."
                     );
                 }
-                None if shared => println!("it uses the consumer's existing shared key"),
+                None if shared => outln!("it uses the consumer's existing shared key"),
                 None => {}
             }
         }
@@ -204,7 +204,7 @@ fn execute(args: SubscriptionsArgs) -> Result<(), CliError> {
             client.call(Method::DELETE, &subscription_path(&id), None)?;
             match format {
                 Format::Json => print_json(&json!({"deleted": id})),
-                Format::Table => println!("subscription {id} deleted"),
+                Format::Table => outln!("subscription {id} deleted"),
             }
         }
     }
@@ -217,7 +217,7 @@ fn show(format: Format, subscription: &Value, headline: &str) {
         return;
     }
     if !headline.is_empty() {
-        println!("{headline}");
+        outln!("{headline}");
     }
     let fields = [
         ("id", "id"),
@@ -234,5 +234,5 @@ fn show(format: Format, subscription: &Value, headline: &str) {
         .iter()
         .map(|(label, field)| (*label, cell(&subscription[*field])))
         .collect();
-    print!("{}", details(&pairs));
+    out!("{}", details(&pairs));
 }

@@ -464,3 +464,37 @@ fn failures_are_clear() {
     cli(&gateway, &format!("apply -f {twice}")).fails_with("consumer a is in the file twice");
     assert_eq!(gateway.admin("GET", "/v1/consumers/a", "").status, 404);
 }
+
+#[test]
+fn output_to_a_reader_that_went_away_ends_quietly() {
+    // As `keygate consumers list | head -n 0`: the pipe's reader is gone before anything
+    // is written.
+    let echo = Echo::start("e");
+    let gateway = Gateway::start(&base(&echo));
+    let url = format!("http://{}", gateway.admin);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .args([
+            "consumers",
+            "list",
+            "--admin-url",
+            &url,
+            "--admin-token",
+            ADMIN_TOKEN,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
