@@ -153,7 +153,7 @@ impl Upstream {
         B: http_body::Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        let exchange = async {
+        let attempts = async {
             let has_body = !body.is_end_stream();
             let retry_allowed = !has_body && is_idempotent(&head.method);
             let mut body = Some(body);
@@ -173,7 +173,7 @@ impl Upstream {
                 }
             }
         };
-        match tokio::time::timeout(self.read_timeout, exchange).await {
+        match tokio::time::timeout(self.read_timeout, attempts).await {
             Ok(result) => result,
             Err(_) => Err(ProxyError::UpstreamTimeout),
         }
