@@ -312,11 +312,13 @@ fi
 # ---------------------------------------------------------------- 5a. peers: start
 # The peers start first: keygate is ready when it proxies a valid key's call (200),
 # which needs the upstream.
+# Peers that were already running are left running at the end (someone else's).
+PEERS_WERE_RUNNING=0
 for p in "$UPSTREAM_PORT" "$NGINX_PORT" "$HAPROXY_PORT" "$NGINX_1M_PORT"; do
-  port_free "$p" || say "port $p already answers; peers.sh start keeps what is running"
+  port_free "$p" || { PEERS_WERE_RUNNING=1; say "port $p already answers; peers.sh start keeps what is running, and this run will not stop it"; }
 done
 say "peers: start"
-PEERS_STARTED=1
+[ "$PEERS_WERE_RUNNING" = 0 ] && PEERS_STARTED=1
 "$PEERS" start || die "peers.sh start failed"
 
 # ---------------------------------------------------------------- nginx, 1M keys, timed
