@@ -20,7 +20,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
 use http::request::Parts;
-use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Method, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use tokio::io::AsyncWriteExt as _;
@@ -49,10 +48,6 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// One target as the proxy uses it.
 #[derive(Debug)]
 pub struct UpstreamTarget {
-    /// `http`.
-    pub scheme: Scheme,
-    /// `host:port`.
-    pub authority: Authority,
     /// Path put in front of the forwarded path.
     pub base_path: String,
     /// `Host` header value for this target.
@@ -80,11 +75,22 @@ struct Failure {
 }
 
 impl Failure {
+    /// The upstream broke the exchange (a malformed answer, a body the client did not
+    /// finish): never retried.
     fn broken(error: impl std::fmt::Display) -> Failure {
         tracing::debug!(%error, "upstream exchange failed");
         Failure {
             error: ProxyError::UpstreamBroken,
             stale_connection: false,
+        }
+    }
+
+    /// The connection failed or closed; `stale` when nothing of a response had arrived.
+    fn connection_lost(what: &str, error: impl std::fmt::Display, stale: bool) -> Failure {
+        tracing::debug!(%error, "{what} the upstream failed");
+        Failure {
+            error: ProxyError::UpstreamBroken,
+            stale_connection: stale,
         }
     }
 }
@@ -97,8 +103,6 @@ impl Upstream {
             .targets
             .iter()
             .map(|target| UpstreamTarget {
-                scheme: target.scheme.clone(),
-                authority: target.authority.clone(),
                 base_path: target.base_path.clone(),
                 host_header: HeaderValue::from_str(target.authority.as_str())
                     .unwrap_or_else(|_| HeaderValue::from_static("")),
@@ -266,13 +270,7 @@ async fn write_out(connection: &mut Connection) -> Result<(), Failure> {
     }
     let result = connection.stream.write_all(&connection.outgoing).await;
     connection.outgoing.clear();
-    result.map_err(|error| {
-        tracing::debug!(%error, "writing to the upstream failed");
-        Failure {
-            error: ProxyError::UpstreamBroken,
-            stale_connection: true,
-        }
-    })
+    result.map_err(|error| Failure::connection_lost("writing to", error, true))
 }
 
 /// Reads until a final (non-1xx) response head is complete. Returns it with the bytes
@@ -305,22 +303,19 @@ async fn read_head(
                 }
             }
         }
-        match poll_fn(|cx| connection.poll_fill(cx)).await {
-            Ok(0) => {
-                return Err(Failure {
-                    error: ProxyError::UpstreamBroken,
-                    stale_connection: !received_any,
-                })
+        let error = match poll_fn(|cx| connection.poll_fill(cx)).await {
+            Ok(0) => io::Error::from(io::ErrorKind::UnexpectedEof),
+            Ok(_) => {
+                received_any = true;
+                continue;
             }
-            Ok(_) => received_any = true,
-            Err(error) => {
-                tracing::debug!(%error, "reading from the upstream failed");
-                return Err(Failure {
-                    error: ProxyError::UpstreamBroken,
-                    stale_connection: !received_any,
-                });
-            }
-        }
+            Err(error) => error,
+        };
+        return Err(Failure::connection_lost(
+            "reading from",
+            error,
+            !received_any,
+        ));
     }
 }
 

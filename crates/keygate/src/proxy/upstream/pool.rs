@@ -104,14 +104,22 @@ impl ConnectionPool {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether an idle connection has been idle too long at `now`.
+    fn expired(&self, connection: &Connection, now: Instant) -> bool {
+        now.duration_since(connection.idle_since) >= self.idle_timeout
+    }
+
+    /// Whether an idle connection may still carry a request at `now`.
+    fn usable(&self, connection: &Connection, now: Instant) -> bool {
+        !self.expired(connection, now) && connection.is_reusable()
+    }
+
     /// The most recently used idle connection that is still open, if any.
     pub fn take(&self) -> Option<Connection> {
         let now = Instant::now();
         let mut shelf = self.shelf();
         while let Some(connection) = shelf.pop_back() {
-            if now.duration_since(connection.idle_since) < self.idle_timeout
-                && connection.is_reusable()
-            {
+            if self.usable(&connection, now) {
                 return Some(connection);
             }
         }
@@ -129,7 +137,7 @@ impl ConnectionPool {
         let mut shelf = self.shelf();
         while shelf
             .front()
-            .is_some_and(|oldest| now.duration_since(oldest.idle_since) >= self.idle_timeout)
+            .is_some_and(|oldest| self.expired(oldest, now))
         {
             shelf.pop_front();
         }
@@ -142,10 +150,8 @@ impl ConnectionPool {
     /// upstream has closed, so that a quiet service holds no dead sockets.
     pub fn sweep(&self) {
         let now = Instant::now();
-        self.shelf().retain(|connection| {
-            now.duration_since(connection.idle_since) < self.idle_timeout
-                && connection.is_reusable()
-        });
+        self.shelf()
+            .retain(|connection| self.usable(connection, now));
     }
 
     /// Idle connections on this thread's shelf (for tests).
