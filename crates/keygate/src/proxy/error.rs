@@ -60,6 +60,12 @@ pub enum ProxyError {
     /// The path has `.` or `..` segments, plain or percent-encoded.
     #[error("the request path has dot segments")]
     BadPath,
+    /// The request head breaks HTTP/1.1's grammar, or frames its body ambiguously.
+    #[error("malformed request head")]
+    MalformedRequest,
+    /// The request body uses a transfer coding other than a final `chunked`.
+    #[error("unsupported transfer coding")]
+    UnsupportedTransferCoding,
     /// The request header section is over the configured limit.
     #[error("request headers are larger than allowed")]
     HeadersTooLarge,
@@ -100,6 +106,8 @@ impl ProxyError {
             ProxyError::NoRoute => "no_route",
             ProxyError::MethodNotAllowed { .. } => "method_not_allowed",
             ProxyError::BadPath => "bad_path",
+            ProxyError::MalformedRequest => "malformed_request",
+            ProxyError::UnsupportedTransferCoding => "unsupported_transfer_coding",
             ProxyError::HeadersTooLarge => "headers_too_large",
             ProxyError::MissingKey => "missing_key",
             ProxyError::DuplicateKey => "duplicate_key",

@@ -15,10 +15,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use bytes::Bytes;
 use http::header::HOST;
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body_util::Either;
-use hyper::body::Incoming;
 
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
@@ -80,11 +80,11 @@ impl Gateway {
     }
 
     /// Answers one request. Never fails: errors become JSON responses.
-    pub async fn handle(
-        &self,
-        request: Request<Incoming>,
-        client: SocketAddr,
-    ) -> Response<ProxyBody> {
+    pub async fn handle<B>(&self, request: Request<B>, client: SocketAddr) -> Response<ProxyBody>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
         let started = Instant::now();
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
@@ -108,13 +108,17 @@ impl Gateway {
     }
 }
 
-async fn proxy(
+async fn proxy<B>(
     state: &SharedState,
     snapshot: &Snapshot,
-    request: Request<Incoming>,
+    request: Request<B>,
     client: IpAddr,
     record: &mut AccessRecord,
-) -> Result<Response<ProxyBody>, ProxyError> {
+) -> Result<Response<ProxyBody>, ProxyError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     check_request(&request, snapshot.config.proxy.max_header_bytes)?;
     let matched = route(snapshot, &request, record)?;
     record.service = Some(matched.service.name.clone());
@@ -151,7 +155,7 @@ async fn proxy(
 }
 
 /// Phase 1: limits and sanity that hold whatever the route.
-fn check_request(request: &Request<Incoming>, max_header_bytes: usize) -> Result<(), ProxyError> {
+fn check_request<B>(request: &Request<B>, max_header_bytes: usize) -> Result<(), ProxyError> {
     if header_bytes(request.headers()) > max_header_bytes {
         return Err(ProxyError::HeadersTooLarge);
     }
@@ -188,9 +192,9 @@ fn is_dot_segment(segment: &str) -> bool {
 }
 
 /// Phase 2: which service and route.
-fn route<'s>(
+fn route<'s, B>(
     snapshot: &'s Snapshot,
-    request: &Request<Incoming>,
+    request: &Request<B>,
     record: &mut AccessRecord,
 ) -> Result<Matched<'s>, ProxyError> {
     let host = request_host(request);
@@ -212,7 +216,7 @@ fn route<'s>(
     }
 }
 
-fn request_host(request: &Request<Incoming>) -> &str {
+fn request_host<B>(request: &Request<B>) -> &str {
     request
         .uri()
         .host()
@@ -222,10 +226,10 @@ fn request_host(request: &Request<Incoming>) -> &str {
 
 /// Phase 3: the caller's key, checked. `auth: none` skips this; `optional` lets a request
 /// without any key through as anonymous, but never one with an invalid key.
-fn authenticate(
+fn authenticate<B>(
     state: &SharedState,
     route: &Route,
-    request: &Request<Incoming>,
+    request: &Request<B>,
     record: &mut AccessRecord,
 ) -> Result<Caller, ProxyError> {
     if route.auth == AuthMode::None {
@@ -264,10 +268,10 @@ fn authenticate(
 /// accepted, unended subscription to it whose key this is (its own, or the shared key of
 /// a shared-key subscription). Services without plans, and anonymous calls on routes
 /// where the key is optional, select nothing and pass.
-fn select_plan<'s>(
+fn select_plan<'s, B>(
     service: &'s Service,
     caller: &Caller,
-    request: &Request<Incoming>,
+    request: &Request<B>,
     now: SystemTime,
 ) -> Result<Option<Selected<'s>>, ProxyError> {
     let Some(caller) = caller else {
@@ -348,11 +352,11 @@ fn stronger(a: PlanRefusal, b: PlanRefusal) -> PlanRefusal {
 
 /// Phase 5: the route's `allow` expression, over the caller, the selected plan and the
 /// request as sent.
-fn authorize(
+fn authorize<B>(
     route: &Route,
     caller: &Caller,
     selected: Option<&Selected<'_>>,
-    request: &Request<Incoming>,
+    request: &Request<B>,
 ) -> Result<(), ProxyError> {
     let Some(allow) = &route.allow else {
         return Ok(());
@@ -375,15 +379,19 @@ fn authorize(
 
 /// Phase 6: rewrite the request for the upstream, send it, and stream the answer back.
 /// The key is removed unless `forward_key` (the route's or the selected plan's) says so.
-async fn forward(
+async fn forward<B>(
     snapshot: &Snapshot,
     matched: &Matched<'_>,
     caller: Caller,
     forward_key: bool,
-    request: Request<Incoming>,
+    request: Request<B>,
     client: IpAddr,
     record: &mut AccessRecord,
-) -> Result<Response<ProxyBody>, ProxyError> {
+) -> Result<Response<ProxyBody>, ProxyError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let upstream = &snapshot.upstreams[matched.service_index];
     let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
     let (mut parts, body) = request.into_parts();

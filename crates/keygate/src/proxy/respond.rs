@@ -24,6 +24,14 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::BAD_REQUEST,
             r#"{"message":"Invalid request path"}"#,
         ),
+        ProxyError::MalformedRequest => (
+            StatusCode::BAD_REQUEST,
+            r#"{"message":"Malformed request"}"#,
+        ),
+        ProxyError::UnsupportedTransferCoding => (
+            StatusCode::NOT_IMPLEMENTED,
+            r#"{"message":"Unsupported transfer coding"}"#,
+        ),
         ProxyError::HeadersTooLarge => (
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             r#"{"message":"Request header fields too large"}"#,

@@ -1,18 +1,16 @@
-//! The proxy listener: accepts connections, serves HTTP/1.1 with keep-alive on each, and
-//! shuts down gracefully — stop accepting, let requests in flight finish within
-//! `shutdown_timeout`, then return.
+//! The proxy listener: accepts connections, serves each with keygate's own HTTP/1.1
+//! connection (`downstream`), and shuts down gracefully — stop accepting, let requests in
+//! flight finish within `shutdown_timeout`, then return.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
+use super::downstream::{serve_connection, Limits};
 use super::handler::Gateway;
 use crate::state::SharedState;
 
@@ -27,7 +25,9 @@ pub async fn serve(
     state: SharedState,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
+    let stopping = CancellationToken::new();
+    // Every connection holds a sender; when the last one is dropped, all have ended.
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
     let mut sweep = tokio::time::interval(IDLE_SWEEP_INTERVAL);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -42,24 +42,15 @@ pub async fn serve(
                 Ok((stream, client)) => {
                     let _ = stream.set_nodelay(true);
                     // Limits are read per connection, so a reload applies to new connections.
-                    let snapshot = state.load();
-                    let settings = &snapshot.config.proxy;
-                    let mut builder = http1::Builder::new();
-                    builder
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(settings.header_timeout)
-                        .max_buf_size((settings.max_header_bytes + 16 * 1024).max(8192))
-                        .keep_alive(true);
-                    let gateway = gateway.clone();
-                    let service = service_fn(move |request| {
-                        let gateway = gateway.clone();
-                        async move { Ok::<_, Infallible>(gateway.handle(request, client).await) }
-                    });
-                    let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                    let settings = &state.load().config.proxy;
+                    let limits = Limits {
+                        header_timeout: settings.header_timeout,
+                        max_head_bytes: (settings.max_header_bytes + 16 * 1024).max(8192),
+                    };
+                    let (gateway, stopping, open) = (gateway.clone(), stopping.clone(), open.clone());
                     tokio::spawn(async move {
-                        if let Err(error) = connection.await {
-                            tracing::debug!(%client, %error, "client connection ended with an error");
-                        }
+                        serve_connection(stream, client, &gateway, limits, &stopping).await;
+                        drop(open);
                     });
                 }
                 Err(error) => {
@@ -72,13 +63,15 @@ pub async fn serve(
         }
     }
     drop(listener);
+    drop(open);
+    stopping.cancel();
     let timeout = state.load().config.proxy.shutdown_timeout;
     tracing::info!(
         ?timeout,
         "shutting down: no new connections, finishing requests in flight"
     );
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = all_closed.recv() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(timeout) => tracing::warn!("shutdown timeout reached, closing remaining connections"),
     }
 }

@@ -181,6 +181,17 @@ impl Gateway {
         Gateway::launch(dir, &text)
     }
 
+    /// Starts a gateway like [`Gateway::start`] whose clients may take `header_timeout`
+    /// to send a request head (1 s otherwise).
+    pub fn start_with_header_timeout(header_timeout: &str, config: &str) -> Gateway {
+        let dir = TempDir::new();
+        let text = with_listen(&dir.0, config).replace(
+            "header_timeout: 1s",
+            &format!("header_timeout: {header_timeout}"),
+        );
+        Gateway::launch(dir, &text)
+    }
+
     /// Starts a gateway on the store `store` (a URL, such as a PostgreSQL schema shared
     /// with other gateways) instead of a SQLite file of its own; `config` must not set
     /// `proxy`, `admin` or `store`.

@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use super::chunked::{ChunkedDecoder, ChunkedError, Decoded};
 use super::pool::{Connection, ConnectionPool};
+use crate::proxy::chunked::{ChunkedDecoder, ChunkedError, Decoded};
 
 /// Why a streamed body ended early.
 #[derive(Debug, thiserror::Error)]

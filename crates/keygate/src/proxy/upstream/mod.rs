@@ -6,7 +6,6 @@
 //! back in the pool. Connect and read timeouts become `502` and `504`.
 
 mod body;
-mod chunked;
 mod pool;
 pub mod request_head;
 pub mod response_head;
@@ -29,8 +28,8 @@ pub use body::{UpstreamBody, UpstreamBodyError};
 
 use super::error::ProxyError;
 use crate::config::UpstreamSettings;
+use crate::proxy::chunked::ChunkedDecoder;
 use body::Delimiter;
-use chunked::ChunkedDecoder;
 use pool::{Connection, ConnectionPool};
 use request_head::{body_framing, write_body_end, write_body_piece, write_head};
 use response_head::{Framing, ResponseHead};

@@ -1,6 +1,6 @@
-//! Reading a `Transfer-Encoding: chunked` body (RFC 9112 §7.1) as it arrives: chunk data
-//! is handed on as slices of the read buffer, without copying; sizes, extensions and
-//! trailers are read byte by byte and dropped.
+//! Reading a `Transfer-Encoding: chunked` body (RFC 9112 §7.1) as it arrives, from a
+//! client or from an upstream: chunk data is handed on as slices of the read buffer,
+//! without copying; sizes, extensions and trailers are read byte by byte and dropped.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -42,9 +42,9 @@ pub enum Decoded {
     Done,
 }
 
-/// The upstream broke the chunked framing.
+/// The sender broke the chunked framing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("invalid chunked encoding from the upstream")]
+#[error("invalid chunked encoding")]
 pub struct ChunkedError;
 
 /// A chunked body decoder, fed from a connection's read buffer.

@@ -1,0 +1,215 @@
+//! Writing a response to the client (RFC 9112 §4–§7): the head encoded into the
+//! connection's write buffer, the body's first piece (usually all of it) appended, and
+//! both sent in one write. The body is framed by its length when that is known, chunked
+//! otherwise, or delimited by closing the connection for an HTTP/1.0 client.
+
+use std::fmt::Write as _;
+use std::io;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, DATE};
+use http::{Response, StatusCode, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt as _;
+use tokio::io::AsyncWriteExt as _;
+
+use super::connection::ClientConnection;
+use super::date::append_date;
+use crate::proxy::ProxyBody;
+
+/// A body piece larger than this is written from where it is rather than copied into
+/// the write buffer.
+const COPY_LIMIT: usize = 16 * 1024;
+
+/// What the request asked that shapes the response's framing.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange {
+    /// The request was `HEAD`: the response has fields but no body.
+    pub head_request: bool,
+    /// The request's HTTP version.
+    pub version: Version,
+    /// Whether the connection is to stay open after this response.
+    pub keep_alive: bool,
+}
+
+/// How the response body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// No body is sent (HEAD, 1xx, 204, 304).
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Until the connection closes (an HTTP/1.0 client, length unknown).
+    UntilClose,
+}
+
+/// Why the connection cannot go on after a response.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Writing to the client failed.
+    #[error("writing the response failed: {0}")]
+    Io(#[from] io::Error),
+    /// The body broke off (the upstream failed mid-body); the client sees the connection
+    /// close before the response's end.
+    #[error("the response body broke off: {0}")]
+    Body(String),
+}
+
+/// Writes `response` to the client. `Ok(true)`: the response was written whole and the
+/// connection may carry the next request; `Ok(false)`: written whole, but the framing
+/// (until close) or `exchange.keep_alive` ends the connection.
+pub async fn write_response(
+    connection: &mut ClientConnection,
+    response: Response<ProxyBody>,
+    exchange: Exchange,
+) -> Result<bool, WriteError> {
+    let (parts, mut body) = response.into_parts();
+    let framing = framing(&parts.status, &parts.headers, &body, exchange);
+    let keep_alive = exchange.keep_alive && framing != Framing::UntilClose;
+    let out = &mut connection.outgoing;
+    out.clear();
+    encode_head(out, &parts, framing, keep_alive, exchange.version);
+    if framing == Framing::Empty {
+        connection.flush().await?;
+        return Ok(keep_alive);
+    }
+    let mut written: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| WriteError::Body(error.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        written += data.len() as u64;
+        append_piece(connection, framing, data).await?;
+        if !body.is_end_stream() {
+            connection.flush().await?;
+        }
+    }
+    match framing {
+        Framing::Chunked => connection.outgoing.extend_from_slice(b"0\r\n\r\n"),
+        Framing::Length(length) if length != written => {
+            connection.flush().await?;
+            return Err(WriteError::Body(format!(
+                "{written} bytes sent of a declared {length}"
+            )));
+        }
+        _ => {}
+    }
+    connection.flush().await?;
+    Ok(keep_alive)
+}
+
+/// The framing RFC 9112 §6.3 asks for this response.
+fn framing(
+    status: &StatusCode,
+    headers: &http::HeaderMap,
+    body: &ProxyBody,
+    exchange: Exchange,
+) -> Framing {
+    if exchange.head_request
+        || status.is_informational()
+        || *status == StatusCode::NO_CONTENT
+        || *status == StatusCode::NOT_MODIFIED
+    {
+        return Framing::Empty;
+    }
+    if let Some(length) = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+    {
+        return Framing::Length(length);
+    }
+    if let Some(length) = body.size_hint().exact() {
+        return Framing::Length(length);
+    }
+    if exchange.version == Version::HTTP_11 {
+        Framing::Chunked
+    } else {
+        Framing::UntilClose
+    }
+}
+
+/// Status line and fields, with `Date` (unless the upstream sent one), the framing field
+/// when the headers lack it, and `Connection` when it differs from the version's default.
+fn encode_head(
+    out: &mut Vec<u8>,
+    parts: &http::response::Parts,
+    framing: Framing,
+    keep_alive: bool,
+    version: Version,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(parts.status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !parts.headers.contains_key(DATE) {
+        out.extend_from_slice(b"date: ");
+        append_date(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        Framing::Length(length) if !parts.headers.contains_key(CONTENT_LENGTH) => {
+            let mut text = String::with_capacity(20);
+            let _ = write!(text, "{length}");
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(text.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        _ => {}
+    }
+    if !keep_alive && version == Version::HTTP_11 {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if keep_alive && version == Version::HTTP_10 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one body piece, framed; a large one is written from where it is.
+async fn append_piece(
+    connection: &mut ClientConnection,
+    framing: Framing,
+    data: Bytes,
+) -> io::Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    if framing == Framing::Chunked {
+        let mut size = String::with_capacity(18);
+        let _ = write!(size, "{:x}\r\n", data.len());
+        connection.outgoing.extend_from_slice(size.as_bytes());
+    }
+    if data.len() <= COPY_LIMIT {
+        connection.outgoing.extend_from_slice(&data);
+    } else {
+        connection.flush().await?;
+        connection.stream.write_all(&data).await?;
+    }
+    if framing == Framing::Chunked {
+        connection.outgoing.extend_from_slice(b"\r\n");
+    }
+    Ok(())
+}
+
+impl ClientConnection {
+    /// Writes what the write buffer holds.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if !self.outgoing.is_empty() {
+            let result = self.stream.write_all(&self.outgoing).await;
+            self.outgoing.clear();
+            result?;
+        }
+        Ok(())
+    }
+}
