@@ -233,3 +233,64 @@ fn shutdown_closes_idle_connections_at_once() {
     // Far below the 60 s an idle connection may otherwise wait for its next head.
     assert!(stopping.elapsed() < Duration::from_secs(10));
 }
+
+/// An upstream that answers every request on its connections with `response`.
+fn scripted_upstream(response: &'static [u8]) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut received = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while let Ok(read) = stream.read(&mut buffer) {
+                    if read == 0 {
+                        return;
+                    }
+                    received.extend_from_slice(&buffer[..read]);
+                    while let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+                        received.drain(..end + 4);
+                        if stream.write_all(response).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn a_body_of_unknown_length_is_chunked_for_1_1_and_until_close_for_1_0() {
+    let upstream = scripted_upstream(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    );
+    let gateway = Gateway::start(&format!(
+        "services:\n  - name: s\n    upstream: http://{upstream}\n    routes:\n      - name: all\n        paths: [\"/*\", \"/\"]\n        auth: none\n"
+    ));
+    let mut stream = connect(gateway.address);
+    stream
+        .write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut received = Vec::new();
+    stream.read_to_end(&mut received).unwrap();
+    let text = String::from_utf8_lossy(&received);
+    assert_eq!(
+        text.matches("transfer-encoding: chunked").count(),
+        2,
+        "{text}"
+    );
+    let first = text.find("\r\n\r\n").unwrap() + 4;
+    assert!(
+        text[first..].starts_with("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nHTTP/1.1 200"),
+        "{text}"
+    );
+
+    let response = send_raw(gateway.address, b"GET /c HTTP/1.0\r\n\r\n");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("transfer-encoding"), None);
+    assert_eq!(response.header("content-length"), None);
+    assert_eq!(response.body, b"hello world");
+}

@@ -16,7 +16,4 @@ pub mod request_body;
 pub mod request_head;
 pub mod response_writer;
 
-#[cfg(test)]
-mod tests;
-
 pub use connection::{serve_connection, Limits};

@@ -213,3 +213,80 @@ impl ClientConnection {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use http::header::TRANSFER_ENCODING;
+    use http::HeaderValue;
+    use http_body_util::{Either, Full};
+
+    use super::*;
+    use crate::proxy::upstream::UpstreamBody;
+
+    fn exchange(version: Version, keep_alive: bool) -> Exchange {
+        Exchange {
+            head_request: false,
+            version,
+            keep_alive,
+        }
+    }
+
+    fn own(text: &'static str) -> ProxyBody {
+        Either::Right(Full::new(Bytes::from_static(text.as_bytes())))
+    }
+
+    #[test]
+    fn framing_follows_status_method_length_and_version() {
+        let headers = http::HeaderMap::new();
+        let ok = StatusCode::OK;
+        let http11 = exchange(Version::HTTP_11, true);
+        assert_eq!(
+            framing(&ok, &headers, &own("abc"), http11),
+            Framing::Length(3)
+        );
+        let head = Exchange {
+            head_request: true,
+            ..http11
+        };
+        assert_eq!(framing(&ok, &headers, &own("abc"), head), Framing::Empty);
+        for status in [StatusCode::NO_CONTENT, StatusCode::NOT_MODIFIED] {
+            assert_eq!(framing(&status, &headers, &own(""), http11), Framing::Empty);
+        }
+        let mut declared = http::HeaderMap::new();
+        declared.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
+        let empty = || Either::Left(UpstreamBody::whole(None));
+        assert_eq!(
+            framing(&ok, &declared, &empty(), http11),
+            Framing::Length(7)
+        );
+    }
+
+    #[test]
+    fn heads_carry_date_framing_and_connection_only_when_needed() {
+        let mut response = Response::new(());
+        response
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from_static("5"));
+        let (parts, ()) = response.into_parts();
+        let mut out = Vec::new();
+        encode_head(&mut out, &parts, Framing::Length(5), true, Version::HTTP_11);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\ncontent-length: 5\r\ndate: "));
+        assert!(text.ends_with(" GMT\r\n\r\n"), "{text}");
+        assert_eq!(text.matches("content-length").count(), 1);
+
+        let (parts, ()) = Response::new(()).into_parts();
+        let mut out = Vec::new();
+        encode_head(&mut out, &parts, Framing::Chunked, false, Version::HTTP_11);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(&format!("{TRANSFER_ENCODING}: chunked\r\n")));
+        assert!(text.ends_with("connection: close\r\n\r\n"));
+
+        let mut out = Vec::new();
+        encode_head(&mut out, &parts, Framing::Length(0), true, Version::HTTP_10);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("content-length: 0\r\n"));
+        assert!(text.ends_with("connection: keep-alive\r\n\r\n"));
+    }
+}
