@@ -143,7 +143,7 @@ fn an_unread_body_is_dropped_and_the_connection_goes_on() {
 fn ambiguous_or_unknown_framing_and_broken_heads_are_refused_in_json() {
     let example = Example::start();
     let address = example.gateway.address;
-    let cases: [(&[u8], u16, &str); 4] = [
+    let cases: [(&[u8], u16, &str); 7] = [
         (
             b"POST /orders/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
             400,
@@ -160,6 +160,17 @@ fn ambiguous_or_unknown_framing_and_broken_heads_are_refused_in_json() {
             "Unsupported transfer coding",
         ),
         (b"HELLO\r\n\r\n", 400, "Malformed request"),
+        (b"GET /orders/health HTTP/1.1\r\n\r\n", 400, "Malformed request"),
+        (
+            b"GET /orders/health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            400,
+            "Malformed request",
+        ),
+        (
+            b"POST /orders/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            501,
+            "Unsupported transfer coding",
+        ),
     ];
     for (raw, status, message) in cases {
         let response = send_raw(address, raw);

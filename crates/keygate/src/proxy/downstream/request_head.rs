@@ -4,7 +4,7 @@
 //! body (length, chunked, none) and the connection (keep-alive, `Expect: 100-continue`).
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 
@@ -109,6 +109,7 @@ fn build(
     let mut close = false;
     let mut keep_alive_token = false;
     let mut expects_continue = false;
+    let mut hosts = 0;
     for range in ranges {
         let name = HeaderName::from_bytes(&head[range.name.0..range.name.1])
             .map_err(|_| HeadError::Malformed("invalid field name"))?;
@@ -121,11 +122,17 @@ fn build(
             }
             length = Some(parsed);
         } else if name == TRANSFER_ENCODING {
-            // Only the last coding counts: it must be chunked (RFC 9112 §6.3).
-            chunked = last_token(value.as_bytes()).eq_ignore_ascii_case(b"chunked");
-            if !chunked {
+            // As nginx: `chunked` alone; a coding under it would be lost in forwarding.
+            if !value
+                .as_bytes()
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"chunked")
+            {
                 return Err(HeadError::UnsupportedTransferCoding);
             }
+            chunked = true;
+        } else if name == HOST {
+            hosts += 1;
         } else if name == CONNECTION {
             for token in value.as_bytes().split(|&byte| byte == b',') {
                 let token = token.trim_ascii();
@@ -136,6 +143,12 @@ fn build(
             expects_continue = value.as_bytes().eq_ignore_ascii_case(b"100-continue");
         }
         headers.append(name, value);
+    }
+    // RFC 9112 §3.2: exactly one Host in HTTP/1.1 (nginx and hyper's client agree).
+    if hosts > 1 || (hosts == 0 && version == Version::HTTP_11) {
+        return Err(HeadError::Malformed(
+            "a request needs exactly one Host field",
+        ));
     }
     let framing = match (chunked, length) {
         // Both is how requests are smuggled past one parser to another (RFC 9112 §6.3).
@@ -179,15 +192,6 @@ fn parse_length(value: &[u8]) -> Result<u64, HeadError> {
             Err(invalid)
         }
     })
-}
-
-/// The last comma-separated token of a field value, trimmed.
-fn last_token(value: &[u8]) -> &[u8] {
-    value
-        .rsplit(|&byte| byte == b',')
-        .next()
-        .unwrap_or(value)
-        .trim_ascii()
 }
 
 /// What broke, in words for the log.
@@ -236,27 +240,28 @@ mod tests {
 
     #[test]
     fn bodies_are_framed_by_length_or_chunked() {
-        let head = parsed("POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n")
+        let head = parsed("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n")
             .unwrap()
             .unwrap();
         assert_eq!(head.framing, BodyFraming::Length(12));
-        let head = parsed("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n")
+        let head = parsed("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n")
             .unwrap()
             .unwrap();
         assert_eq!(head.framing, BodyFraming::Chunked);
-        let head = parsed("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n")
-            .unwrap()
-            .unwrap();
+        let head =
+            parsed("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n")
+                .unwrap()
+                .unwrap();
         assert_eq!(head.framing, BodyFraming::Length(5));
     }
 
     #[test]
     fn ambiguous_framing_is_refused() {
         for input in [
-            "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
-            "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-            "POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
-            "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n",
             "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
         ] {
             assert!(
@@ -265,20 +270,38 @@ mod tests {
             );
         }
         assert_eq!(
-            parsed("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n").unwrap_err(),
+            parsed("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")
+                .unwrap_err(),
             HeadError::UnsupportedTransferCoding
         );
     }
 
     #[test]
+    fn http_1_1_needs_exactly_one_host() {
+        for input in [
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parsed(input), Err(HeadError::Malformed(_))),
+                "{input}"
+            );
+        }
+        assert!(parsed("GET / HTTP/1.0\r\n\r\n").unwrap().is_some());
+    }
+
+    #[test]
     fn keep_alive_follows_version_and_connection() {
         let cases = [
-            ("GET / HTTP/1.1\r\n\r\n", true),
-            ("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false),
+            ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", true),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                false,
+            ),
             ("GET / HTTP/1.0\r\n\r\n", false),
             ("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
             (
-                "GET / HTTP/1.1\r\nConnection: upgrade, CLOSE\r\n\r\n",
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade, CLOSE\r\n\r\n",
                 false,
             ),
         ];
@@ -293,9 +316,10 @@ mod tests {
 
     #[test]
     fn expect_continue_counts_only_with_a_body() {
-        let with_body = "PUT / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+        let with_body =
+            "PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
         assert!(parsed(with_body).unwrap().unwrap().expects_continue);
-        let without = "GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n";
+        let without = "GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n";
         assert!(!parsed(without).unwrap().unwrap().expects_continue);
     }
 
@@ -303,8 +327,8 @@ mod tests {
     fn broken_heads_are_refused() {
         for input in [
             "GET / HTTP/2.0\r\n\r\n",
-            "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
-            "G(T / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n",
+            "G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
         ] {
             assert!(
                 matches!(parsed(input), Err(HeadError::Malformed(_))),
@@ -313,7 +337,7 @@ mod tests {
         }
         let many: String = (0..=MAX_FIELDS).map(|n| format!("x-{n}: 1\r\n")).collect();
         assert_eq!(
-            parsed(&format!("GET / HTTP/1.1\r\n{many}\r\n")).unwrap_err(),
+            parsed(&format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n")).unwrap_err(),
             HeadError::TooManyFields
         );
     }
