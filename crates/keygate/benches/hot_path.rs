@@ -12,6 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, HeaderValue, Method};
 use keygate::config::{default_key_sources, Config};
 use keygate::key::KeyHash;
+use keygate::proxy::downstream::request_head as client_request_head;
 use keygate::proxy::key_source::extract;
 use keygate::proxy::router::Router;
 use keygate::proxy::upstream::{request_head, response_head};
@@ -168,11 +169,36 @@ fn upstream_heads(c: &mut Criterion) {
     });
 }
 
+fn client_heads(c: &mut Criterion) {
+    // What wrk sends in the whole-gateway benchmark.
+    let wrk = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\napikey: 5f0c3a9e8d7b6a5f4e3d2c1b\r\n\r\n";
+    // A browser-like request with ten fields.
+    let browser = b"GET /orders/42?page=2 HTTP/1.1\r\nHost: api.example.com\r\n\
+        User-Agent: Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/133.0\r\n\
+        Accept: application/json\r\nAccept-Language: en-GB,en;q=0.5\r\n\
+        Accept-Encoding: gzip, deflate, br\r\nReferer: https://app.example.com/orders\r\n\
+        apikey: 5f0c3a9e8d7b6a5f4e3d2c1b\r\nCookie: session=abc123; theme=dark\r\n\
+        Connection: keep-alive\r\nPriority: u=0\r\n\r\n";
+    for (name, raw) in [
+        ("client request head: parse, 2 fields (wrk)", &wrk[..]),
+        ("client request head: parse, 10 fields", &browser[..]),
+    ] {
+        c.bench_function(name, |b| {
+            b.iter_batched(
+                || bytes::BytesMut::from(raw),
+                |mut buffer| client_request_head::parse(&mut buffer).unwrap(),
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+}
+
 criterion_group!(
     benches,
     route_match,
     key_extraction,
     key_lookup,
-    upstream_heads
+    upstream_heads,
+    client_heads
 );
 criterion_main!(benches);

@@ -3,6 +3,8 @@
 //! slice of the buffer (no copy), and in the same pass what the head says about the
 //! body (length, chunked, none) and the connection (keep-alive, `Expect: 100-continue`).
 
+use std::mem::MaybeUninit;
+
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
@@ -11,6 +13,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 /// At most this many fields in a request head (hyper's default; nginx allows a similar
 /// number within its 8 KiB of buffers).
 pub const MAX_FIELDS: usize = 100;
+
+/// Field positions of up to this many fields are kept on the stack while the head is
+/// split off the buffer.
+const FEW_FIELDS: usize = 24;
 
 /// How a request body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,9 +67,11 @@ struct FieldRange {
 /// On success the head is split off `buffer`, which keeps what followed it (the body,
 /// or a pipelined request).
 pub fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
-    let mut request = httparse::Request::new(&mut fields);
-    let length = match request.parse(buffer) {
+    // Left uninitialised: a request uses a few of the hundred slots, and writing all of
+    // them first would cost more than parsing.
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
+    let mut request = httparse::Request::new(&mut []);
+    let length = match request.parse_with_uninit_headers(buffer, &mut fields) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyFields),
@@ -81,16 +89,24 @@ pub fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
         _ => Version::HTTP_11,
     };
     let target = range_of(request.path.unwrap_or("").as_bytes());
-    let mut ranges = [FieldRange::default(); MAX_FIELDS];
-    let count = request.headers.len();
-    for (range, field) in ranges.iter_mut().zip(request.headers.iter()) {
-        *range = FieldRange {
-            name: range_of(field.name.as_bytes()),
-            value: range_of(field.value),
-        };
-    }
+    let field_range = |field: &httparse::Header<'_>| FieldRange {
+        name: range_of(field.name.as_bytes()),
+        value: range_of(field.value),
+    };
+    // Most requests fit the array on the stack; more fields go to the heap.
+    let mut on_stack = [FieldRange::default(); FEW_FIELDS];
+    let on_heap: Vec<FieldRange>;
+    let ranges = if request.headers.len() <= FEW_FIELDS {
+        for (range, field) in on_stack.iter_mut().zip(request.headers.iter()) {
+            *range = field_range(field);
+        }
+        &on_stack[..request.headers.len()]
+    } else {
+        on_heap = request.headers.iter().map(field_range).collect();
+        &on_heap[..]
+    };
     let head = buffer.split_to(length).freeze();
-    build(&head, method, version, target, &ranges[..count]).map(Some)
+    build(&head, method, version, target, ranges).map(Some)
 }
 
 /// The head's parts from the ranges found by the parser, and its framing.
@@ -229,6 +245,18 @@ mod tests {
         assert_eq!(head.framing, BodyFraming::None);
         assert!(head.keep_alive);
         assert_eq!(&buffer[..], b"GET /next HTTP/1.1\r\n");
+    }
+
+    #[test]
+    fn heads_with_many_fields_keep_every_one() {
+        let fields: String = (0..60)
+            .map(|n| format!("x-field-{n}: value {n}\r\n"))
+            .collect();
+        let head = parsed(&format!("GET / HTTP/1.1\r\nHost: a\r\n{fields}\r\n"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.parts.headers.len(), 61);
+        assert_eq!(head.parts.headers["x-field-59"], "value 59");
     }
 
     #[test]
