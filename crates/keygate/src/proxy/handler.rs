@@ -124,7 +124,10 @@ where
     record.service = Some(matched.service.name.clone());
     record.route = Some(matched.route.name.clone());
     let caller = authenticate(state, matched.route, &request, record)?;
-    let selected = select_plan(matched.service, &caller, &request, SystemTime::now())?;
+    // One reading of the clock serves the whole request: key expiry, subscription end,
+    // the key's last use and the access record.
+    let now = record.time;
+    let selected = select_plan(matched.service, &caller, &request, now)?;
     if let Some(selected) = &selected {
         record.plan = Some(selected.plan.name.clone());
         record.subscription = Some(selected.subscription.id.clone());
@@ -132,11 +135,9 @@ where
     authorize(matched.route, &caller, selected.as_ref(), &request)?;
     // A use is a call the key was let through for, not one refused by plan or rule.
     if let Some(caller) = &caller {
-        state.usage.note(
-            &state.directory.keys,
-            &caller.key,
-            millis(SystemTime::now()),
-        );
+        state
+            .usage
+            .note(&state.directory.keys, &caller.key, millis(now));
     }
     let forward_key = matched.route.forward_key
         || selected
@@ -248,7 +249,7 @@ fn authenticate<B>(
     if !plausible(&presented) {
         return Err(ProxyError::InvalidKey(InvalidKey::NotFound));
     }
-    let check = state.directory.check(&presented, SystemTime::now());
+    let check = state.directory.check(&presented, record.time);
     let (entry, refusal) = match check {
         KeyCheck::Valid(entry) => (entry, None),
         KeyCheck::NotFound => return Err(ProxyError::InvalidKey(InvalidKey::NotFound)),
