@@ -19,30 +19,48 @@ static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
 /// Removes the hop-by-hop headers of RFC 9110 §7.6.1 and every header that `Connection`
-/// names. Used on requests and responses alike.
+/// names. Used on requests and responses alike; allocates only for a message with several
+/// `Connection` fields.
 pub fn drop_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages have none: one pass over the names instead of eight lookups.
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
-    if headers.contains_key(CONNECTION) {
-        let named: Vec<HeaderName> = headers
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
-            .collect();
-        for name in named {
-            headers.remove(name);
+    match headers.get_all(CONNECTION).iter().count() {
+        0 => {}
+        1 => {
+            if let Some(value) = headers.remove(CONNECTION) {
+                remove_named(headers, &value);
+            }
         }
-        headers.remove(CONNECTION);
+        _ => {
+            // Cloning a header value shares its bytes.
+            let values: Vec<HeaderValue> = headers.get_all(CONNECTION).iter().cloned().collect();
+            headers.remove(CONNECTION);
+            for value in &values {
+                remove_named(headers, value);
+            }
+        }
     }
     for name in [&KEEP_ALIVE, &PROXY_CONNECTION] {
         headers.remove(name);
     }
     for name in [TE, TRAILER, TRANSFER_ENCODING, UPGRADE, PROXY_AUTHENTICATE] {
         headers.remove(name);
+    }
+}
+
+/// Removes the fields a `Connection` value names (looked up by name, nothing allocated).
+fn remove_named(headers: &mut HeaderMap, connection: &HeaderValue) {
+    let Ok(tokens) = connection.to_str() else {
+        return;
+    };
+    for token in tokens
+        .split(',')
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+    {
+        headers.remove(token);
     }
 }
 
@@ -99,29 +117,57 @@ fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Appends the client address to `X-Forwarded-For` (several lines are folded into one), and sets `X-Forwarded-Proto` and
-/// `X-Forwarded-Host` to what this gateway saw (client-sent values of those two are not
-/// trusted). Then sets `Host` to the target's unless `preserve_host`.
+/// A client's address, and its text as `X-Forwarded-For` carries it, written once per
+/// connection rather than once per request.
+#[derive(Debug, Clone)]
+pub struct ClientAddress {
+    /// The address.
+    pub ip: IpAddr,
+    /// The address as a header value.
+    pub header: HeaderValue,
+}
+
+impl ClientAddress {
+    /// The address `ip`, with its header text.
+    pub fn new(ip: IpAddr) -> ClientAddress {
+        let mut text = String::with_capacity(40);
+        let _ = write!(text, "{ip}");
+        ClientAddress {
+            ip,
+            header: HeaderValue::from_str(&text)
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+        }
+    }
+}
+
+/// Appends the client address to `X-Forwarded-For` (several lines are folded into one),
+/// and sets `X-Forwarded-Proto` and `X-Forwarded-Host` to what this gateway saw
+/// (client-sent values of those two are not trusted). Then sets `Host` to the target's
+/// unless `preserve_host`.
 pub fn set_forwarded(
     headers: &mut HeaderMap,
-    client: IpAddr,
+    client: &ClientAddress,
     original_host: Option<HeaderValue>,
     target_host: &HeaderValue,
     preserve_host: bool,
 ) {
-    let mut chain = String::with_capacity(64);
-    for previous in headers.get_all(&X_FORWARDED_FOR) {
-        match previous.to_str().map(str::trim) {
-            Ok(previous) if !previous.is_empty() => {
-                chain.push_str(previous);
-                chain.push_str(", ");
+    if headers.contains_key(&X_FORWARDED_FOR) {
+        let mut chain = String::with_capacity(64);
+        for previous in headers.get_all(&X_FORWARDED_FOR) {
+            match previous.to_str().map(str::trim) {
+                Ok(previous) if !previous.is_empty() => {
+                    chain.push_str(previous);
+                    chain.push_str(", ");
+                }
+                _ => {}
             }
-            _ => {}
         }
-    }
-    let _ = write!(chain, "{client}");
-    if let Ok(value) = HeaderValue::from_str(&chain) {
-        headers.insert(X_FORWARDED_FOR.clone(), value);
+        let _ = write!(chain, "{}", client.ip);
+        if let Ok(value) = HeaderValue::from_str(&chain) {
+            headers.insert(X_FORWARDED_FOR.clone(), value);
+        }
+    } else {
+        headers.insert(X_FORWARDED_FOR.clone(), client.header.clone());
     }
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     match &original_host {
@@ -159,6 +205,19 @@ mod tests {
     }
 
     #[test]
+    fn every_connection_field_is_read() {
+        let mut headers = HeaderMap::new();
+        headers.append(CONNECTION, HeaderValue::from_static("x-one"));
+        headers.append(CONNECTION, HeaderValue::from_static(" , X-Two ,"));
+        headers.insert("x-one", HeaderValue::from_static("1"));
+        headers.insert("x-two", HeaderValue::from_static("2"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        drop_hop_by_hop(&mut headers);
+        let left: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-kept"]);
+    }
+
+    #[test]
     fn forwarded_for_is_appended_and_host_replaced() {
         let mut headers = HeaderMap::new();
         headers.append("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
@@ -169,7 +228,7 @@ mod tests {
         let target = HeaderValue::from_static("127.0.0.1:9001");
         set_forwarded(
             &mut headers,
-            [127, 0, 0, 1].into(),
+            &ClientAddress::new([127, 0, 0, 1].into()),
             Some(host),
             &target,
             false,
@@ -188,7 +247,7 @@ mod tests {
         let target = HeaderValue::from_static("127.0.0.1:9001");
         set_forwarded(
             &mut headers,
-            [10, 0, 0, 1].into(),
+            &ClientAddress::new([10, 0, 0, 1].into()),
             Some(host),
             &target,
             true,

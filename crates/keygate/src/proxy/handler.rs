@@ -11,7 +11,7 @@
 //! 7. log — [`Gateway::handle`] hands the access record to the log writer.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
+
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -22,7 +22,7 @@ use http_body_util::Either;
 
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
-use super::forward::{drop_hop_by_hop, set_forwarded, set_identity};
+use super::forward::{drop_hop_by_hop, set_forwarded, set_identity, ClientAddress};
 use super::key_source::{self, Extracted};
 use super::respond::error_response;
 use super::router::RouteMatch;
@@ -80,7 +80,11 @@ impl Gateway {
     }
 
     /// Answers one request. Never fails: errors become JSON responses.
-    pub async fn handle<B>(&self, request: Request<B>, client: SocketAddr) -> Response<ProxyBody>
+    pub async fn handle<B>(
+        &self,
+        request: Request<B>,
+        client: &ClientAddress,
+    ) -> Response<ProxyBody>
     where
         B: http_body::Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
@@ -89,8 +93,7 @@ impl Gateway {
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
         let mut record = AccessRecord::new(request.method().clone(), request.uri().clone());
-        let response = match proxy(&self.state, &snapshot, request, client.ip(), &mut record).await
-        {
+        let response = match proxy(&self.state, &snapshot, request, client, &mut record).await {
             Ok(response) => response,
             Err(error) => {
                 record.denial = Some(error.reason());
@@ -112,7 +115,7 @@ async fn proxy<B>(
     state: &SharedState,
     snapshot: &Snapshot,
     request: Request<B>,
-    client: IpAddr,
+    client: &ClientAddress,
     record: &mut AccessRecord,
 ) -> Result<Response<ProxyBody>, ProxyError>
 where
@@ -386,7 +389,7 @@ async fn forward<B>(
     caller: Caller,
     forward_key: bool,
     request: Request<B>,
-    client: IpAddr,
+    client: &ClientAddress,
     record: &mut AccessRecord,
 ) -> Result<Response<ProxyBody>, ProxyError>
 where

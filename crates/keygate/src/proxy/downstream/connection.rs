@@ -24,6 +24,7 @@ use super::request_body::{BodyProgress, BodyState, RequestBody};
 use super::request_head::{self, HeadError, RequestHead};
 use super::response_writer::{write_response, Exchange};
 use crate::proxy::error::ProxyError;
+use crate::proxy::forward::ClientAddress;
 use crate::proxy::handler::Gateway;
 use crate::proxy::respond::error_response;
 
@@ -196,6 +197,7 @@ pub async fn serve_connection(
     stopping: &CancellationToken,
 ) {
     let mut connection = ClientConnection::new(stream);
+    let client = ClientAddress::new(client.ip());
     let mut timer = pin!(tokio::time::sleep(limits.header_timeout));
     let mut stopped = pin!(stopping.cancelled());
     loop {
@@ -218,7 +220,7 @@ pub async fn serve_connection(
         };
         connection.body = BodyState::new(head.framing, head.expects_continue);
         let request = Request::from_parts(head.parts, RequestBody::new(&mut connection));
-        let response = gateway.handle(request, client).await;
+        let response = gateway.handle(request, &client).await;
         let body_unread = !connection.body.is_complete();
         let keep_alive = exchange.keep_alive
             && !stopping.is_cancelled()
@@ -231,7 +233,7 @@ pub async fn serve_connection(
             Ok(true) => {}
             Ok(false) => break,
             Err(error) => {
-                tracing::debug!(%client, %error, "response not completed");
+                tracing::debug!(client = %client.ip, %error, "response not completed");
                 return;
             }
         }

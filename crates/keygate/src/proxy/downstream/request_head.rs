@@ -18,6 +18,9 @@ pub const MAX_FIELDS: usize = 100;
 /// split off the buffer.
 const FEW_FIELDS: usize = 24;
 
+/// Fields the gateway may add to a request before forwarding it.
+const FORWARDING_ROOM: usize = 8;
+
 /// How a request body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFraming {
@@ -119,7 +122,9 @@ fn build(
 ) -> Result<RequestHead, HeadError> {
     let uri = Uri::from_maybe_shared(head.slice(target.0..target.1))
         .map_err(|_| HeadError::Malformed("invalid request target"))?;
-    let mut headers = HeaderMap::with_capacity(ranges.len());
+    // Room for the fields forwarding adds (identity, `X-Forwarded-*`), so that the map
+    // does not grow and move its entries while the request is rewritten.
+    let mut headers = HeaderMap::with_capacity(ranges.len() + FORWARDING_ROOM);
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut close = false;
