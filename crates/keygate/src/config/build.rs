@@ -240,6 +240,7 @@ impl Checker<'_> {
         ProxySettings {
             listen,
             header_timeout: self.duration(proxy.header_timeout.as_ref(), 30),
+            send_timeout: self.duration(proxy.send_timeout.as_ref(), 60),
             shutdown_timeout: self.duration(proxy.shutdown_timeout.as_ref(), 30),
             max_header_bytes,
         }

@@ -72,6 +72,8 @@ pub struct FileProxy {
     pub listen: Option<At<String>>,
     /// How long a client may take to send the request headers.
     pub header_timeout: Option<At<String>>,
+    /// How long a client may leave a response unread before it is disconnected.
+    pub send_timeout: Option<At<String>>,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_timeout: Option<At<String>>,
     /// Largest accepted request header section, in bytes.

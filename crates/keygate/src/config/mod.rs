@@ -88,6 +88,9 @@ pub struct ProxySettings {
     /// How long a client may take to send its request headers, and how long an idle
     /// keep-alive connection waits for its next request (default 30 s).
     pub header_timeout: Duration,
+    /// How long a write to a client may make no progress before the connection is
+    /// closed (default 60 s, as nginx's `send_timeout`).
+    pub send_timeout: Duration,
     /// How long in-flight requests may take to finish at shutdown (default 30 s).
     pub shutdown_timeout: Duration,
     /// Largest request header section accepted, in bytes (default 32 KiB); larger is `431`.

@@ -51,10 +51,16 @@ pub struct ChunkedError;
 #[derive(Debug)]
 pub struct ChunkedDecoder {
     state: State,
+    /// Framing bytes (sizes, extensions, trailers) read since the last chunk data.
+    framing_run: usize,
 }
 
 /// At most this many hex digits in a chunk size (2^60 bytes): more is an attack or a bug.
 const MAX_SIZE_DIGITS: u8 = 15;
+
+/// At most this many framing bytes in a row (extensions and trailers are read and
+/// dropped): a sender that goes on longer is refused rather than read forever.
+const MAX_FRAMING_RUN: usize = 64 * 1024;
 
 impl Default for ChunkedDecoder {
     fn default() -> Self {
@@ -67,6 +73,7 @@ impl ChunkedDecoder {
     pub fn new() -> ChunkedDecoder {
         ChunkedDecoder {
             state: State::Size { size: 0, digits: 0 },
+            framing_run: 0,
         }
     }
 
@@ -96,6 +103,7 @@ impl ChunkedDecoder {
                     };
                     // `take` is at most `buffer.len()`, so it fits in usize.
                     let data = buffer.split_to(usize::try_from(take).unwrap_or(buffer.len()));
+                    self.framing_run = 0;
                     return Ok(Decoded::Data(data.freeze()));
                 }
                 _ => {}
@@ -104,6 +112,10 @@ impl ChunkedDecoder {
                 return Ok(Decoded::NeedMore);
             };
             buffer.advance(1);
+            self.framing_run += 1;
+            if self.framing_run > MAX_FRAMING_RUN {
+                return Err(ChunkedError);
+            }
             self.state = next(self.state, byte)?;
         }
     }
@@ -201,6 +213,18 @@ mod tests {
         let (data, done) = decode_in_steps(b"5\r\nhel", 3).unwrap();
         assert_eq!(data, b"hel");
         assert!(!done);
+    }
+
+    #[test]
+    fn endless_extensions_or_trailers_are_refused() {
+        let mut extension = b"1;".to_vec();
+        extension.resize(MAX_FRAMING_RUN + 10, b'a');
+        assert_eq!(decode_in_steps(&extension, 4096), Err(ChunkedError));
+        let mut trailers = b"0\r\n".to_vec();
+        while trailers.len() <= MAX_FRAMING_RUN {
+            trailers.extend_from_slice(b"x-trailer: 1\r\n");
+        }
+        assert_eq!(decode_in_steps(&trailers, 4096), Err(ChunkedError));
     }
 
     #[test]

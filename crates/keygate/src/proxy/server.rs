@@ -46,6 +46,7 @@ pub async fn serve(
                     let limits = Limits {
                         header_timeout: settings.header_timeout,
                         max_head_bytes: (settings.max_header_bytes + 16 * 1024).max(8192),
+                        send_timeout: settings.send_timeout,
                     };
                     let (gateway, stopping, open) = (gateway.clone(), stopping.clone(), open.clone());
                     tokio::spawn(async move {

@@ -230,7 +230,10 @@ fn idle_connections_close_after_the_header_timeout() {
 fn shutdown_closes_idle_connections_at_once() {
     let first = Echo::start("first");
     let second = Echo::start("second");
-    let mut gateway = Gateway::start_with_header_timeout("60s", &example_config(&first, &second));
+    let mut gateway = Gateway::start_with_proxy_settings(
+        &["header_timeout: 60s"],
+        &example_config(&first, &second),
+    );
     let mut stream = connect(gateway.address);
     stream
         .write_all(b"GET /orders/health HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -304,4 +307,66 @@ fn a_body_of_unknown_length_is_chunked_for_1_1_and_until_close_for_1_0() {
     assert_eq!(response.header("transfer-encoding"), None);
     assert_eq!(response.header("content-length"), None);
     assert_eq!(response.body, b"hello world");
+}
+
+/// A gateway in front of a scripted upstream answering `response`, with `settings` in its
+/// `proxy` section.
+fn gateway_before(response: &'static [u8], settings: &[&str]) -> Gateway {
+    let upstream = scripted_upstream(response);
+    Gateway::start_with_proxy_settings(
+        settings,
+        &format!(
+            "services:\n  - name: s\n    upstream: http://{upstream}\n    routes:\n      - name: all\n        paths: [\"/*\", \"/\"]\n        auth: none\n"
+        ),
+    )
+}
+
+/// A response with an 8 MiB body, far more than the sockets on both sides buffer.
+fn large_response() -> &'static [u8] {
+    let body = vec![b'x'; 8 * 1024 * 1024];
+    let mut response =
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    response.extend_from_slice(&body);
+    Box::leak(response.into_boxed_slice())
+}
+
+#[test]
+fn a_closing_answer_arrives_whole_though_the_client_sent_more() {
+    let gateway = gateway_before(large_response(), &["header_timeout: 1s"]);
+    let mut stream = connect(gateway.address);
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // While the answer is still being written, the client sends more (a request it
+    // should not have sent): closing on those unread bytes would reset the connection.
+    std::thread::sleep(Duration::from_millis(300));
+    stream
+        .write_all(b"GET /more HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut received = Vec::new();
+    stream.read_to_end(&mut received).unwrap();
+    let response = parse_response(&received);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body.len(), 8 * 1024 * 1024);
+}
+
+#[test]
+fn a_client_that_stops_reading_is_disconnected_after_the_send_timeout() {
+    let gateway = gateway_before(
+        large_response(),
+        &["header_timeout: 1s", "send_timeout: 1s"],
+    );
+    let mut stream = connect(gateway.address);
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // Read nothing for well over the send timeout, then everything that is left.
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut received = Vec::new();
+    let _ = stream.read_to_end(&mut received);
+    assert!(
+        received.len() < 8 * 1024 * 1024,
+        "the whole body arrived: {} bytes",
+        received.len()
+    );
 }

@@ -181,13 +181,13 @@ impl Gateway {
         Gateway::launch(dir, &text)
     }
 
-    /// Starts a gateway like [`Gateway::start`] whose clients may take `header_timeout`
-    /// to send a request head (1 s otherwise).
-    pub fn start_with_header_timeout(header_timeout: &str, config: &str) -> Gateway {
+    /// Starts a gateway like [`Gateway::start`] with `settings` (such as
+    /// `["header_timeout: 60s"]`) in its `proxy` section instead of a 1 s header timeout.
+    pub fn start_with_proxy_settings(settings: &[&str], config: &str) -> Gateway {
         let dir = TempDir::new();
         let text = with_listen(&dir.0, config).replace(
-            "header_timeout: 1s",
-            &format!("header_timeout: {header_timeout}"),
+            "  header_timeout: 1s\n",
+            &format!("  {}\n", settings.join("\n  ")),
         );
         Gateway::launch(dir, &text)
     }

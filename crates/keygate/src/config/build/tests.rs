@@ -85,6 +85,7 @@ fn defaults_apply_when_fields_are_absent() {
     .unwrap();
     assert_eq!(config.proxy.max_header_bytes, 32 * 1024);
     assert_eq!(config.proxy.header_timeout, Duration::from_secs(30));
+    assert_eq!(config.proxy.send_timeout, Duration::from_secs(60));
     assert_eq!(
         config.services[0].upstream.connect_timeout,
         Duration::from_secs(5)

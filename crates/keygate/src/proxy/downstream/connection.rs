@@ -3,8 +3,9 @@
 //! connection alive. Pipelined requests are answered in order from the same buffer.
 //!
 //! One timer serves the whole connection: waiting for a head (idle time included) is
-//! limited by `header_timeout`, and the timer is moved to a later deadline only when it
-//! fires early, never once per request.
+//! limited by `header_timeout`, a write the client does not take in `send_timeout`
+//! ends the connection, and the timer is moved to a later deadline only when it fires
+//! early, never once per request.
 
 use std::future::{poll_fn, Future as _};
 use std::io;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use http::{HeaderValue, Method, Request, Version};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
@@ -31,13 +32,15 @@ use crate::proxy::respond::error_response;
 /// Read buffers grow by this much when they run low.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// After a refusal, what the client still sends is read and dropped for at most this
-/// long (and [`DISCARD_LIMIT`] bytes) before the socket closes, so that closing a socket
-/// with unread data does not reset the connection and lose the answer on its way.
+/// When keygate closes a connection the client may still be sending on, what it sends
+/// is read and dropped for at most this long (and [`DISCARD_LIMIT`] bytes) before the
+/// socket closes, so that closing with unread data does not reset the connection and
+/// lose the answer on its way (nginx's lingering close).
 const LINGER: Duration = Duration::from_secs(2);
 
-/// A request body the handler left unread is read and dropped, up to this many bytes,
-/// so that the connection can carry the next request; a longer one closes it.
+/// A request body the handler left unread is read and dropped, up to this many bytes
+/// read and within [`LINGER`], so that the connection can carry the next request; a
+/// longer or slower one closes it.
 const DISCARD_LIMIT: u64 = 1024 * 1024;
 
 /// The limits a connection is served under, read from the configuration when it opened.
@@ -45,8 +48,11 @@ const DISCARD_LIMIT: u64 = 1024 * 1024;
 pub struct Limits {
     /// How long a client may take to send a request head, idle time before it included.
     pub header_timeout: Duration,
-    /// A head that is not complete within this many bytes is answered `431`.
+    /// A head still incomplete after this many bytes is answered `431` (a complete one
+    /// is measured against `max_header_bytes` by the handler).
     pub max_head_bytes: usize,
+    /// How long a write may make no progress before the connection is closed.
+    pub send_timeout: Duration,
 }
 
 /// A client connection: the socket, what was read from it and not used yet, what is
@@ -61,6 +67,12 @@ pub struct ClientConnection {
     pub outgoing: Vec<u8>,
     /// The current request's body.
     pub body: BodyState,
+    /// Bytes read from the socket so far.
+    bytes_read: u64,
+    /// How long a write may make no progress.
+    send_timeout: Duration,
+    /// The connection's one timer: the wait for a head, and writes.
+    timer: Pin<Box<Sleep>>,
 }
 
 /// How waiting for a request head ended without a head.
@@ -72,12 +84,15 @@ enum NoHead {
 }
 
 impl ClientConnection {
-    fn new(stream: TcpStream) -> ClientConnection {
+    fn new(stream: TcpStream, limits: &Limits) -> ClientConnection {
         ClientConnection {
             stream,
             buffer: BytesMut::with_capacity(READ_CHUNK),
             outgoing: Vec::with_capacity(1024),
             body: BodyState::none(),
+            bytes_read: 0,
+            send_timeout: limits.send_timeout,
+            timer: Box::pin(tokio::time::sleep(limits.header_timeout)),
         }
     }
 
@@ -88,17 +103,41 @@ impl ClientConnection {
         if self.buffer.capacity() - self.buffer.len() < READ_CHUNK / 4 {
             self.buffer.reserve(READ_CHUNK);
         }
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buffer)
+        let read = tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buffer);
+        if let Poll::Ready(Ok(count)) = read {
+            self.bytes_read += count as u64;
+        }
+        read
     }
 
-    /// Waits for a complete request head, within `deadline`. `timer` is the
-    /// connection's one timer; it is moved to `deadline` only when it fires before it.
+    /// Writes what the write buffer holds, each write within the send timeout.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if self.outgoing.is_empty() {
+            return Ok(());
+        }
+        let result = send(
+            &mut self.stream,
+            &mut self.timer,
+            self.send_timeout,
+            &self.outgoing,
+        )
+        .await;
+        self.outgoing.clear();
+        result
+    }
+
+    /// Writes `data` (a large body piece, not copied into the write buffer), each write
+    /// within the send timeout.
+    pub async fn send_bytes(&mut self, data: &[u8]) -> io::Result<()> {
+        send(&mut self.stream, &mut self.timer, self.send_timeout, data).await
+    }
+
+    /// Waits for a complete request head, within `deadline`.
     fn poll_head(
         &mut self,
         cx: &mut Context<'_>,
         limits: &Limits,
         deadline: Instant,
-        timer: &mut Pin<&mut Sleep>,
         stopped: &mut Pin<&mut WaitForCancellationFuture<'_>>,
     ) -> Poll<Result<RequestHead, NoHead>> {
         loop {
@@ -123,40 +162,37 @@ impl ClientConnection {
         if self.buffer.is_empty() && stopped.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Err(NoHead::Closed));
         }
-        while timer.as_mut().poll(cx).is_ready() {
-            if timer.deadline() >= deadline {
-                tracing::debug!("client sent no complete request head in time");
-                return Poll::Ready(Err(NoHead::Closed));
-            }
-            timer.as_mut().reset(deadline);
+        if poll_deadline(&mut self.timer, cx, deadline) {
+            tracing::debug!("client sent no complete request head in time");
+            return Poll::Ready(Err(NoHead::Closed));
         }
         Poll::Pending
     }
 
     /// Reads and drops what is left of a body the handler did not read. `false`: the
-    /// body is longer than worth reading, or broke off; the connection must close.
+    /// body is longer or slower than worth reading, or broke off; the connection must
+    /// close.
     async fn discard_body(&mut self) -> bool {
-        if self.body.continue_left.is_some_and(|left| left > 0) {
-            // The client still waits to be told to send it: it never will be.
+        let buffered = self.buffer.len() as u64;
+        if matches!(self.body.progress, BodyProgress::Length(left) if left > DISCARD_LIMIT + buffered)
+        {
             return false;
         }
-        let mut discarded: u64 = 0;
-        loop {
-            match poll_fn(|cx| self.poll_body_data(cx)).await {
-                None => return !matches!(self.body.progress, BodyProgress::Broken),
-                Some(Ok(data)) => {
-                    discarded += data.len() as u64;
-                    if discarded > DISCARD_LIMIT {
-                        return false;
-                    }
+        let limit = self.bytes_read + DISCARD_LIMIT;
+        let discarding = async {
+            loop {
+                match poll_fn(|cx| self.poll_body_data(cx)).await {
+                    None => return !matches!(self.body.progress, BodyProgress::Broken),
+                    Some(Ok(_)) if self.bytes_read <= limit => {}
+                    Some(_) => return false,
                 }
-                Some(Err(_)) => return false,
             }
-        }
+        };
+        tokio::time::timeout(LINGER, discarding)
+            .await
+            .unwrap_or(false)
     }
-}
 
-impl ClientConnection {
     /// Closes the sending side, then reads and drops what the client still sends, until
     /// it closes too or [`LINGER`] or [`DISCARD_LIMIT`] is reached.
     async fn linger(&mut self) {
@@ -164,17 +200,64 @@ impl ClientConnection {
             return;
         }
         let draining = async {
-            let mut drained: u64 = 0;
-            while drained < DISCARD_LIMIT {
+            let limit = self.bytes_read + DISCARD_LIMIT;
+            while self.bytes_read < limit {
                 self.buffer.clear();
                 match poll_fn(|cx| self.poll_fill(cx)).await {
                     Ok(0) | Err(_) => return,
-                    Ok(read) => drained += read as u64,
+                    Ok(_) => {}
                 }
             }
         };
         let _ = tokio::time::timeout(LINGER, draining).await;
     }
+}
+
+/// Whether `deadline` has passed, polling the connection's timer. The timer is moved
+/// back when it is set past `deadline`, and forward only when it fires early.
+fn poll_deadline(timer: &mut Pin<Box<Sleep>>, cx: &mut Context<'_>, deadline: Instant) -> bool {
+    if timer.deadline() > deadline {
+        timer.as_mut().reset(deadline);
+    }
+    while timer.as_mut().poll(cx).is_ready() {
+        if timer.deadline() >= deadline {
+            return true;
+        }
+        timer.as_mut().reset(deadline);
+    }
+    false
+}
+
+/// Writes `data` whole to `stream`; fails when a write makes no progress for
+/// `timeout`. The clock is read only when the socket is full.
+async fn send(
+    stream: &mut TcpStream,
+    timer: &mut Pin<Box<Sleep>>,
+    timeout: Duration,
+    mut data: &[u8],
+) -> io::Result<()> {
+    let mut deadline: Option<Instant> = None;
+    poll_fn(|cx| {
+        while !data.is_empty() {
+            match Pin::new(&mut *stream).poll_write(cx, data) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(written)) => {
+                    data = &data[written..];
+                    deadline = None;
+                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => {
+                    let due = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+                    if poll_deadline(timer, cx, due) {
+                        return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    })
+    .await
 }
 
 /// The answer to a refused head.
@@ -196,14 +279,12 @@ pub async fn serve_connection(
     limits: Limits,
     stopping: &CancellationToken,
 ) {
-    let mut connection = ClientConnection::new(stream);
+    let mut connection = ClientConnection::new(stream, &limits);
     let client = ClientAddress::new(client.ip());
-    let mut timer = pin!(tokio::time::sleep(limits.header_timeout));
     let mut stopped = pin!(stopping.cancelled());
     loop {
         let deadline = Instant::now() + limits.header_timeout;
-        let waited =
-            poll_fn(|cx| connection.poll_head(cx, &limits, deadline, &mut timer, &mut stopped));
+        let waited = poll_fn(|cx| connection.poll_head(cx, &limits, deadline, &mut stopped));
         let head = match waited.await {
             Ok(head) => head,
             Err(NoHead::Closed) => break,
@@ -213,25 +294,35 @@ pub async fn serve_connection(
                 return;
             }
         };
+        let client_keeps_alive = head.keep_alive;
         let exchange = Exchange {
             head_request: head.parts.method == Method::HEAD,
             version: head.parts.version,
-            keep_alive: head.keep_alive,
+            keep_alive: client_keeps_alive,
         };
         connection.body = BodyState::new(head.framing, head.expects_continue);
         let request = Request::from_parts(head.parts, RequestBody::new(&mut connection));
         let response = gateway.handle(request, &client).await;
+        if connection.body.interim_cut_short() {
+            // Part of a `100 Continue` went out: a response after it would be garbled.
+            return;
+        }
         let body_unread = !connection.body.is_complete();
-        let keep_alive = exchange.keep_alive
+        let keep_alive = client_keeps_alive
             && !stopping.is_cancelled()
-            && !(body_unread && connection.body.continue_left.is_some_and(|left| left > 0));
+            && !(body_unread && connection.body.continue_owed());
         let exchange = Exchange {
             keep_alive,
             ..exchange
         };
         match write_response(&mut connection, response, exchange).await {
             Ok(true) => {}
-            Ok(false) => break,
+            Ok(false) => {
+                // The client may still be sending (a body, a pipelined or next request):
+                // closing on unread bytes would reset the connection under the answer.
+                connection.linger().await;
+                return;
+            }
             Err(error) => {
                 tracing::debug!(client = %client.ip, %error, "response not completed");
                 return;

@@ -75,6 +75,17 @@ impl BodyState {
         }
     }
 
+    /// Whether the client still waits for `100 Continue`, none of which was sent.
+    pub fn continue_owed(&self) -> bool {
+        self.continue_left == Some(CONTINUE.len())
+    }
+
+    /// Whether `100 Continue` was begun and not finished (the client stopped reading).
+    pub fn interim_cut_short(&self) -> bool {
+        self.continue_left
+            .is_some_and(|left| left > 0 && left < CONTINUE.len())
+    }
+
     /// Whether the body has been read to its end.
     pub fn is_complete(&self) -> bool {
         match &self.progress {
@@ -182,8 +193,7 @@ impl Body for RequestBody<'_> {
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self.connection.body.progress, BodyProgress::Length(0))
-            || self.connection.body.is_complete()
+        self.connection.body.is_complete()
     }
 
     fn size_hint(&self) -> SizeHint {

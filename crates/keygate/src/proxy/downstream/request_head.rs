@@ -120,7 +120,9 @@ fn build(
     target: (usize, usize),
     ranges: &[FieldRange],
 ) -> Result<RequestHead, HeadError> {
-    let uri = Uri::from_maybe_shared(head.slice(target.0..target.1))
+    // The target is copied: the access log keeps it after the request, and it must not
+    // keep the connection's read buffer with it.
+    let uri = Uri::from_maybe_shared(Bytes::copy_from_slice(&head[target.0..target.1]))
         .map_err(|_| HeadError::Malformed("invalid request target"))?;
     // Room for the fields forwarding adds (identity, `X-Forwarded-*`), so that the map
     // does not grow and move its entries while the request is rewritten.
@@ -196,7 +198,10 @@ fn build(
         parts,
         framing,
         keep_alive,
-        expects_continue: expects_continue && framing != BodyFraming::None,
+        // RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored.
+        expects_continue: expects_continue
+            && framing != BodyFraming::None
+            && version == Version::HTTP_11,
     })
 }
 
@@ -354,6 +359,8 @@ mod tests {
         assert!(parsed(with_body).unwrap().unwrap().expects_continue);
         let without = "GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n";
         assert!(!parsed(without).unwrap().unwrap().expects_continue);
+        let old = "PUT / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+        assert!(!parsed(old).unwrap().unwrap().expects_continue);
     }
 
     #[test]

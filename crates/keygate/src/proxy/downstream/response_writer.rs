@@ -8,13 +8,14 @@ use std::io;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, DATE};
-use http::{Response, StatusCode, Version};
-use http_body::Body as _;
+use http::{HeaderValue, Response, StatusCode, Version};
+use http_body::{Body as _, Frame};
 use http_body_util::BodyExt as _;
-use tokio::io::AsyncWriteExt as _;
 
 use super::connection::ClientConnection;
 use super::date::append_date;
+use crate::proxy::error::ProxyError;
+use crate::proxy::respond::error_response;
 use crate::proxy::ProxyBody;
 
 /// A body piece larger than this is written from where it is rather than copied into
@@ -77,11 +78,31 @@ pub async fn write_response(
     }
     let mut written: u64 = 0;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|error| WriteError::Body(error.to_string()))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
+        let data = match frame.map(Frame::into_data) {
+            Ok(Ok(data)) => data,
+            Ok(Err(_trailers)) => continue,
+            Err(error) if written == 0 && !connection.outgoing.is_empty() => {
+                // Nothing has left yet: the client gets a 502 rather than an empty reply.
+                connection.outgoing.clear();
+                let broken =
+                    error_response(&ProxyError::UpstreamBroken, &HeaderValue::from_static(""));
+                let closing = Exchange {
+                    keep_alive: false,
+                    ..exchange
+                };
+                Box::pin(write_response(connection, broken, closing)).await?;
+                return Err(WriteError::Body(error.to_string()));
+            }
+            Err(error) => return Err(WriteError::Body(error.to_string())),
         };
         written += data.len() as u64;
+        if let Framing::Length(length) = framing {
+            if written > length {
+                return Err(WriteError::Body(format!(
+                    "more body than the declared {length} bytes"
+                )));
+            }
+        }
         append_piece(connection, framing, data).await?;
         if !body.is_end_stream() {
             connection.flush().await?;
@@ -146,7 +167,13 @@ fn encode_head(
     out.push(b' ');
     out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
+    // RFC 9110 §8.6: no Content-Length on 1xx and 204 (an upstream may send one).
+    let length_forbidden =
+        parts.status.is_informational() || parts.status == StatusCode::NO_CONTENT;
     for (name, value) in &parts.headers {
+        if length_forbidden && name == CONTENT_LENGTH {
+            continue;
+        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
@@ -194,24 +221,12 @@ async fn append_piece(
         connection.outgoing.extend_from_slice(&data);
     } else {
         connection.flush().await?;
-        connection.stream.write_all(&data).await?;
+        connection.send_bytes(&data).await?;
     }
     if framing == Framing::Chunked {
         connection.outgoing.extend_from_slice(b"\r\n");
     }
     Ok(())
-}
-
-impl ClientConnection {
-    /// Writes what the write buffer holds.
-    pub async fn flush(&mut self) -> io::Result<()> {
-        if !self.outgoing.is_empty() {
-            let result = self.stream.write_all(&self.outgoing).await;
-            self.outgoing.clear();
-            result?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
