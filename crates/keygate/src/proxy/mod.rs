@@ -8,6 +8,7 @@ pub mod facts;
 pub mod forward;
 pub mod handler;
 pub mod key_source;
+pub mod read_buffer;
 pub mod respond;
 pub mod router;
 pub mod server;

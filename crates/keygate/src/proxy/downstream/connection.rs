@@ -27,10 +27,8 @@ use super::response_writer::{write_response, Exchange};
 use crate::proxy::error::ProxyError;
 use crate::proxy::forward::ClientAddress;
 use crate::proxy::handler::Gateway;
+use crate::proxy::read_buffer::{poll_fill, READ_CHUNK};
 use crate::proxy::respond::error_response;
-
-/// Read buffers grow by this much when they run low.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// When keygate closes a connection the client may still be sending on, what it sends
 /// is read and dropped for at most this long (and [`DISCARD_LIMIT`] bytes) before the
@@ -96,14 +94,9 @@ impl ClientConnection {
         }
     }
 
-    /// Reads what the socket has into `buffer`: the number of bytes, 0 at end of stream.
-    /// Through `AsyncRead`, so that a read that empties the socket also clears its
-    /// readiness and the next wait costs no system call.
+    /// Reads what the socket has into `buffer` ([`poll_fill`]), counting the bytes.
     pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.buffer.capacity() - self.buffer.len() < READ_CHUNK / 4 {
-            self.buffer.reserve(READ_CHUNK);
-        }
-        let read = tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buffer);
+        let read = poll_fill(&mut self.stream, &mut self.buffer, cx);
         if let Poll::Ready(Ok(count)) = read {
             self.bytes_read += count as u64;
         }

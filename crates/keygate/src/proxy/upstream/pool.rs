@@ -6,7 +6,6 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -15,11 +14,10 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::net::TcpStream;
 
+use crate::proxy::read_buffer::poll_fill;
+
 /// How many per-thread shelves a pool has; threads beyond this share them.
 const SHELVES: usize = 64;
-
-/// Read buffers grow by this much when they run low.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// One connection to an upstream target, with its buffers.
 #[derive(Debug)]
@@ -44,14 +42,10 @@ impl Connection {
         }
     }
 
-    /// Reads what the socket has into `buffer`: the number of bytes, 0 at end of stream.
-    /// Through `AsyncRead`, so that a read that leaves the socket empty also clears its
-    /// readiness: the next wait, and the check of an idle connection, cost no system call.
+    /// Reads what the socket has into `buffer` ([`poll_fill`]); reading through
+    /// `AsyncRead` also makes the check of an idle connection cost no system call.
     pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.buffer.capacity() - self.buffer.len() < READ_CHUNK / 4 {
-            self.buffer.reserve(READ_CHUNK);
-        }
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buffer)
+        poll_fill(&mut self.stream, &mut self.buffer, cx)
     }
 
     /// Whether an idle connection can carry a request: the upstream has neither closed

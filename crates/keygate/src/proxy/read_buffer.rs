@@ -1,0 +1,26 @@
+//! Reading from a socket into a connection's read buffer, shared by the client and the
+//! upstream side.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use tokio::net::TcpStream;
+
+/// Read buffers grow by this much when they run low.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Reads what `stream` has into `buffer`: the number of bytes, 0 at end of stream.
+/// Through `AsyncRead`, so that a read that empties the socket also clears its readiness
+/// and the next wait costs no system call.
+pub fn poll_fill(
+    stream: &mut TcpStream,
+    buffer: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    if buffer.capacity() - buffer.len() < READ_CHUNK / 4 {
+        buffer.reserve(READ_CHUNK);
+    }
+    tokio_util::io::poll_read_buf(Pin::new(stream), cx, buffer)
+}
