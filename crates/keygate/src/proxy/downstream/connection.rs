@@ -287,12 +287,7 @@ pub async fn serve_connection(
                 return;
             }
         };
-        let client_keeps_alive = head.keep_alive;
-        let exchange = Exchange {
-            head_request: head.parts.method == Method::HEAD,
-            version: head.parts.version,
-            keep_alive: client_keeps_alive,
-        };
+        let (head_request, version) = (head.parts.method == Method::HEAD, head.parts.version);
         connection.body = BodyState::new(head.framing, head.expects_continue);
         let request = Request::from_parts(head.parts, RequestBody::new(&mut connection));
         let response = gateway.handle(request, &client).await;
@@ -301,12 +296,12 @@ pub async fn serve_connection(
             return;
         }
         let body_unread = !connection.body.is_complete();
-        let keep_alive = client_keeps_alive
-            && !stopping.is_cancelled()
-            && !(body_unread && connection.body.continue_owed());
         let exchange = Exchange {
-            keep_alive,
-            ..exchange
+            head_request,
+            version,
+            keep_alive: head.keep_alive
+                && !stopping.is_cancelled()
+                && !(body_unread && connection.body.continue_owed()),
         };
         match write_response(&mut connection, response, exchange).await {
             Ok(true) => {}

@@ -1,8 +1,9 @@
 //! The client side of the proxy: keygate's own HTTP/1.1 server connection. Each request
 //! is parsed from the connection's buffer (field values are slices of it), handled in
 //! the connection's task with its body read from the socket only when forwarded, and
-//! answered with its head and body in one write. One timer per connection limits how
-//! long a client takes to send a head.
+//! answered with its head and (when it came whole, as small bodies do) its body in one
+//! write. One timer per connection limits how long a client takes to send a head and to
+//! take a response.
 //!
 //! keygate serves HTTP/1.1 and HTTP/1.0 with keep-alive and pipelining; `Expect:
 //! 100-continue` is answered when the body is first read; ambiguous framing (both
