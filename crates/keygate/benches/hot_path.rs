@@ -151,8 +151,9 @@ fn upstream_heads(c: &mut Criterion) {
             request_head::write_head(
                 &mut out,
                 &Method::GET,
-                black_box("/orders/42?page=2"),
+                request_head::RequestPath::whole(black_box("/orders/42?page=2")),
                 black_box(&headers),
+                &request_head::AsSent,
                 request_head::BodyFraming::None,
             );
             out.len()

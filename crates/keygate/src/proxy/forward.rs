@@ -1,14 +1,19 @@
 //! Rewriting a request for the upstream: hop-by-hop headers dropped, client-sent identity
-//! headers replaced by the real ones, `X-Forwarded-*` added, and the target's `Host`.
+//! headers replaced by the real ones, `X-Forwarded-*` added, and the target's `Host`. The
+//! replacing is done as the upstream request head is written ([`ForwardedFields`]), not
+//! in the request's header map.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use http::header::{
     HeaderName, CONNECTION, HOST, PROXY_AUTHENTICATE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, Uri};
 
+use super::upstream::request_head::append_field;
+use super::upstream::FieldRewrite;
 use crate::config::IdentityHeaders;
 use crate::state::{ConsumerEntry, KeyEntry};
 
@@ -30,7 +35,7 @@ pub fn drop_hop_by_hop(headers: &mut HeaderMap) {
         0 => {}
         1 => {
             if let Some(value) = headers.remove(CONNECTION) {
-                remove_named(headers, &value);
+                remove_named(headers, value.as_bytes());
             }
         }
         _ => {
@@ -38,7 +43,7 @@ pub fn drop_hop_by_hop(headers: &mut HeaderMap) {
             let values: Vec<HeaderValue> = headers.get_all(CONNECTION).iter().cloned().collect();
             headers.remove(CONNECTION);
             for value in &values {
-                remove_named(headers, value);
+                remove_named(headers, value.as_bytes());
             }
         }
     }
@@ -51,21 +56,20 @@ pub fn drop_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Removes the fields a `Connection` value names (looked up by name, nothing allocated).
-fn remove_named(headers: &mut HeaderMap, connection: &HeaderValue) {
-    let Ok(tokens) = connection.to_str() else {
-        return;
-    };
-    for token in tokens
-        .split(',')
-        .map(str::trim)
+pub(crate) fn remove_named(headers: &mut HeaderMap, connection: &[u8]) {
+    for token in connection
+        .split(|&byte| byte == b',')
+        .map(<[u8]>::trim_ascii)
         .filter(|token| !token.is_empty())
     {
-        headers.remove(token);
+        if let Ok(token) = std::str::from_utf8(token) {
+            headers.remove(token);
+        }
     }
 }
 
 /// The fields RFC 9110 §7.6.1 names hop-by-hop, and their old spellings.
-fn is_hop_by_hop(name: &HeaderName) -> bool {
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
     name == CONNECTION
         || name == TE
         || name == TRAILER
@@ -76,45 +80,122 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
         || name == PROXY_CONNECTION
 }
 
-/// Replaces whatever identity headers the client sent with the caller's: consumer name,
-/// key id, groups and client type. Anonymous calls get none.
-pub fn set_identity(
-    headers: &mut HeaderMap,
-    names: &IdentityHeaders,
-    caller: Option<(&KeyEntry, &ConsumerEntry)>,
-) {
-    let Some((key, consumer)) = caller else {
-        for name in [
-            &names.consumer,
-            &names.credential,
-            &names.groups,
-            &names.client_type,
-        ] {
-            headers.remove(name);
-        }
-        return;
-    };
-    // `insert` replaces every value a client sent under the name.
-    headers.insert(names.consumer.clone(), header_value(&consumer.name));
-    headers.insert(names.credential.clone(), header_value(&key.id));
-    headers.insert(
-        names.client_type.clone(),
-        consumer.profile.client_type.header(),
-    );
-    match &consumer.profile.groups_header {
-        Some(groups) => {
-            headers.insert(names.groups.clone(), groups.clone());
-        }
-        None => {
-            headers.remove(&names.groups);
+/// The fields forwarding writes on a request in place of the client's: the caller's
+/// identity (consumer name, key id, groups, client type; none for anonymous calls, and
+/// whatever the client sent under those names is left out), `X-Forwarded-For` with the
+/// client's address appended, `X-Forwarded-Proto` and `X-Forwarded-Host` as this gateway
+/// saw them (client-sent values of those two are not trusted), and the target's `Host`
+/// unless the service preserves the client's. Everything is borrowed: nothing is
+/// allocated or inserted into the request's header map.
+pub struct ForwardedFields<'a> {
+    names: &'a IdentityHeaders,
+    caller: Option<(&'a KeyEntry, &'a ConsumerEntry)>,
+    client: &'a ClientAddress,
+    /// The host the client asked for: its `Host`, or the authority of an absolute target.
+    original_host: Option<Cow<'a, HeaderValue>>,
+    /// The `Host` sent instead of the client's; `None` keeps the client's.
+    host: Option<Cow<'a, HeaderValue>>,
+}
+
+impl<'a> ForwardedFields<'a> {
+    /// The fields for a request with `headers` and `uri` from `client`, sent to a target
+    /// whose `Host` is `target_host`.
+    pub fn new(
+        headers: &'a HeaderMap,
+        uri: &Uri,
+        names: &'a IdentityHeaders,
+        caller: Option<(&'a KeyEntry, &'a ConsumerEntry)>,
+        client: &'a ClientAddress,
+        target_host: &'a HeaderValue,
+        preserve_host: bool,
+    ) -> ForwardedFields<'a> {
+        let client_host = headers.get(HOST);
+        let original_host = match client_host {
+            Some(host) => Some(Cow::Borrowed(host)),
+            None => uri
+                .authority()
+                .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
+                .map(Cow::Owned),
+        };
+        let host = match (preserve_host, client_host) {
+            (true, Some(_)) => None,
+            // An absolute target without a `Host` field: its authority is the client's host.
+            (true, None) => Some(original_host.clone().unwrap_or(Cow::Borrowed(target_host))),
+            (false, _) => Some(Cow::Borrowed(target_host)),
+        };
+        ForwardedFields {
+            names,
+            caller,
+            client,
+            original_host,
+            host,
         }
     }
 }
 
-/// A text as a header value; empty when it is not header-safe (an old or hand-edited
-/// store), rather than failing the request. One allocation, owned by the header map.
-fn header_value(text: &str) -> HeaderValue {
-    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+impl FieldRewrite for ForwardedFields<'_> {
+    fn host(&self) -> Option<&HeaderValue> {
+        self.host.as_deref()
+    }
+
+    fn replaces(&self, name: &HeaderName) -> bool {
+        *name == X_FORWARDED_FOR
+            || *name == X_FORWARDED_PROTO
+            || *name == X_FORWARDED_HOST
+            || *name == self.names.consumer
+            || *name == self.names.credential
+            || *name == self.names.groups
+            || *name == self.names.client_type
+    }
+
+    fn append_fields(&self, fields: &HeaderMap, out: &mut Vec<u8>) {
+        if let Some((key, consumer)) = self.caller {
+            append_field(
+                out,
+                self.names.consumer.as_str(),
+                header_safe(&consumer.name),
+            );
+            append_field(out, self.names.credential.as_str(), header_safe(&key.id));
+            append_field(
+                out,
+                self.names.client_type.as_str(),
+                consumer.profile.client_type.header_bytes(),
+            );
+            if let Some(groups) = &consumer.profile.groups_header {
+                append_field(out, self.names.groups.as_str(), groups.as_bytes());
+            }
+        }
+        // Several `X-Forwarded-For` lines are folded into one, the client's address last.
+        out.extend_from_slice(X_FORWARDED_FOR.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        for previous in fields.get_all(&X_FORWARDED_FOR) {
+            let previous = previous.as_bytes().trim_ascii();
+            if !previous.is_empty() {
+                out.extend_from_slice(previous);
+                out.extend_from_slice(b", ");
+            }
+        }
+        out.extend_from_slice(self.client.header.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        append_field(out, X_FORWARDED_PROTO.as_str(), b"http");
+        if let Some(host) = &self.original_host {
+            append_field(out, X_FORWARDED_HOST.as_str(), host.as_bytes());
+        }
+    }
+}
+
+/// A text's bytes when it may be sent as a header value (what `HeaderValue` accepts);
+/// empty when it may not (an old or hand-edited store), rather than failing the request.
+fn header_safe(text: &str) -> &[u8] {
+    let bytes = text.as_bytes();
+    if bytes
+        .iter()
+        .all(|&byte| byte == b'\t' || (byte >= b' ' && byte != 0x7f))
+    {
+        bytes
+    } else {
+        b""
+    }
 }
 
 /// A client's address, and its text as `X-Forwarded-For` carries it, written once per
@@ -137,49 +218,6 @@ impl ClientAddress {
             header: HeaderValue::from_str(&text)
                 .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
         }
-    }
-}
-
-/// Appends the client address to `X-Forwarded-For` (several lines are folded into one),
-/// and sets `X-Forwarded-Proto` and `X-Forwarded-Host` to what this gateway saw
-/// (client-sent values of those two are not trusted). Then sets `Host` to the target's
-/// unless `preserve_host`.
-pub fn set_forwarded(
-    headers: &mut HeaderMap,
-    client: &ClientAddress,
-    original_host: Option<HeaderValue>,
-    target_host: &HeaderValue,
-    preserve_host: bool,
-) {
-    if headers.contains_key(&X_FORWARDED_FOR) {
-        let mut chain = String::with_capacity(64);
-        for previous in headers.get_all(&X_FORWARDED_FOR) {
-            match previous.to_str().map(str::trim) {
-                Ok(previous) if !previous.is_empty() => {
-                    chain.push_str(previous);
-                    chain.push_str(", ");
-                }
-                _ => {}
-            }
-        }
-        let _ = write!(chain, "{}", client.ip);
-        if let Ok(value) = HeaderValue::from_str(&chain) {
-            headers.insert(X_FORWARDED_FOR.clone(), value);
-        }
-    } else {
-        headers.insert(X_FORWARDED_FOR.clone(), client.header.clone());
-    }
-    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-    match &original_host {
-        Some(host) => {
-            headers.insert(X_FORWARDED_HOST.clone(), host.clone());
-        }
-        None => {
-            headers.remove(&X_FORWARDED_HOST);
-        }
-    }
-    if !preserve_host || original_host.is_none() {
-        headers.insert(HOST, target_host.clone());
     }
 }
 
@@ -217,42 +255,89 @@ mod tests {
         assert_eq!(left, ["x-kept"]);
     }
 
+    /// The head written for a request with `headers` rewritten by `fields`.
+    fn written(headers: &HeaderMap, fields: &ForwardedFields<'_>) -> String {
+        let mut out = Vec::new();
+        crate::proxy::upstream::request_head::write_head(
+            &mut out,
+            &http::Method::GET,
+            crate::proxy::upstream::RequestPath::whole("/"),
+            headers,
+            fields,
+            crate::proxy::upstream::request_head::BodyFraming::None,
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    fn identity_names() -> IdentityHeaders {
+        IdentityHeaders {
+            consumer: HeaderName::from_static("x-consumer-username"),
+            credential: HeaderName::from_static("x-credential-identifier"),
+            groups: HeaderName::from_static("x-consumer-groups"),
+            client_type: HeaderName::from_static("client-type"),
+        }
+    }
+
     #[test]
     fn forwarded_for_is_appended_and_host_replaced() {
         let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
         headers.append("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
-        headers.append("x-forwarded-for", HeaderValue::from_static("2.2.2.2"));
+        headers.append("x-forwarded-for", HeaderValue::from_static(" 2.2.2.2 "));
         headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        let host = HeaderValue::from_static("api.example.com");
-        headers.insert(HOST, host.clone());
+        headers.insert("x-consumer-username", HeaderValue::from_static("forged"));
+        headers.insert("accept", HeaderValue::from_static("*/*"));
+        let names = identity_names();
+        let client = ClientAddress::new([127, 0, 0, 1].into());
         let target = HeaderValue::from_static("127.0.0.1:9001");
-        set_forwarded(
-            &mut headers,
-            &ClientAddress::new([127, 0, 0, 1].into()),
-            Some(host),
-            &target,
-            false,
+        let uri = Uri::from_static("/");
+        let fields = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, false);
+        assert_eq!(
+            written(&headers, &fields),
+            "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\naccept: */*\r\n\
+             x-forwarded-for: 1.1.1.1, 2.2.2.2, 127.0.0.1\r\nx-forwarded-proto: http\r\n\
+             x-forwarded-host: api.example.com\r\n\r\n"
         );
-        assert_eq!(headers["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 127.0.0.1");
-        assert_eq!(headers["x-forwarded-proto"], "http");
-        assert_eq!(headers["x-forwarded-host"], "api.example.com");
-        assert_eq!(headers[HOST], "127.0.0.1:9001");
     }
 
     #[test]
     fn preserve_host_keeps_the_clients_host() {
         let mut headers = HeaderMap::new();
-        let host = HeaderValue::from_static("api.example.com");
-        headers.insert(HOST, host.clone());
+        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
+        let names = identity_names();
+        let client = ClientAddress::new([10, 0, 0, 1].into());
         let target = HeaderValue::from_static("127.0.0.1:9001");
-        set_forwarded(
-            &mut headers,
-            &ClientAddress::new([10, 0, 0, 1].into()),
-            Some(host),
-            &target,
-            true,
+        let uri = Uri::from_static("/");
+        let fields = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, true);
+        assert_eq!(
+            written(&headers, &fields),
+            "GET / HTTP/1.1\r\nhost: api.example.com\r\nx-forwarded-for: 10.0.0.1\r\n\
+             x-forwarded-proto: http\r\nx-forwarded-host: api.example.com\r\n\r\n"
         );
-        assert_eq!(headers[HOST], "api.example.com");
-        assert_eq!(headers["x-forwarded-for"], "10.0.0.1");
+    }
+
+    #[test]
+    fn an_absolute_target_without_host_gives_its_authority() {
+        let headers = HeaderMap::new();
+        let names = identity_names();
+        let client = ClientAddress::new([10, 0, 0, 1].into());
+        let target = HeaderValue::from_static("127.0.0.1:9001");
+        let uri = Uri::from_static("http://api.example.com/x");
+        let preserved = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, true);
+        assert_eq!(
+            preserved.host(),
+            Some(&HeaderValue::from_static("api.example.com"))
+        );
+        let replaced = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, false);
+        assert_eq!(replaced.host(), Some(&target));
+        assert!(written(&headers, &replaced).contains("x-forwarded-host: api.example.com\r\n"));
+    }
+
+    #[test]
+    fn only_header_safe_texts_are_sent() {
+        assert_eq!(header_safe("alex\tthe great"), b"alex\tthe great");
+        assert_eq!(header_safe("caf\u{e9}"), "caf\u{e9}".as_bytes());
+        assert_eq!(header_safe("line\nbreak"), b"");
+        assert_eq!(header_safe("del\u{7f}"), b"");
     }
 }

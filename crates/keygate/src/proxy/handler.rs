@@ -17,16 +17,16 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::HOST;
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderMap, Request, Response};
 use http_body_util::Either;
 
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
-use super::forward::{drop_hop_by_hop, set_forwarded, set_identity, ClientAddress};
+use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
 use super::key_source::{self, Extracted};
 use super::respond::error_response;
 use super::router::RouteMatch;
-use super::upstream::UpstreamTarget;
+use super::upstream::RequestPath;
 use super::ProxyBody;
 use crate::access_log::{AccessLog, AccessRecord};
 use crate::config::{AuthMode, Plan, Route, Service};
@@ -399,10 +399,6 @@ where
     let upstream = &snapshot.upstreams[matched.service_index];
     let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
     let (mut parts, body) = request.into_parts();
-    let original_host = parts.headers.get(HOST).cloned().or_else(|| {
-        let authority = parts.uri.authority()?;
-        HeaderValue::from_str(authority.as_str()).ok()
-    });
 
     let mut query = parts.uri.query().map(Cow::Borrowed);
     if let Some(caller) = &caller {
@@ -415,34 +411,30 @@ where
             }
         }
     }
-    let path_and_query = upstream_path(
-        target,
-        forwarded_path(matched.service, parts.uri.path()),
-        query.as_deref(),
-    );
-
     drop_hop_by_hop(&mut parts.headers);
-    set_identity(
-        &mut parts.headers,
+    let path = RequestPath {
+        base: &target.base_path,
+        path: forwarded_path(matched.service, parts.uri.path()),
+        query: query.as_deref(),
+    };
+    let fields = ForwardedFields::new(
+        &parts.headers,
+        &parts.uri,
         &snapshot.identity_headers,
         caller
             .as_ref()
             .map(|caller| (&*caller.key, &caller.key.consumer)),
-    );
-    set_forwarded(
-        &mut parts.headers,
         client,
-        original_host,
         &target.host_header,
         matched.service.preserve_host,
     );
 
     let sent = Instant::now();
-    let result = upstream.send(target, &parts, &path_and_query, body).await;
+    let result = upstream.send(target, &parts, path, &fields, body).await;
     record.upstream_us = micros(sent);
-    let mut response = result?;
+    // The response's hop-by-hop fields were left out as its head was read.
+    let response = result?;
     record.upstream_status = Some(response.status().as_u16());
-    drop_hop_by_hop(response.headers_mut());
     Ok(response.map(Either::Left))
 }
 
@@ -456,22 +448,6 @@ fn forwarded_path<'p>(service: &Service, path: &'p str) -> &'p str {
         Some(rest) if !rest.is_empty() => rest,
         _ => "/",
     }
-}
-
-/// The path and query sent upstream: the target's base path, the forwarded path, and
-/// the query (rewritten when the key was removed from it).
-fn upstream_path(target: &UpstreamTarget, path: &str, query: Option<&str>) -> String {
-    let query = query.filter(|q| !q.is_empty());
-    let mut path_and_query = String::with_capacity(
-        target.base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1),
-    );
-    path_and_query.push_str(&target.base_path);
-    path_and_query.push_str(path);
-    if let Some(query) = query {
-        path_and_query.push('?');
-        path_and_query.push_str(query);
-    }
-    path_and_query
 }
 
 fn micros(since: Instant) -> u64 {

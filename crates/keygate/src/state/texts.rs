@@ -33,6 +33,14 @@ impl HeaderText {
             HeaderRepr::Unsendable(_) => HeaderValue::from_static(""),
         }
     }
+
+    /// The bytes to send, as [`HeaderText::header`] but borrowed.
+    pub fn header_bytes(&self) -> &[u8] {
+        match &self.0 {
+            HeaderRepr::Sendable(value) => value.as_bytes(),
+            HeaderRepr::Unsendable(_) => b"",
+        }
+    }
 }
 
 impl std::ops::Deref for HeaderText {
@@ -145,5 +153,7 @@ mod tests {
         let unsendable = HeaderText::new("line\nbreak");
         assert_eq!(&*unsendable, "line\nbreak");
         assert_eq!(unsendable.header(), HeaderValue::from_static(""));
+        assert_eq!(unsendable.header_bytes(), b"");
+        assert_eq!(name.header_bytes(), b"alex");
     }
 }

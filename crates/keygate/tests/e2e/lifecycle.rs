@@ -95,10 +95,10 @@ fn shutdown_lets_requests_in_flight_finish() {
     std::thread::sleep(Duration::from_millis(400));
     gateway.process.signal("TERM");
     gateway.process.wait_for_line("shutting down");
-    assert!(
-        std::net::TcpStream::connect(address).is_err(),
-        "no new connections after SIGTERM"
-    );
+    // Each worker closes its own listener; the first to log may be ahead of the others.
+    eventually("no new connections are taken after SIGTERM", || {
+        std::net::TcpStream::connect(address).is_err()
+    });
     let response = in_flight.join().unwrap();
     assert_eq!(response.status, 200, "the request in flight finished");
     let status = gateway.process.wait_exit();

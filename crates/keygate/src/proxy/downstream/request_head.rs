@@ -18,9 +18,6 @@ pub const MAX_FIELDS: usize = 100;
 /// split off the buffer.
 const FEW_FIELDS: usize = 24;
 
-/// Fields the gateway may add to a request before forwarding it.
-const FORWARDING_ROOM: usize = 8;
-
 /// How a request body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFraming {
@@ -124,9 +121,9 @@ fn build(
     // keep the connection's read buffer with it.
     let uri = Uri::from_maybe_shared(Bytes::copy_from_slice(&head[target.0..target.1]))
         .map_err(|_| HeadError::Malformed("invalid request target"))?;
-    // Room for the fields forwarding adds (identity, `X-Forwarded-*`), so that the map
-    // does not grow and move its entries while the request is rewritten.
-    let mut headers = HeaderMap::with_capacity(ranges.len() + FORWARDING_ROOM);
+    // Forwarding adds no field to the map (it writes its own as the upstream head is
+    // written), so the map holds the client's fields only.
+    let mut headers = HeaderMap::with_capacity(ranges.len());
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut close = false;

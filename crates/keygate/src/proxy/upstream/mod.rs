@@ -32,6 +32,7 @@ use crate::proxy::chunked::ChunkedDecoder;
 use body::Delimiter;
 use pool::{Connection, ConnectionPool};
 use request_head::{body_framing, write_body_end, write_body_piece, write_head};
+pub use request_head::{AsSent, FieldRewrite, RequestPath};
 use response_head::{Framing, ResponseHead};
 
 /// How long an idle upstream connection is kept (as hyper's client and nginx's
@@ -138,9 +139,9 @@ impl Upstream {
         self.targets.get(turn % self.targets.len())
     }
 
-    /// Sends a request (`head` already rewritten for the upstream, `path_and_query` as
-    /// the target should see it) to `target`, and waits for the response head at most
-    /// `read_timeout`. The response body streams on.
+    /// Sends a request to `target`: `head` with its hop-by-hop fields removed, `path` as
+    /// the target should see it, and `rewrite`'s fields in place of the client's. Waits
+    /// for the response head at most `read_timeout`; the response body streams on.
     ///
     /// A request without a body whose method is idempotent is sent once more, on a new
     /// connection, when a reused connection turns out to have been closed by the
@@ -149,7 +150,8 @@ impl Upstream {
         &self,
         target: &UpstreamTarget,
         head: &Parts,
-        path_and_query: &str,
+        path: RequestPath<'_>,
+        rewrite: &(impl FieldRewrite + Sync + ?Sized),
         body: B,
     ) -> Result<Response<UpstreamBody>, ProxyError>
     where
@@ -167,7 +169,12 @@ impl Upstream {
                     Some(connection) => (connection, true),
                     None => (self.connect(target).await?, false),
                 };
-                match exchange(target, connection, head, path_and_query, &mut body).await {
+                let outgoing = Outgoing {
+                    head,
+                    path,
+                    rewrite,
+                };
+                match exchange(target, connection, &outgoing, &mut body).await {
                     Ok(response) => return Ok(response),
                     Err(failure) if failure.stale_connection && reused && retry_allowed => {
                         fresh_only = true;
@@ -217,26 +224,35 @@ fn is_idempotent(method: &Method) -> bool {
     )
 }
 
+/// What of a request goes into its head on the upstream connection.
+struct Outgoing<'a, R: ?Sized> {
+    head: &'a Parts,
+    path: RequestPath<'a>,
+    rewrite: &'a R,
+}
+
 /// One request and its response head on `connection`.
-async fn exchange<B>(
+async fn exchange<B, R>(
     target: &UpstreamTarget,
     mut connection: Connection,
-    head: &Parts,
-    path_and_query: &str,
+    outgoing: &Outgoing<'_, R>,
     body: &mut Option<B>,
 ) -> Result<Response<UpstreamBody>, Failure>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
+    R: FieldRewrite + Sync + ?Sized,
 {
+    let head = outgoing.head;
     let pending_body = body.take().filter(|body| !body.is_end_stream());
     let framing = body_framing(&head.headers, pending_body.is_some());
     connection.outgoing.clear();
     write_head(
         &mut connection.outgoing,
         &head.method,
-        path_and_query,
+        outgoing.path,
         &head.headers,
+        outgoing.rewrite,
         framing,
     );
     match pending_body {

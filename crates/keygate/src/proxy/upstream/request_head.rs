@@ -2,8 +2,8 @@
 //! buffer, so that a request without a body leaves in one write; bodies go as they come,
 //! re-framed as chunked when their length is unknown.
 
-use http::header::CONTENT_LENGTH;
-use http::{HeaderMap, Method};
+use http::header::{CONTENT_LENGTH, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 /// How the request body is framed on the upstream connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,29 +27,104 @@ pub fn body_framing(headers: &HeaderMap, has_body: bool) -> BodyFraming {
     }
 }
 
-/// Appends the head of a request to `out`: `METHOD path HTTP/1.1`, every field of
-/// `headers` as it is (hop-by-hop fields were already removed), and the chunked
+/// The request target sent upstream, in the pieces it is made of: the target's base
+/// path, the forwarded path and the query. They are written one after the other; no
+/// string is built for them.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestPath<'a> {
+    /// The upstream target's base path (empty for none).
+    pub base: &'a str,
+    /// The path as forwarded (starts with `/`).
+    pub path: &'a str,
+    /// The query without its `?`; `None` or empty for none.
+    pub query: Option<&'a str>,
+}
+
+impl<'a> RequestPath<'a> {
+    /// A target sent as it is: `path_and_query` whole.
+    pub fn whole(path_and_query: &'a str) -> RequestPath<'a> {
+        RequestPath {
+            base: "",
+            path: path_and_query,
+            query: None,
+        }
+    }
+}
+
+/// The fields the gateway writes on a request besides the client's: a `Host` of its own
+/// first, then the client's fields less the ones it replaces, then its own. The client's
+/// header map is never changed for them, so that no field is inserted, hashed or
+/// allocated per request.
+pub trait FieldRewrite {
+    /// The `Host` sent instead of the client's, if the client's is not kept.
+    fn host(&self) -> Option<&HeaderValue>;
+    /// Whether the client's field `name` is left out (other than `Host`, which
+    /// [`FieldRewrite::host`] decides).
+    fn replaces(&self, name: &HeaderName) -> bool;
+    /// Appends the gateway's own fields, as `name: value\r\n` lines, after the client's
+    /// `fields`.
+    fn append_fields(&self, fields: &HeaderMap, out: &mut Vec<u8>);
+}
+
+/// The client's fields as they are: nothing replaced, nothing added.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsSent;
+
+impl FieldRewrite for AsSent {
+    fn host(&self) -> Option<&HeaderValue> {
+        None
+    }
+
+    fn replaces(&self, _name: &HeaderName) -> bool {
+        false
+    }
+
+    fn append_fields(&self, _fields: &HeaderMap, _out: &mut Vec<u8>) {}
+}
+
+/// Appends the head of a request to `out`: `METHOD path HTTP/1.1`, the rewrite's `Host`
+/// if it has one, every field of `headers` the rewrite does not replace (hop-by-hop
+/// fields were already removed), the rewrite's own fields, and the chunked
 /// `Transfer-Encoding` when `framing` needs it.
 pub fn write_head(
     out: &mut Vec<u8>,
     method: &Method,
-    path_and_query: &str,
+    target: RequestPath<'_>,
     headers: &HeaderMap,
+    rewrite: &(impl FieldRewrite + ?Sized),
     framing: BodyFraming,
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(path_and_query.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(target.base.as_bytes());
+    out.extend_from_slice(target.path.as_bytes());
+    if let Some(query) = target.query.filter(|query| !query.is_empty()) {
+        out.push(b'?');
+        out.extend_from_slice(query.as_bytes());
     }
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let new_host = rewrite.host();
+    if let Some(host) = new_host {
+        append_field(out, HOST.as_str(), host.as_bytes());
+    }
+    for (name, value) in headers {
+        if (new_host.is_some() && name == HOST) || rewrite.replaces(name) {
+            continue;
+        }
+        append_field(out, name.as_str(), value.as_bytes());
+    }
+    rewrite.append_fields(headers, out);
     if framing == BodyFraming::Chunked {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one `name: value\r\n` line.
+pub fn append_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -79,7 +154,6 @@ pub fn write_body_end(out: &mut Vec<u8>, framing: BodyFraming) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn the_head_has_the_request_line_every_field_and_a_blank_line() {
@@ -91,8 +165,9 @@ mod tests {
         write_head(
             &mut out,
             &Method::GET,
-            "/a?b=c",
+            RequestPath::whole("/a?b=c"),
             &headers,
+            &AsSent,
             BodyFraming::None,
         );
         assert_eq!(
@@ -107,7 +182,14 @@ mod tests {
         assert_eq!(body_framing(&headers, false), BodyFraming::None);
         assert_eq!(body_framing(&headers, true), BodyFraming::Chunked);
         let mut out = Vec::new();
-        write_head(&mut out, &Method::POST, "/", &headers, BodyFraming::Chunked);
+        write_head(
+            &mut out,
+            &Method::POST,
+            RequestPath::whole("/"),
+            &headers,
+            &AsSent,
+            BodyFraming::Chunked,
+        );
         write_body_piece(&mut out, BodyFraming::Chunked, b"hello world!");
         write_body_piece(&mut out, BodyFraming::Chunked, b"");
         write_body_end(&mut out, BodyFraming::Chunked);
@@ -121,5 +203,67 @@ mod tests {
         write_body_piece(&mut out, BodyFraming::Length, b"hello");
         write_body_end(&mut out, BodyFraming::Length);
         assert_eq!(out, b"hello");
+    }
+
+    /// Replaces `Host` and `x-secret`, and adds `x-added`.
+    struct Replacing(HeaderValue);
+
+    impl FieldRewrite for Replacing {
+        fn host(&self) -> Option<&HeaderValue> {
+            Some(&self.0)
+        }
+
+        fn replaces(&self, name: &HeaderName) -> bool {
+            name == "x-secret"
+        }
+
+        fn append_fields(&self, fields: &HeaderMap, out: &mut Vec<u8>) {
+            let kept = fields.get("x-kept").map_or(&b""[..], HeaderValue::as_bytes);
+            append_field(out, "x-added", kept);
+        }
+    }
+
+    #[test]
+    fn a_rewrite_puts_its_host_first_leaves_out_what_it_replaces_and_adds_last() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        headers.insert("host", HeaderValue::from_static("client.example"));
+        headers.insert("x-secret", HeaderValue::from_static("forged"));
+        let mut out = Vec::new();
+        let target = RequestPath {
+            base: "/base",
+            path: "/orders",
+            query: Some("page=2"),
+        };
+        let host = Replacing(HeaderValue::from_static("127.0.0.1:9001"));
+        write_head(
+            &mut out,
+            &Method::GET,
+            target,
+            &headers,
+            &host,
+            BodyFraming::None,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET /base/orders?page=2 HTTP/1.1\r\nhost: 127.0.0.1:9001\r\nx-kept: 1\r\n\
+             x-added: 1\r\n\r\n"
+        );
+        let mut out = Vec::new();
+        let empty_query = RequestPath {
+            query: Some(""),
+            ..target
+        };
+        write_head(
+            &mut out,
+            &Method::GET,
+            empty_query,
+            &headers,
+            &AsSent,
+            BodyFraming::None,
+        );
+        assert!(
+            out.starts_with(b"GET /base/orders HTTP/1.1\r\nx-kept: 1\r\nhost: client.example\r\n")
+        );
     }
 }

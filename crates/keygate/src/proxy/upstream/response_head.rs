@@ -1,10 +1,12 @@
 //! Reading an upstream's response head: status line and header fields parsed with
-//! `httparse`, header values kept as slices of the read buffer, and the body's framing
-//! worked out as RFC 9112 §6.3 says.
+//! `httparse`, header values kept as slices of the read buffer, hop-by-hop fields left
+//! out as they are read, and the body's framing worked out as RFC 9112 §6.3 says.
 
 use bytes::Bytes;
 use http::header::{HeaderName, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use crate::proxy::forward::{is_hop_by_hop, remove_named};
 
 /// How many header fields an upstream response may have.
 pub const MAX_HEADERS: usize = 128;
@@ -27,7 +29,8 @@ pub enum Framing {
 pub struct ResponseHead {
     /// Status code.
     pub status: StatusCode,
-    /// Header fields, as sent (hop-by-hop ones included).
+    /// Header fields as sent, less the hop-by-hop ones (RFC 9110 §7.6.1) and those that
+    /// `Connection` names.
     pub headers: HeaderMap,
     /// How the body is delimited.
     pub framing: Framing,
@@ -70,9 +73,21 @@ pub fn parse(buffer: &Bytes, method: &Method) -> Result<Option<(ResponseHead, us
         let name =
             HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| HeadError::Malformed)?;
         delimiting.note(&name, field.value)?;
+        // Hop-by-hop fields are for this connection only: read, never kept.
+        if is_hop_by_hop(&name) {
+            continue;
+        }
         let value = HeaderValue::from_maybe_shared(buffer.slice_ref(field.value))
             .map_err(|_| HeadError::Malformed)?;
         headers.append(name, value);
+    }
+    if delimiting.connection_names_fields {
+        // Fields a `Connection` names are hop-by-hop too, wherever they stood.
+        for field in response.headers.iter() {
+            if field.name.eq_ignore_ascii_case("connection") {
+                remove_named(&mut headers, field.value);
+            }
+        }
     }
     let framing = delimiting.framing(status, method);
     let keep_alive = http11 && !delimiting.close && framing != Framing::UntilClose;
@@ -96,6 +111,8 @@ struct Delimiting {
     content_length: Option<u64>,
     /// `Connection` has `close`.
     close: bool,
+    /// `Connection` names a field other than `close` and `keep-alive`.
+    connection_names_fields: bool,
 }
 
 impl Delimiting {
@@ -121,10 +138,12 @@ impl Delimiting {
                 self.content_length = Some(length);
             }
         } else if name == CONNECTION {
-            let text = std::str::from_utf8(value).unwrap_or("");
-            self.close |= text
-                .split(',')
-                .any(|token| token.trim().eq_ignore_ascii_case("close"));
+            for token in value.split(|&byte| byte == b',').map(<[u8]>::trim_ascii) {
+                let close = token.eq_ignore_ascii_case(b"close");
+                self.close |= close;
+                self.connection_names_fields |=
+                    !close && !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive");
+            }
         }
         Ok(())
     }
@@ -171,6 +190,21 @@ mod tests {
         assert_eq!(parsed.framing, Framing::Length(2));
         assert!(parsed.keep_alive);
         assert_eq!(&text[length..], "hi");
+    }
+
+    #[test]
+    fn hop_by_hop_fields_and_those_connection_names_are_left_out() {
+        let text = "HTTP/1.1 200 OK\r\nX-Private: 1\r\nConnection: keep-alive, X-Private\r\n\
+                    Keep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\nX-Kept: 1\r\n\r\n";
+        let (parsed, _) = head(text, &Method::GET).unwrap().unwrap();
+        let left: Vec<_> = parsed.headers.keys().map(|name| name.as_str()).collect();
+        assert_eq!(left, ["x-kept"]);
+        assert_eq!(parsed.framing, Framing::Chunked);
+        assert!(parsed.keep_alive);
+        let text = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        let (parsed, _) = head(text, &Method::GET).unwrap().unwrap();
+        assert!(!parsed.keep_alive);
+        assert_eq!(parsed.headers.len(), 1);
     }
 
     #[test]

@@ -131,7 +131,8 @@ async fn get(upstream: &Upstream, method: Method) -> (StatusCode, http::HeaderMa
         .send(
             target,
             &parts(method, &[("host", "up")]),
-            "/x?y=1",
+            RequestPath::whole("/x?y=1"),
+            &AsSent,
             Empty::<Bytes>::new(),
         )
         .await
@@ -308,7 +309,8 @@ async fn a_post_is_not_sent_twice() {
         .send(
             target,
             &parts(Method::POST, &[("host", "up")]),
-            "/",
+            RequestPath::whole("/"),
+            &AsSent,
             Empty::<Bytes>::new(),
         )
         .await;
@@ -329,13 +331,22 @@ async fn request_bodies_keep_their_length_or_are_chunked() {
     let target = upstream.pick().unwrap();
     let head = parts(Method::POST, &[("host", "up"), ("content-length", "5")]);
     let response = upstream
-        .send(target, &head, "/", Full::new(Bytes::from_static(b"hello")))
+        .send(
+            target,
+            &head,
+            RequestPath::whole("/"),
+            &AsSent,
+            Full::new(Bytes::from_static(b"hello")),
+        )
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     let pieces = Pieces([Bytes::from_static(b"ab"), Bytes::from_static(b"cde")].into());
     let head = parts(Method::POST, &[("host", "up")]);
-    upstream.send(target, &head, "/", pieces).await.unwrap();
+    upstream
+        .send(target, &head, RequestPath::whole("/"), &AsSent, pieces)
+        .await
+        .unwrap();
     let requests = seen.requests.lock().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&requests[0]),
