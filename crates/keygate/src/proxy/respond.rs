@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{Either, Full};
 
 use super::error::ProxyError;
@@ -69,6 +69,9 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
         body.as_bytes(),
     ))));
     *response.status_mut() = status;
+    // Sized for the two fields at most: one allocation each for the index and entries,
+    // none to grow.
+    *response.headers_mut() = HeaderMap::with_capacity(2);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     match error {

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::downstream::{serve_connection, Limits};
+use super::downstream::{date, serve_connection, Limits};
 use super::handler::Gateway;
 use crate::state::SharedState;
 
@@ -31,8 +31,11 @@ pub async fn serve(
     tokio::pin!(shutdown);
     let mut sweep = tokio::time::interval(IDLE_SWEEP_INTERVAL);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut date_tick = tokio::time::interval(date::REFRESH_INTERVAL);
+    date_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
+            _ = date_tick.tick() => date::refresh(),
             _ = sweep.tick() => {
                 for upstream in &state.load().upstreams {
                     upstream.sweep_idle();

@@ -1,5 +1,6 @@
 //! The `Date` field of responses (RFC 9110 §6.6.1), formatted once per second per worker
-//! thread rather than once per response.
+//! thread rather than once per response, from a clock reading the worker takes twice a
+//! second rather than once per response.
 
 use std::cell::RefCell;
 use std::io::Write as _;
@@ -21,8 +22,13 @@ thread_local! {
     };
 }
 
-/// Appends the current time as an IMF-fixdate to `out`.
-pub fn append_date(out: &mut Vec<u8>) {
+/// How often each worker reads the clock for its `Date` text ([`refresh`]): a response's
+/// `Date` is at most this late, and no response reads the clock for it.
+pub const REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Reads the clock and formats this thread's `Date` text anew when the second changed.
+/// Each worker calls it every [`REFRESH_INTERVAL`].
+pub fn refresh() {
     let now = SystemTime::now();
     let second = now
         .duration_since(UNIX_EPOCH)
@@ -32,8 +38,16 @@ pub fn append_date(out: &mut Vec<u8>) {
             cached.second = second;
             format_date(OffsetDateTime::from(now), &mut cached.text);
         }
-        out.extend_from_slice(&cached.text);
     });
+}
+
+/// Appends this thread's `Date` text (the time of its last [`refresh`]) as an
+/// IMF-fixdate to `out`; on a thread that never refreshed, refreshes first.
+pub fn append_date(out: &mut Vec<u8>) {
+    if CACHED.with_borrow(|cached| cached.second == u64::MAX) {
+        refresh();
+    }
+    CACHED.with_borrow(|cached| out.extend_from_slice(&cached.text));
 }
 
 /// Writes `at` as an IMF-fixdate into `text`.
@@ -75,5 +89,20 @@ mod tests {
         append_date(&mut out);
         assert_eq!(out.len(), DATE_LENGTH);
         assert!(out.ends_with(b" GMT"));
+        let now = SystemTime::now();
+        refresh();
+        let mut again = Vec::new();
+        append_date(&mut again);
+        let mut expected = [b' '; DATE_LENGTH];
+        format_date(OffsetDateTime::from(now), &mut expected);
+        // The same second, unless the test ran across a second's end.
+        let next_second = now + std::time::Duration::from_secs(1);
+        let mut next = [b' '; DATE_LENGTH];
+        format_date(OffsetDateTime::from(next_second), &mut next);
+        assert!(
+            again == expected || again == next,
+            "{:?}",
+            String::from_utf8_lossy(&again)
+        );
     }
 }

@@ -12,7 +12,7 @@
 //! `431`. Upgrades (WebSocket) are not supported.
 
 pub mod connection;
-mod date;
+pub mod date;
 pub mod request_body;
 pub mod request_head;
 pub mod response_writer;

@@ -8,7 +8,9 @@ use std::mem::MaybeUninit;
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, Uri, Version};
+
+use crate::proxy::field_names::field_name;
 
 /// At most this many fields in a request head (hyper's default; nginx allows a similar
 /// number within its 8 KiB of buffers).
@@ -131,7 +133,7 @@ fn build(
     let mut expects_continue = false;
     let mut hosts = 0;
     for range in ranges {
-        let name = HeaderName::from_bytes(&head[range.name.0..range.name.1])
+        let name = field_name(&head[range.name.0..range.name.1])
             .map_err(|_| HeadError::Malformed("invalid field name"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(range.value.0..range.value.1))
             .map_err(|_| HeadError::Malformed("invalid field value"))?;

@@ -3,7 +3,6 @@
 //! both sent in one write. The body is framed by its length when that is known, chunked
 //! otherwise, or delimited by closing the connection for an HTTP/1.0 client.
 
-use std::fmt::Write as _;
 use std::io;
 
 use bytes::Bytes;
@@ -15,6 +14,7 @@ use http_body_util::BodyExt as _;
 use super::connection::ClientConnection;
 use super::date::append_date;
 use crate::proxy::error::ProxyError;
+use crate::proxy::number_text::{append_decimal, append_hex};
 use crate::proxy::respond::error_response;
 use crate::proxy::ProxyBody;
 
@@ -186,10 +186,8 @@ fn encode_head(
     }
     match framing {
         Framing::Length(length) if !parts.headers.contains_key(CONTENT_LENGTH) => {
-            let mut text = String::with_capacity(20);
-            let _ = write!(text, "{length}");
             out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(text.as_bytes());
+            append_decimal(out, length);
             out.extend_from_slice(b"\r\n");
         }
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
@@ -213,9 +211,8 @@ async fn append_piece(
         return Ok(());
     }
     if framing == Framing::Chunked {
-        let mut size = String::with_capacity(18);
-        let _ = write!(size, "{:x}\r\n", data.len());
-        connection.outgoing.extend_from_slice(size.as_bytes());
+        append_hex(&mut connection.outgoing, data.len() as u64);
+        connection.outgoing.extend_from_slice(b"\r\n");
     }
     if data.len() <= COPY_LIMIT {
         connection.outgoing.extend_from_slice(&data);

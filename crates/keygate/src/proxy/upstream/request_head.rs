@@ -5,6 +5,8 @@
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
+use crate::proxy::number_text::append_hex;
+
 /// How the request body is framed on the upstream connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFraming {
@@ -135,7 +137,8 @@ pub fn write_body_piece(out: &mut Vec<u8>, framing: BodyFraming, piece: &[u8]) {
         return;
     }
     if framing == BodyFraming::Chunked {
-        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        append_hex(out, piece.len() as u64);
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(piece);
         out.extend_from_slice(b"\r\n");
     } else {

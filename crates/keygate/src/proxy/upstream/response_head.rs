@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
+use crate::proxy::field_names::field_name;
 use crate::proxy::forward::{is_hop_by_hop, remove_named};
 
 /// How many header fields an upstream response may have.
@@ -70,8 +71,7 @@ pub fn parse(buffer: &Bytes, method: &Method) -> Result<Option<(ResponseHead, us
     let mut headers = HeaderMap::with_capacity(response.headers.len());
     let mut delimiting = Delimiting::default();
     for field in response.headers.iter() {
-        let name =
-            HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| HeadError::Malformed)?;
+        let name = field_name(field.name.as_bytes()).map_err(|_| HeadError::Malformed)?;
         delimiting.note(&name, field.value)?;
         // Hop-by-hop fields are for this connection only: read, never kept.
         if is_hop_by_hop(&name) {
