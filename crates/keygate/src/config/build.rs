@@ -12,13 +12,34 @@ use http::{Method, Uri};
 use keygate_policy::Expr;
 use serde_saphyr::Location;
 
-use super::file::{At, FileConfig, FileKeySource, FileProxy, FileRoute, FileService, FileUpstream};
+use super::file::{
+    At, FileConfig, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
+    FileUpstream,
+};
 use super::ClusterSettings;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, IdentityHeaders,
     KeySource, PathPattern, Plan, Problem, ProxySettings, Route, Service, ServiceDocument, Target,
     UpstreamSettings,
 };
+
+/// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
+/// own (framing, hop-by-hop) and the ones the gateway sets itself.
+const RESERVED_FIELD_NAMES: [&str; 13] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authenticate",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+];
 
 /// Parses and checks configuration text.
 pub(super) fn build(text: &str) -> Result<Config, Vec<Problem>> {
@@ -121,13 +142,7 @@ impl Checker<'_> {
 
     fn config(&mut self, file: FileConfig) -> Config {
         let proxy = self.proxy(&file.proxy);
-        let headers = &file.defaults.identity_headers;
-        let identity_headers = IdentityHeaders {
-            consumer: self.header_name(headers.consumer.as_ref(), "x-consumer-username"),
-            credential: self.header_name(headers.credential.as_ref(), "x-credential-identifier"),
-            groups: self.header_name(headers.groups.as_ref(), "x-consumer-groups"),
-            client_type: self.header_name(headers.client_type.as_ref(), "client-type"),
-        };
+        let identity_headers = self.identity_headers(&file.defaults.identity_headers);
         let default_sources: Arc<[KeySource]> = match &file.defaults.key_sources {
             Some(sources) => self.key_sources(sources).into(),
             None => default_key_sources().into(),
@@ -262,6 +277,46 @@ impl Checker<'_> {
                 );
                 Duration::from_secs(default_secs)
             }
+        }
+    }
+
+    /// The four identity header names: each valid, none a field that HTTP or the gateway
+    /// itself sets (a second `Host` or `Content-Length` would confuse the upstream), and
+    /// no two the same.
+    fn identity_headers(&mut self, headers: &FileIdentityHeaders) -> IdentityHeaders {
+        let fields = [
+            (headers.consumer.as_ref(), "x-consumer-username"),
+            (headers.credential.as_ref(), "x-credential-identifier"),
+            (headers.groups.as_ref(), "x-consumer-groups"),
+            (headers.client_type.as_ref(), "client-type"),
+        ];
+        let mut taken: Vec<HeaderName> = Vec::with_capacity(fields.len());
+        let [consumer, credential, groups, client_type] = fields.map(|(name, default)| {
+            let parsed = self.header_name(name, default);
+            if let Some(name) = name {
+                if RESERVED_FIELD_NAMES.contains(&parsed.as_str()) {
+                    self.report(
+                        &name.referenced,
+                        format!(
+                            "`{}` cannot carry an identity: HTTP or the gateway itself sets it",
+                            name.value
+                        ),
+                    );
+                } else if taken.contains(&parsed) {
+                    self.report(
+                        &name.referenced,
+                        format!("`{}` already carries another identity field", name.value),
+                    );
+                }
+            }
+            taken.push(parsed.clone());
+            parsed
+        });
+        IdentityHeaders {
+            consumer,
+            credential,
+            groups,
+            client_type,
         }
     }
 

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use http::header::{
     HeaderName, CONNECTION, HOST, PROXY_AUTHENTICATE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
+use http::uri::Authority;
 use http::{HeaderMap, HeaderValue, Uri};
 
 use super::upstream::request_head::append_field;
@@ -56,11 +57,12 @@ pub fn drop_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Removes the fields a `Connection` value names (looked up by name, nothing allocated).
+/// `Host` is never removed: a request needs it end to end, whatever `Connection` says.
 pub(crate) fn remove_named(headers: &mut HeaderMap, connection: &[u8]) {
     for token in connection
         .split(|&byte| byte == b',')
         .map(<[u8]>::trim_ascii)
-        .filter(|token| !token.is_empty())
+        .filter(|token| !token.is_empty() && !token.eq_ignore_ascii_case(b"host"))
     {
         if let Ok(token) = std::str::from_utf8(token) {
             headers.remove(token);
@@ -112,10 +114,7 @@ impl<'a> ForwardedFields<'a> {
         let client_host = headers.get(HOST);
         let original_host = match client_host {
             Some(host) => Some(Cow::Borrowed(host)),
-            None => uri
-                .authority()
-                .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
-                .map(Cow::Owned),
+            None => uri.authority().and_then(host_of).map(Cow::Owned),
         };
         let host = match (preserve_host, client_host) {
             (true, Some(_)) => None,
@@ -182,6 +181,16 @@ impl FieldRewrite for ForwardedFields<'_> {
             append_field(out, X_FORWARDED_HOST.as_str(), host.as_bytes());
         }
     }
+}
+
+/// An absolute target's authority as a `Host` value: host and port, never the user
+/// information an authority may carry.
+fn host_of(authority: &Authority) -> Option<HeaderValue> {
+    let text = match authority.port() {
+        Some(port) => format!("{}:{}", authority.host(), port.as_str()),
+        None => authority.host().to_owned(),
+    };
+    HeaderValue::from_str(&text).ok()
 }
 
 /// A text's bytes when it may be sent as a header value (what `HeaderValue` accepts);
@@ -322,7 +331,7 @@ mod tests {
         let names = identity_names();
         let client = ClientAddress::new([10, 0, 0, 1].into());
         let target = HeaderValue::from_static("127.0.0.1:9001");
-        let uri = Uri::from_static("http://api.example.com/x");
+        let uri = Uri::from_static("http://user:secret@api.example.com/x");
         let preserved = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, true);
         assert_eq!(
             preserved.host(),
@@ -331,6 +340,47 @@ mod tests {
         let replaced = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, false);
         assert_eq!(replaced.host(), Some(&target));
         assert!(written(&headers, &replaced).contains("x-forwarded-host: api.example.com\r\n"));
+    }
+
+    #[test]
+    fn a_callers_identity_replaces_what_the_client_sent() {
+        use crate::key::KeyHash;
+        use crate::state::test_records::{consumer, key};
+        use crate::state::Directory;
+
+        let directory = Directory::default();
+        directory.put_consumer(&consumer("alex", "A"));
+        directory.put_key(&key("k1", "alex", "secret-1"));
+        let (entry, _) = directory.get(&KeyHash::of(b"secret-1")).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
+        headers.insert("x-consumer-username", HeaderValue::from_static("mallory"));
+        headers.insert("client-type", HeaderValue::from_static("Z"));
+        headers.insert("accept", HeaderValue::from_static("*/*"));
+        let names = identity_names();
+        let client = ClientAddress::new([10, 0, 0, 1].into());
+        let target = HeaderValue::from_static("127.0.0.1:9001");
+        let uri = Uri::from_static("/");
+        let caller = Some((&*entry, &entry.consumer));
+        let fields = ForwardedFields::new(&headers, &uri, &names, caller, &client, &target, false);
+        assert_eq!(
+            written(&headers, &fields),
+            "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\naccept: */*\r\n\
+             x-consumer-username: alex\r\nx-credential-identifier: k1\r\nclient-type: A\r\n\
+             x-consumer-groups: admin\r\nx-forwarded-for: 10.0.0.1\r\n\
+             x-forwarded-proto: http\r\nx-forwarded-host: api.example.com\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn connection_cannot_remove_host() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("Host, x-private"));
+        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        drop_hop_by_hop(&mut headers);
+        let left: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["host"]);
     }
 
     #[test]

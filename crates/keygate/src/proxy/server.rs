@@ -74,8 +74,20 @@ pub async fn serve(
         ?timeout,
         "shutting down: no new connections, finishing requests in flight"
     );
-    tokio::select! {
-        _ = all_closed.recv() => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(timeout) => tracing::warn!("shutdown timeout reached, closing remaining connections"),
+    let give_up = tokio::time::sleep(timeout);
+    tokio::pin!(give_up);
+    loop {
+        tokio::select! {
+            // Requests still in flight are answered with a current `Date`.
+            _ = date_tick.tick() => date::refresh(),
+            _ = all_closed.recv() => {
+                tracing::info!("all connections closed");
+                break;
+            }
+            () = &mut give_up => {
+                tracing::warn!("shutdown timeout reached, closing remaining connections");
+                break;
+            }
+        }
     }
 }

@@ -12,7 +12,7 @@ mod key_index;
 mod row_table;
 pub mod sync;
 #[cfg(test)]
-mod test_records;
+pub(crate) mod test_records;
 mod texts;
 mod usage;
 

@@ -145,6 +145,25 @@ fn duplicate_names_are_refused() {
 }
 
 #[test]
+fn identity_headers_are_neither_reserved_nor_repeated() {
+    let text = "defaults:\n  identity_headers:\n    consumer: Host\n    credential: x-who\n    groups: X-Who\n    client_type: content-length\n";
+    let all = problems(text);
+    let found: Vec<_> = all
+        .iter()
+        .map(|p| (p.line, p.column, p.message.as_str()))
+        .collect();
+    assert_eq!(all.len(), 3, "{found:?}");
+    assert_eq!((found[0].0, found[0].1), (3, 15));
+    assert!(found[0].2.contains("`Host` cannot carry an identity"));
+    assert_eq!(found[1].0, 5);
+    assert!(found[1]
+        .2
+        .contains("`X-Who` already carries another identity field"));
+    assert_eq!(found[2].0, 6);
+    assert!(found[2].2.contains("cannot carry an identity"));
+}
+
+#[test]
 fn key_sources_need_exactly_one_kind() {
     let text = "defaults:\n  key_sources:\n    - header: x\n      cookie: y\n    - cookie: y\n      scheme: Bearer\n    - query: 'a=b'\n";
     let all = problems(text);
