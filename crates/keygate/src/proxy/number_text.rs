@@ -3,30 +3,25 @@
 
 /// Appends `value` in decimal.
 pub fn append_decimal(out: &mut Vec<u8>, value: u64) {
+    append_in_radix(out, value, 10);
+}
+
+/// Appends `value` in lowercase hexadecimal, as chunk sizes are written.
+pub fn append_hex(out: &mut Vec<u8>, value: u64) {
+    append_in_radix(out, value, 16);
+}
+
+/// Appends `value` written in `radix` (at most 16), most significant digit first.
+fn append_in_radix(out: &mut Vec<u8>, value: u64, radix: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    // 20 digits hold u64::MAX in decimal, the longest of the radixes used.
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     let mut rest = value;
     loop {
         start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
-}
-
-/// Appends `value` in lowercase hexadecimal, as chunk sizes are written.
-pub fn append_hex(out: &mut Vec<u8>, value: u64) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 16];
-    let mut start = digits.len();
-    let mut rest = value;
-    loop {
-        start -= 1;
-        digits[start] = HEX[(rest & 0xf) as usize];
-        rest >>= 4;
+        digits[start] = DIGITS[(rest % radix) as usize];
+        rest /= radix;
         if rest == 0 {
             break;
         }
