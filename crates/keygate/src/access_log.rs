@@ -9,10 +9,12 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryS
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use http::{Method, Uri};
 use serde::Serialize;
 
 use crate::metrics::Metrics;
+use crate::proxy::error::Denial;
 use crate::state::KeyEntry;
 
 /// Where access log lines go.
@@ -62,7 +64,7 @@ pub struct AccessRecord {
     /// The subscription the key was let through by, on a service with plans.
     pub subscription: Option<Arc<str>>,
     /// Why the gateway answered itself, if it did.
-    pub denial: Option<&'static str>,
+    pub denial: Option<Denial>,
     /// Status the upstream answered.
     pub upstream_status: Option<u16>,
     /// Microseconds from arrival to response head.
@@ -134,7 +136,7 @@ impl<'a> Line<'a> {
             key_prefix: key.and_then(|k| k.prefix.as_deref()),
             plan: record.plan.as_deref(),
             subscription: record.subscription.as_deref(),
-            denial: record.denial,
+            denial: record.denial.map(Denial::as_str),
             upstream_status: record.upstream_status,
             total_us: record.total_us,
             upstream_us: record.upstream_us,
@@ -186,14 +188,22 @@ impl AccessLog {
         self.sender.is_some()
     }
 
-    /// Hands a record to the writer without waiting.
-    pub fn write(&self, record: AccessRecord) {
+    /// Hands a record to the writer without waiting. The record's URI may be a slice of
+    /// the connection's read buffer: the record sent keeps a copy of the path instead, so
+    /// that the buffer is free again when the request ends.
+    pub fn write(&self, mut record: AccessRecord) {
         if let Some(sender) = &self.sender {
+            record.uri = path_only(&record.uri);
             if let Err(TrySendError::Full(_)) = sender.try_send(record) {
                 self.metrics.dropped_record();
             }
         }
     }
+}
+
+/// A URI of its own holding `uri`'s path, the part the log line shows.
+fn path_only(uri: &Uri) -> Uri {
+    Uri::from_maybe_shared(Bytes::copy_from_slice(uri.path().as_bytes())).unwrap_or_default()
 }
 
 fn write_lines(receiver: Receiver<AccessRecord>, mut output: Output) {
@@ -221,5 +231,34 @@ fn write_lines(receiver: Receiver<AccessRecord>, mut output: Output) {
 fn write_line(output: &mut impl Write, record: &AccessRecord) {
     if serde_json::to_writer(&mut *output, &Line::of(record)).is_ok() {
         let _ = output.write_all(b"\n");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::*;
+
+    #[test]
+    fn a_record_keeps_its_own_path_and_frees_the_read_buffer() {
+        let mut buffer = BytesMut::with_capacity(64);
+        buffer.extend_from_slice(b"/orders/42?apikey=secret");
+        let head = buffer.split().freeze();
+        let uri = Uri::from_maybe_shared(head.slice(..)).unwrap();
+        drop(head);
+        let logged = path_only(&uri);
+        drop(uri);
+        assert_eq!(logged.path(), "/orders/42");
+        assert_eq!(
+            logged.query(),
+            None,
+            "the query (maybe a key) is never kept"
+        );
+        assert!(
+            buffer.try_reclaim(64),
+            "nothing holds the read buffer any more"
+        );
     }
 }

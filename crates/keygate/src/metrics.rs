@@ -1,6 +1,7 @@
 //! Prometheus metrics. The request path counts with atomics on handles resolved ahead of
-//! time: each route's counters are found once per snapshot, and a status's counter is
-//! created on its first use, so a request neither allocates nor builds labels to count.
+//! time: each route's counters are found once per snapshot, and a status's or a denial
+//! reason's counter is created on its first use, so a request neither allocates nor
+//! builds or hashes labels to count.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,6 +16,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::access_log::AccessRecord;
+use crate::proxy::error::Denial;
 use crate::state::Directory;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -85,6 +87,8 @@ pub struct Metrics {
     consumer_label: bool,
     requests: Family<RequestLabels, Counter>,
     denials: Family<ReasonLabels, Counter>,
+    /// `denials`' counter of each reason, indexed by `Denial as usize`, created on first use.
+    denials_by_reason: Box<[OnceLock<Counter>]>,
     keys: Family<StateLabels, Gauge>,
     reloads: Family<ResultLabels, Counter>,
     store_errors: Counter,
@@ -157,6 +161,7 @@ impl Metrics {
             consumer_label,
             requests,
             denials,
+            denials_by_reason: (0..Denial::COUNT).map(|_| OnceLock::new()).collect(),
             keys,
             reloads,
             store_errors,
@@ -192,8 +197,8 @@ impl Metrics {
                 .unwrap_or(&self.unrouted)
                 .count(&self.requests, record.status),
         }
-        if let Some(reason) = record.denial {
-            self.denials.get_or_create(&ReasonLabels { reason }).inc();
+        if let Some(denial) = record.denial {
+            self.count_denial(denial);
         }
         let seconds = |us: u64| us as f64 / 1e6;
         self.total.observe(seconds(record.total_us));
@@ -202,6 +207,18 @@ impl Metrics {
         }
         self.gateway
             .observe(seconds(record.total_us.saturating_sub(record.upstream_us)));
+    }
+
+    /// Counts a request the gateway answered itself, on the reason's counter.
+    fn count_denial(&self, denial: Denial) {
+        let reason = denial.as_str();
+        let labels = ReasonLabels { reason };
+        match self.denials_by_reason.get(denial as usize) {
+            Some(slot) => slot
+                .get_or_init(|| self.denials.get_or_create(&labels).clone())
+                .inc(),
+            None => self.denials.get_or_create(&labels).inc(),
+        };
     }
 
     /// Counts a reload.
@@ -237,5 +254,34 @@ impl Metrics {
         let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
         encode(&mut text, &registry)?;
         Ok(text)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use http::{Method, Uri};
+
+    use super::*;
+
+    #[test]
+    fn denials_are_counted_under_their_reason() {
+        let metrics = Metrics::new(false);
+        let refused = |status: u16, denial: Denial| {
+            let mut record = AccessRecord::new(Method::GET, Uri::from_static("/"));
+            record.status = status;
+            record.denial = Some(denial);
+            metrics.observe(None, &record);
+        };
+        refused(401, Denial::KeyNotFound);
+        refused(401, Denial::KeyNotFound);
+        refused(403, Denial::Forbidden);
+        let text = metrics.render(&Directory::default()).unwrap();
+        assert!(text.contains(r#"keygate_denials_total{reason="key_not_found"} 2"#));
+        assert!(text.contains(r#"keygate_denials_total{reason="forbidden"} 1"#));
+        assert!(
+            !text.contains(r#"reason="key_revoked""#),
+            "no series before first use"
+        );
     }
 }

@@ -3,16 +3,16 @@
 //! an expression copies nothing.
 
 use http::header::HOST;
-use http::Request;
+use http::request::Parts;
 use keygate_policy::Facts;
 
 use super::router::strip_port;
 use crate::state::{ConsumerEntry, KeyEntry};
 
 /// The facts of one request; `key` is `None` for an anonymous call.
-pub struct RequestFacts<'r, B> {
-    /// The request as the client sent it.
-    pub request: &'r Request<B>,
+pub struct RequestFacts<'r> {
+    /// The request's head as the client sent it.
+    pub request: &'r Parts,
     /// The caller's key, when a valid one was presented.
     pub key: Option<&'r KeyEntry>,
     /// The key's consumer, as it was when the request was authenticated.
@@ -25,7 +25,7 @@ pub struct RequestFacts<'r, B> {
     pub is_backoffice: bool,
 }
 
-impl<B> Facts for RequestFacts<'_, B> {
+impl Facts for RequestFacts<'_> {
     fn client_type(&self) -> Option<&str> {
         self.consumer.map(|consumer| &*consumer.profile.client_type)
     }
@@ -69,33 +69,33 @@ impl<B> Facts for RequestFacts<'_, B> {
     }
 
     fn method(&self) -> &str {
-        self.request.method().as_str()
+        self.request.method.as_str()
     }
 
     /// The path as the client sent it, before any prefix is removed.
     fn path(&self) -> &str {
-        self.request.uri().path()
+        self.request.uri.path()
     }
 
     /// The host without its port.
     fn host(&self) -> &str {
         let host = self
             .request
-            .uri()
+            .uri
             .host()
-            .or_else(|| self.request.headers().get(HOST)?.to_str().ok())
+            .or_else(|| self.request.headers.get(HOST)?.to_str().ok())
             .unwrap_or("");
         strip_port(host)
     }
 
     fn header(&self, lowercase_name: &str) -> Option<&str> {
-        self.request.headers().get(lowercase_name)?.to_str().ok()
+        self.request.headers.get(lowercase_name)?.to_str().ok()
     }
 
     /// The first value of a query parameter, as sent (not percent-decoded).
     fn query(&self, name: &str) -> Option<&str> {
         self.request
-            .uri()
+            .uri
             .query()?
             .split('&')
             .map(|pair| pair.split_once('=').unwrap_or((pair, "")))

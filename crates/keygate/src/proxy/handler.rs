@@ -8,7 +8,10 @@
 //!    to a plan whose selection rule is true (`403`);
 //! 5. [`authorize`] — the route's `allow` expression (`403`; `401` for anonymous calls);
 //! 6. [`forward`] — rewrite headers and URI, send upstream, stream back (`502`, `504`);
-//! 7. log — [`Gateway::handle`] hands the access record to the log writer.
+//! 7. log — the access record goes to the metrics and the log writer.
+//!
+//! Phases 1–5 never wait: [`Gateway::check`] runs them and answers a refusal at once;
+//! [`Gateway::forward`] runs 6 and 7 for a request let through.
 
 use std::borrow::Cow;
 
@@ -17,7 +20,8 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::HOST;
-use http::{HeaderMap, Request, Response};
+use http::request::Parts;
+use http::{HeaderMap, Response};
 use http_body_util::Either;
 
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
@@ -60,6 +64,15 @@ struct Selected<'s> {
 /// Who is calling; `None` = anonymous.
 type Caller = Option<Identity>;
 
+/// What the checks let through to the upstream.
+struct Admitted {
+    /// Who is calling.
+    caller: Caller,
+    /// Whether the key goes on to the upstream (the route's or the selected plan's
+    /// `forward_key`); otherwise it is removed.
+    forward_key: bool,
+}
+
 /// A caller with a valid key.
 struct Identity {
     /// The key, and its consumer as it was when the key was checked: one version for the
@@ -79,27 +92,88 @@ impl Gateway {
         }
     }
 
-    /// Answers one request. Never fails: errors become JSON responses.
-    pub async fn handle<B>(
+    /// Phases 1–5 for one request head, none of which waits: a request refused on any of
+    /// them is answered, counted and logged here, and never builds the future that
+    /// forwarding needs (a few kilobytes, moved into place for every request that
+    /// awaits it). The head is borrowed, not taken, so that the connection can keep its
+    /// field map for the next request.
+    pub fn check(&self, request: &Parts) -> Checked {
+        let started = Instant::now();
+        // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
+        let snapshot = self.state.load();
+        let mut record = AccessRecord::new(request.method.clone(), request.uri.clone());
+        match admit(&self.state, &snapshot, request, &mut record) {
+            Ok((route, admitted)) => Checked::Admitted(Admission {
+                snapshot,
+                started,
+                record,
+                route,
+                admitted,
+            }),
+            Err(error) => {
+                record.denial = Some(error.reason());
+                let response = error_response(&error, &snapshot.challenge);
+                self.finish(&snapshot, started, record, &response);
+                Checked::Answered(response)
+            }
+        }
+    }
+
+    /// Phases 6 and 7 for a request [`Gateway::check`] admitted: forward it with its
+    /// `body`, and count and log the answer. Never fails: errors become JSON responses.
+    /// The key is removed from `request`'s fields unless it is forwarded.
+    pub async fn forward<B>(
         &self,
-        request: Request<B>,
+        admission: Admission,
+        request: &mut Parts,
+        body: B,
         client: &ClientAddress,
     ) -> Response<ProxyBody>
     where
         B: http_body::Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        let started = Instant::now();
-        // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
-        let snapshot = self.state.load();
-        let mut record = AccessRecord::new(request.method().clone(), request.uri().clone());
-        let response = match proxy(&self.state, &snapshot, request, client, &mut record).await {
+        let Admission {
+            snapshot,
+            started,
+            mut record,
+            route: (service_index, route_index),
+            admitted,
+        } = admission;
+        let service = &snapshot.services[service_index];
+        let matched = Matched {
+            service_index,
+            service,
+            route: &service.routes[route_index],
+        };
+        let forwarded = forward(
+            &snapshot,
+            &matched,
+            admitted,
+            request,
+            body,
+            client,
+            &mut record,
+        );
+        let response = match forwarded.await {
             Ok(response) => response,
             Err(error) => {
                 record.denial = Some(error.reason());
                 error_response(&error, &snapshot.challenge)
             }
         };
+        self.finish(&snapshot, started, record, &response);
+        response
+    }
+
+    /// Phase 7: the answer's status and time go into the metrics and the access log.
+    fn finish(
+        &self,
+        snapshot: &Snapshot,
+        started: Instant,
+        mut record: AccessRecord,
+        response: &Response<ProxyBody>,
+    ) {
         record.status = response.status().as_u16();
         record.total_us = micros(started);
         let counters = record
@@ -107,35 +181,52 @@ impl Gateway {
             .and_then(|(service, route)| snapshot.route_counters.get(service)?.get(route));
         self.metrics.observe(counters.map(|c| &**c), &record);
         self.access_log.write(record);
-        response
     }
 }
 
-async fn proxy<B>(
+/// What [`Gateway::check`] decided about a request.
+pub enum Checked {
+    /// Refused: the response to send.
+    Answered(Response<ProxyBody>),
+    /// Let through: to be forwarded with [`Gateway::forward`].
+    Admitted(Admission),
+}
+
+/// A request that passed every check, and what forwarding it needs.
+pub struct Admission {
+    /// The snapshot the request was checked against, kept to its end.
+    snapshot: Arc<Snapshot>,
+    /// When the request was taken up.
+    started: Instant,
+    /// The access record so far.
+    record: AccessRecord,
+    /// The matched service and route, by index in `snapshot`.
+    route: (usize, usize),
+    /// The caller and whether its key goes on.
+    admitted: Admitted,
+}
+
+/// Phases 1–5: the route, and who is let through it.
+fn admit(
     state: &SharedState,
     snapshot: &Snapshot,
-    request: Request<B>,
-    client: &ClientAddress,
+    request: &Parts,
     record: &mut AccessRecord,
-) -> Result<Response<ProxyBody>, ProxyError>
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
-{
-    check_request(&request, snapshot.config.proxy.max_header_bytes)?;
-    let matched = route(snapshot, &request, record)?;
+) -> Result<((usize, usize), Admitted), ProxyError> {
+    check_request(request, snapshot.config.proxy.max_header_bytes)?;
+    let (matched, route_index) = route(snapshot, request, record)?;
     record.service = Some(matched.service.name.clone());
     record.route = Some(matched.route.name.clone());
-    let caller = authenticate(state, matched.route, &request, record)?;
+    let caller = authenticate(state, matched.route, request, record)?;
     // One reading of the clock serves the whole request: key expiry, subscription end,
     // the key's last use and the access record.
     let now = record.time;
-    let selected = select_plan(matched.service, &caller, &request, now)?;
+    let selected = select_plan(matched.service, &caller, request, now)?;
     if let Some(selected) = &selected {
         record.plan = Some(selected.plan.name.clone());
         record.subscription = Some(selected.subscription.id.clone());
     }
-    authorize(matched.route, &caller, selected.as_ref(), &request)?;
+    authorize(matched.route, &caller, selected.as_ref(), request)?;
     // A use is a call the key was let through for, not one refused by plan or rule.
     if let Some(caller) = &caller {
         state
@@ -146,25 +237,25 @@ where
         || selected
             .as_ref()
             .is_some_and(|selected| selected.plan.forward_key);
-    forward(
-        snapshot,
-        &matched,
+    let admitted = Admitted {
         caller,
         forward_key,
-        request,
-        client,
-        record,
-    )
-    .await
+    };
+    Ok(((matched.service_index, route_index), admitted))
 }
 
 /// Phase 1: limits and sanity that hold whatever the route.
-fn check_request<B>(request: &Request<B>, max_header_bytes: usize) -> Result<(), ProxyError> {
-    if header_bytes(request.headers()) > max_header_bytes {
+fn check_request(request: &Parts, max_header_bytes: usize) -> Result<(), ProxyError> {
+    if header_bytes(&request.headers) > max_header_bytes {
         return Err(ProxyError::HeadersTooLarge);
     }
-    let path = request.uri().path();
-    if !path.starts_with('/') || path.split('/').any(is_dot_segment) {
+    let path = request.uri.path();
+    if !path.starts_with('/')
+        || path
+            .as_bytes()
+            .split(|&byte| byte == b'/')
+            .any(is_dot_segment)
+    {
         return Err(ProxyError::BadPath);
     }
     Ok(())
@@ -179,9 +270,9 @@ fn header_bytes(headers: &HeaderMap) -> usize {
 }
 
 /// `.` or `..`, also when written with `%2e`.
-fn is_dot_segment(segment: &str) -> bool {
+fn is_dot_segment(segment: &[u8]) -> bool {
     let mut dots = 0;
-    let mut rest = segment.as_bytes();
+    let mut rest = segment;
     while !rest.is_empty() {
         if rest[0] == b'.' {
             rest = &rest[1..];
@@ -195,52 +286,52 @@ fn is_dot_segment(segment: &str) -> bool {
     dots == 1 || dots == 2
 }
 
-/// Phase 2: which service and route.
-fn route<'s, B>(
+/// Phase 2: which service and route; the route also by its index in the service.
+fn route<'s>(
     snapshot: &'s Snapshot,
-    request: &Request<B>,
+    request: &Parts,
     record: &mut AccessRecord,
-) -> Result<Matched<'s>, ProxyError> {
+) -> Result<(Matched<'s>, usize), ProxyError> {
     let host = request_host(request);
     match snapshot
         .router
-        .find(host, request.uri().path(), request.method())
+        .find(host, request.uri.path(), &request.method)
     {
         RouteMatch::Found { service, route, .. } => {
             record.matched = Some((service, route));
             let service_config = &snapshot.services[service];
-            Ok(Matched {
+            let matched = Matched {
                 service_index: service,
                 service: service_config,
                 route: &service_config.routes[route],
-            })
+            };
+            Ok((matched, route))
         }
         RouteMatch::MethodNotAllowed { allow } => Err(ProxyError::MethodNotAllowed { allow }),
         RouteMatch::NotFound => Err(ProxyError::NoRoute),
     }
 }
 
-fn request_host<B>(request: &Request<B>) -> &str {
+fn request_host(request: &Parts) -> &str {
     request
-        .uri()
+        .uri
         .host()
-        .or_else(|| request.headers().get(HOST).and_then(|h| h.to_str().ok()))
+        .or_else(|| request.headers.get(HOST).and_then(|h| h.to_str().ok()))
         .unwrap_or("")
 }
 
 /// Phase 3: the caller's key, checked. `auth: none` skips this; `optional` lets a request
 /// without any key through as anonymous, but never one with an invalid key.
-fn authenticate<B>(
+fn authenticate(
     state: &SharedState,
     route: &Route,
-    request: &Request<B>,
+    request: &Parts,
     record: &mut AccessRecord,
 ) -> Result<Caller, ProxyError> {
     if route.auth == AuthMode::None {
         return Ok(None);
     }
-    let extracted =
-        key_source::extract(&route.key_sources, request.headers(), request.uri().query());
+    let extracted = key_source::extract(&route.key_sources, &request.headers, request.uri.query());
     let (source, presented) = match extracted {
         Extracted::Found { source, key } => (source, key),
         Extracted::Conflict => return Err(ProxyError::DuplicateKey),
@@ -272,10 +363,10 @@ fn authenticate<B>(
 /// accepted, unended subscription to it whose key this is (its own, or the shared key of
 /// a shared-key subscription). Services without plans, and anonymous calls on routes
 /// where the key is optional, select nothing and pass.
-fn select_plan<'s, B>(
+fn select_plan<'s>(
     service: &'s Service,
     caller: &Caller,
-    request: &Request<B>,
+    request: &Parts,
     now: SystemTime,
 ) -> Result<Option<Selected<'s>>, ProxyError> {
     let Some(caller) = caller else {
@@ -356,11 +447,11 @@ fn stronger(a: PlanRefusal, b: PlanRefusal) -> PlanRefusal {
 
 /// Phase 5: the route's `allow` expression, over the caller, the selected plan and the
 /// request as sent.
-fn authorize<B>(
+fn authorize(
     route: &Route,
     caller: &Caller,
     selected: Option<&Selected<'_>>,
-    request: &Request<B>,
+    request: &Parts,
 ) -> Result<(), ProxyError> {
     let Some(allow) = &route.allow else {
         return Ok(());
@@ -382,13 +473,13 @@ fn authorize<B>(
 }
 
 /// Phase 6: rewrite the request for the upstream, send it, and stream the answer back.
-/// The key is removed unless `forward_key` (the route's or the selected plan's) says so.
+/// The key is removed unless the route or the selected plan forwards it.
 async fn forward<B>(
     snapshot: &Snapshot,
     matched: &Matched<'_>,
-    caller: Caller,
-    forward_key: bool,
-    request: Request<B>,
+    admitted: Admitted,
+    parts: &mut Parts,
+    body: B,
     client: &ClientAddress,
     record: &mut AccessRecord,
 ) -> Result<Response<ProxyBody>, ProxyError>
@@ -398,11 +489,10 @@ where
 {
     let upstream = &snapshot.upstreams[matched.service_index];
     let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
-    let (mut parts, body) = request.into_parts();
-
     let mut query = parts.uri.query().map(Cow::Borrowed);
+    let caller = admitted.caller;
     if let Some(caller) = &caller {
-        if !forward_key {
+        if !admitted.forward_key {
             let source = &matched.route.key_sources[caller.source];
             if let Some(rewritten) =
                 key_source::remove(source, &mut parts.headers, parts.uri.query())
@@ -430,7 +520,7 @@ where
     );
 
     let sent = Instant::now();
-    let result = upstream.send(target, &parts, path, &fields, body).await;
+    let result = upstream.send(target, parts, path, &fields, body).await;
     record.upstream_us = micros(sent);
     // The response's hop-by-hop fields were left out as its head was read.
     let response = result?;
@@ -461,10 +551,10 @@ mod tests {
     #[test]
     fn dot_segments_are_found_plain_and_encoded() {
         for segment in [".", "..", "%2e", "%2E%2e", ".%2e"] {
-            assert!(is_dot_segment(segment), "{segment}");
+            assert!(is_dot_segment(segment.as_bytes()), "{segment}");
         }
         for segment in ["", "...", "a", ".a", "%2f", "%2"] {
-            assert!(!is_dot_segment(segment), "{segment}");
+            assert!(!is_dot_segment(segment.as_bytes()), "{segment}");
         }
     }
 }

@@ -17,10 +17,10 @@ pub mod server;
 pub mod upstream;
 pub mod workers;
 
-use bytes::Bytes;
-use http_body_util::{Either, Full};
+use http_body_util::Either;
 
+use respond::ErrorBody;
 use upstream::UpstreamBody;
 
-/// A response body: from the upstream, or a small body of the gateway's own.
-pub type ProxyBody = Either<UpstreamBody, Full<Bytes>>;
+/// A response body: from the upstream, or the gateway's own error body.
+pub type ProxyBody = Either<UpstreamBody, ErrorBody>;

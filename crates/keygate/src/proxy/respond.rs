@@ -1,10 +1,15 @@
 //! The one place where a [`ProxyError`] becomes an HTTP response: status, JSON body with a
-//! `message`, and the headers the status calls for (`WWW-Authenticate`, `Allow`).
+//! `message`, and the fields the status calls for (`WWW-Authenticate`, `Allow`).
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use http_body_util::{Either, Full};
+use http::header::{HeaderName, ALLOW, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::Either;
 
 use super::error::ProxyError;
 use super::ProxyBody;
@@ -65,26 +70,148 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             r#"{"message":"An invalid response was received from the upstream server"}"#,
         ),
     };
-    let mut response = Response::new(Either::Right(Full::new(Bytes::from_static(
-        body.as_bytes(),
-    ))));
-    *response.status_mut() = status;
-    // Sized for the two fields at most: one allocation each for the index and entries,
-    // none to grow.
-    *response.headers_mut() = HeaderMap::with_capacity(2);
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    match error {
+    let field = match error {
         ProxyError::MissingKey
         | ProxyError::DuplicateKey
         | ProxyError::InvalidKey(_)
-        | ProxyError::Forbidden { anonymous: true } => {
-            headers.insert(WWW_AUTHENTICATE, challenge.clone());
-        }
-        ProxyError::MethodNotAllowed { allow } => {
-            headers.insert(ALLOW, allow.clone());
-        }
-        _ => {}
-    }
+        | ProxyError::Forbidden { anonymous: true } => Some((WWW_AUTHENTICATE, challenge.clone())),
+        ProxyError::MethodNotAllowed { allow } => Some((ALLOW, allow.clone())),
+        _ => None,
+    };
+    let mut response = Response::new(Either::Right(ErrorBody {
+        json: Some(body),
+        length: body.len() as u64,
+        field,
+    }));
+    *response.status_mut() = status;
     response
+}
+
+/// An error response's JSON body and the fields that go with it. The response writer
+/// writes the fields from here ([`ErrorBody::append_fields`]), so an error response has
+/// an empty `HeaderMap`, which costs no allocation.
+#[derive(Debug)]
+pub struct ErrorBody {
+    /// The JSON text, until it is taken as the body's one frame.
+    json: Option<&'static str>,
+    /// Its length in bytes, known after it is taken.
+    length: u64,
+    /// `WWW-Authenticate` (on `401`) or `Allow` (on `405`), and its value.
+    field: Option<(HeaderName, HeaderValue)>,
+}
+
+impl ErrorBody {
+    /// The JSON text's length in bytes.
+    pub fn length(&self) -> u64 {
+        self.length
+    }
+
+    /// Takes the JSON text (empty once taken).
+    pub fn take_whole(&mut self) -> Bytes {
+        self.json
+            .take()
+            .map_or_else(Bytes::new, |json| Bytes::from_static(json.as_bytes()))
+    }
+
+    /// Appends `content-type` and the status's own field, one `name: value\r\n` each.
+    pub fn append_fields(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"content-type: application/json\r\n");
+        if let Some((name, value)) = &self.field {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+impl Body for ErrorBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(
+            self.json
+                .take()
+                .map(|json| Ok(Frame::data(Bytes::from_static(json.as_bytes())))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.json.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.length)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use http_body_util::BodyExt as _;
+
+    use super::*;
+    use crate::proxy::error::InvalidKey;
+
+    fn fields_of(response: &Response<ProxyBody>) -> String {
+        let Either::Right(error) = response.body() else {
+            panic!("an error response has the gateway's own body");
+        };
+        let mut out = Vec::new();
+        error.append_fields(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_unknown_key_is_a_401_with_the_challenge_and_json() {
+        let challenge = HeaderValue::from_static("Key realm=\"keygate\"");
+        let response = error_response(&ProxyError::InvalidKey(InvalidKey::NotFound), &challenge);
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.headers().is_empty());
+        assert_eq!(
+            fields_of(&response),
+            "content-type: application/json\r\nwww-authenticate: Key realm=\"keygate\"\r\n"
+        );
+        let body = response.into_body();
+        let expected = r#"{"message":"Invalid API key in request"}"#;
+        assert_eq!(body.size_hint().exact(), Some(expected.len() as u64));
+        let bytes = body.collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], expected.as_bytes());
+    }
+
+    #[test]
+    fn a_405_names_the_allowed_methods_and_a_403_no_challenge() {
+        let challenge = HeaderValue::from_static("Key");
+        let allow = HeaderValue::from_static("GET, HEAD");
+        let response = error_response(&ProxyError::MethodNotAllowed { allow }, &challenge);
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            fields_of(&response),
+            "content-type: application/json\r\nallow: GET, HEAD\r\n"
+        );
+        let forbidden = ProxyError::Forbidden { anonymous: false };
+        let response = error_response(&forbidden, &challenge);
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(fields_of(&response), "content-type: application/json\r\n");
+    }
+
+    #[test]
+    fn the_body_is_one_frame_then_ends() {
+        let response = error_response(&ProxyError::NoRoute, &HeaderValue::from_static(""));
+        let mut body = response.into_body();
+        assert!(!body.is_end_stream());
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let first = Pin::new(&mut body).poll_frame(&mut cx);
+        assert!(matches!(first, Poll::Ready(Some(Ok(_)))));
+        assert!(body.is_end_stream());
+        assert!(matches!(
+            Pin::new(&mut body).poll_frame(&mut cx),
+            Poll::Ready(None)
+        ));
+    }
 }

@@ -13,6 +13,8 @@ use crate::config::{PathPattern, Service};
 #[derive(Debug)]
 pub struct Router {
     services: Vec<ServiceRoutes>,
+    /// Whether any service names hosts: if none does, the host is not looked at.
+    names_hosts: bool,
 }
 
 #[derive(Debug)]
@@ -72,12 +74,20 @@ impl Router {
             })
             .collect();
         table.sort_by_key(|s| (s.hosts.is_empty(), std::cmp::Reverse(s.prefix.len())));
-        Router { services: table }
+        let names_hosts = table.iter().any(|s| !s.hosts.is_empty());
+        Router {
+            services: table,
+            names_hosts,
+        }
     }
 
     /// Finds the route for a request. `host` may carry a port; it is ignored.
     pub fn find<'p>(&self, host: &str, path: &'p str, method: &Method) -> RouteMatch<'p> {
-        let host = strip_port(host);
+        let host = if self.names_hosts {
+            strip_port(host)
+        } else {
+            host
+        };
         let mut not_allowed: Option<Vec<&Method>> = None;
         for service in &self.services {
             if !service.hosts.is_empty() && !service.hosts.iter().any(|h| host_matches(h, host)) {
@@ -132,12 +142,17 @@ fn strip_path_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
 
 /// A host without its `:port` (IPv6 literals keep their brackets).
 pub(crate) fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host
-            .split_once(']')
-            .map_or(host, |(v6, _)| &host[..v6.len() + 1]);
-    }
-    host.rsplit_once(':').map_or(host, |(name, _)| name)
+    // Bytes rather than `char` patterns: a host is ASCII, and this runs per request.
+    let bytes = host.as_bytes();
+    let end = if bytes.first() == Some(&b'[') {
+        bytes
+            .iter()
+            .position(|&byte| byte == b']')
+            .map(|bracket| bracket + 1)
+    } else {
+        bytes.iter().rposition(|&byte| byte == b':')
+    };
+    end.and_then(|end| host.get(..end)).unwrap_or(host)
 }
 
 /// `pattern` is lowercase: `api.example.com` or `*.example.com` (any one or more labels).
@@ -244,6 +259,10 @@ mod tests {
         assert!(host_matches("*.example.com", "a.b.EXAMPLE.com"));
         assert!(!host_matches("*.example.com", "example.com"));
         assert_eq!(strip_port("[::1]:80"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+        assert_eq!(strip_port("[::1"), "[::1");
         assert_eq!(strip_port("h:80"), "h");
+        assert_eq!(strip_port("h"), "h");
+        assert_eq!(strip_port(""), "");
     }
 }

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use http::{HeaderValue, Method, Request, Version};
+use http::{HeaderMap, HeaderValue, Method, Version};
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
@@ -23,10 +23,10 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use super::request_body::{BodyProgress, BodyState, RequestBody};
 use super::request_head::{self, HeadError, RequestHead};
-use super::response_writer::{write_response, Exchange};
+use super::response_writer::{encode_whole, write_response, Encoded, Exchange, WriteError};
 use crate::proxy::error::ProxyError;
 use crate::proxy::forward::ClientAddress;
-use crate::proxy::handler::Gateway;
+use crate::proxy::handler::{Checked, Gateway};
 use crate::proxy::read_buffer::{poll_fill, READ_CHUNK};
 use crate::proxy::respond::error_response;
 
@@ -65,6 +65,9 @@ pub struct ClientConnection {
     pub outgoing: Vec<u8>,
     /// The current request's body.
     pub body: BodyState,
+    /// The previous request's field map, emptied: the next head's fields go into its
+    /// allocation.
+    spare_fields: HeaderMap,
     /// Bytes read from the socket so far.
     bytes_read: u64,
     /// How long a write may make no progress.
@@ -88,6 +91,7 @@ impl ClientConnection {
             buffer: BytesMut::with_capacity(READ_CHUNK),
             outgoing: Vec::with_capacity(1024),
             body: BodyState::none(),
+            spare_fields: HeaderMap::new(),
             bytes_read: 0,
             send_timeout: limits.send_timeout,
             timer: Box::pin(tokio::time::sleep(limits.header_timeout)),
@@ -135,7 +139,7 @@ impl ClientConnection {
     ) -> Poll<Result<RequestHead, NoHead>> {
         loop {
             if !self.buffer.is_empty() {
-                match request_head::parse(&mut self.buffer) {
+                match request_head::parse(&mut self.buffer, &mut self.spare_fields) {
                     Ok(Some(head)) => return Poll::Ready(Ok(head)),
                     Ok(None) if self.buffer.len() >= limits.max_head_bytes => {
                         return Poll::Ready(Err(NoHead::Refused(ProxyError::HeadersTooLarge)))
@@ -278,7 +282,7 @@ pub async fn serve_connection(
     loop {
         let deadline = Instant::now() + limits.header_timeout;
         let waited = poll_fn(|cx| connection.poll_head(cx, &limits, deadline, &mut stopped));
-        let head = match waited.await {
+        let mut head = match waited.await {
             Ok(head) => head,
             Err(NoHead::Closed) => break,
             Err(NoHead::Refused(error)) => {
@@ -289,8 +293,19 @@ pub async fn serve_connection(
         };
         let (head_request, version) = (head.parts.method == Method::HEAD, head.parts.version);
         connection.body = BodyState::new(head.framing, head.expects_continue);
-        let request = Request::from_parts(head.parts, RequestBody::new(&mut connection));
-        let response = gateway.handle(request, &client).await;
+        let response = match gateway.check(&head.parts) {
+            Checked::Answered(response) => response,
+            Checked::Admitted(admission) => {
+                let body = RequestBody::new(&mut connection);
+                let forwarded = gateway.forward(admission, &mut head.parts, body, &client);
+                forwarded.await
+            }
+        };
+        // Emptied now, not when the next head comes: its values are slices of the read
+        // buffer, which can start again at its front only when nothing else holds it.
+        let mut fields = std::mem::take(&mut head.parts.headers);
+        fields.clear();
+        connection.spare_fields = fields;
         if connection.body.interim_cut_short() {
             // Part of a `100 Continue` went out: a response after it would be garbled.
             return;
@@ -303,7 +318,17 @@ pub async fn serve_connection(
                 && !stopping.is_cancelled()
                 && !(body_unread && connection.body.continue_owed()),
         };
-        match write_response(&mut connection, response, exchange).await {
+        let written = match encode_whole(&mut connection.outgoing, response, exchange) {
+            Encoded::Whole(keep_alive) => connection
+                .flush()
+                .await
+                .map(|()| keep_alive)
+                .map_err(WriteError::from),
+            Encoded::Streamed(response) => {
+                write_response(&mut connection, response, exchange).await
+            }
+        };
+        match written {
             Ok(true) => {}
             Ok(false) => {
                 // The client may still be sending (a body, a pipelined or next request):

@@ -67,8 +67,13 @@ struct FieldRange {
 
 /// Parses the head at the start of `buffer`. `Ok(None)`: the head is not complete yet.
 /// On success the head is split off `buffer`, which keeps what followed it (the body,
-/// or a pipelined request).
-pub fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
+/// or a pipelined request), and its fields go into `spare`'s map: an empty map whose
+/// allocation is used again (the connection's map from its previous request), taken
+/// only once a head is complete.
+pub fn parse(
+    buffer: &mut BytesMut,
+    spare: &mut HeaderMap,
+) -> Result<Option<RequestHead>, HeadError> {
     // Left uninitialised: a request uses a few of the hundred slots, and writing all of
     // them first would cost more than parsing.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
@@ -108,7 +113,15 @@ pub fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
         &on_heap[..]
     };
     let head = buffer.split_to(length).freeze();
-    build(&head, method, version, target, ranges).map(Some)
+    build(
+        &head,
+        method,
+        version,
+        target,
+        ranges,
+        std::mem::take(spare),
+    )
+    .map(Some)
 }
 
 /// The head's parts from the ranges found by the parser, and its framing.
@@ -118,14 +131,16 @@ fn build(
     version: Version,
     target: (usize, usize),
     ranges: &[FieldRange],
+    mut headers: HeaderMap,
 ) -> Result<RequestHead, HeadError> {
-    // The target is copied: the access log keeps it after the request, and it must not
-    // keep the connection's read buffer with it.
-    let uri = Uri::from_maybe_shared(Bytes::copy_from_slice(&head[target.0..target.1]))
+    // The target is a slice of the head, like the field values: the access log, which
+    // keeps it after the request, copies its path (`AccessLog::write`).
+    let uri = Uri::from_maybe_shared(head.slice(target.0..target.1))
         .map_err(|_| HeadError::Malformed("invalid request target"))?;
     // Forwarding adds no field to the map (it writes its own as the upstream head is
     // written), so the map holds the client's fields only.
-    let mut headers = HeaderMap::with_capacity(ranges.len());
+    headers.clear();
+    headers.reserve(ranges.len());
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut close = false;
@@ -238,7 +253,7 @@ mod tests {
     use super::*;
 
     fn parsed(input: &str) -> Result<Option<RequestHead>, HeadError> {
-        parse(&mut BytesMut::from(input))
+        parse(&mut BytesMut::from(input), &mut HeaderMap::new())
     }
 
     #[test]
@@ -246,7 +261,7 @@ mod tests {
         let mut buffer = BytesMut::from(
             "GET /orders?x=1 HTTP/1.1\r\nHost: a\r\nX-Api-Key: k\r\n\r\nGET /next HTTP/1.1\r\n",
         );
-        let head = parse(&mut buffer).unwrap().unwrap();
+        let head = parse(&mut buffer, &mut HeaderMap::new()).unwrap().unwrap();
         assert_eq!(head.parts.method, Method::GET);
         assert_eq!(head.parts.uri.path(), "/orders");
         assert_eq!(head.parts.uri.query(), Some("x=1"));
@@ -271,8 +286,27 @@ mod tests {
     #[test]
     fn an_unfinished_head_asks_for_more_and_keeps_the_buffer() {
         let mut buffer = BytesMut::from("GET / HTTP/1.1\r\nHost: a\r\n");
-        assert!(parse(&mut buffer).unwrap().is_none());
+        let mut spare = HeaderMap::with_capacity(4);
+        assert!(parse(&mut buffer, &mut spare).unwrap().is_none());
         assert_eq!(buffer.len(), 25);
+        assert!(
+            spare.capacity() >= 4,
+            "the spare map stays until a head is complete"
+        );
+    }
+
+    #[test]
+    fn the_spare_map_is_filled_without_the_fields_it_held() {
+        let mut spare = HeaderMap::with_capacity(8);
+        spare.insert("x-old", HeaderValue::from_static("stale"));
+        let capacity = spare.capacity();
+        let mut buffer = BytesMut::from("GET / HTTP/1.1\r\nHost: a\r\nX-New: 1\r\n\r\n");
+        let head = parse(&mut buffer, &mut spare).unwrap().unwrap();
+        assert_eq!(head.parts.headers.len(), 2);
+        assert!(!head.parts.headers.contains_key("x-old"));
+        assert_eq!(head.parts.headers["x-new"], "1");
+        assert_eq!(head.parts.headers.capacity(), capacity);
+        assert!(spare.is_empty());
     }
 
     #[test]

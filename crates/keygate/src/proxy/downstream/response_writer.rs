@@ -10,12 +10,13 @@ use http::header::{CONTENT_LENGTH, DATE};
 use http::{HeaderValue, Response, StatusCode, Version};
 use http_body::{Body as _, Frame};
 use http_body_util::BodyExt as _;
+use http_body_util::Either;
 
 use super::connection::ClientConnection;
 use super::date::append_date;
 use crate::proxy::error::ProxyError;
 use crate::proxy::number_text::{append_decimal, append_hex};
-use crate::proxy::respond::error_response;
+use crate::proxy::respond::{error_response, ErrorBody};
 use crate::proxy::ProxyBody;
 
 /// A body piece larger than this is written from where it is rather than copied into
@@ -58,6 +59,79 @@ pub enum WriteError {
     Body(String),
 }
 
+/// What [`encode_whole`] did with a response.
+// Not boxed: a box would cost an allocation for every streamed response.
+#[allow(clippy::large_enum_variant)]
+pub enum Encoded {
+    /// Head and body are in the write buffer, to be flushed; then the connection may
+    /// carry the next request (`true`) or not.
+    Whole(bool),
+    /// The body is still to come, or too large to copy: to be written with
+    /// [`write_response`].
+    Streamed(Response<ProxyBody>),
+}
+
+/// Encodes a response whose body is all here — the gateway's own, or an upstream body
+/// read with its head — into the write buffer, head and body, without waiting: such a
+/// response (every refusal, most small answers) needs only a flush, not the future that
+/// streaming a body needs. Any other response comes back untouched.
+pub fn encode_whole(
+    out: &mut Vec<u8>,
+    response: Response<ProxyBody>,
+    exchange: Exchange,
+) -> Encoded {
+    let Some(length) = whole_length(response.body()) else {
+        return Encoded::Streamed(response);
+    };
+    let framing = framing(
+        &response.status(),
+        response.headers(),
+        response.body(),
+        exchange,
+    );
+    match framing {
+        Framing::Empty => {}
+        Framing::Length(declared) if declared == length && length <= COPY_LIMIT as u64 => {}
+        _ => return Encoded::Streamed(response),
+    }
+    // Neither framing ends the connection by itself.
+    let keep_alive = exchange.keep_alive;
+    let (parts, mut body) = response.into_parts();
+    out.clear();
+    encode_head(
+        out,
+        &parts,
+        own_fields(&body),
+        framing,
+        keep_alive,
+        exchange.version,
+    );
+    if framing != Framing::Empty {
+        let data = match &mut body {
+            Either::Left(upstream) => upstream.take_whole().unwrap_or_default(),
+            Either::Right(error) => error.take_whole(),
+        };
+        out.extend_from_slice(&data);
+    }
+    Encoded::Whole(keep_alive)
+}
+
+/// The length of a body that is all here; `None` for one still to be read.
+fn whole_length(body: &ProxyBody) -> Option<u64> {
+    match body {
+        Either::Left(upstream) => upstream.whole_length(),
+        Either::Right(error) => Some(error.length()),
+    }
+}
+
+/// The fields an error body brings with it.
+fn own_fields(body: &ProxyBody) -> Option<&ErrorBody> {
+    match body {
+        Either::Right(error) => Some(error),
+        Either::Left(_) => None,
+    }
+}
+
 /// Writes `response` to the client. `Ok(true)`: the response was written whole and the
 /// connection may carry the next request; `Ok(false)`: written whole, but the framing
 /// (until close) or `exchange.keep_alive` ends the connection.
@@ -71,7 +145,8 @@ pub async fn write_response(
     let keep_alive = exchange.keep_alive && framing != Framing::UntilClose;
     let out = &mut connection.outgoing;
     out.clear();
-    encode_head(out, &parts, framing, keep_alive, exchange.version);
+    let fields = own_fields(&body);
+    encode_head(out, &parts, fields, framing, keep_alive, exchange.version);
     if framing == Framing::Empty {
         connection.flush().await?;
         return Ok(keep_alive);
@@ -153,11 +228,13 @@ fn framing(
     }
 }
 
-/// Status line and fields, with `Date` (unless the upstream sent one), the framing field
-/// when the headers lack it, and `Connection` when it differs from the version's default.
+/// Status line and fields, with an error body's own fields, `Date` (unless the upstream
+/// sent one), the framing field when the headers lack it, and `Connection` when it differs
+/// from the version's default.
 fn encode_head(
     out: &mut Vec<u8>,
     parts: &http::response::Parts,
+    own_fields: Option<&ErrorBody>,
     framing: Framing,
     keep_alive: bool,
     version: Version,
@@ -178,6 +255,9 @@ fn encode_head(
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    }
+    if let Some(error) = own_fields {
+        error.append_fields(out);
     }
     if !parts.headers.contains_key(DATE) {
         out.extend_from_slice(b"date: ");
@@ -231,7 +311,6 @@ async fn append_piece(
 mod tests {
     use http::header::TRANSFER_ENCODING;
     use http::HeaderValue;
-    use http_body_util::{Either, Full};
 
     use super::*;
     use crate::proxy::upstream::UpstreamBody;
@@ -245,7 +324,9 @@ mod tests {
     }
 
     fn own(text: &'static str) -> ProxyBody {
-        Either::Right(Full::new(Bytes::from_static(text.as_bytes())))
+        Either::Left(UpstreamBody::whole(Some(Bytes::from_static(
+            text.as_bytes(),
+        ))))
     }
 
     #[test]
@@ -274,6 +355,96 @@ mod tests {
         );
     }
 
+    fn whole(response: Response<ProxyBody>, exchange: Exchange) -> (bool, String) {
+        let mut out = b"left from before".to_vec();
+        match encode_whole(&mut out, response, exchange) {
+            Encoded::Whole(keep_alive) => (keep_alive, String::from_utf8(out).unwrap()),
+            Encoded::Streamed(_) => panic!("a body that is all here is encoded whole"),
+        }
+    }
+
+    #[test]
+    fn bodies_that_are_all_here_are_encoded_whole_without_waiting() {
+        let refused = ProxyError::InvalidKey(crate::proxy::error::InvalidKey::NotFound);
+        let response = error_response(&refused, &HeaderValue::from_static("Key"));
+        let (keep_alive, text) = whole(response, exchange(Version::HTTP_11, true));
+        assert!(keep_alive);
+        assert!(text.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{text}");
+        assert!(text.contains("www-authenticate: Key\r\n"));
+        assert!(text.ends_with("\r\n\r\n{\"message\":\"Invalid API key in request\"}"));
+
+        let response = Response::new(own("hello"));
+        let (keep_alive, text) = whole(response, exchange(Version::HTTP_10, false));
+        assert!(!keep_alive);
+        assert!(text.contains("content-length: 5\r\n"));
+        assert!(text.ends_with("\r\n\r\nhello"), "{text}");
+
+        let head = Exchange {
+            head_request: true,
+            ..exchange(Version::HTTP_11, true)
+        };
+        let (_, text) = whole(Response::new(own("hello")), head);
+        assert!(
+            text.ends_with("\r\n\r\n"),
+            "a HEAD answer has no body: {text}"
+        );
+    }
+
+    #[test]
+    fn large_or_misdeclared_bodies_are_left_to_the_streaming_writer() {
+        let large = "x".repeat(COPY_LIMIT + 1).leak();
+        let mut out = Vec::new();
+        let http11 = exchange(Version::HTTP_11, true);
+        let response = Response::new(own(large));
+        assert!(matches!(
+            encode_whole(&mut out, response, http11),
+            Encoded::Streamed(_)
+        ));
+        let mut response = Response::new(own("hello"));
+        response
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from_static("9"));
+        assert!(matches!(
+            encode_whole(&mut out, response, http11),
+            Encoded::Streamed(_)
+        ));
+        assert!(
+            out.is_empty(),
+            "nothing is written for a response handed back"
+        );
+    }
+
+    #[test]
+    fn an_error_head_carries_its_own_fields_once() {
+        let refused = ProxyError::InvalidKey(crate::proxy::error::InvalidKey::NotFound);
+        let response = error_response(&refused, &HeaderValue::from_static("Key"));
+        let (parts, body) = response.into_parts();
+        let Either::Right(error) = &body else {
+            panic!("an error response has the gateway's own body");
+        };
+        let length = body.size_hint().exact().unwrap();
+        let mut out = Vec::new();
+        let framing = Framing::Length(length);
+        encode_head(
+            &mut out,
+            &parts,
+            Some(error),
+            framing,
+            true,
+            Version::HTTP_11,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\
+                 www-authenticate: Key\r\ndate: "
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!("content-length: {length}\r\n\r\n")));
+        assert_eq!(text.matches("content-type").count(), 1);
+    }
+
     #[test]
     fn heads_carry_date_framing_and_connection_only_when_needed() {
         let mut response = Response::new(());
@@ -282,7 +453,14 @@ mod tests {
             .insert(CONTENT_LENGTH, HeaderValue::from_static("5"));
         let (parts, ()) = response.into_parts();
         let mut out = Vec::new();
-        encode_head(&mut out, &parts, Framing::Length(5), true, Version::HTTP_11);
+        encode_head(
+            &mut out,
+            &parts,
+            None,
+            Framing::Length(5),
+            true,
+            Version::HTTP_11,
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\ncontent-length: 5\r\ndate: "));
         assert!(text.ends_with(" GMT\r\n\r\n"), "{text}");
@@ -290,13 +468,27 @@ mod tests {
 
         let (parts, ()) = Response::new(()).into_parts();
         let mut out = Vec::new();
-        encode_head(&mut out, &parts, Framing::Chunked, false, Version::HTTP_11);
+        encode_head(
+            &mut out,
+            &parts,
+            None,
+            Framing::Chunked,
+            false,
+            Version::HTTP_11,
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains(&format!("{TRANSFER_ENCODING}: chunked\r\n")));
         assert!(text.ends_with("connection: close\r\n\r\n"));
 
         let mut out = Vec::new();
-        encode_head(&mut out, &parts, Framing::Length(0), true, Version::HTTP_10);
+        encode_head(
+            &mut out,
+            &parts,
+            None,
+            Framing::Length(0),
+            true,
+            Version::HTTP_10,
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("content-length: 0\r\n"));
         assert!(text.ends_with("connection: keep-alive\r\n\r\n"));

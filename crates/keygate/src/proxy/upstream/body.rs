@@ -68,6 +68,23 @@ impl UpstreamBody {
         }
     }
 
+    /// The length of a body read whole with the head; `None` for a streamed body.
+    pub fn whole_length(&self) -> Option<u64> {
+        match &self.inner {
+            Inner::Whole(data) => Some(data.as_ref().map_or(0, |data| data.len() as u64)),
+            Inner::Streamed(_) => None,
+        }
+    }
+
+    /// Takes the bytes of a body read whole with the head (empty when there were none);
+    /// `None` for a streamed body, which is left as it is.
+    pub fn take_whole(&mut self) -> Option<Bytes> {
+        match &mut self.inner {
+            Inner::Whole(data) => Some(data.take().unwrap_or_default()),
+            Inner::Streamed(_) => None,
+        }
+    }
+
     /// A body still to be read from `connection`, whose buffer holds what already
     /// arrived. When the body ends, the connection goes back to `pool` if `keep_alive`.
     pub fn streamed(
