@@ -1,22 +1,34 @@
 //! Header field names as read off the wire. `http` knows the standard names without
-//! allocating; any other name is copied into a new buffer of its own. The few
-//! non-standard names that API traffic carries on most requests — the API key headers of
-//! APISIX, Kong and Gravitee, the forwarding fields, request ids — are taken from a
-//! table instead, so that reading them costs no allocation.
+//! allocating, but finds them by parsing each name; any other name is copied into a new
+//! buffer of its own. The names that API traffic carries on most requests and responses
+//! — `Host`, the framing fields, the API key headers of APISIX, Kong and Gravitee, the
+//! forwarding fields, request ids — are taken from a table instead: found with a length
+//! comparison and one case-insensitive comparison, without a copy.
 
-use http::header::{HeaderName, InvalidHeaderName};
+use http::header::{self, HeaderName, InvalidHeaderName};
 
-/// Non-standard names common enough to be worth keeping, lowercase.
-static COMMON: [HeaderName; 9] = [
+/// Names common enough to be worth finding first, lowercase, the most frequent first.
+static COMMON: [HeaderName; 20] = [
+    header::HOST,
     HeaderName::from_static("apikey"),
     HeaderName::from_static("x-api-key"),
-    HeaderName::from_static("x-gravitee-api-key"),
+    header::CONTENT_LENGTH,
+    header::CONTENT_TYPE,
+    header::DATE,
+    header::SERVER,
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::USER_AGENT,
+    header::ACCEPT,
+    header::TRANSFER_ENCODING,
+    header::ACCEPT_ENCODING,
+    header::CACHE_CONTROL,
     HeaderName::from_static("x-forwarded-for"),
     HeaderName::from_static("x-forwarded-proto"),
     HeaderName::from_static("x-forwarded-host"),
     HeaderName::from_static("x-real-ip"),
     HeaderName::from_static("x-request-id"),
-    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("x-gravitee-api-key"),
 ];
 
 /// The header name spelled `raw` (any case): one of the common names when it is one,
@@ -41,6 +53,15 @@ mod tests {
         assert_eq!(field_name(b"ApiKey").unwrap(), "apikey");
         assert_eq!(field_name(b"X-Forwarded-For").unwrap(), "x-forwarded-for");
         assert_eq!(field_name(b"Host").unwrap(), http::header::HOST);
+        assert_eq!(
+            field_name(b"CONTENT-LENGTH").unwrap(),
+            http::header::CONTENT_LENGTH
+        );
+        assert_eq!(field_name(b"Content-Lengtx").unwrap(), "content-lengtx");
+        for common in &COMMON {
+            let upper = common.as_str().to_ascii_uppercase();
+            assert_eq!(&field_name(upper.as_bytes()).unwrap(), common);
+        }
         assert_eq!(field_name(b"X-Custom").unwrap(), "x-custom");
         assert!(field_name(b"bad name").is_err());
         assert!(field_name(b"").is_err());

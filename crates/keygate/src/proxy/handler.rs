@@ -292,7 +292,11 @@ fn route<'s>(
     request: &Parts,
     record: &mut AccessRecord,
 ) -> Result<(Matched<'s>, usize), ProxyError> {
-    let host = request_host(request);
+    let host = if snapshot.router.names_hosts() {
+        request_host(request)
+    } else {
+        ""
+    };
     match snapshot
         .router
         .find(host, request.uri.path(), &request.method)

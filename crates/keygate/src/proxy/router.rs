@@ -81,6 +81,12 @@ impl Router {
         }
     }
 
+    /// Whether any service names hosts; if none does, [`Router::find`] ignores the host
+    /// and a caller need not look it up.
+    pub fn names_hosts(&self) -> bool {
+        self.names_hosts
+    }
+
     /// Finds the route for a request. `host` may carry a port; it is ignored.
     pub fn find<'p>(&self, host: &str, path: &'p str, method: &Method) -> RouteMatch<'p> {
         let host = if self.names_hosts {

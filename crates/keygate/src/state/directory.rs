@@ -279,7 +279,7 @@ fn consumer_profile(record: &ConsumerRecord) -> ConsumerProfile {
 fn key_entry(row: &KeyRow, consumer: &ConsumerRow) -> KeyEntry {
     KeyEntry {
         hash: row.hash,
-        id: ShortText::new(row.ids.id()),
+        id: row.ids.id_text().clone(),
         prefix: row.prefix.clone(),
         active: row.flags & ACTIVE != 0,
         revoked: row.flags & REVOKED != 0,

@@ -68,6 +68,11 @@ impl KeyIds {
 
     /// The key's id.
     pub fn id(&self) -> &str {
+        self.id_text()
+    }
+
+    /// The key's id as kept, to copy it without reading it as `str` again.
+    pub fn id_text(&self) -> &ShortText {
         match &self.0 {
             IdsRepr::Plain(id) => id,
             IdsRepr::Subscribed(pair) => &pair.0,
