@@ -50,9 +50,22 @@ pub struct Gateway {
 
 /// The route a request matched.
 struct Matched<'s> {
-    service_index: usize,
+    /// Where the service and route are in the snapshot, to find them again after waiting.
+    index: (usize, usize),
     service: &'s Service,
     route: &'s Route,
+}
+
+impl<'s> Matched<'s> {
+    /// The service and route at `index` (service, route within it) in `snapshot`.
+    fn at(snapshot: &'s Snapshot, index: (usize, usize)) -> Matched<'s> {
+        let service = &snapshot.services[index.0];
+        Matched {
+            index,
+            service,
+            route: &service.routes[index.1],
+        }
+    }
 }
 
 /// The plan and subscription a key was let through by.
@@ -137,15 +150,10 @@ impl Gateway {
             snapshot,
             started,
             mut record,
-            route: (service_index, route_index),
+            route,
             admitted,
         } = admission;
-        let service = &snapshot.services[service_index];
-        let matched = Matched {
-            service_index,
-            service,
-            route: &service.routes[route_index],
-        };
+        let matched = Matched::at(&snapshot, route);
         let forwarded = forward(
             &snapshot,
             &matched,
@@ -214,7 +222,7 @@ fn admit(
     record: &mut AccessRecord,
 ) -> Result<((usize, usize), Admitted), ProxyError> {
     check_request(request, snapshot.config.proxy.max_header_bytes)?;
-    let (matched, route_index) = route(snapshot, request, record)?;
+    let matched = route(snapshot, request, record)?;
     record.service = Some(matched.service.name.clone());
     record.route = Some(matched.route.name.clone());
     let caller = authenticate(state, matched.route, request, record)?;
@@ -241,7 +249,7 @@ fn admit(
         caller,
         forward_key,
     };
-    Ok(((matched.service_index, route_index), admitted))
+    Ok((matched.index, admitted))
 }
 
 /// Phase 1: limits and sanity that hold whatever the route.
@@ -286,12 +294,12 @@ fn is_dot_segment(segment: &[u8]) -> bool {
     dots == 1 || dots == 2
 }
 
-/// Phase 2: which service and route; the route also by its index in the service.
+/// Phase 2: which service and route.
 fn route<'s>(
     snapshot: &'s Snapshot,
     request: &Parts,
     record: &mut AccessRecord,
-) -> Result<(Matched<'s>, usize), ProxyError> {
+) -> Result<Matched<'s>, ProxyError> {
     let host = if snapshot.router.names_hosts() {
         request_host(request)
     } else {
@@ -303,13 +311,7 @@ fn route<'s>(
     {
         RouteMatch::Found { service, route, .. } => {
             record.matched = Some((service, route));
-            let service_config = &snapshot.services[service];
-            let matched = Matched {
-                service_index: service,
-                service: service_config,
-                route: &service_config.routes[route],
-            };
-            Ok((matched, route))
+            Ok(Matched::at(snapshot, (service, route)))
         }
         RouteMatch::MethodNotAllowed { allow } => Err(ProxyError::MethodNotAllowed { allow }),
         RouteMatch::NotFound => Err(ProxyError::NoRoute),
@@ -491,7 +493,7 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let upstream = &snapshot.upstreams[matched.service_index];
+    let upstream = &snapshot.upstreams[matched.index.0];
     let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
     let mut query = parts.uri.query().map(Cow::Borrowed);
     let caller = admitted.caller;
