@@ -1,5 +1,5 @@
 //! Criterion benches of the request path's hot functions: route match, key extraction,
-//! key hash + lookup in an index of 10,000 keys, and the upstream exchange's own HTTP/1.1
+//! key hash + lookup in indexes of 10,000 and 1,000,000 keys, and the upstream exchange's own HTTP/1.1
 //! work (writing a request head, parsing a response head).
 
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -20,6 +20,10 @@ use keygate::state::Directory;
 use keygate_store::{ConsumerRecord, KeyRecord, Origin};
 
 const EXAMPLE: &str = include_str!("../../../examples/keygate.yaml");
+
+/// The binary's allocator, so that rows are laid out as in the gateway.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn route_match(c: &mut Criterion) {
     let config = Config::parse("example.yaml", EXAMPLE).unwrap();
@@ -77,10 +81,12 @@ fn key_extraction(c: &mut Criterion) {
     });
 }
 
-fn key_lookup(c: &mut Criterion) {
+/// A directory of `keys` keys named `bench-key-<n>`, each with its own consumer of client
+/// type A (the benchmark key sets' shape), or all of one consumer when `one_consumer`.
+fn directory_of(keys: usize, one_consumer: bool) -> Directory {
     let directory = Directory::default();
-    directory.put_consumer(&ConsumerRecord {
-        name: "bench".into(),
+    let consumer = |name: String| ConsumerRecord {
+        name,
         client_type: Some("A".into()),
         groups: Vec::new(),
         permissions: Vec::new(),
@@ -89,12 +95,22 @@ fn key_lookup(c: &mut Criterion) {
         origin: Origin::Api,
         created_at: 0,
         updated_at: 0,
-    });
-    for n in 0..10_000 {
+    };
+    if one_consumer {
+        directory.put_consumer(&consumer("bench".into()));
+    }
+    for n in 0..keys {
         let key = format!("bench-key-{n:08}");
+        let owner = if one_consumer {
+            "bench".to_owned()
+        } else {
+            let name = format!("consumer-{n:08}");
+            directory.put_consumer(&consumer(name.clone()));
+            name
+        };
         directory.put_key(&KeyRecord {
             id: key.clone(),
-            consumer: "bench".into(),
+            consumer: owner,
             hash: KeyHash::of(key.as_bytes()).0,
             prefix: None,
             active: true,
@@ -109,6 +125,12 @@ fn key_lookup(c: &mut Criterion) {
             shared: false,
         });
     }
+    directory.shrink_to_fit();
+    directory
+}
+
+fn key_lookup(c: &mut Criterion) {
+    let directory = directory_of(10_000, true);
     let index = &directory;
     let now = SystemTime::now();
     c.bench_function("key hash + lookup (10k keys): hit", |b| {
@@ -128,6 +150,35 @@ fn key_lookup(c: &mut Criterion) {
     c.bench_function("sha-256 of a 20-byte key", |b| {
         b.iter(|| KeyHash::of(black_box(b"ec8e8fa78d4e271b368d")))
     });
+}
+
+/// Hits spread over every key of the index, one consumer per key, in a fixed scattered
+/// order: each lookup finds its table slot, key row and consumer row away from the last
+/// one's, as under load from many clients. Sets the 10k-key index beside the 1M-key one
+/// (about 150 MB, far beyond the caches and the TLB's reach).
+fn key_lookup_spread(c: &mut Criterion) {
+    for keys in [10_000usize, 1_000_000] {
+        let directory = directory_of(keys, false);
+        // A step coprime with the key count visits every key once per round.
+        let step = 7_919;
+        let presented: Vec<String> = (0..keys)
+            .map(|n| format!("bench-key-{:08}", n * step % keys))
+            .collect();
+        let now = SystemTime::now();
+        let label = if keys == 1_000_000 { "1M" } else { "10k" };
+        let mut next = 0;
+        c.bench_function(
+            &format!("key hash + lookup ({label} keys): hits spread over all"),
+            |b| {
+                b.iter(|| {
+                    next = (next + 1) % keys;
+                    directory
+                        .check(black_box(presented[next].as_bytes()), now)
+                        .is_valid()
+                })
+            },
+        );
+    }
 }
 
 fn upstream_heads(c: &mut Criterion) {
@@ -207,6 +258,7 @@ criterion_group!(
     route_match,
     key_extraction,
     key_lookup,
+    key_lookup_spread,
     upstream_heads,
     client_heads
 );
