@@ -206,7 +206,7 @@ impl ConsumerTable {
         if guard.next_slot() > SLOT_MASK as usize {
             return None;
         }
-        let slot = guard.insert(hash, new(), |row| self.name_hash(row));
+        let slot = guard.insert(hash, new());
         ConsumerRef::new(shard, slot)
     }
 
@@ -245,7 +245,7 @@ impl ConsumerTable {
     /// Gives back the room that growing by doubling left unused (after a full load).
     pub fn shrink_to_fit(&self) {
         for shard in 0..SHARDS {
-            self.write(shard).shrink_to_fit(|row| self.name_hash(row));
+            self.write(shard).shrink_to_fit();
         }
     }
 }

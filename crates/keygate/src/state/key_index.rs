@@ -201,7 +201,7 @@ impl KeyIndex {
         if let Some(slot) = guard.find(hash, hashed(&row.hash)) {
             return guard.get_mut(slot).map(|old| std::mem::replace(old, row));
         }
-        guard.insert(hash, row, row_hash);
+        guard.insert(hash, row);
         None
     }
 
@@ -289,7 +289,7 @@ impl KeyIndex {
             shard
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .shrink_to_fit(row_hash);
+                .shrink_to_fit();
         }
     }
 }

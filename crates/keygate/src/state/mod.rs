@@ -10,6 +10,7 @@ pub mod directory_cache;
 mod entries;
 mod key_index;
 mod row_table;
+mod slot_index;
 pub mod sync;
 #[cfg(test)]
 pub(crate) mod test_records;

@@ -3,13 +3,13 @@
 //! bytes of table, not a pointer, an allocation and its rounding; the slot of a removed
 //! row is used again by the next one.
 
-use hashbrown::HashTable;
+use super::slot_index::SlotIndex;
 
 /// Rows of type `T` in slots, found by a hash the caller computes from each row.
 #[derive(Debug)]
 pub struct RowTable<T> {
     /// Slot numbers, found by the hash of the row in the slot.
-    by_hash: HashTable<u32>,
+    by_hash: SlotIndex,
     rows: Vec<Option<T>>,
     /// Empty slots, used again first.
     free: Vec<u32>,
@@ -18,7 +18,7 @@ pub struct RowTable<T> {
 impl<T> Default for RowTable<T> {
     fn default() -> Self {
         RowTable {
-            by_hash: HashTable::new(),
+            by_hash: SlotIndex::default(),
             rows: Vec::new(),
             free: Vec::new(),
         }
@@ -29,13 +29,13 @@ impl<T> RowTable<T> {
     /// A table of `rows` in their slots (`None` for an empty one); `hash` is the hash of
     /// a row. `None` when there are more slots than a `u32` numbers.
     pub fn from_rows(rows: Vec<Option<T>>, hash: impl Fn(&T) -> u64) -> Option<RowTable<T>> {
-        let mut by_hash = HashTable::with_capacity(rows.len());
+        let mut by_hash = SlotIndex::with_capacity(rows.len());
         let mut free = Vec::new();
         for (slot, row) in rows.iter().enumerate() {
             let slot = u32::try_from(slot).ok()?;
             match row {
                 Some(row) => {
-                    by_hash.insert_unique(hash(row), slot, |&other| rehash(&rows, other, &hash));
+                    by_hash.insert_unique(hash(row), slot);
                 }
                 None => free.push(slot),
             }
@@ -51,8 +51,7 @@ impl<T> RowTable<T> {
     pub fn find(&self, hash: u64, is: impl Fn(&T) -> bool) -> Option<u32> {
         let rows = &self.rows;
         self.by_hash
-            .find(hash, |&slot| rows[slot as usize].as_ref().is_some_and(&is))
-            .copied()
+            .find(hash, |slot| rows[slot as usize].as_ref().is_some_and(&is))
     }
 
     /// The row in `slot`, if there is one.
@@ -73,8 +72,8 @@ impl<T> RowTable<T> {
     }
 
     /// Adds `row`, whose hash is `hash`, in a new slot: the caller knows no row like it
-    /// is there. `rehash` is the hash of any row, for when the table grows.
-    pub fn insert(&mut self, hash: u64, row: T, rehash_row: impl Fn(&T) -> u64) -> u32 {
+    /// is there.
+    pub fn insert(&mut self, hash: u64, row: T) -> u32 {
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.rows[slot as usize] = Some(row);
@@ -87,20 +86,16 @@ impl<T> RowTable<T> {
                 slot
             }
         };
-        let rows = &self.rows;
-        self.by_hash
-            .insert_unique(hash, slot, |&other| rehash(rows, other, &rehash_row));
+        self.by_hash.insert_unique(hash, slot);
         slot
     }
 
     /// Removes the row with hash `hash` for which `is` holds, and returns it.
     pub fn remove(&mut self, hash: u64, is: impl Fn(&T) -> bool) -> Option<T> {
         let rows = &mut self.rows;
-        let entry = self
+        let slot = self
             .by_hash
-            .find_entry(hash, |&slot| rows[slot as usize].as_ref().is_some_and(&is))
-            .ok()?;
-        let (slot, _) = entry.remove();
+            .remove(hash, |slot| rows[slot as usize].as_ref().is_some_and(&is))?;
         self.free.push(slot);
         rows[slot as usize].take()
     }
@@ -116,17 +111,10 @@ impl<T> RowTable<T> {
     }
 
     /// Gives back the room that growing by doubling left unused.
-    pub fn shrink_to_fit(&mut self, hash: impl Fn(&T) -> u64) {
+    pub fn shrink_to_fit(&mut self) {
         self.rows.shrink_to_fit();
-        let rows = &self.rows;
-        self.by_hash
-            .shrink_to_fit(|&slot| rehash(rows, slot, &hash));
+        self.by_hash.shrink_to_fit();
     }
-}
-
-/// The hash of the row in `slot`, for the table to move it when it grows.
-fn rehash<T>(rows: &[Option<T>], slot: u32, hash: &impl Fn(&T) -> u64) -> u64 {
-    rows[slot as usize].as_ref().map_or(0, hash)
 }
 
 #[cfg(test)]
@@ -142,16 +130,16 @@ mod tests {
     fn rows_are_found_removed_and_their_slots_used_again() {
         let mut table = RowTable::default();
         for n in 0..1_000u64 {
-            assert_eq!(table.insert(hash(&n), n, hash), u32::try_from(n).unwrap());
+            assert_eq!(table.insert(hash(&n), n), u32::try_from(n).unwrap());
         }
         assert_eq!(table.find(hash(&7), |&r| r == 7), Some(7));
         assert_eq!(table.remove(hash(&7), |&r| r == 7), Some(7));
         assert_eq!(table.find(hash(&7), |&r| r == 7), None);
         assert_eq!(table.len(), 999);
         assert_eq!(table.next_slot(), 7);
-        assert_eq!(table.insert(hash(&5_000), 5_000, hash), 7);
+        assert_eq!(table.insert(hash(&5_000), 5_000), 7);
         *table.get_mut(8).unwrap() = 8;
-        table.shrink_to_fit(hash);
+        table.shrink_to_fit();
         assert_eq!(table.get(7), Some(&5_000));
 
         let again = RowTable::from_rows(table.rows().to_vec(), hash).unwrap();
