@@ -290,7 +290,7 @@ mod tests {
                     index.insert_unique(hash_of_slot(slot), slot);
                     model.insert(slot);
                 }
-                0..=4 | 5..=7 => {
+                0..=7 => {
                     let removed = index.remove(hash_of_slot(slot), is(slot));
                     assert_eq!(removed.is_some(), model.remove(&slot), "step {step}");
                 }
