@@ -28,6 +28,9 @@
 #                                                file: all 1M consumers in its YAML file
 #   KG_BENCH_NO_ALLOW [unset]                    1: leave the route's `allow` out
 #   KG_BENCH_1M [1]                              0: skip keygate and nginx with 1M keys
+#   KG_BENCH_SPREAD [1]                          0: skip the runs with every valid key in
+#                                                turn (bench/spread_keys.sh), after the
+#                                                comparison
 #   KG_BENCH_NGINX_PROBE [1]                     0: do not time nginx's start with 1M keys
 #   NGINX_PROBE_PORT [9091]                      port of that timed nginx
 #   KG_BENCH_START_TIMEOUT [600]                 seconds a gateway may take to start
@@ -43,6 +46,7 @@ KG_BENCH_KEYS=${KG_BENCH_KEYS:-hash} KG_BENCH_STORE=${KG_BENCH_STORE:-file}
 KG_BENCH_1M_FROM=${KG_BENCH_1M_FROM:-store} KEYGATE_BIN=${KEYGATE_BIN:-}
 KG_BENCH_NO_ALLOW=${KG_BENCH_NO_ALLOW:-}
 KG_BENCH_1M=${KG_BENCH_1M:-1} KG_BENCH_NGINX_PROBE=${KG_BENCH_NGINX_PROBE:-1}
+KG_BENCH_SPREAD=${KG_BENCH_SPREAD:-1}
 NGINX_PROBE_PORT=${NGINX_PROBE_PORT:-9091} START_TIMEOUT=${KG_BENCH_START_TIMEOUT:-600}
 UPSTREAM_PORT=${UPSTREAM_PORT:-9001} NGINX_PORT=${NGINX_PORT:-9080} HAPROXY_PORT=${HAPROXY_PORT:-9082}
 NGINX_1M_PORT=${NGINX_1M_PORT:-9081}
@@ -423,6 +427,32 @@ for i in "${!START_ROWS[@]}"; do
   START_ROWS[$i]+=${AFTER_LOAD[$i]:- | |}
 done
 
+# ---------------------------------------------------------------- 5c. keys spread
+# The same gateways with every valid key of their set in turn (bench/spread_keys.sh):
+# one key per run, as above, stays in the CPU's caches however large the index.
+SPREAD_TABLE=""
+if [ "$KG_BENCH_SPREAD" = 1 ]; then
+  spread_targets=()
+  for t in "${TARGETS[@]}"; do
+    n=${t%%=*}
+    kill -0 "${LOAD_PID[$n]}" 2>/dev/null || continue
+    spread_targets+=("$n=${t#*=}:$([ "$n" = keygate-1m ] && echo 1m || echo 10k)")
+  done
+  spread_targets+=("nginx=$NGINX_PORT:10k")
+  [ "$KG_BENCH_1M" = 1 ] && spread_targets+=("nginx-1m=$NGINX_1M_PORT:1m")
+  say "keys spread: ${spread_targets[*]} (REPS=$REPS DURATION=$DURATION CONCS=\"$CONCS\")"
+  setsid "$ROOT/bench/spread_keys.sh" "${spread_targets[@]}" >"$WORK/spread.out" 2>"$WORK/spread.err" </dev/null &
+  COMPARE_PID=$!
+  if wait "$COMPARE_PID"; then
+    SPREAD_TABLE=$(cat "$WORK/spread.out")
+    printf '%s\n' "$SPREAD_TABLE"
+  else
+    SPREAD_TABLE="spread_keys.sh failed: $(tail -n 3 "$WORK/spread.err" | tr '\n' ' ')"
+    say "$SPREAD_TABLE"
+  fi
+  COMPARE_PID=""
+fi
+
 # ---------------------------------------------------------------- 7. result
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$ROOT" --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null | wc -l)
@@ -446,6 +476,16 @@ mkdir -p "$ROOT/bench/out"
   echo
   printf '%s\n' "$TABLE"
   echo
+  if [ -n "$SPREAD_TABLE" ]; then
+    echo "### Keys spread over the whole set"
+    echo
+    echo "Every valid key (client type A or B) of the gateway's set in turn (bench/spread_keys.sh),"
+    echo "same REPS, DURATION and CONCS, interleaved, medians; 1M / 10k: the 1M gateway against its"
+    echo "10k twin."
+    echo
+    printf '%s\n' "$SPREAD_TABLE"
+    echo
+  fi
   echo "### Start-up and memory"
   echo
   echo "Start: from launching the process to its first 200 for a valid key (curl every ~10 ms);"
