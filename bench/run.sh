@@ -66,7 +66,8 @@ case $KG_BENCH_STORE in file|memory) ;; *) die "KG_BENCH_STORE must be file or m
 case $KG_BENCH_1M_FROM in store|file) ;; *) die "KG_BENCH_1M_FROM must be store or file" ;; esac
 
 # ---------------------------------------------------------------- clean-up (always)
-PIDS=() PEERS_STARTED=0 COMPARE_PID=""
+# LOAD_RUNS_PID: the process group of the wrk runs under way (compare, then keys spread).
+PIDS=() PEERS_STARTED=0 LOAD_RUNS_PID=""
 stop_pid() { # pid: TERM, then KILL after 10 s
   kill -0 "$1" 2>/dev/null || return 0
   kill -TERM "$1" 2>/dev/null
@@ -76,7 +77,7 @@ stop_pid() { # pid: TERM, then KILL after 10 s
 cleanup() {
   local rc=$? p
   trap - EXIT INT TERM
-  [ -n "$COMPARE_PID" ] && kill -TERM -- "-$COMPARE_PID" 2>/dev/null
+  [ -n "$LOAD_RUNS_PID" ] && kill -TERM -- "-$LOAD_RUNS_PID" 2>/dev/null
   for p in "${PIDS[@]}"; do stop_pid "$p"; done
   [ "$PEERS_STARTED" = 1 ] && "$PEERS" stop
   [ "$rc" = 0 ] || say "stopped everything this run started (exit status $rc)"
@@ -404,9 +405,9 @@ est=$(( n_targets * 2 + REPS * n_concs * 3 * n_targets * (secs + 1) ))
 say "peers: compare ${TARGETS[*]} (REPS=$REPS DURATION=$DURATION CONCS=\"$CONCS\"; about $(( (est + 59) / 60 )) min)"
 # In its own process group, so that a signal to this script ends its wrk runs too.
 setsid "$PEERS" compare "${TARGETS[@]}" >"$WORK/compare.out" 2>"$WORK/compare.err" </dev/null &
-COMPARE_PID=$!
-wait "$COMPARE_PID" || die "peers.sh compare failed: $(tail -n 3 "$WORK/compare.err" | tr '\n' ' ')"
-COMPARE_PID=""
+LOAD_RUNS_PID=$!
+wait "$LOAD_RUNS_PID" || die "peers.sh compare failed: $(tail -n 3 "$WORK/compare.err" | tr '\n' ' ')"
+LOAD_RUNS_PID=""
 TABLE=$(cat "$WORK/compare.out")
 printf '%s\n' "$TABLE"
 
@@ -442,15 +443,15 @@ if [ "$KG_BENCH_SPREAD" = 1 ]; then
   [ "$KG_BENCH_1M" = 1 ] && spread_targets+=("nginx-1m=$NGINX_1M_PORT:1m")
   say "keys spread: ${spread_targets[*]} (REPS=$REPS DURATION=$DURATION CONCS=\"$CONCS\")"
   setsid "$ROOT/bench/spread_keys.sh" "${spread_targets[@]}" >"$WORK/spread.out" 2>"$WORK/spread.err" </dev/null &
-  COMPARE_PID=$!
-  if wait "$COMPARE_PID"; then
+  LOAD_RUNS_PID=$!
+  if wait "$LOAD_RUNS_PID"; then
     SPREAD_TABLE=$(cat "$WORK/spread.out")
     printf '%s\n' "$SPREAD_TABLE"
   else
     SPREAD_TABLE="spread_keys.sh failed: $(tail -n 3 "$WORK/spread.err" | tr '\n' ' ')"
     say "$SPREAD_TABLE"
   fi
-  COMPARE_PID=""
+  LOAD_RUNS_PID=""
 fi
 
 # ---------------------------------------------------------------- 7. result
