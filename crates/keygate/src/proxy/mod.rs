@@ -5,6 +5,7 @@ pub mod chunked;
 pub mod downstream;
 pub mod error;
 pub mod facts;
+pub mod field_maps;
 pub mod field_names;
 pub mod forward;
 pub mod handler;

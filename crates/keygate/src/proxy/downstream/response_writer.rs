@@ -15,6 +15,7 @@ use http_body_util::Either;
 use super::connection::ClientConnection;
 use super::date::append_date;
 use crate::proxy::error::ProxyError;
+use crate::proxy::field_maps;
 use crate::proxy::number_text::{append_decimal, append_hex};
 use crate::proxy::respond::{error_response, ErrorBody};
 use crate::proxy::ProxyBody;
@@ -106,6 +107,7 @@ pub fn encode_whole(
         keep_alive,
         exchange.version,
     );
+    field_maps::give_back(parts.headers);
     if framing != Framing::Empty {
         let data = match &mut body {
             Either::Left(upstream) => upstream.take_whole().unwrap_or_default(),
@@ -147,6 +149,7 @@ pub async fn write_response(
     out.clear();
     let fields = own_fields(&body);
     encode_head(out, &parts, fields, framing, keep_alive, exchange.version);
+    field_maps::give_back(parts.headers);
     if framing == Framing::Empty {
         connection.flush().await?;
         return Ok(keep_alive);

@@ -1,11 +1,13 @@
 //! Reading an upstream's response head: status line and header fields parsed with
-//! `httparse`, header values kept as slices of the read buffer, hop-by-hop fields left
-//! out as they are read, and the body's framing worked out as RFC 9112 §6.3 says.
+//! `httparse` into a field map the thread kept (`proxy::field_maps`), header values kept
+//! as slices of the read buffer, hop-by-hop fields left out as they are read, and the
+//! body's framing worked out as RFC 9112 §6.3 says.
 
 use bytes::Bytes;
 use http::header::{HeaderName, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
+use crate::proxy::field_maps;
 use crate::proxy::field_names::field_name;
 use crate::proxy::forward::{is_hop_by_hop, remove_named};
 
@@ -68,7 +70,7 @@ pub fn parse(buffer: &Bytes, method: &Method) -> Result<Option<(ResponseHead, us
     let code = response.code.ok_or(HeadError::Malformed)?;
     let status = StatusCode::from_u16(code).map_err(|_| HeadError::Malformed)?;
     let http11 = response.version == Some(1);
-    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    let mut headers = field_maps::take(response.headers.len());
     let mut delimiting = Delimiting::default();
     for field in response.headers.iter() {
         let name = field_name(field.name.as_bytes()).map_err(|_| HeadError::Malformed)?;
