@@ -124,15 +124,15 @@ impl KeyEntry {
 #[derive(Debug)]
 pub enum KeyCheck {
     /// Known, active, not revoked, not expired.
-    Valid(Arc<KeyEntry>),
+    Valid(KeyEntry),
     /// No key has this hash.
     NotFound,
     /// Known but marked inactive.
-    Disabled(Arc<KeyEntry>),
+    Disabled(KeyEntry),
     /// Known but revoked.
-    Revoked(Arc<KeyEntry>),
+    Revoked(KeyEntry),
     /// Known but past its expiry.
-    Expired(Arc<KeyEntry>),
+    Expired(KeyEntry),
 }
 
 impl KeyCheck {
@@ -142,7 +142,7 @@ impl KeyCheck {
     }
 
     /// Judges a known key at `now`.
-    pub fn of(entry: Arc<KeyEntry>, now: SystemTime) -> KeyCheck {
+    pub fn of(entry: KeyEntry, now: SystemTime) -> KeyCheck {
         if entry.revoked {
             KeyCheck::Revoked(entry)
         } else if !entry.active {

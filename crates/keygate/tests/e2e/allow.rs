@@ -31,6 +31,32 @@ fn only_client_types_a_and_b_read_the_report() {
     crate::support::eventually("the denial is logged as forbidden", || {
         crate::support::read_file(&gateway.access_log).contains("\"denial\":\"forbidden\"")
     });
+    // Let through or refused by the rule, a line names the key's consumer and type.
+    crate::support::eventually("five requests are logged", || {
+        crate::support::read_file(&gateway.access_log)
+            .lines()
+            .count()
+            >= 5
+    });
+    let log = crate::support::read_file(&gateway.access_log);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let with_status = |status: u16| lines.iter().filter(move |l| l["status"] == status);
+    let refused: Vec<_> = with_status(403).collect();
+    assert_eq!(refused.len(), 1, "{log}");
+    assert_eq!(refused[0]["consumer"], "carol", "{log}");
+    assert_eq!(refused[0]["client_type"], "C", "{log}");
+    assert!(refused[0]["key_id"].is_string(), "{log}");
+    assert!(
+        with_status(200).all(|line| line["consumer"].is_string() && line["key_id"].is_string()),
+        "{log}"
+    );
+    assert!(
+        with_status(401).all(|line| line["consumer"].is_null()),
+        "{log}"
+    );
 }
 
 #[test]
