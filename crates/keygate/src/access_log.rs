@@ -58,7 +58,7 @@ pub struct AccessRecord {
     /// Matched route.
     pub route: Option<Arc<str>>,
     /// The key presented, when it was known (valid or not), with its consumer.
-    pub key: Option<KeyEntry>,
+    pub key: Option<Arc<KeyEntry>>,
     /// The plan the key was let through by, on a service with plans.
     pub plan: Option<Arc<str>>,
     /// The subscription the key was let through by, on a service with plans.
@@ -118,7 +118,7 @@ struct Line<'a> {
 
 impl<'a> Line<'a> {
     fn of(record: &'a AccessRecord) -> Line<'a> {
-        let key = record.key.as_ref();
+        let key = record.key.as_deref();
         let consumer = key.map(KeyEntry::consumer);
         let time = time::OffsetDateTime::from(record.time)
             .format(&time::format_description::well_known::Rfc3339)

@@ -369,7 +369,7 @@ mod tests {
         let client = ClientAddress::new([10, 0, 0, 1].into());
         let target = HeaderValue::from_static("127.0.0.1:9001");
         let uri = Uri::from_static("/");
-        let caller = Some((&entry, &entry.consumer));
+        let caller = Some((&*entry, &entry.consumer));
         let fields = ForwardedFields::new(&headers, &uri, &names, caller, &client, &target, false);
         assert_eq!(
             written(&headers, &fields),

@@ -89,9 +89,8 @@ struct Admitted {
 /// A caller with a valid key.
 struct Identity {
     /// The key, and its consumer as it was when the key was checked: one version for the
-    /// whole request. The access record gets it when the checks or the forwarding are
-    /// done with it (one copy, no shared allocation per request).
-    key: KeyEntry,
+    /// whole request.
+    key: Arc<KeyEntry>,
     /// Index of the key source the key was found in.
     source: usize,
 }
@@ -158,7 +157,7 @@ impl Gateway {
         let forwarded = forward(
             &snapshot,
             &matched,
-            &admitted,
+            admitted,
             request,
             body,
             client,
@@ -171,7 +170,6 @@ impl Gateway {
                 error_response(&error, &snapshot.challenge)
             }
         };
-        record.key = admitted.caller.map(|caller| caller.key);
         self.finish(&snapshot, started, record, &response);
         response
     }
@@ -195,8 +193,6 @@ impl Gateway {
 }
 
 /// What [`Gateway::check`] decided about a request.
-// Not boxed: a box would cost an allocation for every request let through.
-#[allow(clippy::large_enum_variant)]
 pub enum Checked {
     /// Refused: the response to send.
     Answered(Response<ProxyBody>),
@@ -230,50 +226,30 @@ fn admit(
     record.service = Some(matched.service.name.clone());
     record.route = Some(matched.route.name.clone());
     let caller = authenticate(state, matched.route, request, record)?;
-    match let_through(state, &matched, &caller, request, record) {
-        Ok(forward_key) => Ok((
-            matched.index,
-            Admitted {
-                caller,
-                forward_key,
-            },
-        )),
-        Err(error) => {
-            // A refusal is logged with the key it refused.
-            record.key = caller.map(|caller| caller.key);
-            Err(error)
-        }
-    }
-}
-
-/// Phases 4 and 5 for an authenticated (or anonymous) caller: the plan, then the route's
-/// rule. Returns whether the key goes on to the upstream.
-fn let_through(
-    state: &SharedState,
-    matched: &Matched<'_>,
-    caller: &Caller,
-    request: &Parts,
-    record: &mut AccessRecord,
-) -> Result<bool, ProxyError> {
     // One reading of the clock serves the whole request: key expiry, subscription end,
     // the key's last use and the access record.
     let now = record.time;
-    let selected = select_plan(matched.service, caller, request, now)?;
+    let selected = select_plan(matched.service, &caller, request, now)?;
     if let Some(selected) = &selected {
         record.plan = Some(selected.plan.name.clone());
         record.subscription = Some(selected.subscription.id.clone());
     }
-    authorize(matched.route, caller, selected.as_ref(), request)?;
+    authorize(matched.route, &caller, selected.as_ref(), request)?;
     // A use is a call the key was let through for, not one refused by plan or rule.
-    if let Some(caller) = caller {
+    if let Some(caller) = &caller {
         state
             .usage
             .note(&state.directory.keys, &caller.key, millis(now));
     }
-    Ok(matched.route.forward_key
+    let forward_key = matched.route.forward_key
         || selected
             .as_ref()
-            .is_some_and(|selected| selected.plan.forward_key))
+            .is_some_and(|selected| selected.plan.forward_key);
+    let admitted = Admitted {
+        caller,
+        forward_key,
+    };
+    Ok((matched.index, admitted))
 }
 
 /// Phase 1: limits and sanity that hold whatever the route.
@@ -381,8 +357,8 @@ fn authenticate(
         KeyCheck::Revoked(entry) => (entry, Some(InvalidKey::Revoked)),
         KeyCheck::Expired(entry) => (entry, Some(InvalidKey::Expired)),
     };
+    record.key = Some(entry.clone());
     if let Some(reason) = refusal {
-        record.key = Some(entry);
         return Err(ProxyError::InvalidKey(reason));
     }
     Ok(Some(Identity { key: entry, source }))
@@ -488,7 +464,7 @@ fn authorize(
     };
     let facts = RequestFacts {
         request,
-        key: caller.as_ref().map(|caller| &caller.key),
+        key: caller.as_ref().map(|caller| &*caller.key),
         consumer: caller.as_ref().map(|caller| &caller.key.consumer),
         plan: selected.map(|selected| &*selected.plan.name),
         subscription: selected.map(|selected| &*selected.subscription.id),
@@ -507,7 +483,7 @@ fn authorize(
 async fn forward<B>(
     snapshot: &Snapshot,
     matched: &Matched<'_>,
-    admitted: &Admitted,
+    admitted: Admitted,
     parts: &mut Parts,
     body: B,
     client: &ClientAddress,
@@ -520,8 +496,8 @@ where
     let upstream = &snapshot.upstreams[matched.index.0];
     let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
     let mut query = parts.uri.query().map(Cow::Borrowed);
-    let caller = &admitted.caller;
-    if let Some(caller) = caller {
+    let caller = admitted.caller;
+    if let Some(caller) = &caller {
         if !admitted.forward_key {
             let source = &matched.route.key_sources[caller.source];
             if let Some(rewritten) =
@@ -543,7 +519,7 @@ where
         &snapshot.identity_headers,
         caller
             .as_ref()
-            .map(|caller| (&caller.key, &caller.key.consumer)),
+            .map(|caller| (&*caller.key, &caller.key.consumer)),
         client,
         &target.host_header,
         matched.service.preserve_host,

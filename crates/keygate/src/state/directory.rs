@@ -229,18 +229,18 @@ impl Directory {
     }
 
     /// The key with this hash and its consumer, as they are now.
-    pub fn get(&self, hash: &KeyHash) -> Option<(KeyEntry, KeyState)> {
+    pub fn get(&self, hash: &KeyHash) -> Option<(Arc<KeyEntry>, KeyState)> {
         self.get_at(hash, millis(SystemTime::now()))
     }
 
-    fn get_at(&self, hash: &KeyHash, now_ms: Millis) -> Option<(KeyEntry, KeyState)> {
+    fn get_at(&self, hash: &KeyHash, now_ms: Millis) -> Option<(Arc<KeyEntry>, KeyState)> {
         // The key's shard stays locked while its consumer is read: a consumer is deleted
         // only after its keys, so the consumer row cannot change owner meanwhile.
         self.keys
             .read(hash, |row| {
                 let consumers = self.consumers.read(row.consumer);
                 let consumer = consumers.row(row.consumer)?;
-                Some((key_entry(row, consumer), row.state(now_ms)))
+                Some((Arc::new(key_entry(row, consumer)), row.state(now_ms)))
             })
             .flatten()
     }

@@ -124,15 +124,15 @@ impl KeyEntry {
 #[derive(Debug)]
 pub enum KeyCheck {
     /// Known, active, not revoked, not expired.
-    Valid(KeyEntry),
+    Valid(Arc<KeyEntry>),
     /// No key has this hash.
     NotFound,
     /// Known but marked inactive.
-    Disabled(KeyEntry),
+    Disabled(Arc<KeyEntry>),
     /// Known but revoked.
-    Revoked(KeyEntry),
+    Revoked(Arc<KeyEntry>),
     /// Known but past its expiry.
-    Expired(KeyEntry),
+    Expired(Arc<KeyEntry>),
 }
 
 impl KeyCheck {
@@ -142,7 +142,7 @@ impl KeyCheck {
     }
 
     /// Judges a known key at `now`.
-    pub fn of(entry: KeyEntry, now: SystemTime) -> KeyCheck {
+    pub fn of(entry: Arc<KeyEntry>, now: SystemTime) -> KeyCheck {
         if entry.revoked {
             KeyCheck::Revoked(entry)
         } else if !entry.active {
