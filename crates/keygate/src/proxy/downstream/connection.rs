@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use http::{HeaderMap, HeaderValue, Method, Version};
+use http::{HeaderValue, Method, Version};
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
@@ -25,6 +25,7 @@ use super::request_body::{BodyProgress, BodyState, RequestBody};
 use super::request_head::{self, HeadError, RequestHead};
 use super::response_writer::{encode_whole, write_response, Encoded, Exchange, WriteError};
 use crate::proxy::error::ProxyError;
+use crate::proxy::field_maps;
 use crate::proxy::forward::ClientAddress;
 use crate::proxy::handler::{Checked, Gateway};
 use crate::proxy::read_buffer::{poll_fill, READ_CHUNK};
@@ -65,9 +66,6 @@ pub struct ClientConnection {
     pub outgoing: Vec<u8>,
     /// The current request's body.
     pub body: BodyState,
-    /// The previous request's field map, emptied: the next head's fields go into its
-    /// allocation.
-    spare_fields: HeaderMap,
     /// Bytes read from the socket so far.
     bytes_read: u64,
     /// How long a write may make no progress.
@@ -91,7 +89,6 @@ impl ClientConnection {
             buffer: BytesMut::with_capacity(READ_CHUNK),
             outgoing: Vec::with_capacity(1024),
             body: BodyState::none(),
-            spare_fields: HeaderMap::new(),
             bytes_read: 0,
             send_timeout: limits.send_timeout,
             timer: Box::pin(tokio::time::sleep(limits.header_timeout)),
@@ -139,7 +136,7 @@ impl ClientConnection {
     ) -> Poll<Result<RequestHead, NoHead>> {
         loop {
             if !self.buffer.is_empty() {
-                match request_head::parse(&mut self.buffer, &mut self.spare_fields) {
+                match request_head::parse(&mut self.buffer) {
                     Ok(Some(head)) => return Poll::Ready(Ok(head)),
                     Ok(None) if self.buffer.len() >= limits.max_head_bytes => {
                         return Poll::Ready(Err(NoHead::Refused(ProxyError::HeadersTooLarge)))
@@ -301,11 +298,9 @@ pub async fn serve_connection(
                 forwarded.await
             }
         };
-        // Emptied now, not when the next head comes: its values are slices of the read
+        // Emptied and given back now, not when the next head comes: its values are slices of the read
         // buffer, which can start again at its front only when nothing else holds it.
-        let mut fields = std::mem::take(&mut head.parts.headers);
-        fields.clear();
-        connection.spare_fields = fields;
+        field_maps::give_back(std::mem::take(&mut head.parts.headers));
         if connection.body.interim_cut_short() {
             // Part of a `100 Continue` went out: a response after it would be garbled.
             return;

@@ -10,6 +10,7 @@ use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri, Version};
 
+use crate::proxy::field_maps;
 use crate::proxy::field_names::field_name;
 
 /// At most this many fields in a request head (hyper's default; nginx allows a similar
@@ -67,13 +68,9 @@ struct FieldRange {
 
 /// Parses the head at the start of `buffer`. `Ok(None)`: the head is not complete yet.
 /// On success the head is split off `buffer`, which keeps what followed it (the body,
-/// or a pipelined request), and its fields go into `spare`'s map: an empty map whose
-/// allocation is used again (the connection's map from its previous request), taken
-/// only once a head is complete.
-pub fn parse(
-    buffer: &mut BytesMut,
-    spare: &mut HeaderMap,
-) -> Result<Option<RequestHead>, HeadError> {
+/// or a pipelined request), and its fields go into a field map the thread kept from an
+/// earlier head or response (`proxy::field_maps`), taken only once a head is complete.
+pub fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
     // Left uninitialised: a request uses a few of the hundred slots, and writing all of
     // them first would cost more than parsing.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
@@ -119,7 +116,7 @@ pub fn parse(
         version,
         target,
         ranges,
-        std::mem::take(spare),
+        field_maps::take(ranges.len()),
     )
     .map(Some)
 }
@@ -137,10 +134,6 @@ fn build(
     // keeps it after the request, copies its path (`AccessLog::write`).
     let uri = Uri::from_maybe_shared(head.slice(target.0..target.1))
         .map_err(|_| HeadError::Malformed("invalid request target"))?;
-    // Forwarding adds no field to the map (it writes its own as the upstream head is
-    // written), so the map holds the client's fields only.
-    headers.clear();
-    headers.reserve(ranges.len());
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut close = false;
@@ -253,7 +246,7 @@ mod tests {
     use super::*;
 
     fn parsed(input: &str) -> Result<Option<RequestHead>, HeadError> {
-        parse(&mut BytesMut::from(input), &mut HeaderMap::new())
+        parse(&mut BytesMut::from(input))
     }
 
     #[test]
@@ -261,7 +254,7 @@ mod tests {
         let mut buffer = BytesMut::from(
             "GET /orders?x=1 HTTP/1.1\r\nHost: a\r\nX-Api-Key: k\r\n\r\nGET /next HTTP/1.1\r\n",
         );
-        let head = parse(&mut buffer, &mut HeaderMap::new()).unwrap().unwrap();
+        let head = parse(&mut buffer).unwrap().unwrap();
         assert_eq!(head.parts.method, Method::GET);
         assert_eq!(head.parts.uri.path(), "/orders");
         assert_eq!(head.parts.uri.query(), Some("x=1"));
@@ -286,27 +279,26 @@ mod tests {
     #[test]
     fn an_unfinished_head_asks_for_more_and_keeps_the_buffer() {
         let mut buffer = BytesMut::from("GET / HTTP/1.1\r\nHost: a\r\n");
-        let mut spare = HeaderMap::with_capacity(4);
-        assert!(parse(&mut buffer, &mut spare).unwrap().is_none());
+        assert!(parse(&mut buffer).unwrap().is_none());
         assert_eq!(buffer.len(), 25);
-        assert!(
-            spare.capacity() >= 4,
-            "the spare map stays until a head is complete"
-        );
     }
 
     #[test]
-    fn the_spare_map_is_filled_without_the_fields_it_held() {
-        let mut spare = HeaderMap::with_capacity(8);
-        spare.insert("x-old", HeaderValue::from_static("stale"));
-        let capacity = spare.capacity();
+    fn the_fields_go_into_a_kept_map_without_the_fields_it_held() {
+        let mut kept = HeaderMap::with_capacity(200);
+        kept.insert("x-old", HeaderValue::from_static("stale"));
+        let capacity = kept.capacity();
+        field_maps::give_back(kept);
         let mut buffer = BytesMut::from("GET / HTTP/1.1\r\nHost: a\r\nX-New: 1\r\n\r\n");
-        let head = parse(&mut buffer, &mut spare).unwrap().unwrap();
+        let head = parse(&mut buffer).unwrap().unwrap();
         assert_eq!(head.parts.headers.len(), 2);
         assert!(!head.parts.headers.contains_key("x-old"));
         assert_eq!(head.parts.headers["x-new"], "1");
-        assert_eq!(head.parts.headers.capacity(), capacity);
-        assert!(spare.is_empty());
+        assert_eq!(
+            head.parts.headers.capacity(),
+            capacity,
+            "the map given back is the one taken"
+        );
     }
 
     #[test]
