@@ -298,8 +298,9 @@ pub async fn serve_connection(
                 forwarded.await
             }
         };
-        // Emptied and given back now, not when the next head comes: its values are slices of the read
-        // buffer, which can start again at its front only when nothing else holds it.
+        // Emptied and given back now, not when the next head comes: its values are slices
+        // of the read buffer, which can start again at its front only when nothing else
+        // holds it.
         field_maps::give_back(std::mem::take(&mut head.parts.headers));
         if connection.body.interim_cut_short() {
             // Part of a `100 Continue` went out: a response after it would be garbled.
