@@ -26,7 +26,7 @@ use keygate_store::Store;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
-pub use auth::{resolve_token, TokenSource};
+pub use auth::{resolve_token, AdminToken, TokenError, TokenSource};
 pub use error::ApiError;
 
 use crate::metrics::Metrics;
@@ -38,8 +38,8 @@ use crate::state::sync::StoreSync;
 pub struct AdminState {
     /// The store and the state built from it.
     pub sync: Arc<StoreSync>,
-    /// The admin token.
-    pub token: Arc<str>,
+    /// The admin token in force.
+    pub token: AdminToken,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
     /// The link to the other nodes, on a shared (PostgreSQL) store; `None` with SQLite.

@@ -25,7 +25,7 @@ fn state() -> AdminState {
     let sync = StoreSync::start(store, config, metrics.clone()).unwrap();
     AdminState {
         sync: Arc::new(sync),
-        token: TOKEN.into(),
+        token: super::AdminToken::new(TOKEN),
         metrics,
         cluster: None,
     }

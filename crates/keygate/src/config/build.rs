@@ -199,11 +199,17 @@ impl Checker<'_> {
                 }
                 token.value.clone()
             }),
-            token_file: file
-                .admin
-                .token_file
-                .as_ref()
-                .map(|path| PathBuf::from(&path.value)),
+            token_file: file.admin.token_file.as_ref().map(|path| {
+                // Read at start and on every reload: a missing file is found here, with
+                // its position, rather than when the gateway is already half started.
+                if let Err(error) = std::fs::metadata(&path.value) {
+                    self.report(
+                        &path.referenced,
+                        format!("cannot read the admin token file `{}`: {error}", path.value),
+                    );
+                }
+                PathBuf::from(&path.value)
+            }),
             consumer_metrics: file.admin.consumer_metrics.unwrap_or(false),
         };
         Config {

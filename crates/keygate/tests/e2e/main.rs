@@ -6,6 +6,7 @@
 mod support;
 
 mod admin;
+mod admin_token;
 mod allow;
 mod cli;
 mod cluster;
