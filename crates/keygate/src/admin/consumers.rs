@@ -123,6 +123,66 @@ pub async fn put(
         .await
 }
 
+/// A new consumer: its name and its fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewConsumer {
+    name: String,
+    client_type: Option<String>,
+    groups: Option<Vec<String>>,
+    permissions: Option<Vec<String>>,
+    description: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+/// `POST /v1/consumers`: creates a consumer (201); `409` when one of that name exists,
+/// as Kong's `POST /consumers` — unlike `PUT`, it never replaces.
+pub async fn create(
+    State(state): State<AdminState>,
+    Body(body): Body<NewConsumer>,
+) -> Result<(StatusCode, Json<ConsumerView>), ApiError> {
+    let NewConsumer {
+        name,
+        client_type,
+        groups,
+        permissions,
+        description,
+        metadata,
+    } = body;
+    let fields = ConsumerBody {
+        client_type,
+        groups,
+        permissions,
+        description,
+        metadata,
+    };
+    check(&name, &fields)?;
+    state
+        .write(move |store| {
+            if store.consumer(&name)?.is_some() {
+                return Err(ApiError::Conflict(format!(
+                    "consumer `{name}` exists; change it with PATCH (keygate consumers update)"
+                )));
+            }
+            let now = millis(SystemTime::now());
+            let record = ConsumerRecord {
+                client_type: fields.client_type,
+                groups: fields.groups.unwrap_or_default(),
+                permissions: fields.permissions.unwrap_or_default(),
+                description: fields.description,
+                metadata: fields.metadata.unwrap_or_default(),
+                origin: Origin::Api,
+                created_at: now,
+                updated_at: now,
+                name,
+            };
+            store.put_consumer(&record)?;
+            let stored = store.consumer(&record.name)?.unwrap_or(record);
+            Ok((StatusCode::CREATED, Json(view(stored))))
+        })
+        .await
+}
+
 /// `PATCH /v1/consumers/{name}`: changes the given fields only.
 pub async fn patch(
     State(state): State<AdminState>,

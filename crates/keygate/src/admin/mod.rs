@@ -153,7 +153,7 @@ fn listing<T, R>(
 /// The admin routes.
 pub fn router(state: AdminState) -> Router {
     let v1 = Router::new()
-        .route("/consumers", get(consumers::list))
+        .route("/consumers", get(consumers::list).post(consumers::create))
         .route(
             "/consumers/{name}",
             get(consumers::get)

@@ -55,7 +55,10 @@ pub async fn document() -> Json<Value> {
         "info": {"title": "keygate admin API", "version": env!("CARGO_PKG_VERSION")},
         "security": [{"apiKey": []}, {"bearer": []}],
         "paths": {
-            "/v1/consumers": {"get": operation("List consumers", "200", list(&consumer))},
+            "/v1/consumers": {
+                "get": operation("List consumers", "200", list(&consumer)),
+                "post": with_body(operation("Create a consumer (201); 409 when one of that name exists", "201", consumer.clone()), json!({"allOf": [{"$ref": "#/components/schemas/ConsumerBody"}, {"type": "object", "required": ["name"], "properties": {"name": string}}]}))
+            },
             "/v1/consumers/{name}": {
                 "parameters": name,
                 "get": operation("Read a consumer", "200", consumer.clone()),

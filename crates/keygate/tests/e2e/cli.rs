@@ -249,6 +249,22 @@ fn consumers_through_the_cli() {
     assert_eq!(got["groups"], serde_json::json!(["g1", "g2"]));
     let table = cli(&gateway, "consumers get web").ok();
     assert!(table.stdout.contains("client type:  W"), "{}", table.stdout);
+    // Creating what exists is refused and changes nothing; `update` changes the fields
+    // it is given and keeps the others.
+    cli(&gateway, "consumers create web --description replaced")
+        .fails_with("keygate: 409 conflict: consumer `web` exists");
+    let updated = cli(&gateway, "consumers update web --description renamed").ok();
+    assert!(
+        updated.stdout.starts_with("consumer web updated"),
+        "{}",
+        updated.stdout
+    );
+    let got = cli(&gateway, "consumers get web --output json").ok().json();
+    assert_eq!(got["client_type"], "W");
+    assert_eq!(got["groups"], serde_json::json!(["g1", "g2"]));
+    assert_eq!(got["description"], "renamed");
+    cli(&gateway, "consumers update nobody --description x")
+        .fails_with("keygate: 404 not_found: consumer `nobody` not found");
     // Listings follow the pages to the end.
     for n in 0..120 {
         let put = gateway.admin("PUT", &format!("/v1/consumers/bulk-{n:03}"), "{}");
