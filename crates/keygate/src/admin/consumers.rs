@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use axum::extract::{Path, Query, State};
+use super::error::Params;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keygate_store::{ConsumerRecord, Origin, Written};
@@ -249,9 +250,9 @@ pub async fn delete(
 /// `GET /v1/consumers?after=&limit=`.
 pub async fn list(
     State(state): State<AdminState>,
-    Query(query): Query<PageQuery>,
+    Params(query): Params<PageQuery>,
 ) -> Result<Json<Listing<ConsumerView>>, ApiError> {
-    let page = query.page();
+    let page = query.page()?;
     let limit = page.limit;
     let records = state.read(move |store| store.consumers(&page)).await?;
     Ok(Json(listing(records, limit, |c| c.name.clone(), view)))
