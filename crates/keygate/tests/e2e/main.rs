@@ -14,6 +14,7 @@ mod forwarding;
 mod http1;
 mod keys;
 mod lifecycle;
+mod normalise;
 mod plans;
 mod routing;
 mod walkthrough;
