@@ -96,6 +96,21 @@ impl PathPattern {
         }
     }
 
+    /// Whether both patterns match the same paths: equal but for parameter names
+    /// (`/{id}` and `/{name}`).
+    pub fn same_paths(&self, other: &PathPattern) -> bool {
+        match (self, other) {
+            (PathPattern::Segments(ours), PathPattern::Segments(theirs)) => {
+                ours.len() == theirs.len()
+                    && ours.iter().zip(theirs).all(|pair| match pair {
+                        (Segment::Param(_), Segment::Param(_)) => true,
+                        (ours, theirs) => ours == theirs,
+                    })
+            }
+            _ => self == other,
+        }
+    }
+
     /// Ordering key: exact paths first, then parameterised, then prefixes (longest first).
     pub fn precedence(&self) -> (u8, std::cmp::Reverse<usize>) {
         match self {
@@ -142,6 +157,16 @@ mod tests {
         assert!(nested.matches("/users/7/orders"));
         assert!(!nested.matches("/users/7"));
         assert!(!nested.matches("/users//orders"));
+    }
+
+    #[test]
+    fn patterns_differing_only_in_parameter_names_match_the_same_paths() {
+        assert!(pattern("/{id}").same_paths(&pattern("/{name}")));
+        assert!(pattern("/a/{x}/b").same_paths(&pattern("/a/{y}/b")));
+        assert!(!pattern("/a/{x}").same_paths(&pattern("/{x}/a")));
+        assert!(!pattern("/{x}").same_paths(&pattern("/{x}/{y}")));
+        assert!(pattern("/report").same_paths(&pattern("/report")));
+        assert!(!pattern("/report").same_paths(&pattern("/report/*")));
     }
 
     #[test]

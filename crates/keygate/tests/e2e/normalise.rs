@@ -3,7 +3,7 @@
 //! whose most specific route refuses the method is answered `405`, never passed to a
 //! broader route.
 
-use crate::support::{read_file, Echo, Gateway, HttpResponse};
+use crate::support::{read_file, request, Echo, Gateway, HttpResponse};
 
 const ALEX: &str = "alex-key-0123456789";
 const CAROL: &str = "carol-key-0123456789";
@@ -141,6 +141,29 @@ fn repeated_slashes_are_merged_before_routing() {
     let (gateway, _echo) = start();
     let response = gateway.get("//orders//42", &[("apikey", CAROL)]);
     assert_eq!(upstream_path(&response), "/42");
+}
+
+#[test]
+fn a_method_the_specific_route_refuses_is_405_not_a_broader_route() {
+    let (gateway, _echo) = start();
+    // Answered by the gateway itself (an echo answer would be a `200`): not forwarded.
+    let response = request(
+        gateway.address,
+        "POST",
+        "/orders/report",
+        &[("apikey", CAROL)],
+        b"{}",
+    );
+    assert_eq!(response.status, 405, "{response:?}");
+    assert_eq!(response.header("allow"), Some("GET"));
+    assert_eq!(response.message(), "Method not allowed");
+    // Nor does a service with a shorter prefix catch what a longer one's route matched.
+    let response = request(gateway.address, "POST", "/api/v2/admin", &[], b"");
+    assert_eq!(response.status, 405, "{response:?}");
+    assert_eq!(response.header("allow"), Some("GET"));
+    // Paths no route of the longer prefix has still go on to the shorter one.
+    let response = request(gateway.address, "POST", "/api/v2/other", &[], b"");
+    assert_eq!(upstream_path(&response), "/v2/other");
 }
 
 #[test]
