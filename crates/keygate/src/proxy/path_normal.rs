@@ -1,9 +1,10 @@
 //! Request-path normalisation: the one path that routing, `allow` expressions, forwarding
 //! and the access log all see, so that an upstream acts on exactly the path keygate
-//! authorised and not on another spelling of it. As nginx does: unreserved characters
-//! percent-decoded, the escapes that stay written in uppercase hex, repeated `/` merged,
-//! `.` and `..` segments removed (RFC 3986 §6.2.2); what cannot be made unambiguous is
-//! refused. `docs/request-path.md` states the rule.
+//! authorised and not on another spelling of it. RFC 3986 §6.2.2's normal form, as nginx
+//! normalises before matching locations: unreserved characters percent-decoded, the
+//! escapes that stay written in uppercase hex, repeated `/` merged, `.` and `..` segments
+//! removed; what cannot be made unambiguous is refused. `docs/request-path.md` states the
+//! rule.
 
 use std::borrow::Cow;
 use std::str::Chars;
