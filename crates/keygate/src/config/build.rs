@@ -16,6 +16,7 @@ use super::file::{
     At, FileConfig, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
     FileUpstream,
 };
+use super::path_pattern::not_normal;
 use super::ClusterSettings;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, IdentityHeaders,
@@ -458,6 +459,8 @@ impl Checker<'_> {
                             prefix.value
                         ),
                     );
+                } else if let Some(problem) = not_normal(&prefix.value) {
+                    self.report(&prefix.referenced, problem);
                 }
                 prefix.value.trim_end_matches('/').to_owned()
             }

@@ -15,6 +15,7 @@ mod forwarding;
 mod http1;
 mod keys;
 mod lifecycle;
+mod normalise;
 mod plans;
 mod routing;
 mod walkthrough;

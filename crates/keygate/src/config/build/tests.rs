@@ -122,6 +122,16 @@ fn semantic_errors_point_at_the_value() {
 }
 
 #[test]
+fn prefixes_and_route_paths_must_be_in_normal_form() {
+    let text = "services:\n  - name: s\n    path_prefix: /v1//x\n    upstream: http://127.0.0.1:9\n    routes:\n      - name: r\n        paths: [/%72eport]\n";
+    let all = problems(text);
+    let positions: Vec<_> = all.iter().map(|p| (p.line, p.column)).collect();
+    assert_eq!(positions, [(3, 18), (7, 17)], "{all:?}");
+    assert!(all[0].message.contains("write `/v1/x`"), "{all:?}");
+    assert!(all[1].message.contains("write `/report`"), "{all:?}");
+}
+
+#[test]
 fn keys_are_checked() {
     let text = "consumers:\n  - name: a\n    keys:\n      - key: same-key-1\n      - key_hash: sha256:xyz\n      - {}\n      - key: x\n        expires_at: tomorrow\n  - name: b\n    keys:\n      - key: same-key-1\n";
     let all = problems(text);
