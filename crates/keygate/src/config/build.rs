@@ -119,10 +119,26 @@ fn yaml_problem(error: &serde_saphyr::Error) -> Problem {
         Some(cut) => message[..cut].to_owned(),
         None => message,
     };
+    let message = plain_yaml_message(&message).map_or(message, str::to_owned);
     Problem {
         line: location.line().max(1) as usize,
         column: location.column().max(1) as usize,
         message,
+    }
+}
+
+/// The YAML parser's words for the shape errors people make most, in the file's terms.
+fn plain_yaml_message(message: &str) -> Option<&'static str> {
+    if message.contains("expected sequence start") {
+        Some("expected a list here: `[a, b]`, or one `- item` per line below")
+    } else if message.contains("expected mapping start") {
+        Some("expected a mapping here: `field: value` lines, indented below")
+    } else if message.contains("did not find expected key")
+        || message.contains("did not find expected '-' indicator")
+    {
+        Some("this line is indented differently from the lines above it: the fields of one mapping, and the `-` items of one list, start in the same column")
+    } else {
+        None
     }
 }
 

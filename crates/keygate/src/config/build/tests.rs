@@ -202,6 +202,41 @@ fn yaml_syntax_errors_have_a_position() {
 }
 
 #[test]
+fn shape_errors_say_what_was_expected_where_it_is() {
+    let route =
+        "services:\n  - name: s\n    upstream: http://127.0.0.1:1\n    routes:\n      - name: r\n";
+    let scalar_for_list = only_problem(&format!("{route}        paths: /\n"));
+    assert_eq!(
+        (scalar_for_list.line, scalar_for_list.column),
+        (6, 16),
+        "{scalar_for_list:?}"
+    );
+    assert_eq!(
+        scalar_for_list.message,
+        "expected a list here: `[a, b]`, or one `- item` per line below"
+    );
+    let indented = only_problem(&format!("{route}        paths: [/]\n       auth: none\n"));
+    assert_eq!(
+        indented.line, 7,
+        "the line where the fault is: {indented:?}"
+    );
+    assert!(
+        indented
+            .message
+            .starts_with("this line is indented differently"),
+        "{indented:?}"
+    );
+    let outdented = only_problem("proxy:\n  listen: 127.0.0.1:8080\n header_timeout: 1s\n");
+    assert_eq!(outdented.line, 3, "{outdented:?}");
+    assert!(
+        outdented
+            .message
+            .starts_with("this line is indented differently"),
+        "{outdented:?}"
+    );
+}
+
+#[test]
 fn expression_errors_point_inside_the_yaml_string() {
     let route = |allow: &str| {
         format!("services:\n  - name: s\n    upstream: http://127.0.0.1:1\n    routes:\n      - name: r\n        paths: [/]\n        allow: {allow}\n")
