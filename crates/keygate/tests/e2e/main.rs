@@ -14,6 +14,7 @@ mod forwarding;
 mod http1;
 mod keys;
 mod lifecycle;
+mod one_process;
 mod plans;
 mod routing;
 mod walkthrough;
