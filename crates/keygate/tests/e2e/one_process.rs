@@ -1,6 +1,6 @@
-//! A gateway's SQLite store is its alone: a second `keygate serve` on the same database
-//! file fails at start and says why, while the first keeps serving; the database files
-//! are readable by their owner only.
+//! A gateway's address and SQLite store are its alone: a second `keygate serve` on the
+//! same `proxy.listen`, `admin.listen` or database file fails at start and says why, while
+//! the first keeps serving; the database files are readable by their owner only.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -62,6 +62,55 @@ fn all_served(address: SocketAddr, key: &str, count: usize) {
         let response = request(address, "GET", "/x", &[("apikey", key)], b"");
         assert_eq!(response.status, 200, "request {n}: {response:?}");
     }
+}
+
+#[test]
+fn a_second_gateway_on_the_proxy_port_fails_and_the_first_keeps_all_traffic() {
+    let echo = Echo::start("e");
+    let first = Gateway::start(&services(&echo, "first-key-0123"));
+    let dir = TempDir::new();
+    let second = serve(
+        &dir,
+        &first.address.to_string(),
+        "127.0.0.1:0",
+        &dir.0.join("keygate.db"),
+        &services(&echo, "second-key-0123"),
+    );
+    let stderr = fails(second);
+    assert!(
+        stderr.contains(&format!(
+            "keygate: cannot listen on {} (`proxy.listen`): ",
+            first.address
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("in use"), "{stderr}");
+    assert!(!stderr.contains("proxy listening"), "{stderr}");
+    // Every new connection still reaches the first gateway (its two workers included).
+    all_served(first.address, "first-key-0123", 20);
+}
+
+#[test]
+fn a_second_gateway_on_the_admin_port_fails_naming_admin_listen() {
+    let echo = Echo::start("e");
+    let first = Gateway::start(&services(&echo, "first-key-0123"));
+    let dir = TempDir::new();
+    let second = serve(
+        &dir,
+        "127.0.0.1:0",
+        &first.admin.to_string(),
+        &dir.0.join("keygate.db"),
+        &services(&echo, "second-key-0123"),
+    );
+    let stderr = fails(second);
+    assert!(
+        stderr.contains(&format!(
+            "keygate: cannot listen on {} (`admin.listen`): ",
+            first.admin
+        )),
+        "{stderr}"
+    );
+    assert_eq!(first.admin("GET", "/v1/consumers", "").status, 200);
 }
 
 #[test]
