@@ -127,6 +127,7 @@ fn tighten(path: &Path) {
 fn tighten(_path: &Path) {}
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
