@@ -104,3 +104,53 @@ impl Workers {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::io::ErrorKind;
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    #[test]
+    fn the_workers_share_the_port_and_nobody_else_can() {
+        // As in `keygate serve`: bound within the main runtime.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        let listeners = bind("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+        let address = listeners[0].local_addr().unwrap();
+        assert!(listeners.iter().all(|l| l.local_addr().unwrap() == address));
+
+        // Another process's gateway, or anything else, is refused.
+        let second = bind(address, 2).unwrap_err();
+        assert_eq!(second.kind(), ErrorKind::AddrInUse, "{second}");
+        let plain = std::net::TcpListener::bind(address).unwrap_err();
+        assert_eq!(plain.kind(), ErrorKind::AddrInUse, "{plain}");
+
+        // The kernel spreads connections over all three, the first included: each has
+        // some of 30 in its accept queue (by a hash of the client's port; the chance that
+        // one gets none is about 3 × (2/3)^30, 2 in 100,000).
+        let _clients: Vec<TcpStream> = (0..30)
+            .map(|_| TcpStream::connect(address).unwrap())
+            .collect();
+        for (index, listener) in listeners.iter().enumerate() {
+            listener.set_nonblocking(true).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match listener.accept() {
+                    Ok(_) => break,
+                    Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                        assert!(Instant::now() < deadline, "listener {index} got nothing");
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(error) => panic!("listener {index}: {error}"),
+                }
+            }
+        }
+    }
+}
