@@ -34,9 +34,12 @@ pub enum StartError {
     /// The access log could not be opened.
     #[error("cannot open the access log: {0}")]
     AccessLog(std::io::Error),
-    /// A listener could not be bound.
-    #[error("cannot listen on {address}: {source}")]
+    /// A listener could not be bound: most often another process (a second keygate
+    /// included) already listens on the address.
+    #[error("cannot listen on {address} (`{field}`): {source}")]
     Listen {
+        /// The configuration field that names the address.
+        field: &'static str,
         /// The address.
         address: std::net::SocketAddr,
         /// Why.
@@ -114,11 +117,22 @@ async fn load_state(
     }
 }
 
-async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, StartError> {
+/// Binds the admin listener: alone on its address (no `SO_REUSEPORT`), so a second
+/// process on it fails.
+async fn bind_admin(address: std::net::SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(address)
         .await
-        .map_err(|source| StartError::Listen { address, source })
+        .map_err(|source| StartError::Listen {
+            field: ADMIN_LISTEN,
+            address,
+            source,
+        })
 }
+
+/// The configuration fields naming the listeners, for messages.
+const PROXY_LISTEN: &str = "proxy.listen";
+/// See [`PROXY_LISTEN`].
+const ADMIN_LISTEN: &str = "admin.listen";
 
 /// Runs the gateway until a stop signal.
 pub async fn run(
@@ -148,10 +162,11 @@ pub async fn run(
     let reconcile_interval = config.cluster.reconcile_interval;
     // The admin listener answers at once: `/readyz` is 503 until the first full load.
     let listen_error = |source| StartError::Listen {
+        field: ADMIN_LISTEN,
         address: admin_address,
         source,
     };
-    let admin_socket = bind(admin_address)
+    let admin_socket = bind_admin(admin_address)
         .await?
         .into_std()
         .map_err(listen_error)?;
@@ -194,6 +209,7 @@ pub async fn run(
     let proxy_listeners =
         crate::proxy::workers::bind(proxy_address, workers).map_err(|source| {
             StartError::Listen {
+                field: PROXY_LISTEN,
                 address: proxy_address,
                 source,
             }

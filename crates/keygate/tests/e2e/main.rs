@@ -16,6 +16,7 @@ mod http1;
 mod keys;
 mod lifecycle;
 mod normalise;
+mod one_process;
 mod plans;
 mod routing;
 mod walkthrough;
