@@ -145,19 +145,6 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new(config.admin.consumer_metrics));
     let access_log =
         AccessLog::start(access_log, metrics.clone()).map_err(StartError::AccessLog)?;
-    let config_dir = config_path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let (token, source) = admin::resolve_token(&config, &config_dir)?;
-    match &source {
-        TokenSource::Generated(path) => {
-            // Shown this once; afterwards it is only in the 0600 file.
-            eprintln!(
-                "keygate: generated an admin token, saved in {}:\n\n    {token}\n",
-                path.display()
-            );
-        }
-        other => tracing::info!(source = %other, "admin token loaded"),
-    }
-    let token = admin::AdminToken::new(&token);
     let (proxy_address, admin_address) = (config.proxy.listen, config.admin.listen);
     let reconcile_interval = config.cluster.reconcile_interval;
     // The admin listener answers at once: `/readyz` is 503 until the first full load.
@@ -172,6 +159,30 @@ pub async fn run(
         .map_err(listen_error)?;
     let early = TcpListener::from_std(admin_socket.try_clone().map_err(listen_error)?)
         .map_err(listen_error)?;
+    // Both listeners are held before anything is written or printed: a start that fails
+    // on an address in use generates no admin token and touches no store. Connections to
+    // the proxy wait in the kernel's queue until the state is loaded.
+    let proxy_listeners =
+        crate::proxy::workers::bind(proxy_address, workers).map_err(|source| {
+            StartError::Listen {
+                field: PROXY_LISTEN,
+                address: proxy_address,
+                source,
+            }
+        })?;
+    let config_dir = config_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let (token, source) = admin::resolve_token(&config, &config_dir)?;
+    match &source {
+        TokenSource::Generated(path) => {
+            // Shown this once; afterwards it is only in the 0600 file.
+            eprintln!(
+                "keygate: generated an admin token, saved in {}:\n\n    {token}\n",
+                path.display()
+            );
+        }
+        other => tracing::info!(source = %other, "admin token loaded"),
+    }
+    let token = admin::AdminToken::new(&token);
     let (loaded, loaded_rx) = tokio::sync::oneshot::channel::<()>();
     let loading = tokio::spawn(async move {
         let served = axum::serve(early, admin::loading_router())
@@ -206,14 +217,6 @@ pub async fn run(
         });
     }
 
-    let proxy_listeners =
-        crate::proxy::workers::bind(proxy_address, workers).map_err(|source| {
-            StartError::Listen {
-                field: PROXY_LISTEN,
-                address: proxy_address,
-                source,
-            }
-        })?;
     let admin_listener = TcpListener::from_std(admin_socket).map_err(listen_error)?;
     let cluster = match postgres {
         Some(postgres) => {

@@ -204,3 +204,30 @@ fn database_files_are_owner_only_and_older_ones_are_tightened() {
     assert_eq!(mode(&database), 0o600);
     all_served(restarted.address, "first-key-0123", 1);
 }
+
+#[test]
+fn a_start_that_fails_on_an_address_in_use_generates_no_token_and_no_store() {
+    let echo = Echo::start("e");
+    let first = Gateway::start(&services(&echo, "first-key-0123"));
+    for (proxy, admin) in [
+        (first.address.to_string(), "127.0.0.1:0".to_owned()),
+        ("127.0.0.1:0".to_owned(), first.admin.to_string()),
+    ] {
+        let dir = TempDir::new();
+        let config = dir.0.join("keygate.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "proxy:\n  listen: {proxy}\nadmin:\n  listen: {admin}\nstore: sqlite://{}\n",
+                dir.0.join("keygate.db").display()
+            ),
+        )
+        .unwrap();
+        let process = Process::spawn(&["serve", "--config", config.to_str().unwrap()]);
+        let stderr = fails(process);
+        assert!(stderr.contains("cannot listen on"), "{stderr}");
+        assert!(!stderr.contains("generated an admin token"), "{stderr}");
+        assert!(!dir.0.join("keygate.admin-token").exists());
+        assert!(!dir.0.join("keygate.db").exists());
+    }
+}
