@@ -11,6 +11,7 @@ mod cli;
 mod cluster;
 mod failures;
 mod forwarding;
+mod hardening;
 mod http1;
 mod keys;
 mod lifecycle;
