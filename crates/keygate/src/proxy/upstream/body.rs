@@ -177,6 +177,13 @@ impl Streamed {
                         return Poll::Pending;
                     }
                     self.connection = None;
+                    // The access record went out with the response head: the cause is
+                    // told here.
+                    tracing::warn!(
+                        denial = "upstream_timeout",
+                        timeout = ?self.read_timeout,
+                        "the upstream went silent in the middle of a response body; the client connection is closed"
+                    );
                     return Poll::Ready(Some(Err(UpstreamBodyError::TimedOut)));
                 }
                 Poll::Ready(Ok(0)) => {
