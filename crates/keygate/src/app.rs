@@ -28,9 +28,9 @@ pub enum StartError {
     /// The configuration file could not be applied to the store.
     #[error("cannot apply the configuration to the store: {0}")]
     Sync(#[from] SyncError),
-    /// The admin token could not be read or written.
-    #[error("admin token: {0}")]
-    Token(std::io::Error),
+    /// The admin token could not be read, written or accepted.
+    #[error(transparent)]
+    Token(#[from] admin::TokenError),
     /// The access log could not be opened.
     #[error("cannot open the access log: {0}")]
     AccessLog(std::io::Error),
@@ -132,7 +132,7 @@ pub async fn run(
     let access_log =
         AccessLog::start(access_log, metrics.clone()).map_err(StartError::AccessLog)?;
     let config_dir = config_path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let (token, source) = admin::resolve_token(&config, &config_dir).map_err(StartError::Token)?;
+    let (token, source) = admin::resolve_token(&config, &config_dir)?;
     match &source {
         TokenSource::Generated(path) => {
             // Shown this once; afterwards it is only in the 0600 file.
@@ -141,8 +141,9 @@ pub async fn run(
                 path.display()
             );
         }
-        other => tracing::info!(source = ?other, "admin token loaded"),
+        other => tracing::info!(source = %other, "admin token loaded"),
     }
+    let token = admin::AdminToken::new(&token);
     let (proxy_address, admin_address) = (config.proxy.listen, config.admin.listen);
     let reconcile_interval = config.cluster.reconcile_interval;
     // The admin listener answers at once: `/readyz` is 503 until the first full load.
@@ -226,6 +227,7 @@ pub async fn run(
     tokio::spawn(crate::reload::watch(
         config_path,
         sync.clone(),
+        token.clone(),
         metrics.clone(),
     ));
     tokio::spawn(write_usage(sync.clone(), Duration::from_secs(10)));

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `validate`, `echo`, `expr`, and the admin client commands
-//! `consumers`, `keys`, `apply`, `export`.
+//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `apply`, `export`.
 
 /// `print!` for command output, through [`output::write_out`]: a reader that went away
 /// ends the command quietly instead of a panic.
@@ -26,6 +26,7 @@ mod expr;
 mod keys;
 mod output;
 mod plans;
+mod services;
 mod subscriptions;
 
 use std::net::SocketAddr;
@@ -80,6 +81,8 @@ pub enum Command {
     Consumers(consumers::ConsumersArgs),
     /// Manage API keys through the admin API.
     Keys(keys::KeysArgs),
+    /// Manage services and their routes through the admin API.
+    Services(services::ServicesArgs),
     /// Manage the API key plans of services through the admin API.
     Plans(plans::PlansArgs),
     /// Manage consumers' subscriptions to plans through the admin API.
@@ -118,6 +121,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Expr(command) => expr::run(command),
         Command::Consumers(args) => consumers::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Services(args) => services::run(args),
         Command::Plans(args) => plans::run(args),
         Command::Subscriptions(args) => subscriptions::run(args),
         Command::Apply(args) => apply::run(args),

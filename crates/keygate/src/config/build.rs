@@ -16,6 +16,7 @@ use super::file::{
     At, FileConfig, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
     FileUpstream,
 };
+use super::path_pattern::not_normal;
 use super::ClusterSettings;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, IdentityHeaders,
@@ -118,10 +119,26 @@ fn yaml_problem(error: &serde_saphyr::Error) -> Problem {
         Some(cut) => message[..cut].to_owned(),
         None => message,
     };
+    let message = plain_yaml_message(&message).map_or(message, str::to_owned);
     Problem {
         line: location.line().max(1) as usize,
         column: location.column().max(1) as usize,
         message,
+    }
+}
+
+/// The YAML parser's words for the shape errors people make most, in the file's terms.
+fn plain_yaml_message(message: &str) -> Option<&'static str> {
+    if message.contains("expected sequence start") {
+        Some("expected a list here: `[a, b]`, or one `- item` per line below")
+    } else if message.contains("expected mapping start") {
+        Some("expected a mapping here: `field: value` lines, indented below")
+    } else if message.contains("did not find expected key")
+        || message.contains("did not find expected '-' indicator")
+    {
+        Some("this line is indented differently from the lines above it: the fields of one mapping, and the `-` items of one list, start in the same column")
+    } else {
+        None
     }
 }
 
@@ -199,11 +216,17 @@ impl Checker<'_> {
                 }
                 token.value.clone()
             }),
-            token_file: file
-                .admin
-                .token_file
-                .as_ref()
-                .map(|path| PathBuf::from(&path.value)),
+            token_file: file.admin.token_file.as_ref().map(|path| {
+                // Read at start and on every reload: a missing file is found here, with
+                // its position, rather than when the gateway is already half started.
+                if let Err(error) = std::fs::metadata(&path.value) {
+                    self.report(
+                        &path.referenced,
+                        format!("cannot read the admin token file `{}`: {error}", path.value),
+                    );
+                }
+                PathBuf::from(&path.value)
+            }),
             consumer_metrics: file.admin.consumer_metrics.unwrap_or(false),
         };
         Config {
@@ -452,6 +475,8 @@ impl Checker<'_> {
                             prefix.value
                         ),
                     );
+                } else if let Some(problem) = not_normal(&prefix.value) {
+                    self.report(&prefix.referenced, problem);
                 }
                 prefix.value.trim_end_matches('/').to_owned()
             }

@@ -57,8 +57,8 @@ pub enum ProxyError {
         /// Value for the `Allow` header.
         allow: http::HeaderValue,
     },
-    /// The path has `.` or `..` segments, plain or percent-encoded.
-    #[error("the request path has dot segments")]
+    /// The path cannot be made unambiguous (`proxy::path_normal::PathError` says why).
+    #[error("the request path is ambiguous")]
     BadPath,
     /// The request head breaks HTTP/1.1's grammar, or frames its body ambiguously.
     #[error("malformed request head")]

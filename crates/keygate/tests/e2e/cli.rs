@@ -177,6 +177,24 @@ fn key_lifecycle_through_the_cli() {
     cli(&gateway, &format!("keys enable {id}")).ok();
     assert_eq!(proxied(&gateway, custom), 200);
 
+    // `update` changes what it is given; an expiry in the past stops the key at once.
+    let line = format!("keys update {id} --description moved --label env=stage --output json");
+    let updated = cli(&gateway, &line).ok().json();
+    assert_eq!(updated["description"], "moved");
+    assert_eq!(updated["labels"]["env"], "stage");
+    let past = format!("keys update {id} --expires-at 2020-01-01T00:00:00Z");
+    let expired = cli(&gateway, &past).ok();
+    assert!(
+        expired.stdout.starts_with(&format!("key {id} updated")),
+        "{}",
+        expired.stdout
+    );
+    assert_eq!(proxied(&gateway, custom), 401);
+    cli(&gateway, &format!("keys update {id} --expires-at never")).ok();
+    assert_eq!(proxied(&gateway, custom), 200);
+    cli(&gateway, &format!("keys update {id} --label env=prod")).ok();
+    cli(&gateway, &format!("keys update {id}")).fails_with("keygate: nothing to change");
+
     let renewed = cli(&gateway, &format!("keys renew {id} --grace 0s")).ok();
     let new_key = printed_key(&renewed);
     assert_eq!(proxied(&gateway, custom), 401);
@@ -249,6 +267,22 @@ fn consumers_through_the_cli() {
     assert_eq!(got["groups"], serde_json::json!(["g1", "g2"]));
     let table = cli(&gateway, "consumers get web").ok();
     assert!(table.stdout.contains("client type:  W"), "{}", table.stdout);
+    // Creating what exists is refused and changes nothing; `update` changes the fields
+    // it is given and keeps the others.
+    cli(&gateway, "consumers create web --description replaced")
+        .fails_with("keygate: 409 conflict: consumer `web` exists");
+    let updated = cli(&gateway, "consumers update web --description renamed").ok();
+    assert!(
+        updated.stdout.starts_with("consumer web updated"),
+        "{}",
+        updated.stdout
+    );
+    let got = cli(&gateway, "consumers get web --output json").ok().json();
+    assert_eq!(got["client_type"], "W");
+    assert_eq!(got["groups"], serde_json::json!(["g1", "g2"]));
+    assert_eq!(got["description"], "renamed");
+    cli(&gateway, "consumers update nobody --description x")
+        .fails_with("keygate: 404 not_found: consumer `nobody` not found");
     // Listings follow the pages to the end.
     for n in 0..120 {
         let put = gateway.admin("PUT", &format!("/v1/consumers/bulk-{n:03}"), "{}");
@@ -497,4 +531,44 @@ fn output_to_a_reader_that_went_away_ends_quietly() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn services_through_the_cli() {
+    let echo = Echo::start("e");
+    let gateway = Gateway::start(&base(&echo));
+    let dir = crate::support::TempDir::new();
+    let file = dir.0.join("billing.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: billing\npath_prefix: /billing\nupstream: {}\nroutes:\n  - name: open\n    paths: [/health]\n    auth: none\n",
+            echo.url()
+        ),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let created = cli_args(&gateway, &["services", "put", "billing", "-f", path]).ok();
+    assert_eq!(created.stdout, "service billing created\n");
+    assert_eq!(gateway.get("/billing/health", &[]).status, 200);
+    let replaced = cli_args(&gateway, &["services", "put", "billing", "-f", path]).ok();
+    assert_eq!(replaced.stdout, "service billing replaced\n");
+
+    let listed = cli(&gateway, "services list").ok();
+    let row = listed
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("billing "))
+        .unwrap();
+    assert!(row.contains("/billing") && row.contains(" api"), "{row}");
+    assert!(listed.stdout.contains("\napi "), "{}", listed.stdout);
+    let got = cli(&gateway, "services get billing").ok().json();
+    assert_eq!(got["routes"][0]["auth"], "none");
+
+    cli_args(&gateway, &["services", "put", "other", "-f", path])
+        .fails_with("keygate: 422 invalid: the body names service \"billing\", the path `other`");
+    cli(&gateway, "services delete api").fails_with("keygate: 409 conflict: ");
+    cli(&gateway, "services delete billing").ok();
+    // The path now falls to service `api`, whose route needs a key.
+    assert_eq!(gateway.get("/billing/health", &[]).status, 401);
 }

@@ -6,6 +6,7 @@
 mod support;
 
 mod admin;
+mod admin_token;
 mod allow;
 mod cli;
 mod cluster;
@@ -15,6 +16,7 @@ mod hardening;
 mod http1;
 mod keys;
 mod lifecycle;
+mod normalise;
 mod plans;
 mod routing;
 mod walkthrough;

@@ -123,6 +123,16 @@ fn semantic_errors_point_at_the_value() {
 }
 
 #[test]
+fn prefixes_and_route_paths_must_be_in_normal_form() {
+    let text = "services:\n  - name: s\n    path_prefix: /v1//x\n    upstream: http://127.0.0.1:9\n    routes:\n      - name: r\n        paths: [/%72eport]\n";
+    let all = problems(text);
+    let positions: Vec<_> = all.iter().map(|p| (p.line, p.column)).collect();
+    assert_eq!(positions, [(3, 18), (7, 17)], "{all:?}");
+    assert!(all[0].message.contains("write `/v1/x`"), "{all:?}");
+    assert!(all[1].message.contains("write `/report`"), "{all:?}");
+}
+
+#[test]
 fn keys_are_checked() {
     let text = "consumers:\n  - name: a\n    keys:\n      - key: same-key-1\n      - key_hash: sha256:xyz\n      - {}\n      - key: x\n        expires_at: tomorrow\n  - name: b\n    keys:\n      - key: same-key-1\n";
     let all = problems(text);
@@ -190,6 +200,41 @@ fn rendered_errors_name_the_file() {
 fn yaml_syntax_errors_have_a_position() {
     let problem = only_problem("services:\n  - name: [unclosed\n");
     assert!(problem.line >= 2, "{problem:?}");
+}
+
+#[test]
+fn shape_errors_say_what_was_expected_where_it_is() {
+    let route =
+        "services:\n  - name: s\n    upstream: http://127.0.0.1:1\n    routes:\n      - name: r\n";
+    let scalar_for_list = only_problem(&format!("{route}        paths: /\n"));
+    assert_eq!(
+        (scalar_for_list.line, scalar_for_list.column),
+        (6, 16),
+        "{scalar_for_list:?}"
+    );
+    assert_eq!(
+        scalar_for_list.message,
+        "expected a list here: `[a, b]`, or one `- item` per line below"
+    );
+    let indented = only_problem(&format!("{route}        paths: [/]\n       auth: none\n"));
+    assert_eq!(
+        indented.line, 7,
+        "the line where the fault is: {indented:?}"
+    );
+    assert!(
+        indented
+            .message
+            .starts_with("this line is indented differently"),
+        "{indented:?}"
+    );
+    let outdented = only_problem("proxy:\n  listen: 127.0.0.1:8080\n header_timeout: 1s\n");
+    assert_eq!(outdented.line, 3, "{outdented:?}");
+    assert!(
+        outdented
+            .message
+            .starts_with("this line is indented differently"),
+        "{outdented:?}"
+    );
 }
 
 #[test]

@@ -290,7 +290,7 @@ pub async fn serve_connection(
         };
         let (head_request, version) = (head.parts.method == Method::HEAD, head.parts.version);
         connection.body = BodyState::new(head.framing, head.expects_continue);
-        let response = match gateway.check(&head.parts) {
+        let response = match gateway.check(&mut head.parts) {
             Checked::Answered(response) => response,
             Checked::Admitted(admission) => {
                 let body = RequestBody::new(&mut connection);
