@@ -555,10 +555,11 @@ impl Checker<'_> {
     }
 
     fn upstream(&mut self, upstream: &At<FileUpstream>) -> UpstreamSettings {
-        let (urls, connect, read) = match &upstream.value {
+        let (urls, connect, read, send) = match &upstream.value {
             FileUpstream::Url(url) => (
                 vec![(url.as_str(), upstream.referenced)],
                 Duration::from_secs(5),
+                Duration::from_secs(60),
                 Duration::from_secs(60),
             ),
             FileUpstream::Targets(long) => {
@@ -572,6 +573,7 @@ impl Checker<'_> {
                         .collect(),
                     self.duration(long.connect_timeout.as_ref(), 5),
                     self.duration(long.read_timeout.as_ref(), 60),
+                    self.duration(long.send_timeout.as_ref(), 60),
                 )
             }
         };
@@ -583,6 +585,7 @@ impl Checker<'_> {
             targets,
             connect_timeout: connect,
             read_timeout: read,
+            send_timeout: send,
         }
     }
 

@@ -167,8 +167,8 @@ pub struct FilePlan {
 pub enum FileUpstream {
     /// `upstream: http://host:port`
     Url(String),
-    /// `upstream: {targets: [...], connect_timeout, read_timeout}`
-    Targets(FileUpstreamTargets),
+    /// `upstream: {targets: [...], connect_timeout, read_timeout, send_timeout}`
+    Targets(Box<FileUpstreamTargets>),
 }
 
 /// The long form of `upstream:`.
@@ -179,8 +179,10 @@ pub struct FileUpstreamTargets {
     pub targets: Vec<At<String>>,
     /// Time allowed to open a connection.
     pub connect_timeout: Option<At<String>>,
-    /// Time allowed for the upstream to answer with its response head.
+    /// How long the upstream may stay silent while its response is awaited or read.
     pub read_timeout: Option<At<String>>,
+    /// How long sending the request body upstream may make no progress.
+    pub send_timeout: Option<At<String>>,
 }
 
 impl<'de> Deserialize<'de> for FileUpstream {
@@ -197,7 +199,7 @@ impl<'de> Deserialize<'de> for FileUpstream {
             fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<FileUpstream, M::Error> {
                 let targets =
                     FileUpstreamTargets::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(FileUpstream::Targets(targets))
+                Ok(FileUpstream::Targets(Box::new(targets)))
             }
         }
         deserializer.deserialize_any(UpstreamVisitor)

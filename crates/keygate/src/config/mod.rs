@@ -153,8 +153,13 @@ pub struct UpstreamSettings {
     pub targets: Vec<Target>,
     /// Time allowed to open a connection (default 5 s).
     pub connect_timeout: Duration,
-    /// Time allowed for the response head (default 60 s).
+    /// How long the upstream may stay silent while keygate waits for its response head
+    /// or the next bytes of its body (default 60 s, as nginx's `proxy_read_timeout`).
     pub read_timeout: Duration,
+    /// How long sending the request body may make no progress: the upstream takes
+    /// nothing, or the client sends nothing more (default 60 s, as nginx's
+    /// `proxy_send_timeout`).
+    pub send_timeout: Duration,
 }
 
 /// One upstream target: `http://authority/base-path`.

@@ -94,8 +94,6 @@ struct Identity {
     /// The key, and its consumer as it was when the key was checked: one version for the
     /// whole request.
     key: Arc<KeyEntry>,
-    /// Index of the key source the key was found in.
-    source: usize,
 }
 
 impl Gateway {
@@ -139,7 +137,8 @@ impl Gateway {
 
     /// Phases 6 and 7 for a request [`Gateway::check`] admitted: forward it with its
     /// `body`, and count and log the answer. Never fails: errors become JSON responses.
-    /// The key is removed from `request`'s fields unless it is forwarded.
+    /// The route's key sources are emptied in `request`'s fields unless the key is
+    /// forwarded.
     pub async fn forward<B>(
         &self,
         admission: Admission,
@@ -348,8 +347,8 @@ fn authenticate(
         return Ok(None);
     }
     let extracted = key_source::extract(&route.key_sources, &request.headers, request.uri.query());
-    let (source, presented) = match extracted {
-        Extracted::Found { source, key } => (source, key),
+    let presented = match extracted {
+        Extracted::Found { key, .. } => key,
         Extracted::Conflict => return Err(ProxyError::DuplicateKey),
         Extracted::Absent if route.auth == AuthMode::Optional => return Ok(None),
         Extracted::Absent => return Err(ProxyError::MissingKey),
@@ -371,7 +370,7 @@ fn authenticate(
     if let Some(reason) = refusal {
         return Err(ProxyError::InvalidKey(reason));
     }
-    Ok(Some(Identity { key: entry, source }))
+    Ok(Some(Identity { key: entry }))
 }
 
 /// Phase 4: on a service with plans, the plan a key goes through. Plans are tried in
@@ -489,7 +488,8 @@ fn authorize(
 }
 
 /// Phase 6: rewrite the request for the upstream, send it, and stream the answer back.
-/// The key is removed unless the route or the selected plan forwards it.
+/// Every key source of the route is emptied unless the route or the selected plan
+/// forwards the key.
 async fn forward<B>(
     snapshot: &Snapshot,
     matched: &Matched<'_>,
@@ -507,14 +507,12 @@ where
     let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
     let mut query = parts.uri.query().map(Cow::Borrowed);
     let caller = admitted.caller;
-    if let Some(caller) = &caller {
-        if !admitted.forward_key {
-            let source = &matched.route.key_sources[caller.source];
-            if let Some(rewritten) =
-                key_source::remove(source, &mut parts.headers, parts.uri.query())
-            {
-                query = Some(Cow::Owned(rewritten));
-            }
+    // Every source of the route is a credential: all go, found in or not, anonymous call
+    // or `auth: none`, unless the key is forwarded.
+    if !admitted.forward_key {
+        let sources = &matched.route.key_sources;
+        if let Some(rewritten) = key_source::strip(sources, &mut parts.headers, parts.uri.query()) {
+            query = Some(Cow::Owned(rewritten));
         }
     }
     drop_hop_by_hop(&mut parts.headers);

@@ -12,6 +12,7 @@ mod cli;
 mod cluster;
 mod failures;
 mod forwarding;
+mod hardening;
 mod http1;
 mod keys;
 mod lifecycle;

@@ -58,6 +58,7 @@ fn the_example_config_loads_as_written() {
     assert_eq!(orders.upstream.targets.len(), 2);
     assert_eq!(orders.upstream.connect_timeout, Duration::from_secs(2));
     assert_eq!(orders.upstream.read_timeout, Duration::from_secs(30));
+    assert_eq!(orders.upstream.send_timeout, Duration::from_secs(30));
     assert_eq!(&*orders.routes[0].key_sources, default_key_sources());
     assert_eq!(orders.routes[2].auth, AuthMode::None);
     assert_eq!(orders.routes[3].auth, AuthMode::Optional);
