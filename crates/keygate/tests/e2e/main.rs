@@ -19,6 +19,7 @@ mod lifecycle;
 mod normalise;
 mod one_process;
 mod plans;
+mod readme_curls;
 mod routing;
 mod walkthrough;
 
