@@ -14,6 +14,7 @@ mod forwarding;
 mod http1;
 mod keys;
 mod lifecycle;
+mod partial_heads;
 mod plans;
 mod routing;
 mod walkthrough;
