@@ -35,7 +35,8 @@ fn a_head_that_fits_the_first_buffer_takes_nothing_from_the_budget() {
 }
 
 #[test]
-fn the_room_grows_one_step_at_a_time_as_the_head_fills_it() {
+fn the_room_grows_a_step_at_a_time_as_the_head_fills_it() {
+    const KIB: usize = 1024;
     let taken = pool();
     let mut room = HeadRoom::new(taken);
     let mut buffer = BytesMut::with_capacity(FIRST_BUFFER);
@@ -44,22 +45,30 @@ fn the_room_grows_one_step_at_a_time_as_the_head_fills_it() {
         room.make_room(&mut buffer, MAX_HEAD, usize::MAX),
         Ok(GROWTH_STEP)
     );
-    // Exactly one step larger: `reserve` would have doubled it.
-    assert_eq!(buffer.capacity(), FIRST_BUFFER + GROWTH_STEP);
-    assert_eq!(taken.load(Ordering::Relaxed), GROWTH_STEP);
-    partial_head(&mut buffer, FIRST_BUFFER + 100);
+    // Exactly one step larger, 12 KiB: `reserve` would have doubled it.
+    assert_eq!(buffer.capacity(), 12 * KIB);
+    assert_eq!(taken.load(Ordering::Relaxed), 8 * KIB);
+    partial_head(&mut buffer, 12 * KIB - 100);
+    assert_eq!(room.make_room(&mut buffer, MAX_HEAD, usize::MAX), Ok(100));
+    assert_eq!(
+        buffer.capacity(),
+        12 * KIB,
+        "no step before the room is full"
+    );
+    partial_head(&mut buffer, 12 * KIB);
     assert_eq!(
         room.make_room(&mut buffer, MAX_HEAD, usize::MAX),
-        Ok(GROWTH_STEP - 100)
+        Ok(12 * KIB)
     );
-    assert_eq!(taken.load(Ordering::Relaxed), GROWTH_STEP);
-    partial_head(&mut buffer, FIRST_BUFFER + GROWTH_STEP);
+    assert_eq!(buffer.capacity(), 24 * KIB);
+    assert_eq!(taken.load(Ordering::Relaxed), 20 * KIB);
+    partial_head(&mut buffer, 24 * KIB);
     assert_eq!(
         room.make_room(&mut buffer, MAX_HEAD, usize::MAX),
-        Ok(GROWTH_STEP)
+        Ok(24 * KIB)
     );
-    assert_eq!(buffer.capacity(), FIRST_BUFFER + 2 * GROWTH_STEP);
-    assert_eq!(taken.load(Ordering::Relaxed), 2 * GROWTH_STEP);
+    assert_eq!(buffer.capacity(), 48 * KIB);
+    assert_eq!(taken.load(Ordering::Relaxed), 44 * KIB);
     assert!(
         buffer.iter().all(|byte| *byte == b'x'),
         "the head's bytes are kept"
@@ -128,9 +137,9 @@ fn bytes_read_past_the_room_are_paid_for_in_whole_steps() {
     partial_head(&mut buffer, 20_000);
     assert_eq!(
         room.make_room(&mut buffer, MAX_HEAD, usize::MAX),
-        Ok(FIRST_BUFFER + 2 * GROWTH_STEP - 20_000)
+        Ok(24 * 1024 - 20_000)
     );
-    assert_eq!(taken.load(Ordering::Relaxed), 2 * GROWTH_STEP);
+    assert_eq!(taken.load(Ordering::Relaxed), 20 * 1024);
     assert_eq!(
         HeadRoom::new(taken).make_room(&mut buffer, MAX_HEAD, GROWTH_STEP),
         Err(NoRoom::OverBudget)
