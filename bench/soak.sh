@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SOAK_MINUTES=${SOAK_MINUTES:-30}
 SOAK_SHARE=${SOAK_SHARE:-0.5}          # share of the measured capacity to send
-SOAK_WARMUP=${SOAK_WARMUP:-60}         # seconds before the growth is measured from
+SOAK_WARMUP=${SOAK_WARMUP:-120}        # seconds before the growth is measured from
 SOAK_INTERVAL=${SOAK_INTERVAL:-30}     # seconds between RSS / descriptor samples
 SOAK_WORKERS=${SOAK_WORKERS:-2}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/keygate-soak.XXXXXX")
@@ -100,7 +100,8 @@ run_class() { # class share requests-per-batch
   conns=$(python3 -c "print(max(1, round($rate * 0.02)))")
   pause=$(python3 -c "print(max(1, round($conns * 1000 / $rate)))")
   echo "  $class: $conns connections, ${pause} ms between answers (~$(python3 -c "print(int($rate * $batch))") requests/s)"
-  timeout $((seconds + 60)) wrk -t1 -c"$conns" -d"${seconds}s" --timeout 10s -s "$ROOT/bench/soak.lua" \
+  # A little longer than the client, so that its last sample is taken under load.
+  timeout $((seconds + 80)) wrk -t1 -c"$conns" -d"$((seconds + 15))s" --timeout 10s -s "$ROOT/bench/soak.lua" \
     "http://127.0.0.1:$PROXY_PORT" -- "$class" "$pause" "$KEY" >"$WORK/wrk-$class.out" 2>&1 &
   PIDS+=($!)
 }
