@@ -136,10 +136,12 @@ for class in valid invalid missing pipelined; do
 done
 reloaded=$(grep -c 'configuration reloaded' "$WORK/keygate.log" || true)
 refused=$(grep -c 'configuration not reloaded' "$WORK/keygate.log" || true)
-errors=$(grep -c '"level":"ERROR"\| ERROR ' "$WORK/keygate.log" || true)
+errors=$(grep -c ' ERROR ' "$WORK/keygate.log" || true)
+warnings=$(grep -c ' WARN ' "$WORK/keygate.log" || true)
 total=$(cat "$WORK"/wrk-*.out | awk '/^Requests\/sec/ { sum += $2 } END { printf "%d", sum }')
 echo "paced traffic achieved: $total requests/s in all (target $target)"
-echo "reloads: $reloaded done, $refused refused; keygate error lines: $errors"
+echo "reloads: $reloaded done, $refused refused; keygate log: $errors error and $warnings warning lines"
+grep -h ' ERROR \| WARN ' "$WORK/keygate.log" | head -n 5 || true
 client_unexpected=$(tail -n 1 "$WORK/client.out" | python3 -c 'import json, sys; r = json.load(sys.stdin); print(sum(sum(v.values()) for v in r["unexpected"].values()) + r["bad_bodies"])')
 echo "unexpected answers: wrk $unexpected, slow/admin $client_unexpected"
 if kill -0 "$KEYGATE_PID" 2>/dev/null; then
