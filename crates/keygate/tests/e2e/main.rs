@@ -20,6 +20,7 @@ mod normalise;
 mod one_process;
 mod partial_heads;
 mod plans;
+mod readme_curls;
 mod routing;
 mod walkthrough;
 

@@ -8,7 +8,7 @@ use super::super::is_header_safe_word;
 use super::super::file::{At, FileConsumer, FileKey};
 use super::super::{Consumer, KeyConfig};
 use super::Checker;
-use crate::key::{display_prefix, KeyHash};
+use crate::key::{display_prefix, plausible, KeyHash, GENERATED_PREFIX};
 
 impl Checker<'_> {
     pub(super) fn consumers(&mut self, consumers: &[At<FileConsumer>]) -> Vec<Consumer> {
@@ -114,6 +114,17 @@ impl Checker<'_> {
                     self.report(
                         &plaintext.referenced,
                         "a key is visible ASCII characters without spaces",
+                    );
+                    return None;
+                }
+                // The gateway refuses a `kg_` key with a wrong checksum before any lookup:
+                // such a key in the file could never be let through.
+                if !plausible(plaintext.value.as_bytes()) {
+                    self.report(
+                        &plaintext.referenced,
+                        format!(
+                            "a key starting with `{GENERATED_PREFIX}` must be a key keygate generated (its checksum is wrong): the gateway would refuse it"
+                        ),
                     );
                     return None;
                 }
