@@ -1,5 +1,8 @@
 //! `keygate apply -f FILE [--prune] [--dry-run]`: makes the gateway hold the consumers,
-//! keys and services of a YAML file — the configuration file's shape, or an export.
+//! keys and services of a YAML file — the configuration file's shape, as `keygate
+//! export` writes it, checked as `keygate validate` checks it; sections that only `keygate
+//! serve` reads (`proxy:`, `admin:`, `store:` …) are refused with their positions.
+//! `keygate diff` shows the same plan without making it.
 //!
 //! The gateway's export is read once, every change is planned, then the changes are made
 //! in order: consumers, their keys, services, and last the deletions of `--prune`. An
@@ -39,17 +42,15 @@ pub struct ApplyArgs {
     pub dry_run: bool,
 }
 
-/// A file given to `apply`, or the gateway's export: both have this shape.
+/// A file given to `apply`, or the gateway's export with `?origin=true`: both have this
+/// shape (the file has no `origin`: `Config::parse_entities` refuses it).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Document {
+pub(super) struct Document {
     consumers: Option<Vec<ConsumerEntry>>,
     services: Option<Vec<Value>>,
-    /// Present in exports; not used.
-    #[serde(default, rename = "revision")]
-    _revision: Option<u64>,
-    /// Present in exports; not applied: subscriptions (and their keys) are made with
-    /// `keygate subscriptions create`, which issues their keys.
+    /// Not applied: subscriptions (and their keys) are made with `keygate subscriptions
+    /// create`, which issues their keys; a file's subscriptions seed `keygate serve`.
     #[serde(default, rename = "subscriptions")]
     _subscriptions: Option<Vec<Value>>,
 }
@@ -112,22 +113,22 @@ type Call = (Method, String, Option<Value>);
 
 /// One line of the plan and the calls that make it.
 #[derive(Debug, Serialize)]
-struct Change {
-    action: Action,
-    kind: &'static str,
-    name: String,
+pub(super) struct Change {
+    pub(super) action: Action,
+    pub(super) kind: &'static str,
+    pub(super) name: String,
     /// For updates: the fields that differ.
-    fields: Vec<&'static str>,
+    pub(super) fields: Vec<&'static str>,
     #[serde(skip)]
     calls: Vec<Call>,
 }
 
 /// Every change, how many entities are already right, and what will not be done.
 #[derive(Debug, Default)]
-struct Plan {
-    changes: Vec<Change>,
-    unchanged: usize,
-    warnings: Vec<String>,
+pub(super) struct Plan {
+    pub(super) changes: Vec<Change>,
+    pub(super) unchanged: usize,
+    pub(super) warnings: Vec<String>,
 }
 
 impl Plan {
@@ -170,32 +171,59 @@ impl Plan {
         self.add("delete", kind, name, vec![(Method::DELETE, path, None)]);
     }
 
-    fn count(&self, action: Action) -> usize {
+    /// How many changes do `action`.
+    pub(super) fn count(&self, action: Action) -> usize {
         self.changes.iter().filter(|c| c.action == action).count()
     }
 }
 
 /// Runs `keygate apply`.
 pub fn run(args: ApplyArgs) -> ExitCode {
-    finish(execute(&args))
+    match read_file(&args.file, "apply") {
+        Ok(desired) => finish(execute(&args, &desired)),
+        Err(code) => code,
+    }
 }
 
-fn execute(args: &ApplyArgs) -> Result<(), CliError> {
-    let shown = args.file.display();
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|error| CliError::Failed(format!("cannot read {shown}: {error}")))?;
-    let desired: Document = if text.trim().is_empty() {
-        Document::default()
-    } else {
-        serde_saphyr::from_str(&text)
-            .map_err(|error| CliError::Failed(format!("{shown}: {error}")))?
-    };
-    let client = AdminClient::new(&args.admin.connection)?;
-    let current: Document = serde_json::from_value(client.get("/v1/export")?)?;
-    let plan = plan(&desired, &current, args.prune)?;
+/// Reads and checks the file given to `command`. A problem in it is printed as `keygate
+/// validate` prints it (`file:line:column: message` and the line), and is exit status 1.
+pub(super) fn read_file(path: &std::path::Path, command: &str) -> Result<Document, ExitCode> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        eprintln!("keygate: cannot read {shown}: {error}");
+        ExitCode::FAILURE
+    })?;
+    if let Err(error) = crate::config::Config::parse_entities(&shown, &text, command) {
+        eprintln!("{error}");
+        return Err(ExitCode::FAILURE);
+    }
+    if text.trim().is_empty() {
+        return Ok(Document::default());
+    }
+    serde_saphyr::from_str(&text).map_err(|error| {
+        eprintln!("keygate: {shown}: {error}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Reads the gateway's entities and plans what makes them match `desired`; prints the
+/// warnings on standard error.
+pub(super) fn plan_against(
+    client: &AdminClient,
+    desired: &Document,
+    prune: bool,
+) -> Result<Plan, CliError> {
+    let current: Document = serde_json::from_value(client.get("/v1/export?origin=true")?)?;
+    let plan = plan(desired, &current, prune)?;
     for warning in &plan.warnings {
         eprintln!("keygate: warning: {warning}");
     }
+    Ok(plan)
+}
+
+fn execute(args: &ApplyArgs, desired: &Document) -> Result<(), CliError> {
+    let client = AdminClient::new(&args.admin.connection)?;
+    let plan = plan_against(&client, desired, args.prune)?;
     let table = args.admin.output == Format::Table;
     for change in &plan.changes {
         if table {
@@ -213,8 +241,8 @@ fn execute(args: &ApplyArgs) -> Result<(), CliError> {
             }
         }
     }
-    let [created, updated, deleted] = ["create", "update", "delete"].map(|a| plan.count(a));
     if table {
+        let [created, updated, deleted] = ["create", "update", "delete"].map(|a| plan.count(a));
         let tail = if args.dry_run {
             " (dry run: nothing was changed)"
         } else {
@@ -226,15 +254,22 @@ fn execute(args: &ApplyArgs) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    print_json(&json!({
-        "dry_run": args.dry_run,
+    let mut summary = plan_json(&plan);
+    summary["dry_run"] = json!(args.dry_run);
+    print_json(&summary);
+    Ok(())
+}
+
+/// The plan as `--output json` prints it.
+pub(super) fn plan_json(plan: &Plan) -> Value {
+    let [created, updated, deleted] = ["create", "update", "delete"].map(|a| plan.count(a));
+    json!({
         "changes": plan.changes,
         "created": created,
         "updated": updated,
         "deleted": deleted,
         "unchanged": plan.unchanged,
-    }));
-    Ok(())
+    })
 }
 
 fn failed<T>(message: String) -> Result<T, CliError> {
