@@ -51,8 +51,18 @@ pub(super) struct Document {
     services: Option<Vec<Value>>,
     /// Not applied: subscriptions (and their keys) are made with `keygate subscriptions
     /// create`, which issues their keys; a file's subscriptions seed `keygate serve`.
-    #[serde(default, rename = "subscriptions")]
-    _subscriptions: Option<Vec<Value>>,
+    /// Those the gateway lacks are named in a warning.
+    subscriptions: Option<Vec<Value>>,
+}
+
+impl Document {
+    /// The ids of the subscriptions.
+    fn subscription_ids(&self) -> impl Iterator<Item = &str> {
+        self.subscriptions
+            .iter()
+            .flatten()
+            .filter_map(|s| s.get("id")?.as_str())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -279,6 +289,12 @@ fn failed<T>(message: String) -> Result<T, CliError> {
 /// Compares the file with the gateway and lists the changes.
 fn plan(desired: &Document, current: &Document, prune: bool) -> Result<Plan, CliError> {
     let mut plan = Plan::default();
+    let held: BTreeSet<&str> = current.subscription_ids().collect();
+    for id in desired.subscription_ids().filter(|id| !held.contains(id)) {
+        plan.warnings.push(format!(
+            "subscription {id} is not on the gateway and is not applied: subscriptions and their keys are issued with `keygate subscriptions create`"
+        ));
+    }
     let current_consumers = current.consumers.as_deref().unwrap_or_default();
     let consumers: BTreeMap<&str, &ConsumerEntry> = current_consumers
         .iter()

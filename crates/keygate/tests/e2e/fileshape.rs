@@ -116,6 +116,24 @@ fn export_validates_serves_and_exports_again_identically() {
     assert_eq!(api("alice-key-0123456"), 200);
     assert_eq!(api("bob-old-key-0123456"), 401);
     assert_eq!(api("file-key-123456"), 200);
+
+    // `apply` takes the export too; what it does not apply, it says.
+    let fresh = Gateway::start(&source_config(&echo));
+    let applied = cli(&fresh, &format!("apply -f {file}")).ok();
+    assert_eq!(
+        applied.last_line(),
+        "6 created, 0 updated, 0 deleted, 3 unchanged",
+        "{}",
+        applied.stdout
+    );
+    for id in ["sub-own", "sub-pending", "sub-shared"] {
+        let warning = format!("keygate: warning: subscription {id} is not on the gateway and is not applied: subscriptions and their keys are issued with `keygate subscriptions create`\n");
+        assert!(applied.stderr.contains(&warning), "{}", applied.stderr);
+    }
+    assert_eq!(
+        fresh.get("/x", &[("apikey", "alice-key-0123456")]).status,
+        200
+    );
 }
 
 #[test]
