@@ -128,9 +128,33 @@ pub(super) struct Change {
     pub(super) kind: &'static str,
     pub(super) name: String,
     /// For updates: the fields that differ.
-    pub(super) fields: Vec<&'static str>,
+    pub(super) fields: Vec<String>,
+    /// For updates: each field that differs, as the gateway has it and as the file has it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) differences: Vec<Difference>,
     #[serde(skip)]
     calls: Vec<Call>,
+}
+
+/// One field of an entity that differs between the gateway and the file.
+#[derive(Debug, Serialize)]
+pub(super) struct Difference {
+    /// The field's name.
+    pub(super) field: String,
+    /// On the gateway.
+    pub(super) from: Value,
+    /// In the file.
+    pub(super) to: Value,
+}
+
+impl Difference {
+    fn of(field: &str, from: Value, to: Value) -> Difference {
+        Difference {
+            field: field.to_owned(),
+            from,
+            to,
+        }
+    }
 }
 
 /// Every change, how many entities are already right, and what will not be done.
@@ -148,20 +172,22 @@ impl Plan {
             kind,
             name: name.to_owned(),
             fields: Vec::new(),
+            differences: Vec::new(),
             calls,
         });
     }
 
-    /// An entity that differs (or not, when `fields` is empty): an update, unless the
-    /// gateway's configuration file owns it.
+    /// An entity that differs (or not, when `differences` is empty): an update, unless
+    /// the gateway's configuration file owns it.
     fn update(
         &mut self,
         kind: &'static str,
         name: &str,
         origin: Option<&str>,
-        fields: Vec<&'static str>,
+        differences: Vec<Difference>,
         calls: Vec<Call>,
     ) {
+        let fields: Vec<String> = differences.iter().map(|d| d.field.clone()).collect();
         if fields.is_empty() {
             self.unchanged += 1;
         } else if from_file(origin) {
@@ -173,6 +199,7 @@ impl Plan {
             self.add("update", kind, name, calls);
             if let Some(change) = self.changes.last_mut() {
                 change.fields = fields;
+                change.differences = differences;
             }
         }
     }
@@ -336,9 +363,8 @@ fn plan(desired: &Document, current: &Document, prune: bool) -> Result<Plan, Cli
         match services.get(&name) {
             None => plan.add("create", "service", &name, call),
             Some((existing, origin)) => {
-                let differs = (*existing != document).then_some("document");
-                let fields = differs.into_iter().collect();
-                plan.update("service", &name, origin.as_deref(), fields, call);
+                let differences = document_differences(existing, &document);
+                plan.update("service", &name, origin.as_deref(), differences, call);
             }
         }
     }
@@ -364,6 +390,21 @@ fn plan(desired: &Document, current: &Document, prune: bool) -> Result<Plan, Cli
         }
     }
     Ok(plan)
+}
+
+/// The top-level fields in which two service documents differ, in name order.
+fn document_differences(existing: &Value, wanted: &Value) -> Vec<Difference> {
+    let empty = Map::new();
+    let [old, new] = [existing, wanted].map(|d| d.as_object().unwrap_or(&empty));
+    let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    names
+        .into_iter()
+        .filter(|name| old.get(*name) != new.get(*name))
+        .map(|name| {
+            let side = |d: &Map<String, Value>| d.get(name).cloned().unwrap_or(Value::Null);
+            Difference::of(name, side(old), side(new))
+        })
+        .collect()
 }
 
 fn service_path(name: &str) -> String {
@@ -448,20 +489,40 @@ fn plan_consumer(plan: &mut Plan, consumer: &ConsumerEntry, existing: Option<&Co
     };
     // A consumer without a client type has its name as client type.
     let client_type = |c: &ConsumerEntry| c.client_type.clone().unwrap_or_else(|| c.name.clone());
-    let fields = [
+    let differences = [
         (
             "client_type",
-            client_type(existing) == client_type(consumer),
+            json!(client_type(existing)),
+            json!(client_type(consumer)),
         ),
-        ("groups", existing.groups == consumer.groups),
-        ("permissions", existing.permissions == consumer.permissions),
-        ("description", existing.description == consumer.description),
-        ("metadata", existing.metadata == consumer.metadata),
+        ("groups", json!(existing.groups), json!(consumer.groups)),
+        (
+            "permissions",
+            json!(existing.permissions),
+            json!(consumer.permissions),
+        ),
+        (
+            "description",
+            json!(existing.description),
+            json!(consumer.description),
+        ),
+        (
+            "metadata",
+            json!(existing.metadata),
+            json!(consumer.metadata),
+        ),
     ]
     .into_iter()
-    .filter_map(|(field, same)| (!same).then_some(field))
+    .filter(|(_, from, to)| from != to)
+    .map(|(field, from, to)| Difference::of(field, from, to))
     .collect();
-    plan.update("consumer", name, existing.origin.as_deref(), fields, call);
+    plan.update(
+        "consumer",
+        name,
+        existing.origin.as_deref(),
+        differences,
+        call,
+    );
 }
 
 fn update_key(plan: &mut Plan, key: &KeyEntry, id: &str, existing: &KeyEntry) {
@@ -482,9 +543,18 @@ fn update_key(plan: &mut Plan, key: &KeyEntry, id: &str, existing: &KeyEntry) {
     if key.labels != existing.labels {
         patch.insert("labels".into(), json!(key.labels));
     }
-    let mut fields: Vec<&'static str> = ["active", "description", "expires_at", "labels"]
+    let before = [
+        ("active", json!(existing.active.unwrap_or(true))),
+        ("description", json!(existing.description)),
+        ("expires_at", json!(existing.expires_at)),
+        ("labels", json!(existing.labels)),
+    ];
+    let mut differences: Vec<Difference> = before
         .into_iter()
-        .filter(|field| patch.contains_key(*field))
+        .filter_map(|(field, from)| {
+            let to = patch.get(field)?.clone();
+            Some(Difference::of(field, from, to))
+        })
         .collect();
     let mut calls = Vec::new();
     if !patch.is_empty() {
@@ -492,12 +562,16 @@ fn update_key(plan: &mut Plan, key: &KeyEntry, id: &str, existing: &KeyEntry) {
     }
     if key.revoked_at.is_some() && !revoked {
         calls.push((Method::POST, format!("{}/revoke", key_path(id)), None));
-        fields.push("revoked");
+        differences.push(Difference::of(
+            "revoked",
+            json!(existing.revoked_at),
+            json!(key.revoked_at),
+        ));
     }
     if key.revoked_at.is_none() && revoked {
         plan.warnings.push(format!(
             "key {id} is revoked on the gateway and stays revoked"
         ));
     }
-    plan.update("key", id, existing.origin.as_deref(), fields, calls);
+    plan.update("key", id, existing.origin.as_deref(), differences, calls);
 }

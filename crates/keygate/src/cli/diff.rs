@@ -55,8 +55,9 @@ fn show(args: &DiffArgs, desired: &Document) -> Result<usize, CliError> {
     Ok(plan.changes.len())
 }
 
-/// decK's layout: `creating KIND NAME`, `updating KIND NAME (fields)`, `deleting KIND
-/// NAME`, one line each, then a summary.
+/// decK's layout: `creating KIND NAME`, `updating KIND NAME (fields)` with a `- field:
+/// on the gateway` and a `+ field: in the file` line (compact JSON) per field, `deleting
+/// KIND NAME`, then a summary.
 fn render(plan: &Plan) -> String {
     let mut out = String::new();
     for change in &plan.changes {
@@ -70,6 +71,11 @@ fn render(plan: &Plan) -> String {
             out.push_str(&format!(" ({})", change.fields.join(", ")));
         }
         out.push('\n');
+        for difference in &change.differences {
+            let field = &difference.field;
+            out.push_str(&format!("  - {field}: {}\n", difference.from));
+            out.push_str(&format!("  + {field}: {}\n", difference.to));
+        }
     }
     let [created, updated, deleted] = ["create", "update", "delete"].map(|a| plan.count(a));
     out.push_str(&format!(

@@ -149,6 +149,8 @@ fn diff_shows_creates_updates_and_deletes_and_changes_nothing() {
         201,
     );
     admin(&gateway, "PUT", "/v1/consumers/gone", "{}", 201);
+    let key = r#"{"key":"change-key-0123456","id":"ck","description":"old"}"#;
+    admin(&gateway, "POST", "/v1/consumers/change/keys", key, 201);
     let old = format!(
         r#"{{"name":"old","path_prefix":"/old","upstream":"{}","routes":[{{"name":"all","paths":["/*"]}}]}}"#,
         echo.url()
@@ -158,9 +160,9 @@ fn diff_shows_creates_updates_and_deletes_and_changes_nothing() {
     let file = write(
         &dir,
         "wanted.yaml",
-        "consumers:\n  - name: keep\n  - name: change\n    groups: [b]\n  - name: new\nservices: []\n",
+        "consumers:\n  - name: keep\n  - name: change\n    groups: [b]\n    keys: [{key: change-key-0123456, id: ck, description: new}]\n  - name: new\nservices: []\n",
     );
-    let expected = "updating consumer change (groups)\ncreating consumer new\ndeleting consumer gone\ndeleting service old\nSummary:\n  Created: 1\n  Updated: 1\n  Deleted: 2\n  Unchanged: 1\n";
+    let expected = "updating consumer change (groups)\n  - groups: [\"a\"]\n  + groups: [\"b\"]\nupdating key ck (description)\n  - description: \"old\"\n  + description: \"new\"\ncreating consumer new\ndeleting consumer gone\ndeleting service old\nSummary:\n  Created: 1\n  Updated: 2\n  Deleted: 2\n  Unchanged: 1\n";
     let shown = cli(&gateway, &format!("diff -f {file} --prune")).ok();
     assert_eq!(shown.stdout, expected);
     let flagged = cli(&gateway, &format!("diff -f {file} --prune --exit-code"));
@@ -187,7 +189,7 @@ fn diff_shows_creates_updates_and_deletes_and_changes_nothing() {
     let after = cli(&gateway, &format!("diff -f {file} --prune --exit-code")).ok();
     assert_eq!(
         after.stdout,
-        "Summary:\n  Created: 0\n  Updated: 0\n  Deleted: 0\n  Unchanged: 3\n"
+        "Summary:\n  Created: 0\n  Updated: 0\n  Deleted: 0\n  Unchanged: 4\n"
     );
 }
 
