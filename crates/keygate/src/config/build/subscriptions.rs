@@ -1,5 +1,6 @@
-//! Checks the `subscriptions` section: each names a consumer, a service and a plan of this
-//! file, and every key that says it belongs to a subscription names one of its consumer's.
+//! Checks the `subscriptions` section: each names a consumer of this file and — unless it
+//! is closed or rejected — a service and a plan of this file, and every key that says it
+//! belongs to a subscription names one of its consumer's.
 
 use std::collections::HashMap;
 
@@ -33,7 +34,27 @@ impl Checker<'_> {
                     ),
                 );
             }
+            let status = match &entry.status {
+                None => SubscriptionStatus::Accepted,
+                Some(text) => SubscriptionStatus::parse(&text.value).unwrap_or_else(|| {
+                    self.report(
+                        &text.referenced,
+                        format!(
+                            "expected pending, accepted, paused, rejected or closed, found `{}`",
+                            text.value
+                        ),
+                    );
+                    SubscriptionStatus::Accepted
+                }),
+            };
+            // A closed or rejected subscription may outlive its plan and its service (only
+            // live subscriptions hold them), as it does on the gateway that exported it.
+            let live = !matches!(
+                status,
+                SubscriptionStatus::Closed | SubscriptionStatus::Rejected
+            );
             match services.iter().find(|s| *s.name == *entry.service.value) {
+                _ if !live => {}
                 None => self.report(
                     &entry.service.referenced,
                     format!(
@@ -53,19 +74,6 @@ impl Checker<'_> {
                     }
                 }
             }
-            let status = match &entry.status {
-                None => SubscriptionStatus::Accepted,
-                Some(text) => SubscriptionStatus::parse(&text.value).unwrap_or_else(|| {
-                    self.report(
-                        &text.referenced,
-                        format!(
-                            "expected pending, accepted, paused, rejected or closed, found `{}`",
-                            text.value
-                        ),
-                    );
-                    SubscriptionStatus::Accepted
-                }),
-            };
             let key_mode = match &entry.key_mode {
                 None => KeyMode::Own,
                 Some(text) => KeyMode::parse(&text.value).unwrap_or_else(|| {
@@ -237,6 +245,14 @@ mod tests {
              subscriptions:\n  - {{id: s1, consumer: a, service: shop, plan: gold, key_mode: shared}}\n"
         );
         let found: Vec<String> = messages(&text).into_iter().map(|p| p.2).collect();
+        let gone = format!(
+            "{SHOP}consumers: [{{name: a}}]\nsubscriptions:\n  - {{id: s1, consumer: a, service: old, plan: x, status: closed}}\n  - {{id: s2, consumer: a, service: shop, plan: x, status: rejected}}\n"
+        );
+        assert_eq!(
+            messages(&gone),
+            [],
+            "final subscriptions may outlive their plans"
+        );
         assert_eq!(
             found,
             [
