@@ -11,6 +11,7 @@ mod allow;
 mod cli;
 mod cluster;
 mod failures;
+mod fileshape;
 mod forwarding;
 mod hardening;
 mod http1;
