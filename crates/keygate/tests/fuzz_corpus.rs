@@ -6,6 +6,8 @@
 mod chunked;
 #[path = "../fuzz/checks/key_source.rs"]
 mod key_source;
+#[path = "../fuzz/checks/path_normal.rs"]
+mod path_normal;
 #[path = "../fuzz/checks/request_head.rs"]
 mod request_head;
 
@@ -53,4 +55,9 @@ fn the_chunked_corpus_passes_the_decoder_checks() {
 #[test]
 fn the_key_source_corpus_passes_the_extraction_checks() {
     replay("key_source", 10, key_source::run);
+}
+
+#[test]
+fn the_path_normal_corpus_passes_the_normal_form_checks() {
+    replay("path_normal", 20, path_normal::run);
 }
