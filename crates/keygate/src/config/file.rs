@@ -78,6 +78,8 @@ pub struct FileProxy {
     pub shutdown_timeout: Option<At<String>>,
     /// Largest accepted request header section, in bytes.
     pub max_header_bytes: Option<At<u64>>,
+    /// Keep request fields whose names hold an `_` (dropped by default, as nginx does).
+    pub underscores_in_headers: Option<bool>,
 }
 
 /// `defaults:` — what services and routes inherit.

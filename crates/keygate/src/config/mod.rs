@@ -95,6 +95,9 @@ pub struct ProxySettings {
     pub shutdown_timeout: Duration,
     /// Largest request header section accepted, in bytes (default 32 KiB); larger is `431`.
     pub max_header_bytes: usize,
+    /// Whether request fields whose names hold an `_` are kept (default: dropped, as
+    /// nginx's `underscores_in_headers off`). Read when a connection opens.
+    pub underscores_in_headers: bool,
 }
 
 /// The headers that tell the upstream who called.

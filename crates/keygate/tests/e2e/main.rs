@@ -7,6 +7,7 @@ mod support;
 
 mod admin;
 mod allow;
+mod authority;
 mod cli;
 mod cluster;
 mod failures;
