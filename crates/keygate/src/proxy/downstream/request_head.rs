@@ -162,7 +162,7 @@ fn method(bytes: &[u8]) -> Result<Method, HeadError> {
     // CONNECT asks for a tunnel, which a gateway of API calls does not make (nginx
     // refuses it too, with 405).
     if bytes == b"CONNECT" {
-        return Err(HeadError::Malformed("CONNECT"));
+        return Err(HeadError::Malformed("the CONNECT method"));
     }
     Method::from_bytes(bytes).map_err(|_| HeadError::Malformed("invalid method"))
 }
@@ -191,8 +191,8 @@ fn origin_form(
 /// An absolute target (`http://host:port/path?query`, RFC 9112 §3.2.2) as origin-form
 /// and its authority. Only `http` and `https`; no user information (`http://u:p@host/`,
 /// which nginx refuses too); an authority that is a valid `Host`. The asterisk-form of
-/// `OPTIONS *` and the authority-form of `CONNECT` are refused here as well: nginx answers
-/// both with `400`/`405`, and neither names a path to route.
+/// `OPTIONS *` and the authority-form of `CONNECT` are refused here as well (nginx
+/// answers the one with `400`, the other with `405`): neither names a path to route.
 #[cold]
 fn absolute_form(
     head: &Bytes,
