@@ -7,39 +7,50 @@ use std::net::Ipv6Addr;
 
 /// Whether `value` is `host` or `host:port`: the host a name of letters, digits, `-` and
 /// `_` in dot-separated labels, none empty (so no `a..b` and no trailing dot), an IPv4
-/// address (which is such a name) or an IPv6 address in brackets; the port one to five
+/// address (which is such a name) or an IPv6 address in brackets; the port one or more
 /// digits up to 65535. No user information, percent-encoding, spaces or path.
 pub fn is_valid_host(value: &[u8]) -> bool {
-    let (host_valid, port) = match value.strip_prefix(b"[") {
-        Some(literal) => {
-            let Some(close) = literal.iter().position(|&byte| byte == b']') else {
-                return false;
-            };
-            (is_ipv6(&literal[..close]), &literal[close + 1..])
+    if value.first() == Some(&b'[') {
+        return is_ip_literal_host(value);
+    }
+    // One pass, as this runs for every request: `after_dot` also stands for the start,
+    // so that an empty name or label is refused.
+    let mut after_dot = true;
+    for (at, &byte) in value.iter().enumerate() {
+        match byte {
+            b'.' if !after_dot => after_dot = true,
+            b':' => return !after_dot && is_port(&value[at + 1..]),
+            _ if NAME_BYTES[usize::from(byte)] => after_dot = false,
+            _ => return false,
         }
-        None => {
-            let colon = value.iter().position(|&byte| byte == b':');
-            let end = colon.unwrap_or(value.len());
-            (is_reg_name(&value[..end]), &value[end..])
-        }
+    }
+    !after_dot
+}
+
+/// The bytes of a name's labels: letters, digits, `-`, `_`.
+static NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        byte += 1;
+    }
+    table
+};
+
+/// `[address]` or `[address]:port`.
+#[cold]
+fn is_ip_literal_host(value: &[u8]) -> bool {
+    let Some(close) = value.iter().position(|&byte| byte == b']') else {
+        return false;
     };
-    host_valid
-        && match port {
+    is_ipv6(&value[1..close])
+        && match &value[close + 1..] {
             [] => true,
             [b':', digits @ ..] => is_port(digits),
             _ => false,
         }
-}
-
-/// Labels of letters, digits, `-` and `_`, joined by single dots.
-fn is_reg_name(host: &[u8]) -> bool {
-    !host.is_empty()
-        && host.split(|&byte| byte == b'.').all(|label| {
-            !label.is_empty()
-                && label
-                    .iter()
-                    .all(|&byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
-        })
 }
 
 /// An IPv6 address as written between brackets (no zone: RFC 9110 has none in `Host`).

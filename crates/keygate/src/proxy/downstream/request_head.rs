@@ -13,14 +13,14 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
+use http::header::{HeaderName, CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri, Version};
 
 use super::host::is_valid_host;
 
 use crate::proxy::field_maps;
-use crate::proxy::field_names::field_name;
+use crate::proxy::field_names::common_field_name;
 
 /// At most this many fields in a request head (hyper's default; nginx allows a similar
 /// number within its 8 KiB of buffers).
@@ -268,12 +268,17 @@ fn build(
     let mut hosts = 0;
     for range in ranges {
         let raw_name = &head[range.name.0..range.name.1];
-        // A scan of a few bytes per name; only a name with an `_` costs more.
-        if underscored == UnderscoredFields::Dropped && raw_name.contains(&b'_') {
-            drop_underscored(raw_name);
-            continue;
-        }
-        let name = field_name(raw_name).map_err(|_| HeadError::Malformed("invalid field name"))?;
+        // Common names hold no `_`: only the others, which `HeaderName` parses (and
+        // copies) anyway, are scanned for one.
+        let name = match common_field_name(raw_name) {
+            Some(name) => name,
+            None if underscored == UnderscoredFields::Dropped && raw_name.contains(&b'_') => {
+                drop_underscored(raw_name);
+                continue;
+            }
+            None => HeaderName::from_bytes(raw_name)
+                .map_err(|_| HeadError::Malformed("invalid field name"))?,
+        };
         let mut value = HeaderValue::from_maybe_shared(head.slice(range.value.0..range.value.1))
             .map_err(|_| HeadError::Malformed("invalid field value"))?;
         if name == CONTENT_LENGTH {
@@ -395,7 +400,6 @@ fn error_text(error: httparse::Error) -> &'static str {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use http::header::HeaderName;
 
     fn parsed(input: &str) -> Result<Option<RequestHead>, HeadError> {
         parse(&mut BytesMut::from(input), UnderscoredFields::Dropped)
