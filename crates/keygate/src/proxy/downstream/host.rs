@@ -13,27 +13,46 @@ pub fn is_valid_host(value: &[u8]) -> bool {
     if value.first() == Some(&b'[') {
         return is_ip_literal_host(value);
     }
-    // One pass, as this runs for every request: `after_dot` also stands for the start,
-    // so that an empty name or label is refused.
+    // One pass with one table lookup per byte, as this runs for every request.
+    // `after_dot` also stands for the start, so that an empty name or label is refused.
     let mut after_dot = true;
-    for (at, &byte) in value.iter().enumerate() {
-        match byte {
-            b'.' if !after_dot => after_dot = true,
-            b':' => return !after_dot && is_port(&value[at + 1..]),
-            _ if NAME_BYTES[usize::from(byte)] => after_dot = false,
+    let mut rest = value;
+    while let [byte, tail @ ..] = rest {
+        match BYTE_CLASS[usize::from(*byte)] {
+            NAME => after_dot = false,
+            DOT if !after_dot => after_dot = true,
+            COLON => return !after_dot && is_port(tail),
             _ => return false,
         }
+        rest = tail;
     }
     !after_dot
 }
 
-/// The bytes of a name's labels: letters, digits, `-`, `_`.
-static NAME_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
+/// A byte no host name holds.
+const OTHER: u8 = 0;
+/// A byte of a label: letter, digit, `-`, `_`.
+const NAME: u8 = 1;
+/// `.`, between labels.
+const DOT: u8 = 2;
+/// `:`, before the port.
+const COLON: u8 = 3;
+
+/// Each byte's part in a `Host` value outside brackets.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [OTHER; 256];
     let mut byte = 0;
     while byte < 256 {
         let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        table[byte] = if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            NAME
+        } else if b == b'.' {
+            DOT
+        } else if b == b':' {
+            COLON
+        } else {
+            OTHER
+        };
         byte += 1;
     }
     table
