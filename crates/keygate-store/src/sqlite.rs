@@ -15,9 +15,13 @@
 //! [group commit](group_commit): writes from several threads that arrive together share
 //! one transaction and one fsync, each in its own savepoint, with its own revision, its
 //! own change-log rows and its own result. Bulk writes run in a transaction of their own.
+//!
+//! A database file serves one process, which locks it, and is readable by its owner only
+//! ([files]).
 
 mod codec;
 mod errors;
+pub mod files;
 mod group_commit;
 mod schema;
 
@@ -43,6 +47,9 @@ pub struct SqliteStore {
     location: String,
     /// Writes waiting to share a transaction.
     group: GroupCommit,
+    /// The file's lock, held while the store is open; none in memory. Declared last: it
+    /// is released after the connection is closed.
+    _lock: Option<files::FileLock>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -88,10 +95,11 @@ fn parse_url(url: &str) -> Result<Location<'_>> {
 }
 
 impl SqliteStore {
-    /// Opens (creating it when absent) the database file at `path`, as given: its
-    /// directory must exist. Brings the schema up to date; refuses a database written by
-    /// a newer version.
+    /// Opens (creating it when absent, mode 0600) the database file at `path`, as given:
+    /// its directory must exist. Refuses a file another process has open (see [files]);
+    /// brings the schema up to date; refuses a database written by a newer version.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        let lock = files::claim(path)?;
         let location = path.display().to_string();
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -99,7 +107,7 @@ impl SqliteStore {
         let conn = Connection::open_with_flags(path, flags).map_err(|e| {
             StoreError::Unavailable(format!("cannot open the database `{location}`: {e}"))
         })?;
-        Self::start(conn, location)
+        Self::start(conn, location, Some(lock))
     }
 
     /// Opens a new, private, in-memory database, lost when the store is dropped.
@@ -107,7 +115,7 @@ impl SqliteStore {
         let conn = Connection::open_in_memory().map_err(|e| {
             StoreError::Unavailable(format!("cannot open an in-memory database: {e}"))
         })?;
-        Self::start(conn, ":memory:".to_owned())
+        Self::start(conn, ":memory:".to_owned(), None)
     }
 
     /// Opens the store a URL names: `sqlite://relative/path.db`,
@@ -121,7 +129,11 @@ impl SqliteStore {
     }
 
     /// Configures a new connection and migrates its schema.
-    fn start(mut conn: Connection, location: String) -> Result<SqliteStore> {
+    fn start(
+        mut conn: Connection,
+        location: String,
+        lock: Option<files::FileLock>,
+    ) -> Result<SqliteStore> {
         let context = |e: StoreError| {
             StoreError::Unavailable(format!("cannot open the database `{location}`: {e}"))
         };
@@ -131,6 +143,7 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             location,
             group: GroupCommit::default(),
+            _lock: lock,
         })
     }
 

@@ -2,8 +2,9 @@
 //! stores, lost connections, schema versions and a bulk load.
 //!
 //! Needs a database: `KEYGATE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test`.
-//! Without it every test prints why it is skipped and passes. Each store gets a schema of
-//! its own, dropped at the end.
+//! Without it (at build time) the tests that need one are ignored; with it, a database
+//! that cannot be reached fails them. Each store gets a schema of its own, dropped at the
+//! end.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,14 +20,15 @@ use keygate_store::{conformance, Entity, Page, Store, StoreError};
 /// The variable naming the test database.
 const DATABASE_VARIABLE: &str = "KEYGATE_TEST_DATABASE_URL";
 
-/// The test database's URL, or `None` after printing that `test` is skipped.
-fn database_url(test: &str) -> Option<String> {
+/// The test database's URL. The tests that call this are ignored unless the variable was
+/// set when they were built (see the crate's build.rs); run without it (`--ignored`), or
+/// with a database that cannot be reached, they fail rather than pass untested.
+fn database_url() -> String {
     match std::env::var(DATABASE_VARIABLE) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped {test}: {DATABASE_VARIABLE} is not set (it names a PostgreSQL database to test against)");
-            None
-        }
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{DATABASE_VARIABLE} is not set: it names the PostgreSQL database to test against"
+        ),
     }
 }
 
@@ -70,10 +72,12 @@ impl Drop for TestSchema {
 }
 
 #[test]
+#[cfg_attr(
+    not(keygate_test_database),
+    ignore = "needs KEYGATE_TEST_DATABASE_URL, such as postgres://postgres@127.0.0.1:5432/test"
+)]
 fn conformance() {
-    let Some(base) = database_url("conformance") else {
-        return;
-    };
+    let base = database_url();
     let schemas = std::sync::Mutex::new(Vec::new());
     conformance::run_all(&|| {
         let schema = TestSchema::new(&base, "conf");
@@ -84,10 +88,12 @@ fn conformance() {
 }
 
 #[test]
+#[cfg_attr(
+    not(keygate_test_database),
+    ignore = "needs KEYGATE_TEST_DATABASE_URL, such as postgres://postgres@127.0.0.1:5432/test"
+)]
 fn writes_notify_listeners_of_the_same_schema_only() {
-    let Some(base) = database_url("writes_notify_listeners_of_the_same_schema_only") else {
-        return;
-    };
+    let base = database_url();
     let schema = TestSchema::new(&base, "notify");
     let other = TestSchema::new(&base, "notify");
     let store = schema.store();
@@ -117,11 +123,12 @@ fn writes_notify_listeners_of_the_same_schema_only() {
 }
 
 #[test]
+#[cfg_attr(
+    not(keygate_test_database),
+    ignore = "needs KEYGATE_TEST_DATABASE_URL, such as postgres://postgres@127.0.0.1:5432/test"
+)]
 fn concurrent_writers_on_two_stores_commit_revisions_in_order() {
-    let Some(base) = database_url("concurrent_writers_on_two_stores_commit_revisions_in_order")
-    else {
-        return;
-    };
+    let base = database_url();
     let schema = TestSchema::new(&base, "order");
     let first = schema.store();
     let second = schema.store();
@@ -164,10 +171,12 @@ fn concurrent_writers_on_two_stores_commit_revisions_in_order() {
 }
 
 #[test]
+#[cfg_attr(
+    not(keygate_test_database),
+    ignore = "needs KEYGATE_TEST_DATABASE_URL, such as postgres://postgres@127.0.0.1:5432/test"
+)]
 fn terminated_connections_are_replaced() {
-    let Some(base) = database_url("terminated_connections_are_replaced") else {
-        return;
-    };
+    let base = database_url();
     let schema = TestSchema::new(&base, "terminated");
     let application = format!("{}-app", schema.name);
     let url = format!("{}&application_name={application}", schema.url);
@@ -224,10 +233,12 @@ fn unreachable_server_is_unavailable_without_the_password() {
 }
 
 #[test]
+#[cfg_attr(
+    not(keygate_test_database),
+    ignore = "needs KEYGATE_TEST_DATABASE_URL, such as postgres://postgres@127.0.0.1:5432/test"
+)]
 fn missing_schema_and_newer_schema_are_refused() {
-    let Some(base) = database_url("missing_schema_and_newer_schema_are_refused") else {
-        return;
-    };
+    let base = database_url();
     let schema = TestSchema::new(&base, "versions");
     let missing = schema
         .url
@@ -254,10 +265,12 @@ fn missing_schema_and_newer_schema_are_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    not(keygate_test_database),
+    ignore = "needs KEYGATE_TEST_DATABASE_URL, such as postgres://postgres@127.0.0.1:5432/test"
+)]
 fn corrupt_values_are_reported() {
-    let Some(base) = database_url("corrupt_values_are_reported") else {
-        return;
-    };
+    let base = database_url();
     let schema = TestSchema::new(&base, "corrupt");
     let store = schema.store();
     store.put_consumer(&consumer("alice")).unwrap();
@@ -282,10 +295,12 @@ fn corrupt_values_are_reported() {
 }
 
 #[test]
+#[cfg_attr(
+    not(keygate_test_database),
+    ignore = "needs KEYGATE_TEST_DATABASE_URL, such as postgres://postgres@127.0.0.1:5432/test"
+)]
 fn messages_name_the_clash() {
-    let Some(base) = database_url("messages_name_the_clash") else {
-        return;
-    };
+    let base = database_url();
     let schema = TestSchema::new(&base, "messages");
     let store = schema.store();
     store.put_consumer(&consumer("alice")).unwrap();
@@ -311,10 +326,8 @@ fn messages_name_the_clash() {
 }
 
 /// Imports `keys` keys over 1000 consumers, then loads them back; reports the times.
-fn import_and_load(test: &str, keys: u64) {
-    let Some(base) = database_url(test) else {
-        return;
-    };
+fn import_and_load(keys: u64) {
+    let base = database_url();
     let schema = TestSchema::new(&base, "scale");
     let store = schema.store();
     let consumers = 1000;
@@ -361,13 +374,17 @@ fn import_and_load(test: &str, keys: u64) {
 }
 
 #[test]
+#[cfg_attr(
+    not(keygate_test_database),
+    ignore = "needs KEYGATE_TEST_DATABASE_URL, such as postgres://postgres@127.0.0.1:5432/test"
+)]
 fn load_20k_keys() {
-    import_and_load("load_20k_keys", 20_000);
+    import_and_load(20_000);
 }
 
 /// Slow: run on demand, preferably in release mode.
 #[test]
 #[ignore = "slow: a million keys"]
 fn load_1m_keys() {
-    import_and_load("load_1m_keys", 1_000_000);
+    import_and_load(1_000_000);
 }

@@ -26,7 +26,7 @@ const CONTESTED: u64 = 4;
 /// every thread.
 fn key_of(t: u64, j: u64) -> KeyRecord {
     let mut record = key(t * PER_THREAD + j, "team");
-    if j % CONTESTED == 0 {
+    if j.is_multiple_of(CONTESTED) {
         record.hash = [0xc0; 32];
         record.hash[..8].copy_from_slice(&j.to_le_bytes());
     }

@@ -28,15 +28,18 @@ pub enum StartError {
     /// The configuration file could not be applied to the store.
     #[error("cannot apply the configuration to the store: {0}")]
     Sync(#[from] SyncError),
-    /// The admin token could not be read or written.
-    #[error("admin token: {0}")]
-    Token(std::io::Error),
+    /// The admin token could not be read, written or accepted.
+    #[error(transparent)]
+    Token(#[from] admin::TokenError),
     /// The access log could not be opened.
     #[error("cannot open the access log: {0}")]
     AccessLog(std::io::Error),
-    /// A listener could not be bound.
-    #[error("cannot listen on {address}: {source}")]
+    /// A listener could not be bound: most often another process (a second keygate
+    /// included) already listens on the address.
+    #[error("cannot listen on {address} (`{field}`): {source}")]
     Listen {
+        /// The configuration field that names the address.
+        field: &'static str,
         /// The address.
         address: std::net::SocketAddr,
         /// Why.
@@ -114,11 +117,22 @@ async fn load_state(
     }
 }
 
-async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, StartError> {
+/// Binds the admin listener: alone on its address (no `SO_REUSEPORT`), so a second
+/// process on it fails.
+async fn bind_admin(address: std::net::SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(address)
         .await
-        .map_err(|source| StartError::Listen { address, source })
+        .map_err(|source| StartError::Listen {
+            field: ADMIN_LISTEN,
+            address,
+            source,
+        })
 }
+
+/// The configuration fields naming the listeners, for messages.
+const PROXY_LISTEN: &str = "proxy.listen";
+/// See [`PROXY_LISTEN`].
+const ADMIN_LISTEN: &str = "admin.listen";
 
 /// Runs the gateway until a stop signal.
 pub async fn run(
@@ -131,8 +145,33 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new(config.admin.consumer_metrics));
     let access_log =
         AccessLog::start(access_log, metrics.clone()).map_err(StartError::AccessLog)?;
+    let (proxy_address, admin_address) = (config.proxy.listen, config.admin.listen);
+    let reconcile_interval = config.cluster.reconcile_interval;
+    // The admin listener answers at once: `/readyz` is 503 until the first full load.
+    let listen_error = |source| StartError::Listen {
+        field: ADMIN_LISTEN,
+        address: admin_address,
+        source,
+    };
+    let admin_socket = bind_admin(admin_address)
+        .await?
+        .into_std()
+        .map_err(listen_error)?;
+    let early = TcpListener::from_std(admin_socket.try_clone().map_err(listen_error)?)
+        .map_err(listen_error)?;
+    // Both listeners are held before anything is written or printed: a start that fails
+    // on an address in use generates no admin token and touches no store. Connections to
+    // the proxy wait in the kernel's queue until the state is loaded.
+    let proxy_listeners =
+        crate::proxy::workers::bind(proxy_address, workers).map_err(|source| {
+            StartError::Listen {
+                field: PROXY_LISTEN,
+                address: proxy_address,
+                source,
+            }
+        })?;
     let config_dir = config_path.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let (token, source) = admin::resolve_token(&config, &config_dir).map_err(StartError::Token)?;
+    let (token, source) = admin::resolve_token(&config, &config_dir)?;
     match &source {
         TokenSource::Generated(path) => {
             // Shown this once; afterwards it is only in the 0600 file.
@@ -141,21 +180,9 @@ pub async fn run(
                 path.display()
             );
         }
-        other => tracing::info!(source = ?other, "admin token loaded"),
+        other => tracing::info!(source = %other, "admin token loaded"),
     }
-    let (proxy_address, admin_address) = (config.proxy.listen, config.admin.listen);
-    let reconcile_interval = config.cluster.reconcile_interval;
-    // The admin listener answers at once: `/readyz` is 503 until the first full load.
-    let listen_error = |source| StartError::Listen {
-        address: admin_address,
-        source,
-    };
-    let admin_socket = bind(admin_address)
-        .await?
-        .into_std()
-        .map_err(listen_error)?;
-    let early = TcpListener::from_std(admin_socket.try_clone().map_err(listen_error)?)
-        .map_err(listen_error)?;
+    let token = admin::AdminToken::new(&token);
     let (loaded, loaded_rx) = tokio::sync::oneshot::channel::<()>();
     let loading = tokio::spawn(async move {
         let served = axum::serve(early, admin::loading_router())
@@ -190,13 +217,6 @@ pub async fn run(
         });
     }
 
-    let proxy_listeners =
-        crate::proxy::workers::bind(proxy_address, workers).map_err(|source| {
-            StartError::Listen {
-                address: proxy_address,
-                source,
-            }
-        })?;
     let admin_listener = TcpListener::from_std(admin_socket).map_err(listen_error)?;
     let cluster = match postgres {
         Some(postgres) => {
@@ -226,6 +246,7 @@ pub async fn run(
     tokio::spawn(crate::reload::watch(
         config_path,
         sync.clone(),
+        token.clone(),
         metrics.clone(),
     ));
     tokio::spawn(write_usage(sync.clone(), Duration::from_secs(10)));

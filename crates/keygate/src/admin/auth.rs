@@ -1,16 +1,21 @@
-//! The admin token: where it comes from, and the check every `/v1/` call passes.
+//! The admin token: where it comes from, how a reload replaces it, and the check every
+//! `/v1/` call passes.
 //!
 //! The token is taken from `admin.token`, else `admin.token_file`, else the
 //! `KEYGATE_ADMIN_TOKEN` variable; with none, one is generated on first start, written to
-//! a 0600 file beside the database (`keygate.admin-token`) and printed once. It is
-//! accepted as `X-API-KEY: <token>` or `Authorization: Bearer <token>` and compared in
-//! constant time.
+//! a 0600 file beside the database (`keygate.admin-token`) and printed once. Whatever its
+//! source, a token has at least [`MIN_TOKEN_LEN`] characters. Generated tokens start with
+//! [`ADMIN_TOKEN_PREFIX`], so that a secret scanner tells them from API keys (`kg_…`). It
+//! is accepted as `X-API-KEY: <token>` or `Authorization: Bearer <token>` and compared in
+//! constant time. A reload that names another token (in the file, or a token file with
+//! new contents) puts it in force at once ([`AdminToken::replace`]).
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
@@ -19,6 +24,12 @@ use axum::response::Response;
 use super::error::ApiError;
 use super::AdminState;
 use crate::config::Config;
+
+/// The fewest characters an admin token may have, from any source.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// What generated admin tokens start with; API keys start with `kg_`.
+pub const ADMIN_TOKEN_PREFIX: &str = "kgadmin_";
 
 /// Where the token came from, for the start-up log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,37 +44,150 @@ pub enum TokenSource {
     Generated(PathBuf),
 }
 
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Config => f.write_str("admin.token"),
+            TokenSource::File(path) => write!(f, "token file {}", path.display()),
+            TokenSource::Environment => f.write_str("KEYGATE_ADMIN_TOKEN"),
+            TokenSource::Generated(path) => write!(f, "generated token file {}", path.display()),
+        }
+    }
+}
+
+/// Why no admin token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// A token shorter than [`MIN_TOKEN_LEN`].
+    #[error("the admin token from {origin} has {length} characters; an admin token needs at least {MIN_TOKEN_LEN}")]
+    TooShort {
+        /// Where it came from.
+        origin: TokenSource,
+        /// How many characters it has.
+        length: usize,
+    },
+    /// `admin.token_file` (or the default token file) could not be read.
+    #[error("cannot read the admin token file {}: {source} (check admin.token_file)", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A generated token could not be written.
+    #[error("cannot write the generated admin token to {}: {source}; make its directory writable, or set admin.token, admin.token_file or KEYGATE_ADMIN_TOKEN", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No random bytes for a new token.
+    #[error("cannot generate an admin token: {0}")]
+    Random(getrandom::Error),
+}
+
+/// The admin token in force, shared by the admin listener and reloads.
+#[derive(Debug, Clone)]
+pub struct AdminToken(Arc<ArcSwap<String>>);
+
+impl AdminToken {
+    /// A cell holding `token`.
+    pub fn new(token: &str) -> AdminToken {
+        AdminToken(Arc::new(ArcSwap::from_pointee(token.to_owned())))
+    }
+
+    /// Whether `presented` is the token in force (constant time).
+    pub fn matches(&self, presented: &str) -> bool {
+        constant_time_eq(presented.as_bytes(), self.0.load().as_bytes())
+    }
+
+    /// Puts the token `config` names in force, if it names one other than the current
+    /// token: `admin.token`, the contents of `admin.token_file`, or `KEYGATE_ADMIN_TOKEN`.
+    /// A generated token stays until the configuration names one. `Ok(Some(source))` when
+    /// the token was replaced.
+    pub fn replace(&self, config: &Config) -> Result<Option<TokenSource>, TokenError> {
+        let Some((token, source)) = configured_token(config)? else {
+            return Ok(None);
+        };
+        if constant_time_eq(token.as_bytes(), self.0.load().as_bytes()) {
+            return Ok(None);
+        }
+        self.0.store(Arc::new(token));
+        Ok(Some(source))
+    }
+}
+
+/// The token the configuration or the environment names, checked; `None` when neither
+/// names one.
+fn configured_token(config: &Config) -> Result<Option<(String, TokenSource)>, TokenError> {
+    let found = if let Some(token) = &config.admin.token {
+        Some((token.clone(), TokenSource::Config))
+    } else if let Some(path) = &config.admin.token_file {
+        let token = std::fs::read_to_string(path).map_err(|source| TokenError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Some((token.trim().to_owned(), TokenSource::File(path.clone())))
+    } else {
+        std::env::var("KEYGATE_ADMIN_TOKEN")
+            .ok()
+            .filter(|token| !token.trim().is_empty())
+            .map(|token| (token.trim().to_owned(), TokenSource::Environment))
+    };
+    match found {
+        Some((token, source)) => long_enough(token, source).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// `token` when it has at least [`MIN_TOKEN_LEN`] characters.
+fn long_enough(token: String, origin: TokenSource) -> Result<(String, TokenSource), TokenError> {
+    let length = token.chars().count();
+    if length < MIN_TOKEN_LEN {
+        return Err(TokenError::TooShort { origin, length });
+    }
+    Ok((token, origin))
+}
+
 /// Finds or makes the admin token.
 pub fn resolve_token(
     config: &Config,
     config_dir: &Path,
-) -> std::io::Result<(Arc<str>, TokenSource)> {
-    if let Some(token) = &config.admin.token {
-        return Ok((token.as_str().into(), TokenSource::Config));
-    }
-    if let Some(path) = &config.admin.token_file {
-        let token = std::fs::read_to_string(path)?;
-        return Ok((token.trim().into(), TokenSource::File(path.clone())));
-    }
-    if let Ok(token) = std::env::var("KEYGATE_ADMIN_TOKEN") {
-        if !token.trim().is_empty() {
-            return Ok((token.trim().into(), TokenSource::Environment));
-        }
+) -> Result<(String, TokenSource), TokenError> {
+    if let Some(found) = configured_token(config)? {
+        return Ok(found);
     }
     let path = default_token_file(&config.store, config_dir);
-    if let Ok(token) = std::fs::read_to_string(&path) {
-        if !token.trim().is_empty() {
-            return Ok((token.trim().into(), TokenSource::File(path)));
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => {
+            return long_enough(token.trim().to_owned(), TokenSource::File(path));
         }
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(TokenError::Read { path, source }),
     }
-    let token = crate::key::generate().map_err(std::io::Error::other)?;
-    let mut file = std::fs::OpenOptions::new()
+    let token = generate_token().map_err(TokenError::Random)?;
+    let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)?;
-    writeln!(file, "{token}")?;
-    Ok((token.into(), TokenSource::Generated(path)))
+        .open(&path)
+        .and_then(|mut file| writeln!(file, "{token}"));
+    written.map_err(|source| TokenError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    Ok((token, TokenSource::Generated(path)))
+}
+
+/// A new admin token: [`ADMIN_TOKEN_PREFIX`] and the random part of a generated key.
+fn generate_token() -> Result<String, getrandom::Error> {
+    let key = crate::key::generate()?;
+    let random = key
+        .strip_prefix(crate::key::GENERATED_PREFIX)
+        .unwrap_or(&key);
+    Ok(format!("{ADMIN_TOKEN_PREFIX}{random}"))
 }
 
 /// `keygate.admin-token` beside an SQLite database file, else beside the configuration.
@@ -100,9 +224,7 @@ pub async fn require_token(
                 .then_some(token.trim())
         });
     match presented {
-        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => {
-            Ok(next.run(request).await)
-        }
+        Some(token) if state.token.matches(token) => Ok(next.run(request).await),
         _ => Err(ApiError::Unauthorized),
     }
 }

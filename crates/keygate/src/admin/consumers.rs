@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use axum::extract::{Path, Query, State};
+use super::error::Params;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keygate_store::{ConsumerRecord, Origin, Written};
@@ -123,6 +124,66 @@ pub async fn put(
         .await
 }
 
+/// A new consumer: its name and its fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewConsumer {
+    name: String,
+    client_type: Option<String>,
+    groups: Option<Vec<String>>,
+    permissions: Option<Vec<String>>,
+    description: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+/// `POST /v1/consumers`: creates a consumer (201); `409` when one of that name exists,
+/// as Kong's `POST /consumers` — unlike `PUT`, it never replaces.
+pub async fn create(
+    State(state): State<AdminState>,
+    Body(body): Body<NewConsumer>,
+) -> Result<(StatusCode, Json<ConsumerView>), ApiError> {
+    let NewConsumer {
+        name,
+        client_type,
+        groups,
+        permissions,
+        description,
+        metadata,
+    } = body;
+    let fields = ConsumerBody {
+        client_type,
+        groups,
+        permissions,
+        description,
+        metadata,
+    };
+    check(&name, &fields)?;
+    state
+        .write(move |store| {
+            if store.consumer(&name)?.is_some() {
+                return Err(ApiError::Conflict(format!(
+                    "consumer `{name}` exists; change it with PATCH (keygate consumers update)"
+                )));
+            }
+            let now = millis(SystemTime::now());
+            let record = ConsumerRecord {
+                client_type: fields.client_type,
+                groups: fields.groups.unwrap_or_default(),
+                permissions: fields.permissions.unwrap_or_default(),
+                description: fields.description,
+                metadata: fields.metadata.unwrap_or_default(),
+                origin: Origin::Api,
+                created_at: now,
+                updated_at: now,
+                name,
+            };
+            store.put_consumer(&record)?;
+            let stored = store.consumer(&record.name)?.unwrap_or(record);
+            Ok((StatusCode::CREATED, Json(view(stored))))
+        })
+        .await
+}
+
 /// `PATCH /v1/consumers/{name}`: changes the given fields only.
 pub async fn patch(
     State(state): State<AdminState>,
@@ -189,9 +250,9 @@ pub async fn delete(
 /// `GET /v1/consumers?after=&limit=`.
 pub async fn list(
     State(state): State<AdminState>,
-    Query(query): Query<PageQuery>,
+    Params(query): Params<PageQuery>,
 ) -> Result<Json<Listing<ConsumerView>>, ApiError> {
-    let page = query.page();
+    let page = query.page()?;
     let limit = page.limit;
     let records = state.read(move |store| store.consumers(&page)).await?;
     Ok(Json(listing(records, limit, |c| c.name.clone(), view)))

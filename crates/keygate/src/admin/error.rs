@@ -1,8 +1,10 @@
 //! The admin API's errors: `{"error":{"code","message"}}` with the right status. This is
 //! the one place where store and validation errors become HTTP statuses.
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use keygate_store::StoreError;
@@ -23,6 +25,9 @@ pub enum ApiError {
     /// Conflicts with what is stored, or still referenced: 409.
     #[error("{0}")]
     Conflict(String),
+    /// The path exists, not with this method: 405 (axum adds `Allow`).
+    #[error("method {0} is not allowed here; the Allow field lists those that are")]
+    MethodNotAllowed(String),
     /// The body or a field is invalid: 422.
     #[error("{0}")]
     Invalid(String),
@@ -43,6 +48,7 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -79,17 +85,40 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON body whose rejections come back in the admin API's error format.
+/// A JSON body whose rejections come back in the admin API's error format. The body is
+/// read as JSON whatever its `Content-Type` says (as APISIX's and Kong's admin APIs do),
+/// so that `curl -d '{…}'`, which sends a form type, works as written: the admin token in
+/// a header of its own is what keeps other sites' forms out, not the body's type.
 pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Body(value)),
             Err(JsonRejection::JsonDataError(error)) => Err(ApiError::Invalid(error.body_text())),
             Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// A query string whose rejections come back in the admin API's error format (`422`).
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(ApiError::Invalid(format!(
+                "invalid query string: {}",
+                rejection.body_text()
+            ))),
         }
     }
 }

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use axum::extract::{Path, Query, State};
+use super::error::Params;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keygate_store::{KeyMode, KeyRecord, Origin, SubscriptionRecord, SubscriptionStatus};
@@ -456,13 +457,13 @@ pub struct KeyQuery {
 /// `GET /v1/keys?consumer=NAME`: prefixes only, never plaintext or hash.
 pub async fn list(
     State(state): State<AdminState>,
-    Query(query): Query<KeyQuery>,
+    Params(query): Params<KeyQuery>,
 ) -> Result<Json<Listing<KeyView>>, ApiError> {
     let page = PageQuery {
         after: query.after,
         limit: query.limit,
     }
-    .page();
+    .page()?;
     let limit = page.limit;
     let consumer = query.consumer;
     let records = state

@@ -26,7 +26,7 @@ use keygate_store::Store;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
-pub use auth::{resolve_token, TokenSource};
+pub use auth::{resolve_token, AdminToken, TokenError, TokenSource};
 pub use error::ApiError;
 
 use crate::metrics::Metrics;
@@ -38,8 +38,8 @@ use crate::state::sync::StoreSync;
 pub struct AdminState {
     /// The store and the state built from it.
     pub sync: Arc<StoreSync>,
-    /// The admin token.
-    pub token: Arc<str>,
+    /// The admin token in force.
+    pub token: AdminToken,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
     /// The link to the other nodes, on a shared (PostgreSQL) store; `None` with SQLite.
@@ -126,11 +126,18 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    fn page(&self) -> keygate_store::Page {
-        keygate_store::Page {
-            after: self.after.clone(),
-            limit: self.limit.unwrap_or(100).clamp(1, 1000),
+    /// The page asked for; a `limit` outside 1–1000 is `422`, never clamped.
+    fn page(&self) -> Result<keygate_store::Page, ApiError> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::Invalid(format!(
+                "limit must be from 1 to 1000, found {limit}"
+            )));
         }
+        Ok(keygate_store::Page {
+            after: self.after.clone(),
+            limit,
+        })
     }
 }
 
@@ -153,7 +160,7 @@ fn listing<T, R>(
 /// The admin routes.
 pub fn router(state: AdminState) -> Router {
     let v1 = Router::new()
-        .route("/consumers", get(consumers::list))
+        .route("/consumers", get(consumers::list).post(consumers::create))
         .route(
             "/consumers/{name}",
             get(consumers::get)
@@ -207,6 +214,10 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(status::readyz))
         .route("/metrics", get(status::metrics))
         .fallback(|| async { ApiError::NotFound("no such admin endpoint".into()) })
+        // axum adds the `Allow` field to what this answers.
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ApiError::MethodNotAllowed(method.to_string())
+        })
         .with_state(state)
 }
 

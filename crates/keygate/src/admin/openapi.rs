@@ -22,6 +22,11 @@ fn operation(summary: &str, ok: &str, schema: Value) -> Value {
     json!({"summary": summary, "responses": responses})
 }
 
+/// An operation that needs no admin token.
+fn open(summary: &str, schema: Value) -> Value {
+    json!({"summary": summary, "security": [], "responses": {"200": {"description": summary, "content": {"application/json": {"schema": schema}}}}})
+}
+
 fn with_body(mut op: Value, schema: Value) -> Value {
     op["requestBody"] =
         json!({"required": true, "content": {"application/json": {"schema": schema}}});
@@ -55,7 +60,10 @@ pub async fn document() -> Json<Value> {
         "info": {"title": "keygate admin API", "version": env!("CARGO_PKG_VERSION")},
         "security": [{"apiKey": []}, {"bearer": []}],
         "paths": {
-            "/v1/consumers": {"get": operation("List consumers", "200", list(&consumer))},
+            "/v1/consumers": {
+                "get": operation("List consumers", "200", list(&consumer)),
+                "post": with_body(operation("Create a consumer (201); 409 when one of that name exists", "201", consumer.clone()), json!({"allOf": [{"$ref": "#/components/schemas/ConsumerBody"}, {"type": "object", "required": ["name"], "properties": {"name": string}}]}))
+            },
             "/v1/consumers/{name}": {
                 "parameters": name,
                 "get": operation("Read a consumer", "200", consumer.clone()),
@@ -101,7 +109,12 @@ pub async fn document() -> Json<Value> {
                 "put": with_body(operation("Create (201) or replace (200) a service", "200", service.clone()), service.clone()),
                 "delete": operation("Delete a service", "204", json!({}))
             },
-            "/v1/verify": {"post": with_body(operation("Check a key without proxying", "200", json!({"$ref": "#/components/schemas/Verdict"})), json!({"type": "object", "required": ["key"], "properties": {"key": string}}))}
+            "/v1/verify": {"post": with_body(operation("Check a key without proxying", "200", json!({"$ref": "#/components/schemas/Verdict"})), json!({"type": "object", "required": ["key"], "properties": {"key": string}}))},
+            "/v1/export": {"get": operation("Everything the store holds, as a valid configuration file (key hashes, never keys); revision in X-Keygate-Revision; ?origin=true adds each entity's origin", "200", json!({"type": "object"}))},
+            "/v1/openapi.json": {"get": open("This document", json!({"type": "object"}))},
+            "/healthz": {"get": open("The process is up", json!({"type": "object"}))},
+            "/readyz": {"get": open("200 once the state is loaded, 503 before", json!({"type": "object"}))},
+            "/metrics": {"get": open("Prometheus text exposition", json!({"type": "string"}))}
         },
         "components": {
             "securitySchemes": {

@@ -4,7 +4,8 @@
 
 use std::time::SystemTime;
 
-use axum::extract::{Path, Query, State};
+use super::error::Params;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keygate_store::{Origin, ServiceRecord, Written};
@@ -133,9 +134,9 @@ pub async fn delete(
 /// `GET /v1/services?after=&limit=`.
 pub async fn list(
     State(state): State<AdminState>,
-    Query(query): Query<PageQuery>,
+    Params(query): Params<PageQuery>,
 ) -> Result<Json<Listing<Value>>, ApiError> {
-    let page = query.page();
+    let page = query.page()?;
     let limit = page.limit;
     let records = state.read(move |store| store.services(&page)).await?;
     Ok(Json(listing(records, limit, |s| s.name.clone(), shown)))

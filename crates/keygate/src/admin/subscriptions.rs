@@ -10,7 +10,8 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use axum::extract::{Path, Query, State};
+use super::error::Params;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keygate_store::{KeyMode, KeyRecord, Store, SubscriptionRecord, SubscriptionStatus};
@@ -353,13 +354,13 @@ pub struct SubscriptionQuery {
 /// `GET /v1/subscriptions?consumer=&service=`.
 pub async fn list(
     State(state): State<AdminState>,
-    Query(query): Query<SubscriptionQuery>,
+    Params(query): Params<SubscriptionQuery>,
 ) -> Result<Json<Listing<SubscriptionView>>, ApiError> {
     let page = PageQuery {
         after: query.after,
         limit: query.limit,
     }
-    .page();
+    .page()?;
     let limit = page.limit;
     let records = state
         .read(move |store| {

@@ -1,4 +1,4 @@
-//! `keygate consumers create|list|get|delete`: consumers through the admin API.
+//! `keygate consumers create|update|list|get|delete`: consumers through the admin API.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -24,25 +24,21 @@ pub struct ConsumersArgs {
 /// The consumer subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ConsumersCommand {
-    /// Create a consumer, or replace the fields of an existing one.
+    /// Create a consumer; fails (409) when one of that name exists.
     Create {
         /// Consumer name: letters, digits, `.`, `_` and `-`.
         name: String,
-        /// Client type (default: the name).
-        #[arg(long)]
-        client_type: Option<String>,
-        /// A group, repeatable.
-        #[arg(long = "group")]
-        groups: Vec<String>,
-        /// A permission, repeatable.
-        #[arg(long = "permission")]
-        permissions: Vec<String>,
-        /// Free text.
-        #[arg(long)]
-        description: Option<String>,
-        /// Metadata, `name=value`, repeatable.
-        #[arg(long = "metadata", value_parser = pair)]
-        metadata: Vec<(String, String)>,
+        /// Its fields.
+        #[command(flatten)]
+        fields: ConsumerFields,
+    },
+    /// Change the given fields of an existing consumer; the others stay.
+    Update {
+        /// Consumer name.
+        name: String,
+        /// The fields to change.
+        #[command(flatten)]
+        fields: ConsumerFields,
     },
     /// List every consumer.
     List,
@@ -56,6 +52,50 @@ pub enum ConsumersCommand {
         /// Consumer name.
         name: String,
     },
+}
+
+/// A consumer's fields as options; an option not given is not sent.
+#[derive(Debug, Args)]
+pub struct ConsumerFields {
+    /// Client type (default: the name).
+    #[arg(long)]
+    client_type: Option<String>,
+    /// A group, repeatable (replaces the groups).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// A permission, repeatable (replaces the permissions).
+    #[arg(long = "permission")]
+    permissions: Vec<String>,
+    /// Free text.
+    #[arg(long)]
+    description: Option<String>,
+    /// Metadata, `name=value`, repeatable (replaces the metadata).
+    #[arg(long = "metadata", value_parser = pair)]
+    metadata: Vec<(String, String)>,
+}
+
+impl ConsumerFields {
+    /// The JSON body: only the fields given.
+    fn body(self) -> serde_json::Map<String, Value> {
+        let mut body = serde_json::Map::new();
+        if let Some(client_type) = self.client_type {
+            body.insert("client_type".into(), json!(client_type));
+        }
+        if !self.groups.is_empty() {
+            body.insert("groups".into(), json!(self.groups));
+        }
+        if !self.permissions.is_empty() {
+            body.insert("permissions".into(), json!(self.permissions));
+        }
+        if let Some(description) = self.description {
+            body.insert("description".into(), json!(description));
+        }
+        if !self.metadata.is_empty() {
+            let metadata: BTreeMap<String, String> = self.metadata.into_iter().collect();
+            body.insert("metadata".into(), json!(metadata));
+        }
+        body
+    }
 }
 
 /// Parses `name=value`.
@@ -74,29 +114,16 @@ fn execute(args: ConsumersArgs) -> Result<(), CliError> {
     let client = AdminClient::new(&args.admin.connection)?;
     let format = args.admin.output;
     match args.command {
-        ConsumersCommand::Create {
-            name,
-            client_type,
-            groups,
-            permissions,
-            description,
-            metadata,
-        } => {
-            let metadata: BTreeMap<String, String> = metadata.into_iter().collect();
-            let body = json!({
-                "client_type": client_type,
-                "groups": groups,
-                "permissions": permissions,
-                "description": description,
-                "metadata": metadata,
-            });
-            let reply = client.call(Method::PUT, &consumer_path(&name), Some(&body))?;
-            let verb = if reply.status == 201 {
-                "created"
-            } else {
-                "updated"
-            };
-            show_one(format, &reply.body, &format!("consumer {name} {verb}"));
+        ConsumersCommand::Create { name, fields } => {
+            let mut body = fields.body();
+            body.insert("name".into(), json!(name));
+            let reply = client.call(Method::POST, "/v1/consumers", Some(&Value::Object(body)))?;
+            show_one(format, &reply.body, &format!("consumer {name} created"));
+        }
+        ConsumersCommand::Update { name, fields } => {
+            let body = Value::Object(fields.body());
+            let reply = client.call(Method::PATCH, &consumer_path(&name), Some(&body))?;
+            show_one(format, &reply.body, &format!("consumer {name} updated"));
         }
         ConsumersCommand::List => {
             let consumers = client.list("/v1/consumers", "")?;

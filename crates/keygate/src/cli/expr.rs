@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use keygate_policy::{render_errors, Expr, StaticFacts};
 
+use crate::proxy::path_normal::normalise;
+
 /// `keygate expr …`
 // Parsed once per process: the size of a variant does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -60,7 +62,7 @@ pub struct FactArgs {
     /// Request method.
     #[arg(long, default_value = "GET")]
     method: String,
-    /// Request path, as the client sends it.
+    /// Request path, as the client sends it; put in normal form as the gateway does.
     #[arg(long, default_value = "/")]
     path: String,
     /// Request host.
@@ -100,6 +102,14 @@ pub fn run(command: ExprCommand) -> ExitCode {
         outln!("ok");
         return ExitCode::SUCCESS;
     };
+    // The gateway evaluates expressions on the normal path; so does this.
+    let path = match normalise(&facts.path) {
+        Ok(path) => path.into_owned(),
+        Err(error) => {
+            eprintln!("keygate: --path: {error}; the gateway answers such a path `400`");
+            return ExitCode::FAILURE;
+        }
+    };
     let facts = StaticFacts {
         client_type: facts.client_type,
         consumer: facts.consumer,
@@ -111,7 +121,7 @@ pub fn run(command: ExprCommand) -> ExitCode {
         plan: facts.plan,
         subscription: facts.subscription,
         method: facts.method.to_ascii_uppercase(),
-        path: facts.path,
+        path,
         host: facts.host,
         headers: facts
             .header

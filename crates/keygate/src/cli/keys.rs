@@ -1,4 +1,4 @@
-//! `keygate keys create|list|get|revoke|renew|disable|enable|delete`: the key lifecycle
+//! `keygate keys create|list|get|update|revoke|renew|disable|enable|delete`: the key lifecycle
 //! through the admin API. `keys create --client-type A` creates consumer `A` when it does
 //! not exist yet (the Mia-Platform flow: one consumer per client type).
 
@@ -41,6 +41,20 @@ pub enum KeysCommand {
         /// Key id.
         id: String,
     },
+    /// Change a key's description, expiry or labels; what is not given stays.
+    Update {
+        /// Key id.
+        id: String,
+        /// Free text.
+        #[arg(long)]
+        description: Option<String>,
+        /// When the key stops working, RFC 3339; `never` removes the expiry.
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// A label, `name=value`, repeatable (replaces the labels).
+        #[arg(long = "label", value_parser = pair)]
+        labels: Vec<(String, String)>,
+    },
     /// Revoke a key: it stops working for good.
     Revoke {
         /// Key id.
@@ -53,7 +67,7 @@ pub enum KeysCommand {
         /// How long the old key keeps working, such as 2h, 30m or 0s (default 2h).
         #[arg(long)]
         grace: Option<String>,
-        /// A custom key for the new one (default: generated).
+        /// A custom key for the new one (default: generated): 8 to 64 visible ASCII characters, none of `^ # % @ \ / ; = ? | ~ ,`, not starting with `kg_`.
         #[arg(long)]
         key: Option<String>,
         /// Description of the new key (default: the old one's).
@@ -96,7 +110,7 @@ pub struct CreateArgs {
     /// needed.
     #[arg(long)]
     pub client_type: Option<String>,
-    /// A custom key (8 to 64 URL-safe characters) instead of a generated one.
+    /// A custom key instead of a generated one: 8 to 64 visible ASCII characters, none of `^ # % @ \ / ; = ? | ~ ,`, not starting with `kg_`.
     #[arg(long)]
     pub key: Option<String>,
     /// Key id (default: derived from the key).
@@ -159,6 +173,39 @@ fn execute(args: KeysArgs) -> Result<(), CliError> {
             }
         }
         KeysCommand::Get { id } => show(format, &client.get(&key_path(&id))?, ""),
+        KeysCommand::Update {
+            id,
+            description,
+            expires_at,
+            labels,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(description) = description {
+                body.insert("description".into(), json!(description));
+            }
+            match expires_at.as_deref() {
+                Some("never") => {
+                    body.insert("expires_at".into(), Value::Null);
+                }
+                Some(at) => {
+                    body.insert("expires_at".into(), json!(at));
+                }
+                None => {}
+            }
+            if !labels.is_empty() {
+                let labels: BTreeMap<String, String> = labels.into_iter().collect();
+                body.insert("labels".into(), json!(labels));
+            }
+            if body.is_empty() {
+                return Err(CliError::Failed(
+                    "nothing to change: give --description, --expires-at or --label".into(),
+                ));
+            }
+            let key = client
+                .call(Method::PATCH, &key_path(&id), Some(&Value::Object(body)))?
+                .body;
+            show(format, &key, &format!("key {id} updated"));
+        }
         KeysCommand::Revoke { id } => {
             let path = format!("{}/revoke", key_path(&id));
             let key = client.call(Method::POST, &path, None)?.body;

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `validate`, `echo`, `expr`, and the admin client commands
-//! `consumers`, `keys`, `apply`, `export`.
+//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `apply`, `export`.
 
 /// `print!` for command output, through [`output::write_out`]: a reader that went away
 /// ends the command quietly instead of a panic.
@@ -22,10 +22,12 @@ macro_rules! outln {
 mod apply;
 mod client;
 mod consumers;
+mod diff;
 mod expr;
 mod keys;
 mod output;
 mod plans;
+mod services;
 mod subscriptions;
 
 use std::net::SocketAddr;
@@ -80,6 +82,8 @@ pub enum Command {
     Consumers(consumers::ConsumersArgs),
     /// Manage API keys through the admin API.
     Keys(keys::KeysArgs),
+    /// Manage services and their routes through the admin API.
+    Services(services::ServicesArgs),
     /// Manage the API key plans of services through the admin API.
     Plans(plans::PlansArgs),
     /// Manage consumers' subscriptions to plans through the admin API.
@@ -88,6 +92,8 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Print everything the gateway holds (key hashes, never keys) as YAML or JSON.
     Export(output::ExportArgs),
+    /// Show what `apply` would change on the gateway, and change nothing.
+    Diff(diff::DiffArgs),
     /// Run a small upstream that answers with the request it received, as JSON.
     Echo {
         /// Address to listen on.
@@ -118,10 +124,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Expr(command) => expr::run(command),
         Command::Consumers(args) => consumers::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Services(args) => services::run(args),
         Command::Plans(args) => plans::run(args),
         Command::Subscriptions(args) => subscriptions::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => output::export(args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 

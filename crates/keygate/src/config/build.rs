@@ -16,6 +16,7 @@ use super::file::{
     At, FileConfig, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
     FileUpstream,
 };
+use super::path_pattern::not_normal;
 use super::ClusterSettings;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, IdentityHeaders,
@@ -118,10 +119,26 @@ fn yaml_problem(error: &serde_saphyr::Error) -> Problem {
         Some(cut) => message[..cut].to_owned(),
         None => message,
     };
+    let message = plain_yaml_message(&message).map_or(message, str::to_owned);
     Problem {
         line: location.line().max(1) as usize,
         column: location.column().max(1) as usize,
         message,
+    }
+}
+
+/// The YAML parser's words for the shape errors people make most, in the file's terms.
+fn plain_yaml_message(message: &str) -> Option<&'static str> {
+    if message.contains("expected sequence start") {
+        Some("expected a list here: `[a, b]`, or one `- item` per line below")
+    } else if message.contains("expected mapping start") {
+        Some("expected a mapping here: `field: value` lines, indented below")
+    } else if message.contains("did not find expected key")
+        || message.contains("did not find expected '-' indicator")
+    {
+        Some("this line is indented differently from the lines above it: the fields of one mapping, and the `-` items of one list, start in the same column")
+    } else {
+        None
     }
 }
 
@@ -148,7 +165,7 @@ impl Checker<'_> {
             None => default_key_sources().into(),
         };
         let mut names = HashSet::new();
-        let services = file
+        let services: Vec<Service> = file
             .services
             .iter()
             .map(|service| {
@@ -163,6 +180,7 @@ impl Checker<'_> {
             })
             .collect();
         let consumers = self.consumers(&file.consumers);
+        let subscriptions = self.subscriptions(&file.subscriptions, &file.consumers, &services);
         let store = match &file.store {
             None => "sqlite://keygate.db".to_owned(),
             Some(url) => {
@@ -199,11 +217,17 @@ impl Checker<'_> {
                 }
                 token.value.clone()
             }),
-            token_file: file
-                .admin
-                .token_file
-                .as_ref()
-                .map(|path| PathBuf::from(&path.value)),
+            token_file: file.admin.token_file.as_ref().map(|path| {
+                // Read at start and on every reload: a missing file is found here, with
+                // its position, rather than when the gateway is already half started.
+                if let Err(error) = std::fs::metadata(&path.value) {
+                    self.report(
+                        &path.referenced,
+                        format!("cannot read the admin token file `{}`: {error}", path.value),
+                    );
+                }
+                PathBuf::from(&path.value)
+            }),
             consumer_metrics: file.admin.consumer_metrics.unwrap_or(false),
         };
         Config {
@@ -211,6 +235,7 @@ impl Checker<'_> {
             identity_headers,
             services,
             consumers,
+            subscriptions,
             store,
             cache_file,
             admin,
@@ -259,6 +284,25 @@ impl Checker<'_> {
             shutdown_timeout: self.duration(proxy.shutdown_timeout.as_ref(), 30),
             max_header_bytes,
             underscores_in_headers: proxy.underscores_in_headers.unwrap_or(false),
+            max_partial_head_bytes: self.partial_head_budget(proxy),
+        }
+    }
+
+    /// `proxy.max_partial_head_bytes`: any number of bytes up to 4 GiB (default 32 MiB).
+    fn partial_head_budget(&mut self, proxy: &FileProxy) -> usize {
+        const DEFAULT: usize = 32 * 1024 * 1024;
+        match &proxy.max_partial_head_bytes {
+            None => DEFAULT,
+            Some(bytes) => match usize::try_from(bytes.value) {
+                Ok(value) if bytes.value <= 1 << 32 => value,
+                _ => {
+                    self.report(
+                        &bytes.referenced,
+                        "max_partial_head_bytes must be between 0 and 4294967296",
+                    );
+                    DEFAULT
+                }
+            },
         }
     }
 
@@ -462,6 +506,8 @@ impl Checker<'_> {
                             prefix.value
                         ),
                     );
+                } else if let Some(problem) = not_normal(&prefix.value) {
+                    self.report(&prefix.referenced, problem);
                 }
                 prefix.value.trim_end_matches('/').to_owned()
             }
@@ -540,10 +586,11 @@ impl Checker<'_> {
     }
 
     fn upstream(&mut self, upstream: &At<FileUpstream>) -> UpstreamSettings {
-        let (urls, connect, read) = match &upstream.value {
+        let (urls, connect, read, send) = match &upstream.value {
             FileUpstream::Url(url) => (
                 vec![(url.as_str(), upstream.referenced)],
                 Duration::from_secs(5),
+                Duration::from_secs(60),
                 Duration::from_secs(60),
             ),
             FileUpstream::Targets(long) => {
@@ -557,6 +604,7 @@ impl Checker<'_> {
                         .collect(),
                     self.duration(long.connect_timeout.as_ref(), 5),
                     self.duration(long.read_timeout.as_ref(), 60),
+                    self.duration(long.send_timeout.as_ref(), 60),
                 )
             }
         };
@@ -568,6 +616,7 @@ impl Checker<'_> {
             targets,
             connect_timeout: connect,
             read_timeout: read,
+            send_timeout: send,
         }
     }
 
@@ -726,6 +775,7 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
 }
 
 mod consumers;
+mod subscriptions;
 
 #[cfg(test)]
 mod tests;

@@ -30,6 +30,9 @@ pub struct FileConfig {
     /// The clients and their keys.
     #[serde(default)]
     pub consumers: Vec<At<FileConsumer>>,
+    /// Subscriptions of the file's consumers to the plans of the file's services.
+    #[serde(default)]
+    pub subscriptions: Vec<At<FileSubscription>>,
     /// Where consumers, keys and services are stored: `sqlite://keygate.db` by default.
     pub store: Option<At<String>>,
     /// The directory cache file, or `off`; beside a SQLite database by default.
@@ -80,6 +83,8 @@ pub struct FileProxy {
     pub max_header_bytes: Option<At<u64>>,
     /// Keep request fields whose names hold an `_` (dropped by default, as nginx does).
     pub underscores_in_headers: Option<bool>,
+    /// Room all incomplete request heads may hold together beyond their first buffers.
+    pub max_partial_head_bytes: Option<At<u64>>,
 }
 
 /// `defaults:` — what services and routes inherit.
@@ -169,8 +174,8 @@ pub struct FilePlan {
 pub enum FileUpstream {
     /// `upstream: http://host:port`
     Url(String),
-    /// `upstream: {targets: [...], connect_timeout, read_timeout}`
-    Targets(FileUpstreamTargets),
+    /// `upstream: {targets: [...], connect_timeout, read_timeout, send_timeout}`
+    Targets(Box<FileUpstreamTargets>),
 }
 
 /// The long form of `upstream:`.
@@ -181,8 +186,10 @@ pub struct FileUpstreamTargets {
     pub targets: Vec<At<String>>,
     /// Time allowed to open a connection.
     pub connect_timeout: Option<At<String>>,
-    /// Time allowed for the upstream to answer with its response head.
+    /// How long the upstream may stay silent while its response is awaited or read.
     pub read_timeout: Option<At<String>>,
+    /// How long sending the request body upstream may make no progress.
+    pub send_timeout: Option<At<String>>,
 }
 
 impl<'de> Deserialize<'de> for FileUpstream {
@@ -199,7 +206,7 @@ impl<'de> Deserialize<'de> for FileUpstream {
             fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<FileUpstream, M::Error> {
                 let targets =
                     FileUpstreamTargets::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(FileUpstream::Targets(targets))
+                Ok(FileUpstream::Targets(Box::new(targets)))
             }
         }
         deserializer.deserialize_any(UpstreamVisitor)
@@ -270,4 +277,35 @@ pub struct FileKey {
     /// Free-form string map, for `key.labels.x` in expressions.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// RFC 3339 instant the key was revoked at; a revoked key never works again.
+    pub revoked_at: Option<At<String>>,
+    /// The id of the subscription (in this file) whose own key this is.
+    pub subscription: Option<At<String>>,
+    /// The consumer's shared key, serving its `key_mode: shared` subscriptions.
+    pub shared: Option<bool>,
+}
+
+/// One entry of `subscriptions:` — a consumer subscribed to a plan, as `keygate export`
+/// writes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSubscription {
+    /// Unique id.
+    pub id: At<String>,
+    /// A consumer of this file.
+    pub consumer: At<String>,
+    /// A service of this file.
+    pub service: At<String>,
+    /// A plan of that service.
+    pub plan: At<String>,
+    /// `pending`, `accepted` (default), `paused`, `rejected` or `closed`.
+    pub status: Option<At<String>>,
+    /// `own` (default) or `shared`.
+    pub key_mode: Option<At<String>>,
+    /// RFC 3339 instant the subscription ends at.
+    pub ends_at: Option<At<String>>,
+    /// RFC 3339 instant it was made (default: when it is first stored).
+    pub created_at: Option<At<String>>,
+    /// RFC 3339 instant of its last change (default: when it is first stored).
+    pub updated_at: Option<At<String>>,
 }

@@ -1,5 +1,24 @@
 //! Route path patterns: exact `/json`, prefix `/files/*`, parameters `/users/{id}`.
 
+use std::borrow::Cow;
+
+use crate::proxy::path_normal::normalise;
+
+/// Why a route path or service prefix, compared with a request's path in normal form
+/// (`proxy::path_normal`), could never be equal to one; `None` when it is in normal form.
+pub fn not_normal(text: &str) -> Option<String> {
+    match normalise(text) {
+        Ok(Cow::Borrowed(_)) => None,
+        Ok(Cow::Owned(normal)) => Some(format!(
+            "request paths are matched in normal form (letters, digits and `-._~` not \
+             percent-encoded, no `//`, `.` or `..`): write `{normal}`, not `{text}`"
+        )),
+        Err(error) => Some(format!(
+            "`{text}` would never match: {error}, which is refused with `400`"
+        )),
+    }
+}
+
 /// A parsed route path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathPattern {
@@ -30,6 +49,9 @@ impl PathPattern {
             return Err(format!(
                 "a route path may not contain `?`, `#` or spaces, found `{text}`"
             ));
+        }
+        if let Some(problem) = not_normal(text) {
+            return Err(problem);
         }
         if let Some(prefix) = text.strip_suffix("/*") {
             if prefix.contains(['*', '{', '}']) {
@@ -96,6 +118,21 @@ impl PathPattern {
         }
     }
 
+    /// Whether both patterns match the same paths: equal but for parameter names
+    /// (`/{id}` and `/{name}`).
+    pub fn same_paths(&self, other: &PathPattern) -> bool {
+        match (self, other) {
+            (PathPattern::Segments(ours), PathPattern::Segments(theirs)) => {
+                ours.len() == theirs.len()
+                    && ours.iter().zip(theirs).all(|pair| match pair {
+                        (Segment::Param(_), Segment::Param(_)) => true,
+                        (ours, theirs) => ours == theirs,
+                    })
+            }
+            _ => self == other,
+        }
+    }
+
     /// Ordering key: exact paths first, then parameterised, then prefixes (longest first).
     pub fn precedence(&self) -> (u8, std::cmp::Reverse<usize>) {
         match self {
@@ -145,6 +182,16 @@ mod tests {
     }
 
     #[test]
+    fn patterns_differing_only_in_parameter_names_match_the_same_paths() {
+        assert!(pattern("/{id}").same_paths(&pattern("/{name}")));
+        assert!(pattern("/a/{x}/b").same_paths(&pattern("/a/{y}/b")));
+        assert!(!pattern("/a/{x}").same_paths(&pattern("/{x}/a")));
+        assert!(!pattern("/{x}").same_paths(&pattern("/{x}/{y}")));
+        assert!(pattern("/report").same_paths(&pattern("/report")));
+        assert!(!pattern("/report").same_paths(&pattern("/report/*")));
+    }
+
+    #[test]
     fn bad_patterns_say_why() {
         assert!(PathPattern::parse("json")
             .unwrap_err()
@@ -156,5 +203,18 @@ mod tests {
             .unwrap_err()
             .contains("whole segment"));
         assert!(PathPattern::parse("/{}").unwrap_err().contains("parameter"));
+        assert!(PathPattern::parse("/%72eport")
+            .unwrap_err()
+            .contains("write `/report`"));
+        assert!(PathPattern::parse("/a//{id}")
+            .unwrap_err()
+            .contains("write `/a/{id}`"));
+        assert!(PathPattern::parse("/a/../b/*")
+            .unwrap_err()
+            .contains("write `/b/*`"));
+        assert!(PathPattern::parse("/a%2fb")
+            .unwrap_err()
+            .contains("never match"));
+        assert!(PathPattern::parse("/a%20b").is_ok());
     }
 }

@@ -7,7 +7,8 @@ use bytes::{Buf, Bytes, BytesMut};
 /// Where the decoder is in the chunked stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Reading the hexadecimal size; `digits` counts the digits seen.
+    /// Reading the hexadecimal size; `digits` counts the digits seen, leading zeros
+    /// included.
     Size { size: u64, digits: u8 },
     /// After the size: extensions up to the CR, ignored.
     Extension { size: u64 },
@@ -55,8 +56,10 @@ pub struct ChunkedDecoder {
     framing_run: usize,
 }
 
-/// At most this many hex digits in a chunk size (2^60 bytes): more is an attack or a bug.
-const MAX_SIZE_DIGITS: u8 = 15;
+/// At most this many significant hex digits in a chunk size (under 2^60 bytes): more is
+/// an attack or a bug. Leading zeros do not count (`0000000000000005` is 5, as nginx
+/// reads it); they are framing bytes, bounded like the others.
+const MAX_SIZE_DIGITS: u32 = 15;
 
 /// At most this many framing bytes in a row (extensions and trailers are read and
 /// dropped): a sender that goes on longer is refused rather than read forever.
@@ -125,13 +128,15 @@ impl ChunkedDecoder {
 fn next(state: State, byte: u8) -> Result<State, ChunkedError> {
     Ok(match (state, byte) {
         (State::Size { size, digits }, _) if byte.is_ascii_hexdigit() => {
-            if digits >= MAX_SIZE_DIGITS {
+            // `size` already has the most significant digits allowed: one more would
+            // reach 2^60, and in the end overflow.
+            if size >> (4 * (MAX_SIZE_DIGITS - 1)) != 0 {
                 return Err(ChunkedError);
             }
             let digit = u64::from(hex_value(byte));
             State::Size {
                 size: size * 16 + digit,
-                digits: digits + 1,
+                digits: digits.saturating_add(1),
             }
         }
         (State::Size { size, digits }, b'\r') if digits > 0 => State::SizeLf { size },
@@ -228,6 +233,17 @@ mod tests {
     }
 
     #[test]
+    fn leading_zeros_in_a_size_are_not_significant() {
+        let input = b"0000000000000005\r\nhello\r\n00000000000000000000\r\n\r\n";
+        assert_eq!(
+            decode_in_steps(input, 3).unwrap(),
+            (b"hello".to_vec(), true)
+        );
+        let largest = b"0fffffffffffffff\r\n";
+        assert_eq!(decode_in_steps(largest, 4).unwrap(), (Vec::new(), false));
+    }
+
+    #[test]
     fn broken_framing_is_refused() {
         for input in [
             &b"x\r\n"[..],
@@ -235,6 +251,8 @@ mod tests {
             b"5\r\nhelloXX",
             b"5\nhello\r\n",
             b"1234567890abcdef0\r\n",
+            b"1000000000000000\r\n",
+            b"00001000000000000000\r\n",
             b"0\r\nbad\ntrailer\r\n\r\n",
             b"0\r\n\rX",
         ] {

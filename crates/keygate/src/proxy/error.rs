@@ -57,8 +57,8 @@ pub enum ProxyError {
         /// Value for the `Allow` header.
         allow: http::HeaderValue,
     },
-    /// The path has `.` or `..` segments, plain or percent-encoded.
-    #[error("the request path has dot segments")]
+    /// The path cannot be made unambiguous (`proxy::path_normal::PathError` says why).
+    #[error("the request path is ambiguous")]
     BadPath,
     /// The request head breaks HTTP/1.1's grammar, or frames its body ambiguously.
     #[error("malformed request head")]
@@ -69,6 +69,12 @@ pub enum ProxyError {
     /// The request header section is over the configured limit.
     #[error("request headers are larger than allowed")]
     HeadersTooLarge,
+    /// The client's request body broke its framing (chunked) or broke off.
+    #[error("the request body is malformed or incomplete")]
+    BadRequestBody,
+    /// The client sent nothing of its request body for the upstream's `send_timeout`.
+    #[error("the request body did not arrive in time")]
+    RequestBodyTimeout,
     /// The route requires a key and none was sent.
     #[error("no API key in the request")]
     MissingKey,
@@ -116,6 +122,10 @@ pub enum Denial {
     UnsupportedTransferCoding,
     /// The header section is over the limit.
     HeadersTooLarge,
+    /// The request body is malformed or broke off: the client's error.
+    BadRequestBody,
+    /// The client stopped sending its request body.
+    RequestBodyTimeout,
     /// No key where the route looks for one.
     MissingKey,
     /// More than one key in the request.
@@ -163,6 +173,8 @@ impl Denial {
             Denial::MalformedRequest => "malformed_request",
             Denial::UnsupportedTransferCoding => "unsupported_transfer_coding",
             Denial::HeadersTooLarge => "headers_too_large",
+            Denial::BadRequestBody => "bad_request_body",
+            Denial::RequestBodyTimeout => "request_body_timeout",
             Denial::MissingKey => "missing_key",
             Denial::DuplicateKey => "duplicate_key",
             Denial::KeyNotFound => "key_not_found",
@@ -193,6 +205,8 @@ impl ProxyError {
             ProxyError::MalformedRequest => Denial::MalformedRequest,
             ProxyError::UnsupportedTransferCoding => Denial::UnsupportedTransferCoding,
             ProxyError::HeadersTooLarge => Denial::HeadersTooLarge,
+            ProxyError::BadRequestBody => Denial::BadRequestBody,
+            ProxyError::RequestBodyTimeout => Denial::RequestBodyTimeout,
             ProxyError::MissingKey => Denial::MissingKey,
             ProxyError::DuplicateKey => Denial::DuplicateKey,
             ProxyError::InvalidKey(InvalidKey::NotFound) => Denial::KeyNotFound,

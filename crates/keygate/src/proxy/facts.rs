@@ -72,7 +72,8 @@ impl Facts for RequestFacts<'_> {
         self.request.method.as_str()
     }
 
-    /// The path as the client sent it, before any prefix is removed.
+    /// The path in normal form (`proxy::path_normal`; phase 1 put it in the request's
+    /// target), before any prefix is removed.
     fn path(&self) -> &str {
         self.request.uri.path()
     }

@@ -1,7 +1,8 @@
 //! One request, phase by phase. Each phase is a function that either hands the request on
 //! or returns a [`ProxyError`], which `respond` renders:
 //!
-//! 1. [`check_request`] — header size limit (`431`), path sanity (`400`);
+//! 1. [`check_request`] — header size limit (`431`); the path normalised, or refused when
+//!    it cannot be made unambiguous (`400`);
 //! 2. [`route`] — host, path, method (`404`, `405`);
 //! 3. [`authenticate`] — find the key, hash, look up (`401`);
 //! 4. [`select_plan`] — on a service with plans, an accepted subscription of the key
@@ -21,13 +22,15 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use http::header::HOST;
 use http::request::Parts;
-use http::{HeaderMap, Response};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, Response, Uri};
 use http_body_util::Either;
 
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
 use super::key_source::{self, Extracted};
+use super::path_normal::normalise;
 use super::respond::error_response;
 use super::router::RouteMatch;
 use super::upstream::RequestPath;
@@ -91,8 +94,6 @@ struct Identity {
     /// The key, and its consumer as it was when the key was checked: one version for the
     /// whole request.
     key: Arc<KeyEntry>,
-    /// Index of the key source the key was found in.
-    source: usize,
 }
 
 impl Gateway {
@@ -109,8 +110,10 @@ impl Gateway {
     /// them is answered, counted and logged here, and never builds the future that
     /// forwarding needs (a few kilobytes, moved into place for every request that
     /// awaits it). The head is borrowed, not taken, so that the connection can keep its
-    /// field map for the next request.
-    pub fn check(&self, request: &Parts) -> Checked {
+    /// field map for the next request. It is borrowed mutably for one change only: a
+    /// path that is not in normal form has its target replaced by the normal one (see
+    /// [`check_request`]), which every later phase and [`Gateway::forward`] then read.
+    pub fn check(&self, request: &mut Parts) -> Checked {
         let started = Instant::now();
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
@@ -134,7 +137,8 @@ impl Gateway {
 
     /// Phases 6 and 7 for a request [`Gateway::check`] admitted: forward it with its
     /// `body`, and count and log the answer. Never fails: errors become JSON responses.
-    /// The key is removed from `request`'s fields unless it is forwarded.
+    /// The route's key sources are emptied in `request`'s fields unless the key is
+    /// forwarded.
     pub async fn forward<B>(
         &self,
         admission: Admission,
@@ -218,10 +222,14 @@ pub struct Admission {
 fn admit(
     state: &SharedState,
     snapshot: &Snapshot,
-    request: &Parts,
+    request: &mut Parts,
     record: &mut AccessRecord,
 ) -> Result<((usize, usize), Admitted), ProxyError> {
-    check_request(request, snapshot.config.proxy.max_header_bytes)?;
+    if check_request(request, snapshot.config.proxy.max_header_bytes)? {
+        // The log shows the path that was routed, not the one sent.
+        record.uri = request.uri.clone();
+    }
+    let request = &*request;
     let matched = route(snapshot, request, record)?;
     record.service = Some(matched.service.name.clone());
     record.route = Some(matched.route.name.clone());
@@ -252,21 +260,39 @@ fn admit(
     Ok((matched.index, admitted))
 }
 
-/// Phase 1: limits and sanity that hold whatever the route.
-fn check_request(request: &Parts, max_header_bytes: usize) -> Result<(), ProxyError> {
+/// Phase 1: limits that hold whatever the route, and the path in normal form
+/// ([`normalise`]; `docs/request-path.md`), or refused when it cannot be made
+/// unambiguous. Returns whether the target was rewritten.
+///
+/// The normal path replaces the request's target (with the query as sent) rather than
+/// travelling beside it, so that routing, `allow` expressions (which read the request),
+/// forwarding and the access log cannot read two different paths: there is only one. An
+/// already normal path — nearly every request — is checked in one scan and the target,
+/// a slice of the connection's read buffer, stays as it is; only a path that changes
+/// costs a new target.
+fn check_request(request: &mut Parts, max_header_bytes: usize) -> Result<bool, ProxyError> {
     if header_bytes(&request.headers) > max_header_bytes {
         return Err(ProxyError::HeadersTooLarge);
     }
-    let path = request.uri.path();
-    if !path.starts_with('/')
-        || path
-            .as_bytes()
-            .split(|&byte| byte == b'/')
-            .any(is_dot_segment)
-    {
-        return Err(ProxyError::BadPath);
+    let normal = match normalise(request.uri.path()) {
+        Ok(Cow::Borrowed(_)) => return Ok(false),
+        Ok(Cow::Owned(normal)) => normal,
+        Err(_) => return Err(ProxyError::BadPath),
+    };
+    request.uri = with_path(&request.uri, normal)?;
+    Ok(true)
+}
+
+/// `uri` with its path replaced by `path`, its query and any scheme and authority kept.
+fn with_path(uri: &Uri, mut path: String) -> Result<Uri, ProxyError> {
+    if let Some(query) = uri.query() {
+        path.push('?');
+        path.push_str(query);
     }
-    Ok(())
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query =
+        Some(PathAndQuery::from_maybe_shared(Bytes::from(path)).map_err(|_| ProxyError::BadPath)?);
+    Uri::from_parts(parts).map_err(|_| ProxyError::BadPath)
 }
 
 /// Size of the header section as sent: `name: value\r\n` per field.
@@ -275,23 +301,6 @@ fn header_bytes(headers: &HeaderMap) -> usize {
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum()
-}
-
-/// `.` or `..`, also when written with `%2e`.
-fn is_dot_segment(segment: &[u8]) -> bool {
-    let mut dots = 0;
-    let mut rest = segment;
-    while !rest.is_empty() {
-        if rest[0] == b'.' {
-            rest = &rest[1..];
-        } else if rest.len() >= 3 && rest[0] == b'%' && rest[1] == b'2' && rest[2] | 0x20 == b'e' {
-            rest = &rest[3..];
-        } else {
-            return false;
-        }
-        dots += 1;
-    }
-    dots == 1 || dots == 2
 }
 
 /// Phase 2: which service and route.
@@ -340,8 +349,8 @@ fn authenticate(
         return Ok(None);
     }
     let extracted = key_source::extract(&route.key_sources, &request.headers, request.uri.query());
-    let (source, presented) = match extracted {
-        Extracted::Found { source, key } => (source, key),
+    let presented = match extracted {
+        Extracted::Found { key, .. } => key,
         Extracted::Conflict => return Err(ProxyError::DuplicateKey),
         Extracted::Absent if route.auth == AuthMode::Optional => return Ok(None),
         Extracted::Absent => return Err(ProxyError::MissingKey),
@@ -363,7 +372,7 @@ fn authenticate(
     if let Some(reason) = refusal {
         return Err(ProxyError::InvalidKey(reason));
     }
-    Ok(Some(Identity { key: entry, source }))
+    Ok(Some(Identity { key: entry }))
 }
 
 /// Phase 4: on a service with plans, the plan a key goes through. Plans are tried in
@@ -481,7 +490,8 @@ fn authorize(
 }
 
 /// Phase 6: rewrite the request for the upstream, send it, and stream the answer back.
-/// The key is removed unless the route or the selected plan forwards it.
+/// Every key source of the route is emptied unless the route or the selected plan
+/// forwards the key.
 async fn forward<B>(
     snapshot: &Snapshot,
     matched: &Matched<'_>,
@@ -499,14 +509,12 @@ where
     let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
     let mut query = parts.uri.query().map(Cow::Borrowed);
     let caller = admitted.caller;
-    if let Some(caller) = &caller {
-        if !admitted.forward_key {
-            let source = &matched.route.key_sources[caller.source];
-            if let Some(rewritten) =
-                key_source::remove(source, &mut parts.headers, parts.uri.query())
-            {
-                query = Some(Cow::Owned(rewritten));
-            }
+    // Every source of the route is a credential: all go, found in or not, anonymous call
+    // or `auth: none`, unless the key is forwarded.
+    if !admitted.forward_key {
+        let sources = &matched.route.key_sources;
+        if let Some(rewritten) = key_source::strip(sources, &mut parts.headers, parts.uri.query()) {
+            query = Some(Cow::Owned(rewritten));
         }
     }
     drop_hop_by_hop(&mut parts.headers);
@@ -536,8 +544,8 @@ where
     Ok(response.map(Either::Left))
 }
 
-/// The path sent upstream: without the service prefix unless `strip_prefix: false`; an
-/// empty rest is `/`.
+/// The path sent upstream: the normal path (phase 1 put it in the request's target),
+/// without the service prefix unless `strip_prefix: false`; an empty rest is `/`.
 fn forwarded_path<'p>(service: &Service, path: &'p str) -> &'p str {
     if !service.strip_prefix {
         return path;
@@ -553,16 +561,44 @@ fn micros(since: Instant) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
+    fn head(target: &str) -> Parts {
+        http::Request::get(target).body(()).unwrap().into_parts().0
+    }
+
     #[test]
-    fn dot_segments_are_found_plain_and_encoded() {
-        for segment in [".", "..", "%2e", "%2E%2e", ".%2e"] {
-            assert!(is_dot_segment(segment.as_bytes()), "{segment}");
-        }
-        for segment in ["", "...", "a", ".a", "%2f", "%2"] {
-            assert!(!is_dot_segment(segment.as_bytes()), "{segment}");
+    fn a_path_not_in_normal_form_is_replaced_and_the_rest_of_the_target_kept() {
+        let mut request = head("http://shop.example.com:8080/orders//%72eport?x=%2e%2E");
+        assert_eq!(check_request(&mut request, 1024), Ok(true));
+        assert_eq!(
+            request.uri.to_string(),
+            "http://shop.example.com:8080/orders/report?x=%2e%2E"
+        );
+        let mut request = head("/orders/./report");
+        assert_eq!(check_request(&mut request, 1024), Ok(true));
+        assert_eq!(request.uri.to_string(), "/orders/report");
+    }
+
+    #[test]
+    fn a_normal_path_is_left_where_it_lies() {
+        let mut request = head("/orders/report?x=1");
+        let before = request.uri.path().as_ptr();
+        assert_eq!(check_request(&mut request, 1024), Ok(false));
+        assert_eq!(request.uri.path().as_ptr(), before);
+    }
+
+    #[test]
+    fn an_ambiguous_path_is_refused() {
+        for target in ["/orders/..%2freport", "/..", "/a/..;x", "*"] {
+            let mut request = head(target);
+            assert_eq!(
+                check_request(&mut request, 1024),
+                Err(ProxyError::BadPath),
+                "{target}"
+            );
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Finding the API key in a request (headers, cookies, query) and removing it before the
-//! request is forwarded.
+//! Finding the API key in a request (headers, cookies, query) and removing every place a
+//! key could be before the request is forwarded.
 //!
 //! Sources are tried in order and the first that holds a non-empty key wins. Within one
 //! source, two different values are a conflict (`401`): a header sent twice, a cookie set
@@ -150,37 +150,147 @@ fn hex(digit: u8) -> Option<u8> {
     (digit as char).to_digit(16).map(|d| d as u8)
 }
 
-/// Removes the key found in `source` from the request: the header, the one cookie (the
-/// others are kept), or the query parameter. Returns the new query when it changed.
-pub fn remove(source: &KeySource, headers: &mut HeaderMap, query: Option<&str>) -> Option<String> {
-    match source {
-        KeySource::Header { name, .. } => {
-            headers.remove(name);
-            None
-        }
-        KeySource::Cookie { name } => {
-            let kept: Vec<String> = cookies(headers)
-                .filter(|(cookie, _)| *cookie != name.as_str())
-                .map(|(cookie, value)| format!("{cookie}={value}"))
-                .collect();
-            headers.remove(COOKIE);
-            if !kept.is_empty() {
-                if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
-                    headers.insert(COOKIE, value);
-                }
+/// Removes from the request everything any of `sources` could read a key from, whether
+/// or not a key was found there: every configured header (for a source with a `scheme`,
+/// its values in that scheme), every configured cookie (the others are kept), every
+/// configured query parameter (the others are kept; names are compared percent-decoded,
+/// as an upstream would read them). A route's key sources are credentials by definition:
+/// a second copy of a key, or a key the gateway did not look at, must not reach the
+/// upstream either. Returns the new query when it changed.
+///
+/// Nothing is allocated unless a cookie or query parameter has to go (or a header holds
+/// values both in and out of its scheme).
+pub fn strip(
+    sources: &[KeySource],
+    headers: &mut HeaderMap,
+    query: Option<&str>,
+) -> Option<String> {
+    let mut cookies = false;
+    let mut params = false;
+    for source in sources {
+        match source {
+            KeySource::Header { name, scheme: None } => {
+                headers.remove(name);
             }
-            None
-        }
-        KeySource::Query { name } => {
-            let kept: Vec<&str> = query
-                .unwrap_or("")
-                .split('&')
-                .filter(|pair| !pair.is_empty())
-                .filter(|pair| pair.split_once('=').map_or(*pair, |(n, _)| n) != name.as_str())
-                .collect();
-            Some(kept.join("&"))
+            KeySource::Header {
+                name,
+                scheme: Some(scheme),
+            } => strip_scheme_values(headers, name, scheme),
+            KeySource::Cookie { .. } => cookies = true,
+            KeySource::Query { .. } => params = true,
         }
     }
+    if cookies {
+        strip_cookies(sources, headers);
+    }
+    if params {
+        return query.and_then(|query| strip_params(sources, query));
+    }
+    None
+}
+
+/// Removes the values of header `name` written in `scheme` (a `Bearer` token), keeping
+/// the others (a `Basic` credential meant for the upstream).
+fn strip_scheme_values(headers: &mut HeaderMap, name: &http::HeaderName, scheme: &str) {
+    let is_key = |value: &HeaderValue| strip_scheme(value.as_bytes(), Some(scheme)).is_some();
+    let (mut keys, mut others) = (0usize, 0usize);
+    for value in headers.get_all(name) {
+        if is_key(value) {
+            keys += 1;
+        } else {
+            others += 1;
+        }
+    }
+    if keys == 0 {
+        return;
+    }
+    if others == 0 {
+        headers.remove(name);
+        return;
+    }
+    // Cloning a header value shares its bytes.
+    let kept: Vec<HeaderValue> = headers
+        .get_all(name)
+        .iter()
+        .filter(|value| !is_key(value))
+        .cloned()
+        .collect();
+    headers.remove(name);
+    for value in kept {
+        headers.append(name.clone(), value);
+    }
+}
+
+/// Whether `name` (a cookie's) is one of `sources`' cookies.
+fn is_key_cookie(sources: &[KeySource], name: &[u8]) -> bool {
+    sources
+        .iter()
+        .any(|source| matches!(source, KeySource::Cookie { name: key } if key.as_bytes() == name))
+}
+
+/// The name of one `name=value` pair of a `Cookie` header; `None` for a pair without `=`.
+fn cookie_name(pair: &[u8]) -> Option<&[u8]> {
+    let equals = pair.iter().position(|&byte| byte == b'=')?;
+    Some(pair[..equals].trim_ascii())
+}
+
+/// Removes `sources`' cookies from every `Cookie` header, keeping the other pairs as
+/// they were written (joined into one `Cookie` field). Read as bytes, so that a header
+/// the key lookup could not read is cleaned as well.
+fn strip_cookies(sources: &[KeySource], headers: &mut HeaderMap) {
+    let is_key = |pair: &[u8]| cookie_name(pair).is_some_and(|name| is_key_cookie(sources, name));
+    if !cookie_pairs(headers).any(is_key) {
+        return;
+    }
+    let mut kept = Vec::new();
+    for pair in cookie_pairs(headers).filter(|pair| !is_key(pair)) {
+        if !kept.is_empty() {
+            kept.extend_from_slice(b"; ");
+        }
+        kept.extend_from_slice(pair);
+    }
+    headers.remove(COOKIE);
+    if kept.is_empty() {
+        return;
+    }
+    // Pieces of valid field values joined by `; ` are a valid field value.
+    if let Ok(value) = HeaderValue::from_bytes(&kept) {
+        headers.insert(COOKIE, value);
+    }
+}
+
+/// Every `name=value` pair of every `Cookie` header, as written (trimmed).
+fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .flat_map(|header| header.as_bytes().split(|&byte| byte == b';'))
+        .map(<[u8]>::trim_ascii)
+        .filter(|pair| !pair.is_empty())
+}
+
+/// `query` without `sources`' parameters; `None` when none of them is in it.
+fn strip_params(sources: &[KeySource], query: &str) -> Option<String> {
+    let is_key = |pair: &str| {
+        let name = percent_decode(pair.split_once('=').map_or(pair, |(name, _)| name));
+        sources.iter().any(
+            |source| matches!(source, KeySource::Query { name: key } if key.as_bytes() == &*name),
+        )
+    };
+    if !query.split('&').any(is_key) {
+        return None;
+    }
+    let mut kept = String::with_capacity(query.len());
+    for pair in query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !is_key(pair))
+    {
+        if !kept.is_empty() {
+            kept.push('&');
+        }
+        kept.push_str(pair);
+    }
+    Some(kept)
 }
 
 #[cfg(test)]

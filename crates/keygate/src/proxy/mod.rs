@@ -11,6 +11,7 @@ pub mod forward;
 pub mod handler;
 pub mod key_source;
 pub mod number_text;
+pub mod path_normal;
 pub mod read_buffer;
 pub mod respond;
 pub mod router;

@@ -41,6 +41,14 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             r#"{"message":"Request header fields too large"}"#,
         ),
+        ProxyError::BadRequestBody => (
+            StatusCode::BAD_REQUEST,
+            r#"{"message":"Malformed request body"}"#,
+        ),
+        ProxyError::RequestBodyTimeout => (
+            StatusCode::REQUEST_TIMEOUT,
+            r#"{"message":"The request body did not arrive in time"}"#,
+        ),
         ProxyError::MissingKey | ProxyError::Forbidden { anonymous: true } => (
             StatusCode::UNAUTHORIZED,
             r#"{"message":"Missing API key found in request"}"#,

@@ -2,8 +2,16 @@
 //!
 //! Services that name hosts are tried before services that do not; among those, longer
 //! path prefixes first; then file order. Within a service, exact paths beat parameterised
-//! paths, which beat prefixes (`/files/*`, longest first). A path that matches but with a
-//! method no route allows is answered `405` with `Allow`, unless another service matches.
+//! paths, which beat prefixes (`/files/*`, longest first); then file order.
+//!
+//! The first (most specific) path pattern that matches decides, and the method is asked
+//! only then: among the routes with that same pattern (parameter names aside), the one
+//! whose `methods` hold the request's method takes it; if none does, the answer is `405`
+//! with `Allow` listing their methods — never a broader pattern of the service, nor a
+//! service tried later. So `/report` `[GET]` with an `allow` rule and `/{id}` (any method)
+//! answer `POST /report` with `405`, not through `/{id}`; `/report` `[GET]` and `/report`
+//! `[POST]` in two routes split the path by method. A service whose prefix matches but
+//! none of whose patterns match leaves the request to the services after it.
 
 use http::{HeaderValue, Method};
 
@@ -22,8 +30,38 @@ struct ServiceRoutes {
     service: usize,
     hosts: Vec<String>,
     prefix: String,
-    /// (pattern, route index, methods), in match order.
-    patterns: Vec<(PathPattern, usize, Vec<Method>)>,
+    /// The service's path patterns in match order, each with the routes that have it.
+    patterns: Vec<PatternRoutes>,
+}
+
+/// One path pattern and the routes that have it, in file order: they split its requests
+/// by method.
+#[derive(Debug)]
+struct PatternRoutes {
+    pattern: PathPattern,
+    /// (route index, methods; empty = every method).
+    routes: Vec<(usize, Vec<Method>)>,
+}
+
+impl PatternRoutes {
+    /// The first route of the pattern that takes `method`.
+    fn route_for(&self, method: &Method) -> Option<usize> {
+        self.routes
+            .iter()
+            .find(|(_, methods)| methods.is_empty() || methods.contains(method))
+            .map(|(route, _)| *route)
+    }
+
+    /// The methods the pattern's routes take, for `Allow`: each once, in file order.
+    fn allow(&self) -> HeaderValue {
+        let mut methods: Vec<&str> = Vec::new();
+        for method in self.routes.iter().flat_map(|(_, methods)| methods) {
+            if !methods.contains(&method.as_str()) {
+                methods.push(method.as_str());
+            }
+        }
+        HeaderValue::from_str(&methods.join(", ")).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
 }
 
 /// Where a request goes.
@@ -54,17 +92,30 @@ impl Router {
             .iter()
             .enumerate()
             .map(|(index, service)| {
-                let mut patterns: Vec<_> = service
+                let mut paths: Vec<_> = service
                     .routes
                     .iter()
                     .enumerate()
                     .flat_map(|(route_index, route)| {
-                        route.paths.iter().map(move |pattern| {
-                            (pattern.clone(), route_index, route.methods.clone())
-                        })
+                        route
+                            .paths
+                            .iter()
+                            .map(move |pattern| (pattern, route_index, &route.methods))
                     })
                     .collect();
-                patterns.sort_by_key(|(pattern, _, _)| pattern.precedence());
+                // Stable: file order among equals.
+                paths.sort_by_key(|(pattern, _, _)| pattern.precedence());
+                let mut patterns: Vec<PatternRoutes> = Vec::new();
+                for (pattern, route, methods) in paths {
+                    let route = (route, methods.clone());
+                    match patterns.iter_mut().find(|p| p.pattern.same_paths(pattern)) {
+                        Some(same) => same.routes.push(route),
+                        None => patterns.push(PatternRoutes {
+                            pattern: pattern.clone(),
+                            routes: vec![route],
+                        }),
+                    }
+                }
                 ServiceRoutes {
                     service: index,
                     hosts: service.hosts.clone(),
@@ -87,14 +138,14 @@ impl Router {
         self.names_hosts
     }
 
-    /// Finds the route for a request. `host` may carry a port; it is ignored.
+    /// Finds the route for a request. `host` may carry a port; it is ignored. `path` is
+    /// the path in normal form (`proxy::path_normal`).
     pub fn find<'p>(&self, host: &str, path: &'p str, method: &Method) -> RouteMatch<'p> {
         let host = if self.names_hosts {
             strip_port(host)
         } else {
             host
         };
-        let mut not_allowed: Option<Vec<&Method>> = None;
         for service in &self.services {
             if !service.hosts.is_empty() && !service.hosts.iter().any(|h| host_matches(h, host)) {
                 continue;
@@ -102,35 +153,22 @@ impl Router {
             let Some(rest) = strip_path_prefix(path, &service.prefix) else {
                 continue;
             };
-            for (pattern, route, methods) in &service.patterns {
-                if !pattern.matches(rest) {
-                    continue;
-                }
-                if methods.is_empty() || methods.contains(method) {
-                    return RouteMatch::Found {
-                        service: service.service,
-                        route: *route,
-                        rest,
-                    };
-                }
-                let allowed = not_allowed.get_or_insert_with(Vec::new);
-                for method in methods {
-                    if !allowed.contains(&method) {
-                        allowed.push(method);
-                    }
-                }
-            }
+            // The most specific pattern decides; its routes split it by method.
+            let Some(matched) = service.patterns.iter().find(|p| p.pattern.matches(rest)) else {
+                continue;
+            };
+            return match matched.route_for(method) {
+                Some(route) => RouteMatch::Found {
+                    service: service.service,
+                    route,
+                    rest,
+                },
+                None => RouteMatch::MethodNotAllowed {
+                    allow: matched.allow(),
+                },
+            };
         }
-        match not_allowed {
-            None => RouteMatch::NotFound,
-            Some(methods) => {
-                let list: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
-                RouteMatch::MethodNotAllowed {
-                    allow: HeaderValue::from_str(&list.join(", "))
-                        .unwrap_or_else(|_| HeaderValue::from_static("")),
-                }
-            }
-        }
+        RouteMatch::NotFound
     }
 }
 
@@ -257,6 +295,81 @@ mod tests {
             router.find("h", "/nowhere", &Method::GET),
             RouteMatch::NotFound
         );
+    }
+
+    /// Routes that share paths, in a service in front of a catch-all one.
+    fn shared_paths_router() -> Router {
+        let config = Config::parse(
+            "t.yaml",
+            r#"
+services:
+  - name: orders
+    path_prefix: /orders
+    upstream: http://127.0.0.1:9
+    routes:
+      - name: report
+        paths: [/report]
+        methods: [GET]
+        allow: "clientType === 'A'"
+      - name: write-report
+        paths: [/report]
+        methods: [POST, GET]
+      - name: one
+        paths: ["/{id}"]
+        methods: [GET]
+      - name: delete-one
+        paths: ["/{order}"]
+        methods: [DELETE]
+      - name: rest
+        paths: ["/*"]
+  - name: everything
+    upstream: http://127.0.0.1:9
+    routes:
+      - name: all
+        paths: ["/*"]
+        auth: none
+"#,
+        )
+        .unwrap();
+        Router::build(&config.services)
+    }
+
+    #[test]
+    fn the_most_specific_pattern_decides_and_never_falls_through() {
+        let router = shared_paths_router();
+        let not_allowed = |allow| RouteMatch::MethodNotAllowed {
+            allow: HeaderValue::from_static(allow),
+        };
+        // Neither `/{id}`, `/*` nor the catch-all service takes what `/report` refuses.
+        assert_eq!(
+            router.find("h", "/orders/report", &Method::PUT),
+            not_allowed("GET, POST")
+        );
+        assert_eq!(
+            router.find("h", "/orders/42", &Method::PUT),
+            not_allowed("GET, DELETE")
+        );
+        // Routes with the same pattern split it by method, the first in the file first.
+        assert_eq!(
+            found(&router, "h", "/orders/report", Method::GET),
+            Some((0, 0))
+        );
+        assert_eq!(
+            found(&router, "h", "/orders/report", Method::POST),
+            Some((0, 1))
+        );
+        // Parameter names do not make patterns differ.
+        assert_eq!(found(&router, "h", "/orders/42", Method::GET), Some((0, 2)));
+        assert_eq!(
+            found(&router, "h", "/orders/42", Method::DELETE),
+            Some((0, 3))
+        );
+        // Paths the specific patterns do not match go on to broader ones and services.
+        assert_eq!(
+            found(&router, "h", "/orders/a/b", Method::PUT),
+            Some((0, 4))
+        );
+        assert_eq!(found(&router, "h", "/other", Method::PUT), Some((1, 0)));
     }
 
     #[test]

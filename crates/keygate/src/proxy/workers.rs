@@ -1,37 +1,57 @@
 //! Proxy worker threads: each runs a single-threaded runtime with a listener of its own on
 //! the same address (`SO_REUSEPORT`), so the kernel spreads connections over the workers
 //! and a connection never changes thread: no work stealing, no cross-thread wake-ups on
-//! the request path.
+//! the request path. Another process cannot join them on that address (see [`bind`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use tokio::net::{TcpListener, TcpSocket};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::handler::Gateway;
 use crate::state::SharedState;
 
-/// Binds `count` listeners on `address` with `SO_REUSEPORT`. With port 0, the first
-/// listener picks the port and the others join it.
+/// How many connections wait in each listener's accept queue.
+const BACKLOG: i32 = 1024;
+
+/// Binds `count` listeners on `address`, one per worker, sharing the port with
+/// `SO_REUSEPORT` — and with no other process. The first listener binds and listens
+/// without `SO_REUSEPORT`, so it fails with "address in use" when any other socket holds
+/// the address (another keygate included, whatever its options); only once it listens is
+/// `SO_REUSEPORT` turned on, and the others join it. A second process that does the same
+/// always finds the first one's listening socket and fails; the kernel still spreads this
+/// process's connections over its workers. With port 0, the first listener picks the
+/// port.
 pub fn bind(address: SocketAddr, count: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
     let mut listeners = Vec::with_capacity(count);
-    let mut address = address;
-    for _ in 0..count.max(1) {
-        let socket = if address.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        socket.set_reuseport(true)?;
-        socket.bind(address)?;
-        let listener = socket.listen(1024)?;
-        address = listener.local_addr()?;
-        listeners.push(listener.into_std()?);
+    let first = listen(address, false)?;
+    // Now that this process holds the address alone, let its own workers join.
+    first.set_reuse_port(true)?;
+    let address = first.local_addr()?.as_socket().unwrap_or(address);
+    listeners.push(first.into());
+    for _ in 1..count.max(1) {
+        listeners.push(listen(address, true)?.into());
     }
     Ok(listeners)
+}
+
+/// A non-blocking listening socket on `address`, joining others on it when `reuse_port`.
+/// `SO_REUSEADDR` lets a restart bind while connections of the last run are in TIME_WAIT.
+fn listen(address: SocketAddr, reuse_port: bool) -> std::io::Result<Socket> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(reuse_port)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket)
 }
 
 /// The running workers.
@@ -81,6 +101,56 @@ impl Workers {
         let _ = self.stop.send(true);
         for thread in self.threads {
             let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::io::ErrorKind;
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    #[test]
+    fn the_workers_share_the_port_and_nobody_else_can() {
+        // As in `keygate serve`: bound within the main runtime.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        let listeners = bind("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+        let address = listeners[0].local_addr().unwrap();
+        assert!(listeners.iter().all(|l| l.local_addr().unwrap() == address));
+
+        // Another process's gateway, or anything else, is refused.
+        let second = bind(address, 2).unwrap_err();
+        assert_eq!(second.kind(), ErrorKind::AddrInUse, "{second}");
+        let plain = std::net::TcpListener::bind(address).unwrap_err();
+        assert_eq!(plain.kind(), ErrorKind::AddrInUse, "{plain}");
+
+        // The kernel spreads connections over all three, the first included: each has
+        // some of 30 in its accept queue (by a hash of the client's port; the chance that
+        // one gets none is about 3 × (2/3)^30, 2 in 100,000).
+        let _clients: Vec<TcpStream> = (0..30)
+            .map(|_| TcpStream::connect(address).unwrap())
+            .collect();
+        for (index, listener) in listeners.iter().enumerate() {
+            listener.set_nonblocking(true).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match listener.accept() {
+                    Ok(_) => break,
+                    Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                        assert!(Instant::now() < deadline, "listener {index} got nothing");
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(error) => panic!("listener {index}: {error}"),
+                }
+            }
         }
     }
 }

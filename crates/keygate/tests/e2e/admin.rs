@@ -522,6 +522,10 @@ fn a_generated_admin_token_is_written_0600_and_works() {
         process.stderr_text().contains(&token),
         "shown once at start"
     );
+    assert!(
+        token.starts_with("kgadmin_") && token.len() == 46,
+        "not shaped like an API key: {token}"
+    );
     let listed = request(admin, "GET", "/v1/consumers", &[("X-API-KEY", &token)], b"");
     assert_eq!(listed.status, 200);
 }

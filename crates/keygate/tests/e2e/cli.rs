@@ -10,25 +10,25 @@ use serde_json::Value;
 use crate::support::{closed_port, Echo, Gateway, TempDir, ADMIN_TOKEN, PATIENCE};
 
 /// What a finished command printed.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    fn ok(self) -> Run {
+    pub(crate) fn ok(self) -> Run {
         assert_eq!(self.code, Some(0), "{}\n{}", self.stdout, self.stderr);
         self
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 
     /// Exit code 1 and this text on stderr.
-    fn fails_with(&self, text: &str) {
+    pub(crate) fn fails_with(&self, text: &str) {
         assert_eq!(self.code, Some(1), "{}\n{}", self.stdout, self.stderr);
         assert!(
             self.stderr.contains(text),
@@ -37,13 +37,13 @@ impl Run {
         );
     }
 
-    fn last_line(&self) -> &str {
+    pub(crate) fn last_line(&self) -> &str {
         self.stdout.lines().last().unwrap_or_default()
     }
 }
 
 /// Runs the binary without the admin variables, plus `env`; kills it after [`PATIENCE`].
-fn run_with(args: &[&str], env: &[(&str, &str)]) -> Run {
+pub(crate) fn run_with(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
         .args(args)
         .env_remove("KEYGATE_ADMIN_URL")
@@ -90,7 +90,7 @@ fn cli_args(gateway: &Gateway, args: &[&str]) -> Run {
 }
 
 /// [`cli_args`] with the arguments written as one line (no argument holds a space).
-fn cli(gateway: &Gateway, line: &str) -> Run {
+pub(crate) fn cli(gateway: &Gateway, line: &str) -> Run {
     cli_args(gateway, &line.split_whitespace().collect::<Vec<_>>())
 }
 
@@ -118,7 +118,7 @@ fn printed_key(run: &Run) -> String {
         .to_owned()
 }
 
-fn write(dir: &TempDir, name: &str, text: &str) -> String {
+pub(crate) fn write(dir: &TempDir, name: &str, text: &str) -> String {
     let path = dir.0.join(name);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_owned()
@@ -176,6 +176,24 @@ fn key_lifecycle_through_the_cli() {
     assert_eq!(proxied(&gateway, custom), 401);
     cli(&gateway, &format!("keys enable {id}")).ok();
     assert_eq!(proxied(&gateway, custom), 200);
+
+    // `update` changes what it is given; an expiry in the past stops the key at once.
+    let line = format!("keys update {id} --description moved --label env=stage --output json");
+    let updated = cli(&gateway, &line).ok().json();
+    assert_eq!(updated["description"], "moved");
+    assert_eq!(updated["labels"]["env"], "stage");
+    let past = format!("keys update {id} --expires-at 2020-01-01T00:00:00Z");
+    let expired = cli(&gateway, &past).ok();
+    assert!(
+        expired.stdout.starts_with(&format!("key {id} updated")),
+        "{}",
+        expired.stdout
+    );
+    assert_eq!(proxied(&gateway, custom), 401);
+    cli(&gateway, &format!("keys update {id} --expires-at never")).ok();
+    assert_eq!(proxied(&gateway, custom), 200);
+    cli(&gateway, &format!("keys update {id} --label env=prod")).ok();
+    cli(&gateway, &format!("keys update {id}")).fails_with("keygate: nothing to change");
 
     let renewed = cli(&gateway, &format!("keys renew {id} --grace 0s")).ok();
     let new_key = printed_key(&renewed);
@@ -249,6 +267,22 @@ fn consumers_through_the_cli() {
     assert_eq!(got["groups"], serde_json::json!(["g1", "g2"]));
     let table = cli(&gateway, "consumers get web").ok();
     assert!(table.stdout.contains("client type:  W"), "{}", table.stdout);
+    // Creating what exists is refused and changes nothing; `update` changes the fields
+    // it is given and keeps the others.
+    cli(&gateway, "consumers create web --description replaced")
+        .fails_with("keygate: 409 conflict: consumer `web` exists");
+    let updated = cli(&gateway, "consumers update web --description renamed").ok();
+    assert!(
+        updated.stdout.starts_with("consumer web updated"),
+        "{}",
+        updated.stdout
+    );
+    let got = cli(&gateway, "consumers get web --output json").ok().json();
+    assert_eq!(got["client_type"], "W");
+    assert_eq!(got["groups"], serde_json::json!(["g1", "g2"]));
+    assert_eq!(got["description"], "renamed");
+    cli(&gateway, "consumers update nobody --description x")
+        .fails_with("keygate: 404 not_found: consumer `nobody` not found");
     // Listings follow the pages to the end.
     for n in 0..120 {
         let put = gateway.admin("PUT", &format!("/v1/consumers/bulk-{n:03}"), "{}");
@@ -461,7 +495,7 @@ fn failures_are_clear() {
     let typo = write(&dir, "typo.yaml", "consumer:\n  - name: typo\n");
     cli(&gateway, &format!("apply -f {typo}")).fails_with("consumer");
     let twice = write(&dir, "twice.yaml", "consumers:\n  - name: a\n  - name: a\n");
-    cli(&gateway, &format!("apply -f {twice}")).fails_with("consumer a is in the file twice");
+    cli(&gateway, &format!("apply -f {twice}")).fails_with(":3:11: consumer `a` is defined twice");
     assert_eq!(gateway.admin("GET", "/v1/consumers/a", "").status, 404);
 }
 
@@ -497,4 +531,44 @@ fn output_to_a_reader_that_went_away_ends_quietly() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn services_through_the_cli() {
+    let echo = Echo::start("e");
+    let gateway = Gateway::start(&base(&echo));
+    let dir = crate::support::TempDir::new();
+    let file = dir.0.join("billing.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: billing\npath_prefix: /billing\nupstream: {}\nroutes:\n  - name: open\n    paths: [/health]\n    auth: none\n",
+            echo.url()
+        ),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let created = cli_args(&gateway, &["services", "put", "billing", "-f", path]).ok();
+    assert_eq!(created.stdout, "service billing created\n");
+    assert_eq!(gateway.get("/billing/health", &[]).status, 200);
+    let replaced = cli_args(&gateway, &["services", "put", "billing", "-f", path]).ok();
+    assert_eq!(replaced.stdout, "service billing replaced\n");
+
+    let listed = cli(&gateway, "services list").ok();
+    let row = listed
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("billing "))
+        .unwrap();
+    assert!(row.contains("/billing") && row.contains(" api"), "{row}");
+    assert!(listed.stdout.contains("\napi "), "{}", listed.stdout);
+    let got = cli(&gateway, "services get billing").ok().json();
+    assert_eq!(got["routes"][0]["auth"], "none");
+
+    cli_args(&gateway, &["services", "put", "other", "-f", path])
+        .fails_with("keygate: 422 invalid: the body names service \"billing\", the path `other`");
+    cli(&gateway, "services delete api").fails_with("keygate: 409 conflict: ");
+    cli(&gateway, "services delete billing").ok();
+    // The path now falls to service `api`, whose route needs a key.
+    assert_eq!(gateway.get("/billing/health", &[]).status, 401);
 }

@@ -6,16 +6,23 @@
 mod support;
 
 mod admin;
+mod admin_token;
 mod allow;
 mod authority;
 mod cli;
 mod cluster;
 mod failures;
+mod fileshape;
 mod forwarding;
+mod hardening;
 mod http1;
 mod keys;
 mod lifecycle;
+mod normalise;
+mod one_process;
+mod partial_heads;
 mod plans;
+mod readme_curls;
 mod routing;
 mod walkthrough;
 

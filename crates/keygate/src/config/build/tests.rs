@@ -58,6 +58,7 @@ fn the_example_config_loads_as_written() {
     assert_eq!(orders.upstream.targets.len(), 2);
     assert_eq!(orders.upstream.connect_timeout, Duration::from_secs(2));
     assert_eq!(orders.upstream.read_timeout, Duration::from_secs(30));
+    assert_eq!(orders.upstream.send_timeout, Duration::from_secs(30));
     assert_eq!(&*orders.routes[0].key_sources, default_key_sources());
     assert_eq!(orders.routes[2].auth, AuthMode::None);
     assert_eq!(orders.routes[3].auth, AuthMode::Optional);
@@ -99,6 +100,17 @@ fn defaults_apply_when_fields_are_absent() {
 }
 
 #[test]
+fn the_partial_head_budget_is_read_and_checked() {
+    let config = Config::parse("t.yaml", "").unwrap();
+    assert_eq!(config.proxy.max_partial_head_bytes, 32 * 1024 * 1024);
+    let config = Config::parse("t.yaml", "proxy:\n  max_partial_head_bytes: 65536\n").unwrap();
+    assert_eq!(config.proxy.max_partial_head_bytes, 65536);
+    let problem = only_problem("proxy:\n  max_partial_head_bytes: 4294967297\n");
+    assert_eq!((problem.line, problem.column), (2, 27), "{problem:?}");
+    assert!(problem.message.contains("between 0 and 4294967296"));
+}
+
+#[test]
 fn an_empty_file_is_a_gateway_with_nothing_configured() {
     let config = Config::parse("t.yaml", "").unwrap();
     assert!(config.services.is_empty());
@@ -123,6 +135,16 @@ fn semantic_errors_point_at_the_value() {
 }
 
 #[test]
+fn prefixes_and_route_paths_must_be_in_normal_form() {
+    let text = "services:\n  - name: s\n    path_prefix: /v1//x\n    upstream: http://127.0.0.1:9\n    routes:\n      - name: r\n        paths: [/%72eport]\n";
+    let all = problems(text);
+    let positions: Vec<_> = all.iter().map(|p| (p.line, p.column)).collect();
+    assert_eq!(positions, [(3, 18), (7, 17)], "{all:?}");
+    assert!(all[0].message.contains("write `/v1/x`"), "{all:?}");
+    assert!(all[1].message.contains("write `/report`"), "{all:?}");
+}
+
+#[test]
 fn keys_are_checked() {
     let text = "consumers:\n  - name: a\n    keys:\n      - key: same-key-1\n      - key_hash: sha256:xyz\n      - {}\n      - key: x\n        expires_at: tomorrow\n  - name: b\n    keys:\n      - key: same-key-1\n";
     let all = problems(text);
@@ -133,6 +155,22 @@ fn keys_are_checked() {
     assert!(messages[2].1.contains("RFC 3339"));
     assert_eq!(messages[3].0, 11);
     assert!(messages[3].1.contains("already given"));
+}
+
+#[test]
+fn file_keys_keep_the_looser_rule_but_no_kg_key_that_could_never_pass() {
+    // Short keys and characters the API's custom-key rule refuses stay allowed in the
+    // file (keys brought from another gateway), and so does a generated key.
+    let generated = crate::key::generate().unwrap();
+    let text = format!(
+        "consumers:\n  - name: a\n    keys:\n      - key: x\n      - key: a/b@c\n      - key: {generated}\n"
+    );
+    Config::parse("test.yaml", &text).unwrap();
+    let refused = only_problem(
+        "consumers:\n  - name: a\n    keys:\n      - key: kg_looks-generated-but-is-not\n",
+    );
+    assert_eq!((refused.line, refused.column), (4, 14), "{refused:?}");
+    assert!(refused.message.contains("checksum"), "{refused:?}");
 }
 
 #[test]
@@ -209,6 +247,41 @@ fn rendered_errors_name_the_file() {
 fn yaml_syntax_errors_have_a_position() {
     let problem = only_problem("services:\n  - name: [unclosed\n");
     assert!(problem.line >= 2, "{problem:?}");
+}
+
+#[test]
+fn shape_errors_say_what_was_expected_where_it_is() {
+    let route =
+        "services:\n  - name: s\n    upstream: http://127.0.0.1:1\n    routes:\n      - name: r\n";
+    let scalar_for_list = only_problem(&format!("{route}        paths: /\n"));
+    assert_eq!(
+        (scalar_for_list.line, scalar_for_list.column),
+        (6, 16),
+        "{scalar_for_list:?}"
+    );
+    assert_eq!(
+        scalar_for_list.message,
+        "expected a list here: `[a, b]`, or one `- item` per line below"
+    );
+    let indented = only_problem(&format!("{route}        paths: [/]\n       auth: none\n"));
+    assert_eq!(
+        indented.line, 7,
+        "the line where the fault is: {indented:?}"
+    );
+    assert!(
+        indented
+            .message
+            .starts_with("this line is indented differently"),
+        "{indented:?}"
+    );
+    let outdented = only_problem("proxy:\n  listen: 127.0.0.1:8080\n header_timeout: 1s\n");
+    assert_eq!(outdented.line, 3, "{outdented:?}");
+    assert!(
+        outdented
+            .message
+            .starts_with("this line is indented differently"),
+        "{outdented:?}"
+    );
 }
 
 #[test]

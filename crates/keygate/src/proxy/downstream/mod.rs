@@ -15,6 +15,7 @@
 
 pub mod connection;
 pub mod date;
+pub mod head_room;
 pub mod host;
 pub mod request_body;
 pub mod request_head;

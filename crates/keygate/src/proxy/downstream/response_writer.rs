@@ -18,6 +18,7 @@ use crate::proxy::error::ProxyError;
 use crate::proxy::field_maps;
 use crate::proxy::number_text::{append_decimal, append_hex};
 use crate::proxy::respond::{error_response, ErrorBody};
+use crate::proxy::upstream::UpstreamBodyError;
 use crate::proxy::ProxyBody;
 
 /// A body piece larger than this is written from where it is rather than copied into
@@ -160,10 +161,14 @@ pub async fn write_response(
             Ok(Ok(data)) => data,
             Ok(Err(_trailers)) => continue,
             Err(error) if written == 0 && !connection.outgoing.is_empty() => {
-                // Nothing has left yet: the client gets a 502 rather than an empty reply.
+                // Nothing has left yet: the client gets a 502 (504 for an upstream gone
+                // silent) rather than an empty reply.
                 connection.outgoing.clear();
-                let broken =
-                    error_response(&ProxyError::UpstreamBroken, &HeaderValue::from_static(""));
+                let cause = match error.downcast_ref::<UpstreamBodyError>() {
+                    Some(UpstreamBodyError::TimedOut) => ProxyError::UpstreamTimeout,
+                    _ => ProxyError::UpstreamBroken,
+                };
+                let broken = error_response(&cause, &HeaderValue::from_static(""));
                 let closing = Exchange {
                     keep_alive: false,
                     ..exchange

@@ -104,33 +104,87 @@ fn bearer_scheme_is_required_and_stripped() {
 }
 
 #[test]
-fn removal_keeps_everything_else() {
-    let cookie_source = KeySource::Cookie {
+fn stripping_keeps_everything_else() {
+    let cookie_source = [KeySource::Cookie {
         name: "mia_client_key".into(),
-    };
+    }];
     let mut map = headers(&[("cookie", "a=1; mia_client_key=k"), ("cookie", "b=\"2\"")]);
-    assert_eq!(remove(&cookie_source, &mut map, None), None);
+    assert_eq!(strip(&cookie_source, &mut map, None), None);
     assert_eq!(map.get_all(COOKIE).iter().count(), 1);
-    assert_eq!(map.get(COOKIE).unwrap(), "a=1; b=2");
+    assert_eq!(map.get(COOKIE).unwrap(), "a=1; b=\"2\"");
 
     let mut only = headers(&[("cookie", "mia_client_key=k")]);
-    remove(&cookie_source, &mut only, None);
+    strip(&cookie_source, &mut only, None);
     assert!(only.get(COOKIE).is_none());
 
-    let query = KeySource::Query {
-        name: "apikey".into(),
-    };
-    let new_query = remove(&query, &mut HeaderMap::new(), Some("a=1&apikey=k&b=2"));
-    assert_eq!(new_query.as_deref(), Some("a=1&b=2"));
+    let mut none = headers(&[("cookie", "a=1;b=2"), ("cookie", "c")]);
+    strip(&cookie_source, &mut none, None);
+    assert_eq!(none.get_all(COOKIE).iter().count(), 2, "left as sent");
 
-    let header = KeySource::Header {
+    let query = [KeySource::Query {
+        name: "apikey".into(),
+    }];
+    let new_query = strip(&query, &mut HeaderMap::new(), Some("a=1&apikey=k&b=2"));
+    assert_eq!(new_query.as_deref(), Some("a=1&b=2"));
+    assert_eq!(strip(&query, &mut HeaderMap::new(), Some("a=1&b=2")), None);
+
+    let header = [KeySource::Header {
         name: HeaderName::from_static("apikey"),
         scheme: None,
-    };
-    let mut map = headers(&[("apikey", "k"), ("other", "x")]);
-    remove(&header, &mut map, None);
+    }];
+    let mut map = headers(&[("apikey", "k"), ("apikey", "k2"), ("other", "x")]);
+    strip(&header, &mut map, None);
     assert!(map.get("apikey").is_none());
     assert!(map.get("other").is_some());
+}
+
+#[test]
+fn every_source_is_stripped_whether_or_not_the_key_was_found_there() {
+    let mut sources = default_key_sources();
+    sources.push(KeySource::Query {
+        name: "apikey".into(),
+    });
+    sources.push(KeySource::Cookie {
+        name: "other_key".into(),
+    });
+    let mut map = headers(&[
+        ("apikey", "k1"),
+        ("secret", "k2"),
+        ("cookie", "mia_client_key=k3; theme=dark; other_key=k4"),
+        ("accept", "*/*"),
+    ]);
+    let query = strip(
+        &sources,
+        &mut map,
+        Some("apikey=k5&page=2&api%6Bey=k6&apikey=k7"),
+    );
+    assert_eq!(query.as_deref(), Some("page=2"));
+    assert!(map.get("apikey").is_none());
+    assert!(map.get("secret").is_none());
+    assert_eq!(map.get(COOKIE).unwrap(), "theme=dark");
+    assert_eq!(map.get("accept").unwrap(), "*/*");
+    assert_eq!(map.len(), 2);
+}
+
+#[test]
+fn a_scheme_source_strips_only_values_in_its_scheme() {
+    let bearer = [KeySource::Header {
+        name: HeaderName::from_static("authorization"),
+        scheme: Some("Bearer".into()),
+    }];
+    let mut basic = headers(&[("authorization", "Basic abc")]);
+    strip(&bearer, &mut basic, None);
+    assert_eq!(basic.get("authorization").unwrap(), "Basic abc");
+    let mut both = headers(&[
+        ("authorization", "Basic abc"),
+        ("authorization", "bearer tok"),
+    ]);
+    strip(&bearer, &mut both, None);
+    let left: Vec<_> = both.get_all("authorization").iter().collect();
+    assert_eq!(left, ["Basic abc"]);
+    let mut token = headers(&[("authorization", "Bearer tok")]);
+    strip(&bearer, &mut token, None);
+    assert!(token.is_empty());
 }
 
 #[test]

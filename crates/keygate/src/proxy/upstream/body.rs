@@ -1,12 +1,15 @@
 //! The body of an upstream response as the client receives it: either already read
 //! whole with the head (the usual small response, its connection already back in the
 //! pool), or streamed from the connection, which goes back to the pool once the body has
-//! been read to its end.
+//! been read to its end. Each read of a streamed body waits at most `read_timeout` for
+//! the upstream's next bytes; an upstream silent longer ends the body with an error,
+//! and with it the client's connection (its response has begun).
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -26,6 +29,11 @@ pub enum UpstreamBodyError {
     /// The upstream closed the connection before the body was complete.
     #[error("the upstream closed the connection before the body was complete")]
     Truncated,
+    /// The upstream sent nothing for `read_timeout` before the body was complete.
+    #[error(
+        "upstream_timeout: the upstream sent nothing for read_timeout in the middle of the body"
+    )]
+    TimedOut,
 }
 
 /// How the rest of a streamed body is delimited.
@@ -58,6 +66,8 @@ struct Streamed {
     delimiter: Delimiter,
     pool: Arc<ConnectionPool>,
     keep_alive: bool,
+    /// How long each read may wait for the upstream's next bytes.
+    read_timeout: Duration,
 }
 
 impl UpstreamBody {
@@ -87,11 +97,13 @@ impl UpstreamBody {
 
     /// A body still to be read from `connection`, whose buffer holds what already
     /// arrived. When the body ends, the connection goes back to `pool` if `keep_alive`.
+    /// Each read waits at most `read_timeout` for the next bytes.
     pub fn streamed(
         connection: Connection,
         delimiter: Delimiter,
         pool: Arc<ConnectionPool>,
         keep_alive: bool,
+        read_timeout: Duration,
     ) -> UpstreamBody {
         UpstreamBody {
             inner: Inner::Streamed(Box::new(Streamed {
@@ -99,6 +111,7 @@ impl UpstreamBody {
                 delimiter,
                 pool,
                 keep_alive,
+                read_timeout,
             })),
         }
     }
@@ -159,7 +172,20 @@ impl Streamed {
                 }
             }
             match connection.poll_fill(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if connection.poll_silence(cx, self.read_timeout).is_pending() {
+                        return Poll::Pending;
+                    }
+                    self.connection = None;
+                    // The access record went out with the response head: the cause is
+                    // told here.
+                    tracing::warn!(
+                        denial = "upstream_timeout",
+                        timeout = ?self.read_timeout,
+                        "the upstream went silent in the middle of a response body; the client connection is closed"
+                    );
+                    return Poll::Ready(Some(Err(UpstreamBodyError::TimedOut)));
+                }
                 Poll::Ready(Ok(0)) => {
                     self.connection = None;
                     return Poll::Ready(match self.delimiter {
@@ -167,7 +193,7 @@ impl Streamed {
                         _ => Some(Err(UpstreamBodyError::Truncated)),
                     });
                 }
-                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Ok(_)) => connection.progressed(),
                 Poll::Ready(Err(error)) => {
                     self.connection = None;
                     return Poll::Ready(Some(Err(error.into())));

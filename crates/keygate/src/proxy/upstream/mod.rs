@@ -3,7 +3,12 @@
 //! (no connection task, no channel between the two): the request head leaves in one
 //! write, the response head is parsed from the first read, and a small response whose
 //! body arrived with its head is answered from that read alone, its connection already
-//! back in the pool. Connect and read timeouts become `502` and `504`.
+//! back in the pool. A refused connection is a `502`; a connection not made within
+//! `connect_timeout`, and an upstream silent for `read_timeout` before its response head
+//! or for `send_timeout` while taking the request body, a `504`. Silence is timed, not
+//! the exchange (as nginx's `proxy_read_timeout` and `proxy_send_timeout`): each wait
+//! for the upstream's next bytes, or for it to take the next ones, starts the clock
+//! anew, so a long upload or download that keeps moving is never cut.
 
 mod body;
 mod pool;
@@ -12,16 +17,17 @@ pub mod response_head;
 
 use std::future::poll_fn;
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode};
-use http_body_util::BodyExt as _;
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
 pub use body::{UpstreamBody, UpstreamBodyError};
@@ -63,6 +69,7 @@ pub struct Upstream {
     next: AtomicUsize,
     connect_timeout: Duration,
     read_timeout: Duration,
+    send_timeout: Duration,
 }
 
 /// How an exchange failed, and whether it may be tried again on a new connection.
@@ -83,6 +90,20 @@ impl Failure {
             error: ProxyError::UpstreamBroken,
             stale_connection: false,
         }
+    }
+
+    /// A failure that is not the upstream's connection's: `error` as it is, never retried.
+    fn answered(error: ProxyError) -> Failure {
+        Failure {
+            error,
+            stale_connection: false,
+        }
+    }
+
+    /// The client's request body broke off or broke its framing: the client's error.
+    fn bad_request_body(error: impl std::fmt::Display) -> Failure {
+        tracing::debug!(%error, "the request body could not be read");
+        Failure::answered(ProxyError::BadRequestBody)
     }
 
     /// The connection failed or closed; `stale` when nothing of a response had arrived.
@@ -119,6 +140,7 @@ impl Upstream {
             next: AtomicUsize::new(0),
             connect_timeout: settings.connect_timeout,
             read_timeout: settings.read_timeout,
+            send_timeout: settings.send_timeout,
         }
     }
 
@@ -140,8 +162,10 @@ impl Upstream {
     }
 
     /// Sends a request to `target`: `head` with its hop-by-hop fields removed, `path` as
-    /// the target should see it, and `rewrite`'s fields in place of the client's. Waits
-    /// for the response head at most `read_timeout`; the response body streams on.
+    /// the target should see it, and `rewrite`'s fields in place of the client's. Each
+    /// write of the request waits at most `send_timeout` for the upstream to take it (and
+    /// each piece of the request body as long for the client to send it); each read of
+    /// the response, head and body, at most `read_timeout` for the next bytes.
     ///
     /// A request without a body whose method is idempotent is sent once more, on a new
     /// connection, when a reused connection turns out to have been closed by the
@@ -158,34 +182,30 @@ impl Upstream {
         B: http_body::Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        let attempts = async {
-            let has_body = !body.is_end_stream();
-            let retry_allowed = !has_body && is_idempotent(&head.method);
-            let mut body = Some(body);
-            let mut fresh_only = false;
-            loop {
-                let (connection, reused) = match (!fresh_only).then(|| target.pool.take()).flatten()
-                {
-                    Some(connection) => (connection, true),
-                    None => (self.connect(target).await?, false),
-                };
-                let outgoing = Outgoing {
-                    head,
-                    path,
-                    rewrite,
-                };
-                match exchange(target, connection, &outgoing, &mut body).await {
-                    Ok(response) => return Ok(response),
-                    Err(failure) if failure.stale_connection && reused && retry_allowed => {
-                        fresh_only = true;
-                    }
-                    Err(failure) => return Err(failure.error),
+        let has_body = !body.is_end_stream();
+        let retry_allowed = !has_body && is_idempotent(&head.method);
+        let mut body = Some(body);
+        let mut fresh_only = false;
+        loop {
+            let (connection, reused) = match (!fresh_only).then(|| target.pool.take()).flatten() {
+                Some(connection) => (connection, true),
+                None => (self.connect(target).await?, false),
+            };
+            let outgoing = Outgoing {
+                head,
+                path,
+                rewrite,
+            };
+            match self
+                .exchange(target, connection, &outgoing, &mut body)
+                .await
+            {
+                Ok(response) => return Ok(response),
+                Err(failure) if failure.stale_connection && reused && retry_allowed => {
+                    fresh_only = true;
                 }
+                Err(failure) => return Err(failure.error),
             }
-        };
-        match tokio::time::timeout(self.read_timeout, attempts).await {
-            Ok(result) => result,
-            Err(_) => Err(ProxyError::UpstreamTimeout),
         }
     }
 
@@ -231,68 +251,131 @@ struct Outgoing<'a, R: ?Sized> {
     rewrite: &'a R,
 }
 
-/// One request and its response head on `connection`.
-async fn exchange<B, R>(
-    target: &UpstreamTarget,
-    mut connection: Connection,
-    outgoing: &Outgoing<'_, R>,
-    body: &mut Option<B>,
-) -> Result<Response<UpstreamBody>, Failure>
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
-    R: FieldRewrite + Sync + ?Sized,
-{
-    let head = outgoing.head;
-    let pending_body = body.take().filter(|body| !body.is_end_stream());
-    let framing = body_framing(&head.headers, pending_body.is_some());
-    connection.outgoing.clear();
-    write_head(
-        &mut connection.outgoing,
-        &head.method,
-        outgoing.path,
-        &head.headers,
-        outgoing.rewrite,
-        framing,
-    );
-    match pending_body {
-        None => write_out(&mut connection).await?,
-        Some(mut pending) => {
-            // The body's first piece leaves with the head; the rest as it comes.
-            loop {
-                let Some(frame) = pending.frame().await else {
-                    break;
-                };
-                let frame = frame.map_err(Failure::broken)?;
-                if let Ok(data) = frame.into_data() {
-                    write_body_piece(&mut connection.outgoing, framing, &data);
-                    write_out(&mut connection).await?;
+impl Upstream {
+    /// One request and its response head on `connection`.
+    async fn exchange<B, R>(
+        &self,
+        target: &UpstreamTarget,
+        mut connection: Connection,
+        outgoing: &Outgoing<'_, R>,
+        body: &mut Option<B>,
+    ) -> Result<Response<UpstreamBody>, Failure>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+        R: FieldRewrite + Sync + ?Sized,
+    {
+        let head = outgoing.head;
+        let pending_body = body.take().filter(|body| !body.is_end_stream());
+        let framing = body_framing(&head.headers, pending_body.is_some());
+        connection.outgoing.clear();
+        write_head(
+            &mut connection.outgoing,
+            &head.method,
+            outgoing.path,
+            &head.headers,
+            outgoing.rewrite,
+            framing,
+        );
+        let send_timeout = self.send_timeout;
+        match pending_body {
+            None => write_out(&mut connection, send_timeout).await?,
+            Some(mut pending) => {
+                // The body's first piece leaves with the head; the rest as it comes.
+                while let Some(frame) =
+                    next_piece(&mut connection, &mut pending, send_timeout).await?
+                {
+                    let frame = frame.map_err(Failure::bad_request_body)?;
+                    if let Ok(data) = frame.into_data() {
+                        write_body_piece(&mut connection.outgoing, framing, &data);
+                        write_out(&mut connection, send_timeout).await?;
+                    }
                 }
+                write_body_end(&mut connection.outgoing, framing);
+                write_out(&mut connection, send_timeout).await?;
             }
-            write_body_end(&mut connection.outgoing, framing);
-            write_out(&mut connection).await?;
         }
+        let read_timeout = self.read_timeout;
+        let (response, rest) = read_head(&mut connection, &head.method, read_timeout).await?;
+        Ok(respond(target, connection, response, rest, read_timeout))
     }
-    let (response, rest) = read_head(&mut connection, &head.method).await?;
-    Ok(respond(target, connection, response, rest))
 }
 
-/// Writes what `outgoing` holds. A failed write sent nothing usable: the exchange may be
-/// tried again elsewhere.
-async fn write_out(connection: &mut Connection) -> Result<(), Failure> {
+/// The request body's next frame from the client, waited for at most `limit` (a client
+/// that stops sending is answered `408`).
+async fn next_piece<B>(
+    connection: &mut Connection,
+    body: &mut B,
+    limit: Duration,
+) -> Result<Option<Result<http_body::Frame<Bytes>, B::Error>>, Failure>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    poll_fn(|cx| match Pin::new(&mut *body).poll_frame(cx) {
+        Poll::Ready(frame) => {
+            connection.progressed();
+            Poll::Ready(Ok(frame))
+        }
+        Poll::Pending => connection
+            .poll_silence(cx, limit)
+            .map(|()| Err(Failure::answered(ProxyError::RequestBodyTimeout))),
+    })
+    .await
+}
+
+/// Writes what `outgoing` holds, each write waiting at most `limit` for the upstream to
+/// take bytes. A failed write sent nothing usable: the exchange may be tried again
+/// elsewhere.
+async fn write_out(connection: &mut Connection, limit: Duration) -> Result<(), Failure> {
     if connection.outgoing.is_empty() {
         return Ok(());
     }
-    let result = connection.stream.write_all(&connection.outgoing).await;
+    let mut written = 0;
+    let result = poll_fn(|cx| poll_write_out(connection, cx, &mut written, limit)).await;
     connection.outgoing.clear();
-    result.map_err(|error| Failure::connection_lost("writing to", error, true))
+    result
 }
 
-/// Reads until a final (non-1xx) response head is complete. Returns it with the bytes
-/// that followed it in the same reads.
+/// Writes `outgoing` from `written` on, until all of it is written, the upstream fails,
+/// or it takes nothing for `limit`.
+fn poll_write_out(
+    connection: &mut Connection,
+    cx: &mut Context<'_>,
+    written: &mut usize,
+    limit: Duration,
+) -> Poll<Result<(), Failure>> {
+    while *written < connection.outgoing.len() {
+        let rest = &connection.outgoing[*written..];
+        match Pin::new(&mut connection.stream).poll_write(cx, rest) {
+            Poll::Ready(Ok(0)) => {
+                let error = io::Error::from(io::ErrorKind::WriteZero);
+                return Poll::Ready(Err(Failure::connection_lost("writing to", error, true)));
+            }
+            Poll::Ready(Ok(count)) => {
+                *written += count;
+                connection.progressed();
+            }
+            Poll::Ready(Err(error)) => {
+                return Poll::Ready(Err(Failure::connection_lost("writing to", error, true)))
+            }
+            Poll::Pending => {
+                return connection.poll_silence(cx, limit).map(|()| {
+                    tracing::debug!("the upstream took no request bytes for send_timeout");
+                    Err(Failure::answered(ProxyError::UpstreamTimeout))
+                });
+            }
+        }
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// Reads until a final (non-1xx) response head is complete, each read waiting at most
+/// `limit` for the upstream's next bytes. Returns the head with the bytes that followed
+/// it in the same reads.
 async fn read_head(
     connection: &mut Connection,
     method: &Method,
+    limit: Duration,
 ) -> Result<(ResponseHead, Bytes), Failure> {
     let mut received_any = false;
     loop {
@@ -318,13 +401,24 @@ async fn read_head(
                 }
             }
         }
-        let error = match poll_fn(|cx| connection.poll_fill(cx)).await {
-            Ok(0) => io::Error::from(io::ErrorKind::UnexpectedEof),
-            Ok(_) => {
+        let filled = poll_fn(|cx| match connection.poll_fill(cx) {
+            Poll::Ready(filled) => {
+                connection.progressed();
+                Poll::Ready(Some(filled))
+            }
+            Poll::Pending => connection.poll_silence(cx, limit).map(|()| None),
+        });
+        let error = match filled.await {
+            None => {
+                tracing::debug!("the upstream sent nothing for read_timeout");
+                return Err(Failure::answered(ProxyError::UpstreamTimeout));
+            }
+            Some(Ok(0)) => io::Error::from(io::ErrorKind::UnexpectedEof),
+            Some(Ok(_)) => {
                 received_any = true;
                 continue;
             }
-            Err(error) => error,
+            Some(Err(error)) => error,
         };
         return Err(Failure::connection_lost(
             "reading from",
@@ -342,6 +436,7 @@ fn respond(
     mut connection: Connection,
     head: ResponseHead,
     rest: Bytes,
+    read_timeout: Duration,
 ) -> Response<UpstreamBody> {
     let ResponseHead {
         status,
@@ -379,7 +474,8 @@ fn respond(
                 // The body is re-framed for the client; its length is not this one.
                 headers.remove(CONTENT_LENGTH);
             }
-            UpstreamBody::streamed(connection, delimiter, target.pool.clone(), keep_alive)
+            let pool = target.pool.clone();
+            UpstreamBody::streamed(connection, delimiter, pool, keep_alive, read_timeout)
         }
     };
     let mut response = Response::new(body);

@@ -5,7 +5,9 @@
 //! and then ([`ConnectionPool::sweep`]), so that a quiet service keeps no dead sockets.
 
 use std::collections::VecDeque;
+use std::future::Future as _;
 use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -13,11 +15,16 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use crate::proxy::read_buffer::poll_fill;
 
 /// How many per-thread shelves a pool has; threads beyond this share them.
 const SHELVES: usize = 64;
+
+/// Where a new connection's timer is first set: past any wait, so it never fires before
+/// the first wait moves it back.
+const IDLE_TIMER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// One connection to an upstream target, with its buffers.
 #[derive(Debug)]
@@ -29,6 +36,10 @@ pub struct Connection {
     /// The request being written (head, and the body's first piece).
     pub outgoing: Vec<u8>,
     idle_since: Instant,
+    /// The connection's one timer, re-armed for every wait rather than made anew.
+    timer: Pin<Box<Sleep>>,
+    /// When the current wait gives up; `None` while nothing is being waited for.
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl Connection {
@@ -39,7 +50,36 @@ impl Connection {
             buffer: BytesMut::new(),
             outgoing: Vec::with_capacity(1024),
             idle_since: Instant::now(),
+            timer: Box::pin(tokio::time::sleep(IDLE_TIMER)),
+            deadline: None,
         }
+    }
+
+    /// To be called when a wait (for the upstream's bytes, for the upstream to take
+    /// bytes, for the client's next body piece) is not ready: whether it has now lasted
+    /// `limit` since the last progress. The clock is read only when a wait begins; the
+    /// timer is moved back when it is set past the deadline, and forward only when it
+    /// fires early.
+    pub fn poll_silence(&mut self, cx: &mut Context<'_>, limit: Duration) -> Poll<()> {
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| tokio::time::Instant::now() + limit);
+        if self.timer.deadline() > deadline {
+            self.timer.as_mut().reset(deadline);
+        }
+        while self.timer.as_mut().poll(cx).is_ready() {
+            if self.timer.deadline() >= deadline {
+                self.deadline = None;
+                return Poll::Ready(());
+            }
+            self.timer.as_mut().reset(deadline);
+        }
+        Poll::Pending
+    }
+
+    /// Something moved: the next wait is timed from now.
+    pub fn progressed(&mut self) {
+        self.deadline = None;
     }
 
     /// Reads what the socket has into `buffer` ([`poll_fill`]); reading through
@@ -128,6 +168,7 @@ impl ConnectionPool {
         }
         let now = Instant::now();
         connection.idle_since = now;
+        connection.deadline = None;
         let mut shelf = self.shelf();
         while shelf
             .front()

@@ -2,7 +2,7 @@
 //! buffer, so that a request without a body leaves in one write; bodies go as they come,
 //! re-framed as chunked when their length is unknown.
 
-use http::header::{CONTENT_LENGTH, HOST};
+use http::header::{CONTENT_LENGTH, EXPECT, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::proxy::number_text::append_hex;
@@ -88,6 +88,12 @@ impl FieldRewrite for AsSent {
 /// if it has one, every field of `headers` the rewrite does not replace (hop-by-hop
 /// fields were already removed), the rewrite's own fields, and the chunked
 /// `Transfer-Encoding` when `framing` needs it.
+///
+/// `Content-Length` is written once: a client may send it twice with the same value
+/// (two different values were refused), and one upstream may read two fields as a
+/// conflict another would not. `Expect` is never written: keygate answers
+/// `100 Continue` itself when it first reads the body, so the upstream gets the body
+/// without waiting (as nginx, which never passes `Expect` on).
 pub fn write_head(
     out: &mut Vec<u8>,
     method: &Method,
@@ -109,9 +115,16 @@ pub fn write_head(
     if let Some(host) = new_host {
         append_field(out, HOST.as_str(), host.as_bytes());
     }
+    let mut length_written = false;
     for (name, value) in headers {
-        if (new_host.is_some() && name == HOST) || rewrite.replaces(name) {
+        if (new_host.is_some() && name == HOST) || name == EXPECT || rewrite.replaces(name) {
             continue;
+        }
+        if name == CONTENT_LENGTH {
+            if length_written {
+                continue;
+            }
+            length_written = true;
         }
         append_field(out, name.as_str(), value.as_bytes());
     }
@@ -206,6 +219,28 @@ mod tests {
         write_body_piece(&mut out, BodyFraming::Length, b"hello");
         write_body_end(&mut out, BodyFraming::Length);
         assert_eq!(out, b"hello");
+    }
+
+    #[test]
+    fn one_content_length_and_no_expect_go_upstream() {
+        let mut headers = HeaderMap::new();
+        headers.append("host", HeaderValue::from_static("up"));
+        headers.append(CONTENT_LENGTH, HeaderValue::from_static("5"));
+        headers.append(EXPECT, HeaderValue::from_static("100-continue"));
+        headers.append(CONTENT_LENGTH, HeaderValue::from_static("5"));
+        let mut out = Vec::new();
+        write_head(
+            &mut out,
+            &Method::POST,
+            RequestPath::whole("/"),
+            &headers,
+            &AsSent,
+            BodyFraming::Length,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "POST / HTTP/1.1\r\nhost: up\r\ncontent-length: 5\r\n\r\n"
+        );
     }
 
     /// Replaces `Host` and `x-secret`, and adds `x-added`.

@@ -55,6 +55,7 @@ async fn scripted_upstream(script: Script) -> (Upstream, Arc<Seen>) {
         }],
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_secs(5),
+        send_timeout: Duration::from_secs(5),
     };
     (Upstream::new(&settings), seen)
 }
@@ -397,4 +398,189 @@ async fn sweeping_keeps_open_connections() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     upstream.sweep_idle();
     assert_eq!(upstream.pick().unwrap().pool.idle_here(), 1);
+}
+
+/// An upstream of one connection, served by `serve`, with read and send timeouts of
+/// `limit`.
+async fn raw_upstream<F, Fut>(limit: Duration, serve: F) -> Upstream
+where
+    F: FnOnce(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        if let Ok((stream, _)) = listener.accept().await {
+            serve(stream).await;
+        }
+    });
+    let settings = UpstreamSettings {
+        targets: vec![Target {
+            scheme: http::uri::Scheme::HTTP,
+            authority: address.to_string().parse().unwrap(),
+            base_path: String::new(),
+        }],
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: limit,
+        send_timeout: limit,
+    };
+    Upstream::new(&settings)
+}
+
+/// Reads one request head from `stream`.
+async fn read_head_of(stream: &mut TcpStream) {
+    let mut pending = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while find(&pending, b"\r\n\r\n").is_none() {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => pending.extend_from_slice(&buffer[..read]),
+        }
+    }
+}
+
+async fn send_with<B>(
+    upstream: &Upstream,
+    head: &Parts,
+    body: B,
+) -> Result<Response<UpstreamBody>, ProxyError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let target = upstream.pick().unwrap();
+    upstream
+        .send(target, head, RequestPath::whole("/"), &AsSent, body)
+        .await
+}
+
+#[tokio::test]
+async fn silence_is_timed_not_the_whole_response() {
+    // Each pause is under the limit; together they are well over it.
+    let upstream = raw_upstream(Duration::from_millis(250), |mut stream| async move {
+        read_head_of(&mut stream).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
+            .await;
+        for piece in [b"ab", b"cd", b"ef"] {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let _ = stream.write_all(piece).await;
+        }
+    })
+    .await;
+    let response = send_with(
+        &upstream,
+        &parts(Method::GET, &[("host", "up")]),
+        Empty::new(),
+    )
+    .await
+    .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"abcdef");
+}
+
+#[tokio::test]
+async fn a_body_the_upstream_stops_sending_ends_after_read_timeout() {
+    let upstream = raw_upstream(Duration::from_millis(200), |mut stream| async move {
+        read_head_of(&mut stream).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234")
+            .await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let response = send_with(
+        &upstream,
+        &parts(Method::GET, &[("host", "up")]),
+        Empty::new(),
+    )
+    .await
+    .unwrap();
+    let mut body = response.into_body();
+    let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+    assert_eq!(&first[..], b"01234");
+    let error = body.frame().await.unwrap().unwrap_err();
+    assert!(matches!(error, UpstreamBodyError::TimedOut), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn an_upstream_that_takes_no_request_bytes_is_a_timeout() {
+    let upstream = raw_upstream(Duration::from_millis(200), |stream| async move {
+        // Never reads: the socket buffers fill and the writes stop.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(stream);
+    })
+    .await;
+    let large = Bytes::from(vec![b'x'; 32 * 1024 * 1024]);
+    let length = large.len().to_string();
+    let head = parts(Method::POST, &[("host", "up"), ("content-length", &length)]);
+    let started = std::time::Instant::now();
+    let result = send_with(&upstream, &head, Full::new(large)).await;
+    assert_eq!(result.unwrap_err(), ProxyError::UpstreamTimeout);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// A request body: one piece, then `after`.
+struct Stalling {
+    sent: bool,
+    /// `None`: never another piece; `Some`: this error.
+    after: Option<&'static str>,
+}
+
+impl http_body::Body for Stalling {
+    type Data = Bytes;
+    type Error = &'static str;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if !self.sent {
+            self.sent = true;
+            return std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(
+                b"abc",
+            )))));
+        }
+        match self.after {
+            None => std::task::Poll::Pending,
+            Some(error) => std::task::Poll::Ready(Some(Err(error))),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_sending_its_body_is_answered_408() {
+    let upstream = raw_upstream(Duration::from_millis(200), |mut stream| async move {
+        let mut sink = Vec::new();
+        let _ = stream.read_to_end(&mut sink).await;
+    })
+    .await;
+    let head = parts(Method::POST, &[("host", "up")]);
+    let body = Stalling {
+        sent: false,
+        after: None,
+    };
+    let started = std::time::Instant::now();
+    let result = send_with(&upstream, &head, body).await;
+    assert_eq!(result.unwrap_err(), ProxyError::RequestBodyTimeout);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_broken_request_body_is_the_clients_error() {
+    let upstream = raw_upstream(Duration::from_secs(2), |mut stream| async move {
+        let mut sink = Vec::new();
+        let _ = stream.read_to_end(&mut sink).await;
+    })
+    .await;
+    let head = parts(Method::POST, &[("host", "up")]);
+    let body = Stalling {
+        sent: false,
+        after: Some("invalid chunked encoding"),
+    };
+    let result = send_with(&upstream, &head, body).await;
+    assert_eq!(result.unwrap_err(), ProxyError::BadRequestBody);
 }
