@@ -9,6 +9,7 @@ mod admin;
 mod allow;
 mod cli;
 mod cluster;
+mod differential;
 mod failures;
 mod forwarding;
 mod http1;

@@ -1,0 +1,310 @@
+//! Differential test against nginx: the corpus of requests in `differential/corpus.jsonl`
+//! goes through keygate, and keygate must refuse at least what nginx refuses and forward
+//! the rest so that the upstream acts on what nginx would have acted on.
+//!
+//! Both gateways forward to the same recorder, and are configured alike: a catch-all
+//! that forwards, and guarded places that refuse — the prefix `/files/private/`, the exact
+//! path `/orders/report` and the host `admin.example` — so that a request which reaches
+//! a guarded place only after decoding or normalisation shows. The corpus holds nginx's
+//! outcome for each request; `keygate_matches_recorded_nginx` checks keygate against it
+//! (no nginx needed), `recorded_outcomes_are_what_nginx_does` checks the recording
+//! against a live nginx, and re-records with `KEYGATE_RECORD_DIFFERENTIAL=1`.
+
+mod corpus;
+mod nginx;
+mod recorder;
+
+use corpus::{Case, Forwarded, Outcome};
+use recorder::Recorder;
+
+use crate::support::Gateway;
+
+/// keygate's side of the configuration (nginx's is in `differential/nginx.rs`).
+fn keygate_config(upstream: std::net::SocketAddr) -> String {
+    format!(
+        r#"
+services:
+  - name: admin
+    hosts: [admin.example]
+    upstream: http://{upstream}
+    routes:
+      - name: guarded
+        paths: ["/*"]
+  - name: open
+    preserve_host: true
+    upstream: http://{upstream}
+    routes:
+      - name: private-files
+        paths: ["/files/private/*"]
+      - name: report
+        paths: [/orders/report]
+      - name: anything
+        paths: ["/*"]
+        auth: none
+"#
+    )
+}
+
+#[test]
+fn keygate_matches_recorded_nginx() {
+    let lines = corpus::load();
+    let recorder = Recorder::start();
+    let gateway = Gateway::start(&keygate_config(recorder.address));
+    let mut failures = Vec::new();
+    let mut stricter = Vec::new();
+    let mut checked = 0;
+    for case in corpus::cases(&lines) {
+        let Some(nginx) = &case.nginx else {
+            failures.push(format!(
+                "{}: not recorded yet (KEYGATE_RECORD_DIFFERENTIAL=1)",
+                case.name
+            ));
+            continue;
+        };
+        let keygate = case.send(gateway.address);
+        checked += 1;
+        match verdict(case, nginx, &keygate) {
+            Verdict::Same => {}
+            Verdict::Stricter => stricter.push(format!(
+                "{}: nginx forwarded, keygate refused with {}",
+                case.name,
+                status(&keygate)
+            )),
+            Verdict::Differs(why) => failures.push(format!(
+                "{}: {why}\n    request: {:?}\n    nginx:   {nginx:?}\n    keygate: {keygate:?}",
+                case.name,
+                String::from_utf8_lossy(&case.bytes()),
+            )),
+        }
+    }
+    eprintln!(
+        "differential: {checked} cases; keygate stricter than nginx on {}:\n  {}",
+        stricter.len(),
+        stricter.join("\n  ")
+    );
+    assert!(checked >= 150, "the corpus shrank to {checked} cases");
+    assert!(
+        failures.is_empty(),
+        "keygate differs from nginx on {} of {checked} cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn recorded_outcomes_are_what_nginx_does() {
+    let Some(binary) = nginx::binary() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "nginx is not installed: CI must run the differential test against it"
+        );
+        eprintln!(
+            "SKIPPED: nginx is not installed; the corpus was checked against its recording only"
+        );
+        return;
+    };
+    let record = std::env::var_os("KEYGATE_RECORD_DIFFERENTIAL").is_some();
+    let mut lines = corpus::load();
+    let recorder = Recorder::start();
+    let nginx = nginx::Nginx::start(&binary, recorder.address);
+    let mut changed = Vec::new();
+    for line in &mut lines {
+        let corpus::Line::Case(case) = line else {
+            continue;
+        };
+        let live = case.send(nginx.address);
+        if case.nginx.as_ref() != Some(&live) {
+            changed.push(format!(
+                "{}: recorded {:?}, nginx now {live:?}",
+                case.name, case.nginx
+            ));
+            case.nginx = Some(live);
+        }
+    }
+    if record {
+        corpus::save(&lines);
+        eprintln!("recorded {} changed outcomes", changed.len());
+        return;
+    }
+    assert!(
+        changed.is_empty(),
+        "nginx no longer does what the corpus recorded (re-record with \
+         KEYGATE_RECORD_DIFFERENTIAL=1 and review the diff):\n{}\nnginx error log:\n{}",
+        changed.join("\n"),
+        nginx.error_log()
+    );
+}
+
+/// How keygate's outcome compares with nginx's.
+#[derive(Debug)]
+enum Verdict {
+    /// Both refused, or both forwarded the same request.
+    Same,
+    /// nginx forwarded, keygate refused: allowed, and listed.
+    Stricter,
+    /// Anything else.
+    Differs(String),
+}
+
+fn status(outcome: &Outcome) -> u16 {
+    match outcome {
+        Outcome::Refused(status) => *status,
+        Outcome::Forwarded(_) => 200,
+    }
+}
+
+/// Compares keygate's outcome with nginx's for `case`.
+fn verdict(case: &Case, nginx: &Outcome, keygate: &Outcome) -> Verdict {
+    match (nginx, keygate) {
+        (_, Outcome::Refused(status)) if !(400..500).contains(status) => Verdict::Differs(format!(
+            "keygate answered {status}, neither a refusal (4xx) nor forwarding"
+        )),
+        (Outcome::Refused(_), Outcome::Refused(_)) => Verdict::Same,
+        (Outcome::Forwarded(_), Outcome::Refused(_)) => Verdict::Stricter,
+        (Outcome::Refused(status), Outcome::Forwarded(_)) => {
+            Verdict::Differs(format!("nginx refused with {status}, keygate forwarded"))
+        }
+        (Outcome::Forwarded(nginx), Outcome::Forwarded(keygate)) => {
+            match forwarded_differs(case, nginx, keygate) {
+                Some(why) => Verdict::Differs(why),
+                None => Verdict::Same,
+            }
+        }
+    }
+}
+
+/// Why what keygate forwarded differs from what nginx forwarded, if it does.
+fn forwarded_differs(case: &Case, nginx: &Forwarded, keygate: &Forwarded) -> Option<String> {
+    if keygate.method != nginx.method {
+        return Some(format!(
+            "method {:?}, nginx {:?}",
+            keygate.method, nginx.method
+        ));
+    }
+    if let Some(problem) = not_normal(&keygate.path) {
+        return Some(format!(
+            "forwarded path {:?} has {problem}: the upstream acts on another path than the one routed",
+            keygate.path
+        ));
+    }
+    if decode(&keygate.path) != decode(&nginx.path) {
+        return Some(format!(
+            "forwarded path {:?} decodes to another path than nginx's {:?}",
+            keygate.path, nginx.path
+        ));
+    }
+    if keygate.query != nginx.query {
+        return Some(format!(
+            "query {:?}, nginx {:?}",
+            keygate.query, nginx.query
+        ));
+    }
+    // nginx sends `$host`: lower case, no port, no trailing dot. Only a client's `Host`
+    // (or absolute target) is compared; without either keygate sends the target's.
+    if case.host.is_some() || !case.target.starts_with('/') {
+        let host = keygate.host.as_deref().map(authority_host);
+        if host.as_deref() != nginx.host.as_deref() {
+            return Some(format!(
+                "Host {:?} (host part {host:?}), nginx {:?}",
+                keygate.host, nginx.host
+            ));
+        }
+    }
+    let dropped: Vec<&String> = keygate
+        .headers
+        .iter()
+        .filter(|name| !nginx.headers.contains(name))
+        .collect();
+    if !dropped.is_empty() {
+        return Some(format!("forwarded fields nginx dropped: {dropped:?}"));
+    }
+    None
+}
+
+/// The host of a `Host` value as nginx's `$host` has it: lower case, without the port
+/// and a trailing dot.
+fn authority_host(authority: &str) -> String {
+    let host = if authority.starts_with('[') {
+        authority
+            .find(']')
+            .map_or(authority, |end| &authority[..=end])
+    } else {
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host)
+    };
+    host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
+}
+
+/// What in a forwarded path makes an upstream that decodes and resolves it act on a path
+/// other than the one the gateway routed on.
+fn not_normal(path: &str) -> Option<&'static str> {
+    if !path.starts_with('/') {
+        return Some("no leading slash (not origin-form)");
+    }
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    for (at, segment) in segments.iter().enumerate() {
+        let decoded = decode(segment);
+        if decoded == b"." || decoded == b".." {
+            return Some("a dot segment");
+        }
+        if decoded.contains(&b'/') {
+            return Some("an encoded slash");
+        }
+        if segment.is_empty() && at + 1 < segments.len() {
+            return Some("an empty segment (`//`)");
+        }
+        let escapes = segment.split('%').skip(1);
+        if escapes
+            .filter_map(|rest| rest.get(..2))
+            .filter_map(|hex| u8::from_str_radix(hex, 16).ok())
+            .any(|byte| byte.is_ascii_alphanumeric() || b"-._~".contains(&byte))
+        {
+            return Some("an encoded unreserved character");
+        }
+    }
+    None
+}
+
+/// `text` with every valid `%XX` decoded, once.
+fn decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escape = bytes
+            .get(at + 1..at + 3)
+            .filter(|_| bytes[at] == b'%')
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(byte) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            None => {
+                decoded.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    decoded
+}
+
+#[test]
+fn the_comparison_itself() {
+    assert_eq!(decode("/a%2Fb%zz%4"), b"/a/b%zz%4");
+    assert_eq!(decode("%252e"), b"%2e");
+    assert_eq!(not_normal("/a/%2e%2E/b"), Some("a dot segment"));
+    assert_eq!(not_normal("/a//b"), Some("an empty segment (`//`)"));
+    assert_eq!(not_normal("/a/"), None);
+    assert_eq!(not_normal("/"), None);
+    assert_eq!(
+        not_normal("/%72eport"),
+        Some("an encoded unreserved character")
+    );
+    assert_eq!(not_normal("/a%2fb"), Some("an encoded slash"));
+    assert_eq!(not_normal("/a%3Fb%20%25"), None);
+    assert_eq!(authority_host("Example.COM.:8080"), "example.com");
+    assert_eq!(authority_host("[::1]:80"), "[::1]");
+}
