@@ -60,7 +60,7 @@ impl Nginx {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("start nginx");
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
             loop {
                 if TcpStream::connect(address).is_ok() {
                     return Nginx {
