@@ -209,6 +209,13 @@ fn forwarded_differs(case: &Case, nginx: &Forwarded, keygate: &Forwarded) -> Opt
                 keygate.host, nginx.host
             ));
         }
+        let forwarded = keygate.forwarded_host.as_deref().map(authority_host);
+        if forwarded.as_deref() != nginx.forwarded_host.as_deref() {
+            return Some(format!(
+                "X-Forwarded-Host {:?} (host part {forwarded:?}), nginx {:?}",
+                keygate.forwarded_host, nginx.forwarded_host
+            ));
+        }
     }
     let dropped: Vec<&String> = keygate
         .headers
@@ -307,4 +314,41 @@ fn the_comparison_itself() {
     assert_eq!(not_normal("/a%3Fb%20%25"), None);
     assert_eq!(authority_host("Example.COM.:8080"), "example.com");
     assert_eq!(authority_host("[::1]:80"), "[::1]");
+
+    let case: Case = serde_json::from_str(
+        r#"{"name":"n","target":"http://admin.example/a","host":"public.example","headers":[["X_A","1"]]}"#,
+    )
+    .unwrap();
+    let nginx = Forwarded {
+        method: "GET".into(),
+        path: "/a%3Fb".into(),
+        query: None,
+        host: Some("admin.example".into()),
+        forwarded_host: Some("admin.example".into()),
+        headers: vec![],
+    };
+    let same = Forwarded {
+        path: "/a%3fb".into(),
+        host: Some("Admin.Example.:80".into()),
+        ..nginx.clone()
+    };
+    assert_eq!(forwarded_differs(&case, &nginx, &same), None);
+    let other_forwarded_host = Forwarded {
+        forwarded_host: Some("public.example".into()),
+        ..nginx.clone()
+    };
+    let underscore = Forwarded {
+        headers: vec!["x_a".into()],
+        ..nginx.clone()
+    };
+    let query = Forwarded {
+        query: Some("x".into()),
+        ..nginx.clone()
+    };
+    for differs in [other_forwarded_host, underscore, query] {
+        assert!(
+            forwarded_differs(&case, &nginx, &differs).is_some(),
+            "{differs:?}"
+        );
+    }
 }

@@ -85,6 +85,9 @@ pub struct Forwarded {
     /// The `Host` field (none when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The `X-Forwarded-Host` field (none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_host: Option<String>,
     /// The names, in lower case, of the case's extra fields that arrived.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<String>,
@@ -197,10 +200,12 @@ impl Case {
             .filter_map(|line| line.split_once(':'))
             .map(|(name, value)| (name.to_ascii_lowercase(), value.trim()))
             .collect();
-        let host = fields
-            .iter()
-            .find(|(name, _)| name == "host")
-            .map(|(_, value)| (*value).to_owned());
+        let field = |wanted: &str| {
+            fields
+                .iter()
+                .find(|(name, _)| name == wanted)
+                .map(|(_, value)| (*value).to_owned())
+        };
         let mut headers: Vec<String> = Vec::new();
         for (name, _) in &self.headers {
             let name = name.to_ascii_lowercase();
@@ -212,7 +217,8 @@ impl Case {
             method,
             path: path.to_owned(),
             query: query.map(str::to_owned),
-            host,
+            host: field("host"),
+            forwarded_host: field("x-forwarded-host"),
             headers,
         }
     }

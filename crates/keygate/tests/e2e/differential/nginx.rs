@@ -6,8 +6,8 @@
 //! that refuse, and nginx's defaults for what is compared (`merge_slashes on`,
 //! `underscores_in_headers off`, `ignore_invalid_headers on`). `proxy_pass` with a URI
 //! part makes nginx send the path it acted on — `$uri`, decoded and normalised, escaped
-//! again — instead of the client's bytes, and `Host` is `$host`, the authority it
-//! chose the server by.
+//! again — instead of the client's bytes, and `Host` and `X-Forwarded-Host` are
+//! `$host`, the authority it chose the server by.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -122,6 +122,7 @@ http {{
         location / {{
             proxy_pass http://{upstream}/;
             proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-Host $host;
         }}
         location /files/private/ {{ return 401; }}
         location = /orders/report {{ return 401; }}
