@@ -3,9 +3,10 @@
 //! the rest so that the upstream acts on what nginx would have acted on.
 //!
 //! Both gateways forward to the same recorder, and are configured alike: a catch-all
-//! that forwards, and guarded places that refuse — the prefix `/files/private/`, the exact
-//! path `/orders/report` and the host `admin.example` — so that a request which reaches
-//! a guarded place only after decoding or normalisation shows. The corpus holds nginx's
+//! that forwards, a prefix `/api` that is stripped, and guarded places that refuse — the
+//! prefixes `/files/private/` and `/api/private/`, the exact path `/orders/report` and the
+//! host `admin.example` — so that a request which reaches a guarded place only after
+//! decoding or normalisation shows. The corpus holds nginx's
 //! outcome for each request; `keygate_matches_recorded_nginx` checks keygate against it
 //! (no nginx needed), `recorded_outcomes_are_what_nginx_does` checks the recording
 //! against a live nginx, and re-records with `KEYGATE_RECORD_DIFFERENTIAL=1`.
@@ -30,6 +31,16 @@ services:
     routes:
       - name: guarded
         paths: ["/*"]
+  - name: api
+    path_prefix: /api
+    preserve_host: true
+    upstream: http://{upstream}
+    routes:
+      - name: private
+        paths: ["/private/*"]
+      - name: rest
+        paths: ["/*"]
+        auth: none
   - name: open
     preserve_host: true
     upstream: http://{upstream}

@@ -2,12 +2,13 @@
 //! generated configuration in a temp dir, proxying to the recorder.
 //!
 //! The configuration mirrors the keygate one of the test: a catch-all that forwards,
-//! the guarded places (`/files/private/`, exactly `/orders/report`, host `admin.example`)
-//! that refuse, and nginx's defaults for what is compared (`merge_slashes on`,
-//! `underscores_in_headers off`, `ignore_invalid_headers on`). `proxy_pass` with a URI
-//! part makes nginx send the path it acted on — `$uri`, decoded and normalised, escaped
-//! again — instead of the client's bytes, and `Host` and `X-Forwarded-Host` are
-//! `$host`, the authority it chose the server by.
+//! `/api/` forwarded without its prefix, the guarded places (`/files/private/`,
+//! `/api/private/`, exactly `/orders/report`, host `admin.example`) that refuse, and
+//! nginx's defaults for what is compared (`merge_slashes on`, `underscores_in_headers
+//! off`, `ignore_invalid_headers on`). `proxy_pass` with a URI part makes nginx send the
+//! path it acted on — `$uri`, decoded and normalised, escaped again — instead of the
+//! client's bytes, and `Host` and `X-Forwarded-Host` are `$host`, the authority it chose
+//! the server by.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -124,6 +125,12 @@ http {{
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-Host $host;
         }}
+        location /api/ {{
+            proxy_pass http://{upstream}/;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-Host $host;
+        }}
+        location /api/private/ {{ return 401; }}
         location /files/private/ {{ return 401; }}
         location = /orders/report {{ return 401; }}
     }}
