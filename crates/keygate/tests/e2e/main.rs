@@ -11,6 +11,7 @@ mod allow;
 mod authority;
 mod cli;
 mod cluster;
+mod differential;
 mod failures;
 mod fileshape;
 mod forwarding;
