@@ -104,18 +104,17 @@ fn keygate_matches_recorded_nginx() {
     );
 }
 
+/// Ignored where nginx was not installed when the tests were built (crates/keygate/build.rs),
+/// so that `cargo test` shows it as ignored rather than passed; under `CI=true` it always
+/// runs, and a missing nginx fails it.
 #[test]
+#[cfg_attr(
+    not(keygate_test_nginx),
+    ignore = "needs nginx (apt-get install nginx); the corpus is still checked against its recording"
+)]
 fn recorded_outcomes_are_what_nginx_does() {
-    let Some(binary) = nginx::binary() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "nginx is not installed: CI must run the differential test against it"
-        );
-        eprintln!(
-            "SKIPPED: nginx is not installed; the corpus was checked against its recording only"
-        );
-        return;
-    };
+    let binary = nginx::binary()
+        .expect("nginx is not installed: the differential test must run against it here");
     let record = std::env::var_os("KEYGATE_RECORD_DIFFERENTIAL").is_some();
     let mut lines = corpus::load();
     let recorder = Recorder::start();

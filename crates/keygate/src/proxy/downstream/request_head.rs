@@ -31,6 +31,7 @@ pub const MAX_FIELDS: usize = 100;
 const FEW_FIELDS: usize = 24;
 
 /// What becomes of a request field whose name holds an `_` (`proxy.underscores_in_headers`).
+/// Names with any other byte but letters, digits and `-` are always dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnderscoredFields {
     /// Left out of the request, as nginx does by default: upstreams that read names the
@@ -159,10 +160,14 @@ fn method(bytes: &[u8]) -> Result<Method, HeadError> {
     {
         return Err(HeadError::Malformed("invalid method"));
     }
-    // CONNECT asks for a tunnel, which a gateway of API calls does not make (nginx
-    // refuses it too, with 405).
+    // CONNECT asks for a tunnel, which a gateway of API calls does not make; TRACE would
+    // echo the request, credentials included, back to whoever sent it (cross-site
+    // tracing). nginx refuses both, with 405.
     if bytes == b"CONNECT" {
         return Err(HeadError::Malformed("the CONNECT method"));
+    }
+    if bytes == b"TRACE" {
+        return Err(HeadError::Malformed("the TRACE method"));
     }
     Method::from_bytes(bytes).map_err(|_| HeadError::Malformed("invalid method"))
 }
@@ -268,12 +273,12 @@ fn build(
     let mut hosts = 0;
     for range in ranges {
         let raw_name = &head[range.name.0..range.name.1];
-        // Common names hold no `_`: only the others, which `HeaderName` parses (and
-        // copies) anyway, are scanned for one.
+        // Common names are letters and `-` only: just the others, which `HeaderName`
+        // parses (and copies) anyway, are scanned.
         let name = match common_field_name(raw_name) {
             Some(name) => name,
-            None if underscored == UnderscoredFields::Dropped && raw_name.contains(&b'_') => {
-                drop_underscored(raw_name);
+            None if !plain_name(raw_name, underscored) => {
+                drop_field(raw_name);
                 continue;
             }
             None => HeaderName::from_bytes(raw_name)
@@ -359,12 +364,24 @@ fn build(
     })
 }
 
-/// Notes a field left out for the `_` in its name: its name only, never its value.
+/// Whether a field name is letters, digits and `-` (and `_` when such fields are kept),
+/// as nginx's `ignore_invalid_headers` wants. Any other byte (`.`, `~`, `!`, `+`, `*`, …)
+/// is one that an upstream reading names the CGI way turns into `_`, so that
+/// `X.Consumer.Username` would reach it as `X-Consumer-Username`.
+fn plain_name(raw_name: &[u8], underscored: UnderscoredFields) -> bool {
+    raw_name.iter().all(|&byte| {
+        byte.is_ascii_alphanumeric()
+            || byte == b'-'
+            || (byte == b'_' && underscored == UnderscoredFields::Kept)
+    })
+}
+
+/// Notes a field left out for its name: the name only, never its value.
 #[cold]
-fn drop_underscored(raw_name: &[u8]) {
+fn drop_field(raw_name: &[u8]) {
     tracing::debug!(
         field = %String::from_utf8_lossy(raw_name),
-        "request field with `_` in its name dropped"
+        "request field dropped: its name holds more than letters, digits and `-`"
     );
 }
 
@@ -634,6 +651,7 @@ mod tests {
             "GET * HTTP/1.1\r\nHost: a.example\r\n\r\n",
             "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
             "CONNECT /x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "TRACE / HTTP/1.1\r\nHost: a.example\r\n\r\n",
             // The client's Host is checked even where the authority replaces it.
             "GET http://a.example/ HTTP/1.1\r\nHost: a b\r\n\r\n",
             // HTTP/1.1 still needs its Host field.
@@ -682,6 +700,22 @@ mod tests {
         assert_eq!(kept.len(), 5);
         assert_eq!(kept["x_consumer_username"], "alex");
         assert_eq!(kept["x_custom"], "1");
+    }
+
+    #[test]
+    fn fields_named_with_other_than_letters_digits_and_dashes_are_dropped() {
+        let input = "GET / HTTP/1.1\r\nHost: a\r\nX.Consumer.Username: alex\r\n\
+                     X~Custom: 1\r\nX!Custom: 1\r\nX+Custom: 1\r\nX*Custom: 1\r\n\
+                     X-Kept-2: 1\r\n\r\n";
+        for underscored in [UnderscoredFields::Dropped, UnderscoredFields::Kept] {
+            let fields = parse(&mut BytesMut::from(input), underscored)
+                .unwrap()
+                .unwrap()
+                .parts
+                .headers;
+            let names: Vec<&str> = fields.keys().map(HeaderName::as_str).collect();
+            assert_eq!(names, ["host", "x-kept-2"], "{underscored:?}");
+        }
     }
 
     #[test]
