@@ -15,8 +15,8 @@ use keygate::key::KeyHash;
 use keygate::proxy::downstream::request_head as client_request_head;
 use keygate::proxy::field_maps;
 use keygate::proxy::key_source::extract;
-use keygate::proxy::router::Router;
 use keygate::proxy::upstream::{request_head, response_head};
+use keygate::state::router::Router;
 use keygate::state::Directory;
 use keygate_store::{ConsumerRecord, KeyRecord, Origin};
 
