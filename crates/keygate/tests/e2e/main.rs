@@ -19,6 +19,7 @@ mod lifecycle;
 mod normalise;
 mod one_process;
 mod plans;
+mod postgres_errors;
 mod routing;
 mod walkthrough;
 
