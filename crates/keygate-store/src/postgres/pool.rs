@@ -67,11 +67,11 @@ pub(super) fn parse_url(url: &str) -> Result<postgres::Config> {
 /// The `sslmode` of a URL's query when it is one that demands TLS.
 fn demanded_tls(url: &str) -> Option<&'static str> {
     let (_, query) = url.split_once('?')?;
-    let modes = query
+    let mut modes = query
         .split('&')
         .filter_map(|pair| pair.strip_prefix("sslmode="));
     // As libpq, the last of repeated parameters is the one in force.
-    let mode = modes.last()?;
+    let mode = modes.next_back()?;
     TLS_MODES.into_iter().find(|tls| *tls == mode)
 }
 
