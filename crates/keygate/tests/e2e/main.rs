@@ -18,6 +18,7 @@ mod keys;
 mod lifecycle;
 mod normalise;
 mod one_process;
+mod partial_heads;
 mod plans;
 mod postgres_errors;
 mod routing;
