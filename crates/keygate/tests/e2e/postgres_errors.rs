@@ -46,7 +46,7 @@ fn an_unreachable_postgres_is_named_with_its_port_and_the_reason() {
 fn an_sslmode_that_demands_tls_is_refused_by_validate_and_serve() {
     let port = closed_port().port();
     let dir = TempDir::new();
-    let store = format!("postgres://keygate@127.0.0.1:{port}/test?sslmode=require");
+    let store = format!("postgres://keygate:hunter2-secret@127.0.0.1:{port}/test?sslmode=require");
     let path = write_config(&dir, &config_on(&store));
     let expected = format!(
         "{path}:7:8: `sslmode=require` asks for TLS to PostgreSQL, which keygate does not \
@@ -60,6 +60,7 @@ fn an_sslmode_that_demands_tls_is_refused_by_validate_and_serve() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let errors = String::from_utf8_lossy(&output.stderr);
     assert!(errors.contains(&expected), "{errors}");
+    assert!(!errors.contains("hunter2"), "never the password: {errors}");
 
     let started = Instant::now();
     let mut gateway = Process::spawn(&["serve", "--config", &path, "--workers", "1"]);
@@ -70,9 +71,7 @@ fn an_sslmode_that_demands_tls_is_refused_by_validate_and_serve() {
         "refused at once, not retried: {:?}",
         started.elapsed()
     );
-    assert!(
-        gateway.stderr_text().contains(&expected),
-        "{}",
-        gateway.stderr_text()
-    );
+    let logged = gateway.stderr_text();
+    assert!(logged.contains(&expected), "{logged}");
+    assert!(!logged.contains("hunter2"), "never the password: {logged}");
 }
