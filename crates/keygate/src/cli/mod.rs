@@ -22,6 +22,7 @@ macro_rules! outln {
 mod apply;
 mod client;
 mod consumers;
+mod diff;
 mod expr;
 mod keys;
 mod output;
@@ -91,6 +92,8 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Print everything the gateway holds (key hashes, never keys) as YAML or JSON.
     Export(output::ExportArgs),
+    /// Show what `apply` would change on the gateway, and change nothing.
+    Diff(diff::DiffArgs),
     /// Run a small upstream that answers with the request it received, as JSON.
     Echo {
         /// Address to listen on.
@@ -126,6 +129,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Subscriptions(args) => subscriptions::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => output::export(args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 
