@@ -105,8 +105,16 @@ fn servers(config: &postgres::Config) -> String {
             }
         })
         .collect();
+    if !named.is_empty() {
+        return named.join(", ");
+    }
+    // Only `hostaddr` given: the addresses are what is connected to.
+    let addresses = config.get_hostaddrs().iter().enumerate();
+    let named: Vec<String> = addresses
+        .map(|(index, address)| std::net::SocketAddr::new(*address, port_of(index)).to_string())
+        .collect();
     if named.is_empty() {
-        "localhost:5432".to_owned()
+        "(no host given)".to_owned()
     } else {
         named.join(", ")
     }
@@ -351,5 +359,20 @@ mod tests {
             Err(other) => panic!("{other:?}"),
             Ok(_) => panic!("nothing listens on port {port}"),
         }
+    }
+
+    #[test]
+    fn servers_are_named_by_host_or_address_and_port() {
+        let named = |url: &str| parse_url(url).map(|config| servers(&config)).ok();
+        assert_eq!(named("postgres://u@db/d").as_deref(), Some("db:5432"));
+        assert_eq!(
+            named("postgres://u@a:6000,b:6001/d").as_deref(),
+            Some("a:6000, b:6001")
+        );
+        assert_eq!(
+            named("postgres://u@/d?hostaddr=127.0.0.2&port=6543").as_deref(),
+            Some("127.0.0.2:6543")
+        );
+        assert_eq!(named("postgres://u@/d").as_deref(), Some("(no host given)"));
     }
 }
