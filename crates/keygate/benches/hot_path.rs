@@ -247,7 +247,12 @@ fn client_heads(c: &mut Criterion) {
             b.iter_batched(
                 || bytes::BytesMut::from(raw),
                 |mut buffer| {
-                    let head = client_request_head::parse(&mut buffer).unwrap().unwrap();
+                    let head = client_request_head::parse(
+                        &mut buffer,
+                        client_request_head::UnderscoredFields::Dropped,
+                    )
+                    .unwrap()
+                    .unwrap();
                     field_maps::give_back(head.parts.headers);
                 },
                 criterion::BatchSize::SmallInput,

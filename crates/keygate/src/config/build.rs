@@ -287,6 +287,7 @@ impl Checker<'_> {
             send_timeout: self.duration(proxy.send_timeout.as_ref(), 60),
             shutdown_timeout: self.duration(proxy.shutdown_timeout.as_ref(), 30),
             max_header_bytes,
+            underscores_in_headers: proxy.underscores_in_headers.unwrap_or(false),
             max_partial_head_bytes: self.partial_head_budget(proxy),
         }
     }
@@ -329,8 +330,9 @@ impl Checker<'_> {
     }
 
     /// The four identity header names: each valid, none a field that HTTP or the gateway
-    /// itself sets (a second `Host` or `Content-Length` would confuse the upstream), and
-    /// no two the same.
+    /// itself sets (a second `Host` or `Content-Length` would confuse the upstream), none
+    /// with an `_` (a CGI-style upstream reads `x_user` and a client's `x-user` alike),
+    /// and no two the same.
     fn identity_headers(&mut self, headers: &FileIdentityHeaders) -> IdentityHeaders {
         let fields = [
             (headers.consumer.as_ref(), "x-consumer-username"),
@@ -347,6 +349,14 @@ impl Checker<'_> {
                         &name.referenced,
                         format!(
                             "`{}` cannot carry an identity: HTTP or the gateway itself sets it",
+                            name.value
+                        ),
+                    );
+                } else if parsed.as_str().contains('_') {
+                    self.report(
+                        &name.referenced,
+                        format!(
+                            "`{}` cannot carry an identity: upstreams may read `_` as `-`",
                             name.value
                         ),
                     );

@@ -329,11 +329,13 @@ fn route<'s>(
     }
 }
 
+/// The host the request is for: its `Host`, which holds an absolute target's authority
+/// (`downstream::request_head`); empty for an HTTP/1.0 request without one.
 fn request_host(request: &Parts) -> &str {
     request
-        .uri
-        .host()
-        .or_else(|| request.headers.get(HOST).and_then(|h| h.to_str().ok()))
+        .headers
+        .get(HOST)
+        .and_then(|host| host.to_str().ok())
         .unwrap_or("")
 }
 

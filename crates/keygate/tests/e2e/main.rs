@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod admin_token;
 mod allow;
+mod authority;
 mod cli;
 mod cluster;
 mod failures;
