@@ -10,6 +10,8 @@ use std::time::Duration;
 use http::header::HeaderName;
 use http::{Method, Uri};
 use keygate_policy::Expr;
+use keygate_store::postgres::PostgresStore;
+use keygate_store::StoreError;
 use serde_saphyr::Location;
 
 use super::file::{
@@ -193,6 +195,8 @@ impl Checker<'_> {
                             url.value
                         ),
                     );
+                } else if let Err(error) = check_store_url(&url.value) {
+                    self.report(&url.referenced, error);
                 }
                 url.value.clone()
             }
@@ -753,6 +757,18 @@ impl Checker<'_> {
 /// the line is always right.
 /// The directory cache beside a SQLite database file: `keygate.db` → `keygate.db.cache`.
 /// None for an in-memory database or PostgreSQL, which have no file to sit beside.
+/// Checks a PostgreSQL store URL without connecting (a malformed one, or an `sslmode` that
+/// demands TLS, could never work); the message never repeats the URL.
+fn check_store_url(url: &str) -> Result<(), String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(());
+    }
+    PostgresStore::check_url(url).map_err(|error| match error {
+        StoreError::Unavailable(message) => message,
+        other => other.to_string(),
+    })
+}
+
 fn default_cache_file(store: &str) -> Option<PathBuf> {
     let path = store.strip_prefix("sqlite://").filter(|p| !p.is_empty())?;
     Some(PathBuf::from(format!("{path}.cache")))

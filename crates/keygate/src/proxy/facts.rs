@@ -6,7 +6,7 @@ use http::header::HOST;
 use http::request::Parts;
 use keygate_policy::Facts;
 
-use super::router::strip_port;
+use crate::state::router::strip_port;
 use crate::state::{ConsumerEntry, KeyEntry};
 
 /// The facts of one request; `key` is `None` for an anonymous call.

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::downstream::request_head::UnderscoredFields;
 use super::downstream::{date, serve_connection, Limits};
 use super::handler::Gateway;
+use super::upstreams;
 use crate::state::SharedState;
 
 /// How often a worker closes its idle upstream connections that are past their time or
@@ -38,7 +39,7 @@ pub async fn serve(
         tokio::select! {
             _ = date_tick.tick() => date::refresh(),
             _ = sweep.tick() => {
-                for upstream in &state.load().upstreams {
+                for upstream in upstreams::built(&state.load()) {
                     upstream.sweep_idle();
                 }
             }

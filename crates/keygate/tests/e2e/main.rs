@@ -23,6 +23,7 @@ mod normalise;
 mod one_process;
 mod partial_heads;
 mod plans;
+mod postgres_errors;
 mod readme_curls;
 mod routing;
 mod walkthrough;
