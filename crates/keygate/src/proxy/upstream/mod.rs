@@ -724,3 +724,6 @@ fn respond(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod failover_tests;
