@@ -130,7 +130,10 @@ fn a_stopped_target_costs_no_client_errors_and_is_tried_once() {
         45,
         "the stopped target is tried once, then skipped for fail_timeout: {tries:?}"
     );
-    assert_eq!(tries[4], 2, "the first request after the stop went on to the live target");
+    assert_eq!(
+        tries[4], 2,
+        "the first request after the stop went on to the live target"
+    );
     assert_eq!(retries_counted(&gateway), 1);
 }
 

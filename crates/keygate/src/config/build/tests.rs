@@ -373,5 +373,9 @@ fn unknown_retry_conditions_are_refused_where_written() {
         "services:\n  - name: s\n    upstream:\n      targets: [http://127.0.0.1:1]\n      retry_on: [connect, 500]\n    routes:\n      - name: r\n        paths: [/]\n",
     );
     assert_eq!((problem.line, problem.column), (5, 27), "{problem:?}");
-    assert!(problem.message.contains("found `500`"), "{}", problem.message);
+    assert!(
+        problem.message.contains("found `500`"),
+        "{}",
+        problem.message
+    );
 }

@@ -100,7 +100,14 @@ async fn send(upstream: &Upstream, method: Method) -> (Result<StatusCode, ProxyE
     let fields = TargetHost(first.host_header.clone());
     let mut tries = Tries::new(Instant::now());
     let result = upstream
-        .send(first, &head, path, &fields, Empty::<Bytes>::new(), &mut tries)
+        .send(
+            first,
+            &head,
+            path,
+            &fields,
+            Empty::<Bytes>::new(),
+            &mut tries,
+        )
         .await;
     let status = match result {
         Ok(response) => {
@@ -126,7 +133,10 @@ async fn a_listed_status_goes_on_to_the_next_target_with_its_own_path_and_host()
     assert_eq!(send(&upstream, Method::GET).await, (Ok(StatusCode::OK), 2));
     assert_eq!(first_heads.lock().unwrap().len(), 1);
     let retried = second_heads.lock().unwrap()[0].clone();
-    let expected_line = format!("GET /base-{}/x HTTP/1.1\r\n", second.authority.port_u16().unwrap());
+    let expected_line = format!(
+        "GET /base-{}/x HTTP/1.1\r\n",
+        second.authority.port_u16().unwrap()
+    );
     assert!(retried.starts_with(&expected_line), "{retried}");
     assert!(
         retried.contains(&format!("host: {}\r\n", second.authority)),
@@ -141,7 +151,10 @@ async fn a_status_is_answered_as_it_is_unless_listed_and_never_retried_for_a_pos
     let targets = vec![unavailable, ok];
     let by_default = upstream(targets.clone(), Failover::default());
     let unavailable_status = Ok(StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(send(&by_default, Method::GET).await, (unavailable_status.clone(), 1));
+    assert_eq!(
+        send(&by_default, Method::GET).await,
+        (unavailable_status.clone(), 1)
+    );
     let failover = Failover {
         retry_on: RetryOn::DEFAULT.with(RetryOn::STATUS_503),
         ..Failover::default()
@@ -199,9 +212,19 @@ async fn a_failing_target_is_skipped_by_pick_and_every_target_down_is_still_pick
     upstream.health.max_fails = 1;
     assert_eq!(send(&upstream, Method::GET).await, (Ok(StatusCode::OK), 2));
     for _ in 0..4 {
-        assert_eq!(upstream.pick().unwrap().index, 1, "the first target cools down");
+        assert_eq!(
+            upstream.pick().unwrap().index,
+            1,
+            "the first target cools down"
+        );
     }
-    upstream.targets[1].health.failed(&upstream.health, now_ms());
+    upstream.targets[1]
+        .health
+        .failed(&upstream.health, now_ms());
     let picked: Vec<_> = (0..4).map(|_| upstream.pick().unwrap().index).collect();
-    assert_eq!(picked, [0, 1, 0, 1], "both down: round-robin as if none were");
+    assert_eq!(
+        picked,
+        [0, 1, 0, 1],
+        "both down: round-robin as if none were"
+    );
 }
