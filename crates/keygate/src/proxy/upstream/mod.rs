@@ -127,6 +127,25 @@ enum Fault {
     Client,
 }
 
+impl Fault {
+    /// Whether the failure counts against the target's health.
+    fn is_the_targets(self) -> bool {
+        matches!(self, Fault::Connect | Fault::Reset | Fault::Timeout)
+    }
+
+    /// Whether a request may go on to another target after this failure, as `retry_on`
+    /// says: after `connect` whatever it is (`body_kept`: nothing of its body was read),
+    /// after the others only when `resendable` (idempotent, without a body).
+    fn may_go_on(self, retry_on: RetryOn, resendable: bool, body_kept: bool) -> bool {
+        match self {
+            Fault::Connect => retry_on.has(RetryOn::CONNECT) && body_kept,
+            Fault::Reset => retry_on.has(RetryOn::RESET) && resendable,
+            Fault::Timeout => retry_on.has(RetryOn::TIMEOUT) && resendable,
+            Fault::Stale | Fault::Broken | Fault::Client => false,
+        }
+    }
+}
+
 /// How an exchange failed, and whether it may be tried again on a new connection.
 #[derive(Debug)]
 struct Failure {
@@ -273,18 +292,20 @@ impl Upstream {
             })
     }
 
-    /// The target a request tries after failing on the one at `index`: the next one not
-    /// tried yet and not cooling down; else the next one not tried yet; else the next.
-    fn next_target(&self, index: usize, tried: u64) -> Option<&UpstreamTarget> {
+    /// The target a request tries after failing on `failed`: the next one not tried yet
+    /// (`tried` has a bit per target index) and not cooling down; else the next one not
+    /// tried yet; else the next.
+    fn next_target<'t>(&'t self, failed: &'t UpstreamTarget, tried: u64) -> &'t UpstreamTarget {
         let count = self.targets.len();
-        let after = |step: usize| self.targets.get((index + step) % count);
-        self.available_after(index, tried)
+        let after = |step: usize| self.targets.get((failed.index + step) % count);
+        self.available_after(failed.index, tried)
             .or_else(|| {
                 (1..=count)
                     .filter_map(after)
                     .find(|target| tried & bit(target.index) == 0)
             })
             .or_else(|| after(1))
+            .unwrap_or(failed)
     }
 
     /// Whether one more try may start: fewer than `retries` retries so far, within
@@ -344,7 +365,7 @@ impl Upstream {
             let outcome = self
                 .try_target(target, &outgoing, &mut body, resendable)
                 .await;
-            let retry = match outcome {
+            match outcome {
                 Ok(response) if !self.retry_on.has_status(response.status().as_u16()) => {
                     target.health.succeeded();
                     return Ok(response);
@@ -354,35 +375,25 @@ impl Upstream {
                     if !(resendable && self.may_retry(tries)) {
                         return Ok(response);
                     }
-                    tracing::debug!(status = %response.status(), target = %target.address, "trying another target");
-                    Ok(response)
+                    let status = response.status();
+                    tracing::debug!(%status, target = %target.address, "trying another target");
                 }
                 Err(failure) => {
-                    if matches!(
-                        failure.fault,
-                        Fault::Connect | Fault::Reset | Fault::Timeout
-                    ) {
+                    if failure.fault.is_the_targets() {
                         target.health.failed(&self.health, now_ms());
                     }
-                    let allowed = match failure.fault {
-                        Fault::Connect => {
-                            self.retry_on.has(RetryOn::CONNECT) && (!has_body || body.is_some())
-                        }
-                        Fault::Reset => self.retry_on.has(RetryOn::RESET) && resendable,
-                        Fault::Timeout => self.retry_on.has(RetryOn::TIMEOUT) && resendable,
-                        Fault::Stale | Fault::Broken | Fault::Client => false,
-                    };
+                    let body_kept = !has_body || body.is_some();
+                    let allowed = failure
+                        .fault
+                        .may_go_on(self.retry_on, resendable, body_kept);
                     if !(allowed && self.may_retry(tries)) {
                         return Err(failure.error);
                     }
-                    tracing::debug!(error = %failure.error, target = %target.address, "trying another target");
-                    Err(failure.error)
+                    let error = failure.error;
+                    tracing::debug!(%error, target = %target.address, "trying another target");
                 }
-            };
-            match self.next_target(target.index, tried) {
-                Some(next) => target = next,
-                None => return retry,
             }
+            target = self.next_target(target, tried);
         }
     }
 
