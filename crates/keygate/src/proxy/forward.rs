@@ -12,6 +12,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Uri};
 
+use super::request_id::RequestId;
 use super::upstream::request_head::append_field;
 use super::upstream::FieldRewrite;
 use crate::config::IdentityHeaders;
@@ -99,6 +100,9 @@ pub struct ForwardedFields<'a> {
     original_host: Option<&'a HeaderValue>,
     /// The `Host` sent instead of the client's; `None` keeps the client's.
     host: Option<&'a HeaderValue>,
+    /// The request-id field's name and the request's id, sent in place of what the
+    /// client sent under that name.
+    request_id: Option<(&'a HeaderName, &'a RequestId)>,
 }
 
 impl<'a> ForwardedFields<'a> {
@@ -130,7 +134,14 @@ impl<'a> ForwardedFields<'a> {
             client,
             original_host,
             host,
+            request_id: None,
         }
+    }
+
+    /// Sends `id` upstream as field `name` (both set unless request ids are off), in
+    /// place of any client field of that name.
+    pub fn carry_request_id(&mut self, name: &'a Option<HeaderName>, id: &'a Option<RequestId>) {
+        self.request_id = name.as_ref().zip(id.as_ref());
     }
 }
 
@@ -147,6 +158,7 @@ impl FieldRewrite for ForwardedFields<'_> {
             || *name == self.names.credential
             || *name == self.names.groups
             || *name == self.names.client_type
+            || self.request_id.is_some_and(|(own, _)| name == own)
             // Only with `proxy.underscores_in_headers` does a name with `_` get this far.
             || (name.as_str().as_bytes().contains(&b'_') && self.reads_as_own(name))
     }
@@ -188,6 +200,9 @@ impl FieldRewrite for ForwardedFields<'_> {
         if let Some(host) = &self.original_host {
             append_field(out, X_FORWARDED_HOST.as_str(), host.as_bytes());
         }
+        if let Some((name, id)) = self.request_id {
+            append_field(out, name.as_str(), id.as_bytes());
+        }
     }
 }
 
@@ -211,6 +226,7 @@ impl ForwardedFields<'_> {
             &CONNECTION,
         ];
         own.iter()
+            .chain(self.request_id.as_ref().map(|(own, _)| own))
             .any(|own| same_with_underscores_as_dashes(name, own.as_str().as_bytes()))
     }
 }

@@ -13,6 +13,7 @@ pub mod key_source;
 pub mod number_text;
 pub mod path_normal;
 pub mod read_buffer;
+pub mod request_id;
 pub mod respond;
 pub mod server;
 pub mod upstream;
