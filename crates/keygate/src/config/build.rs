@@ -291,6 +291,22 @@ impl Checker<'_> {
             underscores_in_headers: proxy.underscores_in_headers.unwrap_or(false),
             max_partial_head_bytes: self.partial_head_budget(proxy),
             request_id_header: self.request_id_header(proxy.request_id_header.as_ref()),
+            generate_traceparent: self.traceparent(proxy.traceparent.as_ref()),
+        }
+    }
+
+    /// `proxy.traceparent`: `pass` (default, false) or `generate` (true).
+    fn traceparent(&mut self, mode: Option<&At<String>>) -> bool {
+        match mode.map(|mode| (mode, mode.value.as_str())) {
+            None | Some((_, "pass")) => false,
+            Some((_, "generate")) => true,
+            Some((mode, other)) => {
+                self.report(
+                    &mode.referenced,
+                    format!("expected `pass` or `generate`, found `{other}`"),
+                );
+                false
+            }
         }
     }
 

@@ -89,6 +89,8 @@ pub struct FileProxy {
     pub max_partial_head_bytes: Option<At<u64>>,
     /// The request-id field's name (default `x-request-id`); `off` turns ids off.
     pub request_id_header: Option<At<String>>,
+    /// `pass` (default) or `generate`: what is done with W3C `traceparent`.
+    pub traceparent: Option<At<String>>,
 }
 
 /// `defaults:` — what services and routes inherit.

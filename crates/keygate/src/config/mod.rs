@@ -110,6 +110,9 @@ pub struct ProxySettings {
     /// The field that carries the request id in, upstream and back (default
     /// `x-request-id`); `None` (`off`) sends and logs no id.
     pub request_id_header: Option<HeaderName>,
+    /// `proxy.traceparent: generate`: a request without one valid `traceparent` gets a
+    /// new one upstream (default `pass`: the client's, if any, goes untouched).
+    pub generate_traceparent: bool,
 }
 
 /// The headers that tell the upstream who called.

@@ -33,6 +33,7 @@ use super::key_source::{self, Extracted};
 use super::path_normal::normalise;
 use super::request_id::{RequestId, RequestIdField};
 use super::respond::error_response;
+use super::trace_context::TraceParent;
 use super::upstream::RequestPath;
 use super::upstreams;
 use super::ProxyBody;
@@ -551,6 +552,10 @@ where
         path: forwarded_path(matched.service, parts.uri.path()),
         query: query.as_deref(),
     };
+    let traceparent = match snapshot.config.proxy.generate_traceparent {
+        true => TraceParent::needed(&parts.headers),
+        false => None,
+    };
     let mut fields = ForwardedFields::new(
         &parts.headers,
         &parts.uri,
@@ -563,6 +568,7 @@ where
         matched.service.preserve_host,
     );
     fields.carry_request_id(&snapshot.config.proxy.request_id_header, &record.request_id);
+    fields.carry_traceparent(traceparent.as_ref());
 
     let sent = Instant::now();
     let result = upstream.send(target, parts, path, &fields, body).await;

@@ -16,6 +16,7 @@ pub mod read_buffer;
 pub mod request_id;
 pub mod respond;
 pub mod server;
+pub mod trace_context;
 pub mod upstream;
 pub mod upstreams;
 pub mod workers;

@@ -54,17 +54,13 @@ impl RequestId {
     /// and a per-thread counter, each spread by a bijective mix) and, through a random
     /// per-process part, very likely across processes. Not meant to be unguessable.
     pub fn generate() -> RequestId {
-        let (thread, count) = NEXT.with(|next| {
-            let count = next.count.get();
-            next.count.set(count.wrapping_add(1));
-            (next.thread, count)
-        });
+        let (thread, count) = fresh_bits();
         let mut id = RequestId {
             length: 32,
             bytes: [0; MAX_LENGTH],
         };
         write_hex(&mut id.bytes[..16], thread);
-        write_hex(&mut id.bytes[16..32], mix(count));
+        write_hex(&mut id.bytes[16..32], count);
         id
     }
 
@@ -104,6 +100,16 @@ impl RequestIdField {
     }
 }
 
+/// 128 bits no other call in this process gets: the thread's own 64 bits and its next
+/// count, mixed (never zero).
+pub(crate) fn fresh_bits() -> (u64, u64) {
+    NEXT.with(|next| {
+        let count = next.count.get();
+        next.count.set(count.wrapping_add(1));
+        (next.thread, mix(count))
+    })
+}
+
 /// A thread's part of generated ids.
 struct Next {
     /// The thread's own 64 bits: the process's random part mixed with a thread number.
@@ -115,7 +121,8 @@ struct Next {
 thread_local! {
     static NEXT: Next = Next {
         thread: mix(process_part().wrapping_add(THREADS.fetch_add(1, Ordering::Relaxed))),
-        count: Cell::new(0),
+        // From 1: the mix of 0 is 0.
+        count: Cell::new(1),
     };
 }
 
@@ -147,7 +154,7 @@ fn mix(mut value: u64) -> u64 {
 }
 
 /// Writes `value` as 16 lower-case hex digits into `out`.
-fn write_hex(out: &mut [u8], value: u64) {
+pub(crate) fn write_hex(out: &mut [u8], value: u64) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for (index, digit) in out.iter_mut().enumerate().take(16) {
         let shift = 60 - 4 * index;

@@ -1,7 +1,7 @@
 //! Request ids and the access log's fields for finding a request: the id taken from the
 //! client or generated, seen upstream, on the response (refusals too) and in the log line
-//! with the client's address and the host; `traceparent` passed through; `/metrics`
-//! behind the admin token when asked.
+//! with the client's address and the host; `traceparent` passed through or generated;
+//! `/metrics` behind the admin token when asked.
 
 use serde_json::Value;
 
@@ -167,6 +167,57 @@ fn traceparent_is_passed_through_untouched() {
         response.upstream_header("traceparent").as_deref(),
         Some(traceparent)
     );
+}
+
+/// Whether `value` is a version-00 `traceparent` with non-zero ids and flags `01`.
+fn generated_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |part: &str| {
+        part.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    parts.len() == 4
+        && parts[0] == "00"
+        && parts[1].len() == 32
+        && parts[2].len() == 16
+        && parts[3] == "01"
+        && parts[1..3]
+            .iter()
+            .all(|part| hex(part) && part.bytes().any(|b| b != b'0'))
+}
+
+#[test]
+fn traceparent_can_be_generated_when_missing_or_invalid() {
+    let echo = Echo::start("traces");
+    let config = format!(
+        "services:\n  - name: open\n    path_prefix: /\n    upstream: {}\n    routes:\n      - name: all\n        paths: [\"/*\"]\n        auth: none\n",
+        echo.url()
+    );
+    let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let invalid = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01";
+    let generating = Gateway::start_with_proxy_settings(&["traceparent: generate"], &config);
+    let kept = generating.get("/a", &[("traceparent", valid)]);
+    assert_eq!(kept.upstream_header("traceparent").as_deref(), Some(valid));
+    let first = generating
+        .get("/a", &[])
+        .upstream_header("traceparent")
+        .unwrap();
+    assert!(generated_traceparent(&first), "{first}");
+    let replaced = generating
+        .get("/a", &[("traceparent", invalid)])
+        .upstream_header("traceparent")
+        .unwrap();
+    assert!(generated_traceparent(&replaced), "{replaced}");
+    assert_ne!(first[3..35], replaced[3..35], "each request its own trace");
+
+    let passing = Gateway::start(&config);
+    let untouched = passing.get("/a", &[("traceparent", invalid)]);
+    assert_eq!(
+        untouched.upstream_header("traceparent").as_deref(),
+        Some(invalid),
+        "by default the field is the client's business"
+    );
+    assert_eq!(passing.get("/a", &[]).upstream_header("traceparent"), None);
 }
 
 fn metrics(gateway: &Gateway, token: Option<&str>) -> u16 {

@@ -476,6 +476,27 @@ mod tests {
     }
 
     #[test]
+    fn the_request_id_is_written_once_in_place_of_an_upstreams() {
+        let mut response = Response::new(own("hi"));
+        response
+            .headers_mut()
+            .insert("x-request-id", HeaderValue::from_static("upstream-own"));
+        let field = RequestIdField {
+            name: http::header::HeaderName::from_static("x-request-id"),
+            id: crate::proxy::request_id::RequestId::taken(b"req-7").unwrap(),
+        };
+        let mut out = Vec::new();
+        let exchange = exchange(Version::HTTP_11, true);
+        assert!(matches!(
+            encode_whole(&mut out, response, exchange, Some(&field)),
+            Encoded::Whole(true)
+        ));
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("x-request-id").count(), 1, "{text}");
+        assert!(text.contains("x-request-id: req-7\r\n"), "{text}");
+    }
+
+    #[test]
     fn heads_carry_date_framing_and_connection_only_when_needed() {
         let mut response = Response::new(());
         response
