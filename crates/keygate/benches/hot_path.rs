@@ -1,7 +1,9 @@
 //! Criterion benches of the request path's hot functions: route match, key extraction,
 //! key hash + lookup in indexes of 10,000 and 1,000,000 keys, and the upstream exchange's own HTTP/1.1
 //! work (writing a request head, parsing a response head), and numbers written as text
-//! (the `itoa` crate against the decimal writer `proxy::number_text` had).
+//! (the `itoa` crate against the decimal writer `proxy::number_text` had), and request
+//! paths put in normal form (`proxy::path_normal`: the one scan every request pays, and
+//! the rewrite only odd paths pay).
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -16,6 +18,7 @@ use keygate::key::KeyHash;
 use keygate::proxy::downstream::request_head as client_request_head;
 use keygate::proxy::field_maps;
 use keygate::proxy::key_source::extract;
+use keygate::proxy::path_normal::normalise;
 use keygate::proxy::upstream::{request_head, response_head};
 use keygate::state::router::Router;
 use keygate::state::Directory;
@@ -309,8 +312,31 @@ fn number_text(c: &mut Criterion) {
     });
 }
 
+fn path_normal_form(c: &mut Criterion) {
+    for (name, path) in [
+        (
+            "path normal form: already normal, 3 segments",
+            "/orders/42/items",
+        ),
+        (
+            "path normal form: already normal, 60 bytes",
+            "/v1/api/customers/1234567890/orders/2024-11/items?ignored",
+        ),
+        (
+            "path normal form: escapes and dot segments",
+            "/orders/%72eport/../a//b/./%7Ec",
+        ),
+    ] {
+        let path = path.split('?').next().unwrap();
+        c.bench_function(name, |b| {
+            b.iter(|| normalise(black_box(path)).map(|p| p.len()))
+        });
+    }
+}
+
 criterion_group!(
     benches,
+    path_normal_form,
     number_text,
     route_match,
     key_extraction,

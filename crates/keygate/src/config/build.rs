@@ -233,6 +233,7 @@ impl Checker<'_> {
                 PathBuf::from(&path.value)
             }),
             consumer_metrics: file.admin.consumer_metrics.unwrap_or(false),
+            metrics_auth: file.admin.metrics_auth.unwrap_or(false),
         };
         Config {
             proxy,
@@ -289,6 +290,40 @@ impl Checker<'_> {
             max_header_bytes,
             underscores_in_headers: proxy.underscores_in_headers.unwrap_or(false),
             max_partial_head_bytes: self.partial_head_budget(proxy),
+            request_id_header: self.request_id_header(proxy.request_id_header.as_ref()),
+            generate_traceparent: self.traceparent(proxy.traceparent.as_ref()),
+        }
+    }
+
+    /// `proxy.traceparent`: `pass` (default, false) or `generate` (true).
+    fn traceparent(&mut self, mode: Option<&At<String>>) -> bool {
+        match mode.map(|mode| (mode, mode.value.as_str())) {
+            None | Some((_, "pass")) => false,
+            Some((_, "generate")) => true,
+            Some((mode, other)) => {
+                self.report(
+                    &mode.referenced,
+                    format!("expected `pass` or `generate`, found `{other}`"),
+                );
+                false
+            }
+        }
+    }
+
+    /// `proxy.request_id_header`: a field name, not one of [`RESERVED_FIELD_NAMES`] (default `x-request-id`), or `off`.
+    fn request_id_header(&mut self, name: Option<&At<String>>) -> Option<HeaderName> {
+        match name {
+            Some(name) if name.value == "off" => None,
+            Some(name)
+                if RESERVED_FIELD_NAMES.contains(&name.value.to_ascii_lowercase().as_str()) =>
+            {
+                self.report(
+                    &name.referenced,
+                    format!("`{}` is reserved: not a request-id field", name.value),
+                );
+                None
+            }
+            name => Some(self.header_name(name, "x-request-id")),
         }
     }
 

@@ -73,6 +73,8 @@ pub struct AdminSettings {
     pub token_file: Option<PathBuf>,
     /// Whether request metrics carry a consumer label.
     pub consumer_metrics: bool,
+    /// Whether `/metrics` asks for the admin token like the rest of the admin API.
+    pub metrics_auth: bool,
 }
 
 /// A service as the JSON document the store keeps.
@@ -105,6 +107,12 @@ pub struct ProxySettings {
     /// Room the incomplete request heads of all connections may hold together beyond
     /// their first 4 KiB buffers (default 32 MiB); a head that needs more is `431`.
     pub max_partial_head_bytes: usize,
+    /// The field that carries the request id in, upstream and back (default
+    /// `x-request-id`); `None` (`off`) sends and logs no id.
+    pub request_id_header: Option<HeaderName>,
+    /// `proxy.traceparent: generate`: a request without one valid `traceparent` gets a
+    /// new one upstream (default `pass`: the client's, if any, goes untouched).
+    pub generate_traceparent: bool,
 }
 
 /// The headers that tell the upstream who called.

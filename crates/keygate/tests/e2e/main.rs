@@ -26,6 +26,7 @@ mod partial_heads;
 mod plans;
 mod postgres_errors;
 mod readme_curls;
+mod request_ids;
 mod routing;
 mod walkthrough;
 

@@ -222,6 +222,46 @@ fn underscores_in_headers_is_read() {
 }
 
 #[test]
+fn request_ids_traceparent_and_metrics_auth_are_read_and_checked() {
+    let config = Config::parse("t.yaml", "").unwrap();
+    assert_eq!(
+        config
+            .proxy
+            .request_id_header
+            .as_ref()
+            .map(HeaderName::as_str),
+        Some("x-request-id")
+    );
+    assert!(!config.proxy.generate_traceparent);
+    assert!(!config.admin.metrics_auth);
+    let config = Config::parse(
+        "t.yaml",
+        "proxy:\n  request_id_header: X-Correlation-Id\n  traceparent: generate\nadmin:\n  metrics_auth: true\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config
+            .proxy
+            .request_id_header
+            .as_ref()
+            .map(HeaderName::as_str),
+        Some("x-correlation-id")
+    );
+    assert!(config.proxy.generate_traceparent);
+    assert!(config.admin.metrics_auth);
+    let config = Config::parse("t.yaml", "proxy:\n  request_id_header: \"off\"\n").unwrap();
+    assert_eq!(config.proxy.request_id_header, None);
+    let problem = only_problem("proxy:\n  request_id_header: Host\n");
+    assert_eq!((problem.line, problem.column), (2, 22), "{problem:?}");
+    assert!(problem.message.contains("reserved"), "{problem:?}");
+    let problem = only_problem("proxy:\n  traceparent: sometimes\n");
+    assert!(
+        problem.message.contains("`pass` or `generate`"),
+        "{problem:?}"
+    );
+}
+
+#[test]
 fn key_sources_need_exactly_one_kind() {
     let text = "defaults:\n  key_sources:\n    - header: x\n      cookie: y\n    - cookie: y\n      scheme: Bearer\n    - query: 'a=b'\n";
     let all = problems(text);
