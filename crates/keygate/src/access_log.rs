@@ -64,6 +64,7 @@ struct Line<'a> {
     total_us: u64,
     upstream_us: u64,
     gateway_us: u64,
+    tries: u32,
 }
 
 impl<'a> Line<'a> {
@@ -94,6 +95,7 @@ impl<'a> Line<'a> {
             total_us: record.total_us,
             upstream_us: record.upstream_us,
             gateway_us: record.total_us.saturating_sub(record.upstream_us),
+            tries: record.tries,
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct AccessRecord {
     pub total_us: u64,
     /// Microseconds spent waiting for the upstream's response head.
     pub upstream_us: u64,
+    /// Upstream targets tried (0 when the request went to none; above 1 when retried).
+    pub tries: u32,
 }
 
 impl AccessRecord {
@@ -72,6 +74,7 @@ impl AccessRecord {
             upstream_status: None,
             total_us: 0,
             upstream_us: 0,
+            tries: 0,
         }
     }
 }

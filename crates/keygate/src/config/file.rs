@@ -196,6 +196,16 @@ pub struct FileUpstreamTargets {
     pub read_timeout: Option<At<String>>,
     /// How long sending the request body upstream may make no progress.
     pub send_timeout: Option<At<String>>,
+    /// Tries after the first (default: targets − 1).
+    pub retries: Option<u32>,
+    /// The failures a request is tried again on (default `[connect, reset]`).
+    pub retry_on: Option<Vec<At<String>>>,
+    /// No retry starts once this long has passed since the first try (default 10s).
+    pub retry_timeout: Option<At<String>>,
+    /// Failures in a row that put a target into its cool-down (default 1; 0 = never).
+    pub max_fails: Option<u32>,
+    /// The first cool-down of a failing target (default 10s).
+    pub fail_timeout: Option<At<String>>,
 }
 
 impl<'de> Deserialize<'de> for FileUpstream {

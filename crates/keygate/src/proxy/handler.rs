@@ -34,7 +34,7 @@ use super::path_normal::normalise;
 use super::request_id::{RequestId, RequestIdField};
 use super::respond::error_response;
 use super::trace_context::TraceParent;
-use super::upstream::RequestPath;
+use super::upstream::{RequestPath, Tries};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
@@ -571,8 +571,12 @@ where
     fields.carry_traceparent(traceparent.as_ref());
 
     let sent = Instant::now();
-    let result = upstream.send(target, parts, path, &fields, body).await;
+    let mut tries = Tries::new(sent);
+    let result = upstream
+        .send(target, parts, path, &fields, body, &mut tries)
+        .await;
     record.upstream_us = micros(sent);
+    record.tries = tries.count();
     // The response's hop-by-hop fields were left out as its head was read.
     let response = result?;
     record.upstream_status = Some(response.status().as_u16());

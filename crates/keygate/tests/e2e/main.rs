@@ -12,6 +12,7 @@ mod authority;
 mod cli;
 mod cluster;
 mod differential;
+mod failover;
 mod failures;
 mod fileshape;
 mod forwarding;

@@ -375,3 +375,47 @@ fn the_directory_cache_sits_beside_a_sqlite_file_unless_told_otherwise() {
     assert_eq!((problem.line, problem.column), (1, 13));
     assert!(problem.message.contains("`off`"), "{}", problem.message);
 }
+
+#[test]
+fn failover_fields_are_read_with_nginx_like_defaults() {
+    let service = |upstream: &str| {
+        let text = format!(
+            "services:\n  - name: s\n    upstream:\n      targets: [http://127.0.0.1:1, http://127.0.0.1:2]\n{upstream}    routes:\n      - name: r\n        paths: [/]\n"
+        );
+        let config = Config::parse("t.yaml", &text).unwrap();
+        config.services[0].upstream.failover.clone()
+    };
+    assert_eq!(service(""), Failover::default());
+    let defaults = Failover::default();
+    assert_eq!(defaults.retries, None, "one per other target");
+    assert_eq!(defaults.retry_on, RetryOn::CONNECT.with(RetryOn::RESET));
+    assert_eq!(defaults.max_fails, 1);
+    assert_eq!(defaults.fail_timeout, Duration::from_secs(10));
+    let set = service(
+        "      retries: 3\n      retry_on: [connect, timeout, 503]\n      retry_timeout: 2s\n      max_fails: 0\n      fail_timeout: 500ms\n",
+    );
+    assert_eq!(set.retries, Some(3));
+    let expected = RetryOn::CONNECT
+        .with(RetryOn::TIMEOUT)
+        .with(RetryOn::STATUS_503);
+    assert_eq!(set.retry_on, expected);
+    assert!(!set.retry_on.has(RetryOn::RESET));
+    assert!(set.retry_on.has_status(503) && !set.retry_on.has_status(502));
+    assert_eq!(set.retry_timeout, Duration::from_secs(2));
+    assert_eq!(set.max_fails, 0);
+    assert_eq!(set.fail_timeout, Duration::from_millis(500));
+    assert_eq!(service("      retry_on: []\n").retry_on, RetryOn::NONE);
+}
+
+#[test]
+fn unknown_retry_conditions_are_refused_where_written() {
+    let problem = only_problem(
+        "services:\n  - name: s\n    upstream:\n      targets: [http://127.0.0.1:1]\n      retry_on: [connect, 500]\n    routes:\n      - name: r\n        paths: [/]\n",
+    );
+    assert_eq!((problem.line, problem.column), (5, 27), "{problem:?}");
+    assert!(
+        problem.message.contains("found `500`"),
+        "{}",
+        problem.message
+    );
+}
