@@ -78,12 +78,15 @@ pub fn run(data: &[u8]) {
 }
 
 /// Whether removing `removed` must leave what `other` holds as it was: true unless both
-/// read the same header or query parameter, or a header source named `Cookie` reads
-/// every cookie.
+/// read the same header or query parameter, or both read cookies, or a header source
+/// named `Cookie` reads every cookie. Stripping one cookie writes the `Cookie` field anew
+/// from the pairs it keeps, so a field extraction could not read before (bytes that are
+/// not UTF-8 elsewhere in it) may be readable after; stripping every source, as
+/// forwarding does, is checked on its own in [`run`].
 fn independent(removed: &KeySource, other: &KeySource) -> bool {
     match (removed, other) {
         (KeySource::Header { name: a, .. }, KeySource::Header { name: b, .. }) => a != b,
-        (KeySource::Cookie { name: a }, KeySource::Cookie { name: b }) => a != b,
+        (KeySource::Cookie { .. }, KeySource::Cookie { .. }) => false,
         (KeySource::Query { name: a }, KeySource::Query { name: b }) => a != b,
         (KeySource::Header { name, .. }, KeySource::Cookie { .. })
         | (KeySource::Cookie { .. }, KeySource::Header { name, .. }) => name != COOKIE,
