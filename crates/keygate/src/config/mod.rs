@@ -5,6 +5,7 @@ mod build;
 mod error;
 mod file;
 mod path_pattern;
+mod schema;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use keygate_policy::Expr;
 
 pub use error::{ConfigError, Problem};
 pub use path_pattern::{PathPattern, Segment};
+pub use schema::SCHEMA;
 
 use crate::key::KeyHash;
 

@@ -14,6 +14,7 @@ mod failures;
 mod forwarding;
 mod hardening;
 mod http1;
+mod install;
 mod keys;
 mod lifecycle;
 mod normalise;
