@@ -53,3 +53,63 @@ fn man_prints_keygate_1_in_roff() {
     assert!(page.contains(".TH keygate 1"), "{page}");
     assert!(page.contains("keygate\\-serve(1)"), "{page}");
 }
+
+fn repository_file(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path))
+        .unwrap()
+}
+
+/// The arguments after the binary of each `KEY=/usr/local/bin/keygate …` line of the unit.
+fn unit_commands(unit: &str, key: &str) -> Vec<Vec<String>> {
+    unit.lines()
+        .filter_map(|line| line.strip_prefix(key)?.strip_prefix("=/usr/local/bin/keygate "))
+        .map(|rest| rest.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+/// Runs `args` with the configuration path swapped for `config`.
+fn run_with_config(args: &[String], from: &str, config: &Path) -> Output {
+    let config = config.to_str().unwrap();
+    let args: Vec<&str> = args
+        .iter()
+        .map(|arg| if arg == from { config } else { arg.as_str() })
+        .collect();
+    keygate(&args)
+}
+
+#[test]
+fn the_systemd_unit_and_the_image_run_commands_keygate_has() {
+    const CONFIG: &str = "/etc/keygate/keygate.yaml";
+    let unit = repository_file("deploy/keygate.service");
+    let start = unit_commands(&unit, "ExecStart");
+    let reload = unit_commands(&unit, "ExecReload");
+    assert_eq!(start.len(), 1, "{start:?}");
+    assert_eq!(reload.len(), 1, "{reload:?}");
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+
+    let dockerfile = repository_file("deploy/Dockerfile");
+    let cmd = dockerfile
+        .lines()
+        .find_map(|line| line.strip_prefix("CMD "))
+        .unwrap();
+    let cmd: Vec<String> = serde_json::from_str(cmd).unwrap();
+    assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/keygate\"]"));
+    assert!(dockerfile.contains("COPY deploy/keygate.yaml /etc/keygate/keygate.yaml"));
+
+    // The image's configuration is valid, and `validate` takes the unit's arguments.
+    let image_config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/keygate.yaml");
+    let checked = run_with_config(&reload[0], CONFIG, &image_config);
+    assert!(checked.status.success(), "{checked:?}");
+
+    // Both start commands parse (usage errors exit 2); with a missing file they stop at
+    // reading it (exit 1), before listening anywhere.
+    let missing = std::env::temp_dir().join(format!("keygate-missing-{}.yaml", std::process::id()));
+    for args in [&start[0], &cmd] {
+        assert_eq!(args[0], "serve", "{args:?}");
+        assert!(args.iter().any(|arg| arg == CONFIG), "{args:?}");
+        let output = run_with_config(args, CONFIG, &missing);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("keygate-missing"), "{args:?}: {stderr}");
+    }
+}
