@@ -55,14 +55,21 @@ fn man_prints_keygate_1_in_roff() {
 }
 
 fn repository_file(path: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path))
-        .unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path),
+    )
+    .unwrap()
 }
 
 /// The arguments after the binary of each `KEY=/usr/local/bin/keygate …` line of the unit.
 fn unit_commands(unit: &str, key: &str) -> Vec<Vec<String>> {
     unit.lines()
-        .filter_map(|line| line.strip_prefix(key)?.strip_prefix("=/usr/local/bin/keygate "))
+        .filter_map(|line| {
+            line.strip_prefix(key)?
+                .strip_prefix("=/usr/local/bin/keygate ")
+        })
         .map(|rest| rest.split_whitespace().map(str::to_owned).collect())
         .collect()
 }
