@@ -281,6 +281,25 @@ impl Checker<'_> {
             send_timeout: self.duration(proxy.send_timeout.as_ref(), 60),
             shutdown_timeout: self.duration(proxy.shutdown_timeout.as_ref(), 30),
             max_header_bytes,
+            max_partial_head_bytes: self.partial_head_budget(proxy),
+        }
+    }
+
+    /// `proxy.max_partial_head_bytes`: any number of bytes up to 4 GiB (default 32 MiB).
+    fn partial_head_budget(&mut self, proxy: &FileProxy) -> usize {
+        const DEFAULT: usize = 32 * 1024 * 1024;
+        match &proxy.max_partial_head_bytes {
+            None => DEFAULT,
+            Some(bytes) => match usize::try_from(bytes.value) {
+                Ok(value) if bytes.value <= 1 << 32 => value,
+                _ => {
+                    self.report(
+                        &bytes.referenced,
+                        "max_partial_head_bytes must be between 0 and 4294967296",
+                    );
+                    DEFAULT
+                }
+            },
         }
     }
 

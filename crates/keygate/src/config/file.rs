@@ -78,6 +78,8 @@ pub struct FileProxy {
     pub shutdown_timeout: Option<At<String>>,
     /// Largest accepted request header section, in bytes.
     pub max_header_bytes: Option<At<u64>>,
+    /// Room all incomplete request heads may hold together beyond their first buffers.
+    pub max_partial_head_bytes: Option<At<u64>>,
 }
 
 /// `defaults:` — what services and routes inherit.

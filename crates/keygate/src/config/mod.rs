@@ -97,6 +97,9 @@ pub struct ProxySettings {
     pub shutdown_timeout: Duration,
     /// Largest request header section accepted, in bytes (default 32 KiB); larger is `431`.
     pub max_header_bytes: usize,
+    /// Room the incomplete request heads of all connections may hold together beyond
+    /// their first 4 KiB buffers (default 32 MiB); a head that needs more is `431`.
+    pub max_partial_head_bytes: usize,
 }
 
 /// The headers that tell the upstream who called.

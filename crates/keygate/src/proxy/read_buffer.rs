@@ -1,11 +1,13 @@
 //! Reading from a socket into a connection's read buffer, shared by the client and the
-//! upstream side.
+//! upstream side: [`poll_fill`] grows the buffer by [`READ_CHUNK`] when it runs low (for
+//! bodies and responses), [`poll_fill_within`] reads only into room already made (for
+//! request heads, whose room is rationed by `downstream::head_room`).
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::BytesMut;
+use bytes::{BufMut as _, BytesMut};
 use tokio::net::TcpStream;
 
 /// Read buffers grow by this much when they run low.
@@ -26,4 +28,17 @@ pub fn poll_fill(
         buffer.reserve(READ_CHUNK);
     }
     tokio_util::io::poll_read_buf(Pin::new(stream), cx, buffer)
+}
+
+/// Reads what `stream` has into `buffer`, at most `room` bytes and no more than its spare
+/// capacity: the buffer does not grow. The caller leaves at least one byte of room
+/// (none would read as the end of the stream).
+pub fn poll_fill_within(
+    stream: &mut TcpStream,
+    buffer: &mut BytesMut,
+    room: usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    debug_assert!(room > 0 && buffer.capacity() > buffer.len());
+    tokio_util::io::poll_read_buf(Pin::new(stream), cx, &mut buffer.limit(room))
 }

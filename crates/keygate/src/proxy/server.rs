@@ -49,6 +49,7 @@ pub async fn serve(
                     let limits = Limits {
                         header_timeout: settings.header_timeout,
                         max_head_bytes: (settings.max_header_bytes + 16 * 1024).max(8192),
+                        partial_head_budget: settings.max_partial_head_bytes,
                         send_timeout: settings.send_timeout,
                     };
                     let (gateway, stopping, open) = (gateway.clone(), stopping.clone(), open.clone());

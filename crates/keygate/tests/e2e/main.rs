@@ -19,6 +19,7 @@ mod keys;
 mod lifecycle;
 mod normalise;
 mod one_process;
+mod partial_heads;
 mod plans;
 mod routing;
 mod walkthrough;

@@ -99,6 +99,17 @@ fn defaults_apply_when_fields_are_absent() {
 }
 
 #[test]
+fn the_partial_head_budget_is_read_and_checked() {
+    let config = Config::parse("t.yaml", "").unwrap();
+    assert_eq!(config.proxy.max_partial_head_bytes, 32 * 1024 * 1024);
+    let config = Config::parse("t.yaml", "proxy:\n  max_partial_head_bytes: 65536\n").unwrap();
+    assert_eq!(config.proxy.max_partial_head_bytes, 65536);
+    let problem = only_problem("proxy:\n  max_partial_head_bytes: 4294967297\n");
+    assert_eq!((problem.line, problem.column), (2, 27), "{problem:?}");
+    assert!(problem.message.contains("between 0 and 4294967296"));
+}
+
+#[test]
 fn an_empty_file_is_a_gateway_with_nothing_configured() {
     let config = Config::parse("t.yaml", "").unwrap();
     assert!(config.services.is_empty());

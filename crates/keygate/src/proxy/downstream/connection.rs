@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use super::head_room::{self, HeadRoom, NoRoom, FIRST_BUFFER};
 use super::request_body::{BodyProgress, BodyState, RequestBody};
 use super::request_head::{self, HeadError, RequestHead};
 use super::response_writer::{encode_whole, write_response, Encoded, Exchange, WriteError};
@@ -28,7 +29,7 @@ use crate::proxy::error::ProxyError;
 use crate::proxy::field_maps;
 use crate::proxy::forward::ClientAddress;
 use crate::proxy::handler::{Checked, Gateway};
-use crate::proxy::read_buffer::{poll_fill, READ_CHUNK};
+use crate::proxy::read_buffer::{poll_fill, poll_fill_within};
 use crate::proxy::respond::error_response;
 
 /// When keygate closes a connection the client may still be sending on, what it sends
@@ -50,6 +51,10 @@ pub struct Limits {
     /// A head still incomplete after this many bytes is answered `431` (a complete one
     /// is measured against `max_header_bytes` by the handler).
     pub max_head_bytes: usize,
+    /// How much room the incomplete heads of all connections may hold together beyond
+    /// their first buffers (`proxy.max_partial_head_bytes`); a head that needs more is
+    /// answered `431`.
+    pub partial_head_budget: usize,
     /// How long a write may make no progress before the connection is closed.
     pub send_timeout: Duration,
 }
@@ -66,6 +71,8 @@ pub struct ClientConnection {
     pub outgoing: Vec<u8>,
     /// The current request's body.
     pub body: BodyState,
+    /// The room the head being read may take in `buffer`.
+    head_room: HeadRoom,
     /// Bytes read from the socket so far.
     bytes_read: u64,
     /// How long a write may make no progress.
@@ -86,9 +93,10 @@ impl ClientConnection {
     fn new(stream: TcpStream, limits: &Limits) -> ClientConnection {
         ClientConnection {
             stream,
-            buffer: BytesMut::with_capacity(READ_CHUNK),
+            buffer: BytesMut::with_capacity(FIRST_BUFFER),
             outgoing: Vec::with_capacity(1024),
             body: BodyState::none(),
+            head_room: HeadRoom::new(&head_room::TAKEN),
             bytes_read: 0,
             send_timeout: limits.send_timeout,
             timer: Box::pin(tokio::time::sleep(limits.header_timeout)),
@@ -98,6 +106,18 @@ impl ClientConnection {
     /// Reads what the socket has into `buffer` ([`poll_fill`]), counting the bytes.
     pub fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let read = poll_fill(&mut self.stream, &mut self.buffer, cx);
+        self.count(read)
+    }
+
+    /// Reads at most `room` bytes into the room already made in `buffer`
+    /// ([`poll_fill_within`]), counting them.
+    fn poll_fill_within(&mut self, room: usize, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let read = poll_fill_within(&mut self.stream, &mut self.buffer, room, cx);
+        self.count(read)
+    }
+
+    /// Counts the bytes of a read.
+    fn count(&mut self, read: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
         if let Poll::Ready(Ok(count)) = read {
             self.bytes_read += count as u64;
         }
@@ -137,15 +157,35 @@ impl ClientConnection {
         loop {
             if !self.buffer.is_empty() {
                 match request_head::parse(&mut self.buffer) {
-                    Ok(Some(head)) => return Poll::Ready(Ok(head)),
-                    Ok(None) if self.buffer.len() >= limits.max_head_bytes => {
-                        return Poll::Ready(Err(NoHead::Refused(ProxyError::HeadersTooLarge)))
+                    Ok(Some(head)) => {
+                        self.head_room.release();
+                        return Poll::Ready(Ok(head));
                     }
                     Ok(None) => {}
-                    Err(error) => return Poll::Ready(Err(refusal(error))),
+                    Err(error) => {
+                        self.head_room.release();
+                        return Poll::Ready(Err(refusal(error)));
+                    }
                 }
             }
-            match self.poll_fill(cx) {
+            let room = self.head_room.make_room(
+                &mut self.buffer,
+                limits.max_head_bytes,
+                limits.partial_head_budget,
+            );
+            let room = match room {
+                Ok(room) => room,
+                Err(no_room) => {
+                    self.head_room.release();
+                    if no_room == NoRoom::OverBudget {
+                        tracing::debug!(
+                            "request head refused: the budget for partial heads is spent"
+                        );
+                    }
+                    return Poll::Ready(Err(NoHead::Refused(ProxyError::HeadersTooLarge)));
+                }
+            };
+            match self.poll_fill_within(room, cx) {
                 Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(Err(NoHead::Closed)),
                 Poll::Ready(Ok(_)) => continue,
                 Poll::Pending => break,
@@ -196,8 +236,11 @@ impl ClientConnection {
         let draining = async {
             let limit = self.bytes_read + DISCARD_LIMIT;
             while self.bytes_read < limit {
+                // Read into the first buffer's worth, not a larger one grown for this.
                 self.buffer.clear();
-                match poll_fn(|cx| self.poll_fill(cx)).await {
+                self.buffer.reserve(FIRST_BUFFER);
+                let room = self.buffer.capacity().min(FIRST_BUFFER);
+                match poll_fn(|cx| self.poll_fill_within(room, cx)).await {
                     Ok(0) | Err(_) => return,
                     Ok(_) => {}
                 }

@@ -13,6 +13,7 @@
 
 pub mod connection;
 pub mod date;
+pub mod head_room;
 pub mod request_body;
 pub mod request_head;
 pub mod response_writer;
