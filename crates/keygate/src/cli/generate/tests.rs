@@ -60,28 +60,50 @@ fn bash_completion_script_names_each_subcommand_path() {
     }
 }
 
-#[test]
-fn bash_completion_script_is_valid_bash() {
-    let script = completion_script(Shell::Bash);
-    let dir = std::env::temp_dir().join(format!("keygate-completion-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("keygate.bash");
+/// Whether `shell` accepts `script` without running it; `None` when the shell is not
+/// installed.
+fn syntax_check(shell: &str, flag: &str, script: &[u8]) -> Option<Result<(), String>> {
+    // Tests run in parallel: each check writes a file of its own.
+    static CHECKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let check = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!(
+        "keygate-completion-{}-{check}.{shell}",
+        std::process::id()
+    ));
     std::fs::write(&file, script).expect("write the script");
-    let checked = std::process::Command::new("bash")
-        .arg("-n")
+    let checked = std::process::Command::new(shell)
+        .arg(flag)
         .arg(&file)
         .output();
-    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_file(&file).ok();
     match checked {
-        Ok(output) => assert!(
-            output.status.success(),
-            "bash -n: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("bash is not installed: syntax check skipped");
+        Ok(output) if output.status.success() => Some(Ok(())),
+        Ok(output) => Some(Err(String::from_utf8_lossy(&output.stderr).into_owned())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => panic!("cannot run {shell}: {error}"),
+    }
+}
+
+#[test]
+fn completion_scripts_are_valid_in_their_shells() {
+    for (shell, flag, name) in [
+        (Shell::Bash, "-n", "bash"),
+        (Shell::Zsh, "-n", "zsh"),
+        (Shell::Fish, "--no-execute", "fish"),
+    ] {
+        match syntax_check(name, flag, &completion_script(shell)) {
+            Some(Ok(())) => {}
+            Some(Err(error)) => panic!("{name} {flag}: {error}"),
+            None => eprintln!("{name} is not installed: its syntax check is skipped"),
         }
-        Err(error) => panic!("cannot run bash: {error}"),
+    }
+}
+
+#[test]
+fn the_syntax_check_catches_a_broken_script() {
+    let broken = b"f() {\n  if then\n";
+    if let Some(result) = syntax_check("bash", "-n", broken) {
+        assert!(result.is_err(), "bash -n accepted a broken script");
     }
 }
 
