@@ -10,7 +10,7 @@
 # `POST /v1/consumers/bench/keys` with the body `{}`, so keygate generates the key,
 # commits it durably and makes it live before answering 201. Prints one table row per
 # connection count, checks that the store holds one key per 201, and stops keygate (also
-# on failure or Ctrl-C). wrk comes from ../shared/bench/peers.sh setup when missing.
+# on failure or Ctrl-C). wrk comes from bench/peers/peers.sh setup when missing.
 # See bench/README.md.
 #
 # Environment (defaults in brackets):
@@ -25,7 +25,7 @@
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PEERS=$ROOT/../shared/bench/peers.sh
+PEERS=$ROOT/bench/peers/peers.sh
 DURATION=${DURATION:-5s} CONCS=${CONCS:-"1 4 16 64"}
 KG_ADMIN_PORT=${KG_ADMIN_PORT:-19180} KG_PORT=${KG_PORT:-19080}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -71,8 +71,8 @@ if [ -z "${KG_BIN:-}" ]; then
 fi
 [ -x "$KG" ] || die "no keygate binary at $KG"
 if ! command -v wrk >/dev/null; then
-  [ -x "$PEERS" ] || die "wrk is missing and ../shared/bench/peers.sh is not there to install it"
-  say "wrk is missing: ../shared/bench/peers.sh setup"
+  [ -x "$PEERS" ] || die "wrk is missing and bench/peers/peers.sh is not there to install it"
+  say "wrk is missing: bench/peers/peers.sh setup"
   "$PEERS" setup || die "peers.sh setup failed"
 fi
 

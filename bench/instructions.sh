@@ -13,7 +13,7 @@
 # counted; the kernel's work (system calls, the loopback) is not.
 #
 # keygate runs bench/gen_config.py's 10k-key configuration with one worker and no access
-# log; nginx a copy of the peers' 10k-key configuration (../shared/bench/peers.sh) with
+# log; nginx a copy of the peers' 10k-key configuration (bench/peers/peers.sh) with
 # `master_process off`. Both proxy to the peers' upstream, which is started when it is not
 # running (and then stopped again). callgrind does not offer the CPU's SHA extensions, so
 # keygate's SHA-256 runs the portable code of the sha2 crate under it; the table shows that
@@ -29,7 +29,7 @@
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PEERS=$ROOT/../shared/bench/peers.sh
+PEERS=$ROOT/bench/peers/peers.sh
 export KG_BENCH_DIR=${KG_BENCH_DIR:-${TMPDIR:-/tmp}/keygate-bench}
 N=${N:-3000} WARMUP=${WARMUP:-500} TOP=${TOP:-0}
 KG_COUNT_PORT=${KG_COUNT_PORT:-8095} NGINX_COUNT_PORT=${NGINX_COUNT_PORT:-9096}
@@ -77,7 +77,8 @@ if [ -z "${KEYGATE_BIN:-}" ]; then
 fi
 mkdir -p "$WORK" "$ROOT/bench/out"
 python3 "$ROOT/bench/gen_config.py" "$KEYS/keys-10k.txt" "$WORK/keygate.yaml" "$KG_COUNT_PORT" \
-  --store sqlite::memory: --admin-listen "127.0.0.1:$((KG_COUNT_PORT + 1000))" >/dev/null \
+  --store sqlite::memory: --admin-listen "127.0.0.1:$((KG_COUNT_PORT + 1000))" \
+  --upstream "http://127.0.0.1:$UPSTREAM_PORT" >/dev/null \
   || die "gen_config.py failed"
 mkdir -p "$WORK/nginx/logs"
 sed "s/listen 127.0.0.1:[0-9]*/listen 127.0.0.1:$NGINX_COUNT_PORT/" \

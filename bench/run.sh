@@ -4,7 +4,7 @@
 #   bench/run.sh
 #
 # Builds the release binary (or takes KEYGATE_BIN), sets up the peer gateways
-# (../shared/bench/peers.sh), writes keygate's benchmark configurations (10k and 1M keys)
+# (bench/peers/peers.sh), writes keygate's benchmark configurations (10k and 1M keys)
 # from the peers' key sets — by default the 1M keys go into keygate-1m's SQLite store
 # (bench/import_keys.py) and its configuration file stays small —, starts keygate with
 # one worker thread on KG_PORT (10k keys) and KG_1M_PORT (1M keys), measures start-up
@@ -37,7 +37,7 @@
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PEERS=$ROOT/../shared/bench/peers.sh
+PEERS=$ROOT/bench/peers/peers.sh
 export KG_BENCH_DIR=${KG_BENCH_DIR:-${TMPDIR:-/tmp}/keygate-bench}
 export REPS=${REPS:-3} DURATION=${DURATION:-10s} CONCS=${CONCS:-"50 200"}
 KG_PORT=${KG_PORT:-8080} KG_1M_PORT=${KG_1M_PORT:-8081}
@@ -223,7 +223,7 @@ start_from_store() { # name keys-label port admin-port dir config
 }
 
 # ---------------------------------------------------------------- 1. build
-[ -x "$PEERS" ] || die "peer scripts not found next to the repository (../shared/bench/peers.sh)"
+[ -x "$PEERS" ] || die "bench/peers/peers.sh is missing or not executable"
 if [ -n "$KEYGATE_BIN" ]; then
   # Made absolute: keygate runs in each instance's folder.
   case $KEYGATE_BIN in
@@ -264,6 +264,7 @@ gen() { # set
       a+=(--store "sqlite::memory:")
     fi
   fi
+  a+=(--upstream "http://127.0.0.1:$UPSTREAM_PORT")
   python3 "$ROOT/bench/gen_config.py" "${a[@]}"
 }
 from_store() { [ "$1" = 1m ] && [ "$KG_BENCH_1M_FROM" = store ]; }  # set

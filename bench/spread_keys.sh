@@ -8,7 +8,7 @@
 #   bench/spread_keys.sh keygate=8080:10k keygate-1m=8081:1m nginx=9080:10k nginx-1m=9081:1m
 #
 # Each target is NAME=PORT:SET, SET being 10k or 1m: the valid keys (client types A and B)
-# of `keys-<SET>.txt` from `../shared/bench/peers.sh setup`. The gateways must already
+# of `keys-<SET>.txt` from `bench/peers/peers.sh setup`. The gateways must already
 # run on 127.0.0.1 (`peers.sh start` for nginx; bench/run.sh's or your own keygate). Runs
 # are interleaved (every target once per round), REPS rounds of DURATION at each of
 # CONCS; the table gives medians, and each target's 1M figure against its 10k one when
@@ -34,7 +34,7 @@ say() { printf '[spread %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 for set in 10k 1m; do
   src=$KG_BENCH_DIR/keys/keys-$set.txt
   out=$WORK/valid-$set.txt
-  [ -s "$src" ] || { say "no $src: run ../shared/bench/peers.sh setup"; exit 1; }
+  [ -s "$src" ] || { say "no $src: run bench/peers/peers.sh setup"; exit 1; }
   if [ ! -s "$out" ] || [ "$src" -nt "$out" ]; then
     awk '$3 == "A" || $3 == "B" {print $1}' "$src" >"$out"
   fi

@@ -9,7 +9,7 @@
 #   COLD=1 bench/startup_1m.sh           # every start reads the whole store (no cache)
 #
 # The key set is the peers' `keys-1m.txt` (`<key> <consumer> <client_type>` per line;
-# `../shared/bench/peers.sh setup` writes it). Its consumers and keys are written once
+# `bench/peers/peers.sh setup` writes it). Its consumers and keys are written once
 # into a SQLite file by bench/import_keys.py (Python's sqlite3 module; rows as the store
 # writes them, origin `api`, one revision for the whole import), after a first start of
 # keygate has created the schema; the file is kept in the work folder and reused while
@@ -53,7 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[ -s "$KEYS_FILE" ] || { say "no key set at $KEYS_FILE: run ../shared/bench/peers.sh setup"; exit 1; }
+[ -s "$KEYS_FILE" ] || { say "no key set at $KEYS_FILE: run bench/peers/peers.sh setup"; exit 1; }
 if [ ! -x "$BIN" ]; then
     say "building the release binary"
     (cd "$ROOT" && cargo build --release -p keygate)

@@ -1,16 +1,34 @@
 //! `GET /v1/export`: everything the store holds, in the configuration file's shape, with
-//! key hashes (`key_hash: sha256:…`) and never plaintext — for backups and for
-//! `keygate apply` on another gateway.
+//! key hashes (`key_hash: sha256:…`) and never plaintext — for backups, for `keygate
+//! apply` on another gateway, and for `keygate serve` on an empty store. The answer holds
+//! only fields the configuration file knows, so `keygate validate` accepts it; the store's
+//! revision is in the `X-Keygate-Revision` header, and `?origin=true` adds each entity's
+//! `origin` (`file` or `api`) for tools such as `keygate apply` (that answer is not a
+//! configuration file).
 
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keygate_store::{Entity, KeyMode, Origin, SubscriptionStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::error::Params;
 use super::{rfc3339, AdminState, ApiError};
+
+/// The response header that carries the revision the export was read at.
+const REVISION_HEADER: HeaderName = HeaderName::from_static("x-keygate-revision");
+
+/// `?origin=true` of `GET /v1/export`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExportQuery {
+    /// Add each entity's `origin`.
+    #[serde(default)]
+    origin: bool,
+}
 
 #[derive(Serialize)]
 struct ExportedKey {
@@ -25,7 +43,8 @@ struct ExportedKey {
     revoked_at: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     labels: BTreeMap<String, String>,
-    origin: Origin,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<Origin>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscription: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -58,14 +77,14 @@ struct ExportedConsumer {
     description: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     metadata: BTreeMap<String, String>,
-    origin: Origin,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<Origin>,
     keys: Vec<ExportedKey>,
 }
 
 /// What `/v1/export` answers.
 #[derive(Serialize)]
 pub struct Export {
-    revision: u64,
     consumers: Vec<ExportedConsumer>,
     services: Vec<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -76,10 +95,15 @@ fn hex(bytes: &[u8; 32]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `GET /v1/export`.
-pub async fn export(State(state): State<AdminState>) -> Result<Json<Export>, ApiError> {
-    let export = state
-        .read(|store| {
+/// `GET /v1/export[?origin=true]`.
+pub async fn export(
+    State(state): State<AdminState>,
+    Params(query): Params<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let with_origin = query.origin;
+    let origin = move |origin: Origin| with_origin.then_some(origin);
+    let (revision, export) = state
+        .read(move |store| {
             let mut consumers: Vec<ExportedConsumer> = Vec::new();
             let mut index: BTreeMap<String, usize> = BTreeMap::new();
             let mut services = Vec::new();
@@ -94,7 +118,7 @@ pub async fn export(State(state): State<AdminState>) -> Result<Json<Export>, Api
                         permissions: c.permissions,
                         description: c.description,
                         metadata: c.metadata,
-                        origin: c.origin,
+                        origin: origin(c.origin),
                         keys: Vec::new(),
                     });
                 }
@@ -108,7 +132,7 @@ pub async fn export(State(state): State<AdminState>) -> Result<Json<Export>, Api
                             expires_at: k.expires_at.map(rfc3339),
                             revoked_at: k.revoked_at.map(rfc3339),
                             labels: k.labels,
-                            origin: k.origin,
+                            origin: origin(k.origin),
                             subscription: k.subscription,
                             shared: k.shared,
                         });
@@ -117,7 +141,7 @@ pub async fn export(State(state): State<AdminState>) -> Result<Json<Export>, Api
                 Entity::Service(s) => {
                     let mut document: Value =
                         serde_json::from_str(&s.document).unwrap_or(Value::Null);
-                    if let Value::Object(fields) = &mut document {
+                    if let (Value::Object(fields), true) = (&mut document, with_origin) {
                         fields.insert(
                             "origin".into(),
                             serde_json::to_value(s.origin).unwrap_or(Value::Null),
@@ -137,13 +161,19 @@ pub async fn export(State(state): State<AdminState>) -> Result<Json<Export>, Api
                     updated_at: rfc3339(s.updated_at),
                 }),
             })?;
-            Ok(Export {
+            Ok((
                 revision,
-                consumers,
-                services,
-                subscriptions,
-            })
+                Export {
+                    consumers,
+                    services,
+                    subscriptions,
+                },
+            ))
         })
         .await?;
-    Ok(Json(export))
+    let mut response = Json(export).into_response();
+    response
+        .headers_mut()
+        .insert(REVISION_HEADER, HeaderValue::from(revision));
+    Ok(response)
 }

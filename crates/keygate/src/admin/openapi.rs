@@ -110,7 +110,7 @@ pub async fn document() -> Json<Value> {
                 "delete": operation("Delete a service", "204", json!({}))
             },
             "/v1/verify": {"post": with_body(operation("Check a key without proxying", "200", json!({"$ref": "#/components/schemas/Verdict"})), json!({"type": "object", "required": ["key"], "properties": {"key": string}}))},
-            "/v1/export": {"get": operation("Everything the store holds, in the configuration file's shape (key hashes, never keys)", "200", json!({"type": "object"}))},
+            "/v1/export": {"get": operation("Everything the store holds, as a valid configuration file (key hashes, never keys); revision in X-Keygate-Revision; ?origin=true adds each entity's origin", "200", json!({"type": "object"}))},
             "/v1/openapi.json": {"get": open("This document", json!({"type": "object"}))},
             "/healthz": {"get": open("The process is up", json!({"type": "object"}))},
             "/readyz": {"get": open("200 once the state is loaded, 503 before", json!({"type": "object"}))},

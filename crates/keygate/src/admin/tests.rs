@@ -276,3 +276,70 @@ async fn the_openapi_document_lists_every_route_the_router_serves() {
     assert!(declared.len() > 15, "the source was read: {declared:?}");
     assert_eq!(documented, declared);
 }
+
+/// The custom-key rule of docs/admin-api.md, at every call where a custom key can enter:
+/// key creation, renewal, and a subscription's own or shared key.
+#[tokio::test]
+async fn one_custom_key_rule_wherever_a_custom_key_enters() {
+    let state = state();
+    let (status, _) = call(
+        &state,
+        "PUT",
+        "/v1/consumers/acme",
+        r#"{"client_type":"A"}"#,
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let service = r#"{"upstream":"http://127.0.0.1:1","routes":[{"name":"all","paths":["/*"]}],
+        "plans":[{"name":"gold"},{"name":"silver"}]}"#;
+    let (status, answer) = call(&state, "PUT", "/v1/services/weather", service, Some(TOKEN)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (_, generated) = call(&state, "POST", "/v1/consumers/acme/keys", "{}", Some(TOKEN)).await;
+    let renew = format!("/v1/keys/{}/renew", generated["id"].as_str().unwrap());
+
+    // (path, body with KEY in place of the key): each entry point.
+    let entries = [
+        ("/v1/consumers/acme/keys", r#"{"key":"KEY"}"#.to_owned()),
+        (renew.as_str(), r#"{"key":"KEY"}"#.to_owned()),
+        (
+            "/v1/subscriptions",
+            r#"{"consumer":"acme","service":"weather","plan":"gold","key":"KEY"}"#.to_owned(),
+        ),
+        (
+            "/v1/subscriptions",
+            r#"{"consumer":"acme","service":"weather","plan":"silver","key_mode":"shared","key":"KEY"}"#
+                .to_owned(),
+        ),
+    ];
+    let refused = [
+        "short12",
+        &"x".repeat(65),
+        "has space1",
+        "sla/sh1234",
+        "per%cent12",
+        "til~de1234",
+        "kg_custom-but-prefixed",
+    ];
+    for (path, body) in &entries {
+        for key in refused {
+            let (status, answer) =
+                call(&state, "POST", path, &body.replace("KEY", key), Some(TOKEN)).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path} {key}: {answer}"
+            );
+        }
+    }
+    // Characters outside `A-Z a-z 0-9 - _ .` that the rule allows, at every entry point.
+    let accepted = ["acme!key*01", "acme:key+02", "acme(key)03", "acme$key&04"];
+    for ((path, body), key) in entries.iter().zip(accepted) {
+        let (status, answer) =
+            call(&state, "POST", path, &body.replace("KEY", key), Some(TOKEN)).await;
+        assert_eq!(status, StatusCode::CREATED, "{path} {key}: {answer}");
+        // A subscription's answer holds the key it made, with its plaintext.
+        let shown = answer["key"].get("key").unwrap_or(&answer["key"]);
+        assert_eq!(shown, key, "{path}: {answer}");
+    }
+}

@@ -1,5 +1,8 @@
 //! `keygate apply -f FILE [--prune] [--dry-run]`: makes the gateway hold the consumers,
-//! keys and services of a YAML file — the configuration file's shape, or an export.
+//! keys and services of a YAML file — the configuration file's shape, as `keygate
+//! export` writes it, checked as `keygate validate` checks it; sections that only `keygate
+//! serve` reads (`proxy:`, `admin:`, `store:` …) are refused with their positions.
+//! `keygate diff` shows the same plan without making it.
 //!
 //! The gateway's export is read once, every change is planned, then the changes are made
 //! in order: consumers, their keys, services, and last the deletions of `--prune`. An
@@ -39,19 +42,27 @@ pub struct ApplyArgs {
     pub dry_run: bool,
 }
 
-/// A file given to `apply`, or the gateway's export: both have this shape.
+/// A file given to `apply`, or the gateway's export with `?origin=true`: both have this
+/// shape (the file has no `origin`: `Config::parse_entities` refuses it).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Document {
+pub(super) struct Document {
     consumers: Option<Vec<ConsumerEntry>>,
     services: Option<Vec<Value>>,
-    /// Present in exports; not used.
-    #[serde(default, rename = "revision")]
-    _revision: Option<u64>,
-    /// Present in exports; not applied: subscriptions (and their keys) are made with
-    /// `keygate subscriptions create`, which issues their keys.
-    #[serde(default, rename = "subscriptions")]
-    _subscriptions: Option<Vec<Value>>,
+    /// Not applied: subscriptions (and their keys) are made with `keygate subscriptions
+    /// create`, which issues their keys; a file's subscriptions seed `keygate serve`.
+    /// Those the gateway lacks are named in a warning.
+    subscriptions: Option<Vec<Value>>,
+}
+
+impl Document {
+    /// The ids of the subscriptions.
+    fn subscription_ids(&self) -> impl Iterator<Item = &str> {
+        self.subscriptions
+            .iter()
+            .flatten()
+            .filter_map(|s| s.get("id")?.as_str())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,22 +123,46 @@ type Call = (Method, String, Option<Value>);
 
 /// One line of the plan and the calls that make it.
 #[derive(Debug, Serialize)]
-struct Change {
-    action: Action,
-    kind: &'static str,
-    name: String,
+pub(super) struct Change {
+    pub(super) action: Action,
+    pub(super) kind: &'static str,
+    pub(super) name: String,
     /// For updates: the fields that differ.
-    fields: Vec<&'static str>,
+    pub(super) fields: Vec<String>,
+    /// For updates: each field that differs, as the gateway has it and as the file has it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) differences: Vec<Difference>,
     #[serde(skip)]
     calls: Vec<Call>,
 }
 
+/// One field of an entity that differs between the gateway and the file.
+#[derive(Debug, Serialize)]
+pub(super) struct Difference {
+    /// The field's name.
+    pub(super) field: String,
+    /// On the gateway.
+    pub(super) from: Value,
+    /// In the file.
+    pub(super) to: Value,
+}
+
+impl Difference {
+    fn of(field: &str, from: Value, to: Value) -> Difference {
+        Difference {
+            field: field.to_owned(),
+            from,
+            to,
+        }
+    }
+}
+
 /// Every change, how many entities are already right, and what will not be done.
 #[derive(Debug, Default)]
-struct Plan {
-    changes: Vec<Change>,
-    unchanged: usize,
-    warnings: Vec<String>,
+pub(super) struct Plan {
+    pub(super) changes: Vec<Change>,
+    pub(super) unchanged: usize,
+    pub(super) warnings: Vec<String>,
 }
 
 impl Plan {
@@ -137,20 +172,22 @@ impl Plan {
             kind,
             name: name.to_owned(),
             fields: Vec::new(),
+            differences: Vec::new(),
             calls,
         });
     }
 
-    /// An entity that differs (or not, when `fields` is empty): an update, unless the
-    /// gateway's configuration file owns it.
+    /// An entity that differs (or not, when `differences` is empty): an update, unless
+    /// the gateway's configuration file owns it.
     fn update(
         &mut self,
         kind: &'static str,
         name: &str,
         origin: Option<&str>,
-        fields: Vec<&'static str>,
+        differences: Vec<Difference>,
         calls: Vec<Call>,
     ) {
+        let fields: Vec<String> = differences.iter().map(|d| d.field.clone()).collect();
         if fields.is_empty() {
             self.unchanged += 1;
         } else if from_file(origin) {
@@ -162,6 +199,7 @@ impl Plan {
             self.add("update", kind, name, calls);
             if let Some(change) = self.changes.last_mut() {
                 change.fields = fields;
+                change.differences = differences;
             }
         }
     }
@@ -170,32 +208,59 @@ impl Plan {
         self.add("delete", kind, name, vec![(Method::DELETE, path, None)]);
     }
 
-    fn count(&self, action: Action) -> usize {
+    /// How many changes do `action`.
+    pub(super) fn count(&self, action: Action) -> usize {
         self.changes.iter().filter(|c| c.action == action).count()
     }
 }
 
 /// Runs `keygate apply`.
 pub fn run(args: ApplyArgs) -> ExitCode {
-    finish(execute(&args))
+    match read_file(&args.file, "apply") {
+        Ok(desired) => finish(execute(&args, &desired)),
+        Err(code) => code,
+    }
 }
 
-fn execute(args: &ApplyArgs) -> Result<(), CliError> {
-    let shown = args.file.display();
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|error| CliError::Failed(format!("cannot read {shown}: {error}")))?;
-    let desired: Document = if text.trim().is_empty() {
-        Document::default()
-    } else {
-        serde_saphyr::from_str(&text)
-            .map_err(|error| CliError::Failed(format!("{shown}: {error}")))?
-    };
-    let client = AdminClient::new(&args.admin.connection)?;
-    let current: Document = serde_json::from_value(client.get("/v1/export")?)?;
-    let plan = plan(&desired, &current, args.prune)?;
+/// Reads and checks the file given to `command`. A problem in it is printed as `keygate
+/// validate` prints it (`file:line:column: message` and the line), and is exit status 1.
+pub(super) fn read_file(path: &std::path::Path, command: &str) -> Result<Document, ExitCode> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        eprintln!("keygate: cannot read {shown}: {error}");
+        ExitCode::FAILURE
+    })?;
+    if let Err(error) = crate::config::Config::parse_entities(&shown, &text, command) {
+        eprintln!("{error}");
+        return Err(ExitCode::FAILURE);
+    }
+    if text.trim().is_empty() {
+        return Ok(Document::default());
+    }
+    serde_saphyr::from_str(&text).map_err(|error| {
+        eprintln!("keygate: {shown}: {error}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Reads the gateway's entities and plans what makes them match `desired`; prints the
+/// warnings on standard error.
+pub(super) fn plan_against(
+    client: &AdminClient,
+    desired: &Document,
+    prune: bool,
+) -> Result<Plan, CliError> {
+    let current: Document = serde_json::from_value(client.get("/v1/export?origin=true")?)?;
+    let plan = plan(desired, &current, prune)?;
     for warning in &plan.warnings {
         eprintln!("keygate: warning: {warning}");
     }
+    Ok(plan)
+}
+
+fn execute(args: &ApplyArgs, desired: &Document) -> Result<(), CliError> {
+    let client = AdminClient::new(&args.admin.connection)?;
+    let plan = plan_against(&client, desired, args.prune)?;
     let table = args.admin.output == Format::Table;
     for change in &plan.changes {
         if table {
@@ -213,8 +278,8 @@ fn execute(args: &ApplyArgs) -> Result<(), CliError> {
             }
         }
     }
-    let [created, updated, deleted] = ["create", "update", "delete"].map(|a| plan.count(a));
     if table {
+        let [created, updated, deleted] = ["create", "update", "delete"].map(|a| plan.count(a));
         let tail = if args.dry_run {
             " (dry run: nothing was changed)"
         } else {
@@ -226,15 +291,22 @@ fn execute(args: &ApplyArgs) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    print_json(&json!({
-        "dry_run": args.dry_run,
+    let mut summary = plan_json(&plan);
+    summary["dry_run"] = json!(args.dry_run);
+    print_json(&summary);
+    Ok(())
+}
+
+/// The plan as `--output json` prints it.
+pub(super) fn plan_json(plan: &Plan) -> Value {
+    let [created, updated, deleted] = ["create", "update", "delete"].map(|a| plan.count(a));
+    json!({
         "changes": plan.changes,
         "created": created,
         "updated": updated,
         "deleted": deleted,
         "unchanged": plan.unchanged,
-    }));
-    Ok(())
+    })
 }
 
 fn failed<T>(message: String) -> Result<T, CliError> {
@@ -244,6 +316,12 @@ fn failed<T>(message: String) -> Result<T, CliError> {
 /// Compares the file with the gateway and lists the changes.
 fn plan(desired: &Document, current: &Document, prune: bool) -> Result<Plan, CliError> {
     let mut plan = Plan::default();
+    let held: BTreeSet<&str> = current.subscription_ids().collect();
+    for id in desired.subscription_ids().filter(|id| !held.contains(id)) {
+        plan.warnings.push(format!(
+            "subscription {id} is not on the gateway and is not applied: subscriptions and their keys are issued with `keygate subscriptions create`"
+        ));
+    }
     let current_consumers = current.consumers.as_deref().unwrap_or_default();
     let consumers: BTreeMap<&str, &ConsumerEntry> = current_consumers
         .iter()
@@ -285,9 +363,8 @@ fn plan(desired: &Document, current: &Document, prune: bool) -> Result<Plan, Cli
         match services.get(&name) {
             None => plan.add("create", "service", &name, call),
             Some((existing, origin)) => {
-                let differs = (*existing != document).then_some("document");
-                let fields = differs.into_iter().collect();
-                plan.update("service", &name, origin.as_deref(), fields, call);
+                let differences = document_differences(existing, &document);
+                plan.update("service", &name, origin.as_deref(), differences, call);
             }
         }
     }
@@ -313,6 +390,21 @@ fn plan(desired: &Document, current: &Document, prune: bool) -> Result<Plan, Cli
         }
     }
     Ok(plan)
+}
+
+/// The top-level fields in which two service documents differ, in name order.
+fn document_differences(existing: &Value, wanted: &Value) -> Vec<Difference> {
+    let empty = Map::new();
+    let [old, new] = [existing, wanted].map(|d| d.as_object().unwrap_or(&empty));
+    let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    names
+        .into_iter()
+        .filter(|name| old.get(*name) != new.get(*name))
+        .map(|name| {
+            let side = |d: &Map<String, Value>| d.get(name).cloned().unwrap_or(Value::Null);
+            Difference::of(name, side(old), side(new))
+        })
+        .collect()
 }
 
 fn service_path(name: &str) -> String {
@@ -397,20 +489,40 @@ fn plan_consumer(plan: &mut Plan, consumer: &ConsumerEntry, existing: Option<&Co
     };
     // A consumer without a client type has its name as client type.
     let client_type = |c: &ConsumerEntry| c.client_type.clone().unwrap_or_else(|| c.name.clone());
-    let fields = [
+    let differences = [
         (
             "client_type",
-            client_type(existing) == client_type(consumer),
+            json!(client_type(existing)),
+            json!(client_type(consumer)),
         ),
-        ("groups", existing.groups == consumer.groups),
-        ("permissions", existing.permissions == consumer.permissions),
-        ("description", existing.description == consumer.description),
-        ("metadata", existing.metadata == consumer.metadata),
+        ("groups", json!(existing.groups), json!(consumer.groups)),
+        (
+            "permissions",
+            json!(existing.permissions),
+            json!(consumer.permissions),
+        ),
+        (
+            "description",
+            json!(existing.description),
+            json!(consumer.description),
+        ),
+        (
+            "metadata",
+            json!(existing.metadata),
+            json!(consumer.metadata),
+        ),
     ]
     .into_iter()
-    .filter_map(|(field, same)| (!same).then_some(field))
+    .filter(|(_, from, to)| from != to)
+    .map(|(field, from, to)| Difference::of(field, from, to))
     .collect();
-    plan.update("consumer", name, existing.origin.as_deref(), fields, call);
+    plan.update(
+        "consumer",
+        name,
+        existing.origin.as_deref(),
+        differences,
+        call,
+    );
 }
 
 fn update_key(plan: &mut Plan, key: &KeyEntry, id: &str, existing: &KeyEntry) {
@@ -431,9 +543,18 @@ fn update_key(plan: &mut Plan, key: &KeyEntry, id: &str, existing: &KeyEntry) {
     if key.labels != existing.labels {
         patch.insert("labels".into(), json!(key.labels));
     }
-    let mut fields: Vec<&'static str> = ["active", "description", "expires_at", "labels"]
+    let before = [
+        ("active", json!(existing.active.unwrap_or(true))),
+        ("description", json!(existing.description)),
+        ("expires_at", json!(existing.expires_at)),
+        ("labels", json!(existing.labels)),
+    ];
+    let mut differences: Vec<Difference> = before
         .into_iter()
-        .filter(|field| patch.contains_key(*field))
+        .filter_map(|(field, from)| {
+            let to = patch.get(field)?.clone();
+            Some(Difference::of(field, from, to))
+        })
         .collect();
     let mut calls = Vec::new();
     if !patch.is_empty() {
@@ -441,12 +562,16 @@ fn update_key(plan: &mut Plan, key: &KeyEntry, id: &str, existing: &KeyEntry) {
     }
     if key.revoked_at.is_some() && !revoked {
         calls.push((Method::POST, format!("{}/revoke", key_path(id)), None));
-        fields.push("revoked");
+        differences.push(Difference::of(
+            "revoked",
+            json!(existing.revoked_at),
+            json!(key.revoked_at),
+        ));
     }
     if key.revoked_at.is_none() && revoked {
         plan.warnings.push(format!(
             "key {id} is revoked on the gateway and stays revoked"
         ));
     }
-    plan.update("key", id, existing.origin.as_deref(), fields, calls);
+    plan.update("key", id, existing.origin.as_deref(), differences, calls);
 }

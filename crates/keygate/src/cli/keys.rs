@@ -67,7 +67,7 @@ pub enum KeysCommand {
         /// How long the old key keeps working, such as 2h, 30m or 0s (default 2h).
         #[arg(long)]
         grace: Option<String>,
-        /// A custom key for the new one (default: generated).
+        /// A custom key for the new one (default: generated): 8 to 64 visible ASCII characters, none of `^ # % @ \ / ; = ? | ~ ,`, not starting with `kg_`.
         #[arg(long)]
         key: Option<String>,
         /// Description of the new key (default: the old one's).
@@ -110,7 +110,7 @@ pub struct CreateArgs {
     /// needed.
     #[arg(long)]
     pub client_type: Option<String>,
-    /// A custom key (8 to 64 URL-safe characters) instead of a generated one.
+    /// A custom key instead of a generated one: 8 to 64 visible ASCII characters, none of `^ # % @ \ / ; = ? | ~ ,`, not starting with `kg_`.
     #[arg(long)]
     pub key: Option<String>,
     /// Key id (default: derived from the key).

@@ -23,6 +23,7 @@ macro_rules! outln {
 mod apply;
 mod client;
 mod consumers;
+mod diff;
 mod expr;
 mod generate;
 mod keys;
@@ -93,6 +94,8 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Print everything the gateway holds (key hashes, never keys) as YAML or JSON.
     Export(output::ExportArgs),
+    /// Show what `apply` would change on the gateway, and change nothing.
+    Diff(diff::DiffArgs),
     /// Run a small upstream that answers with the request it received, as JSON.
     Echo {
         /// Address to listen on.
@@ -137,6 +140,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Subscriptions(args) => subscriptions::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => output::export(args),
+        Command::Diff(args) => diff::run(args),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man(args) => generate::man(args),
         Command::Schema => generate::schema(),

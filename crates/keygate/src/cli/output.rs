@@ -153,6 +153,15 @@ pub enum ExportFormat {
     Json,
 }
 
+/// The comment `keygate export` puts on top of its YAML: what the file is and what takes
+/// it. The same on every gateway, so two exports of the same entities are identical.
+const EXPORT_HEADER: &str = "\
+# keygate export: consumers, keys (hashes only), services with their plans, subscriptions.
+# Check it with `keygate validate FILE`; start a gateway from it with `keygate serve -c FILE`
+# (add `proxy:`, `admin:`, `store:` as needed); compare and load it with `keygate diff -f FILE`
+# and `keygate apply -f FILE`.
+";
+
 /// Runs `keygate export`.
 pub fn export(args: ExportArgs) -> ExitCode {
     finish(print_export(&args))
@@ -165,7 +174,7 @@ fn print_export(args: &ExportArgs) -> Result<(), CliError> {
         ExportFormat::Yaml => {
             let text = serde_saphyr::to_string(&document)
                 .map_err(|error| CliError::Failed(format!("cannot write YAML: {error}")))?;
-            out!("{text}");
+            out!("{EXPORT_HEADER}{text}");
         }
     }
     Ok(())

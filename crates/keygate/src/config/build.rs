@@ -165,7 +165,7 @@ impl Checker<'_> {
             None => default_key_sources().into(),
         };
         let mut names = HashSet::new();
-        let services = file
+        let services: Vec<Service> = file
             .services
             .iter()
             .map(|service| {
@@ -180,6 +180,7 @@ impl Checker<'_> {
             })
             .collect();
         let consumers = self.consumers(&file.consumers);
+        let subscriptions = self.subscriptions(&file.subscriptions, &file.consumers, &services);
         let store = match &file.store {
             None => "sqlite://keygate.db".to_owned(),
             Some(url) => {
@@ -234,6 +235,7 @@ impl Checker<'_> {
             identity_headers,
             services,
             consumers,
+            subscriptions,
             store,
             cache_file,
             admin,
@@ -763,6 +765,7 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
 }
 
 mod consumers;
+mod subscriptions;
 
 #[cfg(test)]
 mod tests;

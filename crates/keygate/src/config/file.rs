@@ -30,6 +30,9 @@ pub struct FileConfig {
     /// The clients and their keys.
     #[serde(default)]
     pub consumers: Vec<At<FileConsumer>>,
+    /// Subscriptions of the file's consumers to the plans of the file's services.
+    #[serde(default)]
+    pub subscriptions: Vec<At<FileSubscription>>,
     /// Where consumers, keys and services are stored: `sqlite://keygate.db` by default.
     pub store: Option<At<String>>,
     /// The directory cache file, or `off`; beside a SQLite database by default.
@@ -272,4 +275,35 @@ pub struct FileKey {
     /// Free-form string map, for `key.labels.x` in expressions.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// RFC 3339 instant the key was revoked at; a revoked key never works again.
+    pub revoked_at: Option<At<String>>,
+    /// The id of the subscription (in this file) whose own key this is.
+    pub subscription: Option<At<String>>,
+    /// The consumer's shared key, serving its `key_mode: shared` subscriptions.
+    pub shared: Option<bool>,
+}
+
+/// One entry of `subscriptions:` — a consumer subscribed to a plan, as `keygate export`
+/// writes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSubscription {
+    /// Unique id.
+    pub id: At<String>,
+    /// A consumer of this file.
+    pub consumer: At<String>,
+    /// A service of this file.
+    pub service: At<String>,
+    /// A plan of that service.
+    pub plan: At<String>,
+    /// `pending`, `accepted` (default), `paused`, `rejected` or `closed`.
+    pub status: Option<At<String>>,
+    /// `own` (default) or `shared`.
+    pub key_mode: Option<At<String>>,
+    /// RFC 3339 instant the subscription ends at.
+    pub ends_at: Option<At<String>>,
+    /// RFC 3339 instant it was made (default: when it is first stored).
+    pub created_at: Option<At<String>>,
+    /// RFC 3339 instant of its last change (default: when it is first stored).
+    pub updated_at: Option<At<String>>,
 }

@@ -6,6 +6,7 @@ mod error;
 mod file;
 mod path_pattern;
 mod schema;
+mod sections;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use keygate_policy::Expr;
 pub use error::{ConfigError, Problem};
 pub use path_pattern::{PathPattern, Segment};
 pub use schema::SCHEMA;
+pub use sections::ENTITY_SECTIONS;
 
 use crate::key::KeyHash;
 
@@ -35,6 +37,8 @@ pub struct Config {
     pub services: Vec<Service>,
     /// The clients and their keys, in file order.
     pub consumers: Vec<Consumer>,
+    /// Subscriptions the file seeds, in file order.
+    pub subscriptions: Vec<SubscriptionConfig>,
     /// Store URL (`sqlite://keygate.db` by default).
     pub store: String,
     /// Where the directory of consumers and keys is cached between runs (see
@@ -266,6 +270,37 @@ pub struct KeyConfig {
     pub expires_at: Option<SystemTime>,
     /// Free-form string map.
     pub labels: BTreeMap<String, String>,
+    /// When the key was revoked, if it was.
+    pub revoked_at: Option<SystemTime>,
+    /// The subscription whose own key this is.
+    pub subscription: Option<String>,
+    /// Whether this is the consumer's shared key.
+    pub shared: bool,
+}
+
+/// A subscription of a file consumer to a plan of a file service. The file seeds it: it
+/// is stored when the store lacks its id, and is managed through the admin API after that
+/// (see docs/config.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionConfig {
+    /// Unique id.
+    pub id: String,
+    /// The consumer's name.
+    pub consumer: String,
+    /// The service's name.
+    pub service: String,
+    /// The plan's name.
+    pub plan: String,
+    /// Where it stands.
+    pub status: keygate_store::SubscriptionStatus,
+    /// Its own key or the consumer's shared key.
+    pub key_mode: keygate_store::KeyMode,
+    /// When it ends.
+    pub ends_at: Option<SystemTime>,
+    /// When it was made; `None` = when it is stored.
+    pub created_at: Option<SystemTime>,
+    /// Its last change; `None` = when it is stored.
+    pub updated_at: Option<SystemTime>,
 }
 
 impl Config {

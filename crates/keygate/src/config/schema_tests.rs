@@ -259,6 +259,10 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
             "### `keys`",
             vec![field("consumers"), Step::Item, field("keys"), Step::Item],
         ),
+        (
+            "## `subscriptions`",
+            vec![field("subscriptions"), Step::Item],
+        ),
     ]
 }
 
@@ -293,13 +297,15 @@ fn config_md_tables() -> Vec<(String, BTreeSet<String>)> {
         let Some(cell) = line.strip_prefix("| `") else {
             continue;
         };
-        // `header: NAME` in the key source table names the field `header`.
-        let name = cell.split(['`', ':']).next().expect("a name").to_owned();
+        // The first cell names one field or several (`` `service`, `plan` ``); `header:
+        // NAME` in the key source table names the field `header`.
+        let cell = cell.split(" |").next().expect("a cell");
+        let names = cell
+            .split(", `")
+            .map(|name| name.split(['`', ':']).next().expect("a name").to_owned());
         match tables.last_mut() {
-            Some((at, names)) if *at == heading => {
-                names.insert(name);
-            }
-            _ => tables.push((heading.clone(), BTreeSet::from([name]))),
+            Some((at, known)) if *at == heading => known.extend(names),
+            _ => tables.push((heading.clone(), names.collect())),
         }
     }
     tables

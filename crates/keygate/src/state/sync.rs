@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use keygate_store::{
     BatchOp, Change, ChangeKind, ConsumerRecord, Entity, KeyRecord, Origin, Page, ServiceRecord,
-    Store, StoreError,
+    Store, StoreError, SubscriptionRecord,
 };
 use sha2::{Digest, Sha256};
 
@@ -400,6 +400,7 @@ fn load(
 /// configuration kept for the life of the process does not hold a second copy.
 fn without_consumers(mut config: Config) -> Config {
     config.consumers = Vec::new();
+    config.subscriptions = Vec::new();
     config
 }
 
@@ -439,6 +440,9 @@ fn fingerprint(config: &Config) -> String {
     let mut hasher = Sha256::new();
     hasher.update(format!("{:?}", config.consumers).as_bytes());
     hasher.update(format!("{:?}", config.service_documents).as_bytes());
+    if !config.subscriptions.is_empty() {
+        hasher.update(format!("{:?}", config.subscriptions).as_bytes());
+    }
     hasher
         .finalize()
         .iter()
@@ -485,10 +489,10 @@ fn apply_file(store: &dyn Store, config: &Config, fingerprint: &str) -> Result<b
             origin: Origin::File,
             created_at: now,
             expires_at: key.expires_at.map(millis),
-            revoked_at: None,
+            revoked_at: key.revoked_at.map(millis),
             last_used_at: None,
-            subscription: None,
-            shared: false,
+            subscription: key.subscription.clone(),
+            shared: key.shared,
         })
         .collect();
     let services: Vec<ServiceRecord> = config
@@ -507,13 +511,51 @@ fn apply_file(store: &dyn Store, config: &Config, fingerprint: &str) -> Result<b
         .chain(keys.iter().map(BatchOp::PutKey))
         .chain(services.iter().map(BatchOp::PutService))
         .collect();
-    match store.apply_batch(&ops, Some((FILE_FINGERPRINT, fingerprint))) {
-        Ok(_) => Ok(true),
-        Err(StoreError::Conflict(message)) => Err(SyncError::Ownership(format!(
+    let ownership = |error: StoreError| match error {
+        StoreError::Conflict(message) => SyncError::Ownership(format!(
             "{message} (rename it in the file, or delete it through the API)"
-        ))),
-        Err(error) => Err(error.into()),
+        )),
+        error => error.into(),
+    };
+    if config.subscriptions.is_empty() {
+        store
+            .apply_batch(&ops, Some((FILE_FINGERPRINT, fingerprint)))
+            .map_err(ownership)?;
+        return Ok(true);
     }
+    // The fingerprint is stored last, so a start that fails half-way tries again.
+    store.apply_batch(&ops, None).map_err(ownership)?;
+    seed_subscriptions(store, config, now)?;
+    store.apply_batch(&[], Some((FILE_FINGERPRINT, fingerprint)))?;
+    Ok(true)
+}
+
+/// Stores the file's subscriptions that the store lacks (by id). The file seeds them:
+/// one already stored is left as it is — its status is the admin API's to change — and
+/// one deleted through the API comes back only when the file changes.
+fn seed_subscriptions(
+    store: &dyn Store,
+    config: &Config,
+    now: keygate_store::Millis,
+) -> Result<(), SyncError> {
+    for subscription in &config.subscriptions {
+        if store.subscription(&subscription.id)?.is_some() {
+            continue;
+        }
+        let record = SubscriptionRecord {
+            id: subscription.id.clone(),
+            consumer: subscription.consumer.clone(),
+            service: subscription.service.clone(),
+            plan: subscription.plan.clone(),
+            status: subscription.status,
+            key_mode: subscription.key_mode,
+            ends_at: subscription.ends_at.map(millis),
+            created_at: subscription.created_at.map_or(now, millis),
+            updated_at: subscription.updated_at.map_or(now, millis),
+        };
+        store.insert_subscription(&record, None)?;
+    }
+    Ok(())
 }
 
 /// Deletes what the file no longer defines: keys first, then services and consumers. A
@@ -548,6 +590,9 @@ mod cached;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod cache_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod seed_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

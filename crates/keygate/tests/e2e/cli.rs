@@ -10,25 +10,25 @@ use serde_json::Value;
 use crate::support::{closed_port, Echo, Gateway, TempDir, ADMIN_TOKEN, PATIENCE};
 
 /// What a finished command printed.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    fn ok(self) -> Run {
+    pub(crate) fn ok(self) -> Run {
         assert_eq!(self.code, Some(0), "{}\n{}", self.stdout, self.stderr);
         self
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 
     /// Exit code 1 and this text on stderr.
-    fn fails_with(&self, text: &str) {
+    pub(crate) fn fails_with(&self, text: &str) {
         assert_eq!(self.code, Some(1), "{}\n{}", self.stdout, self.stderr);
         assert!(
             self.stderr.contains(text),
@@ -37,13 +37,13 @@ impl Run {
         );
     }
 
-    fn last_line(&self) -> &str {
+    pub(crate) fn last_line(&self) -> &str {
         self.stdout.lines().last().unwrap_or_default()
     }
 }
 
 /// Runs the binary without the admin variables, plus `env`; kills it after [`PATIENCE`].
-fn run_with(args: &[&str], env: &[(&str, &str)]) -> Run {
+pub(crate) fn run_with(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
         .args(args)
         .env_remove("KEYGATE_ADMIN_URL")
@@ -90,7 +90,7 @@ fn cli_args(gateway: &Gateway, args: &[&str]) -> Run {
 }
 
 /// [`cli_args`] with the arguments written as one line (no argument holds a space).
-fn cli(gateway: &Gateway, line: &str) -> Run {
+pub(crate) fn cli(gateway: &Gateway, line: &str) -> Run {
     cli_args(gateway, &line.split_whitespace().collect::<Vec<_>>())
 }
 
@@ -118,7 +118,7 @@ fn printed_key(run: &Run) -> String {
         .to_owned()
 }
 
-fn write(dir: &TempDir, name: &str, text: &str) -> String {
+pub(crate) fn write(dir: &TempDir, name: &str, text: &str) -> String {
     let path = dir.0.join(name);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_owned()
@@ -495,7 +495,7 @@ fn failures_are_clear() {
     let typo = write(&dir, "typo.yaml", "consumer:\n  - name: typo\n");
     cli(&gateway, &format!("apply -f {typo}")).fails_with("consumer");
     let twice = write(&dir, "twice.yaml", "consumers:\n  - name: a\n  - name: a\n");
-    cli(&gateway, &format!("apply -f {twice}")).fails_with("consumer a is in the file twice");
+    cli(&gateway, &format!("apply -f {twice}")).fails_with(":3:11: consumer `a` is defined twice");
     assert_eq!(gateway.admin("GET", "/v1/consumers/a", "").status, 404);
 }
 

@@ -11,6 +11,7 @@ mod allow;
 mod cli;
 mod cluster;
 mod failures;
+mod fileshape;
 mod forwarding;
 mod hardening;
 mod http1;
@@ -21,6 +22,7 @@ mod normalise;
 mod one_process;
 mod partial_heads;
 mod plans;
+mod readme_curls;
 mod routing;
 mod walkthrough;
 

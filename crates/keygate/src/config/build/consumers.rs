@@ -8,7 +8,7 @@ use super::super::is_header_safe_word;
 use super::super::file::{At, FileConsumer, FileKey};
 use super::super::{Consumer, KeyConfig};
 use super::Checker;
-use crate::key::{display_prefix, KeyHash};
+use crate::key::{display_prefix, plausible, KeyHash, GENERATED_PREFIX};
 
 impl Checker<'_> {
     pub(super) fn consumers(&mut self, consumers: &[At<FileConsumer>]) -> Vec<Consumer> {
@@ -105,6 +105,9 @@ impl Checker<'_> {
             description,
             expires_at,
             labels,
+            revoked_at,
+            subscription,
+            shared,
         } = &key.value;
         let (hash, prefix) = match (plaintext, key_hash) {
             (Some(plaintext), None) => {
@@ -114,6 +117,17 @@ impl Checker<'_> {
                     self.report(
                         &plaintext.referenced,
                         "a key is visible ASCII characters without spaces",
+                    );
+                    return None;
+                }
+                // The gateway refuses a `kg_` key with a wrong checksum before any lookup:
+                // such a key in the file could never be let through.
+                if !plausible(plaintext.value.as_bytes()) {
+                    self.report(
+                        &plaintext.referenced,
+                        format!(
+                            "a key starting with `{GENERATED_PREFIX}` must be a key keygate generated (its checksum is wrong): the gateway would refuse it"
+                        ),
                     );
                     return None;
                 }
@@ -144,25 +158,18 @@ impl Checker<'_> {
                 id.value.clone()
             }
         };
-        let expires_at = expires_at.as_ref().and_then(|text| {
-            let parsed = time::OffsetDateTime::parse(
-                &text.value,
-                &time::format_description::well_known::Rfc3339,
+        let expires_at = expires_at.as_ref().and_then(|text| self.instant(text));
+        let revoked_at = revoked_at.as_ref().and_then(|text| self.instant(text));
+        let shared = shared.unwrap_or(false);
+        if let (Some(subscription), true) = (subscription, shared) {
+            self.report(
+                &subscription.referenced,
+                "a key is a subscription's own key (`subscription`) or the shared key (`shared: true`), not both",
             );
-            match parsed {
-                Ok(instant) => Some(SystemTime::from(instant)),
-                Err(_) => {
-                    self.report(
-                        &text.referenced,
-                        format!(
-                            "expected an RFC 3339 time such as 2030-01-01T00:00:00Z, found `{}`",
-                            text.value
-                        ),
-                    );
-                    None
-                }
-            }
-        });
+        }
+        if let Some(subscription) = subscription {
+            self.check_name(subscription, "subscription id");
+        }
         Some(KeyConfig {
             id,
             hash,
@@ -171,6 +178,30 @@ impl Checker<'_> {
             description: description.clone(),
             expires_at,
             labels: labels.clone(),
+            revoked_at,
+            subscription: subscription.as_ref().map(|s| s.value.clone()),
+            shared,
         })
+    }
+
+    /// An RFC 3339 instant, or a problem at its position.
+    pub(super) fn instant(&mut self, text: &At<String>) -> Option<SystemTime> {
+        let parsed = time::OffsetDateTime::parse(
+            &text.value,
+            &time::format_description::well_known::Rfc3339,
+        );
+        match parsed {
+            Ok(instant) => Some(SystemTime::from(instant)),
+            Err(_) => {
+                self.report(
+                    &text.referenced,
+                    format!(
+                        "expected an RFC 3339 time such as 2030-01-01T00:00:00Z, found `{}`",
+                        text.value
+                    ),
+                );
+                None
+            }
+        }
     }
 }

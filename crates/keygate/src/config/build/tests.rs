@@ -157,6 +157,22 @@ fn keys_are_checked() {
 }
 
 #[test]
+fn file_keys_keep_the_looser_rule_but_no_kg_key_that_could_never_pass() {
+    // Short keys and characters the API's custom-key rule refuses stay allowed in the
+    // file (keys brought from another gateway), and so does a generated key.
+    let generated = crate::key::generate().unwrap();
+    let text = format!(
+        "consumers:\n  - name: a\n    keys:\n      - key: x\n      - key: a/b@c\n      - key: {generated}\n"
+    );
+    Config::parse("test.yaml", &text).unwrap();
+    let refused = only_problem(
+        "consumers:\n  - name: a\n    keys:\n      - key: kg_looks-generated-but-is-not\n",
+    );
+    assert_eq!((refused.line, refused.column), (4, 14), "{refused:?}");
+    assert!(refused.message.contains("checksum"), "{refused:?}");
+}
+
+#[test]
 fn duplicate_names_are_refused() {
     let text = "services:\n  - {name: s, upstream: 'http://127.0.0.1:1'}\n  - {name: s, upstream: 'http://127.0.0.1:1'}\nconsumers:\n  - name: c\n  - name: c\n  - name: 'bad name'\n";
     let all = problems(text);
