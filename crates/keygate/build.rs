@@ -1,14 +1,39 @@
-//! Turns the tests that need PostgreSQL on when `KEYGATE_TEST_DATABASE_URL` is set: they
-//! are compiled `#[ignore]`d under `cfg(not(keygate_test_database))`, so without the
-//! variable `cargo test` counts them as ignored instead of passing them untested, and with
-//! it they run (and fail when the database cannot be reached). Cargo rebuilds the crate
-//! when the variable changes.
+//! Turns on the tests that need a service or a tool from outside the repository, so that
+//! where it is missing `cargo test` counts them as ignored instead of passing them
+//! untested:
+//!
+//! - `cfg(keygate_test_database)`: `KEYGATE_TEST_DATABASE_URL` is set. The tests that need
+//!   PostgreSQL then run, and fail when the database cannot be reached.
+//! - `cfg(keygate_test_nginx)`: nginx is installed (`KEYGATE_NGINX`, `nginx` on `PATH`, or
+//!   `/usr/sbin/nginx`), or `CI` is `true` — where a missing nginx must fail the
+//!   differential test rather than skip it.
+//!
+//! Cargo runs this again when any of those variables changes.
+
+use std::path::Path;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=KEYGATE_TEST_DATABASE_URL");
+    println!("cargo::rerun-if-env-changed=KEYGATE_NGINX");
+    println!("cargo::rerun-if-env-changed=PATH");
+    println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rustc-check-cfg=cfg(keygate_test_database)");
+    println!("cargo::rustc-check-cfg=cfg(keygate_test_nginx)");
     if std::env::var_os("KEYGATE_TEST_DATABASE_URL").is_some_and(|url| !url.is_empty()) {
         println!("cargo::rustc-cfg=keygate_test_database");
     }
+    if nginx_installed() || std::env::var("CI").as_deref() == Ok("true") {
+        println!("cargo::rustc-cfg=keygate_test_nginx");
+    }
+}
+
+/// Whether an nginx binary can be found where the differential test looks for one.
+fn nginx_installed() -> bool {
+    if std::env::var_os("KEYGATE_NGINX").is_some_and(|path| Path::new(&path).is_file()) {
+        return true;
+    }
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("nginx").is_file()));
+    on_path || Path::new("/usr/sbin/nginx").is_file()
 }

@@ -1,6 +1,9 @@
 //! Criterion benches of the request path's hot functions: route match, key extraction,
 //! key hash + lookup in indexes of 10,000 and 1,000,000 keys, and the upstream exchange's own HTTP/1.1
-//! work (writing a request head, parsing a response head).
+//! work (writing a request head, parsing a response head), and numbers written as text
+//! (the `itoa` crate against the decimal writer `proxy::number_text` had), and request
+//! paths put in normal form (`proxy::path_normal`: the one scan every request pays, and
+//! the rewrite only odd paths pay).
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -15,8 +18,9 @@ use keygate::key::KeyHash;
 use keygate::proxy::downstream::request_head as client_request_head;
 use keygate::proxy::field_maps;
 use keygate::proxy::key_source::extract;
-use keygate::proxy::router::Router;
+use keygate::proxy::path_normal::normalise;
 use keygate::proxy::upstream::{request_head, response_head};
+use keygate::state::router::Router;
 use keygate::state::Directory;
 use keygate_store::{ConsumerRecord, KeyRecord, Origin};
 
@@ -246,7 +250,12 @@ fn client_heads(c: &mut Criterion) {
             b.iter_batched(
                 || bytes::BytesMut::from(raw),
                 |mut buffer| {
-                    let head = client_request_head::parse(&mut buffer).unwrap().unwrap();
+                    let head = client_request_head::parse(
+                        &mut buffer,
+                        client_request_head::UnderscoredFields::Dropped,
+                    )
+                    .unwrap()
+                    .unwrap();
                     field_maps::give_back(head.parts.headers);
                 },
                 criterion::BatchSize::SmallInput,
@@ -255,8 +264,80 @@ fn client_heads(c: &mut Criterion) {
     }
 }
 
+/// What `proxy::number_text` had for decimal numbers before `itoa` replaced it, kept
+/// here as the baseline of the `number text` group.
+fn append_decimal(out: &mut Vec<u8>, value: u64) {
+    append_in_radix(out, value, 10);
+}
+
+fn append_in_radix(out: &mut Vec<u8>, value: u64, radix: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = value;
+    loop {
+        start -= 1;
+        digits[start] = DIGITS[(rest % radix) as usize];
+        rest /= radix;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// The decimal numbers the request path writes: status codes and `Content-Length`s from
+/// an empty body to 10 MiB, written into a reused buffer as a response head is.
+fn number_text(c: &mut Criterion) {
+    const VALUES: [u64; 8] = [200, 404, 0, 2, 512, 17_408, 1_048_576, 10_485_760];
+    let mut out = Vec::with_capacity(256);
+    c.bench_function("number text: former number_text::append_decimal x8", |b| {
+        b.iter(|| {
+            out.clear();
+            for value in black_box(VALUES) {
+                append_decimal(&mut out, value);
+            }
+            black_box(out.len())
+        })
+    });
+    c.bench_function("number text: itoa::Buffer x8", |b| {
+        b.iter(|| {
+            out.clear();
+            let mut buffer = itoa::Buffer::new();
+            for value in black_box(VALUES) {
+                out.extend_from_slice(buffer.format(value).as_bytes());
+            }
+            black_box(out.len())
+        })
+    });
+}
+
+fn path_normal_form(c: &mut Criterion) {
+    for (name, path) in [
+        (
+            "path normal form: already normal, 3 segments",
+            "/orders/42/items",
+        ),
+        (
+            "path normal form: already normal, 60 bytes",
+            "/v1/api/customers/1234567890/orders/2024-11/items?ignored",
+        ),
+        (
+            "path normal form: escapes and dot segments",
+            "/orders/%72eport/../a//b/./%7Ec",
+        ),
+    ] {
+        let path = path.split('?').next().unwrap();
+        c.bench_function(name, |b| {
+            b.iter(|| normalise(black_box(path)).map(|p| p.len()))
+        });
+    }
+}
+
 criterion_group!(
     benches,
+    path_normal_form,
+    number_text,
     route_match,
     key_extraction,
     key_lookup,

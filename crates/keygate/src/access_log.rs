@@ -7,12 +7,13 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Uri};
+use http::Uri;
 use serde::Serialize;
 
+use crate::access_record::AccessRecord;
 use crate::metrics::Metrics;
 use crate::proxy::error::Denial;
 use crate::state::KeyEntry;
@@ -37,61 +38,6 @@ impl std::str::FromStr for AccessLogTarget {
             "stdout" | "-" => AccessLogTarget::Stdout,
             path => AccessLogTarget::File(path.into()),
         })
-    }
-}
-
-/// What is known about one request when its response head is ready.
-#[derive(Debug)]
-pub struct AccessRecord {
-    /// When the request arrived.
-    pub time: SystemTime,
-    /// Request method.
-    pub method: Method,
-    /// Request URI (the query string is not logged).
-    pub uri: Uri,
-    /// Status sent to the client.
-    pub status: u16,
-    /// Indexes of the matched service and route in the snapshot.
-    pub matched: Option<(usize, usize)>,
-    /// Matched service.
-    pub service: Option<Arc<str>>,
-    /// Matched route.
-    pub route: Option<Arc<str>>,
-    /// The key presented, when it was known (valid or not), with its consumer.
-    pub key: Option<Arc<KeyEntry>>,
-    /// The plan the key was let through by, on a service with plans.
-    pub plan: Option<Arc<str>>,
-    /// The subscription the key was let through by, on a service with plans.
-    pub subscription: Option<Arc<str>>,
-    /// Why the gateway answered itself, if it did.
-    pub denial: Option<Denial>,
-    /// Status the upstream answered.
-    pub upstream_status: Option<u16>,
-    /// Microseconds from arrival to response head.
-    pub total_us: u64,
-    /// Microseconds spent waiting for the upstream's response head.
-    pub upstream_us: u64,
-}
-
-impl AccessRecord {
-    /// Starts a record for a request that just arrived.
-    pub fn new(method: Method, uri: Uri) -> AccessRecord {
-        AccessRecord {
-            time: SystemTime::now(),
-            method,
-            uri,
-            status: 0,
-            matched: None,
-            service: None,
-            route: None,
-            key: None,
-            plan: None,
-            subscription: None,
-            denial: None,
-            upstream_status: None,
-            total_us: 0,
-            upstream_us: 0,
-        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! [`cli`].
 
 pub mod access_log;
+pub mod access_record;
 pub mod admin;
 pub mod app;
 pub mod cli;

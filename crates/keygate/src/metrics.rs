@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::access_log::AccessRecord;
+use crate::access_record::AccessRecord;
 use crate::proxy::error::Denial;
 use crate::state::Directory;
 

@@ -26,13 +26,24 @@ const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
 const URL_FORMS: &str = "`postgres://user@host:port/database` or `postgresql://…`, with \
                          libpq parameters such as `?options=-c%20search_path%3Dkeygate`";
 
+/// The `sslmode` values that demand TLS, which keygate cannot speak to PostgreSQL yet.
+const TLS_MODES: [&str; 3] = ["require", "verify-ca", "verify-full"];
+
 /// Parses a `postgres://` or `postgresql://` URL and fills in keygate's defaults
 /// (`application_name=keygate`, a 5 s connect timeout, a 10 s TCP user timeout) where the
-/// URL sets nothing. Errors never repeat the URL: it may hold a password.
+/// URL sets nothing. An `sslmode` that demands TLS is refused: no attempt could succeed.
+/// Errors never repeat the URL: it may hold a password.
 pub(super) fn parse_url(url: &str) -> Result<postgres::Config> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(StoreError::Unavailable(format!(
             "not a PostgreSQL store URL; expected {URL_FORMS}"
+        )));
+    }
+    if let Some(mode) = demanded_tls(url) {
+        return Err(StoreError::Unavailable(format!(
+            "`sslmode={mode}` asks for TLS to PostgreSQL, which keygate does not support yet; \
+             use `sslmode=disable` or `sslmode=prefer` (both connect without TLS), or reach \
+             PostgreSQL through a local TLS tunnel"
         )));
     }
     let mut config: postgres::Config = url.parse().map_err(|_| {
@@ -53,11 +64,77 @@ pub(super) fn parse_url(url: &str) -> Result<postgres::Config> {
     Ok(config)
 }
 
-/// Opens one connection.
+/// The `sslmode` of a URL's query when it is one that demands TLS.
+fn demanded_tls(url: &str) -> Option<&'static str> {
+    let (_, query) = url.split_once('?')?;
+    let mut modes = query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("sslmode="));
+    // As libpq, the last of repeated parameters is the one in force.
+    let mode = modes.next_back()?;
+    TLS_MODES.into_iter().find(|tls| *tls == mode)
+}
+
+/// Opens one connection. A failure names the server(s) tried and the reason, never the
+/// user or password.
 pub(super) fn connect(config: &postgres::Config) -> Result<Client> {
-    config
-        .connect(NoTls)
-        .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))
+    config.connect(NoTls).map_err(|error| {
+        StoreError::Unavailable(format!(
+            "cannot connect to PostgreSQL at {}: {}",
+            servers(config),
+            reasons(&error)
+        ))
+    })
+}
+
+/// The `host:port` (or socket folder) of every server the configuration names.
+fn servers(config: &postgres::Config) -> String {
+    let ports = config.get_ports();
+    let port_of = |index: usize| match ports {
+        [] => 5432,
+        [one] => *one,
+        many => many.get(index).copied().unwrap_or(5432),
+    };
+    let hosts = config.get_hosts().iter().enumerate();
+    let named: Vec<String> = hosts
+        .map(|(index, host)| match host {
+            postgres::config::Host::Tcp(name) => format!("{name}:{}", port_of(index)),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(folder) => {
+                format!("{}/.s.PGSQL.{}", folder.display(), port_of(index))
+            }
+        })
+        .collect();
+    if !named.is_empty() {
+        return named.join(", ");
+    }
+    // Only `hostaddr` given: the addresses are what is connected to.
+    let addresses = config.get_hostaddrs().iter().enumerate();
+    let named: Vec<String> = addresses
+        .map(|(index, address)| std::net::SocketAddr::new(*address, port_of(index)).to_string())
+        .collect();
+    if named.is_empty() {
+        "(no host given)".to_owned()
+    } else {
+        named.join(", ")
+    }
+}
+
+/// An error and its sources, outermost first: `error connecting to server: Connection
+/// refused (os error 111)`.
+fn reasons(error: &postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some errors repeat their source in their own text.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Idle connections and how many are open.
@@ -233,5 +310,69 @@ mod tests {
                 other => panic!("{url}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn an_sslmode_that_demands_tls_is_refused_at_once() {
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let url = format!("postgres://keygate:secret@db/gate?connect_timeout=2&sslmode={mode}");
+            match parse_url(&url) {
+                Err(StoreError::Unavailable(message)) => {
+                    assert!(message.contains(&format!("`sslmode={mode}`")), "{message}");
+                    assert!(message.contains("does not support yet"), "{message}");
+                    assert!(message.contains("sslmode=disable"), "{message}");
+                    assert!(!message.contains("secret"), "{message}");
+                }
+                other => panic!("{mode}: {other:?}"),
+            }
+        }
+        for url in [
+            "postgres://u@h/d?sslmode=disable",
+            "postgres://u@h/d?sslmode=prefer",
+            "postgres://u@h/d?sslmode=require&sslmode=disable",
+            "postgres://u@h/d",
+        ] {
+            assert!(parse_url(url).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_refused_connect_names_the_server_and_the_reason() {
+        // A port nothing listens on: bind one, note it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .unwrap_or(1);
+        let url = format!("postgres://keygate:secret@127.0.0.1:{port}/gate");
+        let Ok(config) = parse_url(&url) else {
+            panic!("the URL parses")
+        };
+        match connect(&config) {
+            Err(StoreError::Unavailable(message)) => {
+                assert!(
+                    message.contains(&format!("at 127.0.0.1:{port}: ")),
+                    "{message}"
+                );
+                assert!(message.contains("Connection refused"), "{message}");
+                assert!(!message.contains("secret"), "{message}");
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("nothing listens on port {port}"),
+        }
+    }
+
+    #[test]
+    fn servers_are_named_by_host_or_address_and_port() {
+        let named = |url: &str| parse_url(url).map(|config| servers(&config)).ok();
+        assert_eq!(named("postgres://u@db/d").as_deref(), Some("db:5432"));
+        assert_eq!(
+            named("postgres://u@a:6000,b:6001/d").as_deref(),
+            Some("a:6000, b:6001")
+        );
+        assert_eq!(
+            named("postgres://u@/d?hostaddr=127.0.0.2&port=6543").as_deref(),
+            Some("127.0.0.2:6543")
+        );
+        assert_eq!(named("postgres://u@/d").as_deref(), Some("(no host given)"));
     }
 }

@@ -1,12 +1,20 @@
 //! What the `request_head` fuzz target checks on one input, shared with the corpus replay
 //! test (crates/keygate/tests/fuzz_corpus.rs): the head parser never panics, the framing
-//! it reports agrees with the fields it kept, and the same bytes arriving in two reads
-//! give the same head as in one.
+//! it reports agrees with the fields it kept, the head is in its one reading (origin-form
+//! target, no field named with `_`), and the same bytes arriving in two reads give the
+//! same head as in one.
 
 use bytes::BytesMut;
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::Version;
-use keygate::proxy::downstream::request_head::{parse, BodyFraming, HeadError, RequestHead};
+use keygate::proxy::downstream::request_head::{
+    self, BodyFraming, HeadError, RequestHead, UnderscoredFields,
+};
+
+/// The parser as a connection runs it by default.
+fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
+    request_head::parse(buffer, UnderscoredFields::Dropped)
+}
 
 /// Everything a parse tells the connection, in a form that can be compared.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,6 +45,14 @@ pub fn run(data: &[u8]) {
     let whole = parse_once(data);
     if let Outcome::Head(summary, rest) = &whole {
         check_framing(summary);
+        assert!(
+            summary.target.starts_with('/'),
+            "a target not in origin-form"
+        );
+        assert!(
+            summary.fields.iter().all(|(name, _)| !name.contains('_')),
+            "a field named with `_` kept"
+        );
         assert!(
             data.ends_with(rest),
             "what follows the head is not the input's tail"

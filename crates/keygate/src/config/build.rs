@@ -10,6 +10,8 @@ use std::time::Duration;
 use http::header::HeaderName;
 use http::{Method, Uri};
 use keygate_policy::Expr;
+use keygate_store::postgres::PostgresStore;
+use keygate_store::StoreError;
 use serde_saphyr::Location;
 
 use super::file::{
@@ -193,6 +195,8 @@ impl Checker<'_> {
                             url.value
                         ),
                     );
+                } else if let Err(error) = check_store_url(&url.value) {
+                    self.report(&url.referenced, error);
                 }
                 url.value.clone()
             }
@@ -283,6 +287,7 @@ impl Checker<'_> {
             send_timeout: self.duration(proxy.send_timeout.as_ref(), 60),
             shutdown_timeout: self.duration(proxy.shutdown_timeout.as_ref(), 30),
             max_header_bytes,
+            underscores_in_headers: proxy.underscores_in_headers.unwrap_or(false),
             max_partial_head_bytes: self.partial_head_budget(proxy),
         }
     }
@@ -325,8 +330,9 @@ impl Checker<'_> {
     }
 
     /// The four identity header names: each valid, none a field that HTTP or the gateway
-    /// itself sets (a second `Host` or `Content-Length` would confuse the upstream), and
-    /// no two the same.
+    /// itself sets (a second `Host` or `Content-Length` would confuse the upstream), none
+    /// with an `_` (a CGI-style upstream reads `x_user` and a client's `x-user` alike),
+    /// and no two the same.
     fn identity_headers(&mut self, headers: &FileIdentityHeaders) -> IdentityHeaders {
         let fields = [
             (headers.consumer.as_ref(), "x-consumer-username"),
@@ -343,6 +349,14 @@ impl Checker<'_> {
                         &name.referenced,
                         format!(
                             "`{}` cannot carry an identity: HTTP or the gateway itself sets it",
+                            name.value
+                        ),
+                    );
+                } else if parsed.as_str().contains('_') {
+                    self.report(
+                        &name.referenced,
+                        format!(
+                            "`{}` cannot carry an identity: upstreams may read `_` as `-`",
                             name.value
                         ),
                     );
@@ -743,6 +757,18 @@ impl Checker<'_> {
 /// the line is always right.
 /// The directory cache beside a SQLite database file: `keygate.db` → `keygate.db.cache`.
 /// None for an in-memory database or PostgreSQL, which have no file to sit beside.
+/// Checks a PostgreSQL store URL without connecting (a malformed one, or an `sslmode` that
+/// demands TLS, could never work); the message never repeats the URL.
+fn check_store_url(url: &str) -> Result<(), String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(());
+    }
+    PostgresStore::check_url(url).map_err(|error| match error {
+        StoreError::Unavailable(message) => message,
+        other => other.to_string(),
+    })
+}
+
 fn default_cache_file(store: &str) -> Option<PathBuf> {
     let path = store.strip_prefix("sqlite://").filter(|p| !p.is_empty())?;
     Some(PathBuf::from(format!("{path}.cache")))

@@ -1,6 +1,7 @@
 //! Configuration errors that point into the file: `file:line:column: message`, the line,
 //! and a caret under the fault.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -88,10 +89,32 @@ impl fmt::Display for RenderedProblem<'_> {
                 .take(column.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            write!(f, "\n {gutter} | {source_line}\n {pad} | {before}^")?;
+            let shown = without_password(source_line);
+            write!(f, "\n {gutter} | {shown}\n {pad} | {before}^")?;
         }
         Ok(())
     }
+}
+
+/// `line` with the password of a `scheme://user:password@host` URL in it shown as `***`,
+/// so that an error on a store URL's line does not print the password.
+fn without_password(line: &str) -> Cow<'_, str> {
+    let Some(scheme_end) = line.find("://") else {
+        return Cow::Borrowed(line);
+    };
+    let authority_start = scheme_end + 3;
+    let rest = &line[authority_start..];
+    let ends_authority = |c: char| matches!(c, '/' | '?' | '#' | '"' | '\'') || c.is_whitespace();
+    let authority = &rest[..rest.find(ends_authority).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return Cow::Borrowed(line);
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return Cow::Borrowed(line);
+    };
+    let user_end = authority_start + colon + 1;
+    let host_start = authority_start + at;
+    Cow::Owned(format!("{}***{}", &line[..user_end], &line[host_start..]))
 }
 
 #[cfg(test)]
@@ -113,5 +136,29 @@ mod tests {
             error.to_string(),
             "k.yaml:2:5: expected a number\n 2 | bb: x\n   |     ^"
         );
+    }
+
+    #[test]
+    fn a_password_in_a_url_is_not_shown() {
+        let error = ConfigError::Invalid {
+            path: "k.yaml".into(),
+            text: "store: \"postgres://keygate:s3cr@t@db:5432/gate?sslmode=require\"\n".into(),
+            problems: vec![Problem {
+                line: 1,
+                column: 8,
+                message: "no TLS".into(),
+            }],
+        };
+        assert_eq!(
+            error.to_string(),
+            "k.yaml:1:8: no TLS\n 1 | store: \"postgres://keygate:***@db:5432/gate?sslmode=require\"\n   |        ^"
+        );
+        for line in [
+            "store: postgres://keygate@db/gate",
+            "upstream: http://a:80/x",
+            "a: b",
+        ] {
+            assert_eq!(without_password(line), line);
+        }
     }
 }

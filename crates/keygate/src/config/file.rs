@@ -81,6 +81,8 @@ pub struct FileProxy {
     pub shutdown_timeout: Option<At<String>>,
     /// Largest accepted request header section, in bytes.
     pub max_header_bytes: Option<At<u64>>,
+    /// Keep request fields whose names hold an `_` (dropped by default, as nginx does).
+    pub underscores_in_headers: Option<bool>,
     /// Room all incomplete request heads may hold together beyond their first buffers.
     pub max_partial_head_bytes: Option<At<u64>>,
 }

@@ -101,6 +101,9 @@ pub struct ProxySettings {
     pub shutdown_timeout: Duration,
     /// Largest request header section accepted, in bytes (default 32 KiB); larger is `431`.
     pub max_header_bytes: usize,
+    /// Whether request fields whose names hold an `_` are kept (default: dropped, as
+    /// nginx's `underscores_in_headers off`). Read when a connection opens.
+    pub underscores_in_headers: bool,
     /// Room the incomplete request heads of all connections may hold together beyond
     /// their first 4 KiB buffers (default 32 MiB); a head that needs more is `431`.
     pub max_partial_head_bytes: usize,

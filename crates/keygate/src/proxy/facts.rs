@@ -6,7 +6,7 @@ use http::header::HOST;
 use http::request::Parts;
 use keygate_policy::Facts;
 
-use super::router::strip_port;
+use crate::state::router::strip_port;
 use crate::state::{ConsumerEntry, KeyEntry};
 
 /// The facts of one request; `key` is `None` for an anonymous call.
@@ -78,13 +78,14 @@ impl Facts for RequestFacts<'_> {
         self.request.uri.path()
     }
 
-    /// The host without its port.
+    /// The host without its port, from `Host` (which holds an absolute target's
+    /// authority, `downstream::request_head`).
     fn host(&self) -> &str {
         let host = self
             .request
-            .uri
-            .host()
-            .or_else(|| self.request.headers.get(HOST)?.to_str().ok())
+            .headers
+            .get(HOST)
+            .and_then(|host| host.to_str().ok())
             .unwrap_or("");
         strip_port(host)
     }

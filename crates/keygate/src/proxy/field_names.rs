@@ -34,13 +34,21 @@ static COMMON: [HeaderName; 20] = [
 /// The header name spelled `raw` (any case): one of the common names when it is one,
 /// otherwise what `HeaderName::from_bytes` makes of it.
 pub fn field_name(raw: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
-    for common in &COMMON {
-        let spelled = common.as_str().as_bytes();
-        if spelled.len() == raw.len() && spelled.eq_ignore_ascii_case(raw) {
-            return Ok(common.clone());
-        }
+    match common_field_name(raw) {
+        Some(name) => Ok(name),
+        None => HeaderName::from_bytes(raw),
     }
-    HeaderName::from_bytes(raw)
+}
+
+/// The common name spelled `raw` (any case), if it is one. None of them holds an `_`.
+pub fn common_field_name(raw: &[u8]) -> Option<HeaderName> {
+    COMMON
+        .iter()
+        .find(|common| {
+            let spelled = common.as_str().as_bytes();
+            spelled.len() == raw.len() && spelled.eq_ignore_ascii_case(raw)
+        })
+        .cloned()
 }
 
 #[cfg(test)]
@@ -65,5 +73,13 @@ mod tests {
         assert_eq!(field_name(b"X-Custom").unwrap(), "x-custom");
         assert!(field_name(b"bad name").is_err());
         assert!(field_name(b"").is_err());
+    }
+
+    #[test]
+    fn no_common_name_holds_an_underscore() {
+        // The request head parser looks for `_` only in names that are not common.
+        assert!(COMMON.iter().all(|name| !name.as_str().contains('_')));
+        assert_eq!(common_field_name(b"APIKEY"), Some(COMMON[1].clone()));
+        assert_eq!(common_field_name(b"x-custom"), None);
     }
 }

@@ -3,14 +3,13 @@
 //! replacing is done as the upstream request head is written ([`ForwardedFields`]), not
 //! in the request's header map.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use http::header::{
-    HeaderName, CONNECTION, HOST, PROXY_AUTHENTICATE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+    HeaderName, CONNECTION, CONTENT_LENGTH, HOST, PROXY_AUTHENTICATE, TE, TRAILER,
+    TRANSFER_ENCODING, UPGRADE,
 };
-use http::uri::Authority;
 use http::{HeaderMap, HeaderValue, Uri};
 
 use super::upstream::request_head::append_field;
@@ -87,20 +86,24 @@ pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// whatever the client sent under those names is left out), `X-Forwarded-For` with the
 /// client's address appended, `X-Forwarded-Proto` and `X-Forwarded-Host` as this gateway
 /// saw them (client-sent values of those two are not trusted), and the target's `Host`
-/// unless the service preserves the client's. Everything is borrowed: nothing is
+/// unless the service preserves the client's. A client field whose name reads as one of
+/// these, or as a framing field, once `_` is taken for `-` (`X_Consumer_Username`, as a
+/// CGI-style upstream reads it) is left out as well. Everything is borrowed: nothing is
 /// allocated or inserted into the request's header map.
 pub struct ForwardedFields<'a> {
     names: &'a IdentityHeaders,
     caller: Option<(&'a KeyEntry, &'a ConsumerEntry)>,
     client: &'a ClientAddress,
-    /// The host the client asked for: its `Host`, or the authority of an absolute target.
-    original_host: Option<Cow<'a, HeaderValue>>,
+    /// The host the client asked for, its `Host` (which holds an absolute target's
+    /// authority, `downstream::request_head`).
+    original_host: Option<&'a HeaderValue>,
     /// The `Host` sent instead of the client's; `None` keeps the client's.
-    host: Option<Cow<'a, HeaderValue>>,
+    host: Option<&'a HeaderValue>,
 }
 
 impl<'a> ForwardedFields<'a> {
-    /// The fields for a request with `headers` and `uri` from `client`, sent to a target
+    /// The fields for a request with `headers` and `uri` (origin-form: the head parser
+    /// moved an absolute target's authority into `Host`) from `client`, sent to a target
     /// whose `Host` is `target_host`.
     pub fn new(
         headers: &'a HeaderMap,
@@ -111,16 +114,15 @@ impl<'a> ForwardedFields<'a> {
         target_host: &'a HeaderValue,
         preserve_host: bool,
     ) -> ForwardedFields<'a> {
-        let client_host = headers.get(HOST);
-        let original_host = match client_host {
-            Some(host) => Some(Cow::Borrowed(host)),
-            None => uri.authority().and_then(host_of).map(Cow::Owned),
-        };
-        let host = match (preserve_host, client_host) {
+        debug_assert!(
+            uri.authority().is_none(),
+            "the head parser leaves no authority in the target"
+        );
+        let original_host = headers.get(HOST);
+        // Without a `Host` (HTTP/1.0) the target's is sent even when preserving.
+        let host = match (preserve_host, original_host) {
             (true, Some(_)) => None,
-            // An absolute target without a `Host` field: its authority is the client's host.
-            (true, None) => Some(original_host.clone().unwrap_or(Cow::Borrowed(target_host))),
-            (false, _) => Some(Cow::Borrowed(target_host)),
+            _ => Some(target_host),
         };
         ForwardedFields {
             names,
@@ -134,7 +136,7 @@ impl<'a> ForwardedFields<'a> {
 
 impl FieldRewrite for ForwardedFields<'_> {
     fn host(&self) -> Option<&HeaderValue> {
-        self.host.as_deref()
+        self.host
     }
 
     fn replaces(&self, name: &HeaderName) -> bool {
@@ -145,6 +147,8 @@ impl FieldRewrite for ForwardedFields<'_> {
             || *name == self.names.credential
             || *name == self.names.groups
             || *name == self.names.client_type
+            // Only with `proxy.underscores_in_headers` does a name with `_` get this far.
+            || (name.as_str().as_bytes().contains(&b'_') && self.reads_as_own(name))
     }
 
     fn append_fields(&self, fields: &HeaderMap, out: &mut Vec<u8>) {
@@ -187,14 +191,38 @@ impl FieldRewrite for ForwardedFields<'_> {
     }
 }
 
-/// An absolute target's authority as a `Host` value: host and port, never the user
-/// information an authority may carry.
-fn host_of(authority: &Authority) -> Option<HeaderValue> {
-    let text = match authority.port() {
-        Some(port) => format!("{}:{}", authority.host(), port.as_str()),
-        None => authority.host().to_owned(),
-    };
-    HeaderValue::from_str(&text).ok()
+impl ForwardedFields<'_> {
+    /// Whether a client field `name` with an `_` reads, with `_` taken for `-`, as a field
+    /// the gateway sets or HTTP frames a message by.
+    #[cold]
+    fn reads_as_own(&self, name: &HeaderName) -> bool {
+        let name = name.as_str().as_bytes();
+        let own = [
+            &X_FORWARDED_FOR,
+            &X_FORWARDED_PROTO,
+            &X_FORWARDED_HOST,
+            &self.names.consumer,
+            &self.names.credential,
+            &self.names.groups,
+            &self.names.client_type,
+            &HOST,
+            &CONTENT_LENGTH,
+            &TRANSFER_ENCODING,
+            &CONNECTION,
+        ];
+        own.iter()
+            .any(|own| same_with_underscores_as_dashes(name, own.as_str().as_bytes()))
+    }
+}
+
+/// Whether the lower-case names `client` and `own` are the same once every `_` is a `-`.
+fn same_with_underscores_as_dashes(client: &[u8], own: &[u8]) -> bool {
+    let dashed = |byte: u8| if byte == b'_' { b'-' } else { byte };
+    client.len() == own.len()
+        && client
+            .iter()
+            .zip(own)
+            .all(|(&client, &own)| dashed(client) == dashed(own))
 }
 
 /// A text's bytes when it may be sent as a header value (what `HeaderValue` accepts);
@@ -334,20 +362,82 @@ mod tests {
     }
 
     #[test]
-    fn an_absolute_target_without_host_gives_its_authority() {
+    fn a_request_without_host_gets_the_targets_even_when_preserving() {
         let headers = HeaderMap::new();
         let names = identity_names();
         let client = ClientAddress::new([10, 0, 0, 1].into());
         let target = HeaderValue::from_static("127.0.0.1:9001");
-        let uri = Uri::from_static("http://user:secret@api.example.com/x");
-        let preserved = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, true);
+        let uri = Uri::from_static("/x");
+        for preserve_host in [true, false] {
+            let fields = ForwardedFields::new(
+                &headers,
+                &uri,
+                &names,
+                None,
+                &client,
+                &target,
+                preserve_host,
+            );
+            assert_eq!(fields.host(), Some(&target));
+            assert!(!written(&headers, &fields).contains("x-forwarded-host"));
+        }
+    }
+
+    #[test]
+    fn names_that_read_as_the_gateways_own_with_dashes_for_underscores_are_left_out() {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
+        for name in [
+            "x_consumer_username",
+            "client_type",
+            "x-consumer_groups",
+            "x_credential_identifier",
+            "x_forwarded_host",
+            "x_forwarded_for",
+            "x_forwarded-proto",
+            "content_length",
+            "transfer_encoding",
+            "host_",
+        ] {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static("forged"),
+            );
+        }
+        headers.insert("x_custom", HeaderValue::from_static("1"));
+        headers.insert("client_type_2", HeaderValue::from_static("1"));
+        let names = identity_names();
+        let client = ClientAddress::new([10, 0, 0, 1].into());
+        let target = HeaderValue::from_static("127.0.0.1:9001");
+        let uri = Uri::from_static("/");
+        let fields = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, false);
         assert_eq!(
-            preserved.host(),
-            Some(&HeaderValue::from_static("api.example.com"))
+            written(&headers, &fields),
+            "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\nhost_: forged\r\nx_custom: 1\r\n\
+             client_type_2: 1\r\nx-forwarded-for: 10.0.0.1\r\nx-forwarded-proto: http\r\n\
+             x-forwarded-host: api.example.com\r\n\r\n"
         );
-        let replaced = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, false);
-        assert_eq!(replaced.host(), Some(&target));
-        assert!(written(&headers, &replaced).contains("x-forwarded-host: api.example.com\r\n"));
+    }
+
+    #[test]
+    fn underscores_read_as_dashes_only_where_both_names_agree() {
+        assert!(same_with_underscores_as_dashes(
+            b"client_type",
+            b"client-type"
+        ));
+        assert!(same_with_underscores_as_dashes(b"x_a-b", b"x-a-b"));
+        assert!(!same_with_underscores_as_dashes(
+            b"client_typ",
+            b"client-type"
+        ));
+        assert!(!same_with_underscores_as_dashes(
+            b"client_types",
+            b"client-type"
+        ));
+        assert!(!same_with_underscores_as_dashes(
+            b"clientxtype",
+            b"client-type"
+        ));
     }
 
     #[test]

@@ -32,13 +32,15 @@ use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
 use super::key_source::{self, Extracted};
 use super::path_normal::normalise;
 use super::respond::error_response;
-use super::router::RouteMatch;
 use super::upstream::RequestPath;
+use super::upstreams;
 use super::ProxyBody;
-use crate::access_log::{AccessLog, AccessRecord};
+use crate::access_log::AccessLog;
+use crate::access_record::AccessRecord;
 use crate::config::{AuthMode, Plan, Route, Service};
 use crate::key::plausible;
 use crate::metrics::Metrics;
+use crate::state::router::RouteMatch;
 use crate::state::{
     millis, ConsumerEntry, KeyCheck, KeyEntry, SharedState, Snapshot, SubscriptionEntry,
 };
@@ -327,11 +329,13 @@ fn route<'s>(
     }
 }
 
+/// The host the request is for: its `Host`, which holds an absolute target's authority
+/// (`downstream::request_head`); empty for an HTTP/1.0 request without one.
 fn request_host(request: &Parts) -> &str {
     request
-        .uri
-        .host()
-        .or_else(|| request.headers.get(HOST).and_then(|h| h.to_str().ok()))
+        .headers
+        .get(HOST)
+        .and_then(|host| host.to_str().ok())
         .unwrap_or("")
 }
 
@@ -503,7 +507,7 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let upstream = &snapshot.upstreams[matched.index.0];
+    let upstream = &upstreams::of(snapshot)[matched.index.0];
     let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
     let mut query = parts.uri.query().map(Cow::Borrowed);
     let caller = admitted.caller;

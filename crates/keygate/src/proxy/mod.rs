@@ -14,9 +14,9 @@ pub mod number_text;
 pub mod path_normal;
 pub mod read_buffer;
 pub mod respond;
-pub mod router;
 pub mod server;
 pub mod upstream;
+pub mod upstreams;
 pub mod workers;
 
 use http_body_util::Either;

@@ -10,8 +10,10 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::downstream::request_head::UnderscoredFields;
 use super::downstream::{date, serve_connection, Limits};
 use super::handler::Gateway;
+use super::upstreams;
 use crate::state::SharedState;
 
 /// How often a worker closes its idle upstream connections that are past their time or
@@ -37,7 +39,7 @@ pub async fn serve(
         tokio::select! {
             _ = date_tick.tick() => date::refresh(),
             _ = sweep.tick() => {
-                for upstream in &state.load().upstreams {
+                for upstream in upstreams::built(&state.load()) {
                     upstream.sweep_idle();
                 }
             }
@@ -51,6 +53,11 @@ pub async fn serve(
                         max_head_bytes: (settings.max_header_bytes + 16 * 1024).max(8192),
                         partial_head_budget: settings.max_partial_head_bytes,
                         send_timeout: settings.send_timeout,
+                        underscored_fields: if settings.underscores_in_headers {
+                            UnderscoredFields::Kept
+                        } else {
+                            UnderscoredFields::Dropped
+                        },
                     };
                     let (gateway, stopping, open) = (gateway.clone(), stopping.clone(), open.clone());
                     tokio::spawn(async move {

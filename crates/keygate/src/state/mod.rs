@@ -9,12 +9,14 @@ mod directory;
 pub mod directory_cache;
 mod entries;
 mod key_index;
+pub mod router;
 mod row_table;
 mod slot_index;
 pub mod sync;
 #[cfg(test)]
 pub(crate) mod test_records;
 mod texts;
+mod upstream_slot;
 mod usage;
 
 use std::sync::Arc;
@@ -28,12 +30,12 @@ pub use entries::{
 };
 pub use key_index::{KeyIndex, KeyRow, KeyState};
 pub use texts::{HeaderText, ShortText};
+pub use upstream_slot::UpstreamSlot;
 pub use usage::Usage;
 
 use crate::config::{Config, IdentityHeaders, Service};
 use crate::metrics::{Metrics, RouteCounters};
-use crate::proxy::router::Router;
-use crate::proxy::upstream::Upstream;
+use router::Router;
 
 /// Routes and settings, built once per configuration or service change.
 pub struct Snapshot {
@@ -43,8 +45,9 @@ pub struct Snapshot {
     pub services: Vec<Service>,
     /// Host, path and method matching.
     pub router: Router,
-    /// One upstream (pool, targets, timeouts) per service, by service index.
-    pub upstreams: Vec<Upstream>,
+    /// One upstream (pool, targets, timeouts) per service, by service index: the proxy
+    /// defines them and builds them on first use (see [`UpstreamSlot`]).
+    pub upstreams: UpstreamSlot,
     /// Names of the identity headers.
     pub identity_headers: IdentityHeaders,
     /// Challenge sent with `401`.
@@ -57,10 +60,6 @@ impl Snapshot {
     /// Builds the data-plane view of a configuration and a set of services.
     pub fn build(config: Arc<Config>, services: Vec<Service>, metrics: &Metrics) -> Snapshot {
         let router = Router::build(&services);
-        let upstreams = services
-            .iter()
-            .map(|service| Upstream::new(&service.upstream))
-            .collect();
         let route_counters = services
             .iter()
             .map(|service| {
@@ -74,7 +73,7 @@ impl Snapshot {
             route_counters,
             identity_headers: config.identity_headers.clone(),
             router,
-            upstreams,
+            upstreams: UpstreamSlot::default(),
             services,
             challenge: HeaderValue::from_static("Key realm=\"keygate\""),
             config,

@@ -85,6 +85,7 @@ fn defaults_apply_when_fields_are_absent() {
     )
     .unwrap();
     assert_eq!(config.proxy.max_header_bytes, 32 * 1024);
+    assert!(!config.proxy.underscores_in_headers);
     assert_eq!(config.proxy.header_timeout, Duration::from_secs(30));
     assert_eq!(config.proxy.send_timeout, Duration::from_secs(60));
     assert_eq!(
@@ -199,6 +200,25 @@ fn identity_headers_are_neither_reserved_nor_repeated() {
         .contains("`X-Who` already carries another identity field"));
     assert_eq!(found[2].0, 6);
     assert!(found[2].2.contains("cannot carry an identity"));
+}
+
+#[test]
+fn identity_headers_have_no_underscores() {
+    let problem = only_problem("defaults:\n  identity_headers:\n    consumer: x_user\n");
+    assert_eq!((problem.line, problem.column), (3, 15), "{problem:?}");
+    assert!(
+        problem
+            .message
+            .contains("`x_user` cannot carry an identity"),
+        "{}",
+        problem.message
+    );
+}
+
+#[test]
+fn underscores_in_headers_is_read() {
+    let config = Config::parse("t.yaml", "proxy:\n  underscores_in_headers: true\n").unwrap();
+    assert!(config.proxy.underscores_in_headers);
 }
 
 #[test]

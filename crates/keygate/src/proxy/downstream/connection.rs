@@ -23,7 +23,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use super::head_room::{self, HeadRoom, NoRoom, FIRST_BUFFER};
 use super::request_body::{BodyProgress, BodyState, RequestBody};
-use super::request_head::{self, HeadError, RequestHead};
+use super::request_head::{self, HeadError, RequestHead, UnderscoredFields};
 use super::response_writer::{encode_whole, write_response, Encoded, Exchange, WriteError};
 use crate::proxy::error::ProxyError;
 use crate::proxy::field_maps;
@@ -43,7 +43,8 @@ const LINGER: Duration = Duration::from_secs(2);
 /// longer or slower one closes it.
 const DISCARD_LIMIT: u64 = 1024 * 1024;
 
-/// The limits a connection is served under, read from the configuration when it opened.
+/// The limits and rules a connection is served under, read from the configuration when
+/// it opened.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// How long a client may take to send a request head, idle time before it included.
@@ -57,6 +58,8 @@ pub struct Limits {
     pub partial_head_budget: usize,
     /// How long a write may make no progress before the connection is closed.
     pub send_timeout: Duration,
+    /// What becomes of request fields whose names hold an `_`.
+    pub underscored_fields: UnderscoredFields,
 }
 
 /// A client connection: the socket, what was read from it and not used yet, what is
@@ -156,7 +159,7 @@ impl ClientConnection {
     ) -> Poll<Result<RequestHead, NoHead>> {
         loop {
             if !self.buffer.is_empty() {
-                match request_head::parse(&mut self.buffer) {
+                match request_head::parse(&mut self.buffer, limits.underscored_fields) {
                     Ok(Some(head)) => {
                         self.head_room.release();
                         return Poll::Ready(Ok(head));

@@ -9,11 +9,14 @@
 //! 100-continue` is answered when the body is first read; ambiguous framing (both
 //! `Content-Length` and `Transfer-Encoding`, or conflicting lengths) is refused with
 //! `400`, a transfer coding other than `chunked` with `501`, a head over the limit with
-//! `431`. Upgrades (WebSocket) are not supported.
+//! `431`. Every request reaches the gateway in one reading: origin-form target, one
+//! valid `Host` (an absolute target's authority), no field named with an `_` unless
+//! configured. Upgrades (WebSocket) are not supported.
 
 pub mod connection;
 pub mod date;
 pub mod head_room;
+pub mod host;
 pub mod request_body;
 pub mod request_head;
 pub mod response_writer;

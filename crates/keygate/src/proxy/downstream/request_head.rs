@@ -2,16 +2,25 @@
 //! request line and fields with httparse, the target and every field value kept as a
 //! slice of the buffer (no copy), and in the same pass what the head says about the
 //! body (length, chunked, none) and the connection (keep-alive, `Expect: 100-continue`).
+//!
+//! Everything after parsing decides on the request the upstream will act on, so the head
+//! is brought to one reading here: an absolute target (`GET http://host/path`) becomes
+//! origin-form with its authority as the `Host` field (RFC 9112 §3.2.2), every `Host` is
+//! checked against RFC 3986's host syntax, fields whose names hold an `_` are dropped
+//! unless kept by configuration (CGI-style upstreams read `X_Api_User` as `X-Api-User`),
+//! and methods are upper-case tokens, as nginx requires.
 
 use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
+use http::header::{HeaderName, CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri, Version};
 
+use super::host::is_valid_host;
+
 use crate::proxy::field_maps;
-use crate::proxy::field_names::field_name;
+use crate::proxy::field_names::common_field_name;
 
 /// At most this many fields in a request head (hyper's default; nginx allows a similar
 /// number within its 8 KiB of buffers).
@@ -20,6 +29,18 @@ pub const MAX_FIELDS: usize = 100;
 /// Field positions of up to this many fields are kept on the stack while the head is
 /// split off the buffer.
 const FEW_FIELDS: usize = 24;
+
+/// What becomes of a request field whose name holds an `_` (`proxy.underscores_in_headers`).
+/// Names with any other byte but letters, digits and `-` are always dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnderscoredFields {
+    /// Left out of the request, as nginx does by default: upstreams that read names the
+    /// CGI way (`HTTP_X_API_USER`) cannot tell `X_Api_User` from `X-Api-User`.
+    Dropped,
+    /// Kept like any other field (forwarding still leaves out those that read like the
+    /// fields the gateway sets, see `proxy::forward`).
+    Kept,
+}
 
 /// How a request body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +91,10 @@ struct FieldRange {
 /// On success the head is split off `buffer`, which keeps what followed it (the body,
 /// or a pipelined request), and its fields go into a field map the thread kept from an
 /// earlier head or response (`proxy::field_maps`), taken only once a head is complete.
-pub fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
+pub fn parse(
+    buffer: &mut BytesMut,
+    underscored: UnderscoredFields,
+) -> Result<Option<RequestHead>, HeadError> {
     // Left uninitialised: a request uses a few of the hundred slots, and writing all of
     // them first would cost more than parsing.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
@@ -86,8 +110,7 @@ pub fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
         let start = slice.as_ptr() as usize - base;
         (start, start + slice.len())
     };
-    let method = Method::from_bytes(request.method.unwrap_or("").as_bytes())
-        .map_err(|_| HeadError::Malformed("invalid method"))?;
+    let method = method(request.method.unwrap_or("").as_bytes())?;
     let version = match request.version {
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
@@ -112,28 +135,136 @@ pub fn parse(buffer: &mut BytesMut) -> Result<Option<RequestHead>, HeadError> {
     let head = buffer.split_to(length).freeze();
     build(
         &head,
-        method,
-        version,
-        target,
+        RequestLine {
+            method,
+            target,
+            version,
+        },
         ranges,
+        underscored,
         field_maps::take(ranges.len()),
     )
     .map(Some)
 }
 
+/// A method as nginx accepts it: upper-case letters, `_` and `-` only. Methods are
+/// case-sensitive (RFC 9110 §9.1): `get` is not `GET`, and would otherwise slip past
+/// routes that allow `GET` only to an upstream that reads it as one.
+fn method(bytes: &[u8]) -> Result<Method, HeadError> {
+    // Three to seven bytes for the standard methods, which `from_bytes` then finds by
+    // comparison without a copy.
+    if bytes.is_empty()
+        || !bytes
+            .iter()
+            .all(|&byte| byte.is_ascii_uppercase() || byte == b'_' || byte == b'-')
+    {
+        return Err(HeadError::Malformed("invalid method"));
+    }
+    // CONNECT asks for a tunnel, which a gateway of API calls does not make; TRACE would
+    // echo the request, credentials included, back to whoever sent it (cross-site
+    // tracing). nginx refuses both, with 405.
+    if bytes == b"CONNECT" {
+        return Err(HeadError::Malformed("the CONNECT method"));
+    }
+    if bytes == b"TRACE" {
+        return Err(HeadError::Malformed("the TRACE method"));
+    }
+    Method::from_bytes(bytes).map_err(|_| HeadError::Malformed("invalid method"))
+}
+
+/// The request line, the target as a range of the head.
+struct RequestLine {
+    method: Method,
+    target: (usize, usize),
+    version: Version,
+}
+
+/// The target in origin-form, and for an absolute target its authority (a `Host` value).
+fn origin_form(
+    head: &Bytes,
+    target: (usize, usize),
+) -> Result<(Uri, Option<HeaderValue>), HeadError> {
+    let invalid = |_| HeadError::Malformed("invalid request target");
+    if head.get(target.0) == Some(&b'/') {
+        // The common case: a slice of the head, no copy.
+        let uri = Uri::from_maybe_shared(head.slice(target.0..target.1)).map_err(invalid)?;
+        return Ok((uri, None));
+    }
+    absolute_form(head, target)
+}
+
+/// An absolute target (`http://host:port/path?query`, RFC 9112 §3.2.2) as origin-form
+/// and its authority. Only `http` and `https`; no user information (`http://u:p@host/`,
+/// which nginx refuses too); an authority that is a valid `Host`. The asterisk-form of
+/// `OPTIONS *` and the authority-form of `CONNECT` are refused here as well (nginx
+/// answers the one with `400`, the other with `405`): neither names a path to route.
+#[cold]
+fn absolute_form(
+    head: &Bytes,
+    target: (usize, usize),
+) -> Result<(Uri, Option<HeaderValue>), HeadError> {
+    let text = &head[target.0..target.1];
+    let Some(scheme_end) = text.windows(3).position(|three| three == b"://") else {
+        return Err(HeadError::Malformed(
+            "request target neither origin-form nor absolute-form",
+        ));
+    };
+    let scheme = &text[..scheme_end];
+    if !scheme.eq_ignore_ascii_case(b"http") && !scheme.eq_ignore_ascii_case(b"https") {
+        return Err(HeadError::Malformed(
+            "request target scheme not http or https",
+        ));
+    }
+    let authority_start = scheme_end + 3;
+    let authority_end = text[authority_start..]
+        .iter()
+        .position(|&byte| matches!(byte, b'/' | b'?' | b'#'))
+        .map_or(text.len(), |end| authority_start + end);
+    let authority = &text[authority_start..authority_end];
+    if authority.contains(&b'@') {
+        return Err(HeadError::Malformed(
+            "user information in the request target",
+        ));
+    }
+    if !is_valid_host(authority) {
+        return Err(HeadError::Malformed("invalid host in the request target"));
+    }
+    let host = HeaderValue::from_maybe_shared(
+        head.slice(target.0 + authority_start..target.0 + authority_end),
+    )
+    .map_err(|_| HeadError::Malformed("invalid host in the request target"))?;
+    let rest = target.0 + authority_end..target.1;
+    let uri = if head.get(rest.start) == Some(&b'/') {
+        Uri::from_maybe_shared(head.slice(rest))
+    } else {
+        // `http://host` or `http://host?query`: the path is `/` (RFC 9112 §3.2.2).
+        let mut path = Vec::with_capacity(1 + rest.len());
+        path.push(b'/');
+        path.extend_from_slice(&head[rest]);
+        Uri::from_maybe_shared(Bytes::from(path))
+    }
+    .map_err(|_| HeadError::Malformed("invalid request target"))?;
+    Ok((uri, Some(host)))
+}
+
 /// The head's parts from the ranges found by the parser, and its framing.
 fn build(
     head: &Bytes,
-    method: Method,
-    version: Version,
-    target: (usize, usize),
+    line: RequestLine,
     ranges: &[FieldRange],
+    underscored: UnderscoredFields,
     mut headers: HeaderMap,
 ) -> Result<RequestHead, HeadError> {
+    let RequestLine {
+        method,
+        target,
+        version,
+    } = line;
     // The target is a slice of the head, like the field values: the access log, which
-    // keeps it after the request, copies its path (`AccessLog::write`).
-    let uri = Uri::from_maybe_shared(head.slice(target.0..target.1))
-        .map_err(|_| HeadError::Malformed("invalid request target"))?;
+    // keeps it after the request, copies its path (`AccessLog::write`). An absolute
+    // target's authority replaces the `Host` field: routing, checks and forwarding all
+    // read that one authority.
+    let (uri, authority) = origin_form(head, target)?;
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut close = false;
@@ -141,9 +272,19 @@ fn build(
     let mut expects_continue = false;
     let mut hosts = 0;
     for range in ranges {
-        let name = field_name(&head[range.name.0..range.name.1])
-            .map_err(|_| HeadError::Malformed("invalid field name"))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(range.value.0..range.value.1))
+        let raw_name = &head[range.name.0..range.name.1];
+        // Common names are letters and `-` only: just the others, which `HeaderName`
+        // parses (and copies) anyway, are scanned.
+        let name = match common_field_name(raw_name) {
+            Some(name) => name,
+            None if !plain_name(raw_name, underscored) => {
+                drop_field(raw_name);
+                continue;
+            }
+            None => HeaderName::from_bytes(raw_name)
+                .map_err(|_| HeadError::Malformed("invalid field name"))?,
+        };
+        let mut value = HeaderValue::from_maybe_shared(head.slice(range.value.0..range.value.1))
             .map_err(|_| HeadError::Malformed("invalid field value"))?;
         if name == CONTENT_LENGTH {
             let parsed = parse_length(value.as_bytes())?;
@@ -163,6 +304,13 @@ fn build(
             chunked = true;
         } else if name == HOST {
             hosts += 1;
+            // Also when an absolute target's authority replaces it, as nginx does.
+            if !is_valid_host(value.as_bytes()) {
+                return Err(HeadError::Malformed("invalid Host"));
+            }
+            if let Some(authority) = &authority {
+                value = authority.clone();
+            }
         } else if name == CONNECTION {
             for token in value.as_bytes().split(|&byte| byte == b',') {
                 let token = token.trim_ascii();
@@ -179,6 +327,10 @@ fn build(
         return Err(HeadError::Malformed(
             "a request needs exactly one Host field",
         ));
+    }
+    // An HTTP/1.0 request may name its host in the target only.
+    if let (0, Some(authority)) = (hosts, authority) {
+        headers.insert(HOST, authority);
     }
     let framing = match (chunked, length) {
         // Both is how requests are smuggled past one parser to another (RFC 9112 §6.3).
@@ -210,6 +362,27 @@ fn build(
             && framing != BodyFraming::None
             && version == Version::HTTP_11,
     })
+}
+
+/// Whether a field name is letters, digits and `-` (and `_` when such fields are kept),
+/// as nginx's `ignore_invalid_headers` wants. Any other byte (`.`, `~`, `!`, `+`, `*`, …)
+/// is one that an upstream reading names the CGI way turns into `_`, so that
+/// `X.Consumer.Username` would reach it as `X-Consumer-Username`.
+fn plain_name(raw_name: &[u8], underscored: UnderscoredFields) -> bool {
+    raw_name.iter().all(|&byte| {
+        byte.is_ascii_alphanumeric()
+            || byte == b'-'
+            || (byte == b'_' && underscored == UnderscoredFields::Kept)
+    })
+}
+
+/// Notes a field left out for its name: the name only, never its value.
+#[cold]
+fn drop_field(raw_name: &[u8]) {
+    tracing::debug!(
+        field = %String::from_utf8_lossy(raw_name),
+        "request field dropped: its name holds more than letters, digits and `-`"
+    );
 }
 
 /// A `Content-Length` value: decimal digits only, and no more than fit in a u64.
@@ -246,7 +419,12 @@ mod tests {
     use super::*;
 
     fn parsed(input: &str) -> Result<Option<RequestHead>, HeadError> {
-        parse(&mut BytesMut::from(input))
+        parse(&mut BytesMut::from(input), UnderscoredFields::Dropped)
+    }
+
+    /// The head of `input`, which must parse.
+    fn head(input: &str) -> RequestHead {
+        parsed(input).unwrap().unwrap()
     }
 
     #[test]
@@ -254,7 +432,9 @@ mod tests {
         let mut buffer = BytesMut::from(
             "GET /orders?x=1 HTTP/1.1\r\nHost: a\r\nX-Api-Key: k\r\n\r\nGET /next HTTP/1.1\r\n",
         );
-        let head = parse(&mut buffer).unwrap().unwrap();
+        let head = parse(&mut buffer, UnderscoredFields::Dropped)
+            .unwrap()
+            .unwrap();
         assert_eq!(head.parts.method, Method::GET);
         assert_eq!(head.parts.uri.path(), "/orders");
         assert_eq!(head.parts.uri.query(), Some("x=1"));
@@ -279,7 +459,9 @@ mod tests {
     #[test]
     fn an_unfinished_head_asks_for_more_and_keeps_the_buffer() {
         let mut buffer = BytesMut::from("GET / HTTP/1.1\r\nHost: a\r\n");
-        assert!(parse(&mut buffer).unwrap().is_none());
+        assert!(parse(&mut buffer, UnderscoredFields::Dropped)
+            .unwrap()
+            .is_none());
         assert_eq!(buffer.len(), 25);
     }
 
@@ -290,7 +472,9 @@ mod tests {
         let capacity = kept.capacity();
         field_maps::give_back(kept);
         let mut buffer = BytesMut::from("GET / HTTP/1.1\r\nHost: a\r\nX-New: 1\r\n\r\n");
-        let head = parse(&mut buffer).unwrap().unwrap();
+        let head = parse(&mut buffer, UnderscoredFields::Dropped)
+            .unwrap()
+            .unwrap();
         assert_eq!(head.parts.headers.len(), 2);
         assert!(!head.parts.headers.contains_key("x-old"));
         assert_eq!(head.parts.headers["x-new"], "1");
@@ -405,5 +589,147 @@ mod tests {
             parsed(&format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n")).unwrap_err(),
             HeadError::TooManyFields
         );
+    }
+
+    #[test]
+    fn an_absolute_target_becomes_origin_form_with_its_authority_as_host() {
+        let head = head(
+            "GET http://public.example:8080/data?x=1 HTTP/1.1\r\nHost: private.example\r\n\r\n",
+        );
+        assert_eq!(head.parts.uri, "/data?x=1");
+        assert_eq!(head.parts.uri.authority(), None);
+        assert_eq!(head.parts.headers.get_all(HOST).iter().count(), 1);
+        assert_eq!(head.parts.headers[HOST], "public.example:8080");
+        for (input, uri, host) in [
+            (
+                "GET HTTPS://a.example HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                "/",
+                "a.example",
+            ),
+            (
+                "GET http://a.example?q=1 HTTP/1.1\r\nHost: b\r\n\r\n",
+                "/?q=1",
+                "a.example",
+            ),
+            (
+                "GET http://[::1]:81//x HTTP/1.1\r\nHost: b\r\n\r\n",
+                "//x",
+                "[::1]:81",
+            ),
+            // HTTP/1.0 may leave the Host field out: the authority becomes it.
+            ("GET http://a.example/x HTTP/1.0\r\n\r\n", "/x", "a.example"),
+        ] {
+            let head = self::head(input);
+            assert_eq!(head.parts.uri, uri, "{input}");
+            assert_eq!(head.parts.headers[HOST], host, "{input}");
+        }
+    }
+
+    #[test]
+    fn origin_form_keeps_its_host_and_needs_none_in_http_1_0() {
+        let head = head("GET /x HTTP/1.1\r\nHost: api.example.com:8080\r\n\r\n");
+        assert_eq!(head.parts.headers[HOST], "api.example.com:8080");
+        assert!(!head_of("GET /x HTTP/1.0\r\n\r\n").contains_key(HOST));
+    }
+
+    fn head_of(input: &str) -> HeaderMap {
+        head(input).parts.headers
+    }
+
+    #[test]
+    fn targets_other_than_origin_and_http_absolute_form_are_refused() {
+        for input in [
+            "GET http://user:secret@a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET http://a.example@b.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET ftp://a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET http:///x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET http://a..example/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET http://a.example:99999/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET a.example:80 HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "OPTIONS * HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET * HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
+            "CONNECT /x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "TRACE / HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            // The client's Host is checked even where the authority replaces it.
+            "GET http://a.example/ HTTP/1.1\r\nHost: a b\r\n\r\n",
+            // HTTP/1.1 still needs its Host field.
+            "GET http://a.example/ HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parsed(input), Err(HeadError::Malformed(_))),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_hosts_are_refused() {
+        for host in [
+            "",
+            "a b",
+            "x/../y",
+            "public.example:1@private.example",
+            "a..b",
+            "a.example.",
+            "a:99999",
+        ] {
+            for version in ["1.1", "1.0"] {
+                let input = format!("GET / HTTP/{version}\r\nHost: {host}\r\n\r\n");
+                assert!(
+                    matches!(parsed(&input), Err(HeadError::Malformed(_))),
+                    "{input:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fields_named_with_underscores_are_dropped_unless_kept() {
+        let input = "GET / HTTP/1.1\r\nHost: a\r\nX_Consumer_Username: alex\r\n\
+                     Client_Type: A\r\nX-Kept: 1\r\nx_custom: 1\r\n\r\n";
+        let dropped = head(input).parts.headers;
+        let names: Vec<&str> = dropped.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["host", "x-kept"]);
+        let kept = parse(&mut BytesMut::from(input), UnderscoredFields::Kept)
+            .unwrap()
+            .unwrap()
+            .parts
+            .headers;
+        assert_eq!(kept.len(), 5);
+        assert_eq!(kept["x_consumer_username"], "alex");
+        assert_eq!(kept["x_custom"], "1");
+    }
+
+    #[test]
+    fn fields_named_with_other_than_letters_digits_and_dashes_are_dropped() {
+        let input = "GET / HTTP/1.1\r\nHost: a\r\nX.Consumer.Username: alex\r\n\
+                     X~Custom: 1\r\nX!Custom: 1\r\nX+Custom: 1\r\nX*Custom: 1\r\n\
+                     X-Kept-2: 1\r\n\r\n";
+        for underscored in [UnderscoredFields::Dropped, UnderscoredFields::Kept] {
+            let fields = parse(&mut BytesMut::from(input), underscored)
+                .unwrap()
+                .unwrap()
+                .parts
+                .headers;
+            let names: Vec<&str> = fields.keys().map(HeaderName::as_str).collect();
+            assert_eq!(names, ["host", "x-kept-2"], "{underscored:?}");
+        }
+    }
+
+    #[test]
+    fn methods_are_upper_case_tokens() {
+        for method in ["GET", "DELETE", "PROPFIND", "M-SEARCH", "X_CUSTOM"] {
+            let input = format!("{method} / HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert_eq!(head(&input).parts.method.as_str(), method);
+        }
+        for method in ["get", "Get", "gET", "POST1", "X.Y", "X!"] {
+            let input = format!("{method} / HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert!(
+                matches!(parsed(&input), Err(HeadError::Malformed(_))),
+                "{input}"
+            );
+        }
     }
 }

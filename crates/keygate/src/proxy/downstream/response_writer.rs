@@ -16,7 +16,7 @@ use super::connection::ClientConnection;
 use super::date::append_date;
 use crate::proxy::error::ProxyError;
 use crate::proxy::field_maps;
-use crate::proxy::number_text::{append_decimal, append_hex};
+use crate::proxy::number_text::append_hex;
 use crate::proxy::respond::{error_response, ErrorBody};
 use crate::proxy::upstream::UpstreamBodyError;
 use crate::proxy::ProxyBody;
@@ -275,7 +275,7 @@ fn encode_head(
     match framing {
         Framing::Length(length) if !parts.headers.contains_key(CONTENT_LENGTH) => {
             out.extend_from_slice(b"content-length: ");
-            append_decimal(out, length);
+            out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
