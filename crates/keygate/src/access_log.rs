@@ -4,13 +4,14 @@
 //! the key id and display prefix.
 
 use std::io::{BufWriter, Write};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Uri;
+use http::{HeaderValue, Uri};
 use serde::Serialize;
 
 use crate::access_record::AccessRecord;
@@ -44,6 +45,9 @@ impl std::str::FromStr for AccessLogTarget {
 #[derive(Serialize)]
 struct Line<'a> {
     time: String,
+    request_id: Option<&'a str>,
+    client: Option<IpAddr>,
+    host: Option<&'a str>,
     method: &'a str,
     path: &'a str,
     status: u16,
@@ -60,6 +64,7 @@ struct Line<'a> {
     total_us: u64,
     upstream_us: u64,
     gateway_us: u64,
+    tries: u32,
 }
 
 impl<'a> Line<'a> {
@@ -71,6 +76,9 @@ impl<'a> Line<'a> {
             .unwrap_or_default();
         Line {
             time,
+            request_id: record.request_id.as_ref().map(|id| id.as_str()),
+            client: record.client,
+            host: record.host.as_ref().and_then(|host| host.to_str().ok()),
             method: record.method.as_str(),
             path: record.uri.path(),
             status: record.status,
@@ -87,6 +95,7 @@ impl<'a> Line<'a> {
             total_us: record.total_us,
             upstream_us: record.upstream_us,
             gateway_us: record.total_us.saturating_sub(record.upstream_us),
+            tries: record.tries,
         }
     }
 }
@@ -134,12 +143,13 @@ impl AccessLog {
         self.sender.is_some()
     }
 
-    /// Hands a record to the writer without waiting. The record's URI may be a slice of
-    /// the connection's read buffer: the record sent keeps a copy of the path instead, so
+    /// Hands a record to the writer without waiting. The record's URI and `Host` may be
+    /// slices of the connection's read buffer: the record sent keeps copies instead, so
     /// that the buffer is free again when the request ends.
     pub fn write(&self, mut record: AccessRecord) {
         if let Some(sender) = &self.sender {
             record.uri = path_only(&record.uri);
+            record.host = record.host.as_ref().and_then(own_copy);
             if let Err(TrySendError::Full(_)) = sender.try_send(record) {
                 self.metrics.dropped_record();
             }
@@ -150,6 +160,11 @@ impl AccessLog {
 /// A URI of its own holding `uri`'s path, the part the log line shows.
 fn path_only(uri: &Uri) -> Uri {
     Uri::from_maybe_shared(Bytes::copy_from_slice(uri.path().as_bytes())).unwrap_or_default()
+}
+
+/// A value of its own with `value`'s bytes.
+fn own_copy(value: &HeaderValue) -> Option<HeaderValue> {
+    HeaderValue::from_bytes(value.as_bytes()).ok()
 }
 
 fn write_lines(receiver: Receiver<AccessRecord>, mut output: Output) {

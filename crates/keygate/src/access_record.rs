@@ -2,12 +2,14 @@
 //! proxy, counted by [`crate::metrics`] and written by [`crate::access_log`]. Its own
 //! module so that those two depend on it and not on each other.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use http::{Method, Uri};
+use http::{HeaderValue, Method, Uri};
 
 use crate::proxy::error::Denial;
+use crate::proxy::request_id::RequestId;
 use crate::state::KeyEntry;
 
 /// What is known about one request when its response head is ready.
@@ -19,6 +21,12 @@ pub struct AccessRecord {
     pub method: Method,
     /// Request URI (the query string is not logged).
     pub uri: Uri,
+    /// The client's address.
+    pub client: Option<IpAddr>,
+    /// The request's `Host` (which holds an absolute target's authority).
+    pub host: Option<HeaderValue>,
+    /// The request id (`proxy.request_id_header`), unless ids are off.
+    pub request_id: Option<RequestId>,
     /// Status sent to the client.
     pub status: u16,
     /// Indexes of the matched service and route in the snapshot.
@@ -41,6 +49,8 @@ pub struct AccessRecord {
     pub total_us: u64,
     /// Microseconds spent waiting for the upstream's response head.
     pub upstream_us: u64,
+    /// Upstream targets tried (0 when the request went to none; above 1 when retried).
+    pub tries: u32,
 }
 
 impl AccessRecord {
@@ -50,6 +60,9 @@ impl AccessRecord {
             time: SystemTime::now(),
             method,
             uri,
+            client: None,
+            host: None,
+            request_id: None,
             status: 0,
             matched: None,
             service: None,
@@ -61,6 +74,7 @@ impl AccessRecord {
             upstream_status: None,
             total_us: 0,
             upstream_us: 0,
+            tries: 0,
         }
     }
 }

@@ -93,6 +93,7 @@ pub struct Metrics {
     reloads: Family<ResultLabels, Counter>,
     store_errors: Counter,
     dropped_log_records: Counter<u64, AtomicU64>,
+    upstream_retries: Counter,
     store_sync_age: Gauge<f64, AtomicU64>,
     total: Histogram,
     upstream: Histogram,
@@ -144,6 +145,12 @@ impl Metrics {
             "Access records dropped because the writer fell behind",
             dropped_log_records.clone(),
         );
+        let upstream_retries = Counter::default();
+        registry.register(
+            "upstream_retries",
+            "Tries of a request on another upstream target after a failed one",
+            upstream_retries.clone(),
+        );
         let store_sync_age = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "store_sync_age_seconds",
@@ -166,6 +173,7 @@ impl Metrics {
             reloads,
             store_errors,
             dropped_log_records,
+            upstream_retries,
             store_sync_age,
         }
     }
@@ -199,6 +207,9 @@ impl Metrics {
         }
         if let Some(denial) = record.denial {
             self.count_denial(denial);
+        }
+        if record.tries > 1 {
+            self.upstream_retries.inc_by(u64::from(record.tries - 1));
         }
         let seconds = |us: u64| us as f64 / 1e6;
         self.total.observe(seconds(record.total_us));

@@ -212,6 +212,29 @@ pub async fn require_token(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    if carries_token(&state, &request) {
+        Ok(next.run(request).await)
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// Refuses `/metrics` calls without the admin token when `admin.metrics_auth` is on (read
+/// at each call, so a reload turns it on or off); lets every call through otherwise.
+pub async fn guard_metrics(
+    State(state): State<AdminState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if !state.sync.config().admin.metrics_auth || carries_token(&state, &request) {
+        Ok(next.run(request).await)
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// Whether `request` presents the admin token, as `X-API-Key` or a `Bearer` token.
+fn carries_token(state: &AdminState, request: &Request) -> bool {
     let headers = request.headers();
     let presented = headers
         .get("x-api-key")
@@ -223,10 +246,7 @@ pub async fn require_token(
                 .eq_ignore_ascii_case("bearer")
                 .then_some(token.trim())
         });
-    match presented {
-        Some(token) if state.token.matches(token) => Ok(next.run(request).await),
-        _ => Err(ApiError::Unauthorized),
-    }
+    presented.is_some_and(|token| state.token.matches(token))
 }
 
 /// Compares without an early exit, so timing does not tell how much of a guess was right.

@@ -212,7 +212,13 @@ pub fn router(state: AdminState) -> Router {
         .nest("/v1", v1)
         .route("/healthz", get(status::healthz))
         .route("/readyz", get(status::readyz))
-        .route("/metrics", get(status::metrics))
+        .route(
+            "/metrics",
+            get(status::metrics).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::guard_metrics,
+            )),
+        )
         .fallback(|| async { ApiError::NotFound("no such admin endpoint".into()) })
         // axum adds the `Allow` field to what this answers.
         .method_not_allowed_fallback(|method: axum::http::Method| async move {

@@ -16,14 +16,14 @@ use serde_saphyr::Location;
 
 use super::file::{
     At, FileConfig, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
-    FileUpstream,
+    FileUpstream, FileUpstreamTargets,
 };
 use super::path_pattern::not_normal;
 use super::ClusterSettings;
 use super::{
-    default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, IdentityHeaders,
-    KeySource, PathPattern, Plan, Problem, ProxySettings, Route, Service, ServiceDocument, Target,
-    UpstreamSettings,
+    default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, Failover, IdentityHeaders,
+    KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
+    Target, UpstreamSettings,
 };
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
@@ -233,6 +233,7 @@ impl Checker<'_> {
                 PathBuf::from(&path.value)
             }),
             consumer_metrics: file.admin.consumer_metrics.unwrap_or(false),
+            metrics_auth: file.admin.metrics_auth.unwrap_or(false),
         };
         Config {
             proxy,
@@ -289,6 +290,40 @@ impl Checker<'_> {
             max_header_bytes,
             underscores_in_headers: proxy.underscores_in_headers.unwrap_or(false),
             max_partial_head_bytes: self.partial_head_budget(proxy),
+            request_id_header: self.request_id_header(proxy.request_id_header.as_ref()),
+            generate_traceparent: self.traceparent(proxy.traceparent.as_ref()),
+        }
+    }
+
+    /// `proxy.traceparent`: `pass` (default, false) or `generate` (true).
+    fn traceparent(&mut self, mode: Option<&At<String>>) -> bool {
+        match mode.map(|mode| (mode, mode.value.as_str())) {
+            None | Some((_, "pass")) => false,
+            Some((_, "generate")) => true,
+            Some((mode, other)) => {
+                self.report(
+                    &mode.referenced,
+                    format!("expected `pass` or `generate`, found `{other}`"),
+                );
+                false
+            }
+        }
+    }
+
+    /// `proxy.request_id_header`: a field name, not one of [`RESERVED_FIELD_NAMES`] (default `x-request-id`), or `off`.
+    fn request_id_header(&mut self, name: Option<&At<String>>) -> Option<HeaderName> {
+        match name {
+            Some(name) if name.value == "off" => None,
+            Some(name)
+                if RESERVED_FIELD_NAMES.contains(&name.value.to_ascii_lowercase().as_str()) =>
+            {
+                self.report(
+                    &name.referenced,
+                    format!("`{}` is reserved: not a request-id field", name.value),
+                );
+                None
+            }
+            name => Some(self.header_name(name, "x-request-id")),
         }
     }
 
@@ -590,12 +625,13 @@ impl Checker<'_> {
     }
 
     fn upstream(&mut self, upstream: &At<FileUpstream>) -> UpstreamSettings {
-        let (urls, connect, read, send) = match &upstream.value {
+        let (urls, connect, read, send, failover) = match &upstream.value {
             FileUpstream::Url(url) => (
                 vec![(url.as_str(), upstream.referenced)],
                 Duration::from_secs(5),
                 Duration::from_secs(60),
                 Duration::from_secs(60),
+                Failover::default(),
             ),
             FileUpstream::Targets(long) => {
                 if long.targets.is_empty() {
@@ -609,6 +645,7 @@ impl Checker<'_> {
                     self.duration(long.connect_timeout.as_ref(), 5),
                     self.duration(long.read_timeout.as_ref(), 60),
                     self.duration(long.send_timeout.as_ref(), 60),
+                    self.failover(long),
                 )
             }
         };
@@ -621,6 +658,36 @@ impl Checker<'_> {
             connect_timeout: connect,
             read_timeout: read,
             send_timeout: send,
+            failover,
+        }
+    }
+
+    /// The retry and passive-health settings of a long-form `upstream:`.
+    fn failover(&mut self, long: &FileUpstreamTargets) -> Failover {
+        let defaults = Failover::default();
+        let retry_on = long.retry_on.as_ref().map_or(defaults.retry_on, |names| {
+            names.iter().fold(RetryOn::NONE, |set, name| {
+                match RetryOn::named(name.value.as_str()) {
+                    Some(member) => set.with(member),
+                    None => {
+                        self.report(
+                            &name.referenced,
+                            format!(
+                                "`retry_on` takes connect, reset, timeout, 502, 503 and 504, found `{}`",
+                                name.value
+                            ),
+                        );
+                        set
+                    }
+                }
+            })
+        });
+        Failover {
+            retries: long.retries,
+            retry_on,
+            retry_timeout: self.duration(long.retry_timeout.as_ref(), 10),
+            max_fails: long.max_fails.unwrap_or(defaults.max_fails),
+            fail_timeout: self.duration(long.fail_timeout.as_ref(), 10),
         }
     }
 

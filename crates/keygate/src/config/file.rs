@@ -65,6 +65,8 @@ pub struct FileAdmin {
     pub token_file: Option<At<String>>,
     /// Label request metrics with the consumer name (off by default: unbounded labels).
     pub consumer_metrics: Option<bool>,
+    /// `/metrics` asks for the admin token too (off by default).
+    pub metrics_auth: Option<bool>,
 }
 
 /// `proxy:` — the data-plane listener.
@@ -85,6 +87,10 @@ pub struct FileProxy {
     pub underscores_in_headers: Option<bool>,
     /// Room all incomplete request heads may hold together beyond their first buffers.
     pub max_partial_head_bytes: Option<At<u64>>,
+    /// The request-id field's name (default `x-request-id`); `off` turns ids off.
+    pub request_id_header: Option<At<String>>,
+    /// `pass` (default) or `generate`: what is done with W3C `traceparent`.
+    pub traceparent: Option<At<String>>,
 }
 
 /// `defaults:` — what services and routes inherit.
@@ -190,6 +196,16 @@ pub struct FileUpstreamTargets {
     pub read_timeout: Option<At<String>>,
     /// How long sending the request body upstream may make no progress.
     pub send_timeout: Option<At<String>>,
+    /// Tries after the first (default: targets − 1).
+    pub retries: Option<u32>,
+    /// The failures a request is tried again on (default `[connect, reset]`).
+    pub retry_on: Option<Vec<At<String>>>,
+    /// No retry starts once this long has passed since the first try (default 10s).
+    pub retry_timeout: Option<At<String>>,
+    /// Failures in a row that put a target into its cool-down (default 1; 0 = never).
+    pub max_fails: Option<u32>,
+    /// The first cool-down of a failing target (default 10s).
+    pub fail_timeout: Option<At<String>>,
 }
 
 impl<'de> Deserialize<'de> for FileUpstream {

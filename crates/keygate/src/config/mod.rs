@@ -75,6 +75,8 @@ pub struct AdminSettings {
     pub token_file: Option<PathBuf>,
     /// Whether request metrics carry a consumer label.
     pub consumer_metrics: bool,
+    /// Whether `/metrics` asks for the admin token like the rest of the admin API.
+    pub metrics_auth: bool,
 }
 
 /// A service as the JSON document the store keeps.
@@ -107,6 +109,12 @@ pub struct ProxySettings {
     /// Room the incomplete request heads of all connections may hold together beyond
     /// their first 4 KiB buffers (default 32 MiB); a head that needs more is `431`.
     pub max_partial_head_bytes: usize,
+    /// The field that carries the request id in, upstream and back (default
+    /// `x-request-id`); `None` (`off`) sends and logs no id.
+    pub request_id_header: Option<HeaderName>,
+    /// `proxy.traceparent: generate`: a request without one valid `traceparent` gets a
+    /// new one upstream (default `pass`: the client's, if any, goes untouched).
+    pub generate_traceparent: bool,
 }
 
 /// The headers that tell the upstream who called.
@@ -172,6 +180,103 @@ pub struct UpstreamSettings {
     /// nothing, or the client sends nothing more (default 60 s, as nginx's
     /// `proxy_send_timeout`).
     pub send_timeout: Duration,
+    /// When a request goes on to another target, and when a target is skipped.
+    pub failover: Failover,
+}
+
+/// When a request goes on to another target (retries) and when a failing target is
+/// skipped for a while (passive health, as nginx's `max_fails` and `fail_timeout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failover {
+    /// Tries after the first; `None` = one per other target (targets − 1).
+    pub retries: Option<u32>,
+    /// The failures a request is tried again on.
+    pub retry_on: RetryOn,
+    /// No retry starts once this long has passed since the first try (default 10 s).
+    pub retry_timeout: Duration,
+    /// Failures in a row that put a target into its cool-down; 0 = never (default 1).
+    pub max_fails: u32,
+    /// The first cool-down; it doubles each time the target fails again, up to
+    /// [`Failover::MAX_COOL_DOWN_FACTOR`] times this (default 10 s).
+    pub fail_timeout: Duration,
+}
+
+impl Failover {
+    /// The longest cool-down, as a multiple of `fail_timeout`.
+    pub const MAX_COOL_DOWN_FACTOR: u32 = 8;
+}
+
+impl Default for Failover {
+    fn default() -> Failover {
+        Failover {
+            retries: None,
+            retry_on: RetryOn::DEFAULT,
+            retry_timeout: Duration::from_secs(10),
+            max_fails: 1,
+            fail_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A set of the failures a request may be tried again on (`retry_on:`), as bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryOn(u8);
+
+impl RetryOn {
+    /// No connection could be made (refused, reset, timed out): nothing was sent.
+    pub const CONNECT: RetryOn = RetryOn(1);
+    /// The connection broke after the request went out, before any of the response.
+    pub const RESET: RetryOn = RetryOn(1 << 1);
+    /// The upstream stayed silent for `read_timeout` (or `send_timeout`) before its
+    /// response head.
+    pub const TIMEOUT: RetryOn = RetryOn(1 << 2);
+    /// The upstream answered `502`.
+    pub const STATUS_502: RetryOn = RetryOn(1 << 3);
+    /// The upstream answered `503`.
+    pub const STATUS_503: RetryOn = RetryOn(1 << 4);
+    /// The upstream answered `504`.
+    pub const STATUS_504: RetryOn = RetryOn(1 << 5);
+    /// Nothing.
+    pub const NONE: RetryOn = RetryOn(0);
+    /// `[connect, reset]`.
+    pub const DEFAULT: RetryOn = RetryOn(1 | 1 << 1);
+    /// The three statuses.
+    const STATUSES: RetryOn = RetryOn(1 << 3 | 1 << 4 | 1 << 5);
+
+    /// The member named `name` as written in the file.
+    pub fn named(name: &str) -> Option<RetryOn> {
+        Some(match name {
+            "connect" => RetryOn::CONNECT,
+            "reset" => RetryOn::RESET,
+            "timeout" => RetryOn::TIMEOUT,
+            "502" => RetryOn::STATUS_502,
+            "503" => RetryOn::STATUS_503,
+            "504" => RetryOn::STATUS_504,
+            _ => return None,
+        })
+    }
+
+    /// Both sets.
+    #[must_use]
+    pub const fn with(self, other: RetryOn) -> RetryOn {
+        RetryOn(self.0 | other.0)
+    }
+
+    /// Whether every member of `other` is in this set.
+    pub const fn has(self, other: RetryOn) -> bool {
+        other.0 != 0 && self.0 & other.0 == other.0
+    }
+
+    /// Whether an upstream answer with `status` is a failure of the target, per this set.
+    pub fn has_status(self, status: u16) -> bool {
+        self.0 & RetryOn::STATUSES.0 != 0
+            && match status {
+                502 => self.has(RetryOn::STATUS_502),
+                503 => self.has(RetryOn::STATUS_503),
+                504 => self.has(RetryOn::STATUS_504),
+                _ => false,
+            }
+    }
 }
 
 /// One upstream target: `http://authority/base-path`.

@@ -160,6 +160,9 @@ fn every_field(root: &Value, node: &Value) -> Value {
             .collect();
         return Value::Object(fields);
     }
+    if let Some(first) = node.get("enum").and_then(|values| values.get(0)) {
+        return first.clone();
+    }
     match node["type"].as_str() {
         Some("array") => json!([every_field(root, &node["items"])]),
         Some("object") => json!({ "label": "value" }),

@@ -12,6 +12,8 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Uri};
 
+use super::request_id::RequestId;
+use super::trace_context::{TraceParent, TRACEPARENT};
 use super::upstream::request_head::append_field;
 use super::upstream::FieldRewrite;
 use crate::config::IdentityHeaders;
@@ -99,6 +101,11 @@ pub struct ForwardedFields<'a> {
     original_host: Option<&'a HeaderValue>,
     /// The `Host` sent instead of the client's; `None` keeps the client's.
     host: Option<&'a HeaderValue>,
+    /// The request-id field's name and the request's id, sent in place of what the
+    /// client sent under that name.
+    request_id: Option<(&'a HeaderName, &'a RequestId)>,
+    /// A generated `traceparent`, sent in place of the client's.
+    traceparent: Option<&'a TraceParent>,
 }
 
 impl<'a> ForwardedFields<'a> {
@@ -130,7 +137,20 @@ impl<'a> ForwardedFields<'a> {
             client,
             original_host,
             host,
+            request_id: None,
+            traceparent: None,
         }
+    }
+
+    /// Sends `id` upstream as field `name` (both set unless request ids are off), in
+    /// place of any client field of that name.
+    pub fn carry_request_id(&mut self, name: &'a Option<HeaderName>, id: &'a Option<RequestId>) {
+        self.request_id = name.as_ref().zip(id.as_ref());
+    }
+
+    /// Sends `traceparent`, when set, in place of the client's.
+    pub fn carry_traceparent(&mut self, traceparent: Option<&'a TraceParent>) {
+        self.traceparent = traceparent;
     }
 }
 
@@ -147,6 +167,8 @@ impl FieldRewrite for ForwardedFields<'_> {
             || *name == self.names.credential
             || *name == self.names.groups
             || *name == self.names.client_type
+            || self.request_id.is_some_and(|(own, _)| name == own)
+            || (self.traceparent.is_some() && *name == TRACEPARENT)
             // Only with `proxy.underscores_in_headers` does a name with `_` get this far.
             || (name.as_str().as_bytes().contains(&b'_') && self.reads_as_own(name))
     }
@@ -188,6 +210,12 @@ impl FieldRewrite for ForwardedFields<'_> {
         if let Some(host) = &self.original_host {
             append_field(out, X_FORWARDED_HOST.as_str(), host.as_bytes());
         }
+        if let Some((name, id)) = self.request_id {
+            append_field(out, name.as_str(), id.as_bytes());
+        }
+        if let Some(traceparent) = self.traceparent {
+            append_field(out, TRACEPARENT.as_str(), traceparent.as_bytes());
+        }
     }
 }
 
@@ -211,6 +239,7 @@ impl ForwardedFields<'_> {
             &CONNECTION,
         ];
         own.iter()
+            .chain(self.request_id.as_ref().map(|(own, _)| own))
             .any(|own| same_with_underscores_as_dashes(name, own.as_str().as_bytes()))
     }
 }
@@ -381,6 +410,34 @@ mod tests {
             assert_eq!(fields.host(), Some(&target));
             assert!(!written(&headers, &fields).contains("x-forwarded-host"));
         }
+    }
+
+    #[test]
+    fn the_request_id_and_a_generated_traceparent_replace_the_clients_fields() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-request-id", HeaderValue::from_static("client sent"));
+        headers.insert("x_request_id", HeaderValue::from_static("underscored"));
+        headers.insert("traceparent", HeaderValue::from_static("garbage"));
+        let names = identity_names();
+        let client = ClientAddress::new([10, 0, 0, 1].into());
+        let target = HeaderValue::from_static("127.0.0.1:9001");
+        let uri = Uri::from_static("/");
+        let name = Some(HeaderName::from_static("x-request-id"));
+        let id = RequestId::taken(b"gateway-id");
+        let traceparent = TraceParent::generate();
+        let mut fields =
+            ForwardedFields::new(&headers, &uri, &names, None, &client, &target, false);
+        fields.carry_request_id(&name, &id);
+        fields.carry_traceparent(Some(&traceparent));
+        let text = written(&headers, &fields);
+        assert_eq!(text.matches("x-request-id: ").count(), 1, "{text}");
+        assert!(text.contains("x-request-id: gateway-id\r\n"), "{text}");
+        assert!(
+            !text.contains("underscored") && !text.contains("garbage"),
+            "{text}"
+        );
+        let sent = std::str::from_utf8(traceparent.as_bytes()).unwrap();
+        assert!(text.contains(&format!("traceparent: {sent}\r\n")), "{text}");
     }
 
     #[test]

@@ -31,8 +31,10 @@ use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
 use super::key_source::{self, Extracted};
 use super::path_normal::normalise;
+use super::request_id::{RequestId, RequestIdField};
 use super::respond::error_response;
-use super::upstream::RequestPath;
+use super::trace_context::TraceParent;
+use super::upstream::{RequestPath, Tries};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
@@ -115,11 +117,19 @@ impl Gateway {
     /// field map for the next request. It is borrowed mutably for one change only: a
     /// path that is not in normal form has its target replaced by the normal one (see
     /// [`check_request`]), which every later phase and [`Gateway::forward`] then read.
-    pub fn check(&self, request: &mut Parts) -> Checked {
+    pub fn check(&self, request: &mut Parts, client: &ClientAddress) -> Checked {
         let started = Instant::now();
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
         let mut record = AccessRecord::new(request.method.clone(), request.uri.clone());
+        record.client = Some(client.ip);
+        record.host = request.headers.get(HOST).cloned();
+        record.request_id = snapshot
+            .config
+            .proxy
+            .request_id_header
+            .as_ref()
+            .map(|name| RequestId::of(&request.headers, name));
         match admit(&self.state, &snapshot, request, &mut record) {
             Ok((route, admitted)) => Checked::Admitted(Admission {
                 snapshot,
@@ -131,8 +141,9 @@ impl Gateway {
             Err(error) => {
                 record.denial = Some(error.reason());
                 let response = error_response(&error, &snapshot.challenge);
+                let request_id = request_id_field(&snapshot, &record);
                 self.finish(&snapshot, started, record, &response);
-                Checked::Answered(response)
+                Checked::Answered(response, request_id)
             }
         }
     }
@@ -200,8 +211,8 @@ impl Gateway {
 
 /// What [`Gateway::check`] decided about a request.
 pub enum Checked {
-    /// Refused: the response to send.
-    Answered(Response<ProxyBody>),
+    /// Refused: the response to send, and the request-id field it carries.
+    Answered(Response<ProxyBody>, Option<RequestIdField>),
     /// Let through: to be forwarded with [`Gateway::forward`].
     Admitted(Admission),
 }
@@ -218,6 +229,22 @@ pub struct Admission {
     route: (usize, usize),
     /// The caller and whether its key goes on.
     admitted: Admitted,
+}
+
+impl Admission {
+    /// The request-id field the response carries, unless ids are off.
+    pub fn request_id_field(&self) -> Option<RequestIdField> {
+        request_id_field(&self.snapshot, &self.record)
+    }
+}
+
+/// The request-id field for the request `record` is about.
+fn request_id_field(snapshot: &Snapshot, record: &AccessRecord) -> Option<RequestIdField> {
+    let name = snapshot.config.proxy.request_id_header.as_ref()?;
+    Some(RequestIdField {
+        name: name.clone(),
+        id: record.request_id?,
+    })
 }
 
 /// Phases 1–5: the route, and who is let through it.
@@ -525,7 +552,11 @@ where
         path: forwarded_path(matched.service, parts.uri.path()),
         query: query.as_deref(),
     };
-    let fields = ForwardedFields::new(
+    let traceparent = match snapshot.config.proxy.generate_traceparent {
+        true => TraceParent::needed(&parts.headers),
+        false => None,
+    };
+    let mut fields = ForwardedFields::new(
         &parts.headers,
         &parts.uri,
         &snapshot.identity_headers,
@@ -536,10 +567,16 @@ where
         &target.host_header,
         matched.service.preserve_host,
     );
+    fields.carry_request_id(&snapshot.config.proxy.request_id_header, &record.request_id);
+    fields.carry_traceparent(traceparent.as_ref());
 
     let sent = Instant::now();
-    let result = upstream.send(target, parts, path, &fields, body).await;
+    let mut tries = Tries::new(sent);
+    let result = upstream
+        .send(target, parts, path, &fields, body, &mut tries)
+        .await;
     record.upstream_us = micros(sent);
+    record.tries = tries.count();
     // The response's hop-by-hop fields were left out as its head was read.
     let response = result?;
     record.upstream_status = Some(response.status().as_u16());

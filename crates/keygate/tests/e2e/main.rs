@@ -12,6 +12,7 @@ mod authority;
 mod cli;
 mod cluster;
 mod differential;
+mod failover;
 mod failures;
 mod fileshape;
 mod forwarding;
@@ -26,6 +27,7 @@ mod partial_heads;
 mod plans;
 mod postgres_errors;
 mod readme_curls;
+mod request_ids;
 mod routing;
 mod walkthrough;
 

@@ -192,6 +192,19 @@ impl Gateway {
         Gateway::launch(dir, &text)
     }
 
+    /// Starts a gateway like [`Gateway::start`] with `settings` (such as
+    /// `["metrics_auth: true"]`) added to its `admin` section.
+    pub fn start_with_admin_settings(settings: &[&str], config: &str) -> Gateway {
+        let dir = TempDir::new();
+        let token = format!("  token: {ADMIN_TOKEN}\n");
+        let text = with_listen(&dir.0, config).replacen(
+            &token,
+            &format!("{token}  {}\n", settings.join("\n  ")),
+            1,
+        );
+        Gateway::launch(dir, &text)
+    }
+
     /// Starts a gateway on the store `store` (a URL, such as a PostgreSQL schema shared
     /// with other gateways) instead of a SQLite file of its own; `config` must not set
     /// `proxy`, `admin` or `store`.

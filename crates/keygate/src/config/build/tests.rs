@@ -222,6 +222,46 @@ fn underscores_in_headers_is_read() {
 }
 
 #[test]
+fn request_ids_traceparent_and_metrics_auth_are_read_and_checked() {
+    let config = Config::parse("t.yaml", "").unwrap();
+    assert_eq!(
+        config
+            .proxy
+            .request_id_header
+            .as_ref()
+            .map(HeaderName::as_str),
+        Some("x-request-id")
+    );
+    assert!(!config.proxy.generate_traceparent);
+    assert!(!config.admin.metrics_auth);
+    let config = Config::parse(
+        "t.yaml",
+        "proxy:\n  request_id_header: X-Correlation-Id\n  traceparent: generate\nadmin:\n  metrics_auth: true\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config
+            .proxy
+            .request_id_header
+            .as_ref()
+            .map(HeaderName::as_str),
+        Some("x-correlation-id")
+    );
+    assert!(config.proxy.generate_traceparent);
+    assert!(config.admin.metrics_auth);
+    let config = Config::parse("t.yaml", "proxy:\n  request_id_header: \"off\"\n").unwrap();
+    assert_eq!(config.proxy.request_id_header, None);
+    let problem = only_problem("proxy:\n  request_id_header: Host\n");
+    assert_eq!((problem.line, problem.column), (2, 22), "{problem:?}");
+    assert!(problem.message.contains("reserved"), "{problem:?}");
+    let problem = only_problem("proxy:\n  traceparent: sometimes\n");
+    assert!(
+        problem.message.contains("`pass` or `generate`"),
+        "{problem:?}"
+    );
+}
+
+#[test]
 fn key_sources_need_exactly_one_kind() {
     let text = "defaults:\n  key_sources:\n    - header: x\n      cookie: y\n    - cookie: y\n      scheme: Bearer\n    - query: 'a=b'\n";
     let all = problems(text);
@@ -334,4 +374,48 @@ fn the_directory_cache_sits_beside_a_sqlite_file_unless_told_otherwise() {
     let problem = only_problem("cache_file: \"\"\n");
     assert_eq!((problem.line, problem.column), (1, 13));
     assert!(problem.message.contains("`off`"), "{}", problem.message);
+}
+
+#[test]
+fn failover_fields_are_read_with_nginx_like_defaults() {
+    let service = |upstream: &str| {
+        let text = format!(
+            "services:\n  - name: s\n    upstream:\n      targets: [http://127.0.0.1:1, http://127.0.0.1:2]\n{upstream}    routes:\n      - name: r\n        paths: [/]\n"
+        );
+        let config = Config::parse("t.yaml", &text).unwrap();
+        config.services[0].upstream.failover.clone()
+    };
+    assert_eq!(service(""), Failover::default());
+    let defaults = Failover::default();
+    assert_eq!(defaults.retries, None, "one per other target");
+    assert_eq!(defaults.retry_on, RetryOn::CONNECT.with(RetryOn::RESET));
+    assert_eq!(defaults.max_fails, 1);
+    assert_eq!(defaults.fail_timeout, Duration::from_secs(10));
+    let set = service(
+        "      retries: 3\n      retry_on: [connect, timeout, 503]\n      retry_timeout: 2s\n      max_fails: 0\n      fail_timeout: 500ms\n",
+    );
+    assert_eq!(set.retries, Some(3));
+    let expected = RetryOn::CONNECT
+        .with(RetryOn::TIMEOUT)
+        .with(RetryOn::STATUS_503);
+    assert_eq!(set.retry_on, expected);
+    assert!(!set.retry_on.has(RetryOn::RESET));
+    assert!(set.retry_on.has_status(503) && !set.retry_on.has_status(502));
+    assert_eq!(set.retry_timeout, Duration::from_secs(2));
+    assert_eq!(set.max_fails, 0);
+    assert_eq!(set.fail_timeout, Duration::from_millis(500));
+    assert_eq!(service("      retry_on: []\n").retry_on, RetryOn::NONE);
+}
+
+#[test]
+fn unknown_retry_conditions_are_refused_where_written() {
+    let problem = only_problem(
+        "services:\n  - name: s\n    upstream:\n      targets: [http://127.0.0.1:1]\n      retry_on: [connect, 500]\n    routes:\n      - name: r\n        paths: [/]\n",
+    );
+    assert_eq!((problem.line, problem.column), (5, 27), "{problem:?}");
+    assert!(
+        problem.message.contains("found `500`"),
+        "{}",
+        problem.message
+    );
 }

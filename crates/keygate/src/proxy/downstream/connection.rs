@@ -336,12 +336,13 @@ pub async fn serve_connection(
         };
         let (head_request, version) = (head.parts.method == Method::HEAD, head.parts.version);
         connection.body = BodyState::new(head.framing, head.expects_continue);
-        let response = match gateway.check(&mut head.parts) {
-            Checked::Answered(response) => response,
+        let (response, request_id) = match gateway.check(&mut head.parts, &client) {
+            Checked::Answered(response, request_id) => (response, request_id),
             Checked::Admitted(admission) => {
+                let request_id = admission.request_id_field();
                 let body = RequestBody::new(&mut connection);
                 let forwarded = gateway.forward(admission, &mut head.parts, body, &client);
-                forwarded.await
+                (forwarded.await, request_id)
             }
         };
         // Emptied and given back now, not when the next head comes: its values are slices
@@ -360,14 +361,15 @@ pub async fn serve_connection(
                 && !stopping.is_cancelled()
                 && !(body_unread && connection.body.continue_owed()),
         };
-        let written = match encode_whole(&mut connection.outgoing, response, exchange) {
+        let request_id = request_id.as_ref();
+        let written = match encode_whole(&mut connection.outgoing, response, exchange, request_id) {
             Encoded::Whole(keep_alive) => connection
                 .flush()
                 .await
                 .map(|()| keep_alive)
                 .map_err(WriteError::from),
             Encoded::Streamed(response) => {
-                write_response(&mut connection, response, exchange).await
+                write_response(&mut connection, response, exchange, request_id).await
             }
         };
         match written {
@@ -400,7 +402,7 @@ async fn refuse(connection: &mut ClientConnection, error: &ProxyError) {
         version: Version::HTTP_11,
         keep_alive: false,
     };
-    if let Err(error) = write_response(connection, response, exchange).await {
+    if let Err(error) = write_response(connection, response, exchange, None).await {
         tracing::debug!(%error, "refusal not sent");
     }
 }

@@ -17,6 +17,7 @@ use super::date::append_date;
 use crate::proxy::error::ProxyError;
 use crate::proxy::field_maps;
 use crate::proxy::number_text::append_hex;
+use crate::proxy::request_id::RequestIdField;
 use crate::proxy::respond::{error_response, ErrorBody};
 use crate::proxy::upstream::UpstreamBodyError;
 use crate::proxy::ProxyBody;
@@ -76,11 +77,13 @@ pub enum Encoded {
 /// Encodes a response whose body is all here — the gateway's own, or an upstream body
 /// read with its head — into the write buffer, head and body, without waiting: such a
 /// response (every refusal, most small answers) needs only a flush, not the future that
-/// streaming a body needs. Any other response comes back untouched.
+/// streaming a body needs. Any other response comes back untouched. `request_id`, when
+/// set, is written into the head.
 pub fn encode_whole(
     out: &mut Vec<u8>,
     response: Response<ProxyBody>,
     exchange: Exchange,
+    request_id: Option<&RequestIdField>,
 ) -> Encoded {
     let Some(length) = whole_length(response.body()) else {
         return Encoded::Streamed(response);
@@ -104,6 +107,7 @@ pub fn encode_whole(
         out,
         &parts,
         own_fields(&body),
+        request_id,
         framing,
         keep_alive,
         exchange.version,
@@ -137,11 +141,13 @@ fn own_fields(body: &ProxyBody) -> Option<&ErrorBody> {
 
 /// Writes `response` to the client. `Ok(true)`: the response was written whole and the
 /// connection may carry the next request; `Ok(false)`: written whole, but the framing
-/// (until close) or `exchange.keep_alive` ends the connection.
+/// (until close) or `exchange.keep_alive` ends the connection. `request_id`, when set,
+/// is written into the head.
 pub async fn write_response(
     connection: &mut ClientConnection,
     response: Response<ProxyBody>,
     exchange: Exchange,
+    request_id: Option<&RequestIdField>,
 ) -> Result<bool, WriteError> {
     let (parts, mut body) = response.into_parts();
     let framing = framing(&parts.status, &parts.headers, &body, exchange);
@@ -149,7 +155,15 @@ pub async fn write_response(
     let out = &mut connection.outgoing;
     out.clear();
     let fields = own_fields(&body);
-    encode_head(out, &parts, fields, framing, keep_alive, exchange.version);
+    encode_head(
+        out,
+        &parts,
+        fields,
+        request_id,
+        framing,
+        keep_alive,
+        exchange.version,
+    );
     field_maps::give_back(parts.headers);
     if framing == Framing::Empty {
         connection.flush().await?;
@@ -173,7 +187,7 @@ pub async fn write_response(
                     keep_alive: false,
                     ..exchange
                 };
-                Box::pin(write_response(connection, broken, closing)).await?;
+                Box::pin(write_response(connection, broken, closing, request_id)).await?;
                 return Err(WriteError::Body(error.to_string()));
             }
             Err(error) => return Err(WriteError::Body(error.to_string())),
@@ -236,13 +250,15 @@ fn framing(
     }
 }
 
-/// Status line and fields, with an error body's own fields, `Date` (unless the upstream
-/// sent one), the framing field when the headers lack it, and `Connection` when it differs
-/// from the version's default.
+/// Status line and fields, with an error body's own fields, the request id (in place of
+/// any the upstream sent under its name), `Date` (unless the upstream sent one), the
+/// framing field when the headers lack it, and `Connection` when it differs from the
+/// version's default.
 fn encode_head(
     out: &mut Vec<u8>,
     parts: &http::response::Parts,
     own_fields: Option<&ErrorBody>,
+    request_id: Option<&RequestIdField>,
     framing: Framing,
     keep_alive: bool,
     version: Version,
@@ -256,7 +272,9 @@ fn encode_head(
     let length_forbidden =
         parts.status.is_informational() || parts.status == StatusCode::NO_CONTENT;
     for (name, value) in &parts.headers {
-        if length_forbidden && name == CONTENT_LENGTH {
+        if (length_forbidden && name == CONTENT_LENGTH)
+            || request_id.is_some_and(|field| field.name == name)
+        {
             continue;
         }
         out.extend_from_slice(name.as_str().as_bytes());
@@ -266,6 +284,9 @@ fn encode_head(
     }
     if let Some(error) = own_fields {
         error.append_fields(out);
+    }
+    if let Some(field) = request_id {
+        field.append_to(out);
     }
     if !parts.headers.contains_key(DATE) {
         out.extend_from_slice(b"date: ");
@@ -365,7 +386,7 @@ mod tests {
 
     fn whole(response: Response<ProxyBody>, exchange: Exchange) -> (bool, String) {
         let mut out = b"left from before".to_vec();
-        match encode_whole(&mut out, response, exchange) {
+        match encode_whole(&mut out, response, exchange, None) {
             Encoded::Whole(keep_alive) => (keep_alive, String::from_utf8(out).unwrap()),
             Encoded::Streamed(_) => panic!("a body that is all here is encoded whole"),
         }
@@ -405,7 +426,7 @@ mod tests {
         let http11 = exchange(Version::HTTP_11, true);
         let response = Response::new(own(large));
         assert!(matches!(
-            encode_whole(&mut out, response, http11),
+            encode_whole(&mut out, response, http11, None),
             Encoded::Streamed(_)
         ));
         let mut response = Response::new(own("hello"));
@@ -413,7 +434,7 @@ mod tests {
             .headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from_static("9"));
         assert!(matches!(
-            encode_whole(&mut out, response, http11),
+            encode_whole(&mut out, response, http11, None),
             Encoded::Streamed(_)
         ));
         assert!(
@@ -437,6 +458,7 @@ mod tests {
             &mut out,
             &parts,
             Some(error),
+            None,
             framing,
             true,
             Version::HTTP_11,
@@ -454,6 +476,27 @@ mod tests {
     }
 
     #[test]
+    fn the_request_id_is_written_once_in_place_of_an_upstreams() {
+        let mut response = Response::new(own("hi"));
+        response
+            .headers_mut()
+            .insert("x-request-id", HeaderValue::from_static("upstream-own"));
+        let field = RequestIdField {
+            name: http::header::HeaderName::from_static("x-request-id"),
+            id: crate::proxy::request_id::RequestId::taken(b"req-7").unwrap(),
+        };
+        let mut out = Vec::new();
+        let exchange = exchange(Version::HTTP_11, true);
+        assert!(matches!(
+            encode_whole(&mut out, response, exchange, Some(&field)),
+            Encoded::Whole(true)
+        ));
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("x-request-id").count(), 1, "{text}");
+        assert!(text.contains("x-request-id: req-7\r\n"), "{text}");
+    }
+
+    #[test]
     fn heads_carry_date_framing_and_connection_only_when_needed() {
         let mut response = Response::new(());
         response
@@ -464,6 +507,7 @@ mod tests {
         encode_head(
             &mut out,
             &parts,
+            None,
             None,
             Framing::Length(5),
             true,
@@ -480,6 +524,7 @@ mod tests {
             &mut out,
             &parts,
             None,
+            None,
             Framing::Chunked,
             false,
             Version::HTTP_11,
@@ -492,6 +537,7 @@ mod tests {
         encode_head(
             &mut out,
             &parts,
+            None,
             None,
             Framing::Length(0),
             true,

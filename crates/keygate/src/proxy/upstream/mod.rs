@@ -9,8 +9,15 @@
 //! the exchange (as nginx's `proxy_read_timeout` and `proxy_send_timeout`): each wait
 //! for the upstream's next bytes, or for it to take the next ones, starts the clock
 //! anew, so a long upload or download that keeps moving is never cut.
+//!
+//! A try that fails goes on to another target within `retries` and `retry_timeout`:
+//! after a failed connection whatever the method (nothing was sent), after a failure
+//! once the request went out only for an idempotent request without a body, and only on
+//! the failures `retry_on` names. Each target's passive health ([`health`]) skips one
+//! that keeps failing.
 
 mod body;
+mod health;
 mod pool;
 pub mod request_head;
 pub mod response_head;
@@ -21,7 +28,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
@@ -33,9 +40,10 @@ use tokio::net::TcpStream;
 pub use body::{UpstreamBody, UpstreamBodyError};
 
 use super::error::ProxyError;
-use crate::config::UpstreamSettings;
+use crate::config::{Failover, RetryOn, UpstreamSettings};
 use crate::proxy::chunked::ChunkedDecoder;
 use body::Delimiter;
+use health::{now_ms, Availability, HealthPolicy, TargetHealth};
 use pool::{Connection, ConnectionPool};
 use request_head::{body_framing, write_body_end, write_body_piece, write_head};
 pub use request_head::{AsSent, FieldRewrite, RequestPath};
@@ -61,6 +69,10 @@ pub struct UpstreamTarget {
     /// `host:port` to connect to (port 80 when the URL has none).
     address: String,
     pool: Arc<ConnectionPool>,
+    /// Its place among the service's targets.
+    index: usize,
+    /// Whether it is skipped for now, shared by every worker thread.
+    health: TargetHealth,
 }
 
 /// The targets and timeouts of one service.
@@ -70,6 +82,68 @@ pub struct Upstream {
     connect_timeout: Duration,
     read_timeout: Duration,
     send_timeout: Duration,
+    /// Tries after the first.
+    retries: u32,
+    retry_on: RetryOn,
+    retry_timeout: Duration,
+    health: HealthPolicy,
+}
+
+/// The tries of one request: when the first began, and how many targets were tried.
+#[derive(Debug, Clone, Copy)]
+pub struct Tries {
+    started: Instant,
+    count: u32,
+}
+
+impl Tries {
+    /// No try yet; the first begins at `started`.
+    pub fn new(started: Instant) -> Tries {
+        Tries { started, count: 0 }
+    }
+
+    /// Targets tried (a stale pooled connection sent again counts as one try).
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+}
+
+/// Whose a failed try was, which decides whether it is tried again and whether it
+/// counts against the target's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// No connection could be made: nothing was sent.
+    Connect,
+    /// The connection broke after (part of) the request went out, before a response.
+    Reset,
+    /// The upstream stayed silent for `read_timeout` or `send_timeout`.
+    Timeout,
+    /// A reused connection the upstream had closed while it sat idle: the pool's race,
+    /// not the target's health.
+    Stale,
+    /// The upstream answered something malformed.
+    Broken,
+    /// The client's request body failed.
+    Client,
+}
+
+impl Fault {
+    /// Whether the failure counts against the target's health.
+    fn is_the_targets(self) -> bool {
+        matches!(self, Fault::Connect | Fault::Reset | Fault::Timeout)
+    }
+
+    /// Whether a request may go on to another target after this failure, as `retry_on`
+    /// says: after `connect` whatever it is (`body_kept`: nothing of its body was read),
+    /// after the others only when `resendable` (idempotent, without a body).
+    fn may_go_on(self, retry_on: RetryOn, resendable: bool, body_kept: bool) -> bool {
+        match self {
+            Fault::Connect => retry_on.has(RetryOn::CONNECT) && body_kept,
+            Fault::Reset => retry_on.has(RetryOn::RESET) && resendable,
+            Fault::Timeout => retry_on.has(RetryOn::TIMEOUT) && resendable,
+            Fault::Stale | Fault::Broken | Fault::Client => false,
+        }
+    }
 }
 
 /// How an exchange failed, and whether it may be tried again on a new connection.
@@ -79,6 +153,7 @@ struct Failure {
     /// Nothing of a response arrived on a reused connection: the upstream most likely
     /// closed it while it was idle.
     stale_connection: bool,
+    fault: Fault,
 }
 
 impl Failure {
@@ -89,21 +164,41 @@ impl Failure {
         Failure {
             error: ProxyError::UpstreamBroken,
             stale_connection: false,
+            fault: Fault::Broken,
         }
     }
 
-    /// A failure that is not the upstream's connection's: `error` as it is, never retried.
-    fn answered(error: ProxyError) -> Failure {
+    /// A failure of the client's: `error` as it is, never retried.
+    fn client(error: ProxyError) -> Failure {
         Failure {
             error,
             stale_connection: false,
+            fault: Fault::Client,
+        }
+    }
+
+    /// The upstream stayed silent too long.
+    fn timeout() -> Failure {
+        Failure {
+            error: ProxyError::UpstreamTimeout,
+            stale_connection: false,
+            fault: Fault::Timeout,
+        }
+    }
+
+    /// No connection could be made.
+    fn connect(error: ProxyError) -> Failure {
+        Failure {
+            error,
+            stale_connection: false,
+            fault: Fault::Connect,
         }
     }
 
     /// The client's request body broke off or broke its framing: the client's error.
     fn bad_request_body(error: impl std::fmt::Display) -> Failure {
         tracing::debug!(%error, "the request body could not be read");
-        Failure::answered(ProxyError::BadRequestBody)
+        Failure::client(ProxyError::BadRequestBody)
     }
 
     /// The connection failed or closed; `stale` when nothing of a response had arrived.
@@ -112,6 +207,7 @@ impl Failure {
         Failure {
             error: ProxyError::UpstreamBroken,
             stale_connection: stale,
+            fault: Fault::Reset,
         }
     }
 }
@@ -123,7 +219,8 @@ impl Upstream {
         let targets = settings
             .targets
             .iter()
-            .map(|target| UpstreamTarget {
+            .enumerate()
+            .map(|(index, target)| UpstreamTarget {
                 base_path: target.base_path.clone(),
                 host_header: HeaderValue::from_str(target.authority.as_str())
                     .unwrap_or_else(|_| HeaderValue::from_static("")),
@@ -133,14 +230,32 @@ impl Upstream {
                     target.authority.port_u16().unwrap_or(80)
                 ),
                 pool: Arc::new(ConnectionPool::new(IDLE_TIMEOUT, MAX_IDLE_PER_THREAD)),
+                index,
+                health: TargetHealth::default(),
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let Failover {
+            retries,
+            retry_on,
+            retry_timeout,
+            max_fails,
+            fail_timeout,
+        } = settings.failover;
+        let others = u32::try_from(targets.len().saturating_sub(1)).unwrap_or(u32::MAX);
         Upstream {
             targets,
             next: AtomicUsize::new(0),
             connect_timeout: settings.connect_timeout,
             read_timeout: settings.read_timeout,
             send_timeout: settings.send_timeout,
+            retries: retries.unwrap_or(others),
+            retry_on,
+            retry_timeout,
+            health: HealthPolicy {
+                max_fails,
+                fail_timeout,
+                max_cool_down: fail_timeout.saturating_mul(Failover::MAX_COOL_DOWN_FACTOR),
+            },
         }
     }
 
@@ -152,13 +267,51 @@ impl Upstream {
         }
     }
 
-    /// The next target, round-robin; `None` only for a service without targets.
+    /// The next target, round-robin, skipping those cooling down; when every target is,
+    /// the one whose turn it is anyway. `None` only for a service without targets.
     pub fn pick(&self) -> Option<&UpstreamTarget> {
         if self.targets.is_empty() {
             return None;
         }
-        let turn = self.next.fetch_add(1, Ordering::Relaxed);
-        self.targets.get(turn % self.targets.len())
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len();
+        let chosen = self.available_after(turn + self.targets.len() - 1, 0);
+        chosen.or_else(|| self.targets.get(turn))
+    }
+
+    /// The first target after the one at `index` (cyclically, itself last) that is not
+    /// in `tried` (a bit per target index) and may take a request now.
+    fn available_after(&self, index: usize, tried: u64) -> Option<&UpstreamTarget> {
+        let count = self.targets.len();
+        let mut now = None;
+        (1..=count)
+            .filter_map(|step| self.targets.get((index + step) % count))
+            .filter(|target| tried & bit(target.index) == 0)
+            .find(|target| {
+                let now = || *now.get_or_insert_with(now_ms);
+                target.health.availability(&self.health, now) != Availability::Down
+            })
+    }
+
+    /// The target a request tries after failing on `failed`: the next one not tried yet
+    /// (`tried` has a bit per target index) and not cooling down; else the next one not
+    /// tried yet; else the next.
+    fn next_target<'t>(&'t self, failed: &'t UpstreamTarget, tried: u64) -> &'t UpstreamTarget {
+        let count = self.targets.len();
+        let after = |step: usize| self.targets.get((failed.index + step) % count);
+        self.available_after(failed.index, tried)
+            .or_else(|| {
+                (1..=count)
+                    .filter_map(after)
+                    .find(|target| tried & bit(target.index) == 0)
+            })
+            .or_else(|| after(1))
+            .unwrap_or(failed)
+    }
+
+    /// Whether one more try may start: fewer than `retries` retries so far, within
+    /// `retry_timeout` of the first try.
+    fn may_retry(&self, tries: &Tries) -> bool {
+        tries.count <= self.retries && tries.started.elapsed() < self.retry_timeout
     }
 
     /// Sends a request to `target`: `head` with its hop-by-hop fields removed, `path` as
@@ -170,6 +323,11 @@ impl Upstream {
     /// A request without a body whose method is idempotent is sent once more, on a new
     /// connection, when a reused connection turns out to have been closed by the
     /// upstream before any of the response arrived.
+    ///
+    /// A failed try goes on to another target as the service's `retry_on`, `retries`
+    /// and `retry_timeout` allow (see the module's doc); each try is counted in `tries`.
+    /// `path.base` and `rewrite`'s `Host`, when it gives one, are taken as `target`'s:
+    /// another target gets its own base path and `Host`.
     pub async fn send<B>(
         &self,
         target: &UpstreamTarget,
@@ -177,41 +335,105 @@ impl Upstream {
         path: RequestPath<'_>,
         rewrite: &(impl FieldRewrite + Sync + ?Sized),
         body: B,
+        tries: &mut Tries,
     ) -> Result<Response<UpstreamBody>, ProxyError>
     where
         B: http_body::Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
         let has_body = !body.is_end_stream();
-        let retry_allowed = !has_body && is_idempotent(&head.method);
+        let resendable = !has_body && is_idempotent(&head.method);
         let mut body = Some(body);
+        let mut target = target;
+        let mut tried = 0u64;
+        loop {
+            tries.count = tries.count.saturating_add(1);
+            tried |= bit(target.index);
+            let path = RequestPath {
+                base: &target.base_path,
+                ..path
+            };
+            let rewrite = TargetFields {
+                fields: rewrite,
+                host: rewrite.host().map(|_| &target.host_header),
+            };
+            let outgoing = Outgoing {
+                head,
+                path,
+                rewrite: &rewrite,
+            };
+            let outcome = self
+                .try_target(target, &outgoing, &mut body, resendable)
+                .await;
+            match outcome {
+                Ok(response) if !self.retry_on.has_status(response.status().as_u16()) => {
+                    target.health.succeeded();
+                    return Ok(response);
+                }
+                Ok(response) => {
+                    target.health.failed(&self.health, now_ms());
+                    if !(resendable && self.may_retry(tries)) {
+                        return Ok(response);
+                    }
+                    let status = response.status();
+                    tracing::debug!(%status, target = %target.address, "trying another target");
+                }
+                Err(failure) => {
+                    if failure.fault.is_the_targets() {
+                        target.health.failed(&self.health, now_ms());
+                    }
+                    let body_kept = !has_body || body.is_some();
+                    let allowed = failure
+                        .fault
+                        .may_go_on(self.retry_on, resendable, body_kept);
+                    if !(allowed && self.may_retry(tries)) {
+                        return Err(failure.error);
+                    }
+                    let error = failure.error;
+                    tracing::debug!(%error, target = %target.address, "trying another target");
+                }
+            }
+            target = self.next_target(target, tried);
+        }
+    }
+
+    /// One try on `target`: a pooled connection or a new one, and once more on a new
+    /// connection when a pooled one turns out stale and the request may be sent again.
+    async fn try_target<B, R>(
+        &self,
+        target: &UpstreamTarget,
+        outgoing: &Outgoing<'_, R>,
+        body: &mut Option<B>,
+        resendable: bool,
+    ) -> Result<Response<UpstreamBody>, Failure>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+        R: FieldRewrite + Sync + ?Sized,
+    {
         let mut fresh_only = false;
         loop {
             let (connection, reused) = match (!fresh_only).then(|| target.pool.take()).flatten() {
                 Some(connection) => (connection, true),
                 None => (self.connect(target).await?, false),
             };
-            let outgoing = Outgoing {
-                head,
-                path,
-                rewrite,
-            };
-            match self
-                .exchange(target, connection, &outgoing, &mut body)
-                .await
-            {
+            match self.exchange(target, connection, outgoing, body).await {
                 Ok(response) => return Ok(response),
-                Err(failure) if failure.stale_connection && reused && retry_allowed => {
+                Err(failure) if failure.stale_connection && reused && resendable => {
                     fresh_only = true;
                 }
-                Err(failure) => return Err(failure.error),
+                Err(mut failure) if failure.stale_connection && reused => {
+                    failure.fault = Fault::Stale;
+                    return Err(failure);
+                }
+                Err(failure) => return Err(failure),
             }
         }
     }
 
     /// Opens a connection to `target`, trying each of its addresses in turn, within
     /// `connect_timeout`.
-    async fn connect(&self, target: &UpstreamTarget) -> Result<Connection, ProxyError> {
+    async fn connect(&self, target: &UpstreamTarget) -> Result<Connection, Failure> {
         let connecting = async {
             let mut last_error = None;
             for address in tokio::net::lookup_host(target.address.as_str()).await? {
@@ -223,10 +445,10 @@ impl Upstream {
             Err(last_error.unwrap_or_else(|| io::Error::other("the upstream host has no address")))
         };
         match tokio::time::timeout(self.connect_timeout, connecting).await {
-            Err(_) => Err(ProxyError::UpstreamTimeout),
+            Err(_) => Err(Failure::connect(ProxyError::UpstreamTimeout)),
             Ok(Err(error)) => {
                 tracing::debug!(%error, target = %target.address, "upstream connect failed");
-                Err(ProxyError::UpstreamConnect)
+                Err(Failure::connect(ProxyError::UpstreamConnect))
             }
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
@@ -242,6 +464,33 @@ fn is_idempotent(method: &Method) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     )
+}
+
+/// The bit of the target at `index` in a set of tried targets (targets past the 64th
+/// share bits: they may be tried twice, never skipped).
+fn bit(index: usize) -> u64 {
+    1 << (index % 64)
+}
+
+/// A request's fields as sent to one target: `fields`, with that target's `Host` when
+/// they replace the client's.
+struct TargetFields<'a, R: ?Sized> {
+    fields: &'a R,
+    host: Option<&'a HeaderValue>,
+}
+
+impl<R: FieldRewrite + ?Sized> FieldRewrite for TargetFields<'_, R> {
+    fn host(&self) -> Option<&HeaderValue> {
+        self.host
+    }
+
+    fn replaces(&self, name: &http::HeaderName) -> bool {
+        self.fields.replaces(name)
+    }
+
+    fn append_fields(&self, fields: &http::HeaderMap, out: &mut Vec<u8>) {
+        self.fields.append_fields(fields, out);
+    }
 }
 
 /// What of a request goes into its head on the upstream connection.
@@ -318,7 +567,7 @@ where
         }
         Poll::Pending => connection
             .poll_silence(cx, limit)
-            .map(|()| Err(Failure::answered(ProxyError::RequestBodyTimeout))),
+            .map(|()| Err(Failure::client(ProxyError::RequestBodyTimeout))),
     })
     .await
 }
@@ -361,7 +610,7 @@ fn poll_write_out(
             Poll::Pending => {
                 return connection.poll_silence(cx, limit).map(|()| {
                     tracing::debug!("the upstream took no request bytes for send_timeout");
-                    Err(Failure::answered(ProxyError::UpstreamTimeout))
+                    Err(Failure::timeout())
                 });
             }
         }
@@ -411,7 +660,7 @@ async fn read_head(
         let error = match filled.await {
             None => {
                 tracing::debug!("the upstream sent nothing for read_timeout");
-                return Err(Failure::answered(ProxyError::UpstreamTimeout));
+                return Err(Failure::timeout());
             }
             Some(Ok(0)) => io::Error::from(io::ErrorKind::UnexpectedEof),
             Some(Ok(_)) => {
@@ -486,3 +735,6 @@ fn respond(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod failover_tests;

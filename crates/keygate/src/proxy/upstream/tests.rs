@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, Request};
@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
-use crate::config::{Target, UpstreamSettings};
+use crate::config::{Failover, Target, UpstreamSettings};
 
 /// What the scripted upstream answers to its `n`th request (counted over all
 /// connections): pieces written with a short pause between them, and whether it closes
@@ -56,6 +56,7 @@ async fn scripted_upstream(script: Script) -> (Upstream, Arc<Seen>) {
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_secs(5),
         send_timeout: Duration::from_secs(5),
+        failover: Failover::default(),
     };
     (Upstream::new(&settings), seen)
 }
@@ -135,6 +136,7 @@ async fn get(upstream: &Upstream, method: Method) -> (StatusCode, http::HeaderMa
             RequestPath::whole("/x?y=1"),
             &AsSent,
             Empty::<Bytes>::new(),
+            &mut Tries::new(Instant::now()),
         )
         .await
         .unwrap();
@@ -313,6 +315,7 @@ async fn a_post_is_not_sent_twice() {
             RequestPath::whole("/"),
             &AsSent,
             Empty::<Bytes>::new(),
+            &mut Tries::new(Instant::now()),
         )
         .await;
     assert_eq!(result.unwrap_err(), ProxyError::UpstreamBroken);
@@ -338,6 +341,7 @@ async fn request_bodies_keep_their_length_or_are_chunked() {
             RequestPath::whole("/"),
             &AsSent,
             Full::new(Bytes::from_static(b"hello")),
+            &mut Tries::new(Instant::now()),
         )
         .await
         .unwrap();
@@ -345,7 +349,14 @@ async fn request_bodies_keep_their_length_or_are_chunked() {
     let pieces = Pieces([Bytes::from_static(b"ab"), Bytes::from_static(b"cde")].into());
     let head = parts(Method::POST, &[("host", "up")]);
     upstream
-        .send(target, &head, RequestPath::whole("/"), &AsSent, pieces)
+        .send(
+            target,
+            &head,
+            RequestPath::whole("/"),
+            &AsSent,
+            pieces,
+            &mut Tries::new(Instant::now()),
+        )
         .await
         .unwrap();
     let requests = seen.requests.lock().unwrap();
@@ -423,6 +434,7 @@ where
         connect_timeout: Duration::from_secs(2),
         read_timeout: limit,
         send_timeout: limit,
+        failover: Failover::default(),
     };
     Upstream::new(&settings)
 }
@@ -450,7 +462,14 @@ where
 {
     let target = upstream.pick().unwrap();
     upstream
-        .send(target, head, RequestPath::whole("/"), &AsSent, body)
+        .send(
+            target,
+            head,
+            RequestPath::whole("/"),
+            &AsSent,
+            body,
+            &mut Tries::new(Instant::now()),
+        )
         .await
 }
 

@@ -1,0 +1,233 @@
+//! The request id: taken from the client's request-id field when it is 1–128 bytes of
+//! visible ASCII, otherwise generated; sent upstream, returned on the response and written
+//! to the access log. Held inline (no allocation) so that it costs an ordinary request
+//! nothing but a copy of at most 128 bytes.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use http::header::HeaderName;
+use http::HeaderMap;
+
+/// Longest request id taken from a client, in bytes.
+pub const MAX_LENGTH: usize = 128;
+
+/// A request id, held inline.
+#[derive(Clone, Copy)]
+pub struct RequestId {
+    length: u8,
+    bytes: [u8; MAX_LENGTH],
+}
+
+impl RequestId {
+    /// The id for a request with `headers`: the one field `name` holds when it is valid
+    /// ([`RequestId::taken`]), else a new one. Several fields of that name are not
+    /// trusted either: a new id replaces them.
+    pub fn of(headers: &HeaderMap, name: &HeaderName) -> RequestId {
+        let mut sent = headers.get_all(name).iter();
+        match (sent.next(), sent.next()) {
+            (Some(value), None) => {
+                RequestId::taken(value.as_bytes()).unwrap_or_else(RequestId::generate)
+            }
+            _ => RequestId::generate(),
+        }
+    }
+
+    /// `value` as an id, when it is 1–128 bytes of visible ASCII (`!` to `~`).
+    pub fn taken(value: &[u8]) -> Option<RequestId> {
+        if value.is_empty()
+            || value.len() > MAX_LENGTH
+            || !value.iter().all(|byte| (b'!'..=b'~').contains(byte))
+        {
+            return None;
+        }
+        let mut id = RequestId {
+            length: value.len() as u8,
+            bytes: [0; MAX_LENGTH],
+        };
+        id.bytes[..value.len()].copy_from_slice(value);
+        Some(id)
+    }
+
+    /// A new id: 32 lower-case hex digits. Unique within the process (a per-thread number
+    /// and a per-thread counter, each spread by a bijective mix) and, through a random
+    /// per-process part, very likely across processes. Not meant to be unguessable.
+    pub fn generate() -> RequestId {
+        let (thread, count) = fresh_bits();
+        let mut id = RequestId {
+            length: 32,
+            bytes: [0; MAX_LENGTH],
+        };
+        write_hex(&mut id.bytes[..16], thread);
+        write_hex(&mut id.bytes[16..32], count);
+        id
+    }
+
+    /// The id's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.length)]
+    }
+
+    /// The id as text (always ASCII).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// The request-id field a response carries: its configured name and the request's id.
+#[derive(Debug, Clone)]
+pub struct RequestIdField {
+    /// The field name (`proxy.request_id_header`).
+    pub name: HeaderName,
+    /// The request's id.
+    pub id: RequestId,
+}
+
+impl RequestIdField {
+    /// Appends `name: id\r\n` to a head being written.
+    pub fn append_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(self.id.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// 128 bits no other call in this process gets: the thread's own 64 bits and its next
+/// count, mixed (never zero).
+pub(crate) fn fresh_bits() -> (u64, u64) {
+    NEXT.with(|next| {
+        let count = next.count.get();
+        next.count.set(count.wrapping_add(1));
+        (next.thread, mix(count))
+    })
+}
+
+/// A thread's part of generated ids.
+struct Next {
+    /// The thread's own 64 bits: the process's random part mixed with a thread number.
+    thread: u64,
+    /// Ids generated on this thread so far.
+    count: Cell<u64>,
+}
+
+thread_local! {
+    static NEXT: Next = Next {
+        thread: mix(process_part().wrapping_add(THREADS.fetch_add(1, Ordering::Relaxed))),
+        // From 1: the mix of 0 is 0.
+        count: Cell::new(1),
+    };
+}
+
+/// Threads that have generated an id so far.
+static THREADS: AtomicU64 = AtomicU64::new(0);
+
+/// Random bits drawn once per process.
+fn process_part() -> u64 {
+    static PART: OnceLock<u64> = OnceLock::new();
+    *PART.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        if getrandom::fill(&mut bytes).is_err() {
+            // No system randomness: the time and process id still differ between runs.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_nanos() as u64);
+            return nanos ^ u64::from(std::process::id()).rotate_left(32);
+        }
+        u64::from_le_bytes(bytes)
+    })
+}
+
+/// A bijection on 64 bits that spreads every input bit over the output (the SplitMix64
+/// finaliser): distinct inputs give distinct ids that do not look sequential.
+fn mix(mut value: u64) -> u64 {
+    value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    value ^ (value >> 31)
+}
+
+/// Writes `value` as 16 lower-case hex digits into `out`.
+pub(crate) fn write_hex(out: &mut [u8], value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (index, digit) in out.iter_mut().enumerate().take(16) {
+        let shift = 60 - 4 * index;
+        *digit = DIGITS[((value >> shift) & 0xf) as usize];
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::HashSet;
+
+    use http::HeaderValue;
+
+    use super::*;
+
+    static NAME: HeaderName = HeaderName::from_static("x-request-id");
+
+    #[test]
+    fn a_valid_id_is_kept_as_sent() {
+        let mut headers = HeaderMap::new();
+        headers.insert(&NAME, HeaderValue::from_static("abc-123_~!"));
+        assert_eq!(RequestId::of(&headers, &NAME).as_str(), "abc-123_~!");
+        let longest = "x".repeat(MAX_LENGTH);
+        assert_eq!(
+            RequestId::taken(longest.as_bytes()).unwrap().as_str(),
+            longest
+        );
+    }
+
+    #[test]
+    fn an_invalid_missing_or_repeated_id_is_replaced() {
+        let too_long = "x".repeat(MAX_LENGTH + 1);
+        for bad in ["", "has space", "tab\there", "\u{e9}t\u{e9}", &too_long] {
+            assert!(RequestId::taken(bad.as_bytes()).is_none(), "{bad:?}");
+        }
+        assert!(RequestId::taken(b"nul\0").is_none());
+        assert!(RequestId::taken(b"del\x7f").is_none());
+        let mut headers = HeaderMap::new();
+        let generated = RequestId::of(&headers, &NAME);
+        assert_eq!(generated.as_bytes().len(), 32);
+        headers.append(&NAME, HeaderValue::from_static("one"));
+        headers.append(&NAME, HeaderValue::from_static("two"));
+        let replaced = RequestId::of(&headers, &NAME);
+        assert_eq!(replaced.as_bytes().len(), 32);
+        assert_ne!(replaced.as_str(), "one");
+    }
+
+    #[test]
+    fn generated_ids_are_hex_and_distinct_across_threads() {
+        let ids = |count: usize| -> Vec<String> {
+            (0..count)
+                .map(|_| RequestId::generate().as_str().to_owned())
+                .collect()
+        };
+        let mut all: Vec<String> = ids(1000);
+        let other = std::thread::spawn(move || ids(1000)).join().unwrap();
+        all.extend(other);
+        assert!(all
+            .iter()
+            .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+        let distinct: HashSet<&String> = all.iter().collect();
+        assert_eq!(distinct.len(), 2000);
+    }
+
+    #[test]
+    fn a_field_is_written_as_a_header_line() {
+        let field = RequestIdField {
+            name: NAME.clone(),
+            id: RequestId::taken(b"req-1").unwrap(),
+        };
+        let mut out = Vec::new();
+        field.append_to(&mut out);
+        assert_eq!(out, b"x-request-id: req-1\r\n");
+    }
+}
