@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::access_record::AccessRecord;
 use crate::metrics::Metrics;
 use crate::proxy::error::Denial;
+use crate::proxy::request_id::RequestId;
 use crate::state::KeyEntry;
 
 /// Where access log lines go.
@@ -150,6 +151,7 @@ impl AccessLog {
         if let Some(sender) = &self.sender {
             record.uri = path_only(&record.uri);
             record.host = record.host.as_ref().and_then(own_copy);
+            record.request_id = record.request_id.as_ref().map(RequestId::owned);
             if let Err(TrySendError::Full(_)) = sender.try_send(record) {
                 self.metrics.dropped_record();
             }

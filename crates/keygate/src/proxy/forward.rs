@@ -423,7 +423,7 @@ mod tests {
         let target = HeaderValue::from_static("127.0.0.1:9001");
         let uri = Uri::from_static("/");
         let name = Some(HeaderName::from_static("x-request-id"));
-        let id = RequestId::taken(b"gateway-id");
+        let id = RequestId::taken(&HeaderValue::from_static("gateway-id"));
         let traceparent = TraceParent::generate();
         let mut fields =
             ForwardedFields::new(&headers, &uri, &names, None, &client, &target, false);

@@ -243,7 +243,7 @@ fn request_id_field(snapshot: &Snapshot, record: &AccessRecord) -> Option<Reques
     let name = snapshot.config.proxy.request_id_header.as_ref()?;
     Some(RequestIdField {
         name: name.clone(),
-        id: record.request_id?,
+        id: record.request_id.clone()?,
     })
 }
 

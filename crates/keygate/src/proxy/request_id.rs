@@ -1,23 +1,30 @@
 //! The request id: taken from the client's request-id field when it is 1–128 bytes of
 //! visible ASCII, otherwise generated; sent upstream, returned on the response and written
-//! to the access log. Held inline (no allocation) so that it costs an ordinary request
-//! nothing but a copy of at most 128 bytes.
+//! to the access log. A taken id is the client's field value itself (a slice of the read
+//! buffer, shared, not copied) and a generated one 32 hex digits inline, so that the id
+//! costs an ordinary request no allocation and few bytes to move: the access record,
+//! which carries it, is moved several times per request.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use http::header::HeaderName;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 
 /// Longest request id taken from a client, in bytes.
 pub const MAX_LENGTH: usize = 128;
 
-/// A request id, held inline.
-#[derive(Clone, Copy)]
-pub struct RequestId {
-    length: u8,
-    bytes: [u8; MAX_LENGTH],
+/// A request id.
+#[derive(Clone)]
+pub struct RequestId(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// Made here: 32 lower-case hex digits.
+    Generated([u8; 32]),
+    /// The client's, checked: 1–128 bytes of visible ASCII.
+    Taken(HeaderValue),
 }
 
 impl RequestId {
@@ -27,27 +34,21 @@ impl RequestId {
     pub fn of(headers: &HeaderMap, name: &HeaderName) -> RequestId {
         let mut sent = headers.get_all(name).iter();
         match (sent.next(), sent.next()) {
-            (Some(value), None) => {
-                RequestId::taken(value.as_bytes()).unwrap_or_else(RequestId::generate)
-            }
+            (Some(value), None) => RequestId::taken(value).unwrap_or_else(RequestId::generate),
             _ => RequestId::generate(),
         }
     }
 
     /// `value` as an id, when it is 1–128 bytes of visible ASCII (`!` to `~`).
-    pub fn taken(value: &[u8]) -> Option<RequestId> {
-        if value.is_empty()
-            || value.len() > MAX_LENGTH
-            || !value.iter().all(|byte| (b'!'..=b'~').contains(byte))
+    pub fn taken(value: &HeaderValue) -> Option<RequestId> {
+        let bytes = value.as_bytes();
+        if bytes.is_empty()
+            || bytes.len() > MAX_LENGTH
+            || !bytes.iter().all(|byte| (b'!'..=b'~').contains(byte))
         {
             return None;
         }
-        let mut id = RequestId {
-            length: value.len() as u8,
-            bytes: [0; MAX_LENGTH],
-        };
-        id.bytes[..value.len()].copy_from_slice(value);
-        Some(id)
+        Some(RequestId(Repr::Taken(value.clone())))
     }
 
     /// A new id: 32 lower-case hex digits. Unique within the process (a per-thread number
@@ -55,23 +56,34 @@ impl RequestId {
     /// per-process part, very likely across processes. Not meant to be unguessable.
     pub fn generate() -> RequestId {
         let (thread, count) = fresh_bits();
-        let mut id = RequestId {
-            length: 32,
-            bytes: [0; MAX_LENGTH],
-        };
-        write_hex(&mut id.bytes[..16], thread);
-        write_hex(&mut id.bytes[16..32], count);
-        id
+        let mut digits = [0u8; 32];
+        write_hex(&mut digits[..16], thread);
+        write_hex(&mut digits[16..], count);
+        RequestId(Repr::Generated(digits))
     }
 
     /// The id's bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.length)]
+        match &self.0 {
+            Repr::Generated(digits) => digits,
+            Repr::Taken(value) => value.as_bytes(),
+        }
     }
 
     /// The id as text (always ASCII).
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+
+    /// The same id holding bytes of its own: a taken id is otherwise a slice of the
+    /// connection's read buffer, which a record kept after the request must not hold.
+    pub fn owned(&self) -> RequestId {
+        match &self.0 {
+            Repr::Generated(_) => self.clone(),
+            Repr::Taken(value) => RequestId(Repr::Taken(
+                HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone()),
+            )),
+        }
     }
 }
 
@@ -180,7 +192,9 @@ mod tests {
         assert_eq!(RequestId::of(&headers, &NAME).as_str(), "abc-123_~!");
         let longest = "x".repeat(MAX_LENGTH);
         assert_eq!(
-            RequestId::taken(longest.as_bytes()).unwrap().as_str(),
+            RequestId::taken(&HeaderValue::from_str(&longest).unwrap())
+                .unwrap()
+                .as_str(),
             longest
         );
     }
@@ -189,10 +203,11 @@ mod tests {
     fn an_invalid_missing_or_repeated_id_is_replaced() {
         let too_long = "x".repeat(MAX_LENGTH + 1);
         for bad in ["", "has space", "tab\there", "\u{e9}t\u{e9}", &too_long] {
-            assert!(RequestId::taken(bad.as_bytes()).is_none(), "{bad:?}");
+            let value = HeaderValue::from_bytes(bad.as_bytes()).unwrap();
+            assert!(RequestId::taken(&value).is_none(), "{bad:?}");
         }
-        assert!(RequestId::taken(b"nul\0").is_none());
-        assert!(RequestId::taken(b"del\x7f").is_none());
+        // NUL and DEL cannot be in a field value at all (the head parser refuses them).
+        assert!(HeaderValue::from_bytes(b"del\x7f").is_err());
         let mut headers = HeaderMap::new();
         let generated = RequestId::of(&headers, &NAME);
         assert_eq!(generated.as_bytes().len(), 32);
@@ -224,7 +239,7 @@ mod tests {
     fn a_field_is_written_as_a_header_line() {
         let field = RequestIdField {
             name: NAME.clone(),
-            id: RequestId::taken(b"req-1").unwrap(),
+            id: RequestId::taken(&HeaderValue::from_static("req-1")).unwrap(),
         };
         let mut out = Vec::new();
         field.append_to(&mut out);

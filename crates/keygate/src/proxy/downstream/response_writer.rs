@@ -483,7 +483,8 @@ mod tests {
             .insert("x-request-id", HeaderValue::from_static("upstream-own"));
         let field = RequestIdField {
             name: http::header::HeaderName::from_static("x-request-id"),
-            id: crate::proxy::request_id::RequestId::taken(b"req-7").unwrap(),
+            id: crate::proxy::request_id::RequestId::taken(&HeaderValue::from_static("req-7"))
+                .unwrap(),
         };
         let mut out = Vec::new();
         let exchange = exchange(Version::HTTP_11, true);
