@@ -123,7 +123,10 @@ impl Gateway {
         let snapshot = self.state.load();
         let mut record = AccessRecord::new(request.method.clone(), request.uri.clone());
         record.client = Some(client.ip);
-        record.host = request.headers.get(HOST).cloned();
+        // Only the log line shows the host: no lookup when nothing is logged.
+        if self.access_log.enabled() {
+            record.host = request.headers.get(HOST).cloned();
+        }
         record.request_id = snapshot
             .config
             .proxy

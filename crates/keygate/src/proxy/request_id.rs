@@ -165,14 +165,24 @@ fn mix(mut value: u64) -> u64 {
     value ^ (value >> 31)
 }
 
-/// Writes `value` as 16 lower-case hex digits into `out`.
+/// Writes `value` as 16 lower-case hex digits into `out`, two digits per byte looked up.
 pub(crate) fn write_hex(out: &mut [u8], value: u64) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (index, digit) in out.iter_mut().enumerate().take(16) {
-        let shift = 60 - 4 * index;
-        *digit = DIGITS[((value >> shift) & 0xf) as usize];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(value.to_be_bytes()) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
     }
 }
+
+/// The two lower-case hex digits of every byte.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [DIGITS[byte >> 4], DIGITS[byte & 0xf]];
+        byte += 1;
+    }
+    pairs
+};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -233,6 +243,15 @@ mod tests {
             .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
         let distinct: HashSet<&String> = all.iter().collect();
         assert_eq!(distinct.len(), 2000);
+    }
+
+    #[test]
+    fn hex_is_written_most_significant_digit_first() {
+        let mut out = [0u8; 16];
+        write_hex(&mut out, 0x0123_4567_89ab_cdef);
+        assert_eq!(&out, b"0123456789abcdef");
+        write_hex(&mut out, u64::MAX);
+        assert_eq!(&out, b"ffffffffffffffff");
     }
 
     #[test]
