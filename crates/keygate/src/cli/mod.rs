@@ -1,5 +1,6 @@
 //! The command line: `serve`, `validate`, `echo`, `expr`, and the admin client commands
-//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `apply`, `export`.
+//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `apply`, `export`; and
+//! `completions`, `man`, `schema` for installing it.
 
 /// `print!` for command output, through [`output::write_out`]: a reader that went away
 /// ends the command quietly instead of a panic.
@@ -24,6 +25,7 @@ mod client;
 mod consumers;
 mod diff;
 mod expr;
+mod generate;
 mod keys;
 mod output;
 mod plans;
@@ -103,6 +105,15 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page keygate(1) in roff, or write every page into a directory.
+    Man(generate::ManArgs),
+    /// Print the JSON Schema of the configuration file, for editors.
+    Schema,
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -130,6 +141,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => output::export(args),
         Command::Diff(args) => diff::run(args),
+        Command::Completions { shell } => generate::completions(shell),
+        Command::Man(args) => generate::man(args),
+        Command::Schema => generate::schema(),
     }
 }
 

@@ -5,6 +5,7 @@ mod build;
 mod error;
 mod file;
 mod path_pattern;
+mod schema;
 mod sections;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use keygate_policy::Expr;
 
 pub use error::{ConfigError, Problem};
 pub use path_pattern::{PathPattern, Segment};
+pub use schema::SCHEMA;
 pub use sections::ENTITY_SECTIONS;
 
 use crate::key::KeyHash;

@@ -18,6 +18,7 @@ mod fileshape;
 mod forwarding;
 mod hardening;
 mod http1;
+mod install;
 mod keys;
 mod lifecycle;
 mod normalise;
