@@ -40,6 +40,8 @@ impl Drop for TempDir {
 pub struct Process {
     child: Child,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// The thread reading stderr; it ends when the process's stderr closes.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Process {
@@ -60,13 +62,17 @@ impl Process {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let pipe = child.stderr.take().expect("stderr pipe");
         let lines = stderr.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
                 lines.lock().expect("lines").push(line);
             }
         });
-        Process { child, stderr }
+        Process {
+            child,
+            stderr,
+            reader: Some(reader),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -114,11 +120,15 @@ impl Process {
         assert!(status.success());
     }
 
-    /// Waits for the process to exit.
+    /// Waits for the process to exit, and for its last stderr lines to be read, so that
+    /// [`Process::stderr_text`] then holds everything it wrote.
     pub fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
                 return status;
             }
             assert!(Instant::now() < deadline, "keygate did not exit");
