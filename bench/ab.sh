@@ -1,34 +1,39 @@
 #!/usr/bin/env bash
-# Two keygate binaries side by side, in one run: what a change costs on the request path.
+# keygate binaries side by side, in one run: what a change costs on the request path.
 #
-#   bench/ab.sh BEFORE_BINARY AFTER_BINARY
+#   bench/ab.sh BEFORE_BINARY AFTER_BINARY [THIRD_BINARY]
 #   REPS=5 DURATION=5s CONCS="50 200" bench/ab.sh old/keygate new/keygate
 #
-# Starts the peers (bench/peers/peers.sh: the upstream, nginx, HAProxy), then both binaries
+# Starts the peers (bench/peers/peers.sh: the upstream, nginx, HAProxy), then each binary
 # on the same 10k-key configuration (bench/gen_config.py, `sqlite::memory:` store, one
-# worker, no access log), and runs `peers.sh compare before=PORT after=PORT`: wrk runs of
-# both binaries, nginx and HAProxy interleaved, a different order each repetition, with a
-# valid, an unknown and a type-C key. Prints the table of medians; "after / before" is the
-# ratio of the two rows. Everything listens on 127.0.0.1 and stops at the end.
+# worker, no access log), and runs `peers.sh compare before=PORT after=PORT [third=PORT]`:
+# wrk runs of the binaries, nginx and HAProxy interleaved, a different order each
+# repetition, with a valid, an unknown and a type-C key. Prints the table of medians;
+# "after / before" is the ratio of two rows. Everything listens on 127.0.0.1 and stops at
+# the end.
 #
-# Environment: REPS (5), DURATION (5s), CONCS ("50 200"), KG_AB_PORTS ("8190 8191"; admin
-# listeners on each plus 1000), KG_BENCH_DIR (work folder, as the other scripts).
+# Environment: REPS (5), DURATION (5s), CONCS ("50 200"), KG_AB_PORTS ("8190 8191 8192";
+# admin listeners on each plus 1000), KG_BENCH_DIR (work folder, as the other scripts).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS=$ROOT/bench/peers/peers.sh
 export KG_BENCH_DIR=${KG_BENCH_DIR:-${TMPDIR:-/tmp}/keygate-bench}
 export REPS=${REPS:-5} DURATION=${DURATION:-5s} CONCS=${CONCS:-"50 200"}
-read -r BEFORE_PORT AFTER_PORT <<<"${KG_AB_PORTS:-8190 8191}"
+read -r -a PORTS <<<"${KG_AB_PORTS:-8190 8191 8192}"
 UPSTREAM_PORT=${UPSTREAM_PORT:-9001}
 WORK=$KG_BENCH_DIR/ab
 
 say() { printf '[ab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-[ $# -eq 2 ] || { sed -n 2,15p "$0"; exit 2; }
-BEFORE=$(realpath "$1") AFTER=$(realpath "$2")
-[ -x "$BEFORE" ] && [ -x "$AFTER" ] || die "both binaries must exist and be executable"
+[ $# -eq 2 ] || [ $# -eq 3 ] || { sed -n 2,17p "$0"; exit 2; }
+NAMES=(before after third)
+BINARIES=()
+for arg in "$@"; do
+  [ -x "$arg" ] || die "$arg must exist and be executable"
+  BINARIES+=("$(realpath "$arg")")
+done
 
 PIDS=() STARTED_PEERS=0
 cleanup() {
@@ -51,8 +56,10 @@ if ! answers "$UPSTREAM_PORT"; then
 fi
 mkdir -p "$WORK"
 valid=$(cat "$KG_BENCH_DIR/keys/valid_key")
-for side in before after; do
-  case $side in before) bin=$BEFORE port=$BEFORE_PORT ;; after) bin=$AFTER port=$AFTER_PORT ;; esac
+TARGETS=()
+for i in "${!BINARIES[@]}"; do
+  side=${NAMES[$i]} bin=${BINARIES[$i]} port=${PORTS[$i]}
+  TARGETS+=("$side=$port")
   answers "$port" && die "port $port is taken; set KG_AB_PORTS"
   mkdir -p "$WORK/$side"
   python3 "$ROOT/bench/gen_config.py" "$KG_BENCH_DIR/keys/keys-10k.txt" "$WORK/$side/keygate.yaml" \
@@ -71,4 +78,4 @@ for side in before after; do
   say "$side: $bin on 127.0.0.1:$port"
 done
 say "compare (REPS=$REPS DURATION=$DURATION CONCS=\"$CONCS\")"
-"$PEERS" compare "before=$BEFORE_PORT" "after=$AFTER_PORT" || die "peers.sh compare failed"
+"$PEERS" compare "${TARGETS[@]}" || die "peers.sh compare failed"
