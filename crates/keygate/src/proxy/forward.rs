@@ -10,7 +10,7 @@ use http::header::{
     HeaderName, CONNECTION, CONTENT_LENGTH, HOST, PROXY_AUTHENTICATE, TE, TRAILER,
     TRANSFER_ENCODING, UPGRADE,
 };
-use http::{HeaderMap, HeaderValue, Uri};
+use http::{HeaderMap, HeaderValue};
 
 use super::request_id::RequestId;
 use super::trace_context::{TraceParent, TRACEPARENT};
@@ -109,22 +109,17 @@ pub struct ForwardedFields<'a> {
 }
 
 impl<'a> ForwardedFields<'a> {
-    /// The fields for a request with `headers` and `uri` (origin-form: the head parser
-    /// moved an absolute target's authority into `Host`) from `client`, sent to a target
-    /// whose `Host` is `target_host`.
+    /// The fields for a request with `headers` from `client`, sent to a target whose
+    /// `Host` is `target_host`. The request's `Host` is its one authority: the head parser
+    /// moved an absolute target's authority into it.
     pub fn new(
         headers: &'a HeaderMap,
-        uri: &Uri,
         names: &'a IdentityHeaders,
         caller: Option<(&'a KeyEntry, &'a ConsumerEntry)>,
         client: &'a ClientAddress,
         target_host: &'a HeaderValue,
         preserve_host: bool,
     ) -> ForwardedFields<'a> {
-        debug_assert!(
-            uri.authority().is_none(),
-            "the head parser leaves no authority in the target"
-        );
         let original_host = headers.get(HOST);
         // Without a `Host` (HTTP/1.0) the target's is sent even when preserving.
         let host = match (preserve_host, original_host) {
@@ -364,8 +359,7 @@ mod tests {
         let names = identity_names();
         let client = ClientAddress::new([127, 0, 0, 1].into());
         let target = HeaderValue::from_static("127.0.0.1:9001");
-        let uri = Uri::from_static("/");
-        let fields = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, false);
+        let fields = ForwardedFields::new(&headers, &names, None, &client, &target, false);
         assert_eq!(
             written(&headers, &fields),
             "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\naccept: */*\r\n\
@@ -381,8 +375,7 @@ mod tests {
         let names = identity_names();
         let client = ClientAddress::new([10, 0, 0, 1].into());
         let target = HeaderValue::from_static("127.0.0.1:9001");
-        let uri = Uri::from_static("/");
-        let fields = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, true);
+        let fields = ForwardedFields::new(&headers, &names, None, &client, &target, true);
         assert_eq!(
             written(&headers, &fields),
             "GET / HTTP/1.1\r\nhost: api.example.com\r\nx-forwarded-for: 10.0.0.1\r\n\
@@ -396,17 +389,9 @@ mod tests {
         let names = identity_names();
         let client = ClientAddress::new([10, 0, 0, 1].into());
         let target = HeaderValue::from_static("127.0.0.1:9001");
-        let uri = Uri::from_static("/x");
         for preserve_host in [true, false] {
-            let fields = ForwardedFields::new(
-                &headers,
-                &uri,
-                &names,
-                None,
-                &client,
-                &target,
-                preserve_host,
-            );
+            let fields =
+                ForwardedFields::new(&headers, &names, None, &client, &target, preserve_host);
             assert_eq!(fields.host(), Some(&target));
             assert!(!written(&headers, &fields).contains("x-forwarded-host"));
         }
@@ -421,12 +406,10 @@ mod tests {
         let names = identity_names();
         let client = ClientAddress::new([10, 0, 0, 1].into());
         let target = HeaderValue::from_static("127.0.0.1:9001");
-        let uri = Uri::from_static("/");
         let name = Some(HeaderName::from_static("x-request-id"));
         let id = RequestId::taken(&HeaderValue::from_static("gateway-id"));
         let traceparent = TraceParent::generate();
-        let mut fields =
-            ForwardedFields::new(&headers, &uri, &names, None, &client, &target, false);
+        let mut fields = ForwardedFields::new(&headers, &names, None, &client, &target, false);
         fields.carry_request_id(&name, &id);
         fields.carry_traceparent(Some(&traceparent));
         let text = written(&headers, &fields);
@@ -466,8 +449,7 @@ mod tests {
         let names = identity_names();
         let client = ClientAddress::new([10, 0, 0, 1].into());
         let target = HeaderValue::from_static("127.0.0.1:9001");
-        let uri = Uri::from_static("/");
-        let fields = ForwardedFields::new(&headers, &uri, &names, None, &client, &target, false);
+        let fields = ForwardedFields::new(&headers, &names, None, &client, &target, false);
         assert_eq!(
             written(&headers, &fields),
             "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\nhost_: forged\r\nx_custom: 1\r\n\
@@ -515,9 +497,8 @@ mod tests {
         let names = identity_names();
         let client = ClientAddress::new([10, 0, 0, 1].into());
         let target = HeaderValue::from_static("127.0.0.1:9001");
-        let uri = Uri::from_static("/");
         let caller = Some((&*entry, &entry.consumer));
-        let fields = ForwardedFields::new(&headers, &uri, &names, caller, &client, &target, false);
+        let fields = ForwardedFields::new(&headers, &names, caller, &client, &target, false);
         assert_eq!(
             written(&headers, &fields),
             "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\naccept: */*\r\n\

@@ -561,7 +561,6 @@ where
     };
     let mut fields = ForwardedFields::new(
         &parts.headers,
-        &parts.uri,
         &snapshot.identity_headers,
         caller
             .as_ref()
