@@ -103,6 +103,13 @@ pub enum ProxyError {
     /// The upstream connection failed while the request was being exchanged.
     #[error("the upstream failed during the exchange")]
     UpstreamBroken,
+    /// The service is served over HTTPS only (`https_redirect`) and the request came
+    /// over plain HTTP: answered with a redirect to this URL.
+    #[error("plain HTTP on a service that redirects to HTTPS")]
+    HttpsRedirect {
+        /// The same URL over HTTPS, for `Location`.
+        location: http::HeaderValue,
+    },
 }
 
 /// Why the gateway answered a request itself: the access log's `denial` and the `reason`
@@ -152,6 +159,8 @@ pub enum Denial {
     SubscriptionRejected,
     /// The subscription is closed or ended.
     SubscriptionClosed,
+    /// Plain HTTP on a service that redirects to HTTPS.
+    HttpsRedirect,
     /// The upstream could not be reached.
     UpstreamConnect,
     /// The upstream did not answer in time.
@@ -188,6 +197,7 @@ impl Denial {
             Denial::SubscriptionPaused => "subscription_paused",
             Denial::SubscriptionRejected => "subscription_rejected",
             Denial::SubscriptionClosed => "subscription_closed",
+            Denial::HttpsRedirect => "https_redirect",
             Denial::UpstreamConnect => "upstream_connect",
             Denial::UpstreamTimeout => "upstream_timeout",
             Denial::UpstreamBroken => "upstream_broken",
@@ -223,6 +233,7 @@ impl ProxyError {
             ProxyError::UpstreamConnect => Denial::UpstreamConnect,
             ProxyError::UpstreamTimeout => Denial::UpstreamTimeout,
             ProxyError::UpstreamBroken => Denial::UpstreamBroken,
+            ProxyError::HttpsRedirect { .. } => Denial::HttpsRedirect,
         }
     }
 }

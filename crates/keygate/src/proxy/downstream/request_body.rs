@@ -11,9 +11,8 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use tokio::io::AsyncWrite;
 
-use super::connection::ClientConnection;
+use super::connection::{ClientConnection, ClientIo};
 use super::request_head::BodyFraming;
 use crate::proxy::chunked::{ChunkedDecoder, ChunkedError, Decoded};
 
@@ -97,18 +96,18 @@ impl BodyState {
 }
 
 /// The body of the request being handled, read from the client connection.
-pub struct RequestBody<'c> {
-    connection: &'c mut ClientConnection,
+pub struct RequestBody<'c, S> {
+    connection: &'c mut ClientConnection<S>,
 }
 
-impl<'c> RequestBody<'c> {
+impl<'c, S: ClientIo> RequestBody<'c, S> {
     /// The body of the request whose head was just read from `connection`.
-    pub fn new(connection: &'c mut ClientConnection) -> RequestBody<'c> {
+    pub fn new(connection: &'c mut ClientConnection<S>) -> RequestBody<'c, S> {
         RequestBody { connection }
     }
 }
 
-impl ClientConnection {
+impl<S: ClientIo> ClientConnection<S> {
     /// The next piece of the request body, `None` at its end.
     pub fn poll_body_data(
         &mut self,
@@ -174,11 +173,12 @@ impl ClientConnection {
             left -= written;
             self.body.continue_left = Some(left);
         }
-        Poll::Ready(Ok(()))
+        // A TLS stream may hold part of it still; a plain socket holds nothing.
+        Pin::new(&mut self.stream).poll_flush(cx)
     }
 }
 
-impl Body for RequestBody<'_> {
+impl<S: ClientIo> Body for RequestBody<'_, S> {
     type Data = Bytes;
     type Error = RequestBodyError;
 
