@@ -82,14 +82,19 @@ pub struct TlsServer {
 /// A configuration built by [`TlsServer::prepare`], not yet in force.
 pub struct Prepared {
     settings: TlsSettings,
-    files: Vec<(PathBuf, Option<(SystemTime, u64)>)>,
+    files: Fingerprints,
     config: ServerConfig,
 }
+
+/// The state of a configuration's files: each path with its modification time and size.
+type Fingerprints = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
 
 /// Settings and what their files looked like when they were last read.
 struct Loaded {
     settings: TlsSettings,
-    files: Vec<(PathBuf, Option<(SystemTime, u64)>)>,
+    files: Fingerprints,
+    /// Files seen changed at the last check, waiting to stay so for one more.
+    changing: Option<Fingerprints>,
 }
 
 impl TlsServer {
@@ -119,6 +124,7 @@ impl TlsServer {
             loaded: Mutex::new(Loaded {
                 settings: settings.clone(),
                 files,
+                changing: None,
             }),
         }))
     }
@@ -158,11 +164,15 @@ impl TlsServer {
         self.current.store(Arc::new(prepared.config));
         loaded.settings = prepared.settings;
         loaded.files = prepared.files;
+        loaded.changing = None;
         tracing::info!(listener = self.name, "TLS settings reloaded");
     }
 
     /// Rebuilds the configuration when one of its files changed since it was read (by
-    /// modification time and size). A broken file keeps the running certificates.
+    /// modification time and size) and then stayed the same until this check, so that
+    /// a certificate and its key replaced one after the other, or a file still being
+    /// written, are read once, whole. A broken file keeps the running certificates.
+    /// Called every second.
     pub fn check_files(&self) {
         let mut loaded = self
             .loaded
@@ -170,10 +180,16 @@ impl TlsServer {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = fingerprints(&loaded.settings);
         if now == loaded.files {
+            loaded.changing = None;
+            return;
+        }
+        if loaded.changing.as_ref() != Some(&now) {
+            loaded.changing = Some(now);
             return;
         }
         // Noted even on failure: the same broken file is reported once, not every check.
         loaded.files = now;
+        loaded.changing = None;
         match build(&loaded.settings, &self.alpn, &self.ticketer, &self.sessions) {
             Ok(config) => {
                 self.current.store(Arc::new(config));
@@ -239,7 +255,7 @@ fn build(
 
 /// The files `settings` name, with their modification time and size (`None` when
 /// they cannot be read).
-fn fingerprints(settings: &TlsSettings) -> Vec<(PathBuf, Option<(SystemTime, u64)>)> {
+fn fingerprints(settings: &TlsSettings) -> Fingerprints {
     let certificates = settings
         .certificates
         .iter()

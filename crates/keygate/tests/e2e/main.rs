@@ -29,6 +29,7 @@ mod postgres_errors;
 mod readme_curls;
 mod request_ids;
 mod routing;
+mod tls;
 mod walkthrough;
 
 use support::{Echo, Gateway};

@@ -230,6 +230,14 @@ impl Gateway {
         Gateway::launch_binary(Path::new(env!("CARGO_BIN_EXE_keygate")), dir, text)
     }
 
+    /// Starts a gateway on the complete configuration `text`, written in `dir`; its
+    /// first proxy listener must be plain. `admin` is how the admin listener's log line
+    /// begins: `admin`, or `admin tls` for one with `admin.tls`.
+    pub fn start_with_text(dir: TempDir, text: &str, admin: &str) -> Gateway {
+        let binary = Path::new(env!("CARGO_BIN_EXE_keygate"));
+        Gateway::launch_listening(binary, dir, text, admin)
+    }
+
     /// [`Gateway::start_on_store`] with another keygate binary, for measurements.
     pub fn start_binary_on_store(binary: &Path, store: &str, config: &str) -> Gateway {
         let text = format!(
@@ -240,6 +248,10 @@ impl Gateway {
 
     /// Writes `text` in `dir` and starts `binary` on it.
     fn launch_binary(binary: &Path, dir: TempDir, text: &str) -> Gateway {
+        Gateway::launch_listening(binary, dir, text, "admin")
+    }
+
+    fn launch_listening(binary: &Path, dir: TempDir, text: &str, admin: &str) -> Gateway {
         let config_path = dir.0.join("keygate.yaml");
         let access_log = dir.0.join("access.log");
         std::fs::write(&config_path, text).expect("write config");
@@ -256,7 +268,7 @@ impl Gateway {
             ],
         );
         let address = process.listening_address("proxy");
-        let admin = process.listening_address("admin");
+        let admin = process.listening_address(admin);
         Gateway {
             address,
             admin,
