@@ -51,8 +51,21 @@ impl Process {
 
     /// Runs another keygate binary (such as a release build, for measurements).
     pub fn spawn_binary(binary: &Path, args: &[&str]) -> Process {
-        let mut child = Command::new(binary)
-            .args(args)
+        Process::spawn_command(Command::new(binary).args(args))
+    }
+
+    /// Runs keygate with `args` in the working directory `dir`, as a person would who
+    /// `cd`s there first.
+    pub fn spawn_in(dir: &Path, args: &[&str]) -> Process {
+        Process::spawn_command(
+            Command::new(env!("CARGO_BIN_EXE_keygate"))
+                .args(args)
+                .current_dir(dir),
+        )
+    }
+
+    fn spawn_command(command: &mut Command) -> Process {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
