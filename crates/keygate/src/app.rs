@@ -164,8 +164,8 @@ pub async fn run(
     let admin_address = config.admin.listen;
     let proxy_listen = config.proxy.listen.clone();
     let tls = TlsServers {
-        proxy: tls_server("proxy", config.proxy.tls.as_ref(), PROXY_ALPN)?,
-        admin: tls_server("admin", config.admin.tls.as_ref(), &[ALPN_HTTP_1_1])?,
+        proxy: tls_server("proxy.tls", config.proxy.tls.as_ref(), PROXY_ALPN)?,
+        admin: tls_server("admin.tls", config.admin.tls.as_ref(), &[ALPN_HTTP_1_1])?,
     };
     let reconcile_interval = config.cluster.reconcile_interval;
     // The admin listener answers at once: `/readyz` is 503 until the first full load.
@@ -329,7 +329,8 @@ pub async fn run(
     Ok(())
 }
 
-/// The TLS configuration of a listener whose section is `settings`, if it has one.
+/// The TLS configuration of a listener whose section, `field`, is `settings`, if it
+/// has one.
 fn tls_server(
     field: &'static str,
     settings: Option<&crate::config::TlsSettings>,
@@ -337,10 +338,6 @@ fn tls_server(
 ) -> Result<Option<Arc<TlsServer>>, StartError> {
     let Some(settings) = settings else {
         return Ok(None);
-    };
-    let field = match field {
-        "proxy" => "proxy.tls",
-        _ => "admin.tls",
     };
     TlsServer::new(field, settings, alpn)
         .map(Some)

@@ -99,3 +99,85 @@ fn read(path: &Path) -> Result<Vec<u8>, CertificateError> {
         source,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A directory of its own for each test's files.
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "keygate-certificates-{name}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A self-signed certificate and its key, written as `STEM.crt` and `STEM.key`.
+    fn write_pair(dir: &Path, stem: &str) -> CertificateFiles {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let files = CertificateFiles {
+            cert_file: dir.join(format!("{stem}.crt")),
+            key_file: dir.join(format!("{stem}.key")),
+            hosts: Vec::new(),
+        };
+        std::fs::write(&files.cert_file, made.cert.pem()).unwrap();
+        std::fs::write(&files.key_file, made.key_pair.serialize_pem()).unwrap();
+        files
+    }
+
+    #[test]
+    fn a_certificate_and_its_key_load() {
+        let dir = dir("load");
+        let files = write_pair(&dir, "site");
+        let loaded = load_certificate(&files, &crate::tls::provider()).unwrap();
+        assert_eq!(loaded.cert.len(), 1);
+        assert_eq!(load_client_roots(&files.cert_file).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn each_broken_file_is_named_with_what_is_wrong() {
+        let dir = dir("broken");
+        let provider = crate::tls::provider();
+        let first = write_pair(&dir, "first");
+        let second = write_pair(&dir, "second");
+        let mismatched = CertificateFiles {
+            key_file: second.key_file.clone(),
+            ..first.clone()
+        };
+        let error = load_certificate(&mismatched, &provider)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!(
+                "`{}`: this key cannot serve",
+                second.key_file.display()
+            )),
+            "{error}"
+        );
+
+        let not_pem = CertificateFiles {
+            key_file: first.cert_file.clone(),
+            ..first.clone()
+        };
+        let error = load_certificate(&not_pem, &provider)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("expected a PEM private key"), "{error}");
+
+        let empty = dir.join("empty.crt");
+        std::fs::write(&empty, "").unwrap();
+        let error = load_client_roots(&empty).unwrap_err().to_string();
+        assert!(error.contains("no certificate found"), "{error}");
+
+        let missing = dir.join("missing.crt");
+        let error = load_client_roots(&missing).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("cannot read `{}`", missing.display())),
+            "{error}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

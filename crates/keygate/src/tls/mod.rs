@@ -65,7 +65,7 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 /// A listener's TLS configuration, replaced whole on reload.
 pub struct TlsServer {
-    /// What the listener is, for log lines (`proxy`, `admin`).
+    /// The listener's section, for log lines (`proxy.tls`, `admin.tls`).
     name: &'static str,
     /// The configuration new connections are accepted with.
     current: ArcSwap<ServerConfig>,
@@ -98,7 +98,7 @@ struct Loaded {
 }
 
 impl TlsServer {
-    /// Builds the configuration of a listener named `name` that offers the ALPN
+    /// Builds the configuration of the listener whose section is `name`, offering the ALPN
     /// protocols `alpn`.
     pub fn new(
         name: &'static str,

@@ -558,7 +558,9 @@ fn the_admin_api_and_the_cli_over_https() {
 fn the_readme_https_example_runs_as_written() {
     const README: &str = include_str!("../../../../README.md");
     const HEADING: &str = "### HTTPS with a self-signed certificate";
-    let start = README.find(HEADING).expect("the README has the HTTPS example");
+    let start = README
+        .find(HEADING)
+        .expect("the README has the HTTPS example");
     let section = &README[start + HEADING.len()..];
     let section = &section[..section.find("\n## ").unwrap_or(section.len())];
     let block = |fence: &str, nth: usize| -> String {
@@ -576,7 +578,11 @@ fn the_readme_https_example_runs_as_written() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
 
     let echo = Echo::start("echo");
     let yaml = block("yaml", 0)
@@ -588,20 +594,28 @@ fn the_readme_https_example_runs_as_written() {
     let run = block("sh", 1);
     let mut lines = run.lines();
     let serve = lines.next().unwrap();
-    assert_eq!(serve, "./target/release/keygate serve --config https.yaml &");
+    assert_eq!(
+        serve,
+        "./target/release/keygate serve --config https.yaml &"
+    );
     let gateway = crate::support::Process::spawn_in(&dir.0, &["serve", "--config", "https.yaml"]);
     let plain = gateway.listening_address("proxy");
     let secure = gateway.listening_address("proxy tls");
 
     let mut checked = 0;
     for line in lines.filter(|line| line.starts_with("curl ")) {
-        let (command, comment) = line.split_once(" # ").expect("a comment says what is printed");
+        let (command, comment) = line
+            .split_once(" # ")
+            .expect("a comment says what is printed");
         let expected = comment.split_whitespace().last().unwrap();
         let command = command
             .replace("localhost:8443", &format!("localhost:{}", secure.port()))
             .replace("127.0.0.1:8081", &plain.to_string());
         let output = Command::new("sh")
-            .args(["-c", &format!("{command} --silent --show-error --max-time 10")])
+            .args([
+                "-c",
+                &format!("{command} --silent --show-error --max-time 10"),
+            ])
             .current_dir(&dir.0)
             .stdin(Stdio::null())
             .output()
