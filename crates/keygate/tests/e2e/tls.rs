@@ -246,6 +246,33 @@ fn https_and_http_side_by_side_with_forwarded_proto_and_request_tls() {
     assert_eq!(plain.status, 200);
     assert_eq!(plain.json()["headers"]["x-forwarded-proto"], "http");
 
+    // A 3 MB body read over TLS after `100 Continue`, and an answer bigger than a TLS
+    // record.
+    let body = gateway.config_path.with_file_name("body.bin");
+    std::fs::write(&body, vec![b'k'; 3_000_000]).unwrap();
+    let upload = format!("@{}", body.display());
+    let big_field = format!("X-Big: {}", "b".repeat(20_000));
+    let posted = curl_https(
+        &ca,
+        secure,
+        "localhost",
+        "/open/upload",
+        &[
+            "--data-binary",
+            &upload,
+            "-H",
+            "Expect: 100-continue",
+            "-H",
+            &big_field,
+        ],
+    );
+    assert_eq!(posted.status(), 200);
+    assert_eq!(posted.json()["body_length"], 3_000_000);
+    assert_eq!(
+        posted.json()["headers"]["x-big"].as_str().map(str::len),
+        Some(20_000)
+    );
+
     // `request.tls`.
     assert_eq!(gateway.get("/secure/x", &[]).status, 403);
     assert_eq!(

@@ -424,3 +424,6 @@ async fn refuse<S: ClientIo>(connection: &mut ClientConnection<S>, error: &Proxy
         tracing::debug!(%error, "refusal not sent");
     }
 }
+
+#[cfg(test)]
+mod tests;
