@@ -356,19 +356,32 @@ struct KeptConnection {
     stream: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
 }
 
+/// A client configuration trusting `ca` alone, speaking `version`; it keeps sessions
+/// for resumption, as rustls clients do.
+fn client_config(
+    ca: &Path,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(ca).unwrap();
+    use rustls::pki_types::pem::PemObject;
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_protocol_versions(&[version])
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
 impl KeptConnection {
     fn open(ca: &Path, address: SocketAddr) -> KeptConnection {
-        let mut roots = rustls::RootCertStore::empty();
-        let pem = std::fs::read(ca).unwrap();
-        use rustls::pki_types::pem::PemObject;
-        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let config = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        KeptConnection::open_with(client_config(ca, &rustls::version::TLS13), address)
+    }
+
+    fn open_with(config: Arc<rustls::ClientConfig>, address: SocketAddr) -> KeptConnection {
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let connection = rustls::ClientConnection::new(config, name).unwrap();
         let socket = TcpStream::connect(address).unwrap();
         socket.set_read_timeout(Some(PATIENCE)).unwrap();
         KeptConnection {
@@ -464,6 +477,45 @@ fn certificates_reload_while_connections_stay_open() {
         served_name(secure, Some("localhost")) == "third-certificate"
     });
     assert_eq!(kept.get("/open/4"), 200);
+}
+
+#[test]
+fn sessions_resume_with_tickets_and_by_id() {
+    use rustls::version::{TLS12, TLS13};
+    use rustls::HandshakeKind::{Full, Resumed};
+    // `session_tickets: false` leaves TLS 1.3 nothing to resume by; TLS 1.2 still
+    // resumes by session id.
+    for (tickets, tls13, tls12) in [
+        ("", Resumed, Resumed),
+        ("    session_tickets: false\n", Full, Resumed),
+    ] {
+        let dir = TempDir::new();
+        let ca = Ca::new(&dir.0);
+        let (cert, key) = ca.issue(&dir.0, "site", "site", &["localhost"]);
+        let echo = Echo::start("echo");
+        let tls = format!(
+            "    certificates:\n{}{tickets}",
+            certificate_entry(&cert, &key, "")
+        );
+        let text = config(&dir.0, &tls, &services(&echo));
+        let gateway = Gateway::start_with_text(dir, &text, "admin");
+        let secure = gateway.process.listening_address("proxy tls");
+        let ca = gateway.config_path.with_file_name("ca.pem");
+        for (version, expected) in [(&TLS13, tls13), (&TLS12, tls12)] {
+            let config = client_config(&ca, version);
+            // A request and its answer: a TLS 1.3 ticket comes after the handshake.
+            let mut first = KeptConnection::open_with(config.clone(), secure);
+            assert_eq!(first.get("/open/"), 200);
+            assert_eq!(first.stream.conn.handshake_kind(), Some(Full));
+            let mut second = KeptConnection::open_with(config, secure);
+            assert_eq!(second.get("/open/"), 200);
+            assert_eq!(
+                second.stream.conn.handshake_kind(),
+                Some(expected),
+                "{version:?}, tickets {tickets:?}"
+            );
+        }
+    }
 }
 
 #[test]
