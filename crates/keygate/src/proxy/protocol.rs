@@ -8,6 +8,7 @@
 
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::downstream::{serve_connection, Limits};
@@ -17,6 +18,24 @@ use crate::tls::ALPN_HTTP_1_1;
 
 /// The ALPN protocols the proxy's TLS listeners offer, in order of preference.
 pub const PROXY_ALPN: &[&[u8]] = &[ALPN_HTTP_1_1];
+
+/// Runs the TLS handshake of a connection accepted on a TLS listener — with as long as
+/// a request head may take — then serves it ([`serve_tls`]).
+pub async fn accept_tls(
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    client: ClientAddress,
+    gateway: &Gateway,
+    limits: Limits,
+    stopping: &CancellationToken,
+) {
+    let handshake = acceptor.accept(stream);
+    match tokio::time::timeout(limits.header_timeout, handshake).await {
+        Ok(Ok(stream)) => serve_tls(stream, client, gateway, limits, stopping).await,
+        Ok(Err(error)) => tracing::debug!(client = %client.ip, %error, "TLS handshake failed"),
+        Err(_) => tracing::debug!(client = %client.ip, "TLS handshake timed out"),
+    }
+}
 
 /// Serves a connection whose TLS handshake is done, in the protocol it agreed on.
 pub async fn serve_tls(

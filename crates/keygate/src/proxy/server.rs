@@ -105,17 +105,7 @@ pub async fn serve(
                         Some(tls) => {
                             let acceptor = tls.acceptor();
                             tokio::spawn(async move {
-                                // A handshake has as long as a request head may take.
-                                let handshake = acceptor.accept(stream);
-                                match tokio::time::timeout(limits.header_timeout, handshake).await {
-                                    Ok(Ok(stream)) => {
-                                        protocol::serve_tls(stream, client, &gateway, limits, &stopping).await;
-                                    }
-                                    Ok(Err(error)) => {
-                                        tracing::debug!(client = %client.ip, %error, "TLS handshake failed");
-                                    }
-                                    Err(_) => tracing::debug!(client = %client.ip, "TLS handshake timed out"),
-                                }
+                                protocol::accept_tls(acceptor, stream, client, &gateway, limits, &stopping).await;
                                 drop(open);
                             });
                         }

@@ -50,7 +50,8 @@ fn curl_lines(readme: &str) -> Vec<CurlLine> {
             continue;
         }
         let command = line.strip_prefix("$ ").unwrap_or(line);
-        // The HTTPS example runs on a gateway of its own: `tls::readme::the_readme_https_example_runs_as_written`.
+        // The HTTPS example runs on a gateway of its own
+        // (`tls::readme::the_readme_https_example_runs_as_written`).
         if !in_shell || !command.starts_with("curl ") || command.contains("https://") {
             continue;
         }
