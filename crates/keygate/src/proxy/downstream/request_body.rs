@@ -144,6 +144,14 @@ impl<S: ClientIo> ClientConnection<S> {
                     }
                 },
             }
+            // The client waits for `100 Continue` before it sends the body: what a TLS
+            // stream still holds of it goes out before the wait (a socket holds nothing).
+            if self.body.continue_left == Some(0) {
+                if let Poll::Ready(Err(error)) = Pin::new(&mut self.stream).poll_flush(cx) {
+                    self.body.progress = BodyProgress::Broken;
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+            }
             match ready!(self.poll_fill(cx)) {
                 Ok(0) => {
                     self.body.progress = BodyProgress::Broken;
@@ -173,8 +181,7 @@ impl<S: ClientIo> ClientConnection<S> {
             left -= written;
             self.body.continue_left = Some(left);
         }
-        // A TLS stream may hold part of it still; a plain socket holds nothing.
-        Pin::new(&mut self.stream).poll_flush(cx)
+        Poll::Ready(Ok(()))
     }
 }
 
