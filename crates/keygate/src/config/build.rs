@@ -817,15 +817,9 @@ impl Checker<'_> {
     }
 }
 
-/// Where line `line`, column `column` of a string's content is in the file, given where
-/// the YAML scalar's content starts (for a block scalar, its first content line). A quoted
-/// scalar's content starts one after the quote; lines below the first keep the scalar's
-/// indentation. Escapes inside quoted strings can shift the column by a few characters;
-/// the line is always right.
-/// The directory cache beside a SQLite database file: `keygate.db` → `keygate.db.cache`.
-/// None for an in-memory database or PostgreSQL, which have no file to sit beside.
-/// Checks a PostgreSQL store URL without connecting (a malformed one, or an `sslmode` that
-/// demands TLS, could never work); the message never repeats the URL.
+/// Checks a PostgreSQL store URL without connecting (a malformed one, TLS settings that
+/// could never work, a certificate file that cannot be read); the message never repeats
+/// the URL.
 fn check_store_url(url: &str) -> Result<(), String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Ok(());
@@ -836,11 +830,18 @@ fn check_store_url(url: &str) -> Result<(), String> {
     })
 }
 
+/// The directory cache beside a SQLite database file: `keygate.db` → `keygate.db.cache`.
+/// None for an in-memory database or PostgreSQL, which have no file to sit beside.
 fn default_cache_file(store: &str) -> Option<PathBuf> {
     let path = store.strip_prefix("sqlite://").filter(|p| !p.is_empty())?;
     Some(PathBuf::from(format!("{path}.cache")))
 }
 
+/// Where line `line`, column `column` of a string's content is in the file, given where
+/// the YAML scalar's content starts (for a block scalar, its first content line). A quoted
+/// scalar's content starts one after the quote; lines below the first keep the scalar's
+/// indentation. Escapes inside quoted strings can shift the column by a few characters;
+/// the line is always right.
 fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> (usize, usize) {
     let scalar_line = at.line().max(1) as usize;
     let scalar_column = at.column().max(1) as usize;
