@@ -250,6 +250,10 @@ pub async fn run(
         metrics.clone(),
     ));
     tokio::spawn(write_usage(sync.clone(), Duration::from_secs(10)));
+    tokio::spawn(sweep_limits(
+        sync.state().limiter.clone(),
+        Duration::from_secs(10),
+    ));
     let (stopped, mut stopped_rx) = tokio::sync::watch::channel(false);
     let admin_state = AdminState {
         sync: sync.clone(),
@@ -287,6 +291,18 @@ fn save_cache(sync: &StoreSync) {
         Err(error) => {
             tracing::warn!(%error, "could not write the directory cache; the next start reads the whole store")
         }
+    }
+}
+
+/// Drops the rate-limit counters of idle subjects every `interval` (they have their whole
+/// count back: dropping them changes no answer), so memory follows the active subjects.
+async fn sweep_limits(limiter: Arc<crate::limits::Limiter>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let limiter = limiter.clone();
+        let _ = tokio::task::spawn_blocking(move || limiter.sweep(limiter.now())).await;
     }
 }
 

@@ -32,6 +32,26 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
+/// The name of the limit that refused a call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: LimitName,
+}
+
+/// A limit's name as a label value: shared with the limit, so finding its counter
+/// allocates nothing.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct LimitName(Arc<str>);
+
+impl prometheus_client::encoding::EncodeLabelValue for LimitName {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, &self.0)
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabels {
     phase: &'static str,
@@ -87,6 +107,7 @@ pub struct Metrics {
     consumer_label: bool,
     requests: Family<RequestLabels, Counter>,
     denials: Family<ReasonLabels, Counter>,
+    rate_limited: Family<LimitLabels, Counter>,
     /// `denials`' counter of each reason, indexed by `Denial as usize`, created on first use.
     denials_by_reason: Box<[OnceLock<Counter>]>,
     keys: Family<StateLabels, Gauge>,
@@ -116,6 +137,12 @@ impl Metrics {
             "denials",
             "Requests the gateway answered itself, by reason",
             denials.clone(),
+        );
+        let rate_limited = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Calls refused by a rate limit, by the limit's name",
+            rate_limited.clone(),
         );
         let durations = Family::<PhaseLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
@@ -168,6 +195,7 @@ impl Metrics {
             consumer_label,
             requests,
             denials,
+            rate_limited,
             denials_by_reason: (0..Denial::COUNT).map(|_| OnceLock::new()).collect(),
             keys,
             reloads,
@@ -207,6 +235,12 @@ impl Metrics {
         }
         if let Some(denial) = record.denial {
             self.count_denial(denial);
+        }
+        if let Some(limit) = &record.limit {
+            let labels = LimitLabels {
+                limit: LimitName(limit.clone()),
+            };
+            self.rate_limited.get_or_create(&labels).inc();
         }
         if record.tries > 1 {
             self.upstream_retries.inc_by(u64::from(record.tries - 1));

@@ -569,7 +569,18 @@ impl Checker<'_> {
                         ),
                     );
                 }
-                self.route(&route.value, &sources)
+                self.route(&route.value, &sources, &service.name.value)
+            })
+            .collect::<Vec<_>>();
+        let limits = self.limits(&service.limits, &service.name.value);
+        // Each route carries its own limits and its service's, checked in that order.
+        let routes = routes
+            .into_iter()
+            .map(|mut route: Route| {
+                if !limits.is_empty() {
+                    route.limits = route.limits.iter().chain(limits.iter()).cloned().collect();
+                }
+                route
             })
             .collect();
         let mut plan_names = HashSet::new();
@@ -597,6 +608,10 @@ impl Checker<'_> {
                     forward_key: plan.forward_key.unwrap_or(false),
                     auto_approve: plan.auto_approve.unwrap_or(true),
                     description: plan.description.clone(),
+                    limits: self.limits(
+                        &plan.limits,
+                        &format!("{}/plan:{}", service.name.value, plan.name.value),
+                    ),
                 }
             })
             .collect();
@@ -609,6 +624,7 @@ impl Checker<'_> {
             upstream: self.upstream(&service.upstream),
             routes,
             plans,
+            limits,
         }
     }
 
@@ -727,7 +743,7 @@ impl Checker<'_> {
         })
     }
 
-    fn route(&mut self, route: &FileRoute, sources: &Arc<[KeySource]>) -> Route {
+    fn route(&mut self, route: &FileRoute, sources: &Arc<[KeySource]>, service: &str) -> Route {
         self.check_name(&route.name, "route");
         if route.paths.is_empty() {
             self.report(&route.name.referenced, "a route needs at least one path");
@@ -792,6 +808,12 @@ impl Checker<'_> {
                 None => sources.clone(),
             },
             allow,
+            limits: self.limits(
+                &route.limits,
+                &format!("{service}/route:{}", route.name.value),
+            ),
+            cost: route.cost.as_ref().map_or(1, |cost| cost.value),
+            rate_limit_headers: self.header_mode(route.rate_limit_headers.as_ref()),
         }
     }
 
@@ -859,6 +881,7 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
 }
 
 mod consumers;
+mod limits;
 mod subscriptions;
 
 #[cfg(test)]

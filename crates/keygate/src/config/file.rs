@@ -157,6 +157,26 @@ pub struct FileService {
     /// API key plans; a key passes only through an accepted subscription to one of them.
     #[serde(default)]
     pub plans: Vec<At<FilePlan>>,
+    /// Rate limits on every call to the service.
+    #[serde(default)]
+    pub limits: Vec<At<FileLimit>>,
+}
+
+/// One entry of `limits:` (of a service, a route or a plan): `count` per `per`, counted
+/// by `by`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimit {
+    /// Requests (units of cost) per window.
+    pub count: At<u64>,
+    /// `second`, `minute`, `hour`, `day` or `month`.
+    pub per: At<String>,
+    /// `key`, `consumer` (default), `subscription`, `client_address` or `header:<name>`.
+    pub by: Option<At<String>>,
+    /// `all` (default), `anonymous` or `keyed`.
+    pub callers: Option<At<String>>,
+    /// The name headers, the access log and metrics show.
+    pub name: Option<At<String>>,
 }
 
 /// One entry of a service's `plans:` (a Gravitee API key plan).
@@ -173,6 +193,9 @@ pub struct FilePlan {
     pub auto_approve: Option<bool>,
     /// What the plan offers.
     pub description: Option<String>,
+    /// Rate limits on calls let through by this plan.
+    #[serde(default)]
+    pub limits: Vec<At<FileLimit>>,
 }
 
 /// `upstream:` — a URL, or a map with targets and timeouts.
@@ -248,6 +271,24 @@ pub struct FileRoute {
     pub key_sources: Option<At<Vec<At<FileKeySource>>>>,
     /// An expression that must be true for the call to pass ("User Group Permission").
     pub allow: Option<At<String>>,
+    /// Rate limits on every call to the route.
+    #[serde(default)]
+    pub limits: Vec<At<FileLimit>>,
+    /// What one call counts against every limit that applies (default 1).
+    pub cost: Option<At<u64>>,
+    /// `ietf` (default), `legacy`, `both` or `off`: the rate-limit headers of answers.
+    pub rate_limit_headers: Option<At<Switch>>,
+}
+
+/// A word, or a YAML boolean where a word may read as one: `off` unquoted is `false` to
+/// a YAML 1.1 reader (and in the JSON document the store keeps of a service).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Switch {
+    /// `true`, `false`, `on`, `off`, `yes`, `no`.
+    Bool(bool),
+    /// Any other word.
+    Word(String),
 }
 
 /// One entry of `consumers:`.

@@ -25,6 +25,7 @@ pub use schema::SCHEMA;
 pub use sections::ENTITY_SECTIONS;
 
 use crate::key::KeyHash;
+use crate::limits::{HeaderMode, Limit};
 
 /// A checked configuration.
 #[derive(Debug, Clone)]
@@ -149,6 +150,8 @@ pub struct Service {
     pub routes: Vec<Route>,
     /// API key plans, in the order they are tried; empty = keys work as they are.
     pub plans: Vec<Plan>,
+    /// Rate limits on every call to the service.
+    pub limits: Arc<[Limit]>,
 }
 
 /// An API key plan of a service.
@@ -164,6 +167,8 @@ pub struct Plan {
     pub auto_approve: bool,
     /// What the plan offers.
     pub description: Option<String>,
+    /// Rate limits on calls let through by this plan.
+    pub limits: Arc<[Limit]>,
 }
 
 /// Targets and timeouts of a service's upstream.
@@ -318,6 +323,12 @@ pub struct Route {
     pub key_sources: Arc<[KeySource]>,
     /// Must be true for the call to pass; `None` = any caller the `auth` mode lets in.
     pub allow: Option<Arc<Expr>>,
+    /// Rate limits of this route, then of its service: every one must pass.
+    pub limits: Arc<[Limit]>,
+    /// What one call counts against each limit (default 1; 0 = not counted).
+    pub cost: u64,
+    /// Which rate-limit headers the route's answers carry.
+    pub rate_limit_headers: HeaderMode,
 }
 
 /// A place in the request where a key may be.

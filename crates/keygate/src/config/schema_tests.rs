@@ -254,6 +254,10 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
             vec![field("services"), Step::Item, field("routes"), Step::Item],
         ),
         (
+            "### `limits`",
+            vec![field("services"), Step::Item, field("limits"), Step::Item],
+        ),
+        (
             "## Key sources",
             vec![field("defaults"), field("key_sources"), Step::Item],
         ),

@@ -1,6 +1,8 @@
 //! Why the gateway answered a request itself instead of forwarding it: one typed error per
 //! cause. `proxy::respond` is the one place that turns these into HTTP responses.
 
+use super::limit_check::LimitRefusal;
+
 /// Why a presented key was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvalidKey {
@@ -94,6 +96,9 @@ pub enum ProxyError {
     /// The service has plans and none lets this key through.
     #[error("no accepted subscription: {0:?}")]
     NotSubscribed(PlanRefusal),
+    /// A rate limit has too little left for the call.
+    #[error("rate limit `{}` exceeded", .0.report.name)]
+    RateLimited(LimitRefusal),
     /// No connection to the upstream could be made.
     #[error("could not connect to the upstream")]
     UpstreamConnect,
@@ -152,6 +157,8 @@ pub enum Denial {
     SubscriptionRejected,
     /// The subscription is closed or ended.
     SubscriptionClosed,
+    /// A rate limit refused the call (the access log's `limit` says which).
+    RateLimited,
     /// The upstream could not be reached.
     UpstreamConnect,
     /// The upstream did not answer in time.
@@ -188,6 +195,7 @@ impl Denial {
             Denial::SubscriptionPaused => "subscription_paused",
             Denial::SubscriptionRejected => "subscription_rejected",
             Denial::SubscriptionClosed => "subscription_closed",
+            Denial::RateLimited => "rate_limited",
             Denial::UpstreamConnect => "upstream_connect",
             Denial::UpstreamTimeout => "upstream_timeout",
             Denial::UpstreamBroken => "upstream_broken",
@@ -220,6 +228,7 @@ impl ProxyError {
             ProxyError::NotSubscribed(PlanRefusal::Paused) => Denial::SubscriptionPaused,
             ProxyError::NotSubscribed(PlanRefusal::Rejected) => Denial::SubscriptionRejected,
             ProxyError::NotSubscribed(PlanRefusal::Closed) => Denial::SubscriptionClosed,
+            ProxyError::RateLimited(_) => Denial::RateLimited,
             ProxyError::UpstreamConnect => Denial::UpstreamConnect,
             ProxyError::UpstreamTimeout => Denial::UpstreamTimeout,
             ProxyError::UpstreamBroken => Denial::UpstreamBroken,

@@ -8,6 +8,7 @@
 //! 4. [`select_plan`] — on a service with plans, an accepted subscription of the key
 //!    to a plan whose selection rule is true (`403`);
 //! 5. [`authorize`] — the route's `allow` expression (`403`; `401` for anonymous calls);
+//!    then [`limit`] — the rate limits of the route, service and plan (`429`);
 //! 6. [`forward`] — rewrite headers and URI, send upstream, stream back (`502`, `504`);
 //! 7. log — the access record goes to the metrics and the log writer.
 //!
@@ -30,6 +31,8 @@ use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
 use super::key_source::{self, Extracted};
+use super::limit_check::{self, LimitReport};
+use super::limit_headers;
 use super::path_normal::normalise;
 use super::request_id::{RequestId, RequestIdField};
 use super::respond::error_response;
@@ -91,6 +94,9 @@ struct Admitted {
     /// Whether the key goes on to the upstream (the route's or the selected plan's
     /// `forward_key`); otherwise it is removed.
     forward_key: bool,
+    /// The limit closest to refusing, for the answer's rate-limit headers; `None` when
+    /// no limit applies.
+    limits: Option<LimitReport>,
 }
 
 /// A caller with a valid key.
@@ -143,6 +149,9 @@ impl Gateway {
             }),
             Err(error) => {
                 record.denial = Some(error.reason());
+                if let ProxyError::RateLimited(refusal) = &error {
+                    record.limit = Some(refusal.report.name.clone());
+                }
                 let response = error_response(&error, &snapshot.challenge);
                 let request_id = request_id_field(&snapshot, &record);
                 self.finish(&snapshot, started, record, &response);
@@ -171,9 +180,10 @@ impl Gateway {
             started,
             mut record,
             route,
-            admitted,
+            mut admitted,
         } = admission;
         let matched = Matched::at(&snapshot, route);
+        let limits = admitted.limits.take();
         let forwarded = forward(
             &snapshot,
             &matched,
@@ -183,13 +193,17 @@ impl Gateway {
             client,
             &mut record,
         );
-        let response = match forwarded.await {
+        let mut response = match forwarded.await {
             Ok(response) => response,
             Err(error) => {
                 record.denial = Some(error.reason());
                 error_response(&error, &snapshot.challenge)
             }
         };
+        if let Some(report) = &limits {
+            let mode = matched.route.rate_limit_headers;
+            limit_headers::insert(response.headers_mut(), report, mode);
+        }
         self.finish(&snapshot, started, record, &response);
         response
     }
@@ -275,6 +289,14 @@ fn admit(
         record.subscription = Some(selected.subscription.id.clone());
     }
     authorize(matched.route, &caller, selected.as_ref(), request)?;
+    let limits = limit(
+        state,
+        matched.route,
+        &caller,
+        selected.as_ref(),
+        request,
+        record,
+    )?;
     // A use is a call the key was let through for, not one refused by plan or rule.
     if let Some(caller) = &caller {
         state
@@ -288,6 +310,7 @@ fn admit(
     let admitted = Admitted {
         caller,
         forward_key,
+        limits,
     };
     Ok((matched.index, admitted))
 }
@@ -519,6 +542,31 @@ fn authorize(
     Err(ProxyError::Forbidden {
         anonymous: caller.is_none() && route.auth == AuthMode::Optional,
     })
+}
+
+/// Phase 5½: the rate limits of the route, its service and the selected plan
+/// ([`limit_check`]). A route without limits passes at the cost of one branch.
+fn limit(
+    state: &SharedState,
+    route: &Route,
+    caller: &Caller,
+    selected: Option<&Selected<'_>>,
+    request: &Parts,
+    record: &AccessRecord,
+) -> Result<Option<LimitReport>, ProxyError> {
+    let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
+    if route.limits.is_empty() && plan.is_empty() {
+        return Ok(None);
+    }
+    let who = limit_check::Caller {
+        key: caller.as_ref().map(|caller| &*caller.key),
+        subscription: selected.map(|selected| &*selected.subscription.id),
+        client: record
+            .client
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        headers: &request.headers,
+    };
+    limit_check::check(&state.limiter, route, plan, &who).map_err(ProxyError::RateLimited)
 }
 
 /// Phase 6: rewrite the request for the upstream, send it, and stream the answer back.

@@ -10,6 +10,8 @@ pub mod field_names;
 pub mod forward;
 pub mod handler;
 pub mod key_source;
+pub mod limit_check;
+pub mod limit_headers;
 pub mod number_text;
 pub mod path_normal;
 pub mod read_buffer;

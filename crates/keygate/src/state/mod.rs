@@ -34,6 +34,7 @@ pub use upstream_slot::UpstreamSlot;
 pub use usage::Usage;
 
 use crate::config::{Config, IdentityHeaders, Service};
+use crate::limits::Limiter;
 use crate::metrics::{Metrics, RouteCounters};
 use router::Router;
 
@@ -89,6 +90,9 @@ pub struct SharedState {
     pub directory: Arc<Directory>,
     /// Key uses waiting to be written to the store.
     pub usage: Arc<Usage>,
+    /// The rate-limit counters of this node; they outlive snapshots, so a reload keeps
+    /// them.
+    pub limiter: Arc<Limiter>,
 }
 
 impl SharedState {
@@ -98,6 +102,7 @@ impl SharedState {
             current: Arc::new(ArcSwap::from_pointee(snapshot)),
             directory,
             usage: Arc::default(),
+            limiter: Arc::default(),
         }
     }
 

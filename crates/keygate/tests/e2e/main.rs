@@ -21,6 +21,7 @@ mod http1;
 mod install;
 mod keys;
 mod lifecycle;
+mod limits;
 mod normalise;
 mod one_process;
 mod partial_heads;
