@@ -109,7 +109,7 @@ pub async fn document() -> Json<Value> {
                 "put": with_body(operation("Create (201) or replace (200) a service", "200", service.clone()), service.clone()),
                 "delete": operation("Delete a service", "204", json!({}))
             },
-            "/v1/verify": {"post": with_body(operation("Check a key without proxying", "200", json!({"$ref": "#/components/schemas/Verdict"})), json!({"type": "object", "required": ["key"], "properties": {"key": string}}))},
+            "/v1/verify": {"post": with_body(operation("Check a key without proxying", "200", json!({"$ref": "#/components/schemas/Verdict"})), json!({"type": "object", "required": ["key"], "properties": {"key": string, "service": string}}))},
             "/v1/export": {"get": operation("Everything the store holds, as a valid configuration file (key hashes, never keys); revision in X-Keygate-Revision; ?origin=true adds each entity's origin", "200", json!({"type": "object"}))},
             "/v1/openapi.json": {"get": open("This document", json!({"type": "object"}))},
             "/healthz": {"get": open("The process is up", json!({"type": "object"}))},
@@ -128,7 +128,7 @@ pub async fn document() -> Json<Value> {
                 "Key": {"type": "object", "properties": {"id": string, "consumer": string, "key": {"type": "string", "description": "Only in the answer that created the key"}, "prefix": string, "status": {"enum": ["active", "disabled", "expired", "revoked"]}, "active": {"type": "boolean"}, "description": string, "labels": map, "origin": {"enum": ["file", "api"]}, "created_at": string, "expires_at": string, "revoked_at": string, "last_used_at": string, "subscription": string, "shared": {"type": "boolean"}}},
                 "Plan": {"type": "object", "properties": {"name": string, "selection_rule": string, "forward_key": {"type": "boolean"}, "auto_approve": {"type": "boolean"}, "description": string}},
                 "Subscription": {"type": "object", "properties": {"id": string, "consumer": string, "service": string, "plan": string, "status": {"enum": ["pending", "accepted", "paused", "rejected", "closed"]}, "key_mode": {"enum": ["own", "shared"]}, "ends_at": string, "created_at": string, "updated_at": string, "key": key}},
-                "Verdict": {"type": "object", "properties": {"valid": {"type": "boolean"}, "code": {"enum": ["VALID", "NOT_FOUND", "DISABLED", "EXPIRED", "REVOKED"]}, "consumer": string, "client_type": string, "key_id": string, "expires_at": string}}
+                "Verdict": {"type": "object", "properties": {"valid": {"type": "boolean"}, "code": {"enum": ["VALID", "NOT_FOUND", "DISABLED", "EXPIRED", "REVOKED", "RATE_LIMITED"]}, "consumer": string, "client_type": string, "key_id": string, "expires_at": string, "limits": {"type": "array", "items": {"type": "object", "properties": {"name": string, "service": string, "plan": string, "limit": {"type": "integer"}, "window": {"type": "integer"}, "remaining": {"type": "integer"}, "reset": {"type": "integer"}}}}}}
             }
         }
     }))

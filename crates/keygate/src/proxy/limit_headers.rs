@@ -13,12 +13,15 @@ use http::HeaderMap;
 use super::limit_check::LimitReport;
 use crate::limits::HeaderMode;
 
-/// Appends the fields of `mode` for `report`, one `name: value\r\n` each.
+/// Appends the fields of `mode` for `report`, one `name: value\r\n` each; allocates
+/// nothing (the `429` is written this way).
 pub fn append(out: &mut Vec<u8>, report: &LimitReport, mode: HeaderMode) {
-    each(report, mode, |name, value| {
+    each(report, mode, |name, parts| {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(value);
+        for part in parts {
+            out.extend_from_slice(part);
+        }
         out.extend_from_slice(b"\r\n");
     });
 }
@@ -26,46 +29,38 @@ pub fn append(out: &mut Vec<u8>, report: &LimitReport, mode: HeaderMode) {
 /// Sets the fields of `mode` for `report` in `headers` (an upstream's answer: any of
 /// these fields the upstream sent are replaced).
 pub fn insert(headers: &mut HeaderMap, report: &LimitReport, mode: HeaderMode) {
-    each(report, mode, |name, value| {
-        if let Ok(value) = HeaderValue::from_bytes(value) {
+    each(report, mode, |name, parts| {
+        if let Ok(value) = HeaderValue::from_bytes(&parts.concat()) {
             headers.insert(HeaderName::from_static(name), value);
         }
     });
 }
 
-/// Calls `field` with each field's lower-case name and value.
-fn each(report: &LimitReport, mode: HeaderMode, mut field: impl FnMut(&'static str, &[u8])) {
-    let mut value = Vec::with_capacity(64);
-    let mut number = itoa::Buffer::new();
+/// Calls `field` with each field's lower-case name and its value in parts.
+fn each(report: &LimitReport, mode: HeaderMode, mut field: impl FnMut(&'static str, &[&[u8]])) {
+    let (mut count, mut window) = (itoa::Buffer::new(), itoa::Buffer::new());
+    let (mut remaining, mut reset) = (itoa::Buffer::new(), itoa::Buffer::new());
+    let count = count.format(report.count).as_bytes();
+    let window = window.format(report.window).as_bytes();
+    let remaining = remaining.format(report.remaining).as_bytes();
+    let reset = reset.format(report.reset).as_bytes();
     if matches!(mode, HeaderMode::Ietf | HeaderMode::Both) {
         // Limit names are letters, digits, `.`, `_` and `-`: a structured-field string
         // needs no escapes for them.
-        let name = |value: &mut Vec<u8>| {
-            value.clear();
-            value.push(b'"');
-            value.extend_from_slice(report.name.as_bytes());
-            value.push(b'"');
-        };
-        name(&mut value);
-        value.extend_from_slice(b";q=");
-        value.extend_from_slice(number.format(report.count).as_bytes());
-        value.extend_from_slice(b";w=");
-        value.extend_from_slice(number.format(report.window).as_bytes());
-        field("ratelimit-policy", &value);
-        name(&mut value);
-        value.extend_from_slice(b";r=");
-        value.extend_from_slice(number.format(report.remaining).as_bytes());
-        value.extend_from_slice(b";t=");
-        value.extend_from_slice(number.format(report.reset).as_bytes());
-        field("ratelimit", &value);
+        let name = report.name.as_bytes();
+        field(
+            "ratelimit-policy",
+            &[b"\"", name, b"\";q=", count, b";w=", window],
+        );
+        field(
+            "ratelimit",
+            &[b"\"", name, b"\";r=", remaining, b";t=", reset],
+        );
     }
     if matches!(mode, HeaderMode::Legacy | HeaderMode::Both) {
-        field("x-ratelimit-limit", number.format(report.count).as_bytes());
-        field(
-            "x-ratelimit-remaining",
-            number.format(report.remaining).as_bytes(),
-        );
-        field("x-ratelimit-reset", number.format(report.reset).as_bytes());
+        field("x-ratelimit-limit", &[count]);
+        field("x-ratelimit-remaining", &[remaining]);
+        field("x-ratelimit-reset", &[reset]);
     }
 }
 
