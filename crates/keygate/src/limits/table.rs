@@ -225,6 +225,27 @@ mod tests {
     }
 
     #[test]
+    fn threads_racing_on_one_subject_get_exactly_the_count() {
+        let limiter = std::sync::Arc::new(Limiter::default());
+        let rate = Rate::new(1000, SECOND);
+        let subject = limiter.subject(3, SubjectKind::Key, b"shared");
+        let admitted: usize = (0..8)
+            .map(|_| {
+                let limiter = limiter.clone();
+                std::thread::spawn(move || {
+                    (0..500)
+                        .filter(|_| limiter.take(subject, rate, 1, 1).admitted)
+                        .count()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|thread| thread.join().unwrap_or(0))
+            .sum();
+        assert_eq!(admitted, 1000);
+    }
+
+    #[test]
     fn the_clock_never_reads_zero() {
         assert!(Limiter::default().now() >= 1);
     }
