@@ -331,4 +331,26 @@ fn limits_written_through_the_admin_api_apply_and_bad_ones_are_refused_with_thei
     assert_eq!(bad.status, 422, "{bad:?}");
     let message = String::from_utf8_lossy(&bad.body);
     assert!(message.contains("`per` takes second, minute"), "{message}");
+    // The CLI writes a plan's limits as COUNT/WINDOW[:BY].
+    let put = crate::cli::cli(
+        &gateway,
+        "plans put metered gold --limit 1/minute:key --limit 100/day",
+    );
+    assert_eq!(put.code, Some(0), "{}{}", put.stdout, put.stderr);
+    assert!(
+        put.stdout.contains("1/minute by key, 100/day by consumer"),
+        "{}",
+        put.stdout
+    );
+    assert_eq!(
+        statuses(&gateway, "/metered/x", &[("apikey", key)], 2),
+        [200, 429]
+    );
+    let bad = crate::cli::cli(&gateway, "plans put metered gold --limit ten/minute");
+    assert_ne!(bad.code, Some(0));
+    assert!(
+        bad.stderr.contains("expected COUNT/WINDOW[:BY]"),
+        "{}",
+        bad.stderr
+    );
 }
