@@ -354,3 +354,46 @@ fn limits_written_through_the_admin_api_apply_and_bad_ones_are_refused_with_thei
         bad.stderr
     );
 }
+
+#[test]
+fn a_reload_keeps_the_counts_of_limits_it_leaves_as_they_were() {
+    let (gateway, echo) = start();
+    assert_eq!(
+        statuses(&gateway, "/shop/bykey", &[("apikey", ALICE_1)], 3),
+        [200, 200, 429]
+    );
+    let more = config(&echo).replace(
+        "      - name: free\n",
+        "      - name: added\n        paths: [\"/added\"]\n      - name: free\n",
+    );
+    gateway.rewrite_config(&more);
+    eventually("the new route is served", || {
+        call(&gateway, "/shop/added", BOB).status == 200
+    });
+    assert_eq!(
+        call(&gateway, "/shop/bykey", ALICE_1).status,
+        429,
+        "still spent"
+    );
+    // The key limit at another count is a new limit; the consumer's stays as it was.
+    let changed = more
+        .replace("count: 2, per: minute, by: key", "count: 4, per: minute, by: key")
+        .replace(
+            "      - name: second\n",
+            "      - name: probe\n        paths: [\"/probe\"]\n        auth: none\n      - name: second\n",
+        );
+    gateway.rewrite_config(&changed);
+    eventually("the rewritten file is served", || {
+        let probe = gateway.get("/open/probe", &[]);
+        probe.status == 200 && probe.header("ratelimit-policy").is_none()
+    });
+    let fresh = call(&gateway, "/shop/bykey", ALICE_1);
+    assert_eq!(fresh.status, 200, "{fresh:?}");
+    let spent = call(&gateway, "/shop/bykey", ALICE_1);
+    assert_eq!(spent.status, 429);
+    assert_eq!(
+        spent.header("ratelimit-policy"),
+        Some(r#""shop-consumer";q=3;w=60"#),
+        "the consumer's count survived the reload"
+    );
+}
