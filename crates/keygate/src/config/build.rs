@@ -19,12 +19,14 @@ use super::file::{
     FileUpstream, FileUpstreamTargets,
 };
 use super::path_pattern::not_normal;
+use super::Balance;
 use super::ClusterSettings;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, Failover, IdentityHeaders,
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
+use balance::target_entry;
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
 /// own (framing, hop-by-hop) and the ones the gateway sets itself.
@@ -627,7 +629,7 @@ impl Checker<'_> {
     fn upstream(&mut self, upstream: &At<FileUpstream>) -> UpstreamSettings {
         let (urls, connect, read, send, failover) = match &upstream.value {
             FileUpstream::Url(url) => (
-                vec![(url.as_str(), upstream.referenced)],
+                vec![(url.as_str(), upstream.referenced, None)],
                 Duration::from_secs(5),
                 Duration::from_secs(60),
                 Duration::from_secs(60),
@@ -638,10 +640,7 @@ impl Checker<'_> {
                     self.report(&upstream.referenced, "`targets` needs at least one URL");
                 }
                 (
-                    long.targets
-                        .iter()
-                        .map(|t| (t.value.as_str(), t.referenced))
-                        .collect(),
+                    long.targets.iter().map(target_entry).collect(),
                     self.duration(long.connect_timeout.as_ref(), 5),
                     self.duration(long.read_timeout.as_ref(), 60),
                     self.duration(long.send_timeout.as_ref(), 60),
@@ -649,12 +648,21 @@ impl Checker<'_> {
                 )
             }
         };
-        let targets = urls
+        let targets: Vec<Target> = urls
             .into_iter()
-            .filter_map(|(url, at)| self.target(url, &at))
+            .filter_map(|(url, at, weight)| {
+                let weight = self.weight(weight);
+                self.target(url, &at)
+                    .map(|target| Target { weight, ..target })
+            })
             .collect();
+        let balance = match &upstream.value {
+            FileUpstream::Url(_) => Balance::default(),
+            FileUpstream::Targets(long) => self.balance(long, &targets, &upstream.referenced),
+        };
         UpstreamSettings {
             targets,
+            balance,
             connect_timeout: connect,
             read_timeout: read,
             send_timeout: send,
@@ -724,6 +732,7 @@ impl Checker<'_> {
             scheme,
             authority,
             base_path,
+            weight: 1,
         })
     }
 
@@ -857,6 +866,7 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
     }
 }
 
+mod balance;
 mod consumers;
 mod subscriptions;
 

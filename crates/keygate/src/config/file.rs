@@ -188,8 +188,14 @@ pub enum FileUpstream {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileUpstreamTargets {
-    /// Target base URLs, used round-robin.
-    pub targets: Vec<At<String>>,
+    /// Target base URLs, each alone or with a weight.
+    pub targets: Vec<At<FileTarget>>,
+    /// `round_robin` (default), `least_outstanding` or `hash`.
+    pub balance: Option<At<String>>,
+    /// With `balance: hash`: `consumer` (default), `key`, `client_address` or `header`.
+    pub hash_on: Option<At<String>>,
+    /// With `hash_on: header`: the request field whose value is hashed.
+    pub hash_on_header: Option<At<String>>,
     /// Time allowed to open a connection.
     pub connect_timeout: Option<At<String>>,
     /// How long the upstream may stay silent while its response is awaited or read.
@@ -206,6 +212,46 @@ pub struct FileUpstreamTargets {
     pub max_fails: Option<u32>,
     /// The first cool-down of a failing target (default 10s).
     pub fail_timeout: Option<At<String>>,
+}
+
+/// One entry of `targets:`: a URL, or a map with the URL and a weight.
+#[derive(Debug)]
+pub enum FileTarget {
+    /// `- http://host:port`
+    Url(String),
+    /// `- {url: http://host:port, weight: 3}`
+    Weighted(FileWeightedTarget),
+}
+
+/// The long form of a target.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWeightedTarget {
+    /// The target's base URL.
+    pub url: At<String>,
+    /// Its share of the requests relative to the other targets (default 1).
+    pub weight: Option<At<u32>>,
+}
+
+impl<'de> Deserialize<'de> for FileTarget {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TargetVisitor;
+        impl<'de> Visitor<'de> for TargetVisitor {
+            type Value = FileTarget;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a URL such as http://127.0.0.1:9001, or a map with `url` and `weight`")
+            }
+            fn visit_str<E: de::Error>(self, url: &str) -> Result<FileTarget, E> {
+                Ok(FileTarget::Url(url.to_owned()))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<FileTarget, M::Error> {
+                let target =
+                    FileWeightedTarget::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(FileTarget::Weighted(target))
+            }
+        }
+        deserializer.deserialize_any(TargetVisitor)
+    }
 }
 
 impl<'de> Deserialize<'de> for FileUpstream {

@@ -169,8 +169,10 @@ pub struct Plan {
 /// Targets and timeouts of a service's upstream.
 #[derive(Debug, Clone)]
 pub struct UpstreamSettings {
-    /// Target base URLs, used round-robin.
+    /// Target base URLs, in file order.
     pub targets: Vec<Target>,
+    /// How a request's target is chosen among them (default round-robin).
+    pub balance: Balance,
     /// Time allowed to open a connection (default 5 s).
     pub connect_timeout: Duration,
     /// How long the upstream may stay silent while keygate waits for its response head
@@ -182,6 +184,39 @@ pub struct UpstreamSettings {
     pub send_timeout: Duration,
     /// When a request goes on to another target, and when a target is skipped.
     pub failover: Failover,
+}
+
+/// `balance:` — how a request's first target is chosen. Whatever the policy, a target
+/// cooling down is passed over, and a retry goes on to another target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Balance {
+    /// Smooth weighted round-robin (nginx's): each target in turn, `weight` turns each.
+    #[default]
+    RoundRobin,
+    /// The target with the fewest requests under way for its weight; ties in turn.
+    LeastOutstanding,
+    /// Consistent hashing of what `HashOn` names: the same value goes to the same target,
+    /// and removing one of N targets moves only the values that were on it (about 1/N).
+    Hash(HashOn),
+}
+
+impl Balance {
+    /// Points a hash ring gives each unit of a target's weight (nginx's and ketama's 160).
+    pub const RING_POINTS_PER_WEIGHT: u32 = 160;
+}
+
+/// `hash_on:` — what of a request `balance: hash` hashes. A request without it (an
+/// anonymous call, a missing field) is sent round-robin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashOn {
+    /// The consumer's name.
+    Consumer,
+    /// The key's id.
+    Key,
+    /// The client's IP address (without the port).
+    ClientAddress,
+    /// The value of this request field (its first, when sent several times).
+    Header(HeaderName),
 }
 
 /// When a request goes on to another target (retries) and when a failing target is
@@ -288,6 +323,15 @@ pub struct Target {
     pub authority: Authority,
     /// Path put in front of the forwarded path, without a trailing slash; often empty.
     pub base_path: String,
+    /// Its share of the requests relative to the other targets, 1 to
+    /// [`Target::MAX_WEIGHT`] (default 1).
+    pub weight: u32,
+}
+
+impl Target {
+    /// The largest weight (HAProxy's ceiling): a hash ring has 160 points per unit of
+    /// weight, so weights bound its size.
+    pub const MAX_WEIGHT: u32 = 256;
 }
 
 /// How a route treats API keys.

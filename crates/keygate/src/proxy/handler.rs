@@ -34,7 +34,7 @@ use super::path_normal::normalise;
 use super::request_id::{RequestId, RequestIdField};
 use super::respond::error_response;
 use super::trace_context::TraceParent;
-use super::upstream::{RequestPath, Tries};
+use super::upstream::{HashInputs, RequestPath, Tries};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
@@ -538,9 +538,16 @@ where
     B::Error: std::fmt::Display,
 {
     let upstream = &upstreams::of(snapshot)[matched.index.0];
-    let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
-    let mut query = parts.uri.query().map(Cow::Borrowed);
     let caller = admitted.caller;
+    // Read before any field is removed: `hash_on: header` may name a key source.
+    let affinity = upstream.affinity(&HashInputs {
+        consumer: caller.as_ref().map(|caller| &*caller.key.consumer.name),
+        key_id: caller.as_ref().map(|caller| &*caller.key.id),
+        client: client.ip,
+        headers: &parts.headers,
+    });
+    let target = upstream.pick(affinity).ok_or(ProxyError::UpstreamConnect)?;
+    let mut query = parts.uri.query().map(Cow::Borrowed);
     // Every source of the route is a credential: all go, found in or not, anonymous call
     // or `auth: none`, unless the key is forwarded.
     if !admitted.forward_key {
@@ -573,7 +580,7 @@ where
     fields.carry_traceparent(traceparent.as_ref());
 
     let sent = Instant::now();
-    let mut tries = Tries::new(sent);
+    let mut tries = Tries::new(sent).at(affinity);
     let result = upstream
         .send(target, parts, path, &fields, body, &mut tries)
         .await;

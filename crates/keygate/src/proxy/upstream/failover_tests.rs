@@ -50,12 +50,14 @@ async fn target(answer: &'static [u8], delay: Duration) -> (Target, Arc<Mutex<Ve
         scheme: http::uri::Scheme::HTTP,
         authority: address.to_string().parse().unwrap(),
         base_path: format!("/base-{}", address.port()),
+        weight: 1,
     };
     (target, heads)
 }
 
 fn upstream(targets: Vec<Target>, failover: Failover) -> Upstream {
     Upstream::new(&UpstreamSettings {
+        balance: crate::config::Balance::default(),
         targets,
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_millis(300),
@@ -213,7 +215,7 @@ async fn a_failing_target_is_skipped_by_pick_and_every_target_down_is_still_pick
     assert_eq!(send(&upstream, Method::GET).await, (Ok(StatusCode::OK), 2));
     for _ in 0..4 {
         assert_eq!(
-            upstream.pick().unwrap().index,
+            upstream.pick(None).unwrap().index,
             1,
             "the first target cools down"
         );
@@ -221,7 +223,7 @@ async fn a_failing_target_is_skipped_by_pick_and_every_target_down_is_still_pick
     upstream.targets[1]
         .health
         .failed(&upstream.health, now_ms());
-    let picked: Vec<_> = (0..4).map(|_| upstream.pick().unwrap().index).collect();
+    let picked: Vec<_> = (0..4).map(|_| upstream.pick(None).unwrap().index).collect();
     assert_eq!(
         picked,
         [0, 1, 0, 1],

@@ -1,4 +1,4 @@
-//! A service's upstream: its targets used round-robin, a keep-alive connection pool per
+//! A service's upstream: its targets chosen as `balance` says ([`balance`]), a keep-alive connection pool per
 //! target, and the HTTP/1.1 exchange itself. The exchange runs in the request's own task
 //! (no connection task, no channel between the two): the request head leaves in one
 //! write, the response head is parsed from the first read, and a small response whose
@@ -16,6 +16,7 @@
 //! the failures `retry_on` names. Each target's passive health ([`health`]) skips one
 //! that keeps failing.
 
+mod balance;
 mod body;
 mod health;
 mod pool;
@@ -25,7 +26,6 @@ pub mod response_head;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -37,11 +37,13 @@ use http::{HeaderValue, Method, Response, StatusCode};
 use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
+pub use balance::{Affinity, HashInputs};
 pub use body::{UpstreamBody, UpstreamBodyError};
 
 use super::error::ProxyError;
 use crate::config::{Failover, RetryOn, UpstreamSettings};
 use crate::proxy::chunked::ChunkedDecoder;
+use balance::{bit, Balancer};
 use body::Delimiter;
 use health::{now_ms, Availability, HealthPolicy, TargetHealth};
 use pool::{Connection, ConnectionPool};
@@ -78,7 +80,8 @@ pub struct UpstreamTarget {
 /// The targets and timeouts of one service.
 pub struct Upstream {
     targets: Vec<UpstreamTarget>,
-    next: AtomicUsize,
+    /// Which target each request goes to.
+    balancer: Balancer,
     connect_timeout: Duration,
     read_timeout: Duration,
     send_timeout: Duration,
@@ -89,17 +92,29 @@ pub struct Upstream {
     health: HealthPolicy,
 }
 
-/// The tries of one request: when the first began, and how many targets were tried.
+/// The tries of one request: when the first began, how many targets were tried, and
+/// where the request sits on the hash ring (retries go on along it).
 #[derive(Debug, Clone, Copy)]
 pub struct Tries {
     started: Instant,
     count: u32,
+    affinity: Option<Affinity>,
 }
 
 impl Tries {
     /// No try yet; the first begins at `started`.
     pub fn new(started: Instant) -> Tries {
-        Tries { started, count: 0 }
+        Tries {
+            started,
+            count: 0,
+            affinity: None,
+        }
+    }
+
+    /// The same, for a request at `affinity` on the hash ring ([`Upstream::affinity`]).
+    #[must_use]
+    pub fn at(self, affinity: Option<Affinity>) -> Tries {
+        Tries { affinity, ..self }
     }
 
     /// Targets tried (a stale pooled connection sent again counts as one try).
@@ -244,7 +259,7 @@ impl Upstream {
         let others = u32::try_from(targets.len().saturating_sub(1)).unwrap_or(u32::MAX);
         Upstream {
             targets,
-            next: AtomicUsize::new(0),
+            balancer: Balancer::new(&settings.balance, &settings.targets),
             connect_timeout: settings.connect_timeout,
             read_timeout: settings.read_timeout,
             send_timeout: settings.send_timeout,
@@ -267,38 +282,49 @@ impl Upstream {
         }
     }
 
-    /// The next target, round-robin, skipping those cooling down; when every target is,
-    /// the one whose turn it is anyway. `None` only for a service without targets.
-    pub fn pick(&self) -> Option<&UpstreamTarget> {
-        if self.targets.is_empty() {
-            return None;
-        }
-        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len();
-        let chosen = self.available_after(turn + self.targets.len() - 1, 0);
-        chosen.or_else(|| self.targets.get(turn))
+    /// Where a request sits on the hash ring, for `balance: hash`: `None` for other
+    /// policies (at no cost) and for a request without what `hash_on` names.
+    pub fn affinity(&self, inputs: &HashInputs<'_>) -> Option<Affinity> {
+        self.balancer.affinity(inputs)
     }
 
-    /// The first target after the one at `index` (cyclically, itself last) that is not
-    /// in `tried` (a bit per target index) and may take a request now.
-    fn available_after(&self, index: usize, tried: u64) -> Option<&UpstreamTarget> {
-        let count = self.targets.len();
+    /// A request's first target as `balance` says, skipping those cooling down; when
+    /// every target is, the policy's choice anyway. `None` only for a service without
+    /// targets.
+    pub fn pick(&self, affinity: Option<Affinity>) -> Option<&UpstreamTarget> {
         let mut now = None;
-        (1..=count)
-            .filter_map(|step| self.targets.get((index + step) % count))
-            .filter(|target| tried & bit(target.index) == 0)
-            .find(|target| {
-                let now = || *now.get_or_insert_with(now_ms);
-                target.health.availability(&self.health, now) != Availability::Down
-            })
+        let index = self
+            .balancer
+            .first(affinity, |index| self.usable(index, &mut now))?;
+        self.targets.get(index)
     }
 
-    /// The target a request tries after failing on `failed`: the next one not tried yet
-    /// (`tried` has a bit per target index) and not cooling down; else the next one not
-    /// tried yet; else the next.
-    fn next_target<'t>(&'t self, failed: &'t UpstreamTarget, tried: u64) -> &'t UpstreamTarget {
+    /// Whether the target at `index` may take a request now; `now` holds the clock once
+    /// read (a healthy target needs none).
+    fn usable(&self, index: usize, now: &mut Option<u64>) -> bool {
+        self.targets.get(index).is_some_and(|target| {
+            let now = || *now.get_or_insert_with(now_ms);
+            target.health.availability(&self.health, now) != Availability::Down
+        })
+    }
+
+    /// The target a request tries after failing on `failed`: the policy's choice among
+    /// those not tried yet (`tried` has a bit per target index) and not cooling down;
+    /// else the next one not tried yet; else the next.
+    fn next_target<'t>(
+        &'t self,
+        failed: &'t UpstreamTarget,
+        tried: u64,
+        affinity: Option<Affinity>,
+    ) -> &'t UpstreamTarget {
         let count = self.targets.len();
         let after = |step: usize| self.targets.get((failed.index + step) % count);
-        self.available_after(failed.index, tried)
+        let mut now = None;
+        self.balancer
+            .after(failed.index, affinity, tried, |index| {
+                self.usable(index, &mut now)
+            })
+            .and_then(|index| self.targets.get(index))
             .or_else(|| {
                 (1..=count)
                     .filter_map(after)
@@ -362,17 +388,20 @@ impl Upstream {
                 path,
                 rewrite: &rewrite,
             };
+            let outstanding = self.balancer.start(target.index);
             let outcome = self
                 .try_target(target, &outgoing, &mut body, resendable)
                 .await;
             match outcome {
-                Ok(response) if !self.retry_on.has_status(response.status().as_u16()) => {
+                Ok(mut response) if !self.retry_on.has_status(response.status().as_u16()) => {
                     target.health.succeeded();
+                    response.body_mut().hold(outstanding);
                     return Ok(response);
                 }
-                Ok(response) => {
+                Ok(mut response) => {
                     target.health.failed(&self.health, now_ms());
                     if !(resendable && self.may_retry(tries)) {
+                        response.body_mut().hold(outstanding);
                         return Ok(response);
                     }
                     let status = response.status();
@@ -393,7 +422,7 @@ impl Upstream {
                     tracing::debug!(%error, target = %target.address, "trying another target");
                 }
             }
-            target = self.next_target(target, tried);
+            target = self.next_target(target, tried, tries.affinity);
         }
     }
 
@@ -464,12 +493,6 @@ fn is_idempotent(method: &Method) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     )
-}
-
-/// The bit of the target at `index` in a set of tried targets (targets past the 64th
-/// share bits: they may be tried twice, never skipped).
-fn bit(index: usize) -> u64 {
-    1 << (index % 64)
 }
 
 /// A request's fields as sent to one target: `fields`, with that target's `Host` when
