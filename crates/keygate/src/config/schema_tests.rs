@@ -250,6 +250,16 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
             vec![field("services"), Step::Item, field("upstream")],
         ),
         (
+            "#### Target entries",
+            vec![
+                field("services"),
+                Step::Item,
+                field("upstream"),
+                field("targets"),
+                Step::Item,
+            ],
+        ),
+        (
             "## `routes`",
             vec![field("services"), Step::Item, field("routes"), Step::Item],
         ),

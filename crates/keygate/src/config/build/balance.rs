@@ -140,3 +140,112 @@ impl Checker<'_> {
         Some(hash_on)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::super::super::{Config, Problem, UpstreamSettings};
+    use super::*;
+
+    fn text(upstream: &str) -> String {
+        format!(
+            "services:\n  - name: s\n    upstream:\n{upstream}    routes:\n      - name: r\n        paths: [/]\n"
+        )
+    }
+
+    fn upstream(upstream: &str) -> UpstreamSettings {
+        let config = Config::parse("t.yaml", &text(upstream)).unwrap();
+        config.services[0].upstream.clone()
+    }
+
+    fn problems(upstream: &str) -> Vec<Problem> {
+        match crate::config::build::build(&text(upstream)) {
+            Ok(_) => panic!("accepted:\n{upstream}"),
+            Err(problems) => problems,
+        }
+    }
+
+    #[test]
+    fn targets_are_urls_or_maps_with_a_weight_and_the_default_is_round_robin() {
+        let settings = upstream(
+            "      targets:\n        - http://127.0.0.1:1\n        - {url: http://127.0.0.1:2/api, weight: 3}\n        - url: http://127.0.0.1:3\n",
+        );
+        let weights: Vec<u32> = settings.targets.iter().map(|t| t.weight).collect();
+        assert_eq!(weights, [1, 3, 1]);
+        assert_eq!(settings.targets[1].base_path, "/api");
+        assert_eq!(settings.balance, Balance::RoundRobin);
+        let short = Config::parse(
+            "t.yaml",
+            &text("      http://127.0.0.1:1\n").replace(":\n      http", ": http"),
+        );
+        assert_eq!(short.unwrap().services[0].upstream.targets[0].weight, 1);
+    }
+
+    #[test]
+    fn each_policy_and_hash_input_is_read() {
+        let read = |fields: &str| {
+            upstream(&format!("      targets: [http://127.0.0.1:1]\n{fields}")).balance
+        };
+        assert_eq!(read("      balance: round_robin\n"), Balance::RoundRobin);
+        assert_eq!(
+            read("      balance: least_outstanding\n"),
+            Balance::LeastOutstanding
+        );
+        assert_eq!(
+            read("      balance: hash\n"),
+            Balance::Hash(HashOn::Consumer)
+        );
+        assert_eq!(
+            read("      balance: hash\n      hash_on: key\n"),
+            Balance::Hash(HashOn::Key)
+        );
+        assert_eq!(
+            read("      balance: hash\n      hash_on: client_address\n"),
+            Balance::Hash(HashOn::ClientAddress)
+        );
+        assert_eq!(
+            read("      balance: hash\n      hash_on: header\n      hash_on_header: X-Tenant\n"),
+            Balance::Hash(HashOn::Header(HeaderName::from_static("x-tenant")))
+        );
+    }
+
+    #[test]
+    fn mistakes_are_refused_where_written() {
+        let cases = [
+            ("      targets: [{url: http://127.0.0.1:1, weight: 0}]\n", (4, 51), "between 1 and 256"),
+            ("      targets: [{url: http://127.0.0.1:1, weight: 257}]\n", (4, 51), "found 257"),
+            ("      targets: [{url: ftp://127.0.0.1:1}]\n", (4, 23), "only http://"),
+            ("      targets: [http://127.0.0.1:1]\n      balance: random\n", (5, 16), "found `random`"),
+            ("      targets: [http://127.0.0.1:1]\n      hash_on: key\n", (5, 16), "`balance: hash` only"),
+            ("      targets: [http://127.0.0.1:1]\n      balance: hash\n      hash_on: ip\n", (6, 16), "found `ip`"),
+            ("      targets: [http://127.0.0.1:1]\n      balance: hash\n      hash_on: header\n", (6, 16), "needs `hash_on_header`"),
+            ("      targets: [http://127.0.0.1:1]\n      balance: hash\n      hash_on: header\n      hash_on_header: \"a b\"\n", (7, 23), "header name"),
+            ("      targets: [http://127.0.0.1:1]\n      balance: hash\n      hash_on_header: x\n", (6, 23), "`hash_on: header` only"),
+            ("      targets: [{url: http://127.0.0.1:1, wieght: 2}]\n", (4, 43), "wieght"),
+        ];
+        for (fields, at, message) in cases {
+            let problems = problems(fields);
+            assert_eq!(problems.len(), 1, "{fields}: {problems:?}");
+            let problem = &problems[0];
+            assert!(problem.message.contains(message), "{fields}: {problem:?}");
+            assert_eq!((problem.line, problem.column), at, "{fields}: {problem:?}");
+        }
+    }
+
+    #[test]
+    fn a_hash_ring_too_large_is_refused() {
+        let targets: Vec<String> = (1..=30)
+            .map(|port| format!("{{url: http://127.0.0.1:{port}, weight: 256}}"))
+            .collect();
+        let fields = format!("      targets: [{}]\n", targets.join(", "));
+        assert!(
+            Config::parse("t.yaml", &text(&fields)).is_ok(),
+            "round-robin: fine"
+        );
+        let problems = problems(&format!("{fields}      balance: hash\n"));
+        assert!(
+            problems[0].message.contains("add up to 7680"),
+            "{problems:?}"
+        );
+    }
+}
