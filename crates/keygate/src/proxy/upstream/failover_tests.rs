@@ -230,3 +230,91 @@ async fn a_failing_target_is_skipped_by_pick_and_every_target_down_is_still_pick
         "both down: round-robin as if none were"
     );
 }
+
+/// A least-outstanding upstream of one target at `address`.
+fn least_outstanding(address: std::net::SocketAddr) -> Upstream {
+    Upstream::new(&UpstreamSettings {
+        balance: crate::config::Balance::LeastOutstanding,
+        targets: vec![Target {
+            scheme: http::uri::Scheme::HTTP,
+            authority: address.to_string().parse().unwrap(),
+            base_path: String::new(),
+            weight: 1,
+        }],
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(5),
+        send_timeout: Duration::from_secs(2),
+        failover: Failover::default(),
+    })
+}
+
+/// Sends a bodiless `GET /x` to the upstream's first target.
+async fn get_first(upstream: &Upstream) -> Result<Response<UpstreamBody>, ProxyError> {
+    let (head, ()) = Request::get("/x").body(()).unwrap().into_parts();
+    let target = upstream.pick(None).unwrap();
+    let mut tries = Tries::new(Instant::now());
+    upstream
+        .send(
+            target,
+            &head,
+            RequestPath::whole("/x"),
+            &AsSent,
+            Empty::<Bytes>::new(),
+            &mut tries,
+        )
+        .await
+}
+
+#[tokio::test]
+async fn least_outstanding_counts_a_request_until_its_body_is_read() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buffer = [0u8; 4096];
+        let _ = stream.read(&mut buffer).await;
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab";
+        stream.write_all(head).await.unwrap();
+        let _ = released.await;
+        stream.write_all(b"cd").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    });
+    let upstream = least_outstanding(address);
+    let response = get_first(&upstream).await.unwrap();
+    assert_eq!(
+        upstream.balancer.outstanding(0),
+        1,
+        "its body is still coming"
+    );
+    release.send(()).unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"abcd");
+    assert_eq!(upstream.balancer.outstanding(0), 0, "read to its end");
+    // A whole body lets go at once; a failed try counts nothing.
+    let (ok, _) = target(OK, Duration::ZERO).await;
+    let whole = least_outstanding(ok.authority.as_str().parse().unwrap());
+    let _response = get_first(&whole).await.unwrap();
+    assert_eq!(whole.balancer.outstanding(0), 0);
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = least_outstanding(closed.local_addr().unwrap());
+    drop(closed);
+    assert!(get_first(&refused).await.is_err());
+    assert_eq!(refused.balancer.outstanding(0), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_request_is_no_longer_counted() {
+    let (silent, _) = target(OK, Duration::from_secs(10)).await;
+    let upstream = least_outstanding(silent.authority.as_str().parse().unwrap());
+    let mut request = Box::pin(get_first(&upstream));
+    let waited = tokio::time::timeout(Duration::from_millis(200), &mut request).await;
+    assert!(waited.is_err(), "the target is silent");
+    assert_eq!(upstream.balancer.outstanding(0), 1, "under way");
+    drop(request);
+    assert_eq!(
+        upstream.balancer.outstanding(0),
+        0,
+        "dropped with the request"
+    );
+}
