@@ -656,13 +656,18 @@ impl Checker<'_> {
                     .map(|target| Target { weight, ..target })
             })
             .collect();
-        let balance = match &upstream.value {
-            FileUpstream::Url(_) => Balance::default(),
-            FileUpstream::Targets(long) => self.balance(long, &targets, &upstream.referenced),
+        let (balance, slow_start) = match &upstream.value {
+            FileUpstream::Url(_) => (Balance::default(), None),
+            FileUpstream::Targets(long) => {
+                let balance = self.balance(long, &targets, &upstream.referenced);
+                let slow_start = self.slow_start(long, &balance);
+                (balance, slow_start)
+            }
         };
         UpstreamSettings {
             targets,
             balance,
+            slow_start,
             connect_timeout: connect,
             read_timeout: read,
             send_timeout: send,

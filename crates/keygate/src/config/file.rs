@@ -196,6 +196,8 @@ pub struct FileUpstreamTargets {
     pub hash_on: Option<At<String>>,
     /// With `hash_on: header`: the request field whose value is hashed.
     pub hash_on_header: Option<At<String>>,
+    /// How long a target that comes back takes to get its full share (default: at once).
+    pub slow_start: Option<At<String>>,
     /// Time allowed to open a connection.
     pub connect_timeout: Option<At<String>>,
     /// How long the upstream may stay silent while its response is awaited or read.

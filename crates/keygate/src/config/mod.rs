@@ -173,6 +173,10 @@ pub struct UpstreamSettings {
     pub targets: Vec<Target>,
     /// How a request's target is chosen among them (default round-robin).
     pub balance: Balance,
+    /// How long a target that comes back after being skipped takes to get its full share
+    /// of requests, its weight rising linearly (nginx Plus's and HAProxy's `slowstart`);
+    /// `None` (default): at once. Not with `Balance::Hash`.
+    pub slow_start: Option<Duration>,
     /// Time allowed to open a connection (default 5 s).
     pub connect_timeout: Duration,
     /// How long the upstream may stay silent while keygate waits for its response head

@@ -1,6 +1,8 @@
 //! Checks how an upstream spreads requests over its targets: each target's `weight`, and
 //! `balance` with its `hash_on` and `hash_on_header`.
 
+use std::time::Duration;
+
 use http::header::HeaderName;
 use serde_saphyr::Location;
 
@@ -89,6 +91,24 @@ impl Checker<'_> {
         balance
     }
 
+    /// `slow_start`: a duration, not with `balance: hash` (a consumer goes back to its
+    /// target at once); `None` when not given.
+    pub(super) fn slow_start(
+        &mut self,
+        long: &FileUpstreamTargets,
+        balance: &Balance,
+    ) -> Option<Duration> {
+        let text = long.slow_start.as_ref()?;
+        if matches!(balance, Balance::Hash(_)) {
+            self.report(
+                &text.referenced,
+                "`slow_start` applies to `round_robin` and `least_outstanding`: with `balance: hash` a consumer goes back to its target at once",
+            );
+            return None;
+        }
+        Some(self.duration(Some(text), 0))
+    }
+
     /// `hash_on` and, with `header`, `hash_on_header`; `None` after a problem.
     fn hash_on(&mut self, long: &FileUpstreamTargets) -> Option<HashOn> {
         let on = long
@@ -174,6 +194,7 @@ mod tests {
         assert_eq!(weights, [1, 3, 1]);
         assert_eq!(settings.targets[1].base_path, "/api");
         assert_eq!(settings.balance, Balance::RoundRobin);
+        assert_eq!(settings.slow_start, None);
         let short = Config::parse(
             "t.yaml",
             &text("      http://127.0.0.1:1\n").replace(":\n      http", ": http"),
@@ -207,6 +228,8 @@ mod tests {
             read("      balance: hash\n      hash_on: header\n      hash_on_header: X-Tenant\n"),
             Balance::Hash(HashOn::Header(HeaderName::from_static("x-tenant")))
         );
+        let slow = upstream("      targets: [http://127.0.0.1:1]\n      slow_start: 30s\n");
+        assert_eq!(slow.slow_start, Some(Duration::from_secs(30)));
     }
 
     #[test]
@@ -222,6 +245,8 @@ mod tests {
             ("      targets: [http://127.0.0.1:1]\n      balance: hash\n      hash_on: header\n      hash_on_header: \"a b\"\n", (7, 23), "header name"),
             ("      targets: [http://127.0.0.1:1]\n      balance: hash\n      hash_on_header: x\n", (6, 23), "`hash_on: header` only"),
             ("      targets: [{url: http://127.0.0.1:1, wieght: 2}]\n", (4, 43), "wieght"),
+            ("      targets: [http://127.0.0.1:1]\n      balance: hash\n      slow_start: 10s\n", (6, 19), "`slow_start` applies"),
+            ("      targets: [http://127.0.0.1:1]\n      slow_start: 0s\n", (5, 19), "above zero"),
         ];
         for (fields, at, message) in cases {
             let problems = problems(fields);

@@ -10,15 +10,19 @@
 //! scans the targets' in-flight counters (fine for the few targets a service has); hash
 //! is a binary search of a ring of 160 points per unit of weight (nginx's `hash ...
 //! consistent`, ketama), built once per upstream from each target's URL, so that removing
-//! one target moves only the hashes that were on it.
+//! one target moves only the hashes that were on it. With `slow_start`, a target that
+//! comes back gets a share of its turns (or of its weight) rising linearly; only then is
+//! the clock read.
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::HeaderMap;
 
+use super::health::now_ms;
 use crate::config::{Balance, HashOn, Target};
 
 /// The seed of every hash of the ring and of requests: fixed, so that every node and
@@ -65,6 +69,11 @@ pub struct Balancer {
     /// order is then the targets').
     schedule: Option<Box<[u32]>>,
     policy: Policy,
+    /// `slow_start` in milliseconds; 0 = off.
+    slow_start_ms: u64,
+    /// Per target, when it came back (milliseconds from [`now_ms`]); 0 = at its full
+    /// weight. Empty when slow start is off.
+    came_back: Box<[AtomicU64]>,
 }
 
 #[derive(Debug)]
@@ -110,7 +119,68 @@ impl Balancer {
             count: targets.len(),
             schedule: smooth_schedule(&weights),
             policy,
+            slow_start_ms: 0,
+            came_back: Box::default(),
         }
+    }
+
+    /// The same, with targets that come back ramping up to their weight over
+    /// `slow_start` (round-robin and least outstanding; hashing ignores it).
+    #[must_use]
+    pub fn with_slow_start(self, slow_start: Option<Duration>) -> Balancer {
+        let Some(slow_start) = slow_start.filter(|span| !span.is_zero()) else {
+            return self;
+        };
+        Balancer {
+            slow_start_ms: u64::try_from(slow_start.as_millis()).unwrap_or(u64::MAX),
+            came_back: (0..self.count).map(|_| AtomicU64::new(0)).collect(),
+            ..self
+        }
+    }
+
+    /// The target at `index` is back after being skipped: with slow start, its share
+    /// starts from nothing and rises to its weight's over `slow_start`.
+    pub fn came_back(&self, index: usize) {
+        if let Some(since) = self.came_back.get(index) {
+            since.store(now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    /// The share of its weight the target at `index` has now, in thousandths, while it
+    /// slow-starts; `None` at full weight. Reads the clock (into `now`) only for a target
+    /// that came back.
+    fn ramp(&self, index: usize, now: &mut Option<u64>) -> Option<u64> {
+        let since = self.came_back.get(index)?;
+        let at = since.load(Ordering::Relaxed);
+        if at == 0 {
+            return None;
+        }
+        let elapsed = now.get_or_insert_with(now_ms).saturating_sub(at);
+        if elapsed >= self.slow_start_ms {
+            let _ = since.compare_exchange(at, 0, Ordering::Relaxed, Ordering::Relaxed);
+            return None;
+        }
+        Some(elapsed.saturating_mul(1000) / self.slow_start_ms)
+    }
+
+    /// Whether the target at `index` takes the round-robin `turn` it was drawn for: always
+    /// at full weight; while it slow-starts, that share of its turns (spread over them by
+    /// a hash of the turn).
+    fn takes_turn(&self, index: usize, turn: usize, now: &mut Option<u64>) -> bool {
+        match self.ramp(index, now) {
+            None => true,
+            Some(thousandths) => {
+                let spread = (turn as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+                spread % 1000 < thousandths
+            }
+        }
+    }
+
+    /// The weight of the target at `index` for least outstanding, in thousandths of a
+    /// unit: `weight × 1000`, less while it slow-starts (never 0).
+    fn effective_weight(&self, weight: u32, index: usize, now: &mut Option<u64>) -> u64 {
+        let share = self.ramp(index, now).unwrap_or(1000).max(1);
+        u64::from(weight) * share
     }
 
     /// Where a request sits on the ring, for `balance: hash`; `None` for other policies
@@ -146,8 +216,8 @@ impl Balancer {
         match (&self.policy, affinity) {
             (Policy::LeastOutstanding { weights, loads }, _) => {
                 let start = self.next.fetch_add(1, Ordering::Relaxed) % self.count;
-                least(weights, loads, start, 0, &mut usable)
-                    .or_else(|| least(weights, loads, start, 0, &mut |_| true))
+                self.least(weights, loads, start, 0, &mut usable)
+                    .or_else(|| self.least(weights, loads, start, 0, &mut |_| true))
             }
             (Policy::Hash { ring, .. }, Some(Affinity(hash))) => ring
                 .walk(hash, 0, &mut usable)
@@ -168,7 +238,7 @@ impl Balancer {
         mut usable: impl FnMut(usize) -> bool,
     ) -> Option<usize> {
         match (&self.policy, affinity) {
-            (Policy::LeastOutstanding { weights, loads }, _) => least(
+            (Policy::LeastOutstanding { weights, loads }, _) => self.least(
                 weights,
                 loads,
                 (failed + 1) % self.count,
@@ -205,8 +275,8 @@ impl Balancer {
         }
     }
 
-    /// The next target in the weighted round-robin order that `usable` accepts; one it
-    /// refuses gives up its turn, and the next turn is taken, so that its share goes to
+    /// The next target in the weighted round-robin order that `usable` accepts (and that
+    /// takes the turn, see [`Balancer::takes_turn`]); one refused gives up its turn, and the next turn is taken, so that its share goes to
     /// the others by their weights (each refusal costs a turn of the shared counter: only
     /// while a target is down). The one whose turn it was when `usable` accepts none.
     fn in_turn(&self, usable: &mut impl FnMut(usize) -> bool) -> usize {
@@ -222,14 +292,16 @@ impl Balancer {
             64.. => None,
             count => Some((1u64 << count) - 1),
         };
-        let first = slot(self.next.fetch_add(1, Ordering::Relaxed));
+        let mut turn = self.next.fetch_add(1, Ordering::Relaxed);
+        let first = slot(turn);
         let mut index = first;
         let mut refused = 0u64;
         let mut drawn = 1;
+        let mut now = None;
         for _ in 0..length {
             let known = index < 64 && refused & bit(index) != 0;
             if !known {
-                if usable(index) {
+                if self.takes_turn(index, turn, &mut now) && usable(index) {
                     return index;
                 }
                 if index < 64 {
@@ -239,7 +311,8 @@ impl Balancer {
                     break;
                 }
             }
-            index = slot(self.next.fetch_add(1, Ordering::Relaxed));
+            turn = self.next.fetch_add(1, Ordering::Relaxed);
+            index = slot(turn);
             drawn += 1;
         }
         // None usable: the turns drawn past the first are given back, so that the targets
@@ -249,39 +322,44 @@ impl Balancer {
     }
 }
 
-/// The target with the fewest requests under way for its weight (`loads[i] / weights[i]`
-/// smallest), among those not in `tried` that `usable` accepts; ties go to the first from
-/// `start` on, so that equal targets take turns.
-fn least(
-    weights: &[u32],
-    loads: &[Arc<AtomicUsize>],
-    start: usize,
-    tried: u64,
-    usable: &mut impl FnMut(usize) -> bool,
-) -> Option<usize> {
-    let count = weights.len();
-    let mut excluded = tried;
-    loop {
-        let mut best: Option<(usize, u64, u64)> = None;
-        for step in 0..count {
-            let index = (start + step) % count;
-            if excluded & bit(index) != 0 {
-                continue;
+impl Balancer {
+    /// The target with the fewest requests under way for its weight (`loads[i] / weights[i]`
+    /// smallest, the weight lowered while the target slow-starts), among those not in `tried` that `usable` accepts; ties go to the first from
+    /// `start` on, so that equal targets take turns.
+    fn least(
+        &self,
+        weights: &[u32],
+        loads: &[Arc<AtomicUsize>],
+        start: usize,
+        tried: u64,
+        usable: &mut impl FnMut(usize) -> bool,
+    ) -> Option<usize> {
+        let count = weights.len();
+        let mut excluded = tried;
+        let mut now = None;
+        loop {
+            let mut best: Option<(usize, u64, u64)> = None;
+            for step in 0..count {
+                let index = (start + step) % count;
+                if excluded & bit(index) != 0 {
+                    continue;
+                }
+                let load = loads[index].load(Ordering::Relaxed) as u64;
+                let weight = self.effective_weight(weights[index], index, &mut now);
+                // load / weight < best_load / best_weight, without division.
+                let better = best.is_none_or(|(_, best_load, best_weight)| {
+                    load * best_weight < best_load * weight
+                });
+                if better {
+                    best = Some((index, load, weight));
+                }
             }
-            let load = loads[index].load(Ordering::Relaxed) as u64;
-            let weight = u64::from(weights[index]);
-            // load / weight < best_load / best_weight, without division.
-            let better = best
-                .is_none_or(|(_, best_load, best_weight)| load * best_weight < best_load * weight);
-            if better {
-                best = Some((index, load, weight));
+            let (index, _, _) = best?;
+            if usable(index) {
+                return Some(index);
             }
+            excluded |= bit(index);
         }
-        let (index, _, _) = best?;
-        if usable(index) {
-            return Some(index);
-        }
-        excluded |= bit(index);
     }
 }
 

@@ -336,3 +336,57 @@ fn a_url_listed_twice_gets_its_own_points() {
     };
     assert!((300..700).contains(&owners), "{owners}");
 }
+
+/// The share of `count` picks that went to target 0.
+fn share_of_first(balancer: &Balancer, count: usize) -> f64 {
+    let firsts = picks(balancer, count).iter().filter(|&&i| i == 0).count();
+    firsts as f64 / count as f64
+}
+
+#[test]
+fn a_target_that_comes_back_ramps_up_to_its_share_over_slow_start() {
+    let slow_start = std::time::Duration::from_secs(2);
+    let balancer =
+        Balancer::new(&Balance::RoundRobin, &targets(&[1, 1])).with_slow_start(Some(slow_start));
+    assert_eq!(
+        share_of_first(&balancer, 400),
+        0.5,
+        "not ramping until it comes back"
+    );
+    balancer.came_back(0);
+    let at_once = share_of_first(&balancer, 400);
+    assert!(at_once < 0.05, "just back: {at_once}");
+    std::thread::sleep(slow_start / 2);
+    let halfway = share_of_first(&balancer, 400);
+    assert!(
+        (0.1..0.45).contains(&halfway),
+        "half-way: {halfway}, about 0.25"
+    );
+    std::thread::sleep(slow_start / 2 + std::time::Duration::from_millis(100));
+    assert_eq!(share_of_first(&balancer, 400), 0.5, "at full weight");
+    assert_eq!(balancer.came_back[0].load(Ordering::Relaxed), 0, "done");
+}
+
+#[test]
+fn least_outstanding_gives_a_target_that_comes_back_a_lower_weight() {
+    let balancer = Balancer::new(&Balance::LeastOutstanding, &targets(&[1, 1]))
+        .with_slow_start(Some(std::time::Duration::from_secs(60)));
+    balancer.came_back(0);
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        let index = balancer.first(None, |_| true).unwrap();
+        held.push(balancer.start(index));
+    }
+    // Just back, its weight is a thousandth of the other's: the other holds them all
+    // but (at most) the first.
+    assert!(balancer.outstanding(1) >= 19, "{}", balancer.outstanding(1));
+}
+
+#[test]
+fn without_slow_start_a_target_back_takes_its_turns_at_once() {
+    let balancer = Balancer::new(&Balance::RoundRobin, &targets(&[1, 1]));
+    balancer.came_back(0);
+    assert_eq!(share_of_first(&balancer, 100), 0.5);
+    let none = Balancer::new(&Balance::RoundRobin, &targets(&[1, 1])).with_slow_start(None);
+    assert!(none.came_back.is_empty());
+}

@@ -58,6 +58,7 @@ async fn target(answer: &'static [u8], delay: Duration) -> (Target, Arc<Mutex<Ve
 fn upstream(targets: Vec<Target>, failover: Failover) -> Upstream {
     Upstream::new(&UpstreamSettings {
         balance: crate::config::Balance::default(),
+        slow_start: None,
         targets,
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_millis(300),
@@ -235,6 +236,7 @@ async fn a_failing_target_is_skipped_by_pick_and_every_target_down_is_still_pick
 fn least_outstanding(address: std::net::SocketAddr) -> Upstream {
     Upstream::new(&UpstreamSettings {
         balance: crate::config::Balance::LeastOutstanding,
+        slow_start: None,
         targets: vec![Target {
             scheme: http::uri::Scheme::HTTP,
             authority: address.to_string().parse().unwrap(),
@@ -317,4 +319,73 @@ async fn a_cancelled_request_is_no_longer_counted() {
         0,
         "dropped with the request"
     );
+}
+
+#[tokio::test]
+async fn a_target_whose_probe_answers_slow_starts() {
+    // The first request it reads gets a 503; the others a 200.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut answered = 0;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = stream.read(&mut buffer).await {
+                if read == 0 {
+                    break;
+                }
+                answered += 1;
+                let answer = if answered == 1 { UNAVAILABLE } else { OK };
+                if stream.write_all(answer).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let (ok, _) = target(OK, Duration::ZERO).await;
+    let flaky = Target {
+        scheme: http::uri::Scheme::HTTP,
+        authority: address.to_string().parse().unwrap(),
+        base_path: String::new(),
+        weight: 1,
+    };
+    let upstream = Upstream::new(&UpstreamSettings {
+        balance: crate::config::Balance::RoundRobin,
+        slow_start: Some(Duration::from_secs(60)),
+        targets: vec![flaky, ok],
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(2),
+        send_timeout: Duration::from_secs(2),
+        failover: Failover {
+            retry_on: RetryOn::DEFAULT.with(RetryOn::STATUS_503),
+            max_fails: 1,
+            fail_timeout: Duration::from_millis(50),
+            ..Failover::default()
+        },
+    });
+    assert_eq!(send(&upstream, Method::GET).await, (Ok(StatusCode::OK), 2));
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    // Its cool-down is over: its turn is its probe, which answers.
+    let probed: Vec<usize> = (0..2).map(|_| upstream.pick(None).unwrap().index).collect();
+    assert!(probed.contains(&0), "{probed:?}");
+    let first = upstream.targets.first().unwrap();
+    let (head, ()) = Request::get("/x").body(()).unwrap().into_parts();
+    let mut tries = Tries::new(Instant::now());
+    let response = upstream
+        .send(
+            first,
+            &head,
+            RequestPath::whole("/x"),
+            &AsSent,
+            Empty::<Bytes>::new(),
+            &mut tries,
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Back, it gets (almost) none of its turns at first.
+    let to_it = (0..200)
+        .filter(|_| upstream.pick(None).unwrap().index == 0)
+        .count();
+    assert!(to_it < 10, "{to_it} of 200 to a target that just came back");
 }

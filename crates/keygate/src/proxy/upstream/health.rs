@@ -73,13 +73,16 @@ impl TargetHealth {
         }
     }
 
-    /// The target answered: it is up again, whatever it was.
-    pub fn succeeded(&self) {
-        if self.fails.load(Ordering::Relaxed) != 0 {
-            self.state.store(0, Ordering::Relaxed);
-            self.cool_downs.store(0, Ordering::Relaxed);
-            self.fails.store(0, Ordering::Relaxed);
+    /// The target answered: it is up again, whatever it was. True when it was being
+    /// skipped (cooling down or probed) until now: it came back.
+    pub fn succeeded(&self) -> bool {
+        if self.fails.load(Ordering::Relaxed) == 0 {
+            return false;
         }
+        let was = self.state.swap(0, Ordering::Relaxed);
+        self.cool_downs.store(0, Ordering::Relaxed);
+        self.fails.store(0, Ordering::Relaxed);
+        was != 0
     }
 
     /// The target failed at `now` (milliseconds from [`now_ms`]). Up, it starts a
@@ -147,7 +150,7 @@ mod tests {
         let health = TargetHealth::default();
         health.failed(&POLICY, 100);
         assert_eq!(at(&health, 100), Availability::Up, "one failure of two");
-        health.succeeded();
+        assert!(!health.succeeded(), "it was never skipped");
         health.failed(&POLICY, 100);
         assert_eq!(
             at(&health, 100),
@@ -167,7 +170,8 @@ mod tests {
         assert_eq!(at(&health, 1000), Availability::Probe);
         assert_eq!(at(&health, 1000), Availability::Down, "one probe at a time");
         assert_eq!(at(&health, 1500), Availability::Down);
-        health.succeeded();
+        assert!(health.succeeded(), "it came back");
+        assert!(!health.succeeded(), "once");
         assert_eq!(at(&health, 1500), Availability::Up, "the probe answered");
         health.failed(&POLICY, 1500);
         assert_eq!(at(&health, 1500), Availability::Up, "the row starts anew");

@@ -259,7 +259,8 @@ impl Upstream {
         let others = u32::try_from(targets.len().saturating_sub(1)).unwrap_or(u32::MAX);
         Upstream {
             targets,
-            balancer: Balancer::new(&settings.balance, &settings.targets),
+            balancer: Balancer::new(&settings.balance, &settings.targets)
+                .with_slow_start(settings.slow_start),
             connect_timeout: settings.connect_timeout,
             read_timeout: settings.read_timeout,
             send_timeout: settings.send_timeout,
@@ -394,7 +395,9 @@ impl Upstream {
                 .await;
             match outcome {
                 Ok(mut response) if !self.retry_on.has_status(response.status().as_u16()) => {
-                    target.health.succeeded();
+                    if target.health.succeeded() {
+                        self.balancer.came_back(target.index);
+                    }
                     response.body_mut().hold(outstanding);
                     return Ok(response);
                 }

@@ -49,6 +49,7 @@ async fn scripted_upstream(script: Script) -> (Upstream, Arc<Seen>) {
     });
     let settings = UpstreamSettings {
         balance: crate::config::Balance::default(),
+        slow_start: None,
         targets: vec![Target {
             scheme: http::uri::Scheme::HTTP,
             authority: address.to_string().parse().unwrap(),
@@ -429,6 +430,7 @@ where
     });
     let settings = UpstreamSettings {
         balance: crate::config::Balance::default(),
+        slow_start: None,
         targets: vec![Target {
             scheme: http::uri::Scheme::HTTP,
             authority: address.to_string().parse().unwrap(),
