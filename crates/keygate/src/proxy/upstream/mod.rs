@@ -1,14 +1,15 @@
-//! A service's upstream: its targets chosen as `balance` says ([`balance`]), a keep-alive connection pool per
-//! target, and the HTTP/1.1 exchange itself. The exchange runs in the request's own task
-//! (no connection task, no channel between the two): the request head leaves in one
-//! write, the response head is parsed from the first read, and a small response whose
-//! body arrived with its head is answered from that read alone, its connection already
-//! back in the pool. A refused connection is a `502`; a connection not made within
-//! `connect_timeout`, and an upstream silent for `read_timeout` before its response head
-//! or for `send_timeout` while taking the request body, a `504`. Silence is timed, not
-//! the exchange (as nginx's `proxy_read_timeout` and `proxy_send_timeout`): each wait
-//! for the upstream's next bytes, or for it to take the next ones, starts the clock
-//! anew, so a long upload or download that keeps moving is never cut.
+//! A service's upstream: its targets, chosen per request as `balance` says ([`balance`]),
+//! a keep-alive connection pool per target, and the HTTP/1.1 exchange itself. The
+//! exchange runs in the request's own task (no connection task, no channel between the
+//! two): the request head leaves in one write, the response head is parsed from the first
+//! read, and a small response whose body arrived with its head is answered from that read
+//! alone, its connection already back in the pool. A refused connection is a `502`; a
+//! connection not made within `connect_timeout`, and an upstream silent for
+//! `read_timeout` before its response head or for `send_timeout` while taking the request
+//! body, a `504`. Silence is timed, not the exchange (as nginx's `proxy_read_timeout` and
+//! `proxy_send_timeout`): each wait for the upstream's next bytes, or for it to take the
+//! next ones, starts the clock anew, so a long upload or download that keeps moving is
+//! never cut.
 //!
 //! A try that fails goes on to another target within `retries` and `retry_timeout`:
 //! after a failed connection whatever the method (nothing was sent), after a failure
