@@ -197,7 +197,8 @@ pub enum Balance {
     /// Smooth weighted round-robin (nginx's): each target in turn, `weight` turns each.
     #[default]
     RoundRobin,
-    /// The target with the fewest requests under way for its weight; ties in turn.
+    /// The target with the fewest requests under way for its weight; ties in weighted
+    /// round-robin order.
     LeastOutstanding,
     /// Consistent hashing of what `HashOn` names: the same value goes to the same target,
     /// and removing one of N targets moves only the values that were on it (about 1/N).

@@ -224,3 +224,30 @@ fn hashing_on_a_header_keeps_its_value_on_one_target_and_moves_when_that_target_
         }
     }
 }
+
+#[test]
+fn a_service_written_through_the_admin_api_takes_weights_and_a_policy() {
+    let heavy = Echo::start("heavy");
+    let light = Echo::start("light");
+    let gateway = gateway("      targets: [http://127.0.0.1:1]", "");
+    let body = format!(
+        r#"{{"name":"w","path_prefix":"/w","upstream":{{"targets":[{{"url":"{}","weight":2}},"{}"],"balance":"least_outstanding","slow_start":"10s"}},"routes":[{{"name":"r","paths":["/*"],"auth":"none"}}]}}"#,
+        heavy.url(),
+        light.url()
+    );
+    let created = gateway.admin("PUT", "/v1/services/w", &body);
+    assert_eq!(created.status, 201, "{created:?}");
+    // One request at a time: nothing is outstanding, so the targets, equally loaded, take
+    // turns by weight.
+    let seen = servers(9, || gateway.get("/w/x", &[]).json());
+    assert_eq!((seen["heavy"], seen["light"]), (6, 3), "{seen:?}");
+
+    let zero = body.replace(r#""weight":2"#, r#""weight":0"#);
+    let refused = gateway.admin("PUT", "/v1/services/w", &zero);
+    assert_eq!(refused.status, 422, "{refused:?}");
+    let message = String::from_utf8_lossy(&refused.body).into_owned();
+    assert!(
+        message.contains("a weight is between 1 and 256"),
+        "{message}"
+    );
+}

@@ -215,7 +215,7 @@ impl Balancer {
         }
         match (&self.policy, affinity) {
             (Policy::LeastOutstanding { weights, loads }, _) => {
-                let start = self.next.fetch_add(1, Ordering::Relaxed) % self.count;
+                let start = self.turn_start();
                 self.least(weights, loads, start, 0, &mut usable)
                     .or_else(|| self.least(weights, loads, start, 0, &mut |_| true))
             }
@@ -275,6 +275,16 @@ impl Balancer {
         }
     }
 
+    /// Where a least-outstanding scan starts: the target whose round-robin turn it is, so
+    /// that targets equally loaded take turns by weight (as nginx's `least_conn`).
+    fn turn_start(&self) -> usize {
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        match &self.schedule {
+            None => turn % self.count,
+            Some(schedule) => schedule[turn % schedule.len()] as usize,
+        }
+    }
+
     /// The next target in the weighted round-robin order that `usable` accepts (and that
     /// takes the turn, see [`Balancer::takes_turn`]); one refused gives up its turn, and the next turn is taken, so that its share goes to
     /// the others by their weights (each refusal costs a turn of the shared counter: only
@@ -323,9 +333,9 @@ impl Balancer {
 }
 
 impl Balancer {
-    /// The target with the fewest requests under way for its weight (`loads[i] / weights[i]`
-    /// smallest, the weight lowered while the target slow-starts), among those not in `tried` that `usable` accepts; ties go to the first from
-    /// `start` on, so that equal targets take turns.
+    /// The target with the fewest requests under way for its weight (`loads[i] /
+    /// weights[i]` smallest, the weight lowered while the target slow-starts), among
+    /// those not in `tried` that `usable` accepts; ties go to the first from `start` on.
     fn least(
         &self,
         weights: &[u32],

@@ -170,6 +170,9 @@ fn least_outstanding_reads_loads_per_unit_of_weight() {
         held.push(balancer.start(index));
     }
     assert_eq!(counts, [30, 10], "in flight three to one");
+    // Equally loaded (idle), they take turns by weight.
+    let idle = Balancer::new(&Balance::LeastOutstanding, &targets(&[2, 1]));
+    assert_eq!(picks(&idle, 6), [0, 1, 0, 0, 1, 0]);
 }
 
 #[test]
