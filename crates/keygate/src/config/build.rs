@@ -1,6 +1,8 @@
 //! Checks a parsed file and builds the internal configuration, collecting every problem
 //! with its line and column instead of stopping at the first.
 
+mod health_check;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -234,6 +236,10 @@ impl Checker<'_> {
             }),
             consumer_metrics: file.admin.consumer_metrics.unwrap_or(false),
             metrics_auth: file.admin.metrics_auth.unwrap_or(false),
+            readyz_requires_healthy_targets: file
+                .admin
+                .readyz_requires_healthy_targets
+                .unwrap_or(false),
         };
         Config {
             proxy,
@@ -625,13 +631,14 @@ impl Checker<'_> {
     }
 
     fn upstream(&mut self, upstream: &At<FileUpstream>) -> UpstreamSettings {
-        let (urls, connect, read, send, failover) = match &upstream.value {
+        let (urls, connect, read, send, failover, health_check) = match &upstream.value {
             FileUpstream::Url(url) => (
                 vec![(url.as_str(), upstream.referenced)],
                 Duration::from_secs(5),
                 Duration::from_secs(60),
                 Duration::from_secs(60),
                 Failover::default(),
+                None,
             ),
             FileUpstream::Targets(long) => {
                 if long.targets.is_empty() {
@@ -646,6 +653,7 @@ impl Checker<'_> {
                     self.duration(long.read_timeout.as_ref(), 60),
                     self.duration(long.send_timeout.as_ref(), 60),
                     self.failover(long),
+                    long.health_check.as_ref().map(|check| self.health_check(check)),
                 )
             }
         };
@@ -659,6 +667,7 @@ impl Checker<'_> {
             read_timeout: read,
             send_timeout: send,
             failover,
+            health_check,
         }
     }
 

@@ -77,6 +77,9 @@ pub struct AdminSettings {
     pub consumer_metrics: bool,
     /// Whether `/metrics` asks for the admin token like the rest of the admin API.
     pub metrics_auth: bool,
+    /// Whether `/readyz` answers `503` while a service with active health checks has no
+    /// target they hold up (default false).
+    pub readyz_requires_healthy_targets: bool,
 }
 
 /// A service as the JSON document the store keeps.
@@ -182,6 +185,74 @@ pub struct UpstreamSettings {
     pub send_timeout: Duration,
     /// When a request goes on to another target, and when a target is skipped.
     pub failover: Failover,
+    /// Active health checks of every target; `None` = none (passive health only).
+    pub health_check: Option<HealthCheck>,
+}
+
+/// `upstream.health_check:` — a request to `path` on every target each `interval`, off
+/// the request path (Kong's and APISIX's active health checks). A target is taken out
+/// after `unhealthy_after` failed checks in a row (or `timeouts_after` timed-out ones),
+/// and back in after `healthy_after` good ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HealthCheck {
+    /// The path and query asked for, as sent (the target's base path is not put in front).
+    pub path: String,
+    /// The `Host` field sent; `None` = the target's own `host:port`.
+    pub host: Option<String>,
+    /// Time between the end of one check and the start of the next (default 5 s).
+    pub interval: Duration,
+    /// Time one check may take, connection included (default 1 s).
+    pub timeout: Duration,
+    /// Good checks in a row that bring a target that is down back (default 2).
+    pub healthy_after: u32,
+    /// Failed checks (a status outside `statuses`, or no connection) in a row that take
+    /// a target out (default 3).
+    pub unhealthy_after: u32,
+    /// Timed-out checks in a row that take a target out (default 3).
+    pub timeouts_after: u32,
+    /// The statuses of a good check (default 200–399).
+    pub statuses: StatusSet,
+}
+
+/// A set of HTTP status codes from 100 to 599, as bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatusSet([u64; 8]);
+
+impl StatusSet {
+    /// No status.
+    pub const EMPTY: StatusSet = StatusSet([0; 8]);
+
+    /// 200 to 399, the default set of good answers.
+    pub fn default_healthy() -> StatusSet {
+        let mut set = StatusSet::EMPTY;
+        set.insert_range(200, 399);
+        set
+    }
+
+    /// Adds `first..=last`; codes outside 100–599 are ignored.
+    pub fn insert_range(&mut self, first: u16, last: u16) {
+        for code in first.max(100)..=last.min(599) {
+            let bit = usize::from(code - 100);
+            if let Some(word) = self.0.get_mut(bit / 64) {
+                *word |= 1 << (bit % 64);
+            }
+        }
+    }
+
+    /// Whether `code` is in the set.
+    pub fn contains(&self, code: u16) -> bool {
+        let Some(bit) = code.checked_sub(100).map(usize::from) else {
+            return false;
+        };
+        self.0
+            .get(bit / 64)
+            .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+    }
+
+    /// Whether the set has no status.
+    pub fn is_empty(&self) -> bool {
+        *self == StatusSet::EMPTY
+    }
 }
 
 /// When a request goes on to another target (retries) and when a failing target is

@@ -34,7 +34,8 @@ use super::path_normal::normalise;
 use super::request_id::{RequestId, RequestIdField};
 use super::respond::error_response;
 use super::trace_context::TraceParent;
-use super::upstream::{RequestPath, Tries};
+use super::health_checks::HealthChecks;
+use super::upstream::{RequestPath, Tries, Upstream};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
@@ -53,6 +54,7 @@ pub struct Gateway {
     state: SharedState,
     access_log: AccessLog,
     metrics: Arc<Metrics>,
+    health_checks: Arc<HealthChecks>,
 }
 
 /// The route a request matched.
@@ -101,12 +103,19 @@ struct Identity {
 }
 
 impl Gateway {
-    /// A gateway reading `state`, counting in `metrics` and logging to `access_log`.
-    pub fn new(state: SharedState, access_log: AccessLog, metrics: Arc<Metrics>) -> Gateway {
+    /// A gateway reading `state`, counting in `metrics`, logging to `access_log`, and
+    /// skipping the targets that `health_checks` hold down.
+    pub fn new(
+        state: SharedState,
+        access_log: AccessLog,
+        metrics: Arc<Metrics>,
+        health_checks: Arc<HealthChecks>,
+    ) -> Gateway {
         Gateway {
             state,
             access_log,
             metrics,
+            health_checks,
         }
     }
 
@@ -174,8 +183,12 @@ impl Gateway {
             admitted,
         } = admission;
         let matched = Matched::at(&snapshot, route);
+        let destination = Destination {
+            snapshot: &snapshot,
+            upstream: &upstreams::of(&snapshot, &self.health_checks)[route.0],
+        };
         let forwarded = forward(
-            &snapshot,
+            destination,
             &matched,
             admitted,
             request,
@@ -521,11 +534,19 @@ fn authorize(
     })
 }
 
+/// Where an admitted request goes: the snapshot it was admitted on, and its service's
+/// upstream there.
+#[derive(Clone, Copy)]
+struct Destination<'s> {
+    snapshot: &'s Snapshot,
+    upstream: &'s Upstream,
+}
+
 /// Phase 6: rewrite the request for the upstream, send it, and stream the answer back.
 /// Every key source of the route is emptied unless the route or the selected plan
 /// forwards the key.
 async fn forward<B>(
-    snapshot: &Snapshot,
+    destination: Destination<'_>,
     matched: &Matched<'_>,
     admitted: Admitted,
     parts: &mut Parts,
@@ -537,7 +558,7 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let upstream = &upstreams::of(snapshot)[matched.index.0];
+    let Destination { snapshot, upstream } = destination;
     let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
     let mut query = parts.uri.query().map(Cow::Borrowed);
     let caller = admitted.caller;

@@ -64,6 +64,7 @@ fn upstream(targets: Vec<Target>, failover: Failover) -> Upstream {
             max_fails: 0,
             ..failover
         },
+        health_check: None,
     })
 }
 
@@ -227,4 +228,43 @@ async fn a_failing_target_is_skipped_by_pick_and_every_target_down_is_still_pick
         [0, 1, 0, 1],
         "both down: round-robin as if none were"
     );
+}
+
+#[test]
+fn a_target_its_checker_holds_down_is_skipped_unless_every_target_is_down() {
+    let target = |port: u16| Target {
+        scheme: http::uri::Scheme::HTTP,
+        authority: format!("127.0.0.1:{port}").parse().unwrap(),
+        base_path: String::new(),
+    };
+    let settings = UpstreamSettings {
+        targets: vec![target(1), target(2)],
+        connect_timeout: Duration::from_secs(1),
+        read_timeout: Duration::from_secs(1),
+        send_timeout: Duration::from_secs(1),
+        failover: Failover::default(),
+        health_check: None,
+    };
+    let verdicts = [Arc::new(ActiveHealth::default()), Arc::new(ActiveHealth::default())];
+    let mut handed = verdicts.iter();
+    let upstream = Upstream::checked(&settings, |_| handed.next().cloned());
+    let picked = |upstream: &Upstream| -> Vec<usize> {
+        (0..4).map(|_| upstream.pick().unwrap().index).collect()
+    };
+    assert_eq!(picked(&upstream), [0, 1, 0, 1], "both up: round-robin");
+    let once = Thresholds {
+        healthy_after: 1,
+        unhealthy_after: 1,
+        timeouts_after: 1,
+    };
+    verdicts[0].record(CheckOutcome::Status(500), once);
+    assert_eq!(picked(&upstream), [1, 1, 1, 1], "the down one gets nothing");
+    verdicts[1].record(CheckOutcome::Timeout, once);
+    assert_eq!(
+        picked(&upstream),
+        [0, 1, 0, 1],
+        "every target down: each is tried in its turn anyway"
+    );
+    verdicts[0].record(CheckOutcome::Healthy(200), once);
+    assert_eq!(picked(&upstream), [0, 0, 0, 0]);
 }

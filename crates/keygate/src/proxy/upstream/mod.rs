@@ -14,8 +14,10 @@
 //! after a failed connection whatever the method (nothing was sent), after a failure
 //! once the request went out only for an idempotent request without a body, and only on
 //! the failures `retry_on` names. Each target's passive health ([`health`]) skips one
-//! that keeps failing.
+//! that keeps failing, and so does its active health ([`active_health`]) when the service
+//! has health checks: a target is skipped when either says it is down.
 
+mod active_health;
 mod body;
 mod health;
 mod pool;
@@ -37,10 +39,11 @@ use http::{HeaderValue, Method, Response, StatusCode};
 use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
+pub use active_health::{ActiveHealth, CheckOutcome, Tally, Thresholds};
 pub use body::{UpstreamBody, UpstreamBodyError};
 
 use super::error::ProxyError;
-use crate::config::{Failover, RetryOn, UpstreamSettings};
+use crate::config::{Failover, RetryOn, Target, UpstreamSettings};
 use crate::proxy::chunked::ChunkedDecoder;
 use body::Delimiter;
 use health::{now_ms, Availability, HealthPolicy, TargetHealth};
@@ -73,6 +76,15 @@ pub struct UpstreamTarget {
     index: usize,
     /// Whether it is skipped for now, shared by every worker thread.
     health: TargetHealth,
+    /// Its health checker's verdict, when the service has health checks.
+    active: Option<Arc<ActiveHealth>>,
+}
+
+impl UpstreamTarget {
+    /// Whether its health checker, if any, holds it up.
+    fn checked_up(&self) -> bool {
+        self.active.as_ref().is_none_or(|active| active.is_up())
+    }
 }
 
 /// The targets and timeouts of one service.
@@ -213,14 +225,24 @@ impl Failure {
 }
 
 impl Upstream {
-    /// The targets and timeouts of a service's upstream settings. Needs no runtime until
-    /// used.
+    /// The targets and timeouts of a service's upstream settings, without active health.
+    /// Needs no runtime until used.
     pub fn new(settings: &UpstreamSettings) -> Upstream {
+        Upstream::checked(settings, |_| None)
+    }
+
+    /// The targets and timeouts of a service's upstream settings; `active` gives each
+    /// target's health checker verdict, if it has one.
+    pub fn checked(
+        settings: &UpstreamSettings,
+        mut active: impl FnMut(&Target) -> Option<Arc<ActiveHealth>>,
+    ) -> Upstream {
         let targets = settings
             .targets
             .iter()
             .enumerate()
             .map(|(index, target)| UpstreamTarget {
+                active: active(target),
                 base_path: target.base_path.clone(),
                 host_header: HeaderValue::from_str(target.authority.as_str())
                     .unwrap_or_else(|_| HeaderValue::from_static("")),
@@ -259,6 +281,15 @@ impl Upstream {
         }
     }
 
+    /// For each target, in the order of the settings: whether its passive health has it
+    /// cooling down (or probed) now.
+    pub fn cooling_down(&self) -> impl Iterator<Item = bool> + '_ {
+        let now = now_ms();
+        self.targets
+            .iter()
+            .map(move |target| target.health.is_down(now))
+    }
+
     /// Closes this thread's idle connections to every target that are past their time
     /// or closed by the upstream.
     pub fn sweep_idle(&self) {
@@ -288,7 +319,8 @@ impl Upstream {
             .filter(|target| tried & bit(target.index) == 0)
             .find(|target| {
                 let now = || *now.get_or_insert_with(now_ms);
-                target.health.availability(&self.health, now) != Availability::Down
+                target.checked_up()
+                    && target.health.availability(&self.health, now) != Availability::Down
             })
     }
 

@@ -57,6 +57,7 @@ async fn scripted_upstream(script: Script) -> (Upstream, Arc<Seen>) {
         read_timeout: Duration::from_secs(5),
         send_timeout: Duration::from_secs(5),
         failover: Failover::default(),
+        health_check: None,
     };
     (Upstream::new(&settings), seen)
 }
@@ -435,6 +436,7 @@ where
         read_timeout: limit,
         send_timeout: limit,
         failover: Failover::default(),
+        health_check: None,
     };
     Upstream::new(&settings)
 }
