@@ -17,6 +17,7 @@ mod failures;
 mod fileshape;
 mod forwarding;
 mod hardening;
+mod health_check;
 mod http1;
 mod install;
 mod keys;
