@@ -216,7 +216,9 @@ impl Metrics {
             service: service.to_owned(),
             target: target.to_owned(),
         };
-        self.target_healthy.get_or_create(&labels).set(i64::from(up));
+        self.target_healthy
+            .get_or_create(&labels)
+            .set(i64::from(up));
     }
 
     /// Counts one health check of `target` of `service` by its `result`.

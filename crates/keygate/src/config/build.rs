@@ -653,7 +653,9 @@ impl Checker<'_> {
                     self.duration(long.read_timeout.as_ref(), 60),
                     self.duration(long.send_timeout.as_ref(), 60),
                     self.failover(long),
-                    long.health_check.as_ref().map(|check| self.health_check(check)),
+                    long.health_check
+                        .as_ref()
+                        .map(|check| self.health_check(check)),
                 )
             }
         };

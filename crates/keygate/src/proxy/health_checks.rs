@@ -98,7 +98,12 @@ impl HealthChecks {
     }
 
     /// The verdict on `target` of `service` under `check`, if it has a checker.
-    fn find(&self, service: &Arc<str>, target: &Target, check: &HealthCheck) -> Option<Arc<ActiveHealth>> {
+    fn find(
+        &self,
+        service: &Arc<str>,
+        target: &Target,
+        check: &HealthCheck,
+    ) -> Option<Arc<ActiveHealth>> {
         let key = CheckKey::of(service, target, check);
         self.lock().get(&key).map(|checker| checker.health.clone())
     }

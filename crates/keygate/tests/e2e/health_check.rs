@@ -50,7 +50,8 @@ impl Switchable {
                         if fail.load(Ordering::SeqCst) {
                             "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
                         } else {
-                            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_owned()
+                            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                                .to_owned()
                         }
                     } else {
                         counted.fetch_add(1, Ordering::SeqCst);
@@ -103,7 +104,12 @@ fn service(name: &str, prefix: &str, targets: &[String]) -> String {
 /// `GET /v1/services/{name}/health`.
 fn health(gateway: &Gateway, name: &str) -> Value {
     let answer = gateway.admin("GET", &format!("/v1/services/{name}/health"), "");
-    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     answer.json()
 }
 
@@ -207,7 +213,10 @@ fn a_target_whose_checks_fail_is_taken_out_and_brought_back() {
         r#"{{"path_prefix": "/other", "upstream": "{}", "routes": [{{"name": "all", "paths": ["/*"], "auth": "none"}}]}}"#,
         second.url()
     );
-    assert_eq!(gateway.admin("PUT", "/v1/services/other", &other).status, 201);
+    assert_eq!(
+        gateway.admin("PUT", "/v1/services/other", &other).status,
+        201
+    );
     let kept = target(&health(&gateway, "s"), first.address);
     assert_eq!(kept["state"], "down", "{kept}");
     assert!(kept["active"]["checks"].as_u64().unwrap() >= checks_before);
@@ -247,11 +256,17 @@ fn a_stopped_target_is_taken_out_and_readyz_can_require_a_healthy_one() {
     drop(lone);
     until_state(&gateway, "one", address, "down");
     let shown = target(&health(&gateway, "one"), address);
-    assert_eq!(shown["active"]["last_check"]["result"], "connect_failure", "{shown}");
+    assert_eq!(
+        shown["active"]["last_check"]["result"], "connect_failure",
+        "{shown}"
+    );
     let ready = gateway.admin("GET", "/readyz", "");
     assert_eq!(ready.status, 503);
     let body = ready.json();
-    assert_eq!(body["services_without_healthy_targets"], serde_json::json!(["one"]));
+    assert_eq!(
+        body["services_without_healthy_targets"],
+        serde_json::json!(["one"])
+    );
     assert!(body["message"].as_str().unwrap().contains("one"), "{body}");
     // Every target down: the lone one is still tried (and fails), never refused unasked.
     assert_eq!(gateway.get("/one/x", &[]).status, 502);

@@ -73,7 +73,11 @@ async fn checkers_and_verdicts_outlive_snapshots_while_their_target_stays() {
     let fewer = config(&["1"], "10s");
     state.replace(snapshot(fewer.clone(), &metrics));
     checks.reconcile(&state);
-    assert_eq!(checks.running(), 1, "the checker of the removed target stopped");
+    assert_eq!(
+        checks.running(),
+        1,
+        "the checker of the removed target stopped"
+    );
     assert!(verdict(&checks, &first, "2").is_none());
     assert!(Arc::ptr_eq(&kept, &verdict(&checks, &fewer, "1").unwrap()));
 
@@ -82,7 +86,10 @@ async fn checkers_and_verdicts_outlive_snapshots_while_their_target_stays() {
     checks.reconcile(&state);
     assert_eq!(checks.running(), 1);
     let fresh = verdict(&checks, &changed, "1").unwrap();
-    assert!(!Arc::ptr_eq(&kept, &fresh), "another check, another checker");
+    assert!(
+        !Arc::ptr_eq(&kept, &fresh),
+        "another check, another checker"
+    );
     assert!(fresh.is_up(), "a new checker starts up");
 }
 
@@ -101,7 +108,10 @@ async fn an_upstream_built_before_the_checkers_follow_gets_the_verdict_they_keep
     assert_eq!(checks.running(), 0);
     checks.reconcile(&state);
     assert_eq!(checks.running(), 1);
-    assert!(Arc::ptr_eq(&early, &verdict(&checks, &config, "1").unwrap()));
+    assert!(Arc::ptr_eq(
+        &early,
+        &verdict(&checks, &config, "1").unwrap()
+    ));
 }
 
 #[tokio::test]

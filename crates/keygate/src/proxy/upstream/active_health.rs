@@ -104,7 +104,12 @@ impl Tally {
     /// Counts one check; returns whether `up` changed. A good check clears both failure
     /// counts; a failure clears the good count (and a status or connection failure and a
     /// timeout each keep their own count, as Kong's `http_failures` and `timeouts` do).
-    pub fn record(&mut self, outcome: CheckOutcome, thresholds: Thresholds, now: SystemTime) -> bool {
+    pub fn record(
+        &mut self,
+        outcome: CheckOutcome,
+        thresholds: Thresholds,
+        now: SystemTime,
+    ) -> bool {
         self.checks = self.checks.saturating_add(1);
         self.last = Some((outcome, now));
         let was_up = self.up;
@@ -218,7 +223,13 @@ mod tests {
         let mut tally = Tally::new(SystemTime::UNIX_EPOCH);
         let ups = feed(
             &mut tally,
-            &[Status(500), Status(500), Healthy(200), Status(500), Status(500)],
+            &[
+                Status(500),
+                Status(500),
+                Healthy(200),
+                Status(500),
+                Status(500),
+            ],
         );
         assert_eq!(ups, [true; 5]);
     }
@@ -236,7 +247,10 @@ mod tests {
         let mut tally = Tally::new(SystemTime::UNIX_EPOCH);
         feed(&mut tally, &[Failed, Failed, Failed]);
         assert!(!tally.up);
-        let ups = feed(&mut tally, &[Healthy(200), Failed, Healthy(204), Healthy(200)]);
+        let ups = feed(
+            &mut tally,
+            &[Healthy(200), Failed, Healthy(204), Healthy(200)],
+        );
         assert_eq!(ups, [false, false, false, true]);
     }
 

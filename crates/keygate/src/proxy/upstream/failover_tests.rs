@@ -245,7 +245,10 @@ fn a_target_its_checker_holds_down_is_skipped_unless_every_target_is_down() {
         failover: Failover::default(),
         health_check: None,
     };
-    let verdicts = [Arc::new(ActiveHealth::default()), Arc::new(ActiveHealth::default())];
+    let verdicts = [
+        Arc::new(ActiveHealth::default()),
+        Arc::new(ActiveHealth::default()),
+    ];
     let mut handed = verdicts.iter();
     let upstream = Upstream::checked(&settings, |_| handed.next().cloned());
     let picked = |upstream: &Upstream| -> Vec<usize> {

@@ -223,7 +223,11 @@ mod tests {
         health.failed(&POLICY, 0);
         assert!(health.is_down(999));
         assert!(!health.is_down(1000), "the cool-down is over");
-        assert_eq!(at(&health, 1000), Availability::Probe, "the probe is still there");
+        assert_eq!(
+            at(&health, 1000),
+            Availability::Probe,
+            "the probe is still there"
+        );
         assert!(health.is_down(1000), "its probe is out");
     }
 
