@@ -86,11 +86,27 @@ fn up_or_down(up: bool) -> &'static str {
     }
 }
 
-/// `at` as RFC 3339 text, in UTC.
+/// `at` as RFC 3339 text, in UTC, to the millisecond.
 fn rfc3339(at: SystemTime) -> String {
-    time::OffsetDateTime::from(at)
+    let at = time::OffsetDateTime::from(at);
+    let millis = u32::from(at.millisecond());
+    at.replace_nanosecond(millis * 1_000_000)
+        .unwrap_or(at)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_to_the_millisecond() {
+        let at = UNIX_EPOCH + Duration::from_nanos(1_796_500_000_123_456_789);
+        assert_eq!(rfc3339(at), "2026-12-05T19:46:40.123Z");
+    }
 }
 
 impl ActiveReport {
