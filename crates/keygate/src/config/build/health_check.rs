@@ -135,8 +135,96 @@ fn status_range(status: &FileStatus) -> Option<(u16, u16)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::config::Problem;
+
+    /// A service on one target with `check` as its `health_check` (a flow mapping).
+    fn with_check(check: &str) -> String {
+        format!(
+            "services:\n  - name: s\n    upstream:\n      targets: [http://127.0.0.1:1]\n      health_check: {check}\n    routes: [{{name: r, paths: [/x]}}]\n"
+        )
+    }
+
+    fn checked(check: &str) -> Result<HealthCheck, Vec<Problem>> {
+        let config = super::super::build(&with_check(check))?;
+        Ok(config.services[0].upstream.health_check.clone().unwrap())
+    }
+
+    #[test]
+    fn a_path_alone_takes_the_defaults() {
+        let check = checked("{path: /health}").unwrap();
+        assert_eq!(check.path, "/health");
+        assert_eq!(check.host, None);
+        assert_eq!(check.interval, Duration::from_secs(5));
+        assert_eq!(check.timeout, Duration::from_secs(1));
+        assert_eq!(
+            (
+                check.healthy_after,
+                check.unhealthy_after,
+                check.timeouts_after
+            ),
+            (2, 3, 3)
+        );
+        assert_eq!(check.statuses, StatusSet::default_healthy());
+        assert!(check.statuses.contains(200) && check.statuses.contains(399));
+        assert!(!check.statuses.contains(400) && !check.statuses.contains(199));
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let check = checked(
+            "{path: \"/ping?deep=1\", host: api.internal, interval: 250ms, timeout: 100ms, healthy_after: 1, unhealthy_after: 5, timeouts_after: 7, statuses: [200, \"300-302\"]}",
+        )
+        .unwrap();
+        assert_eq!(check.path, "/ping?deep=1");
+        assert_eq!(check.host.as_deref(), Some("api.internal"));
+        assert_eq!(check.interval, Duration::from_millis(250));
+        assert_eq!(check.timeout, Duration::from_millis(100));
+        assert_eq!(
+            (
+                check.healthy_after,
+                check.unhealthy_after,
+                check.timeouts_after
+            ),
+            (1, 5, 7)
+        );
+        assert!(check.statuses.contains(200) && check.statuses.contains(301));
+        assert!(!check.statuses.contains(201) && !check.statuses.contains(303));
+    }
+
+    #[test]
+    fn mistakes_are_reported_where_they_are() {
+        let problems = checked(
+            "{path: health, host: \"a b\", interval: 10ms, healthy_after: 0, statuses: [600, \"2xx\"]}",
+        )
+        .unwrap_err();
+        let found: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.column, p.message.as_str()))
+            .collect();
+        assert_eq!(problems.len(), 6, "{found:?}");
+        assert!(problems.iter().all(|p| p.line == 5), "{problems:?}");
+        let at = |needle: &str| {
+            problems
+                .iter()
+                .find(|p| p.message.contains(needle))
+                .unwrap_or_else(|| panic!("no `{needle}` in {found:?}"))
+                .column
+        };
+        assert_eq!(at("expected a path such as /health"), 28);
+        assert_eq!(at("expected a host"), 42);
+        assert_eq!(at("at least 100ms"), 59);
+        assert_eq!(at("from 1 to 1000"), 80);
+        assert_eq!(at("found `600`"), 94);
+        assert_eq!(at("found `2xx`"), 99);
+        let empty = checked("{path: /h, statuses: []}").unwrap_err();
+        assert!(
+            empty[0].message.contains("at least one status"),
+            "{empty:?}"
+        );
+    }
 
     #[test]
     fn statuses_are_codes_or_ranges_within_100_to_599() {
