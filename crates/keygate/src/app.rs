@@ -1,6 +1,6 @@
 //! Starting a gateway: metrics and access log, admin token, store, the first state, both
-//! listeners, and the background tasks (reload, `last_used_at` writer, health checks); then serving until
-//! SIGTERM or SIGINT.
+//! listeners, and the background tasks (reload, `last_used_at` writer, upstream health
+//! checks); then serving until SIGTERM or SIGINT.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

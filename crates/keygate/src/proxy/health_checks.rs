@@ -8,7 +8,7 @@
 mod probe;
 mod report;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::task::AbortHandle;
@@ -97,7 +97,7 @@ impl HealthChecks {
         checker.health.clone()
     }
 
-    /// The verdict on `target` of `service` under `check`, if it has a checker.
+    /// The verdict on `target` of `service` under `check`, if one is kept.
     fn find(
         &self,
         service: &Arc<str>,
@@ -131,7 +131,7 @@ impl HealthChecks {
         let snapshot = state.load();
         let wanted = checked_targets(&snapshot);
         checkers.retain(|key, checker| {
-            let keep = wanted.contains_key(key);
+            let keep = wanted.contains(key);
             if !keep {
                 if let Some(task) = &checker.task {
                     task.abort();
@@ -141,7 +141,7 @@ impl HealthChecks {
             }
             keep
         });
-        for key in wanted.into_keys() {
+        for key in wanted {
             let checker = checkers.entry(key.clone()).or_insert_with(|| Checker {
                 health: Arc::default(),
                 task: None,
@@ -170,15 +170,15 @@ impl Drop for HealthChecks {
     }
 }
 
-/// Every checked target of `snapshot`, by key.
-fn checked_targets(snapshot: &Snapshot) -> HashMap<CheckKey, ()> {
-    let mut wanted = HashMap::new();
+/// The keys of every checked target of `snapshot`.
+fn checked_targets(snapshot: &Snapshot) -> HashSet<CheckKey> {
+    let mut wanted = HashSet::new();
     for service in &snapshot.services {
         let Some(check) = &service.upstream.health_check else {
             continue;
         };
         for target in &service.upstream.targets {
-            wanted.insert(CheckKey::of(&service.name, target, check), ());
+            wanted.insert(CheckKey::of(&service.name, target, check));
         }
     }
     wanted
