@@ -96,19 +96,6 @@ fn rfc3339(at: SystemTime) -> String {
         .unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
-    use super::*;
-
-    #[test]
-    fn times_are_rfc3339_to_the_millisecond() {
-        let at = UNIX_EPOCH + Duration::from_nanos(1_796_500_000_123_456_789);
-        assert_eq!(rfc3339(at), "2026-12-05T19:46:40.123Z");
-    }
-}
-
 impl ActiveReport {
     fn of(tally: &Tally) -> ActiveReport {
         ActiveReport {
@@ -194,5 +181,18 @@ impl HealthChecks {
             })
             .map(|service| service.name.to_string())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_to_the_millisecond() {
+        let at = UNIX_EPOCH + Duration::from_nanos(1_796_500_000_123_456_789);
+        assert_eq!(rfc3339(at), "2026-12-05T19:46:40.123Z");
     }
 }
