@@ -290,3 +290,64 @@ fn readyz_ignores_target_health_unless_asked() {
     let unknown = gateway.admin("GET", "/v1/services/nope/health", "");
     assert_eq!(unknown.status, 404);
 }
+
+#[test]
+fn a_reload_keeps_the_verdicts_of_unchanged_targets_and_stops_the_checks_that_go() {
+    let gone = crate::support::closed_port();
+    let echo = Echo::start("e");
+    let checked = service("s", "/s", &[format!("http://{gone}")]);
+    let gateway = Gateway::start(&format!("services:\n{checked}"));
+    until_state(&gateway, "s", gone, "down");
+    let checks = |gateway: &Gateway| {
+        target(&health(gateway, "s"), gone)["active"]["checks"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = checks(&gateway);
+
+    // Another service joins: `s` keeps its checker, its verdict and its count.
+    gateway.rewrite_config(&format!(
+        "services:\n{checked}{}",
+        service("t", "/t", &[echo.url()])
+    ));
+    eventually("the reload is applied", || {
+        gateway.get("/t/x", &[]).status == 200
+    });
+    let kept = target(&health(&gateway, "s"), gone);
+    assert_eq!(kept["state"], "down", "{kept}");
+    assert!(checks(&gateway) >= before, "the count went on");
+
+    // `s` drops its health check: its checker stops, and its series leave `/metrics`.
+    gateway.rewrite_config(&format!(
+        "services:\n  - name: s\n    path_prefix: /s\n    upstream: http://{gone}\n    routes: [{{name: all, paths: [\"/*\"], auth: none}}]\n{}",
+        service("t", "/t", &[echo.url()])
+    ));
+    eventually("the check of s is gone", || {
+        health(&gateway, "s")["health_check"] == false
+    });
+    let shown = target(&health(&gateway, "s"), gone);
+    assert!(shown["active"].is_null(), "{shown}");
+    eventually("the series of s leave /metrics", || {
+        healthy_gauge(&gateway, "s", gone).is_none()
+    });
+    assert_eq!(healthy_gauge(&gateway, "t", echo.address), Some(1.0));
+
+    // A service written through the admin API takes a health check too.
+    let written = format!(
+        r#"{{"path_prefix": "/u", "upstream": {{"targets": ["http://{gone}"], "health_check": {{"path": "/health", "interval": "100ms", "unhealthy_after": 1, "statuses": [200, "204-299"]}}}}, "routes": [{{"name": "all", "paths": ["/*"], "auth": "none"}}]}}"#
+    );
+    let put = gateway.admin("PUT", "/v1/services/u", &written);
+    assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
+    until_state(&gateway, "u", gone, "down");
+    let refused = gateway.admin(
+        "PUT",
+        "/v1/services/v",
+        r#"{"upstream": {"targets": ["http://127.0.0.1:1"], "health_check": {"path": "health"}}, "routes": []}"#,
+    );
+    assert_eq!(refused.status, 422);
+    let message = refused.json()["error"]["message"].to_string();
+    assert!(
+        message.contains("expected a path such as /health"),
+        "{message}"
+    );
+}
