@@ -925,3 +925,6 @@ mod subscriptions;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod upstream_tests;
