@@ -15,16 +15,16 @@ use keygate_store::StoreError;
 use serde_saphyr::Location;
 
 use super::file::{
-    At, FileConfig, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
-    FileDns, FileUpstream, FileUpstreamTargets,
+    At, FileConfig, FileDns, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
+    FileUpstream, FileUpstreamTargets,
 };
 use super::path_pattern::not_normal;
-use super::{ClusterSettings, DnsSettings, PoolLimits};
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, Failover, IdentityHeaders,
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
+use super::{ClusterSettings, DnsSettings, PoolLimits};
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
 /// own (framing, hop-by-hop) and the ones the gateway sets itself.
@@ -671,7 +671,11 @@ impl Checker<'_> {
         let defaults = PoolLimits::default();
         let keepalive = long.keepalive.as_ref();
         let max_connections = long.max_connections.as_ref().map(|limit| limit.value);
-        if let Some(limit) = long.max_connections.as_ref().filter(|limit| limit.value == 0) {
+        if let Some(limit) = long
+            .max_connections
+            .as_ref()
+            .filter(|limit| limit.value == 0)
+        {
             self.report(
                 &limit.referenced,
                 "`max_connections` is at least 1 (leave it out for no limit)",
@@ -715,7 +719,10 @@ impl Checker<'_> {
         let refresh_max = self.duration(dns.refresh_max.as_ref(), defaults.refresh_max.as_secs());
         if refresh_max < refresh_min {
             if let Some(at) = dns.refresh_max.as_ref().or(dns.refresh_min.as_ref()) {
-                self.report(&at.referenced, "`refresh_max` is shorter than `refresh_min`");
+                self.report(
+                    &at.referenced,
+                    "`refresh_max` is shorter than `refresh_min`",
+                );
             }
         }
         DnsSettings {

@@ -36,5 +36,8 @@ pub fn sweep_period(snapshot: &Snapshot, longest: Duration) -> Duration {
         .map(|service| service.upstream.pool.idle_timeout / 2)
         .min()
         .unwrap_or(longest);
-    shortest.clamp(Duration::from_millis(100), longest.max(Duration::from_millis(100)))
+    shortest.clamp(
+        Duration::from_millis(100),
+        longest.max(Duration::from_millis(100)),
+    )
 }

@@ -164,7 +164,10 @@ fn requests_over_max_connections_wait_their_turn_within_queue_timeout() {
     let started = Instant::now();
     let results = at_once(&gateway, 6, &[]);
     let elapsed = started.elapsed();
-    assert!(results.iter().all(|(status, _)| *status == 200), "{results:?}");
+    assert!(
+        results.iter().all(|(status, _)| *status == 200),
+        "{results:?}"
+    );
     // Six requests of 300 ms, two at a time: three rounds.
     assert!(elapsed >= Duration::from_millis(850), "took {elapsed:?}");
     assert_eq!(upstream.most_at_once(), 2, "two at a time");
@@ -194,7 +197,11 @@ fn idle_connections_are_kept_for_reuse_within_idle_timeout() {
     }
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(upstream.open(), upstream.opened(), "none closed");
-    assert!(upstream.opened() <= 2, "reused: {} opened", upstream.opened());
+    assert!(
+        upstream.opened() <= 2,
+        "reused: {} opened",
+        upstream.opened()
+    );
 }
 
 #[test]
@@ -202,8 +209,15 @@ fn no_more_than_max_idle_connections_are_kept_per_worker() {
     let upstream = Counting::start(Duration::from_millis(300));
     let gateway = gateway(&upstream.url(), "      keepalive: {max_idle: 1}");
     let results = at_once(&gateway, 6, &[]);
-    assert!(results.iter().all(|(status, _)| *status == 200), "{results:?}");
-    assert_eq!(upstream.opened(), 6, "six requests at once, six connections");
+    assert!(
+        results.iter().all(|(status, _)| *status == 200),
+        "{results:?}"
+    );
+    assert_eq!(
+        upstream.opened(),
+        6,
+        "six requests at once, six connections"
+    );
     // The test gateway has two workers: at most one idle connection each.
     eventually("the connections over max_idle are closed", || {
         upstream.open() <= 2

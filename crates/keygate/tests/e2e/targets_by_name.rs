@@ -170,7 +170,10 @@ fn a_name_with_two_addresses_gets_requests_on_both() {
     let dns = TestDns::start();
     dns.set(
         "orders.test",
-        Answer::Addresses(vec![Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2)], 60),
+        Answer::Addresses(
+            vec![Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2)],
+            60,
+        ),
     );
     let (port, _one, _two) = two_echoes();
     let gateway = gateway(&dns, "orders.test", port, ("1s", "300s"));
@@ -184,13 +187,19 @@ fn a_name_with_two_addresses_gets_requests_on_both() {
 fn a_changed_answer_is_picked_up_and_a_failed_one_keeps_the_last() {
     let dns = TestDns::start();
     let name = "moving.test";
-    dns.set(name, Answer::Addresses(vec![Ipv4Addr::new(127, 0, 0, 1)], 1));
+    dns.set(
+        name,
+        Answer::Addresses(vec![Ipv4Addr::new(127, 0, 0, 1)], 1),
+    );
     let (port, _one, _two) = two_echoes();
     let gateway = gateway(&dns, name, port, ("100ms", "300s"));
     let host = format!("{name}:{port}");
     assert!(servers(&gateway, 4, &host).iter().all(|s| s == "one"));
 
-    dns.set(name, Answer::Addresses(vec![Ipv4Addr::new(127, 0, 0, 2)], 1));
+    dns.set(
+        name,
+        Answer::Addresses(vec![Ipv4Addr::new(127, 0, 0, 2)], 1),
+    );
     eventually("the new address takes the requests", || {
         servers(&gateway, 2, &host).iter().all(|s| s == "two")
     });
@@ -212,8 +221,14 @@ fn the_ttl_says_when_a_name_is_asked_again_within_the_floor_and_ceiling() {
     let dns = TestDns::start();
     // Asked again after its 1 s TTL; after the 3600 s one only at the 2 s ceiling; the
     // 0 s one no sooner than the 500 ms floor.
-    dns.set("short.test", Answer::Addresses(vec![Ipv4Addr::LOCALHOST], 1));
-    dns.set("long.test", Answer::Addresses(vec![Ipv4Addr::LOCALHOST], 3600));
+    dns.set(
+        "short.test",
+        Answer::Addresses(vec![Ipv4Addr::LOCALHOST], 1),
+    );
+    dns.set(
+        "long.test",
+        Answer::Addresses(vec![Ipv4Addr::LOCALHOST], 3600),
+    );
     dns.set("zero.test", Answer::Addresses(vec![Ipv4Addr::LOCALHOST], 0));
     let gateway = Gateway::start(&format!(
         r#"
@@ -251,9 +266,18 @@ services:
         dns.queries("zero.test"),
     );
     // Upper bounds take the time slept plus the first query's lead into account.
-    assert!((3..=5).contains(&short), "short.test asked {short} times in {elapsed:.1}s");
-    assert!((2..=3).contains(&long), "long.test asked {long} times in {elapsed:.1}s");
-    assert!((6..=9).contains(&zero), "zero.test asked {zero} times in {elapsed:.1}s");
+    assert!(
+        (3..=5).contains(&short),
+        "short.test asked {short} times in {elapsed:.1}s"
+    );
+    assert!(
+        (2..=3).contains(&long),
+        "long.test asked {long} times in {elapsed:.1}s"
+    );
+    assert!(
+        (6..=9).contains(&zero),
+        "zero.test asked {zero} times in {elapsed:.1}s"
+    );
     drop(gateway);
 }
 
@@ -273,7 +297,13 @@ fn a_name_without_an_answer_is_a_502_until_it_resolves() {
     eventually("the denial is logged", || {
         read_file(&gateway.access_log).contains("upstream_unresolved")
     });
-    dns.set(name, Answer::Addresses(vec![Ipv4Addr::new(127, 0, 0, 2)], 60));
+    dns.set(
+        name,
+        Answer::Addresses(vec![Ipv4Addr::new(127, 0, 0, 2)], 60),
+    );
     eventually("the name resolves", || gateway.get("/", &[]).status == 200);
-    assert_eq!(servers(&gateway, 2, &format!("{name}:{port}")), ["two", "two"]);
+    assert_eq!(
+        servers(&gateway, 2, &format!("{name}:{port}")),
+        ["two", "two"]
+    );
 }

@@ -52,12 +52,19 @@ fn pool_limits_default_to_todays_pool_and_no_limit() {
 fn max_connections_zero_is_refused_where_written() {
     let problem = only_problem(&service("      max_connections: 0\n"));
     assert_eq!((problem.line, problem.column), (5, 24), "{problem:?}");
-    assert!(problem.message.contains("at least 1"), "{}", problem.message);
+    assert!(
+        problem.message.contains("at least 1"),
+        "{}",
+        problem.message
+    );
 }
 
 #[test]
 fn dns_defaults_and_values() {
-    assert_eq!(Config::parse("t.yaml", "").unwrap().dns, DnsSettings::default());
+    assert_eq!(
+        Config::parse("t.yaml", "").unwrap().dns,
+        DnsSettings::default()
+    );
     let dns = Config::parse(
         "t.yaml",
         "dns:\n  nameservers: [10.0.0.2, \"127.0.0.1:5353\", \"[::1]:53\"]\n  refresh_min: 2s\n  refresh_max: 1m\n",
@@ -80,8 +87,16 @@ fn dns_defaults_and_values() {
 fn bad_dns_settings_are_refused_where_written() {
     let problem = only_problem("dns:\n  nameservers: [ns.example]\n");
     assert_eq!((problem.line, problem.column), (2, 17), "{problem:?}");
-    assert!(problem.message.contains("`ns.example`"), "{}", problem.message);
+    assert!(
+        problem.message.contains("`ns.example`"),
+        "{}",
+        problem.message
+    );
     let problem = only_problem("dns:\n  refresh_min: 10s\n  refresh_max: 5s\n");
     assert_eq!((problem.line, problem.column), (3, 16), "{problem:?}");
-    assert!(problem.message.contains("shorter than"), "{}", problem.message);
+    assert!(
+        problem.message.contains("shorter than"),
+        "{}",
+        problem.message
+    );
 }

@@ -24,8 +24,8 @@ mod body;
 mod health;
 mod named;
 mod pool;
-mod resolve;
 pub mod request_head;
+mod resolve;
 pub mod response_head;
 
 use std::future::poll_fn;
@@ -457,11 +457,11 @@ impl Upstream {
         let mut fresh_only = false;
         loop {
             let slot = target.pool.admit().await.map_err(|_| Failure::busy())?;
-            let (mut connection, reused) =
-                match (!fresh_only).then(|| target.pool.take()).flatten() {
-                    Some(connection) => (connection, true),
-                    None => (self.connect(target).await?, false),
-                };
+            let (mut connection, reused) = match (!fresh_only).then(|| target.pool.take()).flatten()
+            {
+                Some(connection) => (connection, true),
+                None => (self.connect(target).await?, false),
+            };
             connection.hold(slot);
             match self.exchange(target, connection, outgoing, body).await {
                 Ok(response) => return Ok(response),

@@ -59,7 +59,11 @@ impl ServiceUpstream {
     /// The upstream of `settings`; its host names, if any, resolved as `dns` says (the
     /// first answer is asked for now, in the background).
     pub fn new(settings: &UpstreamSettings, dns: &DnsSettings) -> ServiceUpstream {
-        if settings.targets.iter().all(|target| ip_literal(target).is_some()) {
+        if settings
+            .targets
+            .iter()
+            .all(|target| ip_literal(target).is_some())
+        {
             return ServiceUpstream::Fixed(Upstream::new(settings));
         }
         let names = settings
@@ -185,6 +189,7 @@ fn port(target: &Target) -> u16 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use http::uri::{Authority, Scheme};
@@ -192,7 +197,7 @@ mod tests {
     fn target(authority: &str) -> Target {
         Target {
             scheme: Scheme::HTTP,
-            authority: Authority::from_maybe_shared(authority.to_owned()).unwrap(),
+            authority: authority.parse::<Authority>().unwrap(),
             base_path: String::new(),
         }
     }

@@ -175,11 +175,11 @@ async fn refresh(resolution: Arc<Resolution>, key: Key) {
                 .await
                 .map_err(|error| error.to_string())
                 .map(|lookup| {
-                    let ttl = lookup.valid_until().saturating_duration_since(Instant::now());
-                    let addresses: Vec<_> = lookup
-                        .iter()
-                        .map(|ip| SocketAddr::new(ip, *port))
-                        .collect();
+                    let ttl = lookup
+                        .valid_until()
+                        .saturating_duration_since(Instant::now());
+                    let addresses: Vec<_> =
+                        lookup.iter().map(|ip| SocketAddr::new(ip, *port)).collect();
                     (addresses, ttl)
                 }),
             None => Err("no resolver".to_owned()),
@@ -252,6 +252,7 @@ fn resolver(dns: &DnsSettings) -> Result<TokioResolver, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -267,8 +268,14 @@ mod tests {
     fn a_ttl_is_kept_between_the_floor_and_the_ceiling() {
         let dns = dns();
         assert_eq!(next_refresh(Duration::ZERO, &dns), Duration::from_secs(2));
-        assert_eq!(next_refresh(Duration::from_secs(30), &dns), Duration::from_secs(30));
-        assert_eq!(next_refresh(Duration::from_secs(86400), &dns), Duration::from_secs(60));
+        assert_eq!(
+            next_refresh(Duration::from_secs(30), &dns),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            next_refresh(Duration::from_secs(86400), &dns),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]
@@ -304,7 +311,11 @@ mod tests {
         resolution.install(vec![b, a]);
         assert_eq!(*resolution.addresses(), [a, b], "sorted");
         resolution.install(vec![a, b, a]);
-        assert_eq!(count.0.load(Ordering::SeqCst), 1, "the same set in another order");
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            1,
+            "the same set in another order"
+        );
         resolution.install(vec![b]);
         assert_eq!(count.0.load(Ordering::SeqCst), 2);
     }
