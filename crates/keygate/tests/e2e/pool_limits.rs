@@ -236,3 +236,35 @@ fn max_idle_zero_keeps_no_connection() {
     assert_eq!(upstream.opened(), 3, "a new connection for each request");
     eventually("every connection is closed", || upstream.open() == 0);
 }
+
+#[test]
+fn a_request_that_finds_its_target_full_goes_on_to_another() {
+    let first = Echo::start("first");
+    let second = Echo::start("second");
+    let gateway = gateway(
+        &format!("{}\", \"{}", first.url(), second.url()),
+        "      max_connections: 1\n      queue_timeout: 200ms",
+    );
+    let slow = [("x-echo-delay-ms", "2000")];
+    std::thread::scope(|scope| {
+        // Round-robin: the slow request holds the first target's one slot, the next
+        // request goes to the second target, and the third finds the first one full.
+        let held = scope.spawn(|| gateway.get("/", &slow));
+        std::thread::sleep(Duration::from_millis(300));
+        let next = gateway.get("/", &[]);
+        assert_eq!(next.json()["server"], "second");
+        let started = Instant::now();
+        let third = gateway.get("/", &[]);
+        let waited = started.elapsed();
+        assert_eq!(third.status, 200, "{third:?}");
+        assert_eq!(third.json()["server"], "second");
+        assert!(
+            waited >= Duration::from_millis(180),
+            "waited {waited:?} for the first"
+        );
+        assert_eq!(held.join().unwrap().json()["server"], "first");
+    });
+    eventually("the third request is logged with two tries", || {
+        read_file(&gateway.access_log).contains("\"tries\":2")
+    });
+}

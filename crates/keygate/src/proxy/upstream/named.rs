@@ -202,6 +202,48 @@ mod tests {
         }
     }
 
+    fn settings(target: Target) -> UpstreamSettings {
+        UpstreamSettings {
+            targets: vec![target],
+            connect_timeout: std::time::Duration::from_secs(1),
+            read_timeout: std::time::Duration::from_secs(1),
+            send_timeout: std::time::Duration::from_secs(1),
+            failover: crate::config::Failover::default(),
+            pool: crate::config::PoolLimits::default(),
+        }
+    }
+
+    #[test]
+    fn a_rebuilt_upstream_keeps_the_pool_and_health_of_addresses_that_stay() {
+        let named = target("orders.test:8080");
+        let settings = settings(named.clone());
+        let at = |addresses: &[&str]| -> Vec<(&Target, String)> {
+            addresses
+                .iter()
+                .map(|a| (&named, (*a).to_owned()))
+                .collect()
+        };
+        let before =
+            Upstream::with_targets(&settings, at(&["127.0.0.1:8080", "127.0.0.2:8080"]), None);
+        let after = Upstream::with_targets(
+            &settings,
+            at(&["127.0.0.2:8080", "127.0.0.3:8080"]),
+            Some(&before),
+        );
+        assert!(Arc::ptr_eq(&after.targets[0].pool, &before.targets[1].pool));
+        assert!(Arc::ptr_eq(
+            &after.targets[0].health,
+            &before.targets[1].health
+        ));
+        assert!(before
+            .targets
+            .iter()
+            .all(|old| !Arc::ptr_eq(&after.targets[1].pool, &old.pool)));
+        assert_eq!(after.targets[1].host_header, "orders.test:8080", "the name");
+        assert_eq!(after.targets[1].index, 1);
+        assert_eq!(after.retries, 1, "one per other address");
+    }
+
     #[test]
     fn ip_literals_are_told_from_names() {
         assert!(ip_literal(&target("127.0.0.1:8080")).is_some());
