@@ -2,7 +2,7 @@
 //! with its line and column instead of stopping at the first.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,16 +15,16 @@ use keygate_store::StoreError;
 use serde_saphyr::Location;
 
 use super::file::{
-    At, FileConfig, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
+    At, FileConfig, FileDns, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
     FileUpstream, FileUpstreamTargets,
 };
 use super::path_pattern::not_normal;
-use super::ClusterSettings;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, Failover, IdentityHeaders,
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
+use super::{ClusterSettings, DnsSettings, PoolLimits};
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
 /// own (framing, hop-by-hop) and the ones the gateway sets itself.
@@ -249,6 +249,7 @@ impl Checker<'_> {
             cluster: ClusterSettings {
                 reconcile_interval: self.duration(file.cluster.reconcile_interval.as_ref(), 10),
             },
+            dns: self.dns(&file.dns),
         }
     }
 
@@ -625,13 +626,14 @@ impl Checker<'_> {
     }
 
     fn upstream(&mut self, upstream: &At<FileUpstream>) -> UpstreamSettings {
-        let (urls, connect, read, send, failover) = match &upstream.value {
+        let (urls, connect, read, send, failover, pool) = match &upstream.value {
             FileUpstream::Url(url) => (
                 vec![(url.as_str(), upstream.referenced)],
                 Duration::from_secs(5),
                 Duration::from_secs(60),
                 Duration::from_secs(60),
                 Failover::default(),
+                PoolLimits::default(),
             ),
             FileUpstream::Targets(long) => {
                 if long.targets.is_empty() {
@@ -646,6 +648,7 @@ impl Checker<'_> {
                     self.duration(long.read_timeout.as_ref(), 60),
                     self.duration(long.send_timeout.as_ref(), 60),
                     self.failover(long),
+                    self.pool_limits(long),
                 )
             }
         };
@@ -659,6 +662,73 @@ impl Checker<'_> {
             read_timeout: read,
             send_timeout: send,
             failover,
+            pool,
+        }
+    }
+
+    /// The keep-alive and connection limits of a long-form `upstream:`.
+    fn pool_limits(&mut self, long: &FileUpstreamTargets) -> PoolLimits {
+        let defaults = PoolLimits::default();
+        let keepalive = long.keepalive.as_ref();
+        let max_connections = long.max_connections.as_ref().map(|limit| limit.value);
+        if let Some(limit) = long
+            .max_connections
+            .as_ref()
+            .filter(|limit| limit.value == 0)
+        {
+            self.report(
+                &limit.referenced,
+                "`max_connections` is at least 1 (leave it out for no limit)",
+            );
+        }
+        PoolLimits {
+            max_idle: keepalive
+                .and_then(|keepalive| keepalive.max_idle)
+                .unwrap_or(defaults.max_idle),
+            idle_timeout: self.duration(
+                keepalive.and_then(|keepalive| keepalive.idle_timeout.as_ref()),
+                defaults.idle_timeout.as_secs(),
+            ),
+            max_connections,
+            queue_timeout: self.duration(
+                long.queue_timeout.as_ref(),
+                defaults.queue_timeout.as_secs(),
+            ),
+        }
+    }
+
+    /// `dns:`: name servers as `ip` (port 53) or `ip:port`, and the refresh bounds.
+    fn dns(&mut self, dns: &FileDns) -> DnsSettings {
+        let defaults = DnsSettings::default();
+        let nameservers = dns.nameservers.iter().flatten().filter_map(|server| {
+            let text = server.value.as_str();
+            let parsed = text
+                .parse::<SocketAddr>()
+                .ok()
+                .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
+            if parsed.is_none() {
+                self.report(
+                    &server.referenced,
+                    format!("expected a name server address such as 10.0.0.2 or 127.0.0.1:5353, found `{text}`"),
+                );
+            }
+            parsed
+        });
+        let nameservers = nameservers.collect();
+        let refresh_min = self.duration(dns.refresh_min.as_ref(), defaults.refresh_min.as_secs());
+        let refresh_max = self.duration(dns.refresh_max.as_ref(), defaults.refresh_max.as_secs());
+        if refresh_max < refresh_min {
+            if let Some(at) = dns.refresh_max.as_ref().or(dns.refresh_min.as_ref()) {
+                self.report(
+                    &at.referenced,
+                    "`refresh_max` is shorter than `refresh_min`",
+                );
+            }
+        }
+        DnsSettings {
+            nameservers,
+            refresh_min,
+            refresh_max,
         }
     }
 
@@ -863,3 +933,6 @@ mod subscriptions;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod upstream_tests;

@@ -537,7 +537,7 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let upstream = &upstreams::of(snapshot)[matched.index.0];
+    let upstream = upstreams::of(snapshot)[matched.index.0].current().await?;
     let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
     let mut query = parts.uri.query().map(Cow::Borrowed);
     let caller = admitted.caller;

@@ -2,15 +2,18 @@
 //! built from the services on first use, then shared by every request on that snapshot.
 //! The state holds them without naming their type, so it depends on nothing of the proxy.
 
-use super::upstream::Upstream;
+use std::time::Duration;
+
+use super::upstream::ServiceUpstream;
 use crate::state::Snapshot;
 
-/// The upstream of each service of `snapshot`, by service index; built on the first call.
-pub fn of(snapshot: &Snapshot) -> &[Upstream] {
-    let build = || -> Vec<Upstream> {
+/// The upstream of each service of `snapshot`, by service index; built on the first call
+/// (which also starts resolving the host names they name).
+pub fn of(snapshot: &Snapshot) -> &[ServiceUpstream] {
+    let build = || -> Vec<ServiceUpstream> {
         let services = snapshot.services.iter();
         services
-            .map(|service| Upstream::new(&service.upstream))
+            .map(|service| ServiceUpstream::new(&service.upstream, &snapshot.config.dns))
             .collect()
     };
     let built = snapshot.upstreams.get_or_fill(build);
@@ -18,7 +21,23 @@ pub fn of(snapshot: &Snapshot) -> &[Upstream] {
 }
 
 /// The upstreams of `snapshot` if a request has built them; none otherwise.
-pub fn built(snapshot: &Snapshot) -> &[Upstream] {
-    let built = snapshot.upstreams.get::<Vec<Upstream>>();
+pub fn built(snapshot: &Snapshot) -> &[ServiceUpstream] {
+    let built = snapshot.upstreams.get::<Vec<ServiceUpstream>>();
     built.map_or(&[], Vec::as_slice)
+}
+
+/// How often idle upstream connections are swept: half the shortest `idle_timeout` of
+/// `snapshot`'s services (at least 100 ms), at most `longest`, so that an idle connection
+/// is closed at most half its timeout late.
+pub fn sweep_period(snapshot: &Snapshot, longest: Duration) -> Duration {
+    let shortest = snapshot
+        .services
+        .iter()
+        .map(|service| service.upstream.pool.idle_timeout / 2)
+        .min()
+        .unwrap_or(longest);
+    shortest.clamp(
+        Duration::from_millis(100),
+        longest.max(Duration::from_millis(100)),
+    )
 }

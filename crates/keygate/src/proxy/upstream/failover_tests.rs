@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::config::{Failover, RetryOn, Target, UpstreamSettings};
+use crate::config::{Failover, PoolLimits, RetryOn, Target, UpstreamSettings};
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
@@ -64,6 +64,7 @@ fn upstream(targets: Vec<Target>, failover: Failover) -> Upstream {
             max_fails: 0,
             ..failover
         },
+        pool: PoolLimits::default(),
     })
 }
 

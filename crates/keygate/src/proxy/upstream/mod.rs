@@ -15,11 +15,17 @@
 //! once the request went out only for an idempotent request without a body, and only on
 //! the failures `retry_on` names. Each target's passive health ([`health`]) skips one
 //! that keeps failing.
+//!
+//! A target named by host name stands for one target per address it resolves to
+//! ([`named`], [`resolve`]); a target with `max_connections` holds a slot per request
+//! under way ([`pool`]).
 
 mod body;
 mod health;
+mod named;
 mod pool;
 pub mod request_head;
+mod resolve;
 pub mod response_head;
 
 use std::future::poll_fn;
@@ -38,9 +44,10 @@ use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
 pub use body::{UpstreamBody, UpstreamBodyError};
+pub use named::{CurrentUpstream, ServiceUpstream};
 
 use super::error::ProxyError;
-use crate::config::{Failover, RetryOn, UpstreamSettings};
+use crate::config::{Failover, RetryOn, Target, UpstreamSettings};
 use crate::proxy::chunked::ChunkedDecoder;
 use body::Delimiter;
 use health::{now_ms, Availability, HealthPolicy, TargetHealth};
@@ -48,13 +55,6 @@ use pool::{Connection, ConnectionPool};
 use request_head::{body_framing, write_body_end, write_body_piece, write_head};
 pub use request_head::{AsSent, FieldRewrite, RequestPath};
 use response_head::{Framing, ResponseHead};
-
-/// How long an idle upstream connection is kept (as hyper's client and nginx's
-/// `keepalive_timeout` of 60–90 s; upstreams usually close theirs sooner).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// At most this many idle connections per target and worker thread.
-const MAX_IDLE_PER_THREAD: usize = 1024;
 
 /// A response head larger than this is refused (`502`).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -71,8 +71,9 @@ pub struct UpstreamTarget {
     pool: Arc<ConnectionPool>,
     /// Its place among the service's targets.
     index: usize,
-    /// Whether it is skipped for now, shared by every worker thread.
-    health: TargetHealth,
+    /// Whether it is skipped for now, shared by every worker thread (and kept when a
+    /// name's addresses change and this one stays).
+    health: Arc<TargetHealth>,
 }
 
 /// The targets and timeouts of one service.
@@ -125,6 +126,8 @@ enum Fault {
     Broken,
     /// The client's request body failed.
     Client,
+    /// The target was at `max_connections` for `queue_timeout`: nothing was sent.
+    Busy,
 }
 
 impl Fault {
@@ -138,7 +141,7 @@ impl Fault {
     /// after the others only when `resendable` (idempotent, without a body).
     fn may_go_on(self, retry_on: RetryOn, resendable: bool, body_kept: bool) -> bool {
         match self {
-            Fault::Connect => retry_on.has(RetryOn::CONNECT) && body_kept,
+            Fault::Connect | Fault::Busy => retry_on.has(RetryOn::CONNECT) && body_kept,
             Fault::Reset => retry_on.has(RetryOn::RESET) && resendable,
             Fault::Timeout => retry_on.has(RetryOn::TIMEOUT) && resendable,
             Fault::Stale | Fault::Broken | Fault::Client => false,
@@ -186,6 +189,15 @@ impl Failure {
         }
     }
 
+    /// No slot of the target came free in time.
+    fn busy() -> Failure {
+        Failure {
+            error: ProxyError::UpstreamBusy,
+            stale_connection: false,
+            fault: Fault::Busy,
+        }
+    }
+
     /// No connection could be made.
     fn connect(error: ProxyError) -> Failure {
         Failure {
@@ -213,25 +225,56 @@ impl Failure {
 }
 
 impl Upstream {
-    /// The targets and timeouts of a service's upstream settings. Needs no runtime until
-    /// used.
+    /// The targets and timeouts of a service's upstream settings, each target connected
+    /// to by its `host:port` as written. Needs no runtime until used.
     pub fn new(settings: &UpstreamSettings) -> Upstream {
         let targets = settings
             .targets
             .iter()
-            .enumerate()
-            .map(|(index, target)| UpstreamTarget {
-                base_path: target.base_path.clone(),
-                host_header: HeaderValue::from_str(target.authority.as_str())
-                    .unwrap_or_else(|_| HeaderValue::from_static("")),
-                address: format!(
+            .map(|target| {
+                let address = format!(
                     "{}:{}",
                     target.authority.host(),
                     target.authority.port_u16().unwrap_or(80)
-                ),
-                pool: Arc::new(ConnectionPool::new(IDLE_TIMEOUT, MAX_IDLE_PER_THREAD)),
-                index,
-                health: TargetHealth::default(),
+                );
+                (target, address)
+            })
+            .collect::<Vec<_>>();
+        Upstream::with_targets(settings, targets, None)
+    }
+
+    /// The upstream of `settings` with one target per `(configured target, address)`, in
+    /// that order. A target whose configured target and address `previous` had keeps its
+    /// pool and health there.
+    fn with_targets(
+        settings: &UpstreamSettings,
+        addresses: Vec<(&Target, String)>,
+        previous: Option<&Upstream>,
+    ) -> Upstream {
+        let targets = addresses
+            .into_iter()
+            .enumerate()
+            .map(|(index, (target, address))| {
+                let host_header = HeaderValue::from_str(target.authority.as_str())
+                    .unwrap_or_else(|_| HeaderValue::from_static(""));
+                let kept = previous.and_then(|previous| {
+                    previous.targets.iter().find(|old| {
+                        old.address == address
+                            && old.host_header == host_header
+                            && old.base_path == target.base_path
+                    })
+                });
+                UpstreamTarget {
+                    base_path: target.base_path.clone(),
+                    host_header,
+                    address,
+                    pool: kept.map_or_else(
+                        || Arc::new(ConnectionPool::new(&settings.pool)),
+                        |old| old.pool.clone(),
+                    ),
+                    index,
+                    health: kept.map_or_else(Arc::default, |old| old.health.clone()),
+                }
             })
             .collect::<Vec<_>>();
         let Failover {
@@ -413,10 +456,13 @@ impl Upstream {
     {
         let mut fresh_only = false;
         loop {
-            let (connection, reused) = match (!fresh_only).then(|| target.pool.take()).flatten() {
+            let slot = target.pool.admit().await.map_err(|_| Failure::busy())?;
+            let (mut connection, reused) = match (!fresh_only).then(|| target.pool.take()).flatten()
+            {
                 Some(connection) => (connection, true),
                 None => (self.connect(target).await?, false),
             };
+            connection.hold(slot);
             match self.exchange(target, connection, outgoing, body).await {
                 Ok(response) => return Ok(response),
                 Err(failure) if failure.stale_connection && reused && resendable => {
