@@ -43,6 +43,21 @@ pub struct FileConfig {
     /// Several nodes on one PostgreSQL store.
     #[serde(default)]
     pub cluster: FileCluster,
+    /// How upstream host names are resolved.
+    #[serde(default)]
+    pub dns: FileDns,
+}
+
+/// `dns:` — the name servers and re-resolution bounds for upstream targets by name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDns {
+    /// Name servers as `ip` or `ip:port` (default: the system's).
+    pub nameservers: Option<Vec<At<String>>>,
+    /// Shortest time between two resolutions of a name (default 1s).
+    pub refresh_min: Option<At<String>>,
+    /// Longest time between two resolutions of a name (default 300s).
+    pub refresh_max: Option<At<String>>,
 }
 
 /// `cluster:` — how a node on a PostgreSQL store keeps up with the other nodes' writes.
@@ -210,6 +225,12 @@ pub struct FileUpstreamTargets {
     pub fail_timeout: Option<At<String>>,
     /// Active health checks of every target (none by default).
     pub health_check: Option<At<FileHealthCheck>>,
+    /// Idle connections kept to each target.
+    pub keepalive: Option<FileKeepalive>,
+    /// Requests under way per target (default: no limit).
+    pub max_connections: Option<At<u32>>,
+    /// How long a request waits for a connection under `max_connections` (default 1s).
+    pub queue_timeout: Option<At<String>>,
 }
 
 /// `upstream.health_check:` — a request to each target every `interval`.
@@ -242,6 +263,16 @@ pub enum FileStatus {
     Code(u32),
     /// `"200-399"` or `"204"`
     Text(String),
+}
+
+/// `upstream.keepalive:` — idle connections kept to each target.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileKeepalive {
+    /// Idle connections kept per target and worker thread (default 1024).
+    pub max_idle: Option<usize>,
+    /// How long an idle connection is kept (default 90s).
+    pub idle_timeout: Option<At<String>>,
 }
 
 impl<'de> Deserialize<'de> for FileUpstream {

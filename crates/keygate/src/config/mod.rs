@@ -53,6 +53,32 @@ pub struct Config {
     pub service_documents: Vec<ServiceDocument>,
     /// How a node on a PostgreSQL store follows the other nodes.
     pub cluster: ClusterSettings,
+    /// How upstream host names are resolved.
+    pub dns: DnsSettings,
+}
+
+/// `dns:` — how upstream targets named by host name are resolved and kept up to date.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DnsSettings {
+    /// Name servers to ask (`ip:port`); empty = the system's (`/etc/resolv.conf`, with
+    /// `/etc/hosts` first).
+    pub nameservers: Vec<SocketAddr>,
+    /// A name is re-resolved no sooner than this after an answer, however short its TTL
+    /// (default 1 s); also the first wait after a failed resolution.
+    pub refresh_min: Duration,
+    /// ... and no later than this, however long its TTL (default 300 s); also the
+    /// longest wait between tries while resolution keeps failing.
+    pub refresh_max: Duration,
+}
+
+impl Default for DnsSettings {
+    fn default() -> DnsSettings {
+        DnsSettings {
+            nameservers: Vec::new(),
+            refresh_min: Duration::from_secs(1),
+            refresh_max: Duration::from_secs(300),
+        }
+    }
 }
 
 /// `cluster:` — how a node on a shared PostgreSQL store follows the other nodes' writes.
@@ -187,6 +213,8 @@ pub struct UpstreamSettings {
     pub failover: Failover,
     /// Active health checks of every target; `None` = none (passive health only).
     pub health_check: Option<HealthCheck>,
+    /// Keep-alive and connection limits per target.
+    pub pool: PoolLimits,
 }
 
 /// `upstream.health_check:` — a request to `path` on every target each `interval`, off
@@ -252,6 +280,31 @@ impl StatusSet {
     /// Whether the set has no status.
     pub fn is_empty(&self) -> bool {
         *self == StatusSet::EMPTY
+    }
+}
+
+/// How many connections a service keeps and opens to each of its targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// Idle keep-alive connections kept per target and worker thread, as nginx's
+    /// `keepalive` is per worker process (default 1024); 0 = none are kept.
+    pub max_idle: usize,
+    /// How long an idle connection is kept (default 90 s).
+    pub idle_timeout: Duration,
+    /// Requests under way per target, all worker threads together; `None` = no limit.
+    pub max_connections: Option<u32>,
+    /// How long a request waits for one of them to end before a `503` (default 1 s).
+    pub queue_timeout: Duration,
+}
+
+impl Default for PoolLimits {
+    fn default() -> PoolLimits {
+        PoolLimits {
+            max_idle: 1024,
+            idle_timeout: Duration::from_secs(90),
+            max_connections: None,
+            queue_timeout: Duration::from_secs(1),
+        }
     }
 }
 

@@ -35,7 +35,7 @@ use super::path_normal::normalise;
 use super::request_id::{RequestId, RequestIdField};
 use super::respond::error_response;
 use super::trace_context::TraceParent;
-use super::upstream::{RequestPath, Tries, Upstream};
+use super::upstream::{RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
@@ -117,6 +117,11 @@ impl Gateway {
             metrics,
             health_checks,
         }
+    }
+
+    /// The health checkers whose verdicts the upstreams read.
+    pub fn health_checks(&self) -> &HealthChecks {
+        &self.health_checks
     }
 
     /// Phases 1–5 for one request head, none of which waits: a request refused on any of
@@ -539,7 +544,7 @@ fn authorize(
 #[derive(Clone, Copy)]
 struct Destination<'s> {
     snapshot: &'s Snapshot,
-    upstream: &'s Upstream,
+    upstream: &'s ServiceUpstream,
 }
 
 /// Phase 6: rewrite the request for the upstream, send it, and stream the answer back.
@@ -559,6 +564,7 @@ where
     B::Error: std::fmt::Display,
 {
     let Destination { snapshot, upstream } = destination;
+    let upstream = upstream.current().await?;
     let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
     let mut query = parts.uri.query().map(Cow::Borrowed);
     let caller = admitted.caller;

@@ -26,10 +26,12 @@ mod normalise;
 mod one_process;
 mod partial_heads;
 mod plans;
+mod pool_limits;
 mod postgres_errors;
 mod readme_curls;
 mod request_ids;
 mod routing;
+mod targets_by_name;
 mod walkthrough;
 
 use support::{Echo, Gateway};

@@ -121,7 +121,7 @@ impl HealthChecks {
         let upstream = &service.upstream;
         let passive: Vec<bool> = upstreams::built(snapshot)
             .get(index)
-            .map(|built| built.cooling_down().collect())
+            .map(|built| built.cooling_down(upstream.targets.len()))
             .unwrap_or_default();
         let targets: Vec<TargetReport> = upstream
             .targets

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::config::{Failover, RetryOn, Target, UpstreamSettings};
+use crate::config::{Failover, PoolLimits, RetryOn, Target, UpstreamSettings};
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
@@ -65,6 +65,7 @@ fn upstream(targets: Vec<Target>, failover: Failover) -> Upstream {
             ..failover
         },
         health_check: None,
+        pool: PoolLimits::default(),
     })
 }
 
