@@ -167,14 +167,12 @@ impl Named {
                     (None, Some(ip)) => vec![SocketAddr::new(ip, port(target))],
                     (None, None) => Vec::new(),
                 };
-                addresses
-                    .into_iter()
-                    .map(move |address| Placed {
-                        target,
-                        configured,
-                        address: address.to_string(),
-                        active: active.clone(),
-                    })
+                addresses.into_iter().map(move |address| Placed {
+                    target,
+                    configured,
+                    address: address.to_string(),
+                    active: active.clone(),
+                })
             })
             .collect();
         let previous = self.current.load_full();
