@@ -245,13 +245,14 @@ fn a_target_its_checker_holds_down_is_skipped_unless_every_target_is_down() {
         send_timeout: Duration::from_secs(1),
         failover: Failover::default(),
         health_check: None,
+        pool: PoolLimits::default(),
     };
     let verdicts = [
         Arc::new(ActiveHealth::default()),
         Arc::new(ActiveHealth::default()),
     ];
-    let mut handed = verdicts.iter();
-    let upstream = Upstream::checked(&settings, |_| handed.next().cloned());
+    let handed: Vec<_> = verdicts.iter().cloned().map(Some).collect();
+    let upstream = Upstream::checked(&settings, &handed);
     let picked = |upstream: &Upstream| -> Vec<usize> {
         (0..4).map(|_| upstream.pick().unwrap().index).collect()
     };
