@@ -1,8 +1,10 @@
 //! Checks a parsed file and builds the internal configuration, collecting every problem
 //! with its line and column instead of stopping at the first.
 
+mod health_check;
+
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,17 +17,17 @@ use keygate_store::StoreError;
 use serde_saphyr::Location;
 
 use super::file::{
-    At, FileConfig, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
+    At, FileConfig, FileDns, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
     FileUpstream, FileUpstreamTargets,
 };
 use super::path_pattern::not_normal;
 use super::Balance;
-use super::ClusterSettings;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, Failover, IdentityHeaders,
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
+use super::{ClusterSettings, DnsSettings, PoolLimits};
 use balance::target_entry;
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
@@ -236,6 +238,10 @@ impl Checker<'_> {
             }),
             consumer_metrics: file.admin.consumer_metrics.unwrap_or(false),
             metrics_auth: file.admin.metrics_auth.unwrap_or(false),
+            readyz_requires_healthy_targets: file
+                .admin
+                .readyz_requires_healthy_targets
+                .unwrap_or(false),
         };
         Config {
             proxy,
@@ -251,6 +257,7 @@ impl Checker<'_> {
             cluster: ClusterSettings {
                 reconcile_interval: self.duration(file.cluster.reconcile_interval.as_ref(), 10),
             },
+            dns: self.dns(&file.dns),
         }
     }
 
@@ -627,13 +634,15 @@ impl Checker<'_> {
     }
 
     fn upstream(&mut self, upstream: &At<FileUpstream>) -> UpstreamSettings {
-        let (urls, connect, read, send, failover) = match &upstream.value {
+        let (urls, connect, read, send, failover, pool, health_check) = match &upstream.value {
             FileUpstream::Url(url) => (
                 vec![(url.as_str(), upstream.referenced, None)],
                 Duration::from_secs(5),
                 Duration::from_secs(60),
                 Duration::from_secs(60),
                 Failover::default(),
+                PoolLimits::default(),
+                None,
             ),
             FileUpstream::Targets(long) => {
                 if long.targets.is_empty() {
@@ -645,6 +654,10 @@ impl Checker<'_> {
                     self.duration(long.read_timeout.as_ref(), 60),
                     self.duration(long.send_timeout.as_ref(), 60),
                     self.failover(long),
+                    self.pool_limits(long),
+                    long.health_check
+                        .as_ref()
+                        .map(|check| self.health_check(check)),
                 )
             }
         };
@@ -672,6 +685,74 @@ impl Checker<'_> {
             read_timeout: read,
             send_timeout: send,
             failover,
+            pool,
+            health_check,
+        }
+    }
+
+    /// The keep-alive and connection limits of a long-form `upstream:`.
+    fn pool_limits(&mut self, long: &FileUpstreamTargets) -> PoolLimits {
+        let defaults = PoolLimits::default();
+        let keepalive = long.keepalive.as_ref();
+        let max_connections = long.max_connections.as_ref().map(|limit| limit.value);
+        if let Some(limit) = long
+            .max_connections
+            .as_ref()
+            .filter(|limit| limit.value == 0)
+        {
+            self.report(
+                &limit.referenced,
+                "`max_connections` is at least 1 (leave it out for no limit)",
+            );
+        }
+        PoolLimits {
+            max_idle: keepalive
+                .and_then(|keepalive| keepalive.max_idle)
+                .unwrap_or(defaults.max_idle),
+            idle_timeout: self.duration(
+                keepalive.and_then(|keepalive| keepalive.idle_timeout.as_ref()),
+                defaults.idle_timeout.as_secs(),
+            ),
+            max_connections,
+            queue_timeout: self.duration(
+                long.queue_timeout.as_ref(),
+                defaults.queue_timeout.as_secs(),
+            ),
+        }
+    }
+
+    /// `dns:`: name servers as `ip` (port 53) or `ip:port`, and the refresh bounds.
+    fn dns(&mut self, dns: &FileDns) -> DnsSettings {
+        let defaults = DnsSettings::default();
+        let nameservers = dns.nameservers.iter().flatten().filter_map(|server| {
+            let text = server.value.as_str();
+            let parsed = text
+                .parse::<SocketAddr>()
+                .ok()
+                .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
+            if parsed.is_none() {
+                self.report(
+                    &server.referenced,
+                    format!("expected a name server address such as 10.0.0.2 or 127.0.0.1:5353, found `{text}`"),
+                );
+            }
+            parsed
+        });
+        let nameservers = nameservers.collect();
+        let refresh_min = self.duration(dns.refresh_min.as_ref(), defaults.refresh_min.as_secs());
+        let refresh_max = self.duration(dns.refresh_max.as_ref(), defaults.refresh_max.as_secs());
+        if refresh_max < refresh_min {
+            if let Some(at) = dns.refresh_max.as_ref().or(dns.refresh_min.as_ref()) {
+                self.report(
+                    &at.referenced,
+                    "`refresh_max` is shorter than `refresh_min`",
+                );
+            }
+        }
+        DnsSettings {
+            nameservers,
+            refresh_min,
+            refresh_max,
         }
     }
 
@@ -831,15 +912,9 @@ impl Checker<'_> {
     }
 }
 
-/// Where line `line`, column `column` of a string's content is in the file, given where
-/// the YAML scalar's content starts (for a block scalar, its first content line). A quoted
-/// scalar's content starts one after the quote; lines below the first keep the scalar's
-/// indentation. Escapes inside quoted strings can shift the column by a few characters;
-/// the line is always right.
-/// The directory cache beside a SQLite database file: `keygate.db` → `keygate.db.cache`.
-/// None for an in-memory database or PostgreSQL, which have no file to sit beside.
-/// Checks a PostgreSQL store URL without connecting (a malformed one, or an `sslmode` that
-/// demands TLS, could never work); the message never repeats the URL.
+/// Checks a PostgreSQL store URL without connecting (a malformed one, TLS settings that
+/// could never work, a certificate file that cannot be read); the message never repeats
+/// the URL.
 fn check_store_url(url: &str) -> Result<(), String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Ok(());
@@ -850,11 +925,18 @@ fn check_store_url(url: &str) -> Result<(), String> {
     })
 }
 
+/// The directory cache beside a SQLite database file: `keygate.db` → `keygate.db.cache`.
+/// None for an in-memory database or PostgreSQL, which have no file to sit beside.
 fn default_cache_file(store: &str) -> Option<PathBuf> {
     let path = store.strip_prefix("sqlite://").filter(|p| !p.is_empty())?;
     Some(PathBuf::from(format!("{path}.cache")))
 }
 
+/// Where line `line`, column `column` of a string's content is in the file, given where
+/// the YAML scalar's content starts (for a block scalar, its first content line). A quoted
+/// scalar's content starts one after the quote; lines below the first keep the scalar's
+/// indentation. Escapes inside quoted strings can shift the column by a few characters;
+/// the line is always right.
 fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> (usize, usize) {
     let scalar_line = at.line().max(1) as usize;
     let scalar_column = at.column().max(1) as usize;
@@ -877,3 +959,6 @@ mod subscriptions;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod upstream_tests;

@@ -53,6 +53,32 @@ pub struct Config {
     pub service_documents: Vec<ServiceDocument>,
     /// How a node on a PostgreSQL store follows the other nodes.
     pub cluster: ClusterSettings,
+    /// How upstream host names are resolved.
+    pub dns: DnsSettings,
+}
+
+/// `dns:` — how upstream targets named by host name are resolved and kept up to date.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DnsSettings {
+    /// Name servers to ask (`ip:port`); empty = the system's (`/etc/resolv.conf`, with
+    /// `/etc/hosts` first).
+    pub nameservers: Vec<SocketAddr>,
+    /// A name is re-resolved no sooner than this after an answer, however short its TTL
+    /// (default 1 s); also the first wait after a failed resolution.
+    pub refresh_min: Duration,
+    /// ... and no later than this, however long its TTL (default 300 s); also the
+    /// longest wait between tries while resolution keeps failing.
+    pub refresh_max: Duration,
+}
+
+impl Default for DnsSettings {
+    fn default() -> DnsSettings {
+        DnsSettings {
+            nameservers: Vec::new(),
+            refresh_min: Duration::from_secs(1),
+            refresh_max: Duration::from_secs(300),
+        }
+    }
 }
 
 /// `cluster:` — how a node on a shared PostgreSQL store follows the other nodes' writes.
@@ -77,6 +103,9 @@ pub struct AdminSettings {
     pub consumer_metrics: bool,
     /// Whether `/metrics` asks for the admin token like the rest of the admin API.
     pub metrics_auth: bool,
+    /// Whether `/readyz` answers `503` while a service with active health checks has no
+    /// target they hold up (default false).
+    pub readyz_requires_healthy_targets: bool,
 }
 
 /// A service as the JSON document the store keeps.
@@ -188,6 +217,101 @@ pub struct UpstreamSettings {
     pub send_timeout: Duration,
     /// When a request goes on to another target, and when a target is skipped.
     pub failover: Failover,
+    /// Active health checks of every target; `None` = none (passive health only).
+    pub health_check: Option<HealthCheck>,
+    /// Keep-alive and connection limits per target.
+    pub pool: PoolLimits,
+}
+
+/// `upstream.health_check:` — a request to `path` on every target each `interval`, off
+/// the request path (Kong's and APISIX's active health checks). A target is taken out
+/// after `unhealthy_after` failed checks in a row (or `timeouts_after` timed-out ones),
+/// and back in after `healthy_after` good ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HealthCheck {
+    /// The path and query asked for, as sent (the target's base path is not put in front).
+    pub path: String,
+    /// The `Host` field sent; `None` = the target's own `host:port`.
+    pub host: Option<String>,
+    /// Time between the end of one check and the start of the next (default 5 s).
+    pub interval: Duration,
+    /// Time one check may take, connection included (default 1 s).
+    pub timeout: Duration,
+    /// Good checks in a row that bring a target that is down back (default 2).
+    pub healthy_after: u32,
+    /// Failed checks (a status outside `statuses`, or no connection) in a row that take
+    /// a target out (default 3).
+    pub unhealthy_after: u32,
+    /// Timed-out checks in a row that take a target out (default 3).
+    pub timeouts_after: u32,
+    /// The statuses of a good check (default 200–399).
+    pub statuses: StatusSet,
+}
+
+/// A set of HTTP status codes from 100 to 599, as bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatusSet([u64; 8]);
+
+impl StatusSet {
+    /// No status.
+    pub const EMPTY: StatusSet = StatusSet([0; 8]);
+
+    /// 200 to 399, the default set of good answers.
+    pub fn default_healthy() -> StatusSet {
+        let mut set = StatusSet::EMPTY;
+        set.insert_range(200, 399);
+        set
+    }
+
+    /// Adds `first..=last`; codes outside 100–599 are ignored.
+    pub fn insert_range(&mut self, first: u16, last: u16) {
+        for code in first.max(100)..=last.min(599) {
+            let bit = usize::from(code - 100);
+            if let Some(word) = self.0.get_mut(bit / 64) {
+                *word |= 1 << (bit % 64);
+            }
+        }
+    }
+
+    /// Whether `code` is in the set.
+    pub fn contains(&self, code: u16) -> bool {
+        let Some(bit) = code.checked_sub(100).map(usize::from) else {
+            return false;
+        };
+        self.0
+            .get(bit / 64)
+            .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+    }
+
+    /// Whether the set has no status.
+    pub fn is_empty(&self) -> bool {
+        *self == StatusSet::EMPTY
+    }
+}
+
+/// How many connections a service keeps and opens to each of its targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// Idle keep-alive connections kept per target and worker thread, as nginx's
+    /// `keepalive` is per worker process (default 1024); 0 = none are kept.
+    pub max_idle: usize,
+    /// How long an idle connection is kept (default 90 s).
+    pub idle_timeout: Duration,
+    /// Requests under way per target, all worker threads together; `None` = no limit.
+    pub max_connections: Option<u32>,
+    /// How long a request waits for one of them to end before a `503` (default 1 s).
+    pub queue_timeout: Duration,
+}
+
+impl Default for PoolLimits {
+    fn default() -> PoolLimits {
+        PoolLimits {
+            max_idle: 1024,
+            idle_timeout: Duration::from_secs(90),
+            max_connections: None,
+            queue_timeout: Duration::from_secs(1),
+        }
+    }
 }
 
 /// `balance:` — how a request's first target is chosen. Whatever the policy, a target

@@ -29,12 +29,13 @@ use http_body_util::Either;
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
+use super::health_checks::HealthChecks;
 use super::key_source::{self, Extracted};
 use super::path_normal::normalise;
 use super::request_id::{RequestId, RequestIdField};
 use super::respond::error_response;
 use super::trace_context::TraceParent;
-use super::upstream::{HashInputs, RequestPath, Tries};
+use super::upstream::{HashInputs, RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
@@ -53,6 +54,7 @@ pub struct Gateway {
     state: SharedState,
     access_log: AccessLog,
     metrics: Arc<Metrics>,
+    health_checks: Arc<HealthChecks>,
 }
 
 /// The route a request matched.
@@ -101,13 +103,25 @@ struct Identity {
 }
 
 impl Gateway {
-    /// A gateway reading `state`, counting in `metrics` and logging to `access_log`.
-    pub fn new(state: SharedState, access_log: AccessLog, metrics: Arc<Metrics>) -> Gateway {
+    /// A gateway reading `state`, counting in `metrics`, logging to `access_log`, and
+    /// skipping the targets that `health_checks` hold down.
+    pub fn new(
+        state: SharedState,
+        access_log: AccessLog,
+        metrics: Arc<Metrics>,
+        health_checks: Arc<HealthChecks>,
+    ) -> Gateway {
         Gateway {
             state,
             access_log,
             metrics,
+            health_checks,
         }
+    }
+
+    /// The health checkers whose verdicts the upstreams read.
+    pub fn health_checks(&self) -> &HealthChecks {
+        &self.health_checks
     }
 
     /// Phases 1–5 for one request head, none of which waits: a request refused on any of
@@ -174,8 +188,12 @@ impl Gateway {
             admitted,
         } = admission;
         let matched = Matched::at(&snapshot, route);
+        let destination = Destination {
+            snapshot: &snapshot,
+            upstream: &upstreams::of(&snapshot, &self.health_checks)[route.0],
+        };
         let forwarded = forward(
-            &snapshot,
+            destination,
             &matched,
             admitted,
             request,
@@ -521,11 +539,19 @@ fn authorize(
     })
 }
 
+/// Where an admitted request goes: the snapshot it was admitted on, and its service's
+/// upstream there.
+#[derive(Clone, Copy)]
+struct Destination<'s> {
+    snapshot: &'s Snapshot,
+    upstream: &'s ServiceUpstream,
+}
+
 /// Phase 6: rewrite the request for the upstream, send it, and stream the answer back.
 /// Every key source of the route is emptied unless the route or the selected plan
 /// forwards the key.
 async fn forward<B>(
-    snapshot: &Snapshot,
+    destination: Destination<'_>,
     matched: &Matched<'_>,
     admitted: Admitted,
     parts: &mut Parts,
@@ -537,7 +563,8 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let upstream = &upstreams::of(snapshot)[matched.index.0];
+    let Destination { snapshot, upstream } = destination;
+    let upstream = upstream.current().await?;
     let caller = admitted.caller;
     // Read before any field is removed: `hash_on: header` may name a key source.
     let affinity = upstream.affinity(&HashInputs {

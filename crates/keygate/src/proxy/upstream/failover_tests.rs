@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::config::{Failover, RetryOn, Target, UpstreamSettings};
+use crate::config::{Failover, PoolLimits, RetryOn, Target, UpstreamSettings};
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
@@ -67,6 +67,8 @@ fn upstream(targets: Vec<Target>, failover: Failover) -> Upstream {
             max_fails: 0,
             ..failover
         },
+        health_check: None,
+        pool: PoolLimits::default(),
     })
 }
 
@@ -247,6 +249,8 @@ fn least_outstanding(address: std::net::SocketAddr) -> Upstream {
         read_timeout: Duration::from_secs(5),
         send_timeout: Duration::from_secs(2),
         failover: Failover::default(),
+        health_check: None,
+        pool: PoolLimits::default(),
     })
 }
 
@@ -362,6 +366,8 @@ async fn a_target_whose_probe_answers_slow_starts() {
             fail_timeout: Duration::from_millis(50),
             ..Failover::default()
         },
+        health_check: None,
+        pool: PoolLimits::default(),
     });
     assert_eq!(send(&upstream, Method::GET).await, (Ok(StatusCode::OK), 2));
     tokio::time::sleep(Duration::from_millis(80)).await;
@@ -388,4 +394,50 @@ async fn a_target_whose_probe_answers_slow_starts() {
         .filter(|_| upstream.pick(None).unwrap().index == 0)
         .count();
     assert!(to_it < 10, "{to_it} of 200 to a target that just came back");
+}
+
+#[test]
+fn a_target_its_checker_holds_down_is_skipped_unless_every_target_is_down() {
+    let target = |port: u16| Target {
+        scheme: http::uri::Scheme::HTTP,
+        authority: format!("127.0.0.1:{port}").parse().unwrap(),
+        base_path: String::new(),
+        weight: 1,
+    };
+    let settings = UpstreamSettings {
+        balance: crate::config::Balance::RoundRobin,
+        slow_start: None,
+        targets: vec![target(1), target(2)],
+        connect_timeout: Duration::from_secs(1),
+        read_timeout: Duration::from_secs(1),
+        send_timeout: Duration::from_secs(1),
+        failover: Failover::default(),
+        health_check: None,
+        pool: PoolLimits::default(),
+    };
+    let verdicts = [
+        Arc::new(ActiveHealth::default()),
+        Arc::new(ActiveHealth::default()),
+    ];
+    let handed: Vec<_> = verdicts.iter().cloned().map(Some).collect();
+    let upstream = Upstream::checked(&settings, &handed);
+    let picked = |upstream: &Upstream| -> Vec<usize> {
+        (0..4).map(|_| upstream.pick(None).unwrap().index).collect()
+    };
+    assert_eq!(picked(&upstream), [0, 1, 0, 1], "both up: round-robin");
+    let once = Thresholds {
+        healthy_after: 1,
+        unhealthy_after: 1,
+        timeouts_after: 1,
+    };
+    verdicts[0].record(CheckOutcome::Status(500), once);
+    assert_eq!(picked(&upstream), [1, 1, 1, 1], "the down one gets nothing");
+    verdicts[1].record(CheckOutcome::Timeout, once);
+    assert_eq!(
+        picked(&upstream),
+        [0, 1, 0, 1],
+        "every target down: each is tried in its turn anyway"
+    );
+    verdicts[0].record(CheckOutcome::Healthy(200), once);
+    assert_eq!(picked(&upstream), [0, 0, 0, 0]);
 }

@@ -73,6 +73,13 @@ impl TargetHealth {
         }
     }
 
+    /// Whether the target is skipped at `now` (cooling down, or its one probe is out): a
+    /// look that, unlike [`TargetHealth::availability`], never claims the probe.
+    pub fn is_down(&self, now: u64) -> bool {
+        let state = self.state.load(Ordering::Relaxed);
+        state != 0 && now < state >> 1
+    }
+
     /// The target answered: it is up again, whatever it was. True when it was being
     /// skipped (cooling down or probed) until now: it came back.
     pub fn succeeded(&self) -> bool {
@@ -210,6 +217,22 @@ mod tests {
         assert_eq!(at(&health, 1000), Availability::Probe);
         assert_eq!(at(&health, 1999), Availability::Down);
         assert_eq!(at(&health, 2000), Availability::Probe);
+    }
+
+    #[test]
+    fn is_down_looks_without_claiming_the_probe() {
+        let health = TargetHealth::default();
+        assert!(!health.is_down(0));
+        health.failed(&POLICY, 0);
+        health.failed(&POLICY, 0);
+        assert!(health.is_down(999));
+        assert!(!health.is_down(1000), "the cool-down is over");
+        assert_eq!(
+            at(&health, 1000),
+            Availability::Probe,
+            "the probe is still there"
+        );
+        assert!(health.is_down(1000), "its probe is out");
     }
 
     #[test]

@@ -15,13 +15,21 @@
 //! after a failed connection whatever the method (nothing was sent), after a failure
 //! once the request went out only for an idempotent request without a body, and only on
 //! the failures `retry_on` names. Each target's passive health ([`health`]) skips one
-//! that keeps failing.
+//! that keeps failing, and so does its active health ([`active_health`]) when the service
+//! has health checks: a target is skipped when either says it is down.
+//!
+//! A target named by host name stands for one target per address it resolves to
+//! ([`named`], [`resolve`]); a target with `max_connections` holds a slot per request
+//! under way ([`pool`]).
 
+mod active_health;
 mod balance;
 mod body;
 mod health;
+mod named;
 mod pool;
 pub mod request_head;
+mod resolve;
 pub mod response_head;
 
 use std::future::poll_fn;
@@ -38,11 +46,13 @@ use http::{HeaderValue, Method, Response, StatusCode};
 use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
+pub use active_health::{ActiveHealth, CheckOutcome, Tally, Thresholds};
 pub use balance::{Affinity, HashInputs};
 pub use body::{UpstreamBody, UpstreamBodyError};
+pub use named::{CurrentUpstream, ServiceUpstream};
 
 use super::error::ProxyError;
-use crate::config::{Failover, RetryOn, UpstreamSettings};
+use crate::config::{Failover, RetryOn, Target, UpstreamSettings};
 use crate::proxy::chunked::ChunkedDecoder;
 use balance::{bit, Balancer};
 use body::Delimiter;
@@ -51,13 +61,6 @@ use pool::{Connection, ConnectionPool};
 use request_head::{body_framing, write_body_end, write_body_piece, write_head};
 pub use request_head::{AsSent, FieldRewrite, RequestPath};
 use response_head::{Framing, ResponseHead};
-
-/// How long an idle upstream connection is kept (as hyper's client and nginx's
-/// `keepalive_timeout` of 60–90 s; upstreams usually close theirs sooner).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// At most this many idle connections per target and worker thread.
-const MAX_IDLE_PER_THREAD: usize = 1024;
 
 /// A response head larger than this is refused (`502`).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -74,8 +77,31 @@ pub struct UpstreamTarget {
     pool: Arc<ConnectionPool>,
     /// Its place among the service's targets.
     index: usize,
-    /// Whether it is skipped for now, shared by every worker thread.
-    health: TargetHealth,
+    /// The place among the service's configured targets of the one it comes from (a
+    /// target by name stands for several addresses).
+    configured: usize,
+    /// Whether it is skipped for now, shared by every worker thread (and kept when a
+    /// name's addresses change and this one stays).
+    health: Arc<TargetHealth>,
+    /// Its health checker's verdict, when the service has health checks. The addresses
+    /// of a target named by host name share the name's checker.
+    active: Option<Arc<ActiveHealth>>,
+}
+
+impl UpstreamTarget {
+    /// Whether its health checker, if any, holds it up.
+    fn checked_up(&self) -> bool {
+        self.active.as_ref().is_none_or(|active| active.is_up())
+    }
+}
+
+/// One target as an upstream is built from it: its configured target, that target's
+/// place in the settings, the address connected to, and its health checker's verdict.
+struct Placed<'a> {
+    target: &'a Target,
+    configured: usize,
+    address: String,
+    active: Option<Arc<ActiveHealth>>,
 }
 
 /// The targets and timeouts of one service.
@@ -141,6 +167,8 @@ enum Fault {
     Broken,
     /// The client's request body failed.
     Client,
+    /// The target was at `max_connections` for `queue_timeout`: nothing was sent.
+    Busy,
 }
 
 impl Fault {
@@ -154,7 +182,7 @@ impl Fault {
     /// after the others only when `resendable` (idempotent, without a body).
     fn may_go_on(self, retry_on: RetryOn, resendable: bool, body_kept: bool) -> bool {
         match self {
-            Fault::Connect => retry_on.has(RetryOn::CONNECT) && body_kept,
+            Fault::Connect | Fault::Busy => retry_on.has(RetryOn::CONNECT) && body_kept,
             Fault::Reset => retry_on.has(RetryOn::RESET) && resendable,
             Fault::Timeout => retry_on.has(RetryOn::TIMEOUT) && resendable,
             Fault::Stale | Fault::Broken | Fault::Client => false,
@@ -202,6 +230,15 @@ impl Failure {
         }
     }
 
+    /// No slot of the target came free in time.
+    fn busy() -> Failure {
+        Failure {
+            error: ProxyError::UpstreamBusy,
+            stale_connection: false,
+            fault: Fault::Busy,
+        }
+    }
+
     /// No connection could be made.
     fn connect(error: ProxyError) -> Failure {
         Failure {
@@ -229,25 +266,90 @@ impl Failure {
 }
 
 impl Upstream {
-    /// The targets and timeouts of a service's upstream settings. Needs no runtime until
+    /// The targets and timeouts of a service's upstream settings, each target connected
+    /// to by its `host:port` as written, without active health. Needs no runtime until
     /// used.
     pub fn new(settings: &UpstreamSettings) -> Upstream {
+        Upstream::checked(settings, &[])
+    }
+
+    /// [`Upstream::new`] with each target's health checker verdict: `active[i]` for the
+    /// `i`th target of the settings, if it has one.
+    pub fn checked(settings: &UpstreamSettings, active: &[Option<Arc<ActiveHealth>>]) -> Upstream {
         let targets = settings
             .targets
             .iter()
             .enumerate()
-            .map(|(index, target)| UpstreamTarget {
-                base_path: target.base_path.clone(),
-                host_header: HeaderValue::from_str(target.authority.as_str())
-                    .unwrap_or_else(|_| HeaderValue::from_static("")),
-                address: format!(
+            .map(|(configured, target)| {
+                let address = format!(
                     "{}:{}",
                     target.authority.host(),
                     target.authority.port_u16().unwrap_or(80)
-                ),
-                pool: Arc::new(ConnectionPool::new(IDLE_TIMEOUT, MAX_IDLE_PER_THREAD)),
-                index,
-                health: TargetHealth::default(),
+                );
+                let active = active.get(configured).cloned().flatten();
+                Placed {
+                    target,
+                    configured,
+                    address,
+                    active,
+                }
+            })
+            .collect::<Vec<_>>();
+        Upstream::with_targets(settings, targets, None)
+    }
+
+    /// The upstream of `settings` with one target per [`Placed`], in that order. A
+    /// target whose configured target and address `previous` had keeps its pool and
+    /// passive health there.
+    fn with_targets(
+        settings: &UpstreamSettings,
+        addresses: Vec<Placed<'_>>,
+        previous: Option<&Upstream>,
+    ) -> Upstream {
+        // The balancer sees each address as a target of its own, with the weight of the
+        // target it comes from and the address as its identity on the hash ring.
+        let balanced: Vec<Target> = addresses
+            .iter()
+            .map(|placed| Target {
+                authority: placed
+                    .address
+                    .parse()
+                    .unwrap_or_else(|_| placed.target.authority.clone()),
+                ..placed.target.clone()
+            })
+            .collect();
+        let targets = addresses
+            .into_iter()
+            .enumerate()
+            .map(|(index, placed)| {
+                let Placed {
+                    target,
+                    configured,
+                    address,
+                    active,
+                } = placed;
+                let host_header = HeaderValue::from_str(target.authority.as_str())
+                    .unwrap_or_else(|_| HeaderValue::from_static(""));
+                let kept = previous.and_then(|previous| {
+                    previous.targets.iter().find(|old| {
+                        old.address == address
+                            && old.host_header == host_header
+                            && old.base_path == target.base_path
+                    })
+                });
+                UpstreamTarget {
+                    base_path: target.base_path.clone(),
+                    host_header,
+                    address,
+                    pool: kept.map_or_else(
+                        || Arc::new(ConnectionPool::new(&settings.pool)),
+                        |old| old.pool.clone(),
+                    ),
+                    index,
+                    health: kept.map_or_else(Arc::default, |old| old.health.clone()),
+                    active,
+                    configured,
+                }
             })
             .collect::<Vec<_>>();
         let Failover {
@@ -260,7 +362,7 @@ impl Upstream {
         let others = u32::try_from(targets.len().saturating_sub(1)).unwrap_or(u32::MAX);
         Upstream {
             targets,
-            balancer: Balancer::new(&settings.balance, &settings.targets)
+            balancer: Balancer::new(&settings.balance, &balanced)
                 .with_slow_start(settings.slow_start),
             connect_timeout: settings.connect_timeout,
             read_timeout: settings.read_timeout,
@@ -274,6 +376,21 @@ impl Upstream {
                 max_cool_down: fail_timeout.saturating_mul(Failover::MAX_COOL_DOWN_FACTOR),
             },
         }
+    }
+
+    /// For each of the `configured` targets of the settings: whether its passive health
+    /// has it cooling down (or probed) now; a target by name when every one of its
+    /// addresses is (one without an address yet is not).
+    pub fn cooling_down(&self, configured: usize) -> Vec<bool> {
+        let now = now_ms();
+        let mut down = vec![None; configured];
+        for target in &self.targets {
+            if let Some(place) = down.get_mut(target.configured) {
+                let this = target.health.is_down(now);
+                *place = Some(place.unwrap_or(true) && this);
+            }
+        }
+        down.into_iter().map(|down| down.unwrap_or(false)).collect()
     }
 
     /// Closes this thread's idle connections to every target that are past their time
@@ -301,12 +418,14 @@ impl Upstream {
         self.targets.get(index)
     }
 
-    /// Whether the target at `index` may take a request now; `now` holds the clock once
-    /// read (a healthy target needs none).
+    /// Whether the target at `index` may take a request now: its health checker, if
+    /// any, holds it up and its passive health does not skip it; `now` holds the clock
+    /// once read (a healthy target needs none).
     fn usable(&self, index: usize, now: &mut Option<u64>) -> bool {
         self.targets.get(index).is_some_and(|target| {
             let now = || *now.get_or_insert_with(now_ms);
-            target.health.availability(&self.health, now) != Availability::Down
+            target.checked_up()
+                && target.health.availability(&self.health, now) != Availability::Down
         })
     }
 
@@ -446,10 +565,13 @@ impl Upstream {
     {
         let mut fresh_only = false;
         loop {
-            let (connection, reused) = match (!fresh_only).then(|| target.pool.take()).flatten() {
+            let slot = target.pool.admit().await.map_err(|_| Failure::busy())?;
+            let (mut connection, reused) = match (!fresh_only).then(|| target.pool.take()).flatten()
+            {
                 Some(connection) => (connection, true),
                 None => (self.connect(target).await?, false),
             };
+            connection.hold(slot);
             match self.exchange(target, connection, outgoing, body).await {
                 Ok(response) => return Ok(response),
                 Err(failure) if failure.stale_connection && reused && resendable => {

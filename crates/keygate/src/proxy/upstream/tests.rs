@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
-use crate::config::{Failover, Target, UpstreamSettings};
+use crate::config::{Failover, PoolLimits, Target, UpstreamSettings};
 
 /// What the scripted upstream answers to its `n`th request (counted over all
 /// connections): pieces written with a short pause between them, and whether it closes
@@ -60,6 +60,8 @@ async fn scripted_upstream(script: Script) -> (Upstream, Arc<Seen>) {
         read_timeout: Duration::from_secs(5),
         send_timeout: Duration::from_secs(5),
         failover: Failover::default(),
+        health_check: None,
+        pool: PoolLimits::default(),
     };
     (Upstream::new(&settings), seen)
 }
@@ -441,6 +443,8 @@ where
         read_timeout: limit,
         send_timeout: limit,
         failover: Failover::default(),
+        health_check: None,
+        pool: PoolLimits::default(),
     };
     Upstream::new(&settings)
 }
