@@ -1,6 +1,6 @@
 //! Starting a gateway: metrics and access log, admin token, store, the first state, both
-//! listeners, and the background tasks (reload, `last_used_at` writer); then serving until
-//! SIGTERM or SIGINT.
+//! listeners, and the background tasks (reload, `last_used_at` writer, upstream health
+//! checks); then serving until SIGTERM or SIGINT.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use crate::admin::{self, AdminState, TokenSource};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::proxy::handler::Gateway;
+use crate::proxy::health_checks::HealthChecks;
 use crate::state::cluster::{self, ClusterHealth};
 use crate::state::sync::{StoreSync, SyncError};
 
@@ -254,18 +255,27 @@ pub async fn run(
         sync.state().limiter.clone(),
         Duration::from_secs(10),
     ));
+    // One checker per checked target for the process, following every snapshot change.
+    let health_checks = Arc::new(HealthChecks::new(metrics.clone()));
+    tokio::spawn(health_checks.clone().follow(state.clone()));
     let (stopped, mut stopped_rx) = tokio::sync::watch::channel(false);
     let admin_state = AdminState {
         sync: sync.clone(),
         token,
         metrics: metrics.clone(),
         cluster,
+        health_checks: health_checks.clone(),
     };
     let admin_task = tokio::spawn(admin::serve(admin_listener, admin_state, async move {
         let _ = stopped_rx.changed().await;
     }));
 
-    let gateway = Arc::new(Gateway::new(state.clone(), access_log, metrics));
+    let gateway = Arc::new(Gateway::new(
+        state.clone(),
+        access_log,
+        metrics,
+        health_checks,
+    ));
     let workers = crate::proxy::workers::Workers::start(proxy_listeners, gateway, state)
         .map_err(|error| StartError::Task(error.to_string()))?;
     stop.await;

@@ -67,6 +67,22 @@ struct ResultLabels {
     result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    service: String,
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    service: String,
+    target: String,
+    result: &'static str,
+}
+
+/// The results a health check counts under (see `proxy::upstream::CheckOutcome`).
+const CHECK_RESULTS: [&str; 4] = ["healthy", "unhealthy_status", "connect_failure", "timeout"];
+
 /// The request counters of one route, one per status code, created on first use.
 pub struct RouteCounters {
     service: String,
@@ -116,6 +132,8 @@ pub struct Metrics {
     dropped_log_records: Counter<u64, AtomicU64>,
     upstream_retries: Counter,
     store_sync_age: Gauge<f64, AtomicU64>,
+    target_healthy: Family<TargetLabels, Gauge>,
+    health_checks: Family<CheckLabels, Counter>,
     total: Histogram,
     upstream: Histogram,
     gateway: Histogram,
@@ -184,6 +202,18 @@ impl Metrics {
             "Seconds since this node last caught up with a shared (PostgreSQL) store; 0 with SQLite",
             store_sync_age.clone(),
         );
+        let target_healthy = Family::<TargetLabels, Gauge>::default();
+        registry.register(
+            "upstream_target_healthy",
+            "1 while the health checker holds a target up, 0 while it holds it down",
+            target_healthy.clone(),
+        );
+        let health_checks = Family::<CheckLabels, Counter>::default();
+        registry.register(
+            "upstream_health_checks",
+            "Active health checks of upstream targets, by result",
+            health_checks.clone(),
+        );
         let phase = |phase| durations.get_or_create(&PhaseLabels { phase }).clone();
         let (total, upstream, gateway) = (phase("total"), phase("upstream"), phase("gateway"));
         Metrics {
@@ -203,7 +233,44 @@ impl Metrics {
             dropped_log_records,
             upstream_retries,
             store_sync_age,
+            target_healthy,
+            health_checks,
         }
+    }
+
+    /// Sets whether the health checker holds `target` (`host:port`) of `service` up.
+    pub fn set_target_healthy(&self, service: &str, target: &str, up: bool) {
+        let labels = TargetLabels {
+            service: service.to_owned(),
+            target: target.to_owned(),
+        };
+        self.target_healthy
+            .get_or_create(&labels)
+            .set(i64::from(up));
+    }
+
+    /// Counts one health check of `target` of `service` by its `result`.
+    pub fn count_health_check(&self, service: &str, target: &str, result: &'static str) {
+        let labels = CheckLabels {
+            service: service.to_owned(),
+            target: target.to_owned(),
+            result,
+        };
+        self.health_checks.get_or_create(&labels).inc();
+    }
+
+    /// Drops the series of a target no longer checked.
+    pub fn forget_target(&self, service: &str, target: &str) {
+        let (service, target) = (service.to_owned(), target.to_owned());
+        for result in CHECK_RESULTS {
+            self.health_checks.remove(&CheckLabels {
+                service: service.clone(),
+                target: target.clone(),
+                result,
+            });
+        }
+        self.target_healthy
+            .remove(&TargetLabels { service, target });
     }
 
     /// Sets how long ago this node last caught up with a shared store.

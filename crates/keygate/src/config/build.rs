@@ -1,8 +1,10 @@
 //! Checks a parsed file and builds the internal configuration, collecting every problem
 //! with its line and column instead of stopping at the first.
 
+mod health_check;
+
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,16 +17,18 @@ use keygate_store::StoreError;
 use serde_saphyr::Location;
 
 use super::file::{
-    At, FileConfig, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
+    At, FileConfig, FileDns, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
     FileUpstream, FileUpstreamTargets,
 };
 use super::path_pattern::not_normal;
-use super::ClusterSettings;
+use super::Balance;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, Failover, IdentityHeaders,
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
+use super::{ClusterSettings, DnsSettings, PoolLimits};
+use balance::target_entry;
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
 /// own (framing, hop-by-hop) and the ones the gateway sets itself.
@@ -234,6 +238,10 @@ impl Checker<'_> {
             }),
             consumer_metrics: file.admin.consumer_metrics.unwrap_or(false),
             metrics_auth: file.admin.metrics_auth.unwrap_or(false),
+            readyz_requires_healthy_targets: file
+                .admin
+                .readyz_requires_healthy_targets
+                .unwrap_or(false),
         };
         Config {
             proxy,
@@ -249,6 +257,7 @@ impl Checker<'_> {
             cluster: ClusterSettings {
                 reconcile_interval: self.duration(file.cluster.reconcile_interval.as_ref(), 10),
             },
+            dns: self.dns(&file.dns),
         }
     }
 
@@ -641,40 +650,125 @@ impl Checker<'_> {
     }
 
     fn upstream(&mut self, upstream: &At<FileUpstream>) -> UpstreamSettings {
-        let (urls, connect, read, send, failover) = match &upstream.value {
+        let (urls, connect, read, send, failover, pool, health_check) = match &upstream.value {
             FileUpstream::Url(url) => (
-                vec![(url.as_str(), upstream.referenced)],
+                vec![(url.as_str(), upstream.referenced, None)],
                 Duration::from_secs(5),
                 Duration::from_secs(60),
                 Duration::from_secs(60),
                 Failover::default(),
+                PoolLimits::default(),
+                None,
             ),
             FileUpstream::Targets(long) => {
                 if long.targets.is_empty() {
                     self.report(&upstream.referenced, "`targets` needs at least one URL");
                 }
                 (
-                    long.targets
-                        .iter()
-                        .map(|t| (t.value.as_str(), t.referenced))
-                        .collect(),
+                    long.targets.iter().map(target_entry).collect(),
                     self.duration(long.connect_timeout.as_ref(), 5),
                     self.duration(long.read_timeout.as_ref(), 60),
                     self.duration(long.send_timeout.as_ref(), 60),
                     self.failover(long),
+                    self.pool_limits(long),
+                    long.health_check
+                        .as_ref()
+                        .map(|check| self.health_check(check)),
                 )
             }
         };
-        let targets = urls
+        let targets: Vec<Target> = urls
             .into_iter()
-            .filter_map(|(url, at)| self.target(url, &at))
+            .filter_map(|(url, at, weight)| {
+                let weight = self.weight(weight);
+                self.target(url, &at)
+                    .map(|target| Target { weight, ..target })
+            })
             .collect();
+        let (balance, slow_start) = match &upstream.value {
+            FileUpstream::Url(_) => (Balance::default(), None),
+            FileUpstream::Targets(long) => {
+                let balance = self.balance(long, &targets, &upstream.referenced);
+                let slow_start = self.slow_start(long, &balance);
+                (balance, slow_start)
+            }
+        };
         UpstreamSettings {
             targets,
+            balance,
+            slow_start,
             connect_timeout: connect,
             read_timeout: read,
             send_timeout: send,
             failover,
+            pool,
+            health_check,
+        }
+    }
+
+    /// The keep-alive and connection limits of a long-form `upstream:`.
+    fn pool_limits(&mut self, long: &FileUpstreamTargets) -> PoolLimits {
+        let defaults = PoolLimits::default();
+        let keepalive = long.keepalive.as_ref();
+        let max_connections = long.max_connections.as_ref().map(|limit| limit.value);
+        if let Some(limit) = long
+            .max_connections
+            .as_ref()
+            .filter(|limit| limit.value == 0)
+        {
+            self.report(
+                &limit.referenced,
+                "`max_connections` is at least 1 (leave it out for no limit)",
+            );
+        }
+        PoolLimits {
+            max_idle: keepalive
+                .and_then(|keepalive| keepalive.max_idle)
+                .unwrap_or(defaults.max_idle),
+            idle_timeout: self.duration(
+                keepalive.and_then(|keepalive| keepalive.idle_timeout.as_ref()),
+                defaults.idle_timeout.as_secs(),
+            ),
+            max_connections,
+            queue_timeout: self.duration(
+                long.queue_timeout.as_ref(),
+                defaults.queue_timeout.as_secs(),
+            ),
+        }
+    }
+
+    /// `dns:`: name servers as `ip` (port 53) or `ip:port`, and the refresh bounds.
+    fn dns(&mut self, dns: &FileDns) -> DnsSettings {
+        let defaults = DnsSettings::default();
+        let nameservers = dns.nameservers.iter().flatten().filter_map(|server| {
+            let text = server.value.as_str();
+            let parsed = text
+                .parse::<SocketAddr>()
+                .ok()
+                .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
+            if parsed.is_none() {
+                self.report(
+                    &server.referenced,
+                    format!("expected a name server address such as 10.0.0.2 or 127.0.0.1:5353, found `{text}`"),
+                );
+            }
+            parsed
+        });
+        let nameservers = nameservers.collect();
+        let refresh_min = self.duration(dns.refresh_min.as_ref(), defaults.refresh_min.as_secs());
+        let refresh_max = self.duration(dns.refresh_max.as_ref(), defaults.refresh_max.as_secs());
+        if refresh_max < refresh_min {
+            if let Some(at) = dns.refresh_max.as_ref().or(dns.refresh_min.as_ref()) {
+                self.report(
+                    &at.referenced,
+                    "`refresh_max` is shorter than `refresh_min`",
+                );
+            }
+        }
+        DnsSettings {
+            nameservers,
+            refresh_min,
+            refresh_max,
         }
     }
 
@@ -740,6 +834,7 @@ impl Checker<'_> {
             scheme,
             authority,
             base_path,
+            weight: 1,
         })
     }
 
@@ -880,9 +975,13 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
     }
 }
 
+mod balance;
 mod consumers;
 mod limits;
 mod subscriptions;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod upstream_tests;

@@ -163,6 +163,9 @@ fn every_field(root: &Value, node: &Value) -> Value {
     if let Some(first) = node.get("enum").and_then(|values| values.get(0)) {
         return first.clone();
     }
+    if let Some(first) = node.get("oneOf").and_then(|variants| variants.get(0)) {
+        return every_field(root, first);
+    }
     match node["type"].as_str() {
         Some("array") => json!([every_field(root, &node["items"])]),
         Some("object") => json!({ "label": "value" }),
@@ -242,12 +245,23 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
     vec![
         ("## `proxy`", vec![field("proxy")]),
         ("## `cluster`", vec![field("cluster")]),
+        ("## `dns`", vec![field("dns")]),
         ("## `admin`", vec![field("admin")]),
         ("## `defaults`", vec![field("defaults")]),
         ("## `services`", vec![field("services"), Step::Item]),
         (
             "### `upstream`",
             vec![field("services"), Step::Item, field("upstream")],
+        ),
+        (
+            "#### Target entries",
+            vec![
+                field("services"),
+                Step::Item,
+                field("upstream"),
+                field("targets"),
+                Step::Item,
+            ],
         ),
         (
             "## `routes`",

@@ -108,6 +108,13 @@ pub enum ProxyError {
     /// The upstream connection failed while the request was being exchanged.
     #[error("the upstream failed during the exchange")]
     UpstreamBroken,
+    /// No target has an address: the upstream's host name has not resolved yet.
+    #[error("the upstream's host name did not resolve")]
+    UpstreamUnresolved,
+    /// The target had `max_connections` requests under way and none ended within
+    /// `queue_timeout`.
+    #[error("the upstream target is at its connection limit")]
+    UpstreamBusy,
 }
 
 /// Why the gateway answered a request itself: the access log's `denial` and the `reason`
@@ -165,11 +172,15 @@ pub enum Denial {
     UpstreamTimeout,
     /// The upstream failed during the exchange.
     UpstreamBroken,
+    /// The upstream's host name did not resolve.
+    UpstreamUnresolved,
+    /// The target was at its connection limit for `queue_timeout`.
+    UpstreamBusy,
 }
 
 impl Denial {
     /// How many reasons there are: the size of a table indexed by `reason as usize`.
-    pub const COUNT: usize = Denial::UpstreamBroken as usize + 1;
+    pub const COUNT: usize = Denial::UpstreamBusy as usize + 1;
 
     /// Short, stable name of the reason (`key_not_found`, ...).
     pub fn as_str(self) -> &'static str {
@@ -199,6 +210,8 @@ impl Denial {
             Denial::UpstreamConnect => "upstream_connect",
             Denial::UpstreamTimeout => "upstream_timeout",
             Denial::UpstreamBroken => "upstream_broken",
+            Denial::UpstreamUnresolved => "upstream_unresolved",
+            Denial::UpstreamBusy => "upstream_busy",
         }
     }
 }
@@ -232,6 +245,8 @@ impl ProxyError {
             ProxyError::UpstreamConnect => Denial::UpstreamConnect,
             ProxyError::UpstreamTimeout => Denial::UpstreamTimeout,
             ProxyError::UpstreamBroken => Denial::UpstreamBroken,
+            ProxyError::UpstreamUnresolved => Denial::UpstreamUnresolved,
+            ProxyError::UpstreamBusy => Denial::UpstreamBusy,
         }
     }
 }

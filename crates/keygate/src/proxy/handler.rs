@@ -30,6 +30,7 @@ use http_body_util::Either;
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
+use super::health_checks::HealthChecks;
 use super::key_source::{self, Extracted};
 use super::limit_check::{self, LimitReport};
 use super::limit_headers;
@@ -37,7 +38,7 @@ use super::path_normal::normalise;
 use super::request_id::{RequestId, RequestIdField};
 use super::respond::error_response;
 use super::trace_context::TraceParent;
-use super::upstream::{RequestPath, Tries};
+use super::upstream::{HashInputs, RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
@@ -56,6 +57,7 @@ pub struct Gateway {
     state: SharedState,
     access_log: AccessLog,
     metrics: Arc<Metrics>,
+    health_checks: Arc<HealthChecks>,
 }
 
 /// The route a request matched.
@@ -107,13 +109,25 @@ struct Identity {
 }
 
 impl Gateway {
-    /// A gateway reading `state`, counting in `metrics` and logging to `access_log`.
-    pub fn new(state: SharedState, access_log: AccessLog, metrics: Arc<Metrics>) -> Gateway {
+    /// A gateway reading `state`, counting in `metrics`, logging to `access_log`, and
+    /// skipping the targets that `health_checks` hold down.
+    pub fn new(
+        state: SharedState,
+        access_log: AccessLog,
+        metrics: Arc<Metrics>,
+        health_checks: Arc<HealthChecks>,
+    ) -> Gateway {
         Gateway {
             state,
             access_log,
             metrics,
+            health_checks,
         }
+    }
+
+    /// The health checkers whose verdicts the upstreams read.
+    pub fn health_checks(&self) -> &HealthChecks {
+        &self.health_checks
     }
 
     /// Phases 1–5 for one request head, none of which waits: a request refused on any of
@@ -184,8 +198,12 @@ impl Gateway {
         } = admission;
         let matched = Matched::at(&snapshot, route);
         let limits = admitted.limits.take();
+        let destination = Destination {
+            snapshot: &snapshot,
+            upstream: &upstreams::of(&snapshot, &self.health_checks)[route.0],
+        };
         let forwarded = forward(
-            &snapshot,
+            destination,
             &matched,
             admitted,
             request,
@@ -569,11 +587,19 @@ fn limit(
     limit_check::check(&state.limiter, route, plan, &who).map_err(ProxyError::RateLimited)
 }
 
+/// Where an admitted request goes: the snapshot it was admitted on, and its service's
+/// upstream there.
+#[derive(Clone, Copy)]
+struct Destination<'s> {
+    snapshot: &'s Snapshot,
+    upstream: &'s ServiceUpstream,
+}
+
 /// Phase 6: rewrite the request for the upstream, send it, and stream the answer back.
 /// Every key source of the route is emptied unless the route or the selected plan
 /// forwards the key.
 async fn forward<B>(
-    snapshot: &Snapshot,
+    destination: Destination<'_>,
     matched: &Matched<'_>,
     admitted: Admitted,
     parts: &mut Parts,
@@ -585,10 +611,18 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let upstream = &upstreams::of(snapshot)[matched.index.0];
-    let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
-    let mut query = parts.uri.query().map(Cow::Borrowed);
+    let Destination { snapshot, upstream } = destination;
+    let upstream = upstream.current().await?;
     let caller = admitted.caller;
+    // Read before any field is removed: `hash_on: header` may name a key source.
+    let affinity = upstream.affinity(&HashInputs {
+        consumer: caller.as_ref().map(|caller| &*caller.key.consumer.name),
+        key_id: caller.as_ref().map(|caller| &*caller.key.id),
+        client: client.ip,
+        headers: &parts.headers,
+    });
+    let target = upstream.pick(affinity).ok_or(ProxyError::UpstreamConnect)?;
+    let mut query = parts.uri.query().map(Cow::Borrowed);
     // Every source of the route is a credential: all go, found in or not, anonymous call
     // or `auth: none`, unless the key is forwarded.
     if !admitted.forward_key {
@@ -621,7 +655,7 @@ where
     fields.carry_traceparent(traceparent.as_ref());
 
     let sent = Instant::now();
-    let mut tries = Tries::new(sent);
+    let mut tries = Tries::new(sent).at(affinity);
     let result = upstream
         .send(target, parts, path, &fields, body, &mut tries)
         .await;

@@ -9,6 +9,7 @@ pub mod field_maps;
 pub mod field_names;
 pub mod forward;
 pub mod handler;
+pub mod health_checks;
 pub mod key_source;
 pub mod limit_check;
 pub mod limit_headers;

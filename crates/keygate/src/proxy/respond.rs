@@ -83,6 +83,14 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::BAD_GATEWAY,
             r#"{"message":"An invalid response was received from the upstream server"}"#,
         ),
+        ProxyError::UpstreamUnresolved => (
+            StatusCode::BAD_GATEWAY,
+            r#"{"message":"The upstream server's host name could not be resolved"}"#,
+        ),
+        ProxyError::UpstreamBusy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"message":"The upstream server is at its connection limit"}"#,
+        ),
     };
     let field = match error {
         ProxyError::MissingKey

@@ -93,6 +93,8 @@ pub struct SharedState {
     /// The rate-limit counters of this node; they outlive snapshots, so a reload keeps
     /// them.
     pub limiter: Arc<Limiter>,
+    /// Bumped whenever the snapshot is replaced, for tasks that follow the services.
+    replaced: Arc<tokio::sync::watch::Sender<()>>,
 }
 
 impl SharedState {
@@ -103,6 +105,7 @@ impl SharedState {
             directory,
             usage: Arc::default(),
             limiter: Arc::default(),
+            replaced: Arc::new(tokio::sync::watch::Sender::new(())),
         }
     }
 
@@ -114,6 +117,13 @@ impl SharedState {
     /// Puts a new snapshot in place; requests that already hold the old one finish on it.
     pub fn replace(&self, snapshot: Snapshot) {
         self.current.store(Arc::new(snapshot));
+        self.replaced.send_replace(());
+    }
+
+    /// A receiver that sees a change each time the snapshot is replaced (active health
+    /// checks follow the services with it).
+    pub fn replacements(&self) -> tokio::sync::watch::Receiver<()> {
+        self.replaced.subscribe()
     }
 }
 
