@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a keygate benchmark configuration from a key set.
 
-    gen_config.py KEYS_FILE OUT_FILE PORT [--plain] [--no-allow] [--upstream URL]
+    gen_config.py KEYS_FILE OUT_FILE PORT [--plain] [--no-allow] [--upstream URL]...
                   [--store URL] [--admin-listen HOST:PORT] [--no-consumers]
 
 KEYS_FILE has one "<key> <consumer> <client_type>" per line (the peers' key sets).
@@ -10,6 +10,8 @@ prefix, proxied to the upstream over its keep-alive pool; one route for every pa
 the key read from the `apikey` header only and removed before forwarding; 401 for a
 missing or unknown key; 403 unless the client type is A or B (the route's `allow`).
 
+With --upstream given more than once, the service has those targets (round robin, and
+keygate's defaults for retries and passive health).
 Keys are grouped by consumer; each consumer gets the client type from the file.
 Keys are written as `key_hash: sha256:<hex>` unless --plain is given (`key: <key>`).
 Each consumer is written on one line in YAML flow style to keep a 1M-key file small.
@@ -30,7 +32,7 @@ def main() -> int:
     ap.add_argument("port", type=int)
     ap.add_argument("--plain", action="store_true", help="write plaintext `key:` entries")
     ap.add_argument("--no-allow", action="store_true", help="leave the route's `allow` out")
-    ap.add_argument("--upstream", default="http://127.0.0.1:9001")
+    ap.add_argument("--upstream", action="append", help="a target URL; once per target")
     ap.add_argument("--store", help="`store:` URL, such as sqlite::memory: (default: keygate's)")
     ap.add_argument("--admin-listen", help="`admin.listen:` address (default: keygate's)")
     ap.add_argument("--no-consumers", action="store_true",
@@ -61,6 +63,12 @@ def main() -> int:
     if not a.no_allow:
         route.append(f'        allow: "{ALLOW}"')
 
+    targets = a.upstream or ["http://127.0.0.1:9001"]
+    if len(targets) == 1:
+        upstream = [f"    upstream: {targets[0]}"]
+    else:
+        upstream = ["    upstream:", "      targets:", *(f"        - {t}" for t in targets)]
+
     source = a.keys.rsplit("/", 1)[-1]
     if a.no_consumers:
         about = [
@@ -81,7 +89,7 @@ def main() -> int:
         f"  listen: 127.0.0.1:{a.port}",
         "services:",
         "  - name: bench",
-        f"    upstream: {a.upstream}",
+        *upstream,
         "    key_sources:",
         "      - header: apikey",
         "    routes:",

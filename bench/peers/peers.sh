@@ -10,7 +10,11 @@
 #   peers.sh stop      stop what `start` started, by the process ids it wrote down
 #   peers.sh ports     print the NAME=PORT of each peer on one line
 #   peers.sh run PORT KEY CONNS [DURATION]
-#                      one wrk run with KEY in `apikey`; prints "rps p50_ms p99_ms non2xx"
+#                      one wrk run with KEY in `apikey`; prints "rps p50_ms p99_ms non2xx
+#                      socket_errors"
+#   peers.sh gateway PORT DIR ADDRESS...
+#                      write DIR/nginx.conf: nginx doing the job with 10k keys on PORT,
+#                      proxying to the upstream servers ADDRESS... (bench/failover.sh)
 #   peers.sh compare NAME=PORT...
 #                      interleaved wrk runs of the named gateways, nginx and HAProxy, with a
 #                      valid, an unknown and a type-C key at each of CONCS connections, REPS
@@ -63,12 +67,23 @@ setup() {
   fi
   mkdir -p "$RUN/upstream" "$RUN/nginx" "$RUN/nginx-1m" "$RUN/haproxy"
   render "$PEERS_DIR/upstream.conf.tmpl" "$RUN/upstream/nginx.conf" "PORT=$UPSTREAM_PORT"
-  render "$PEERS_DIR/nginx-gateway.conf.tmpl" "$RUN/nginx/nginx.conf" "PORT=$NGINX_PORT" \
-    "UPSTREAM_PORT=$UPSTREAM_PORT" "MAP=$KEYS/nginx-10k.map" HASH_MAX=16384 HASH_BUCKET=256
+  gateway "$NGINX_PORT" "$RUN/nginx" "127.0.0.1:$UPSTREAM_PORT"
   render "$PEERS_DIR/nginx-gateway.conf.tmpl" "$RUN/nginx-1m/nginx.conf" "PORT=$NGINX_1M_PORT" \
-    "UPSTREAM_PORT=$UPSTREAM_PORT" "MAP=$KEYS/nginx-1m.map" HASH_MAX=1048576 HASH_BUCKET=512
+    "SERVERS=server 127.0.0.1:$UPSTREAM_PORT;" "MAP=$KEYS/nginx-1m.map" HASH_MAX=1048576 HASH_BUCKET=512
   render "$PEERS_DIR/haproxy-gateway.cfg.tmpl" "$RUN/haproxy/haproxy.cfg" "PORT=$HAPROXY_PORT" \
     "UPSTREAM_PORT=$UPSTREAM_PORT" "MAP=$KEYS/haproxy-10k.map" "RUN=$RUN/haproxy"
+}
+
+# gateway PORT DIR ADDRESS...: writes DIR/nginx.conf, nginx doing the job with 10k keys on
+# PORT, its upstream the servers at ADDRESS... (nginx's defaults: round robin, max_fails=1,
+# fail_timeout=10s, proxy_next_upstream error timeout).
+gateway() {
+  local port=$1 dir=$2 servers="" address
+  shift 2
+  for address in "$@"; do servers+="server $address; "; done
+  mkdir -p "$dir"
+  render "$PEERS_DIR/nginx-gateway.conf.tmpl" "$dir/nginx.conf" "PORT=$port" \
+    "SERVERS=$servers" "MAP=$KEYS/nginx-10k.map" HASH_MAX=16384 HASH_BUCKET=256
 }
 
 # answers PORT PID: waits (at most 12 s) until something answers HTTP on PORT, as long as
@@ -125,7 +140,8 @@ stop() {
   done
 }
 
-# run PORT KEY CONNS [DURATION]: one wrk run on one thread; "rps p50_ms p99_ms non2xx".
+# run PORT KEY CONNS [DURATION]: one wrk run on one thread; "rps p50_ms p99_ms non2xx
+# socket_errors" (connect, read, write and timeout errors added up).
 run() {
   local report
   report=$(wrk -t1 -c"$3" -d"${4:-$DURATION}" --latency -H "apikey: $2" "http://127.0.0.1:$1/" 2>&1)
@@ -143,7 +159,9 @@ def millis(text):
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", report).group(1))
 latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", report, re.M))
 refused = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
-print(f"{rps:.0f} {millis(latency['50']):.3f} {millis(latency['99']):.3f} {refused.group(1) if refused else 0}")
+errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", report)
+failed = sum(int(n) for n in errors.groups()) if errors else 0
+print(f"{rps:.0f} {millis(latency['50']):.3f} {millis(latency['99']):.3f} {refused.group(1) if refused else 0} {failed}")
 PY
 }
 
@@ -175,7 +193,7 @@ from collections import defaultdict
 
 runs = defaultdict(list)
 for line in open(sys.argv[1]):
-    name, conns, kind, rps, p50, p99, refused = line.split()
+    name, conns, kind, rps, p50, p99, *_ = line.split()
     runs[(name, int(conns), kind)].append((float(rps), float(p50), float(p99)))
 
 
@@ -201,6 +219,7 @@ case ${1:-} in
   stop) stop ;;
   ports) echo "upstream=$UPSTREAM_PORT nginx=$NGINX_PORT nginx-1m=$NGINX_1M_PORT haproxy=$HAPROXY_PORT" ;;
   run) shift; run "$@" ;;
+  gateway) shift; gateway "$@" ;;
   compare) shift; compare "$@" ;;
-  *) sed -n 2,27p "$0"; exit 2 ;;
+  *) sed -n 2,30p "$0"; exit 2 ;;
 esac

@@ -28,6 +28,7 @@ mod errors;
 mod listener;
 mod pool;
 mod schema;
+mod tls;
 mod writes;
 
 use std::collections::BTreeMap;
@@ -104,8 +105,8 @@ impl PostgresStore {
 
     /// [`PostgresStore::open`] with at most `pool_size` connections (at least one).
     pub fn open_with_pool(url: &str, pool_size: usize) -> Result<PostgresStore> {
-        let config = pool::parse_url(url)?;
-        let pool = Pool::new(config, pool_size);
+        let server = pool::parse_url(url)?;
+        let pool = Pool::new(server, pool_size);
         let schema = {
             let mut conn = pool.get()?;
             schema::migrate(&mut conn)?
@@ -125,7 +126,7 @@ impl PostgresStore {
     /// Opens a dedicated connection that listens for committed revisions. See
     /// [`Listener`].
     pub fn listen(&self) -> Result<Listener> {
-        Listener::start(pool::connect(self.pool.config())?, &self.channel)
+        Listener::start(pool::connect(self.pool.server())?, &self.channel)
     }
 
     /// Bulk import, for tools and benchmarks: adds many keys in one transaction, under one

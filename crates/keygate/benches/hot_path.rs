@@ -3,12 +3,14 @@
 //! work (writing a request head, parsing a response head), and numbers written as text
 //! (the `itoa` crate against the decimal writer `proxy::number_text` had), and request
 //! paths put in normal form (`proxy::path_normal`: the one scan every request pays, and
-//! the rewrite only odd paths pay).
+//! the rewrite only odd paths pay), and the choice of an upstream target under each
+//! `balance` policy.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::SystemTime;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -19,7 +21,7 @@ use keygate::proxy::downstream::request_head as client_request_head;
 use keygate::proxy::field_maps;
 use keygate::proxy::key_source::extract;
 use keygate::proxy::path_normal::normalise;
-use keygate::proxy::upstream::{request_head, response_head};
+use keygate::proxy::upstream::{request_head, response_head, HashInputs, Upstream};
 use keygate::state::router::Router;
 use keygate::state::Directory;
 use keygate_store::{ConsumerRecord, KeyRecord, Origin};
@@ -334,8 +336,49 @@ fn path_normal_form(c: &mut Criterion) {
     }
 }
 
+/// `Upstream::pick` of four healthy targets under each policy, the request's hash
+/// included where there is one.
+fn upstream_pick(c: &mut Criterion) {
+    let policies = [
+        ("round_robin", ""),
+        ("round_robin, weights 3 1 1 1", ""),
+        ("least_outstanding", "      balance: least_outstanding\n"),
+        ("hash on consumer", "      balance: hash\n"),
+        (
+            "hash on client_address",
+            "      balance: hash\n      hash_on: client_address\n",
+        ),
+    ];
+    let headers = HeaderMap::new();
+    let inputs = HashInputs {
+        consumer: Some("consumer-0042"),
+        key_id: Some("3f9a1c0e5b7d2a46"),
+        client: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)),
+        headers: &headers,
+    };
+    for (name, balance) in policies {
+        let first = if name.contains("weights") {
+            "{url: http://127.0.0.1:9001, weight: 3}"
+        } else {
+            "http://127.0.0.1:9001"
+        };
+        let text = format!(
+            "services:\n  - name: s\n    upstream:\n      targets: [{first}, http://127.0.0.1:9002, http://127.0.0.1:9003, http://127.0.0.1:9004]\n{balance}    routes:\n      - name: r\n        paths: [/]\n"
+        );
+        let config = Config::parse("bench.yaml", &text).unwrap();
+        let upstream = Upstream::new(&config.services[0].upstream);
+        c.bench_function(&format!("upstream pick: {name}"), |b| {
+            b.iter(|| {
+                let affinity = upstream.affinity(black_box(&inputs));
+                upstream.pick(affinity).map(|target| target.base_path.len())
+            })
+        });
+    }
+}
+
 criterion_group!(
     benches,
+    upstream_pick,
     path_normal_form,
     number_text,
     route_match,

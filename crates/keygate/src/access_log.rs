@@ -61,6 +61,8 @@ struct Line<'a> {
     plan: Option<&'a str>,
     subscription: Option<&'a str>,
     denial: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<&'a str>,
     upstream_status: Option<u16>,
     total_us: u64,
     upstream_us: u64,
@@ -92,6 +94,7 @@ impl<'a> Line<'a> {
             plan: record.plan.as_deref(),
             subscription: record.subscription.as_deref(),
             denial: record.denial.map(Denial::as_str),
+            limit: record.limit.as_deref(),
             upstream_status: record.upstream_status,
             total_us: record.total_us,
             upstream_us: record.upstream_us,

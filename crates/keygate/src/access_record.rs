@@ -43,6 +43,8 @@ pub struct AccessRecord {
     pub subscription: Option<Arc<str>>,
     /// Why the gateway answered itself, if it did.
     pub denial: Option<Denial>,
+    /// The rate limit that refused the call, if one did.
+    pub limit: Option<Arc<str>>,
     /// Status the upstream answered.
     pub upstream_status: Option<u16>,
     /// Microseconds from arrival to response head.
@@ -71,6 +73,7 @@ impl AccessRecord {
             plan: None,
             subscription: None,
             denial: None,
+            limit: None,
             upstream_status: None,
             total_us: 0,
             upstream_us: 0,

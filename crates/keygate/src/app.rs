@@ -1,6 +1,6 @@
 //! Starting a gateway: metrics and access log, admin token, store, the first state, both
-//! listeners, and the background tasks (reload, `last_used_at` writer); then serving until
-//! SIGTERM or SIGINT.
+//! listeners, and the background tasks (reload, `last_used_at` writer, upstream health
+//! checks); then serving until SIGTERM or SIGINT.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use crate::admin::{self, AdminState, TokenSource};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::proxy::handler::Gateway;
+use crate::proxy::health_checks::HealthChecks;
 use crate::proxy::protocol::PROXY_ALPN;
 use crate::proxy::workers::WorkerSockets;
 use crate::reload::TlsServers;
@@ -276,12 +277,20 @@ pub async fn run(
         tls.clone(),
     ));
     tokio::spawn(write_usage(sync.clone(), Duration::from_secs(10)));
+    tokio::spawn(sweep_limits(
+        sync.state().limiter.clone(),
+        Duration::from_secs(10),
+    ));
+    // One checker per checked target for the process, following every snapshot change.
+    let health_checks = Arc::new(HealthChecks::new(metrics.clone()));
+    tokio::spawn(health_checks.clone().follow(state.clone()));
     let (stopped, mut stopped_rx) = tokio::sync::watch::channel(false);
     let admin_state = AdminState {
         sync: sync.clone(),
         token,
         metrics: metrics.clone(),
         cluster,
+        health_checks: health_checks.clone(),
     };
     let admin_stop = async move {
         let _ = stopped_rx.changed().await;
@@ -315,8 +324,9 @@ pub async fn run(
     {
         tracing::warn!("a service has `https_redirect` but no listener of `proxy.listen` has TLS: nothing is redirected");
     }
-    let gateway =
-        Arc::new(Gateway::new(state.clone(), access_log, metrics).with_https_port(https_port));
+    let gateway = Arc::new(
+        Gateway::new(state.clone(), access_log, metrics, health_checks).with_https_port(https_port),
+    );
     let workers = crate::proxy::workers::Workers::start(proxy_sockets, gateway, state)
         .map_err(|error| StartError::Task(error.to_string()))?;
     stop.await;
@@ -389,6 +399,18 @@ fn save_cache(sync: &StoreSync) {
         Err(error) => {
             tracing::warn!(%error, "could not write the directory cache; the next start reads the whole store")
         }
+    }
+}
+
+/// Drops the rate-limit counters of idle subjects every `interval` (they have their whole
+/// count back: dropping them changes no answer), so memory follows the active subjects.
+async fn sweep_limits(limiter: Arc<crate::limits::Limiter>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let limiter = limiter.clone();
+        let _ = tokio::task::spawn_blocking(move || limiter.sweep(limiter.now())).await;
     }
 }
 

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod echo;
 pub mod key;
+pub mod limits;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;

@@ -32,6 +32,26 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
+/// The name of the limit that refused a call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: LimitName,
+}
+
+/// A limit's name as a label value: shared with the limit, so finding its counter
+/// allocates nothing.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct LimitName(Arc<str>);
+
+impl prometheus_client::encoding::EncodeLabelValue for LimitName {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, &self.0)
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabels {
     phase: &'static str,
@@ -46,6 +66,22 @@ struct StateLabels {
 struct ResultLabels {
     result: &'static str,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    service: String,
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    service: String,
+    target: String,
+    result: &'static str,
+}
+
+/// The results a health check counts under (see `proxy::upstream::CheckOutcome`).
+const CHECK_RESULTS: [&str; 4] = ["healthy", "unhealthy_status", "connect_failure", "timeout"];
 
 /// The request counters of one route, one per status code, created on first use.
 pub struct RouteCounters {
@@ -87,6 +123,7 @@ pub struct Metrics {
     consumer_label: bool,
     requests: Family<RequestLabels, Counter>,
     denials: Family<ReasonLabels, Counter>,
+    rate_limited: Family<LimitLabels, Counter>,
     /// `denials`' counter of each reason, indexed by `Denial as usize`, created on first use.
     denials_by_reason: Box<[OnceLock<Counter>]>,
     keys: Family<StateLabels, Gauge>,
@@ -95,6 +132,8 @@ pub struct Metrics {
     dropped_log_records: Counter<u64, AtomicU64>,
     upstream_retries: Counter,
     store_sync_age: Gauge<f64, AtomicU64>,
+    target_healthy: Family<TargetLabels, Gauge>,
+    health_checks: Family<CheckLabels, Counter>,
     total: Histogram,
     upstream: Histogram,
     gateway: Histogram,
@@ -116,6 +155,12 @@ impl Metrics {
             "denials",
             "Requests the gateway answered itself, by reason",
             denials.clone(),
+        );
+        let rate_limited = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Calls refused by a rate limit, by the limit's name",
+            rate_limited.clone(),
         );
         let durations = Family::<PhaseLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
@@ -157,6 +202,18 @@ impl Metrics {
             "Seconds since this node last caught up with a shared (PostgreSQL) store; 0 with SQLite",
             store_sync_age.clone(),
         );
+        let target_healthy = Family::<TargetLabels, Gauge>::default();
+        registry.register(
+            "upstream_target_healthy",
+            "1 while the health checker holds a target up, 0 while it holds it down",
+            target_healthy.clone(),
+        );
+        let health_checks = Family::<CheckLabels, Counter>::default();
+        registry.register(
+            "upstream_health_checks",
+            "Active health checks of upstream targets, by result",
+            health_checks.clone(),
+        );
         let phase = |phase| durations.get_or_create(&PhaseLabels { phase }).clone();
         let (total, upstream, gateway) = (phase("total"), phase("upstream"), phase("gateway"));
         Metrics {
@@ -168,6 +225,7 @@ impl Metrics {
             consumer_label,
             requests,
             denials,
+            rate_limited,
             denials_by_reason: (0..Denial::COUNT).map(|_| OnceLock::new()).collect(),
             keys,
             reloads,
@@ -175,7 +233,44 @@ impl Metrics {
             dropped_log_records,
             upstream_retries,
             store_sync_age,
+            target_healthy,
+            health_checks,
         }
+    }
+
+    /// Sets whether the health checker holds `target` (`host:port`) of `service` up.
+    pub fn set_target_healthy(&self, service: &str, target: &str, up: bool) {
+        let labels = TargetLabels {
+            service: service.to_owned(),
+            target: target.to_owned(),
+        };
+        self.target_healthy
+            .get_or_create(&labels)
+            .set(i64::from(up));
+    }
+
+    /// Counts one health check of `target` of `service` by its `result`.
+    pub fn count_health_check(&self, service: &str, target: &str, result: &'static str) {
+        let labels = CheckLabels {
+            service: service.to_owned(),
+            target: target.to_owned(),
+            result,
+        };
+        self.health_checks.get_or_create(&labels).inc();
+    }
+
+    /// Drops the series of a target no longer checked.
+    pub fn forget_target(&self, service: &str, target: &str) {
+        let (service, target) = (service.to_owned(), target.to_owned());
+        for result in CHECK_RESULTS {
+            self.health_checks.remove(&CheckLabels {
+                service: service.clone(),
+                target: target.clone(),
+                result,
+            });
+        }
+        self.target_healthy
+            .remove(&TargetLabels { service, target });
     }
 
     /// Sets how long ago this node last caught up with a shared store.
@@ -207,6 +302,12 @@ impl Metrics {
         }
         if let Some(denial) = record.denial {
             self.count_denial(denial);
+        }
+        if let Some(limit) = &record.limit {
+            let labels = LimitLabels {
+                limit: LimitName(limit.clone()),
+            };
+            self.rate_limited.get_or_create(&labels).inc();
         }
         if record.tries > 1 {
             self.upstream_retries.inc_by(u64::from(record.tries - 1));

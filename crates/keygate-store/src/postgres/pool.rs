@@ -11,7 +11,9 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::tls::{self, TlsSettings};
 use crate::{Result, StoreError};
 
 /// How long to wait for a connection when all are busy.
@@ -26,26 +28,26 @@ const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
 const URL_FORMS: &str = "`postgres://user@host:port/database` or `postgresql://…`, with \
                          libpq parameters such as `?options=-c%20search_path%3Dkeygate`";
 
-/// The `sslmode` values that demand TLS, which keygate cannot speak to PostgreSQL yet.
-const TLS_MODES: [&str; 3] = ["require", "verify-ca", "verify-full"];
+/// What a connection is opened with: the server(s) and login, and how TLS is spoken.
+#[derive(Debug, Clone)]
+pub(super) struct Server {
+    pub config: postgres::Config,
+    pub tls: TlsSettings,
+}
 
 /// Parses a `postgres://` or `postgresql://` URL and fills in keygate's defaults
 /// (`application_name=keygate`, a 5 s connect timeout, a 10 s TCP user timeout) where the
-/// URL sets nothing. An `sslmode` that demands TLS is refused: no attempt could succeed.
-/// Errors never repeat the URL: it may hold a password.
-pub(super) fn parse_url(url: &str) -> Result<postgres::Config> {
+/// URL sets nothing. The TLS parameters (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`) are
+/// read as libpq reads them ([`tls`]), and the files they name are read now: a missing or
+/// malformed one fails here. Errors never repeat the URL: it may hold a password.
+pub(super) fn parse_url(url: &str) -> Result<Server> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(StoreError::Unavailable(format!(
             "not a PostgreSQL store URL; expected {URL_FORMS}"
         )));
     }
-    if let Some(mode) = demanded_tls(url) {
-        return Err(StoreError::Unavailable(format!(
-            "`sslmode={mode}` asks for TLS to PostgreSQL, which keygate does not support yet; \
-             use `sslmode=disable` or `sslmode=prefer` (both connect without TLS), or reach \
-             PostgreSQL through a local TLS tunnel"
-        )));
-    }
+    let (url, tls) = tls::split_url(url)?;
+    tls.check()?;
     let mut config: postgres::Config = url.parse().map_err(|_| {
         StoreError::Unavailable(format!(
             "malformed PostgreSQL store URL (not shown: it may hold a password); expected \
@@ -61,24 +63,20 @@ pub(super) fn parse_url(url: &str) -> Result<postgres::Config> {
     if config.get_tcp_user_timeout().is_none() {
         config.tcp_user_timeout(TCP_USER_TIMEOUT);
     }
-    Ok(config)
+    config.ssl_mode(tls.mode.library_mode());
+    Ok(Server { config, tls })
 }
 
-/// The `sslmode` of a URL's query when it is one that demands TLS.
-fn demanded_tls(url: &str) -> Option<&'static str> {
-    let (_, query) = url.split_once('?')?;
-    let mut modes = query
-        .split('&')
-        .filter_map(|pair| pair.strip_prefix("sslmode="));
-    // As libpq, the last of repeated parameters is the one in force.
-    let mode = modes.next_back()?;
-    TLS_MODES.into_iter().find(|tls| *tls == mode)
-}
-
-/// Opens one connection. A failure names the server(s) tried and the reason, never the
-/// user or password.
-pub(super) fn connect(config: &postgres::Config) -> Result<Client> {
-    config.connect(NoTls).map_err(|error| {
+/// Opens one connection, over TLS unless `sslmode=disable`; the certificate files are read
+/// anew for each connection, so that replaced ones are used without a restart. A failure
+/// names the server(s) tried and the reason, never the user or password.
+pub(super) fn connect(server: &Server) -> Result<Client> {
+    let config = &server.config;
+    let connected = match server.tls.client_config()? {
+        None => config.connect(NoTls),
+        Some(tls) => config.connect(MakeRustlsConnect::new(tls)),
+    };
+    connected.map_err(|error| {
         StoreError::Unavailable(format!(
             "cannot connect to PostgreSQL at {}: {}",
             servers(config),
@@ -145,7 +143,7 @@ struct Slots {
 
 /// At most `max` connections, opened on demand and reused.
 pub(super) struct Pool {
-    config: postgres::Config,
+    server: Server,
     max: usize,
     slots: Mutex<Slots>,
     freed: Condvar,
@@ -153,9 +151,9 @@ pub(super) struct Pool {
 
 impl Pool {
     /// A pool that opens at most `max` connections (at least one).
-    pub(super) fn new(config: postgres::Config, max: usize) -> Pool {
+    pub(super) fn new(server: Server, max: usize) -> Pool {
         Pool {
-            config,
+            server,
             max: max.max(1),
             slots: Mutex::new(Slots {
                 idle: Vec::new(),
@@ -166,8 +164,8 @@ impl Pool {
     }
 
     /// The connection settings.
-    pub(super) fn config(&self) -> &postgres::Config {
-        &self.config
+    pub(super) fn server(&self) -> &Server {
+        &self.server
     }
 
     fn slots(&self) -> MutexGuard<'_, Slots> {
@@ -190,7 +188,7 @@ impl Pool {
             if slots.open < self.max {
                 slots.open += 1;
                 drop(slots);
-                return match connect(&self.config) {
+                return match connect(&self.server) {
                     Ok(client) => Ok(Conn::new(self, client)),
                     Err(error) => {
                         self.slots().open -= 1;
@@ -281,8 +279,8 @@ mod tests {
 
     #[test]
     fn urls_are_checked_and_never_repeated() {
-        let config = parse_url("postgres://keygate:secret@db.example:6543/gate").ok();
-        let config = config.as_ref();
+        let server = parse_url("postgres://keygate:secret@db.example:6543/gate").ok();
+        let config = server.as_ref().map(|server| &server.config);
         assert_eq!(config.and_then(|c| c.get_dbname()), Some("gate"));
         assert_eq!(
             config.and_then(|c| c.get_application_name()),
@@ -294,14 +292,17 @@ mod tests {
         );
         let named = parse_url("postgresql://u@h/d?application_name=node-1").ok();
         assert_eq!(
-            named.as_ref().and_then(|c| c.get_application_name()),
+            named.as_ref().and_then(|s| s.config.get_application_name()),
             Some("node-1")
         );
-        for url in [
-            "postgres://keygate:secret@db/gate?sslmode=secret-nonsense",
-            "sqlite://keygate.db",
-            "mysql://keygate:secret@db/gate",
-        ] {
+        match parse_url("postgres://keygate:secret@db/gate?sslmode=secret-nonsense") {
+            Err(StoreError::Unavailable(message)) => {
+                assert!(message.contains("unknown `sslmode="), "{message}");
+                assert!(message.contains("verify-full"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        for url in ["sqlite://keygate.db", "mysql://keygate:secret@db/gate"] {
             match parse_url(url) {
                 Err(StoreError::Unavailable(message)) => {
                     assert!(!message.contains("secret"), "{message}");
@@ -313,30 +314,6 @@ mod tests {
     }
 
     #[test]
-    fn an_sslmode_that_demands_tls_is_refused_at_once() {
-        for mode in ["require", "verify-ca", "verify-full"] {
-            let url = format!("postgres://keygate:secret@db/gate?connect_timeout=2&sslmode={mode}");
-            match parse_url(&url) {
-                Err(StoreError::Unavailable(message)) => {
-                    assert!(message.contains(&format!("`sslmode={mode}`")), "{message}");
-                    assert!(message.contains("does not support yet"), "{message}");
-                    assert!(message.contains("sslmode=disable"), "{message}");
-                    assert!(!message.contains("secret"), "{message}");
-                }
-                other => panic!("{mode}: {other:?}"),
-            }
-        }
-        for url in [
-            "postgres://u@h/d?sslmode=disable",
-            "postgres://u@h/d?sslmode=prefer",
-            "postgres://u@h/d?sslmode=require&sslmode=disable",
-            "postgres://u@h/d",
-        ] {
-            assert!(parse_url(url).is_ok(), "{url}");
-        }
-    }
-
-    #[test]
     fn a_refused_connect_names_the_server_and_the_reason() {
         // A port nothing listens on: bind one, note it, close it.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -344,10 +321,10 @@ mod tests {
             .map(|address| address.port())
             .unwrap_or(1);
         let url = format!("postgres://keygate:secret@127.0.0.1:{port}/gate");
-        let Ok(config) = parse_url(&url) else {
+        let Ok(server) = parse_url(&url) else {
             panic!("the URL parses")
         };
-        match connect(&config) {
+        match connect(&server) {
             Err(StoreError::Unavailable(message)) => {
                 assert!(
                     message.contains(&format!("at 127.0.0.1:{port}: ")),
@@ -363,7 +340,7 @@ mod tests {
 
     #[test]
     fn servers_are_named_by_host_or_address_and_port() {
-        let named = |url: &str| parse_url(url).map(|config| servers(&config)).ok();
+        let named = |url: &str| parse_url(url).map(|server| servers(&server.config)).ok();
         assert_eq!(named("postgres://u@db/d").as_deref(), Some("db:5432"));
         assert_eq!(
             named("postgres://u@a:6000,b:6001/d").as_deref(),

@@ -64,6 +64,8 @@ pub struct Renewal {
 #[serde(deny_unknown_fields)]
 pub struct Verification {
     key: String,
+    /// A service whose own limits are reported too (beside those of the key's plans).
+    service: Option<String>,
 }
 
 /// Tells a field given as `null` from a field not given.
@@ -481,6 +483,9 @@ pub struct Verdict {
     client_type: Option<String>,
     key_id: Option<String>,
     expires_at: Option<String>,
+    /// The key's rate limits with what is left of each (`RATE_LIMITED` when one has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    limits: Vec<super::key_limits::KeyLimit>,
 }
 
 /// `POST /v1/verify` `{"key": "…"}`: checks a key as the gateway would, without proxying.
@@ -502,8 +507,19 @@ pub async fn verify(
         KeyCheck::Revoked(entry) => ("REVOKED", Some(entry)),
     };
     let consumer = entry.as_ref().map(|e| e.consumer.clone());
+    let limits = match (&entry, code) {
+        (Some(entry), "VALID") => {
+            super::key_limits::of(state.sync.state(), entry, body.service.as_deref())
+        }
+        _ => Vec::new(),
+    };
+    let code = match limits.iter().any(|limit| limit.remaining == 0) {
+        true => "RATE_LIMITED",
+        false => code,
+    };
     Json(Verdict {
         valid: code == "VALID",
+        limits,
         code,
         consumer: consumer.as_ref().map(|c| c.name.to_string()),
         client_type: consumer.as_ref().map(|c| c.profile.client_type.to_string()),

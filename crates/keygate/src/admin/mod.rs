@@ -7,6 +7,7 @@ mod auth;
 mod consumers;
 mod error;
 mod export;
+mod key_limits;
 mod keys;
 mod openapi;
 mod plans;
@@ -30,6 +31,7 @@ pub use auth::{resolve_token, AdminToken, TokenError, TokenSource};
 pub use error::ApiError;
 
 use crate::metrics::Metrics;
+use crate::proxy::health_checks::HealthChecks;
 use crate::state::cluster::ClusterHealth;
 use crate::state::sync::StoreSync;
 
@@ -44,6 +46,8 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// The link to the other nodes, on a shared (PostgreSQL) store; `None` with SQLite.
     pub cluster: Option<Arc<ClusterHealth>>,
+    /// The upstream targets' health checkers.
+    pub health_checks: Arc<HealthChecks>,
 }
 
 impl AdminState {
@@ -194,6 +198,7 @@ pub fn router(state: AdminState) -> Router {
             "/services/{name}/plans/{plan}",
             get(plans::get).put(plans::put).delete(plans::delete),
         )
+        .route("/services/{name}/health", get(services::health))
         .route("/services", get(services::list))
         .route(
             "/services/{name}",

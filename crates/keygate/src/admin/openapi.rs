@@ -33,6 +33,34 @@ fn with_body(mut op: Value, schema: Value) -> Value {
     op
 }
 
+/// The answer of `GET /v1/services/{name}/health`.
+fn service_health_schema() -> Value {
+    let string = json!({"type": "string"});
+    let count = json!({"type": "integer", "minimum": 0});
+    let state = json!({"enum": ["up", "down"]});
+    let last_check = json!({"type": ["object", "null"], "properties": {
+        "result": {"enum": ["healthy", "unhealthy_status", "connect_failure", "timeout"]},
+        "status": {"type": ["integer", "null"]},
+        "at": string
+    }});
+    let active = json!({"type": ["object", "null"], "properties": {
+        "state": state, "since": string, "checks": count,
+        "consecutive_successes": count, "consecutive_failures": count,
+        "consecutive_timeouts": count, "last_check": last_check
+    }});
+    let target = json!({"type": "object", "properties": {
+        "target": string, "address": string, "state": state,
+        "source": {"enum": ["active", "passive", null]},
+        "active": active,
+        "passive": {"type": "object", "properties": {"state": state}}
+    }});
+    json!({"type": "object", "properties": {
+        "service": string, "health_check": {"type": "boolean"},
+        "healthy_targets": count,
+        "targets": {"type": "array", "items": target}
+    }})
+}
+
 /// The document.
 pub async fn document() -> Json<Value> {
     let consumer = json!({"$ref": "#/components/schemas/Consumer"});
@@ -109,11 +137,12 @@ pub async fn document() -> Json<Value> {
                 "put": with_body(operation("Create (201) or replace (200) a service", "200", service.clone()), service.clone()),
                 "delete": operation("Delete a service", "204", json!({}))
             },
-            "/v1/verify": {"post": with_body(operation("Check a key without proxying", "200", json!({"$ref": "#/components/schemas/Verdict"})), json!({"type": "object", "required": ["key"], "properties": {"key": string}}))},
+            "/v1/services/{name}/health": {"parameters": name, "get": operation("The health of a service's targets on this node: state, and whether active checks or passive failures hold a down one down", "200", json!({"$ref": "#/components/schemas/ServiceHealth"}))},
+            "/v1/verify": {"post": with_body(operation("Check a key without proxying", "200", json!({"$ref": "#/components/schemas/Verdict"})), json!({"type": "object", "required": ["key"], "properties": {"key": string, "service": string}}))},
             "/v1/export": {"get": operation("Everything the store holds, as a valid configuration file (key hashes, never keys); revision in X-Keygate-Revision; ?origin=true adds each entity's origin", "200", json!({"type": "object"}))},
             "/v1/openapi.json": {"get": open("This document", json!({"type": "object"}))},
             "/healthz": {"get": open("The process is up", json!({"type": "object"}))},
-            "/readyz": {"get": open("200 once the state is loaded, 503 before", json!({"type": "object"}))},
+            "/readyz": {"get": open("200 once the state is loaded, 503 before (and, with admin.readyz_requires_healthy_targets, while a health-checked service has no healthy target)", json!({"type": "object"}))},
             "/metrics": {"get": open("Prometheus text exposition", json!({"type": "string"}))}
         },
         "components": {
@@ -128,7 +157,8 @@ pub async fn document() -> Json<Value> {
                 "Key": {"type": "object", "properties": {"id": string, "consumer": string, "key": {"type": "string", "description": "Only in the answer that created the key"}, "prefix": string, "status": {"enum": ["active", "disabled", "expired", "revoked"]}, "active": {"type": "boolean"}, "description": string, "labels": map, "origin": {"enum": ["file", "api"]}, "created_at": string, "expires_at": string, "revoked_at": string, "last_used_at": string, "subscription": string, "shared": {"type": "boolean"}}},
                 "Plan": {"type": "object", "properties": {"name": string, "selection_rule": string, "forward_key": {"type": "boolean"}, "auto_approve": {"type": "boolean"}, "description": string}},
                 "Subscription": {"type": "object", "properties": {"id": string, "consumer": string, "service": string, "plan": string, "status": {"enum": ["pending", "accepted", "paused", "rejected", "closed"]}, "key_mode": {"enum": ["own", "shared"]}, "ends_at": string, "created_at": string, "updated_at": string, "key": key}},
-                "Verdict": {"type": "object", "properties": {"valid": {"type": "boolean"}, "code": {"enum": ["VALID", "NOT_FOUND", "DISABLED", "EXPIRED", "REVOKED"]}, "consumer": string, "client_type": string, "key_id": string, "expires_at": string}}
+                "ServiceHealth": service_health_schema(),
+                "Verdict": {"type": "object", "properties": {"valid": {"type": "boolean"}, "code": {"enum": ["VALID", "NOT_FOUND", "DISABLED", "EXPIRED", "REVOKED", "RATE_LIMITED"]}, "consumer": string, "client_type": string, "key_id": string, "expires_at": string, "limits": {"type": "array", "items": {"type": "object", "properties": {"name": string, "service": string, "plan": string, "limit": {"type": "integer"}, "window": {"type": "integer"}, "remaining": {"type": "integer"}, "reset": {"type": "integer"}}}}}}
             }
         }
     }))

@@ -15,6 +15,7 @@ use super::consumers::owned_by_api;
 use super::plans::{live_subscription, plan_names, still_subscribed};
 use super::{listing, AdminState, ApiError, Listing, PageQuery};
 use crate::config::service_from_document;
+use crate::proxy::health_checks::ServiceHealth;
 use crate::state::millis;
 
 /// A stored service as the API shows it: its document with its origin.
@@ -140,4 +141,21 @@ pub async fn list(
     let limit = page.limit;
     let records = state.read(move |store| store.services(&page)).await?;
     Ok(Json(listing(records, limit, |s| s.name.clone(), shown)))
+}
+
+/// `GET /v1/services/{name}/health`: each target's state, and which health (active checks
+/// or passive failures) holds a down one down, as this node sees it now.
+pub async fn health(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<ServiceHealth>, ApiError> {
+    let snapshot = state.sync.state().load();
+    let index = snapshot
+        .services
+        .iter()
+        .position(|service| *service.name == *name);
+    index
+        .and_then(|index| state.health_checks.report(&snapshot, index))
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("service `{name}` not found")))
 }

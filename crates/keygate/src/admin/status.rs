@@ -18,9 +18,29 @@ pub async fn healthz() -> Json<Value> {
 /// The state is loaded and serving: revision and counts. On a shared (PostgreSQL) store,
 /// `store` also tells whether the node is listening for changes and how many seconds ago
 /// it last caught up; the node stays ready while the database is away, since it keeps
-/// serving from memory.
-pub async fn readyz(State(state): State<AdminState>) -> Json<Value> {
+/// serving from memory. With `admin.readyz_requires_healthy_targets`, a service with
+/// health checks and no target they hold up makes it `503`, naming the services.
+pub async fn readyz(State(state): State<AdminState>) -> (StatusCode, Json<Value>) {
     let snapshot = state.sync.state().load();
+    if snapshot.config.admin.readyz_requires_healthy_targets {
+        let failing = state
+            .health_checks
+            .services_without_healthy_target(&snapshot);
+        if !failing.is_empty() {
+            let message = format!(
+                "no healthy upstream target for service(s): {}",
+                failing.join(", ")
+            );
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "unhealthy_upstreams",
+                    "message": message,
+                    "services_without_healthy_targets": failing,
+                })),
+            );
+        }
+    }
     let directory = &state.sync.state().directory;
     let store = match &state.cluster {
         Some(cluster) => json!({
@@ -30,14 +50,15 @@ pub async fn readyz(State(state): State<AdminState>) -> Json<Value> {
         }),
         None => json!({"backend": "sqlite"}),
     };
-    Json(json!({
+    let ready = json!({
         "status": "ready",
         "revision": state.sync.revision(),
         "services": snapshot.services.len(),
         "consumers": directory.consumer_count(),
         "keys": directory.keys.len(),
         "store": store,
-    }))
+    });
+    (StatusCode::OK, Json(ready))
 }
 
 /// `/readyz` while the first full load runs: 503, so no traffic is sent here yet.

@@ -26,8 +26,9 @@ fn state() -> AdminState {
     AdminState {
         sync: Arc::new(sync),
         token: super::AdminToken::new(TOKEN),
-        metrics,
+        metrics: metrics.clone(),
         cluster: None,
+        health_checks: Arc::new(crate::proxy::health_checks::HealthChecks::new(metrics)),
     }
 }
 

@@ -53,6 +53,10 @@ pub enum PlansCommand {
         /// Free text.
         #[arg(long)]
         description: Option<String>,
+        /// A rate limit, `COUNT/WINDOW[:BY]`: `10/minute`, `1000/day:key`,
+        /// `5/second:header:x-tenant` (BY defaults to consumer). Repeat for several.
+        #[arg(long = "limit", value_name = "COUNT/WINDOW[:BY]", value_parser = parse_limit)]
+        limits: Vec<Value>,
     },
     /// Delete a plan (refused while it has pending, accepted or paused subscriptions).
     Delete {
@@ -91,6 +95,7 @@ fn execute(args: PlansArgs) -> Result<(), CliError> {
                         "FORWARD KEY",
                         "AUTO APPROVE",
                         "DESCRIPTION",
+                        "LIMITS",
                     ]);
                     for plan in listing["data"].as_array().into_iter().flatten() {
                         table.row(row(plan));
@@ -109,6 +114,7 @@ fn execute(args: PlansArgs) -> Result<(), CliError> {
             forward_key,
             manual_approval,
             description,
+            limits,
         } => {
             let mut body = json!({
                 "forward_key": forward_key,
@@ -119,6 +125,9 @@ fn execute(args: PlansArgs) -> Result<(), CliError> {
             }
             if let Some(description) = description {
                 body["description"] = Value::String(description);
+            }
+            if !limits.is_empty() {
+                body["limits"] = Value::Array(limits);
             }
             let reply = client.call(Method::PUT, &plan_path(&service, &plan), Some(&body))?;
             let verb = if reply.status == 201 {
@@ -143,6 +152,45 @@ fn execute(args: PlansArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `--limit COUNT/WINDOW[:BY]` as the limit's JSON; the gateway checks the values.
+fn parse_limit(text: &str) -> Result<Value, String> {
+    let (rate, by) = match text.split_once(':') {
+        Some((rate, by)) => (rate, Some(by)),
+        None => (text, None),
+    };
+    let parsed = rate
+        .split_once('/')
+        .and_then(|(count, per)| Some((count.trim().parse::<u64>().ok()?, per.trim())));
+    let Some((count, per)) = parsed else {
+        return Err(format!(
+            "expected COUNT/WINDOW[:BY] such as 10/minute or 1000/day:key, found `{text}`"
+        ));
+    };
+    let mut limit = json!({"count": count, "per": per});
+    if let Some(by) = by {
+        limit["by"] = Value::String(by.to_owned());
+    }
+    Ok(limit)
+}
+
+/// A plan's limits as `10/minute by consumer, …`; `-` for none.
+fn limits_cell(plan: &Value) -> String {
+    let shown: Vec<String> = plan["limits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|limit| {
+            let by = limit["by"].as_str().unwrap_or("consumer");
+            format!("{}/{} by {by}", limit["count"], cell(&limit["per"]))
+        })
+        .collect();
+    if shown.is_empty() {
+        "-".to_owned()
+    } else {
+        shown.join(", ")
+    }
+}
+
 /// A plan's table cells; absent flags show their defaults.
 fn row(plan: &Value) -> Vec<String> {
     let flag = |field: &str, default: bool| plan[field].as_bool().unwrap_or(default).to_string();
@@ -152,6 +200,7 @@ fn row(plan: &Value) -> Vec<String> {
         flag("forward_key", false),
         flag("auto_approve", true),
         cell(&plan["description"]),
+        limits_cell(plan),
     ]
 }
 
@@ -169,6 +218,7 @@ fn show(format: Format, plan: &Value, headline: &str) {
         "forward key",
         "auto approve",
         "description",
+        "limits",
     ];
     let pairs: Vec<(&str, String)> = labels.into_iter().zip(row(plan)).collect();
     out!("{}", details(&pairs));

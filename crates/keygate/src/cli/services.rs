@@ -1,5 +1,5 @@
-//! `keygate services list|get|put|delete`: services with their routes through the admin
-//! API, in the configuration file's shape.
+//! `keygate services list|get|put|delete|health`: services with their routes through the
+//! admin API, in the configuration file's shape, and the health of their targets.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +46,12 @@ pub enum ServicesCommand {
         /// Service name.
         name: String,
     },
+    /// Show the health of a service's targets on the gateway asked: up or down, and
+    /// whether active checks or passive failures hold a down one down.
+    Health {
+        /// Service name.
+        name: String,
+    },
 }
 
 /// Runs `keygate services …`.
@@ -61,7 +67,23 @@ fn execute(args: ServicesArgs) -> Result<(), CliError> {
             let services = client.list("/v1/services", "")?;
             match format {
                 Format::Json => print_json(&Value::Array(services)),
-                Format::Table => table(&services).print(),
+                Format::Table => {
+                    let health: Vec<Option<Value>> = services
+                        .iter()
+                        .map(|service| {
+                            let name = service["name"].as_str().unwrap_or_default();
+                            client.find(&health_path(name)).ok().flatten()
+                        })
+                        .collect();
+                    table(&services, &health).print();
+                }
+            }
+        }
+        ServicesCommand::Health { name } => {
+            let health = client.get(&health_path(&name))?;
+            match format {
+                Format::Json => print_json(&health),
+                Format::Table => health_table(&health).print(),
             }
         }
         // A service is a nested document: JSON is how it reads best in either format.
@@ -91,6 +113,11 @@ fn service_path(name: &str) -> String {
     format!("/v1/services/{}", encode(name))
 }
 
+/// `/v1/services/NAME/health`.
+fn health_path(name: &str) -> String {
+    format!("/v1/services/{}/health", encode(name))
+}
+
 /// One service read from a YAML or JSON file (JSON is YAML too).
 fn read_document(file: &PathBuf) -> Result<Value, CliError> {
     let text = std::fs::read_to_string(file)
@@ -106,10 +133,11 @@ fn read_document(file: &PathBuf) -> Result<Value, CliError> {
     Ok(document)
 }
 
-/// Services as a table: NAME, HOSTS, PREFIX, ROUTES, ORIGIN.
-fn table(services: &[Value]) -> Table {
-    let mut table = Table::new(&["NAME", "HOSTS", "PREFIX", "ROUTES", "ORIGIN"]);
-    for service in services {
+/// Services as a table: NAME, HOSTS, PREFIX, ROUTES, ORIGIN, and TARGETS UP from each
+/// service's `health` (`-` when it could not be read).
+fn table(services: &[Value], health: &[Option<Value>]) -> Table {
+    let mut table = Table::new(&["NAME", "HOSTS", "PREFIX", "ROUTES", "ORIGIN", "TARGETS UP"]);
+    for (service, health) in services.iter().zip(health) {
         let routes = service["routes"].as_array().map_or(0, Vec::len);
         table.row(vec![
             cell(&service["name"]),
@@ -117,6 +145,60 @@ fn table(services: &[Value]) -> Table {
             cell(&service["path_prefix"]),
             routes.to_string(),
             cell(&service["origin"]),
+            health.as_ref().map_or_else(|| "-".to_owned(), targets_up),
+        ]);
+    }
+    table
+}
+
+/// `up/all`, with `checked` when the service has active health checks.
+fn targets_up(health: &Value) -> String {
+    let all = health["targets"].as_array().map_or(0, Vec::len);
+    let up = health["healthy_targets"].as_u64().unwrap_or(0);
+    match health["health_check"].as_bool() {
+        Some(true) => format!("{up}/{all} (checked)"),
+        _ => format!("{up}/{all}"),
+    }
+}
+
+/// A service's targets as a table: TARGET, STATE, DOWN BY, CHECKS, LAST CHECK, IN A ROW,
+/// SINCE.
+fn health_table(health: &Value) -> Table {
+    let mut table = Table::new(&[
+        "TARGET",
+        "STATE",
+        "DOWN BY",
+        "LAST CHECK",
+        "IN A ROW",
+        "SINCE",
+    ]);
+    let empty = Vec::new();
+    for target in health["targets"].as_array().unwrap_or(&empty) {
+        let active = &target["active"];
+        let last = &active["last_check"];
+        let last_check = match (last["result"].as_str(), last["status"].as_u64()) {
+            (Some(result), Some(status)) => format!("{result} ({status})"),
+            (Some(result), None) => result.to_owned(),
+            (None, _) if active.is_null() => "not checked".to_owned(),
+            (None, _) => "none yet".to_owned(),
+        };
+        let in_a_row = if active.is_null() {
+            "-".to_owned()
+        } else {
+            format!(
+                "{} ok, {} failed, {} timed out",
+                active["consecutive_successes"],
+                active["consecutive_failures"],
+                active["consecutive_timeouts"]
+            )
+        };
+        table.row(vec![
+            cell(&target["target"]),
+            cell(&target["state"]),
+            cell(&target["source"]),
+            last_check,
+            in_a_row,
+            cell(&active["since"]),
         ]);
     }
     table

@@ -1,8 +1,10 @@
 //! Checks a parsed file and builds the internal configuration, collecting every problem
 //! with its line and column instead of stopping at the first.
 
+mod health_check;
+
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,16 +17,18 @@ use keygate_store::StoreError;
 use serde_saphyr::Location;
 
 use super::file::{
-    At, FileConfig, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
+    At, FileConfig, FileDns, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
     FileUpstream, FileUpstreamTargets,
 };
 use super::path_pattern::not_normal;
-use super::ClusterSettings;
+use super::Balance;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, Failover, IdentityHeaders,
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
+use super::{ClusterSettings, DnsSettings, PoolLimits};
+use balance::target_entry;
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
 /// own (framing, hop-by-hop) and the ones the gateway sets itself.
@@ -235,6 +239,10 @@ impl Checker<'_> {
             consumer_metrics: file.admin.consumer_metrics.unwrap_or(false),
             metrics_auth: file.admin.metrics_auth.unwrap_or(false),
             tls: file.admin.tls.as_ref().map(|tls| self.tls(tls)),
+            readyz_requires_healthy_targets: file
+                .admin
+                .readyz_requires_healthy_targets
+                .unwrap_or(false),
         };
         Config {
             proxy,
@@ -250,6 +258,7 @@ impl Checker<'_> {
             cluster: ClusterSettings {
                 reconcile_interval: self.duration(file.cluster.reconcile_interval.as_ref(), 10),
             },
+            dns: self.dns(&file.dns),
         }
     }
 
@@ -571,7 +580,18 @@ impl Checker<'_> {
                         ),
                     );
                 }
-                self.route(&route.value, &sources)
+                self.route(&route.value, &sources, &service.name.value)
+            })
+            .collect::<Vec<_>>();
+        let limits = self.limits(&service.limits, &service.name.value);
+        // Each route carries its own limits and its service's, checked in that order.
+        let routes = routes
+            .into_iter()
+            .map(|mut route: Route| {
+                if !limits.is_empty() {
+                    route.limits = route.limits.iter().chain(limits.iter()).cloned().collect();
+                }
+                route
             })
             .collect();
         let mut plan_names = HashSet::new();
@@ -599,6 +619,10 @@ impl Checker<'_> {
                     forward_key: plan.forward_key.unwrap_or(false),
                     auto_approve: plan.auto_approve.unwrap_or(true),
                     description: plan.description.clone(),
+                    limits: self.limits(
+                        &plan.limits,
+                        &format!("{}/plan:{}", service.name.value, plan.name.value),
+                    ),
                 }
             })
             .collect();
@@ -612,6 +636,7 @@ impl Checker<'_> {
             upstream: self.upstream(&service.upstream),
             routes,
             plans,
+            limits,
         }
     }
 
@@ -628,40 +653,125 @@ impl Checker<'_> {
     }
 
     fn upstream(&mut self, upstream: &At<FileUpstream>) -> UpstreamSettings {
-        let (urls, connect, read, send, failover) = match &upstream.value {
+        let (urls, connect, read, send, failover, pool, health_check) = match &upstream.value {
             FileUpstream::Url(url) => (
-                vec![(url.as_str(), upstream.referenced)],
+                vec![(url.as_str(), upstream.referenced, None)],
                 Duration::from_secs(5),
                 Duration::from_secs(60),
                 Duration::from_secs(60),
                 Failover::default(),
+                PoolLimits::default(),
+                None,
             ),
             FileUpstream::Targets(long) => {
                 if long.targets.is_empty() {
                     self.report(&upstream.referenced, "`targets` needs at least one URL");
                 }
                 (
-                    long.targets
-                        .iter()
-                        .map(|t| (t.value.as_str(), t.referenced))
-                        .collect(),
+                    long.targets.iter().map(target_entry).collect(),
                     self.duration(long.connect_timeout.as_ref(), 5),
                     self.duration(long.read_timeout.as_ref(), 60),
                     self.duration(long.send_timeout.as_ref(), 60),
                     self.failover(long),
+                    self.pool_limits(long),
+                    long.health_check
+                        .as_ref()
+                        .map(|check| self.health_check(check)),
                 )
             }
         };
-        let targets = urls
+        let targets: Vec<Target> = urls
             .into_iter()
-            .filter_map(|(url, at)| self.target(url, &at))
+            .filter_map(|(url, at, weight)| {
+                let weight = self.weight(weight);
+                self.target(url, &at)
+                    .map(|target| Target { weight, ..target })
+            })
             .collect();
+        let (balance, slow_start) = match &upstream.value {
+            FileUpstream::Url(_) => (Balance::default(), None),
+            FileUpstream::Targets(long) => {
+                let balance = self.balance(long, &targets, &upstream.referenced);
+                let slow_start = self.slow_start(long, &balance);
+                (balance, slow_start)
+            }
+        };
         UpstreamSettings {
             targets,
+            balance,
+            slow_start,
             connect_timeout: connect,
             read_timeout: read,
             send_timeout: send,
             failover,
+            pool,
+            health_check,
+        }
+    }
+
+    /// The keep-alive and connection limits of a long-form `upstream:`.
+    fn pool_limits(&mut self, long: &FileUpstreamTargets) -> PoolLimits {
+        let defaults = PoolLimits::default();
+        let keepalive = long.keepalive.as_ref();
+        let max_connections = long.max_connections.as_ref().map(|limit| limit.value);
+        if let Some(limit) = long
+            .max_connections
+            .as_ref()
+            .filter(|limit| limit.value == 0)
+        {
+            self.report(
+                &limit.referenced,
+                "`max_connections` is at least 1 (leave it out for no limit)",
+            );
+        }
+        PoolLimits {
+            max_idle: keepalive
+                .and_then(|keepalive| keepalive.max_idle)
+                .unwrap_or(defaults.max_idle),
+            idle_timeout: self.duration(
+                keepalive.and_then(|keepalive| keepalive.idle_timeout.as_ref()),
+                defaults.idle_timeout.as_secs(),
+            ),
+            max_connections,
+            queue_timeout: self.duration(
+                long.queue_timeout.as_ref(),
+                defaults.queue_timeout.as_secs(),
+            ),
+        }
+    }
+
+    /// `dns:`: name servers as `ip` (port 53) or `ip:port`, and the refresh bounds.
+    fn dns(&mut self, dns: &FileDns) -> DnsSettings {
+        let defaults = DnsSettings::default();
+        let nameservers = dns.nameservers.iter().flatten().filter_map(|server| {
+            let text = server.value.as_str();
+            let parsed = text
+                .parse::<SocketAddr>()
+                .ok()
+                .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
+            if parsed.is_none() {
+                self.report(
+                    &server.referenced,
+                    format!("expected a name server address such as 10.0.0.2 or 127.0.0.1:5353, found `{text}`"),
+                );
+            }
+            parsed
+        });
+        let nameservers = nameservers.collect();
+        let refresh_min = self.duration(dns.refresh_min.as_ref(), defaults.refresh_min.as_secs());
+        let refresh_max = self.duration(dns.refresh_max.as_ref(), defaults.refresh_max.as_secs());
+        if refresh_max < refresh_min {
+            if let Some(at) = dns.refresh_max.as_ref().or(dns.refresh_min.as_ref()) {
+                self.report(
+                    &at.referenced,
+                    "`refresh_max` is shorter than `refresh_min`",
+                );
+            }
+        }
+        DnsSettings {
+            nameservers,
+            refresh_min,
+            refresh_max,
         }
     }
 
@@ -727,10 +837,11 @@ impl Checker<'_> {
             scheme,
             authority,
             base_path,
+            weight: 1,
         })
     }
 
-    fn route(&mut self, route: &FileRoute, sources: &Arc<[KeySource]>) -> Route {
+    fn route(&mut self, route: &FileRoute, sources: &Arc<[KeySource]>, service: &str) -> Route {
         self.check_name(&route.name, "route");
         if route.paths.is_empty() {
             self.report(&route.name.referenced, "a route needs at least one path");
@@ -795,6 +906,12 @@ impl Checker<'_> {
                 None => sources.clone(),
             },
             allow,
+            limits: self.limits(
+                &route.limits,
+                &format!("{service}/route:{}", route.name.value),
+            ),
+            cost: route.cost.as_ref().map_or(1, |cost| cost.value),
+            rate_limit_headers: self.header_mode(route.rate_limit_headers.as_ref()),
         }
     }
 
@@ -820,15 +937,9 @@ impl Checker<'_> {
     }
 }
 
-/// Where line `line`, column `column` of a string's content is in the file, given where
-/// the YAML scalar's content starts (for a block scalar, its first content line). A quoted
-/// scalar's content starts one after the quote; lines below the first keep the scalar's
-/// indentation. Escapes inside quoted strings can shift the column by a few characters;
-/// the line is always right.
-/// The directory cache beside a SQLite database file: `keygate.db` → `keygate.db.cache`.
-/// None for an in-memory database or PostgreSQL, which have no file to sit beside.
-/// Checks a PostgreSQL store URL without connecting (a malformed one, or an `sslmode` that
-/// demands TLS, could never work); the message never repeats the URL.
+/// Checks a PostgreSQL store URL without connecting (a malformed one, TLS settings that
+/// could never work, a certificate file that cannot be read); the message never repeats
+/// the URL.
 fn check_store_url(url: &str) -> Result<(), String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Ok(());
@@ -839,11 +950,18 @@ fn check_store_url(url: &str) -> Result<(), String> {
     })
 }
 
+/// The directory cache beside a SQLite database file: `keygate.db` → `keygate.db.cache`.
+/// None for an in-memory database or PostgreSQL, which have no file to sit beside.
 fn default_cache_file(store: &str) -> Option<PathBuf> {
     let path = store.strip_prefix("sqlite://").filter(|p| !p.is_empty())?;
     Some(PathBuf::from(format!("{path}.cache")))
 }
 
+/// Where line `line`, column `column` of a string's content is in the file, given where
+/// the YAML scalar's content starts (for a block scalar, its first content line). A quoted
+/// scalar's content starts one after the quote; lines below the first keep the scalar's
+/// indentation. Escapes inside quoted strings can shift the column by a few characters;
+/// the line is always right.
 fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> (usize, usize) {
     let scalar_line = at.line().max(1) as usize;
     let scalar_column = at.column().max(1) as usize;
@@ -860,9 +978,14 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
     }
 }
 
+mod balance;
 mod consumers;
+mod limits;
 mod listeners;
 mod subscriptions;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod upstream_tests;

@@ -43,6 +43,21 @@ pub struct FileConfig {
     /// Several nodes on one PostgreSQL store.
     #[serde(default)]
     pub cluster: FileCluster,
+    /// How upstream host names are resolved.
+    #[serde(default)]
+    pub dns: FileDns,
+}
+
+/// `dns:` — the name servers and re-resolution bounds for upstream targets by name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDns {
+    /// Name servers as `ip` or `ip:port` (default: the system's).
+    pub nameservers: Option<Vec<At<String>>>,
+    /// Shortest time between two resolutions of a name (default 1s).
+    pub refresh_min: Option<At<String>>,
+    /// Longest time between two resolutions of a name (default 300s).
+    pub refresh_max: Option<At<String>>,
 }
 
 /// `cluster:` — how a node on a PostgreSQL store keeps up with the other nodes' writes.
@@ -69,6 +84,8 @@ pub struct FileAdmin {
     pub metrics_auth: Option<bool>,
     /// The admin API over HTTPS.
     pub tls: Option<At<FileTls>>,
+    /// `/readyz` is 503 while a health-checked service has no healthy target (off by default).
+    pub readyz_requires_healthy_targets: Option<bool>,
 }
 
 /// `proxy.tls:`, `admin.tls:` — certificates and TLS rules.
@@ -261,6 +278,26 @@ pub struct FileService {
     /// API key plans; a key passes only through an accepted subscription to one of them.
     #[serde(default)]
     pub plans: Vec<At<FilePlan>>,
+    /// Rate limits on every call to the service.
+    #[serde(default)]
+    pub limits: Vec<At<FileLimit>>,
+}
+
+/// One entry of `limits:` (of a service, a route or a plan): `count` per `per`, counted
+/// by `by`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimit {
+    /// Requests (units of cost) per window.
+    pub count: At<u64>,
+    /// `second`, `minute`, `hour`, `day` or `month`.
+    pub per: At<String>,
+    /// `key`, `consumer` (default), `subscription`, `client_address` or `header:<name>`.
+    pub by: Option<At<String>>,
+    /// `all` (default), `anonymous` or `keyed`.
+    pub callers: Option<At<String>>,
+    /// The name headers, the access log and metrics show.
+    pub name: Option<At<String>>,
 }
 
 /// One entry of a service's `plans:` (a Gravitee API key plan).
@@ -277,6 +314,9 @@ pub struct FilePlan {
     pub auto_approve: Option<bool>,
     /// What the plan offers.
     pub description: Option<String>,
+    /// Rate limits on calls let through by this plan.
+    #[serde(default)]
+    pub limits: Vec<At<FileLimit>>,
 }
 
 /// `upstream:` — a URL, or a map with targets and timeouts.
@@ -292,8 +332,16 @@ pub enum FileUpstream {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileUpstreamTargets {
-    /// Target base URLs, used round-robin.
-    pub targets: Vec<At<String>>,
+    /// Target base URLs, each alone or with a weight.
+    pub targets: Vec<At<FileTarget>>,
+    /// `round_robin` (default), `least_outstanding` or `hash`.
+    pub balance: Option<At<String>>,
+    /// With `balance: hash`: `consumer` (default), `key`, `client_address` or `header`.
+    pub hash_on: Option<At<String>>,
+    /// With `hash_on: header`: the request field whose value is hashed.
+    pub hash_on_header: Option<At<String>>,
+    /// How long a target that comes back takes to get its full share (default: at once).
+    pub slow_start: Option<At<String>>,
     /// Time allowed to open a connection.
     pub connect_timeout: Option<At<String>>,
     /// How long the upstream may stay silent while its response is awaited or read.
@@ -310,6 +358,96 @@ pub struct FileUpstreamTargets {
     pub max_fails: Option<u32>,
     /// The first cool-down of a failing target (default 10s).
     pub fail_timeout: Option<At<String>>,
+    /// Active health checks of every target (none by default).
+    pub health_check: Option<At<FileHealthCheck>>,
+    /// Idle connections kept to each target.
+    pub keepalive: Option<FileKeepalive>,
+    /// Requests under way per target (default: no limit).
+    pub max_connections: Option<At<u32>>,
+    /// How long a request waits for a connection under `max_connections` (default 1s).
+    pub queue_timeout: Option<At<String>>,
+}
+
+/// `upstream.health_check:` — a request to each target every `interval`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHealthCheck {
+    /// The path asked for, such as `/health`.
+    pub path: At<String>,
+    /// The `Host` field sent (default: the target's `host:port`).
+    pub host: Option<At<String>>,
+    /// Time between checks (default 5s).
+    pub interval: Option<At<String>>,
+    /// Time one check may take (default 1s).
+    pub timeout: Option<At<String>>,
+    /// Good checks in a row that bring a target back (default 2).
+    pub healthy_after: Option<At<u32>>,
+    /// Failed checks in a row that take a target out (default 3).
+    pub unhealthy_after: Option<At<u32>>,
+    /// Timed-out checks in a row that take a target out (default 3).
+    pub timeouts_after: Option<At<u32>>,
+    /// Statuses of a good check: codes (`200`) or ranges (`"200-399"`); default 200-399.
+    pub statuses: Option<At<Vec<At<FileStatus>>>>,
+}
+
+/// One entry of `statuses:`: a code or a range of codes.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FileStatus {
+    /// `200`
+    Code(u32),
+    /// `"200-399"` or `"204"`
+    Text(String),
+}
+
+/// `upstream.keepalive:` — idle connections kept to each target.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileKeepalive {
+    /// Idle connections kept per target and worker thread (default 1024).
+    pub max_idle: Option<usize>,
+    /// How long an idle connection is kept (default 90s).
+    pub idle_timeout: Option<At<String>>,
+}
+
+/// One entry of `targets:`: a URL, or a map with the URL and a weight.
+#[derive(Debug)]
+pub enum FileTarget {
+    /// `- http://host:port`
+    Url(String),
+    /// `- {url: http://host:port, weight: 3}`
+    Weighted(FileWeightedTarget),
+}
+
+/// The long form of a target.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWeightedTarget {
+    /// The target's base URL.
+    pub url: At<String>,
+    /// Its share of the requests relative to the other targets (default 1).
+    pub weight: Option<At<u32>>,
+}
+
+impl<'de> Deserialize<'de> for FileTarget {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TargetVisitor;
+        impl<'de> Visitor<'de> for TargetVisitor {
+            type Value = FileTarget;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a URL such as http://127.0.0.1:9001, or a map with `url` and `weight`")
+            }
+            fn visit_str<E: de::Error>(self, url: &str) -> Result<FileTarget, E> {
+                Ok(FileTarget::Url(url.to_owned()))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<FileTarget, M::Error> {
+                let target =
+                    FileWeightedTarget::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(FileTarget::Weighted(target))
+            }
+        }
+        deserializer.deserialize_any(TargetVisitor)
+    }
 }
 
 impl<'de> Deserialize<'de> for FileUpstream {
@@ -352,6 +490,24 @@ pub struct FileRoute {
     pub key_sources: Option<At<Vec<At<FileKeySource>>>>,
     /// An expression that must be true for the call to pass ("User Group Permission").
     pub allow: Option<At<String>>,
+    /// Rate limits on every call to the route.
+    #[serde(default)]
+    pub limits: Vec<At<FileLimit>>,
+    /// What one call counts against every limit that applies (default 1).
+    pub cost: Option<At<u64>>,
+    /// `ietf` (default), `legacy`, `both` or `off`: the rate-limit headers of answers.
+    pub rate_limit_headers: Option<At<Switch>>,
+}
+
+/// A word, or a YAML boolean where a word may read as one: `off` unquoted is `false` to
+/// a YAML 1.1 reader (and in the JSON document the store keeps of a service).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Switch {
+    /// `true`, `false`, `on`, `off`, `yes`, `no`.
+    Bool(bool),
+    /// Any other word.
+    Word(String),
 }
 
 /// One entry of `consumers:`.

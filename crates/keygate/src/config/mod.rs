@@ -25,6 +25,7 @@ pub use schema::SCHEMA;
 pub use sections::ENTITY_SECTIONS;
 
 use crate::key::KeyHash;
+use crate::limits::{HeaderMode, Limit};
 
 /// A checked configuration.
 #[derive(Debug, Clone)]
@@ -53,6 +54,32 @@ pub struct Config {
     pub service_documents: Vec<ServiceDocument>,
     /// How a node on a PostgreSQL store follows the other nodes.
     pub cluster: ClusterSettings,
+    /// How upstream host names are resolved.
+    pub dns: DnsSettings,
+}
+
+/// `dns:` — how upstream targets named by host name are resolved and kept up to date.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DnsSettings {
+    /// Name servers to ask (`ip:port`); empty = the system's (`/etc/resolv.conf`, with
+    /// `/etc/hosts` first).
+    pub nameservers: Vec<SocketAddr>,
+    /// A name is re-resolved no sooner than this after an answer, however short its TTL
+    /// (default 1 s); also the first wait after a failed resolution.
+    pub refresh_min: Duration,
+    /// ... and no later than this, however long its TTL (default 300 s); also the
+    /// longest wait between tries while resolution keeps failing.
+    pub refresh_max: Duration,
+}
+
+impl Default for DnsSettings {
+    fn default() -> DnsSettings {
+        DnsSettings {
+            nameservers: Vec::new(),
+            refresh_min: Duration::from_secs(1),
+            refresh_max: Duration::from_secs(300),
+        }
+    }
 }
 
 /// `cluster:` — how a node on a shared PostgreSQL store follows the other nodes' writes.
@@ -79,6 +106,9 @@ pub struct AdminSettings {
     pub metrics_auth: bool,
     /// `admin.tls`: the admin API over HTTPS only, when set.
     pub tls: Option<TlsSettings>,
+    /// Whether `/readyz` answers `503` while a service with active health checks has no
+    /// target they hold up (default false).
+    pub readyz_requires_healthy_targets: bool,
 }
 
 /// A service as the JSON document the store keeps.
@@ -204,6 +234,8 @@ pub struct Service {
     pub routes: Vec<Route>,
     /// API key plans, in the order they are tried; empty = keys work as they are.
     pub plans: Vec<Plan>,
+    /// Rate limits on every call to the service.
+    pub limits: Arc<[Limit]>,
 }
 
 /// An API key plan of a service.
@@ -219,13 +251,21 @@ pub struct Plan {
     pub auto_approve: bool,
     /// What the plan offers.
     pub description: Option<String>,
+    /// Rate limits on calls let through by this plan.
+    pub limits: Arc<[Limit]>,
 }
 
 /// Targets and timeouts of a service's upstream.
 #[derive(Debug, Clone)]
 pub struct UpstreamSettings {
-    /// Target base URLs, used round-robin.
+    /// Target base URLs, in file order.
     pub targets: Vec<Target>,
+    /// How a request's target is chosen among them (default round-robin).
+    pub balance: Balance,
+    /// How long a target that comes back after being skipped takes to get its full share
+    /// of requests, its weight rising linearly (nginx Plus's and HAProxy's `slowstart`);
+    /// `None` (default): at once. Not with `Balance::Hash`.
+    pub slow_start: Option<Duration>,
     /// Time allowed to open a connection (default 5 s).
     pub connect_timeout: Duration,
     /// How long the upstream may stay silent while keygate waits for its response head
@@ -237,6 +277,135 @@ pub struct UpstreamSettings {
     pub send_timeout: Duration,
     /// When a request goes on to another target, and when a target is skipped.
     pub failover: Failover,
+    /// Active health checks of every target; `None` = none (passive health only).
+    pub health_check: Option<HealthCheck>,
+    /// Keep-alive and connection limits per target.
+    pub pool: PoolLimits,
+}
+
+/// `upstream.health_check:` — a request to `path` on every target each `interval`, off
+/// the request path (Kong's and APISIX's active health checks). A target is taken out
+/// after `unhealthy_after` failed checks in a row (or `timeouts_after` timed-out ones),
+/// and back in after `healthy_after` good ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HealthCheck {
+    /// The path and query asked for, as sent (the target's base path is not put in front).
+    pub path: String,
+    /// The `Host` field sent; `None` = the target's own `host:port`.
+    pub host: Option<String>,
+    /// Time between the end of one check and the start of the next (default 5 s).
+    pub interval: Duration,
+    /// Time one check may take, connection included (default 1 s).
+    pub timeout: Duration,
+    /// Good checks in a row that bring a target that is down back (default 2).
+    pub healthy_after: u32,
+    /// Failed checks (a status outside `statuses`, or no connection) in a row that take
+    /// a target out (default 3).
+    pub unhealthy_after: u32,
+    /// Timed-out checks in a row that take a target out (default 3).
+    pub timeouts_after: u32,
+    /// The statuses of a good check (default 200–399).
+    pub statuses: StatusSet,
+}
+
+/// A set of HTTP status codes from 100 to 599, as bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatusSet([u64; 8]);
+
+impl StatusSet {
+    /// No status.
+    pub const EMPTY: StatusSet = StatusSet([0; 8]);
+
+    /// 200 to 399, the default set of good answers.
+    pub fn default_healthy() -> StatusSet {
+        let mut set = StatusSet::EMPTY;
+        set.insert_range(200, 399);
+        set
+    }
+
+    /// Adds `first..=last`; codes outside 100–599 are ignored.
+    pub fn insert_range(&mut self, first: u16, last: u16) {
+        for code in first.max(100)..=last.min(599) {
+            let bit = usize::from(code - 100);
+            if let Some(word) = self.0.get_mut(bit / 64) {
+                *word |= 1 << (bit % 64);
+            }
+        }
+    }
+
+    /// Whether `code` is in the set.
+    pub fn contains(&self, code: u16) -> bool {
+        let Some(bit) = code.checked_sub(100).map(usize::from) else {
+            return false;
+        };
+        self.0
+            .get(bit / 64)
+            .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+    }
+
+    /// Whether the set has no status.
+    pub fn is_empty(&self) -> bool {
+        *self == StatusSet::EMPTY
+    }
+}
+
+/// How many connections a service keeps and opens to each of its targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// Idle keep-alive connections kept per target and worker thread, as nginx's
+    /// `keepalive` is per worker process (default 1024); 0 = none are kept.
+    pub max_idle: usize,
+    /// How long an idle connection is kept (default 90 s).
+    pub idle_timeout: Duration,
+    /// Requests under way per target, all worker threads together; `None` = no limit.
+    pub max_connections: Option<u32>,
+    /// How long a request waits for one of them to end before a `503` (default 1 s).
+    pub queue_timeout: Duration,
+}
+
+impl Default for PoolLimits {
+    fn default() -> PoolLimits {
+        PoolLimits {
+            max_idle: 1024,
+            idle_timeout: Duration::from_secs(90),
+            max_connections: None,
+            queue_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// `balance:` — how a request's first target is chosen. Whatever the policy, a target
+/// cooling down is passed over, and a retry goes on to another target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Balance {
+    /// Smooth weighted round-robin (nginx's): each target in turn, `weight` turns each.
+    #[default]
+    RoundRobin,
+    /// The target with the fewest requests under way for its weight; ties in weighted
+    /// round-robin order.
+    LeastOutstanding,
+    /// Consistent hashing of what `HashOn` names: the same value goes to the same target,
+    /// and removing one of N targets moves only the values that were on it (about 1/N).
+    Hash(HashOn),
+}
+
+impl Balance {
+    /// Points a hash ring gives each unit of a target's weight (nginx's and ketama's 160).
+    pub const RING_POINTS_PER_WEIGHT: u32 = 160;
+}
+
+/// `hash_on:` — what of a request `balance: hash` hashes. A request without it (an
+/// anonymous call, a missing field) is sent round-robin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashOn {
+    /// The consumer's name.
+    Consumer,
+    /// The key's id.
+    Key,
+    /// The client's IP address (without the port).
+    ClientAddress,
+    /// The value of this request field (its first, when sent several times).
+    Header(HeaderName),
 }
 
 /// When a request goes on to another target (retries) and when a failing target is
@@ -343,6 +512,15 @@ pub struct Target {
     pub authority: Authority,
     /// Path put in front of the forwarded path, without a trailing slash; often empty.
     pub base_path: String,
+    /// Its share of the requests relative to the other targets, 1 to
+    /// [`Target::MAX_WEIGHT`] (default 1).
+    pub weight: u32,
+}
+
+impl Target {
+    /// The largest weight (HAProxy's ceiling): a hash ring has 160 points per unit of
+    /// weight, so weights bound its size.
+    pub const MAX_WEIGHT: u32 = 256;
 }
 
 /// How a route treats API keys.
@@ -373,6 +551,12 @@ pub struct Route {
     pub key_sources: Arc<[KeySource]>,
     /// Must be true for the call to pass; `None` = any caller the `auth` mode lets in.
     pub allow: Option<Arc<Expr>>,
+    /// Rate limits of this route, then of its service: every one must pass.
+    pub limits: Arc<[Limit]>,
+    /// What one call counts against each limit (default 1; 0 = not counted).
+    pub cost: u64,
+    /// Which rate-limit headers the route's answers carry.
+    pub rate_limit_headers: HeaderMode,
 }
 
 /// A place in the request where a key may be.

@@ -276,6 +276,7 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
             ],
         ),
         ("## `cluster`", vec![field("cluster")]),
+        ("## `dns`", vec![field("dns")]),
         ("## `admin`", vec![field("admin")]),
         ("## `defaults`", vec![field("defaults")]),
         ("## `services`", vec![field("services"), Step::Item]),
@@ -284,8 +285,22 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
             vec![field("services"), Step::Item, field("upstream")],
         ),
         (
+            "#### Target entries",
+            vec![
+                field("services"),
+                Step::Item,
+                field("upstream"),
+                field("targets"),
+                Step::Item,
+            ],
+        ),
+        (
             "## `routes`",
             vec![field("services"), Step::Item, field("routes"), Step::Item],
+        ),
+        (
+            "### `limits`",
+            vec![field("services"), Step::Item, field("limits"), Step::Item],
         ),
         (
             "## Key sources",

@@ -1,6 +1,8 @@
 //! Why the gateway answered a request itself instead of forwarding it: one typed error per
 //! cause. `proxy::respond` is the one place that turns these into HTTP responses.
 
+use super::limit_check::LimitRefusal;
+
 /// Why a presented key was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvalidKey {
@@ -94,6 +96,9 @@ pub enum ProxyError {
     /// The service has plans and none lets this key through.
     #[error("no accepted subscription: {0:?}")]
     NotSubscribed(PlanRefusal),
+    /// A rate limit has too little left for the call.
+    #[error("rate limit `{}` exceeded", .0.report.name)]
+    RateLimited(LimitRefusal),
     /// No connection to the upstream could be made.
     #[error("could not connect to the upstream")]
     UpstreamConnect,
@@ -110,6 +115,13 @@ pub enum ProxyError {
         /// The same URL over HTTPS, for `Location`.
         location: http::HeaderValue,
     },
+    /// No target has an address: the upstream's host name has not resolved yet.
+    #[error("the upstream's host name did not resolve")]
+    UpstreamUnresolved,
+    /// The target had `max_connections` requests under way and none ended within
+    /// `queue_timeout`.
+    #[error("the upstream target is at its connection limit")]
+    UpstreamBusy,
 }
 
 /// Why the gateway answered a request itself: the access log's `denial` and the `reason`
@@ -161,17 +173,23 @@ pub enum Denial {
     SubscriptionClosed,
     /// Plain HTTP on a service that redirects to HTTPS.
     HttpsRedirect,
+    /// A rate limit refused the call (the access log's `limit` says which).
+    RateLimited,
     /// The upstream could not be reached.
     UpstreamConnect,
     /// The upstream did not answer in time.
     UpstreamTimeout,
     /// The upstream failed during the exchange.
     UpstreamBroken,
+    /// The upstream's host name did not resolve.
+    UpstreamUnresolved,
+    /// The target was at its connection limit for `queue_timeout`.
+    UpstreamBusy,
 }
 
 impl Denial {
     /// How many reasons there are: the size of a table indexed by `reason as usize`.
-    pub const COUNT: usize = Denial::UpstreamBroken as usize + 1;
+    pub const COUNT: usize = Denial::UpstreamBusy as usize + 1;
 
     /// Short, stable name of the reason (`key_not_found`, ...).
     pub fn as_str(self) -> &'static str {
@@ -198,9 +216,12 @@ impl Denial {
             Denial::SubscriptionRejected => "subscription_rejected",
             Denial::SubscriptionClosed => "subscription_closed",
             Denial::HttpsRedirect => "https_redirect",
+            Denial::RateLimited => "rate_limited",
             Denial::UpstreamConnect => "upstream_connect",
             Denial::UpstreamTimeout => "upstream_timeout",
             Denial::UpstreamBroken => "upstream_broken",
+            Denial::UpstreamUnresolved => "upstream_unresolved",
+            Denial::UpstreamBusy => "upstream_busy",
         }
     }
 }
@@ -230,10 +251,13 @@ impl ProxyError {
             ProxyError::NotSubscribed(PlanRefusal::Paused) => Denial::SubscriptionPaused,
             ProxyError::NotSubscribed(PlanRefusal::Rejected) => Denial::SubscriptionRejected,
             ProxyError::NotSubscribed(PlanRefusal::Closed) => Denial::SubscriptionClosed,
+            ProxyError::RateLimited(_) => Denial::RateLimited,
             ProxyError::UpstreamConnect => Denial::UpstreamConnect,
             ProxyError::UpstreamTimeout => Denial::UpstreamTimeout,
             ProxyError::UpstreamBroken => Denial::UpstreamBroken,
             ProxyError::HttpsRedirect { .. } => Denial::HttpsRedirect,
+            ProxyError::UpstreamUnresolved => Denial::UpstreamUnresolved,
+            ProxyError::UpstreamBusy => Denial::UpstreamBusy,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! 4. [`select_plan`] — on a service with plans, an accepted subscription of the key
 //!    to a plan whose selection rule is true (`403`);
 //! 5. [`authorize`] — the route's `allow` expression (`403`; `401` for anonymous calls);
+//!    then [`limit`] — the rate limits of the route, service and plan (`429`);
 //! 6. [`forward`] — rewrite headers and URI, send upstream, stream back (`502`, `504`);
 //! 7. log — the access record goes to the metrics and the log writer.
 //!
@@ -30,12 +31,15 @@ use http_body_util::Either;
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
+use super::health_checks::HealthChecks;
 use super::key_source::{self, Extracted};
+use super::limit_check::{self, LimitReport};
+use super::limit_headers;
 use super::path_normal::normalise;
 use super::request_id::{RequestId, RequestIdField};
 use super::respond::error_response;
 use super::trace_context::TraceParent;
-use super::upstream::{RequestPath, Tries};
+use super::upstream::{HashInputs, RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
@@ -56,6 +60,7 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     /// The port of the first TLS listener, where `https_redirect` sends clients.
     https_port: Option<u16>,
+    health_checks: Arc<HealthChecks>,
 }
 
 /// The route a request matched.
@@ -94,6 +99,9 @@ struct Admitted {
     /// Whether the key goes on to the upstream (the route's or the selected plan's
     /// `forward_key`); otherwise it is removed.
     forward_key: bool,
+    /// The limit closest to refusing, for the answer's rate-limit headers; `None` when
+    /// no limit applies.
+    limits: Option<LimitReport>,
 }
 
 /// A caller with a valid key.
@@ -104,12 +112,19 @@ struct Identity {
 }
 
 impl Gateway {
-    /// A gateway reading `state`, counting in `metrics` and logging to `access_log`.
-    pub fn new(state: SharedState, access_log: AccessLog, metrics: Arc<Metrics>) -> Gateway {
+    /// A gateway reading `state`, counting in `metrics`, logging to `access_log`, and
+    /// skipping the targets that `health_checks` hold down.
+    pub fn new(
+        state: SharedState,
+        access_log: AccessLog,
+        metrics: Arc<Metrics>,
+        health_checks: Arc<HealthChecks>,
+    ) -> Gateway {
         Gateway {
             state,
             access_log,
             metrics,
+            health_checks,
             https_port: None,
         }
     }
@@ -121,6 +136,11 @@ impl Gateway {
             https_port: port,
             ..self
         }
+    }
+
+    /// The health checkers whose verdicts the upstreams read.
+    pub fn health_checks(&self) -> &HealthChecks {
+        &self.health_checks
     }
 
     /// Phases 1–5 for one request head, none of which waits: a request refused on any of
@@ -157,6 +177,9 @@ impl Gateway {
             }),
             Err(error) => {
                 record.denial = Some(error.reason());
+                if let ProxyError::RateLimited(refusal) = &error {
+                    record.limit = Some(refusal.report.name.clone());
+                }
                 let response = error_response(&error, &snapshot.challenge);
                 let request_id = request_id_field(&snapshot, &record);
                 self.finish(&snapshot, started, record, &response);
@@ -185,11 +208,16 @@ impl Gateway {
             started,
             mut record,
             route,
-            admitted,
+            mut admitted,
         } = admission;
         let matched = Matched::at(&snapshot, route);
+        let limits = admitted.limits.take();
+        let destination = Destination {
+            snapshot: &snapshot,
+            upstream: &upstreams::of(&snapshot, &self.health_checks)[route.0],
+        };
         let forwarded = forward(
-            &snapshot,
+            destination,
             &matched,
             admitted,
             request,
@@ -197,13 +225,17 @@ impl Gateway {
             client,
             &mut record,
         );
-        let response = match forwarded.await {
+        let mut response = match forwarded.await {
             Ok(response) => response,
             Err(error) => {
                 record.denial = Some(error.reason());
                 error_response(&error, &snapshot.challenge)
             }
         };
+        if let Some(report) = &limits {
+            let mode = matched.route.rate_limit_headers;
+            limit_headers::insert(response.headers_mut(), report, mode);
+        }
         self.finish(&snapshot, started, record, &response);
         response
     }
@@ -291,6 +323,14 @@ fn admit(
         record.subscription = Some(selected.subscription.id.clone());
     }
     authorize(matched.route, &caller, selected.as_ref(), request, client)?;
+    let limits = limit(
+        state,
+        matched.route,
+        &caller,
+        selected.as_ref(),
+        request,
+        record,
+    )?;
     // A use is a call the key was let through for, not one refused by plan or rule.
     if let Some(caller) = &caller {
         state
@@ -304,6 +344,7 @@ fn admit(
     let admitted = Admitted {
         caller,
         forward_key,
+        limits,
     };
     Ok((matched.index, admitted))
 }
@@ -541,11 +582,44 @@ fn authorize(
     })
 }
 
+/// Phase 5½: the rate limits of the route, its service and the selected plan
+/// ([`limit_check`]). A route without limits passes at the cost of one branch.
+fn limit(
+    state: &SharedState,
+    route: &Route,
+    caller: &Caller,
+    selected: Option<&Selected<'_>>,
+    request: &Parts,
+    record: &AccessRecord,
+) -> Result<Option<LimitReport>, ProxyError> {
+    let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
+    if route.limits.is_empty() && plan.is_empty() {
+        return Ok(None);
+    }
+    let who = limit_check::Caller {
+        key: caller.as_ref().map(|caller| &*caller.key),
+        subscription: selected.map(|selected| &*selected.subscription.id),
+        client: record
+            .client
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        headers: &request.headers,
+    };
+    limit_check::check(&state.limiter, route, plan, &who).map_err(ProxyError::RateLimited)
+}
+
+/// Where an admitted request goes: the snapshot it was admitted on, and its service's
+/// upstream there.
+#[derive(Clone, Copy)]
+struct Destination<'s> {
+    snapshot: &'s Snapshot,
+    upstream: &'s ServiceUpstream,
+}
+
 /// Phase 6: rewrite the request for the upstream, send it, and stream the answer back.
 /// Every key source of the route is emptied unless the route or the selected plan
 /// forwards the key.
 async fn forward<B>(
-    snapshot: &Snapshot,
+    destination: Destination<'_>,
     matched: &Matched<'_>,
     admitted: Admitted,
     parts: &mut Parts,
@@ -557,10 +631,18 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let upstream = &upstreams::of(snapshot)[matched.index.0];
-    let target = upstream.pick().ok_or(ProxyError::UpstreamConnect)?;
-    let mut query = parts.uri.query().map(Cow::Borrowed);
+    let Destination { snapshot, upstream } = destination;
+    let upstream = upstream.current().await?;
     let caller = admitted.caller;
+    // Read before any field is removed: `hash_on: header` may name a key source.
+    let affinity = upstream.affinity(&HashInputs {
+        consumer: caller.as_ref().map(|caller| &*caller.key.consumer.name),
+        key_id: caller.as_ref().map(|caller| &*caller.key.id),
+        client: client.ip,
+        headers: &parts.headers,
+    });
+    let target = upstream.pick(affinity).ok_or(ProxyError::UpstreamConnect)?;
+    let mut query = parts.uri.query().map(Cow::Borrowed);
     // Every source of the route is a credential: all go, found in or not, anonymous call
     // or `auth: none`, unless the key is forwarded.
     if !admitted.forward_key {
@@ -593,7 +675,7 @@ where
     fields.carry_traceparent(traceparent.as_ref());
 
     let sent = Instant::now();
-    let mut tries = Tries::new(sent);
+    let mut tries = Tries::new(sent).at(affinity);
     let result = upstream
         .send(target, parts, path, &fields, body, &mut tries)
         .await;

@@ -13,6 +13,8 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::Either;
 
 use super::error::ProxyError;
+use super::limit_check::LimitRefusal;
+use super::limit_headers;
 use super::ProxyBody;
 
 /// The response for an error. `challenge` is the `WWW-Authenticate` value sent with `401`.
@@ -66,6 +68,10 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::FORBIDDEN,
             r#"{"message":"You cannot consume this service"}"#,
         ),
+        ProxyError::RateLimited(_) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            r#"{"message":"API rate limit exceeded"}"#,
+        ),
         ProxyError::UpstreamConnect => (
             StatusCode::BAD_GATEWAY,
             r#"{"message":"Could not connect to the upstream server"}"#,
@@ -82,6 +88,14 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::PERMANENT_REDIRECT,
             r#"{"message":"This service is served over HTTPS"}"#,
         ),
+        ProxyError::UpstreamUnresolved => (
+            StatusCode::BAD_GATEWAY,
+            r#"{"message":"The upstream server's host name could not be resolved"}"#,
+        ),
+        ProxyError::UpstreamBusy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"message":"The upstream server is at its connection limit"}"#,
+        ),
     };
     let field = match error {
         ProxyError::MissingKey
@@ -96,6 +110,10 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
         json: Some(body),
         length: body.len() as u64,
         field,
+        limit: match error {
+            ProxyError::RateLimited(refusal) => Some(refusal.clone()),
+            _ => None,
+        },
     }));
     *response.status_mut() = status;
     response
@@ -113,6 +131,8 @@ pub struct ErrorBody {
     /// `WWW-Authenticate` (on `401`), `Allow` (on `405`) or `Location` (on `308`), and
     /// its value.
     field: Option<(HeaderName, HeaderValue)>,
+    /// On `429`: `Retry-After` and the rate-limit fields.
+    limit: Option<LimitRefusal>,
 }
 
 impl ErrorBody {
@@ -136,6 +156,12 @@ impl ErrorBody {
             out.extend_from_slice(b": ");
             out.extend_from_slice(value.as_bytes());
             out.extend_from_slice(b"\r\n");
+        }
+        if let Some(refusal) = &self.limit {
+            out.extend_from_slice(b"retry-after: ");
+            out.extend_from_slice(itoa::Buffer::new().format(refusal.retry_after).as_bytes());
+            out.extend_from_slice(b"\r\n");
+            limit_headers::append(out, &refusal.report, refusal.headers);
         }
     }
 }
@@ -212,6 +238,40 @@ mod tests {
         let response = error_response(&forbidden, &challenge);
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert_eq!(fields_of(&response), "content-type: application/json\r\n");
+    }
+
+    #[test]
+    fn a_429_carries_retry_after_and_the_limit_fields_of_its_route() {
+        use crate::limits::HeaderMode;
+        use crate::proxy::limit_check::{LimitRefusal, LimitReport};
+        let refusal = LimitRefusal {
+            report: LimitReport {
+                name: "default".into(),
+                count: 10,
+                window: 60,
+                remaining: 0,
+                reset: 60,
+            },
+            retry_after: 6,
+            headers: HeaderMode::Ietf,
+        };
+        let error = ProxyError::RateLimited(refusal.clone());
+        let response = error_response(&error, &HeaderValue::from_static(""));
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            fields_of(&response),
+            "content-type: application/json\r\nretry-after: 6\r\n\
+             ratelimit-policy: \"default\";q=10;w=60\r\nratelimit: \"default\";r=0;t=60\r\n"
+        );
+        let off = ProxyError::RateLimited(LimitRefusal {
+            headers: HeaderMode::Off,
+            ..refusal
+        });
+        let response = error_response(&off, &HeaderValue::from_static(""));
+        assert_eq!(
+            fields_of(&response),
+            "content-type: application/json\r\nretry-after: 6\r\n"
+        );
     }
 
     #[test]

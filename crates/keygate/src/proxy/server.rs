@@ -50,7 +50,8 @@ fn poll_accept_any(
 }
 
 /// How often a worker closes its idle upstream connections that are past their time or
-/// that the upstream closed.
+/// that the upstream closed, at most: a service whose `keepalive.idle_timeout` is shorter
+/// than twice this is swept every half of it ([`upstreams::sweep_period`]).
 const IDLE_SWEEP_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Serves `listeners` until `shutdown` completes, then drains connections.
@@ -64,7 +65,10 @@ pub async fn serve(
     // Every connection holds a sender; when the last one is dropped, all have ended.
     let (open, mut all_closed) = mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
-    let mut sweep = tokio::time::interval(IDLE_SWEEP_INTERVAL);
+    // Built now rather than at the first request: host names are asked for at start.
+    let _ = upstreams::of(&state.load(), gateway.health_checks());
+    let mut sweep_period = upstreams::sweep_period(&state.load(), IDLE_SWEEP_INTERVAL);
+    let mut sweep = tokio::time::interval(sweep_period);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut date_tick = tokio::time::interval(date::REFRESH_INTERVAL);
     date_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -73,8 +77,15 @@ pub async fn serve(
         tokio::select! {
             _ = date_tick.tick() => date::refresh(),
             _ = sweep.tick() => {
-                for upstream in upstreams::built(&state.load()) {
+                let snapshot = state.load();
+                for upstream in upstreams::built(&snapshot) {
                     upstream.sweep_idle();
+                }
+                let period = upstreams::sweep_period(&snapshot, IDLE_SWEEP_INTERVAL);
+                if period != sweep_period {
+                    sweep_period = period;
+                    sweep = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 }
             }
             (index, accepted) = poll_fn(|cx| poll_accept_any(&listeners, &mut next, cx)) => match accepted {

@@ -34,6 +34,7 @@ pub use upstream_slot::UpstreamSlot;
 pub use usage::Usage;
 
 use crate::config::{Config, IdentityHeaders, Service};
+use crate::limits::Limiter;
 use crate::metrics::{Metrics, RouteCounters};
 use router::Router;
 
@@ -89,6 +90,11 @@ pub struct SharedState {
     pub directory: Arc<Directory>,
     /// Key uses waiting to be written to the store.
     pub usage: Arc<Usage>,
+    /// The rate-limit counters of this node; they outlive snapshots, so a reload keeps
+    /// them.
+    pub limiter: Arc<Limiter>,
+    /// Bumped whenever the snapshot is replaced, for tasks that follow the services.
+    replaced: Arc<tokio::sync::watch::Sender<()>>,
 }
 
 impl SharedState {
@@ -98,6 +104,8 @@ impl SharedState {
             current: Arc::new(ArcSwap::from_pointee(snapshot)),
             directory,
             usage: Arc::default(),
+            limiter: Arc::default(),
+            replaced: Arc::new(tokio::sync::watch::Sender::new(())),
         }
     }
 
@@ -109,6 +117,13 @@ impl SharedState {
     /// Puts a new snapshot in place; requests that already hold the old one finish on it.
     pub fn replace(&self, snapshot: Snapshot) {
         self.current.store(Arc::new(snapshot));
+        self.replaced.send_replace(());
+    }
+
+    /// A receiver that sees a change each time the snapshot is replaced (active health
+    /// checks follow the services with it).
+    pub fn replacements(&self) -> tokio::sync::watch::Receiver<()> {
+        self.replaced.subscribe()
     }
 }
 

@@ -162,6 +162,61 @@ fn keys_created_and_revoked_on_one_node_act_on_every_node() {
     not(keygate_test_database),
     ignore = "needs KEYGATE_TEST_DATABASE_URL, such as postgres://postgres@127.0.0.1:5432/test"
 )]
+fn nodes_reach_the_store_over_verified_tls() {
+    let base = database_url();
+    let mut schema = TestSchema::new(&base, "tls");
+    // The test server's certificate is self-signed: it is its own root.
+    let row = schema
+        .admin
+        .query_one(
+            "SELECT current_setting('ssl'), current_setting('ssl_cert_file')",
+            &[],
+        )
+        .unwrap();
+    let (ssl, certificate): (String, String) = (row.get(0), row.get(1));
+    assert_eq!(ssl, "on", "the test server must have TLS on (ssl = on)");
+    let url = with_param(
+        &schema.url,
+        &format!("sslmode=verify-ca&sslrootcert={certificate}"),
+    );
+    let echo = Echo::start("e");
+    let nodes: Vec<Gateway> = (0..2)
+        .map(|_| Gateway::start_on_store(&url, &config(&echo, "")))
+        .collect();
+    let (_, key) = create_key(&nodes[0], "alice", "{}");
+    eventually("a key made on one node works on the other", || {
+        status(&nodes[1], &key) == 200
+    });
+    eventually("every node listens", || {
+        nodes
+            .iter()
+            .all(|node| readyz(node)["store"]["listening"] == true)
+    });
+    // Every connection of the nodes (pooled and listening) is encrypted.
+    let name = schema.name.clone();
+    let row = schema
+        .admin
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE s.ssl) FROM pg_stat_activity a \
+             JOIN pg_stat_ssl s ON s.pid = a.pid WHERE a.application_name = $1",
+            &[&name],
+        )
+        .unwrap();
+    let (connections, encrypted): (i64, i64) = (row.get(0), row.get(1));
+    assert!(
+        connections >= 4,
+        "two pooled and two listening at least: {connections}"
+    );
+    assert_eq!(encrypted, connections);
+    drop(nodes);
+    schema.terminate_backends();
+}
+
+#[test]
+#[cfg_attr(
+    not(keygate_test_database),
+    ignore = "needs KEYGATE_TEST_DATABASE_URL, such as postgres://postgres@127.0.0.1:5432/test"
+)]
 fn killed_database_connections_fail_no_request() {
     let base = database_url();
     let mut schema = TestSchema::new(&base, "terminate");

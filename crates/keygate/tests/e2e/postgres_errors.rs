@@ -1,7 +1,8 @@
 //! PostgreSQL start-up errors that say where and what: an unreachable server is named by
-//! `host:port` with the reason (never the password), and an `sslmode` that demands TLS is
-//! refused by `validate` at the position of `store:` and by `serve` at once. No database
-//! is needed: nothing listens on the ports used.
+//! `host:port` with the reason (never the password), and TLS settings that could never
+//! work (`verify-full` without root certificates, a root certificate file that is missing)
+//! are refused by `validate` at the position of `store:` and by `serve` at once. No
+//! database is needed: nothing listens on the ports used.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -43,15 +44,38 @@ fn an_unreachable_postgres_is_named_with_its_port_and_the_reason() {
 }
 
 #[test]
-fn an_sslmode_that_demands_tls_is_refused_by_validate_and_serve() {
+fn verify_full_without_root_certificates_is_refused_by_validate_and_serve() {
+    let expected = |path: &str| {
+        format!(
+            "{path}:7:8: `sslmode=verify-full` needs the certificates to verify the server \
+             against: add `sslrootcert=<PEM file>`, or `sslrootcert=system`"
+        )
+    };
+    refused_by_validate_and_serve("sslmode=verify-full", expected);
+}
+
+#[test]
+fn a_missing_root_certificate_file_is_refused_by_validate_and_serve() {
+    let expected = |path: &str| {
+        format!(
+            "{path}:7:8: cannot read the certificates of \
+             `sslrootcert=/nonexistent/keygate-root.pem`"
+        )
+    };
+    refused_by_validate_and_serve(
+        "sslmode=verify-ca&sslrootcert=/nonexistent/keygate-root.pem",
+        expected,
+    );
+}
+
+/// A store URL with `query` is refused by `keygate validate` and by `serve` at once (not
+/// retried), with the message `expected(config path)`, never showing the password.
+fn refused_by_validate_and_serve(query: &str, expected: impl Fn(&str) -> String) {
     let port = closed_port().port();
     let dir = TempDir::new();
-    let store = format!("postgres://keygate:hunter2-secret@127.0.0.1:{port}/test?sslmode=require");
+    let store = format!("postgres://keygate:hunter2-secret@127.0.0.1:{port}/test?{query}");
     let path = write_config(&dir, &config_on(&store));
-    let expected = format!(
-        "{path}:7:8: `sslmode=require` asks for TLS to PostgreSQL, which keygate does not \
-         support yet; use `sslmode=disable` or `sslmode=prefer`"
-    );
+    let expected = expected(&path);
 
     let output = Command::new(env!("CARGO_BIN_EXE_keygate"))
         .args(["validate", &path])

@@ -519,3 +519,95 @@ fn https_redirect_is_off_by_default() {
         .iter()
         .all(|service| !service.https_redirect));
 }
+
+#[test]
+fn limits_are_read_with_their_defaults_and_route_limits_come_before_the_services() {
+    let config = Config::parse(
+        "keygate.yaml",
+        r#"
+services:
+  - name: weather
+    upstream: http://127.0.0.1:9002
+    limits: [{count: 100, per: hour}]
+    routes:
+      - name: all
+        paths: ["/*"]
+        cost: 3
+        rate_limit_headers: legacy
+        limits: [{count: 10, per: minute, by: "header:x-tenant", callers: keyed, name: tenant}]
+    plans:
+      - name: premium
+        limits: [{count: 5, per: second, by: subscription}]
+"#,
+    )
+    .unwrap();
+    let weather = &config.services[0];
+    let route = &weather.routes[0];
+    let limits: Vec<(&str, u64, u64)> = route
+        .limits
+        .iter()
+        .map(|l| (&*l.name, l.count, l.per.seconds()))
+        .collect();
+    assert_eq!(limits, [("tenant", 10, 60), ("weather.0", 100, 3600)]);
+    assert_eq!(
+        route.limits[0].by,
+        crate::limits::LimitBy::Header(HeaderName::from_static("x-tenant"))
+    );
+    assert_eq!(route.limits[0].callers, crate::limits::Callers::Keyed);
+    assert_eq!(route.limits[1].by, crate::limits::LimitBy::Consumer);
+    assert_eq!(route.cost, 3);
+    assert_eq!(route.rate_limit_headers, crate::limits::HeaderMode::Legacy);
+    let plan = &weather.plans[0].limits[0];
+    assert_eq!(&*plan.name, "weather.plan.premium.0");
+    assert_eq!(plan.by, crate::limits::LimitBy::Subscription);
+    assert_ne!(plan.id, route.limits[1].id);
+}
+
+#[test]
+fn bad_limits_are_refused_at_their_place() {
+    let base = "services:\n  - name: s\n    upstream: http://127.0.0.1:9\n    routes: [{name: r, paths: [\"/\"]}]\n";
+    for (limit, at, message) in [
+        (
+            "{count: 0, per: minute}",
+            "0,",
+            "`count` is a whole number from 1",
+        ),
+        (
+            "{count: 5, per: week}",
+            "week",
+            "`per` takes second, minute",
+        ),
+        (
+            "{count: 5, per: day, by: ip}",
+            "ip",
+            "`by` takes key, consumer",
+        ),
+        (
+            "{count: 5, per: day, callers: some}",
+            "some",
+            "`callers` takes all",
+        ),
+        (
+            "{count: 5, per: day, name: \"a b\"}",
+            "\"a b",
+            "a limit name uses",
+        ),
+    ] {
+        let line = format!("    limits: [{limit}]");
+        let column = line.find(at).unwrap() + 1;
+        let text = format!("{base}{line}\n");
+        let problem = only_problem(&text);
+        assert_eq!(
+            (problem.line, problem.column),
+            (5, column),
+            "{limit}: {problem:?}"
+        );
+        assert!(problem.message.contains(message), "{limit}: {problem:?}");
+    }
+    let text = format!("{base}    limits: [{{count: -1, per: day}}]\n");
+    assert_eq!(only_problem(&text).line, 5);
+    let text = base.replace("paths: [\"/\"]", "paths: [\"/\"], rate_limit_headers: loud");
+    assert!(only_problem(&text)
+        .message
+        .contains("`rate_limit_headers` takes ietf"));
+}

@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
+use super::balance::Outstanding;
 use super::pool::{Connection, ConnectionPool};
 use crate::proxy::chunked::{ChunkedDecoder, ChunkedError, Decoded};
 
@@ -68,6 +69,8 @@ struct Streamed {
     keep_alive: bool,
     /// How long each read may wait for the upstream's next bytes.
     read_timeout: Duration,
+    /// The request counted as under way on its target until the body ends.
+    outstanding: Option<Outstanding>,
 }
 
 impl UpstreamBody {
@@ -112,7 +115,20 @@ impl UpstreamBody {
                 pool,
                 keep_alive,
                 read_timeout,
+                outstanding: None,
             })),
+        }
+    }
+}
+
+impl UpstreamBody {
+    /// Keeps the request counted as under way on its target (least outstanding) until a
+    /// streamed body ends; a body read whole with the head lets it go at once.
+    pub fn hold(&mut self, outstanding: Option<Outstanding>) {
+        if let Inner::Streamed(streamed) = &mut self.inner {
+            if streamed.connection.is_some() {
+                streamed.outstanding = outstanding;
+            }
         }
     }
 }
@@ -213,7 +229,13 @@ impl Body for UpstreamBody {
     ) -> Poll<Option<Result<Frame<Bytes>, UpstreamBodyError>>> {
         let data = match &mut self.get_mut().inner {
             Inner::Whole(data) => Poll::Ready(data.take().map(Ok)),
-            Inner::Streamed(streamed) => streamed.poll_data(cx),
+            Inner::Streamed(streamed) => {
+                let data = streamed.poll_data(cx);
+                if streamed.connection.is_none() {
+                    streamed.outstanding = None;
+                }
+                data
+            }
         };
         data.map(|data| data.map(|data| data.map(Frame::data)))
     }

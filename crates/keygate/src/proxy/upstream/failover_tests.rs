@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::config::{Failover, RetryOn, Target, UpstreamSettings};
+use crate::config::{Failover, PoolLimits, RetryOn, Target, UpstreamSettings};
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
@@ -50,12 +50,15 @@ async fn target(answer: &'static [u8], delay: Duration) -> (Target, Arc<Mutex<Ve
         scheme: http::uri::Scheme::HTTP,
         authority: address.to_string().parse().unwrap(),
         base_path: format!("/base-{}", address.port()),
+        weight: 1,
     };
     (target, heads)
 }
 
 fn upstream(targets: Vec<Target>, failover: Failover) -> Upstream {
     Upstream::new(&UpstreamSettings {
+        balance: crate::config::Balance::default(),
+        slow_start: None,
         targets,
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_millis(300),
@@ -64,6 +67,8 @@ fn upstream(targets: Vec<Target>, failover: Failover) -> Upstream {
             max_fails: 0,
             ..failover
         },
+        health_check: None,
+        pool: PoolLimits::default(),
     })
 }
 
@@ -213,7 +218,7 @@ async fn a_failing_target_is_skipped_by_pick_and_every_target_down_is_still_pick
     assert_eq!(send(&upstream, Method::GET).await, (Ok(StatusCode::OK), 2));
     for _ in 0..4 {
         assert_eq!(
-            upstream.pick().unwrap().index,
+            upstream.pick(None).unwrap().index,
             1,
             "the first target cools down"
         );
@@ -221,10 +226,218 @@ async fn a_failing_target_is_skipped_by_pick_and_every_target_down_is_still_pick
     upstream.targets[1]
         .health
         .failed(&upstream.health, now_ms());
-    let picked: Vec<_> = (0..4).map(|_| upstream.pick().unwrap().index).collect();
+    let picked: Vec<_> = (0..4).map(|_| upstream.pick(None).unwrap().index).collect();
     assert_eq!(
         picked,
         [0, 1, 0, 1],
         "both down: round-robin as if none were"
     );
+}
+
+/// A least-outstanding upstream of one target at `address`.
+fn least_outstanding(address: std::net::SocketAddr) -> Upstream {
+    Upstream::new(&UpstreamSettings {
+        balance: crate::config::Balance::LeastOutstanding,
+        slow_start: None,
+        targets: vec![Target {
+            scheme: http::uri::Scheme::HTTP,
+            authority: address.to_string().parse().unwrap(),
+            base_path: String::new(),
+            weight: 1,
+        }],
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(5),
+        send_timeout: Duration::from_secs(2),
+        failover: Failover::default(),
+        health_check: None,
+        pool: PoolLimits::default(),
+    })
+}
+
+/// Sends a bodiless `GET /x` to the upstream's first target.
+async fn get_first(upstream: &Upstream) -> Result<Response<UpstreamBody>, ProxyError> {
+    let (head, ()) = Request::get("/x").body(()).unwrap().into_parts();
+    let target = upstream.pick(None).unwrap();
+    let mut tries = Tries::new(Instant::now());
+    upstream
+        .send(
+            target,
+            &head,
+            RequestPath::whole("/x"),
+            &AsSent,
+            Empty::<Bytes>::new(),
+            &mut tries,
+        )
+        .await
+}
+
+#[tokio::test]
+async fn least_outstanding_counts_a_request_until_its_body_is_read() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buffer = [0u8; 4096];
+        let _ = stream.read(&mut buffer).await;
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab";
+        stream.write_all(head).await.unwrap();
+        let _ = released.await;
+        stream.write_all(b"cd").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    });
+    let upstream = least_outstanding(address);
+    let response = get_first(&upstream).await.unwrap();
+    assert_eq!(
+        upstream.balancer.outstanding(0),
+        1,
+        "its body is still coming"
+    );
+    release.send(()).unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"abcd");
+    assert_eq!(upstream.balancer.outstanding(0), 0, "read to its end");
+    // A whole body lets go at once; a failed try counts nothing.
+    let (ok, _) = target(OK, Duration::ZERO).await;
+    let whole = least_outstanding(ok.authority.as_str().parse().unwrap());
+    let _response = get_first(&whole).await.unwrap();
+    assert_eq!(whole.balancer.outstanding(0), 0);
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = least_outstanding(closed.local_addr().unwrap());
+    drop(closed);
+    assert!(get_first(&refused).await.is_err());
+    assert_eq!(refused.balancer.outstanding(0), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_request_is_no_longer_counted() {
+    let (silent, _) = target(OK, Duration::from_secs(10)).await;
+    let upstream = least_outstanding(silent.authority.as_str().parse().unwrap());
+    let mut request = Box::pin(get_first(&upstream));
+    let waited = tokio::time::timeout(Duration::from_millis(200), &mut request).await;
+    assert!(waited.is_err(), "the target is silent");
+    assert_eq!(upstream.balancer.outstanding(0), 1, "under way");
+    drop(request);
+    assert_eq!(
+        upstream.balancer.outstanding(0),
+        0,
+        "dropped with the request"
+    );
+}
+
+#[tokio::test]
+async fn a_target_whose_probe_answers_slow_starts() {
+    // The first request it reads gets a 503; the others a 200.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut answered = 0;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = stream.read(&mut buffer).await {
+                if read == 0 {
+                    break;
+                }
+                answered += 1;
+                let answer = if answered == 1 { UNAVAILABLE } else { OK };
+                if stream.write_all(answer).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let (ok, _) = target(OK, Duration::ZERO).await;
+    let flaky = Target {
+        scheme: http::uri::Scheme::HTTP,
+        authority: address.to_string().parse().unwrap(),
+        base_path: String::new(),
+        weight: 1,
+    };
+    let upstream = Upstream::new(&UpstreamSettings {
+        balance: crate::config::Balance::RoundRobin,
+        slow_start: Some(Duration::from_secs(60)),
+        targets: vec![flaky, ok],
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(2),
+        send_timeout: Duration::from_secs(2),
+        failover: Failover {
+            retry_on: RetryOn::DEFAULT.with(RetryOn::STATUS_503),
+            max_fails: 1,
+            fail_timeout: Duration::from_millis(50),
+            ..Failover::default()
+        },
+        health_check: None,
+        pool: PoolLimits::default(),
+    });
+    assert_eq!(send(&upstream, Method::GET).await, (Ok(StatusCode::OK), 2));
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    // Its cool-down is over: its turn is its probe, which answers.
+    let probed: Vec<usize> = (0..2).map(|_| upstream.pick(None).unwrap().index).collect();
+    assert!(probed.contains(&0), "{probed:?}");
+    let first = upstream.targets.first().unwrap();
+    let (head, ()) = Request::get("/x").body(()).unwrap().into_parts();
+    let mut tries = Tries::new(Instant::now());
+    let response = upstream
+        .send(
+            first,
+            &head,
+            RequestPath::whole("/x"),
+            &AsSent,
+            Empty::<Bytes>::new(),
+            &mut tries,
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Back, it gets (almost) none of its turns at first.
+    let to_it = (0..200)
+        .filter(|_| upstream.pick(None).unwrap().index == 0)
+        .count();
+    assert!(to_it < 10, "{to_it} of 200 to a target that just came back");
+}
+
+#[test]
+fn a_target_its_checker_holds_down_is_skipped_unless_every_target_is_down() {
+    let target = |port: u16| Target {
+        scheme: http::uri::Scheme::HTTP,
+        authority: format!("127.0.0.1:{port}").parse().unwrap(),
+        base_path: String::new(),
+        weight: 1,
+    };
+    let settings = UpstreamSettings {
+        balance: crate::config::Balance::RoundRobin,
+        slow_start: None,
+        targets: vec![target(1), target(2)],
+        connect_timeout: Duration::from_secs(1),
+        read_timeout: Duration::from_secs(1),
+        send_timeout: Duration::from_secs(1),
+        failover: Failover::default(),
+        health_check: None,
+        pool: PoolLimits::default(),
+    };
+    let verdicts = [
+        Arc::new(ActiveHealth::default()),
+        Arc::new(ActiveHealth::default()),
+    ];
+    let handed: Vec<_> = verdicts.iter().cloned().map(Some).collect();
+    let upstream = Upstream::checked(&settings, &handed);
+    let picked = |upstream: &Upstream| -> Vec<usize> {
+        (0..4).map(|_| upstream.pick(None).unwrap().index).collect()
+    };
+    assert_eq!(picked(&upstream), [0, 1, 0, 1], "both up: round-robin");
+    let once = Thresholds {
+        healthy_after: 1,
+        unhealthy_after: 1,
+        timeouts_after: 1,
+    };
+    verdicts[0].record(CheckOutcome::Status(500), once);
+    assert_eq!(picked(&upstream), [1, 1, 1, 1], "the down one gets nothing");
+    verdicts[1].record(CheckOutcome::Timeout, once);
+    assert_eq!(
+        picked(&upstream),
+        [0, 1, 0, 1],
+        "every target down: each is tried in its turn anyway"
+    );
+    verdicts[0].record(CheckOutcome::Healthy(200), once);
+    assert_eq!(picked(&upstream), [0, 0, 0, 0]);
 }

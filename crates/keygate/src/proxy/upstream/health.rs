@@ -73,13 +73,23 @@ impl TargetHealth {
         }
     }
 
-    /// The target answered: it is up again, whatever it was.
-    pub fn succeeded(&self) {
-        if self.fails.load(Ordering::Relaxed) != 0 {
-            self.state.store(0, Ordering::Relaxed);
-            self.cool_downs.store(0, Ordering::Relaxed);
-            self.fails.store(0, Ordering::Relaxed);
+    /// Whether the target is skipped at `now` (cooling down, or its one probe is out): a
+    /// look that, unlike [`TargetHealth::availability`], never claims the probe.
+    pub fn is_down(&self, now: u64) -> bool {
+        let state = self.state.load(Ordering::Relaxed);
+        state != 0 && now < state >> 1
+    }
+
+    /// The target answered: it is up again, whatever it was. True when it was being
+    /// skipped (cooling down or probed) until now: it came back.
+    pub fn succeeded(&self) -> bool {
+        if self.fails.load(Ordering::Relaxed) == 0 {
+            return false;
         }
+        let was = self.state.swap(0, Ordering::Relaxed);
+        self.cool_downs.store(0, Ordering::Relaxed);
+        self.fails.store(0, Ordering::Relaxed);
+        was != 0
     }
 
     /// The target failed at `now` (milliseconds from [`now_ms`]). Up, it starts a
@@ -147,7 +157,7 @@ mod tests {
         let health = TargetHealth::default();
         health.failed(&POLICY, 100);
         assert_eq!(at(&health, 100), Availability::Up, "one failure of two");
-        health.succeeded();
+        assert!(!health.succeeded(), "it was never skipped");
         health.failed(&POLICY, 100);
         assert_eq!(
             at(&health, 100),
@@ -167,7 +177,8 @@ mod tests {
         assert_eq!(at(&health, 1000), Availability::Probe);
         assert_eq!(at(&health, 1000), Availability::Down, "one probe at a time");
         assert_eq!(at(&health, 1500), Availability::Down);
-        health.succeeded();
+        assert!(health.succeeded(), "it came back");
+        assert!(!health.succeeded(), "once");
         assert_eq!(at(&health, 1500), Availability::Up, "the probe answered");
         health.failed(&POLICY, 1500);
         assert_eq!(at(&health, 1500), Availability::Up, "the row starts anew");
@@ -206,6 +217,22 @@ mod tests {
         assert_eq!(at(&health, 1000), Availability::Probe);
         assert_eq!(at(&health, 1999), Availability::Down);
         assert_eq!(at(&health, 2000), Availability::Probe);
+    }
+
+    #[test]
+    fn is_down_looks_without_claiming_the_probe() {
+        let health = TargetHealth::default();
+        assert!(!health.is_down(0));
+        health.failed(&POLICY, 0);
+        health.failed(&POLICY, 0);
+        assert!(health.is_down(999));
+        assert!(!health.is_down(1000), "the cool-down is over");
+        assert_eq!(
+            at(&health, 1000),
+            Availability::Probe,
+            "the probe is still there"
+        );
+        assert!(health.is_down(1000), "its probe is out");
     }
 
     #[test]

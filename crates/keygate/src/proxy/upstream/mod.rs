@@ -1,31 +1,40 @@
-//! A service's upstream: its targets used round-robin, a keep-alive connection pool per
-//! target, and the HTTP/1.1 exchange itself. The exchange runs in the request's own task
-//! (no connection task, no channel between the two): the request head leaves in one
-//! write, the response head is parsed from the first read, and a small response whose
-//! body arrived with its head is answered from that read alone, its connection already
-//! back in the pool. A refused connection is a `502`; a connection not made within
-//! `connect_timeout`, and an upstream silent for `read_timeout` before its response head
-//! or for `send_timeout` while taking the request body, a `504`. Silence is timed, not
-//! the exchange (as nginx's `proxy_read_timeout` and `proxy_send_timeout`): each wait
-//! for the upstream's next bytes, or for it to take the next ones, starts the clock
-//! anew, so a long upload or download that keeps moving is never cut.
+//! A service's upstream: its targets, chosen per request as `balance` says ([`balance`]),
+//! a keep-alive connection pool per target, and the HTTP/1.1 exchange itself. The
+//! exchange runs in the request's own task (no connection task, no channel between the
+//! two): the request head leaves in one write, the response head is parsed from the first
+//! read, and a small response whose body arrived with its head is answered from that read
+//! alone, its connection already back in the pool. A refused connection is a `502`; a
+//! connection not made within `connect_timeout`, and an upstream silent for
+//! `read_timeout` before its response head or for `send_timeout` while taking the request
+//! body, a `504`. Silence is timed, not the exchange (as nginx's `proxy_read_timeout` and
+//! `proxy_send_timeout`): each wait for the upstream's next bytes, or for it to take the
+//! next ones, starts the clock anew, so a long upload or download that keeps moving is
+//! never cut.
 //!
 //! A try that fails goes on to another target within `retries` and `retry_timeout`:
 //! after a failed connection whatever the method (nothing was sent), after a failure
 //! once the request went out only for an idempotent request without a body, and only on
 //! the failures `retry_on` names. Each target's passive health ([`health`]) skips one
-//! that keeps failing.
+//! that keeps failing, and so does its active health ([`active_health`]) when the service
+//! has health checks: a target is skipped when either says it is down.
+//!
+//! A target named by host name stands for one target per address it resolves to
+//! ([`named`], [`resolve`]); a target with `max_connections` holds a slot per request
+//! under way ([`pool`]).
 
+mod active_health;
+mod balance;
 mod body;
 mod health;
+mod named;
 mod pool;
 pub mod request_head;
+mod resolve;
 pub mod response_head;
 
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -37,24 +46,21 @@ use http::{HeaderValue, Method, Response, StatusCode};
 use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
+pub use active_health::{ActiveHealth, CheckOutcome, Tally, Thresholds};
+pub use balance::{Affinity, HashInputs};
 pub use body::{UpstreamBody, UpstreamBodyError};
+pub use named::{CurrentUpstream, ServiceUpstream};
 
 use super::error::ProxyError;
-use crate::config::{Failover, RetryOn, UpstreamSettings};
+use crate::config::{Failover, RetryOn, Target, UpstreamSettings};
 use crate::proxy::chunked::ChunkedDecoder;
+use balance::{bit, Balancer};
 use body::Delimiter;
 use health::{now_ms, Availability, HealthPolicy, TargetHealth};
 use pool::{Connection, ConnectionPool};
 use request_head::{body_framing, write_body_end, write_body_piece, write_head};
 pub use request_head::{AsSent, FieldRewrite, RequestPath};
 use response_head::{Framing, ResponseHead};
-
-/// How long an idle upstream connection is kept (as hyper's client and nginx's
-/// `keepalive_timeout` of 60–90 s; upstreams usually close theirs sooner).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// At most this many idle connections per target and worker thread.
-const MAX_IDLE_PER_THREAD: usize = 1024;
 
 /// A response head larger than this is refused (`502`).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -71,14 +77,38 @@ pub struct UpstreamTarget {
     pool: Arc<ConnectionPool>,
     /// Its place among the service's targets.
     index: usize,
-    /// Whether it is skipped for now, shared by every worker thread.
-    health: TargetHealth,
+    /// The place among the service's configured targets of the one it comes from (a
+    /// target by name stands for several addresses).
+    configured: usize,
+    /// Whether it is skipped for now, shared by every worker thread (and kept when a
+    /// name's addresses change and this one stays).
+    health: Arc<TargetHealth>,
+    /// Its health checker's verdict, when the service has health checks. The addresses
+    /// of a target named by host name share the name's checker.
+    active: Option<Arc<ActiveHealth>>,
+}
+
+impl UpstreamTarget {
+    /// Whether its health checker, if any, holds it up.
+    fn checked_up(&self) -> bool {
+        self.active.as_ref().is_none_or(|active| active.is_up())
+    }
+}
+
+/// One target as an upstream is built from it: its configured target, that target's
+/// place in the settings, the address connected to, and its health checker's verdict.
+struct Placed<'a> {
+    target: &'a Target,
+    configured: usize,
+    address: String,
+    active: Option<Arc<ActiveHealth>>,
 }
 
 /// The targets and timeouts of one service.
 pub struct Upstream {
     targets: Vec<UpstreamTarget>,
-    next: AtomicUsize,
+    /// Which target each request goes to.
+    balancer: Balancer,
     connect_timeout: Duration,
     read_timeout: Duration,
     send_timeout: Duration,
@@ -89,17 +119,29 @@ pub struct Upstream {
     health: HealthPolicy,
 }
 
-/// The tries of one request: when the first began, and how many targets were tried.
+/// The tries of one request: when the first began, how many targets were tried, and
+/// where the request sits on the hash ring (retries go on along it).
 #[derive(Debug, Clone, Copy)]
 pub struct Tries {
     started: Instant,
     count: u32,
+    affinity: Option<Affinity>,
 }
 
 impl Tries {
     /// No try yet; the first begins at `started`.
     pub fn new(started: Instant) -> Tries {
-        Tries { started, count: 0 }
+        Tries {
+            started,
+            count: 0,
+            affinity: None,
+        }
+    }
+
+    /// The same, for a request at `affinity` on the hash ring ([`Upstream::affinity`]).
+    #[must_use]
+    pub fn at(self, affinity: Option<Affinity>) -> Tries {
+        Tries { affinity, ..self }
     }
 
     /// Targets tried (a stale pooled connection sent again counts as one try).
@@ -125,6 +167,8 @@ enum Fault {
     Broken,
     /// The client's request body failed.
     Client,
+    /// The target was at `max_connections` for `queue_timeout`: nothing was sent.
+    Busy,
 }
 
 impl Fault {
@@ -138,7 +182,7 @@ impl Fault {
     /// after the others only when `resendable` (idempotent, without a body).
     fn may_go_on(self, retry_on: RetryOn, resendable: bool, body_kept: bool) -> bool {
         match self {
-            Fault::Connect => retry_on.has(RetryOn::CONNECT) && body_kept,
+            Fault::Connect | Fault::Busy => retry_on.has(RetryOn::CONNECT) && body_kept,
             Fault::Reset => retry_on.has(RetryOn::RESET) && resendable,
             Fault::Timeout => retry_on.has(RetryOn::TIMEOUT) && resendable,
             Fault::Stale | Fault::Broken | Fault::Client => false,
@@ -186,6 +230,15 @@ impl Failure {
         }
     }
 
+    /// No slot of the target came free in time.
+    fn busy() -> Failure {
+        Failure {
+            error: ProxyError::UpstreamBusy,
+            stale_connection: false,
+            fault: Fault::Busy,
+        }
+    }
+
     /// No connection could be made.
     fn connect(error: ProxyError) -> Failure {
         Failure {
@@ -213,25 +266,90 @@ impl Failure {
 }
 
 impl Upstream {
-    /// The targets and timeouts of a service's upstream settings. Needs no runtime until
+    /// The targets and timeouts of a service's upstream settings, each target connected
+    /// to by its `host:port` as written, without active health. Needs no runtime until
     /// used.
     pub fn new(settings: &UpstreamSettings) -> Upstream {
+        Upstream::checked(settings, &[])
+    }
+
+    /// [`Upstream::new`] with each target's health checker verdict: `active[i]` for the
+    /// `i`th target of the settings, if it has one.
+    pub fn checked(settings: &UpstreamSettings, active: &[Option<Arc<ActiveHealth>>]) -> Upstream {
         let targets = settings
             .targets
             .iter()
             .enumerate()
-            .map(|(index, target)| UpstreamTarget {
-                base_path: target.base_path.clone(),
-                host_header: HeaderValue::from_str(target.authority.as_str())
-                    .unwrap_or_else(|_| HeaderValue::from_static("")),
-                address: format!(
+            .map(|(configured, target)| {
+                let address = format!(
                     "{}:{}",
                     target.authority.host(),
                     target.authority.port_u16().unwrap_or(80)
-                ),
-                pool: Arc::new(ConnectionPool::new(IDLE_TIMEOUT, MAX_IDLE_PER_THREAD)),
-                index,
-                health: TargetHealth::default(),
+                );
+                let active = active.get(configured).cloned().flatten();
+                Placed {
+                    target,
+                    configured,
+                    address,
+                    active,
+                }
+            })
+            .collect::<Vec<_>>();
+        Upstream::with_targets(settings, targets, None)
+    }
+
+    /// The upstream of `settings` with one target per [`Placed`], in that order. A
+    /// target whose configured target and address `previous` had keeps its pool and
+    /// passive health there.
+    fn with_targets(
+        settings: &UpstreamSettings,
+        addresses: Vec<Placed<'_>>,
+        previous: Option<&Upstream>,
+    ) -> Upstream {
+        // The balancer sees each address as a target of its own, with the weight of the
+        // target it comes from and the address as its identity on the hash ring.
+        let balanced: Vec<Target> = addresses
+            .iter()
+            .map(|placed| Target {
+                authority: placed
+                    .address
+                    .parse()
+                    .unwrap_or_else(|_| placed.target.authority.clone()),
+                ..placed.target.clone()
+            })
+            .collect();
+        let targets = addresses
+            .into_iter()
+            .enumerate()
+            .map(|(index, placed)| {
+                let Placed {
+                    target,
+                    configured,
+                    address,
+                    active,
+                } = placed;
+                let host_header = HeaderValue::from_str(target.authority.as_str())
+                    .unwrap_or_else(|_| HeaderValue::from_static(""));
+                let kept = previous.and_then(|previous| {
+                    previous.targets.iter().find(|old| {
+                        old.address == address
+                            && old.host_header == host_header
+                            && old.base_path == target.base_path
+                    })
+                });
+                UpstreamTarget {
+                    base_path: target.base_path.clone(),
+                    host_header,
+                    address,
+                    pool: kept.map_or_else(
+                        || Arc::new(ConnectionPool::new(&settings.pool)),
+                        |old| old.pool.clone(),
+                    ),
+                    index,
+                    health: kept.map_or_else(Arc::default, |old| old.health.clone()),
+                    active,
+                    configured,
+                }
             })
             .collect::<Vec<_>>();
         let Failover {
@@ -244,7 +362,8 @@ impl Upstream {
         let others = u32::try_from(targets.len().saturating_sub(1)).unwrap_or(u32::MAX);
         Upstream {
             targets,
-            next: AtomicUsize::new(0),
+            balancer: Balancer::new(&settings.balance, &balanced)
+                .with_slow_start(settings.slow_start),
             connect_timeout: settings.connect_timeout,
             read_timeout: settings.read_timeout,
             send_timeout: settings.send_timeout,
@@ -259,6 +378,21 @@ impl Upstream {
         }
     }
 
+    /// For each of the `configured` targets of the settings: whether its passive health
+    /// has it cooling down (or probed) now; a target by name when every one of its
+    /// addresses is (one without an address yet is not).
+    pub fn cooling_down(&self, configured: usize) -> Vec<bool> {
+        let now = now_ms();
+        let mut down = vec![None; configured];
+        for target in &self.targets {
+            if let Some(place) = down.get_mut(target.configured) {
+                let this = target.health.is_down(now);
+                *place = Some(place.unwrap_or(true) && this);
+            }
+        }
+        down.into_iter().map(|down| down.unwrap_or(false)).collect()
+    }
+
     /// Closes this thread's idle connections to every target that are past their time
     /// or closed by the upstream.
     pub fn sweep_idle(&self) {
@@ -267,38 +401,51 @@ impl Upstream {
         }
     }
 
-    /// The next target, round-robin, skipping those cooling down; when every target is,
-    /// the one whose turn it is anyway. `None` only for a service without targets.
-    pub fn pick(&self) -> Option<&UpstreamTarget> {
-        if self.targets.is_empty() {
-            return None;
-        }
-        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len();
-        let chosen = self.available_after(turn + self.targets.len() - 1, 0);
-        chosen.or_else(|| self.targets.get(turn))
+    /// Where a request sits on the hash ring, for `balance: hash`: `None` for other
+    /// policies (at no cost) and for a request without what `hash_on` names.
+    pub fn affinity(&self, inputs: &HashInputs<'_>) -> Option<Affinity> {
+        self.balancer.affinity(inputs)
     }
 
-    /// The first target after the one at `index` (cyclically, itself last) that is not
-    /// in `tried` (a bit per target index) and may take a request now.
-    fn available_after(&self, index: usize, tried: u64) -> Option<&UpstreamTarget> {
-        let count = self.targets.len();
+    /// A request's first target as `balance` says, skipping those cooling down; when
+    /// every target is, the policy's choice anyway. `None` only for a service without
+    /// targets.
+    pub fn pick(&self, affinity: Option<Affinity>) -> Option<&UpstreamTarget> {
         let mut now = None;
-        (1..=count)
-            .filter_map(|step| self.targets.get((index + step) % count))
-            .filter(|target| tried & bit(target.index) == 0)
-            .find(|target| {
-                let now = || *now.get_or_insert_with(now_ms);
-                target.health.availability(&self.health, now) != Availability::Down
-            })
+        let index = self
+            .balancer
+            .first(affinity, |index| self.usable(index, &mut now))?;
+        self.targets.get(index)
     }
 
-    /// The target a request tries after failing on `failed`: the next one not tried yet
-    /// (`tried` has a bit per target index) and not cooling down; else the next one not
-    /// tried yet; else the next.
-    fn next_target<'t>(&'t self, failed: &'t UpstreamTarget, tried: u64) -> &'t UpstreamTarget {
+    /// Whether the target at `index` may take a request now: its health checker, if
+    /// any, holds it up and its passive health does not skip it; `now` holds the clock
+    /// once read (a healthy target needs none).
+    fn usable(&self, index: usize, now: &mut Option<u64>) -> bool {
+        self.targets.get(index).is_some_and(|target| {
+            let now = || *now.get_or_insert_with(now_ms);
+            target.checked_up()
+                && target.health.availability(&self.health, now) != Availability::Down
+        })
+    }
+
+    /// The target a request tries after failing on `failed`: the policy's choice among
+    /// those not tried yet (`tried` has a bit per target index) and not cooling down;
+    /// else the next one not tried yet; else the next.
+    fn next_target<'t>(
+        &'t self,
+        failed: &'t UpstreamTarget,
+        tried: u64,
+        affinity: Option<Affinity>,
+    ) -> &'t UpstreamTarget {
         let count = self.targets.len();
         let after = |step: usize| self.targets.get((failed.index + step) % count);
-        self.available_after(failed.index, tried)
+        let mut now = None;
+        self.balancer
+            .after(failed.index, affinity, tried, |index| {
+                self.usable(index, &mut now)
+            })
+            .and_then(|index| self.targets.get(index))
             .or_else(|| {
                 (1..=count)
                     .filter_map(after)
@@ -362,17 +509,22 @@ impl Upstream {
                 path,
                 rewrite: &rewrite,
             };
+            let outstanding = self.balancer.start(target.index);
             let outcome = self
                 .try_target(target, &outgoing, &mut body, resendable)
                 .await;
             match outcome {
-                Ok(response) if !self.retry_on.has_status(response.status().as_u16()) => {
-                    target.health.succeeded();
+                Ok(mut response) if !self.retry_on.has_status(response.status().as_u16()) => {
+                    if target.health.succeeded() {
+                        self.balancer.came_back(target.index);
+                    }
+                    response.body_mut().hold(outstanding);
                     return Ok(response);
                 }
-                Ok(response) => {
+                Ok(mut response) => {
                     target.health.failed(&self.health, now_ms());
                     if !(resendable && self.may_retry(tries)) {
+                        response.body_mut().hold(outstanding);
                         return Ok(response);
                     }
                     let status = response.status();
@@ -393,7 +545,7 @@ impl Upstream {
                     tracing::debug!(%error, target = %target.address, "trying another target");
                 }
             }
-            target = self.next_target(target, tried);
+            target = self.next_target(target, tried, tries.affinity);
         }
     }
 
@@ -413,10 +565,13 @@ impl Upstream {
     {
         let mut fresh_only = false;
         loop {
-            let (connection, reused) = match (!fresh_only).then(|| target.pool.take()).flatten() {
+            let slot = target.pool.admit().await.map_err(|_| Failure::busy())?;
+            let (mut connection, reused) = match (!fresh_only).then(|| target.pool.take()).flatten()
+            {
                 Some(connection) => (connection, true),
                 None => (self.connect(target).await?, false),
             };
+            connection.hold(slot);
             match self.exchange(target, connection, outgoing, body).await {
                 Ok(response) => return Ok(response),
                 Err(failure) if failure.stale_connection && reused && resendable => {
@@ -464,12 +619,6 @@ fn is_idempotent(method: &Method) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     )
-}
-
-/// The bit of the target at `index` in a set of tried targets (targets past the 64th
-/// share bits: they may be tried twice, never skipped).
-fn bit(index: usize) -> u64 {
-    1 << (index % 64)
 }
 
 /// A request's fields as sent to one target: `fields`, with that target's `Host` when

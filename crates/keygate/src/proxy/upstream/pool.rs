@@ -3,19 +3,27 @@
 //! to the end. One the upstream closed meanwhile is noticed when it is taken (its socket
 //! reads as closed) and dropped then; each worker also sweeps its idle connections now
 //! and then ([`ConnectionPool::sweep`]), so that a quiet service keeps no dead sockets.
+//!
+//! With `max_connections`, a request holds one of the target's slots from the moment it
+//! takes or opens a connection until that connection is idle again or closed (nginx's
+//! `max_conns`: idle connections do not count); a request that finds none free waits for
+//! one at most `queue_timeout`. Without it, nothing is counted.
 
 use std::collections::VecDeque;
 use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
+
+use crate::config::PoolLimits;
 
 use crate::proxy::read_buffer::poll_fill;
 
@@ -40,6 +48,8 @@ pub struct Connection {
     timer: Pin<Box<Sleep>>,
     /// When the current wait gives up; `None` while nothing is being waited for.
     deadline: Option<tokio::time::Instant>,
+    /// The target's slot this connection's request holds, under `max_connections`.
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 impl Connection {
@@ -52,7 +62,14 @@ impl Connection {
             idle_since: Instant::now(),
             timer: Box::pin(tokio::time::sleep(IDLE_TIMER)),
             deadline: None,
+            slot: None,
         }
+    }
+
+    /// The connection carries the request holding `slot` (if its target limits
+    /// connections): the slot comes free when the connection is given back or closed.
+    pub fn hold(&mut self, slot: Option<OwnedSemaphorePermit>) {
+        self.slot = slot;
     }
 
     /// To be called when a wait (for the upstream's bytes, for the upstream to take
@@ -104,13 +121,22 @@ impl Connection {
     }
 }
 
-/// The idle connections of one target.
+/// The idle connections of one target, and its connection slots.
 #[derive(Debug)]
 pub struct ConnectionPool {
     shelves: Box<[Mutex<VecDeque<Connection>>]>,
     idle_timeout: Duration,
     max_idle_per_thread: usize,
+    /// `max_connections` slots, when the target has a limit.
+    slots: Option<Arc<Semaphore>>,
+    /// How long a request waits for a slot.
+    queue_timeout: Duration,
 }
+
+/// No slot of the target came free within `queue_timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no connection slot came free within queue_timeout")]
+pub struct Busy;
 
 static NEXT_SHELF: AtomicUsize = AtomicUsize::new(0);
 
@@ -121,13 +147,35 @@ thread_local! {
 }
 
 impl ConnectionPool {
-    /// A pool that keeps at most `max_idle_per_thread` idle connections per thread, each
-    /// for at most `idle_timeout`.
-    pub fn new(idle_timeout: Duration, max_idle_per_thread: usize) -> ConnectionPool {
+    /// A pool that keeps at most `max_idle` idle connections per thread, each for at most
+    /// `idle_timeout`, with `max_connections` slots if set.
+    pub fn new(limits: &PoolLimits) -> ConnectionPool {
+        let slots = limits.max_connections.map(|limit| {
+            let limit = usize::try_from(limit).unwrap_or(Semaphore::MAX_PERMITS);
+            Arc::new(Semaphore::new(limit.min(Semaphore::MAX_PERMITS)))
+        });
         ConnectionPool {
             shelves: (0..SHELVES).map(|_| Mutex::default()).collect(),
-            idle_timeout,
-            max_idle_per_thread,
+            idle_timeout: limits.idle_timeout,
+            max_idle_per_thread: limits.max_idle,
+            slots,
+            queue_timeout: limits.queue_timeout,
+        }
+    }
+
+    /// A slot for one more request to the target, waited for at most `queue_timeout`;
+    /// `None` (at once, counting nothing) when the target has no `max_connections`.
+    pub async fn admit(&self) -> Result<Option<OwnedSemaphorePermit>, Busy> {
+        let Some(slots) = &self.slots else {
+            return Ok(None);
+        };
+        if let Ok(slot) = slots.clone().try_acquire_owned() {
+            return Ok(Some(slot));
+        }
+        match tokio::time::timeout(self.queue_timeout, slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => Ok(Some(slot)),
+            // Timed out (the semaphore is never closed).
+            _ => Err(Busy),
         }
     }
 
@@ -169,6 +217,7 @@ impl ConnectionPool {
         let now = Instant::now();
         connection.idle_since = now;
         connection.deadline = None;
+        connection.slot = None;
         let mut shelf = self.shelf();
         while shelf
             .front()

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
-use crate::config::{Failover, Target, UpstreamSettings};
+use crate::config::{Failover, PoolLimits, Target, UpstreamSettings};
 
 /// What the scripted upstream answers to its `n`th request (counted over all
 /// connections): pieces written with a short pause between them, and whether it closes
@@ -48,15 +48,20 @@ async fn scripted_upstream(script: Script) -> (Upstream, Arc<Seen>) {
         }
     });
     let settings = UpstreamSettings {
+        balance: crate::config::Balance::default(),
+        slow_start: None,
         targets: vec![Target {
             scheme: http::uri::Scheme::HTTP,
             authority: address.to_string().parse().unwrap(),
             base_path: String::new(),
+            weight: 1,
         }],
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_secs(5),
         send_timeout: Duration::from_secs(5),
         failover: Failover::default(),
+        health_check: None,
+        pool: PoolLimits::default(),
     };
     (Upstream::new(&settings), seen)
 }
@@ -128,7 +133,7 @@ fn parts(method: Method, headers: &[(&str, &str)]) -> Parts {
 
 /// Sends a bodiless request and reads the whole answer.
 async fn get(upstream: &Upstream, method: Method) -> (StatusCode, http::HeaderMap, Vec<u8>) {
-    let target = upstream.pick().unwrap();
+    let target = upstream.pick(None).unwrap();
     let response = upstream
         .send(
             target,
@@ -291,7 +296,7 @@ async fn connection_closing_on_the_next_request(
 #[tokio::test]
 async fn a_stale_connection_is_retried_once_for_idempotent_requests() {
     let (upstream, seen) = scripted_upstream(|_| (vec![OK], false)).await;
-    let target = upstream.pick().unwrap();
+    let target = upstream.pick(None).unwrap();
     let (stale, heard) = connection_closing_on_the_next_request().await;
     target.pool.give_back(stale);
     assert_eq!(get(&upstream, Method::GET).await.2, b"ok");
@@ -305,7 +310,7 @@ async fn a_stale_connection_is_retried_once_for_idempotent_requests() {
 #[tokio::test]
 async fn a_post_is_not_sent_twice() {
     let (upstream, seen) = scripted_upstream(|_| (vec![OK], false)).await;
-    let target = upstream.pick().unwrap();
+    let target = upstream.pick(None).unwrap();
     let (stale, heard) = connection_closing_on_the_next_request().await;
     target.pool.give_back(stale);
     let result = upstream
@@ -332,7 +337,7 @@ async fn request_bodies_keep_their_length_or_are_chunked() {
         )
     })
     .await;
-    let target = upstream.pick().unwrap();
+    let target = upstream.pick(None).unwrap();
     let head = parts(Method::POST, &[("host", "up"), ("content-length", "5")]);
     let response = upstream
         .send(
@@ -393,7 +398,7 @@ impl http_body::Body for Pieces {
 async fn sweeping_closes_idle_connections_the_upstream_closed() {
     let (upstream, seen) = scripted_upstream(|_| (vec![OK], true)).await;
     assert_eq!(get(&upstream, Method::GET).await.2, b"ok");
-    let target = upstream.pick().unwrap();
+    let target = upstream.pick(None).unwrap();
     // The upstream closed it after answering; wait until that is seen, then sweep.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(target.pool.idle_here(), 1, "kept after a keep-alive answer");
@@ -408,7 +413,7 @@ async fn sweeping_keeps_open_connections() {
     assert_eq!(get(&upstream, Method::GET).await.2, b"ok");
     tokio::time::sleep(Duration::from_millis(20)).await;
     upstream.sweep_idle();
-    assert_eq!(upstream.pick().unwrap().pool.idle_here(), 1);
+    assert_eq!(upstream.pick(None).unwrap().pool.idle_here(), 1);
 }
 
 /// An upstream of one connection, served by `serve`, with read and send timeouts of
@@ -426,15 +431,20 @@ where
         }
     });
     let settings = UpstreamSettings {
+        balance: crate::config::Balance::default(),
+        slow_start: None,
         targets: vec![Target {
             scheme: http::uri::Scheme::HTTP,
             authority: address.to_string().parse().unwrap(),
             base_path: String::new(),
+            weight: 1,
         }],
         connect_timeout: Duration::from_secs(2),
         read_timeout: limit,
         send_timeout: limit,
         failover: Failover::default(),
+        health_check: None,
+        pool: PoolLimits::default(),
     };
     Upstream::new(&settings)
 }
@@ -460,7 +470,7 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let target = upstream.pick().unwrap();
+    let target = upstream.pick(None).unwrap();
     upstream
         .send(
             target,

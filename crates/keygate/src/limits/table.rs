@@ -1,0 +1,252 @@
+//! The counters of every rate limit on this node: one GCRA TAT per (limit, subject),
+//! in shards of small hash maps behind their own locks.
+//!
+//! - A subject is a 64-bit keyed hash of the limit's id and the value counted by (a key
+//!   id, a consumer name, an address, a header's value): the table never holds a key,
+//!   a name or a header, and a check allocates nothing unless it sees a subject for the
+//!   first time (then its shard's map may grow).
+//! - State is created only for subjects seen, and [`Limiter::sweep`] drops every TAT
+//!   that is no longer ahead of now: such a subject has its whole count back, exactly as
+//!   one never seen. Memory is bounded by the subjects active within their windows.
+//! - Two subjects whose hashes collide (odds about n²/2⁶⁵ for n live subjects, 3·10⁻⁸ for
+//!   a million) would share one counter; the hash's seed is random per process, so a
+//!   client cannot choose values that collide.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::gcra::{self, Outcome, Rate};
+
+/// Shards: enough that worker threads rarely meet on one lock.
+const SHARDS: usize = 64;
+
+/// Which value a subject was made of, so that a key id and an address that happen to be
+/// the same bytes are different subjects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum SubjectKind {
+    /// A key id.
+    Key = 1,
+    /// A consumer name.
+    Consumer = 2,
+    /// A subscription id.
+    Subscription = 3,
+    /// A client's IP address.
+    ClientAddress = 4,
+    /// A request header's value.
+    Header = 5,
+}
+
+/// The rate-limit counters of this node.
+pub struct Limiter {
+    shards: Box<[Mutex<HashMap<u64, u64, Identity>>]>,
+    /// Time 0 of the counters' clock.
+    origin: Instant,
+    /// Hashes subjects; seeded at random per process.
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Default for Limiter {
+    fn default() -> Limiter {
+        Limiter {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            origin: Instant::now(),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter").finish_non_exhaustive()
+    }
+}
+
+impl Limiter {
+    /// Now on the counters' clock: nanoseconds since the limiter was made, plus one so
+    /// that no TAT is ever 0 (the value of "never seen").
+    pub fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            .saturating_add(1)
+    }
+
+    /// The subject of limit `limit` (its id) counting `value` of `kind`.
+    pub fn subject(&self, limit: u64, kind: SubjectKind, value: &[u8]) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write_u64(limit);
+        hasher.write_u8(kind as u8);
+        hasher.write(value);
+        hasher.finish()
+    }
+
+    /// Takes `cost` from `subject` under `rate` at `now`; changes nothing when refused.
+    pub fn take(&self, subject: u64, rate: Rate, cost: u64, now: u64) -> Outcome {
+        let mut shard = self.shard(subject);
+        let tat = shard.get(&subject).copied().unwrap_or(0);
+        let (next, outcome) = gcra::take(tat, now, cost, rate);
+        if let Some(next) = next {
+            shard.insert(subject, next);
+        }
+        outcome
+    }
+
+    /// Gives back a `cost` that [`Limiter::take`] admitted, when another limit of the same
+    /// request refused it.
+    pub fn give_back(&self, subject: u64, rate: Rate, cost: u64) {
+        let mut shard = self.shard(subject);
+        if let Some(tat) = shard.get_mut(&subject) {
+            *tat = gcra::give_back(*tat, cost, rate);
+        }
+    }
+
+    /// What `subject` may do at `now`, without taking anything.
+    pub fn peek(&self, subject: u64, rate: Rate, now: u64) -> Outcome {
+        let tat = self.shard(subject).get(&subject).copied().unwrap_or(0);
+        gcra::peek(tat, now, rate)
+    }
+
+    /// Drops every subject whose TAT is not ahead of `now` (it has its whole count back);
+    /// one shard at a time, so requests wait at most for one shard's pass.
+    pub fn sweep(&self, now: u64) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            shard.retain(|_, tat| *tat > now);
+            if shard.capacity() > 64 && shard.capacity() > 4 * shard.len() {
+                shard.shrink_to_fit();
+            }
+        }
+    }
+
+    /// Subjects held (for tests and the status page).
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+
+    /// Whether no subject is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard(&self, subject: u64) -> std::sync::MutexGuard<'_, HashMap<u64, u64, Identity>> {
+        // The top bits pick the shard; the map's own hash uses the low bits.
+        let index = (subject >> 58) as usize % SHARDS;
+        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The map's hasher: subjects are already hashes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Identity;
+
+impl BuildHasher for Identity {
+    type Hasher = IdentityHasher;
+    fn build_hasher(&self) -> IdentityHasher {
+        IdentityHasher(0)
+    }
+}
+
+/// Passes a `u64` through.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    #[test]
+    fn subjects_are_counted_apart_and_exactly() {
+        let limiter = Limiter::default();
+        let rate = Rate::new(3, SECOND);
+        let a = limiter.subject(1, SubjectKind::Key, b"k1");
+        let b = limiter.subject(1, SubjectKind::Key, b"k2");
+        assert_ne!(a, limiter.subject(1, SubjectKind::Consumer, b"k1"));
+        assert_ne!(a, limiter.subject(2, SubjectKind::Key, b"k1"));
+        let now = 10;
+        let admitted = (0..10)
+            .filter(|_| limiter.take(a, rate, 1, now).admitted)
+            .count();
+        assert_eq!(admitted, 3);
+        assert!(limiter.take(b, rate, 1, now).admitted);
+        assert_eq!(limiter.peek(b, rate, now).remaining, 2);
+        let admitted = (0..10)
+            .filter(|_| limiter.take(a, rate, 1, now + SECOND).admitted)
+            .count();
+        assert_eq!(admitted, 3);
+    }
+
+    #[test]
+    fn a_refused_request_changes_nothing_and_a_give_back_restores() {
+        let limiter = Limiter::default();
+        let rate = Rate::new(1, SECOND);
+        let a = limiter.subject(1, SubjectKind::ClientAddress, &[127, 0, 0, 1]);
+        assert!(limiter.take(a, rate, 1, 5).admitted);
+        assert!(!limiter.take(a, rate, 1, 5).admitted);
+        limiter.give_back(a, rate, 1);
+        assert!(limiter.take(a, rate, 1, 5).admitted);
+    }
+
+    #[test]
+    fn idle_subjects_are_swept_and_come_back_whole() {
+        let limiter = Limiter::default();
+        let rate = Rate::new(2, SECOND);
+        for i in 0..1000u32 {
+            let subject = limiter.subject(7, SubjectKind::Header, &i.to_be_bytes());
+            assert!(limiter.take(subject, rate, 1, 1).admitted);
+        }
+        assert_eq!(limiter.len(), 1000);
+        limiter.sweep(SECOND / 2);
+        assert_eq!(limiter.len(), 1000, "each still owes half a second");
+        limiter.sweep(SECOND / 2 + 1);
+        assert!(limiter.is_empty());
+        let subject = limiter.subject(7, SubjectKind::Header, &0u32.to_be_bytes());
+        assert_eq!(limiter.peek(subject, rate, SECOND).remaining, 2);
+    }
+
+    #[test]
+    fn threads_racing_on_one_subject_get_exactly_the_count() {
+        let limiter = std::sync::Arc::new(Limiter::default());
+        let rate = Rate::new(1000, SECOND);
+        let subject = limiter.subject(3, SubjectKind::Key, b"shared");
+        let admitted: usize = (0..8)
+            .map(|_| {
+                let limiter = limiter.clone();
+                std::thread::spawn(move || {
+                    (0..500)
+                        .filter(|_| limiter.take(subject, rate, 1, 1).admitted)
+                        .count()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|thread| thread.join().unwrap_or(0))
+            .sum();
+        assert_eq!(admitted, 1000);
+    }
+
+    #[test]
+    fn the_clock_never_reads_zero() {
+        assert!(Limiter::default().now() >= 1);
+    }
+}

@@ -1,0 +1,141 @@
+//! The checkers follow the snapshots: kept with their verdicts while a target and its
+//! check stay the same, stopped when the target goes, replaced when the check changes.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use super::*;
+use crate::config::Config;
+use crate::proxy::upstream::CheckOutcome;
+use crate::state::Directory;
+
+/// A configuration with service `api` on `targets`, checked every `interval`. The
+/// targets are ports of 127.0.0.1 nothing should listen on; the checks fail, which does
+/// not matter here.
+fn config(targets: &[&str], interval: &str) -> Config {
+    let targets: Vec<String> = targets
+        .iter()
+        .map(|port| format!("http://127.0.0.1:{port}"))
+        .collect();
+    let text = format!(
+        "services:\n  - name: api\n    upstream:\n      targets: [{}]\n      health_check: {{path: /health, interval: {interval}}}\n    routes: [{{name: all, paths: ['/*'], auth: none}}]\n",
+        targets.join(", ")
+    );
+    Config::parse("t.yaml", &text).unwrap()
+}
+
+fn snapshot(config: Config, metrics: &Metrics) -> Snapshot {
+    let services = config.services.clone();
+    Snapshot::build(Arc::new(config), services, metrics)
+}
+
+/// The verdict `checks` keeps for `port` of service `api` in `config`.
+fn verdict(checks: &HealthChecks, config: &Config, port: &str) -> Option<Arc<ActiveHealth>> {
+    let service = &config.services[0];
+    let check = service.upstream.health_check.as_ref().unwrap();
+    let target = service
+        .upstream
+        .targets
+        .iter()
+        .find(|t| t.authority.port_u16().map(|p| p.to_string()).as_deref() == Some(port))
+        .unwrap();
+    checks.find(&service.name, target, check)
+}
+
+#[tokio::test]
+async fn checkers_and_verdicts_outlive_snapshots_while_their_target_stays() {
+    let metrics = Arc::new(Metrics::new(false));
+    let checks = HealthChecks::new(metrics.clone());
+    let first = config(&["1", "2"], "10s");
+    let state = SharedState::new(
+        snapshot(first.clone(), &metrics),
+        Arc::new(Directory::default()),
+    );
+    checks.reconcile(&state);
+    assert_eq!(checks.running(), 2, "one checker per target");
+    let kept = verdict(&checks, &first, "1").unwrap();
+    // A verdict the checker reached survives the next snapshot.
+    let thresholds = Thresholds {
+        healthy_after: 1,
+        unhealthy_after: 1,
+        timeouts_after: 1,
+    };
+    kept.record(CheckOutcome::Status(500), thresholds);
+
+    state.replace(snapshot(first.clone(), &metrics));
+    checks.reconcile(&state);
+    assert_eq!(checks.running(), 2, "the same targets: no new checker");
+    let again = verdict(&checks, &first, "1").unwrap();
+    assert!(Arc::ptr_eq(&kept, &again));
+    assert!(!again.is_up(), "the verdict is kept");
+
+    let fewer = config(&["1"], "10s");
+    state.replace(snapshot(fewer.clone(), &metrics));
+    checks.reconcile(&state);
+    assert_eq!(
+        checks.running(),
+        1,
+        "the checker of the removed target stopped"
+    );
+    assert!(verdict(&checks, &first, "2").is_none());
+    assert!(Arc::ptr_eq(&kept, &verdict(&checks, &fewer, "1").unwrap()));
+
+    let changed = config(&["1"], "20s");
+    state.replace(snapshot(changed.clone(), &metrics));
+    checks.reconcile(&state);
+    assert_eq!(checks.running(), 1);
+    let fresh = verdict(&checks, &changed, "1").unwrap();
+    assert!(
+        !Arc::ptr_eq(&kept, &fresh),
+        "another check, another checker"
+    );
+    assert!(fresh.is_up(), "a new checker starts up");
+}
+
+#[tokio::test]
+async fn an_upstream_built_before_the_checkers_follow_gets_the_verdict_they_keep() {
+    let metrics = Arc::new(Metrics::new(false));
+    let checks = HealthChecks::new(metrics.clone());
+    let config = config(&["1"], "10s");
+    let state = SharedState::new(
+        snapshot(config.clone(), &metrics),
+        Arc::new(Directory::default()),
+    );
+    let service = &config.services[0];
+    let check = service.upstream.health_check.as_ref().unwrap();
+    let early = checks.health(&service.name, &service.upstream.targets[0], check);
+    assert_eq!(checks.running(), 0);
+    checks.reconcile(&state);
+    assert_eq!(checks.running(), 1);
+    assert!(Arc::ptr_eq(
+        &early,
+        &verdict(&checks, &config, "1").unwrap()
+    ));
+}
+
+#[tokio::test]
+async fn follow_reconciles_after_each_replacement() {
+    let metrics = Arc::new(Metrics::new(false));
+    let checks = Arc::new(HealthChecks::new(metrics.clone()));
+    let state = SharedState::new(
+        snapshot(config(&["1", "2"], "10s"), &metrics),
+        Arc::new(Directory::default()),
+    );
+    tokio::spawn(checks.clone().follow(state.clone()));
+    let wait_for = |count: usize| {
+        let checks = checks.clone();
+        async move {
+            for _ in 0..200 {
+                if checks.running() == count {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            panic!("{} checkers run, not {count}", checks.running());
+        }
+    };
+    wait_for(2).await;
+    state.replace(snapshot(config(&["3"], "10s"), &metrics));
+    wait_for(1).await;
+}
