@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::proxy::handler::Gateway;
 use crate::proxy::health_checks::HealthChecks;
-use crate::proxy::protocol::PROXY_ALPN;
+use crate::proxy::protocol::proxy_alpn;
 use crate::proxy::workers::WorkerSockets;
 use crate::reload::TlsServers;
 use crate::state::cluster::{self, ClusterHealth};
@@ -165,7 +165,11 @@ pub async fn run(
     let admin_address = config.admin.listen;
     let proxy_listen = config.proxy.listen.clone();
     let tls = TlsServers {
-        proxy: tls_server("proxy.tls", config.proxy.tls.as_ref(), PROXY_ALPN)?,
+        proxy: tls_server(
+            "proxy.tls",
+            config.proxy.tls.as_ref(),
+            proxy_alpn(&config.proxy.http2),
+        )?,
         admin: tls_server("admin.tls", config.admin.tls.as_ref(), &[ALPN_HTTP_1_1])?,
     };
     let reconcile_interval = config.cluster.reconcile_interval;

@@ -210,6 +210,29 @@ pub struct FileProxy {
     pub request_id_header: Option<At<String>>,
     /// `pass` (default) or `generate`: what is done with W3C `traceparent`.
     pub traceparent: Option<At<String>>,
+    /// HTTP/2 on the TLS listeners, and its limits.
+    #[serde(default)]
+    pub http2: FileHttp2,
+}
+
+/// `proxy.http2:` — HTTP/2 on the TLS listeners.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHttp2 {
+    /// Offer `h2` by ALPN (default true).
+    pub enabled: Option<bool>,
+    /// Streams open at once per connection.
+    pub max_concurrent_streams: Option<At<u64>>,
+    /// Flow-control window of each request body, in bytes.
+    pub initial_window_size: Option<At<u64>>,
+    /// Flow-control window of a connection's request bodies together, in bytes.
+    pub connection_window_size: Option<At<u64>>,
+    /// HPACK table size, in bytes.
+    pub header_table_size: Option<At<u64>>,
+    /// Streams a client may reset before they are taken up (rapid reset).
+    pub max_pending_reset_streams: Option<At<u64>>,
+    /// Streams keygate may reset for protocol errors before closing the connection.
+    pub max_error_reset_streams: Option<At<u64>>,
 }
 
 /// `defaults:` — what services and routes inherit.

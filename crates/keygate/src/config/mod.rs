@@ -197,6 +197,47 @@ pub struct ProxySettings {
     /// `proxy.traceparent: generate`: a request without one valid `traceparent` gets a
     /// new one upstream (default `pass`: the client's, if any, goes untouched).
     pub generate_traceparent: bool,
+    /// `proxy.http2`: HTTP/2 on the TLS listeners, and its limits.
+    pub http2: Http2Settings,
+}
+
+/// `proxy.http2` — HTTP/2 on the TLS listeners (ALPN `h2`) and the limits each HTTP/2
+/// connection is served under. Whether `h2` is offered is read at start; the limits
+/// when a connection opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Http2Settings {
+    /// Whether TLS listeners offer `h2` (default true); without it every client speaks
+    /// HTTP/1.1.
+    pub enabled: bool,
+    /// Streams a client may have open at once on one connection (default 128).
+    pub max_concurrent_streams: u32,
+    /// Flow-control window of each request body, in bytes (default 1 MiB).
+    pub initial_window_size: u32,
+    /// Flow-control window of all request bodies of a connection, in bytes (default
+    /// 4 MiB).
+    pub connection_window_size: u32,
+    /// Size of the HPACK table the client may make keygate keep (default 4096).
+    pub header_table_size: u32,
+    /// Streams a client may reset before keygate took them up, before the connection
+    /// is closed with `ENHANCE_YOUR_CALM` (rapid reset, CVE-2023-44487; default 20).
+    pub max_pending_reset_streams: usize,
+    /// Streams keygate may reset for the client's protocol errors before it closes the
+    /// connection (default 1024).
+    pub max_error_reset_streams: usize,
+}
+
+impl Default for Http2Settings {
+    fn default() -> Http2Settings {
+        Http2Settings {
+            enabled: true,
+            max_concurrent_streams: 128,
+            initial_window_size: 1024 * 1024,
+            connection_window_size: 4 * 1024 * 1024,
+            header_table_size: 4096,
+            max_pending_reset_streams: 20,
+            max_error_reset_streams: 1024,
+        }
+    }
 }
 
 /// The headers that tell the upstream who called.

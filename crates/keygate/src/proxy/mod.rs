@@ -10,6 +10,7 @@ pub mod field_names;
 pub mod forward;
 pub mod handler;
 pub mod health_checks;
+pub mod http2;
 pub mod https_redirect;
 pub mod key_source;
 pub mod limit_check;

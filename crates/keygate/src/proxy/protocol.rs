@@ -1,10 +1,7 @@
 //! Which protocol a proxy connection speaks. A plain connection speaks HTTP/1.1; a TLS
-//! connection speaks what its handshake agreed by ALPN. Today only `http/1.1` is
-//! offered ([`PROXY_ALPN`]), and a client that offers no ALPN gets HTTP/1.1 too.
-//!
-//! This is the seam where HTTP/2 joins: offer `h2` first in [`PROXY_ALPN`] once it is
-//! served, and hand a connection that agreed on it to the HTTP/2 server in
-//! [`serve_tls`] — the TLS stream and the client's facts are already there.
+//! connection speaks what its handshake agreed by ALPN: `h2` (offered first,
+//! [`PROXY_ALPN`], unless `proxy.http2.enabled` is false) is served by
+//! [`super::http2`], `http/1.1` — or no ALPN at all — by the HTTP/1.1 connection.
 
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
@@ -14,10 +11,24 @@ use tokio_util::sync::CancellationToken;
 use super::downstream::{serve_connection, Limits};
 use super::forward::{ClientAddress, TlsFacts};
 use super::handler::Gateway;
+use super::http2::{serve_http2, ALPN_H2};
+use crate::config::Http2Settings;
 use crate::tls::ALPN_HTTP_1_1;
 
 /// The ALPN protocols the proxy's TLS listeners offer, in order of preference.
-pub const PROXY_ALPN: &[&[u8]] = &[ALPN_HTTP_1_1];
+pub const PROXY_ALPN: &[&[u8]] = &[ALPN_H2, ALPN_HTTP_1_1];
+
+/// What the TLS listeners offer with `proxy.http2.enabled: false`.
+pub const PROXY_ALPN_HTTP1: &[&[u8]] = &[ALPN_HTTP_1_1];
+
+/// The ALPN protocols offered under `settings`.
+pub fn proxy_alpn(settings: &Http2Settings) -> &'static [&'static [u8]] {
+    if settings.enabled {
+        PROXY_ALPN
+    } else {
+        PROXY_ALPN_HTTP1
+    }
+}
 
 /// Runs the TLS handshake of a connection accepted on a TLS listener — with as long as
 /// a request head may take — then serves it ([`serve_tls`]).
@@ -26,11 +37,11 @@ pub async fn accept_tls(
     stream: TcpStream,
     client: ClientAddress,
     gateway: &Gateway,
-    limits: Limits,
+    limits: (Limits, Http2Settings),
     stopping: &CancellationToken,
 ) {
     let handshake = acceptor.accept(stream);
-    match tokio::time::timeout(limits.header_timeout, handshake).await {
+    match tokio::time::timeout(limits.0.header_timeout, handshake).await {
         Ok(Ok(stream)) => serve_tls(stream, client, gateway, limits, stopping).await,
         Ok(Err(error)) => tracing::debug!(client = %client.ip, %error, "TLS handshake failed"),
         Err(_) => tracing::debug!(client = %client.ip, "TLS handshake timed out"),
@@ -42,7 +53,7 @@ pub async fn serve_tls(
     stream: TlsStream<TcpStream>,
     client: ClientAddress,
     gateway: &Gateway,
-    limits: Limits,
+    (limits, http2): (Limits, Http2Settings),
     stopping: &CancellationToken,
 ) {
     let session = stream.get_ref().1;
@@ -53,8 +64,10 @@ pub async fn serve_tls(
     };
     let client = client.with_tls(facts);
     match session.alpn_protocol() {
-        // Only `http/1.1` is offered, so a client can agree on nothing else; one that
-        // sends no ALPN speaks HTTP/1.1 by default.
+        Some(ALPN_H2) => {
+            serve_http2(stream, client, gateway, limits, http2, stopping).await;
+        }
+        // A client that sends no ALPN speaks HTTP/1.1 by default.
         Some(ALPN_HTTP_1_1) | None => {
             serve_connection(stream, client, gateway, limits, stopping).await;
         }

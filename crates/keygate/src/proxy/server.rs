@@ -1,6 +1,6 @@
 //! The proxy listeners of one worker: accepts connections on each, serves each with
 //! keygate's own HTTP/1.1 connection (`downstream`) — after a TLS handshake on a TLS
-//! listener ([`super::protocol`]) — and shuts down gracefully: stop accepting, let
+//! listener ([`super::protocol`]), HTTP/2 when the client chose it — and shuts down gracefully: stop accepting, let
 //! requests in flight finish within `shutdown_timeout`, then return.
 
 use std::future::{poll_fn, Future};
@@ -115,6 +115,7 @@ pub async fn serve(
                         }
                         Some(tls) => {
                             let acceptor = tls.acceptor();
+                            let limits = (limits, settings.http2);
                             tokio::spawn(async move {
                                 protocol::accept_tls(acceptor, stream, client, &gateway, limits, &stopping).await;
                                 drop(open);

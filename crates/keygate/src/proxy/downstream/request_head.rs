@@ -150,7 +150,7 @@ pub fn parse(
 /// A method as nginx accepts it: upper-case letters, `_` and `-` only. Methods are
 /// case-sensitive (RFC 9110 §9.1): `get` is not `GET`, and would otherwise slip past
 /// routes that allow `GET` only to an upstream that reads it as one.
-fn method(bytes: &[u8]) -> Result<Method, HeadError> {
+pub fn method(bytes: &[u8]) -> Result<Method, HeadError> {
     // Three to seven bytes for the standard methods, which `from_bytes` then finds by
     // comparison without a copy.
     if bytes.is_empty()
@@ -368,7 +368,7 @@ fn build(
 /// as nginx's `ignore_invalid_headers` wants. Any other byte (`.`, `~`, `!`, `+`, `*`, …)
 /// is one that an upstream reading names the CGI way turns into `_`, so that
 /// `X.Consumer.Username` would reach it as `X-Consumer-Username`.
-fn plain_name(raw_name: &[u8], underscored: UnderscoredFields) -> bool {
+pub fn plain_name(raw_name: &[u8], underscored: UnderscoredFields) -> bool {
     raw_name.iter().all(|&byte| {
         byte.is_ascii_alphanumeric()
             || byte == b'-'
@@ -386,7 +386,7 @@ fn drop_field(raw_name: &[u8]) {
 }
 
 /// A `Content-Length` value: decimal digits only, and no more than fit in a u64.
-fn parse_length(value: &[u8]) -> Result<u64, HeadError> {
+pub fn parse_length(value: &[u8]) -> Result<u64, HeadError> {
     let invalid = HeadError::Malformed("invalid Content-Length");
     if value.is_empty() || value.len() > 19 {
         return Err(invalid);

@@ -1,0 +1,170 @@
+//! HTTP/2 on the proxy's TLS listeners (ALPN `h2`), with the h2 crate: each stream's
+//! request is brought to the HTTP/1.1 parser's reading ([`request`]) and goes through
+//! the same phases ([`Gateway::check`], [`Gateway::forward`]) to an HTTP/1.1 upstream;
+//! its response goes back in the pieces the client's flow-control windows allow
+//! ([`response`]).
+//!
+//! The streams of a connection run in the connection's task, as HTTP/1.1 requests do:
+//! no task is spawned, nothing changes thread. The limits and defences (see
+//! `docs/security.md`):
+//! - at most `max_concurrent_streams` streams at once; a header list over the proxy's
+//!   head limit is refused, which also bounds CONTINUATION frames (CONTINUATION flood);
+//! - streams the client resets before they were taken up count against
+//!   `max_pending_reset_streams`, protocol errors against `max_error_reset_streams`;
+//!   past either the connection ends with `GOAWAY` (rapid reset, CVE-2023-44487);
+//! - SETTINGS and PING are acknowledged one at a time, before the next frame is read,
+//!   so a client that floods them without reading the answers stops being read;
+//! - a connection with no stream open is closed after `header_timeout` (a client that
+//!   only sends SETTINGS or PING included);
+//! - a response that gets no window for `send_timeout` ends the connection
+//!   (zero-window stall); what is sent ahead is bounded by [`SEND_BUFFER`] per stream.
+
+pub mod body;
+pub mod request;
+pub mod response;
+
+use std::pin::pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream};
+use http::{HeaderValue, Method, Request};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use body::{RequestBody, SendStop};
+use super::downstream::connection::ClientIo;
+use super::downstream::Limits;
+use super::error::ProxyError;
+use super::forward::ClientAddress;
+use super::handler::{Checked, Gateway};
+use super::respond::error_response;
+use crate::config::Http2Settings;
+
+/// What one stream may have buffered on its way to the client beyond the window.
+pub const SEND_BUFFER: usize = 64 * 1024;
+
+/// How long a connection that is being closed may take to say `GOAWAY` and finish.
+const CLOSING: Duration = Duration::from_secs(1);
+
+/// The ALPN name of HTTP/2.
+pub const ALPN_H2: &[u8] = b"h2";
+
+/// Serves the HTTP/2 connection `stream` (its preface not read yet) until the client
+/// ends it, a limit does, or `stopping` is cancelled and the streams in flight are
+/// answered.
+pub async fn serve_http2<S: ClientIo>(
+    stream: S,
+    client: ClientAddress,
+    gateway: &Gateway,
+    limits: Limits,
+    settings: Http2Settings,
+    stopping: &CancellationToken,
+) {
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(settings.max_concurrent_streams)
+        .initial_window_size(settings.initial_window_size)
+        .initial_connection_window_size(settings.connection_window_size)
+        .header_table_size(settings.header_table_size)
+        .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX))
+        .max_pending_accept_reset_streams(settings.max_pending_reset_streams)
+        .max_local_error_reset_streams(Some(settings.max_error_reset_streams))
+        .max_send_buffer_size(SEND_BUFFER);
+    let handshake = builder.handshake::<_, Bytes>(stream);
+    let mut connection = match tokio::time::timeout(limits.header_timeout, handshake).await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(error)) => {
+            tracing::debug!(client = %client.ip, %error, "HTTP/2 preface refused");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(client = %client.ip, "HTTP/2 preface timed out");
+            return;
+        }
+    };
+    let mut streams = FuturesUnordered::new();
+    let mut stopped = pin!(stopping.cancelled());
+    let mut shutting_down = false;
+    // With no stream open: when the connection is closed as idle. Once closing: when it
+    // is dropped whatever the client does.
+    let idle = tokio::time::sleep(limits.header_timeout);
+    let mut idle = pin!(idle);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            biased;
+            Some(ended) = streams.next(), if !streams.is_empty() => {
+                if ended == Err(SendStop::Stalled) {
+                    tracing::debug!(client = %client.ip, "HTTP/2 client gave no window in time; connection closed");
+                    connection.abrupt_shutdown(Reason::NO_ERROR);
+                    closing = true;
+                    idle.as_mut().reset(Instant::now() + CLOSING);
+                } else if streams.is_empty() && !closing {
+                    idle.as_mut().reset(Instant::now() + limits.header_timeout);
+                }
+            }
+            accepted = connection.accept() => match accepted {
+                Some(Ok((request, respond))) => {
+                    streams.push(serve_stream(gateway, &client, &limits, request, respond));
+                }
+                Some(Err(error)) => {
+                    tracing::debug!(client = %client.ip, %error, "HTTP/2 connection ended");
+                    break;
+                }
+                None => break,
+            },
+            () = stopped.as_mut(), if !shutting_down => {
+                shutting_down = true;
+                connection.graceful_shutdown();
+            }
+            () = idle.as_mut(), if streams.is_empty() || closing => {
+                if closing {
+                    break;
+                }
+                tracing::debug!(client = %client.ip, "HTTP/2 connection idle; closed");
+                connection.graceful_shutdown();
+                closing = true;
+                idle.as_mut().reset(Instant::now() + CLOSING);
+            }
+        }
+    }
+}
+
+/// One stream: its request checked and forwarded as any other, its response sent back.
+/// A stream the client resets while its request is forwarded is dropped with it.
+async fn serve_stream(
+    gateway: &Gateway,
+    client: &ClientAddress,
+    limits: &Limits,
+    request: Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+) -> Result<(), SendStop> {
+    let (parts, body) = request.into_parts();
+    let head_request = parts.method == Method::HEAD;
+    let mut parts = match request::normalise(parts, limits.underscored_fields) {
+        Ok(parts) => parts,
+        Err(error) => {
+            tracing::debug!(client = %client.ip, %error, "HTTP/2 request refused");
+            let response = error_response(&ProxyError::from(error), &HeaderValue::from_static(""));
+            return response::send(&mut respond, response, None, head_request, limits.send_timeout)
+                .await;
+        }
+    };
+    let (response, request_id) = match gateway.check(&mut parts, client) {
+        Checked::Answered(response, request_id) => (response, request_id),
+        Checked::Admitted(admission) => {
+            let request_id = admission.request_id_field();
+            let forwarded = gateway.forward(admission, &mut parts, RequestBody::new(body), client);
+            let reset = std::future::poll_fn(|cx| respond.poll_reset(cx));
+            tokio::select! {
+                response = forwarded => (response, request_id),
+                _ = reset => return Err(SendStop::Gone),
+            }
+        }
+    };
+    let request_id = request_id.as_ref();
+    response::send(&mut respond, response, request_id, head_request, limits.send_timeout).await
+}

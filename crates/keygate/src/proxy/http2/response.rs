@@ -1,0 +1,114 @@
+//! Sending a response on an HTTP/2 stream: the same fields the HTTP/1.1 writer
+//! (`downstream::response_writer`) puts on it — the error body's own fields, the
+//! request id, `Date`, a known `Content-Length` — without the connection-specific ones
+//! HTTP/2 forbids, then the body in the pieces the client's windows allow.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::Reason;
+use http::header::{
+    HeaderName, CONNECTION, CONTENT_LENGTH, DATE, TE, TRANSFER_ENCODING, UPGRADE,
+};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http_body::Body as _;
+use http_body_util::{BodyExt as _, Either};
+
+use super::body::{send_data, SendStop};
+use crate::proxy::downstream::date::append_date;
+use crate::proxy::request_id::RequestIdField;
+use crate::proxy::ProxyBody;
+
+/// Sends `response` on the stream `respond` answers, with the `request_id` field when
+/// set; only its head when the request was `HEAD`. `Err(Stalled)` when the client
+/// gave no window for `send_timeout`.
+pub async fn send(
+    respond: &mut SendResponse<Bytes>,
+    response: Response<ProxyBody>,
+    request_id: Option<&RequestIdField>,
+    head_request: bool,
+    send_timeout: Duration,
+) -> Result<(), SendStop> {
+    let (mut parts, mut body) = response.into_parts();
+    own_fields(&mut parts.headers, &body, request_id);
+    let bodiless = head_request
+        || parts.status.is_informational()
+        || parts.status == StatusCode::NO_CONTENT
+        || parts.status == StatusCode::NOT_MODIFIED;
+    if parts.status.is_informational() || parts.status == StatusCode::NO_CONTENT {
+        parts.headers.remove(CONTENT_LENGTH);
+    } else if let Some(length) = body.size_hint().exact() {
+        if !parts.headers.contains_key(CONTENT_LENGTH) {
+            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+        }
+    }
+    let end = bodiless || body.is_end_stream();
+    let head = Response::from_parts(parts, ());
+    let mut sending = respond
+        .send_response(head, end)
+        .map_err(|_| SendStop::Gone)?;
+    if end {
+        return Ok(());
+    }
+    loop {
+        match body.frame().await {
+            None => {
+                return sending
+                    .send_data(Bytes::new(), true)
+                    .map_err(|_| SendStop::Gone)
+            }
+            Some(Ok(frame)) => {
+                // An HTTP/1.1 upstream's trailers are not kept.
+                if let Ok(data) = frame.into_data() {
+                    send_data(&mut sending, data, send_timeout).await?;
+                }
+            }
+            Some(Err(error)) => {
+                // The upstream broke off: the client sees the stream reset, not a
+                // response that merely looks shorter.
+                tracing::debug!(%error, "response body broke off");
+                sending.send_reset(Reason::INTERNAL_ERROR);
+                return Err(SendStop::Gone);
+            }
+        }
+    }
+}
+
+/// The fields the gateway adds, and none that HTTP/2 forbids (an upstream's hop-by-hop
+/// fields were left out as its head was read; these may still come in its fields).
+fn own_fields(headers: &mut HeaderMap, body: &ProxyBody, request_id: Option<&RequestIdField>) {
+    for name in [CONNECTION, TRANSFER_ENCODING, UPGRADE, TE] {
+        headers.remove(name);
+    }
+    for name in ["keep-alive", "proxy-connection"] {
+        headers.remove(name);
+    }
+    // The HTTP/1.1 writer's fields are written as text; read back as fields here.
+    let mut text = Vec::new();
+    if let Either::Right(error) = body {
+        error.append_fields(&mut text);
+    }
+    if let Some(field) = request_id {
+        headers.remove(&field.name);
+        field.append_to(&mut text);
+    }
+    if !headers.contains_key(DATE) {
+        text.extend_from_slice(b"date: ");
+        append_date(&mut text);
+        text.extend_from_slice(b"\r\n");
+    }
+    for line in text.split(|&byte| byte == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&byte| byte == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name),
+            HeaderValue::from_bytes(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+}
