@@ -51,6 +51,7 @@ struct Line<'a> {
     host: Option<&'a str>,
     method: &'a str,
     path: &'a str,
+    protocol: &'static str,
     status: u16,
     route: Option<&'a str>,
     service: Option<&'a str>,
@@ -84,6 +85,7 @@ impl<'a> Line<'a> {
             host: record.host.as_ref().and_then(|host| host.to_str().ok()),
             method: record.method.as_str(),
             path: record.uri.path(),
+            protocol: protocol(record.version),
             status: record.status,
             route: record.route.as_deref(),
             service: record.service.as_deref(),
@@ -101,6 +103,15 @@ impl<'a> Line<'a> {
             gateway_us: record.total_us.saturating_sub(record.upstream_us),
             tries: record.tries,
         }
+    }
+}
+
+/// How a protocol version reads in the log, as in nginx's `$server_protocol`.
+fn protocol(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        _ => "HTTP/1.1",
     }
 }
 

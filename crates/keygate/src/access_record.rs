@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use http::{HeaderValue, Method, Uri};
+use http::{HeaderValue, Method, Uri, Version};
 
 use crate::proxy::error::Denial;
 use crate::proxy::request_id::RequestId;
@@ -21,6 +21,8 @@ pub struct AccessRecord {
     pub method: Method,
     /// Request URI (the query string is not logged).
     pub uri: Uri,
+    /// The protocol the request came in (HTTP/1.0, HTTP/1.1 or HTTP/2.0).
+    pub version: Version,
     /// The client's address.
     pub client: Option<IpAddr>,
     /// The request's `Host` (which holds an absolute target's authority).
@@ -62,6 +64,7 @@ impl AccessRecord {
             time: SystemTime::now(),
             method,
             uri,
+            version: Version::HTTP_11,
             client: None,
             host: None,
             request_id: None,

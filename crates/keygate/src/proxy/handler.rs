@@ -155,6 +155,7 @@ impl Gateway {
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
         let mut record = AccessRecord::new(request.method.clone(), request.uri.clone());
+        record.version = request.version;
         record.client = Some(client.ip);
         // Only the log line shows the host: no lookup when nothing is logged.
         if self.access_log.enabled() {
