@@ -171,11 +171,13 @@ fn rapid_reset_ends_the_connection_with_enhance_your_calm() {
         written += 100;
     }
     let frames = frames_until_end(&mut connection, Duration::from_secs(10));
-    assert_eq!(
-        goaway(&frames),
-        Some(ENHANCE_YOUR_CALM),
-        "GOAWAY after {written} reset streams"
-    );
+    // The gateway says GOAWAY (ENHANCE_YOUR_CALM) and closes. When it closes on frames
+    // not read yet, the kernel resets the connection and the GOAWAY may be lost here:
+    // then the writes broke off before all thousand streams.
+    match goaway(&frames) {
+        Some(code) => assert_eq!(code, ENHANCE_YOUR_CALM, "after {written} streams"),
+        None => assert!(written < 1000, "no GOAWAY after {written} reset streams"),
+    }
     assert!(started.elapsed() < Duration::from_secs(12));
     // Few of the streams were answered, or even taken up.
     let answered = frames.iter().filter(|frame| frame.kind == HEADERS).count();
@@ -214,50 +216,64 @@ fn a_continuation_flood_ends_the_connection() {
     still_serves(&ca, &gateway);
 }
 
+/// The gateway's resident memory, in KiB.
+fn resident_kib(gateway: &Gateway) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", gateway.process.pid()))
+        .expect("the gateway's /proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
 #[test]
-fn a_settings_flood_is_not_read_faster_than_it_is_answered_and_ends() {
+fn a_settings_flood_takes_no_memory_and_ends_with_the_header_timeout() {
     let (gateway, _echo, ca) = start("  header_timeout: 2s\n  send_timeout: 2s\n");
+    still_serves(&ca, &gateway);
+    let before = resident_kib(&gateway);
     let mut connection = open(&ca, &gateway, &[]);
     connection
         .stream
         .sock
         .set_write_timeout(Some(Duration::from_secs(2)))
         .unwrap();
-    // Up to a million SETTINGS frames, none of their acknowledgements read: the gateway
-    // writes each one's before it reads the next, so once the socket holds no more
-    // acknowledgements it reads no more, and the writes here stall.
+    // Up to two million SETTINGS frames, none of their acknowledgements read. The
+    // gateway writes each one's before it reads the next frame, so the flood waits on
+    // the socket rather than in memory; and with no stream open the connection is
+    // ended after `header_timeout`, whatever it carries.
     let started = Instant::now();
     let batch = settings(&[(0x3, 100)]).repeat(10_000);
-    let mut sent = 0;
-    for _ in 0..100 {
+    let (mut sent, mut most) = (0, before);
+    let ended = loop {
+        if sent == 2_000_000 || started.elapsed() > Duration::from_secs(15) {
+            break None;
+        }
         match connection.stream.write_all(&batch) {
             Ok(()) => sent += 10_000,
-            Err(error) => {
-                assert!(
-                    matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-                    "{error}"
-                );
-                break;
-            }
+            Err(error) => break Some(error),
         }
+        most = most.max(resident_kib(&gateway));
+    };
+    let elapsed = started.elapsed();
+    let ended = ended.expect("the flood outlived the header timeout");
+    assert!(
+        matches!(
+            ended.kind(),
+            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::TimedOut | ErrorKind::WouldBlock
+        ),
+        "{ended}"
+    );
+    // A write that stalled (the gateway stopped reading) is followed by the close.
+    if !matches!(ended.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) {
+        assert!(frames_until_end(&mut connection, Duration::from_secs(10)).len() < sent);
     }
-    assert!(sent < 1_000_000, "the gateway read all {sent} frames");
-    // With no stream open, the connection ends after `header_timeout`: reading what was
-    // acknowledged, the connection closes.
-    let mut acknowledged = 0u64;
-    let mut ended = false;
-    while started.elapsed() < Duration::from_secs(20) {
-        match read_frame(&mut connection) {
-            Some(frame) if frame.kind == SETTINGS => acknowledged += 1,
-            Some(_) => {}
-            None => {
-                ended = true;
-                break;
-            }
-        }
-    }
-    assert!(ended, "still open after {acknowledged} acknowledgements");
-    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "{elapsed:?} for {sent} frames"
+    );
+    let grown = most.saturating_sub(before);
+    assert!(grown < 32 * 1024, "{grown} KiB more for {sent} frames");
     still_serves(&ca, &gateway);
 }
 
