@@ -17,8 +17,8 @@ use keygate_store::StoreError;
 use serde_saphyr::Location;
 
 use super::file::{
-    At, FileConfig, FileDns, FileHttp2, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute, FileService,
-    FileUpstream, FileUpstreamTargets,
+    At, FileConfig, FileDns, FileHttp2, FileIdentityHeaders, FileKeySource, FileProxy, FileRoute,
+    FileService, FileUpstream, FileUpstreamTargets,
 };
 use super::path_pattern::not_normal;
 use super::Balance;
@@ -310,8 +310,8 @@ impl Checker<'_> {
     /// `proxy.http2`: each number within its range, else reported and the default kept.
     fn http2(&mut self, file: &FileHttp2) -> Http2Settings {
         let default = Http2Settings::default();
-        let mut number = |value: &Option<At<u64>>, range: (u64, u64), name: &str, default: u64| {
-            match value {
+        let mut number =
+            |value: &Option<At<u64>>, range: (u64, u64), name: &str, default: u64| match value {
                 None => default,
                 Some(value) if (range.0..=range.1).contains(&value.value) => value.value,
                 Some(value) => {
@@ -321,8 +321,7 @@ impl Checker<'_> {
                     );
                     default
                 }
-            }
-        };
+            };
         // RFC 9113 §6.5.2: windows up to 2^31 - 1.
         const MAX_WINDOW: u64 = (1 << 31) - 1;
         let to_u32 = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);

@@ -275,6 +275,7 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
                 Step::Item,
             ],
         ),
+        ("## `http2`", vec![field("proxy"), field("http2")]),
         ("## `cluster`", vec![field("cluster")]),
         ("## `dns`", vec![field("dns")]),
         ("## `admin`", vec![field("admin")]),

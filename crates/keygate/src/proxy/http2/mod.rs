@@ -34,7 +34,6 @@ use http::{HeaderValue, Method, Request};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use body::{RequestBody, SendStop};
 use super::downstream::connection::ClientIo;
 use super::downstream::Limits;
 use super::error::ProxyError;
@@ -42,6 +41,7 @@ use super::forward::ClientAddress;
 use super::handler::{Checked, Gateway};
 use super::respond::error_response;
 use crate::config::Http2Settings;
+use body::{RequestBody, SendStop};
 
 /// What one stream may have buffered on its way to the client beyond the window.
 pub const SEND_BUFFER: usize = 64 * 1024;
@@ -149,8 +149,14 @@ async fn serve_stream(
         Err(error) => {
             tracing::debug!(client = %client.ip, %error, "HTTP/2 request refused");
             let response = error_response(&ProxyError::from(error), &HeaderValue::from_static(""));
-            return response::send(&mut respond, response, None, head_request, limits.send_timeout)
-                .await;
+            return response::send(
+                &mut respond,
+                response,
+                None,
+                head_request,
+                limits.send_timeout,
+            )
+            .await;
         }
     };
     let (response, request_id) = match gateway.check(&mut parts, client) {
@@ -166,5 +172,12 @@ async fn serve_stream(
         }
     };
     let request_id = request_id.as_ref();
-    response::send(&mut respond, response, request_id, head_request, limits.send_timeout).await
+    response::send(
+        &mut respond,
+        response,
+        request_id,
+        head_request,
+        limits.send_timeout,
+    )
+    .await
 }

@@ -42,10 +42,7 @@ impl From<RequestError> for ProxyError {
 }
 
 /// `parts` of a request as h2 decoded it, in the form the gateway reads.
-pub fn normalise(
-    mut parts: Parts,
-    underscored: UnderscoredFields,
-) -> Result<Parts, RequestError> {
+pub fn normalise(mut parts: Parts, underscored: UnderscoredFields) -> Result<Parts, RequestError> {
     // Upper-case tokens only; CONNECT (and with it extended CONNECT) and TRACE refused.
     method(parts.method.as_str().as_bytes())
         .map_err(|_| RequestError::Malformed("method not accepted"))?;
@@ -57,9 +54,10 @@ pub fn normalise(
     }
     let (headers, host) = fields_and_host(fields, uri.authority(), underscored)?;
     parts.headers = headers;
-    parts
-        .headers
-        .insert(HOST, host.ok_or(RequestError::Malformed("no :authority and no Host"))?);
+    parts.headers.insert(
+        HOST,
+        host.ok_or(RequestError::Malformed("no :authority and no Host"))?,
+    );
     parts.uri = Uri::from(path);
     parts.version = Version::HTTP_2;
     Ok(parts)
@@ -90,8 +88,7 @@ fn fields_and_host(
     let mut host = match authority {
         Some(authority) => {
             // `user@host` is refused, as in an HTTP/1.1 absolute target.
-            if authority.as_str().contains('@') || !is_valid_host(authority.as_str().as_bytes())
-            {
+            if authority.as_str().contains('@') || !is_valid_host(authority.as_str().as_bytes()) {
                 return Err(RequestError::Malformed("invalid :authority"));
             }
             Some(

@@ -8,9 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::Reason;
-use http::header::{
-    HeaderName, CONNECTION, CONTENT_LENGTH, DATE, TE, TRANSFER_ENCODING, UPGRADE,
-};
+use http::header::{HeaderName, CONNECTION, CONTENT_LENGTH, DATE, TE, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::Body as _;
 use http_body_util::{BodyExt as _, Either};
@@ -40,7 +38,9 @@ pub async fn send(
         parts.headers.remove(CONTENT_LENGTH);
     } else if let Some(length) = body.size_hint().exact() {
         if !parts.headers.contains_key(CONTENT_LENGTH) {
-            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(length));
         }
     }
     let end = bodiless || body.is_end_stream();
@@ -104,10 +104,9 @@ fn own_fields(headers: &mut HeaderMap, body: &ProxyBody, request_id: Option<&Req
             continue;
         };
         let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name),
-            HeaderValue::from_bytes(value),
-        ) {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        {
             headers.append(name, value);
         }
     }

@@ -112,7 +112,10 @@ fn every_phase_answers_over_http2_as_over_http1() {
     assert_eq!(seen["headers"]["x-consumer-username"], "alex", "{seen}");
     assert_eq!(seen["headers"]["client-type"], "A", "{seen}");
     assert_eq!(seen["headers"]["x-forwarded-proto"], "https", "{seen}");
-    assert!(seen["headers"]["x-credential-identifier"].is_string(), "{seen}");
+    assert!(
+        seen["headers"]["x-credential-identifier"].is_string(),
+        "{seen}"
+    );
     assert!(seen["headers"].get("apikey").is_none(), "{seen}");
     // The one authority, `:authority`, is the host the upstream is told of.
     let port = gateway.process.listening_address("proxy tls").port();
@@ -136,8 +139,13 @@ fn every_phase_answers_over_http2_as_over_http1() {
         ("/elsewhere", key.as_str(), 404),
     ] {
         let (body2, status2) = h2(&ca, &gateway, path, &["-H", header]);
-        let (body1, version1, status1) =
-            answer(&curl_version("--http1.1", &ca, &gateway, path, &["-H", header]));
+        let (body1, version1, status1) = answer(&curl_version(
+            "--http1.1",
+            &ca,
+            &gateway,
+            path,
+            &["-H", header],
+        ));
         assert_eq!(version1, "1.1");
         assert_eq!((status2, status1), (expected, expected), "{path} {header}");
         assert_eq!(body2, body1, "{path} {header}");
@@ -151,7 +159,13 @@ fn every_phase_answers_over_http2_as_over_http1() {
     for _ in 0..2 {
         assert_eq!(h2(&ca, &gateway, "/shop/limited", &["-H", &key]).1, 200);
     }
-    let limited = curl_version("--http2", &ca, &gateway, "/shop/limited", &["-H", &key, "-i"]);
+    let limited = curl_version(
+        "--http2",
+        &ca,
+        &gateway,
+        "/shop/limited",
+        &["-H", &key, "-i"],
+    );
     let (head_and_body, version, status) = answer(&limited);
     assert_eq!((version.as_str(), status), ("2", 429), "{head_and_body}");
     assert!(head_and_body.contains("retry-after: "), "{head_and_body}");
@@ -187,14 +201,22 @@ fn streams_are_multiplexed_on_one_connection() {
         .args(["--show-error", "--max-time", "20"])
         .args(["--cacert", ca.to_str().unwrap(), "--resolve", &resolve])
         .args(["-H", &key, "-H", "x-echo-delay-ms: 1000"])
-        .args(["--write-out", "%{http_version} %{http_code} %{num_connects}\n"])
+        .args([
+            "--write-out",
+            "%{http_version} %{http_code} %{num_connects}\n",
+        ])
         .args(urls.iter().flat_map(|url| ["--output", "/dev/null", url]))
         .output()
         .expect("curl runs");
     let elapsed = started.elapsed();
     let printed = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = printed.lines().collect();
-    assert_eq!(lines.len(), 10, "{printed}{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        lines.len(),
+        10,
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let mut connects = 0;
     for line in &lines {
         let fields: Vec<&str> = line.split(' ').collect();
@@ -203,7 +225,10 @@ fn streams_are_multiplexed_on_one_connection() {
     }
     assert_eq!(connects, 1, "one connection carries all ten: {printed}");
     // Ten answers of a second each, one after the other, would take ten seconds.
-    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}: not concurrent");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "{elapsed:?}: not concurrent"
+    );
 }
 
 #[test]

@@ -211,7 +211,10 @@ fn a_continuation_flood_ends_the_connection() {
         Some(ENHANCE_YOUR_CALM),
         "GOAWAY after {sent} CONTINUATION frames"
     );
-    assert!(frames.iter().all(|frame| frame.kind != HEADERS), "not answered");
+    assert!(
+        frames.iter().all(|frame| frame.kind != HEADERS),
+        "not answered"
+    );
     assert!(started.elapsed() < Duration::from_secs(12));
     still_serves(&ca, &gateway);
 }
@@ -260,12 +263,18 @@ fn a_settings_flood_takes_no_memory_and_ends_with_the_header_timeout() {
     assert!(
         matches!(
             ended.kind(),
-            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::TimedOut | ErrorKind::WouldBlock
+            ErrorKind::BrokenPipe
+                | ErrorKind::ConnectionReset
+                | ErrorKind::TimedOut
+                | ErrorKind::WouldBlock
         ),
         "{ended}"
     );
     // A write that stalled (the gateway stopped reading) is followed by the close.
-    if !matches!(ended.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset) {
+    if !matches!(
+        ended.kind(),
+        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset
+    ) {
         assert!(frames_until_end(&mut connection, Duration::from_secs(10)).len() < sent);
     }
     assert!(
@@ -303,10 +312,15 @@ fn a_client_that_opens_no_window_is_disconnected_after_the_send_timeout() {
     }
     let elapsed = started.elapsed();
     assert!(
-        frames.iter().any(|frame| frame.kind == HEADERS && frame.payload[0] == 0x88),
+        frames
+            .iter()
+            .any(|frame| frame.kind == HEADERS && frame.payload[0] == 0x88),
         "the head came"
     );
-    assert!(frames.iter().all(|frame| frame.kind != 0x0), "no DATA without window");
+    assert!(
+        frames.iter().all(|frame| frame.kind != 0x0),
+        "no DATA without window"
+    );
     assert!(goaway(&frames).is_some(), "GOAWAY after the send timeout");
     assert!(
         elapsed >= Duration::from_millis(1900) && elapsed < Duration::from_secs(8),

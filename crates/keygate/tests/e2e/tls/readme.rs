@@ -82,5 +82,5 @@ fn the_readme_https_example_runs_as_written() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 2);
+    assert_eq!(checked, 3);
 }

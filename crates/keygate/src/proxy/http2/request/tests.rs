@@ -42,7 +42,10 @@ fn a_host_field_serves_when_there_is_no_authority() {
 fn conflicting_or_invalid_authorities_are_refused() {
     for (uri, fields) in [
         ("https://a.test/", &[("host", "b.test")][..]),
-        ("https://a.test/", &[("host", "a.test"), ("host", "a.test")][..]),
+        (
+            "https://a.test/",
+            &[("host", "a.test"), ("host", "a.test")][..],
+        ),
         ("https://a..test/", &[][..]),
         ("https://user@a.test/", &[][..]),
         ("https://a.test/", &[("host", "a.test/evil")][..]),
