@@ -5,7 +5,7 @@
 use super::*;
 use std::time::SystemTime;
 
-use crate::config::{ConfigError, Listener};
+use crate::config::{ConfigError, Http2Settings, Listener};
 use crate::key::KeyHash;
 
 const EXAMPLE: &str = include_str!("../../../../../examples/keygate.yaml");
@@ -113,6 +113,27 @@ fn the_partial_head_budget_is_read_and_checked() {
     let problem = only_problem("proxy:\n  max_partial_head_bytes: 4294967297\n");
     assert_eq!((problem.line, problem.column), (2, 27), "{problem:?}");
     assert!(problem.message.contains("between 0 and 4294967296"));
+}
+
+#[test]
+fn http2_settings_are_read_and_checked() {
+    let config = Config::parse("t.yaml", "").unwrap();
+    assert_eq!(config.proxy.http2, Http2Settings::default());
+    assert!(config.proxy.http2.enabled);
+    let text =
+        "proxy:\n  http2: {enabled: false, max_concurrent_streams: 16, header_table_size: 0}\n";
+    let config = Config::parse("t.yaml", text).unwrap();
+    assert!(!config.proxy.http2.enabled);
+    assert_eq!(config.proxy.http2.max_concurrent_streams, 16);
+    assert_eq!(config.proxy.http2.header_table_size, 0);
+    let problem = only_problem("proxy:\n  http2:\n    initial_window_size: 1000\n");
+    assert_eq!((problem.line, problem.column), (3, 26), "{problem:?}");
+    assert!(problem.message.contains("between 65535 and 2147483647"));
+    let problem = only_problem("proxy:\n  http2: {max_concurrent_streams: 0}\n");
+    assert!(
+        problem.message.contains("max_concurrent_streams"),
+        "{problem:?}"
+    );
 }
 
 #[test]

@@ -111,3 +111,38 @@ fn own_fields(headers: &mut HeaderMap, body: &ProxyBody, request_id: Option<&Req
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+
+    use super::*;
+    use crate::proxy::error::ProxyError;
+    use crate::proxy::request_id::RequestId;
+    use crate::proxy::respond::error_response;
+
+    #[test]
+    fn a_refusal_carries_the_fields_the_http1_writer_writes() {
+        let challenge = HeaderValue::from_static("apikey");
+        let response = error_response(&ProxyError::MissingKey, &challenge);
+        let (mut parts, body) = response.into_parts();
+        parts
+            .headers
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        parts
+            .headers
+            .insert("x-request-id", HeaderValue::from_static("upstream's"));
+        let field = RequestIdField {
+            name: HeaderName::from_static("x-request-id"),
+            id: RequestId::taken(&HeaderValue::from_static("abc-123")).unwrap(),
+        };
+        own_fields(&mut parts.headers, &body, Some(&field));
+        assert_eq!(parts.headers[CONTENT_TYPE], "application/json");
+        assert_eq!(parts.headers[WWW_AUTHENTICATE], "apikey");
+        assert_eq!(parts.headers.get_all("x-request-id").iter().count(), 1);
+        assert_eq!(parts.headers["x-request-id"], "abc-123");
+        assert!(parts.headers[DATE].to_str().unwrap().ends_with(" GMT"));
+        assert!(!parts.headers.contains_key(CONNECTION));
+    }
+}
