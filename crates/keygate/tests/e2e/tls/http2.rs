@@ -181,6 +181,23 @@ fn every_phase_answers_over_http2_as_over_http1() {
     let seen: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(seen["body_length"], 10, "{seen}");
 
+    // A 3 MB body, past the stream's 1 MiB window, and an answer of several DATA
+    // frames (the echo repeats a 20 kB field).
+    let file = gateway.config_path.with_file_name("body.bin");
+    std::fs::write(&file, vec![b'k'; 3_000_000]).unwrap();
+    let upload = format!("@{}", file.display());
+    let big_field = format!("x-big: {}", "b".repeat(20_000));
+    let (body, status) = h2(
+        &ca,
+        &gateway,
+        "/shop/upload",
+        &["-H", &key, "-H", &big_field, "--data-binary", &upload],
+    );
+    assert_eq!(status, 200);
+    let seen: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(seen["body_length"], 3_000_000);
+    assert_eq!(seen["headers"]["x-big"].as_str().unwrap().len(), 20_000);
+
     eventually("the access log names HTTP/2", || {
         read_file(&gateway.access_log).contains("\"protocol\":\"HTTP/2.0\"")
     });
