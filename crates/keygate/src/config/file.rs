@@ -221,6 +221,8 @@ pub struct FileProxy {
 pub struct FileHttp2 {
     /// Offer `h2` by ALPN (default true).
     pub enabled: Option<bool>,
+    /// Serve HTTP/2 with prior knowledge on plain listeners (default false).
+    pub h2c: Option<bool>,
     /// Streams open at once per connection.
     pub max_concurrent_streams: Option<At<u64>>,
     /// Flow-control window of each request body, in bytes.

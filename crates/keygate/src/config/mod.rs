@@ -209,6 +209,9 @@ pub struct Http2Settings {
     /// Whether TLS listeners offer `h2` (default true); without it every client speaks
     /// HTTP/1.1.
     pub enabled: bool,
+    /// Whether plain listeners serve HTTP/2 to clients that open with its preface
+    /// (h2c with prior knowledge; default false).
+    pub h2c: bool,
     /// Streams a client may have open at once on one connection (default 128).
     pub max_concurrent_streams: u32,
     /// Flow-control window of each request body, in bytes (default 1 MiB).
@@ -230,6 +233,7 @@ impl Default for Http2Settings {
     fn default() -> Http2Settings {
         Http2Settings {
             enabled: true,
+            h2c: false,
             max_concurrent_streams: 128,
             initial_window_size: 1024 * 1024,
             connection_window_size: 4 * 1024 * 1024,

@@ -107,6 +107,13 @@ pub async fn serve(
                     let (gateway, stopping, open) = (gateway.clone(), stopping.clone(), open.clone());
                     let client = ClientAddress::new(client.ip());
                     match &listeners[index].tls {
+                        None if settings.http2.h2c => {
+                            let limits = (limits, settings.http2);
+                            tokio::spawn(async move {
+                                protocol::serve_plain_detecting(stream, client, &gateway, limits, &stopping).await;
+                                drop(open);
+                            });
+                        }
                         None => {
                             tokio::spawn(async move {
                                 serve_connection(stream, client, &gateway, limits, &stopping).await;

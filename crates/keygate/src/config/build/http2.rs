@@ -28,6 +28,7 @@ impl Checker<'_> {
         let to_usize = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
         Http2Settings {
             enabled: file.enabled.unwrap_or(default.enabled),
+            h2c: file.h2c.unwrap_or(default.h2c),
             max_concurrent_streams: to_u32(number(
                 &file.max_concurrent_streams,
                 (1, 65_535),

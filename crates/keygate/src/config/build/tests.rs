@@ -120,10 +120,11 @@ fn http2_settings_are_read_and_checked() {
     let config = Config::parse("t.yaml", "").unwrap();
     assert_eq!(config.proxy.http2, Http2Settings::default());
     assert!(config.proxy.http2.enabled);
-    let text =
-        "proxy:\n  http2: {enabled: false, max_concurrent_streams: 16, header_table_size: 0}\n";
+    assert!(!config.proxy.http2.h2c);
+    let text = "proxy:\n  http2: {enabled: false, h2c: true, max_concurrent_streams: 16, header_table_size: 0}\n";
     let config = Config::parse("t.yaml", text).unwrap();
     assert!(!config.proxy.http2.enabled);
+    assert!(config.proxy.http2.h2c);
     assert_eq!(config.proxy.http2.max_concurrent_streams, 16);
     assert_eq!(config.proxy.http2.header_table_size, 0);
     let problem = only_problem("proxy:\n  http2:\n    initial_window_size: 1000\n");

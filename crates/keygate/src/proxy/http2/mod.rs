@@ -1,4 +1,5 @@
-//! HTTP/2 on the proxy's TLS listeners (ALPN `h2`), with the h2 crate: each stream's
+//! HTTP/2 on the proxy's TLS listeners (ALPN `h2`) — and on plain ones with
+//! `proxy.http2.h2c` — with the h2 crate: each stream's
 //! request is brought to the HTTP/1.1 parser's reading ([`request`]) and goes through
 //! the same phases ([`Gateway::check`], [`Gateway::forward`]) to an HTTP/1.1 upstream;
 //! its response goes back in the pieces the client's flow-control windows allow

@@ -1,7 +1,8 @@
 //! HTTP/2 on the TLS listener through real sockets, with `curl --http2` against a test
 //! CA made at test time: every phase answers as over HTTP/1.1 (key found and stripped,
 //! identity headers, the same 401/403/404/429 bodies), streams are multiplexed on one
-//! connection, and the access log names the protocol.
+//! connection, and the access log names the protocol; HTTP/2 turned off, and h2c with
+//! prior knowledge on a plain listener turned on.
 
 use std::time::{Duration, Instant};
 
@@ -260,4 +261,45 @@ fn http2_can_be_turned_off() {
         &["-H", &key],
     ));
     assert_eq!((version.as_str(), status), ("1.1", 200));
+}
+
+/// `curl VERSION_FLAG http://ADDRESS/shop/x` with the test key: what it printed last
+/// (`HTTP-VERSION STATUS`), or its error.
+fn plain_curl(flag: &str, gateway: &Gateway) -> String {
+    let url = format!("http://{}/shop/x", gateway.address);
+    let key = format!("apikey: {ALEX}");
+    let output = std::process::Command::new("curl")
+        .args([
+            flag,
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "10",
+            "-H",
+            &key,
+        ])
+        .args([
+            "--output",
+            "/dev/null",
+            "--write-out",
+            "%{http_version} %{http_code}",
+        ])
+        .arg(&url)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("curl runs");
+    match output.status.success() {
+        true => String::from_utf8_lossy(&output.stdout).into_owned(),
+        false => String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn plain_listeners_serve_h2c_with_prior_knowledge_only_when_asked() {
+    let (gateway, _echo, _ca) = start("  http2: {h2c: true}\n");
+    assert_eq!(plain_curl("--http2-prior-knowledge", &gateway), "2 200");
+    assert_eq!(plain_curl("--http1.1", &gateway), "1.1 200");
+    let (gateway, _echo, _ca) = start("");
+    assert_ne!(plain_curl("--http2-prior-knowledge", &gateway), "2 200");
+    assert_eq!(plain_curl("--http1.1", &gateway), "1.1 200");
 }
