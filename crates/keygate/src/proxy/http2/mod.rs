@@ -94,6 +94,8 @@ pub async fn serve_http2<S: ClientIo>(
     let idle = tokio::time::sleep(limits.header_timeout);
     let mut idle = pin!(idle);
     let mut closing = false;
+    // A stalled client's connection is dropped when `CLOSING` is up, streams or not.
+    let mut stalled = false;
     loop {
         tokio::select! {
             biased;
@@ -101,7 +103,7 @@ pub async fn serve_http2<S: ClientIo>(
                 if ended == Err(SendStop::Stalled) {
                     tracing::debug!(client = %client.ip, "HTTP/2 client gave no window in time; connection closed");
                     connection.abrupt_shutdown(Reason::NO_ERROR);
-                    closing = true;
+                    (closing, stalled) = (true, true);
                     idle.as_mut().reset(Instant::now() + CLOSING);
                 } else if streams.is_empty() && !closing {
                     idle.as_mut().reset(Instant::now() + limits.header_timeout);
@@ -122,8 +124,13 @@ pub async fn serve_http2<S: ClientIo>(
                 connection.graceful_shutdown();
             }
             () = idle.as_mut(), if streams.is_empty() || closing => {
-                if closing {
+                if stalled || (closing && streams.is_empty()) {
                     break;
+                }
+                if closing {
+                    // Streams opened before the client saw GOAWAY are answered first.
+                    idle.as_mut().reset(Instant::now() + CLOSING);
+                    continue;
                 }
                 tracing::debug!(client = %client.ip, "HTTP/2 connection idle; closed");
                 connection.graceful_shutdown();
