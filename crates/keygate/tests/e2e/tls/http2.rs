@@ -303,3 +303,37 @@ fn plain_listeners_serve_h2c_with_prior_knowledge_only_when_asked() {
     assert_ne!(plain_curl("--http2-prior-knowledge", &gateway), "2 200");
     assert_eq!(plain_curl("--http1.1", &gateway), "1.1 200");
 }
+
+#[test]
+fn a_stream_in_flight_is_answered_when_the_gateway_shuts_down() {
+    let (mut gateway, _echo, ca) = start("");
+    let port = gateway.process.listening_address("proxy tls").port();
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let key = format!("apikey: {ALEX}");
+    let slow = std::thread::spawn(move || {
+        std::process::Command::new("curl")
+            .args(["--http2", "--silent", "--show-error", "--max-time", "10"])
+            .args(["--cacert", ca.to_str().unwrap(), "--resolve", &resolve])
+            .args(["-H", &key, "-H", "x-echo-delay-ms: 1500"])
+            .args([
+                "--output",
+                "/dev/null",
+                "--write-out",
+                "%{http_version} %{http_code}",
+            ])
+            .arg(format!("https://localhost:{port}/shop/slow"))
+            .output()
+            .expect("curl runs")
+    });
+    // The request is on its way to the echo when the gateway is told to stop.
+    std::thread::sleep(Duration::from_millis(700));
+    gateway.process.signal("TERM");
+    let output = slow.join().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "2 200",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(gateway.process.wait_exit().success());
+}
