@@ -148,6 +148,12 @@ pub fn reload(
             "admin.listen changed: the new address takes effect after a restart"
         );
     }
+    if current.proxy.http2.enabled != config.proxy.http2.enabled {
+        tracing::warn!(
+            new = config.proxy.http2.enabled,
+            "proxy.http2.enabled changed: ALPN offers the new protocols after a restart"
+        );
+    }
     if config.store != current.store {
         tracing::warn!("store changed: the new store is used after a restart");
     }
