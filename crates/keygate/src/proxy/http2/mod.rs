@@ -171,6 +171,14 @@ async fn serve_stream(
         Checked::Answered(response, request_id) => (response, request_id),
         Checked::Admitted(admission) => {
             let request_id = admission.request_id_field();
+            // RFC 9110 §10.1.1: a client that waits for `100 Continue` gets it once its
+            // request is let through (a refusal is answered without it).
+            if expects_continue(&parts.headers) && !body.is_end_stream() {
+                let mut interim = http::Response::new(());
+                *interim.status_mut() = http::StatusCode::CONTINUE;
+                // Fails only when the stream is gone, which forwarding then finds.
+                let _ = respond.send_informational(interim);
+            }
             let forwarded = gateway.forward(admission, &mut parts, RequestBody::new(body), client);
             let reset = std::future::poll_fn(|cx| respond.poll_reset(cx));
             tokio::select! {
@@ -188,4 +196,11 @@ async fn serve_stream(
         limits.send_timeout,
     )
     .await
+}
+
+/// Whether the request waits for `100 Continue` before it sends its body.
+fn expects_continue(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::EXPECT)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }

@@ -337,3 +337,35 @@ fn a_stream_in_flight_is_answered_when_the_gateway_shuts_down() {
     );
     assert!(gateway.process.wait_exit().success());
 }
+
+#[test]
+fn a_client_that_expects_100_continue_gets_it_once_let_through() {
+    let (gateway, _echo, ca) = start("");
+    let key = format!("apikey: {ALEX}");
+    let started = Instant::now();
+    // Without the `100 Continue`, curl would wait its five seconds before sending.
+    let (body, status) = h2(
+        &ca,
+        &gateway,
+        "/shop/upload",
+        &[
+            "-H",
+            &key,
+            "-H",
+            "Expect: 100-continue",
+            "--expect100-timeout",
+            "5",
+            "--data-binary",
+            "0123456789",
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let seen: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(seen["body_length"], 10, "{seen}");
+    assert!(seen["headers"].get("expect").is_none(), "{seen}");
+}
