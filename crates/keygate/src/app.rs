@@ -148,6 +148,7 @@ pub async fn run(
         AccessLog::start(access_log, metrics.clone()).map_err(StartError::AccessLog)?;
     let (proxy_address, admin_address) = (config.proxy.listen, config.admin.listen);
     let reconcile_interval = config.cluster.reconcile_interval;
+    let limit_sync = config.cluster.rate_limits.clone();
     // The admin listener answers at once: `/readyz` is 503 until the first full load.
     let listen_error = |source| StartError::Listen {
         field: ADMIN_LISTEN,
@@ -251,6 +252,10 @@ pub async fn run(
         metrics.clone(),
     ));
     tokio::spawn(write_usage(sync.clone(), Duration::from_secs(10)));
+    if let Some(settings) = limit_sync {
+        crate::limits::redis_sync::start(sync.state().limiter.clone(), settings, &metrics)
+            .map_err(|error| StartError::Task(error.to_string()))?;
+    }
     tokio::spawn(sweep_limits(
         sync.state().limiter.clone(),
         Duration::from_secs(10),
