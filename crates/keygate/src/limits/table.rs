@@ -383,6 +383,98 @@ mod tests {
     }
 
     #[test]
+    fn takes_are_noted_as_debts_and_merged_with_the_cluster() {
+        let limiter = Limiter::default();
+        let rate = Rate::new(10, SECOND);
+        let a = limiter.subject(1, SubjectKind::Key, b"a");
+        assert!(limiter.take(a, rate, 1, 5).admitted);
+        let mut debts = Vec::new();
+        limiter.drain_pending(10, &mut debts);
+        assert!(debts.is_empty(), "nothing is noted until asked");
+
+        limiter.note_takes();
+        assert!(limiter.take(a, rate, 2, 5).admitted);
+        assert!(limiter.take(a, rate, 1, 5).admitted);
+        limiter.give_back(a, rate, 1);
+        limiter.drain_pending(10, &mut debts);
+        assert_eq!(debts, vec![(a, 2 * SECOND / 10)]);
+        debts.clear();
+        limiter.drain_pending(10, &mut debts);
+        assert!(debts.is_empty(), "drained once");
+
+        // Other nodes took 6 more: the cluster's TAT is 9 calls ahead; one call taken
+        // meanwhile here is added on top.
+        assert!(limiter.take(a, rate, 1, 5).admitted);
+        limiter.merge(a, 9 * SECOND / 10, 5);
+        assert_eq!(limiter.peek(a, rate, 5).remaining, 0);
+        assert!(!limiter.take(a, rate, 1, 5).admitted);
+        // A subject the cluster has nothing for, and nothing taken meanwhile, is dropped.
+        limiter.forget_pending();
+        limiter.merge(a, 0, 5);
+        assert!(limiter.is_empty());
+    }
+
+    #[test]
+    fn pending_debts_come_in_batches() {
+        let limiter = Limiter::default();
+        limiter.note_takes();
+        let rate = Rate::new(5, SECOND);
+        for i in 0..100u32 {
+            let subject = limiter.subject(2, SubjectKind::Header, &i.to_be_bytes());
+            assert!(limiter.take(subject, rate, 1, 1).admitted);
+        }
+        let mut debts = Vec::new();
+        let mut batches = 0;
+        loop {
+            debts.clear();
+            limiter.drain_pending(30, &mut debts);
+            if debts.is_empty() {
+                break;
+            }
+            assert!(debts.len() <= 30);
+            batches += debts.len();
+        }
+        assert_eq!(batches, 100);
+    }
+
+    #[test]
+    fn with_redis_down_a_node_counts_its_share_or_refuses() {
+        let limiter = Limiter::default();
+        let rate = Rate::new(9, SECOND);
+        let a = limiter.subject(1, SubjectKind::Key, b"a");
+        limiter.set_mode(SyncMode::Share, 3);
+        let admitted = (0..20)
+            .filter(|_| limiter.take(a, rate, 1, 1).admitted)
+            .count();
+        assert_eq!(admitted, 3);
+        limiter.set_mode(SyncMode::Refuse, 3);
+        let b = limiter.subject(1, SubjectKind::Key, b"b");
+        let refused = limiter.take(b, rate, 1, 1);
+        assert!(!refused.admitted);
+        assert_eq!(refused.retry_after_ns, SECOND);
+        limiter.set_mode(SyncMode::Whole, 3);
+        let admitted = (0..20)
+            .filter(|_| limiter.take(b, rate, 1, 1).admitted)
+            .count();
+        assert_eq!(admitted, 9);
+    }
+
+    #[test]
+    fn a_shared_seed_names_subjects_alike_on_every_node() {
+        let (one, two) = (Limiter::default(), Limiter::default());
+        assert_ne!(
+            one.subject(1, SubjectKind::Key, b"k"),
+            two.subject(1, SubjectKind::Key, b"k")
+        );
+        one.share_seed(42);
+        two.share_seed(42);
+        assert_eq!(
+            one.subject(1, SubjectKind::Key, b"k"),
+            two.subject(1, SubjectKind::Key, b"k")
+        );
+    }
+
+    #[test]
     fn the_clock_never_reads_zero() {
         assert!(Limiter::default().now() >= 1);
     }

@@ -56,6 +56,7 @@ impl Checker<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use crate::config::{Config, RedisDown};
 
