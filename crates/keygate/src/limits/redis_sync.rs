@@ -10,7 +10,7 @@
 //! node's heartbeat and counts the nodes heard from lately.
 //!
 //! When a call fails, the limiter counts each limit's share (`count ÷ nodes`, the last
-//! node count known) or refuses, as `on_redis_down` says; the change is logged once and
+//! node count known, counted from zero) or refuses, as `on_redis_down` says; the change is logged once and
 //! shown by `keygate_limit_sync_fallback`; every failed call counts in
 //! `keygate_limit_sync_failures_total`. The connection manager reconnects by itself and
 //! the next call that succeeds ends the fallback.
@@ -183,6 +183,9 @@ async fn run(
             Ok(counted) => {
                 nodes = counted.max(1);
                 metrics.nodes.set(i64::from(nodes));
+                if up == Some(false) {
+                    limiter.clear();
+                }
                 limiter.set_mode(SyncMode::Whole, nodes);
                 if up != Some(true) {
                     tracing::info!(nodes, "rate limits: shared through Redis");
@@ -198,6 +201,9 @@ async fn run(
                 // What this node takes while Redis is down stays its own: sent later,
                 // it would be charged as if taken at once when Redis is back.
                 limiter.forget_pending();
+                if up == Some(true) {
+                    limiter.clear();
+                }
                 limiter.set_mode(down_mode(&settings), nodes);
                 if up != Some(false) {
                     let mode = match settings.on_redis_down {

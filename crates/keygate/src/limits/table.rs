@@ -219,6 +219,17 @@ impl Limiter {
         }
     }
 
+    /// Drops every count: each subject starts afresh, as never seen. The sync task does
+    /// this when Redis goes and when it comes back, so that counts made at one pace (the
+    /// cluster's, or a node's share) do not hold a subject back at the other.
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            shard.tats.clear();
+            shard.pending.clear();
+        }
+    }
+
     /// Drops every pending debt (what was taken while the cluster could not be told).
     pub fn forget_pending(&self) {
         for shard in self.shards.iter() {
@@ -457,6 +468,9 @@ mod tests {
             .filter(|_| limiter.take(b, rate, 1, 1).admitted)
             .count();
         assert_eq!(admitted, 9);
+        limiter.clear();
+        assert!(limiter.is_empty());
+        assert_eq!(limiter.peek(b, rate, 1).remaining, 9);
     }
 
     #[test]
