@@ -67,6 +67,10 @@ impl Order {
 pub(crate) enum Cond {
     Const(bool),
     IsBackoffice,
+    /// `request.tls`.
+    Tls,
+    /// `request.clientCertificate`.
+    ClientCertificate,
     Not(Box<Cond>),
     /// Every operand holds (short-circuit, left to right).
     All(Box<[Cond]>),

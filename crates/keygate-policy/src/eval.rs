@@ -48,6 +48,8 @@ pub(crate) fn eval<F: Facts + ?Sized>(cond: &Cond, facts: &F) -> bool {
     match cond {
         Cond::Const(b) => *b,
         Cond::IsBackoffice => facts.is_backoffice(),
+        Cond::Tls => facts.tls(),
+        Cond::ClientCertificate => facts.client_certificate(),
         Cond::Not(c) => !eval(c, facts),
         Cond::All(cs) => cs.iter().all(|c| eval(c, facts)),
         Cond::Any(cs) => cs.iter().any(|c| eval(c, facts)),

@@ -39,6 +39,11 @@ pub trait Facts {
     fn query(&self, name: &str) -> Option<&str>;
     /// Whether the request came through the back-office entry point.
     fn is_backoffice(&self) -> bool;
+    /// Whether the request came over TLS (HTTPS).
+    fn tls(&self) -> bool;
+    /// Whether the client presented a certificate in its TLS handshake (one that the
+    /// gateway checked; never true without TLS).
+    fn client_certificate(&self) -> bool;
 }
 
 /// A plain, owned set of facts: for tests, dry runs of an expression and benchmarks.
@@ -77,6 +82,10 @@ pub struct StaticFacts {
     pub query: Vec<(String, String)>,
     /// Whether the request is a back-office one.
     pub is_backoffice: bool,
+    /// Whether the request came over TLS.
+    pub tls: bool,
+    /// Whether the client presented a certificate.
+    pub client_certificate: bool,
 }
 
 fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -142,5 +151,11 @@ impl Facts for StaticFacts {
     }
     fn is_backoffice(&self) -> bool {
         self.is_backoffice
+    }
+    fn tls(&self) -> bool {
+        self.tls
+    }
+    fn client_certificate(&self) -> bool {
+        self.client_certificate
     }
 }

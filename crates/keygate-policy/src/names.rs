@@ -69,7 +69,15 @@ impl ObjectKind {
     pub(crate) fn members(self) -> &'static [&'static str] {
         match self {
             ObjectKind::Key => &["id", "labels"],
-            ObjectKind::Request => &["method", "path", "host", "headers", "query"],
+            ObjectKind::Request => &[
+                "method",
+                "path",
+                "host",
+                "headers",
+                "query",
+                "tls",
+                "clientCertificate",
+            ],
         }
     }
 
@@ -83,6 +91,8 @@ impl ObjectKind {
             (ObjectKind::Request, "host") => Value::Text(Text::Host),
             (ObjectKind::Request, "headers") => Value::Map(MapKind::Headers),
             (ObjectKind::Request, "query") => Value::Map(MapKind::Query),
+            (ObjectKind::Request, "tls") => Value::Bool(Cond::Tls),
+            (ObjectKind::Request, "clientCertificate") => Value::Bool(Cond::ClientCertificate),
             _ => return None,
         })
     }

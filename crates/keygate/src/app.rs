@@ -17,8 +17,16 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::proxy::handler::Gateway;
 use crate::proxy::health_checks::HealthChecks;
+use crate::proxy::protocol::PROXY_ALPN;
+use crate::proxy::workers::WorkerSockets;
+use crate::reload::TlsServers;
 use crate::state::cluster::{self, ClusterHealth};
 use crate::state::sync::{StoreSync, SyncError};
+use crate::tls::listener::TlsListener;
+use crate::tls::{TlsError, TlsServer, ALPN_HTTP_1_1};
+
+/// How long a client of the admin API may take over its TLS handshake.
+const ADMIN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +53,14 @@ pub enum StartError {
         address: std::net::SocketAddr,
         /// Why.
         source: std::io::Error,
+    },
+    /// The certificates of a TLS listener cannot be used.
+    #[error("cannot set up TLS for `{field}`: {source}")]
+    Tls {
+        /// The configuration section.
+        field: &'static str,
+        /// Why.
+        source: TlsError,
     },
     /// A start-up task failed.
     #[error("start-up task failed: {0}")]
@@ -146,7 +162,12 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new(config.admin.consumer_metrics));
     let access_log =
         AccessLog::start(access_log, metrics.clone()).map_err(StartError::AccessLog)?;
-    let (proxy_address, admin_address) = (config.proxy.listen, config.admin.listen);
+    let admin_address = config.admin.listen;
+    let proxy_listen = config.proxy.listen.clone();
+    let tls = TlsServers {
+        proxy: tls_server("proxy.tls", config.proxy.tls.as_ref(), PROXY_ALPN)?,
+        admin: tls_server("admin.tls", config.admin.tls.as_ref(), &[ALPN_HTTP_1_1])?,
+    };
     let reconcile_interval = config.cluster.reconcile_interval;
     let limit_sync = config.cluster.rate_limits.clone();
     // The admin listener answers at once: `/readyz` is 503 until the first full load.
@@ -164,14 +185,7 @@ pub async fn run(
     // Both listeners are held before anything is written or printed: a start that fails
     // on an address in use generates no admin token and touches no store. Connections to
     // the proxy wait in the kernel's queue until the state is loaded.
-    let proxy_listeners =
-        crate::proxy::workers::bind(proxy_address, workers).map_err(|source| {
-            StartError::Listen {
-                field: PROXY_LISTEN,
-                address: proxy_address,
-                source,
-            }
-        })?;
+    let (proxy_sockets, proxy_bound) = bind_proxy(&proxy_listen, workers, tls.proxy.as_ref())?;
     let config_dir = config_path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let (token, source) = admin::resolve_token(&config, &config_dir)?;
     match &source {
@@ -186,16 +200,25 @@ pub async fn run(
     }
     let token = admin::AdminToken::new(&token);
     let (loaded, loaded_rx) = tokio::sync::oneshot::channel::<()>();
-    let loading = tokio::spawn(async move {
-        let served = axum::serve(early, admin::loading_router())
-            .with_graceful_shutdown(async {
-                let _ = loaded_rx.await;
-            })
-            .await;
-        if let Err(error) = served {
-            tracing::warn!(%error, "admin listener failed while loading");
+    let loading_done = async {
+        let _ = loaded_rx.await;
+    };
+    let loading = match &tls.admin {
+        None => tokio::spawn(admin::serve_router(
+            early,
+            admin::loading_router(),
+            loading_done,
+        )),
+        Some(admin_tls) => {
+            let early = TlsListener::new(early, admin_tls.clone(), ADMIN_HANDSHAKE_TIMEOUT)
+                .map_err(listen_error)?;
+            tokio::spawn(admin::serve_router(
+                early,
+                admin::loading_router(),
+                loading_done,
+            ))
         }
-    });
+    };
     let started = Instant::now();
     let loaded_state = load_state(config, &metrics).await;
     let _ = loaded.send(());
@@ -235,21 +258,24 @@ pub async fn run(
         }
         None => None,
     };
-    let shown = |listener: &TcpListener, fallback| listener.local_addr().unwrap_or(fallback);
-    tracing::info!(
-        "proxy listening on {}",
-        proxy_listeners[0].local_addr().unwrap_or(proxy_address)
-    );
-    tracing::info!(
-        "admin listening on {}",
-        shown(&admin_listener, admin_address)
-    );
+    for (address, tls) in &proxy_bound {
+        match tls {
+            false => tracing::info!("proxy listening on {address}"),
+            true => tracing::info!("proxy tls listening on {address}"),
+        }
+    }
+    let admin_shown = admin_listener.local_addr().unwrap_or(admin_address);
+    match tls.admin {
+        None => tracing::info!("admin listening on {admin_shown}"),
+        Some(_) => tracing::info!("admin tls listening on {admin_shown}"),
+    }
 
     tokio::spawn(crate::reload::watch(
         config_path,
         sync.clone(),
         token.clone(),
         metrics.clone(),
+        tls.clone(),
     ));
     tokio::spawn(write_usage(sync.clone(), Duration::from_secs(10)));
     if let Some(settings) = limit_sync {
@@ -271,17 +297,42 @@ pub async fn run(
         cluster,
         health_checks: health_checks.clone(),
     };
-    let admin_task = tokio::spawn(admin::serve(admin_listener, admin_state, async move {
+    let admin_stop = async move {
         let _ = stopped_rx.changed().await;
-    }));
+    };
+    let admin_router = admin::router(admin_state);
+    let admin_task = match &tls.admin {
+        None => tokio::spawn(admin::serve_router(
+            admin_listener,
+            admin_router,
+            admin_stop,
+        )),
+        Some(admin_tls) => {
+            let listener =
+                TlsListener::new(admin_listener, admin_tls.clone(), ADMIN_HANDSHAKE_TIMEOUT)
+                    .map_err(listen_error)?;
+            tokio::spawn(admin::serve_router(listener, admin_router, admin_stop))
+        }
+    };
 
-    let gateway = Arc::new(Gateway::new(
-        state.clone(),
-        access_log,
-        metrics,
-        health_checks,
-    ));
-    let workers = crate::proxy::workers::Workers::start(proxy_listeners, gateway, state)
+    let https_port = proxy_bound
+        .iter()
+        .find(|(_, tls)| *tls)
+        .map(|(address, _)| address.port());
+    if https_port.is_none()
+        && state
+            .load()
+            .config
+            .services
+            .iter()
+            .any(|s| s.https_redirect)
+    {
+        tracing::warn!("a service has `https_redirect` but no listener of `proxy.listen` has TLS: nothing is redirected");
+    }
+    let gateway = Arc::new(
+        Gateway::new(state.clone(), access_log, metrics, health_checks).with_https_port(https_port),
+    );
+    let workers = crate::proxy::workers::Workers::start(proxy_sockets, gateway, state)
         .map_err(|error| StartError::Task(error.to_string()))?;
     stop.await;
     // Workers drain their connections (up to shutdown_timeout) on threads of their own.
@@ -291,6 +342,53 @@ pub async fn run(
     flush_usage(&sync).await;
     let _ = tokio::task::spawn_blocking(move || save_cache(&sync)).await;
     Ok(())
+}
+
+/// The TLS configuration of a listener whose section, `field`, is `settings`, if it
+/// has one.
+fn tls_server(
+    field: &'static str,
+    settings: Option<&crate::config::TlsSettings>,
+    alpn: &[&[u8]],
+) -> Result<Option<Arc<TlsServer>>, StartError> {
+    let Some(settings) = settings else {
+        return Ok(None);
+    };
+    TlsServer::new(field, settings, alpn)
+        .map(Some)
+        .map_err(|source| StartError::Tls { field, source })
+}
+
+/// Binds every proxy listener, a socket per worker on each ([`crate::proxy::workers::bind`]):
+/// the sockets of each worker, and each listener's bound address and whether it is TLS.
+type BoundProxy = (Vec<WorkerSockets>, Vec<(std::net::SocketAddr, bool)>);
+
+fn bind_proxy(
+    listeners: &[crate::config::Listener],
+    workers: usize,
+    tls: Option<&Arc<TlsServer>>,
+) -> Result<BoundProxy, StartError> {
+    let mut sockets: Vec<WorkerSockets> = (0..workers.max(1)).map(|_| Vec::new()).collect();
+    let mut bound = Vec::with_capacity(listeners.len());
+    for listener in listeners {
+        let shared = crate::proxy::workers::bind(listener.address, workers).map_err(|source| {
+            StartError::Listen {
+                field: PROXY_LISTEN,
+                address: listener.address,
+                source,
+            }
+        })?;
+        let address = shared
+            .first()
+            .and_then(|socket| socket.local_addr().ok())
+            .unwrap_or(listener.address);
+        bound.push((address, listener.tls));
+        let tls = if listener.tls { tls.cloned() } else { None };
+        for (worker, socket) in sockets.iter_mut().zip(shared) {
+            worker.push((socket, tls.clone()));
+        }
+    }
+    Ok((sockets, bound))
 }
 
 /// Writes the directory cache when it is behind; a failure costs only a slower next

@@ -3,7 +3,7 @@
 //! The pieces, in the order a request meets them: [`config`] (what to do), [`state`]
 //! (the snapshot and key directory the data plane reads, kept equal to the store),
 //! [`proxy`] (route, authenticate, authorize, forward), [`access_log`] and [`metrics`];
-//! around them [`admin`] (the REST API), [`app`] (start-up), [`reload`], [`echo`] and
+//! around them [`admin`] (the REST API), [`app`] (start-up), [`reload`], [`tls`], [`echo`] and
 //! [`cli`].
 
 pub mod access_log;
@@ -19,3 +19,4 @@ pub mod metrics;
 pub mod proxy;
 pub mod reload;
 pub mod state;
+pub mod tls;

@@ -33,6 +33,8 @@ fn b_consumer() -> StaticFacts {
         headers: pairs(&[("X-Tenant", "acme"), ("x-plan", "gold")]),
         query: pairs(&[("q", "1")]),
         is_backoffice: false,
+        tls: false,
+        client_certificate: false,
     }
 }
 
@@ -145,6 +147,27 @@ fn every_variable() {
     };
     assert!(!eval("groups.admin && !isBackoffice", &facts));
     assert!(eval("isBackoffice === true", &facts));
+}
+
+#[test]
+fn tls_and_the_client_certificate_are_booleans_of_the_request() {
+    let plain = b_consumer();
+    assert!(!eval("request.tls", &plain));
+    assert!(eval("!request.tls && !request.clientCertificate", &plain));
+    let tls = StaticFacts {
+        tls: true,
+        ..b_consumer()
+    };
+    assert!(eval("request.tls", &tls));
+    assert!(!eval("request.clientCertificate", &tls));
+    assert!(eval("request['tls'] === true", &tls));
+    let certified = StaticFacts {
+        tls: true,
+        client_certificate: true,
+        ..b_consumer()
+    };
+    assert!(eval("request.tls && request.clientCertificate", &certified));
+    assert!(Expr::compile("request.tls === 'yes'").is_err());
 }
 
 #[test]
@@ -299,6 +322,12 @@ impl Facts for LowercaseHeaders {
         None
     }
     fn is_backoffice(&self) -> bool {
+        false
+    }
+    fn tls(&self) -> bool {
+        false
+    }
+    fn client_certificate(&self) -> bool {
         false
     }
 }

@@ -1,5 +1,5 @@
 //! TLS to PostgreSQL, as libpq's `sslmode`, `sslrootcert`, `sslcert` and `sslkey` say,
-//! spoken with rustls (the ring provider, which builds with a C compiler alone).
+//! spoken with rustls (the aws-lc-rs provider, as the gateway's own listeners).
 //!
 //! The PostgreSQL client library keygate uses knows `sslmode=disable|prefer|require` and
 //! nothing of certificates, so these parameters are taken out of the URL here and turned
@@ -192,10 +192,7 @@ impl TlsSettings {
         if self.mode == SslMode::Disable {
             return Ok(None);
         }
-        // rustls 0.23.48 marks the ring provider deprecated for lacking post-quantum key
-        // exchange; keygate uses ring throughout (docs/tls.md says why).
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|error| unavailable(format!("TLS to PostgreSQL: {error}")))?;

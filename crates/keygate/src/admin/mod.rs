@@ -251,7 +251,19 @@ pub async fn serve(
     state: AdminState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    if let Err(error) = axum::serve(listener, router(state))
+    serve_router(listener, router(state), shutdown).await;
+}
+
+/// Serves `router` on `listener` (plain, or [`crate::tls::listener::TlsListener`])
+/// until `shutdown` completes.
+pub async fn serve_router<L>(
+    listener: L,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    if let Err(error) = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
     {

@@ -2,9 +2,12 @@
 //!
 //! Every call blocks on a single-threaded runtime owned by the client, sends the admin
 //! token as `X-API-KEY`, and turns the API's `{"error":{"code","message"}}` answers into
-//! a [`CliError`] that the command prints as `keygate: 409 conflict: <message>`.
+//! a [`CliError`] that the command prints as `keygate: 409 conflict: <message>`. An
+//! `https://` admin URL is checked against the CA certificates of `--ca-file` (as curl's
+//! `--cacert`), or against the system's when none is given.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,6 +15,7 @@ use bytes::Bytes;
 use clap::Args;
 use http::{header, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -25,7 +29,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Where the admin API is and how to authenticate to it.
 #[derive(Debug, Clone, Args)]
 pub struct Connection {
-    /// Base URL of the admin API (`http://` only).
+    /// Base URL of the admin API, `http://` or `https://`.
     #[arg(
         long,
         env = "KEYGATE_ADMIN_URL",
@@ -42,6 +46,15 @@ pub struct Connection {
         global = true
     )]
     pub admin_token: Option<String>,
+    /// CA certificates (PEM) an `https://` admin API's certificate must chain to, in
+    /// place of the system's.
+    #[arg(
+        long,
+        env = "KEYGATE_CA_FILE",
+        global = true,
+        help_heading = "Admin API"
+    )]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The options shared by the commands that call the admin API.
@@ -130,7 +143,7 @@ pub struct Reply {
 pub struct AdminClient {
     base: String,
     token: Option<String>,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -141,9 +154,10 @@ impl AdminClient {
         let uri: Uri = base
             .parse()
             .map_err(|_| CliError::Failed(format!("`{base}` is not a URL")))?;
-        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        let https = uri.scheme_str() == Some("https");
+        if !(https || uri.scheme_str() == Some("http")) || uri.authority().is_none() {
             return Err(CliError::Failed(format!(
-                "the admin URL must look like http://HOST:PORT (http:// only), found `{base}`"
+                "the admin URL must look like http://HOST:PORT or https://HOST:PORT, found `{base}`"
             )));
         }
         if uri.query().is_some() {
@@ -155,7 +169,17 @@ impl AdminClient {
             .enable_all()
             .build()
             .map_err(|error| CliError::Failed(format!("cannot start the runtime: {error}")))?;
-        let http = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+        // The TLS roots are read only for an `https://` URL.
+        let tls = match https {
+            true => tls_config(connection.ca_file.as_deref())?,
+            false => tls_config_without_roots()?,
+        };
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let http = Client::builder(TokioExecutor::new()).build(connector);
         let token = connection
             .admin_token
             .as_deref()
@@ -313,6 +337,44 @@ impl AdminClient {
     }
 }
 
+/// The TLS client configuration for an `https://` admin URL: trusting the CA
+/// certificates of `ca_file`, or the system's.
+fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, CliError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            roots = crate::tls::certificates::load_client_roots(path)
+                .map_err(|error| CliError::Failed(format!("--ca-file: {error}")))?;
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(CliError::Failed(
+                    "no CA certificates found on this system: give --ca-file".to_owned(),
+                ));
+            }
+        }
+    }
+    Ok(client_builder()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A TLS configuration that trusts nothing, for a connector only used over `http://`.
+fn tls_config_without_roots() -> Result<rustls::ClientConfig, CliError> {
+    Ok(client_builder()?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth())
+}
+
+fn client_builder(
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>, CliError> {
+    rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|error| CliError::Failed(format!("cannot set up TLS: {error}")))
+}
+
 /// The deepest cause of an error, which is the one that says what happened.
 fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
     let mut current = error;
@@ -343,13 +405,14 @@ mod tests {
         Connection {
             admin_url: url.to_owned(),
             admin_token: None,
+            ca_file: None,
         }
     }
 
     #[test]
-    fn only_http_urls_are_accepted() {
+    fn only_http_and_https_urls_are_accepted() {
         assert!(AdminClient::new(&connection("http://127.0.0.1:9180/")).is_ok());
-        assert!(AdminClient::new(&connection("https://example.com")).is_err());
+        assert!(AdminClient::new(&connection("ftp://example.com")).is_err());
         assert!(AdminClient::new(&connection("127.0.0.1:9180")).is_err());
         assert!(AdminClient::new(&connection("http://h/?x=1")).is_err());
     }

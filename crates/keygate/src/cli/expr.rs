@@ -77,6 +77,12 @@ pub struct FactArgs {
     /// The request came in on a back-office listener.
     #[arg(long)]
     backoffice: bool,
+    /// The request came over TLS (`request.tls`).
+    #[arg(long)]
+    tls: bool,
+    /// The client presented a certificate (`request.clientCertificate`); implies `--tls`.
+    #[arg(long)]
+    client_certificate: bool,
 }
 
 fn pair(text: &str) -> Result<(String, String), String> {
@@ -130,6 +136,8 @@ pub fn run(command: ExprCommand) -> ExitCode {
             .collect(),
         query: facts.query,
         is_backoffice: facts.backoffice,
+        tls: facts.tls || facts.client_certificate,
+        client_certificate: facts.client_certificate,
     };
     outln!("{}", expr.eval(&facts));
     ExitCode::SUCCESS

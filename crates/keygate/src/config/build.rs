@@ -239,6 +239,7 @@ impl Checker<'_> {
             }),
             consumer_metrics: file.admin.consumer_metrics.unwrap_or(false),
             metrics_auth: file.admin.metrics_auth.unwrap_or(false),
+            tls: file.admin.tls.as_ref().map(|tls| self.tls(tls)),
             readyz_requires_healthy_targets: file
                 .admin
                 .readyz_requires_healthy_targets
@@ -285,7 +286,7 @@ impl Checker<'_> {
     }
 
     fn proxy(&mut self, proxy: &FileProxy) -> ProxySettings {
-        let listen = self.address(proxy.listen.as_ref(), 8080);
+        let (listen, tls) = self.proxy_listeners(proxy.listen.as_ref(), proxy.tls.as_ref());
         let max_header_bytes = match &proxy.max_header_bytes {
             None => 32 * 1024,
             Some(bytes) if (1024..=1024 * 1024).contains(&bytes.value) => bytes.value as usize,
@@ -299,6 +300,7 @@ impl Checker<'_> {
         };
         ProxySettings {
             listen,
+            tls,
             header_timeout: self.duration(proxy.header_timeout.as_ref(), 30),
             send_timeout: self.duration(proxy.send_timeout.as_ref(), 60),
             shutdown_timeout: self.duration(proxy.shutdown_timeout.as_ref(), 30),
@@ -636,6 +638,7 @@ impl Checker<'_> {
             path_prefix,
             strip_prefix: service.strip_prefix.unwrap_or(true),
             preserve_host: service.preserve_host.unwrap_or(false),
+            https_redirect: service.https_redirect.unwrap_or(false),
             upstream: self.upstream(&service.upstream),
             routes,
             plans,
@@ -984,6 +987,7 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
 mod balance;
 mod consumers;
 mod limits;
+mod listeners;
 mod subscriptions;
 
 #[cfg(test)]

@@ -98,16 +98,118 @@ pub struct FileAdmin {
     pub consumer_metrics: Option<bool>,
     /// `/metrics` asks for the admin token too (off by default).
     pub metrics_auth: Option<bool>,
+    /// The admin API over HTTPS.
+    pub tls: Option<At<FileTls>>,
     /// `/readyz` is 503 while a health-checked service has no healthy target (off by default).
     pub readyz_requires_healthy_targets: Option<bool>,
+}
+
+/// `proxy.tls:`, `admin.tls:` — certificates and TLS rules.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTls {
+    /// The server certificates.
+    pub certificates: At<Vec<At<FileCertificate>>>,
+    /// `"1.2"` (default) or `"1.3"`.
+    pub min_version: Option<At<String>>,
+    /// Resumption with session tickets (default true).
+    pub session_tickets: Option<bool>,
+    /// CA certificates client certificates are checked against.
+    pub client_ca_file: Option<At<String>>,
+}
+
+/// One entry of `tls.certificates:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCertificate {
+    /// The certificate chain (PEM).
+    pub cert_file: At<String>,
+    /// The private key (PEM).
+    pub key_file: At<String>,
+    /// Server names this certificate answers for; none for the default certificate.
+    #[serde(default)]
+    pub hosts: Vec<At<String>>,
+}
+
+/// `proxy.listen:` — one address, or a list of listeners.
+#[derive(Debug)]
+pub enum FileListen {
+    /// `listen: 127.0.0.1:8080`
+    One(String),
+    /// `listen: [127.0.0.1:8080, {address: 127.0.0.1:8443, tls: true}]`
+    Many(Vec<At<FileListener>>),
+}
+
+/// One entry of a `proxy.listen:` list: an address, or `{address, tls}`.
+#[derive(Debug)]
+pub enum FileListener {
+    /// `- 127.0.0.1:8080`
+    Address(String),
+    /// `- {address: 127.0.0.1:8443, tls: true}`
+    Full(FileListenerFields),
+}
+
+/// The long form of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileListenerFields {
+    /// `host:port`.
+    pub address: String,
+    /// HTTPS with `proxy.tls`'s certificates (default false).
+    pub tls: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for FileListen {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListenVisitor;
+        impl<'de> Visitor<'de> for ListenVisitor {
+            type Value = FileListen;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an address such as 127.0.0.1:8080, or a list of listeners")
+            }
+            fn visit_str<E: de::Error>(self, address: &str) -> Result<FileListen, E> {
+                Ok(FileListen::One(address.to_owned()))
+            }
+            fn visit_seq<S: de::SeqAccess<'de>>(self, mut seq: S) -> Result<FileListen, S::Error> {
+                let mut listeners = Vec::new();
+                while let Some(listener) = seq.next_element()? {
+                    listeners.push(listener);
+                }
+                Ok(FileListen::Many(listeners))
+            }
+        }
+        deserializer.deserialize_any(ListenVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for FileListener {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListenerVisitor;
+        impl<'de> Visitor<'de> for ListenerVisitor {
+            type Value = FileListener;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an address such as 127.0.0.1:8080, or a map with `address` and `tls`")
+            }
+            fn visit_str<E: de::Error>(self, address: &str) -> Result<FileListener, E> {
+                Ok(FileListener::Address(address.to_owned()))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<FileListener, M::Error> {
+                FileListenerFields::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(FileListener::Full)
+            }
+        }
+        deserializer.deserialize_any(ListenerVisitor)
+    }
 }
 
 /// `proxy:` — the data-plane listener.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileProxy {
-    /// Address to listen on, `host:port`.
-    pub listen: Option<At<String>>,
+    /// Address to listen on, `host:port`, or several listeners.
+    pub listen: Option<At<FileListen>>,
+    /// The certificates of the TLS listeners.
+    pub tls: Option<At<FileTls>>,
     /// How long a client may take to send the request headers.
     pub header_timeout: Option<At<String>>,
     /// How long a client may leave a response unread before it is disconnected.
@@ -180,6 +282,8 @@ pub struct FileService {
     pub strip_prefix: Option<bool>,
     /// Send the client's Host header upstream instead of the target's (default false).
     pub preserve_host: Option<bool>,
+    /// Answer plain-HTTP requests with a redirect to HTTPS (default false).
+    pub https_redirect: Option<bool>,
     /// Where calls go.
     pub upstream: At<FileUpstream>,
     /// Key sources for every route of the service.

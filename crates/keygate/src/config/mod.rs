@@ -129,6 +129,8 @@ pub struct AdminSettings {
     pub consumer_metrics: bool,
     /// Whether `/metrics` asks for the admin token like the rest of the admin API.
     pub metrics_auth: bool,
+    /// `admin.tls`: the admin API over HTTPS only, when set.
+    pub tls: Option<TlsSettings>,
     /// Whether `/readyz` answers `503` while a service with active health checks has no
     /// target they hold up (default false).
     pub readyz_requires_healthy_targets: bool,
@@ -143,11 +145,61 @@ pub struct ServiceDocument {
     pub json: String,
 }
 
+/// One proxy listener: an address, plain HTTP or HTTPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listener {
+    /// The address.
+    pub address: SocketAddr,
+    /// Whether connections on it begin with a TLS handshake.
+    pub tls: bool,
+}
+
+/// `proxy.tls`, `admin.tls`: the server certificates and the TLS rules of a listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// The certificates, in file order; never empty. The client's server name (SNI)
+    /// picks one by its `hosts`; the one without `hosts` (else the first) answers the
+    /// rest.
+    pub certificates: Vec<CertificateFiles>,
+    /// The oldest TLS version accepted (default 1.2).
+    pub min_version: TlsVersion,
+    /// Whether clients may resume sessions with tickets (default true).
+    pub session_tickets: bool,
+    /// CA certificates (PEM) that client certificates are checked against; when set,
+    /// clients are asked for a certificate, and one that is sent must be valid.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// One certificate: its PEM files and the server names it answers for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFiles {
+    /// The certificate chain, leaf first (PEM).
+    pub cert_file: PathBuf,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// Lower-case names, exact (`api.example.com`) or one-label wildcards
+    /// (`*.example.com`); empty for the default certificate.
+    pub hosts: Vec<String>,
+}
+
+/// A TLS protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    V1_2,
+    /// TLS 1.3.
+    V1_3,
+}
+
 /// `proxy:` — listener address and limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProxySettings {
-    /// Where the proxy listens (default `127.0.0.1:8080`).
-    pub listen: SocketAddr,
+    /// Where the proxy listens (default one plain listener on `127.0.0.1:8080`), in file
+    /// order; never empty.
+    pub listen: Vec<Listener>,
+    /// `proxy.tls`: the certificates of the listeners marked `tls` (set exactly when one
+    /// is).
+    pub tls: Option<TlsSettings>,
     /// How long a client may take to send its request headers, and how long an idle
     /// keep-alive connection waits for its next request (default 30 s).
     pub header_timeout: Duration,
@@ -198,6 +250,9 @@ pub struct Service {
     pub strip_prefix: bool,
     /// Whether the client's Host header is sent upstream.
     pub preserve_host: bool,
+    /// Whether a request that came in over plain HTTP is answered with a redirect to
+    /// the same URL over HTTPS instead of being forwarded (default false).
+    pub https_redirect: bool,
     /// Where calls are forwarded.
     pub upstream: UpstreamSettings,
     /// The endpoints, in file order.

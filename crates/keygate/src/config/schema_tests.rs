@@ -62,7 +62,16 @@ fn objects(root: &Value) -> Vec<(Vec<Step>, &Value)> {
         found: &mut Vec<(Vec<Step>, &'a Value)>,
     ) {
         let node = resolve(root, node);
-        if let Some(items) = node.get("items") {
+        // A field written several ways (`proxy.listen`: an address or a list) may have a
+        // list among them.
+        let lists = node
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .chain(Some(node))
+            .filter_map(|variant| variant.get("items"));
+        for items in lists {
             let mut below = path.clone();
             below.push(Step::Item);
             walk(root, items, below, found);
@@ -116,8 +125,10 @@ fn serde_fields_at(path: &[Step]) -> BTreeSet<String> {
     let expected = expected.lines().next().unwrap_or_default();
     let expected = expected.split(" at line ").next().unwrap_or_default();
     let expected = expected.strip_prefix("one of ").unwrap_or(expected);
+    // Two fields read `` `a` or `b` ``; more, `` `a`, `b`, `c` ``.
     expected
         .split(", ")
+        .flat_map(|names| names.split(" or "))
         .map(|name| name.trim_matches('`').to_owned())
         .collect()
 }
@@ -163,8 +174,14 @@ fn every_field(root: &Value, node: &Value) -> Value {
     if let Some(first) = node.get("enum").and_then(|values| values.get(0)) {
         return first.clone();
     }
-    if let Some(first) = node.get("oneOf").and_then(|variants| variants.get(0)) {
-        return every_field(root, first);
+    // Written several ways, none of them an object: the list way, where there is one.
+    if let Some(variants) = node.get("oneOf").and_then(Value::as_array) {
+        let chosen = variants
+            .iter()
+            .find(|variant| variant.get("items").is_some())
+            .or(variants.first())
+            .expect("a variant");
+        return every_field(root, chosen);
     }
     match node["type"].as_str() {
         Some("array") => json!([every_field(root, &node["items"])]),
@@ -244,6 +261,20 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
     let field = |name: &str| Step::Field(name.to_owned());
     vec![
         ("## `proxy`", vec![field("proxy")]),
+        (
+            "### `listen`",
+            vec![field("proxy"), field("listen"), Step::Item],
+        ),
+        ("## `tls`", vec![field("proxy"), field("tls")]),
+        (
+            "### `certificates`",
+            vec![
+                field("proxy"),
+                field("tls"),
+                field("certificates"),
+                Step::Item,
+            ],
+        ),
         ("## `cluster`", vec![field("cluster")]),
         ("## `dns`", vec![field("dns")]),
         ("## `admin`", vec![field("admin")]),
@@ -287,7 +318,8 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
     ]
 }
 
-/// The object at `path`, its fields with those of nested objects written `a.b`.
+/// The object at `path`, its fields with those of nested objects written `a.b`. An
+/// object shared through a definition (`tls`) is one field: it has a section of its own.
 fn flat_fields_at(root: &Value, path: &[Step]) -> BTreeSet<String> {
     let (_, object) = objects(root)
         .into_iter()
@@ -295,7 +327,9 @@ fn flat_fields_at(root: &Value, path: &[Step]) -> BTreeSet<String> {
         .unwrap_or_else(|| panic!("no object at {path:?}"));
     let mut fields = BTreeSet::new();
     for (name, field) in object["properties"].as_object().expect("properties") {
-        let field = resolve(root, field);
+        let shared =
+            field.get("$ref").is_some() && resolve(root, field).get("properties").is_some();
+        let field = if shared { field } else { resolve(root, field) };
         match field.get("properties").and_then(Value::as_object) {
             Some(nested) => fields.extend(nested.keys().map(|inner| format!("{name}.{inner}"))),
             None => {

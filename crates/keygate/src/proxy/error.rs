@@ -108,6 +108,13 @@ pub enum ProxyError {
     /// The upstream connection failed while the request was being exchanged.
     #[error("the upstream failed during the exchange")]
     UpstreamBroken,
+    /// The service is served over HTTPS only (`https_redirect`) and the request came
+    /// over plain HTTP: answered with a redirect to this URL.
+    #[error("plain HTTP on a service that redirects to HTTPS")]
+    HttpsRedirect {
+        /// The same URL over HTTPS, for `Location`.
+        location: http::HeaderValue,
+    },
     /// No target has an address: the upstream's host name has not resolved yet.
     #[error("the upstream's host name did not resolve")]
     UpstreamUnresolved,
@@ -164,6 +171,8 @@ pub enum Denial {
     SubscriptionRejected,
     /// The subscription is closed or ended.
     SubscriptionClosed,
+    /// Plain HTTP on a service that redirects to HTTPS.
+    HttpsRedirect,
     /// A rate limit refused the call (the access log's `limit` says which).
     RateLimited,
     /// The upstream could not be reached.
@@ -206,6 +215,7 @@ impl Denial {
             Denial::SubscriptionPaused => "subscription_paused",
             Denial::SubscriptionRejected => "subscription_rejected",
             Denial::SubscriptionClosed => "subscription_closed",
+            Denial::HttpsRedirect => "https_redirect",
             Denial::RateLimited => "rate_limited",
             Denial::UpstreamConnect => "upstream_connect",
             Denial::UpstreamTimeout => "upstream_timeout",
@@ -245,6 +255,7 @@ impl ProxyError {
             ProxyError::UpstreamConnect => Denial::UpstreamConnect,
             ProxyError::UpstreamTimeout => Denial::UpstreamTimeout,
             ProxyError::UpstreamBroken => Denial::UpstreamBroken,
+            ProxyError::HttpsRedirect { .. } => Denial::HttpsRedirect,
             ProxyError::UpstreamUnresolved => Denial::UpstreamUnresolved,
             ProxyError::UpstreamBusy => Denial::UpstreamBusy,
         }

@@ -6,6 +6,7 @@ use http::header::HOST;
 use http::request::Parts;
 use keygate_policy::Facts;
 
+use super::forward::TlsFacts;
 use crate::state::router::strip_port;
 use crate::state::{ConsumerEntry, KeyEntry};
 
@@ -23,6 +24,8 @@ pub struct RequestFacts<'r> {
     pub subscription: Option<&'r str>,
     /// Whether the request came in on a back-office listener.
     pub is_backoffice: bool,
+    /// What the connection's TLS handshake told; `None` for plain HTTP.
+    pub tls: Option<TlsFacts>,
 }
 
 impl Facts for RequestFacts<'_> {
@@ -107,5 +110,13 @@ impl Facts for RequestFacts<'_> {
 
     fn is_backoffice(&self) -> bool {
         self.is_backoffice
+    }
+
+    fn tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    fn client_certificate(&self) -> bool {
+        self.tls.is_some_and(|tls| tls.client_certificate)
     }
 }

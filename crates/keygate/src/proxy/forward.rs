@@ -201,7 +201,7 @@ impl FieldRewrite for ForwardedFields<'_> {
         }
         out.extend_from_slice(self.client.header.as_bytes());
         out.extend_from_slice(b"\r\n");
-        append_field(out, X_FORWARDED_PROTO.as_str(), b"http");
+        append_field(out, X_FORWARDED_PROTO.as_str(), self.client.scheme());
         if let Some(host) = &self.original_host {
             append_field(out, X_FORWARDED_HOST.as_str(), host.as_bytes());
         }
@@ -263,17 +263,29 @@ fn header_safe(bytes: &[u8]) -> &[u8] {
 }
 
 /// A client's address, and its text as `X-Forwarded-For` carries it, written once per
-/// connection rather than once per request.
+/// connection rather than once per request; and what the connection's TLS handshake
+/// told, when it had one.
 #[derive(Debug, Clone)]
 pub struct ClientAddress {
     /// The address.
     pub ip: IpAddr,
     /// The address as a header value.
     pub header: HeaderValue,
+    /// `None` for plain HTTP.
+    pub tls: Option<TlsFacts>,
+}
+
+/// What a connection's TLS handshake told about the client: the facts `request.tls`
+/// and `request.clientCertificate` read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// Whether the client presented a certificate (checked against
+    /// `proxy.tls.client_ca_file`; one that fails the check ends the handshake).
+    pub client_certificate: bool,
 }
 
 impl ClientAddress {
-    /// The address `ip`, with its header text.
+    /// The address `ip` of a plain-HTTP client, with its header text.
     pub fn new(ip: IpAddr) -> ClientAddress {
         let mut text = String::with_capacity(40);
         let _ = write!(text, "{ip}");
@@ -281,6 +293,23 @@ impl ClientAddress {
             ip,
             header: HeaderValue::from_str(&text)
                 .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            tls: None,
+        }
+    }
+
+    /// The same client, over TLS.
+    pub fn with_tls(self, tls: TlsFacts) -> ClientAddress {
+        ClientAddress {
+            tls: Some(tls),
+            ..self
+        }
+    }
+
+    /// The scheme the client used: `X-Forwarded-Proto`'s value.
+    pub fn scheme(&self) -> &'static [u8] {
+        match self.tls {
+            Some(_) => b"https",
+            None => b"http",
         }
     }
 }
@@ -380,6 +409,24 @@ mod tests {
             written(&headers, &fields),
             "GET / HTTP/1.1\r\nhost: api.example.com\r\nx-forwarded-for: 10.0.0.1\r\n\
              x-forwarded-proto: http\r\nx-forwarded-host: api.example.com\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_tls_client_is_forwarded_as_https_whatever_it_sent() {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        let names = identity_names();
+        let client = ClientAddress::new([10, 0, 0, 1].into()).with_tls(TlsFacts {
+            client_certificate: false,
+        });
+        let target = HeaderValue::from_static("127.0.0.1:9001");
+        let fields = ForwardedFields::new(&headers, &names, None, &client, &target, true);
+        assert_eq!(
+            written(&headers, &fields),
+            "GET / HTTP/1.1\r\nhost: api.example.com\r\nx-forwarded-for: 10.0.0.1\r\n\
+             x-forwarded-proto: https\r\nx-forwarded-host: api.example.com\r\n\r\n"
         );
     }
 

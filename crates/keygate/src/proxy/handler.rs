@@ -3,7 +3,8 @@
 //!
 //! 1. [`check_request`] — header size limit (`431`); the path normalised, or refused when
 //!    it cannot be made unambiguous (`400`);
-//! 2. [`route`] — host, path, method (`404`, `405`);
+//! 2. [`route`] — host, path, method (`404`, `405`); plain HTTP to a service with
+//!    `https_redirect` is sent to HTTPS (`308`, [`super::https_redirect`]);
 //! 3. [`authenticate`] — find the key, hash, look up (`401`);
 //! 4. [`select_plan`] — on a service with plans, an accepted subscription of the key
 //!    to a plan whose selection rule is true (`403`);
@@ -57,6 +58,8 @@ pub struct Gateway {
     state: SharedState,
     access_log: AccessLog,
     metrics: Arc<Metrics>,
+    /// The port of the first TLS listener, where `https_redirect` sends clients.
+    https_port: Option<u16>,
     health_checks: Arc<HealthChecks>,
 }
 
@@ -122,6 +125,16 @@ impl Gateway {
             access_log,
             metrics,
             health_checks,
+            https_port: None,
+        }
+    }
+
+    /// The same gateway, sending `https_redirect` clients to `port` (the first TLS
+    /// listener's; `None` without one).
+    pub fn with_https_port(self, port: Option<u16>) -> Gateway {
+        Gateway {
+            https_port: port,
+            ..self
         }
     }
 
@@ -153,7 +166,8 @@ impl Gateway {
             .request_id_header
             .as_ref()
             .map(|name| RequestId::of(&request.headers, name));
-        match admit(&self.state, &snapshot, request, &mut record) {
+        let connection = (client, self.https_port);
+        match admit(&self.state, &snapshot, request, connection, &mut record) {
             Ok((route, admitted)) => Checked::Admitted(Admission {
                 snapshot,
                 started,
@@ -287,6 +301,7 @@ fn admit(
     state: &SharedState,
     snapshot: &Snapshot,
     request: &mut Parts,
+    (client, https_port): (&ClientAddress, Option<u16>),
     record: &mut AccessRecord,
 ) -> Result<((usize, usize), Admitted), ProxyError> {
     if check_request(request, snapshot.config.proxy.max_header_bytes)? {
@@ -297,16 +312,17 @@ fn admit(
     let matched = route(snapshot, request, record)?;
     record.service = Some(matched.service.name.clone());
     record.route = Some(matched.route.name.clone());
+    super::https_redirect::check(matched.service, request, client, https_port)?;
     let caller = authenticate(state, matched.route, request, record)?;
     // One reading of the clock serves the whole request: key expiry, subscription end,
     // the key's last use and the access record.
     let now = record.time;
-    let selected = select_plan(matched.service, &caller, request, now)?;
+    let selected = select_plan(matched.service, &caller, request, client, now)?;
     if let Some(selected) = &selected {
         record.plan = Some(selected.plan.name.clone());
         record.subscription = Some(selected.subscription.id.clone());
     }
-    authorize(matched.route, &caller, selected.as_ref(), request)?;
+    authorize(matched.route, &caller, selected.as_ref(), request, client)?;
     let limits = limit(
         state,
         matched.route,
@@ -457,6 +473,7 @@ fn select_plan<'s>(
     service: &'s Service,
     caller: &Caller,
     request: &Parts,
+    client: &ClientAddress,
     now: SystemTime,
 ) -> Result<Option<Selected<'s>>, ProxyError> {
     let Some(caller) = caller else {
@@ -480,6 +497,7 @@ fn select_plan<'s>(
                 plan: Some(&plan.name),
                 subscription: Some(&subscription.id),
                 is_backoffice: false,
+                tls: client.tls,
             };
             if !rule.eval(&facts) {
                 refusal = stronger(refusal, PlanRefusal::RuleFalse);
@@ -542,6 +560,7 @@ fn authorize(
     caller: &Caller,
     selected: Option<&Selected<'_>>,
     request: &Parts,
+    client: &ClientAddress,
 ) -> Result<(), ProxyError> {
     let Some(allow) = &route.allow else {
         return Ok(());
@@ -553,6 +572,7 @@ fn authorize(
         plan: selected.map(|selected| &*selected.plan.name),
         subscription: selected.map(|selected| &*selected.subscription.id),
         is_backoffice: false,
+        tls: client.tls,
     };
     if allow.eval(&facts) {
         return Ok(());

@@ -1,14 +1,15 @@
 //! Reading from a socket into a connection's read buffer, shared by the client and the
 //! upstream side: [`poll_fill`] grows the buffer by [`READ_CHUNK`] when it runs low (for
 //! bodies and responses), [`poll_fill_within`] reads only into room already made (for
-//! request heads, whose room is rationed by `downstream::head_room`).
+//! request heads, whose room is rationed by `downstream::head_room`). Generic over the
+//! stream, so a plain socket's read is the same code it was before TLS.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{BufMut as _, BytesMut};
-use tokio::net::TcpStream;
+use tokio::io::AsyncRead;
 
 /// Read buffers grow by this much when they run low.
 pub const READ_CHUNK: usize = 16 * 1024;
@@ -16,8 +17,8 @@ pub const READ_CHUNK: usize = 16 * 1024;
 /// Reads what `stream` has into `buffer`: the number of bytes, 0 at end of stream.
 /// Through `AsyncRead`, so that a read that empties the socket also clears its readiness
 /// and the next wait costs no system call.
-pub fn poll_fill(
-    stream: &mut TcpStream,
+pub fn poll_fill<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buffer: &mut BytesMut,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<usize>> {
@@ -33,8 +34,8 @@ pub fn poll_fill(
 /// Reads what `stream` has into `buffer`, at most `room` bytes and no more than its spare
 /// capacity: the buffer does not grow. The caller leaves at least one byte of room
 /// (none would read as the end of the stream).
-pub fn poll_fill_within(
-    stream: &mut TcpStream,
+pub fn poll_fill_within<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buffer: &mut BytesMut,
     room: usize,
     cx: &mut Context<'_>,

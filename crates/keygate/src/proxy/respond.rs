@@ -1,12 +1,13 @@
 //! The one place where a [`ProxyError`] becomes an HTTP response: status, JSON body with a
-//! `message`, and the fields the status calls for (`WWW-Authenticate`, `Allow`).
+//! `message`, and the fields the status calls for (`WWW-Authenticate`, `Allow`,
+//! `Location`).
 
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{HeaderName, ALLOW, WWW_AUTHENTICATE};
+use http::header::{HeaderName, ALLOW, LOCATION, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Either;
@@ -83,6 +84,10 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::BAD_GATEWAY,
             r#"{"message":"An invalid response was received from the upstream server"}"#,
         ),
+        ProxyError::HttpsRedirect { .. } => (
+            StatusCode::PERMANENT_REDIRECT,
+            r#"{"message":"This service is served over HTTPS"}"#,
+        ),
         ProxyError::UpstreamUnresolved => (
             StatusCode::BAD_GATEWAY,
             r#"{"message":"The upstream server's host name could not be resolved"}"#,
@@ -98,6 +103,7 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
         | ProxyError::InvalidKey(_)
         | ProxyError::Forbidden { anonymous: true } => Some((WWW_AUTHENTICATE, challenge.clone())),
         ProxyError::MethodNotAllowed { allow } => Some((ALLOW, allow.clone())),
+        ProxyError::HttpsRedirect { location } => Some((LOCATION, location.clone())),
         _ => None,
     };
     let mut response = Response::new(Either::Right(ErrorBody {
@@ -122,7 +128,8 @@ pub struct ErrorBody {
     json: Option<&'static str>,
     /// Its length in bytes, known after it is taken.
     length: u64,
-    /// `WWW-Authenticate` (on `401`) or `Allow` (on `405`), and its value.
+    /// `WWW-Authenticate` (on `401`), `Allow` (on `405`) or `Location` (on `308`), and
+    /// its value.
     field: Option<(HeaderName, HeaderValue)>,
     /// On `429`: `Retry-After` and the rate-limit fields.
     limit: Option<LimitRefusal>,

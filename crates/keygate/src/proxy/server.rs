@@ -1,29 +1,62 @@
-//! The proxy listener: accepts connections, serves each with keygate's own HTTP/1.1
-//! connection (`downstream`), and shuts down gracefully — stop accepting, let requests in
-//! flight finish within `shutdown_timeout`, then return.
+//! The proxy listeners of one worker: accepts connections on each, serves each with
+//! keygate's own HTTP/1.1 connection (`downstream`) — after a TLS handshake on a TLS
+//! listener ([`super::protocol`]) — and shuts down gracefully: stop accepting, let
+//! requests in flight finish within `shutdown_timeout`, then return.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::downstream::request_head::UnderscoredFields;
 use super::downstream::{date, serve_connection, Limits};
+use super::forward::ClientAddress;
 use super::handler::Gateway;
-use super::upstreams;
+use super::{protocol, upstreams};
 use crate::state::SharedState;
+use crate::tls::TlsServer;
+
+/// One listener of a worker, and whether its connections begin with a TLS handshake
+/// (with the certificates in force when each connection opens).
+pub struct Listening {
+    /// The socket.
+    pub listener: TcpListener,
+    /// The TLS configuration, on a TLS listener.
+    pub tls: Option<Arc<TlsServer>>,
+}
+
+/// Accepts on any of `listeners`, trying them in turn from `next` so that a busy
+/// listener cannot keep the others waiting.
+fn poll_accept_any(
+    listeners: &[Listening],
+    next: &mut usize,
+    cx: &mut Context<'_>,
+) -> Poll<(usize, io::Result<(TcpStream, SocketAddr)>)> {
+    let count = listeners.len();
+    for offset in 0..count {
+        let index = (*next + offset) % count;
+        if let Poll::Ready(accepted) = listeners[index].listener.poll_accept(cx) {
+            *next = (index + 1) % count;
+            return Poll::Ready((index, accepted));
+        }
+    }
+    Poll::Pending
+}
 
 /// How often a worker closes its idle upstream connections that are past their time or
 /// that the upstream closed, at most: a service whose `keepalive.idle_timeout` is shorter
 /// than twice this is swept every half of it ([`upstreams::sweep_period`]).
 const IDLE_SWEEP_INTERVAL: Duration = Duration::from_secs(15);
 
-/// Serves `listener` until `shutdown` completes, then drains connections.
+/// Serves `listeners` until `shutdown` completes, then drains connections.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Vec<Listening>,
     gateway: Arc<Gateway>,
     state: SharedState,
     shutdown: impl Future<Output = ()>,
@@ -39,6 +72,7 @@ pub async fn serve(
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut date_tick = tokio::time::interval(date::REFRESH_INTERVAL);
     date_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut next = 0;
     loop {
         tokio::select! {
             _ = date_tick.tick() => date::refresh(),
@@ -54,7 +88,7 @@ pub async fn serve(
                     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 }
             }
-            accepted = listener.accept() => match accepted {
+            (index, accepted) = poll_fn(|cx| poll_accept_any(&listeners, &mut next, cx)) => match accepted {
                 Ok((stream, client)) => {
                     let _ = stream.set_nodelay(true);
                     // Limits are read per connection, so a reload applies to new connections.
@@ -71,10 +105,22 @@ pub async fn serve(
                         },
                     };
                     let (gateway, stopping, open) = (gateway.clone(), stopping.clone(), open.clone());
-                    tokio::spawn(async move {
-                        serve_connection(stream, client, &gateway, limits, &stopping).await;
-                        drop(open);
-                    });
+                    let client = ClientAddress::new(client.ip());
+                    match &listeners[index].tls {
+                        None => {
+                            tokio::spawn(async move {
+                                serve_connection(stream, client, &gateway, limits, &stopping).await;
+                                drop(open);
+                            });
+                        }
+                        Some(tls) => {
+                            let acceptor = tls.acceptor();
+                            tokio::spawn(async move {
+                                protocol::accept_tls(acceptor, stream, client, &gateway, limits, &stopping).await;
+                                drop(open);
+                            });
+                        }
+                    }
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: wait a little instead of spinning.
@@ -85,7 +131,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         }
     }
-    drop(listener);
+    drop(listeners);
     drop(open);
     stopping.cancel();
     let timeout = state.load().config.proxy.shutdown_timeout;

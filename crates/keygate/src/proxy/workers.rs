@@ -2,6 +2,7 @@
 //! the same address (`SO_REUSEPORT`), so the kernel spreads connections over the workers
 //! and a connection never changes thread: no work stealing, no cross-thread wake-ups on
 //! the request path. Another process cannot join them on that address (see [`bind`]).
+//! With several listeners (`proxy.listen` as a list), every worker has a socket on each.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::handler::Gateway;
+use super::server::Listening;
 use crate::state::SharedState;
+use crate::tls::TlsServer;
 
 /// How many connections wait in each listener's accept queue.
 const BACKLOG: i32 = 1024;
@@ -54,6 +57,9 @@ fn listen(address: SocketAddr, reuse_port: bool) -> std::io::Result<Socket> {
     Ok(socket)
 }
 
+/// One worker's sockets: one per listener, with the TLS configuration of the TLS ones.
+pub type WorkerSockets = Vec<(std::net::TcpListener, Option<Arc<TlsServer>>)>;
+
 /// The running workers.
 pub struct Workers {
     threads: Vec<JoinHandle<()>>,
@@ -61,15 +67,15 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts one worker thread per listener.
+    /// Starts one worker thread per entry of `sockets`.
     pub fn start(
-        listeners: Vec<std::net::TcpListener>,
+        sockets: Vec<WorkerSockets>,
         gateway: Arc<Gateway>,
         state: SharedState,
     ) -> std::io::Result<Workers> {
         let (stop, stopped) = watch::channel(false);
-        let mut threads = Vec::with_capacity(listeners.len());
-        for (index, listener) in listeners.into_iter().enumerate() {
+        let mut threads = Vec::with_capacity(sockets.len());
+        for (index, sockets) in sockets.into_iter().enumerate() {
             let (gateway, state, mut stopped) = (gateway.clone(), state.clone(), stopped.clone());
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -78,17 +84,20 @@ impl Workers {
                 .name(format!("proxy-{index}"))
                 .spawn(move || {
                     runtime.block_on(async move {
-                        let listener = match TcpListener::from_std(listener) {
-                            Ok(listener) => listener,
-                            Err(error) => {
-                                tracing::error!(%error, "proxy worker cannot use its listener");
-                                return;
+                        let mut listeners = Vec::with_capacity(sockets.len());
+                        for (socket, tls) in sockets {
+                            match TcpListener::from_std(socket) {
+                                Ok(listener) => listeners.push(Listening { listener, tls }),
+                                Err(error) => {
+                                    tracing::error!(%error, "proxy worker cannot use its listener");
+                                    return;
+                                }
                             }
-                        };
+                        }
                         let stop = async move {
                             let _ = stopped.changed().await;
                         };
-                        super::server::serve(listener, gateway, state, stop).await;
+                        super::server::serve(listeners, gateway, state, stop).await;
                     });
                 })?;
             threads.push(thread);

@@ -485,10 +485,10 @@ fn failures_are_clear() {
         "keygate: cannot reach the admin API at {closed}: "
     ));
     run_with(
-        &["consumers", "list", "--admin-url", "https://127.0.0.1:1"],
+        &["consumers", "list", "--admin-url", "ftp://127.0.0.1:1"],
         &[],
     )
-    .fails_with("http:// only");
+    .fails_with("http://HOST:PORT or https://HOST:PORT");
 
     cli(&gateway, "keys create").fails_with("--consumer NAME or --client-type TYPE");
     let dir = TempDir::new();

@@ -35,6 +35,7 @@ mod readme_curls;
 mod request_ids;
 mod routing;
 mod targets_by_name;
+mod tls;
 mod walkthrough;
 
 use support::{Echo, Gateway};

@@ -51,8 +51,21 @@ impl Process {
 
     /// Runs another keygate binary (such as a release build, for measurements).
     pub fn spawn_binary(binary: &Path, args: &[&str]) -> Process {
-        let mut child = Command::new(binary)
-            .args(args)
+        Process::spawn_command(Command::new(binary).args(args))
+    }
+
+    /// Runs keygate with `args` in the working directory `dir`, as a person would who
+    /// `cd`s there first.
+    pub fn spawn_in(dir: &Path, args: &[&str]) -> Process {
+        Process::spawn_command(
+            Command::new(env!("CARGO_BIN_EXE_keygate"))
+                .args(args)
+                .current_dir(dir),
+        )
+    }
+
+    fn spawn_command(command: &mut Command) -> Process {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -230,6 +243,14 @@ impl Gateway {
         Gateway::launch_binary(Path::new(env!("CARGO_BIN_EXE_keygate")), dir, text)
     }
 
+    /// Starts a gateway on the complete configuration `text`, written in `dir`; its
+    /// first proxy listener must be plain. `admin` is how the admin listener's log line
+    /// begins: `admin`, or `admin tls` for one with `admin.tls`.
+    pub fn start_with_text(dir: TempDir, text: &str, admin: &str) -> Gateway {
+        let binary = Path::new(env!("CARGO_BIN_EXE_keygate"));
+        Gateway::launch_listening(binary, dir, text, admin)
+    }
+
     /// [`Gateway::start_on_store`] with another keygate binary, for measurements.
     pub fn start_binary_on_store(binary: &Path, store: &str, config: &str) -> Gateway {
         let text = format!(
@@ -240,6 +261,10 @@ impl Gateway {
 
     /// Writes `text` in `dir` and starts `binary` on it.
     fn launch_binary(binary: &Path, dir: TempDir, text: &str) -> Gateway {
+        Gateway::launch_listening(binary, dir, text, "admin")
+    }
+
+    fn launch_listening(binary: &Path, dir: TempDir, text: &str, admin: &str) -> Gateway {
         let config_path = dir.0.join("keygate.yaml");
         let access_log = dir.0.join("access.log");
         std::fs::write(&config_path, text).expect("write config");
@@ -256,7 +281,7 @@ impl Gateway {
             ],
         );
         let address = process.listening_address("proxy");
-        let admin = process.listening_address("admin");
+        let admin = process.listening_address(admin);
         Gateway {
             address,
             admin,

@@ -5,7 +5,7 @@
 use super::*;
 use std::time::SystemTime;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Listener};
 use crate::key::KeyHash;
 
 const EXAMPLE: &str = include_str!("../../../../../examples/keygate.yaml");
@@ -26,7 +26,12 @@ fn only_problem(text: &str) -> Problem {
 #[test]
 fn the_example_config_loads_as_written() {
     let config = Config::parse("keygate.yaml", EXAMPLE).unwrap();
-    assert_eq!(config.proxy.listen, "127.0.0.1:8080".parse().unwrap());
+    let plain = Listener {
+        address: "127.0.0.1:8080".parse().unwrap(),
+        tls: false,
+    };
+    assert_eq!(config.proxy.listen, [plain]);
+    assert_eq!(config.proxy.tls, None);
     assert_eq!(config.services.len(), 3);
     let weather = &config.services[2];
     let plans: Vec<(&str, bool, bool)> = weather
@@ -418,6 +423,101 @@ fn unknown_retry_conditions_are_refused_where_written() {
         "{}",
         problem.message
     );
+}
+
+/// A file that exists, for `tls` sections: the checker only opens it.
+fn some_file() -> String {
+    let path = std::env::temp_dir().join("keygate-config-test.pem");
+    std::fs::write(&path, "not read by the checker").unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn listen_takes_a_list_of_plain_and_tls_listeners() {
+    let file = some_file();
+    let text = format!(
+        "proxy:\n  listen:\n    - 127.0.0.1:8080\n    - {{address: '[::1]:8443', tls: true}}\n  tls:\n    certificates:\n      - {{cert_file: {file}, key_file: {file}}}\n      - {{cert_file: {file}, key_file: {file}, hosts: [API.example.com, '*.example.org']}}\n    min_version: '1.3'\n"
+    );
+    let config = Config::parse("k.yaml", &text).unwrap();
+    let listeners: Vec<(String, bool)> = config
+        .proxy
+        .listen
+        .iter()
+        .map(|l| (l.address.to_string(), l.tls))
+        .collect();
+    assert_eq!(
+        listeners,
+        [
+            ("127.0.0.1:8080".to_owned(), false),
+            ("[::1]:8443".to_owned(), true)
+        ]
+    );
+    let tls = config.proxy.tls.unwrap();
+    assert_eq!(tls.min_version, super::super::TlsVersion::V1_3);
+    assert!(tls.session_tickets);
+    assert_eq!(tls.certificates[0].hosts, Vec::<String>::new());
+    assert_eq!(
+        tls.certificates[1].hosts,
+        ["api.example.com", "*.example.org"]
+    );
+}
+
+#[test]
+fn tls_mistakes_are_reported_where_they_are() {
+    let file = some_file();
+    let no_certificates = "proxy:\n  listen:\n    - {address: 127.0.0.1:8443, tls: true}\n";
+    let problem = only_problem(no_certificates);
+    assert_eq!((problem.line, problem.column), (3, 5), "{problem:?}");
+    assert!(
+        problem.message.contains("`proxy.tls` must name"),
+        "{problem:?}"
+    );
+
+    let unused = format!(
+        "proxy:\n  listen: 127.0.0.1:8080\n  tls:\n    certificates: [{{cert_file: {file}, key_file: {file}}}]\n"
+    );
+    assert!(only_problem(&unused).message.contains("no listener"));
+
+    let missing = "proxy:\n  listen: [{address: 127.0.0.1:8443, tls: true}]\n  tls:\n    certificates:\n      - {cert_file: /nonexistent/cert.pem, key_file: /nonexistent/key.pem}\n";
+    let all = problems(missing);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all[0]
+        .message
+        .contains("cannot read the certificate file `/nonexistent/cert.pem`"));
+    assert_eq!(all[0].line, 5);
+
+    let two_defaults = format!(
+        "admin:\n  tls:\n    certificates:\n      - {{cert_file: {file}, key_file: {file}}}\n      - {{cert_file: {file}, key_file: {file}}}\n"
+    );
+    let problem = only_problem(&two_defaults);
+    assert_eq!(problem.line, 5);
+    assert!(
+        problem.message.contains("only one certificate"),
+        "{problem:?}"
+    );
+
+    let bad = format!(
+        "admin:\n  tls:\n    certificates: [{{cert_file: {file}, key_file: {file}, hosts: ['a.*.com']}}]\n    min_version: '1.1'\n"
+    );
+    let all = problems(&bad);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all[0].message.contains("expected a server name"), "{all:?}");
+    assert!(
+        all[1].message.contains("expected `\"1.2\"` or `\"1.3\"`"),
+        "{all:?}"
+    );
+
+    let twice = "proxy:\n  listen: [127.0.0.1:8080, 127.0.0.1:8080]\n";
+    assert!(only_problem(twice).message.contains("listed twice"));
+}
+
+#[test]
+fn https_redirect_is_off_by_default() {
+    let config = Config::parse("keygate.yaml", EXAMPLE).unwrap();
+    assert!(config
+        .services
+        .iter()
+        .all(|service| !service.https_redirect));
 }
 
 #[test]

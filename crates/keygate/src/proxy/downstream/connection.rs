@@ -9,15 +9,13 @@
 
 use std::future::{poll_fn, Future as _};
 use std::io;
-use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use http::{HeaderValue, Method, Version};
-use tokio::io::{AsyncWrite, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -62,12 +60,19 @@ pub struct Limits {
     pub underscored_fields: UnderscoredFields,
 }
 
-/// A client connection: the socket, what was read from it and not used yet, what is
+/// What a client connection runs over: a TCP socket, or a TLS stream over one. The
+/// connection code is generic over it, so that the plain path is compiled for the
+/// socket itself, with no dispatch per read or write.
+pub trait ClientIo: AsyncRead + AsyncWrite + Unpin {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> ClientIo for S {}
+
+/// A client connection: the stream, what was read from it and not used yet, what is
 /// being written to it, and the state of the request body being read.
 #[derive(Debug)]
-pub struct ClientConnection {
-    /// The socket.
-    pub stream: TcpStream,
+pub struct ClientConnection<S> {
+    /// The socket, or the TLS stream over it.
+    pub stream: S,
     /// Bytes read and not consumed yet.
     pub buffer: BytesMut,
     /// The response being written.
@@ -92,8 +97,8 @@ enum NoHead {
     Refused(ProxyError),
 }
 
-impl ClientConnection {
-    fn new(stream: TcpStream, limits: &Limits) -> ClientConnection {
+impl<S: ClientIo> ClientConnection<S> {
+    fn new(stream: S, limits: &Limits) -> ClientConnection<S> {
         ClientConnection {
             stream,
             buffer: BytesMut::with_capacity(FIRST_BUFFER),
@@ -268,10 +273,12 @@ fn poll_deadline(timer: &mut Pin<Box<Sleep>>, cx: &mut Context<'_>, deadline: In
     false
 }
 
-/// Writes `data` whole to `stream`; fails when a write makes no progress for
-/// `timeout`. The clock is read only when the socket is full.
-async fn send(
-    stream: &mut TcpStream,
+/// Writes `data` whole to `stream`, then flushes it; fails when a write makes no
+/// progress for `timeout`. The clock is read only when the socket is full. The flush is
+/// what a TLS stream needs to send the last encrypted bytes the socket did not take at
+/// once; on a plain socket it does nothing.
+async fn send<S: ClientIo>(
+    stream: &mut S,
     timer: &mut Pin<Box<Sleep>>,
     timeout: Duration,
     mut data: &[u8],
@@ -286,18 +293,30 @@ async fn send(
                     deadline = None;
                 }
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                Poll::Pending => {
-                    let due = *deadline.get_or_insert_with(|| Instant::now() + timeout);
-                    if poll_deadline(timer, cx, due) {
-                        return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
-                    }
-                    return Poll::Pending;
-                }
+                Poll::Pending => return wait(timer, cx, &mut deadline, timeout),
             }
         }
-        Poll::Ready(Ok(()))
+        match Pin::new(&mut *stream).poll_flush(cx) {
+            Poll::Ready(flushed) => Poll::Ready(flushed),
+            Poll::Pending => wait(timer, cx, &mut deadline, timeout),
+        }
     })
     .await
+}
+
+/// A write that is waiting: pending until `timeout` after the wait began, then
+/// `TimedOut`.
+fn wait(
+    timer: &mut Pin<Box<Sleep>>,
+    cx: &mut Context<'_>,
+    deadline: &mut Option<Instant>,
+    timeout: Duration,
+) -> Poll<io::Result<()>> {
+    let due = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+    if poll_deadline(timer, cx, due) {
+        return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+    }
+    Poll::Pending
 }
 
 /// The answer to a refused head.
@@ -312,15 +331,14 @@ fn refusal(error: HeadError) -> NoHead {
 
 /// Serves the requests of one client connection until either side ends it, or until
 /// `stopping` is cancelled and the request in flight (if any) is answered.
-pub async fn serve_connection(
-    stream: TcpStream,
-    client: SocketAddr,
+pub async fn serve_connection<S: ClientIo>(
+    stream: S,
+    client: ClientAddress,
     gateway: &Gateway,
     limits: Limits,
     stopping: &CancellationToken,
 ) {
     let mut connection = ClientConnection::new(stream, &limits);
-    let client = ClientAddress::new(client.ip());
     let mut stopped = pin!(stopping.cancelled());
     loop {
         let deadline = Instant::now() + limits.header_timeout;
@@ -395,7 +413,7 @@ pub async fn serve_connection(
 }
 
 /// Answers a head that could not be handled, and ends the connection.
-async fn refuse(connection: &mut ClientConnection, error: &ProxyError) {
+async fn refuse<S: ClientIo>(connection: &mut ClientConnection<S>, error: &ProxyError) {
     let response = error_response(error, &HeaderValue::from_static(""));
     let exchange = Exchange {
         head_request: false,
@@ -406,3 +424,6 @@ async fn refuse(connection: &mut ClientConnection, error: &ProxyError) {
         tracing::debug!(%error, "refusal not sent");
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,9 +11,8 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use tokio::io::AsyncWrite;
 
-use super::connection::ClientConnection;
+use super::connection::{ClientConnection, ClientIo};
 use super::request_head::BodyFraming;
 use crate::proxy::chunked::{ChunkedDecoder, ChunkedError, Decoded};
 
@@ -97,18 +96,18 @@ impl BodyState {
 }
 
 /// The body of the request being handled, read from the client connection.
-pub struct RequestBody<'c> {
-    connection: &'c mut ClientConnection,
+pub struct RequestBody<'c, S> {
+    connection: &'c mut ClientConnection<S>,
 }
 
-impl<'c> RequestBody<'c> {
+impl<'c, S: ClientIo> RequestBody<'c, S> {
     /// The body of the request whose head was just read from `connection`.
-    pub fn new(connection: &'c mut ClientConnection) -> RequestBody<'c> {
+    pub fn new(connection: &'c mut ClientConnection<S>) -> RequestBody<'c, S> {
         RequestBody { connection }
     }
 }
 
-impl ClientConnection {
+impl<S: ClientIo> ClientConnection<S> {
     /// The next piece of the request body, `None` at its end.
     pub fn poll_body_data(
         &mut self,
@@ -145,6 +144,14 @@ impl ClientConnection {
                     }
                 },
             }
+            // The client waits for `100 Continue` before it sends the body: what a TLS
+            // stream still holds of it goes out before the wait (a socket holds nothing).
+            if self.body.continue_left == Some(0) {
+                if let Poll::Ready(Err(error)) = Pin::new(&mut self.stream).poll_flush(cx) {
+                    self.body.progress = BodyProgress::Broken;
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+            }
             match ready!(self.poll_fill(cx)) {
                 Ok(0) => {
                     self.body.progress = BodyProgress::Broken;
@@ -178,7 +185,7 @@ impl ClientConnection {
     }
 }
 
-impl Body for RequestBody<'_> {
+impl<S: ClientIo> Body for RequestBody<'_, S> {
     type Data = Bytes;
     type Error = RequestBodyError;
 

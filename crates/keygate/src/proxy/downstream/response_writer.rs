@@ -12,7 +12,7 @@ use http_body::{Body as _, Frame};
 use http_body_util::BodyExt as _;
 use http_body_util::Either;
 
-use super::connection::ClientConnection;
+use super::connection::{ClientConnection, ClientIo};
 use super::date::append_date;
 use crate::proxy::error::ProxyError;
 use crate::proxy::field_maps;
@@ -143,8 +143,8 @@ fn own_fields(body: &ProxyBody) -> Option<&ErrorBody> {
 /// connection may carry the next request; `Ok(false)`: written whole, but the framing
 /// (until close) or `exchange.keep_alive` ends the connection. `request_id`, when set,
 /// is written into the head.
-pub async fn write_response(
-    connection: &mut ClientConnection,
+pub async fn write_response<S: ClientIo>(
+    connection: &mut ClientConnection<S>,
     response: Response<ProxyBody>,
     exchange: Exchange,
     request_id: Option<&RequestIdField>,
@@ -311,8 +311,8 @@ fn encode_head(
 }
 
 /// Appends one body piece, framed; a large one is written from where it is.
-async fn append_piece(
-    connection: &mut ClientConnection,
+async fn append_piece<S: ClientIo>(
+    connection: &mut ClientConnection<S>,
     framing: Framing,
     data: Bytes,
 ) -> io::Result<()> {
