@@ -688,6 +688,19 @@ impl Checker<'_> {
                     .map(|target| Target { weight, ..target })
             })
             .collect();
+        let tls = match &upstream.value {
+            FileUpstream::Url(_) => None,
+            FileUpstream::Targets(long) => long.tls.as_ref(),
+        };
+        let tls = self.upstream_tls(tls, &targets, &upstream.referenced);
+        if let (Some(_), FileUpstream::Targets(long)) = (&tls, &upstream.value) {
+            if let Some(check) = &long.health_check {
+                self.report(
+                    &check.referenced,
+                    "health checks of https:// targets are not supported yet",
+                );
+            }
+        }
         let (balance, slow_start) = match &upstream.value {
             FileUpstream::Url(_) => (Balance::default(), None),
             FileUpstream::Targets(long) => {
@@ -706,6 +719,7 @@ impl Checker<'_> {
             failover,
             pool,
             health_check,
+            tls,
         }
     }
 
@@ -816,10 +830,10 @@ impl Checker<'_> {
             );
             return None;
         };
-        if scheme != http::uri::Scheme::HTTP {
+        if scheme != http::uri::Scheme::HTTP && scheme != http::uri::Scheme::HTTPS {
             self.report(
                 at,
-                format!("only http:// upstreams are supported for now, found `{url}`"),
+                format!("an upstream URL starts with http:// or https://, found `{url}`"),
             );
             return None;
         }
@@ -983,6 +997,7 @@ mod consumers;
 mod limits;
 mod listeners;
 mod subscriptions;
+mod upstream_tls;
 
 #[cfg(test)]
 mod tests;

@@ -96,6 +96,10 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::SERVICE_UNAVAILABLE,
             r#"{"message":"The upstream server is at its connection limit"}"#,
         ),
+        ProxyError::UpstreamTls => (
+            StatusCode::BAD_GATEWAY,
+            r#"{"message":"The upstream server's TLS certificate was refused"}"#,
+        ),
     };
     let field = match error {
         ProxyError::MissingKey

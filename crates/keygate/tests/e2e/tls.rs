@@ -7,6 +7,7 @@
 
 mod readme;
 mod tools;
+mod upstream;
 
 use rcgen::ExtendedKeyUsagePurpose;
 

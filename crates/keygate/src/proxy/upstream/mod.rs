@@ -31,6 +31,7 @@ mod pool;
 pub mod request_head;
 mod resolve;
 pub mod response_head;
+mod stream;
 
 use std::future::poll_fn;
 use std::io;
@@ -61,6 +62,7 @@ use pool::{Connection, ConnectionPool};
 use request_head::{body_framing, write_body_end, write_body_piece, write_head};
 pub use request_head::{AsSent, FieldRewrite, RequestPath};
 use response_head::{Framing, ResponseHead};
+use stream::{TlsTarget, UpstreamStream};
 
 /// A response head larger than this is refused (`502`).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -86,6 +88,8 @@ pub struct UpstreamTarget {
     /// Its health checker's verdict, when the service has health checks. The addresses
     /// of a target named by host name share the name's checker.
     active: Option<Arc<ActiveHealth>>,
+    /// For an `https://` target: how its TLS connections are made.
+    tls: Option<TlsTarget>,
 }
 
 impl UpstreamTarget {
@@ -281,11 +285,7 @@ impl Upstream {
             .iter()
             .enumerate()
             .map(|(configured, target)| {
-                let address = format!(
-                    "{}:{}",
-                    target.authority.host(),
-                    target.authority.port_u16().unwrap_or(80)
-                );
+                let address = format!("{}:{}", target.authority.host(), target.port());
                 let active = active.get(configured).cloned().flatten();
                 Placed {
                     target,
@@ -330,6 +330,7 @@ impl Upstream {
                 } = placed;
                 let host_header = HeaderValue::from_str(target.authority.as_str())
                     .unwrap_or_else(|_| HeaderValue::from_static(""));
+                let tls = tls_target(settings, target);
                 let kept = previous.and_then(|previous| {
                     previous.targets.iter().find(|old| {
                         old.address == address
@@ -349,6 +350,7 @@ impl Upstream {
                     health: kept.map_or_else(Arc::default, |old| old.health.clone()),
                     active,
                     configured,
+                    tls,
                 }
             })
             .collect::<Vec<_>>();
@@ -586,31 +588,75 @@ impl Upstream {
         }
     }
 
-    /// Opens a connection to `target`, trying each of its addresses in turn, within
-    /// `connect_timeout`.
+    /// Opens a connection to `target`, trying each of its addresses in turn, and for an
+    /// `https://` target makes the TLS handshake, all within `connect_timeout`. A refused
+    /// handshake is logged as a warning with its reason (the certificate expired, names
+    /// another host, comes from an unknown issuer).
     async fn connect(&self, target: &UpstreamTarget) -> Result<Connection, Failure> {
         let connecting = async {
             let mut last_error = None;
-            for address in tokio::net::lookup_host(target.address.as_str()).await? {
+            let lookup = tokio::net::lookup_host(target.address.as_str()).await;
+            for address in lookup.map_err(Refused::Tcp)? {
                 match TcpStream::connect(address).await {
-                    Ok(stream) => return Ok(stream),
+                    Ok(stream) => {
+                        let _ = stream.set_nodelay(true);
+                        return match &target.tls {
+                            None => Ok(UpstreamStream::Plain(stream)),
+                            Some(tls) => tls.handshake(stream).await.map_err(Refused::Tls),
+                        };
+                    }
                     Err(error) => last_error = Some(error),
                 }
             }
-            Err(last_error.unwrap_or_else(|| io::Error::other("the upstream host has no address")))
+            let error =
+                last_error.unwrap_or_else(|| io::Error::other("the upstream host has no address"));
+            Err(Refused::Tcp(error))
         };
         match tokio::time::timeout(self.connect_timeout, connecting).await {
             Err(_) => Err(Failure::connect(ProxyError::UpstreamTimeout)),
-            Ok(Err(error)) => {
+            Ok(Err(Refused::Tcp(error))) => {
                 tracing::debug!(%error, target = %target.address, "upstream connect failed");
                 Err(Failure::connect(ProxyError::UpstreamConnect))
             }
-            Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                Ok(Connection::new(stream))
+            Ok(Err(Refused::Tls(error))) => {
+                let server_name = target.tls.as_ref().map(|tls| tls.server_name.to_str());
+                tracing::warn!(
+                    target = %target.address,
+                    server_name = server_name.as_deref().unwrap_or(""),
+                    reason = %error,
+                    "upstream TLS handshake failed"
+                );
+                Err(Failure::connect(ProxyError::UpstreamTls))
             }
+            Ok(Ok(stream)) => Ok(Connection::new(stream)),
         }
     }
+}
+
+/// Why no connection was made.
+enum Refused {
+    /// The TCP connection (or the host's lookup) failed.
+    Tcp(io::Error),
+    /// The TLS handshake failed.
+    Tls(io::Error),
+}
+
+/// How an `https://` target is spoken to: the service's TLS client configuration, and
+/// `server_name` or else the target's host as the name its certificate must hold. `None`
+/// for an `http://` target.
+fn tls_target(settings: &UpstreamSettings, target: &Target) -> Option<TlsTarget> {
+    if target.scheme != http::uri::Scheme::HTTPS {
+        return None;
+    }
+    let tls = settings.tls.as_ref()?;
+    let server_name = tls
+        .server_name
+        .clone()
+        .or_else(|| crate::tls::upstream::server_name(target.authority.host()))?;
+    Some(TlsTarget {
+        connector: tokio_rustls::TlsConnector::from(tls.client.clone()),
+        server_name,
+    })
 }
 
 /// RFC 9110 §9.2.2: methods a client may repeat without changing the outcome.
@@ -753,6 +799,21 @@ fn poll_write_out(
                 *written += count;
                 connection.progressed();
             }
+            Poll::Ready(Err(error)) => {
+                return Poll::Ready(Err(Failure::connection_lost("writing to", error, true)))
+            }
+            Poll::Pending => {
+                return connection.poll_silence(cx, limit).map(|()| {
+                    tracing::debug!("the upstream took no request bytes for send_timeout");
+                    Err(Failure::timeout())
+                });
+            }
+        }
+    }
+    // TLS may hold records back until flushed; for plain TCP this is a no-op.
+    if connection.stream.is_tls() {
+        match Pin::new(&mut connection.stream).poll_flush(cx) {
+            Poll::Ready(Ok(())) => {}
             Poll::Ready(Err(error)) => {
                 return Poll::Ready(Err(Failure::connection_lost("writing to", error, true)))
             }
