@@ -688,11 +688,12 @@ impl Checker<'_> {
                     .map(|target| Target { weight, ..target })
             })
             .collect();
-        let tls = match &upstream.value {
-            FileUpstream::Url(_) => None,
-            FileUpstream::Targets(long) => long.tls.as_ref(),
+        let (tls, protocol) = match &upstream.value {
+            FileUpstream::Url(_) => (None, None),
+            FileUpstream::Targets(long) => (long.tls.as_ref(), long.protocol.as_ref()),
         };
-        let tls = self.upstream_tls(tls, &targets, &upstream.referenced);
+        let protocol = self.upstream_protocol(protocol, &targets);
+        let tls = self.upstream_tls(tls, &targets, protocol, &upstream.referenced);
         if let (Some(_), FileUpstream::Targets(long)) = (&tls, &upstream.value) {
             if let Some(check) = &long.health_check {
                 self.report(
@@ -720,6 +721,7 @@ impl Checker<'_> {
             pool,
             health_check,
             tls,
+            protocol,
         }
     }
 

@@ -368,6 +368,8 @@ pub struct FileUpstreamTargets {
     pub queue_timeout: Option<At<String>>,
     /// TLS to `https://` targets: CA file, client certificate, server name.
     pub tls: Option<At<FileUpstreamTls>>,
+    /// `http1` (default), `h2` (HTTP/2 over TLS) or `h2c` (HTTP/2 in clear text).
+    pub protocol: Option<At<String>>,
 }
 
 /// `upstream.tls:` — how `https://` targets are checked and what keygate shows them.

@@ -283,6 +283,21 @@ pub struct UpstreamSettings {
     pub pool: PoolLimits,
     /// How `https://` targets are spoken to; `None` when the service has none.
     pub tls: Option<UpstreamTls>,
+    /// The HTTP version spoken to the targets (default HTTP/1.1).
+    pub protocol: UpstreamProtocol,
+}
+
+/// `upstream.protocol`: the HTTP version spoken to a service's targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamProtocol {
+    /// `http1`: HTTP/1.1, a pool of keep-alive connections per target.
+    #[default]
+    Http1,
+    /// `h2`: HTTP/2 over TLS (ALPN `h2`), `https://` targets; one multiplexed
+    /// connection per target.
+    H2,
+    /// `h2c`: HTTP/2 in clear text with prior knowledge, `http://` targets.
+    H2c,
 }
 
 /// `upstream.tls`, read: how keygate speaks TLS to a service's `https://` targets.

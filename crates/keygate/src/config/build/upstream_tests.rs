@@ -183,3 +183,36 @@ fn upstream_tls_mistakes_are_reported_where_they_are() {
         "{problem:?}"
     );
 }
+
+#[test]
+fn the_upstream_protocol_is_http1_unless_h2_or_h2c_fits_the_targets() {
+    use crate::config::UpstreamProtocol;
+    let plain = Config::parse("t.yaml", &service("")).unwrap();
+    assert_eq!(plain.services[0].upstream.protocol, UpstreamProtocol::Http1);
+    let h2c = Config::parse("t.yaml", &service("      protocol: h2c\n")).unwrap();
+    assert_eq!(h2c.services[0].upstream.protocol, UpstreamProtocol::H2c);
+    let h2 = Config::parse("t.yaml", &secure("      protocol: h2\n")).unwrap();
+    let upstream = &h2.services[0].upstream;
+    assert_eq!(upstream.protocol, UpstreamProtocol::H2);
+    assert_eq!(
+        upstream.tls.as_ref().unwrap().client.alpn_protocols,
+        [b"h2".to_vec()]
+    );
+
+    let problem = only_problem(&service("      protocol: h2\n"));
+    assert_eq!((problem.line, problem.column), (5, 17), "{problem:?}");
+    assert!(
+        problem.message.contains("`h2` needs https:// targets"),
+        "{problem:?}"
+    );
+    let problem = only_problem(&secure("      protocol: h2c\n"));
+    assert!(
+        problem.message.contains("`h2c` needs http:// targets"),
+        "{problem:?}"
+    );
+    let problem = only_problem(&service("      protocol: http3\n"));
+    assert!(
+        problem.message.contains("expected `http1`, `h2` or `h2c`"),
+        "{problem:?}"
+    );
+}

@@ -5,20 +5,54 @@
 use std::path::PathBuf;
 
 use super::super::file::{At, FileUpstreamTls};
-use super::super::{CertificateFiles, Target, UpstreamTls};
+use super::super::{CertificateFiles, Target, UpstreamProtocol, UpstreamTls};
 use super::Checker;
 use crate::tls::upstream::{client_config, server_name, ClientFiles};
 
 /// ALPN of an HTTP/1.1 upstream connection.
 const ALPN_HTTP1: &[&[u8]] = &[crate::tls::ALPN_HTTP_1_1];
 
+/// ALPN of an HTTP/2 upstream connection.
+const ALPN_H2: &[&[u8]] = &[b"h2"];
+
 impl Checker<'_> {
+    /// `upstream.protocol`: `h2` needs `https://` targets, `h2c` `http://` ones.
+    pub(super) fn upstream_protocol(
+        &mut self,
+        protocol: Option<&At<String>>,
+        targets: &[Target],
+    ) -> UpstreamProtocol {
+        let Some(protocol) = protocol else {
+            return UpstreamProtocol::Http1;
+        };
+        let (chosen, scheme) = match protocol.value.as_str() {
+            "http1" => return UpstreamProtocol::Http1,
+            "h2" => (UpstreamProtocol::H2, http::uri::Scheme::HTTPS),
+            "h2c" => (UpstreamProtocol::H2c, http::uri::Scheme::HTTP),
+            other => {
+                self.report(
+                    &protocol.referenced,
+                    format!("expected `http1`, `h2` or `h2c`, found `{other}`"),
+                );
+                return UpstreamProtocol::Http1;
+            }
+        };
+        if targets.iter().any(|target| target.scheme != scheme) {
+            self.report(
+                &protocol.referenced,
+                format!("`{}` needs {scheme}:// targets only", protocol.value),
+            );
+        }
+        chosen
+    }
+
     /// The TLS of an upstream: `None` when no target is `https://`. `tls` without an
     /// `https://` target is an error: it would be silently ignored.
     pub(super) fn upstream_tls(
         &mut self,
         tls: Option<&At<FileUpstreamTls>>,
         targets: &[Target],
+        protocol: UpstreamProtocol,
         at: &serde_saphyr::Location,
     ) -> Option<UpstreamTls> {
         let secure = targets
@@ -70,7 +104,11 @@ impl Checker<'_> {
             ca_file: ca_file.as_deref(),
             client_certificate: client_certificate.as_ref(),
             verify: file.and_then(|file| file.verify).unwrap_or(true),
-            alpn: ALPN_HTTP1,
+            alpn: if protocol == UpstreamProtocol::H2 {
+                ALPN_H2
+            } else {
+                ALPN_HTTP1
+            },
         };
         if !self.problems.is_empty() {
             return None;

@@ -69,6 +69,7 @@ fn upstream(targets: Vec<Target>, failover: Failover) -> Upstream {
         },
         health_check: None,
         tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     })
 }
@@ -252,6 +253,7 @@ fn least_outstanding(address: std::net::SocketAddr) -> Upstream {
         failover: Failover::default(),
         health_check: None,
         tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     })
 }
@@ -370,6 +372,7 @@ async fn a_target_whose_probe_answers_slow_starts() {
         },
         health_check: None,
         tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     });
     assert_eq!(send(&upstream, Method::GET).await, (Ok(StatusCode::OK), 2));
@@ -417,6 +420,7 @@ fn a_target_its_checker_holds_down_is_skipped_unless_every_target_is_down() {
         failover: Failover::default(),
         health_check: None,
         tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     };
     let verdicts = [

@@ -25,6 +25,7 @@
 mod active_health;
 mod balance;
 mod body;
+mod h2_client;
 mod health;
 mod named;
 mod pool;
@@ -53,7 +54,7 @@ pub use body::{UpstreamBody, UpstreamBodyError};
 pub use named::{CurrentUpstream, ServiceUpstream};
 
 use super::error::ProxyError;
-use crate::config::{Failover, RetryOn, Target, UpstreamSettings};
+use crate::config::{Failover, RetryOn, Target, UpstreamProtocol, UpstreamSettings};
 use crate::proxy::chunked::ChunkedDecoder;
 use balance::{bit, Balancer};
 use body::Delimiter;
@@ -90,6 +91,8 @@ pub struct UpstreamTarget {
     active: Option<Arc<ActiveHealth>>,
     /// For an `https://` target: how its TLS connections are made.
     tls: Option<TlsTarget>,
+    /// With `protocol: h2` or `h2c`: the target's HTTP/2 connection.
+    h2: Option<Arc<h2_client::H2Connection>>,
 }
 
 impl UpstreamTarget {
@@ -351,6 +354,8 @@ impl Upstream {
                     active,
                     configured,
                     tls,
+                    h2: (settings.protocol != UpstreamProtocol::Http1)
+                        .then(|| kept.and_then(|old| old.h2.clone()).unwrap_or_default()),
                 }
             })
             .collect::<Vec<_>>();
@@ -565,6 +570,9 @@ impl Upstream {
         B::Error: std::fmt::Display,
         R: FieldRewrite + Sync + ?Sized,
     {
+        if let Some(h2) = &target.h2 {
+            return self.try_h2(target, h2, outgoing, body).await;
+        }
         let mut fresh_only = false;
         loop {
             let slot = target.pool.admit().await.map_err(|_| Failure::busy())?;
@@ -588,11 +596,51 @@ impl Upstream {
         }
     }
 
+    /// One try on `target` over its HTTP/2 connection (made first if none is open): a
+    /// stream of its own, the body sent as it comes, the response streamed back with
+    /// its trailers.
+    async fn try_h2<B, R>(
+        &self,
+        target: &UpstreamTarget,
+        h2: &h2_client::H2Connection,
+        outgoing: &Outgoing<'_, R>,
+        body: &mut Option<B>,
+    ) -> Result<Response<UpstreamBody>, Failure>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+        R: FieldRewrite + Sync + ?Sized,
+    {
+        let sender = h2
+            .sender(self.open_stream(target), self.connect_timeout)
+            .await?;
+        let request = h2_client::request_head(
+            outgoing.head,
+            outgoing.path,
+            outgoing.rewrite,
+            target.tls.is_some(),
+        )?;
+        let pending = body.take().filter(|body| !body.is_end_stream());
+        h2_client::exchange(
+            sender,
+            request,
+            pending,
+            self.send_timeout,
+            self.read_timeout,
+        )
+        .await
+    }
+
+    /// A new connection to `target` ([`Upstream::open_stream`]) with its buffers.
+    async fn connect(&self, target: &UpstreamTarget) -> Result<Connection, Failure> {
+        self.open_stream(target).await.map(Connection::new)
+    }
+
     /// Opens a connection to `target`, trying each of its addresses in turn, and for an
     /// `https://` target makes the TLS handshake, all within `connect_timeout`. A refused
     /// handshake is logged as a warning with its reason (the certificate expired, names
     /// another host, comes from an unknown issuer).
-    async fn connect(&self, target: &UpstreamTarget) -> Result<Connection, Failure> {
+    async fn open_stream(&self, target: &UpstreamTarget) -> Result<UpstreamStream, Failure> {
         let connecting = async {
             let mut last_error = None;
             let lookup = tokio::net::lookup_host(target.address.as_str()).await;
@@ -628,7 +676,7 @@ impl Upstream {
                 );
                 Err(Failure::connect(ProxyError::UpstreamTls))
             }
-            Ok(Ok(stream)) => Ok(Connection::new(stream)),
+            Ok(Ok(stream)) => Ok(stream),
         }
     }
 }

@@ -240,6 +240,7 @@ mod tests {
             pool: crate::config::PoolLimits::default(),
             health_check: None,
             tls: None,
+            protocol: crate::config::UpstreamProtocol::Http1,
         }
     }
 

@@ -62,6 +62,7 @@ async fn scripted_upstream(script: Script) -> (Upstream, Arc<Seen>) {
         failover: Failover::default(),
         health_check: None,
         tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     };
     (Upstream::new(&settings), seen)
@@ -449,6 +450,7 @@ where
         failover: Failover::default(),
         health_check: None,
         tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     };
     Upstream::new(&settings)
