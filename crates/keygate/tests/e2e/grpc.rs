@@ -114,13 +114,18 @@ consumers:
 
 /// The gRPC test upstream (tests/grpc/server.py, grpcio over h2c) on a free port;
 /// `None`, said why, when Python's grpcio is missing (a failure under CI).
-struct GrpcServer {
-    address: std::net::SocketAddr,
+pub struct GrpcServer {
+    pub address: std::net::SocketAddr,
     child: std::process::Child,
 }
 
 impl GrpcServer {
     fn start() -> Option<GrpcServer> {
+        GrpcServer::start_with(&[])
+    }
+
+    /// The server with `args` (`--tls CERT KEY`: over TLS).
+    pub fn start_with(args: &[&str]) -> Option<GrpcServer> {
         use std::io::BufRead;
         let available = std::process::Command::new("python3")
             .args(["-c", "import grpc, grpc_tools"])
@@ -138,6 +143,7 @@ impl GrpcServer {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/server.py");
         let mut child = std::process::Command::new("python3")
             .arg(script)
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .stdin(std::process::Stdio::null())
             .spawn()
@@ -168,7 +174,7 @@ impl Drop for GrpcServer {
 
 /// One gRPC message as it travels: uncompressed flag, length, then the protobuf
 /// `echo.Message` with its `text` (field 1, length-delimited).
-fn grpc_message(text: &str) -> Vec<u8> {
+pub fn grpc_message(text: &str) -> Vec<u8> {
     let mut protobuf = vec![0x0A, u8::try_from(text.len()).unwrap()];
     protobuf.extend_from_slice(text.as_bytes());
     let mut framed = vec![0];
@@ -178,7 +184,7 @@ fn grpc_message(text: &str) -> Vec<u8> {
 }
 
 /// The texts of the gRPC messages in `body`.
-fn grpc_texts(mut body: &[u8]) -> Vec<String> {
+pub fn grpc_texts(mut body: &[u8]) -> Vec<String> {
     let mut texts = Vec::new();
     while body.len() >= 5 {
         let length = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;

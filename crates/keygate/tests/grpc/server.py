@@ -1,7 +1,8 @@
 """The gRPC test upstream: the Echo service of echo.proto over h2c with grpcio.
 
 Compiles echo.proto at start (grpcio-tools) into a temporary directory, listens on
-127.0.0.1 on a free port, prints `listening on PORT` and serves until killed. Each call
+127.0.0.1 on a free port, prints `listening on PORT` and serves until killed. With
+`--tls CERT KEY` it serves over TLS (ALPN h2) with that certificate instead. Each call
 sends back the metadata `seen-apikey` (the `apikey` it received, or `none`) as initial
 metadata and a trailer `echo-trailer: done`.
 """
@@ -47,7 +48,12 @@ class Echo(echo_pb2_grpc.EchoServicer):
 def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     echo_pb2_grpc.add_EchoServicer_to_server(Echo(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    if len(sys.argv) == 4 and sys.argv[1] == "--tls":
+        with open(sys.argv[2], "rb") as cert, open(sys.argv[3], "rb") as key:
+            credentials = grpc.ssl_server_credentials(((key.read(), cert.read()),))
+        port = server.add_secure_port("127.0.0.1:0", credentials)
+    else:
+        port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(f"listening on {port}", flush=True)
     server.wait_for_termination()

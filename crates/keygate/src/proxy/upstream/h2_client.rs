@@ -181,45 +181,19 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let lost = |error: h2::Error| {
-        let refused = error.reason() == Some(h2::Reason::REFUSED_STREAM) || error.is_go_away();
-        Failure::connection_lost("sending to", error, refused)
-    };
     let (response, mut stream) = sender.send_request(request, body.is_none()).map_err(lost)?;
-    if let Some(mut body) = body {
-        loop {
-            let frame = tokio::time::timeout(
-                send_timeout,
-                poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)),
-            )
-            .await
-            .map_err(|_| Failure::client(ProxyError::RequestBodyTimeout))?;
-            let Some(frame) = frame else {
-                stream.send_data(Bytes::new(), true).map_err(lost)?;
-                break;
-            };
-            let frame = frame.map_err(Failure::bad_request_body)?;
-            match frame.into_data() {
-                Ok(mut data) => {
-                    while !data.is_empty() {
-                        stream.reserve_capacity(data.len().min(MAX_PIECE));
-                        let capacity = tokio::time::timeout(
-                            send_timeout,
-                            poll_fn(|cx| poll_window(&mut stream, cx)),
-                        )
-                        .await
-                        .map_err(|_| Failure::timeout())?
-                        .map_err(lost)?;
-                        let piece = data.split_to(capacity.min(data.len()));
-                        stream.send_data(piece, false).map_err(lost)?;
-                    }
-                }
-                Err(frame) => {
-                    if let Ok(trailers) = frame.into_trailers() {
-                        stream.send_trailers(trailers).map_err(lost)?;
-                        break;
-                    }
-                }
+    if let Some(body) = body {
+        match send_body(&mut stream, body, send_timeout).await {
+            Ok(()) => {}
+            Err(Sending::Client(failure)) => return Err(failure),
+            // The upstream may have answered whole and reset the rest of the request
+            // (RFC 9113 §8.1: an answer before the request is complete, then
+            // RST_STREAM NO_ERROR): its answer stands.
+            Err(Sending::Upstream(failure)) => {
+                return match tokio::time::timeout(read_timeout, response).await {
+                    Ok(Ok(response)) => Ok(answered(response, read_timeout)),
+                    _ => Err(failure),
+                };
             }
         }
     }
@@ -227,11 +201,73 @@ where
         .await
         .map_err(|_| Failure::timeout())?
         .map_err(|error| Failure::connection_lost("reading from", error, false))?;
+    Ok(answered(response, read_timeout))
+}
+
+/// The response as the proxy hands it on.
+fn answered(response: Response<h2::RecvStream>, read_timeout: Duration) -> Response<UpstreamBody> {
     let (parts, received) = response.into_parts();
-    Ok(Response::from_parts(
-        parts,
-        UpstreamBody::h2(received, read_timeout),
-    ))
+    Response::from_parts(parts, UpstreamBody::h2(received, read_timeout))
+}
+
+/// Why sending a request body stopped.
+enum Sending {
+    /// The client's side: its body failed or stopped coming.
+    Client(Failure),
+    /// The stream or connection to the upstream failed.
+    Upstream(Failure),
+}
+
+/// A stream error as a failed try: one refused before the upstream took it (GOAWAY,
+/// `REFUSED_STREAM`) may be sent again.
+fn lost(error: h2::Error) -> Failure {
+    let refused = error.reason() == Some(h2::Reason::REFUSED_STREAM) || error.is_go_away();
+    Failure::connection_lost("sending to", error, refused)
+}
+
+/// Sends `body` on `stream` as it comes, its trailers included: each wait for the
+/// client's next frame, or for window, at most `send_timeout`.
+async fn send_body<B>(
+    stream: &mut h2::SendStream<Bytes>,
+    mut body: B,
+    send_timeout: Duration,
+) -> Result<(), Sending>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let upstream = |error| Sending::Upstream(lost(error));
+    loop {
+        let frame = tokio::time::timeout(
+            send_timeout,
+            poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)),
+        )
+        .await
+        .map_err(|_| Sending::Client(Failure::client(ProxyError::RequestBodyTimeout)))?;
+        let Some(frame) = frame else {
+            return stream.send_data(Bytes::new(), true).map_err(upstream);
+        };
+        let frame = frame.map_err(|error| Sending::Client(Failure::bad_request_body(error)))?;
+        match frame.into_data() {
+            Ok(mut data) => {
+                while !data.is_empty() {
+                    stream.reserve_capacity(data.len().min(MAX_PIECE));
+                    let capacity =
+                        tokio::time::timeout(send_timeout, poll_fn(|cx| poll_window(stream, cx)))
+                            .await
+                            .map_err(|_| Sending::Upstream(Failure::timeout()))?
+                            .map_err(upstream)?;
+                    let piece = data.split_to(capacity.min(data.len()));
+                    stream.send_data(piece, false).map_err(upstream)?;
+                }
+            }
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers() {
+                    return stream.send_trailers(trailers).map_err(upstream);
+                }
+            }
+        }
+    }
 }
 
 /// Waits until the stream may send at least one byte: how many.

@@ -6,7 +6,7 @@
 use rcgen::ExtendedKeyUsagePurpose;
 
 use super::tools::{certificate_entry, config, Ca};
-use crate::support::{eventually, Echo, Gateway, TempDir};
+use crate::support::{eventually, request, Echo, Gateway, TempDir};
 
 /// The upstream: TLS in front of `echo`, the default certificate for 127.0.0.1,
 /// `expired.test` an expired one, `wrong.test` and `other.test` one naming `other.test` only; client
@@ -151,4 +151,52 @@ fn https_targets_are_verified_and_refusals_are_502_with_the_reason_logged() {
         String::from_utf8_lossy(&certified.body)
     );
     assert_eq!(certified.json()["path"], "/certified/certified/x");
+}
+
+/// `protocol: h2`: HTTP/2 over TLS to a grpcio server whose certificate the CA signed,
+/// ALPN `h2` agreed; a gRPC call through keygate with the key in its metadata.
+#[test]
+fn grpc_over_tls_reaches_an_h2_upstream() {
+    use crate::grpc::{grpc_message, grpc_texts, GrpcServer};
+    let dir = TempDir::new();
+    let ca = Ca::new(&dir.0);
+    let (cert, key) = ca.issue(&dir.0, "grpc", "grpc", &["127.0.0.1", "grpc.test"]);
+    let Some(server) =
+        GrpcServer::start_with(&["--tls", cert.to_str().unwrap(), key.to_str().unwrap()])
+    else {
+        return;
+    };
+    let gateway = Gateway::start(&format!(
+        "services:
+  - name: echo
+    upstream:
+      targets: [https://{address}]
+      protocol: h2
+      tls: {{ca_file: {ca}}}
+    routes:
+      - {{name: calls, paths: ['/echo.Echo/*'], methods: [POST], forward_key: true}}
+consumers:
+  - name: caller
+    keys: [{{key: caller-key-1234}}]
+",
+        address = server.address,
+        ca = ca.path.display()
+    ));
+    let headers = [
+        ("content-type", "application/grpc"),
+        ("apikey", "caller-key-1234"),
+    ];
+    let body = grpc_message("secure");
+    let unary = request(gateway.address, "POST", "/echo.Echo/Unary", &headers, &body);
+    assert_eq!(unary.status, 200);
+    assert_eq!(unary.header("seen-apikey"), Some("caller-key-1234"));
+    assert_eq!(grpc_texts(&unary.body), ["eruces"]);
+    let refused = request(
+        gateway.address,
+        "POST",
+        "/echo.Echo/Unary",
+        &[("content-type", "application/grpc")],
+        &body,
+    );
+    assert_eq!(refused.header("grpc-status"), Some("16"));
 }
