@@ -210,6 +210,13 @@ fn the_upstream_protocol_is_http1_unless_h2_or_h2c_fits_the_targets() {
         problem.message.contains("`h2c` needs http:// targets"),
         "{problem:?}"
     );
+    let problem = only_problem(&service(
+        "      protocol: h2c\n      health_check: {path: /health}\n",
+    ));
+    assert!(
+        problem.message.contains("not with `protocol: h2c`"),
+        "{problem:?}"
+    );
     let problem = only_problem(&service("      protocol: http3\n"));
     assert!(
         problem.message.contains("expected `http1`, `h2` or `h2c`"),

@@ -322,3 +322,86 @@ pub fn poll_response_frame(
     }
     Poll::Ready(None)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use http::header::CONTENT_TYPE;
+
+    use super::*;
+    use crate::proxy::upstream::request_head::AsSent;
+
+    /// Replaces `Host` and adds one field of its own.
+    struct Rewrite(HeaderValue);
+
+    impl FieldRewrite for Rewrite {
+        fn host(&self) -> Option<&HeaderValue> {
+            Some(&self.0)
+        }
+
+        fn replaces(&self, name: &HeaderName) -> bool {
+            name.as_str() == "apikey"
+        }
+
+        fn append_fields(&self, _fields: &HeaderMap, out: &mut Vec<u8>) {
+            out.extend_from_slice(b"x-consumer-username: mia\r\nconnection: nope\r\n");
+        }
+    }
+
+    fn head(fields: &[(&'static str, &'static str)]) -> http::request::Parts {
+        let mut request = Request::post("/echo.Echo/Unary");
+        for (name, value) in fields {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_http2_head_drops_connection_fields_and_asks_for_trailers_on_grpc_calls() {
+        let head = head(&[
+            ("host", "client.example"),
+            ("content-type", "application/grpc"),
+            ("connection", "keep-alive"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("apikey", "secret-1234"),
+            ("x-kept", "1"),
+        ]);
+        let path = RequestPath {
+            base: "/base",
+            path: "/echo.Echo/Unary",
+            query: Some("a=b"),
+        };
+        let rewrite = Rewrite(HeaderValue::from_static("10.0.0.7:50051"));
+        let request = request_head(&head, path, &rewrite, false).unwrap();
+        assert_eq!(
+            request.uri().to_string(),
+            "http://10.0.0.7:50051/base/echo.Echo/Unary?a=b"
+        );
+        let headers = request.headers();
+        for gone in [
+            "host",
+            "connection",
+            "keep-alive",
+            "transfer-encoding",
+            "apikey",
+        ] {
+            assert!(!headers.contains_key(gone), "{gone} was sent");
+        }
+        assert_eq!(headers[TE], "trailers");
+        assert_eq!(headers[CONTENT_TYPE], "application/grpc");
+        assert_eq!(headers["x-kept"], "1");
+        assert_eq!(headers["x-consumer-username"], "mia");
+
+        // Not a gRPC call and no trailers asked for: no `te`; the client's `Host` is
+        // the authority when nothing replaces it; TLS makes the scheme https.
+        let plain = head_plain();
+        let request = request_head(&plain, RequestPath::whole("/x"), &AsSent, true).unwrap();
+        assert!(!request.headers().contains_key(TE));
+        assert_eq!(request.uri().to_string(), "https://client.example/x");
+    }
+
+    fn head_plain() -> http::request::Parts {
+        head(&[("host", "client.example"), ("te", "gzip")])
+    }
+}
