@@ -4,6 +4,9 @@
 //!
 //! - `cfg(keygate_test_database)`: `KEYGATE_TEST_DATABASE_URL` is set. The tests that need
 //!   PostgreSQL then run, and fail when the database cannot be reached.
+//! - `cfg(keygate_test_redis)`: `KEYGATE_TEST_REDIS_URL` is set. The tests that need Redis
+//!   then run (those of rate limits across nodes also need the database), and fail when
+//!   it cannot be reached.
 //! - `cfg(keygate_test_nginx)`: nginx is installed (`KEYGATE_NGINX`, `nginx` on `PATH`, or
 //!   `/usr/sbin/nginx`), or `CI` is `true` — where a missing nginx must fail the
 //!   differential test rather than skip it.
@@ -15,13 +18,18 @@ use std::path::Path;
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=KEYGATE_TEST_DATABASE_URL");
+    println!("cargo::rerun-if-env-changed=KEYGATE_TEST_REDIS_URL");
     println!("cargo::rerun-if-env-changed=KEYGATE_NGINX");
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rustc-check-cfg=cfg(keygate_test_database)");
+    println!("cargo::rustc-check-cfg=cfg(keygate_test_redis)");
     println!("cargo::rustc-check-cfg=cfg(keygate_test_nginx)");
     if std::env::var_os("KEYGATE_TEST_DATABASE_URL").is_some_and(|url| !url.is_empty()) {
         println!("cargo::rustc-cfg=keygate_test_database");
+    }
+    if std::env::var_os("KEYGATE_TEST_REDIS_URL").is_some_and(|url| !url.is_empty()) {
+        println!("cargo::rustc-cfg=keygate_test_redis");
     }
     if nginx_installed() || std::env::var("CI").as_deref() == Ok("true") {
         println!("cargo::rustc-cfg=keygate_test_nginx");

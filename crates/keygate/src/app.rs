@@ -169,6 +169,7 @@ pub async fn run(
         admin: tls_server("admin.tls", config.admin.tls.as_ref(), &[ALPN_HTTP_1_1])?,
     };
     let reconcile_interval = config.cluster.reconcile_interval;
+    let limit_sync = config.cluster.rate_limits.clone();
     // The admin listener answers at once: `/readyz` is 503 until the first full load.
     let listen_error = |source| StartError::Listen {
         field: ADMIN_LISTEN,
@@ -277,6 +278,10 @@ pub async fn run(
         tls.clone(),
     ));
     tokio::spawn(write_usage(sync.clone(), Duration::from_secs(10)));
+    if let Some(settings) = limit_sync {
+        crate::limits::redis_sync::start(sync.state().limiter.clone(), settings, &metrics)
+            .map_err(|error| StartError::Task(error.to_string()))?;
+    }
     tokio::spawn(sweep_limits(
         sync.state().limiter.clone(),
         Duration::from_secs(10),

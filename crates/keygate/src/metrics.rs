@@ -339,6 +339,20 @@ impl Metrics {
         self.reloads.get_or_create(&ResultLabels { result }).inc();
     }
 
+    /// Registers a metric kept by another part of the gateway (such as the rate-limit
+    /// sync task), under the `keygate_` prefix.
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        self.registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .register(name, help, metric);
+    }
+
     /// Counts a failed store operation.
     pub fn store_error(&self) {
         self.store_errors.inc();

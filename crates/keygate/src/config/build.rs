@@ -2,6 +2,7 @@
 //! with its line and column instead of stopping at the first.
 
 mod health_check;
+mod limit_sync;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -257,6 +258,11 @@ impl Checker<'_> {
             service_documents: Vec::new(),
             cluster: ClusterSettings {
                 reconcile_interval: self.duration(file.cluster.reconcile_interval.as_ref(), 10),
+                rate_limits: file
+                    .cluster
+                    .rate_limits
+                    .as_ref()
+                    .and_then(|sync| self.limit_sync(sync)),
             },
             dns: self.dns(&file.dns),
         }

@@ -66,6 +66,22 @@ pub struct FileDns {
 pub struct FileCluster {
     /// How often to catch up with the store even without a notification (default 10 s).
     pub reconcile_interval: Option<At<String>>,
+    /// Rate limits shared by the nodes through Redis (off by default).
+    pub rate_limits: Option<At<FileLimitSync>>,
+}
+
+/// `cluster.rate_limits:` — rate limits shared across nodes through Redis.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimitSync {
+    /// The Redis URL (`redis://host:port/db`, `rediss://` for TLS); required.
+    pub redis: Option<At<String>>,
+    /// How often each node sends its counts and takes the others' (default 100 ms).
+    pub sync_interval: Option<At<String>>,
+    /// `local` (default: each node counts `count ÷ nodes`) or `refuse`.
+    pub on_redis_down: Option<At<String>>,
+    /// What every Redis key keygate writes starts with (default `keygate:`).
+    pub key_prefix: Option<At<String>>,
 }
 
 /// `admin:` — the admin API listener and its token.

@@ -89,6 +89,31 @@ pub struct ClusterSettings {
     /// How often the node catches up with the store even when no notification came, so a
     /// lost notification costs at most this long (default 10 s).
     pub reconcile_interval: Duration,
+    /// Rate limits shared by the nodes through Redis; `None`: each node counts alone.
+    pub rate_limits: Option<LimitSyncSettings>,
+}
+
+/// `cluster.rate_limits:` — rate limits shared across nodes through Redis
+/// (`limits::redis_sync`, docs/limits.md "Across nodes").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitSyncSettings {
+    /// The Redis URL, checked when read.
+    pub redis: String,
+    /// How often a node sends its counts and takes the others' (default 100 ms).
+    pub sync_interval: Duration,
+    /// What the limits do while Redis cannot be reached.
+    pub on_redis_down: RedisDown,
+    /// The start of every Redis key (default `keygate:`).
+    pub key_prefix: String,
+}
+
+/// What rate limits shared through Redis do while Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisDown {
+    /// Each node counts `count ÷ nodes` of every limit (default).
+    Local,
+    /// Every call a limit applies to is refused (`429`).
+    Refuse,
 }
 
 /// `admin:` — where the admin API listens and how callers prove who they are.

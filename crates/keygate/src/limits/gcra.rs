@@ -37,6 +37,31 @@ impl Rate {
     pub fn count(self) -> u64 {
         self.count
     }
+
+    /// This rate's share on one of `nodes` nodes: `count ÷ nodes` (rounded down, at least
+    /// 1) per the same window. What each node admits while the nodes cannot share counts.
+    pub fn shared_by(self, nodes: u64) -> Rate {
+        if nodes <= 1 {
+            return self;
+        }
+        Rate::new((self.count / nodes).max(1), self.capacity)
+    }
+
+    /// Nanoseconds one request moves the TAT on.
+    pub fn interval(self) -> u64 {
+        self.interval
+    }
+}
+
+/// The outcome of a call refused whatever its count (rate limits shared across nodes,
+/// Redis down, `on_redis_down: refuse`): come back in a second.
+pub fn refused(rate: Rate) -> Outcome {
+    Outcome {
+        admitted: false,
+        remaining: 0,
+        reset_ns: rate.capacity,
+        retry_after_ns: 1_000_000_000,
+    }
 }
 
 /// What one check found.
@@ -123,6 +148,16 @@ mod tests {
             }
         }
         max
+    }
+
+    #[test]
+    fn a_shared_rate_is_the_count_divided() {
+        let rate = Rate::new(10, MINUTE).shared_by(3);
+        assert_eq!(rate.count(), 3);
+        let mut tat = 0;
+        assert_eq!(burst(&mut tat, 1, 1, rate, 100), 3);
+        assert_eq!(Rate::new(2, SECOND).shared_by(5).count(), 1);
+        assert_eq!(Rate::new(2, SECOND).shared_by(1), Rate::new(2, SECOND));
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! `limit_check` decides per request which limits apply and what they count by;
 //! docs/limits.md describes the behaviour.
 //!
+//! [`redis_sync`] shares the counters across nodes through Redis, off the request path.
+//!
 //! Not here yet, and meant to build on this: quotas and credits kept in the store (a
-//! second kind of [`Limit`] whose counter is durable), and rate limits shared across
-//! nodes (a [`Limiter`] whose subjects are also synchronised through Redis).
+//! second kind of [`Limit`] whose counter is durable).
 
 mod gcra;
+pub mod redis_sync;
 mod table;
 
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use http::header::HeaderName;
 
 pub use gcra::{Outcome, Rate};
-pub use table::{Limiter, SubjectKind};
+pub use table::{Limiter, SubjectKind, SyncMode};
 
 /// The window of a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

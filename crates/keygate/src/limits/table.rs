@@ -11,9 +11,14 @@
 //! - Two subjects whose hashes collide (odds about n²/2⁶⁵ for n live subjects, 3·10⁻⁸ for
 //!   a million) would share one counter; the hash's seed is random per process, so a
 //!   client cannot choose values that collide.
+//! - Shared across nodes (`limits::redis_sync`), the table also notes what each subject
+//!   took since the last synchronisation ([`Limiter::drain_pending`]), takes in the
+//!   cluster's counts ([`Limiter::merge`]), hashes with the cluster's seed, and while
+//!   Redis is down counts against a share of each limit or refuses ([`SyncMode`]).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -39,13 +44,42 @@ pub enum SubjectKind {
     Header = 5,
 }
 
+/// How the limits count while they are shared across nodes (`limits::redis_sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SyncMode {
+    /// Alone, or synchronised: each limit counts in full (the cluster's counts are merged
+    /// in by the sync task).
+    Whole = 0,
+    /// Redis is down: each limit counts `count ÷ nodes` on this node.
+    Share = 1,
+    /// Redis is down and the configuration says refuse: every limited call is refused.
+    Refuse = 2,
+}
+
+/// One shard: the TAT of each subject and, while shared across nodes, the time each
+/// subject's TAT moved on since the last synchronisation.
+#[derive(Default)]
+struct Shard {
+    tats: HashMap<u64, u64, Identity>,
+    pending: HashMap<u64, u64, Identity>,
+}
+
 /// The rate-limit counters of this node.
 pub struct Limiter {
-    shards: Box<[Mutex<HashMap<u64, u64, Identity>>]>,
+    shards: Box<[Mutex<Shard>]>,
     /// Time 0 of the counters' clock.
     origin: Instant,
     /// Hashes subjects; seeded at random per process.
     hasher: foldhash::fast::RandomState,
+    /// The cluster's hash seed once known (0: none, use `hasher`).
+    shared_seed: AtomicU64,
+    /// Whether takes are noted for the sync task.
+    noting: AtomicBool,
+    /// A [`SyncMode`].
+    mode: AtomicU8,
+    /// The nodes a limit is shared by in [`SyncMode::Share`] (at least 1).
+    nodes: AtomicU32,
 }
 
 impl Default for Limiter {
@@ -54,6 +88,10 @@ impl Default for Limiter {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             origin: Instant::now(),
             hasher: foldhash::fast::RandomState::default(),
+            shared_seed: AtomicU64::new(0),
+            noting: AtomicBool::new(false),
+            mode: AtomicU8::new(SyncMode::Whole as u8),
+            nodes: AtomicU32::new(1),
         }
     }
 }
@@ -75,7 +113,12 @@ impl Limiter {
 
     /// The subject of limit `limit` (its id) counting `value` of `kind`.
     pub fn subject(&self, limit: u64, kind: SubjectKind, value: &[u8]) -> u64 {
-        let mut hasher = self.hasher.build_hasher();
+        let seed = self.shared_seed.load(Ordering::Relaxed);
+        let mut hasher = if seed == 0 {
+            self.hasher.build_hasher()
+        } else {
+            foldhash::fast::FixedState::with_seed(seed).build_hasher()
+        };
         hasher.write_u64(limit);
         hasher.write_u8(kind as u8);
         hasher.write(value);
@@ -84,11 +127,19 @@ impl Limiter {
 
     /// Takes `cost` from `subject` under `rate` at `now`; changes nothing when refused.
     pub fn take(&self, subject: u64, rate: Rate, cost: u64, now: u64) -> Outcome {
+        let rate = match self.mode() {
+            SyncMode::Whole => rate,
+            SyncMode::Share => rate.shared_by(u64::from(self.nodes.load(Ordering::Relaxed))),
+            SyncMode::Refuse => return gcra::refused(rate),
+        };
         let mut shard = self.shard(subject);
-        let tat = shard.get(&subject).copied().unwrap_or(0);
+        let tat = shard.tats.get(&subject).copied().unwrap_or(0);
         let (next, outcome) = gcra::take(tat, now, cost, rate);
         if let Some(next) = next {
-            shard.insert(subject, next);
+            shard.tats.insert(subject, next);
+            if self.noting.load(Ordering::Relaxed) {
+                *shard.pending.entry(subject).or_insert(0) += next - tat.max(now);
+            }
         }
         outcome
     }
@@ -96,16 +147,113 @@ impl Limiter {
     /// Gives back a `cost` that [`Limiter::take`] admitted, when another limit of the same
     /// request refused it.
     pub fn give_back(&self, subject: u64, rate: Rate, cost: u64) {
+        let rate = match self.mode() {
+            SyncMode::Share => rate.shared_by(u64::from(self.nodes.load(Ordering::Relaxed))),
+            SyncMode::Whole | SyncMode::Refuse => rate,
+        };
         let mut shard = self.shard(subject);
-        if let Some(tat) = shard.get_mut(&subject) {
-            *tat = gcra::give_back(*tat, cost, rate);
+        if let Some(tat) = shard.tats.get_mut(&subject) {
+            let before = *tat;
+            *tat = gcra::give_back(before, cost, rate);
+            let returned = before - *tat;
+            if let Some(pending) = shard.pending.get_mut(&subject) {
+                *pending = pending.saturating_sub(returned);
+            }
         }
     }
 
     /// What `subject` may do at `now`, without taking anything.
     pub fn peek(&self, subject: u64, rate: Rate, now: u64) -> Outcome {
-        let tat = self.shard(subject).get(&subject).copied().unwrap_or(0);
+        let tat = self.shard(subject).tats.get(&subject).copied().unwrap_or(0);
         gcra::peek(tat, now, rate)
+    }
+
+    /// Starts noting takes for the sync task: from now on each admitted take adds the time
+    /// it moved its subject's TAT on to the subject's pending debt.
+    pub fn note_takes(&self) {
+        self.noting.store(true, Ordering::Relaxed);
+    }
+
+    /// Hashes subjects with the cluster's `seed` (not 0) from now on, so that every node
+    /// names a subject alike. Counts taken under the process's own seed are left to the
+    /// sweep.
+    pub fn share_seed(&self, seed: u64) {
+        self.shared_seed.store(seed.max(1), Ordering::Relaxed);
+    }
+
+    /// How takes count from now on; `nodes` is what [`SyncMode::Share`] divides by.
+    pub fn set_mode(&self, mode: SyncMode, nodes: u32) {
+        self.nodes.store(nodes.max(1), Ordering::Relaxed);
+        self.mode.store(mode as u8, Ordering::Relaxed);
+    }
+
+    /// How takes count now.
+    pub fn mode(&self) -> SyncMode {
+        match self.mode.load(Ordering::Relaxed) {
+            1 => SyncMode::Share,
+            2 => SyncMode::Refuse,
+            _ => SyncMode::Whole,
+        }
+    }
+
+    /// Takes every subject's pending debt (nanoseconds its TAT moved on since the last
+    /// drain), leaving none; at most `max` subjects per call, so a caller can send them in
+    /// batches.
+    pub fn drain_pending(&self, max: usize, into: &mut Vec<(u64, u64)>) {
+        for shard in self.shards.iter() {
+            if into.len() >= max {
+                return;
+            }
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let room = max - into.len();
+            if shard.pending.len() <= room {
+                into.extend(shard.pending.drain());
+            } else {
+                let taken: Vec<u64> = shard.pending.keys().take(room).copied().collect();
+                for subject in taken {
+                    if let Some(debt) = shard.pending.remove(&subject) {
+                        into.push((subject, debt));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops every count: each subject starts afresh, as never seen. The sync task does
+    /// this when Redis goes and when it comes back, so that counts made at one pace (the
+    /// cluster's, or a node's share) do not hold a subject back at the other.
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            shard.tats.clear();
+            shard.pending.clear();
+        }
+    }
+
+    /// Drops every pending debt (what was taken while the cluster could not be told).
+    pub fn forget_pending(&self) {
+        for shard in self.shards.iter() {
+            shard
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pending
+                .clear();
+        }
+    }
+
+    /// Takes in the cluster's count of `subject`: its TAT was `ahead_ns` ahead of the
+    /// cluster's clock (counting every node's pushed debt, this one's included). The
+    /// subject's TAT becomes `now + ahead_ns` plus what this node took since its debt was
+    /// drained.
+    pub fn merge(&self, subject: u64, ahead_ns: u64, now: u64) {
+        let mut shard = self.shard(subject);
+        let since = shard.pending.get(&subject).copied().unwrap_or(0);
+        let tat = now.saturating_add(ahead_ns).saturating_add(since);
+        if ahead_ns == 0 && since == 0 {
+            shard.tats.remove(&subject);
+        } else {
+            shard.tats.insert(subject, tat);
+        }
     }
 
     /// Drops every subject whose TAT is not ahead of `now` (it has its whole count back);
@@ -113,9 +261,9 @@ impl Limiter {
     pub fn sweep(&self, now: u64) {
         for shard in self.shards.iter() {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            shard.retain(|_, tat| *tat > now);
-            if shard.capacity() > 64 && shard.capacity() > 4 * shard.len() {
-                shard.shrink_to_fit();
+            shard.tats.retain(|_, tat| *tat > now);
+            if shard.tats.capacity() > 64 && shard.tats.capacity() > 4 * shard.tats.len() {
+                shard.tats.shrink_to_fit();
             }
         }
     }
@@ -124,7 +272,7 @@ impl Limiter {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|shard| shard.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .map(|shard| shard.lock().unwrap_or_else(|e| e.into_inner()).tats.len())
             .sum()
     }
 
@@ -133,7 +281,7 @@ impl Limiter {
         self.len() == 0
     }
 
-    fn shard(&self, subject: u64) -> std::sync::MutexGuard<'_, HashMap<u64, u64, Identity>> {
+    fn shard(&self, subject: u64) -> std::sync::MutexGuard<'_, Shard> {
         // The top bits pick the shard; the map's own hash uses the low bits.
         let index = (subject >> 58) as usize % SHARDS;
         self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
@@ -243,6 +391,101 @@ mod tests {
             .map(|thread| thread.join().unwrap_or(0))
             .sum();
         assert_eq!(admitted, 1000);
+    }
+
+    #[test]
+    fn takes_are_noted_as_debts_and_merged_with_the_cluster() {
+        let limiter = Limiter::default();
+        let rate = Rate::new(10, SECOND);
+        let a = limiter.subject(1, SubjectKind::Key, b"a");
+        assert!(limiter.take(a, rate, 1, 5).admitted);
+        let mut debts = Vec::new();
+        limiter.drain_pending(10, &mut debts);
+        assert!(debts.is_empty(), "nothing is noted until asked");
+
+        limiter.note_takes();
+        assert!(limiter.take(a, rate, 2, 5).admitted);
+        assert!(limiter.take(a, rate, 1, 5).admitted);
+        limiter.give_back(a, rate, 1);
+        limiter.drain_pending(10, &mut debts);
+        assert_eq!(debts, vec![(a, 2 * SECOND / 10)]);
+        debts.clear();
+        limiter.drain_pending(10, &mut debts);
+        assert!(debts.is_empty(), "drained once");
+
+        // Other nodes took 6 more: the cluster's TAT is 9 calls ahead; one call taken
+        // meanwhile here is added on top.
+        assert!(limiter.take(a, rate, 1, 5).admitted);
+        limiter.merge(a, 9 * SECOND / 10, 5);
+        assert_eq!(limiter.peek(a, rate, 5).remaining, 0);
+        assert!(!limiter.take(a, rate, 1, 5).admitted);
+        // A subject the cluster has nothing for, and nothing taken meanwhile, is dropped.
+        limiter.forget_pending();
+        limiter.merge(a, 0, 5);
+        assert!(limiter.is_empty());
+    }
+
+    #[test]
+    fn pending_debts_come_in_batches() {
+        let limiter = Limiter::default();
+        limiter.note_takes();
+        let rate = Rate::new(5, SECOND);
+        for i in 0..100u32 {
+            let subject = limiter.subject(2, SubjectKind::Header, &i.to_be_bytes());
+            assert!(limiter.take(subject, rate, 1, 1).admitted);
+        }
+        let mut debts = Vec::new();
+        let mut batches = 0;
+        loop {
+            debts.clear();
+            limiter.drain_pending(30, &mut debts);
+            if debts.is_empty() {
+                break;
+            }
+            assert!(debts.len() <= 30);
+            batches += debts.len();
+        }
+        assert_eq!(batches, 100);
+    }
+
+    #[test]
+    fn with_redis_down_a_node_counts_its_share_or_refuses() {
+        let limiter = Limiter::default();
+        let rate = Rate::new(9, SECOND);
+        let a = limiter.subject(1, SubjectKind::Key, b"a");
+        limiter.set_mode(SyncMode::Share, 3);
+        let admitted = (0..20)
+            .filter(|_| limiter.take(a, rate, 1, 1).admitted)
+            .count();
+        assert_eq!(admitted, 3);
+        limiter.set_mode(SyncMode::Refuse, 3);
+        let b = limiter.subject(1, SubjectKind::Key, b"b");
+        let refused = limiter.take(b, rate, 1, 1);
+        assert!(!refused.admitted);
+        assert_eq!(refused.retry_after_ns, SECOND);
+        limiter.set_mode(SyncMode::Whole, 3);
+        let admitted = (0..20)
+            .filter(|_| limiter.take(b, rate, 1, 1).admitted)
+            .count();
+        assert_eq!(admitted, 9);
+        limiter.clear();
+        assert!(limiter.is_empty());
+        assert_eq!(limiter.peek(b, rate, 1).remaining, 9);
+    }
+
+    #[test]
+    fn a_shared_seed_names_subjects_alike_on_every_node() {
+        let (one, two) = (Limiter::default(), Limiter::default());
+        assert_ne!(
+            one.subject(1, SubjectKind::Key, b"k"),
+            two.subject(1, SubjectKind::Key, b"k")
+        );
+        one.share_seed(42);
+        two.share_seed(42);
+        assert_eq!(
+            one.subject(1, SubjectKind::Key, b"k"),
+            two.subject(1, SubjectKind::Key, b"k")
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod install;
 mod keys;
 mod lifecycle;
 mod limits;
+mod limits_cluster;
 mod normalise;
 mod one_process;
 mod partial_heads;
