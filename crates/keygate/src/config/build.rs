@@ -28,7 +28,7 @@ use super::{
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
-use super::{ClusterSettings, DnsSettings, PoolLimits};
+use super::{ClusterSettings, DnsSettings, PoolLimits, UpstreamProtocol};
 use balance::target_entry;
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
@@ -695,6 +695,27 @@ impl Checker<'_> {
                     .map(|target| Target { weight, ..target })
             })
             .collect();
+        let (tls, protocol) = match &upstream.value {
+            FileUpstream::Url(_) => (None, None),
+            FileUpstream::Targets(long) => (long.tls.as_ref(), long.protocol.as_ref()),
+        };
+        let protocol = self.upstream_protocol(protocol, &targets);
+        let tls = self.upstream_tls(tls, &targets, protocol, &upstream.referenced);
+        if let FileUpstream::Targets(long) = &upstream.value {
+            if let Some(check) = &long.health_check {
+                if tls.is_some() {
+                    self.report(
+                        &check.referenced,
+                        "health checks of https:// targets are not supported yet",
+                    );
+                } else if protocol != UpstreamProtocol::Http1 {
+                    self.report(
+                        &check.referenced,
+                        "health checks speak HTTP/1.1: not with `protocol: h2c` yet",
+                    );
+                }
+            }
+        }
         let (balance, slow_start) = match &upstream.value {
             FileUpstream::Url(_) => (Balance::default(), None),
             FileUpstream::Targets(long) => {
@@ -713,6 +734,8 @@ impl Checker<'_> {
             failover,
             pool,
             health_check,
+            tls,
+            protocol,
         }
     }
 
@@ -823,10 +846,10 @@ impl Checker<'_> {
             );
             return None;
         };
-        if scheme != http::uri::Scheme::HTTP {
+        if scheme != http::uri::Scheme::HTTP && scheme != http::uri::Scheme::HTTPS {
             self.report(
                 at,
-                format!("only http:// upstreams are supported for now, found `{url}`"),
+                format!("an upstream URL starts with http:// or https://, found `{url}`"),
             );
             return None;
         }
@@ -991,6 +1014,7 @@ mod http2;
 mod limits;
 mod listeners;
 mod subscriptions;
+mod upstream_tls;
 
 #[cfg(test)]
 mod tests;

@@ -407,6 +407,27 @@ pub struct FileUpstreamTargets {
     pub max_connections: Option<At<u32>>,
     /// How long a request waits for a connection under `max_connections` (default 1s).
     pub queue_timeout: Option<At<String>>,
+    /// TLS to `https://` targets: CA file, client certificate, server name.
+    pub tls: Option<At<FileUpstreamTls>>,
+    /// `http1` (default), `h2` (HTTP/2 over TLS) or `h2c` (HTTP/2 in clear text).
+    pub protocol: Option<At<String>>,
+}
+
+/// `upstream.tls:` — how `https://` targets are checked and what keygate shows them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileUpstreamTls {
+    /// CA certificates (PEM) the targets' certificates are checked against (default:
+    /// the system's).
+    pub ca_file: Option<At<String>>,
+    /// keygate's client certificate (PEM), for upstreams that ask for one (mTLS).
+    pub cert_file: Option<At<String>>,
+    /// The private key of `cert_file` (PEM).
+    pub key_file: Option<At<String>>,
+    /// The name sent as SNI and checked in the certificate (default: each target's host).
+    pub server_name: Option<At<String>>,
+    /// Whether the targets' certificates are checked (default true).
+    pub verify: Option<bool>,
 }
 
 /// `upstream.health_check:` — a request to each target every `interval`.

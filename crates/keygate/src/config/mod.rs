@@ -351,6 +351,34 @@ pub struct UpstreamSettings {
     pub health_check: Option<HealthCheck>,
     /// Keep-alive and connection limits per target.
     pub pool: PoolLimits,
+    /// How `https://` targets are spoken to; `None` when the service has none.
+    pub tls: Option<UpstreamTls>,
+    /// The HTTP version spoken to the targets (default HTTP/1.1).
+    pub protocol: UpstreamProtocol,
+}
+
+/// `upstream.protocol`: the HTTP version spoken to a service's targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamProtocol {
+    /// `http1`: HTTP/1.1, a pool of keep-alive connections per target.
+    #[default]
+    Http1,
+    /// `h2`: HTTP/2 over TLS (ALPN `h2`), `https://` targets; one multiplexed
+    /// connection per target.
+    H2,
+    /// `h2c`: HTTP/2 in clear text with prior knowledge, `http://` targets.
+    H2c,
+}
+
+/// `upstream.tls`, read: how keygate speaks TLS to a service's `https://` targets.
+#[derive(Debug, Clone)]
+pub struct UpstreamTls {
+    /// The rustls client configuration: the roots certificates are checked against,
+    /// keygate's client certificate if any, the ALPN protocols offered.
+    pub client: Arc<rustls::ClientConfig>,
+    /// `server_name`: the name sent as SNI and looked for in the certificate instead of
+    /// each target's host.
+    pub server_name: Option<rustls_pki_types::ServerName<'static>>,
 }
 
 /// `upstream.health_check:` — a request to `path` on every target each `interval`, off
@@ -576,7 +604,7 @@ impl RetryOn {
 /// One upstream target: `http://authority/base-path`.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Always `http` for now.
+    /// `http` or `https`.
     pub scheme: Scheme,
     /// `host:port`.
     pub authority: Authority,
@@ -588,6 +616,17 @@ pub struct Target {
 }
 
 impl Target {
+    /// Its port: as written, else 443 for `https://` and 80 for `http://`.
+    pub fn port(&self) -> u16 {
+        self.authority
+            .port_u16()
+            .unwrap_or(if self.scheme == Scheme::HTTPS {
+                443
+            } else {
+                80
+            })
+    }
+
     /// The largest weight (HAProxy's ceiling): a hash ring has 160 points per unit of
     /// weight, so weights bound its size.
     pub const MAX_WEIGHT: u32 = 256;

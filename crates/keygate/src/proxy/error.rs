@@ -122,6 +122,10 @@ pub enum ProxyError {
     /// `queue_timeout`.
     #[error("the upstream target is at its connection limit")]
     UpstreamBusy,
+    /// The TLS handshake with an `https://` target failed: its certificate was refused
+    /// (expired, for another name, from an unknown issuer) or it does not speak TLS.
+    #[error("the TLS handshake with the upstream failed")]
+    UpstreamTls,
 }
 
 /// Why the gateway answered a request itself: the access log's `denial` and the `reason`
@@ -185,11 +189,13 @@ pub enum Denial {
     UpstreamUnresolved,
     /// The target was at its connection limit for `queue_timeout`.
     UpstreamBusy,
+    /// The TLS handshake with the upstream failed.
+    UpstreamTls,
 }
 
 impl Denial {
     /// How many reasons there are: the size of a table indexed by `reason as usize`.
-    pub const COUNT: usize = Denial::UpstreamBusy as usize + 1;
+    pub const COUNT: usize = Denial::UpstreamTls as usize + 1;
 
     /// Short, stable name of the reason (`key_not_found`, ...).
     pub fn as_str(self) -> &'static str {
@@ -222,6 +228,7 @@ impl Denial {
             Denial::UpstreamBroken => "upstream_broken",
             Denial::UpstreamUnresolved => "upstream_unresolved",
             Denial::UpstreamBusy => "upstream_busy",
+            Denial::UpstreamTls => "upstream_tls",
         }
     }
 }
@@ -258,6 +265,7 @@ impl ProxyError {
             ProxyError::HttpsRedirect { .. } => Denial::HttpsRedirect,
             ProxyError::UpstreamUnresolved => Denial::UpstreamUnresolved,
             ProxyError::UpstreamBusy => Denial::UpstreamBusy,
+            ProxyError::UpstreamTls => Denial::UpstreamTls,
         }
     }
 }

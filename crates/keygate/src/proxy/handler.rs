@@ -37,7 +37,7 @@ use super::limit_check::{self, LimitReport};
 use super::limit_headers;
 use super::path_normal::normalise;
 use super::request_id::{RequestId, RequestIdField};
-use super::respond::error_response;
+use super::respond::error_response_for;
 use super::trace_context::TraceParent;
 use super::upstream::{HashInputs, RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
@@ -181,7 +181,7 @@ impl Gateway {
                 if let ProxyError::RateLimited(refusal) = &error {
                     record.limit = Some(refusal.report.name.clone());
                 }
-                let response = error_response(&error, &snapshot.challenge);
+                let response = error_response_for(&request.headers, &error, &snapshot.challenge);
                 let request_id = request_id_field(&snapshot, &record);
                 self.finish(&snapshot, started, record, &response);
                 Checked::Answered(response, request_id)
@@ -230,7 +230,7 @@ impl Gateway {
             Ok(response) => response,
             Err(error) => {
                 record.denial = Some(error.reason());
-                error_response(&error, &snapshot.challenge)
+                error_response_for(&request.headers, &error, &snapshot.challenge)
             }
         };
         if let Some(report) = &limits {

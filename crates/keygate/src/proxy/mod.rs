@@ -8,6 +8,7 @@ pub mod facts;
 pub mod field_maps;
 pub mod field_names;
 pub mod forward;
+pub mod grpc_status;
 pub mod handler;
 pub mod health_checks;
 pub mod http2;

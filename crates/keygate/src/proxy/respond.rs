@@ -13,6 +13,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::Either;
 
 use super::error::ProxyError;
+use super::grpc_status::{self, GrpcCode};
 use super::limit_check::LimitRefusal;
 use super::limit_headers;
 use super::ProxyBody;
@@ -96,6 +97,10 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::SERVICE_UNAVAILABLE,
             r#"{"message":"The upstream server is at its connection limit"}"#,
         ),
+        ProxyError::UpstreamTls => (
+            StatusCode::BAD_GATEWAY,
+            r#"{"message":"The upstream server's TLS certificate was refused"}"#,
+        ),
     };
     let field = match error {
         ProxyError::MissingKey
@@ -109,6 +114,7 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
     let mut response = Response::new(Either::Right(ErrorBody {
         json: Some(body),
         length: body.len() as u64,
+        grpc: None,
         field,
         limit: match error {
             ProxyError::RateLimited(refusal) => Some(refusal.clone()),
@@ -117,6 +123,41 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
     }));
     *response.status_mut() = status;
     response
+}
+
+/// The response for an error to a gRPC call ([`grpc_status`]): HTTP `200` with
+/// `content-type: application/grpc`, `grpc-status`, `grpc-message` (the JSON form's
+/// message) and no body, so that over HTTP/2 it is a trailers-only response. The
+/// status's own fields stay (`WWW-Authenticate` with `16`, `Retry-After` and the limit
+/// fields with `8`).
+pub fn grpc_error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<ProxyBody> {
+    let mut response = error_response(error, challenge);
+    if let Either::Right(body) = response.body_mut() {
+        let message = body
+            .json
+            .take()
+            .and_then(|json| json.strip_prefix(r#"{"message":""#))
+            .and_then(|json| json.strip_suffix(r#""}"#))
+            .unwrap_or("");
+        body.length = 0;
+        body.grpc = Some((grpc_status::code_for(error), message));
+    }
+    *response.status_mut() = StatusCode::OK;
+    response
+}
+
+/// The response for an error to a request with these `headers`: gRPC's form for a gRPC
+/// call ([`grpc_status::is_grpc_request`]), else the JSON one.
+pub fn error_response_for(
+    headers: &http::HeaderMap,
+    error: &ProxyError,
+    challenge: &HeaderValue,
+) -> Response<ProxyBody> {
+    if grpc_status::is_grpc_request(headers) {
+        grpc_error_response(error, challenge)
+    } else {
+        error_response(error, challenge)
+    }
 }
 
 /// An error response's JSON body and the fields that go with it. The response writer
@@ -128,6 +169,8 @@ pub struct ErrorBody {
     json: Option<&'static str>,
     /// Its length in bytes, known after it is taken.
     length: u64,
+    /// For a gRPC call: the status and message that replace the JSON body.
+    grpc: Option<(GrpcCode, &'static str)>,
     /// `WWW-Authenticate` (on `401`), `Allow` (on `405`) or `Location` (on `308`), and
     /// its value.
     field: Option<(HeaderName, HeaderValue)>,
@@ -141,6 +184,12 @@ impl ErrorBody {
         self.length
     }
 
+    /// For a gRPC call, its status and message (the fields [`ErrorBody::append_fields`]
+    /// writes); `None` for the JSON form.
+    pub fn grpc(&self) -> Option<(GrpcCode, &'static str)> {
+        self.grpc
+    }
+
     /// Takes the JSON text (empty once taken).
     pub fn take_whole(&mut self) -> Bytes {
         self.json
@@ -150,7 +199,16 @@ impl ErrorBody {
 
     /// Appends `content-type` and the status's own field, one `name: value\r\n` each.
     pub fn append_fields(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"content-type: application/json\r\n");
+        match self.grpc {
+            None => out.extend_from_slice(b"content-type: application/json\r\n"),
+            Some((code, message)) => {
+                out.extend_from_slice(b"content-type: application/grpc\r\ngrpc-status: ");
+                out.extend_from_slice(code.as_str().as_bytes());
+                out.extend_from_slice(b"\r\ngrpc-message: ");
+                grpc_status::encode_message(message, out);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
         if let Some((name, value)) = &self.field {
             out.extend_from_slice(name.as_str().as_bytes());
             out.extend_from_slice(b": ");
@@ -222,6 +280,45 @@ mod tests {
         assert_eq!(body.size_hint().exact(), Some(expected.len() as u64));
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(&bytes[..], expected.as_bytes());
+    }
+
+    #[tokio::test]
+    async fn a_grpc_call_is_refused_with_grpc_status_and_no_body() {
+        let challenge = HeaderValue::from_static("Key realm=\"keygate\"");
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        let missing = error_response_for(&headers, &ProxyError::MissingKey, &challenge);
+        assert_eq!(missing.status(), StatusCode::OK);
+        assert_eq!(
+            fields_of(&missing),
+            "content-type: application/grpc\r\ngrpc-status: 16\r\ngrpc-message: Missing API key found in request\r\nwww-authenticate: Key realm=\"keygate\"\r\n"
+        );
+        let body = missing.into_body();
+        assert!(body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+        assert!(body.collect().await.unwrap().to_bytes().is_empty());
+
+        let forbidden = ProxyError::Forbidden { anonymous: false };
+        let refused = error_response_for(&headers, &forbidden, &challenge);
+        assert_eq!(
+            fields_of(&refused),
+            "content-type: application/grpc\r\ngrpc-status: 7\r\ngrpc-message: You cannot consume this service\r\n"
+        );
+        let Either::Right(body) = refused.body() else {
+            panic!("the gateway's own body");
+        };
+        assert_eq!(
+            body.grpc().map(|(code, _)| code),
+            Some(GrpcCode::PermissionDenied)
+        );
+
+        // Not a gRPC call: JSON as ever.
+        let json = error_response_for(&http::HeaderMap::new(), &forbidden, &challenge);
+        assert_eq!(json.status(), StatusCode::FORBIDDEN);
+        assert_eq!(fields_of(&json), "content-type: application/json\r\n");
     }
 
     #[test]

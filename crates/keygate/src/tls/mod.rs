@@ -19,6 +19,7 @@
 pub mod certificates;
 pub mod listener;
 pub mod resolver;
+pub mod upstream;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -128,7 +128,9 @@ fn validate_reports_positions_and_exit_codes() {
     let errors = String::from_utf8_lossy(&output.stderr);
     let shown = bad.display().to_string();
     assert!(
-        errors.contains(&format!("{shown}:3:15: only http://")),
+        errors.contains(&format!(
+            "{shown}:3:15: an upstream URL starts with http:// or https://"
+        )),
         "{errors}"
     );
     assert!(

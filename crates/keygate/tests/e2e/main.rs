@@ -17,6 +17,7 @@ mod failover;
 mod failures;
 mod fileshape;
 mod forwarding;
+mod grpc;
 mod hardening;
 mod health_check;
 mod http1;

@@ -9,6 +9,7 @@ mod http2;
 mod http2_attacks;
 mod readme;
 mod tools;
+mod upstream;
 
 use rcgen::ExtendedKeyUsagePurpose;
 

@@ -237,7 +237,7 @@ mod tests {
         let cases = [
             ("      targets: [{url: http://127.0.0.1:1, weight: 0}]\n", (4, 51), "between 1 and 256"),
             ("      targets: [{url: http://127.0.0.1:1, weight: 257}]\n", (4, 51), "found 257"),
-            ("      targets: [{url: ftp://127.0.0.1:1}]\n", (4, 23), "only http://"),
+            ("      targets: [{url: ftp://127.0.0.1:1}]\n", (4, 23), "http:// or https://"),
             ("      targets: [http://127.0.0.1:1]\n      balance: random\n", (5, 16), "found `random`"),
             ("      targets: [http://127.0.0.1:1]\n      hash_on: key\n", (5, 16), "`balance: hash` only"),
             ("      targets: [http://127.0.0.1:1]\n      balance: hash\n      hash_on: ip\n", (6, 16), "found `ip`"),

@@ -152,7 +152,7 @@ fn unknown_fields_are_named_with_their_position() {
 
 #[test]
 fn semantic_errors_point_at_the_value() {
-    let text = "services:\n  - name: s\n    upstream: https://example.com\n    routes:\n      - name: r\n        paths: [json]\n        auth: maybe\n";
+    let text = "services:\n  - name: s\n    upstream: ftp://example.com\n    routes:\n      - name: r\n        paths: [json]\n        auth: maybe\n";
     let all = problems(text);
     let positions: Vec<_> = all.iter().map(|p| (p.line, p.column)).collect();
     assert_eq!(positions, [(3, 15), (6, 17), (7, 15)], "{all:?}");

@@ -100,3 +100,126 @@ fn bad_dns_settings_are_refused_where_written() {
         problem.message
     );
 }
+
+fn secure(tls: &str) -> String {
+    format!(
+        "services:\n  - name: s\n    upstream:\n      targets: [https://127.0.0.1:1, 'https://api.internal']\n{tls}    routes:\n      - name: r\n        paths: [/]\n"
+    )
+}
+
+#[test]
+fn https_targets_get_tls_with_port_443_by_default() {
+    let config = Config::parse("t.yaml", &secure("")).unwrap();
+    let upstream = &config.services[0].upstream;
+    assert_eq!(upstream.targets[1].port(), 443);
+    assert_eq!(upstream.targets[1].scheme, http::uri::Scheme::HTTPS);
+    let tls = upstream.tls.as_ref().expect("TLS for https:// targets");
+    assert_eq!(tls.server_name, None);
+    assert_eq!(tls.client.alpn_protocols, [b"http/1.1".to_vec()]);
+    let named = Config::parse(
+        "t.yaml",
+        &secure("      tls: {server_name: orders.internal, verify: false}\n"),
+    )
+    .unwrap();
+    let name = named.services[0].upstream.tls.as_ref().unwrap();
+    assert_eq!(
+        name.server_name.as_ref().map(|n| n.to_str().into_owned()),
+        Some("orders.internal".to_owned())
+    );
+    // Plain targets have none.
+    let plain = Config::parse("t.yaml", &service("")).unwrap();
+    assert!(plain.services[0].upstream.tls.is_none());
+    assert_eq!(plain.services[0].upstream.targets[0].port(), 1);
+}
+
+#[test]
+fn upstream_tls_mistakes_are_reported_where_they_are() {
+    let problem = only_problem(&secure("      tls: {ca_file: /nonexistent/ca.pem}\n"));
+    assert_eq!((problem.line, problem.column), (5, 22), "{problem:?}");
+    assert!(
+        problem.message.contains("cannot read the CA file"),
+        "{problem:?}"
+    );
+
+    let problem = only_problem(&secure("      tls: {cert_file: /dev/null}\n"));
+    assert!(
+        problem.message.contains("`cert_file` needs `key_file`"),
+        "{problem:?}"
+    );
+
+    let problem = only_problem(&secure("      tls: {server_name: 'not a name'}\n"));
+    assert!(
+        problem.message.contains("expected a server name"),
+        "{problem:?}"
+    );
+
+    let problem = only_problem(&service("      tls: {verify: false}\n"));
+    assert!(
+        problem.message.contains("https:// targets only"),
+        "{problem:?}"
+    );
+
+    // A file that is there but no CA certificate: refused when read, not on a request.
+    let problem = only_problem(&secure("      tls: {ca_file: /dev/null}\n"));
+    assert!(problem.message.contains("upstream TLS"), "{problem:?}");
+    assert!(
+        problem.message.contains("no certificate found"),
+        "{problem:?}"
+    );
+
+    let problem = only_problem(&secure(
+        "      health_check: {path: /health}\n      tls: {verify: true}\n",
+    ));
+    assert!(
+        problem.message.contains("health checks of https://"),
+        "{problem:?}"
+    );
+
+    let problem = only_problem(
+        "services:\n  - name: s\n    upstream: ftp://127.0.0.1:1\n    routes:\n      - name: r\n        paths: [/]\n",
+    );
+    assert!(
+        problem.message.contains("http:// or https://"),
+        "{problem:?}"
+    );
+}
+
+#[test]
+fn the_upstream_protocol_is_http1_unless_h2_or_h2c_fits_the_targets() {
+    use crate::config::UpstreamProtocol;
+    let plain = Config::parse("t.yaml", &service("")).unwrap();
+    assert_eq!(plain.services[0].upstream.protocol, UpstreamProtocol::Http1);
+    let h2c = Config::parse("t.yaml", &service("      protocol: h2c\n")).unwrap();
+    assert_eq!(h2c.services[0].upstream.protocol, UpstreamProtocol::H2c);
+    let h2 = Config::parse("t.yaml", &secure("      protocol: h2\n")).unwrap();
+    let upstream = &h2.services[0].upstream;
+    assert_eq!(upstream.protocol, UpstreamProtocol::H2);
+    assert_eq!(
+        upstream.tls.as_ref().unwrap().client.alpn_protocols,
+        [b"h2".to_vec()]
+    );
+
+    let problem = only_problem(&service("      protocol: h2\n"));
+    assert_eq!((problem.line, problem.column), (5, 17), "{problem:?}");
+    assert!(
+        problem.message.contains("`h2` needs https:// targets"),
+        "{problem:?}"
+    );
+    let problem = only_problem(&secure("      protocol: h2c\n"));
+    assert!(
+        problem.message.contains("`h2c` needs http:// targets"),
+        "{problem:?}"
+    );
+    let problem = only_problem(&service(
+        "      protocol: h2c\n      health_check: {path: /health}\n",
+    ));
+    assert!(
+        problem.message.contains("not with `protocol: h2c`"),
+        "{problem:?}"
+    );
+    let problem = only_problem(&service("      protocol: http3\n"));
+    assert!(
+        problem.message.contains("expected `http1`, `h2` or `h2c`"),
+        "{problem:?}"
+    );
+}

@@ -5,6 +5,7 @@
 //! the upstream's next bytes; an upstream silent longer ends the body with an error,
 //! and with it the client's connection (its response has begun).
 
+use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -35,6 +36,9 @@ pub enum UpstreamBodyError {
         "upstream_timeout: the upstream sent nothing for read_timeout in the middle of the body"
     )]
     TimedOut,
+    /// The HTTP/2 stream was reset or its connection failed.
+    #[error("the upstream HTTP/2 stream failed: {0}")]
+    H2(#[from] h2::Error),
 }
 
 /// How the rest of a streamed body is delimited.
@@ -58,6 +62,19 @@ pub struct UpstreamBody {
 enum Inner {
     Whole(Option<Bytes>),
     Streamed(Box<Streamed>),
+    H2(Box<H2Body>),
+}
+
+/// A body arriving on an HTTP/2 stream ([`super::h2_client`]).
+#[derive(Debug)]
+struct H2Body {
+    received: h2::RecvStream,
+    /// The stream has ended (trailers read, or none came).
+    done: bool,
+    read_timeout: Duration,
+    /// Fires when the upstream has sent nothing for `read_timeout`.
+    silence: Pin<Box<tokio::time::Sleep>>,
+    outstanding: Option<Outstanding>,
 }
 
 #[derive(Debug)]
@@ -81,11 +98,26 @@ impl UpstreamBody {
         }
     }
 
+    /// A body arriving on an HTTP/2 stream, data then trailers; each wait for the next
+    /// frame at most `read_timeout`.
+    pub fn h2(received: h2::RecvStream, read_timeout: Duration) -> UpstreamBody {
+        let done = received.is_end_stream();
+        UpstreamBody {
+            inner: Inner::H2(Box::new(H2Body {
+                received,
+                done,
+                read_timeout,
+                silence: Box::pin(tokio::time::sleep(read_timeout)),
+                outstanding: None,
+            })),
+        }
+    }
+
     /// The length of a body read whole with the head; `None` for a streamed body.
     pub fn whole_length(&self) -> Option<u64> {
         match &self.inner {
             Inner::Whole(data) => Some(data.as_ref().map_or(0, |data| data.len() as u64)),
-            Inner::Streamed(_) => None,
+            Inner::Streamed(_) | Inner::H2(_) => None,
         }
     }
 
@@ -94,7 +126,7 @@ impl UpstreamBody {
     pub fn take_whole(&mut self) -> Option<Bytes> {
         match &mut self.inner {
             Inner::Whole(data) => Some(data.take().unwrap_or_default()),
-            Inner::Streamed(_) => None,
+            Inner::Streamed(_) | Inner::H2(_) => None,
         }
     }
 
@@ -125,10 +157,12 @@ impl UpstreamBody {
     /// Keeps the request counted as under way on its target (least outstanding) until a
     /// streamed body ends; a body read whole with the head lets it go at once.
     pub fn hold(&mut self, outstanding: Option<Outstanding>) {
-        if let Inner::Streamed(streamed) = &mut self.inner {
-            if streamed.connection.is_some() {
+        match &mut self.inner {
+            Inner::Streamed(streamed) if streamed.connection.is_some() => {
                 streamed.outstanding = outstanding;
             }
+            Inner::H2(body) if !body.done => body.outstanding = outstanding,
+            _ => {}
         }
     }
 }
@@ -219,6 +253,42 @@ impl Streamed {
     }
 }
 
+impl H2Body {
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, UpstreamBodyError>>> {
+        if self.done {
+            self.outstanding = None;
+            return Poll::Ready(None);
+        }
+        match super::h2_client::poll_response_frame(&mut self.received, &mut self.done, cx) {
+            Poll::Ready(frame) => {
+                let deadline = tokio::time::Instant::now() + self.read_timeout;
+                self.silence.as_mut().reset(deadline);
+                if self.done || frame.is_none() {
+                    self.done = true;
+                    self.outstanding = None;
+                }
+                Poll::Ready(frame.map(|frame| frame.map_err(UpstreamBodyError::from)))
+            }
+            Poll::Pending => {
+                if self.silence.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.done = true;
+                self.outstanding = None;
+                tracing::warn!(
+                    denial = "upstream_timeout",
+                    timeout = ?self.read_timeout,
+                    "the upstream went silent in the middle of an HTTP/2 response body"
+                );
+                Poll::Ready(Some(Err(UpstreamBodyError::TimedOut)))
+            }
+        }
+    }
+}
+
 impl Body for UpstreamBody {
     type Data = Bytes;
     type Error = UpstreamBodyError;
@@ -228,6 +298,7 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, UpstreamBodyError>>> {
         let data = match &mut self.get_mut().inner {
+            Inner::H2(body) => return body.poll_frame(cx),
             Inner::Whole(data) => Poll::Ready(data.take().map(Ok)),
             Inner::Streamed(streamed) => {
                 let data = streamed.poll_data(cx);
@@ -244,6 +315,7 @@ impl Body for UpstreamBody {
         match &self.inner {
             Inner::Whole(data) => data.is_none(),
             Inner::Streamed(streamed) => streamed.connection.is_none(),
+            Inner::H2(body) => body.done,
         }
     }
 
@@ -259,6 +331,8 @@ impl Body for UpstreamBody {
                 Delimiter::Length(_) => SizeHint::with_exact(0),
                 _ => SizeHint::default(),
             },
+            Inner::H2(body) if body.done => SizeHint::with_exact(0),
+            Inner::H2(_) => SizeHint::default(),
         }
     }
 }

@@ -68,6 +68,8 @@ fn upstream(targets: Vec<Target>, failover: Failover) -> Upstream {
             ..failover
         },
         health_check: None,
+        tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     })
 }
@@ -250,6 +252,8 @@ fn least_outstanding(address: std::net::SocketAddr) -> Upstream {
         send_timeout: Duration::from_secs(2),
         failover: Failover::default(),
         health_check: None,
+        tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     })
 }
@@ -367,6 +371,8 @@ async fn a_target_whose_probe_answers_slow_starts() {
             ..Failover::default()
         },
         health_check: None,
+        tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     });
     assert_eq!(send(&upstream, Method::GET).await, (Ok(StatusCode::OK), 2));
@@ -413,6 +419,8 @@ fn a_target_its_checker_holds_down_is_skipped_unless_every_target_is_down() {
         send_timeout: Duration::from_secs(1),
         failover: Failover::default(),
         health_check: None,
+        tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     };
     let verdicts = [

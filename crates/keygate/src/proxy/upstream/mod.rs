@@ -25,12 +25,14 @@
 mod active_health;
 mod balance;
 mod body;
+mod h2_client;
 mod health;
 mod named;
 mod pool;
 pub mod request_head;
 mod resolve;
 pub mod response_head;
+mod stream;
 
 use std::future::poll_fn;
 use std::io;
@@ -52,7 +54,7 @@ pub use body::{UpstreamBody, UpstreamBodyError};
 pub use named::{CurrentUpstream, ServiceUpstream};
 
 use super::error::ProxyError;
-use crate::config::{Failover, RetryOn, Target, UpstreamSettings};
+use crate::config::{Failover, RetryOn, Target, UpstreamProtocol, UpstreamSettings};
 use crate::proxy::chunked::ChunkedDecoder;
 use balance::{bit, Balancer};
 use body::Delimiter;
@@ -61,6 +63,7 @@ use pool::{Connection, ConnectionPool};
 use request_head::{body_framing, write_body_end, write_body_piece, write_head};
 pub use request_head::{AsSent, FieldRewrite, RequestPath};
 use response_head::{Framing, ResponseHead};
+use stream::{TlsTarget, UpstreamStream};
 
 /// A response head larger than this is refused (`502`).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -86,6 +89,10 @@ pub struct UpstreamTarget {
     /// Its health checker's verdict, when the service has health checks. The addresses
     /// of a target named by host name share the name's checker.
     active: Option<Arc<ActiveHealth>>,
+    /// For an `https://` target: how its TLS connections are made.
+    tls: Option<TlsTarget>,
+    /// With `protocol: h2` or `h2c`: the target's HTTP/2 connection.
+    h2: Option<Arc<h2_client::H2Connection>>,
 }
 
 impl UpstreamTarget {
@@ -281,11 +288,7 @@ impl Upstream {
             .iter()
             .enumerate()
             .map(|(configured, target)| {
-                let address = format!(
-                    "{}:{}",
-                    target.authority.host(),
-                    target.authority.port_u16().unwrap_or(80)
-                );
+                let address = format!("{}:{}", target.authority.host(), target.port());
                 let active = active.get(configured).cloned().flatten();
                 Placed {
                     target,
@@ -330,6 +333,7 @@ impl Upstream {
                 } = placed;
                 let host_header = HeaderValue::from_str(target.authority.as_str())
                     .unwrap_or_else(|_| HeaderValue::from_static(""));
+                let tls = tls_target(settings, target);
                 let kept = previous.and_then(|previous| {
                     previous.targets.iter().find(|old| {
                         old.address == address
@@ -349,6 +353,9 @@ impl Upstream {
                     health: kept.map_or_else(Arc::default, |old| old.health.clone()),
                     active,
                     configured,
+                    tls,
+                    h2: (settings.protocol != UpstreamProtocol::Http1)
+                        .then(|| kept.and_then(|old| old.h2.clone()).unwrap_or_default()),
                 }
             })
             .collect::<Vec<_>>();
@@ -563,6 +570,9 @@ impl Upstream {
         B::Error: std::fmt::Display,
         R: FieldRewrite + Sync + ?Sized,
     {
+        if let Some(h2) = &target.h2 {
+            return self.try_h2(target, h2, outgoing, body).await;
+        }
         let mut fresh_only = false;
         loop {
             let slot = target.pool.admit().await.map_err(|_| Failure::busy())?;
@@ -586,31 +596,115 @@ impl Upstream {
         }
     }
 
-    /// Opens a connection to `target`, trying each of its addresses in turn, within
-    /// `connect_timeout`.
+    /// One try on `target` over its HTTP/2 connection (made first if none is open): a
+    /// stream of its own, the body sent as it comes, the response streamed back with
+    /// its trailers.
+    async fn try_h2<B, R>(
+        &self,
+        target: &UpstreamTarget,
+        h2: &h2_client::H2Connection,
+        outgoing: &Outgoing<'_, R>,
+        body: &mut Option<B>,
+    ) -> Result<Response<UpstreamBody>, Failure>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+        R: FieldRewrite + Sync + ?Sized,
+    {
+        let sender = h2
+            .sender(self.open_stream(target), self.connect_timeout)
+            .await?;
+        let request = h2_client::request_head(
+            outgoing.head,
+            outgoing.path,
+            outgoing.rewrite,
+            target.tls.is_some(),
+        )?;
+        let pending = body.take().filter(|body| !body.is_end_stream());
+        h2_client::exchange(
+            sender,
+            request,
+            pending,
+            self.send_timeout,
+            self.read_timeout,
+        )
+        .await
+    }
+
+    /// A new connection to `target` ([`Upstream::open_stream`]) with its buffers.
     async fn connect(&self, target: &UpstreamTarget) -> Result<Connection, Failure> {
+        self.open_stream(target).await.map(Connection::new)
+    }
+
+    /// Opens a connection to `target`, trying each of its addresses in turn, and for an
+    /// `https://` target makes the TLS handshake, all within `connect_timeout`. A refused
+    /// handshake is logged as a warning with its reason (the certificate expired, names
+    /// another host, comes from an unknown issuer).
+    async fn open_stream(&self, target: &UpstreamTarget) -> Result<UpstreamStream, Failure> {
         let connecting = async {
             let mut last_error = None;
-            for address in tokio::net::lookup_host(target.address.as_str()).await? {
+            let lookup = tokio::net::lookup_host(target.address.as_str()).await;
+            for address in lookup.map_err(Refused::Tcp)? {
                 match TcpStream::connect(address).await {
-                    Ok(stream) => return Ok(stream),
+                    Ok(stream) => {
+                        let _ = stream.set_nodelay(true);
+                        return match &target.tls {
+                            None => Ok(UpstreamStream::Plain(stream)),
+                            Some(tls) => tls.handshake(stream).await.map_err(Refused::Tls),
+                        };
+                    }
                     Err(error) => last_error = Some(error),
                 }
             }
-            Err(last_error.unwrap_or_else(|| io::Error::other("the upstream host has no address")))
+            let error =
+                last_error.unwrap_or_else(|| io::Error::other("the upstream host has no address"));
+            Err(Refused::Tcp(error))
         };
         match tokio::time::timeout(self.connect_timeout, connecting).await {
             Err(_) => Err(Failure::connect(ProxyError::UpstreamTimeout)),
-            Ok(Err(error)) => {
+            Ok(Err(Refused::Tcp(error))) => {
                 tracing::debug!(%error, target = %target.address, "upstream connect failed");
                 Err(Failure::connect(ProxyError::UpstreamConnect))
             }
-            Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                Ok(Connection::new(stream))
+            Ok(Err(Refused::Tls(error))) => {
+                let server_name = target.tls.as_ref().map(|tls| tls.server_name.to_str());
+                tracing::warn!(
+                    target = %target.address,
+                    server_name = server_name.as_deref().unwrap_or(""),
+                    reason = %error,
+                    "upstream TLS handshake failed"
+                );
+                Err(Failure::connect(ProxyError::UpstreamTls))
             }
+            Ok(Ok(stream)) => Ok(stream),
         }
     }
+}
+
+/// Why no connection was made.
+enum Refused {
+    /// The TCP connection (or the host's lookup) failed.
+    Tcp(io::Error),
+    /// The TLS handshake failed.
+    Tls(io::Error),
+}
+
+/// How an `https://` target is spoken to: the service's TLS client configuration, and
+/// `server_name` or else the target's host as the name its certificate must hold. `None`
+/// for an `http://` target.
+fn tls_target(settings: &UpstreamSettings, target: &Target) -> Option<TlsTarget> {
+    if target.scheme != http::uri::Scheme::HTTPS {
+        return None;
+    }
+    let tls = settings.tls.as_ref()?;
+    let server_name = tls
+        .server_name
+        .clone()
+        .or_else(|| crate::tls::upstream::server_name(target.authority.host()))?;
+    Some(TlsTarget {
+        connector: tokio_rustls::TlsConnector::from(tls.client.clone()),
+        server_name,
+    })
 }
 
 /// RFC 9110 §9.2.2: methods a client may repeat without changing the outcome.
@@ -753,6 +847,21 @@ fn poll_write_out(
                 *written += count;
                 connection.progressed();
             }
+            Poll::Ready(Err(error)) => {
+                return Poll::Ready(Err(Failure::connection_lost("writing to", error, true)))
+            }
+            Poll::Pending => {
+                return connection.poll_silence(cx, limit).map(|()| {
+                    tracing::debug!("the upstream took no request bytes for send_timeout");
+                    Err(Failure::timeout())
+                });
+            }
+        }
+    }
+    // TLS may hold records back until flushed; for plain TCP this is a no-op.
+    if connection.stream.is_tls() {
+        match Pin::new(&mut connection.stream).poll_flush(cx) {
+            Poll::Ready(Ok(())) => {}
             Poll::Ready(Err(error)) => {
                 return Poll::Ready(Err(Failure::connection_lost("writing to", error, true)))
             }

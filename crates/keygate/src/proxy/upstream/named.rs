@@ -208,9 +208,9 @@ fn ip_literal(target: &Target) -> Option<IpAddr> {
     host.parse().ok()
 }
 
-/// The target's port (80 when the URL has none).
+/// The target's port (80 or 443 when the URL has none).
 fn port(target: &Target) -> u16 {
-    target.authority.port_u16().unwrap_or(80)
+    target.port()
 }
 
 #[cfg(test)]
@@ -239,6 +239,8 @@ mod tests {
             failover: crate::config::Failover::default(),
             pool: crate::config::PoolLimits::default(),
             health_check: None,
+            tls: None,
+            protocol: crate::config::UpstreamProtocol::Http1,
         }
     }
 

@@ -15,14 +15,14 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 
+use super::stream::UpstreamStream;
 use crate::config::PoolLimits;
 
 use crate::proxy::read_buffer::poll_fill;
@@ -38,7 +38,7 @@ const IDLE_TIMER: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Debug)]
 pub struct Connection {
     /// The socket.
-    pub stream: TcpStream,
+    pub stream: UpstreamStream,
     /// Bytes read from the upstream and not consumed yet.
     pub buffer: BytesMut,
     /// The request being written (head, and the body's first piece).
@@ -54,7 +54,7 @@ pub struct Connection {
 
 impl Connection {
     /// A fresh connection.
-    pub fn new(stream: TcpStream) -> Connection {
+    pub fn new(stream: UpstreamStream) -> Connection {
         Connection {
             stream,
             buffer: BytesMut::new(),
@@ -105,19 +105,9 @@ impl Connection {
         poll_fill(&mut self.stream, &mut self.buffer, cx)
     }
 
-    /// Whether an idle connection can carry a request: the upstream has neither closed
-    /// it nor sent anything unasked. Costs a system call only when the socket has become
-    /// readable since the last response.
-    fn is_reusable(&self) -> bool {
-        let mut cx = Context::from_waker(Waker::noop());
-        match self.stream.poll_read_ready(&mut cx) {
-            Poll::Pending => true,
-            Poll::Ready(Err(_)) => false,
-            Poll::Ready(Ok(())) => {
-                let mut probe = [0u8; 1];
-                matches!(self.stream.try_read(&mut probe), Err(error) if error.kind() == io::ErrorKind::WouldBlock)
-            }
-        }
+    /// Whether an idle connection can carry a request ([`UpstreamStream::is_reusable`]).
+    fn is_reusable(&mut self) -> bool {
+        self.stream.is_reusable(&mut self.buffer)
     }
 }
 
@@ -192,7 +182,7 @@ impl ConnectionPool {
     }
 
     /// Whether an idle connection may still carry a request at `now`.
-    fn usable(&self, connection: &Connection, now: Instant) -> bool {
+    fn usable(&self, connection: &mut Connection, now: Instant) -> bool {
         !self.expired(connection, now) && connection.is_reusable()
     }
 
@@ -200,8 +190,8 @@ impl ConnectionPool {
     pub fn take(&self) -> Option<Connection> {
         let now = Instant::now();
         let mut shelf = self.shelf();
-        while let Some(connection) = shelf.pop_back() {
-            if self.usable(&connection, now) {
+        while let Some(mut connection) = shelf.pop_back() {
+            if self.usable(&mut connection, now) {
                 return Some(connection);
             }
         }
@@ -235,7 +225,7 @@ impl ConnectionPool {
     pub fn sweep(&self) {
         let now = Instant::now();
         self.shelf()
-            .retain(|connection| self.usable(connection, now));
+            .retain_mut(|connection| self.usable(connection, now));
     }
 
     /// Idle connections on this thread's shelf (for tests).

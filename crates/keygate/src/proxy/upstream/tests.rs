@@ -61,6 +61,8 @@ async fn scripted_upstream(script: Script) -> (Upstream, Arc<Seen>) {
         send_timeout: Duration::from_secs(5),
         failover: Failover::default(),
         health_check: None,
+        tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     };
     (Upstream::new(&settings), seen)
@@ -290,7 +292,10 @@ async fn connection_closing_on_the_next_request(
         let read = peer.read(&mut buffer).await.unwrap_or(0);
         let _ = said.send(read > 0);
     });
-    (Connection::new(client), heard)
+    (
+        Connection::new(super::stream::UpstreamStream::Plain(client)),
+        heard,
+    )
 }
 
 #[tokio::test]
@@ -444,6 +449,8 @@ where
         send_timeout: limit,
         failover: Failover::default(),
         health_check: None,
+        tls: None,
+        protocol: crate::config::UpstreamProtocol::Http1,
         pool: PoolLimits::default(),
     };
     Upstream::new(&settings)

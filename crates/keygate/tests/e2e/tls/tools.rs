@@ -62,6 +62,38 @@ impl Ca {
         names: &[&str],
         usage: ExtendedKeyUsagePurpose,
     ) -> (PathBuf, PathBuf) {
+        self.issue_params(dir, stem, common_name, names, usage, |_| {})
+    }
+
+    /// [`Ca::issue`] for a certificate that expired in 2021.
+    pub(super) fn issue_expired(
+        &self,
+        dir: &Path,
+        stem: &str,
+        names: &[&str],
+    ) -> (PathBuf, PathBuf) {
+        self.issue_params(
+            dir,
+            stem,
+            stem,
+            names,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            |params| {
+                params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            },
+        )
+    }
+
+    fn issue_params(
+        &self,
+        dir: &Path,
+        stem: &str,
+        common_name: &str,
+        names: &[&str],
+        usage: ExtendedKeyUsagePurpose,
+        adjust: impl FnOnce(&mut CertificateParams),
+    ) -> (PathBuf, PathBuf) {
         let key = KeyPair::generate().unwrap();
         let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
         let mut params = CertificateParams::new(names).unwrap();
@@ -69,6 +101,7 @@ impl Ca {
             .distinguished_name
             .push(DnType::CommonName, common_name);
         params.extended_key_usages = vec![usage];
+        adjust(&mut params);
         let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
         let (cert_path, key_path) = (
             dir.join(format!("{stem}.crt")),

@@ -1,0 +1,63 @@
+"""The gRPC test upstream: the Echo service of echo.proto over h2c with grpcio.
+
+Compiles echo.proto at start (grpcio-tools) into a temporary directory, listens on
+127.0.0.1 on a free port, prints `listening on PORT` and serves until killed. With
+`--tls CERT KEY` it serves over TLS (ALPN h2) with that certificate instead. Each call
+sends back the metadata `seen-apikey` (the `apikey` it received, or `none`) as initial
+metadata and a trailer `echo-trailer: done`.
+"""
+
+import os
+import sys
+import tempfile
+from concurrent import futures
+
+import grpc
+from grpc_tools import protoc
+
+here = os.path.dirname(os.path.abspath(__file__))
+out = tempfile.mkdtemp(prefix="keygate-grpc-")
+if protoc.main(["protoc", f"-I{here}", f"--python_out={out}", f"--grpc_python_out={out}", os.path.join(here, "echo.proto")]) != 0:
+    sys.exit("protoc failed")
+sys.path.insert(0, out)
+
+import echo_pb2  # noqa: E402
+import echo_pb2_grpc  # noqa: E402
+
+
+def seen_key(context):
+    return dict(context.invocation_metadata()).get("apikey", "none")
+
+
+class Echo(echo_pb2_grpc.EchoServicer):
+    def Unary(self, request, context):
+        if request.text == "fail":
+            # Before any metadata: a trailers-only answer.
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "fail was asked for")
+        context.send_initial_metadata((("seen-apikey", seen_key(context)),))
+        context.set_trailing_metadata((("echo-trailer", "done"),))
+        return echo_pb2.Message(text=request.text[::-1])
+
+    def Bidi(self, requests, context):
+        context.send_initial_metadata((("seen-apikey", seen_key(context)),))
+        context.set_trailing_metadata((("echo-trailer", "done"),))
+        for request in requests:
+            yield echo_pb2.Message(text=request.text.upper())
+
+
+def main():
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    echo_pb2_grpc.add_EchoServicer_to_server(Echo(), server)
+    if len(sys.argv) == 4 and sys.argv[1] == "--tls":
+        with open(sys.argv[2], "rb") as cert, open(sys.argv[3], "rb") as key:
+            credentials = grpc.ssl_server_credentials(((key.read(), cert.read()),))
+        port = server.add_secure_port("127.0.0.1:0", credentials)
+    else:
+        port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(f"listening on {port}", flush=True)
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    main()
