@@ -241,3 +241,17 @@ pub struct Page {
     /// At most this many (1–1000; 0 means 100).
     pub limit: usize,
 }
+
+/// One durable usage counter (a quota's or a key's credits), as kept in the store: nodes
+/// count in memory and add their deltas to it in batches, never once per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterRow {
+    /// What is counted: a stable 64-bit hash of the limit and the value it counts by.
+    pub subject: i64,
+    /// The start of the counter's window (ms since the epoch; 0 for no window).
+    pub window: Millis,
+    /// Units counted: the total when read, the delta to add when written.
+    pub used: i64,
+    /// After this time the counter is of no use (its window is over): loads skip it.
+    pub keep_until: Millis,
+}

@@ -44,7 +44,7 @@ pub use self::listener::Listener;
 use self::pool::{Conn, Pool};
 use self::writes::Tx;
 use crate::{
-    BatchOp, Change, ConsumerRecord, Entity, KeyRecord, Millis, Origin, Page, Result,
+    BatchOp, Change, ConsumerRecord, CounterRow, Entity, KeyRecord, Millis, Origin, Page, Result,
     ServiceRecord, Store, StoreError, SubscriptionRecord, SubscriptionStatus, Written,
 };
 
@@ -717,6 +717,55 @@ impl Store for PostgresStore {
                 )
                 .or_store()
                 .map(drop)
+        })
+    }
+
+    /// One statement; rows are locked in (subject, window) order so two nodes adding at
+    /// once cannot deadlock, and each adds its delta to what the other wrote.
+    fn add_counts(&self, deltas: &[CounterRow], now: Millis) -> Result<()> {
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let mut sorted: Vec<CounterRow> = deltas.to_vec();
+        sorted.sort_by_key(|row| (row.subject, row.window));
+        let subjects: Vec<i64> = sorted.iter().map(|row| row.subject).collect();
+        let windows: Vec<i64> = sorted.iter().map(|row| row.window).collect();
+        let used: Vec<i64> = sorted.iter().map(|row| row.used).collect();
+        let keep: Vec<i64> = sorted.iter().map(|row| row.keep_until).collect();
+        self.read(|client| {
+            client
+                .execute(
+                    "INSERT INTO counters AS c (subject, window_start, used, keep_until, updated_at) \
+                     SELECT s, w, u, k, $5 FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[]) \
+                     AS d(s, w, u, k) ORDER BY s, w \
+                     ON CONFLICT (subject, window_start) DO UPDATE SET \
+                     used = c.used + EXCLUDED.used, updated_at = EXCLUDED.updated_at, \
+                     keep_until = greatest(c.keep_until, EXCLUDED.keep_until)",
+                    &[&subjects, &windows, &used, &keep, &now],
+                )
+                .or_store()
+                .map(drop)
+        })
+    }
+
+    fn counts(&self, changed_since: Millis, now: Millis) -> Result<Vec<CounterRow>> {
+        self.read(|client| {
+            let rows = client
+                .query(
+                    "SELECT subject, window_start, used, keep_until FROM counters \
+                     WHERE updated_at >= $1 AND keep_until > $2",
+                    &[&changed_since, &now],
+                )
+                .or_store()?;
+            Ok(rows
+                .iter()
+                .map(|row| CounterRow {
+                    subject: row.get(0),
+                    window: row.get(1),
+                    used: row.get(2),
+                    keep_until: row.get(3),
+                })
+                .collect())
         })
     }
 }
