@@ -29,8 +29,10 @@ pub struct KeyLimit {
     pub window: u64,
     /// Calls left now.
     pub remaining: u64,
-    /// Seconds until the whole count is back.
+    /// Seconds until the whole count is back (0 for credits without a refill).
     pub reset: u64,
+    /// `rate`, `quota` or `credits`.
+    pub kind: &'static str,
 }
 
 /// The limits of `key` (and of `service`, when named) with their remaining counts.
@@ -99,7 +101,7 @@ fn view(
     service: &str,
     plan: Option<&str>,
 ) -> KeyLimit {
-    let report = limit_check::peek(&state.limiter, limit, caller);
+    let report = limit_check::peek(&state.limiter, &state.counters, limit, caller);
     KeyLimit {
         name: report.name.to_string(),
         service: service.to_owned(),
@@ -108,5 +110,6 @@ fn view(
         window: report.window,
         remaining: report.remaining,
         reset: report.reset,
+        kind: if limit.quota.is_some() { "quota" } else { "rate" },
     }
 }

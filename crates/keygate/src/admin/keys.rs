@@ -513,9 +513,17 @@ pub async fn verify(
         }
         _ => Vec::new(),
     };
-    let code = match limits.iter().any(|limit| limit.remaining == 0) {
-        true => "RATE_LIMITED",
-        false => code,
+    let spent = |kinds: &[&str]| {
+        limits
+            .iter()
+            .any(|limit| limit.remaining == 0 && kinds.contains(&limit.kind))
+    };
+    let code = if spent(&["quota", "credits"]) {
+        "USAGE_EXCEEDED"
+    } else if spent(&["rate"]) {
+        "RATE_LIMITED"
+    } else {
+        code
     };
     Json(Verdict {
         valid: code == "VALID",

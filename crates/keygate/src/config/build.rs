@@ -27,7 +27,7 @@ use super::{
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
-use super::{ClusterSettings, DnsSettings, PoolLimits};
+use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings};
 use balance::target_entry;
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
@@ -258,6 +258,9 @@ impl Checker<'_> {
                 reconcile_interval: self.duration(file.cluster.reconcile_interval.as_ref(), 10),
             },
             dns: self.dns(&file.dns),
+            quotas: QuotaSettings {
+                flush_interval: self.duration(file.quotas.flush_interval.as_ref(), 1),
+            },
         }
     }
 

@@ -56,6 +56,8 @@ pub struct Config {
     pub cluster: ClusterSettings,
     /// How upstream host names are resolved.
     pub dns: DnsSettings,
+    /// How quota and credit counts are kept in the store.
+    pub quotas: QuotaSettings,
 }
 
 /// `dns:` — how upstream targets named by host name are resolved and kept up to date.
@@ -89,6 +91,22 @@ pub struct ClusterSettings {
     /// How often the node catches up with the store even when no notification came, so a
     /// lost notification costs at most this long (default 10 s).
     pub reconcile_interval: Duration,
+}
+
+/// `quotas:` — how the durable counts of quotas and credits are kept in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaSettings {
+    /// How often this node adds its counts to the store and reads every node's back
+    /// (default 1 s): a crash loses at most this long of counts.
+    pub flush_interval: Duration,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> QuotaSettings {
+        QuotaSettings {
+            flush_interval: Duration::from_secs(1),
+        }
+    }
 }
 
 /// `admin:` — where the admin API listens and how callers prove who they are.

@@ -245,6 +245,7 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
     vec![
         ("## `proxy`", vec![field("proxy")]),
         ("## `cluster`", vec![field("cluster")]),
+        ("## `quotas`", vec![field("quotas")]),
         ("## `dns`", vec![field("dns")]),
         ("## `admin`", vec![field("admin")]),
         ("## `defaults`", vec![field("defaults")]),

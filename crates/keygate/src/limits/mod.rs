@@ -3,10 +3,13 @@
 //! `limit_check` decides per request which limits apply and what they count by;
 //! docs/limits.md describes the behaviour.
 //!
-//! Not here yet, and meant to build on this: quotas and credits kept in the store (a
-//! second kind of [`Limit`] whose counter is durable), and rate limits shared across
-//! nodes (a [`Limiter`] whose subjects are also synchronised through Redis).
+//! Quotas (a [`Limit`] with a calendar `quota` period) and credits count in
+//! [`Counters`], kept durably in the store by [`flush`].
 
+pub mod calendar;
+pub mod counters;
+pub mod credits;
+pub mod flush;
 mod gcra;
 mod table;
 
@@ -15,6 +18,9 @@ use std::sync::Arc;
 use http::header::HeaderName;
 
 pub use gcra::{Outcome, Rate};
+pub use calendar::Period;
+pub use counters::Counters;
+pub use credits::{Credits, Refill};
 pub use table::{Limiter, SubjectKind};
 
 /// The window of a limit.
@@ -102,6 +108,9 @@ pub struct Limit {
     pub id: u64,
     /// The rate GCRA checks against.
     pub rate: Rate,
+    /// For a quota: its calendar period. A quota counts durably (in [`Counters`], kept in
+    /// the store and shared by every node) instead of in the rate limiter.
+    pub quota: Option<Period>,
 }
 
 impl Limit {
@@ -125,7 +134,27 @@ impl Limit {
             by,
             callers,
             id,
+            quota: None,
         }
+    }
+
+    /// A quota of `count` per calendar `period`; `owner` names where it is defined (its
+    /// count left out, so a changed count keeps what was used).
+    pub fn quota(
+        name: Arc<str>,
+        count: u64,
+        period: Period,
+        by: LimitBy,
+        callers: Callers,
+        owner: &str,
+    ) -> Limit {
+        let per = match period {
+            Period::Day => Window::Day,
+            Period::Month => Window::Month,
+        };
+        let mut limit = Limit::new(name, count, per, by, callers, owner);
+        limit.quota = Some(period);
+        limit
     }
 }
 

@@ -573,7 +573,8 @@ fn limit(
     record: &AccessRecord,
 ) -> Result<Option<LimitReport>, ProxyError> {
     let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
-    if route.limits.is_empty() && plan.is_empty() {
+    let extras = caller.as_ref().and_then(|caller| caller.key.extras.as_ref());
+    if route.limits.is_empty() && plan.is_empty() && extras.is_none() {
         return Ok(None);
     }
     let who = limit_check::Caller {
@@ -584,7 +585,8 @@ fn limit(
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
         headers: &request.headers,
     };
-    limit_check::check(&state.limiter, route, plan, &who).map_err(ProxyError::RateLimited)
+    limit_check::check(&state.limiter, &state.counters, route, plan, &who)
+        .map_err(ProxyError::RateLimited)
 }
 
 /// Where an admitted request goes: the snapshot it was admitted on, and its service's

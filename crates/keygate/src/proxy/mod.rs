@@ -12,6 +12,7 @@ pub mod handler;
 pub mod health_checks;
 pub mod key_source;
 pub mod limit_check;
+pub mod quota_check;
 pub mod limit_headers;
 pub mod number_text;
 pub mod path_normal;

@@ -293,6 +293,7 @@ fn key_entry(row: &KeyRow, consumer: &ConsumerRow) -> KeyEntry {
             subscriptions: consumer.subscriptions.clone(),
         },
         last_used_s: row.last_used_s.load(std::sync::atomic::Ordering::Relaxed),
+        extras: None,
     }
 }
 

@@ -28,6 +28,7 @@ mod normalise;
 mod one_process;
 mod partial_heads;
 mod plans;
+mod quotas;
 mod pool_limits;
 mod postgres_errors;
 mod readme_curls;
