@@ -71,6 +71,9 @@ pub struct KeyRecord {
     /// Whether this is its consumer's shared key: the one key of every subscription
     /// created with [`KeyMode::Shared`].
     pub shared: bool,
+    /// The key's own limits and credits, as the admin API's JSON (`{"limits": [...],
+    /// "credits": {...}}`); `None` for none. The gateway reads it; the store keeps it.
+    pub limits: Option<String>,
 }
 
 /// Where a subscription stands. Only accepted subscriptions let a key through.

@@ -308,7 +308,8 @@ fn bulk_insert_keys(tx: &mut Tx<'_>, keys: &[KeyRecord]) -> Result<()> {
     let created: Vec<i64> = keys.iter().map(|k| k.created_at).collect();
     let subscriptions: Vec<Option<&str>> = keys.iter().map(|k| k.subscription.as_deref()).collect();
     let shared: Vec<bool> = keys.iter().map(|k| k.shared).collect();
-    let params: [&(dyn ToSql + Sync); 14] = [
+    let limits: Vec<Option<&str>> = keys.iter().map(|k| k.limits.as_deref()).collect();
+    let params: [&(dyn ToSql + Sync); 15] = [
         &ids,
         &consumers,
         &hashes,
@@ -323,6 +324,7 @@ fn bulk_insert_keys(tx: &mut Tx<'_>, keys: &[KeyRecord]) -> Result<()> {
         &column(|k| k.last_used_at),
         &subscriptions,
         &shared,
+        &limits,
     ];
     tx.inner
         .execute(
@@ -331,7 +333,7 @@ fn bulk_insert_keys(tx: &mut Tx<'_>, keys: &[KeyRecord]) -> Result<()> {
                 key_columns!(),
                 ") SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], \
                  $5::bool[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::int8[], \
-                 $11::int8[], $12::int8[], $13::text[], $14::bool[])"
+                 $11::int8[], $12::int8[], $13::text[], $14::bool[], $15::text[])"
             ),
             &params,
         )

@@ -146,7 +146,7 @@ impl Store for SqliteStore {
             }
             tx.prepare_cached(
                 "UPDATE keys SET active = ?2, description = ?3, labels = ?4, expires_at = ?5, \
-                 revoked_at = ?6 WHERE id = ?1",
+                 revoked_at = ?6, limits = ?7 WHERE id = ?1",
             )
             .or_store()?
             .execute(params![
@@ -156,6 +156,7 @@ impl Store for SqliteStore {
                 codec::to_json(&key.labels)?,
                 key.expires_at,
                 key.revoked_at,
+                key.limits,
             ])
             .or_store()?;
             let revision = bump_revision(tx)?;

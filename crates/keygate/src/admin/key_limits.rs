@@ -1,5 +1,5 @@
-//! The rate limits `/v1/verify` reports for a key: those of the plans its subscriptions
-//! are accepted to, and those of a named service, that count by the key, its consumer
+//! The limits `/v1/verify` reports for a key: its own limits and credits, those of the
+//! plans its subscriptions are accepted to, and those of a named service, that count by the key, its consumer
 //! or its subscription — with what is left of each now. Nothing is taken: a verification
 //! is not a call.
 
@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::limits::{Limit, LimitBy};
 use crate::proxy::limit_check::{self, Caller};
+use crate::proxy::quota_check;
 use crate::state::{KeyEntry, SharedState};
 
 /// One limit of the key, as `/v1/verify` shows it.
@@ -18,7 +19,8 @@ use crate::state::{KeyEntry, SharedState};
 pub struct KeyLimit {
     /// The limit's name.
     pub name: String,
-    /// The service it belongs to.
+    /// The service it belongs to; absent for the key's own limits and credits.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub service: String,
     /// The plan it belongs to, for a plan's limit.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,6 +91,33 @@ pub fn of(state: &SharedState, key: &KeyEntry, service: Option<&str>) -> Vec<Key
                     found.push(view(state, limit, &caller, &owner.name, None));
                 }
             }
+        }
+    }
+    if let Some(extras) = key.extras.as_deref() {
+        let caller = Caller {
+            key: Some(key),
+            subscription: None,
+            client: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            headers: &headers,
+        };
+        for limit in extras.limits.iter() {
+            let mut shown = view(state, limit, &caller, "", None);
+            shown.service.clear();
+            found.push(shown);
+        }
+        if let Some(credits) = &extras.credits {
+            let now = quota_check::now_ms();
+            let report = quota_check::credits_left(&state.counters, credits, key, now);
+            found.push(KeyLimit {
+                name: report.name.to_string(),
+                service: String::new(),
+                plan: None,
+                limit: report.count,
+                window: report.window,
+                remaining: report.remaining,
+                reset: report.reset,
+                kind: "credits",
+            });
         }
     }
     found

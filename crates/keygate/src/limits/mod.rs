@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod counters;
 pub mod credits;
 pub mod flush;
+pub mod key_doc;
 mod gcra;
 mod table;
 

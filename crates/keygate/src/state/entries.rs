@@ -86,6 +86,8 @@ pub struct KeyExtras {
     pub limits: Arc<[crate::limits::Limit]>,
     /// Its credits.
     pub credits: Option<crate::limits::Credits>,
+    /// The document they were built from (the store's `limits` column).
+    pub document: Box<str>,
 }
 
 /// A key's labels.

@@ -23,6 +23,10 @@ services:
     upstream: {url}
     limits: [{{count: {count}, per: day, by: key, kind: quota, name: daily}}]
     routes: [{{name: all, paths: ["/*"]}}]
+  - name: free
+    path_prefix: /free
+    upstream: {url}
+    routes: [{{name: all, paths: ["/*"]}}]
 consumers:
   - name: alice
     keys: [{{key: {ALICE}}}]
@@ -124,4 +128,131 @@ fn a_kill_9_loses_at_most_the_last_flush_interval() {
     );
     assert!(stored <= sent, "never more than was counted");
     assert!(lost <= recent, "lost {lost} > the {recent} calls of the last flush interval");
+}
+
+/// Creates a key of alice's through the admin API with the extra JSON fields `extra`.
+fn api_key(gateway: &Gateway, key: &str, extra: &str) -> String {
+    let created = gateway.admin(
+        "POST",
+        "/v1/consumers/alice/keys",
+        &format!(r#"{{"key": "{key}"{extra}}}"#),
+    );
+    assert_eq!(created.status, 201, "{created:?}");
+    created.json()["id"].as_str().expect("id").to_owned()
+}
+
+fn credits_left(gateway: &Gateway, key: &str) -> (String, u64) {
+    let verdict = gateway.admin("POST", "/v1/verify", &format!(r#"{{"key": "{key}"}}"#));
+    let verdict = verdict.json();
+    let limits = verdict["limits"].as_array().expect("limits").clone();
+    let credits = limits
+        .iter()
+        .find(|l| l["kind"] == "credits")
+        .unwrap_or_else(|| panic!("no credits in {verdict}"));
+    (
+        verdict["code"].as_str().unwrap_or_default().to_owned(),
+        credits["remaining"].as_u64().expect("remaining"),
+    )
+}
+
+#[test]
+fn credits_run_out_at_exactly_n_under_concurrent_calls_and_survive_a_restart() {
+    let echo = Echo::start("credits");
+    let dir = TempDir::new();
+    let path = dir.0.clone();
+    let text = config(&echo, 5, "1s");
+    let mut gateway = Gateway::start_in(dir, &text);
+    let key = "credited-key-0123456789";
+    let id = api_key(&gateway, key, r#", "credits": 50, "refill": {"amount": 100, "per": "month"}"#);
+    let shown = gateway.admin("GET", &format!("/v1/keys/{id}"), "");
+    assert_eq!(shown.json()["credits"]["amount"], 50, "{shown:?}");
+    assert_eq!(shown.json()["credits"]["refill"]["per"], "month");
+    // 8 clients × 20 calls at once for 50 credits: exactly 50 pass.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                let gateway = &gateway;
+                scope.spawn(move || {
+                    (0..20)
+                        .map(|_| gateway.get("/free/x", &[("apikey", key)]).status)
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        clients.into_iter().flat_map(|c| c.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 50);
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 110);
+    let refused = gateway.get("/free/x", &[("apikey", key)]);
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.message(), "API credits exhausted");
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(credits_left(&gateway, key), ("USAGE_EXCEEDED".to_owned(), 0));
+
+    // Setting credits again refills them by hand: a new count, whole.
+    let patched = gateway.admin("PATCH", &format!("/v1/keys/{id}"), r#"{"credits": 3}"#);
+    assert_eq!(patched.status, 200, "{patched:?}");
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| gateway.get("/free/x", &[("apikey", key)]).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429]);
+
+    // A restart (after a graceful stop) keeps what was used.
+    gateway.process.signal("TERM");
+    gateway.process.wait_exit();
+    std::mem::forget(gateway.take_dir());
+    let restarted = Gateway::start_in(TempDir(path), &text);
+    assert_eq!(restarted.get("/free/x", &[("apikey", key)]).status, 429);
+    assert_eq!(credits_left(&restarted, key), ("USAGE_EXCEEDED".to_owned(), 0));
+    // Removing the credits lets the key call without a count.
+    let patched = restarted.admin("PATCH", &format!("/v1/keys/{id}"), r#"{"credits": null}"#);
+    assert_eq!(patched.status, 200, "{patched:?}");
+    assert_eq!(restarted.get("/free/x", &[("apikey", key)]).status, 200);
+}
+
+#[test]
+fn a_key_and_its_own_limits_through_the_admin_api() {
+    let echo = Echo::start("key-limits");
+    let gateway = Gateway::start(&config(&echo, 5, "1s"));
+    let key = "limited-key-0123456789";
+    let id = api_key(
+        &gateway,
+        key,
+        r#", "limits": [{"count": 2, "per": "minute", "name": "key-minute"}]"#,
+    );
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| gateway.get("/free/x", &[("apikey", key)]).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 429]);
+    let refused = gateway.get("/free/x", &[("apikey", key)]);
+    assert_eq!(refused.message(), "API rate limit exceeded");
+    assert_eq!(
+        refused.header("ratelimit-policy"),
+        Some(r#""key-minute";q=2;w=60"#)
+    );
+    // A quota on the key instead, through PATCH.
+    let patched = gateway.admin(
+        "PATCH",
+        &format!("/v1/keys/{id}"),
+        r#"{"limits": [{"count": 1, "per": "day", "kind": "quota", "name": "key-daily"}]}"#,
+    );
+    assert_eq!(patched.status, 200, "{patched:?}");
+    let statuses: Vec<u16> = (0..2)
+        .map(|_| gateway.get("/free/x", &[("apikey", key)]).status)
+        .collect();
+    assert_eq!(statuses, [200, 429]);
+    assert_eq!(
+        gateway.get("/free/x", &[("apikey", key)]).message(),
+        "API quota exceeded"
+    );
+    // Bad limits are refused with a message.
+    let bad = gateway.admin(
+        "PATCH",
+        &format!("/v1/keys/{id}"),
+        r#"{"limits": [{"count": 1, "per": "hour", "kind": "quota"}]}"#,
+    );
+    assert_eq!(bad.status, 422, "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.body).contains("day or month"), "{bad:?}");
+    let bad = gateway.admin("PATCH", &format!("/v1/keys/{id}"), r#"{"refill": {"amount": 5, "per": "day"}}"#);
+    assert_eq!(bad.status, 422, "{bad:?}");
 }
