@@ -18,7 +18,7 @@ const DATABASE_VARIABLE: &str = "KEYGATE_TEST_DATABASE_URL";
 /// The test database's URL. The tests that call this are ignored unless the variable was
 /// set when they were built (see the crate's build.rs); run without it (`--ignored`), or
 /// with a database that cannot be reached, they fail rather than pass untested.
-fn database_url() -> String {
+pub(crate) fn database_url() -> String {
     match std::env::var(DATABASE_VARIABLE) {
         Ok(url) if !url.is_empty() => url,
         _ => panic!(
@@ -45,15 +45,15 @@ fn with_param(url: &str, param: &str) -> String {
 
 /// A schema of its own in the test database, dropped on drop. Its gateways connect as
 /// `application_name = <schema>`, so a test can find (and kill) their connections.
-struct TestSchema {
+pub(crate) struct TestSchema {
     admin: postgres::Client,
     name: String,
     /// The store URL of the gateways.
-    url: String,
+    pub(crate) url: String,
 }
 
 impl TestSchema {
-    fn new(base: &str, label: &str) -> TestSchema {
+    pub(crate) fn new(base: &str, label: &str) -> TestSchema {
         let name = unique(label);
         let mut admin = postgres::Client::connect(base, postgres::NoTls).unwrap();
         admin

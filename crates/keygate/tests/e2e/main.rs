@@ -29,6 +29,7 @@ mod one_process;
 mod partial_heads;
 mod plans;
 mod quotas;
+mod quotas_cluster;
 mod pool_limits;
 mod postgres_errors;
 mod readme_curls;
