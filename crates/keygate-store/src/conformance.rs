@@ -24,8 +24,8 @@ mod keys;
 mod revisions;
 mod subscriptions;
 
-use self::counters::counters_add_up;
 use self::consumers::{consumer_with_keys_is_kept, consumers_crud_and_pages, services_crud};
+use self::counters::counters_add_up;
 use self::keys::{
     duplicate_keys_conflict, key_needs_its_consumer, keys_listed_and_deleted,
     last_use_is_bookkeeping, put_key_replaces, renew_key_is_atomic,

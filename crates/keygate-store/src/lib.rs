@@ -16,8 +16,8 @@ mod stored_forms;
 
 pub use error::StoreError;
 pub use model::{
-    Change, ChangeKind, ConsumerRecord, CounterRow, Entity, KeyMode, KeyRecord, Millis, Origin, Page,
-    ServiceRecord, SubscriptionRecord, SubscriptionStatus, Written,
+    Change, ChangeKind, ConsumerRecord, CounterRow, Entity, KeyMode, KeyRecord, Millis, Origin,
+    Page, ServiceRecord, SubscriptionRecord, SubscriptionStatus, Written,
 };
 
 /// One put of a batch; see [`Store::apply_batch`].

@@ -33,7 +33,6 @@ fn generous(id: &str, by: LimitBy) -> Limit {
 
 fn limiter_take(c: &mut Criterion) {
     let limiter = Limiter::default();
-    let counters = Counters::default();
     let limit = generous("one", LimitBy::Key);
     let subject = limiter.subject(limit.id, SubjectKind::Key, b"39f5ce0c82259253");
     c.bench_function("limiter: hash subject + take, one subject", |b| {

@@ -25,7 +25,11 @@ pub(super) fn counters_add_up(store: &dyn Store) {
     store.add_counts(&[row(7, 1000, 4, 5000)], 200).unwrap();
     store.add_counts(&[row(-9, 0, -1, i64::MAX)], 300).unwrap();
     store.add_counts(&[row(7, 2000, 1, 3000)], 300).unwrap();
-    assert_eq!(store.revision().unwrap(), revision, "bookkeeping: no revision");
+    assert_eq!(
+        store.revision().unwrap(),
+        revision,
+        "bookkeeping: no revision"
+    );
 
     let mut all = store.counts(0, 150).unwrap();
     all.sort_by_key(|r| (r.subject, r.window));
@@ -41,6 +45,10 @@ pub(super) fn counters_add_up(store: &dyn Store) {
     recent.sort_by_key(|r| (r.subject, r.window));
     assert_eq!(recent, vec![row(-9, 0, 1, i64::MAX), row(7, 2000, 1, 3000)]);
     let live = store.counts(0, 4000).unwrap();
-    assert_eq!(live.len(), 2, "the counter kept until 3000 is over: {live:?}");
+    assert_eq!(
+        live.len(),
+        2,
+        "the counter kept until 3000 is over: {live:?}"
+    );
     store.add_counts(&[], 400).unwrap();
 }

@@ -369,8 +369,14 @@ impl Store for SqliteStore {
                 )
                 .or_store()?;
             for row in deltas {
-                stmt.execute(params![row.subject, row.window, row.used, row.keep_until, now])
-                    .or_store()?;
+                stmt.execute(params![
+                    row.subject,
+                    row.window,
+                    row.used,
+                    row.keep_until,
+                    now
+                ])
+                .or_store()?;
             }
             Ok(())
         })

@@ -139,6 +139,10 @@ fn view(
         window: report.window,
         remaining: report.remaining,
         reset: report.reset,
-        kind: if limit.quota.is_some() { "quota" } else { "rate" },
+        kind: if limit.quota.is_some() {
+            "quota"
+        } else {
+            "rate"
+        },
     }
 }

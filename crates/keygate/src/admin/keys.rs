@@ -13,13 +13,13 @@ use keygate_store::{KeyMode, KeyRecord, Origin, SubscriptionRecord, Subscription
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::consumers::owned_by_api;
-use super::key_credits::{self, LimitFields};
-use crate::limits::key_doc::{KeyLimits, LimitDoc, RefillDoc};
 use super::error::{ApiError, Body};
+use super::key_credits::{self, LimitFields};
 use super::subscriptions::{all_of, is_live, keys_of, subscription_writes};
 use super::{listing, parse_rfc3339, rfc3339, AdminState, Listing, PageQuery};
 use crate::config::is_valid_name;
 use crate::key::{check_custom, display_prefix, generate, plausible, KeyHash};
+use crate::limits::key_doc::{KeyLimits, LimitDoc, RefillDoc};
 use crate::state::{millis, KeyCheck};
 
 /// `POST /v1/consumers/{name}/keys` body.

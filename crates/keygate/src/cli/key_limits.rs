@@ -50,9 +50,9 @@ impl KeyLimitArgs {
                 body.insert("refill".into(), Value::Null);
             }
             Some(text) => {
-                let parsed = text
-                    .split_once('/')
-                    .and_then(|(amount, per)| Some((amount.trim().parse::<u64>().ok()?, per.trim())));
+                let parsed = text.split_once('/').and_then(|(amount, per)| {
+                    Some((amount.trim().parse::<u64>().ok()?, per.trim()))
+                });
                 let Some((amount, per)) = parsed else {
                     return Err(format!(
                         "--refill takes AMOUNT/PERIOD such as 1000/day or 50000/month, found `{text}`"
@@ -90,7 +90,11 @@ pub fn cell(key: &Value) -> String {
         parts.push(text);
     }
     for limit in key["limits"].as_array().into_iter().flatten() {
-        let quota = if limit["kind"] == "quota" { " quota" } else { "" };
+        let quota = if limit["kind"] == "quota" {
+            " quota"
+        } else {
+            ""
+        };
         let per = limit["per"].as_str().unwrap_or_default();
         parts.push(format!("{}/{per}{quota}", limit["count"]));
     }

@@ -76,6 +76,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::{civil_from_days, days_from_civil, Period, DAY_MS};
 
@@ -94,7 +95,10 @@ mod tests {
         // 2026-12-05T21:30:00Z
         let now = 1_796_506_200_000;
         let (start, end) = Period::Day.bounds(now);
-        assert_eq!((start, end), (1_796_428_800_000, 1_796_428_800_000 + DAY_MS));
+        assert_eq!(
+            (start, end),
+            (1_796_428_800_000, 1_796_428_800_000 + DAY_MS)
+        );
         let (start, end) = Period::Month.bounds(now);
         assert_eq!(start, days_from_civil(2026, 12, 1) * DAY_MS);
         assert_eq!(end, days_from_civil(2027, 1, 1) * DAY_MS);

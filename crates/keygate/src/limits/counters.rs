@@ -36,9 +36,12 @@ impl Count {
     }
 }
 
+/// One shard: (subject, window) → count.
+type Shard = Mutex<HashMap<(u64, i64), Count>>;
+
 /// The durable counters of this node.
 pub struct Counters {
-    shards: Box<[Mutex<HashMap<(u64, i64), Count>>]>,
+    shards: Box<[Shard]>,
 }
 
 impl Default for Counters {
@@ -201,6 +204,7 @@ impl Counters {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::{subject, Counters};
     use keygate_store::CounterRow;
@@ -219,7 +223,10 @@ mod tests {
         assert!(!counters.take(s, 10, 100, 3, 1).admitted);
         counters.give_back(s, 10, 1);
         assert_eq!(counters.remaining(s, 10, 3), 1);
-        assert!(!counters.take(s, 10, 100, 3, 2).admitted, "a cost above what is left");
+        assert!(
+            !counters.take(s, 10, 100, 3, 2).admitted,
+            "a cost above what is left"
+        );
         // Another window is another counter.
         assert_eq!(counters.remaining(s, 20, 3), 3);
     }
@@ -232,7 +239,11 @@ mod tests {
         let deltas = counters.drain();
         assert_eq!(deltas.len(), 1);
         assert_eq!(deltas[0].used, 4);
-        assert_eq!(counters.remaining(s, 0, 10), 6, "handed over, still counted");
+        assert_eq!(
+            counters.remaining(s, 0, 10),
+            6,
+            "handed over, still counted"
+        );
         assert!(counters.drain().is_empty(), "nothing pending twice");
         // The write failed: pending again, counted once.
         counters.restore(&deltas);
@@ -263,7 +274,11 @@ mod tests {
         counters.drain();
         counters.take(3, 0, 50, 10, 1);
         counters.sweep(100);
-        assert_eq!(counters.len(), 2, "the over one with nothing pending is gone");
+        assert_eq!(
+            counters.len(),
+            2,
+            "the over one with nothing pending is gone"
+        );
     }
 
     #[test]

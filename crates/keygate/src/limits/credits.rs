@@ -79,6 +79,7 @@ impl Credits {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::{Credits, Period, Refill};
 
@@ -97,7 +98,10 @@ mod tests {
         let first = credits.window("k", 10 * DAY + 5000);
         assert_eq!((first.window, first.allowance), (10 * DAY, 5));
         let next = credits.window("k", 11 * DAY + 5);
-        assert_eq!((next.window, next.end, next.allowance), (11 * DAY, 12 * DAY, 100));
+        assert_eq!(
+            (next.window, next.end, next.allowance),
+            (11 * DAY, 12 * DAY, 100)
+        );
         assert_eq!(first.subject, next.subject);
     }
 

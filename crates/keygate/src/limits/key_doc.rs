@@ -102,7 +102,9 @@ pub fn build(key_id: &str, doc: &KeyLimits, text: &str) -> Result<KeyExtras, Str
         None => None,
         Some(credits) => {
             if credits.amount > MAX_COUNT
-                || credits.refill.is_some_and(|r| r.amount == 0 || r.amount > MAX_COUNT)
+                || credits
+                    .refill
+                    .is_some_and(|r| r.amount == 0 || r.amount > MAX_COUNT)
             {
                 return Err(format!(
                     "credits and a refill's amount are 0 to {MAX_COUNT} (a refill's at least 1)"
@@ -127,13 +129,19 @@ pub fn build(key_id: &str, doc: &KeyLimits, text: &str) -> Result<KeyExtras, Str
 
 fn limit_of(key_id: &str, index: usize, limit: &LimitDoc) -> Result<Limit, String> {
     if limit.count == 0 || limit.count > MAX_COUNT {
-        return Err(format!("`count` is 1 to {MAX_COUNT}, found {}", limit.count));
+        return Err(format!(
+            "`count` is 1 to {MAX_COUNT}, found {}",
+            limit.count
+        ));
     }
     let by = match limit.by.as_deref().unwrap_or("key") {
         "key" => LimitBy::Key,
         "consumer" => LimitBy::Consumer,
         "subscription" => LimitBy::Subscription,
-        other => match other.strip_prefix("header:").map(|n| HeaderName::from_bytes(n.as_bytes())) {
+        other => match other
+            .strip_prefix("header:")
+            .map(|n| HeaderName::from_bytes(n.as_bytes()))
+        {
             Some(Ok(name)) => LimitBy::Header(name),
             _ => {
                 return Err(format!(
@@ -144,29 +152,50 @@ fn limit_of(key_id: &str, index: usize, limit: &LimitDoc) -> Result<Limit, Strin
     };
     let name: Arc<str> = match &limit.name {
         Some(name) if crate::config::is_valid_name(name) => name.as_str().into(),
-        Some(name) => return Err(format!("a limit name uses letters, digits, `.`, `_` and `-` only, found `{name}`")),
+        Some(name) => {
+            return Err(format!(
+                "a limit name uses letters, digits, `.`, `_` and `-` only, found `{name}`"
+            ))
+        }
         None => format!("key.{key_id}.{index}").into(),
     };
     match limit.kind.as_deref().unwrap_or("rate") {
         "rate" => {
             let per = Window::named(&limit.per).ok_or_else(|| {
-                format!("`per` takes second, minute, hour, day or month, found `{}`", limit.per)
+                format!(
+                    "`per` takes second, minute, hour, day or month, found `{}`",
+                    limit.per
+                )
             })?;
             let owner = format!("key:{key_id}#{index}#{}/{}", limit.count, limit.per);
-            Ok(Limit::new(name, limit.count, per, by, Callers::Keyed, &owner))
+            Ok(Limit::new(
+                name,
+                limit.count,
+                per,
+                by,
+                Callers::Keyed,
+                &owner,
+            ))
         }
         "quota" => {
-            let period = Period::named(&limit.per).ok_or_else(|| {
-                format!("a quota's `per` is day or month, found `{}`", limit.per)
-            })?;
+            let period = Period::named(&limit.per)
+                .ok_or_else(|| format!("a quota's `per` is day or month, found `{}`", limit.per))?;
             let owner = format!("quota:key:{key_id}#{index}/{}", limit.per);
-            Ok(Limit::quota(name, limit.count, period, by, Callers::Keyed, &owner))
+            Ok(Limit::quota(
+                name,
+                limit.count,
+                period,
+                by,
+                Callers::Keyed,
+                &owner,
+            ))
         }
         other => Err(format!("`kind` takes rate or quota, found `{other}`")),
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::parse;
 

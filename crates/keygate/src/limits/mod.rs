@@ -10,18 +10,18 @@ pub mod calendar;
 pub mod counters;
 pub mod credits;
 pub mod flush;
-pub mod key_doc;
 mod gcra;
+pub mod key_doc;
 mod table;
 
 use std::sync::Arc;
 
 use http::header::HeaderName;
 
-pub use gcra::{Outcome, Rate};
 pub use calendar::Period;
 pub use counters::Counters;
 pub use credits::{Credits, Refill};
+pub use gcra::{Outcome, Rate};
 pub use table::{Limiter, SubjectKind};
 
 /// The window of a limit.

@@ -573,7 +573,9 @@ fn limit(
     record: &AccessRecord,
 ) -> Result<Option<LimitReport>, ProxyError> {
     let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
-    let extras = caller.as_ref().and_then(|caller| caller.key.extras.as_ref());
+    let extras = caller
+        .as_ref()
+        .and_then(|caller| caller.key.extras.as_ref());
     if route.limits.is_empty() && plan.is_empty() && extras.is_none() {
         return Ok(None);
     }

@@ -15,11 +15,9 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use crate::config::Route;
 use super::quota_check;
-use crate::limits::{
-    Callers, Counters, HeaderMode, Limit, LimitBy, Limiter, Outcome, SubjectKind,
-};
+use crate::config::Route;
+use crate::limits::{Callers, Counters, HeaderMode, Limit, LimitBy, Limiter, Outcome, SubjectKind};
 use crate::state::KeyEntry;
 
 /// What the rate-limit headers tell: the limit closest to refusing.
@@ -135,7 +133,10 @@ pub fn check(
                 return Err(refusal);
             }
             Ok(report) => {
-                if closest.as_ref().is_none_or(|best| report.remaining < best.remaining) {
+                if closest
+                    .as_ref()
+                    .is_none_or(|best| report.remaining < best.remaining)
+                {
                     closest = Some(report);
                 }
             }
@@ -145,7 +146,10 @@ pub fn check(
     if let (Some(credits), Some(key)) = (credits, caller.key) {
         match quota_check::take_credits(counters, credits, key, cost, now_ms) {
             Ok(report) => {
-                if closest.as_ref().is_none_or(|best| report.remaining < best.remaining) {
+                if closest
+                    .as_ref()
+                    .is_none_or(|best| report.remaining < best.remaining)
+                {
                     closest = Some(report);
                 }
             }

@@ -96,7 +96,11 @@ fn credits_report(window: &CreditWindow, remaining: u64, now: i64) -> LimitRepor
             seconds_ms(window.end - window.window)
         },
         remaining,
-        reset: if never { 0 } else { seconds_ms(window.end - now) },
+        reset: if never {
+            0
+        } else {
+            seconds_ms(window.end - now)
+        },
     }
 }
 
@@ -123,14 +127,23 @@ pub fn take_credits(
     Err(LimitRefusal {
         kind: Refused::Credits,
         // Without a refill there is no time to wait for: a day, as a hint to stop.
-        retry_after: if report.reset == 0 { 86_400 } else { report.reset },
+        retry_after: if report.reset == 0 {
+            86_400
+        } else {
+            report.reset
+        },
         report,
         headers: crate::limits::HeaderMode::Ietf,
     })
 }
 
 /// What is left of `key`'s credits now.
-pub fn credits_left(counters: &Counters, credits: &Credits, key: &KeyEntry, now: i64) -> LimitReport {
+pub fn credits_left(
+    counters: &Counters,
+    credits: &Credits,
+    key: &KeyEntry,
+    now: i64,
+) -> LimitReport {
     let window = credits.window(&key.id, now);
     let remaining = counters.remaining(window.subject, window.window, window.allowance);
     credits_report(&window, remaining, now)

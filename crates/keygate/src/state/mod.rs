@@ -26,7 +26,8 @@ use http::HeaderValue;
 
 pub use directory::{millis, system_time, Directory};
 pub use entries::{
-    ConsumerEntry, ConsumerProfile, KeyCheck, KeyEntry, KeyExtras, Labels, SubscriptionEntry, Subscriptions,
+    ConsumerEntry, ConsumerProfile, KeyCheck, KeyEntry, KeyExtras, Labels, SubscriptionEntry,
+    Subscriptions,
 };
 pub use key_index::{KeyIndex, KeyRow, KeyState};
 pub use texts::{HeaderText, ShortText};

@@ -71,8 +71,15 @@ fn a_daily_quota_admits_exactly_n_then_429_and_survives_a_restart() {
     assert_eq!(refused.message(), "API quota exceeded");
     let policy = refused.header("ratelimit-policy").expect("policy");
     assert!(policy.starts_with(r#""daily";q=5;w=86400"#), "{policy}");
-    let retry: u64 = refused.header("retry-after").expect("retry").parse().unwrap();
-    assert!((1..=86_400).contains(&retry), "until the UTC day ends: {retry}");
+    let retry: u64 = refused
+        .header("retry-after")
+        .expect("retry")
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=86_400).contains(&retry),
+        "until the UTC day ends: {retry}"
+    );
     // Another key has its own count.
     assert_eq!(call(&gateway, BOB), 200);
     let verdict = gateway.admin(
@@ -87,7 +94,11 @@ fn a_daily_quota_admits_exactly_n_then_429_and_survives_a_restart() {
     gateway.process.wait_exit();
     std::mem::forget(gateway.take_dir());
     let restarted = Gateway::start_in(TempDir(path), &text);
-    assert_eq!(call(&restarted, ALICE), 429, "the count survived the restart");
+    assert_eq!(
+        call(&restarted, ALICE),
+        429,
+        "the count survived the restart"
+    );
     assert_eq!(quota_left(&restarted, BOB), 4);
 }
 
@@ -127,7 +138,10 @@ fn a_kill_9_loses_at_most_the_last_flush_interval() {
         lost as f64 * killed.as_secs_f64() * 1000.0 / sent as f64
     );
     assert!(stored <= sent, "never more than was counted");
-    assert!(lost <= recent, "lost {lost} > the {recent} calls of the last flush interval");
+    assert!(
+        lost <= recent,
+        "lost {lost} > the {recent} calls of the last flush interval"
+    );
 }
 
 /// Creates a key of alice's through the admin API with the extra JSON fields `extra`.
@@ -163,7 +177,11 @@ fn credits_run_out_at_exactly_n_under_concurrent_calls_and_survive_a_restart() {
     let text = config(&echo, 5, "1s");
     let mut gateway = Gateway::start_in(dir, &text);
     let key = "credited-key-0123456789";
-    let id = api_key(&gateway, key, r#", "credits": 50, "refill": {"amount": 100, "per": "month"}"#);
+    let id = api_key(
+        &gateway,
+        key,
+        r#", "credits": 50, "refill": {"amount": 100, "per": "month"}"#,
+    );
     let shown = gateway.admin("GET", &format!("/v1/keys/{id}"), "");
     assert_eq!(shown.json()["credits"]["amount"], 50, "{shown:?}");
     assert_eq!(shown.json()["credits"]["refill"]["per"], "month");
@@ -179,7 +197,10 @@ fn credits_run_out_at_exactly_n_under_concurrent_calls_and_survive_a_restart() {
                 })
             })
             .collect();
-        clients.into_iter().flat_map(|c| c.join().unwrap()).collect()
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect()
     });
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 50);
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 110);
@@ -187,7 +208,10 @@ fn credits_run_out_at_exactly_n_under_concurrent_calls_and_survive_a_restart() {
     assert_eq!(refused.status, 429);
     assert_eq!(refused.message(), "API credits exhausted");
     assert!(refused.header("retry-after").is_some());
-    assert_eq!(credits_left(&gateway, key), ("USAGE_EXCEEDED".to_owned(), 0));
+    assert_eq!(
+        credits_left(&gateway, key),
+        ("USAGE_EXCEEDED".to_owned(), 0)
+    );
 
     // Setting credits again refills them by hand: a new count, whole.
     let patched = gateway.admin("PATCH", &format!("/v1/keys/{id}"), r#"{"credits": 3}"#);
@@ -203,7 +227,10 @@ fn credits_run_out_at_exactly_n_under_concurrent_calls_and_survive_a_restart() {
     std::mem::forget(gateway.take_dir());
     let restarted = Gateway::start_in(TempDir(path), &text);
     assert_eq!(restarted.get("/free/x", &[("apikey", key)]).status, 429);
-    assert_eq!(credits_left(&restarted, key), ("USAGE_EXCEEDED".to_owned(), 0));
+    assert_eq!(
+        credits_left(&restarted, key),
+        ("USAGE_EXCEEDED".to_owned(), 0)
+    );
     // Removing the credits lets the key call without a count.
     let patched = restarted.admin("PATCH", &format!("/v1/keys/{id}"), r#"{"credits": null}"#);
     assert_eq!(patched.status, 200, "{patched:?}");
@@ -252,7 +279,14 @@ fn a_key_and_its_own_limits_through_the_admin_api() {
         r#"{"limits": [{"count": 1, "per": "hour", "kind": "quota"}]}"#,
     );
     assert_eq!(bad.status, 422, "{bad:?}");
-    assert!(String::from_utf8_lossy(&bad.body).contains("day or month"), "{bad:?}");
-    let bad = gateway.admin("PATCH", &format!("/v1/keys/{id}"), r#"{"refill": {"amount": 5, "per": "day"}}"#);
+    assert!(
+        String::from_utf8_lossy(&bad.body).contains("day or month"),
+        "{bad:?}"
+    );
+    let bad = gateway.admin(
+        "PATCH",
+        &format!("/v1/keys/{id}"),
+        r#"{"refill": {"amount": 5, "per": "day"}}"#,
+    );
     assert_eq!(bad.status, 422, "{bad:?}");
 }

@@ -182,6 +182,10 @@ fn credits_set_on_one_node_are_counted_on_both() {
                 .status
         })
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 10, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        10,
+        "{statuses:?}"
+    );
     assert_eq!(statuses[10], 429);
 }
