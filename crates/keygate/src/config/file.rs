@@ -469,6 +469,13 @@ pub struct FileKey {
     pub subscription: Option<At<String>>,
     /// The consumer's shared key, serving its `key_mode: shared` subscriptions.
     pub shared: Option<bool>,
+    /// The key's own rate limits and quotas.
+    #[serde(default)]
+    pub limits: Vec<crate::limits::key_doc::LimitDoc>,
+    /// Calls the key has (its credits).
+    pub credits: Option<u64>,
+    /// The credits' refill.
+    pub refill: Option<crate::limits::key_doc::RefillDoc>,
 }
 
 /// One entry of `subscriptions:` — a consumer subscribed to a plan, as `keygate export`

@@ -586,6 +586,8 @@ pub struct KeyConfig {
     pub subscription: Option<String>,
     /// Whether this is the consumer's shared key.
     pub shared: bool,
+    /// Its limits and credits, as the store keeps them (JSON), when it has any.
+    pub limits: Option<String>,
 }
 
 /// A subscription of a file consumer to a plan of a file service. The file seeds it: it

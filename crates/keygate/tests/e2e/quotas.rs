@@ -290,3 +290,51 @@ fn a_key_and_its_own_limits_through_the_admin_api() {
     );
     assert_eq!(bad.status, 422, "{bad:?}");
 }
+
+#[test]
+fn a_file_key_with_credits_and_a_quota_counts_across_restarts_and_exports_them() {
+    let echo = Echo::start("file-credits");
+    let dir = TempDir::new();
+    let path = dir.0.clone();
+    let text = format!(
+        r#"
+services:
+  - name: free
+    path_prefix: /free
+    upstream: {url}
+    routes: [{{name: all, paths: ["/*"]}}]
+consumers:
+  - name: carol
+    keys:
+      - key: carol-file-credits-key-01
+        credits: 2
+        refill: {{amount: 2, per: month}}
+      - key: carol-file-quota-key-01
+        limits: [{{count: 1, per: day, kind: quota, name: carol-daily}}]
+"#,
+        url = echo.url()
+    );
+    let mut gateway = Gateway::start_in(dir, &text);
+    let calls = |gateway: &Gateway, key: &str, n: usize| -> Vec<u16> {
+        (0..n)
+            .map(|_| gateway.get("/free/x", &[("apikey", key)]).status)
+            .collect()
+    };
+    assert_eq!(
+        calls(&gateway, "carol-file-credits-key-01", 3),
+        [200, 200, 429]
+    );
+    assert_eq!(calls(&gateway, "carol-file-quota-key-01", 2), [200, 429]);
+    let export = gateway.admin("GET", "/v1/export", "");
+    let exported = export.json();
+    let keys = &exported["consumers"][0]["keys"];
+    assert_eq!(keys[0]["credits"], 2, "{exported}");
+    assert_eq!(keys[0]["refill"]["per"], "month", "{exported}");
+    assert_eq!(keys[1]["limits"][0]["name"], "carol-daily", "{exported}");
+    gateway.process.signal("TERM");
+    gateway.process.wait_exit();
+    std::mem::forget(gateway.take_dir());
+    let restarted = Gateway::start_in(TempDir(path), &text);
+    assert_eq!(calls(&restarted, "carol-file-credits-key-01", 1), [429]);
+    assert_eq!(calls(&restarted, "carol-file-quota-key-01", 1), [429]);
+}
