@@ -96,7 +96,7 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
-    // 2: durable usage counters (quotas, credits), and the limits of consumers and keys.
+    // 2: durable usage counters (quotas, credits), and the limits of keys.
     r#"
     CREATE TABLE counters (
         subject    BIGINT NOT NULL,
@@ -107,7 +107,6 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (subject, window_start)
     );
     CREATE INDEX counters_by_update ON counters (updated_at);
-    ALTER TABLE consumers ADD COLUMN limits TEXT;
     ALTER TABLE keys ADD COLUMN limits TEXT;
     "#,
 ];

@@ -100,7 +100,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX subscriptions_by_consumer ON subscriptions (consumer, id);
     CREATE INDEX subscriptions_by_service ON subscriptions (service, id);
     ",
-    // 4: durable usage counters (quotas, credits), and the limits of consumers and keys.
+    // 4: durable usage counters (quotas, credits), and the limits of keys.
     "
     CREATE TABLE counters (
         subject    INTEGER NOT NULL,
@@ -111,7 +111,6 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (subject, window_start)
     ) WITHOUT ROWID;
     CREATE INDEX counters_by_update ON counters (updated_at);
-    ALTER TABLE consumers ADD COLUMN limits TEXT;
     ALTER TABLE keys ADD COLUMN limits TEXT;
     ",
 ];
