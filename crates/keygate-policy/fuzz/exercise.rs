@@ -25,6 +25,8 @@ fn facts() -> [StaticFacts; 2] {
             headers: vec![pair("X-Tenant", "acme")],
             query: vec![pair("q", "1")],
             is_backoffice: true,
+            credits: Some(3),
+            quota_remaining: Some(0),
         },
     ]
 }

@@ -39,6 +39,14 @@ pub trait Facts {
     fn query(&self, name: &str) -> Option<&str>;
     /// Whether the request came through the back-office entry point.
     fn is_backoffice(&self) -> bool;
+    /// The key's credits left before this call, if it has credits.
+    fn credits(&self) -> Option<u64> {
+        None
+    }
+    /// The least left, before this call, of the quotas that apply to it, if any does.
+    fn quota_remaining(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A plain, owned set of facts: for tests, dry runs of an expression and benchmarks.
@@ -77,6 +85,10 @@ pub struct StaticFacts {
     pub query: Vec<(String, String)>,
     /// Whether the request is a back-office one.
     pub is_backoffice: bool,
+    /// The key's credits left, if it has credits.
+    pub credits: Option<u64>,
+    /// The least left of the call's quotas, if any applies.
+    pub quota_remaining: Option<u64>,
 }
 
 fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -142,5 +154,11 @@ impl Facts for StaticFacts {
     }
     fn is_backoffice(&self) -> bool {
         self.is_backoffice
+    }
+    fn credits(&self) -> Option<u64> {
+        self.credits
+    }
+    fn quota_remaining(&self) -> Option<u64> {
+        self.quota_remaining
     }
 }

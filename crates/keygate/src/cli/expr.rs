@@ -77,6 +77,12 @@ pub struct FactArgs {
     /// The request came in on a back-office listener.
     #[arg(long)]
     backoffice: bool,
+    /// The key's credits left (`credits`); absent: the key has none.
+    #[arg(long)]
+    pub credits: Option<u64>,
+    /// The least left of the call's quotas (`quota.remaining`); absent: none applies.
+    #[arg(long)]
+    pub quota_remaining: Option<u64>,
 }
 
 fn pair(text: &str) -> Result<(String, String), String> {
@@ -130,6 +136,8 @@ pub fn run(command: ExprCommand) -> ExitCode {
             .collect(),
         query: facts.query,
         is_backoffice: facts.backoffice,
+        credits: facts.credits,
+        quota_remaining: facts.quota_remaining,
     };
     outln!("{}", expr.eval(&facts));
     ExitCode::SUCCESS

@@ -23,6 +23,8 @@ pub struct RequestFacts<'r> {
     pub subscription: Option<&'r str>,
     /// Whether the request came in on a back-office listener.
     pub is_backoffice: bool,
+    /// The caller's usage (credits, quotas), where the expression may read it.
+    pub usage: Option<super::quota_check::UsageFacts<'r>>,
 }
 
 impl Facts for RequestFacts<'_> {
@@ -107,5 +109,13 @@ impl Facts for RequestFacts<'_> {
 
     fn is_backoffice(&self) -> bool {
         self.is_backoffice
+    }
+
+    fn credits(&self) -> Option<u64> {
+        self.usage.as_ref()?.credits()
+    }
+
+    fn quota_remaining(&self) -> Option<u64> {
+        self.usage.as_ref()?.quota_remaining()
     }
 }

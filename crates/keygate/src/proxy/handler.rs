@@ -306,7 +306,14 @@ fn admit(
         record.plan = Some(selected.plan.name.clone());
         record.subscription = Some(selected.subscription.id.clone());
     }
-    authorize(matched.route, &caller, selected.as_ref(), request)?;
+    authorize(
+        state,
+        matched.route,
+        &caller,
+        selected.as_ref(),
+        request,
+        record,
+    )?;
     let limits = limit(
         state,
         matched.route,
@@ -480,6 +487,7 @@ fn select_plan<'s>(
                 plan: Some(&plan.name),
                 subscription: Some(&subscription.id),
                 is_backoffice: false,
+                usage: None,
             };
             if !rule.eval(&facts) {
                 refusal = stronger(refusal, PlanRefusal::RuleFalse);
@@ -538,13 +546,29 @@ fn stronger(a: PlanRefusal, b: PlanRefusal) -> PlanRefusal {
 /// Phase 5: the route's `allow` expression, over the caller, the selected plan and the
 /// request as sent.
 fn authorize(
+    state: &SharedState,
     route: &Route,
     caller: &Caller,
     selected: Option<&Selected<'_>>,
     request: &Parts,
+    record: &AccessRecord,
 ) -> Result<(), ProxyError> {
     let Some(allow) = &route.allow else {
         return Ok(());
+    };
+    let key = caller.as_ref().map(|caller| &*caller.key);
+    let usage = super::quota_check::UsageFacts {
+        counters: &state.counters,
+        route: &route.limits,
+        plan: selected.map_or(&[][..], |selected| &selected.plan.limits[..]),
+        caller: limit_check::Caller {
+            key,
+            subscription: selected.map(|selected| &*selected.subscription.id),
+            client: record
+                .client
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            headers: &request.headers,
+        },
     };
     let facts = RequestFacts {
         request,
@@ -553,6 +577,7 @@ fn authorize(
         plan: selected.map(|selected| &*selected.plan.name),
         subscription: selected.map(|selected| &*selected.subscription.id),
         is_backoffice: false,
+        usage: Some(usage),
     };
     if allow.eval(&facts) {
         return Ok(());

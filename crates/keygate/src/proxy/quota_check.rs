@@ -148,3 +148,44 @@ pub fn credits_left(
     let remaining = counters.remaining(window.subject, window.window, window.allowance);
     credits_report(&window, remaining, now)
 }
+
+/// What an `allow` expression reads of the caller's usage (`credits`, `quota.remaining`):
+/// computed only when the expression asks, from this node's counters, before the call
+/// is counted (the limit phase runs after `allow`).
+pub struct UsageFacts<'r> {
+    /// This node's counters.
+    pub counters: &'r Counters,
+    /// The route's limits (its own and its service's).
+    pub route: &'r [Limit],
+    /// The selected plan's limits.
+    pub plan: &'r [Limit],
+    /// Who is calling.
+    pub caller: Caller<'r>,
+}
+
+impl UsageFacts<'_> {
+    /// The key's credits left, if it has credits.
+    pub fn credits(&self) -> Option<u64> {
+        let key = self.caller.key?;
+        let credits = key.extras.as_deref()?.credits.as_ref()?;
+        Some(credits_left(self.counters, credits, key, now_ms()).remaining)
+    }
+
+    /// The least left of the quotas that apply to the call (route, service, plan, key).
+    pub fn quota_remaining(&self) -> Option<u64> {
+        let own = self
+            .caller
+            .key
+            .and_then(|key| key.extras.as_deref())
+            .map_or(&[][..], |extras| &extras.limits[..]);
+        let now = now_ms();
+        self.route
+            .iter()
+            .chain(self.plan)
+            .chain(own)
+            .filter(|limit| limit.quota.is_some())
+            .filter(|limit| super::limit_check::applies(limit, &self.caller))
+            .map(|limit| peek(self.counters, limit, &self.caller, now).remaining)
+            .min()
+    }
+}

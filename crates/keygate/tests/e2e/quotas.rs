@@ -27,6 +27,13 @@ services:
     path_prefix: /free
     upstream: {url}
     routes: [{{name: all, paths: ["/*"]}}]
+  - name: gated
+    path_prefix: /gated
+    upstream: {url}
+    limits: [{{count: 2, per: day, by: key, kind: quota, name: gated-daily}}]
+    routes:
+      - {{name: credited, paths: ["/credited"], cost: 0, allow: "consumer === 'alice' && credits > 0"}}
+      - {{name: quota, paths: ["/quota"], allow: "quota.remaining >= 1"}}
 consumers:
   - name: alice
     keys: [{{key: {ALICE}}}]
@@ -337,4 +344,38 @@ consumers:
     let restarted = Gateway::start_in(TempDir(path), &text);
     assert_eq!(calls(&restarted, "carol-file-credits-key-01", 1), [429]);
     assert_eq!(calls(&restarted, "carol-file-quota-key-01", 1), [429]);
+}
+
+#[test]
+fn allow_expressions_read_credits_and_quota_remaining_before_the_call() {
+    let echo = Echo::start("usage-facts");
+    let gateway = Gateway::start(&config(&echo, 5, "1s"));
+    // Without credits, `credits > 0` is false: 403.
+    assert_eq!(
+        gateway.get("/gated/credited", &[("apikey", ALICE)]).status,
+        403
+    );
+    let key = "expression-credits-key-01";
+    let id = api_key(&gateway, key, r#", "credits": 1"#);
+    // A route of cost 0 lets `allow` see the credits without taking any.
+    assert_eq!(
+        gateway.get("/gated/credited", &[("apikey", key)]).status,
+        200
+    );
+    assert_eq!(gateway.get("/free/x", &[("apikey", key)]).status, 200);
+    assert_eq!(
+        gateway.get("/gated/credited", &[("apikey", key)]).status,
+        403
+    );
+    let patched = gateway.admin("PATCH", &format!("/v1/keys/{id}"), r#"{"credits": 2}"#);
+    assert_eq!(patched.status, 200);
+    assert_eq!(
+        gateway.get("/gated/credited", &[("apikey", key)]).status,
+        200
+    );
+    // `quota.remaining` is what is left before the call: 2, 1, then 0 (403, not 429).
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| gateway.get("/gated/quota", &[("apikey", BOB)]).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 403]);
 }
