@@ -166,17 +166,19 @@ impl PostgresStore {
     }
 
     /// A pooled connection on which a transaction has begun with `begin`. When the first
-    /// statements fail because the pooled connection was dead, a new connection is tried
-    /// once: nothing had been sent.
+    /// statements fail because the pooled connection was dead, another is tried — up to
+    /// [`BEGIN_TRIES`] in all: nothing had been sent. (Several idle connections die
+    /// together when the server ends them, and background tasks — the quota flush —
+    /// keep more than one in the pool.)
     fn begin<'p>(&'p self, begin: &str) -> Result<Conn<'p>> {
-        let mut retried = false;
+        let mut tries = 0;
         loop {
             let mut conn = self.pool.get()?;
+            tries += 1;
             match conn.batch_execute(begin) {
                 Ok(()) => return Ok(conn),
-                Err(error) if is_connection_lost(&error) && !retried => {
+                Err(error) if is_connection_lost(&error) && tries < BEGIN_TRIES => {
                     conn.discard();
-                    retried = true;
                 }
                 Err(error) => {
                     if is_connection_lost(&error) {
@@ -431,6 +433,9 @@ fn stream<T>(
     }
     Ok(())
 }
+
+/// How many pooled connections a transaction's begin tries before it gives up.
+const BEGIN_TRIES: usize = 4;
 
 impl Store for PostgresStore {
     fn revision(&self) -> Result<u64> {
