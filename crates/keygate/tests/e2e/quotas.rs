@@ -2,7 +2,8 @@
 //! the next `429` "API quota exceeded"; its count survives a restart and a `kill -9`
 //! (losing at most what the last flush interval counted, measured here); credits run out
 //! at exactly N under concurrent calls, never below zero, and refill; limits and credits
-//! on a key and a consumer through the admin API.
+//! on a key through the admin API, the file, export and apply; `allow` expressions
+//! reading `credits` and `quota.remaining`.
 
 use std::time::{Duration, Instant};
 
@@ -378,4 +379,45 @@ fn allow_expressions_read_credits_and_quota_remaining_before_the_call() {
         .map(|_| gateway.get("/gated/quota", &[("apikey", BOB)]).status)
         .collect();
     assert_eq!(statuses, [200, 200, 403]);
+}
+
+#[test]
+fn keygate_export_then_apply_carries_a_keys_credits_and_limits() {
+    let echo = Echo::start("carry");
+    let text = config(&echo, 5, "1s");
+    let source = Gateway::start(&text);
+    let created = crate::cli::cli(
+        &source,
+        "keys create --consumer alice --key carried-credits-key-01 --credits 7 --refill 7/day --limit 3/minute",
+    );
+    assert_eq!(created.code, Some(0), "{}", created.stderr);
+    let export = source.admin("GET", "/v1/export", "");
+    assert_eq!(export.status, 200);
+    let dir = TempDir::new();
+    let file = dir.0.join("export.yaml");
+    std::fs::write(&file, &export.body).unwrap();
+    let target = Gateway::start(&text);
+    let applied = crate::cli::cli(&target, &format!("apply -f {}", file.display()));
+    assert_eq!(
+        applied.code,
+        Some(0),
+        "{}{}",
+        applied.stdout,
+        applied.stderr
+    );
+    let keys = target.admin("GET", "/v1/keys?consumer=alice", "").json();
+    let carried = keys["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["credits"]["amount"] == 7)
+        .unwrap_or_else(|| panic!("no key with credits in {keys}"))
+        .clone();
+    assert_eq!(carried["credits"]["refill"]["amount"], 7);
+    assert_eq!(carried["limits"][0]["count"], 3);
+    // Applied again: nothing to change (credits are not set anew).
+    let again = crate::cli::cli(&target, &format!("apply -f {}", file.display()));
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert!(!again.stdout.contains("update key"), "{}", again.stdout);
+    assert!(again.stdout.contains(", 0 updated,"), "{}", again.stdout);
 }
