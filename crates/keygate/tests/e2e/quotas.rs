@@ -1,10 +1,10 @@
 //! Quotas and credits over real sockets: a quota of N a day admits exactly N and answers
 //! the next `429` "API quota exceeded"; its count survives a restart and a `kill -9`
 //! (losing at most what the last flush interval counted, measured here); credits run out
-//! at exactly N under concurrent calls, never below zero, and start afresh when set again
-//! (the daily and monthly refill is tested with a given clock in `limits::credits`); limits and credits
-//! on a key through the admin API, the file, export and apply; `allow` expressions
-//! reading `credits` and `quota.remaining`.
+//! at exactly N under concurrent calls, never below zero, and start afresh when set
+//! again (the daily and monthly refill is tested with a given clock in
+//! `limits::credits`); limits and credits on a key through the admin API, the file,
+//! export and apply; `allow` expressions reading `credits` and `quota.remaining`.
 
 use std::time::{Duration, Instant};
 
