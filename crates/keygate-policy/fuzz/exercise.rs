@@ -27,6 +27,8 @@ fn facts() -> [StaticFacts; 2] {
             is_backoffice: true,
             tls: true,
             client_certificate: false,
+            credits: Some(3),
+            quota_remaining: Some(0),
         },
     ]
 }

@@ -8,7 +8,7 @@ mod ops;
 mod tests;
 
 use crate::ast::{Node, NodeKind, UnaryOp};
-use crate::compile::{Cond, SetKind, Text};
+use crate::compile::{Cond, Num, SetKind, Text};
 use crate::error::{Error, ErrorKind, Span};
 use crate::names::{self, Function, MapKind, ObjectKind, FUNCTIONS, VARIABLES};
 use crate::suggest::did_you_mean;
@@ -23,6 +23,8 @@ pub(crate) enum Value {
     /// The literal `null`.
     Null,
     Num(f64),
+    /// A number looked up in the request facts (absent when the caller has none).
+    NumFact(Num),
     List(List),
     Set(SetKind),
     Map(MapKind),
@@ -47,7 +49,7 @@ impl Value {
             Value::Bool(_) => "a boolean",
             Value::Text(_) => "a string",
             Value::Null => "null",
-            Value::Num(_) => "a number",
+            Value::Num(_) | Value::NumFact(_) => "a number",
             Value::List(_) => "a list",
             Value::Set(_) => "a set of names",
             Value::Map(_) => "a map of names to strings",

@@ -29,6 +29,16 @@ pub(crate) enum Text {
     Query(Box<str>),
 }
 
+/// A number-valued operand: a literal or a usage fact (absent when the caller has none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Num {
+    Lit(f64),
+    /// The key's credits left (before this call).
+    Credits,
+    /// The least left of the quotas that apply to the call (before this call).
+    QuotaRemaining,
+}
+
 /// A set of names the caller may belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SetKind {
@@ -92,6 +102,10 @@ pub(crate) enum Cond {
     Contains(Text, Text),
     /// The text is present and the regular expression finds a match in it.
     Matches(Text, Box<Regex>),
+    /// Both numbers present and ordered as asked.
+    NumOrder(Order, Num, Num),
+    /// Both numbers present and equal.
+    NumEq(Num, Num),
 }
 
 impl Cond {

@@ -5,7 +5,7 @@
 //! compiled tree, whose depth the parser bounds (see `limits::MAX_DEPTH`), and there are
 //! no loops other than over the fixed operand and literal lists.
 
-use crate::compile::{Cond, SetKind, Text};
+use crate::compile::{Cond, Num, SetKind, Text};
 use crate::facts::Facts;
 
 /// The value of a string operand; `None` is null.
@@ -25,6 +25,15 @@ fn text<'a, F: Facts + ?Sized>(t: &'a Text, facts: &'a F) -> Option<&'a str> {
         Text::KeyLabel(name) => facts.key_label(name),
         Text::Header(name) => facts.header(name),
         Text::Query(name) => facts.query(name),
+    }
+}
+
+/// The value of a number operand; `None` when the caller has no such usage.
+fn num<F: Facts + ?Sized>(n: Num, facts: &F) -> Option<f64> {
+    match n {
+        Num::Lit(value) => Some(value),
+        Num::Credits => facts.credits().map(|c| c as f64),
+        Num::QuotaRemaining => facts.quota_remaining().map(|q| q as f64),
     }
 }
 
@@ -68,5 +77,13 @@ pub(crate) fn eval<F: Facts + ?Sized>(cond: &Cond, facts: &F) -> bool {
         Cond::EndsWith(a, b) => both(a, b, facts, |a, b| a.ends_with(b)),
         Cond::Contains(a, b) => both(a, b, facts, |a, b| a.contains(b)),
         Cond::Matches(t, regex) => text(t, facts).is_some_and(|s| regex.is_match(s)),
+        Cond::NumOrder(order, a, b) => match (num(*a, facts), num(*b, facts)) {
+            (Some(a), Some(b)) => order.holds_f64(a, b),
+            _ => false,
+        },
+        Cond::NumEq(a, b) => match (num(*a, facts), num(*b, facts)) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        },
     }
 }

@@ -44,6 +44,14 @@ pub trait Facts {
     /// Whether the client presented a certificate in its TLS handshake (one that the
     /// gateway checked; never true without TLS).
     fn client_certificate(&self) -> bool;
+    /// The key's credits left before this call, if it has credits.
+    fn credits(&self) -> Option<u64> {
+        None
+    }
+    /// The least left, before this call, of the quotas that apply to it, if any does.
+    fn quota_remaining(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A plain, owned set of facts: for tests, dry runs of an expression and benchmarks.
@@ -86,6 +94,10 @@ pub struct StaticFacts {
     pub tls: bool,
     /// Whether the client presented a certificate.
     pub client_certificate: bool,
+    /// The key's credits left, if it has credits.
+    pub credits: Option<u64>,
+    /// The least left of the call's quotas, if any applies.
+    pub quota_remaining: Option<u64>,
 }
 
 fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -157,5 +169,11 @@ impl Facts for StaticFacts {
     }
     fn client_certificate(&self) -> bool {
         self.client_certificate
+    }
+    fn credits(&self) -> Option<u64> {
+        self.credits
+    }
+    fn quota_remaining(&self) -> Option<u64> {
+        self.quota_remaining
     }
 }

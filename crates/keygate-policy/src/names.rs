@@ -1,7 +1,7 @@
 //! The names an expression may use: variables, their members, and functions.
 
 use crate::check::Value;
-use crate::compile::{Cond, SetKind, Text};
+use crate::compile::{Cond, Num, SetKind, Text};
 
 /// Every variable, in the order they are listed in messages.
 pub(crate) const VARIABLES: &[&str] = &[
@@ -15,6 +15,8 @@ pub(crate) const VARIABLES: &[&str] = &[
     "subscription",
     "request",
     "isBackoffice",
+    "credits",
+    "quota",
 ];
 
 /// What a variable is.
@@ -30,6 +32,8 @@ pub(crate) fn variable(name: &str) -> Option<Value> {
         "subscription" => Value::Text(Text::Subscription),
         "request" => Value::Object(ObjectKind::Request),
         "isBackoffice" => Value::Bool(Cond::IsBackoffice),
+        "credits" => Value::NumFact(Num::Credits),
+        "quota" => Value::Object(ObjectKind::Quota),
         _ => return None,
     })
 }
@@ -62,6 +66,7 @@ impl MapKind {
 pub(crate) enum ObjectKind {
     Key,
     Request,
+    Quota,
 }
 
 impl ObjectKind {
@@ -78,6 +83,7 @@ impl ObjectKind {
                 "tls",
                 "clientCertificate",
             ],
+            ObjectKind::Quota => &["remaining"],
         }
     }
 
@@ -93,6 +99,7 @@ impl ObjectKind {
             (ObjectKind::Request, "query") => Value::Map(MapKind::Query),
             (ObjectKind::Request, "tls") => Value::Bool(Cond::Tls),
             (ObjectKind::Request, "clientCertificate") => Value::Bool(Cond::ClientCertificate),
+            (ObjectKind::Quota, "remaining") => Value::NumFact(Num::QuotaRemaining),
             _ => return None,
         })
     }

@@ -18,12 +18,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod consumers;
+mod counters;
 mod fixtures;
 mod keys;
 mod revisions;
 mod subscriptions;
 
 use self::consumers::{consumer_with_keys_is_kept, consumers_crud_and_pages, services_crud};
+use self::counters::counters_add_up;
 use self::keys::{
     duplicate_keys_conflict, key_needs_its_consumer, keys_listed_and_deleted,
     last_use_is_bookkeeping, put_key_replaces, renew_key_is_atomic,
@@ -70,6 +72,7 @@ const CHECKS: &[(&str, Check)] = &[
         subscriptions_with_their_keys,
     ),
     ("subscriptions_listed", subscriptions_listed),
+    ("counters_add_up", counters_add_up),
 ];
 
 /// Runs every check, each against a new, empty store from `make`, and panics at the first

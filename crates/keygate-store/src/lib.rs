@@ -16,8 +16,8 @@ mod stored_forms;
 
 pub use error::StoreError;
 pub use model::{
-    Change, ChangeKind, ConsumerRecord, Entity, KeyMode, KeyRecord, Millis, Origin, Page,
-    ServiceRecord, SubscriptionRecord, SubscriptionStatus, Written,
+    Change, ChangeKind, ConsumerRecord, CounterRow, Entity, KeyMode, KeyRecord, Millis, Origin,
+    Page, ServiceRecord, SubscriptionRecord, SubscriptionStatus, Written,
 };
 
 /// One put of a batch; see [`Store::apply_batch`].
@@ -129,4 +129,14 @@ pub trait Store: Send + Sync + 'static {
     /// Records when keys were last used. Bumps no revision and appends no change: this is
     /// bookkeeping, written in batches, never once per request.
     fn record_last_used(&self, uses: &[(String, Millis)]) -> Result<()>;
+
+    /// Adds each row's `used` (a delta) to its stored counter, creating it at the delta,
+    /// in one transaction, and stamps the rows changed at `now` — as
+    /// `UPDATE … SET used = used + delta`, so the deltas of several nodes add up. Bumps no
+    /// revision.
+    fn add_counts(&self, deltas: &[CounterRow], now: Millis) -> Result<()>;
+
+    /// The counters changed at or after `changed_since` whose `keep_until` is after
+    /// `now`, with their totals (0 for `changed_since` reads them all).
+    fn counts(&self, changed_since: Millis, now: Millis) -> Result<Vec<CounterRow>>;
 }

@@ -71,6 +71,9 @@ pub struct KeyRecord {
     /// Whether this is its consumer's shared key: the one key of every subscription
     /// created with [`KeyMode::Shared`].
     pub shared: bool,
+    /// The key's own limits and credits, as the admin API's JSON (`{"limits": [...],
+    /// "credits": {...}}`); `None` for none. The gateway reads it; the store keeps it.
+    pub limits: Option<String>,
 }
 
 /// Where a subscription stands. Only accepted subscriptions let a key through.
@@ -240,4 +243,18 @@ pub struct Page {
     pub after: Option<String>,
     /// At most this many (1–1000; 0 means 100).
     pub limit: usize,
+}
+
+/// One durable usage counter (a quota's or a key's credits), as kept in the store: nodes
+/// count in memory and add their deltas to it in batches, never once per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterRow {
+    /// What is counted: a stable 64-bit hash of the limit and the value it counts by.
+    pub subject: i64,
+    /// The start of the counter's window (ms since the epoch; 0 for no window).
+    pub window: Millis,
+    /// Units counted: the total when read, the delta to add when written.
+    pub used: i64,
+    /// After this time the counter is of no use (its window is over): loads skip it.
+    pub keep_until: Millis,
 }

@@ -44,7 +44,7 @@ pub use self::listener::Listener;
 use self::pool::{Conn, Pool};
 use self::writes::Tx;
 use crate::{
-    BatchOp, Change, ConsumerRecord, Entity, KeyRecord, Millis, Origin, Page, Result,
+    BatchOp, Change, ConsumerRecord, CounterRow, Entity, KeyRecord, Millis, Origin, Page, Result,
     ServiceRecord, Store, StoreError, SubscriptionRecord, SubscriptionStatus, Written,
 };
 
@@ -166,17 +166,19 @@ impl PostgresStore {
     }
 
     /// A pooled connection on which a transaction has begun with `begin`. When the first
-    /// statements fail because the pooled connection was dead, a new connection is tried
-    /// once: nothing had been sent.
+    /// statements fail because the pooled connection was dead, another is tried — up to
+    /// [`BEGIN_TRIES`] in all: nothing had been sent. (Several idle connections die
+    /// together when the server ends them, and background tasks — the quota flush —
+    /// keep more than one in the pool.)
     fn begin<'p>(&'p self, begin: &str) -> Result<Conn<'p>> {
-        let mut retried = false;
+        let mut tries = 0;
         loop {
             let mut conn = self.pool.get()?;
+            tries += 1;
             match conn.batch_execute(begin) {
                 Ok(()) => return Ok(conn),
-                Err(error) if is_connection_lost(&error) && !retried => {
+                Err(error) if is_connection_lost(&error) && tries < BEGIN_TRIES => {
                     conn.discard();
-                    retried = true;
                 }
                 Err(error) => {
                     if is_connection_lost(&error) {
@@ -308,7 +310,8 @@ fn bulk_insert_keys(tx: &mut Tx<'_>, keys: &[KeyRecord]) -> Result<()> {
     let created: Vec<i64> = keys.iter().map(|k| k.created_at).collect();
     let subscriptions: Vec<Option<&str>> = keys.iter().map(|k| k.subscription.as_deref()).collect();
     let shared: Vec<bool> = keys.iter().map(|k| k.shared).collect();
-    let params: [&(dyn ToSql + Sync); 14] = [
+    let limits: Vec<Option<&str>> = keys.iter().map(|k| k.limits.as_deref()).collect();
+    let params: [&(dyn ToSql + Sync); 15] = [
         &ids,
         &consumers,
         &hashes,
@@ -323,6 +326,7 @@ fn bulk_insert_keys(tx: &mut Tx<'_>, keys: &[KeyRecord]) -> Result<()> {
         &column(|k| k.last_used_at),
         &subscriptions,
         &shared,
+        &limits,
     ];
     tx.inner
         .execute(
@@ -331,7 +335,7 @@ fn bulk_insert_keys(tx: &mut Tx<'_>, keys: &[KeyRecord]) -> Result<()> {
                 key_columns!(),
                 ") SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], \
                  $5::bool[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::int8[], \
-                 $11::int8[], $12::int8[], $13::text[], $14::bool[])"
+                 $11::int8[], $12::int8[], $13::text[], $14::bool[], $15::text[])"
             ),
             &params,
         )
@@ -429,6 +433,9 @@ fn stream<T>(
     }
     Ok(())
 }
+
+/// How many pooled connections a transaction's begin tries before it gives up.
+const BEGIN_TRIES: usize = 4;
 
 impl Store for PostgresStore {
     fn revision(&self) -> Result<u64> {
@@ -717,6 +724,55 @@ impl Store for PostgresStore {
                 )
                 .or_store()
                 .map(drop)
+        })
+    }
+
+    /// One statement; rows are locked in (subject, window) order so two nodes adding at
+    /// once cannot deadlock, and each adds its delta to what the other wrote.
+    fn add_counts(&self, deltas: &[CounterRow], now: Millis) -> Result<()> {
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let mut sorted: Vec<CounterRow> = deltas.to_vec();
+        sorted.sort_by_key(|row| (row.subject, row.window));
+        let subjects: Vec<i64> = sorted.iter().map(|row| row.subject).collect();
+        let windows: Vec<i64> = sorted.iter().map(|row| row.window).collect();
+        let used: Vec<i64> = sorted.iter().map(|row| row.used).collect();
+        let keep: Vec<i64> = sorted.iter().map(|row| row.keep_until).collect();
+        self.read(|client| {
+            client
+                .execute(
+                    "INSERT INTO counters AS c (subject, window_start, used, keep_until, updated_at) \
+                     SELECT s, w, u, k, $5 FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[]) \
+                     AS d(s, w, u, k) ORDER BY s, w \
+                     ON CONFLICT (subject, window_start) DO UPDATE SET \
+                     used = c.used + EXCLUDED.used, updated_at = EXCLUDED.updated_at, \
+                     keep_until = greatest(c.keep_until, EXCLUDED.keep_until)",
+                    &[&subjects, &windows, &used, &keep, &now],
+                )
+                .or_store()
+                .map(drop)
+        })
+    }
+
+    fn counts(&self, changed_since: Millis, now: Millis) -> Result<Vec<CounterRow>> {
+        self.read(|client| {
+            let rows = client
+                .query(
+                    "SELECT subject, window_start, used, keep_until FROM counters \
+                     WHERE updated_at >= $1 AND keep_until > $2",
+                    &[&changed_since, &now],
+                )
+                .or_store()?;
+            Ok(rows
+                .iter()
+                .map(|row| CounterRow {
+                    subject: row.get(0),
+                    window: row.get(1),
+                    used: row.get(2),
+                    keep_until: row.get(3),
+                })
+                .collect())
         })
     }
 }

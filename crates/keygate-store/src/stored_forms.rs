@@ -18,7 +18,7 @@ macro_rules! consumer_columns {
 macro_rules! key_columns {
     () => {
         "id, consumer, hash, prefix, active, description, labels, origin, created_at, \
-         expires_at, revoked_at, last_used_at, subscription_id, shared"
+         expires_at, revoked_at, last_used_at, subscription_id, shared, limits"
     };
 }
 
@@ -96,6 +96,7 @@ pub(crate) fn same_mutable_key_fields(stored: &KeyRecord, new: &KeyRecord) -> bo
         && stored.labels == new.labels
         && stored.expires_at == new.expires_at
         && stored.revoked_at == new.revoked_at
+        && stored.limits == new.limits
 }
 
 /// Whether two services are the same apart from their timestamp.

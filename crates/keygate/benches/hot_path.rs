@@ -116,6 +116,7 @@ fn directory_of(keys: usize, one_consumer: bool) -> Directory {
             name
         };
         directory.put_key(&KeyRecord {
+            limits: None,
             id: key.clone(),
             consumer: owner,
             hash: KeyHash::of(key.as_bytes()).0,

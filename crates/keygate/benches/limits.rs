@@ -12,7 +12,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::HeaderMap;
 use keygate::config::{Config, Route};
-use keygate::limits::{Callers, Limit, LimitBy, Limiter, SubjectKind, Window};
+use keygate::limits::{Callers, Counters, Limit, LimitBy, Limiter, SubjectKind, Window};
 use keygate::proxy::limit_check::{check, Caller, LimitRefusal, LimitReport};
 
 /// The binary's allocator, as in the gateway.
@@ -92,6 +92,7 @@ fn remaining(result: Result<Option<LimitReport>, LimitRefusal>) -> u64 {
 
 fn limit_phase(c: &mut Criterion) {
     let limiter = Limiter::default();
+    let counters = Counters::default();
     let headers = HeaderMap::new();
     let caller = Caller {
         key: None,
@@ -110,16 +111,16 @@ fn limit_phase(c: &mut Criterion) {
                 if route.limits.is_empty() && plan.is_empty() {
                     return 0;
                 }
-                remaining(check(&limiter, route, plan, &caller))
+                remaining(check(&limiter, &counters, route, plan, &caller))
             })
         },
     );
     c.bench_function("limit phase: route without limits, check called", |b| {
-        b.iter(|| remaining(check(&limiter, black_box(&none), &[], &caller)))
+        b.iter(|| remaining(check(&limiter, &counters, black_box(&none), &[], &caller)))
     });
     let one = route_with(vec![generous("addr", LimitBy::ClientAddress)]);
     c.bench_function("limit phase: one limit by client address", |b| {
-        b.iter(|| remaining(check(&limiter, black_box(&one), &[], &caller)))
+        b.iter(|| remaining(check(&limiter, &counters, black_box(&one), &[], &caller)))
     });
 }
 

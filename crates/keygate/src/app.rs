@@ -174,6 +174,7 @@ pub async fn run(
     };
     let reconcile_interval = config.cluster.reconcile_interval;
     let limit_sync = config.cluster.rate_limits.clone();
+    let flush_interval = config.quotas.flush_interval;
     // The admin listener answers at once: `/readyz` is 503 until the first full load.
     let listen_error = |source| StartError::Listen {
         field: ADMIN_LISTEN,
@@ -230,6 +231,13 @@ pub async fn run(
     let (sync, postgres) = loaded_state?;
     let sync = Arc::new(sync);
     let state = sync.state().clone();
+    // Quota and credit counts as the store has them, before the proxy serves a call.
+    let counted_since = {
+        let (store, counters) = (sync.store().clone(), state.counters.clone());
+        tokio::task::spawn_blocking(move || crate::limits::flush::load(store.as_ref(), &counters))
+            .await
+            .map_err(|error| StartError::Task(error.to_string()))??
+    };
     tracing::info!(
         keys = state.directory.keys.len(),
         consumers = state.directory.consumer_count(),
@@ -286,6 +294,12 @@ pub async fn run(
         crate::limits::redis_sync::start(sync.state().limiter.clone(), settings, &metrics)
             .map_err(|error| StartError::Task(error.to_string()))?;
     }
+    tokio::spawn(crate::limits::flush::run(
+        sync.store().clone(),
+        state.counters.clone(),
+        flush_interval,
+        counted_since,
+    ));
     tokio::spawn(sweep_limits(
         sync.state().limiter.clone(),
         Duration::from_secs(10),
@@ -319,6 +333,7 @@ pub async fn run(
         }
     };
 
+    let state_counters = state.counters.clone();
     let https_port = proxy_bound
         .iter()
         .find(|(_, tls)| *tls)
@@ -344,6 +359,7 @@ pub async fn run(
     let _ = stopped.send(true);
     let _ = admin_task.await;
     flush_usage(&sync).await;
+    crate::limits::flush::flush(sync.store().clone(), state_counters, counted_since).await;
     let _ = tokio::task::spawn_blocking(move || save_cache(&sync)).await;
     Ok(())
 }

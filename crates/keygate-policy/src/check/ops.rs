@@ -65,6 +65,9 @@ impl Checker<'_> {
             }
             (Value::Null, Value::Null) => Cond::Const(true),
             (Value::Num(a), Value::Num(b)) => Cond::Const(a == b),
+            (a @ (Value::Num(_) | Value::NumFact(_)), b @ (Value::Num(_) | Value::NumFact(_))) => {
+                Cond::NumEq(number(&a), number(&b))
+            }
             (Value::Bool(a), Value::Bool(b)) => Cond::bool_eq(a, b),
             (l, r) => {
                 let message = self.mismatch(op, left, &l, right, &r);
@@ -126,6 +129,9 @@ impl Checker<'_> {
         match (&l, &r) {
             (Value::Invalid, _) | (_, Value::Invalid) => Value::Invalid,
             (Value::Num(a), Value::Num(b)) => Value::Bool(Cond::Const(order.holds_f64(*a, *b))),
+            (Value::Num(_) | Value::NumFact(_), Value::Num(_) | Value::NumFact(_)) => {
+                Value::Bool(Cond::NumOrder(order, number(&l), number(&r)))
+            }
             _ => match (text(&l), text(&r)) {
                 (Some(a), Some(b)) => Value::Bool(Cond::TextOrder(order, a, b)),
                 _ => {
@@ -219,5 +225,14 @@ impl Checker<'_> {
             }
         };
         Value::Bool(cond)
+    }
+}
+
+/// A number operand of a checked value that is one.
+fn number(value: &Value) -> crate::compile::Num {
+    match value {
+        Value::Num(n) => crate::compile::Num::Lit(*n),
+        Value::NumFact(fact) => *fact,
+        _ => crate::compile::Num::Lit(f64::NAN),
     }
 }

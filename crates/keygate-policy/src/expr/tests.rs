@@ -35,6 +35,8 @@ fn b_consumer() -> StaticFacts {
         is_backoffice: false,
         tls: false,
         client_certificate: false,
+        credits: Some(5),
+        quota_remaining: Some(0),
     }
 }
 
@@ -357,4 +359,24 @@ fn expr_keeps_its_source_and_is_shareable() {
     shareable::<Expr>();
     let source = "groups.admin ||  plan === 'gold'";
     assert_eq!(Expr::compile(source).unwrap().source(), source);
+}
+
+#[test]
+fn credits_and_quota_remaining_are_numbers_absent_without_usage() {
+    let premium = Expr::compile("plan === 'gold' && credits > 0").unwrap();
+    assert!(premium.eval(&b_consumer()));
+    let spent = Expr::compile("quota.remaining >= 1").unwrap();
+    assert!(!spent.eval(&b_consumer()));
+    let exact = Expr::compile("credits == 5 && 5 === credits && credits != 4").unwrap();
+    assert!(exact.eval(&b_consumer()));
+    // Without credits or quotas, every comparison is false (as with a null string).
+    assert!(!Expr::compile("credits > 0").unwrap().eval(&anonymous()));
+    assert!(!Expr::compile("credits <= 0").unwrap().eval(&anonymous()));
+    assert!(Expr::compile("!(quota.remaining > 0)")
+        .unwrap()
+        .eval(&anonymous()));
+    // Type errors are caught when compiled.
+    assert!(Expr::compile("credits === 'a'").is_err());
+    assert!(Expr::compile("quota.left > 1").is_err());
+    assert!(Expr::compile("credits").is_err());
 }

@@ -46,6 +46,7 @@ pub(super) fn bare_consumer(name: &str) -> ConsumerRecord {
 /// A key of `consumer` whose hash is derived from `n`.
 pub(super) fn key(id: &str, consumer: &str, n: u8) -> KeyRecord {
     KeyRecord {
+        limits: None,
         id: id.to_owned(),
         consumer: consumer.to_owned(),
         hash: hash(n),

@@ -57,6 +57,7 @@ pub(super) fn put_key_replaces(s: &dyn Store) {
     s.record_last_used(&[("k1".to_owned(), 8_000)]).unwrap();
 
     let replaced = KeyRecord {
+        limits: None,
         id: "k1".to_owned(),
         consumer: "bob".to_owned(),
         hash: hash(9),
@@ -93,6 +94,7 @@ pub(super) fn update_key_changes_mutable_fields(s: &dyn Store) {
     s.insert_key(&key("k1", "alice", 1)).unwrap();
 
     let update = KeyRecord {
+        limits: None,
         id: "k1".to_owned(),
         consumer: "bob".to_owned(),
         hash: hash(9),

@@ -56,6 +56,7 @@ pub(super) fn key(row: &Row) -> Result<KeyRecord> {
         last_used_at: get(row, 11, "key")?,
         subscription: get(row, 12, "key")?,
         shared: get(row, 13, "key")?,
+        limits: get(row, 14, "key")?,
         id,
     })
 }

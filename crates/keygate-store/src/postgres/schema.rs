@@ -96,6 +96,19 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    // 2: durable usage counters (quotas, credits), and the limits of keys.
+    r#"
+    CREATE TABLE counters (
+        subject    BIGINT NOT NULL,
+        window_start BIGINT NOT NULL,
+        used       BIGINT NOT NULL,
+        keep_until BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (subject, window_start)
+    );
+    CREATE INDEX counters_by_update ON counters (updated_at);
+    ALTER TABLE keys ADD COLUMN limits TEXT;
+    "#,
 ];
 
 /// The schema version this code writes and understands.

@@ -182,7 +182,7 @@ pub(super) fn insert_key_row(tx: &mut Tx<'_>, key: &KeyRecord) -> Result<()> {
             concat!(
                 "INSERT INTO keys (",
                 key_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ),
             &[
                 &key.id,
@@ -199,6 +199,7 @@ pub(super) fn insert_key_row(tx: &mut Tx<'_>, key: &KeyRecord) -> Result<()> {
                 &key.last_used_at,
                 &key.subscription,
                 &key.shared,
+                &key.limits,
             ],
         )
         .map_err(|e| key_write(e, key))?;
@@ -335,7 +336,7 @@ pub(super) fn put_key_in(tx: &mut Tx<'_>, key: &KeyRecord) -> Result<Written> {
         .execute(
             "UPDATE keys SET consumer = $2, hash = $3, prefix = $4, active = $5, \
              description = $6, labels = $7, origin = $8, expires_at = $9, revoked_at = $10, \
-             subscription_id = $11, shared = $12 WHERE id = $1",
+             subscription_id = $11, shared = $12, limits = $13 WHERE id = $1",
             &[
                 &key.id,
                 &key.consumer,
@@ -349,6 +350,7 @@ pub(super) fn put_key_in(tx: &mut Tx<'_>, key: &KeyRecord) -> Result<Written> {
                 &key.revoked_at,
                 &key.subscription,
                 &key.shared,
+                &key.limits,
             ],
         )
         .map_err(|e| key_write(e, key))?;
@@ -372,7 +374,7 @@ pub(super) fn update_key_in(tx: &mut Tx<'_>, key: &KeyRecord) -> Result<u64> {
     tx.inner
         .execute(
             "UPDATE keys SET active = $2, description = $3, labels = $4, expires_at = $5, \
-             revoked_at = $6 WHERE id = $1",
+             revoked_at = $6, limits = $7 WHERE id = $1",
             &[
                 &key.id,
                 &key.active,
@@ -380,6 +382,7 @@ pub(super) fn update_key_in(tx: &mut Tx<'_>, key: &KeyRecord) -> Result<u64> {
                 &labels,
                 &key.expires_at,
                 &key.revoked_at,
+                &key.limits,
             ],
         )
         .or_store()?;

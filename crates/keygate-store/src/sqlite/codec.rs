@@ -49,6 +49,7 @@ pub(super) fn key(row: &Row<'_>) -> Result<KeyRecord> {
         last_used_at: row.get(11).map_err(from_sqlite)?,
         subscription: row.get(12).map_err(from_sqlite)?,
         shared: row.get(13).map_err(from_sqlite)?,
+        limits: row.get(14).map_err(from_sqlite)?,
         id,
     })
 }

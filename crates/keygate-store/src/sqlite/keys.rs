@@ -15,7 +15,7 @@ pub(super) fn insert_key_row(tx: &Transaction<'_>, key: &KeyRecord) -> Result<()
     tx.prepare_cached(concat!(
         "INSERT INTO keys (",
         key_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
     ))
     .or_store()?
     .execute(params![
@@ -33,6 +33,7 @@ pub(super) fn insert_key_row(tx: &Transaction<'_>, key: &KeyRecord) -> Result<()
         key.last_used_at,
         key.subscription,
         key.shared,
+        key.limits,
     ])
     .map_err(|e| key_write(e, key))?;
     Ok(())
@@ -52,7 +53,7 @@ pub(super) fn put_key_in(tx: &Transaction<'_>, key: &KeyRecord) -> Result<Writte
     tx.prepare_cached(
         "UPDATE keys SET consumer = ?2, hash = ?3, prefix = ?4, active = ?5, \
              description = ?6, labels = ?7, origin = ?8, expires_at = ?9, revoked_at = ?10, \
-             subscription_id = ?11, shared = ?12 WHERE id = ?1",
+             subscription_id = ?11, shared = ?12, limits = ?13 WHERE id = ?1",
     )
     .or_store()?
     .execute(params![
@@ -68,6 +69,7 @@ pub(super) fn put_key_in(tx: &Transaction<'_>, key: &KeyRecord) -> Result<Writte
         key.revoked_at,
         key.subscription,
         key.shared,
+        key.limits,
     ])
     .map_err(|e| key_write(e, key))?;
     let revision = bump_revision(tx)?;

@@ -100,6 +100,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX subscriptions_by_consumer ON subscriptions (consumer, id);
     CREATE INDEX subscriptions_by_service ON subscriptions (service, id);
     ",
+    // 4: durable usage counters (quotas, credits), and the limits of keys.
+    "
+    CREATE TABLE counters (
+        subject    INTEGER NOT NULL,
+        window_start INTEGER NOT NULL,
+        used       INTEGER NOT NULL,
+        keep_until INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (subject, window_start)
+    ) WITHOUT ROWID;
+    CREATE INDEX counters_by_update ON counters (updated_at);
+    ALTER TABLE keys ADD COLUMN limits TEXT;
+    ",
 ];
 
 /// The schema version this code writes and understands.

@@ -17,7 +17,7 @@ use super::subscriptions::{
 };
 use super::{codec, SqliteStore};
 use crate::{
-    BatchOp, Change, ConsumerRecord, Entity, KeyRecord, Millis, Origin, Page, Result,
+    BatchOp, Change, ConsumerRecord, CounterRow, Entity, KeyRecord, Millis, Origin, Page, Result,
     ServiceRecord, Store, StoreError, SubscriptionRecord, SubscriptionStatus, Written,
 };
 
@@ -146,7 +146,7 @@ impl Store for SqliteStore {
             }
             tx.prepare_cached(
                 "UPDATE keys SET active = ?2, description = ?3, labels = ?4, expires_at = ?5, \
-                 revoked_at = ?6 WHERE id = ?1",
+                 revoked_at = ?6, limits = ?7 WHERE id = ?1",
             )
             .or_store()?
             .execute(params![
@@ -156,6 +156,7 @@ impl Store for SqliteStore {
                 codec::to_json(&key.labels)?,
                 key.expires_at,
                 key.revoked_at,
+                key.limits,
             ])
             .or_store()?;
             let revision = bump_revision(tx)?;
@@ -351,5 +352,54 @@ impl Store for SqliteStore {
             }
             Ok(())
         })
+    }
+
+    fn add_counts(&self, deltas: &[CounterRow], now: Millis) -> Result<()> {
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO counters (subject, window_start, used, keep_until, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (subject, window_start) DO UPDATE SET \
+                     used = used + excluded.used, updated_at = excluded.updated_at, \
+                     keep_until = max(keep_until, excluded.keep_until)",
+                )
+                .or_store()?;
+            for row in deltas {
+                stmt.execute(params![
+                    row.subject,
+                    row.window,
+                    row.used,
+                    row.keep_until,
+                    now
+                ])
+                .or_store()?;
+            }
+            Ok(())
+        })
+    }
+
+    fn counts(&self, changed_since: Millis, now: Millis) -> Result<Vec<CounterRow>> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT subject, window_start, used, keep_until FROM counters \
+                 WHERE updated_at >= ?1 AND keep_until > ?2",
+            )
+            .or_store()?;
+        let rows = statement
+            .query_map(params![changed_since, now], |row| {
+                Ok(CounterRow {
+                    subject: row.get(0)?,
+                    window: row.get(1)?,
+                    used: row.get(2)?,
+                    keep_until: row.get(3)?,
+                })
+            })
+            .or_store()?;
+        rows.map(|row| row.or_store()).collect()
     }
 }

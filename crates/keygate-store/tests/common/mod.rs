@@ -65,6 +65,7 @@ pub fn key(n: u64, consumer: &str) -> KeyRecord {
     let mut hash = [0x5a; 32];
     hash[..8].copy_from_slice(&n.to_le_bytes());
     KeyRecord {
+        limits: None,
         id: format!("key-{n:07}"),
         consumer: consumer.to_owned(),
         hash,

@@ -49,6 +49,12 @@ struct ExportedKey {
     subscription: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     shared: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    limits: Vec<crate::limits::key_doc::LimitDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credits: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refill: Option<crate::limits::key_doc::RefillDoc>,
 }
 
 #[derive(Serialize)]
@@ -124,7 +130,11 @@ pub async fn export(
                 }
                 Entity::Key(k) => {
                     if let Some(&slot) = index.get(&k.consumer) {
+                        let doc = super::key_credits::document(&k);
                         consumers[slot].keys.push(ExportedKey {
+                            limits: doc.limits,
+                            credits: doc.credits.map(|c| c.amount),
+                            refill: doc.credits.and_then(|c| c.refill),
                             key_hash: format!("sha256:{}", hex(&k.hash)),
                             id: k.id,
                             active: k.active,

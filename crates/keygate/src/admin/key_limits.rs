@@ -1,5 +1,5 @@
-//! The rate limits `/v1/verify` reports for a key: those of the plans its subscriptions
-//! are accepted to, and those of a named service, that count by the key, its consumer
+//! The limits `/v1/verify` reports for a key: its own limits and credits, those of the
+//! plans its subscriptions are accepted to, and those of a named service, that count by the key, its consumer
 //! or its subscription — with what is left of each now. Nothing is taken: a verification
 //! is not a call.
 
@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::limits::{Limit, LimitBy};
 use crate::proxy::limit_check::{self, Caller};
+use crate::proxy::quota_check;
 use crate::state::{KeyEntry, SharedState};
 
 /// One limit of the key, as `/v1/verify` shows it.
@@ -18,7 +19,8 @@ use crate::state::{KeyEntry, SharedState};
 pub struct KeyLimit {
     /// The limit's name.
     pub name: String,
-    /// The service it belongs to.
+    /// The service it belongs to; absent for the key's own limits and credits.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub service: String,
     /// The plan it belongs to, for a plan's limit.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -29,8 +31,10 @@ pub struct KeyLimit {
     pub window: u64,
     /// Calls left now.
     pub remaining: u64,
-    /// Seconds until the whole count is back.
+    /// Seconds until the whole count is back (0 for credits without a refill).
     pub reset: u64,
+    /// `rate`, `quota` or `credits`.
+    pub kind: &'static str,
 }
 
 /// The limits of `key` (and of `service`, when named) with their remaining counts.
@@ -89,6 +93,33 @@ pub fn of(state: &SharedState, key: &KeyEntry, service: Option<&str>) -> Vec<Key
             }
         }
     }
+    if let Some(extras) = key.extras.as_deref() {
+        let caller = Caller {
+            key: Some(key),
+            subscription: None,
+            client: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            headers: &headers,
+        };
+        for limit in extras.limits.iter() {
+            let mut shown = view(state, limit, &caller, "", None);
+            shown.service.clear();
+            found.push(shown);
+        }
+        if let Some(credits) = &extras.credits {
+            let now = quota_check::now_ms();
+            let report = quota_check::credits_left(&state.counters, credits, key, now);
+            found.push(KeyLimit {
+                name: report.name.to_string(),
+                service: String::new(),
+                plan: None,
+                limit: report.count,
+                window: report.window,
+                remaining: report.remaining,
+                reset: report.reset,
+                kind: "credits",
+            });
+        }
+    }
     found
 }
 
@@ -99,7 +130,7 @@ fn view(
     service: &str,
     plan: Option<&str>,
 ) -> KeyLimit {
-    let report = limit_check::peek(&state.limiter, limit, caller);
+    let report = limit_check::peek(&state.limiter, &state.counters, limit, caller);
     KeyLimit {
         name: report.name.to_string(),
         service: service.to_owned(),
@@ -108,5 +139,10 @@ fn view(
         window: report.window,
         remaining: report.remaining,
         reset: report.reset,
+        kind: if limit.quota.is_some() {
+            "quota"
+        } else {
+            "rate"
+        },
     }
 }

@@ -14,10 +14,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::consumers::owned_by_api;
 use super::error::{ApiError, Body};
+use super::key_credits::{self, LimitFields};
 use super::subscriptions::{all_of, is_live, keys_of, subscription_writes};
 use super::{listing, parse_rfc3339, rfc3339, AdminState, Listing, PageQuery};
 use crate::config::is_valid_name;
 use crate::key::{check_custom, display_prefix, generate, plausible, KeyHash};
+use crate::limits::key_doc::{KeyLimits, LimitDoc, RefillDoc};
 use crate::state::{millis, KeyCheck};
 
 /// `POST /v1/consumers/{name}/keys` body.
@@ -34,6 +36,12 @@ pub struct NewKey {
     active: Option<bool>,
     expires_at: Option<String>,
     labels: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "present")]
+    limits: Option<Option<Vec<LimitDoc>>>,
+    #[serde(default, deserialize_with = "present")]
+    credits: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    refill: Option<Option<RefillDoc>>,
 }
 
 /// `PATCH /v1/keys/{id}` body; `expires_at: null` removes the expiry.
@@ -45,6 +53,12 @@ pub struct KeyPatch {
     #[serde(default, deserialize_with = "present")]
     expires_at: Option<Option<String>>,
     labels: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "present")]
+    limits: Option<Option<Vec<LimitDoc>>>,
+    #[serde(default, deserialize_with = "present")]
+    credits: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    refill: Option<Option<RefillDoc>>,
 }
 
 /// `POST /v1/keys/{id}/renew` body.
@@ -69,7 +83,7 @@ pub struct Verification {
 }
 
 /// Tells a field given as `null` from a field not given.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -97,6 +111,10 @@ pub struct KeyView {
     subscription: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     shared: bool,
+    /// The key's own limits and credits (`credits.amount` as set; `/v1/verify` tells what
+    /// is left).
+    #[serde(flatten)]
+    limits: KeyLimits,
 }
 
 fn status(record: &KeyRecord, now: i64) -> &'static str {
@@ -114,6 +132,7 @@ fn status(record: &KeyRecord, now: i64) -> &'static str {
 /// The API's view of a stored key.
 pub(super) fn view(record: KeyRecord) -> KeyView {
     KeyView {
+        limits: key_credits::document(&record),
         status: status(&record, millis(SystemTime::now())),
         id: record.id,
         consumer: record.consumer,
@@ -161,6 +180,7 @@ pub(super) fn new_record(
         None => hash.derived_id(),
     };
     Ok(KeyRecord {
+        limits: None,
         id,
         consumer,
         hash: hash.0,
@@ -211,6 +231,12 @@ pub async fn create(
         .expires_at
         .map(|t| parse_rfc3339(&t, "expires_at"))
         .transpose()?;
+    let fields = LimitFields {
+        limits: body.limits,
+        credits: body.credits,
+        refill: body.refill,
+    };
+    key_credits::apply(&mut record, fields, now)?;
     state
         .write(move |store| {
             store.insert_key(&record)?;
@@ -263,6 +289,12 @@ pub async fn patch(
             if let Some(labels) = body.labels {
                 record.labels = labels;
             }
+            let fields = LimitFields {
+                limits: body.limits,
+                credits: body.credits,
+                refill: body.refill,
+            };
+            key_credits::apply(&mut record, fields, millis(SystemTime::now()))?;
             store.update_key(&record)?;
             Ok(Json(view(record)))
         })
@@ -513,9 +545,17 @@ pub async fn verify(
         }
         _ => Vec::new(),
     };
-    let code = match limits.iter().any(|limit| limit.remaining == 0) {
-        true => "RATE_LIMITED",
-        false => code,
+    let spent = |kinds: &[&str]| {
+        limits
+            .iter()
+            .any(|limit| limit.remaining == 0 && kinds.contains(&limit.kind))
+    };
+    let code = if spent(&["quota", "credits"]) {
+        "USAGE_EXCEEDED"
+    } else if spent(&["rate"]) {
+        "RATE_LIMITED"
+    } else {
+        code
     };
     Json(Verdict {
         valid: code == "VALID",

@@ -7,6 +7,7 @@ mod auth;
 mod consumers;
 mod error;
 mod export;
+mod key_credits;
 mod key_limits;
 mod keys;
 mod openapi;

@@ -65,6 +65,8 @@ fn service_health_schema() -> Value {
 pub async fn document() -> Json<Value> {
     let consumer = json!({"$ref": "#/components/schemas/Consumer"});
     let key = json!({"$ref": "#/components/schemas/Key"});
+    let key_limits = json!({"type": ["array", "null"], "items": {"type": "object", "properties": {"count": {"type": "integer"}, "per": {"type": "string"}, "by": {"type": "string"}, "name": {"type": "string"}, "kind": {"enum": ["rate", "quota"]}}, "required": ["count", "per"]}});
+    let refill = json!({"type": ["object", "null"], "properties": {"amount": {"type": "integer", "minimum": 1}, "per": {"enum": ["day", "month"]}}, "required": ["amount", "per"]});
     let plan = json!({"$ref": "#/components/schemas/Plan"});
     let subscription = json!({"$ref": "#/components/schemas/Subscription"});
     let plan_path = json!([
@@ -101,13 +103,13 @@ pub async fn document() -> Json<Value> {
             },
             "/v1/consumers/{name}/keys": {
                 "parameters": name,
-                "post": with_body(operation("Create a key; the answer holds its plaintext, once", "201", key.clone()), json!({"type": "object", "properties": {"key": string, "id": string, "description": string, "active": {"type": "boolean"}, "expires_at": string, "labels": map}}))
+                "post": with_body(operation("Create a key; the answer holds its plaintext, once", "201", key.clone()), json!({"type": "object", "properties": {"key": string, "id": string, "description": string, "active": {"type": "boolean"}, "expires_at": string, "labels": map, "limits": key_limits, "credits": {"type": ["integer", "null"], "minimum": 0}, "refill": refill}}))
             },
             "/v1/keys": {"get": operation("List keys (prefixes only)", "200", list(&key))},
             "/v1/keys/{id}": {
                 "parameters": id,
                 "get": operation("Read a key", "200", key.clone()),
-                "patch": with_body(operation("Change active, description, expires_at, labels", "200", key.clone()), json!({"type": "object"})),
+                "patch": with_body(operation("Change active, description, expires_at, labels, limits, credits, refill", "200", key.clone()), json!({"type": "object", "properties": {"active": {"type": "boolean"}, "description": string, "expires_at": string, "labels": map, "limits": key_limits, "credits": {"type": ["integer", "null"], "minimum": 0}, "refill": refill}})),
                 "delete": operation("Delete a key", "204", json!({}))
             },
             "/v1/keys/{id}/revoke": {"parameters": id, "post": operation("Revoke a key for good", "200", key.clone())},
@@ -154,7 +156,7 @@ pub async fn document() -> Json<Value> {
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": string, "message": string}}}},
                 "ConsumerBody": {"type": "object", "properties": {"client_type": string, "groups": strings, "permissions": strings, "description": string, "metadata": map}},
                 "Consumer": {"type": "object", "properties": {"name": string, "client_type": string, "groups": strings, "permissions": strings, "description": string, "metadata": map, "origin": {"enum": ["file", "api"]}, "created_at": string, "updated_at": string}},
-                "Key": {"type": "object", "properties": {"id": string, "consumer": string, "key": {"type": "string", "description": "Only in the answer that created the key"}, "prefix": string, "status": {"enum": ["active", "disabled", "expired", "revoked"]}, "active": {"type": "boolean"}, "description": string, "labels": map, "origin": {"enum": ["file", "api"]}, "created_at": string, "expires_at": string, "revoked_at": string, "last_used_at": string, "subscription": string, "shared": {"type": "boolean"}}},
+                "Key": {"type": "object", "properties": {"id": string, "consumer": string, "key": {"type": "string", "description": "Only in the answer that created the key"}, "prefix": string, "status": {"enum": ["active", "disabled", "expired", "revoked"]}, "active": {"type": "boolean"}, "description": string, "labels": map, "origin": {"enum": ["file", "api"]}, "created_at": string, "expires_at": string, "revoked_at": string, "last_used_at": string, "subscription": string, "shared": {"type": "boolean"}, "limits": key_limits, "credits": {"type": "object", "properties": {"amount": {"type": "integer"}, "set_at": {"type": "integer", "description": "ms since the epoch"}, "refill": refill}}}},
                 "Plan": {"type": "object", "properties": {"name": string, "selection_rule": string, "forward_key": {"type": "boolean"}, "auto_approve": {"type": "boolean"}, "description": string}},
                 "Subscription": {"type": "object", "properties": {"id": string, "consumer": string, "service": string, "plan": string, "status": {"enum": ["pending", "accepted", "paused", "rejected", "closed"]}, "key_mode": {"enum": ["own", "shared"]}, "ends_at": string, "created_at": string, "updated_at": string, "key": key}},
                 "ServiceHealth": service_health_schema(),

@@ -100,6 +100,13 @@ struct KeyEntry {
     /// Set on a consumer's shared key (exports only).
     #[serde(default)]
     shared: bool,
+    /// The key's own limits, as the admin API takes them.
+    #[serde(default)]
+    limits: Vec<Value>,
+    /// Its credits (what they were set to, not what is left).
+    credits: Option<u64>,
+    /// Their refill.
+    refill: Option<Value>,
 }
 
 impl KeyEntry {
@@ -443,6 +450,9 @@ fn plan_key(
             "description": key.description,
             "expires_at": key.expires_at,
             "labels": key.labels,
+            "limits": key.limits,
+            "credits": key.credits,
+            "refill": key.refill,
         });
         let mut calls = vec![(
             Method::POST,
@@ -543,11 +553,24 @@ fn update_key(plan: &mut Plan, key: &KeyEntry, id: &str, existing: &KeyEntry) {
     if key.labels != existing.labels {
         patch.insert("labels".into(), json!(key.labels));
     }
+    if key.limits != existing.limits {
+        patch.insert("limits".into(), json!(key.limits));
+    }
+    // Credits set again start a new count: only when the number itself changes.
+    if key.credits != existing.credits {
+        patch.insert("credits".into(), json!(key.credits));
+    }
+    if key.refill != existing.refill {
+        patch.insert("refill".into(), json!(key.refill));
+    }
     let before = [
         ("active", json!(existing.active.unwrap_or(true))),
         ("description", json!(existing.description)),
         ("expires_at", json!(existing.expires_at)),
         ("labels", json!(existing.labels)),
+        ("limits", json!(existing.limits)),
+        ("credits", json!(existing.credits)),
+        ("refill", json!(existing.refill)),
     ];
     let mut differences: Vec<Difference> = before
         .into_iter()

@@ -83,6 +83,12 @@ pub struct FactArgs {
     /// The client presented a certificate (`request.clientCertificate`); implies `--tls`.
     #[arg(long)]
     client_certificate: bool,
+    /// The key's credits left (`credits`); absent: the key has none.
+    #[arg(long)]
+    pub credits: Option<u64>,
+    /// The least left of the call's quotas (`quota.remaining`); absent: none applies.
+    #[arg(long)]
+    pub quota_remaining: Option<u64>,
 }
 
 fn pair(text: &str) -> Result<(String, String), String> {
@@ -138,6 +144,8 @@ pub fn run(command: ExprCommand) -> ExitCode {
         is_backoffice: facts.backoffice,
         tls: facts.tls || facts.client_certificate,
         client_certificate: facts.client_certificate,
+        credits: facts.credits,
+        quota_remaining: facts.quota_remaining,
     };
     outln!("{}", expr.eval(&facts));
     ExitCode::SUCCESS

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::client::{encode, finish, AdminArgs, AdminClient, CliError};
 use super::consumers::{consumer_path, pair};
+use super::key_limits::KeyLimitArgs;
 use super::output::{cell, details, print_json, Format, Table};
 use crate::key::{check_custom, KeyHash};
 
@@ -54,6 +55,8 @@ pub enum KeysCommand {
         /// A label, `name=value`, repeatable (replaces the labels).
         #[arg(long = "label", value_parser = pair)]
         labels: Vec<(String, String)>,
+        #[command(flatten)]
+        limits: KeyLimitArgs,
     },
     /// Revoke a key: it stops working for good.
     Revoke {
@@ -125,6 +128,8 @@ pub struct CreateArgs {
     /// A label, `name=value`, repeatable.
     #[arg(long = "label", value_parser = pair)]
     pub labels: Vec<(String, String)>,
+    #[command(flatten)]
+    pub limits: KeyLimitArgs,
 }
 
 /// Runs `keygate keys …`.
@@ -178,6 +183,7 @@ fn execute(args: KeysArgs) -> Result<(), CliError> {
             description,
             expires_at,
             labels,
+            limits,
         } => {
             let mut body = serde_json::Map::new();
             if let Some(description) = description {
@@ -196,9 +202,12 @@ fn execute(args: KeysArgs) -> Result<(), CliError> {
                 let labels: BTreeMap<String, String> = labels.into_iter().collect();
                 body.insert("labels".into(), json!(labels));
             }
+            limits.add_to(&mut body).map_err(CliError::Failed)?;
             if body.is_empty() {
                 return Err(CliError::Failed(
-                    "nothing to change: give --description, --expires-at or --label".into(),
+                    "nothing to change: give --description, --expires-at, --label, --credits, \
+                     --refill, --limit or --quota"
+                        .into(),
                 ));
             }
             let key = client
@@ -297,13 +306,16 @@ fn create_key(client: &AdminClient, format: Format, args: CreateArgs) -> Result<
         }
     }
     let labels: BTreeMap<String, String> = args.labels.into_iter().collect();
-    let body = without_nulls(json!({
+    let mut body = without_nulls(json!({
         "key": args.key,
         "id": args.id,
         "description": args.description,
         "expires_at": args.expires_at,
         "labels": labels,
     }));
+    if let Some(fields) = body.as_object_mut() {
+        args.limits.add_to(fields).map_err(CliError::Failed)?;
+    }
     let path = format!("{}/keys", consumer_path(&consumer));
     let created = client.call(Method::POST, &path, Some(&body))?.body;
     if format == Format::Json {
@@ -369,10 +381,11 @@ fn show(format: Format, key: &Value, headline: &str) {
         ("revoked", "revoked_at"),
         ("last used", "last_used_at"),
     ];
-    let pairs: Vec<(&str, String)> = fields
+    let mut pairs: Vec<(&str, String)> = fields
         .iter()
         .map(|(label, field)| (*label, cell(&key[*field])))
         .collect();
+    pairs.push(("limits", super::key_limits::cell(key)));
     out!("{}", details(&pairs));
 }
 

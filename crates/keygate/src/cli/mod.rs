@@ -26,6 +26,7 @@ mod consumers;
 mod diff;
 mod expr;
 mod generate;
+mod key_limits;
 mod keys;
 mod output;
 mod plans;

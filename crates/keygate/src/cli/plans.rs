@@ -153,7 +153,7 @@ fn execute(args: PlansArgs) -> Result<(), CliError> {
 }
 
 /// `--limit COUNT/WINDOW[:BY]` as the limit's JSON; the gateway checks the values.
-fn parse_limit(text: &str) -> Result<Value, String> {
+pub(super) fn parse_limit(text: &str) -> Result<Value, String> {
     let (rate, by) = match text.split_once(':') {
         Some((rate, by)) => (rate, Some(by)),
         None => (text, None),

@@ -28,7 +28,7 @@ use super::{
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
-use super::{ClusterSettings, DnsSettings, PoolLimits, UpstreamProtocol};
+use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings, UpstreamProtocol};
 use balance::target_entry;
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
@@ -265,6 +265,9 @@ impl Checker<'_> {
                     .and_then(|sync| self.limit_sync(sync)),
             },
             dns: self.dns(&file.dns),
+            quotas: QuotaSettings {
+                flush_interval: self.duration(file.quotas.flush_interval.as_ref(), 1),
+            },
         }
     }
 

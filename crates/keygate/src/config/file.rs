@@ -46,6 +46,18 @@ pub struct FileConfig {
     /// How upstream host names are resolved.
     #[serde(default)]
     pub dns: FileDns,
+    /// How quota and credit counts are kept in the store.
+    #[serde(default)]
+    pub quotas: FileQuotas,
+}
+
+/// `quotas:` — how often the counts of quotas and credits are written to the store.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileQuotas {
+    /// How often this node's counts are added to the store and the others' read back
+    /// (default 1 s).
+    pub flush_interval: Option<At<String>>,
 }
 
 /// `dns:` — the name servers and re-resolution bounds for upstream targets by name.
@@ -339,6 +351,8 @@ pub struct FileLimit {
     pub callers: Option<At<String>>,
     /// The name headers, the access log and metrics show.
     pub name: Option<At<String>>,
+    /// `rate` (default: GCRA, in memory) or `quota` (a calendar count kept in the store).
+    pub kind: Option<At<String>>,
 }
 
 /// One entry of a service's `plans:` (a Gravitee API key plan).
@@ -621,6 +635,13 @@ pub struct FileKey {
     pub subscription: Option<At<String>>,
     /// The consumer's shared key, serving its `key_mode: shared` subscriptions.
     pub shared: Option<bool>,
+    /// The key's own rate limits and quotas.
+    #[serde(default)]
+    pub limits: Vec<crate::limits::key_doc::LimitDoc>,
+    /// Calls the key has (its credits).
+    pub credits: Option<u64>,
+    /// The credits' refill.
+    pub refill: Option<crate::limits::key_doc::RefillDoc>,
 }
 
 /// One entry of `subscriptions:` — a consumer subscribed to a plan, as `keygate export`

@@ -56,6 +56,8 @@ pub struct Config {
     pub cluster: ClusterSettings,
     /// How upstream host names are resolved.
     pub dns: DnsSettings,
+    /// How quota and credit counts are kept in the store.
+    pub quotas: QuotaSettings,
 }
 
 /// `dns:` — how upstream targets named by host name are resolved and kept up to date.
@@ -114,6 +116,22 @@ pub enum RedisDown {
     Local,
     /// Every call a limit applies to is refused (`429`).
     Refuse,
+}
+
+/// `quotas:` — how the durable counts of quotas and credits are kept in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaSettings {
+    /// How often this node adds its counts to the store and reads every node's back
+    /// (default 1 s): a crash loses at most this long of counts.
+    pub flush_interval: Duration,
+}
+
+impl Default for QuotaSettings {
+    fn default() -> QuotaSettings {
+        QuotaSettings {
+            flush_interval: Duration::from_secs(1),
+        }
+    }
 }
 
 /// `admin:` — where the admin API listens and how callers prove who they are.
@@ -732,6 +750,8 @@ pub struct KeyConfig {
     pub subscription: Option<String>,
     /// Whether this is the consumer's shared key.
     pub shared: bool,
+    /// Its limits and credits, as the store keeps them (JSON), when it has any.
+    pub limits: Option<String>,
 }
 
 /// A subscription of a file consumer to a plan of a file service. The file seeds it: it

@@ -277,6 +277,7 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
         ),
         ("## `http2`", vec![field("proxy"), field("http2")]),
         ("## `cluster`", vec![field("cluster")]),
+        ("## `quotas`", vec![field("quotas")]),
         ("## `dns`", vec![field("dns")]),
         ("## `admin`", vec![field("admin")]),
         ("## `defaults`", vec![field("defaults")]),

@@ -5,10 +5,15 @@
 //!
 //! [`redis_sync`] shares the counters across nodes through Redis, off the request path.
 //!
-//! Not here yet, and meant to build on this: quotas and credits kept in the store (a
-//! second kind of [`Limit`] whose counter is durable).
+//! Quotas (a [`Limit`] with a calendar `quota` period) and credits count in
+//! [`Counters`], kept durably in the store by [`flush`].
 
+pub mod calendar;
+pub mod counters;
+pub mod credits;
+pub mod flush;
 mod gcra;
+pub mod key_doc;
 pub mod redis_sync;
 mod table;
 
@@ -16,6 +21,9 @@ use std::sync::Arc;
 
 use http::header::HeaderName;
 
+pub use calendar::Period;
+pub use counters::Counters;
+pub use credits::{Credits, Refill};
 pub use gcra::{Outcome, Rate};
 pub use table::{Limiter, SubjectKind, SyncMode};
 
@@ -104,6 +112,9 @@ pub struct Limit {
     pub id: u64,
     /// The rate GCRA checks against.
     pub rate: Rate,
+    /// For a quota: its calendar period. A quota counts durably (in [`Counters`], kept in
+    /// the store and shared by every node) instead of in the rate limiter.
+    pub quota: Option<Period>,
 }
 
 impl Limit {
@@ -127,7 +138,27 @@ impl Limit {
             by,
             callers,
             id,
+            quota: None,
         }
+    }
+
+    /// A quota of `count` per calendar `period`; `owner` names where it is defined (its
+    /// count left out, so a changed count keeps what was used).
+    pub fn quota(
+        name: Arc<str>,
+        count: u64,
+        period: Period,
+        by: LimitBy,
+        callers: Callers,
+        owner: &str,
+    ) -> Limit {
+        let per = match period {
+            Period::Day => Window::Day,
+            Period::Month => Window::Month,
+        };
+        let mut limit = Limit::new(name, count, per, by, callers, owner);
+        limit.quota = Some(period);
+        limit
     }
 }
 

@@ -26,6 +26,8 @@ pub struct RequestFacts<'r> {
     pub is_backoffice: bool,
     /// What the connection's TLS handshake told; `None` for plain HTTP.
     pub tls: Option<TlsFacts>,
+    /// The caller's usage (credits, quotas), where the expression may read it.
+    pub usage: Option<super::quota_check::UsageFacts<'r>>,
 }
 
 impl Facts for RequestFacts<'_> {
@@ -118,5 +120,13 @@ impl Facts for RequestFacts<'_> {
 
     fn client_certificate(&self) -> bool {
         self.tls.is_some_and(|tls| tls.client_certificate)
+    }
+
+    fn credits(&self) -> Option<u64> {
+        self.usage.as_ref()?.credits()
+    }
+
+    fn quota_remaining(&self) -> Option<u64> {
+        self.usage.as_ref()?.quota_remaining()
     }
 }

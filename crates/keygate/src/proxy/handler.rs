@@ -323,7 +323,15 @@ fn admit(
         record.plan = Some(selected.plan.name.clone());
         record.subscription = Some(selected.subscription.id.clone());
     }
-    authorize(matched.route, &caller, selected.as_ref(), request, client)?;
+    authorize(
+        state,
+        matched.route,
+        &caller,
+        selected.as_ref(),
+        request,
+        client,
+        record,
+    )?;
     let limits = limit(
         state,
         matched.route,
@@ -499,6 +507,7 @@ fn select_plan<'s>(
                 subscription: Some(&subscription.id),
                 is_backoffice: false,
                 tls: client.tls,
+                usage: None,
             };
             if !rule.eval(&facts) {
                 refusal = stronger(refusal, PlanRefusal::RuleFalse);
@@ -557,14 +566,30 @@ fn stronger(a: PlanRefusal, b: PlanRefusal) -> PlanRefusal {
 /// Phase 5: the route's `allow` expression, over the caller, the selected plan and the
 /// request as sent.
 fn authorize(
+    state: &SharedState,
     route: &Route,
     caller: &Caller,
     selected: Option<&Selected<'_>>,
     request: &Parts,
     client: &ClientAddress,
+    record: &AccessRecord,
 ) -> Result<(), ProxyError> {
     let Some(allow) = &route.allow else {
         return Ok(());
+    };
+    let key = caller.as_ref().map(|caller| &*caller.key);
+    let usage = super::quota_check::UsageFacts {
+        counters: &state.counters,
+        route: &route.limits,
+        plan: selected.map_or(&[][..], |selected| &selected.plan.limits[..]),
+        caller: limit_check::Caller {
+            key,
+            subscription: selected.map(|selected| &*selected.subscription.id),
+            client: record
+                .client
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            headers: &request.headers,
+        },
     };
     let facts = RequestFacts {
         request,
@@ -574,6 +599,7 @@ fn authorize(
         subscription: selected.map(|selected| &*selected.subscription.id),
         is_backoffice: false,
         tls: client.tls,
+        usage: Some(usage),
     };
     if allow.eval(&facts) {
         return Ok(());
@@ -594,7 +620,10 @@ fn limit(
     record: &AccessRecord,
 ) -> Result<Option<LimitReport>, ProxyError> {
     let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
-    if route.limits.is_empty() && plan.is_empty() {
+    let extras = caller
+        .as_ref()
+        .and_then(|caller| caller.key.extras.as_ref());
+    if route.limits.is_empty() && plan.is_empty() && extras.is_none() {
         return Ok(None);
     }
     let who = limit_check::Caller {
@@ -605,7 +634,8 @@ fn limit(
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
         headers: &request.headers,
     };
-    limit_check::check(&state.limiter, route, plan, &who).map_err(ProxyError::RateLimited)
+    limit_check::check(&state.limiter, &state.counters, route, plan, &who)
+        .map_err(ProxyError::RateLimited)
 }
 
 /// Where an admitted request goes: the snapshot it was admitted on, and its service's

@@ -3,6 +3,9 @@
 //! caller's count; the first that has too little left refuses the call (`429`) and the
 //! limits taken before it give their share back, so a refused call counts nowhere.
 //!
+//! Quotas take from the durable [`Counters`] instead of the rate limiter, and a key with
+//! credits has them taken last ([`super::quota_check`]); both give back the same way.
+//!
 //! A route without limits costs one branch here. With limits, nothing is allocated: the
 //! subjects are hashes of values the request already holds (key id, consumer name,
 //! subscription id, client address, a header's bytes).
@@ -12,8 +15,9 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
+use super::quota_check;
 use crate::config::Route;
-use crate::limits::{Callers, HeaderMode, Limit, LimitBy, Limiter, Outcome, SubjectKind};
+use crate::limits::{Callers, Counters, HeaderMode, Limit, LimitBy, Limiter, Outcome, SubjectKind};
 use crate::state::KeyEntry;
 
 /// What the rate-limit headers tell: the limit closest to refusing.
@@ -31,9 +35,22 @@ pub struct LimitReport {
     pub reset: u64,
 }
 
+/// What refused a call; each has its own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// A rate limit: "API rate limit exceeded".
+    Rate,
+    /// A quota: "API quota exceeded".
+    Quota,
+    /// The key's credits: "API credits exhausted".
+    Credits,
+}
+
 /// A call a limit refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitRefusal {
+    /// A rate limit, a quota or the key's credits.
+    pub kind: Refused,
     /// The limit that refused, and where it stands.
     pub report: LimitReport,
     /// Seconds until the call would be admitted (`Retry-After`), at least 1.
@@ -54,48 +71,108 @@ pub struct Caller<'r> {
     pub headers: &'r HeaderMap,
 }
 
-/// Takes the route's cost from every limit of the route (its own and its service's) and
-/// of the selected plan (`plan`). `Ok(None)` when no limit applies.
+/// Takes the route's cost from every limit of the route (its own and its service's), of
+/// the selected plan (`plan`) and of the key, then from the key's credits. `Ok(None)` when no limit
+/// applies.
 pub fn check(
     limiter: &Limiter,
+    counters: &Counters,
     route: &Route,
     plan: &[Limit],
     caller: &Caller<'_>,
 ) -> Result<Option<LimitReport>, LimitRefusal> {
-    if (route.limits.is_empty() && plan.is_empty()) || route.cost == 0 {
+    let extras = caller.key.and_then(|key| key.extras.as_deref());
+    let own = extras.map_or(&[][..], |extras| &extras.limits[..]);
+    let credits = extras.and_then(|extras| extras.credits.as_ref());
+    if (route.limits.is_empty() && plan.is_empty() && own.is_empty() && credits.is_none())
+        || route.cost == 0
+    {
         return Ok(None);
     }
     let now = limiter.now();
     let cost = route.cost;
-    let mut closest: Option<(&Limit, Outcome)> = None;
+    let mut closest: Option<LimitReport> = None;
     let limits = || {
         route
             .limits
             .iter()
             .chain(plan)
+            .chain(own)
             .filter(|l| applies(l, caller))
     };
-    for (taken, limit) in limits().enumerate() {
-        let outcome = limiter.take(subject(limiter, limit, caller), limit.rate, cost, now);
-        if !outcome.admitted {
-            for earlier in limits().take(taken) {
-                limiter.give_back(subject(limiter, earlier, caller), earlier.rate, cost);
+    let now_ms = quota_check::now_ms();
+    let give_back = |taken: usize| {
+        for earlier in limits().take(taken) {
+            match earlier.quota {
+                Some(_) => quota_check::give_back(counters, earlier, caller, cost, now_ms),
+                None => limiter.give_back(subject(limiter, earlier, caller), earlier.rate, cost),
             }
-            return Err(LimitRefusal {
-                report: report(limit, &outcome),
-                retry_after: seconds(outcome.retry_after_ns).max(1),
-                headers: route.rate_limit_headers,
-            });
         }
-        if closest.is_none_or(|(_, best)| outcome.remaining < best.remaining) {
-            closest = Some((limit, outcome));
+    };
+    let mut taken = 0;
+    for limit in limits() {
+        let report = if limit.quota.is_some() {
+            quota_check::take(counters, limit, caller, cost, now_ms)
+        } else {
+            let outcome = limiter.take(subject(limiter, limit, caller), limit.rate, cost, now);
+            if outcome.admitted {
+                Ok(report(limit, &outcome))
+            } else {
+                Err(LimitRefusal {
+                    kind: Refused::Rate,
+                    report: report(limit, &outcome),
+                    retry_after: seconds(outcome.retry_after_ns).max(1),
+                    headers: route.rate_limit_headers,
+                })
+            }
+        };
+        match report {
+            Err(mut refusal) => {
+                give_back(taken);
+                refusal.headers = route.rate_limit_headers;
+                return Err(refusal);
+            }
+            Ok(report) => {
+                if closest
+                    .as_ref()
+                    .is_none_or(|best| report.remaining < best.remaining)
+                {
+                    closest = Some(report);
+                }
+            }
+        }
+        taken += 1;
+    }
+    if let (Some(credits), Some(key)) = (credits, caller.key) {
+        match quota_check::take_credits(counters, credits, key, cost, now_ms) {
+            Ok(report) => {
+                if closest
+                    .as_ref()
+                    .is_none_or(|best| report.remaining < best.remaining)
+                {
+                    closest = Some(report);
+                }
+            }
+            Err(mut refusal) => {
+                give_back(taken);
+                refusal.headers = route.rate_limit_headers;
+                return Err(refusal);
+            }
         }
     }
-    Ok(closest.map(|(limit, outcome)| report(limit, &outcome)))
+    Ok(closest)
 }
 
 /// What `limit` counts for this caller now, without taking anything (`/v1/verify`).
-pub fn peek(limiter: &Limiter, limit: &Limit, caller: &Caller<'_>) -> LimitReport {
+pub fn peek(
+    limiter: &Limiter,
+    counters: &Counters,
+    limit: &Limit,
+    caller: &Caller<'_>,
+) -> LimitReport {
+    if limit.quota.is_some() {
+        return quota_check::peek(counters, limit, caller, quota_check::now_ms());
+    }
     let outcome = limiter.peek(subject(limiter, limit, caller), limit.rate, limiter.now());
     report(limit, &outcome)
 }
@@ -113,26 +190,37 @@ pub fn applies(limit: &Limit, caller: &Caller<'_>) -> bool {
 /// (subscription → key → client address; consumer, header → client address), as Kong's
 /// `limit_by` falls back to the IP.
 fn subject(limiter: &Limiter, limit: &Limit, caller: &Caller<'_>) -> u64 {
-    let by_key = |key: &KeyEntry| limiter.subject(limit.id, SubjectKind::Key, key.id.as_bytes());
+    subject_with(limit, caller, |kind, value| {
+        limiter.subject(limit.id, kind, value)
+    })
+}
+
+/// The subject `limit` counts this caller under, as `hash` makes it of the value's kind
+/// and bytes (the rate limiter's per-process hash, or the counters' stable one).
+pub(super) fn subject_with(
+    limit: &Limit,
+    caller: &Caller<'_>,
+    hash: impl Fn(SubjectKind, &[u8]) -> u64,
+) -> u64 {
+    let by_key = |key: &KeyEntry| hash(SubjectKind::Key, key.id.as_bytes());
     let found = match &limit.by {
         LimitBy::Key => caller.key.map(by_key),
-        LimitBy::Consumer => caller.key.map(|key| {
-            let name = key.consumer.name.as_bytes();
-            limiter.subject(limit.id, SubjectKind::Consumer, name)
-        }),
+        LimitBy::Consumer => caller
+            .key
+            .map(|key| hash(SubjectKind::Consumer, key.consumer.name.as_bytes())),
         LimitBy::Subscription => match caller.subscription {
-            Some(id) => Some(limiter.subject(limit.id, SubjectKind::Subscription, id.as_bytes())),
+            Some(id) => Some(hash(SubjectKind::Subscription, id.as_bytes())),
             None => caller.key.map(by_key),
         },
         LimitBy::ClientAddress => None,
         LimitBy::Header(name) => caller
             .headers
             .get(name)
-            .map(|value| limiter.subject(limit.id, SubjectKind::Header, value.as_bytes())),
+            .map(|value| hash(SubjectKind::Header, value.as_bytes())),
     };
     found.unwrap_or_else(|| match caller.client {
-        IpAddr::V4(v4) => limiter.subject(limit.id, SubjectKind::ClientAddress, &v4.octets()),
-        IpAddr::V6(v6) => limiter.subject(limit.id, SubjectKind::ClientAddress, &v6.octets()),
+        IpAddr::V4(v4) => hash(SubjectKind::ClientAddress, &v4.octets()),
+        IpAddr::V6(v6) => hash(SubjectKind::ClientAddress, &v6.octets()),
     })
 }
 
@@ -147,6 +235,6 @@ fn report(limit: &Limit, outcome: &Outcome) -> LimitReport {
 }
 
 /// Nanoseconds as whole seconds, rounded up (a client that waits that long is admitted).
-fn seconds(nanos: u64) -> u64 {
+pub(super) fn seconds(nanos: u64) -> u64 {
     nanos.div_ceil(1_000_000_000)
 }

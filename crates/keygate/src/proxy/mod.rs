@@ -19,6 +19,7 @@ pub mod limit_headers;
 pub mod number_text;
 pub mod path_normal;
 pub mod protocol;
+pub mod quota_check;
 pub mod read_buffer;
 pub mod request_id;
 pub mod respond;

@@ -14,7 +14,7 @@ use http_body_util::Either;
 
 use super::error::ProxyError;
 use super::grpc_status::{self, GrpcCode};
-use super::limit_check::LimitRefusal;
+use super::limit_check::{LimitRefusal, Refused};
 use super::limit_headers;
 use super::ProxyBody;
 
@@ -69,9 +69,13 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::FORBIDDEN,
             r#"{"message":"You cannot consume this service"}"#,
         ),
-        ProxyError::RateLimited(_) => (
+        ProxyError::RateLimited(refusal) => (
             StatusCode::TOO_MANY_REQUESTS,
-            r#"{"message":"API rate limit exceeded"}"#,
+            match refusal.kind {
+                Refused::Rate => r#"{"message":"API rate limit exceeded"}"#,
+                Refused::Quota => r#"{"message":"API quota exceeded"}"#,
+                Refused::Credits => r#"{"message":"API credits exhausted"}"#,
+            },
         ),
         ProxyError::UpstreamConnect => (
             StatusCode::BAD_GATEWAY,
@@ -342,6 +346,7 @@ mod tests {
         use crate::limits::HeaderMode;
         use crate::proxy::limit_check::{LimitRefusal, LimitReport};
         let refusal = LimitRefusal {
+            kind: crate::proxy::limit_check::Refused::Rate,
             report: LimitReport {
                 name: "default".into(),
                 count: 10,

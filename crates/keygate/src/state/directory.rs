@@ -218,6 +218,7 @@ impl Directory {
             expires_at: record.expires_at.unwrap_or(NEVER),
             last_used_s: AtomicU32::new(last_used_seconds(record.last_used_at)),
             consumer,
+            extras: key_extras(record),
             flags,
         });
         true
@@ -275,6 +276,20 @@ fn consumer_profile(record: &ConsumerRecord) -> ConsumerProfile {
     }
 }
 
+/// A key's own limits and credits, from its stored document. The admin API checks a
+/// document before it is written; one that no longer reads (written by another version)
+/// is logged and left out rather than refusing the key.
+fn key_extras(record: &KeyRecord) -> Option<Arc<super::KeyExtras>> {
+    let text = record.limits.as_deref()?;
+    match crate::limits::key_doc::parse(&record.id, text) {
+        Ok(extras) => Some(Arc::new(extras)),
+        Err(error) => {
+            tracing::warn!(key_id = %record.id, %error, "the key's limits do not read; left out");
+            None
+        }
+    }
+}
+
 /// What a request keeps of a key row and its consumer's row.
 fn key_entry(row: &KeyRow, consumer: &ConsumerRow) -> KeyEntry {
     KeyEntry {
@@ -293,6 +308,7 @@ fn key_entry(row: &KeyRow, consumer: &ConsumerRow) -> KeyEntry {
             subscriptions: consumer.subscriptions.clone(),
         },
         last_used_s: row.last_used_s.load(std::sync::atomic::Ordering::Relaxed),
+        extras: row.extras.clone(),
     }
 }
 

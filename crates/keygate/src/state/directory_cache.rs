@@ -30,7 +30,7 @@ use super::key_index::KeyIndex;
 
 const MAGIC: &[u8; 4] = b"KGDC";
 const END: &[u8; 8] = b"KGDC-END";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Longest text a cache may hold; a longer length means a damaged file.
 const MAX_TEXT: usize = 1 << 20;
 /// `ends_at` of a subscription that does not end.

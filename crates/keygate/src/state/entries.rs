@@ -78,6 +78,18 @@ impl ConsumerEntry {
     }
 }
 
+/// What a few keys carry beyond the rest: their own limits and credits. Kept behind a
+/// pointer, `None` for most keys, so a million plain keys pay 8 bytes each for it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct KeyExtras {
+    /// The key's own limits (rate limits and quotas), checked after the plan's.
+    pub limits: Arc<[crate::limits::Limit]>,
+    /// Its credits.
+    pub credits: Option<crate::limits::Credits>,
+    /// The document they were built from (the store's `limits` column).
+    pub document: Box<str>,
+}
+
 /// A key's labels.
 pub type Labels = BTreeMap<String, String>;
 
@@ -104,6 +116,8 @@ pub struct KeyEntry {
     pub subscription: Option<Arc<ShortText>>,
     /// Whose key it is, as it was when the key was checked.
     pub consumer: ConsumerEntry,
+    /// The key's limits and credits, when it has any.
+    pub extras: Option<Arc<KeyExtras>>,
     /// Last noted use when the key was checked, in seconds since the epoch.
     pub(super) last_used_s: u32,
 }

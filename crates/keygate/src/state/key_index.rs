@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use keygate_store::Millis;
 
 use super::consumer_table::ConsumerRef;
-use super::entries::Labels;
+use super::entries::{KeyExtras, Labels};
 use super::row_table::RowTable;
 use super::texts::ShortText;
 use crate::key::KeyHash;
@@ -35,6 +35,8 @@ pub struct KeyRow {
     pub last_used_s: AtomicU32,
     /// Whose key it is.
     pub consumer: ConsumerRef,
+    /// The key's own limits and credits; `None` for most keys.
+    pub extras: Option<Arc<KeyExtras>>,
     /// [`ACTIVE`], [`REVOKED`], [`SHARED`].
     pub flags: u8,
 }
@@ -310,6 +312,7 @@ mod tests {
             expires_at: NEVER,
             last_used_s: AtomicU32::new(0),
             consumer: ConsumerRef::for_tests(),
+            extras: None,
             flags: ACTIVE,
         }
     }

@@ -26,7 +26,8 @@ use http::HeaderValue;
 
 pub use directory::{millis, system_time, Directory};
 pub use entries::{
-    ConsumerEntry, ConsumerProfile, KeyCheck, KeyEntry, Labels, SubscriptionEntry, Subscriptions,
+    ConsumerEntry, ConsumerProfile, KeyCheck, KeyEntry, KeyExtras, Labels, SubscriptionEntry,
+    Subscriptions,
 };
 pub use key_index::{KeyIndex, KeyRow, KeyState};
 pub use texts::{HeaderText, ShortText};
@@ -34,7 +35,7 @@ pub use upstream_slot::UpstreamSlot;
 pub use usage::Usage;
 
 use crate::config::{Config, IdentityHeaders, Service};
-use crate::limits::Limiter;
+use crate::limits::{Counters, Limiter};
 use crate::metrics::{Metrics, RouteCounters};
 use router::Router;
 
@@ -93,6 +94,8 @@ pub struct SharedState {
     /// The rate-limit counters of this node; they outlive snapshots, so a reload keeps
     /// them.
     pub limiter: Arc<Limiter>,
+    /// The quota and credit counters of this node, flushed to the store.
+    pub counters: Arc<Counters>,
     /// Bumped whenever the snapshot is replaced, for tasks that follow the services.
     replaced: Arc<tokio::sync::watch::Sender<()>>,
 }
@@ -105,6 +108,7 @@ impl SharedState {
             directory,
             usage: Arc::default(),
             limiter: Arc::default(),
+            counters: Arc::default(),
             replaced: Arc::new(tokio::sync::watch::Sender::new(())),
         }
     }

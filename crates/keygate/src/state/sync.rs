@@ -479,6 +479,7 @@ fn apply_file(store: &dyn Store, config: &Config, fingerprint: &str) -> Result<b
         .iter()
         .flat_map(|consumer| consumer.keys.iter().map(move |key| (consumer, key)))
         .map(|(consumer, key)| KeyRecord {
+            limits: key.limits.clone(),
             id: key.id.clone(),
             consumer: consumer.name.clone(),
             hash: key.hash.0,

@@ -25,6 +25,7 @@ pub fn consumer(name: &str, client_type: &str) -> ConsumerRecord {
 /// An active key of origin `api` whose plaintext is `plaintext`.
 pub fn key(id: &str, consumer: &str, plaintext: &str) -> KeyRecord {
     KeyRecord {
+        limits: None,
         id: id.into(),
         consumer: consumer.into(),
         hash: KeyHash::of(plaintext.as_bytes()).0,

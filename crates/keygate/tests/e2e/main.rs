@@ -32,6 +32,8 @@ mod partial_heads;
 mod plans;
 mod pool_limits;
 mod postgres_errors;
+mod quotas;
+mod quotas_cluster;
 mod readme_curls;
 mod request_ids;
 mod routing;

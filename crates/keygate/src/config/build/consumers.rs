@@ -9,6 +9,7 @@ use super::super::file::{At, FileConsumer, FileKey};
 use super::super::{Consumer, KeyConfig};
 use super::Checker;
 use crate::key::{display_prefix, plausible, KeyHash, GENERATED_PREFIX};
+use crate::limits::key_doc::{CreditsDoc, KeyLimits, LimitDoc, RefillDoc};
 
 impl Checker<'_> {
     pub(super) fn consumers(&mut self, consumers: &[At<FileConsumer>]) -> Vec<Consumer> {
@@ -108,6 +109,9 @@ impl Checker<'_> {
             revoked_at,
             subscription,
             shared,
+            limits,
+            credits,
+            refill,
         } = &key.value;
         let (hash, prefix) = match (plaintext, key_hash) {
             (Some(plaintext), None) => {
@@ -170,7 +174,9 @@ impl Checker<'_> {
         if let Some(subscription) = subscription {
             self.check_name(subscription, "subscription id");
         }
+        let limits = self.key_limits(key, &id, limits, *credits, *refill);
         Some(KeyConfig {
+            limits,
             id,
             hash,
             prefix,
@@ -182,6 +188,41 @@ impl Checker<'_> {
             subscription: subscription.as_ref().map(|s| s.value.clone()),
             shared,
         })
+    }
+
+    /// A file key's limits and credits as the store keeps them. Its credits count from
+    /// `set_at` 0: the file is applied at every start, and the count must go on.
+    fn key_limits(
+        &mut self,
+        key: &At<FileKey>,
+        id: &str,
+        limits: &[LimitDoc],
+        credits: Option<u64>,
+        refill: Option<RefillDoc>,
+    ) -> Option<String> {
+        if refill.is_some() && credits.is_none() {
+            self.report(&key.referenced, "a key's `refill` needs `credits`");
+            return None;
+        }
+        let doc = KeyLimits {
+            limits: limits.to_vec(),
+            credits: credits.map(|amount| CreditsDoc {
+                amount,
+                set_at: 0,
+                refill,
+            }),
+        };
+        if doc == KeyLimits::default() {
+            return None;
+        }
+        let text = serde_json::to_string(&doc).ok()?;
+        match crate::limits::key_doc::parse(id, &text) {
+            Ok(_) => Some(text),
+            Err(message) => {
+                self.report(&key.referenced, format!("the key's limits: {message}"));
+                None
+            }
+        }
     }
 
     /// An RFC 3339 instant, or a problem at its position.

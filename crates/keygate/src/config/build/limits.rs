@@ -8,7 +8,7 @@ use http::header::HeaderName;
 use super::super::file::{At, FileLimit, Switch};
 use super::super::is_valid_name;
 use super::Checker;
-use crate::limits::{Callers, HeaderMode, Limit, LimitBy, Window};
+use crate::limits::{Callers, HeaderMode, Limit, LimitBy, Period, Window};
 
 /// The largest `count`: one per nanosecond of a second-long window.
 const MAX_COUNT: u64 = 1_000_000_000;
@@ -73,6 +73,40 @@ impl Checker<'_> {
             }
             None => default_name(owner, index).into(),
         };
+        let quota = match limit.kind.as_ref().map(|k| (k.value.as_str(), k)) {
+            None | Some(("rate", _)) => false,
+            Some(("quota", _)) => true,
+            Some((other, at)) => {
+                self.report(
+                    &at.referenced,
+                    format!("`kind` takes rate or quota, found `{other}`"),
+                );
+                false
+            }
+        };
+        if quota {
+            let Some(period) = Period::named(&limit.per.value) else {
+                if per.is_some() {
+                    self.report(
+                        &limit.per.referenced,
+                        format!(
+                            "a quota's `per` is day or month (UTC calendar periods), found `{}`",
+                            limit.per.value
+                        ),
+                    );
+                }
+                return None;
+            };
+            return Some(Limit::quota(
+                name,
+                count.clamp(1, MAX_COUNT),
+                period,
+                by?,
+                callers?,
+                // A quota keeps what was used when its count changes (not its period).
+                &format!("quota:{owner}#{index}/{}", limit.per.value),
+            ));
+        }
         Some(Limit::new(
             name,
             count.clamp(1, MAX_COUNT),

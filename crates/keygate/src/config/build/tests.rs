@@ -614,6 +614,16 @@ fn bad_limits_are_refused_at_their_place() {
             "\"a b",
             "a limit name uses",
         ),
+        (
+            "{count: 5, per: hour, kind: quota}",
+            "hour",
+            "a quota's `per` is day or month",
+        ),
+        (
+            "{count: 5, per: day, kind: bucket}",
+            "bucket",
+            "`kind` takes rate or quota",
+        ),
     ] {
         let line = format!("    limits: [{limit}]");
         let column = line.find(at).unwrap() + 1;

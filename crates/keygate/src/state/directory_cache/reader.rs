@@ -222,14 +222,23 @@ impl In {
                 CacheError::Malformed("a key names a label set the file lacks"),
             )?),
         };
+        let (expires_at, last_used_s, consumer) = (self.i64()?, self.u32()?, self.u32()?);
+        let extras = match self.optional_text()? {
+            None => None,
+            Some(text) => Some(Arc::new(
+                crate::limits::key_doc::parse(ids.id(), text)
+                    .map_err(|_| CacheError::Malformed("a key's limits do not read"))?,
+            )),
+        };
         Ok(KeyRow {
             hash,
             ids,
             prefix,
             labels,
-            expires_at: self.i64()?,
-            last_used_s: AtomicU32::new(self.u32()?),
-            consumer: ConsumerRef::from_raw(self.u32()?),
+            expires_at,
+            last_used_s: AtomicU32::new(last_used_s),
+            consumer: ConsumerRef::from_raw(consumer),
+            extras,
             flags: self.u8()?,
         })
     }

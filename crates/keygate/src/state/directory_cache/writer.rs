@@ -132,6 +132,7 @@ impl Out {
         self.i64(row.expires_at)?;
         self.u32(row.last_used_s.load(std::sync::atomic::Ordering::Relaxed))?;
         self.u32(row.consumer.raw())?;
+        self.optional_text(row.extras.as_ref().map(|extras| &*extras.document))?;
         self.0.write_all(&[row.flags])
     }
 }

@@ -126,6 +126,14 @@ impl Store for Flaky {
     fn record_last_used(&self, uses: &[(String, Millis)]) -> Result<()> {
         self.inner.record_last_used(uses)
     }
+
+    fn add_counts(&self, deltas: &[keygate_store::CounterRow], now: Millis) -> Result<()> {
+        self.inner.add_counts(deltas, now)
+    }
+
+    fn counts(&self, since: Millis, now: Millis) -> Result<Vec<keygate_store::CounterRow>> {
+        self.inner.counts(since, now)
+    }
 }
 
 fn key(id: &str, plaintext: &str) -> KeyRecord {
