@@ -317,3 +317,63 @@ fn the_h2c_upstream_passes_trailers_through() {
         }
     });
 }
+
+/// A real gRPC client (grpcio, tests/grpc/client.py) through keygate's HTTP/2 listener
+/// (h2c with prior knowledge, as grpcio's insecure channels speak it) to the grpcio
+/// server: a unary call and a stream of messages with the key in the metadata, and the
+/// same calls without a key refused as `UNAUTHENTICATED`.
+#[test]
+fn a_grpc_client_calls_through_keygate_with_the_key_in_metadata() {
+    let Some(server) = GrpcServer::start() else {
+        return;
+    };
+    let gateway = Gateway::start_with_proxy_settings(
+        &["header_timeout: 1s", "http2: {h2c: true}"],
+        &format!(
+            r#"
+services:
+  - name: echo
+    upstream:
+      targets: [http://{address}]
+      protocol: h2c
+    routes:
+      - {{name: calls, paths: ["/echo.Echo/*"], methods: [POST]}}
+consumers:
+  - name: caller
+    keys: [{{key: caller-key-1234}}]
+"#,
+            address = server.address
+        ),
+    );
+    let client = |key: &str| -> serde_json::Value {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/client.py");
+        let output = std::process::Command::new("python3")
+            .arg(script)
+            .arg(gateway.address.to_string())
+            .arg(key)
+            .output()
+            .expect("python3 runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+            panic!(
+                "client said {text:?} {}\n{}",
+                String::from_utf8_lossy(&output.stderr),
+                gateway.process.stderr_text()
+            )
+        })
+    };
+
+    let admitted = client("caller-key-1234");
+    assert_eq!(admitted["unary"]["code"], "OK", "{admitted}");
+    assert_eq!(admitted["unary"]["text"], "olleh", "{admitted}");
+    assert_eq!(admitted["bidi"]["code"], "OK", "{admitted}");
+    assert_eq!(
+        admitted["bidi"]["texts"],
+        serde_json::json!(["A", "B", "C"]),
+        "{admitted}"
+    );
+
+    let refused = client("-");
+    assert_eq!(refused["unary"]["code"], "UNAUTHENTICATED", "{refused}");
+    assert_eq!(refused["bidi"]["code"], "UNAUTHENTICATED", "{refused}");
+}

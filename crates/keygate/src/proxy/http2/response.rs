@@ -58,12 +58,16 @@ pub async fn send(
                     .send_data(Bytes::new(), true)
                     .map_err(|_| SendStop::Gone)
             }
-            Some(Ok(frame)) => {
-                // An HTTP/1.1 upstream's trailers are not kept.
-                if let Ok(data) = frame.into_data() {
-                    send_data(&mut sending, data, send_timeout).await?;
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => send_data(&mut sending, data, send_timeout).await?,
+                // An HTTP/2 upstream's trailers (gRPC's `grpc-status`) end the stream;
+                // an HTTP/1.1 upstream's are not kept as its body is read.
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        return sending.send_trailers(trailers).map_err(|_| SendStop::Gone);
+                    }
                 }
-            }
+            },
             Some(Err(error)) => {
                 // The upstream broke off: the client sees the stream reset, not a
                 // response that merely looks shorter.
