@@ -18,6 +18,7 @@ mod failures;
 mod fileshape;
 mod forwarding;
 mod grpc;
+mod grpc_streaming;
 mod hardening;
 mod health_check;
 mod http1;

@@ -4,7 +4,8 @@ Compiles echo.proto at start (grpcio-tools) into a temporary directory, listens 
 127.0.0.1 on a free port, prints `listening on PORT` and serves until killed. With
 `--tls CERT KEY` it serves over TLS (ALPN h2) with that certificate instead. Each call
 sends back the metadata `seen-apikey` (the `apikey` it received, or `none`) as initial
-metadata and a trailer `echo-trailer: done`.
+metadata and a trailer `echo-trailer: done`. When a client cancels a Chat call it prints
+`cancelled TEXT` (TEXT: the call's first message).
 """
 
 import os
@@ -43,6 +44,19 @@ class Echo(echo_pb2_grpc.EchoServicer):
         context.set_trailing_metadata((("echo-trailer", "done"),))
         for request in requests:
             yield echo_pb2.Message(text=request.text.upper())
+
+    def Chat(self, requests, context):
+        first = None
+        try:
+            for request in requests:
+                first = first or request.text
+                if request.text == "hang-up":
+                    context.cancel()
+                    return
+                yield echo_pb2.Message(text=f"{request.text}:pong")
+        except grpc.RpcError:
+            # Raised by the request iterator when the client cancelled the call.
+            print(f"cancelled {first}", flush=True)
 
 
 def main():
