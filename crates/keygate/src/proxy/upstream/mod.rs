@@ -996,3 +996,7 @@ mod tests;
 
 #[cfg(test)]
 mod failover_tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod h2_exchange_tests;
