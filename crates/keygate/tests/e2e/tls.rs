@@ -6,6 +6,7 @@
 //! HTTPS example, and a grpcio client over TLS ([`grpc`]).
 
 mod grpc;
+mod health_checks;
 mod http2;
 mod http2_attacks;
 mod readme;

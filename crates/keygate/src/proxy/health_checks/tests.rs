@@ -33,14 +33,13 @@ fn snapshot(config: Config, metrics: &Metrics) -> Snapshot {
 /// The verdict `checks` keeps for `port` of service `api` in `config`.
 fn verdict(checks: &HealthChecks, config: &Config, port: &str) -> Option<Arc<ActiveHealth>> {
     let service = &config.services[0];
-    let check = service.upstream.health_check.as_ref().unwrap();
     let target = service
         .upstream
         .targets
         .iter()
         .find(|t| t.authority.port_u16().map(|p| p.to_string()).as_deref() == Some(port))
         .unwrap();
-    checks.find(&service.name, target, check)
+    checks.find(&service.name, &service.upstream, target)
 }
 
 #[tokio::test]
@@ -103,8 +102,13 @@ async fn an_upstream_built_before_the_checkers_follow_gets_the_verdict_they_keep
         Arc::new(Directory::default()),
     );
     let service = &config.services[0];
-    let check = service.upstream.health_check.as_ref().unwrap();
-    let early = checks.health(&service.name, &service.upstream.targets[0], check);
+    let early = checks
+        .health(
+            &service.name,
+            &service.upstream,
+            &service.upstream.targets[0],
+        )
+        .unwrap();
     assert_eq!(checks.running(), 0);
     checks.reconcile(&state);
     assert_eq!(checks.running(), 1);

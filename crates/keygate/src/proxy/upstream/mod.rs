@@ -66,7 +66,7 @@ use pool::{Connection, ConnectionPool};
 use request_head::{body_framing, write_body_end, write_body_piece, write_head};
 pub use request_head::{AsSent, FieldRewrite, RequestPath};
 use response_head::{Framing, ResponseHead};
-use stream::{TlsTarget, UpstreamStream};
+pub use stream::{TlsTarget, UpstreamStream};
 
 /// A response head larger than this is refused (`502`).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -692,7 +692,7 @@ enum Refused {
 /// How an `https://` target is spoken to: the service's TLS client configuration, and
 /// `server_name` or else the target's host as the name its certificate must hold. `None`
 /// for an `http://` target.
-fn tls_target(settings: &UpstreamSettings, target: &Target) -> Option<TlsTarget> {
+pub fn tls_target(settings: &UpstreamSettings, target: &Target) -> Option<TlsTarget> {
     if target.scheme != http::uri::Scheme::HTTPS {
         return None;
     }
