@@ -318,6 +318,15 @@ impl H2Body {
         let deadline = tokio::time::Instant::now() + self.read_timeout;
         self.silence.as_mut().reset(deadline);
         if let Err(error) = sent {
+            // The access record went out with the response head: the cause is told here.
+            if error == ProxyError::RequestBodyTimeout {
+                tracing::warn!(
+                    denial = "request_body_timeout",
+                    "the client sent nothing for send_timeout in the middle of a streamed request; both streams are reset"
+                );
+            } else {
+                tracing::debug!(%error, "the rest of the request failed on the client's side; both streams are reset");
+            }
             self.request_failed = Some(error);
         }
         Poll::Ready(())
