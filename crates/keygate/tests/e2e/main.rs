@@ -22,6 +22,7 @@ mod grpc_streaming;
 mod hardening;
 mod health_check;
 mod http1;
+mod http2_streaming;
 mod install;
 mod keys;
 mod lifecycle;
