@@ -1,6 +1,7 @@
 //! A stream through keygate's h2c listener to an h2c upstream, with the h2 crate on
 //! both sides (an echo upstream that keeps to its flow-control windows): resets pass on
-//! with their reasons both ways, and a client that sends without reading is held back
+//! with their reasons both ways, a client's request trailers reach the upstream, and a
+//! client that sends without reading is held back
 //! by flow control — keygate takes no more than the windows allow — then gets every
 //! byte back in order once it reads.
 
@@ -43,7 +44,8 @@ async fn send_all(stream: &mut SendStream<Bytes>, mut data: Bytes) {
 
 /// An h2c upstream that answers each stream at once and echoes each piece of its body,
 /// within its window to keygate, giving the piece's window back only once it is echoed;
-/// a piece `reset` has it reset the stream `ENHANCE_YOUR_CALM`. What it saw end each
+/// a piece `reset` has it reset the stream `ENHANCE_YOUR_CALM`; the request's trailers
+/// come back as the response's. What it saw end each
 /// stream goes to `ends`: `None` when the request ended, else the reason it was reset
 /// with.
 async fn echo_upstream(ends: UnboundedSender<Option<Reason>>) -> std::net::SocketAddr {
@@ -65,7 +67,14 @@ async fn echo_upstream(ends: UnboundedSender<Option<Reason>>) -> std::net::Socke
                         loop {
                             let piece = match body.data().await {
                                 None => {
-                                    let _ = sending.send_data(Bytes::new(), true);
+                                    match body.trailers().await {
+                                        Ok(Some(trailers)) => {
+                                            let _ = sending.send_trailers(trailers);
+                                        }
+                                        _ => {
+                                            let _ = sending.send_data(Bytes::new(), true);
+                                        }
+                                    }
                                     let _ = ends.send(None);
                                     return;
                                 }
@@ -252,5 +261,34 @@ fn a_client_that_does_not_read_is_held_back_by_flow_control() {
             .unwrap();
         assert_eq!(read, total);
         assert_eq!(ended.recv().await, Some(None));
+    });
+}
+
+#[test]
+fn request_trailers_reach_the_upstream() {
+    let (runtime, _ended, gateway) = setup();
+    runtime.block_on(async {
+        let sender = client(&gateway).await;
+        let mut ready = sender.ready().await.unwrap();
+        let (response, mut sending) = ready.send_request(call(&gateway), false).unwrap();
+        sending
+            .send_data(Bytes::from_static(b"body"), false)
+            .unwrap();
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("x-checksum", http::HeaderValue::from_static("c0ffee"));
+        sending.send_trailers(trailers).unwrap();
+        let response = tokio::time::timeout(LIMIT, response)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut received = response.into_body();
+        let echoed = tokio::time::timeout(LIMIT, received.data()).await.unwrap();
+        assert_eq!(echoed.unwrap().unwrap(), "body");
+        let trailers = tokio::time::timeout(LIMIT, received.trailers())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("trailers");
+        assert_eq!(trailers["x-checksum"], "c0ffee");
     });
 }
