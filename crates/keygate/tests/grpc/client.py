@@ -105,11 +105,13 @@ def pingpong(stub, metadata, rounds):
 
 def cancel(stub, metadata, tag):
     """Sends `tag`, reads its answer, then cancels the call with the request still open."""
-    release = queue.Queue()
+    never = queue.Queue()
 
     def requests():
         yield echo_pb2.Message(text=tag)
-        release.get(timeout=CALL_TIMEOUT)
+        # Never released: the request stays open (no half-close races the cancel); the
+        # thread that reads this is a daemon, it does not keep the process.
+        never.get(timeout=CALL_TIMEOUT)
 
     call = stub.Chat(requests(), metadata=metadata, timeout=CALL_TIMEOUT)
     report = {}
@@ -119,7 +121,6 @@ def cancel(stub, metadata, tag):
         report["code"] = call.code().name
     except grpc.RpcError as error:
         report.update(failed(error))
-    release.put(None)
     return {"cancel": report}
 
 
