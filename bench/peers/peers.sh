@@ -164,10 +164,15 @@ stop() {
 
 # run PORT KEY CONNS [DURATION]: one wrk run on one thread; "rps p50_ms p99_ms non2xx
 # socket_errors" (connect, read, write and timeout errors added up). SCHEME=https runs it
-# over TLS (HTTP/1.1: wrk offers no ALPN).
+# over TLS (HTTP/1.1: wrk offers no ALPN); RUN_PATH asks for another path than `/`;
+# RUN_HEADERS adds fields, one `Name: value` a line (bench/authz.sh).
 run() {
-  local report
-  report=$(wrk -t1 -c"$3" -d"${4:-$DURATION}" --latency -H "apikey: $2" "${SCHEME:-http}://127.0.0.1:$1/" 2>&1)
+  local report header extra=()
+  while IFS= read -r header; do
+    [ -n "$header" ] && extra+=(-H "$header")
+  done <<<"${RUN_HEADERS:-}"
+  report=$(wrk -t1 -c"$3" -d"${4:-$DURATION}" --latency -H "apikey: $2" "${extra[@]}" \
+    "${SCHEME:-http}://127.0.0.1:$1${RUN_PATH:-/}" 2>&1)
   python3 - "$report" <<'PY'
 import re, sys
 
