@@ -25,6 +25,8 @@
 #   KG_COUNT_PORT [8095]               keygate's proxy port (admin: KG_COUNT_PORT + 1000)
 #   NGINX_COUNT_PORT [9096]            nginx's port
 #   TOP [0]                            also list each gateway's TOP functions by own count
+#   KG_CONFIG_ARGS [unset]             more bench/gen_config.py options for keygate's
+#                                      configuration, such as "--limits" (bench/limits.sh)
 #   KG_BENCH_DIR [${TMPDIR:-/tmp}/keygate-bench]  work folder (keys, configurations)
 set -u -o pipefail
 
@@ -78,7 +80,7 @@ fi
 mkdir -p "$WORK" "$ROOT/bench/out"
 python3 "$ROOT/bench/gen_config.py" "$KEYS/keys-10k.txt" "$WORK/keygate.yaml" "$KG_COUNT_PORT" \
   --store sqlite::memory: --admin-listen "127.0.0.1:$((KG_COUNT_PORT + 1000))" \
-  --upstream "http://127.0.0.1:$UPSTREAM_PORT" >/dev/null \
+  --upstream "http://127.0.0.1:$UPSTREAM_PORT" ${KG_CONFIG_ARGS:-} >/dev/null \
   || die "gen_config.py failed"
 mkdir -p "$WORK/nginx/logs"
 sed "s/listen 127.0.0.1:[0-9]*/listen 127.0.0.1:$NGINX_COUNT_PORT/" \
