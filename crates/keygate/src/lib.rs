@@ -13,6 +13,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod echo;
+pub mod import;
 pub mod key;
 pub mod limits;
 pub mod metrics;

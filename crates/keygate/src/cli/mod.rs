@@ -1,5 +1,5 @@
 //! The command line: `serve`, `validate`, `echo`, `expr`, and the admin client commands
-//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `apply`, `export`; and
+//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `apply`, `export`, `import`; and
 //! `completions`, `man`, `schema` for installing it.
 
 /// `print!` for command output, through [`output::write_out`]: a reader that went away
@@ -26,6 +26,7 @@ mod consumers;
 mod diff;
 mod expr;
 mod generate;
+mod import;
 mod key_limits;
 mod keys;
 mod output;
@@ -97,6 +98,8 @@ pub enum Command {
     Export(output::ExportArgs),
     /// Show what `apply` would change on the gateway, and change nothing.
     Diff(diff::DiffArgs),
+    /// Write the keygate configuration for a Kong, APISIX or Gravitee export, with a report.
+    Import(import::ImportArgs),
     /// Run a small upstream that answers with the request it received, as JSON.
     Echo {
         /// Address to listen on.
@@ -142,6 +145,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => output::export(args),
         Command::Diff(args) => diff::run(args),
+        Command::Import(args) => import::run(args),
         Command::Completions { shell } => generate::completions(shell),
         Command::Man(args) => generate::man(args),
         Command::Schema => generate::schema(),
