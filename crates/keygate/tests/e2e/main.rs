@@ -23,6 +23,7 @@ mod hardening;
 mod health_check;
 mod http1;
 mod http2_streaming;
+mod import;
 mod install;
 mod keys;
 mod lifecycle;
