@@ -93,9 +93,13 @@ pub fn render(document: &Document) -> Result<String, ImportError> {
     Ok(text)
 }
 
-/// Reads YAML (JSON is YAML too) into a JSON value.
+/// Reads YAML (JSON is YAML too) into a JSON value. The file is the operator's own and
+/// may hold a million consumers: the parser's size budget (made for untrusted input) is
+/// off, as for the configuration file.
 pub(crate) fn parse_yaml(text: &str) -> Result<Value, ImportError> {
-    serde_saphyr::from_str(text).map_err(|error| ImportError::Syntax {
+    let mut options = serde_saphyr::Options::default();
+    options.budget = None;
+    serde_saphyr::from_str_with_options(text, options).map_err(|error| ImportError::Syntax {
         what: "YAML",
         reason: error.to_string(),
     })

@@ -143,3 +143,73 @@ fn kong_file_is_applied_to_a_running_gateway() {
         403
     );
 }
+
+/// The APISIX fixtures' requests: no key 401; alice (gold) 200 with APISIX's identity
+/// headers; bob (silver) 403 on the admin route; the path forwarded as it came.
+fn answers_as_apisix(gateway: &Gateway, admin_path: &str) {
+    assert_eq!(gateway.get("/orders/1", &[]).status, 401);
+    let alice = gateway.get("/orders/1", &[("apikey", "alice-secret-key-0001")]);
+    assert_eq!(alice.status, 200);
+    assert_eq!(alice.json()["path"], "/orders/1");
+    assert_eq!(
+        alice.upstream_header("x-consumer-username").as_deref(),
+        Some("alice")
+    );
+    let bob = [("apikey", "bob-secret-key-0002")];
+    assert_eq!(gateway.get("/orders/2", &bob).status, 200);
+    assert_eq!(gateway.get(admin_path, &bob).status, 403);
+}
+
+#[test]
+fn apisix_standalone_file_answers_as_apisix() {
+    let echo = Echo::start("orders");
+    let text = fixture("apisix.yaml", &echo, &["orders.internal:8080"]).replace(
+        "host: orders.internal\n          port: 8080",
+        &format!("host: 127.0.0.1\n          port: {}", echo.address.port()),
+    );
+    let dir = TempDir::new();
+    let gateway = Gateway::start(&import("apisix", &text, &dir));
+    answers_as_apisix(&gateway, "/admin/x");
+    assert_eq!(
+        gateway
+            .get("/admin/x", &[("apikey", "alice-secret-key-0001")])
+            .status,
+        200
+    );
+    // carol's short key works; her group is not allowed on the list.
+    assert_eq!(gateway.get("/orders", &[("apikey", "short")]).status, 403);
+    assert_eq!(gateway.get("/health", &[]).status, 200);
+}
+
+#[test]
+fn apisix_admin_api_dump_answers_as_apisix() {
+    let echo = Echo::start("orders");
+    let port = echo.address.port();
+    let mut text = fixture("apisix-admin.json", &echo, &[]);
+    for host in ["orders.internal", "orders-b.internal"] {
+        text = text.replace(
+            &format!("\"host\": \"{host}\", \"port\": 8080"),
+            &format!("\"host\": \"127.0.0.1\", \"port\": {port}"),
+        );
+    }
+    let dir = TempDir::new();
+    let gateway = Gateway::start(&import(
+        "apisix",
+        &text.replace("x-api-key", "apikey"),
+        &dir,
+    ));
+    assert_eq!(gateway.get("/orders/1", &[]).status, 401);
+    let alice = gateway.get("/orders/1", &[("apikey", "alice-secret-key-0001")]);
+    assert_eq!(alice.status, 200);
+    assert_eq!(
+        alice.upstream_header("x-credential-identifier").as_deref(),
+        Some("a1")
+    );
+    // The dump's route admits gold only.
+    assert_eq!(
+        gateway
+            .get("/orders/1", &[("apikey", "bob-secret-key-0002")])
+            .status,
+        403
+    );
+}

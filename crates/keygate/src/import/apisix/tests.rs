@@ -1,0 +1,94 @@
+//! The APISIX mapping on the standalone fixture, the Admin API dump fixture and small
+//! files.
+
+use serde_json::json;
+
+use crate::import::document::{KeySource, Upstream};
+use crate::import::{import as import_text, Options, Peer};
+
+const STANDALONE: &str = include_str!("../../../tests/import/apisix.yaml");
+const ADMIN_DUMP: &str = include_str!("../../../tests/import/apisix-admin.json");
+
+#[test]
+fn the_standalone_file_imports_and_validates() {
+    let (imported, yaml) =
+        import_text(Peer::Apisix, STANDALONE, Options::default()).expect("valid");
+    let services = &imported.document.services;
+    assert_eq!(services.len(), 3);
+    let list = &services[0];
+    assert_eq!(list.routes[0].paths, ["/orders", "/orders/*"]);
+    assert_eq!(list.preserve_host, None, "pass_host: node");
+    assert_eq!(
+        list.routes[0].allow.as_deref(),
+        Some("['gold', 'silver'] in groups")
+    );
+    // The service's key-auth reaches the route.
+    assert_eq!(list.routes[0].forward_key, Some(false));
+    let admin = &services[1].routes[0];
+    assert_eq!(admin.allow.as_deref(), Some("!(groups['silver'])"));
+    assert_eq!(
+        (admin.limits[0].count, admin.limits[0].per),
+        (100, "minute")
+    );
+    assert_eq!(admin.limits[0].by.as_deref(), Some("consumer"));
+    let health = &services[2];
+    assert_eq!(health.routes[0].auth, Some("none"));
+    assert_eq!(
+        health.preserve_host,
+        Some(true),
+        "pass_host: pass, the default"
+    );
+    let bob = &imported.document.consumers[1];
+    assert_eq!(bob.groups, ["silver"]);
+    assert_eq!(bob.keys[0].id.as_deref(), Some("primary"));
+    assert_eq!(imported.report.keys_hashed, 3);
+    for key in ["alice-secret-key-0001", "bob-secret-key-0002", "short"] {
+        assert!(!yaml.contains(key), "{key} in\n{yaml}");
+    }
+    let text = imported.report.render();
+    assert!(text.contains("plugin prometheus"), "{text}");
+    assert!(text.contains("consumer group gold: plugins"), "{text}");
+}
+
+#[test]
+fn the_admin_api_dump_imports_with_credentials() {
+    let (imported, _) = import_text(Peer::Apisix, ADMIN_DUMP, Options::default()).expect("valid");
+    let orders = &imported.document.services[0];
+    let Upstream::Targets { targets } = &orders.upstream else {
+        panic!("two nodes are two targets");
+    };
+    assert_eq!(targets[1].weight, 2);
+    assert_eq!(
+        orders.routes[0].key_sources,
+        [
+            KeySource::Header("x-api-key".into()),
+            KeySource::Query("api_key".into())
+        ]
+    );
+    assert_eq!(orders.routes[0].forward_key, Some(true));
+    let keys: Vec<Option<&str>> = imported
+        .document
+        .consumers
+        .iter()
+        .map(|c| c.keys[0].id.as_deref())
+        .collect();
+    assert_eq!(keys, [Some("a1"), Some("b1")]);
+}
+
+#[test]
+fn one_list_response_and_named_lists_are_read_too() {
+    let file = json!({"routes": {"list": [{"key": "/apisix/routes/1",
+        "value": {"id": "1", "uri": "/x", "upstream": {"nodes": {"127.0.0.1:1980": 1}},
+                  "plugins": {"consumer-restriction": {"whitelist": ["jack"]}, "key-auth": {}}}}]},
+        "consumers": [{"username": "jack", "plugins": {"key-auth": {"key": "jack-key-123456"}}}]});
+    let imported = super::import(&file, Options::default()).expect("imports");
+    let route = &imported.document.services[0].routes[0];
+    assert_eq!(route.allow.as_deref(), Some("consumer in ['jack']"));
+    assert_eq!(imported.document.consumers[0].keys.len(), 1);
+}
+
+#[test]
+fn a_file_of_something_else_is_refused() {
+    let error = super::import(&json!({"apis": []}), Options::default()).unwrap_err();
+    assert!(error.to_string().contains("apisix.yaml"), "{error}");
+}
