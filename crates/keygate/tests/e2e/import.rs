@@ -213,3 +213,49 @@ fn apisix_admin_api_dump_answers_as_apisix() {
         403
     );
 }
+
+/// The Gravitee exports' requests: no key 401; a key of an accepted subscription 200
+/// through its plan; the premium plan's rule false, or the subscription paused, 403.
+fn answers_as_gravitee(peer_file: &str) {
+    let echo = Echo::start("weather");
+    let text = fixture(
+        peer_file,
+        &echo,
+        &["weather.internal:8080", "weather-b.internal:8080"],
+    );
+    let dir = TempDir::new();
+    let gateway = Gateway::start(&import("gravitee", &text, &dir));
+    assert_eq!(gateway.get("/weather/today", &[]).status, 401);
+    let alice = [
+        ("X-Gravitee-Api-Key", "alice-secret-key-0001"),
+        ("x-plan", "premium"),
+    ];
+    let premium = gateway.get("/weather/today", &alice);
+    assert_eq!(premium.status, 200);
+    assert_eq!(premium.json()["path"], "/v1/today");
+    // propagateApiKey: true — the key goes upstream.
+    assert_eq!(
+        premium.upstream_header("x-gravitee-api-key").as_deref(),
+        Some("alice-secret-key-0001")
+    );
+    let no_rule = gateway.get("/weather/today", &alice[..1]);
+    assert_eq!(no_rule.status, 403);
+    let bob = gateway.get(
+        "/weather/today",
+        &[("X-Gravitee-Api-Key", "bob-secret-key-0002")],
+    );
+    assert_eq!(bob.status, 200);
+    assert_eq!(bob.upstream_header("x-gravitee-api-key"), None);
+    let carol = [("X-Gravitee-Api-Key", "carol-secret-key-0003")];
+    assert_eq!(gateway.get("/weather/today", &carol).status, 403);
+}
+
+#[test]
+fn gravitee_v2_export_answers_as_gravitee() {
+    answers_as_gravitee("gravitee-v2.json");
+}
+
+#[test]
+fn gravitee_v4_export_answers_as_gravitee() {
+    answers_as_gravitee("gravitee-v4.json");
+}

@@ -1,0 +1,65 @@
+//! The Gravitee mapping on the v2 and v4 export fixtures.
+
+use serde_json::json;
+
+use crate::import::document::Upstream;
+use crate::import::{import as import_text, Options, Peer};
+
+const V2: &str = include_str!("../../../tests/import/gravitee-v2.json");
+const V4: &str = include_str!("../../../tests/import/gravitee-v4.json");
+
+#[test]
+fn v2_plans_subscriptions_and_keys() {
+    let (imported, yaml) = import_text(Peer::Gravitee, V2, Options::default()).expect("valid");
+    let service = &imported.document.services[0];
+    assert_eq!(service.path_prefix.as_deref(), Some("/weather"));
+    let plans: Vec<&str> = service.plans.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(plans, ["Premium", "Standard", "Partners"]);
+    assert_eq!(service.plans[0].forward_key, Some(true));
+    assert_eq!(
+        service.plans[0].selection_rule.as_deref(),
+        Some("request.headers['x-plan'] === 'premium'")
+    );
+    assert_eq!(service.plans[1].auto_approve, Some(false));
+    // A rule without a keygate form closes the plan rather than opening it.
+    assert_eq!(service.plans[2].selection_rule.as_deref(), Some("false"));
+    let statuses: Vec<&str> = imported
+        .document
+        .subscriptions
+        .iter()
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(statuses, ["accepted", "accepted", "paused"]);
+    let alice = &imported.document.consumers[0];
+    assert_eq!(alice.name, "Alice-mobile");
+    assert_eq!(alice.keys.len(), 1, "the revoked key is left out");
+    assert_eq!(
+        alice.keys[0].expires_at.as_deref(),
+        Some("2100-01-01T00:00:00Z")
+    );
+    assert!(!yaml.contains("alice-secret-key-0001"), "{yaml}");
+    let text = imported.report.render();
+    assert!(text.contains("security KEY_LESS"), "{text}");
+    assert!(text.contains("plan Standard: flows"), "{text}");
+}
+
+#[test]
+fn v4_export_reads_listeners_and_endpoint_groups() {
+    let (imported, _) = import_text(Peer::Gravitee, V4, Options::default()).expect("valid");
+    let service = &imported.document.services[0];
+    assert_eq!(service.path_prefix.as_deref(), Some("/weather"));
+    let Upstream::Targets { targets } = &service.upstream else {
+        panic!("two endpoints are two targets");
+    };
+    assert_eq!(targets[1].url, "http://weather-b.internal:8080/v1");
+    assert_eq!(targets[1].weight, 3);
+    assert_eq!(service.plans.len(), 2, "the JWT plan is left out");
+    assert_eq!(imported.document.subscriptions[0].plan, "Premium");
+    assert_eq!(imported.report.keys_hashed, 3);
+}
+
+#[test]
+fn other_json_is_refused() {
+    let error = super::import(&json!({"name": "x"}), Options::default()).unwrap_err();
+    assert!(error.to_string().contains("Gravitee"), "{error}");
+}
