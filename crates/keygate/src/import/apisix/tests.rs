@@ -89,6 +89,6 @@ fn one_list_response_and_named_lists_are_read_too() {
 
 #[test]
 fn a_file_of_something_else_is_refused() {
-    let error = super::import(&json!({"apis": []}), Options::default()).unwrap_err();
+    let error = super::import(&json!({"apis": []}), Options::default()).expect_err("refused");
     assert!(error.to_string().contains("apisix.yaml"), "{error}");
 }

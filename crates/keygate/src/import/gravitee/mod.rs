@@ -71,7 +71,7 @@ pub fn import(file: &Value, options: Options) -> Result<Imported, ImportError> {
             service.path_prefix.as_deref().unwrap_or("none")
         ),
     );
-    let plan_names = plans(file, v4, &mut service, &mut report);
+    let plan_names = plans(file, &mut service, &mut report);
     if service.plans.is_empty() {
         report.changed(
             &item,
@@ -179,17 +179,9 @@ fn endpoints(api: &Value, v4: bool) -> Vec<Target> {
 }
 
 /// The API_KEY plans; returns plan ids → keygate plan names.
-fn plans(
-    file: &Value,
-    v4: bool,
-    service: &mut Service,
-    report: &mut Report,
-) -> BTreeMap<String, String> {
-    let api_plans = if v4 {
-        list(file, "plans")
-    } else {
-        list(file, "plans")
-    };
+fn plans(file: &Value, service: &mut Service, report: &mut Report) -> BTreeMap<String, String> {
+    // v2 and v4 exports both list the plans at the top level.
+    let api_plans = list(file, "plans");
     let mut names = BTreeSet::new();
     let mut by_id = BTreeMap::new();
     for plan in api_plans {

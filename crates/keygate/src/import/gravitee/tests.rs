@@ -60,6 +60,6 @@ fn v4_export_reads_listeners_and_endpoint_groups() {
 
 #[test]
 fn other_json_is_refused() {
-    let error = super::import(&json!({"name": "x"}), Options::default()).unwrap_err();
+    let error = super::import(&json!({"name": "x"}), Options::default()).expect_err("refused");
     assert!(error.to_string().contains("Gravitee"), "{error}");
 }

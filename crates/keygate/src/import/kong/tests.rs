@@ -177,6 +177,6 @@ fn top_level_credentials_find_their_consumer() {
 
 #[test]
 fn a_file_without_format_version_is_refused() {
-    let error = super::import(&json!({"services": []}), Options::default()).unwrap_err();
+    let error = super::import(&json!({"services": []}), Options::default()).expect_err("refused");
     assert!(error.to_string().contains("_format_version"), "{error}");
 }
