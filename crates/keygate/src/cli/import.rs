@@ -90,7 +90,8 @@ pub fn run(args: ImportArgs) -> ExitCode {
         }
     };
     let path = std::env::temp_dir().join(format!("keygate-import-{}.yaml", std::process::id()));
-    if let Err(error) = write_private(&path, &entities) {
+    let _ = std::fs::remove_file(&path);
+    if let Err(error) = write_new_private(&path, &entities) {
         eprintln!("keygate import: cannot write {}: {error}", path.display());
         return ExitCode::FAILURE;
     }
@@ -114,13 +115,26 @@ fn peer_word(peer: Peer) -> &'static str {
 
 /// Writes a file only its owner can read: it may hold keys (`--keep-plaintext`).
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    write_with(
+        path,
+        text,
+        std::fs::OpenOptions::new().create(true).truncate(true),
+    )
+}
+
+/// [`write_private`] for a file that must not exist yet (the temporary file `--apply`
+/// hands on): another user's file or link in its place is an error, never written through.
+fn write_new_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    write_with(path, text, std::fs::OpenOptions::new().create_new(true))
+}
+
+fn write_with(
+    path: &std::path::Path,
+    text: &str,
+    options: &mut std::fs::OpenOptions,
+) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = options.write(true).mode(0o600).open(path)?;
     file.write_all(text.as_bytes())
 }

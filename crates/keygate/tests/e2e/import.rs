@@ -259,3 +259,44 @@ fn gravitee_v2_export_answers_as_gravitee() {
 fn gravitee_v4_export_answers_as_gravitee() {
     answers_as_gravitee("gravitee-v4.json");
 }
+
+/// Measurement, run on demand: a generated decK file of 100,000 consumers, each with a
+/// key-auth key and an ACL group, imported by `keygate import kong`; prints the time.
+/// Set `KEYGATE_BENCH_BIN` to measure another build (such as `target/release/keygate`).
+///
+/// `cargo test -p keygate --test e2e -- --ignored --nocapture import_100k_consumers`
+#[test]
+#[ignore = "measurement: run on demand"]
+fn import_100k_consumers() {
+    use std::fmt::Write;
+    let binary = std::env::var("KEYGATE_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_keygate").to_owned());
+    let consumers = 100_000;
+    let mut text = String::from(
+        "_format_version: \"3.0\"\nservices:\n  - name: api\n    url: http://127.0.0.1:9\n    plugins:\n      - name: key-auth\n    routes:\n      - name: all\n        paths: [/api]\nconsumers:\n",
+    );
+    for i in 0..consumers {
+        let _ = write!(
+            text,
+            "  - username: user-{i}\n    custom_id: c{i}\n    acls:\n      - group: g{}\n    keyauth_credentials:\n      - key: key-{i:08}-{:016x}\n",
+            i % 10,
+            (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        );
+    }
+    let dir = TempDir::new();
+    let file = write(&dir, "kong.yaml", &text);
+    let out = dir.0.join("keygate.yaml");
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new(&binary)
+        .args(["import", "kong", &file, "--out", out.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run keygate import");
+    let took = started.elapsed();
+    assert!(status.success());
+    println!(
+        "import_100k_consumers: {consumers} consumers ({} bytes of decK YAML) in {:.2} s with {binary}",
+        text.len(),
+        took.as_secs_f64()
+    );
+}
