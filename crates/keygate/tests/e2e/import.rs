@@ -300,3 +300,22 @@ fn import_100k_consumers() {
         took.as_secs_f64()
     );
 }
+
+#[test]
+fn a_file_of_another_peer_is_refused_with_the_reason() {
+    let dir = TempDir::new();
+    let path = format!(
+        "{}/tests/import/gravitee-v2.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    run_with(&["import", "kong", &path], &[]).fails_with("`_format_version` is missing");
+    let broken = write(&dir, "broken.json", "{\"api\": ");
+    run_with(&["import", "gravitee", &broken], &[]).fails_with("cannot read the file as JSON");
+    let out = dir.0.join("never.yaml");
+    run_with(
+        &["import", "apisix", &path, "--out", out.to_str().unwrap()],
+        &[],
+    )
+    .fails_with("no APISIX routes");
+    assert!(!out.exists(), "nothing is written for a refused file");
+}
