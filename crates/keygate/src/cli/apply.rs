@@ -244,7 +244,9 @@ pub(super) fn read_file(path: &std::path::Path, command: &str) -> Result<Documen
     if text.trim().is_empty() {
         return Ok(Document::default());
     }
-    serde_saphyr::from_str(&text).map_err(|error| {
+    // The file is the operator's own, as the configuration file is: a file of 100,000
+    // consumers is read without the parser's size budget, as `parse_entities` read it.
+    serde_saphyr::from_str_with_options(&text, crate::config::file_options()).map_err(|error| {
         eprintln!("keygate: {shown}: {error}");
         ExitCode::FAILURE
     })

@@ -112,7 +112,7 @@ pub(super) fn service_document(
 /// Parser options for the configuration file. The file is the operator's own, and may hold
 /// a million keys: the parser's default size budget (made for untrusted input, such as
 /// service bodies sent to the admin API) does not apply to it.
-fn file_options() -> serde_saphyr::Options {
+pub(crate) fn file_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.budget = None;
     options

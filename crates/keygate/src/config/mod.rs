@@ -19,6 +19,7 @@ use http::uri::{Authority, Scheme};
 use http::Method;
 use keygate_policy::Expr;
 
+pub(crate) use build::file_options;
 pub use error::{ConfigError, Problem};
 pub use path_pattern::{PathPattern, Segment};
 pub use schema::SCHEMA;

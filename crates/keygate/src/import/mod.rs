@@ -97,11 +97,11 @@ pub fn render(document: &Document) -> Result<String, ImportError> {
 /// may hold a million consumers: the parser's size budget (made for untrusted input) is
 /// off, as for the configuration file.
 pub(crate) fn parse_yaml(text: &str) -> Result<Value, ImportError> {
-    let mut options = serde_saphyr::Options::default();
-    options.budget = None;
-    serde_saphyr::from_str_with_options(text, options).map_err(|error| ImportError::Syntax {
-        what: "YAML",
-        reason: error.to_string(),
+    serde_saphyr::from_str_with_options(text, crate::config::file_options()).map_err(|error| {
+        ImportError::Syntax {
+            what: "YAML",
+            reason: error.to_string(),
+        }
     })
 }
 
