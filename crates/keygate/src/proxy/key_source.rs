@@ -3,8 +3,9 @@
 //!
 //! Sources are tried in order and the first that holds a non-empty key wins. Within one
 //! source, two different values are a conflict (`401`): a header sent twice, a cookie set
-//! twice, a query parameter repeated. A header source with a `scheme` only counts when the
-//! value starts with that scheme (`Bearer <key>`, scheme case-insensitive).
+//! twice, a query parameter repeated (also under an encoded name: `apikey` and `api%6Bey`
+//! are one parameter, as Kong reads them). A header source with a `scheme` only counts
+//! when the value starts with that scheme (`Bearer <key>`, scheme case-insensitive).
 
 use std::borrow::Cow;
 
@@ -51,7 +52,7 @@ pub fn extract<'r>(
             ),
             KeySource::Query { name } => single(
                 query_pairs(query.unwrap_or(""))
-                    .filter(|(param, _)| *param == name.as_str())
+                    .filter(|(param, _)| is_param(param, name))
                     .map(|(_, value)| percent_decode(value)),
             ),
         };
@@ -112,6 +113,13 @@ fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
                 .unwrap_or(value);
             Some((name.trim(), value))
         })
+}
+
+/// Whether the query parameter name `param`, as sent, is `name` once decoded as Kong
+/// (and any form reader) decodes it: `api%6Bey` is `apikey`, `+` is a space. A name
+/// without `%` or `+` — nearly every one — is compared as it is, nothing decoded.
+fn is_param(param: &str, name: &str) -> bool {
+    *percent_decode(param) == *name.as_bytes()
 }
 
 fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
@@ -272,10 +280,10 @@ fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
 /// `query` without `sources`' parameters; `None` when none of them is in it.
 fn strip_params(sources: &[KeySource], query: &str) -> Option<String> {
     let is_key = |pair: &str| {
-        let name = percent_decode(pair.split_once('=').map_or(pair, |(name, _)| name));
-        sources.iter().any(
-            |source| matches!(source, KeySource::Query { name: key } if key.as_bytes() == &*name),
-        )
+        let param = pair.split_once('=').map_or(pair, |(name, _)| name);
+        sources
+            .iter()
+            .any(|source| matches!(source, KeySource::Query { name } if is_param(param, name)))
     };
     if !query.split('&').any(is_key) {
         return None;

@@ -193,3 +193,39 @@ fn percent_decoding_is_lenient_with_bad_escapes() {
     assert_eq!(&*percent_decode("100%"), b"100%");
     assert_eq!(&*percent_decode("%zz"), b"%zz");
 }
+
+/// A parameter name is read decoded (Kong's reading): whatever its spelling, the key is
+/// found under it, two spellings with two values conflict, and every spelling is
+/// stripped as it was sent.
+#[test]
+fn encoded_parameter_names_are_the_configured_name() {
+    let query = [KeySource::Query {
+        name: "apikey".into(),
+    }];
+    // (query as sent, what extraction finds, the query stripped)
+    let table = [
+        ("api%6B%65%79=k1", found(0, "k1"), Some("")),
+        ("api%6b%65%79=k1&x=1", found(0, "k1"), Some("x=1")),
+        ("%61%70%69%6B%65%79=k%2F1", found(0, "k/1"), Some("")),
+        ("x=1&api%6Bey=k1&y=2", found(0, "k1"), Some("x=1&y=2")),
+        ("apikey=k1&api%6Bey=k1", found(0, "k1"), Some("")),
+        ("apikey=k1&api%6Bey=k2", Extracted::Conflict, Some("")),
+        ("api+key=k1&api%20key=k2&x=1", Extracted::Absent, None),
+        ("api%6Bey2=k1&x=1", Extracted::Absent, None),
+        ("apikey%=k1", Extracted::Absent, None),
+        ("api%ZZkey=k1", Extracted::Absent, None),
+    ];
+    for (sent, expected, stripped) in table {
+        assert_eq!(
+            extract(&query, &headers(&[]), Some(sent)),
+            expected,
+            "{sent}"
+        );
+        let mut map = headers(&[]);
+        assert_eq!(
+            strip(&query, &mut map, Some(sent)).as_deref(),
+            stripped,
+            "{sent}"
+        );
+    }
+}
