@@ -49,6 +49,17 @@ const RESERVED_FIELD_NAMES: [&str; 13] = [
     "x-forwarded-host",
 ];
 
+/// A target URL's path as the base of forwarded paths: one trailing slash at most (kept,
+/// as a request for the bare prefix is sent to the base as written: `/team/` or `/team`),
+/// and none for the root, which is no base at all.
+fn base_path(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.len() < path.len() && !trimmed.is_empty() {
+        true => format!("{trimmed}/"),
+        false => trimmed.to_owned(),
+    }
+}
+
 /// Parses and checks configuration text.
 pub(super) fn build(text: &str) -> Result<Config, Vec<Problem>> {
     let file: FileConfig = if text.trim().is_empty() {
@@ -313,6 +324,7 @@ impl Checker<'_> {
             request_id_header: self.request_id_header(proxy.request_id_header.as_ref()),
             generate_traceparent: self.traceparent(proxy.traceparent.as_ref()),
             http2: self.http2(&proxy.http2),
+            strip_request_headers: self.strip_request_headers(&proxy.strip_request_headers),
         }
     }
 
@@ -863,9 +875,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        let base_path = path
-            .map(|p| p.path().trim_end_matches('/').to_owned())
-            .unwrap_or_default();
+        let base_path = path.map_or_else(String::new, |p| base_path(p.path()));
         Some(Target {
             scheme,
             authority,
@@ -1016,6 +1026,7 @@ mod consumers;
 mod http2;
 mod limits;
 mod listeners;
+mod strip_headers;
 mod subscriptions;
 mod upstream_tls;
 

@@ -238,6 +238,10 @@ pub struct FileProxy {
     pub request_id_header: Option<At<String>>,
     /// `pass` (default) or `generate`: what is done with W3C `traceparent`.
     pub traceparent: Option<At<String>>,
+    /// Request fields never forwarded, besides the built-in identity families: names,
+    /// and prefixes written `prefix-*`.
+    #[serde(default)]
+    pub strip_request_headers: Vec<At<String>>,
     /// HTTP/2 on the TLS listeners, and its limits.
     #[serde(default)]
     pub http2: FileHttp2,

@@ -3,6 +3,7 @@
 
 mod build;
 mod error;
+pub(crate) mod field_patterns;
 mod file;
 mod path_pattern;
 mod schema;
@@ -20,6 +21,7 @@ use http::Method;
 use keygate_policy::Expr;
 
 pub use error::{ConfigError, Problem};
+pub use field_patterns::{FieldPattern, FieldPatterns};
 pub use path_pattern::{PathPattern, Segment};
 pub use schema::SCHEMA;
 pub use sections::ENTITY_SECTIONS;
@@ -242,6 +244,9 @@ pub struct ProxySettings {
     pub generate_traceparent: bool,
     /// `proxy.http2`: HTTP/2 on the TLS listeners, and its limits.
     pub http2: Http2Settings,
+    /// `proxy.strip_request_headers`: client fields never forwarded, besides the
+    /// identity families that never are (`proxy::identity_fields`). Empty by default.
+    pub strip_request_headers: FieldPatterns,
 }
 
 /// `proxy.http2` — HTTP/2 on the TLS listeners (ALPN `h2`) and the limits each HTTP/2
@@ -626,7 +631,9 @@ pub struct Target {
     pub scheme: Scheme,
     /// `host:port`.
     pub authority: Authority,
-    /// Path put in front of the forwarded path, without a trailing slash; often empty.
+    /// Path put in front of the forwarded path, with the URL's trailing slash if it had
+    /// one (`/team/`); empty for none or `/`. Joined to the forwarded path by
+    /// `RequestPath` (`proxy::upstream::request_head`).
     pub base_path: String,
     /// Its share of the requests relative to the other targets, 1 to
     /// [`Target::MAX_WEIGHT`] (default 1).

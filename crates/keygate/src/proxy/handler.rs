@@ -31,6 +31,7 @@ use http_body_util::Either;
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
+use super::forward_path;
 use super::health_checks::HealthChecks;
 use super::key_source::{self, Extracted};
 use super::limit_check::{self, LimitReport};
@@ -685,7 +686,7 @@ where
     drop_hop_by_hop(&mut parts.headers);
     let path = RequestPath {
         base: &target.base_path,
-        path: forwarded_path(matched.service, parts.uri.path()),
+        path: forward_path::of(matched.service, parts.uri.path()),
         query: query.as_deref(),
     };
     let traceparent = match snapshot.config.proxy.generate_traceparent {
@@ -694,7 +695,10 @@ where
     };
     let mut fields = ForwardedFields::new(
         &parts.headers,
-        &snapshot.identity_headers,
+        (
+            &snapshot.identity_headers,
+            &snapshot.config.proxy.strip_request_headers,
+        ),
         caller
             .as_ref()
             .map(|caller| (&*caller.key, &caller.key.consumer)),
@@ -716,18 +720,6 @@ where
     let response = result?;
     record.upstream_status = Some(response.status().as_u16());
     Ok(response.map(Either::Left))
-}
-
-/// The path sent upstream: the normal path (phase 1 put it in the request's target),
-/// without the service prefix unless `strip_prefix: false`; an empty rest is `/`.
-fn forwarded_path<'p>(service: &Service, path: &'p str) -> &'p str {
-    if !service.strip_prefix {
-        return path;
-    }
-    match path.get(service.path_prefix.len()..) {
-        Some(rest) if !rest.is_empty() => rest,
-        _ => "/",
-    }
 }
 
 fn micros(since: Instant) -> u64 {
