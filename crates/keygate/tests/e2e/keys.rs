@@ -126,3 +126,55 @@ fn auth_none_ignores_keys() {
         assert_eq!(response.upstream_header("x-consumer-username"), None);
     }
 }
+
+/// The one custom-key rule (docs/admin-api.md#custom-keys) through the admin API and the
+/// CLI: `<`, `{` or a backtick, as Gravitee's own characters, are refused with `422`;
+/// keys the rule refuses but a peer accepted (shorter, or with such characters) still
+/// come in from a file with `keygate apply`, as their hashes, and work.
+#[test]
+fn custom_keys_follow_one_rule_and_refused_ones_import_by_hash() {
+    use crate::cli::{cli, write};
+    use crate::support::TempDir;
+
+    let echo = Echo::start("up");
+    let gateway = Gateway::start(&format!(
+        "services:\n  - name: api\n    upstream: {}\n    routes:\n      - {{name: all, paths: ['/*']}}\nconsumers:\n  - name: alex\n",
+        echo.url()
+    ));
+    for key in [
+        "angle<key12",
+        "brace{key}12",
+        "back`tick12",
+        "caret^key12",
+        "short",
+    ] {
+        let body = serde_json::json!({ "key": key }).to_string();
+        let response = gateway.admin("POST", "/v1/consumers/alex/keys", &body);
+        assert_eq!(response.status, 422, "{key}: {response:?}");
+        cli(
+            &gateway,
+            &format!("keys create --consumer alex --key {key}"),
+        )
+        .fails_with("keygate: 422 invalid: a custom key ");
+    }
+    let accepted = gateway.admin(
+        "POST",
+        "/v1/consumers/alex/keys",
+        r#"{"key":"acme!key*2026"}"#,
+    );
+    assert_eq!(accepted.status, 201, "{accepted:?}");
+
+    let dir = TempDir::new();
+    let file = write(
+        &dir,
+        "peer.yaml",
+        "consumers:\n  - name: peer\n    keys:\n      - {key: k1}\n      - {key: 'angle<key12'}\n",
+    );
+    cli(&gateway, &format!("apply -f {file}")).ok();
+    for key in ["k1", "angle<key12", "acme!key*2026"] {
+        let response = gateway.get("/x", &[("apikey", key)]);
+        assert_eq!(response.status, 200, "{key}: {response:?}");
+    }
+    let exported = gateway.admin("GET", "/v1/export", "").json().to_string();
+    assert!(!exported.contains("angle<key12"), "no plaintext kept");
+}
