@@ -508,7 +508,11 @@ impl Checker<'_> {
                 }
                 valid.then(|| scheme.value.clone())
             });
-            return Some(KeySource::Header { name, scheme });
+            return Some(KeySource::Header {
+                name,
+                scheme,
+                separators_alike: false,
+            });
         }
         let (name, is_cookie) = match (cookie, query) {
             (Some(cookie), _) => (cookie, true),
@@ -588,6 +592,7 @@ impl Checker<'_> {
             Some(sources) => self.key_sources(sources).into(),
             None => defaults.clone(),
         };
+        let alike = self.key_header_names(service.key_header_names.as_ref());
         let mut route_names = HashSet::new();
         let routes = service
             .routes
@@ -602,7 +607,11 @@ impl Checker<'_> {
                         ),
                     );
                 }
-                self.route(&route.value, &sources, &service.name.value)
+                let mut route = self.route(&route.value, &sources, &service.name.value);
+                if alike {
+                    route.key_sources = separators_alike(&route.key_sources);
+                }
+                route
             })
             .collect::<Vec<_>>();
         let limits = self.limits(&service.limits, &service.name.value);
@@ -1023,6 +1032,8 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
 
 mod balance;
 mod consumers;
+mod key_header_names;
+use key_header_names::separators_alike;
 mod http2;
 mod limits;
 mod listeners;

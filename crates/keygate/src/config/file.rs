@@ -329,6 +329,8 @@ pub struct FileService {
     pub upstream: At<FileUpstream>,
     /// Key sources for every route of the service.
     pub key_sources: Option<At<Vec<At<FileKeySource>>>>,
+    /// `exact` (default) or `dash_or_underscore`: how header key sources' names compare.
+    pub key_header_names: Option<At<String>>,
     /// The endpoints.
     #[serde(default)]
     pub routes: Vec<At<FileRoute>>,

@@ -3,7 +3,7 @@
 
 mod build;
 mod error;
-pub(crate) mod field_patterns;
+pub mod field_patterns;
 mod file;
 mod path_pattern;
 mod schema;
@@ -702,6 +702,10 @@ pub enum KeySource {
         name: HeaderName,
         /// Required scheme such as `Bearer`.
         scheme: Option<String>,
+        /// Whether `_` and `-` in the name read alike (the service's
+        /// `key_header_names: dash_or_underscore`, as Kong reads `key_names`); never set
+        /// for a name with neither.
+        separators_alike: bool,
     },
     /// A cookie.
     Cookie {
@@ -840,14 +844,17 @@ pub fn default_key_sources() -> Vec<KeySource> {
         KeySource::Header {
             name: HeaderName::from_static("apikey"),
             scheme: None,
+            separators_alike: false,
         },
         KeySource::Header {
             name: HeaderName::from_static("client-key"),
             scheme: None,
+            separators_alike: false,
         },
         KeySource::Header {
             name: HeaderName::from_static("secret"),
             scheme: None,
+            separators_alike: false,
         },
         KeySource::Cookie {
             name: "mia_client_key".into(),

@@ -5,13 +5,16 @@
 //! source, two different values are a conflict (`401`): a header sent twice, a cookie set
 //! twice, a query parameter repeated (also under an encoded name: `apikey` and `api%6Bey`
 //! are one parameter, as Kong reads them). A header source with a `scheme` only counts
-//! when the value starts with that scheme (`Bearer <key>`, scheme case-insensitive).
+//! when the value starts with that scheme (`Bearer <key>`, scheme case-insensitive). On a
+//! service with `key_header_names: dash_or_underscore`, a header source reads (and
+//! strips) every spelling of its name with `_` and `-` alike, all as one source.
 
 use std::borrow::Cow;
 
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 
+use crate::config::field_patterns::same_dashed;
 use crate::config::KeySource;
 
 /// The result of looking for a key.
@@ -38,11 +41,26 @@ pub fn extract<'r>(
 ) -> Extracted<'r> {
     for (index, source) in sources.iter().enumerate() {
         let values = match source {
-            KeySource::Header { name, scheme } => single(
+            KeySource::Header {
+                name,
+                scheme,
+                separators_alike: false,
+            } => single(
                 headers
                     .get_all(name)
                     .iter()
                     .filter_map(|value| strip_scheme(value.as_bytes(), scheme.as_deref()))
+                    .map(Cow::Borrowed),
+            ),
+            KeySource::Header {
+                name,
+                scheme,
+                separators_alike: true,
+            } => single(
+                headers
+                    .iter()
+                    .filter(|(field, _)| alike(field, name))
+                    .filter_map(|(_, value)| strip_scheme(value.as_bytes(), scheme.as_deref()))
                     .map(Cow::Borrowed),
             ),
             KeySource::Cookie { name } => single(
@@ -69,6 +87,11 @@ enum Single<'r> {
     None,
     One(Cow<'r, [u8]>),
     Conflict,
+}
+
+/// Whether the field `field` is spelled as `name` once `_` and `-` read alike.
+fn alike(field: &http::HeaderName, name: &http::HeaderName) -> bool {
+    same_dashed(field.as_str().as_bytes(), name.as_str().as_bytes())
 }
 
 /// Reduces a source's values to one: empty values are ignored, repeats of the same value
@@ -177,12 +200,33 @@ pub fn strip(
     let mut params = false;
     for source in sources {
         match source {
-            KeySource::Header { name, scheme: None } => {
+            KeySource::Header {
+                name,
+                scheme,
+                separators_alike: true,
+            } => {
+                // Every spelling present; collecting none allocates nothing.
+                let spellings: Vec<http::HeaderName> = headers
+                    .keys()
+                    .filter(|field| alike(field, name))
+                    .cloned()
+                    .collect();
+                for spelling in &spellings {
+                    match scheme {
+                        None => drop(headers.remove(spelling)),
+                        Some(scheme) => strip_scheme_values(headers, spelling, scheme),
+                    }
+                }
+            }
+            KeySource::Header {
+                name, scheme: None, ..
+            } => {
                 headers.remove(name);
             }
             KeySource::Header {
                 name,
                 scheme: Some(scheme),
+                ..
             } => strip_scheme_values(headers, name, scheme),
             KeySource::Cookie { .. } => cookies = true,
             KeySource::Query { .. } => params = true,

@@ -178,3 +178,52 @@ fn custom_keys_follow_one_rule_and_refused_ones_import_by_hash() {
     let exported = gateway.admin("GET", "/v1/export", "").json().to_string();
     assert!(!exported.contains("angle<key12"), "no plaintext kept");
 }
+
+/// `key_header_names: dash_or_underscore` reads a header source as Kong reads
+/// `key_names`: `api_key` finds the key in `api-key` (and in `api_key`, which the
+/// gateway keeps with `underscores_in_headers`), and neither spelling reaches the
+/// upstream; a service without it reads the name as written.
+#[test]
+fn dashes_and_underscores_read_alike_where_the_service_says() {
+    let echo = Echo::start("up");
+    let config = format!(
+        "services:
+  - name: kong
+    path_prefix: /kong
+    upstream: {url}
+    key_header_names: dash_or_underscore
+    key_sources: [{{header: api_key}}]
+    routes: [{{name: r, paths: ['/*']}}]
+  - name: plain
+    path_prefix: /plain
+    upstream: {url}
+    key_sources: [{{header: api_key}}]
+    routes: [{{name: r, paths: ['/*']}}]
+consumers:
+  - name: alex
+    keys: [{{key: {ALEX}}}]
+",
+        url = echo.url()
+    );
+    let gateway = Gateway::start_with_proxy_settings(
+        &["header_timeout: 1s", "underscores_in_headers: true"],
+        &config,
+    );
+    for name in ["api-key", "api_key", "API-Key"] {
+        let response = gateway.get("/kong/x", &[(name, ALEX)]);
+        assert_eq!(response.status, 200, "{name}: {response:?}");
+        let seen = response.json();
+        assert_eq!(seen["headers"]["x-consumer-username"], "alex");
+        assert!(
+            seen["headers"].get("api-key").is_none() && seen["headers"].get("api_key").is_none(),
+            "{name}: {seen}"
+        );
+    }
+    let both = gateway.get(
+        "/kong/x",
+        &[("api-key", ALEX), ("api_key", "other-key-0123")],
+    );
+    assert_eq!(both.status, 401, "two spellings, two keys: {both:?}");
+    assert_eq!(gateway.get("/plain/x", &[("api-key", ALEX)]).status, 401);
+    assert_eq!(gateway.get("/plain/x", &[("api_key", ALEX)]).status, 200);
+}
