@@ -231,15 +231,49 @@ pub async fn get(
     }
 }
 
-/// `DELETE /v1/consumers/{name}`: 204; 409 while it has keys.
+/// `?cascade=` of `DELETE /v1/consumers/{name}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Delete the consumer's keys and subscriptions first (default false).
+    cascade: Option<bool>,
+}
+
+/// `DELETE /v1/consumers/{name}`: 204; 409 while it has keys or subscriptions, unless
+/// `?cascade=true`, which deletes them first (Kong's and APISIX's consumer deletion).
+///
+/// A cascade is one change per key and subscription, then the consumer's, as deleting a
+/// subscription with its keys is: not one transaction. Nothing is deleted when the
+/// consumer or one of its keys comes from the configuration file; a failure part way (the store gone)
+/// leaves what was not deleted yet, and the same call finishes the job.
 pub async fn delete(
     State(state): State<AdminState>,
     Path(name): Path<String>,
+    Params(query): Params<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     state
         .write(move |store| {
-            if let Some(existing) = store.consumer(&name)? {
-                owned_by_api("consumer", &name, existing.origin)?;
+            let Some(existing) = store.consumer(&name)? else {
+                return Err(ApiError::NotFound(format!("consumer `{name}` not found")));
+            };
+            owned_by_api("consumer", &name, existing.origin)?;
+            if query.cascade == Some(true) {
+                // Subscription writes check the consumer's keys: none may run meanwhile.
+                let _serialised = super::subscriptions::subscription_writes();
+                let keys = super::subscriptions::keys_of(store, &name)?;
+                let subscriptions = super::every_page(
+                    |page| store.subscriptions(Some(&name), None, page),
+                    |s| s.id.clone(),
+                )?;
+                for key in &keys {
+                    owned_by_api("key", &key.id, key.origin)?;
+                }
+                for key in &keys {
+                    store.delete_key(&key.id)?;
+                }
+                for subscription in &subscriptions {
+                    store.delete_subscription(&subscription.id)?;
+                }
             }
             store.delete_consumer(&name)?;
             Ok(StatusCode::NO_CONTENT)

@@ -99,7 +99,7 @@ pub async fn document() -> Json<Value> {
                 "get": operation("Read a consumer", "200", consumer.clone()),
                 "put": with_body(operation("Create (201) or replace (200) a consumer", "200", consumer.clone()), json!({"$ref": "#/components/schemas/ConsumerBody"})),
                 "patch": with_body(operation("Change some fields of a consumer", "200", consumer.clone()), json!({"$ref": "#/components/schemas/ConsumerBody"})),
-                "delete": operation("Delete a consumer (409 while it has keys)", "204", json!({}))
+                "delete": operation("Delete a consumer (409 while it has keys or subscriptions; ?cascade=true deletes them first)", "204", json!({}))
             },
             "/v1/consumers/{name}/keys": {
                 "parameters": name,

@@ -47,10 +47,13 @@ pub enum ConsumersCommand {
         /// Consumer name.
         name: String,
     },
-    /// Delete a consumer (it must have no keys left).
+    /// Delete a consumer (it must have no keys or subscriptions left, unless --cascade).
     Delete {
         /// Consumer name.
         name: String,
+        /// Delete its keys and subscriptions first.
+        #[arg(long)]
+        cascade: bool,
     },
 }
 
@@ -136,8 +139,12 @@ fn execute(args: ConsumersArgs) -> Result<(), CliError> {
             let consumer = client.get(&consumer_path(&name))?;
             show_one(format, &consumer, "");
         }
-        ConsumersCommand::Delete { name } => {
-            client.call(Method::DELETE, &consumer_path(&name), None)?;
+        ConsumersCommand::Delete { name, cascade } => {
+            let mut path = consumer_path(&name);
+            if cascade {
+                path.push_str("?cascade=true");
+            }
+            client.call(Method::DELETE, &path, None)?;
             match format {
                 Format::Json => print_json(&json!({"deleted": name})),
                 Format::Table => outln!("consumer {name} deleted"),
