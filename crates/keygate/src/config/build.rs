@@ -166,6 +166,18 @@ impl Checker<'_> {
 
     fn config(&mut self, file: FileConfig) -> Config {
         let proxy = self.proxy(&file.proxy);
+        let authz = self.authz(&file.authz);
+        if proxy.listen.is_empty() && authz.listen.is_empty() && authz.grpc_listen.is_none() {
+            let at = file
+                .proxy
+                .listen
+                .as_ref()
+                .map_or(Location::UNKNOWN, |listen| listen.referenced);
+            self.report(
+                &at,
+                "`proxy.listen` needs at least one listener unless `authz.listen` or `authz.grpc_listen` is set",
+            );
+        }
         let identity_headers = self.identity_headers(&file.defaults.identity_headers);
         let default_sources: Arc<[KeySource]> = match &file.defaults.key_sources {
             Some(sources) => self.key_sources(sources).into(),
@@ -268,6 +280,7 @@ impl Checker<'_> {
             quotas: QuotaSettings {
                 flush_interval: self.duration(file.quotas.flush_interval.as_ref(), 1),
             },
+            authz,
         }
     }
 
@@ -1011,6 +1024,7 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
     }
 }
 
+mod authz;
 mod balance;
 mod consumers;
 mod http2;

@@ -49,6 +49,29 @@ pub struct FileConfig {
     /// How quota and credit counts are kept in the store.
     #[serde(default)]
     pub quotas: FileQuotas,
+    /// The authorization-service listeners (off by default).
+    #[serde(default)]
+    pub authz: FileAuthz,
+}
+
+/// `authz:` — keygate as the authorization service of another proxy (nginx
+/// `auth_request`, Envoy `ext_authz`, Caddy and Traefik forward auth).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAuthz {
+    /// Where the HTTP checks are answered: one address, or a list of listeners (none by
+    /// default).
+    pub listen: Option<At<FileListen>>,
+    /// The certificates of the TLS listeners of `authz.listen`.
+    pub tls: Option<At<FileTls>>,
+    /// Where Envoy's gRPC `Check` is answered (off by default).
+    pub grpc_listen: Option<At<String>>,
+    /// The nginx check's field with the original method (default `X-Original-Method`).
+    pub method_header: Option<At<String>>,
+    /// The nginx check's field with the original URI (default `X-Original-URI`).
+    pub uri_header: Option<At<String>>,
+    /// The path prefix of Envoy's HTTP checks (default `/envoy`).
+    pub envoy_path_prefix: Option<At<String>>,
 }
 
 /// `quotas:` — how often the counts of quotas and credits are written to the store.

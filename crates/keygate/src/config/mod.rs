@@ -58,6 +58,42 @@ pub struct Config {
     pub dns: DnsSettings,
     /// How quota and credit counts are kept in the store.
     pub quotas: QuotaSettings,
+    /// The authorization-service listeners.
+    pub authz: AuthzSettings,
+}
+
+/// `authz:` — keygate as the authorization service of a front proxy: listeners that
+/// answer the front proxy's check of a request (`crate::proxy::authz`,
+/// docs/authz.md). Off by default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthzSettings {
+    /// Where the HTTP checks are answered, in file order; empty = off.
+    pub listen: Vec<Listener>,
+    /// `authz.tls`: the certificates of the listeners marked `tls`.
+    pub tls: Option<TlsSettings>,
+    /// Where Envoy's gRPC `Check` is answered; `None` = off.
+    pub grpc_listen: Option<SocketAddr>,
+    /// nginx `auth_request`: the field with the original method (default
+    /// `x-original-method`).
+    pub method_header: HeaderName,
+    /// nginx `auth_request`: the field with the original URI (default `x-original-uri`).
+    pub uri_header: HeaderName,
+    /// Envoy HTTP `ext_authz`: the prefix Envoy puts before the original path (default
+    /// `/envoy`), without a trailing slash.
+    pub envoy_path_prefix: String,
+}
+
+impl Default for AuthzSettings {
+    fn default() -> AuthzSettings {
+        AuthzSettings {
+            listen: Vec::new(),
+            tls: None,
+            grpc_listen: None,
+            method_header: HeaderName::from_static("x-original-method"),
+            uri_header: HeaderName::from_static("x-original-uri"),
+            envoy_path_prefix: "/envoy".to_owned(),
+        }
+    }
 }
 
 /// `dns:` — how upstream targets named by host name are resolved and kept up to date.
@@ -213,7 +249,7 @@ pub enum TlsVersion {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProxySettings {
     /// Where the proxy listens (default one plain listener on `127.0.0.1:8080`), in file
-    /// order; never empty.
+    /// order; empty only when `authz` listens (`listen: []`).
     pub listen: Vec<Listener>,
     /// `proxy.tls`: the certificates of the listeners marked `tls` (set exactly when one
     /// is).

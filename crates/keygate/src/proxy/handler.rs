@@ -28,6 +28,8 @@ use http::uri::PathAndQuery;
 use http::{HeaderMap, Response, Uri};
 use http_body_util::Either;
 
+use super::admission::{request_id_field, Admitted, Caller, Identity};
+pub use super::admission::{Admission, Checked};
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
@@ -36,14 +38,14 @@ use super::key_source::{self, Extracted};
 use super::limit_check::{self, LimitReport};
 use super::limit_headers;
 use super::path_normal::normalise;
-use super::request_id::{RequestId, RequestIdField};
+use super::request_id::RequestId;
 use super::respond::error_response_for;
 use super::trace_context::TraceParent;
 use super::upstream::{HashInputs, RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
-use crate::access_record::AccessRecord;
+use crate::access_record::{AccessRecord, Mode};
 use crate::config::{AuthMode, Plan, Route, Service};
 use crate::key::plausible;
 use crate::metrics::Metrics;
@@ -61,6 +63,9 @@ pub struct Gateway {
     /// The port of the first TLS listener, where `https_redirect` sends clients.
     https_port: Option<u16>,
     health_checks: Arc<HealthChecks>,
+    /// Whether this gateway answers front proxies' checks (`authz.listen`) instead of
+    /// forwarding ([`super::authz`]).
+    authz: bool,
 }
 
 /// The route a request matched.
@@ -89,28 +94,6 @@ struct Selected<'s> {
     subscription: Arc<SubscriptionEntry>,
 }
 
-/// Who is calling; `None` = anonymous.
-type Caller = Option<Identity>;
-
-/// What the checks let through to the upstream.
-struct Admitted {
-    /// Who is calling.
-    caller: Caller,
-    /// Whether the key goes on to the upstream (the route's or the selected plan's
-    /// `forward_key`); otherwise it is removed.
-    forward_key: bool,
-    /// The limit closest to refusing, for the answer's rate-limit headers; `None` when
-    /// no limit applies.
-    limits: Option<LimitReport>,
-}
-
-/// A caller with a valid key.
-struct Identity {
-    /// The key, and its consumer as it was when the key was checked: one version for the
-    /// whole request.
-    key: Arc<KeyEntry>,
-}
-
 impl Gateway {
     /// A gateway reading `state`, counting in `metrics`, logging to `access_log`, and
     /// skipping the targets that `health_checks` hold down.
@@ -126,7 +109,26 @@ impl Gateway {
             metrics,
             health_checks,
             https_port: None,
+            authz: false,
         }
+    }
+
+    /// The same gateway answering front proxies' checks, for the `authz.listen`
+    /// listeners: one state, log and set of metrics for both.
+    pub fn authz_twin(&self) -> Gateway {
+        Gateway {
+            state: self.state.clone(),
+            access_log: self.access_log.clone(),
+            metrics: self.metrics.clone(),
+            https_port: None,
+            health_checks: self.health_checks.clone(),
+            authz: true,
+        }
+    }
+
+    /// The state requests are checked against.
+    pub fn state(&self) -> &SharedState {
+        &self.state
     }
 
     /// The same gateway, sending `https_redirect` clients to `port` (the first TLS
@@ -150,13 +152,32 @@ impl Gateway {
     /// field map for the next request. It is borrowed mutably for one change only: a
     /// path that is not in normal form has its target replaced by the normal one (see
     /// [`check_request`]), which every later phase and [`Gateway::forward`] then read.
+    ///
+    /// On an authz listener the request is a front proxy's check, answered at once in
+    /// its protocol ([`super::authz::check`]), never `Admitted`.
     pub fn check(&self, request: &mut Parts, client: &ClientAddress) -> Checked {
+        if self.authz {
+            return super::authz::check(self, request, client);
+        }
+        self.check_as(request, client, Mode::Proxy)
+    }
+
+    /// Phases 1–5 for `request`, logged under `mode`: [`Gateway::check`] for the proxy,
+    /// and the one decision the authz checks reuse, run on the original request they
+    /// describe.
+    pub(crate) fn check_as(
+        &self,
+        request: &mut Parts,
+        client: &ClientAddress,
+        mode: Mode,
+    ) -> Checked {
         let started = Instant::now();
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
         let mut record = AccessRecord::new(request.method.clone(), request.uri.clone());
         record.version = request.version;
         record.client = Some(client.ip);
+        record.mode = mode;
         // Only the log line shows the host: no lookup when nothing is logged.
         if self.access_log.enabled() {
             record.host = request.headers.get(HOST).cloned();
@@ -241,6 +262,18 @@ impl Gateway {
         response
     }
 
+    /// Phase 7 for a check that let `admission` through and answered the front proxy
+    /// with `response` (authz mode: nothing is forwarded).
+    pub(crate) fn finish_check(&self, admission: Admission, response: &Response<ProxyBody>) {
+        let Admission {
+            snapshot,
+            started,
+            record,
+            ..
+        } = admission;
+        self.finish(&snapshot, started, record, response);
+    }
+
     /// Phase 7: the answer's status and time go into the metrics and the access log.
     fn finish(
         &self,
@@ -257,44 +290,6 @@ impl Gateway {
         self.metrics.observe(counters.map(|c| &**c), &record);
         self.access_log.write(record);
     }
-}
-
-/// What [`Gateway::check`] decided about a request.
-pub enum Checked {
-    /// Refused: the response to send, and the request-id field it carries.
-    Answered(Response<ProxyBody>, Option<RequestIdField>),
-    /// Let through: to be forwarded with [`Gateway::forward`].
-    Admitted(Admission),
-}
-
-/// A request that passed every check, and what forwarding it needs.
-pub struct Admission {
-    /// The snapshot the request was checked against, kept to its end.
-    snapshot: Arc<Snapshot>,
-    /// When the request was taken up.
-    started: Instant,
-    /// The access record so far.
-    record: AccessRecord,
-    /// The matched service and route, by index in `snapshot`.
-    route: (usize, usize),
-    /// The caller and whether its key goes on.
-    admitted: Admitted,
-}
-
-impl Admission {
-    /// The request-id field the response carries, unless ids are off.
-    pub fn request_id_field(&self) -> Option<RequestIdField> {
-        request_id_field(&self.snapshot, &self.record)
-    }
-}
-
-/// The request-id field for the request `record` is about.
-fn request_id_field(snapshot: &Snapshot, record: &AccessRecord) -> Option<RequestIdField> {
-    let name = snapshot.config.proxy.request_id_header.as_ref()?;
-    Some(RequestIdField {
-        name: name.clone(),
-        id: record.request_id.clone()?,
-    })
 }
 
 /// Phases 1–5: the route, and who is let through it.
@@ -664,6 +659,7 @@ where
 {
     let Destination { snapshot, upstream } = destination;
     let upstream = upstream.current().await?;
+    let sources = admitted.removed_key_sources(matched.route);
     let caller = admitted.caller;
     // Read before any field is removed: `hash_on: header` may name a key source.
     let affinity = upstream.affinity(&HashInputs {
@@ -674,13 +670,8 @@ where
     });
     let target = upstream.pick(affinity).ok_or(ProxyError::UpstreamConnect)?;
     let mut query = parts.uri.query().map(Cow::Borrowed);
-    // Every source of the route is a credential: all go, found in or not, anonymous call
-    // or `auth: none`, unless the key is forwarded.
-    if !admitted.forward_key {
-        let sources = &matched.route.key_sources;
-        if let Some(rewritten) = key_source::strip(sources, &mut parts.headers, parts.uri.query()) {
-            query = Some(Cow::Owned(rewritten));
-        }
+    if let Some(rewritten) = key_source::strip(sources, &mut parts.headers, parts.uri.query()) {
+        query = Some(Cow::Owned(rewritten));
     }
     drop_hop_by_hop(&mut parts.headers);
     let path = RequestPath {

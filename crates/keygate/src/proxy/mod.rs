@@ -1,6 +1,8 @@
 //! The data plane: accept connections, and for each request route → authenticate →
 //! authorize → forward → log. `docs/request-path.md` draws the phases.
 
+pub mod admission;
+pub mod authz;
 pub mod chunked;
 pub mod downstream;
 pub mod error;

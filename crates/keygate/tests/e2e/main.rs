@@ -9,6 +9,7 @@ mod admin;
 mod admin_token;
 mod allow;
 mod authority;
+mod authz;
 mod balance;
 mod cli;
 mod cluster;

@@ -1,0 +1,1 @@
+//! Caddy `forward_auth` with deploy/caddy/Caddyfile: to come.

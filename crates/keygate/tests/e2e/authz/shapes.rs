@@ -1,0 +1,1 @@
+//! Checks sent straight to keygate in each front proxy's shape: to come.
