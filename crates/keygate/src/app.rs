@@ -152,6 +152,8 @@ const PROXY_LISTEN: &str = "proxy.listen";
 const ADMIN_LISTEN: &str = "admin.listen";
 /// See [`PROXY_LISTEN`].
 const AUTHZ_LISTEN: &str = "authz.listen";
+/// See [`PROXY_LISTEN`].
+const AUTHZ_GRPC_LISTEN: &str = "authz.grpc_listen";
 
 /// Runs the gateway until a stop signal.
 pub async fn run(
@@ -213,6 +215,18 @@ pub async fn run(
     for (worker, authz) in proxy_sockets.iter_mut().zip(authz_sockets) {
         worker.extend(authz);
     }
+    let grpc_socket = match config.authz.grpc_listen {
+        Some(address) => Some(
+            std::net::TcpListener::bind(address)
+                .and_then(|socket| socket.set_nonblocking(true).map(|()| socket))
+                .map_err(|source| StartError::Listen {
+                    field: AUTHZ_GRPC_LISTEN,
+                    address,
+                    source,
+                })?,
+        ),
+        None => None,
+    };
     let config_dir = config_path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let (token, source) = admin::resolve_token(&config, &config_dir)?;
     match &source {
@@ -298,6 +312,17 @@ pub async fn run(
             true => tracing::info!("proxy tls listening on {address}"),
         }
     }
+    let grpc_listener = match grpc_socket {
+        Some(socket) => {
+            let listener = TcpListener::from_std(socket)
+                .map_err(|source| StartError::Task(source.to_string()))?;
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!("authz grpc listening on {address}");
+            }
+            Some(listener)
+        }
+        None => None,
+    };
     for (address, tls) in &authz_bound {
         match tls {
             false => tracing::info!("authz listening on {address}"),
@@ -379,6 +404,26 @@ pub async fn run(
     let gateway = Arc::new(
         Gateway::new(state.clone(), access_log, metrics, health_checks).with_https_port(https_port),
     );
+    let grpc_task = grpc_listener.map(|listener| {
+        let checks = crate::proxy::authz::grpc::Checks::new(Arc::new(gateway.authz_twin()));
+        let mut stopped = stopped.subscribe();
+        let stop = async move {
+            let _ = stopped.changed().await;
+        };
+        tokio::spawn(async move {
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            let served = tonic::transport::Server::builder()
+                .add_service(envoy_types::ext_authz::v3::pb::AuthorizationServer::new(
+                    checks,
+                ))
+                .serve_with_incoming_shutdown(incoming, stop)
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the authz gRPC listener failed");
+            }
+        })
+    });
     let workers = crate::proxy::workers::Workers::start(proxy_sockets, gateway, state)
         .map_err(|error| StartError::Task(error.to_string()))?;
     stop.await;
@@ -386,6 +431,9 @@ pub async fn run(
     let _ = tokio::task::spawn_blocking(move || workers.stop()).await;
     let _ = stopped.send(true);
     let _ = admin_task.await;
+    if let Some(task) = grpc_task {
+        let _ = task.await;
+    }
     flush_usage(&sync).await;
     crate::limits::flush::flush(sync.store().clone(), state_counters, counted_since).await;
     let _ = tokio::task::spawn_blocking(move || save_cache(&sync)).await;
