@@ -214,3 +214,22 @@ pub fn assert_logged(gateway: &AuthzGateway, check: &str, count: usize) {
         "{lines:?}"
     );
 }
+
+/// docs/authz.md shows each front proxy's configuration as the deploy/ file the tests run.
+#[test]
+fn docs_authz_shows_the_deploy_files_as_they_are() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let docs = std::fs::read_to_string(format!("{root}/docs/authz.md")).expect("docs/authz.md");
+    for file in [
+        "deploy/nginx/keygate-authz.conf",
+        "deploy/caddy/Caddyfile",
+        "deploy/traefik/dynamic.yml",
+        "deploy/envoy/envoy.yaml",
+    ] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).expect("a deploy file");
+        assert!(
+            docs.contains(text.trim_end()),
+            "docs/authz.md does not show {file} as it is"
+        );
+    }
+}
