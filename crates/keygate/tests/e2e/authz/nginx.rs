@@ -58,5 +58,11 @@ fn nginx_auth_request_runs_the_seed_scenario() {
         "{missing:?}\n{}",
         nginx.error_log()
     );
+    let challenges = missing
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "www-authenticate")
+        .count();
+    assert_eq!(challenges, 1, "{missing:?}");
     assert_logged(&gateway, "nginx", 9);
 }
