@@ -71,6 +71,14 @@ impl AuthzGateway {
             settings.join("\n  "),
             dir.0.join("keygate.db").display()
         );
+        AuthzGateway::launch(dir, &text, ("authz", grpc))
+    }
+
+    /// Starts keygate on the whole configuration `text`, written in `dir`; `listening`
+    /// is how the authz listener's log line begins (`authz`, `authz tls`), and whether
+    /// `authz.grpc_listen` is set.
+    pub fn launch(dir: TempDir, text: &str, listening: (&str, bool)) -> AuthzGateway {
+        let (authz, grpc) = listening;
         let config = dir.0.join("keygate.yaml");
         let access_log = dir.0.join("access.log");
         std::fs::write(&config, text).expect("write config");
@@ -83,7 +91,7 @@ impl AuthzGateway {
             "--workers",
             "1",
         ]);
-        let authz = process.listening_address("authz");
+        let authz = process.listening_address(authz);
         let grpc = grpc.then(|| process.listening_address("authz grpc"));
         AuthzGateway {
             authz,

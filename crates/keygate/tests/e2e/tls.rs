@@ -5,6 +5,7 @@
 //! redirect of plain HTTP to HTTPS, the admin API and CLI over HTTPS, and the README's
 //! HTTPS example.
 
+mod authz;
 mod http2;
 mod http2_attacks;
 mod readme;
