@@ -55,6 +55,8 @@ pub struct AuthzGateway {
     pub authz: SocketAddr,
     /// `authz.grpc_listen`'s address, when started with it.
     pub grpc: Option<SocketAddr>,
+    /// The admin API's address.
+    pub admin: SocketAddr,
     pub access_log: PathBuf,
     pub process: Process,
     _dir: TempDir,
@@ -93,9 +95,11 @@ impl AuthzGateway {
         ]);
         let authz = process.listening_address(authz);
         let grpc = grpc.then(|| process.listening_address("authz grpc"));
+        let admin = process.listening_address("admin");
         AuthzGateway {
             authz,
             grpc,
+            admin,
             access_log,
             process,
             _dir: dir,
@@ -119,6 +123,46 @@ impl AuthzGateway {
             .map(|line| serde_json::from_str(line).expect("a JSON line"))
             .collect()
     }
+}
+
+/// A key made and revoked through the admin API while keygate runs is let through, then
+/// refused, by the next check: the checks read the state the admin API writes, as the
+/// proxy does.
+#[test]
+fn a_key_revoked_while_running_is_refused_by_the_next_check() {
+    let gateway = AuthzGateway::start(&[]);
+    let admin = |path: &str, body: &str| {
+        let headers = [
+            ("X-API-KEY", ADMIN_TOKEN),
+            ("Content-Type", "application/json"),
+        ];
+        let answer = request(gateway.admin, "POST", path, &headers, body.as_bytes());
+        assert!(answer.status < 300, "{answer:?}");
+        answer.json()
+    };
+    let made = admin("/v1/consumers/alex/keys", "{}");
+    let key = made["key"].as_str().expect("the new key").to_owned();
+    let check = || {
+        request(
+            gateway.authz,
+            "GET",
+            "/forward-auth",
+            &[
+                ("X-Forwarded-Method", "GET"),
+                ("X-Forwarded-Uri", "/v1/orders/report"),
+                ("client-key", &key),
+            ],
+            b"",
+        )
+    };
+    let allowed = check();
+    assert_eq!(allowed.status, 200, "{allowed:?}");
+    assert_eq!(allowed.header("x-consumer-username"), Some("alex"));
+    let id = made["id"].as_str().expect("the key id");
+    admin(&format!("/v1/keys/{id}/revoke"), "");
+    let refused = check();
+    assert_eq!(refused.status, 401, "{refused:?}");
+    assert_eq!(refused.message(), "Invalid API key in request");
 }
 
 /// `GET path` through the front proxy at `front` with `headers`.
