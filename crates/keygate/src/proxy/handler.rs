@@ -14,7 +14,9 @@
 //! 7. log — the access record goes to the metrics and the log writer.
 //!
 //! Phases 1–5 never wait: [`Gateway::check`] runs them and answers a refusal at once;
-//! [`Gateway::forward`] runs 6 and 7 for a request let through.
+//! [`Gateway::forward`] runs 6 and 7 for a request let through. On an `authz.listen`
+//! listener ([`super::authz`]) the same phases 1–5 run on the original request a front
+//! proxy's check describes, and 7 logs the answer to the check: nothing is forwarded.
 
 use std::borrow::Cow;
 
