@@ -605,6 +605,9 @@ pub struct FileConsumer {
     /// Free-form string map.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// The consumer's rate limits and quotas, shared by all its keys.
+    #[serde(default)]
+    pub limits: Vec<crate::limits::key_doc::LimitDoc>,
     /// The consumer's keys.
     #[serde(default)]
     pub keys: Vec<At<FileKey>>,

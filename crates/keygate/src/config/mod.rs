@@ -723,6 +723,8 @@ pub struct Consumer {
     pub description: Option<String>,
     /// Free-form string map.
     pub metadata: BTreeMap<String, String>,
+    /// Its limits, shared by its keys, as the store keeps them (`None` for none).
+    pub limits: Option<String>,
     /// Keys.
     pub keys: Vec<KeyConfig>,
 }

@@ -9,6 +9,7 @@
 //! [`Counters`], kept durably in the store by [`flush`].
 
 pub mod calendar;
+pub mod consumer_doc;
 pub mod counters;
 pub mod credits;
 pub mod flush;

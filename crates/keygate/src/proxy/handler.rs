@@ -620,10 +620,10 @@ fn limit(
     record: &AccessRecord,
 ) -> Result<Option<LimitReport>, ProxyError> {
     let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
-    let extras = caller
+    let unlimited_key = caller
         .as_ref()
-        .and_then(|caller| caller.key.extras.as_ref());
-    if route.limits.is_empty() && plan.is_empty() && extras.is_none() {
+        .is_none_or(|caller| caller.key.extras.is_none() && caller.key.consumer.profile.limits.is_none());
+    if route.limits.is_empty() && plan.is_empty() && unlimited_key {
         return Ok(None);
     }
     let who = limit_check::Caller {

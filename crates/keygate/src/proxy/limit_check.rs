@@ -72,8 +72,8 @@ pub struct Caller<'r> {
 }
 
 /// Takes the route's cost from every limit of the route (its own and its service's), of
-/// the selected plan (`plan`) and of the key, then from the key's credits. `Ok(None)` when no limit
-/// applies.
+/// the selected plan (`plan`), of the key's consumer and of the key, then from the key's
+/// credits. `Ok(None)` when no limit applies.
 pub fn check(
     limiter: &Limiter,
     counters: &Counters,
@@ -83,8 +83,13 @@ pub fn check(
 ) -> Result<Option<LimitReport>, LimitRefusal> {
     let extras = caller.key.and_then(|key| key.extras.as_deref());
     let own = extras.map_or(&[][..], |extras| &extras.limits[..]);
+    let consumer = consumer_limits(caller.key);
     let credits = extras.and_then(|extras| extras.credits.as_ref());
-    if (route.limits.is_empty() && plan.is_empty() && own.is_empty() && credits.is_none())
+    if (route.limits.is_empty()
+        && plan.is_empty()
+        && consumer.is_empty()
+        && own.is_empty()
+        && credits.is_none())
         || route.cost == 0
     {
         return Ok(None);
@@ -97,6 +102,7 @@ pub fn check(
             .limits
             .iter()
             .chain(plan)
+            .chain(consumer)
             .chain(own)
             .filter(|l| applies(l, caller))
     };
@@ -161,6 +167,12 @@ pub fn check(
         }
     }
     Ok(closest)
+}
+
+/// The limits of `key`'s consumer, shared by all its keys (none without a key).
+pub fn consumer_limits<'k>(key: Option<&'k KeyEntry>) -> &'k [Limit] {
+    key.and_then(|key| key.consumer.profile.limits.as_deref())
+        .map_or(&[][..], |limits| &limits.limits[..])
 }
 
 /// What `limit` counts for this caller now, without taking anything (`/v1/verify`).

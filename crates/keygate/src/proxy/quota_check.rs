@@ -171,7 +171,8 @@ impl UsageFacts<'_> {
         Some(credits_left(self.counters, credits, key, now_ms()).remaining)
     }
 
-    /// The least left of the quotas that apply to the call (route, service, plan, key).
+    /// The least left of the quotas that apply to the call (route, service, plan,
+    /// consumer, key).
     pub fn quota_remaining(&self) -> Option<u64> {
         let own = self
             .caller
@@ -182,6 +183,7 @@ impl UsageFacts<'_> {
         self.route
             .iter()
             .chain(self.plan)
+            .chain(super::limit_check::consumer_limits(self.caller.key))
             .chain(own)
             .filter(|limit| limit.quota.is_some())
             .filter(|limit| super::limit_check::applies(limit, &self.caller))
