@@ -25,7 +25,7 @@ pub(super) fn consumer(name: &str) -> ConsumerRecord {
         origin: Origin::Api,
         created_at: 1_000,
         updated_at: 1_000,
-        limits: None,
+        limits: Some(r#"{"limits":[{"count":5,"per":"minute"}]}"#.to_owned()),
     }
 }
 

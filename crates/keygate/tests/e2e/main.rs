@@ -12,6 +12,7 @@ mod authority;
 mod balance;
 mod cli;
 mod cluster;
+mod consumer_limits;
 mod differential;
 mod failover;
 mod failures;
