@@ -11,8 +11,8 @@ use keygate_store::{ConsumerRecord, Origin, Written};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, Body};
-use super::{listing, rfc3339, AdminState, Listing, PageQuery};
 use super::keys::present;
+use super::{listing, rfc3339, AdminState, Listing, PageQuery};
 use crate::config::{is_header_safe_word, is_valid_name};
 use crate::limits::consumer_doc;
 use crate::limits::key_doc::LimitDoc;
@@ -76,7 +76,11 @@ pub(super) fn owned_by_api(kind: &str, name: &str, origin: Origin) -> Result<(),
 /// The stored document of the body's `limits` (`None` for none), checked as the gateway
 /// will read it; `Ok(None)` also when the body does not name them.
 fn limits_document(body: &ConsumerBody) -> Result<Option<String>, ApiError> {
-    let limits = body.limits.as_ref().and_then(Option::as_deref).unwrap_or(&[]);
+    let limits = body
+        .limits
+        .as_ref()
+        .and_then(Option::as_deref)
+        .unwrap_or(&[]);
     consumer_doc::document(limits).map_err(ApiError::Invalid)
 }
 

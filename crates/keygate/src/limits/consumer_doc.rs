@@ -105,13 +105,19 @@ mod tests {
     #[test]
     fn bad_documents_are_refused_with_the_place() {
         for (bad, says) in [
-            (r#"{"limits": [{"count": 0, "per": "minute"}]}"#, "limits[0]: `count`"),
+            (
+                r#"{"limits": [{"count": 0, "per": "minute"}]}"#,
+                "limits[0]: `count`",
+            ),
             (r#"{"limits": [{"count": 1, "per": "week"}]}"#, "`per`"),
             (
                 r#"{"limits": [{"count": 1, "per": "day", "by": "header:x-a"}]}"#,
                 "counts by consumer, key or subscription",
             ),
-            (r#"{"limits": [{"count": 1, "per": "day", "by": "client_address"}]}"#, "by"),
+            (
+                r#"{"limits": [{"count": 1, "per": "day", "by": "client_address"}]}"#,
+                "by",
+            ),
             (r#"{"other": 1}"#, "unknown field"),
         ] {
             let error = parse(bad).unwrap_err();

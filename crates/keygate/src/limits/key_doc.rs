@@ -96,7 +96,10 @@ pub fn parse(key_id: &str, text: &str) -> Result<KeyExtras, String> {
 pub fn build(key_id: &str, doc: &KeyLimits, text: &str) -> Result<KeyExtras, String> {
     let mut limits = Vec::with_capacity(doc.limits.len());
     for (index, limit) in doc.limits.iter().enumerate() {
-        limits.push(limit_of(Holder::Key(key_id), index, limit).map_err(|e| format!("limits[{index}]: {e}"))?);
+        limits.push(
+            limit_of(Holder::Key(key_id), index, limit)
+                .map_err(|e| format!("limits[{index}]: {e}"))?,
+        );
     }
     let credits = match doc.credits {
         None => None,
@@ -138,7 +141,11 @@ pub(super) enum Holder<'a> {
 }
 
 /// Builds the limit at `index` of a key's or a consumer's document.
-pub(super) fn limit_of(holder: Holder<'_>, index: usize, limit: &LimitDoc) -> Result<Limit, String> {
+pub(super) fn limit_of(
+    holder: Holder<'_>,
+    index: usize,
+    limit: &LimitDoc,
+) -> Result<Limit, String> {
     if limit.count == 0 || limit.count > MAX_COUNT {
         return Err(format!(
             "`count` is 1 to {MAX_COUNT}, found {}",

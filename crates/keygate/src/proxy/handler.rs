@@ -620,9 +620,9 @@ fn limit(
     record: &AccessRecord,
 ) -> Result<Option<LimitReport>, ProxyError> {
     let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
-    let unlimited_key = caller
-        .as_ref()
-        .is_none_or(|caller| caller.key.extras.is_none() && caller.key.consumer.profile.limits.is_none());
+    let unlimited_key = caller.as_ref().is_none_or(|caller| {
+        caller.key.extras.is_none() && caller.key.consumer.profile.limits.is_none()
+    });
     if route.limits.is_empty() && plan.is_empty() && unlimited_key {
         return Ok(None);
     }

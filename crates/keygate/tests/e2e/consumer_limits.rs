@@ -60,8 +60,7 @@ fn two_keys_of_a_consumer_share_its_limit_and_another_consumer_keeps_its_own() {
     );
     assert!(refused.header("retry-after").is_some(), "{refused:?}");
     eventually("the access log names the limit", || {
-        read_file(&gateway.access_log)
-            .contains(r#""denial":"rate_limited","limit":"alice-minute""#)
+        read_file(&gateway.access_log).contains(r#""denial":"rate_limited","limit":"alice-minute""#)
     });
     let verdict = gateway.admin("POST", "/v1/verify", &format!(r#"{{"key": "{ALICE_1}"}}"#));
     let verdict = verdict.json();
@@ -92,8 +91,12 @@ fn consumer_limits_are_written_through_the_api_and_the_cli_and_bad_ones_refused(
     }
     let carol = |n: usize| format!("carol-consumer-limit-key-{n}");
     // The first call that passes takes one of the two; the other key takes the second.
-    eventually("carol's keys are known", || status(&gateway, &carol(1)) != 401);
-    let statuses: Vec<u16> = (0..3).map(|n| status(&gateway, &carol(2 - n % 2))).collect();
+    eventually("carol's keys are known", || {
+        status(&gateway, &carol(1)) != 401
+    });
+    let statuses: Vec<u16> = (0..3)
+        .map(|n| status(&gateway, &carol(2 - n % 2)))
+        .collect();
     assert_eq!(statuses, [200, 429, 429]);
     // Bad limits: 422 with what is wrong.
     let bad = gateway.admin(
@@ -116,14 +119,21 @@ fn consumer_limits_are_written_through_the_api_and_the_cli_and_bad_ones_refused(
         let first: Vec<u16> = (0..4).map(|_| status(&gateway, &carol(1))).collect();
         first == [200, 200, 200, 429]
     });
-    assert_eq!(status(&gateway, &carol(2)), 200, "by key: the other key has its own");
+    assert_eq!(
+        status(&gateway, &carol(2)),
+        200,
+        "by key: the other key has its own"
+    );
     // … and --no-limits removes it.
     let removed = crate::cli::cli(&gateway, "consumers update carol --no-limits");
     assert_eq!(removed.code, Some(0), "{}", removed.stderr);
     eventually("no limit is left", || {
         (0..5).all(|_| status(&gateway, &carol(1)) == 200)
     });
-    let made = crate::cli::cli(&gateway, "consumers create dave --limit 10/second --quota 100/day");
+    let made = crate::cli::cli(
+        &gateway,
+        "consumers create dave --limit 10/second --quota 100/day",
+    );
     assert_eq!(made.code, Some(0), "{}", made.stderr);
     let dave = gateway.admin("GET", "/v1/consumers/dave", "").json();
     assert_eq!(dave["limits"][0]["count"], 10);
@@ -166,7 +176,13 @@ fn keygate_export_then_apply_carries_a_consumers_limits() {
     std::fs::write(&file, &export.body).unwrap();
     let target = Gateway::start(&text);
     let applied = crate::cli::cli(&target, &format!("apply -f {}", file.display()));
-    assert_eq!(applied.code, Some(0), "{}{}", applied.stdout, applied.stderr);
+    assert_eq!(
+        applied.code,
+        Some(0),
+        "{}{}",
+        applied.stdout,
+        applied.stderr
+    );
     let frank = target.admin("GET", "/v1/consumers/frank", "").json();
     assert_eq!(frank["limits"][0]["count"], 4, "{frank}");
     let again = crate::cli::cli(&target, &format!("apply -f {}", file.display()));
