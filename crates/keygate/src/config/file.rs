@@ -94,6 +94,9 @@ pub struct FileLimitSync {
     pub on_redis_down: Option<At<String>>,
     /// What every Redis key keygate writes starts with (default `keygate:`).
     pub key_prefix: Option<At<String>>,
+    /// `sync` (default: counted on each node, synchronised every interval) or `exact`
+    /// (one atomic Redis call per limited call).
+    pub mode: Option<At<String>>,
 }
 
 /// `admin:` — the admin API listener and its token.

@@ -107,6 +107,18 @@ pub struct LimitSyncSettings {
     pub on_redis_down: RedisDown,
     /// The start of every Redis key (default `keygate:`).
     pub key_prefix: String,
+    /// How the nodes share the counts (default [`LimitSyncMode::Sync`]).
+    pub mode: LimitSyncMode,
+}
+
+/// How rate limits are shared through Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSyncMode {
+    /// Counted on each node, synchronised every `sync_interval`; no Redis call on the
+    /// request path (default).
+    Sync,
+    /// One atomic Redis call per limited call: no over-admission across nodes.
+    Exact,
 }
 
 /// What rate limits shared through Redis do while Redis cannot be reached.

@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod consumer_doc;
 pub mod counters;
 pub mod credits;
+pub mod exact;
 pub mod flush;
 mod gcra;
 pub mod key_doc;

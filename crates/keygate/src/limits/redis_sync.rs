@@ -26,8 +26,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::exact::ExactRedis;
 use super::{Limiter, SyncMode};
-use crate::config::{LimitSyncSettings, RedisDown};
+use crate::config::{LimitSyncMode, LimitSyncSettings, RedisDown};
 use crate::metrics::Metrics;
 
 /// Subjects per script call: keeps each call's time in Redis short.
@@ -116,19 +117,22 @@ pub fn start(
         "Nodes sharing the rate limits, as last counted in Redis",
         sync_metrics.nodes.clone(),
     );
-    limiter.note_takes();
     limiter.set_mode(down_mode(&settings), 1);
     sync_metrics.fallback.set(1);
-    tokio::spawn(async move {
-        let connection = match ConnectionManager::new_lazy_with_config(client, config) {
-            Ok(connection) => connection,
-            Err(error) => {
-                tracing::error!(%error, "rate limits: cannot set up the Redis connection; limits count per node");
-                return;
-            }
-        };
-        run(limiter, settings, connection, sync_metrics).await;
-    });
+    let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+    match settings.mode {
+        // Exact mode takes in Redis on the request path; the task only keeps the
+        // heartbeat (the node count for `on_redis_down`) and ends the fallback.
+        LimitSyncMode::Exact => limiter.set_exact(ExactRedis::new(
+            connection.clone(),
+            settings.key_prefix.clone(),
+            down_mode(&settings),
+            sync_metrics.failures.clone(),
+            sync_metrics.fallback.clone(),
+        )),
+        LimitSyncMode::Sync => limiter.note_takes(),
+    }
+    tokio::spawn(run(limiter, settings, connection, sync_metrics));
     Ok(())
 }
 
@@ -186,10 +190,17 @@ async fn run(
                 if up == Some(false) {
                     limiter.clear();
                 }
-                limiter.set_mode(SyncMode::Whole, nodes);
+                let shared = match settings.mode {
+                    LimitSyncMode::Sync => SyncMode::Whole,
+                    LimitSyncMode::Exact => SyncMode::Exact,
+                };
+                // In exact mode this also ends a fallback that a failed call on the request
+                // path began (`Limiter::fall_back`, which started the counts afresh).
+                limiter.set_mode(shared, nodes);
+                // Also after an exact call's fallback that this task did not see.
+                metrics.fallback.set(0);
                 if up != Some(true) {
                     tracing::info!(nodes, "rate limits: shared through Redis");
-                    metrics.fallback.set(0);
                 }
                 up = Some(true);
             }

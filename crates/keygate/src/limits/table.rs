@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use super::gcra::{self, Outcome, Rate};
@@ -55,6 +55,9 @@ pub enum SyncMode {
     Share = 1,
     /// Redis is down and the configuration says refuse: every limited call is refused.
     Refuse = 2,
+    /// Exact mode with Redis up: rate limits are taken in Redis (`limits::exact`), not
+    /// here; a take here (a call that read the mode just before it changed) counts whole.
+    Exact = 3,
 }
 
 /// One shard: the TAT of each subject and, while shared across nodes, the time each
@@ -80,6 +83,8 @@ pub struct Limiter {
     mode: AtomicU8,
     /// The nodes a limit is shared by in [`SyncMode::Share`] (at least 1).
     nodes: AtomicU32,
+    /// In exact mode, the Redis connection rate limits are taken through.
+    exact: OnceLock<super::exact::ExactRedis>,
 }
 
 impl Default for Limiter {
@@ -92,6 +97,7 @@ impl Default for Limiter {
             noting: AtomicBool::new(false),
             mode: AtomicU8::new(SyncMode::Whole as u8),
             nodes: AtomicU32::new(1),
+            exact: OnceLock::new(),
         }
     }
 }
@@ -128,7 +134,7 @@ impl Limiter {
     /// Takes `cost` from `subject` under `rate` at `now`; changes nothing when refused.
     pub fn take(&self, subject: u64, rate: Rate, cost: u64, now: u64) -> Outcome {
         let rate = match self.mode() {
-            SyncMode::Whole => rate,
+            SyncMode::Whole | SyncMode::Exact => rate,
             SyncMode::Share => rate.shared_by(u64::from(self.nodes.load(Ordering::Relaxed))),
             SyncMode::Refuse => return gcra::refused(rate),
         };
@@ -149,7 +155,7 @@ impl Limiter {
     pub fn give_back(&self, subject: u64, rate: Rate, cost: u64) {
         let rate = match self.mode() {
             SyncMode::Share => rate.shared_by(u64::from(self.nodes.load(Ordering::Relaxed))),
-            SyncMode::Whole | SyncMode::Refuse => rate,
+            SyncMode::Whole | SyncMode::Refuse | SyncMode::Exact => rate,
         };
         let mut shard = self.shard(subject);
         if let Some(tat) = shard.tats.get_mut(&subject) {
@@ -187,11 +193,36 @@ impl Limiter {
         self.mode.store(mode as u8, Ordering::Relaxed);
     }
 
+    /// Leaves [`SyncMode::Exact`] for `down` (a Redis call on the request path failed);
+    /// true for the one caller that made the change. Counts start afresh.
+    pub fn fall_back(&self, down: SyncMode) -> bool {
+        let exact = SyncMode::Exact as u8;
+        let changed = self
+            .mode
+            .compare_exchange(exact, down as u8, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+        if changed {
+            self.clear();
+        }
+        changed
+    }
+
+    /// Exact mode's Redis connection, set once at start (`limits::redis_sync`).
+    pub fn set_exact(&self, exact: super::exact::ExactRedis) {
+        let _ = self.exact.set(exact);
+    }
+
+    /// Exact mode's Redis connection, when the mode is on.
+    pub fn exact(&self) -> Option<&super::exact::ExactRedis> {
+        self.exact.get()
+    }
+
     /// How takes count now.
     pub fn mode(&self) -> SyncMode {
         match self.mode.load(Ordering::Relaxed) {
             1 => SyncMode::Share,
             2 => SyncMode::Refuse,
+            3 => SyncMode::Exact,
             _ => SyncMode::Whole,
         }
     }

@@ -14,7 +14,13 @@
 //! 7. log — the access record goes to the metrics and the log writer.
 //!
 //! Phases 1–5 never wait: [`Gateway::check`] runs them and answers a refusal at once;
-//! [`Gateway::forward`] runs 6 and 7 for a request let through.
+//! [`Gateway::forward`] runs 6 and 7 for a request let through. The one exception is
+//! exact mode across nodes (`cluster.rate_limits.mode: exact`): a call that rate limits
+//! apply to comes back from [`Gateway::check`] as [`Checking::Limiting`], and
+//! [`Gateway::settle`] awaits Redis's count of it (`settle.rs`); every other call is
+//! decided without waiting, as before.
+
+mod settle;
 
 use std::borrow::Cow;
 
@@ -29,6 +35,7 @@ use http::{HeaderMap, Response, Uri};
 use http_body_util::Either;
 
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
+use super::exact_check::{self, PendingLimits};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
 use super::health_checks::HealthChecks;
@@ -102,6 +109,23 @@ struct Admitted {
     /// The limit closest to refusing, for the answer's rate-limit headers; `None` when
     /// no limit applies.
     limits: Option<LimitReport>,
+    /// In exact mode, the rate limits still to be taken in Redis ([`Gateway::settle`]).
+    pending: Option<Box<Pending>>,
+}
+
+/// Rate limits waiting for Redis, and what giving back the call's quotas needs.
+struct Pending {
+    limits: PendingLimits,
+    /// The selected plan's place in its service, if any.
+    plan: Option<usize>,
+}
+
+/// What the limit phase decided.
+enum Limited {
+    /// Every limit was taken: the closest to refusing, if any applies.
+    Done(Option<LimitReport>),
+    /// Exact mode: the quotas and credits were taken; the rate limits wait for Redis.
+    Waiting(PendingLimits),
 }
 
 /// A caller with a valid key.
@@ -150,7 +174,7 @@ impl Gateway {
     /// field map for the next request. It is borrowed mutably for one change only: a
     /// path that is not in normal form has its target replaced by the normal one (see
     /// [`check_request`]), which every later phase and [`Gateway::forward`] then read.
-    pub fn check(&self, request: &mut Parts, client: &ClientAddress) -> Checked {
+    pub fn check(&self, request: &mut Parts, client: &ClientAddress) -> Checking {
         let started = Instant::now();
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
@@ -169,24 +193,43 @@ impl Gateway {
             .map(|name| RequestId::of(&request.headers, name));
         let connection = (client, self.https_port);
         match admit(&self.state, &snapshot, request, connection, &mut record) {
-            Ok((route, admitted)) => Checked::Admitted(Admission {
-                snapshot,
-                started,
-                record,
-                route,
-                admitted,
-            }),
-            Err(error) => {
-                record.denial = Some(error.reason());
-                if let ProxyError::RateLimited(refusal) = &error {
-                    record.limit = Some(refusal.report.name.clone());
+            Ok((route, admitted)) => {
+                let waits = admitted.pending.is_some();
+                let admission = Admission {
+                    snapshot,
+                    started,
+                    record,
+                    route,
+                    admitted,
+                };
+                match waits {
+                    true => Checking::Limiting(Box::new(admission)),
+                    false => Checking::Decided(Checked::Admitted(admission)),
                 }
-                let response = error_response_for(&request.headers, &error, &snapshot.challenge);
-                let request_id = request_id_field(&snapshot, &record);
-                self.finish(&snapshot, started, record, &response);
-                Checked::Answered(response, request_id)
+            }
+            Err(error) => {
+                Checking::Decided(self.refuse(&snapshot, started, record, &request.headers, &error))
             }
         }
+    }
+
+    /// Answers, counts and logs a request refused with `error`.
+    fn refuse(
+        &self,
+        snapshot: &Snapshot,
+        started: Instant,
+        mut record: AccessRecord,
+        headers: &HeaderMap,
+        error: &ProxyError,
+    ) -> Checked {
+        record.denial = Some(error.reason());
+        if let ProxyError::RateLimited(refusal) = error {
+            record.limit = Some(refusal.report.name.clone());
+        }
+        let response = error_response_for(headers, error, &snapshot.challenge);
+        let request_id = request_id_field(snapshot, &record);
+        self.finish(snapshot, started, record, &response);
+        Checked::Answered(response, request_id)
     }
 
     /// Phases 6 and 7 for a request [`Gateway::check`] admitted: forward it with its
@@ -257,6 +300,15 @@ impl Gateway {
         self.metrics.observe(counters.map(|c| &**c), &record);
         self.access_log.write(record);
     }
+}
+
+/// What [`Gateway::check`] found: a decision, or (exact mode only) rate limits that
+/// [`Gateway::settle`] must take in Redis first.
+pub enum Checking {
+    /// Decided without waiting.
+    Decided(Checked),
+    /// Let through so far; its rate limits wait for Redis.
+    Limiting(Box<Admission>),
 }
 
 /// What [`Gateway::check`] decided about a request.
@@ -332,7 +384,7 @@ fn admit(
         client,
         record,
     )?;
-    let limits = limit(
+    let limited = limit(
         state,
         matched.route,
         &caller,
@@ -340,12 +392,25 @@ fn admit(
         request,
         record,
     )?;
-    // A use is a call the key was let through for, not one refused by plan or rule.
-    if let Some(caller) = &caller {
-        state
-            .usage
-            .note(&state.directory.keys, &caller.key, millis(now));
-    }
+    let (limits, pending) = match limited {
+        Limited::Done(report) => {
+            // A use is a call the key was let through for, not one refused by plan, rule
+            // or limit (in exact mode, noted once Redis admits it).
+            if let Some(caller) = &caller {
+                state
+                    .usage
+                    .note(&state.directory.keys, &caller.key, millis(now));
+            }
+            (report, None)
+        }
+        Limited::Waiting(limits) => {
+            let plan = selected.as_ref().and_then(|selected| {
+                let plans = &matched.service.plans;
+                plans.iter().position(|p| std::ptr::eq(p, selected.plan))
+            });
+            (None, Some(Box::new(Pending { limits, plan })))
+        }
+    };
     let forward_key = matched.route.forward_key
         || selected
             .as_ref()
@@ -354,6 +419,7 @@ fn admit(
         caller,
         forward_key,
         limits,
+        pending,
     };
     Ok((matched.index, admitted))
 }
@@ -609,8 +675,9 @@ fn authorize(
     })
 }
 
-/// Phase 5½: the rate limits of the route, its service and the selected plan
-/// ([`limit_check`]). A route without limits passes at the cost of one branch.
+/// Phase 5½: the rate limits of the route, its service, the selected plan, the consumer
+/// and the key ([`limit_check`]). A route without limits passes at the cost of one
+/// branch. In exact mode, rate limits are left for [`Gateway::settle`] ([`exact_check`]).
 fn limit(
     state: &SharedState,
     route: &Route,
@@ -618,13 +685,13 @@ fn limit(
     selected: Option<&Selected<'_>>,
     request: &Parts,
     record: &AccessRecord,
-) -> Result<Option<LimitReport>, ProxyError> {
+) -> Result<Limited, ProxyError> {
     let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
     let unlimited_key = caller.as_ref().is_none_or(|caller| {
         caller.key.extras.is_none() && caller.key.consumer.profile.limits.is_none()
     });
     if route.limits.is_empty() && plan.is_empty() && unlimited_key {
-        return Ok(None);
+        return Ok(Limited::Done(None));
     }
     let who = limit_check::Caller {
         key: caller.as_ref().map(|caller| &*caller.key),
@@ -634,7 +701,14 @@ fn limit(
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
         headers: &request.headers,
     };
-    limit_check::check(&state.limiter, &state.counters, route, plan, &who)
+    let (limiter, counters) = (&state.limiter, &state.counters);
+    if let Some(pending) = exact_check::collect(limiter, route, plan, &who) {
+        let durable = limit_check::check(limiter, counters, route, plan, &who, false)
+            .map_err(ProxyError::RateLimited)?;
+        return Ok(Limited::Waiting(pending.with_durable(durable)));
+    }
+    limit_check::check(limiter, counters, route, plan, &who, true)
+        .map(Limited::Done)
         .map_err(ProxyError::RateLimited)
 }
 

@@ -73,13 +73,16 @@ pub struct Caller<'r> {
 
 /// Takes the route's cost from every limit of the route (its own and its service's), of
 /// the selected plan (`plan`), of the key's consumer and of the key, then from the key's
-/// credits. `Ok(None)` when no limit applies.
+/// credits. `Ok(None)` when no limit applies. With `rates` false the rate limits are left
+/// out (exact mode takes them in Redis afterwards: [`super::exact_check`]), and only
+/// quotas and credits are taken.
 pub fn check(
     limiter: &Limiter,
     counters: &Counters,
     route: &Route,
     plan: &[Limit],
     caller: &Caller<'_>,
+    rates: bool,
 ) -> Result<Option<LimitReport>, LimitRefusal> {
     let extras = caller.key.and_then(|key| key.extras.as_deref());
     let own = extras.map_or(&[][..], |extras| &extras.limits[..]);
@@ -104,7 +107,7 @@ pub fn check(
             .chain(plan)
             .chain(consumer)
             .chain(own)
-            .filter(|l| applies(l, caller))
+            .filter(|l| applies(l, caller) && (rates || l.quota.is_some()))
     };
     let now_ms = quota_check::now_ms();
     let give_back = |taken: usize| {
@@ -169,6 +172,30 @@ pub fn check(
     Ok(closest)
 }
 
+/// Gives back what [`check`] took with `rates` false (every quota that applies, and the
+/// key's credits): exact mode's Redis refused the call afterwards.
+pub fn give_back_durable(counters: &Counters, route: &Route, plan: &[Limit], caller: &Caller<'_>) {
+    if route.cost == 0 {
+        return;
+    }
+    let now_ms = quota_check::now_ms();
+    let extras = caller.key.and_then(|key| key.extras.as_deref());
+    let own = extras.map_or(&[][..], |extras| &extras.limits[..]);
+    let quotas = route
+        .limits
+        .iter()
+        .chain(plan)
+        .chain(consumer_limits(caller.key))
+        .chain(own)
+        .filter(|l| l.quota.is_some() && applies(l, caller));
+    for quota in quotas {
+        quota_check::give_back(counters, quota, caller, route.cost, now_ms);
+    }
+    if let (Some(credits), Some(key)) = (extras.and_then(|e| e.credits.as_ref()), caller.key) {
+        quota_check::give_back_credits(counters, credits, key, route.cost, now_ms);
+    }
+}
+
 /// The limits of `key`'s consumer, shared by all its keys (none without a key).
 pub fn consumer_limits<'k>(key: Option<&'k KeyEntry>) -> &'k [Limit] {
     key.and_then(|key| key.consumer.profile.limits.as_deref())
@@ -201,7 +228,7 @@ pub fn applies(limit: &Limit, caller: &Caller<'_>) -> bool {
 /// The subject `limit` counts this caller under; a value the caller lacks falls back
 /// (subscription → key → client address; consumer, header → client address), as Kong's
 /// `limit_by` falls back to the IP.
-fn subject(limiter: &Limiter, limit: &Limit, caller: &Caller<'_>) -> u64 {
+pub(super) fn subject(limiter: &Limiter, limit: &Limit, caller: &Caller<'_>) -> u64 {
     subject_with(limit, caller, |kind, value| {
         limiter.subject(limit.id, kind, value)
     })
@@ -236,7 +263,7 @@ pub(super) fn subject_with(
     })
 }
 
-fn report(limit: &Limit, outcome: &Outcome) -> LimitReport {
+pub(super) fn report(limit: &Limit, outcome: &Outcome) -> LimitReport {
     LimitReport {
         name: limit.name.clone(),
         count: limit.count,

@@ -137,6 +137,19 @@ pub fn take_credits(
     })
 }
 
+/// Gives back a take of `cost` from `key`'s credits (exact mode's Redis refused the call
+/// after the credits were taken).
+pub fn give_back_credits(
+    counters: &Counters,
+    credits: &Credits,
+    key: &KeyEntry,
+    cost: u64,
+    now: i64,
+) {
+    let window = credits.window(&key.id, now);
+    counters.give_back(window.subject, window.window, cost);
+}
+
 /// What is left of `key`'s credits now.
 pub fn credits_left(
     counters: &Counters,

@@ -39,7 +39,7 @@ use super::downstream::connection::ClientIo;
 use super::downstream::Limits;
 use super::error::ProxyError;
 use super::forward::ClientAddress;
-use super::handler::{Checked, Gateway};
+use super::handler::{Checked, Checking, Gateway};
 use super::respond::error_response;
 use crate::config::Http2Settings;
 use body::{RequestBody, SendStop};
@@ -167,7 +167,12 @@ async fn serve_stream(
             .await;
         }
     };
-    let (response, request_id) = match gateway.check(&mut parts, client) {
+    let checked = match gateway.check(&mut parts, client) {
+        Checking::Decided(checked) => checked,
+        // Exact rate limits across nodes: the one wait before forwarding.
+        Checking::Limiting(admission) => gateway.settle(admission, &parts).await,
+    };
+    let (response, request_id) = match checked {
         Checked::Answered(response, request_id) => (response, request_id),
         Checked::Admitted(admission) => {
             let request_id = admission.request_id_field();
