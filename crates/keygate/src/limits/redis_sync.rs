@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::exact::ExactRedis;
@@ -67,12 +68,32 @@ end
 return out
 "#;
 
+/// The upper bounds (seconds) of `keygate_limit_sync_span_seconds`' buckets.
+const SPAN_BUCKETS: [f64; 14] = [
+    0.05, 0.1, 0.11, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0,
+];
+
 /// The sync task's metrics.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct SyncMetrics {
     failures: Counter,
     fallback: Gauge,
     nodes: Gauge,
+    /// From the start of one successful synchronisation to the end of the next: the
+    /// longest a count admitted here waits to reach Redis, and the longest this node's
+    /// view of Redis is stale — `P` of the documented bound, as it really was.
+    span: Histogram,
+}
+
+impl Default for SyncMetrics {
+    fn default() -> SyncMetrics {
+        SyncMetrics {
+            failures: Counter::default(),
+            fallback: Gauge::default(),
+            nodes: Gauge::default(),
+            span: Histogram::new(SPAN_BUCKETS),
+        }
+    }
 }
 
 /// Why a synchronisation failed.
@@ -116,6 +137,11 @@ pub fn start(
         "limit_sync_nodes",
         "Nodes sharing the rate limits, as last counted in Redis",
         sync_metrics.nodes.clone(),
+    );
+    metrics.register(
+        "limit_sync_span_seconds",
+        "From the start of one successful rate-limit synchronisation to the end of the next",
+        sync_metrics.span.clone(),
     );
     limiter.set_mode(down_mode(&settings), 1);
     sync_metrics.fallback.set(1);
@@ -162,8 +188,11 @@ async fn run(
     let mut up: Option<bool> = None;
     let mut nodes: u32 = 1;
     let mut debts = Vec::with_capacity(BATCH);
+    // When the last synchronisation began, if it succeeded.
+    let mut last: Option<std::time::Instant> = None;
     loop {
         ticker.tick().await;
+        let began = std::time::Instant::now();
         let result = async {
             if !seeded {
                 let shared = shared_seed(&mut connection, &settings.key_prefix, seed).await?;
@@ -185,6 +214,10 @@ async fn run(
         .await;
         match result {
             Ok(counted) => {
+                if let Some(last) = last {
+                    metrics.span.observe(last.elapsed().as_secs_f64());
+                }
+                last = Some(began);
                 nodes = counted.max(1);
                 metrics.nodes.set(i64::from(nodes));
                 if up == Some(false) {
@@ -205,6 +238,7 @@ async fn run(
                 up = Some(true);
             }
             Err(error) => {
+                last = None;
                 metrics.failures.inc();
                 debts.clear();
                 // A Redis that comes back empty is given this node's seed again.

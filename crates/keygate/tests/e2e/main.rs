@@ -27,6 +27,7 @@ mod keys;
 mod lifecycle;
 mod limits;
 mod limits_cluster;
+mod limits_exact;
 mod normalise;
 mod one_process;
 mod partial_heads;
