@@ -304,6 +304,9 @@ impl Gateway {
 
 /// What [`Gateway::check`] found: a decision, or (exact mode only) rate limits that
 /// [`Gateway::settle`] must take in Redis first.
+// The decision stays inline: boxing it would allocate for every request, where only the
+// rare exact-mode wait is boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum Checking {
     /// Decided without waiting.
     Decided(Checked),

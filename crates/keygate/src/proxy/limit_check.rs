@@ -197,7 +197,7 @@ pub fn give_back_durable(counters: &Counters, route: &Route, plan: &[Limit], cal
 }
 
 /// The limits of `key`'s consumer, shared by all its keys (none without a key).
-pub fn consumer_limits<'k>(key: Option<&'k KeyEntry>) -> &'k [Limit] {
+pub fn consumer_limits(key: Option<&KeyEntry>) -> &[Limit] {
     key.and_then(|key| key.consumer.profile.limits.as_deref())
         .map_or(&[][..], |limits| &limits.limits[..])
 }
