@@ -246,8 +246,14 @@ async fn run(
                 // What this node takes while Redis is down stays its own: sent later,
                 // it would be charged as if taken at once when Redis is back.
                 limiter.forget_pending();
-                if up == Some(true) {
-                    limiter.clear();
+                match settings.mode {
+                    LimitSyncMode::Sync if up == Some(true) => limiter.clear(),
+                    LimitSyncMode::Sync => {}
+                    // Counts start afresh once, by whoever leaves exact mode first: a
+                    // call on the request path may have done it, and counted since.
+                    LimitSyncMode::Exact => {
+                        limiter.fall_back(down_mode(&settings));
+                    }
                 }
                 limiter.set_mode(down_mode(&settings), nodes);
                 if up != Some(false) {
