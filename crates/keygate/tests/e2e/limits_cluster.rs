@@ -208,15 +208,17 @@ fn three_nodes_admit_at_most_the_documented_bound_over_a_shared_limit() {
         .iter()
         .map(|node| metric(node, "keygate_limit_sync_failures_total"))
         .sum();
-    assert_eq!(
-        failed, failures,
-        "no synchronisation failed (the bound holds while Redis answers)"
-    );
+    // A synchronisation that failed (one taking over the 1 s timeout on a loaded machine)
+    // puts its node in the fallback and back: each change may add one burst, C
+    // (docs/limits.md, "When Redis is down").
+    let changes = 2.0 * (failed - failures);
+    let bound = |seconds: f64, p: f64| bound(seconds, p) + changes * COUNT as f64;
     let admitted = load.admitted() as f64;
     let alone = COUNT as f64 + COUNT as f64 * seconds;
     eprintln!(
         "shared limit {COUNT}/s on {NODES} nodes for {seconds:.2}s: admitted {admitted}, refused {}, \
-         one node alone would admit {alone:.0}, unshared {:.0}; P at most {p}s, bound {:.0}",
+         one node alone would admit {alone:.0}, unshared {:.0}; P at most {p}s, {changes} \
+         fallback changes, bound {:.0}",
         load.refused(),
         alone * NODES as f64,
         bound(seconds, p)
