@@ -20,7 +20,10 @@
 //! [`Gateway::settle`] awaits Redis's count of it (`settle.rs`); every other call is
 //! decided without waiting, as before.
 
+mod limit_phase;
 mod settle;
+
+use limit_phase::{limit, Limited, Pending};
 
 use std::borrow::Cow;
 
@@ -35,7 +38,6 @@ use http::{HeaderMap, Response, Uri};
 use http_body_util::Either;
 
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
-use super::exact_check::{self, PendingLimits};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
 use super::health_checks::HealthChecks;
@@ -111,21 +113,6 @@ struct Admitted {
     limits: Option<LimitReport>,
     /// In exact mode, the rate limits still to be taken in Redis ([`Gateway::settle`]).
     pending: Option<Box<Pending>>,
-}
-
-/// Rate limits waiting for Redis, and what giving back the call's quotas needs.
-struct Pending {
-    limits: PendingLimits,
-    /// The selected plan's place in its service, if any.
-    plan: Option<usize>,
-}
-
-/// What the limit phase decided.
-enum Limited {
-    /// Every limit was taken: the closest to refusing, if any applies.
-    Done(Option<LimitReport>),
-    /// Exact mode: the quotas and credits were taken; the rate limits wait for Redis.
-    Waiting(PendingLimits),
 }
 
 /// A caller with a valid key.
@@ -678,43 +665,6 @@ fn authorize(
     })
 }
 
-/// Phase 5½: the rate limits of the route, its service, the selected plan, the consumer
-/// and the key ([`limit_check`]). A route without limits passes at the cost of one
-/// branch. In exact mode, rate limits are left for [`Gateway::settle`] ([`exact_check`]).
-fn limit(
-    state: &SharedState,
-    route: &Route,
-    caller: &Caller,
-    selected: Option<&Selected<'_>>,
-    request: &Parts,
-    record: &AccessRecord,
-) -> Result<Limited, ProxyError> {
-    let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
-    let unlimited_key = caller.as_ref().is_none_or(|caller| {
-        caller.key.extras.is_none() && caller.key.consumer.profile.limits.is_none()
-    });
-    if route.limits.is_empty() && plan.is_empty() && unlimited_key {
-        return Ok(Limited::Done(None));
-    }
-    let who = limit_check::Caller {
-        key: caller.as_ref().map(|caller| &*caller.key),
-        subscription: selected.map(|selected| &*selected.subscription.id),
-        client: record
-            .client
-            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-        headers: &request.headers,
-    };
-    let (limiter, counters) = (&state.limiter, &state.counters);
-    if let Some(pending) = exact_check::collect(limiter, route, plan, &who) {
-        let durable = limit_check::check(limiter, counters, route, plan, &who, false)
-            .map_err(ProxyError::RateLimited)?;
-        return Ok(Limited::Waiting(pending.with_durable(durable)));
-    }
-    limit_check::check(limiter, counters, route, plan, &who, true)
-        .map(Limited::Done)
-        .map_err(ProxyError::RateLimited)
-}
-
 /// Where an admitted request goes: the snapshot it was admitted on, and its service's
 /// upstream there.
 #[derive(Clone, Copy)]
@@ -813,43 +763,4 @@ fn micros(since: Instant) -> u64 {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn head(target: &str) -> Parts {
-        http::Request::get(target).body(()).unwrap().into_parts().0
-    }
-
-    #[test]
-    fn a_path_not_in_normal_form_is_replaced_and_the_rest_of_the_target_kept() {
-        let mut request = head("http://shop.example.com:8080/orders//%72eport?x=%2e%2E");
-        assert_eq!(check_request(&mut request, 1024), Ok(true));
-        assert_eq!(
-            request.uri.to_string(),
-            "http://shop.example.com:8080/orders/report?x=%2e%2E"
-        );
-        let mut request = head("/orders/./report");
-        assert_eq!(check_request(&mut request, 1024), Ok(true));
-        assert_eq!(request.uri.to_string(), "/orders/report");
-    }
-
-    #[test]
-    fn a_normal_path_is_left_where_it_lies() {
-        let mut request = head("/orders/report?x=1");
-        let before = request.uri.path().as_ptr();
-        assert_eq!(check_request(&mut request, 1024), Ok(false));
-        assert_eq!(request.uri.path().as_ptr(), before);
-    }
-
-    #[test]
-    fn an_ambiguous_path_is_refused() {
-        for target in ["/orders/..%2freport", "/..", "/a/..;x", "*"] {
-            let mut request = head(target);
-            assert_eq!(
-                check_request(&mut request, 1024),
-                Err(ProxyError::BadPath),
-                "{target}"
-            );
-        }
-    }
-}
+mod tests;
