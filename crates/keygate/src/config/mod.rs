@@ -388,7 +388,7 @@ pub struct UpstreamSettings {
 }
 
 /// `upstream.protocol`: the HTTP version spoken to a service's targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum UpstreamProtocol {
     /// `http1`: HTTP/1.1, a pool of keep-alive connections per target.
     #[default]

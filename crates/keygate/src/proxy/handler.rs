@@ -48,7 +48,7 @@ use super::path_normal::normalise;
 use super::request_id::{RequestId, RequestIdField};
 use super::respond::error_response_for;
 use super::trace_context::TraceParent;
-use super::upstream::{HashInputs, RequestPath, ServiceUpstream, Tries};
+use super::upstream::{ForwardBody, HashInputs, RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
@@ -231,8 +231,7 @@ impl Gateway {
         client: &ClientAddress,
     ) -> Response<ProxyBody>
     where
-        B: http_body::Body<Data = Bytes> + Unpin,
-        B::Error: std::fmt::Display,
+        B: ForwardBody,
     {
         let Admission {
             snapshot,
@@ -686,8 +685,7 @@ async fn forward<B>(
     record: &mut AccessRecord,
 ) -> Result<Response<ProxyBody>, ProxyError>
 where
-    B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
+    B: ForwardBody,
 {
     let Destination { snapshot, upstream } = destination;
     let upstream = upstream.current().await?;
