@@ -28,7 +28,7 @@ use super::{
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
-use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings, UpstreamProtocol};
+use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings};
 use balance::target_entry;
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
@@ -717,21 +717,6 @@ impl Checker<'_> {
         };
         let protocol = self.upstream_protocol(protocol, &targets);
         let tls = self.upstream_tls(tls, &targets, protocol, &upstream.referenced);
-        if let FileUpstream::Targets(long) = &upstream.value {
-            if let Some(check) = &long.health_check {
-                if tls.is_some() {
-                    self.report(
-                        &check.referenced,
-                        "health checks of https:// targets are not supported yet",
-                    );
-                } else if protocol != UpstreamProtocol::Http1 {
-                    self.report(
-                        &check.referenced,
-                        "health checks speak HTTP/1.1: not with `protocol: h2c` yet",
-                    );
-                }
-            }
-        }
         let (balance, slow_start) = match &upstream.value {
             FileUpstream::Url(_) => (Balance::default(), None),
             FileUpstream::Targets(long) => {

@@ -117,6 +117,9 @@ pub struct FileLimitSync {
     pub on_redis_down: Option<At<String>>,
     /// What every Redis key keygate writes starts with (default `keygate:`).
     pub key_prefix: Option<At<String>>,
+    /// `sync` (default: counted on each node, synchronised every interval) or `exact`
+    /// (one atomic Redis call per limited call).
+    pub mode: Option<At<String>>,
 }
 
 /// `admin:` — the admin API listener and its token.
@@ -628,6 +631,9 @@ pub struct FileConsumer {
     /// Free-form string map.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// The consumer's rate limits and quotas, shared by all its keys.
+    #[serde(default)]
+    pub limits: Vec<crate::limits::key_doc::LimitDoc>,
     /// The consumer's keys.
     #[serde(default)]
     pub keys: Vec<At<FileKey>>,

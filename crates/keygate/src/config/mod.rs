@@ -143,6 +143,18 @@ pub struct LimitSyncSettings {
     pub on_redis_down: RedisDown,
     /// The start of every Redis key (default `keygate:`).
     pub key_prefix: String,
+    /// How the nodes share the counts (default [`LimitSyncMode::Sync`]).
+    pub mode: LimitSyncMode,
+}
+
+/// How rate limits are shared through Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSyncMode {
+    /// Counted on each node, synchronised every `sync_interval`; no Redis call on the
+    /// request path (default).
+    Sync,
+    /// One atomic Redis call per limited call: no over-admission across nodes.
+    Exact,
 }
 
 /// What rate limits shared through Redis do while Redis cannot be reached.
@@ -412,7 +424,7 @@ pub struct UpstreamSettings {
 }
 
 /// `upstream.protocol`: the HTTP version spoken to a service's targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum UpstreamProtocol {
     /// `http1`: HTTP/1.1, a pool of keep-alive connections per target.
     #[default]
@@ -759,6 +771,8 @@ pub struct Consumer {
     pub description: Option<String>,
     /// Free-form string map.
     pub metadata: BTreeMap<String, String>,
+    /// Its limits, shared by its keys, as the store keeps them (`None` for none).
+    pub limits: Option<String>,
     /// Keys.
     pub keys: Vec<KeyConfig>,
 }

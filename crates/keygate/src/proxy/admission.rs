@@ -16,6 +16,18 @@ use crate::access_record::AccessRecord;
 use crate::config::{KeySource, Route};
 use crate::state::{KeyEntry, Snapshot};
 
+/// What [`super::handler::Gateway::check`] found: a decision, or (exact mode only) rate
+/// limits that [`super::handler::Gateway::settle`] must take in Redis first.
+// The decision stays inline: boxing it would allocate for every request, where only the
+// rare exact-mode wait is boxed.
+#[allow(clippy::large_enum_variant)]
+pub enum Checking {
+    /// Decided without waiting.
+    Decided(Checked),
+    /// Let through so far; its rate limits wait for Redis.
+    Limiting(Box<Admission>),
+}
+
 /// What [`super::handler::Gateway::check`] decided about a request.
 pub enum Checked {
     /// Refused: the response to send, and the request-id field it carries.
@@ -51,6 +63,9 @@ pub(super) struct Admitted {
     /// The limit closest to refusing, for the answer's rate-limit headers; `None` when
     /// no limit applies.
     pub(super) limits: Option<LimitReport>,
+    /// In exact mode, the rate limits still to be taken in Redis
+    /// ([`super::handler::Gateway::settle`]).
+    pub(super) pending: Option<Box<super::handler::Pending>>,
 }
 
 /// A caller with a valid key.

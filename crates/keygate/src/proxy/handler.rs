@@ -14,9 +14,19 @@
 //! 7. log — the access record goes to the metrics and the log writer.
 //!
 //! Phases 1–5 never wait: [`Gateway::check`] runs them and answers a refusal at once;
-//! [`Gateway::forward`] runs 6 and 7 for a request let through. On an `authz.listen`
-//! listener ([`super::authz`]) the same phases 1–5 run on the original request a front
-//! proxy's check describes, and 7 logs the answer to the check: nothing is forwarded.
+//! [`Gateway::forward`] runs 6 and 7 for a request let through. The one exception is
+//! exact mode across nodes (`cluster.rate_limits.mode: exact`): a call that rate limits
+//! apply to comes back from [`Gateway::check`] as [`Checking::Limiting`], and
+//! [`Gateway::settle`] awaits Redis's count of it (`settle.rs`); every other call is
+//! decided without waiting, as before. On an `authz.listen` listener
+//! ([`super::authz`]) the same phases 1–5 run on the original request a front proxy's
+//! check describes, and 7 logs the answer to the check: nothing is forwarded.
+
+mod limit_phase;
+mod settle;
+
+pub(in crate::proxy) use limit_phase::Pending;
+use limit_phase::{limit, Limited};
 
 use std::borrow::Cow;
 
@@ -31,19 +41,19 @@ use http::{HeaderMap, Response, Uri};
 use http_body_util::Either;
 
 use super::admission::{request_id_field, Admitted, Caller, Identity};
-pub use super::admission::{Admission, Checked};
+pub use super::admission::{Admission, Checked, Checking};
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
 use super::health_checks::HealthChecks;
 use super::key_source::{self, Extracted};
-use super::limit_check::{self, LimitReport};
+use super::limit_check;
 use super::limit_headers;
 use super::path_normal::normalise;
 use super::request_id::RequestId;
 use super::respond::error_response_for;
 use super::trace_context::TraceParent;
-use super::upstream::{HashInputs, RequestPath, ServiceUpstream, Tries};
+use super::upstream::{ForwardBody, HashInputs, RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
@@ -157,7 +167,7 @@ impl Gateway {
     ///
     /// On an authz listener the request is a front proxy's check, answered at once in
     /// its protocol ([`super::authz::check`]), never `Admitted`.
-    pub fn check(&self, request: &mut Parts, client: &ClientAddress) -> Checked {
+    pub fn check(&self, request: &mut Parts, client: &ClientAddress) -> Checking {
         if self.authz {
             return super::authz::check(self, request, client);
         }
@@ -172,7 +182,7 @@ impl Gateway {
         request: &mut Parts,
         client: &ClientAddress,
         mode: Mode,
-    ) -> Checked {
+    ) -> Checking {
         let started = Instant::now();
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
@@ -192,24 +202,43 @@ impl Gateway {
             .map(|name| RequestId::of(&request.headers, name));
         let connection = (client, self.https_port);
         match admit(&self.state, &snapshot, request, connection, &mut record) {
-            Ok((route, admitted)) => Checked::Admitted(Admission {
-                snapshot,
-                started,
-                record,
-                route,
-                admitted,
-            }),
-            Err(error) => {
-                record.denial = Some(error.reason());
-                if let ProxyError::RateLimited(refusal) = &error {
-                    record.limit = Some(refusal.report.name.clone());
+            Ok((route, admitted)) => {
+                let waits = admitted.pending.is_some();
+                let admission = Admission {
+                    snapshot,
+                    started,
+                    record,
+                    route,
+                    admitted,
+                };
+                match waits {
+                    true => Checking::Limiting(Box::new(admission)),
+                    false => Checking::Decided(Checked::Admitted(admission)),
                 }
-                let response = error_response_for(&request.headers, &error, &snapshot.challenge);
-                let request_id = request_id_field(&snapshot, &record);
-                self.finish(&snapshot, started, record, &response);
-                Checked::Answered(response, request_id)
+            }
+            Err(error) => {
+                Checking::Decided(self.refuse(&snapshot, started, record, &request.headers, &error))
             }
         }
+    }
+
+    /// Answers, counts and logs a request refused with `error`.
+    fn refuse(
+        &self,
+        snapshot: &Snapshot,
+        started: Instant,
+        mut record: AccessRecord,
+        headers: &HeaderMap,
+        error: &ProxyError,
+    ) -> Checked {
+        record.denial = Some(error.reason());
+        if let ProxyError::RateLimited(refusal) = error {
+            record.limit = Some(refusal.report.name.clone());
+        }
+        let response = error_response_for(headers, error, &snapshot.challenge);
+        let request_id = request_id_field(snapshot, &record);
+        self.finish(snapshot, started, record, &response);
+        Checked::Answered(response, request_id)
     }
 
     /// Phases 6 and 7 for a request [`Gateway::check`] admitted: forward it with its
@@ -224,8 +253,7 @@ impl Gateway {
         client: &ClientAddress,
     ) -> Response<ProxyBody>
     where
-        B: http_body::Body<Data = Bytes> + Unpin,
-        B::Error: std::fmt::Display,
+        B: ForwardBody,
     {
         let Admission {
             snapshot,
@@ -329,7 +357,7 @@ fn admit(
         client,
         record,
     )?;
-    let limits = limit(
+    let limited = limit(
         state,
         matched.route,
         &caller,
@@ -337,12 +365,25 @@ fn admit(
         request,
         record,
     )?;
-    // A use is a call the key was let through for, not one refused by plan or rule.
-    if let Some(caller) = &caller {
-        state
-            .usage
-            .note(&state.directory.keys, &caller.key, millis(now));
-    }
+    let (limits, pending) = match limited {
+        Limited::Done(report) => {
+            // A use is a call the key was let through for, not one refused by plan, rule
+            // or limit (in exact mode, noted once Redis admits it).
+            if let Some(caller) = &caller {
+                state
+                    .usage
+                    .note(&state.directory.keys, &caller.key, millis(now));
+            }
+            (report, None)
+        }
+        Limited::Waiting(limits) => {
+            let plan = selected.as_ref().and_then(|selected| {
+                let plans = &matched.service.plans;
+                plans.iter().position(|p| std::ptr::eq(p, selected.plan))
+            });
+            (None, Some(Box::new(Pending { limits, plan })))
+        }
+    };
     let forward_key = matched.route.forward_key
         || selected
             .as_ref()
@@ -351,6 +392,7 @@ fn admit(
         caller,
         forward_key,
         limits,
+        pending,
     };
     Ok((matched.index, admitted))
 }
@@ -606,35 +648,6 @@ fn authorize(
     })
 }
 
-/// Phase 5½: the rate limits of the route, its service and the selected plan
-/// ([`limit_check`]). A route without limits passes at the cost of one branch.
-fn limit(
-    state: &SharedState,
-    route: &Route,
-    caller: &Caller,
-    selected: Option<&Selected<'_>>,
-    request: &Parts,
-    record: &AccessRecord,
-) -> Result<Option<LimitReport>, ProxyError> {
-    let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
-    let extras = caller
-        .as_ref()
-        .and_then(|caller| caller.key.extras.as_ref());
-    if route.limits.is_empty() && plan.is_empty() && extras.is_none() {
-        return Ok(None);
-    }
-    let who = limit_check::Caller {
-        key: caller.as_ref().map(|caller| &*caller.key),
-        subscription: selected.map(|selected| &*selected.subscription.id),
-        client: record
-            .client
-            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-        headers: &request.headers,
-    };
-    limit_check::check(&state.limiter, &state.counters, route, plan, &who)
-        .map_err(ProxyError::RateLimited)
-}
-
 /// Where an admitted request goes: the snapshot it was admitted on, and its service's
 /// upstream there.
 #[derive(Clone, Copy)]
@@ -656,8 +669,7 @@ async fn forward<B>(
     record: &mut AccessRecord,
 ) -> Result<Response<ProxyBody>, ProxyError>
 where
-    B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
+    B: ForwardBody,
 {
     let Destination { snapshot, upstream } = destination;
     let upstream = upstream.current().await?;
@@ -729,43 +741,4 @@ fn micros(since: Instant) -> u64 {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn head(target: &str) -> Parts {
-        http::Request::get(target).body(()).unwrap().into_parts().0
-    }
-
-    #[test]
-    fn a_path_not_in_normal_form_is_replaced_and_the_rest_of_the_target_kept() {
-        let mut request = head("http://shop.example.com:8080/orders//%72eport?x=%2e%2E");
-        assert_eq!(check_request(&mut request, 1024), Ok(true));
-        assert_eq!(
-            request.uri.to_string(),
-            "http://shop.example.com:8080/orders/report?x=%2e%2E"
-        );
-        let mut request = head("/orders/./report");
-        assert_eq!(check_request(&mut request, 1024), Ok(true));
-        assert_eq!(request.uri.to_string(), "/orders/report");
-    }
-
-    #[test]
-    fn a_normal_path_is_left_where_it_lies() {
-        let mut request = head("/orders/report?x=1");
-        let before = request.uri.path().as_ptr();
-        assert_eq!(check_request(&mut request, 1024), Ok(false));
-        assert_eq!(request.uri.path().as_ptr(), before);
-    }
-
-    #[test]
-    fn an_ambiguous_path_is_refused() {
-        for target in ["/orders/..%2freport", "/..", "/a/..;x", "*"] {
-            let mut request = head(target);
-            assert_eq!(
-                check_request(&mut request, 1024),
-                Err(ProxyError::BadPath),
-                "{target}"
-            );
-        }
-    }
-}
+mod tests;

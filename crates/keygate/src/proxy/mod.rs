@@ -6,6 +6,7 @@ pub mod authz;
 pub mod chunked;
 pub mod downstream;
 pub mod error;
+pub mod exact_check;
 pub mod facts;
 pub mod field_maps;
 pub mod field_names;

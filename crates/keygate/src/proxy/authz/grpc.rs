@@ -28,7 +28,7 @@ use super::answer::header_sources;
 use super::Shape;
 use crate::access_record::Mode;
 use crate::config::KeySource;
-use crate::proxy::admission::{Admission, Checked};
+use crate::proxy::admission::{Admission, Checked, Checking};
 use crate::proxy::forward::{identity_fields, ClientAddress, TlsFacts};
 use crate::proxy::handler::Gateway;
 use crate::proxy::key_source::cookie_without_keys;
@@ -55,7 +55,7 @@ impl Authorization for Checks {
         request: tonic::Request<CheckRequest>,
     ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
         let front = request.remote_addr();
-        let answer = answer(&self.gateway, &request.into_inner(), front);
+        let answer = answer(&self.gateway, &request.into_inner(), front).await;
         Ok(tonic::Response::new(answer))
     }
 }
@@ -71,7 +71,11 @@ mod code {
 }
 
 /// The answer to `check` from Envoy at `front`.
-pub fn answer(gateway: &Gateway, check: &CheckRequest, front: Option<SocketAddr>) -> CheckResponse {
+pub async fn answer(
+    gateway: &Gateway,
+    check: &CheckRequest,
+    front: Option<SocketAddr>,
+) -> CheckResponse {
     let Some((mut parts, client)) = original(check, front) else {
         return refusal(
             code::INVALID_ARGUMENT,
@@ -80,7 +84,12 @@ pub fn answer(gateway: &Gateway, check: &CheckRequest, front: Option<SocketAddr>
             r#"{"message":"The check does not describe a valid request"}"#,
         );
     };
-    match gateway.check_as(&mut parts, &client, Mode::Authz(Shape::EnvoyGrpc)) {
+    let checked = match gateway.check_as(&mut parts, &client, Mode::Authz(Shape::EnvoyGrpc)) {
+        Checking::Decided(checked) => checked,
+        // Exact rate limits across nodes: the one wait.
+        Checking::Limiting(admission) => gateway.settle(admission, &parts).await,
+    };
+    match checked {
         Checked::Answered(response, _) => denied(response),
         Checked::Admitted(admission) => {
             let answer = allowed(&admission, &parts.headers);

@@ -24,7 +24,7 @@ use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body_util::Either;
 
-use super::admission::Checked;
+use super::admission::{Checked, Checking};
 use super::forward::ClientAddress;
 use super::handler::Gateway;
 use super::respond::ErrorBody;
@@ -89,34 +89,54 @@ pub const FORWARD_AUTH_PATH: &str = "/forward-auth";
 
 /// Answers the check `request` (from a front proxy at `client`) at once: the original
 /// request it describes is decided by the proxy's own phases, and the decision said in
-/// the front proxy's protocol. Always `Checked::Answered`. The request's field map is
-/// lent to the original request and given back, so that the connection keeps it.
-pub fn check(gateway: &Gateway, request: &mut Parts, client: &ClientAddress) -> Checked {
+/// the front proxy's protocol — `Checked::Answered`, never `Admitted`. In exact mode
+/// across nodes a check that rate limits apply to comes back `Checking::Limiting`; the
+/// connection awaits [`Gateway::settle`], which answers it in the same protocol
+/// ([`answer_to`]). The request's field map is lent to the original request and given
+/// back, so that the connection keeps it (and `settle` reads the same fields).
+pub fn check(gateway: &Gateway, request: &mut Parts, client: &ClientAddress) -> Checking {
     let snapshot = gateway.state().load();
     let settings = &snapshot.config.authz;
     let Some(shape) = Shape::of_path(request.uri.path(), &settings.envoy_path_prefix) else {
-        return Checked::Answered(not_a_check(), None);
+        return Checking::Decided(Checked::Answered(not_a_check(), None));
     };
     let mut original = match original::read(shape, request, settings, client) {
         Ok(original) => original,
         Err(error) => {
             tracing::debug!(%error, check = shape.as_str(), "check refused");
-            return Checked::Answered(bad_check(), None);
+            return Checking::Decided(Checked::Answered(bad_check(), None));
         }
     };
     drop(snapshot);
-    let checked = gateway.check_as(&mut original.parts, &original.client, Mode::Authz(shape));
-    let answered = match checked {
+    let checking = match gateway.check_as(&mut original.parts, &original.client, Mode::Authz(shape))
+    {
+        Checking::Decided(checked) => {
+            Checking::Decided(answer_to(gateway, shape, checked, &original.parts.headers))
+        }
+        Checking::Limiting(admission) => Checking::Limiting(admission),
+    };
+    request.headers = std::mem::take(&mut original.parts.headers);
+    checking
+}
+
+/// The decision `checked` on a check of `shape`, said in the front proxy's HTTP protocol
+/// (`headers`: the original request's fields): a refusal reshaped, a request let through
+/// answered with what goes upstream, and logged.
+pub(crate) fn answer_to(
+    gateway: &Gateway,
+    shape: Shape,
+    checked: Checked,
+    headers: &http::HeaderMap,
+) -> Checked {
+    match checked {
         Checked::Answered(response, id) => Checked::Answered(answer::denied(shape, response), id),
         Checked::Admitted(admission) => {
             let id = admission.request_id_field();
-            let response = answer::allowed(shape, &admission, &original.parts.headers);
+            let response = answer::allowed(shape, &admission, headers);
             gateway.finish_check(admission, &response);
             Checked::Answered(response, id)
         }
-    };
-    request.headers = std::mem::take(&mut original.parts.headers);
-    answered
+    }
 }
 
 /// A JSON answer of keygate's own with `status` and `body`.
