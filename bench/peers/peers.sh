@@ -11,14 +11,19 @@
 #   peers.sh ports     print the NAME=PORT of each peer on one line
 #   peers.sh run PORT KEY CONNS [DURATION]
 #                      one wrk run with KEY in `apikey`; prints "rps p50_ms p99_ms non2xx
-#                      socket_errors"
+#                      socket_errors" (SCHEME=https: over TLS)
 #   peers.sh gateway PORT DIR ADDRESS...
 #                      write DIR/nginx.conf: nginx doing the job with 10k keys on PORT,
-#                      proxying to the upstream servers ADDRESS... (bench/failover.sh)
+#                      proxying to the upstream servers ADDRESS... (bench/failover.sh);
+#                      with GATEWAY_TLS="TLS_PORT CERT KEY" also on TLS_PORT over HTTPS
+#                      and HTTP/2 (bench/tls.sh); with GATEWAY_LIMIT=1 a `limit_req` per
+#                      key, never reached (bench/limits.sh)
 #   peers.sh compare NAME=PORT...
 #                      interleaved wrk runs of the named gateways, nginx and HAProxy, with a
 #                      valid, an unknown and a type-C key at each of CONCS connections, REPS
-#                      times; prints a Markdown table of medians and ratios to nginx
+#                      times (KINDS="valid" runs the valid key alone); prints a Markdown
+#                      table of medians and ratios to nginx; fails when a valid key was
+#                      answered other than 2xx
 #
 # Environment: KG_BENCH_DIR (work folder; default ${TMPDIR:-/tmp}/keygate-bench), REPS (3),
 # DURATION (10s), CONCS ("50 200"), UPSTREAM_PORT (9001), NGINX_PORT (9080), NGINX_1M_PORT
@@ -69,21 +74,38 @@ setup() {
   render "$PEERS_DIR/upstream.conf.tmpl" "$RUN/upstream/nginx.conf" "PORT=$UPSTREAM_PORT"
   gateway "$NGINX_PORT" "$RUN/nginx" "127.0.0.1:$UPSTREAM_PORT"
   render "$PEERS_DIR/nginx-gateway.conf.tmpl" "$RUN/nginx-1m/nginx.conf" "PORT=$NGINX_1M_PORT" \
-    "SERVERS=server 127.0.0.1:$UPSTREAM_PORT;" "MAP=$KEYS/nginx-1m.map" HASH_MAX=1048576 HASH_BUCKET=512
+    "SERVERS=server 127.0.0.1:$UPSTREAM_PORT;" "MAP=$KEYS/nginx-1m.map" HASH_MAX=1048576 HASH_BUCKET=512 TLS= \
+    LIMIT_ZONE= LIMIT=
   render "$PEERS_DIR/haproxy-gateway.cfg.tmpl" "$RUN/haproxy/haproxy.cfg" "PORT=$HAPROXY_PORT" \
     "UPSTREAM_PORT=$UPSTREAM_PORT" "MAP=$KEYS/haproxy-10k.map" "RUN=$RUN/haproxy"
 }
 
 # gateway PORT DIR ADDRESS...: writes DIR/nginx.conf, nginx doing the job with 10k keys on
 # PORT, its upstream the servers at ADDRESS... (nginx's defaults: round robin, max_fails=1,
-# fail_timeout=10s, proxy_next_upstream error timeout).
+# fail_timeout=10s, proxy_next_upstream error timeout). With GATEWAY_TLS="TLS_PORT CERT
+# KEY", nginx also serves HTTPS with HTTP/2 (ALPN) on TLS_PORT: TLS 1.2 and 1.3, session
+# tickets and a session cache, as keygate offers them. With GATEWAY_LIMIT=1, a rate limit
+# per key (`limit_req`, 1,000,000 r/s with a burst of 10,000: never reached, as the limits
+# bench/gen_config.py --limits writes), checked after the key as keygate's are.
 gateway() {
-  local port=$1 dir=$2 servers="" address
+  local port=$1 dir=$2 servers="" address tls="" tls_port cert key zone="" limit=""
   shift 2
   for address in "$@"; do servers+="server $address; "; done
+  if [ -n "${GATEWAY_TLS:-}" ]; then
+    read -r tls_port cert key <<<"$GATEWAY_TLS"
+    tls="listen 127.0.0.1:$tls_port ssl http2 backlog=4096; ssl_certificate $cert;"
+    tls+=" ssl_certificate_key $key; ssl_protocols TLSv1.2 TLSv1.3;"
+    tls+=" ssl_session_cache shared:SSL:10m; ssl_session_tickets on;"
+    tls+=" http2_max_concurrent_streams 128;"
+  fi
+  if [ "${GATEWAY_LIMIT:-0}" = 1 ]; then
+    zone='limit_req_zone $http_apikey zone=per_key:10m rate=1000000r/s;'
+    limit='limit_req zone=per_key burst=10000 nodelay;'
+  fi
   mkdir -p "$dir"
   render "$PEERS_DIR/nginx-gateway.conf.tmpl" "$dir/nginx.conf" "PORT=$port" \
-    "SERVERS=$servers" "MAP=$KEYS/nginx-10k.map" HASH_MAX=16384 HASH_BUCKET=256
+    "SERVERS=$servers" "MAP=$KEYS/nginx-10k.map" HASH_MAX=16384 HASH_BUCKET=256 "TLS=$tls" \
+    "LIMIT_ZONE=$zone" "LIMIT=$limit"
 }
 
 # answers PORT PID: waits (at most 12 s) until something answers HTTP on PORT, as long as
@@ -141,10 +163,16 @@ stop() {
 }
 
 # run PORT KEY CONNS [DURATION]: one wrk run on one thread; "rps p50_ms p99_ms non2xx
-# socket_errors" (connect, read, write and timeout errors added up).
+# socket_errors" (connect, read, write and timeout errors added up). SCHEME=https runs it
+# over TLS (HTTP/1.1: wrk offers no ALPN); RUN_PATH asks for another path than `/`;
+# RUN_HEADERS adds fields, one `Name: value` a line (bench/authz.sh).
 run() {
-  local report
-  report=$(wrk -t1 -c"$3" -d"${4:-$DURATION}" --latency -H "apikey: $2" "http://127.0.0.1:$1/" 2>&1)
+  local report header extra=()
+  while IFS= read -r header; do
+    [ -n "$header" ] && extra+=(-H "$header")
+  done <<<"${RUN_HEADERS:-}"
+  report=$(wrk -t1 -c"$3" -d"${4:-$DURATION}" --latency -H "apikey: $2" "${extra[@]}" \
+    "${SCHEME:-http}://127.0.0.1:$1${RUN_PATH:-/}" 2>&1)
   python3 - "$report" <<'PY'
 import re, sys
 
@@ -169,7 +197,7 @@ PY
 compare() {
   local targets=("$@" "nginx=$NGINX_PORT" "haproxy=$HAPROXY_PORT")
   local rows=$BENCH_DIR/compare.$$ count=$(($# + 2))
-  local valid invalid typec target rep conc kind key i
+  local valid invalid typec target rep conc kind key i result failed=0
   valid=$(cat "$KEYS/valid_key") invalid=$(cat "$KEYS/invalid_key") typec=$(cat "$KEYS/typec_key")
   : >"$rows"
   for target in "${targets[@]}"; do # warm every pool up first
@@ -177,11 +205,17 @@ compare() {
   done
   for rep in $(seq "$REPS"); do
     for conc in $CONCS; do
-      for kind in valid invalid typec; do
+      for kind in ${KINDS:-valid invalid typec}; do
         case $kind in valid) key=$valid ;; invalid) key=$invalid ;; typec) key=$typec ;; esac
         for i in $(seq 0 $((count - 1))); do # a different order each repetition
           target=${targets[$(((i + rep) % count))]}
-          echo "${target%%=*} $conc $kind $(run "${target#*=}" "$key" "$conc")" >>"$rows"
+          result=$(run "${target#*=}" "$key" "$conc")
+          echo "${target%%=*} $conc $kind $result" >>"$rows"
+          # A valid key answered other than 2xx measures refusals, not the job.
+          if [ "$kind" = valid ] && [ "$(echo "$result" | cut -d' ' -f4)" != 0 ]; then
+            echo "peers: ${target%%=*} answered a valid key other than 2xx: $result" >&2
+            failed=1
+          fi
         done
       done
     done
@@ -211,6 +245,7 @@ for (name, conns, kind), values in sorted(runs.items(), key=lambda item: (item[0
           f"| {median(values, 2):.2f} | {rps_ratio:.2f} | {p99_ratio:.2f} |")
 PY
   rm -f "$rows"
+  return "$failed"
 }
 
 case ${1:-} in

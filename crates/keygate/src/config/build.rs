@@ -28,7 +28,7 @@ use super::{
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
-use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings, UpstreamProtocol};
+use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings};
 use balance::target_entry;
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
@@ -177,6 +177,18 @@ impl Checker<'_> {
 
     fn config(&mut self, file: FileConfig) -> Config {
         let proxy = self.proxy(&file.proxy);
+        let authz = self.authz(&file.authz);
+        if proxy.listen.is_empty() && authz.listen.is_empty() && authz.grpc_listen.is_none() {
+            let at = file
+                .proxy
+                .listen
+                .as_ref()
+                .map_or(Location::UNKNOWN, |listen| listen.referenced);
+            self.report(
+                &at,
+                "`proxy.listen` needs at least one listener unless `authz.listen` or `authz.grpc_listen` is set",
+            );
+        }
         let identity_headers = self.identity_headers(&file.defaults.identity_headers);
         let default_sources: Arc<[KeySource]> = match &file.defaults.key_sources {
             Some(sources) => self.key_sources(sources).into(),
@@ -279,6 +291,7 @@ impl Checker<'_> {
             quotas: QuotaSettings {
                 flush_interval: self.duration(file.quotas.flush_interval.as_ref(), 1),
             },
+            authz,
         }
     }
 
@@ -725,21 +738,6 @@ impl Checker<'_> {
         };
         let protocol = self.upstream_protocol(protocol, &targets);
         let tls = self.upstream_tls(tls, &targets, protocol, &upstream.referenced);
-        if let FileUpstream::Targets(long) = &upstream.value {
-            if let Some(check) = &long.health_check {
-                if tls.is_some() {
-                    self.report(
-                        &check.referenced,
-                        "health checks of https:// targets are not supported yet",
-                    );
-                } else if protocol != UpstreamProtocol::Http1 {
-                    self.report(
-                        &check.referenced,
-                        "health checks speak HTTP/1.1: not with `protocol: h2c` yet",
-                    );
-                }
-            }
-        }
         let (balance, slow_start) = match &upstream.value {
             FileUpstream::Url(_) => (Balance::default(), None),
             FileUpstream::Targets(long) => {
@@ -1030,6 +1028,7 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
     }
 }
 
+mod authz;
 mod balance;
 mod consumers;
 mod key_header_names;

@@ -60,6 +60,42 @@ pub struct Config {
     pub dns: DnsSettings,
     /// How quota and credit counts are kept in the store.
     pub quotas: QuotaSettings,
+    /// The authorization-service listeners.
+    pub authz: AuthzSettings,
+}
+
+/// `authz:` — keygate as the authorization service of a front proxy: listeners that
+/// answer the front proxy's check of a request (`crate::proxy::authz`,
+/// docs/authz.md). Off by default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthzSettings {
+    /// Where the HTTP checks are answered, in file order; empty = off.
+    pub listen: Vec<Listener>,
+    /// `authz.tls`: the certificates of the listeners marked `tls`.
+    pub tls: Option<TlsSettings>,
+    /// Where Envoy's gRPC `Check` is answered; `None` = off.
+    pub grpc_listen: Option<SocketAddr>,
+    /// nginx `auth_request`: the field with the original method (default
+    /// `x-original-method`).
+    pub method_header: HeaderName,
+    /// nginx `auth_request`: the field with the original URI (default `x-original-uri`).
+    pub uri_header: HeaderName,
+    /// Envoy HTTP `ext_authz`: the prefix Envoy puts before the original path (default
+    /// `/envoy`), without a trailing slash.
+    pub envoy_path_prefix: String,
+}
+
+impl Default for AuthzSettings {
+    fn default() -> AuthzSettings {
+        AuthzSettings {
+            listen: Vec::new(),
+            tls: None,
+            grpc_listen: None,
+            method_header: HeaderName::from_static("x-original-method"),
+            uri_header: HeaderName::from_static("x-original-uri"),
+            envoy_path_prefix: "/envoy".to_owned(),
+        }
+    }
 }
 
 /// `dns:` — how upstream targets named by host name are resolved and kept up to date.
@@ -109,6 +145,18 @@ pub struct LimitSyncSettings {
     pub on_redis_down: RedisDown,
     /// The start of every Redis key (default `keygate:`).
     pub key_prefix: String,
+    /// How the nodes share the counts (default [`LimitSyncMode::Sync`]).
+    pub mode: LimitSyncMode,
+}
+
+/// How rate limits are shared through Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSyncMode {
+    /// Counted on each node, synchronised every `sync_interval`; no Redis call on the
+    /// request path (default).
+    Sync,
+    /// One atomic Redis call per limited call: no over-admission across nodes.
+    Exact,
 }
 
 /// What rate limits shared through Redis do while Redis cannot be reached.
@@ -215,7 +263,7 @@ pub enum TlsVersion {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProxySettings {
     /// Where the proxy listens (default one plain listener on `127.0.0.1:8080`), in file
-    /// order; never empty.
+    /// order; empty only when `authz` listens (`listen: []`).
     pub listen: Vec<Listener>,
     /// `proxy.tls`: the certificates of the listeners marked `tls` (set exactly when one
     /// is).
@@ -381,7 +429,7 @@ pub struct UpstreamSettings {
 }
 
 /// `upstream.protocol`: the HTTP version spoken to a service's targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum UpstreamProtocol {
     /// `http1`: HTTP/1.1, a pool of keep-alive connections per target.
     #[default]
@@ -734,6 +782,8 @@ pub struct Consumer {
     pub description: Option<String>,
     /// Free-form string map.
     pub metadata: BTreeMap<String, String>,
+    /// Its limits, shared by its keys, as the store keeps them (`None` for none).
+    pub limits: Option<String>,
     /// Keys.
     pub keys: Vec<KeyConfig>,
 }

@@ -179,23 +179,8 @@ impl FieldRewrite for ForwardedFields<'_> {
 
     fn append_fields(&self, fields: &HeaderMap, out: &mut Vec<u8>) {
         if let Some((key, consumer)) = self.caller {
-            append_field(
-                out,
-                self.names.consumer.as_str(),
-                header_safe(consumer.name.as_bytes()),
-            );
-            append_field(
-                out,
-                self.names.credential.as_str(),
-                header_safe(key.id.as_bytes()),
-            );
-            append_field(
-                out,
-                self.names.client_type.as_str(),
-                consumer.profile.client_type.header_bytes(),
-            );
-            if let Some(groups) = &consumer.profile.groups_header {
-                append_field(out, self.names.groups.as_str(), groups.as_bytes());
+            for (name, value) in identity_fields(self.names, key, consumer) {
+                append_field(out, name.as_str(), value);
             }
         }
         // Several `X-Forwarded-For` lines are folded into one, the client's address last.
@@ -221,6 +206,30 @@ impl FieldRewrite for ForwardedFields<'_> {
             append_field(out, TRACEPARENT.as_str(), traceparent.as_bytes());
         }
     }
+}
+
+/// The identity fields a call by `key` of `consumer` carries upstream, under `names`, in
+/// the order they are sent: consumer name, key id, client type, and the groups when the
+/// consumer has any. One list for both ways a request goes on: forwarded by the proxy
+/// ([`ForwardedFields`]), or let through by a front proxy that asked
+/// (`super::authz::answer`). Values that may not be sent in a header are empty.
+pub fn identity_fields<'a>(
+    names: &'a IdentityHeaders,
+    key: &'a KeyEntry,
+    consumer: &'a ConsumerEntry,
+) -> impl Iterator<Item = (&'a HeaderName, &'a [u8])> {
+    let groups = consumer.profile.groups_header.as_ref();
+    [
+        Some((&names.consumer, header_safe(consumer.name.as_bytes()))),
+        Some((&names.credential, header_safe(key.id.as_bytes()))),
+        Some((
+            &names.client_type,
+            consumer.profile.client_type.header_bytes(),
+        )),
+        groups.map(|groups| (&names.groups, groups.as_bytes())),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 impl ForwardedFields<'_> {

@@ -311,6 +311,28 @@ fn strip_cookies(sources: &[KeySource], headers: &mut HeaderMap) {
     }
 }
 
+/// The `Cookie` field a request with `headers` carries upstream once `sources`' cookies
+/// are removed, for a front proxy to set in place of the client's (authz mode): `None`
+/// without a `Cookie` field, an empty value when only key cookies were in it. Allocates
+/// only when a key cookie goes or several `Cookie` fields are joined.
+pub fn cookie_without_keys(sources: &[KeySource], headers: &HeaderMap) -> Option<HeaderValue> {
+    let mut fields = headers.get_all(COOKIE).iter();
+    let first = fields.next()?;
+    let is_key = |pair: &[u8]| cookie_name(pair).is_some_and(|name| is_key_cookie(sources, name));
+    if fields.next().is_none() && !cookie_pairs(headers).any(is_key) {
+        return Some(first.clone());
+    }
+    let mut kept = Vec::new();
+    for pair in cookie_pairs(headers).filter(|pair| !is_key(pair)) {
+        if !kept.is_empty() {
+            kept.extend_from_slice(b"; ");
+        }
+        kept.extend_from_slice(pair);
+    }
+    // Pieces of valid field values joined by `; ` are a valid field value.
+    Some(HeaderValue::from_bytes(&kept).unwrap_or_else(|_| HeaderValue::from_static("")))
+}
+
 /// Every `name=value` pair of every `Cookie` header, as written (trimmed).
 fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
     headers

@@ -1,9 +1,12 @@
 //! The data plane: accept connections, and for each request route → authenticate →
 //! authorize → forward → log. `docs/request-path.md` draws the phases.
 
+pub mod admission;
+pub mod authz;
 pub mod chunked;
 pub mod downstream;
 pub mod error;
+pub mod exact_check;
 pub mod facts;
 pub mod field_maps;
 pub mod field_names;

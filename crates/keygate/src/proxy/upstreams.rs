@@ -17,10 +17,10 @@ pub fn of<'s>(snapshot: &'s Snapshot, checks: &HealthChecks) -> &'s [ServiceUpst
         services
             .map(|service| {
                 let settings = &service.upstream;
-                let active = settings.targets.iter().map(|target| {
-                    let check = settings.health_check.as_ref()?;
-                    Some(checks.health(&service.name, target, check))
-                });
+                let active = settings
+                    .targets
+                    .iter()
+                    .map(|target| checks.health(&service.name, settings, target));
                 ServiceUpstream::new(settings, &snapshot.config.dns, active.collect())
             })
             .collect()

@@ -113,31 +113,23 @@ consumers:
 }
 
 /// The gRPC test upstream (tests/grpc/server.py, grpcio over h2c) on a free port;
-/// `None`, said why, when Python's grpcio is missing (a failure under CI).
+/// `None`, said why, when Python's grpcio is missing (a failure under CI). What it
+/// prints after its first line is kept ([`GrpcServer::said`]).
 pub struct GrpcServer {
     pub address: std::net::SocketAddr,
     child: std::process::Child,
+    printed: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl GrpcServer {
-    fn start() -> Option<GrpcServer> {
+    pub fn start() -> Option<GrpcServer> {
         GrpcServer::start_with(&[])
     }
 
     /// The server with `args` (`--tls CERT KEY`: over TLS).
     pub fn start_with(args: &[&str]) -> Option<GrpcServer> {
         use std::io::BufRead;
-        let available = std::process::Command::new("python3")
-            .args(["-c", "import grpc, grpc_tools"])
-            .output()
-            .is_ok_and(|output| output.status.success());
-        if !available {
-            let message = "grpc: SKIPPED — Python's grpcio and grpcio-tools are not installed";
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{message}, and CI=true requires them"
-            );
-            eprintln!("{message}");
+        if !grpcio_available() {
             return None;
         }
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/server.py");
@@ -149,19 +141,32 @@ impl GrpcServer {
             .spawn()
             .expect("python3 runs");
         let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout);
         let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .unwrap();
+        lines.read_line(&mut line).unwrap();
         let port: u16 = line
             .trim()
             .strip_prefix("listening on ")
             .and_then(|port| port.parse().ok())
             .unwrap_or_else(|| panic!("the gRPC server said {line:?}"));
+        // Read to the end (the server's exit), so that its prints never block or fail.
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = printed.clone();
+        std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         Some(GrpcServer {
             address: ([127, 0, 0, 1], port).into(),
             child,
+            printed,
         })
+    }
+
+    /// Whether the server printed `line` after its first line.
+    pub fn said(&self, line: &str) -> bool {
+        self.printed.lock().unwrap().iter().any(|said| said == line)
     }
 }
 
@@ -170,6 +175,49 @@ impl Drop for GrpcServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether Python's grpcio and grpcio-tools are there; said when not (a failure under
+/// CI).
+fn grpcio_available() -> bool {
+    let available = std::process::Command::new("python3")
+        .args(["-c", "import grpc, grpc_tools"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        let message = "grpc: SKIPPED — Python's grpcio and grpcio-tools are not installed";
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{message}, and CI=true requires them"
+        );
+        eprintln!("{message}");
+    }
+    available
+}
+
+/// Runs the grpcio client (tests/grpc/client.py) against `target` with `key` (`-`: no
+/// key) and `options`: what it printed, as JSON. `gateway` is shown when it fails.
+pub fn grpc_client(
+    target: &str,
+    key: &str,
+    options: &[&str],
+    gateway: &Gateway,
+) -> serde_json::Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/client.py");
+    let output = std::process::Command::new("timeout")
+        .args(["60", "python3", script, target, key])
+        .args(options)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+        panic!(
+            "client said {text:?} {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            gateway.process.stderr_text()
+        )
+    })
 }
 
 /// One gRPC message as it travels: uncompressed flag, length, then the protobuf
@@ -345,23 +393,8 @@ consumers:
             address = server.address
         ),
     );
-    let client = |key: &str| -> serde_json::Value {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/client.py");
-        let output = std::process::Command::new("python3")
-            .arg(script)
-            .arg(gateway.address.to_string())
-            .arg(key)
-            .output()
-            .expect("python3 runs");
-        let text = String::from_utf8_lossy(&output.stdout);
-        serde_json::from_str(text.trim()).unwrap_or_else(|_| {
-            panic!(
-                "client said {text:?} {}\n{}",
-                String::from_utf8_lossy(&output.stderr),
-                gateway.process.stderr_text()
-            )
-        })
-    };
+    let target = gateway.address.to_string();
+    let client = |key: &str| grpc_client(&target, key, &[], &gateway);
 
     let admitted = client("caller-key-1234");
     assert_eq!(admitted["unary"]["code"], "OK", "{admitted}");

@@ -2,9 +2,12 @@
 //! test CA made at test time (rcgen), the certificate picked by the server name (read
 //! back with `openssl s_client`), certificates replaced while a connection stays open,
 //! session resumption, `request.tls` and `request.clientCertificate` in expressions, the
-//! redirect of plain HTTP to HTTPS, the admin API and CLI over HTTPS, and the README's
-//! HTTPS example.
+//! redirect of plain HTTP to HTTPS, the admin API and CLI over HTTPS, the README's
+//! HTTPS example, and a grpcio client over TLS ([`grpc`]).
 
+mod authz;
+mod grpc;
+mod health_checks;
 mod http2;
 mod http2_attacks;
 mod readme;

@@ -4,12 +4,16 @@ Compiles echo.proto at start (grpcio-tools) into a temporary directory, listens 
 127.0.0.1 on a free port, prints `listening on PORT` and serves until killed. With
 `--tls CERT KEY` it serves over TLS (ALPN h2) with that certificate instead. Each call
 sends back the metadata `seen-apikey` (the `apikey` it received, or `none`) as initial
-metadata and a trailer `echo-trailer: done`.
+metadata and a trailer `echo-trailer: done`. When a client cancels a Chat call it prints
+`cancelled TEXT` (TEXT: the call's first message), once, whichever way grpcio tells it:
+the request iterator raising, the iterator ending with the call no longer active, or the
+call's end callback.
 """
 
 import os
 import sys
 import tempfile
+import time
 from concurrent import futures
 
 import grpc
@@ -43,6 +47,38 @@ class Echo(echo_pb2_grpc.EchoServicer):
         context.set_trailing_metadata((("echo-trailer", "done"),))
         for request in requests:
             yield echo_pb2.Message(text=request.text.upper())
+
+    def Chat(self, requests, context):
+        call = {"first": None, "ended": False}
+
+        def cancelled():
+            # Once, and only for a call that did not end on its own: the client (or the
+            # network) cancelled it. The request iterator raises when it sees that;
+            # otherwise the call's end callback says so.
+            if not call["ended"]:
+                call["ended"] = True
+                print(f"cancelled {call['first']}", flush=True)
+
+        context.add_callback(cancelled)
+        try:
+            for request in requests:
+                call["first"] = call["first"] or request.text
+                if request.text == "hang-up":
+                    call["ended"] = True
+                    context.cancel()
+                    return
+                yield echo_pb2.Message(text=f"{request.text}:pong")
+        except grpc.RpcError:
+            cancelled()
+            return
+        # grpcio may end the request iterator as for a half-close when the call was
+        # cancelled, before it notes the cancel: wait a moment for it.
+        for _ in range(30):
+            if not context.is_active():
+                cancelled()
+                return
+            time.sleep(0.01)
+        call["ended"] = True
 
 
 def main():

@@ -15,6 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 use super::connection::{ClientConnection, ClientIo};
 use super::request_head::BodyFraming;
 use crate::proxy::chunked::{ChunkedDecoder, ChunkedError, Decoded};
+use crate::proxy::upstream::{ForwardBody, Undetachable};
 
 /// The interim response a client waiting on `Expect: 100-continue` is sent.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -182,6 +183,15 @@ impl<S: ClientIo> ClientConnection<S> {
             self.body.continue_left = Some(left);
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+/// It borrows the client's connection: sent to its end before the response is read.
+impl<S: ClientIo> ForwardBody for RequestBody<'_, S> {
+    type Detached = Undetachable;
+
+    fn detach(self) -> Result<Undetachable, Self> {
+        Err(self)
     }
 }
 

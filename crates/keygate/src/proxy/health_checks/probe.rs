@@ -1,62 +1,118 @@
-//! One health check: a plain HTTP/1.1 `GET` on a new connection (`Connection: close`,
-//! never a pooled one, so a check sees what a new client would), judged by the status
-//! line alone. Connection, request and status line together get `timeout`.
+//! One health check: a `GET` on a new connection (never a pooled one, so a check sees
+//! what a new client would), judged by the status alone, spoken as the target's requests
+//! are: HTTP/1.1 (`Connection: close`, the status line read) or HTTP/2 (`h2` over TLS,
+//! `h2c` in clear: one stream, its response head read), over TLS for an `https://`
+//! target with the service's `upstream.tls` (its CA, client certificate, `server_name`
+//! and ALPN). Connection, TLS handshake, request and status together get `timeout`.
 
 use std::io;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http::header::USER_AGENT;
+use http::{HeaderValue, Request, Uri};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::config::StatusSet;
-use crate::proxy::upstream::CheckOutcome;
+use crate::config::{StatusSet, UpstreamProtocol};
+use crate::proxy::upstream::{CheckOutcome, TlsTarget, UpstreamStream};
 
 /// The most read while looking for the end of the status line.
 const MAX_STATUS_LINE: usize = 1024;
 
-/// The request a check sends to `path` with `host` as its `Host`.
+/// The `User-Agent` a check sends.
+const AGENT: &str = "keygate-health-check";
+
+/// What a checker sends, and in which HTTP version.
+#[derive(Debug)]
+pub enum Probe {
+    /// The HTTP/1.1 request, whole.
+    Http1(Vec<u8>),
+    /// The HTTP/2 request's target (`:scheme`, `:authority`, `:path`); `None` when the
+    /// path and host make no URI (every check then fails, said once at start).
+    Http2(Option<Uri>),
+}
+
+impl Probe {
+    /// The check of `path` with `host` as its `Host` (or `:authority`), in `protocol`;
+    /// `secure` for an `https://` target.
+    pub fn new(path: &str, host: &str, protocol: UpstreamProtocol, secure: bool) -> Probe {
+        if protocol == UpstreamProtocol::Http1 {
+            return Probe::Http1(request(path, host));
+        }
+        let uri = Uri::builder()
+            .scheme(if secure { "https" } else { "http" })
+            .authority(host)
+            .path_and_query(path)
+            .build();
+        match uri {
+            Ok(uri) => Probe::Http2(Some(uri)),
+            Err(error) => {
+                tracing::warn!(%error, host, path, "the HTTP/2 health check has no valid target: every check fails");
+                Probe::Http2(None)
+            }
+        }
+    }
+
+    /// Checks `address` (`host:port`), over TLS with `tls` when set, and judges the
+    /// answer's status by `statuses`.
+    pub async fn check(
+        &self,
+        address: &str,
+        tls: Option<&TlsTarget>,
+        timeout: Duration,
+        statuses: &StatusSet,
+    ) -> CheckOutcome {
+        match tokio::time::timeout(timeout, self.exchange(address, tls)).await {
+            Err(_) => CheckOutcome::Timeout,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, target = address, "health check failed");
+                CheckOutcome::Failed
+            }
+            Ok(Ok(status)) if statuses.contains(status) => CheckOutcome::Healthy(status),
+            Ok(Ok(status)) => CheckOutcome::Status(status),
+        }
+    }
+
+    /// Connects (and makes the TLS handshake), sends, and reads the status.
+    async fn exchange(&self, address: &str, tls: Option<&TlsTarget>) -> io::Result<u16> {
+        let socket = connect(address).await?;
+        let stream = match tls {
+            None => UpstreamStream::Plain(socket),
+            Some(tls) => tls.handshake(socket).await?,
+        };
+        match self {
+            Probe::Http1(request) => http1_status(stream, request).await,
+            Probe::Http2(Some(uri)) => http2_status(stream, uri).await,
+            Probe::Http2(None) => Err(io::Error::other("no valid target for the check")),
+        }
+    }
+}
+
+/// The HTTP/1.1 request a check sends to `path` with `host` as its `Host`.
 pub fn request(path: &str, host: &str) -> Vec<u8> {
     format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: keygate-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     )
     .into_bytes()
 }
 
-/// Sends `request` to `address` (`host:port`) and judges the answer's status by
-/// `statuses`.
-pub async fn check(
-    address: &str,
-    request: &[u8],
-    timeout: Duration,
-    statuses: &StatusSet,
-) -> CheckOutcome {
-    match tokio::time::timeout(timeout, exchange(address, request)).await {
-        Err(_) => CheckOutcome::Timeout,
-        Ok(Err(error)) => {
-            tracing::debug!(%error, target = address, "health check failed");
-            CheckOutcome::Failed
-        }
-        Ok(Ok(status)) if statuses.contains(status) => CheckOutcome::Healthy(status),
-        Ok(Ok(status)) => CheckOutcome::Status(status),
-    }
-}
-
-/// Connects, sends, and reads up to the end of the status line: its code.
-async fn exchange(address: &str, request: &[u8]) -> io::Result<u16> {
+/// A connection to `address`, each of its addresses tried in turn.
+async fn connect(address: &str) -> io::Result<TcpStream> {
     let mut last_error = None;
-    let mut stream = None;
     for resolved in tokio::net::lookup_host(address).await? {
         match TcpStream::connect(resolved).await {
-            Ok(connected) => {
-                stream = Some(connected);
-                break;
-            }
+            Ok(connected) => return Ok(connected),
             Err(error) => last_error = Some(error),
         }
     }
-    let mut stream = stream.ok_or_else(|| {
-        last_error.unwrap_or_else(|| io::Error::other("the target's host has no address"))
-    })?;
+    Err(last_error.unwrap_or_else(|| io::Error::other("the target's host has no address")))
+}
+
+/// Sends `request` and reads up to the end of the status line: its code.
+async fn http1_status<S>(mut stream: S, request: &[u8]) -> io::Result<u16>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     stream.write_all(request).await?;
     let mut read = Vec::with_capacity(256);
     let mut buffer = [0u8; 256];
@@ -72,6 +128,31 @@ async fn exchange(address: &str, request: &[u8]) -> io::Result<u16> {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
         }
         read.extend_from_slice(&buffer[..count]);
+    }
+}
+
+/// The HTTP/2 handshake, one `GET uri` stream, and its response's status; the
+/// connection is driven alongside and dropped with the answer.
+async fn http2_status(stream: UpstreamStream, uri: &Uri) -> io::Result<u16> {
+    let (sender, connection) = h2::client::handshake(stream)
+        .await
+        .map_err(io::Error::other)?;
+    let asked = async move {
+        let mut sender = sender.ready().await?;
+        let mut request = Request::new(());
+        *request.uri_mut() = uri.clone();
+        request
+            .headers_mut()
+            .insert(USER_AGENT, HeaderValue::from_static(AGENT));
+        let (response, _) = sender.send_request(request, true)?;
+        Ok::<u16, h2::Error>(response.await?.status().as_u16())
+    };
+    tokio::select! {
+        status = asked => status.map_err(io::Error::other),
+        ended = connection => Err(match ended {
+            Ok(()) => io::Error::from(io::ErrorKind::UnexpectedEof),
+            Err(error) => io::Error::other(error),
+        }),
     }
 }
 
@@ -97,80 +178,5 @@ fn status_code(line: &[u8]) -> io::Result<u16> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
-    use tokio::net::TcpListener;
-
-    use super::*;
-
-    #[test]
-    fn reads_the_code_of_a_status_line() {
-        assert_eq!(status_code(b"HTTP/1.1 200 OK").unwrap(), 200);
-        assert_eq!(status_code(b"HTTP/1.0 503").unwrap(), 503);
-        assert!(status_code(b"HTTP/1.1 20").is_err());
-        assert!(status_code(b"HTTP/1.1 2000 OK").is_err());
-        assert!(status_code(b"HTTP/1.1 099 x").is_err());
-        assert!(status_code(b"SSH-2.0-OpenSSH").is_err());
-    }
-
-    /// A server on 127.0.0.1 that answers every connection with `answer`, once it has read
-    /// a request head (or says nothing when `answer` is empty).
-    async fn server(answer: &'static [u8]) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buffer = [0u8; 512];
-                    while !head.ends_with(b"\r\n\r\n") {
-                        match stream.read(&mut buffer).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buffer[..n]),
-                        }
-                    }
-                    assert!(head.starts_with(b"GET /health HTTP/1.1\r\nHost: svc\r\n"));
-                    if answer.is_empty() {
-                        tokio::time::sleep(Duration::from_secs(5)).await;
-                    }
-                    let _ = stream.write_all(answer).await;
-                });
-            }
-        });
-        address
-    }
-
-    #[tokio::test]
-    async fn judges_a_target_by_its_status_within_the_timeout() {
-        let statuses = StatusSet::default_healthy();
-        let request = request("/health", "svc");
-        let timeout = Duration::from_millis(300);
-        let ok = server(b"HTTP/1.1 204 No Content\r\n\r\n").await;
-        assert_eq!(
-            check(&ok, &request, timeout, &statuses).await,
-            CheckOutcome::Healthy(204)
-        );
-        let failing = server(b"HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n").await;
-        assert_eq!(
-            check(&failing, &request, timeout, &statuses).await,
-            CheckOutcome::Status(500)
-        );
-        let silent = server(b"").await;
-        assert_eq!(
-            check(&silent, &request, timeout, &statuses).await,
-            CheckOutcome::Timeout
-        );
-        let garbled = server(b"hello\r\n").await;
-        assert_eq!(
-            check(&garbled, &request, timeout, &statuses).await,
-            CheckOutcome::Failed
-        );
-        // A port nothing listens on: bound, then closed.
-        let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let closed_address = closed.local_addr().unwrap().to_string();
-        drop(closed);
-        assert_eq!(
-            check(&closed_address, &request, timeout, &statuses).await,
-            CheckOutcome::Failed
-        );
-    }
-}
+#[path = "probe_tests.rs"]
+mod tests;

@@ -128,10 +128,8 @@ impl HealthChecks {
             .iter()
             .enumerate()
             .map(|(place, target)| {
-                let active = upstream
-                    .health_check
-                    .as_ref()
-                    .and_then(|check| self.find(&service.name, target, check))
+                let active = self
+                    .find(&service.name, upstream, target)
                     .map(|health| health.tally());
                 let active_down = active.as_ref().is_some_and(|tally| !tally.up);
                 let passive_down = passive.get(place).copied().unwrap_or(false);
@@ -171,11 +169,12 @@ impl HealthChecks {
             .services
             .iter()
             .filter(|service| {
-                let Some(check) = &service.upstream.health_check else {
+                let upstream = &service.upstream;
+                if upstream.health_check.is_none() {
                     return false;
-                };
-                !service.upstream.targets.iter().any(|target| {
-                    self.find(&service.name, target, check)
+                }
+                !upstream.targets.iter().any(|target| {
+                    self.find(&service.name, upstream, target)
                         .is_none_or(|health| health.is_up())
                 })
             })

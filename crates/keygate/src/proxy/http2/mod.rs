@@ -1,9 +1,11 @@
 //! HTTP/2 on the proxy's TLS listeners (ALPN `h2`) — and on plain ones with
 //! `proxy.http2.h2c` — with the h2 crate: each stream's
 //! request is brought to the HTTP/1.1 parser's reading ([`request`]) and goes through
-//! the same phases ([`Gateway::check`], [`Gateway::forward`]) to an HTTP/1.1 upstream;
-//! its response goes back in the pieces the client's flow-control windows allow
-//! ([`response`]).
+//! the same phases ([`Gateway::check`], [`Gateway::forward`]) to its upstream, HTTP/1.1
+//! or HTTP/2; its response goes back in the pieces the client's flow-control windows
+//! allow ([`response`]). To an HTTP/2 upstream the request body goes on being sent
+//! while the response comes back (a bidirectional gRPC call takes turns), see
+//! `upstream::h2_exchange`.
 //!
 //! The streams of a connection run in the connection's task, as HTTP/1.1 requests do:
 //! no task is spawned, nothing changes thread. The limits and defences (see
@@ -39,7 +41,7 @@ use super::downstream::connection::ClientIo;
 use super::downstream::Limits;
 use super::error::ProxyError;
 use super::forward::ClientAddress;
-use super::handler::{Checked, Gateway};
+use super::handler::{Checked, Checking, Gateway};
 use super::respond::error_response;
 use crate::config::Http2Settings;
 use body::{RequestBody, SendStop};
@@ -167,7 +169,13 @@ async fn serve_stream(
             .await;
         }
     };
-    let (response, request_id) = match gateway.check(&mut parts, client) {
+    let checked = match gateway.check(&mut parts, client) {
+        Checking::Decided(checked) => checked,
+        // Exact rate limits across nodes: the one wait before forwarding.
+        // Boxed for the reason `forwarded` is below.
+        Checking::Limiting(admission) => Box::pin(gateway.settle(admission, &parts)).await,
+    };
+    let (response, request_id) = match checked {
         Checked::Answered(response, request_id) => (response, request_id),
         Checked::Admitted(admission) => {
             let request_id = admission.request_id_field();
@@ -179,7 +187,11 @@ async fn serve_stream(
                 // Fails only when the stream is gone, which forwarding then finds.
                 let _ = respond.send_informational(interim);
             }
-            let forwarded = gateway.forward(admission, &mut parts, RequestBody::new(body), client);
+            // Boxed: the forwarding future is several kilobytes, and a stream's future is
+            // moved whole into the connection's set of streams when it is pushed — a
+            // refused request, which never forwards, would pay for moving it too.
+            let forwarded =
+                Box::pin(gateway.forward(admission, &mut parts, RequestBody::new(body), client));
             let reset = std::future::poll_fn(|cx| respond.poll_reset(cx));
             tokio::select! {
                 response = forwarded => (response, request_id),

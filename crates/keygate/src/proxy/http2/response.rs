@@ -3,6 +3,8 @@
 //! request id, `Date`, a known `Content-Length` — without the connection-specific ones
 //! HTTP/2 forbids, then the body in the pieces the client's windows allow.
 
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,11 +13,12 @@ use h2::Reason;
 use http::header::{HeaderName, CONNECTION, CONTENT_LENGTH, DATE, TE, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::Body as _;
-use http_body_util::{BodyExt as _, Either};
+use http_body_util::Either;
 
 use super::body::{send_data, SendStop};
 use crate::proxy::downstream::date::append_date;
 use crate::proxy::request_id::RequestIdField;
+use crate::proxy::upstream::UpstreamBodyError;
 use crate::proxy::ProxyBody;
 
 /// Sends `response` on the stream `respond` answers, with the `request_id` field when
@@ -52,14 +55,23 @@ pub async fn send(
         return Ok(());
     }
     loop {
-        match body.frame().await {
+        // A client that resets its stream while the upstream is silent is seen at once:
+        // the upstream's stream is dropped with the body, which resets it (`CANCEL`).
+        let next = std::future::poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(Some(frame)),
+            Poll::Pending => sending.poll_reset(cx).map(|_| None),
+        });
+        let Some(frame) = next.await else {
+            return Err(SendStop::Gone);
+        };
+        match frame {
             None => {
                 return sending
                     .send_data(Bytes::new(), true)
                     .map_err(|_| SendStop::Gone)
             }
             Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => send_data(&mut sending, data, send_timeout).await?,
+                Ok(data) => send_data(&mut sending, data, send_timeout, &mut body).await?,
                 // An HTTP/2 upstream's trailers (gRPC's `grpc-status`) end the stream;
                 // an HTTP/1.1 upstream's are not kept as its body is read.
                 Err(frame) => {
@@ -69,10 +81,14 @@ pub async fn send(
                 }
             },
             Some(Err(error)) => {
-                // The upstream broke off: the client sees the stream reset, not a
-                // response that merely looks shorter.
-                tracing::debug!(%error, "response body broke off");
-                sending.send_reset(Reason::INTERNAL_ERROR);
+                // The upstream broke off (or reset its stream, whose reason is passed
+                // on), or the rest of the request failed: the client sees the stream
+                // reset, not a response that merely looks shorter.
+                let reason = error
+                    .downcast_ref::<UpstreamBodyError>()
+                    .map_or(Reason::INTERNAL_ERROR, UpstreamBodyError::reset_reason);
+                tracing::debug!(%error, ?reason, "response body broke off");
+                sending.send_reset(reason);
                 return Err(SendStop::Gone);
             }
         }

@@ -16,8 +16,10 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use super::balance::Outstanding;
+use super::h2_exchange::RequestRest;
 use super::pool::{Connection, ConnectionPool};
 use crate::proxy::chunked::{ChunkedDecoder, ChunkedError, Decoded};
+use crate::proxy::error::ProxyError;
 
 /// Why a streamed body ended early.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,25 @@ pub enum UpstreamBodyError {
     /// The HTTP/2 stream was reset or its connection failed.
     #[error("the upstream HTTP/2 stream failed: {0}")]
     H2(#[from] h2::Error),
+    /// The rest of the request, sent alongside the response, failed on the client's
+    /// side (its body broke off, or it sent nothing for `send_timeout`).
+    #[error("the request body stopped while the response was under way: {0}")]
+    Request(ProxyError),
+}
+
+impl UpstreamBodyError {
+    /// The HTTP/2 reason to reset the client's stream with: an upstream stream's reset
+    /// passes on with its reason; a client whose request stopped is told `CANCEL`;
+    /// anything else is `INTERNAL_ERROR`.
+    pub fn reset_reason(&self) -> h2::Reason {
+        match self {
+            UpstreamBodyError::H2(error) if error.is_reset() => {
+                error.reason().unwrap_or(h2::Reason::INTERNAL_ERROR)
+            }
+            UpstreamBodyError::Request(_) => h2::Reason::CANCEL,
+            _ => h2::Reason::INTERNAL_ERROR,
+        }
+    }
 }
 
 /// How the rest of a streamed body is delimited.
@@ -65,16 +86,30 @@ enum Inner {
     H2(Box<H2Body>),
 }
 
-/// A body arriving on an HTTP/2 stream ([`super::h2_client`]).
-#[derive(Debug)]
+/// A body arriving on an HTTP/2 stream ([`super::h2_exchange`]), and what is left of
+/// its request, sent on as the body is read.
 struct H2Body {
     received: h2::RecvStream,
     /// The stream has ended (trailers read, or none came).
     done: bool,
     read_timeout: Duration,
-    /// Fires when the upstream has sent nothing for `read_timeout`.
+    /// Fires when the upstream has sent nothing for `read_timeout`; not watched while
+    /// the request is still being sent (each of its pieces is timed by `send_timeout`).
     silence: Pin<Box<tokio::time::Sleep>>,
     outstanding: Option<Outstanding>,
+    /// The request body still being sent, when the response began before it ended.
+    request: Option<RequestRest>,
+    /// How the request's rest failed, told with the next frame asked for.
+    request_failed: Option<ProxyError>,
+}
+
+impl std::fmt::Debug for H2Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H2Body")
+            .field("done", &self.done)
+            .field("sending", &self.request.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -99,8 +134,13 @@ impl UpstreamBody {
     }
 
     /// A body arriving on an HTTP/2 stream, data then trailers; each wait for the next
-    /// frame at most `read_timeout`.
-    pub fn h2(received: h2::RecvStream, read_timeout: Duration) -> UpstreamBody {
+    /// frame at most `read_timeout` once `request`, the rest of the request still to be
+    /// sent, is sent.
+    pub fn h2(
+        received: h2::RecvStream,
+        read_timeout: Duration,
+        request: Option<RequestRest>,
+    ) -> UpstreamBody {
         let done = received.is_end_stream();
         UpstreamBody {
             inner: Inner::H2(Box::new(H2Body {
@@ -109,7 +149,19 @@ impl UpstreamBody {
                 read_timeout,
                 silence: Box::pin(tokio::time::sleep(read_timeout)),
                 outstanding: None,
+                request,
+                request_failed: None,
             })),
+        }
+    }
+
+    /// Sends on what is left of the request, if anything, without reading the response:
+    /// for a client that waits for window to take the next piece of the response while
+    /// it may still be sending. `Ready` once nothing is left to send.
+    pub fn poll_request(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.inner {
+            Inner::H2(body) => body.poll_request(cx),
+            Inner::Whole(_) | Inner::Streamed(_) => Poll::Ready(()),
         }
     }
 
@@ -254,6 +306,32 @@ impl Streamed {
 }
 
 impl H2Body {
+    /// Sends on the request's rest; once it is sent the upstream's silence is timed.
+    fn poll_request(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(rest) = self.request.as_mut() else {
+            return Poll::Ready(());
+        };
+        let Poll::Ready(sent) = rest.as_mut().poll(cx) else {
+            return Poll::Pending;
+        };
+        self.request = None;
+        let deadline = tokio::time::Instant::now() + self.read_timeout;
+        self.silence.as_mut().reset(deadline);
+        if let Err(error) = sent {
+            // The access record went out with the response head: the cause is told here.
+            if error == ProxyError::RequestBodyTimeout {
+                tracing::warn!(
+                    denial = "request_body_timeout",
+                    "the client sent nothing for send_timeout in the middle of a streamed request; both streams are reset"
+                );
+            } else {
+                tracing::debug!(%error, "the rest of the request failed on the client's side; both streams are reset");
+            }
+            self.request_failed = Some(error);
+        }
+        Poll::Ready(())
+    }
+
     fn poll_frame(
         &mut self,
         cx: &mut Context<'_>,
@@ -262,7 +340,13 @@ impl H2Body {
             self.outstanding = None;
             return Poll::Ready(None);
         }
-        match super::h2_client::poll_response_frame(&mut self.received, &mut self.done, cx) {
+        let _ = self.poll_request(cx);
+        if let Some(error) = self.request_failed.take() {
+            self.done = true;
+            self.outstanding = None;
+            return Poll::Ready(Some(Err(UpstreamBodyError::Request(error))));
+        }
+        match super::h2_exchange::poll_response_frame(&mut self.received, &mut self.done, cx) {
             Poll::Ready(frame) => {
                 let deadline = tokio::time::Instant::now() + self.read_timeout;
                 self.silence.as_mut().reset(deadline);
@@ -273,7 +357,7 @@ impl H2Body {
                 Poll::Ready(frame.map(|frame| frame.map_err(UpstreamBodyError::from)))
             }
             Poll::Pending => {
-                if self.silence.as_mut().poll(cx).is_pending() {
+                if self.request.is_some() || self.silence.as_mut().poll(cx).is_pending() {
                     return Poll::Pending;
                 }
                 self.done = true;

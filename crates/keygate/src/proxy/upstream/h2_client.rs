@@ -1,37 +1,26 @@
 //! HTTP/2 to an upstream target (`upstream.protocol: h2` over TLS, ALPN `h2`; `h2c`
 //! in clear text with prior knowledge), with the h2 crate's client: one connection per
 //! target and worker-shared, every request a stream on it, made when the first request
-//! needs it and made anew when the upstream closes it (GOAWAY) or it breaks. The request
-//! body is sent as it comes, within the stream's flow-control window, its trailers
-//! included; the response body streams back frame by frame with its trailers (gRPC's
+//! needs it and made anew when the upstream closes it (GOAWAY) or it breaks; and the
+//! request head as HTTP/2 carries it. Each request's exchange on its stream is
+//! [`super::h2_exchange`]: the body sent as it comes, its trailers included, alongside
+//! the response, which streams back frame by frame with its trailers (gRPC's
 //! `grpc-status` travels in them).
-//!
-//! The request body is sent to its end before the response head is awaited: unary,
-//! client-streaming and server-streaming calls pass through as they are; a
-//! bidirectional stream passes as long as the upstream answers after the client half
-//! closes, or within the flow-control windows. Interleaving both directions needs a
-//! request body that outlives the exchange (HTTP/2 downstream), see docs/grpc.md.
 
 use std::future::poll_fn;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use h2::client::SendRequest;
 use http::header::{CONNECTION, HOST, TE, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
-use http_body::Frame;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Uri};
 use tokio::sync::Mutex;
 
 use super::request_head::{FieldRewrite, RequestPath};
 use super::stream::UpstreamStream;
-use super::{Failure, UpstreamBody};
+use super::Failure;
 use crate::proxy::error::ProxyError;
 use crate::proxy::grpc_status::is_grpc_request;
-
-/// The largest request body piece handed to h2 at once.
-const MAX_PIECE: usize = 16 * 1024;
 
 /// A target's HTTP/2 connection, when one is open.
 #[derive(Debug, Default)]
@@ -166,162 +155,6 @@ pub fn request_head<R: FieldRewrite + ?Sized>(
     *request.version_mut() = http::Version::HTTP_2;
     *request.headers_mut() = headers;
     Ok(request)
-}
-
-/// One request on a stream of `sender`: the head, the body as it comes (each wait for
-/// the client or for window at most `send_timeout`), then the response head (at most
-/// `read_timeout`).
-pub async fn exchange<B>(
-    mut sender: SendRequest<Bytes>,
-    request: Request<()>,
-    body: Option<B>,
-    send_timeout: Duration,
-    read_timeout: Duration,
-) -> Result<Response<UpstreamBody>, Failure>
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
-{
-    let (response, mut stream) = sender.send_request(request, body.is_none()).map_err(lost)?;
-    if let Some(body) = body {
-        match send_body(&mut stream, body, send_timeout).await {
-            Ok(()) => {}
-            Err(Sending::Client(failure)) => return Err(failure),
-            // The upstream may have answered whole and reset the rest of the request
-            // (RFC 9113 §8.1: an answer before the request is complete, then
-            // RST_STREAM NO_ERROR): its answer stands.
-            Err(Sending::Upstream(failure)) => {
-                return match tokio::time::timeout(read_timeout, response).await {
-                    Ok(Ok(response)) => Ok(answered(response, read_timeout)),
-                    _ => Err(failure),
-                };
-            }
-        }
-    }
-    let response = tokio::time::timeout(read_timeout, response)
-        .await
-        .map_err(|_| Failure::timeout())?
-        .map_err(|error| Failure::connection_lost("reading from", error, false))?;
-    Ok(answered(response, read_timeout))
-}
-
-/// The response as the proxy hands it on.
-fn answered(response: Response<h2::RecvStream>, read_timeout: Duration) -> Response<UpstreamBody> {
-    let (parts, received) = response.into_parts();
-    Response::from_parts(parts, UpstreamBody::h2(received, read_timeout))
-}
-
-/// Why sending a request body stopped.
-enum Sending {
-    /// The client's side: its body failed or stopped coming.
-    Client(Failure),
-    /// The stream or connection to the upstream failed.
-    Upstream(Failure),
-}
-
-/// A stream error as a failed try: one refused before the upstream took it (GOAWAY,
-/// `REFUSED_STREAM`) may be sent again.
-fn lost(error: h2::Error) -> Failure {
-    let refused = error.reason() == Some(h2::Reason::REFUSED_STREAM) || error.is_go_away();
-    Failure::connection_lost("sending to", error, refused)
-}
-
-/// Sends `body` on `stream` as it comes, its trailers included: each wait for the
-/// client's next frame, or for window, at most `send_timeout`.
-async fn send_body<B>(
-    stream: &mut h2::SendStream<Bytes>,
-    mut body: B,
-    send_timeout: Duration,
-) -> Result<(), Sending>
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
-{
-    let upstream = |error| Sending::Upstream(lost(error));
-    loop {
-        let frame = tokio::time::timeout(
-            send_timeout,
-            poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)),
-        )
-        .await
-        .map_err(|_| Sending::Client(Failure::client(ProxyError::RequestBodyTimeout)))?;
-        let Some(frame) = frame else {
-            return stream.send_data(Bytes::new(), true).map_err(upstream);
-        };
-        let frame = frame.map_err(|error| Sending::Client(Failure::bad_request_body(error)))?;
-        match frame.into_data() {
-            Ok(mut data) => {
-                while !data.is_empty() {
-                    stream.reserve_capacity(data.len().min(MAX_PIECE));
-                    let capacity =
-                        tokio::time::timeout(send_timeout, poll_fn(|cx| poll_window(stream, cx)))
-                            .await
-                            .map_err(|_| Sending::Upstream(Failure::timeout()))?
-                            .map_err(upstream)?;
-                    let piece = data.split_to(capacity.min(data.len()));
-                    stream.send_data(piece, false).map_err(upstream)?;
-                }
-            }
-            Err(frame) => {
-                if let Ok(trailers) = frame.into_trailers() {
-                    return stream.send_trailers(trailers).map_err(upstream);
-                }
-            }
-        }
-    }
-}
-
-/// Waits until the stream may send at least one byte: how many.
-fn poll_window(
-    stream: &mut h2::SendStream<Bytes>,
-    cx: &mut Context<'_>,
-) -> Poll<Result<usize, h2::Error>> {
-    loop {
-        let capacity = stream.capacity();
-        if capacity > 0 {
-            return Poll::Ready(Ok(capacity));
-        }
-        match stream.poll_capacity(cx) {
-            Poll::Ready(Some(Ok(_))) => {}
-            Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(error)),
-            Poll::Ready(None) => {
-                return Poll::Ready(Err(h2::Error::from(h2::Reason::STREAM_CLOSED)))
-            }
-            Poll::Pending => return Poll::Pending,
-        }
-    }
-}
-
-/// The next frame of an HTTP/2 response body: data (its window given back at once, so
-/// the upstream may go on as the client reads), then the trailers.
-pub fn poll_response_frame(
-    received: &mut h2::RecvStream,
-    trailers_done: &mut bool,
-    cx: &mut Context<'_>,
-) -> Poll<Option<Result<Frame<Bytes>, h2::Error>>> {
-    if !*trailers_done {
-        match received.poll_data(cx) {
-            Poll::Ready(Some(Ok(data))) => {
-                let _ = received.flow_control().release_capacity(data.len());
-                return Poll::Ready(Some(Ok(Frame::data(data))));
-            }
-            Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error))),
-            Poll::Ready(None) => {}
-            Poll::Pending => return Poll::Pending,
-        }
-        return match received.poll_trailers(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => {
-                *trailers_done = true;
-                Poll::Ready(
-                    result
-                        .transpose()
-                        .map(|trailers| trailers.map(Frame::trailers)),
-                )
-            }
-        };
-    }
-    Poll::Ready(None)
 }
 
 #[cfg(test)]

@@ -25,7 +25,9 @@
 mod active_health;
 mod balance;
 mod body;
+mod forward_body;
 mod h2_client;
+mod h2_exchange;
 mod health;
 mod named;
 mod pool;
@@ -51,6 +53,7 @@ use tokio::net::TcpStream;
 pub use active_health::{ActiveHealth, CheckOutcome, Tally, Thresholds};
 pub use balance::{Affinity, HashInputs};
 pub use body::{UpstreamBody, UpstreamBodyError};
+pub use forward_body::{ForwardBody, Undetachable};
 pub use named::{CurrentUpstream, ServiceUpstream};
 
 use super::error::ProxyError;
@@ -63,7 +66,7 @@ use pool::{Connection, ConnectionPool};
 use request_head::{body_framing, write_body_end, write_body_piece, write_head};
 pub use request_head::{AsSent, FieldRewrite, RequestPath};
 use response_head::{Framing, ResponseHead};
-use stream::{TlsTarget, UpstreamStream};
+pub use stream::{TlsTarget, UpstreamStream};
 
 /// A response head larger than this is refused (`502`).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -492,8 +495,7 @@ impl Upstream {
         tries: &mut Tries,
     ) -> Result<Response<UpstreamBody>, ProxyError>
     where
-        B: http_body::Body<Data = Bytes> + Unpin,
-        B::Error: std::fmt::Display,
+        B: ForwardBody,
     {
         let has_body = !body.is_end_stream();
         let resendable = !has_body && is_idempotent(&head.method);
@@ -566,8 +568,7 @@ impl Upstream {
         resendable: bool,
     ) -> Result<Response<UpstreamBody>, Failure>
     where
-        B: http_body::Body<Data = Bytes> + Unpin,
-        B::Error: std::fmt::Display,
+        B: ForwardBody,
         R: FieldRewrite + Sync + ?Sized,
     {
         if let Some(h2) = &target.h2 {
@@ -597,8 +598,8 @@ impl Upstream {
     }
 
     /// One try on `target` over its HTTP/2 connection (made first if none is open): a
-    /// stream of its own, the body sent as it comes, the response streamed back with
-    /// its trailers.
+    /// stream of its own, the body sent as it comes alongside the response, which
+    /// streams back with its trailers ([`h2_exchange`]).
     async fn try_h2<B, R>(
         &self,
         target: &UpstreamTarget,
@@ -607,8 +608,7 @@ impl Upstream {
         body: &mut Option<B>,
     ) -> Result<Response<UpstreamBody>, Failure>
     where
-        B: http_body::Body<Data = Bytes> + Unpin,
-        B::Error: std::fmt::Display,
+        B: ForwardBody,
         R: FieldRewrite + Sync + ?Sized,
     {
         let sender = h2
@@ -621,7 +621,7 @@ impl Upstream {
             target.tls.is_some(),
         )?;
         let pending = body.take().filter(|body| !body.is_end_stream());
-        h2_client::exchange(
+        h2_exchange::exchange(
             sender,
             request,
             pending,
@@ -692,7 +692,7 @@ enum Refused {
 /// How an `https://` target is spoken to: the service's TLS client configuration, and
 /// `server_name` or else the target's host as the name its certificate must hold. `None`
 /// for an `http://` target.
-fn tls_target(settings: &UpstreamSettings, target: &Target) -> Option<TlsTarget> {
+pub fn tls_target(settings: &UpstreamSettings, target: &Target) -> Option<TlsTarget> {
     if target.scheme != http::uri::Scheme::HTTPS {
         return None;
     }
@@ -996,3 +996,7 @@ mod tests;
 
 #[cfg(test)]
 mod failover_tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod h2_exchange_tests;

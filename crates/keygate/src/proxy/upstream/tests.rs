@@ -383,6 +383,14 @@ async fn request_bodies_keep_their_length_or_are_chunked() {
 /// A body of unknown length, handed over piece by piece.
 struct Pieces(std::collections::VecDeque<Bytes>);
 
+impl ForwardBody for Pieces {
+    type Detached = Pieces;
+
+    fn detach(self) -> Result<Pieces, Pieces> {
+        Ok(self)
+    }
+}
+
 impl http_body::Body for Pieces {
     type Data = Bytes;
     type Error = std::convert::Infallible;
@@ -474,8 +482,7 @@ async fn send_with<B>(
     body: B,
 ) -> Result<Response<UpstreamBody>, ProxyError>
 where
-    B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
+    B: ForwardBody,
 {
     let target = upstream.pick(None).unwrap();
     upstream
@@ -564,6 +571,14 @@ struct Stalling {
     sent: bool,
     /// `None`: never another piece; `Some`: this error.
     after: Option<&'static str>,
+}
+
+impl ForwardBody for Stalling {
+    type Detached = Undetachable;
+
+    fn detach(self) -> Result<Undetachable, Stalling> {
+        Err(self)
+    }
 }
 
 impl http_body::Body for Stalling {
