@@ -4,6 +4,7 @@
     gen_config.py KEYS_FILE OUT_FILE PORT [--plain] [--no-allow] [--upstream URL]...
                   [--store URL] [--admin-listen HOST:PORT] [--no-consumers]
                   [--tls-listen PORT --cert FILE --key FILE] [--limits] [--redis URL]
+                  [--authz-only --authz-grpc PORT] [--h2c]
 
 KEYS_FILE has one "<key> <consumer> <client_type>" per line (the peers' key sets).
 The configuration does what the peer gateways do: one service with no host and no
@@ -21,6 +22,9 @@ with the certificate and key files given (bench/tls.sh).
 With --limits the route has one rate limit and one quota, both counted by key, so high
 that no call is refused (bench/limits.sh measures what counting costs); with --redis URL
 the rate limit is shared through that Redis (`cluster.rate_limits`).
+With --authz-only keygate has no proxy listener: PORT is its authorization-service
+listener (`authz.listen`), and --authz-grpc PORT its gRPC one (bench/authz.sh).
+With --h2c the plain listener also serves HTTP/2 with prior knowledge (`proxy.http2.h2c`).
 With --no-consumers the file has no `consumers:` and KEYS_FILE is not read: the
 consumers and keys are meant to be in the store (written by bench/import_keys.py).
 """
@@ -49,6 +53,10 @@ def main() -> int:
     ap.add_argument("--limits", action="store_true",
                     help="a rate limit and a quota by key on the route, never reached")
     ap.add_argument("--redis", help="`cluster.rate_limits.redis:` URL")
+    ap.add_argument("--h2c", action="store_true", help="HTTP/2 with prior knowledge on the listener")
+    ap.add_argument("--authz-only", action="store_true",
+                    help="no proxy listener; PORT is `authz.listen`")
+    ap.add_argument("--authz-grpc", type=int, help="`authz.grpc_listen` port (with --authz-only)")
     a = ap.parse_args()
     if a.tls_listen and not (a.cert and a.key):
         print("--tls-listen needs --cert and --key", file=sys.stderr)
@@ -117,7 +125,19 @@ def main() -> int:
                 f'    certificates: [{{cert_file: "{a.cert}", key_file: "{a.key}"}}]',
             ]
             if a.tls_listen
+            else ["  listen: []"]
+            if a.authz_only
             else [f"  listen: 127.0.0.1:{a.port}"]
+        ),
+        *(["  http2:", "    h2c: true"] if a.h2c else []),
+        *(
+            [
+                "authz:",
+                f"  listen: 127.0.0.1:{a.port}",
+                *([f"  grpc_listen: 127.0.0.1:{a.authz_grpc}"] if a.authz_grpc else []),
+            ]
+            if a.authz_only
+            else []
         ),
         "services:",
         "  - name: bench",

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Writes a key set's consumers and keys straight into a keygate SQLite store.
 
-    import_keys.py KEYS_FILE DB CONSUMERS LABELS
+    import_keys.py KEYS_FILE DB CONSUMERS LABELS [LIMITS]
 
 KEYS_FILE has one "<key> <consumer> <client_type>" per line (the peers' key sets).
 DB is a keygate SQLite file whose schema already exists: start keygate once with
 `store: "sqlite://DB"` and stop it before importing. CONSUMERS 0 keeps one consumer
 per consumer name of the file, with its client type; N spreads the keys over N
 consumers `consumer-0000`... of client type A. LABELS 1 gives every key the label
-`env: prod`, 0 none.
+`env: prod`, 0 none. LIMITS 1 gives every key a rate limit of its own (the document the
+admin API writes for `--limit 100/minute`), 0 (default) none.
 
 Why: a node with a million keys should hold them in its store and have a small
 configuration file (1M consumers in a YAML file make a 135 MB file that takes keygate
@@ -25,10 +26,11 @@ import hashlib
 import sqlite3
 import sys
 
-if len(sys.argv) != 5:
+if len(sys.argv) not in (5, 6):
     sys.exit("usage: " + __doc__.split("\n\n")[1].strip())
 keys_file, db, consumers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 LABELS = '{"env":"prod"}' if sys.argv[4] == "1" else "{}"
+LIMITS = '{"limits":[{"count":100,"per":"minute","by":"key"}]}' if sys.argv[5:] == ["1"] else None
 conn = sqlite3.connect(db)
 conn.execute("PRAGMA journal_mode = WAL")
 seen = set()
@@ -52,7 +54,8 @@ def key_rows():
             if consumers:
                 name = f"consumer-{n % consumers:04d}"
             digest = hashlib.sha256(key.encode()).digest()
-            yield (f"key-{n:07d}", name, digest, key[:6], 1, None, LABELS, "api", 0, None, None, None, None, 0)
+            yield (f"key-{n:07d}", name, digest, key[:6], 1, None, LABELS, "api", 0, None, None, None, None, 0,
+                   LIMITS)
 
 
 with conn:
@@ -61,8 +64,8 @@ with conn:
         " origin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", consumer_rows())
     conn.executemany(
         "INSERT INTO keys (id, consumer, hash, prefix, active, description, labels, origin,"
-        " created_at, expires_at, revoked_at, last_used_at, subscription_id, shared)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", key_rows())
+        " created_at, expires_at, revoked_at, last_used_at, subscription_id, shared, limits)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", key_rows())
     conn.execute("UPDATE meta SET revision = revision + 1")
 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 conn.close()

@@ -27,6 +27,9 @@
 #   TOP [0]                            also list each gateway's TOP functions by own count
 #   KG_CONFIG_ARGS [unset]             more bench/gen_config.py options for keygate's
 #                                      configuration, such as "--limits" (bench/limits.sh)
+#   PROTOCOL [http1]                   h2c: HTTP/2 with prior knowledge on both gateways,
+#                                      h2load sending N requests over 10 connections with
+#                                      10 streams each (Debian's nghttp2-client)
 #   KG_BENCH_DIR [${TMPDIR:-/tmp}/keygate-bench]  work folder (keys, configurations)
 set -u -o pipefail
 
@@ -55,9 +58,12 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-answers() { # port -> 0 when something answers HTTP there
-  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$1/")" != 000 ]
+answers() { # port [curl option] -> 0 when something answers HTTP there
+  [ "$(curl -s ${2:-} -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$1/")" != 000 ]
 }
+# The gateways are asked in the protocol they are counted in.
+GATEWAY_CURL=""
+[ "${PROTOCOL:-http1}" = h2c ] && GATEWAY_CURL=--http2-prior-knowledge
 
 # ---------------------------------------------------------------- tools, keys, upstream
 command -v valgrind >/dev/null || {
@@ -80,11 +86,33 @@ fi
 mkdir -p "$WORK" "$ROOT/bench/out"
 python3 "$ROOT/bench/gen_config.py" "$KEYS/keys-10k.txt" "$WORK/keygate.yaml" "$KG_COUNT_PORT" \
   --store sqlite::memory: --admin-listen "127.0.0.1:$((KG_COUNT_PORT + 1000))" \
-  --upstream "http://127.0.0.1:$UPSTREAM_PORT" ${KG_CONFIG_ARGS:-} >/dev/null \
+  --upstream "http://127.0.0.1:$UPSTREAM_PORT" ${KG_CONFIG_ARGS:-} \
+  $([ "${PROTOCOL:-http1}" = h2c ] && echo --h2c) >/dev/null \
   || die "gen_config.py failed"
 mkdir -p "$WORK/nginx/logs"
-sed "s/listen 127.0.0.1:[0-9]*/listen 127.0.0.1:$NGINX_COUNT_PORT/" \
+listen_options=""
+[ "${PROTOCOL:-http1}" = h2c ] && listen_options=" http2"
+sed "s/listen 127.0.0.1:[0-9]*/listen 127.0.0.1:$NGINX_COUNT_PORT$listen_options/" \
   "$KG_BENCH_DIR/run/nginx/nginx.conf" >"$WORK/nginx/nginx.conf"
+case ${PROTOCOL:-http1} in
+  http1) ;;
+  h2c) command -v h2load >/dev/null 2>&1 || die "PROTOCOL=h2c needs h2load (apt: nghttp2-client)" ;;
+  *) die "PROTOCOL is http1 or h2c" ;;
+esac
+
+# send PORT KEY COUNT: COUNT requests with KEY; prints their statuses as JSON.
+send() {
+  if [ "${PROTOCOL:-http1}" = http1 ]; then
+    python3 "$CLIENT" "$@"
+    return
+  fi
+  h2load -n "$3" -c 10 -m 10 -t 1 -H "apikey: $2" "http://127.0.0.1:$1/" 2>&1 | python3 -c '
+import json, re, sys
+codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", sys.stdin.read())
+if not codes:
+    sys.exit("h2load: no status codes")
+print(json.dumps({k: int(v) for k, v in zip(["2xx", "3xx", "4xx", "5xx"], codes.groups()) if int(v)}))'
+}
 
 # ---------------------------------------------------------------- counting
 # Starts "$@" under callgrind, counts N requests with KEY on PORT; prints the dump's path.
@@ -94,11 +122,11 @@ count() { # name port key command...
   valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.out" --compress-strings=no \
     --compress-pos=no "$@" >"$WORK/$name.log" 2>&1 &
   GATEWAY_PID=$!
-  for _ in $(seq 600); do answers "$port" && break; sleep 0.2; done
-  answers "$port" || die "$name did not start under callgrind (see $WORK/$name.log)"
-  python3 "$CLIENT" "$port" "$key" "$WARMUP" >/dev/null || die "$name: warm-up failed"
+  for _ in $(seq 600); do answers "$port" "$GATEWAY_CURL" && break; sleep 0.2; done
+  answers "$port" "$GATEWAY_CURL" || die "$name did not start under callgrind (see $WORK/$name.log)"
+  send "$port" "$key" "$WARMUP" >/dev/null || die "$name: warm-up failed"
   callgrind_control -z "$GATEWAY_PID" >/dev/null 2>&1
-  python3 "$CLIENT" "$port" "$key" "$N" >"$WORK/$name.statuses" || die "$name: requests failed"
+  send "$port" "$key" "$N" >"$WORK/$name.statuses" || die "$name: requests failed"
   callgrind_control -d "$GATEWAY_PID" >/dev/null 2>&1
   kill "$GATEWAY_PID"; wait "$GATEWAY_PID" 2>/dev/null; GATEWAY_PID=""
   dump=$(ls -t "$WORK/$name.out".* 2>/dev/null | head -1)
@@ -140,7 +168,7 @@ done
 
 # ---------------------------------------------------------------- table
 {
-  echo "Instructions per request in user space, $N requests after $WARMUP, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "Instructions per request in user space (${PROTOCOL:-http1}), $N requests after $WARMUP, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "keygate: $("$KEYGATE_BIN" --version 2>/dev/null || echo "$KEYGATE_BIN"); nginx: $(nginx -v 2>&1 | sed 's/.*: //')"
   echo

@@ -6,6 +6,7 @@
 #   bench/startup_1m.sh                  # 1M consumers, one per key (the key set's shape)
 #   CONSUMERS=1000 bench/startup_1m.sh   # the same 1M keys spread over 1000 consumers
 #   LABELS=1 bench/startup_1m.sh         # every key with the label env=prod
+#   LIMITS=1 bench/startup_1m.sh         # every key with a rate limit of its own (100/minute)
 #   COLD=1 bench/startup_1m.sh           # every start reads the whole store (no cache)
 #
 # The key set is the peers' `keys-1m.txt` (`<key> <consumer> <client_type>` per line;
@@ -25,6 +26,10 @@
 #   CONSUMERS [0]                             0: one consumer per key, as in the key set;
 #                                             N: the keys spread over N consumers
 #   LABELS [0]                                1: every key has the label `env: prod`
+#   LIMITS [0]                                1: every key has its own rate limit,
+#                                             `{"limits":[{"count":100,"per":"minute"}]}`
+#                                             (never called here: what a limit costs
+#                                             before its first call)
 #   COLD [0]                                  1: delete the directory cache before each start
 #   KG_BENCH_DIR [${TMPDIR:-/tmp}/keygate-bench]  work folder (keys/, startup-1m/)
 #   KEYGATE_BIN [$CARGO_TARGET_DIR/release/keygate]  the binary; built when missing
@@ -35,6 +40,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-3}
 CONSUMERS=${CONSUMERS:-0}
 LABELS=${LABELS:-0}
+LIMITS=${LIMITS:-0}
 COLD=${COLD:-0}
 START_TIMEOUT=${START_TIMEOUT:-120}
 KG_BENCH_DIR=${KG_BENCH_DIR:-${TMPDIR:-/tmp}/keygate-bench}
@@ -61,6 +67,7 @@ fi
 mkdir -p "$WORK"
 SHAPE=$([ "$CONSUMERS" = 0 ] && echo per-key || echo "$CONSUMERS")
 [ "$LABELS" = 1 ] && SHAPE=$SHAPE-labels
+[ "$LIMITS" = 1 ] && SHAPE=$SHAPE-limits
 DB=$WORK/store-$SHAPE.db
 CONFIG=$WORK/keygate-$SHAPE.yaml
 cat >"$CONFIG" <<YAML
@@ -116,7 +123,7 @@ if [ ! -s "$DB" ] || [ "$KEYS_FILE" -nt "$DB" ]; then
     start; wait_ready; stop
     say "importing $KEYS_FILE into $DB (consumers: $SHAPE)"
     began=$(date +%s)
-    python3 "$ROOT/bench/import_keys.py" "$KEYS_FILE" "$DB" "$CONSUMERS" "$LABELS"
+    python3 "$ROOT/bench/import_keys.py" "$KEYS_FILE" "$DB" "$CONSUMERS" "$LABELS" "$LIMITS"
     say "imported in $(( $(date +%s) - began )) s; store file $(( $(stat -c %s "$DB") / 1048576 )) MB"
 fi
 

@@ -11,6 +11,9 @@
 //!   `/usr/sbin/nginx`), or `CI` is `true` — where a missing nginx must fail the
 //!   differential test rather than skip it.
 //!
+//! - `cfg(keygate_test_caddy)`: Caddy is installed (`KEYGATE_CADDY`, `caddy` on `PATH`), or
+//!   `CI` is `true` — the same for the authz test behind Caddy.
+//!
 //! Cargo runs this again when any of those variables changes.
 
 use std::path::Path;
@@ -20,11 +23,13 @@ fn main() {
     println!("cargo::rerun-if-env-changed=KEYGATE_TEST_DATABASE_URL");
     println!("cargo::rerun-if-env-changed=KEYGATE_TEST_REDIS_URL");
     println!("cargo::rerun-if-env-changed=KEYGATE_NGINX");
+    println!("cargo::rerun-if-env-changed=KEYGATE_CADDY");
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rustc-check-cfg=cfg(keygate_test_database)");
     println!("cargo::rustc-check-cfg=cfg(keygate_test_redis)");
     println!("cargo::rustc-check-cfg=cfg(keygate_test_nginx)");
+    println!("cargo::rustc-check-cfg=cfg(keygate_test_caddy)");
     if std::env::var_os("KEYGATE_TEST_DATABASE_URL").is_some_and(|url| !url.is_empty()) {
         println!("cargo::rustc-cfg=keygate_test_database");
     }
@@ -33,6 +38,9 @@ fn main() {
     }
     if nginx_installed() || std::env::var("CI").as_deref() == Ok("true") {
         println!("cargo::rustc-cfg=keygate_test_nginx");
+    }
+    if caddy_installed() || std::env::var("CI").as_deref() == Ok("true") {
+        println!("cargo::rustc-cfg=keygate_test_caddy");
     }
 }
 
@@ -44,4 +52,13 @@ fn nginx_installed() -> bool {
     let on_path = std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("nginx").is_file()));
     on_path || Path::new("/usr/sbin/nginx").is_file()
+}
+
+/// Whether a Caddy binary can be found where the authz test looks for one.
+fn caddy_installed() -> bool {
+    if std::env::var_os("KEYGATE_CADDY").is_some_and(|path| Path::new(&path).is_file()) {
+        return true;
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("caddy").is_file()))
 }

@@ -37,6 +37,9 @@ pub struct ConsumerRecord {
     pub created_at: Millis,
     /// Last change.
     pub updated_at: Millis,
+    /// The consumer's own limits (shared by all its keys), as the admin API's JSON
+    /// (`{"limits": [...]}`); `None` for none. The gateway reads it; the store keeps it.
+    pub limits: Option<String>,
 }
 
 /// A key: its SHA-256 and bookkeeping, never its plaintext.

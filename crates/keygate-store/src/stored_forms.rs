@@ -10,7 +10,7 @@ use crate::{
 macro_rules! consumer_columns {
     () => {
         "name, client_type, groups, permissions, description, metadata, origin, created_at, \
-         updated_at"
+         updated_at, limits"
     };
 }
 

@@ -102,6 +102,7 @@ fn directory_of(keys: usize, one_consumer: bool) -> Directory {
         origin: Origin::Api,
         created_at: 0,
         updated_at: 0,
+        limits: None,
     };
     if one_consumer {
         directory.put_consumer(&consumer("bench".into()));

@@ -111,16 +111,34 @@ fn limit_phase(c: &mut Criterion) {
                 if route.limits.is_empty() && plan.is_empty() {
                     return 0;
                 }
-                remaining(check(&limiter, &counters, route, plan, &caller))
+                remaining(check(&limiter, &counters, route, plan, &caller, true))
             })
         },
     );
     c.bench_function("limit phase: route without limits, check called", |b| {
-        b.iter(|| remaining(check(&limiter, &counters, black_box(&none), &[], &caller)))
+        b.iter(|| {
+            remaining(check(
+                &limiter,
+                &counters,
+                black_box(&none),
+                &[],
+                &caller,
+                true,
+            ))
+        })
     });
     let one = route_with(vec![generous("addr", LimitBy::ClientAddress)]);
     c.bench_function("limit phase: one limit by client address", |b| {
-        b.iter(|| remaining(check(&limiter, &counters, black_box(&one), &[], &caller)))
+        b.iter(|| {
+            remaining(check(
+                &limiter,
+                &counters,
+                black_box(&one),
+                &[],
+                &caller,
+                true,
+            ))
+        })
     });
 }
 

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::access_record::AccessRecord;
 use crate::metrics::Metrics;
+use crate::proxy::authz::Shape;
 use crate::proxy::error::Denial;
 use crate::proxy::request_id::RequestId;
 use crate::state::KeyEntry;
@@ -69,6 +70,12 @@ struct Line<'a> {
     upstream_us: u64,
     gateway_us: u64,
     tries: u32,
+    /// `proxy`, or `authz` for a front proxy's check.
+    mode: &'static str,
+    /// In authz mode, the check's shape (`nginx`, `forward_auth`, `envoy_http`,
+    /// `envoy_grpc`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<&'static str>,
 }
 
 impl<'a> Line<'a> {
@@ -102,6 +109,8 @@ impl<'a> Line<'a> {
             upstream_us: record.upstream_us,
             gateway_us: record.total_us.saturating_sub(record.upstream_us),
             tries: record.tries,
+            mode: record.mode.as_str(),
+            check: record.mode.shape().map(Shape::as_str),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use http::{HeaderValue, Method, Uri, Version};
 
+use crate::proxy::authz::Shape;
 use crate::proxy::error::Denial;
 use crate::proxy::request_id::RequestId;
 use crate::state::KeyEntry;
@@ -55,6 +56,36 @@ pub struct AccessRecord {
     pub upstream_us: u64,
     /// Upstream targets tried (0 when the request went to none; above 1 when retried).
     pub tries: u32,
+    /// Which listener answered: the proxy, or a front proxy's check.
+    pub mode: Mode,
+}
+
+/// Which listener answered a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The proxy: the request was forwarded, or refused.
+    Proxy,
+    /// The authorization service: a front proxy's check of a request, in this shape;
+    /// nothing was forwarded.
+    Authz(Shape),
+}
+
+impl Mode {
+    /// How the access log names the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Proxy => "proxy",
+            Mode::Authz(_) => "authz",
+        }
+    }
+
+    /// The shape of the check, in authz mode.
+    pub fn shape(self) -> Option<Shape> {
+        match self {
+            Mode::Proxy => None,
+            Mode::Authz(shape) => Some(shape),
+        }
+    }
 }
 
 impl AccessRecord {
@@ -81,6 +112,7 @@ impl AccessRecord {
             total_us: 0,
             upstream_us: 0,
             tries: 0,
+            mode: Mode::Proxy,
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::proxy::handler::Gateway;
 use crate::proxy::health_checks::HealthChecks;
 use crate::proxy::protocol::proxy_alpn;
-use crate::proxy::workers::WorkerSockets;
+use crate::proxy::workers::{Role, WorkerSockets};
 use crate::reload::TlsServers;
 use crate::state::cluster::{self, ClusterHealth};
 use crate::state::sync::{StoreSync, SyncError};
@@ -150,6 +150,10 @@ async fn bind_admin(address: std::net::SocketAddr) -> Result<TcpListener, StartE
 const PROXY_LISTEN: &str = "proxy.listen";
 /// See [`PROXY_LISTEN`].
 const ADMIN_LISTEN: &str = "admin.listen";
+/// See [`PROXY_LISTEN`].
+const AUTHZ_LISTEN: &str = "authz.listen";
+/// See [`PROXY_LISTEN`].
+const AUTHZ_GRPC_LISTEN: &str = "authz.grpc_listen";
 
 /// Runs the gateway until a stop signal.
 pub async fn run(
@@ -171,7 +175,13 @@ pub async fn run(
             proxy_alpn(&config.proxy.http2),
         )?,
         admin: tls_server("admin.tls", config.admin.tls.as_ref(), &[ALPN_HTTP_1_1])?,
+        authz: tls_server(
+            "authz.tls",
+            config.authz.tls.as_ref(),
+            proxy_alpn(&config.proxy.http2),
+        )?,
     };
+    let authz_listen = config.authz.listen.clone();
     let reconcile_interval = config.cluster.reconcile_interval;
     let limit_sync = config.cluster.rate_limits.clone();
     let flush_interval = config.quotas.flush_interval;
@@ -190,7 +200,33 @@ pub async fn run(
     // Both listeners are held before anything is written or printed: a start that fails
     // on an address in use generates no admin token and touches no store. Connections to
     // the proxy wait in the kernel's queue until the state is loaded.
-    let (proxy_sockets, proxy_bound) = bind_proxy(&proxy_listen, workers, tls.proxy.as_ref())?;
+    let (mut proxy_sockets, proxy_bound) = bind_proxy(
+        (PROXY_LISTEN, Role::Proxy),
+        &proxy_listen,
+        workers,
+        tls.proxy.as_ref(),
+    )?;
+    let (authz_sockets, authz_bound) = bind_proxy(
+        (AUTHZ_LISTEN, Role::Authz),
+        &authz_listen,
+        workers,
+        tls.authz.as_ref(),
+    )?;
+    for (worker, authz) in proxy_sockets.iter_mut().zip(authz_sockets) {
+        worker.extend(authz);
+    }
+    let grpc_socket = match config.authz.grpc_listen {
+        Some(address) => Some(
+            std::net::TcpListener::bind(address)
+                .and_then(|socket| socket.set_nonblocking(true).map(|()| socket))
+                .map_err(|source| StartError::Listen {
+                    field: AUTHZ_GRPC_LISTEN,
+                    address,
+                    source,
+                })?,
+        ),
+        None => None,
+    };
     let config_dir = config_path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let (token, source) = admin::resolve_token(&config, &config_dir)?;
     match &source {
@@ -276,6 +312,23 @@ pub async fn run(
             true => tracing::info!("proxy tls listening on {address}"),
         }
     }
+    let grpc_listener = match grpc_socket {
+        Some(socket) => {
+            let listener = TcpListener::from_std(socket)
+                .map_err(|source| StartError::Task(source.to_string()))?;
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!("authz grpc listening on {address}");
+            }
+            Some(listener)
+        }
+        None => None,
+    };
+    for (address, tls) in &authz_bound {
+        match tls {
+            false => tracing::info!("authz listening on {address}"),
+            true => tracing::info!("authz tls listening on {address}"),
+        }
+    }
     let admin_shown = admin_listener.local_addr().unwrap_or(admin_address);
     match tls.admin {
         None => tracing::info!("admin listening on {admin_shown}"),
@@ -351,6 +404,26 @@ pub async fn run(
     let gateway = Arc::new(
         Gateway::new(state.clone(), access_log, metrics, health_checks).with_https_port(https_port),
     );
+    let grpc_task = grpc_listener.map(|listener| {
+        let checks = crate::proxy::authz::grpc::Checks::new(Arc::new(gateway.authz_twin()));
+        let mut stopped = stopped.subscribe();
+        let stop = async move {
+            let _ = stopped.changed().await;
+        };
+        tokio::spawn(async move {
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            let served = tonic::transport::Server::builder()
+                .add_service(envoy_types::ext_authz::v3::pb::AuthorizationServer::new(
+                    checks,
+                ))
+                .serve_with_incoming_shutdown(incoming, stop)
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the authz gRPC listener failed");
+            }
+        })
+    });
     let workers = crate::proxy::workers::Workers::start(proxy_sockets, gateway, state)
         .map_err(|error| StartError::Task(error.to_string()))?;
     stop.await;
@@ -358,6 +431,9 @@ pub async fn run(
     let _ = tokio::task::spawn_blocking(move || workers.stop()).await;
     let _ = stopped.send(true);
     let _ = admin_task.await;
+    if let Some(task) = grpc_task {
+        let _ = task.await;
+    }
     flush_usage(&sync).await;
     crate::limits::flush::flush(sync.store().clone(), state_counters, counted_since).await;
     let _ = tokio::task::spawn_blocking(move || save_cache(&sync)).await;
@@ -379,11 +455,13 @@ fn tls_server(
         .map_err(|source| StartError::Tls { field, source })
 }
 
-/// Binds every proxy listener, a socket per worker on each ([`crate::proxy::workers::bind`]):
-/// the sockets of each worker, and each listener's bound address and whether it is TLS.
+/// Binds every listener of `field` (`proxy.listen`, `authz.listen`), a socket per worker
+/// on each ([`crate::proxy::workers::bind`]), to serve in `role`: the sockets of each
+/// worker, and each listener's bound address and whether it is TLS.
 type BoundProxy = (Vec<WorkerSockets>, Vec<(std::net::SocketAddr, bool)>);
 
 fn bind_proxy(
+    (field, role): (&'static str, Role),
     listeners: &[crate::config::Listener],
     workers: usize,
     tls: Option<&Arc<TlsServer>>,
@@ -393,7 +471,7 @@ fn bind_proxy(
     for listener in listeners {
         let shared = crate::proxy::workers::bind(listener.address, workers).map_err(|source| {
             StartError::Listen {
-                field: PROXY_LISTEN,
+                field,
                 address: listener.address,
                 source,
             }
@@ -405,7 +483,7 @@ fn bind_proxy(
         bound.push((address, listener.tls));
         let tls = if listener.tls { tls.cloned() } else { None };
         for (worker, socket) in sockets.iter_mut().zip(shared) {
-            worker.push((socket, tls.clone()));
+            worker.push((socket, tls.clone(), role));
         }
     }
     Ok((sockets, bound))

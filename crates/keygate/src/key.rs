@@ -129,8 +129,16 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// Checks a custom key against Gravitee's rule: 8 to 64 characters, URL-safe, none of
-/// `^ # % @ \ / ; = ? | ~ ,` or space, and not starting with the generated prefix.
+/// Characters a custom key may not hold besides spaces and controls: Gravitee's
+/// `^ # % @ \ / ; = ? | ~ ,`, and the ones that are not URL-safe either (RFC 3986 has
+/// no place for them unencoded): `< > " { } [ ]` and backtick.
+const NOT_IN_CUSTOM_KEYS: &str = "^#%@\\/;=?|~,<>\"{}[]`";
+
+/// The one custom-key rule (docs/admin-api.md#custom-keys; the admin API, the CLI and
+/// `keygate apply` all check it here): 8 to 64 characters, visible ASCII (`!` to `~`),
+/// none of `NOT_IN_CUSTOM_KEYS`, and not starting with the generated prefix. What is
+/// left of the punctuation is `! $ & ' ( ) * + - . : _`. Keys that break it — shorter
+/// ones from another gateway — are brought in by their hash (`key_hash`).
 pub fn check_custom(key: &str) -> Result<(), String> {
     let length = key.chars().count();
     if !(8..=64).contains(&length) {
@@ -140,10 +148,15 @@ pub fn check_custom(key: &str) -> Result<(), String> {
     }
     if let Some(bad) = key
         .chars()
-        .find(|c| !c.is_ascii_graphic() || "^#%@\\/;=?|~,".contains(*c))
+        .find(|c| !c.is_ascii_graphic() || NOT_IN_CUSTOM_KEYS.contains(*c))
     {
+        let bad = match bad {
+            ' ' => "a space".to_owned(),
+            c if c.is_ascii_graphic() => format!("`{c}`"),
+            c => format!("{c:?}"),
+        };
         return Err(format!(
-            "a custom key may not contain `{bad}`: use letters, digits and URL-safe punctuation, none of ^ # % @ \\ / ; = ? | ~ , or space"
+            "a custom key may not contain {bad}: use letters, digits and ! $ & ' ( ) * + - . : _ (none of ^ # % @ \\ / ; = ? | ~ , < > \" {{ }} [ ] ` or space)"
         ));
     }
     if key.starts_with(GENERATED_PREFIX) {
@@ -224,9 +237,29 @@ mod tests {
             "com,ma1234",
             "back\\slash",
             "car^et1234",
+            "less<than12",
+            "more>than12",
+            "quo\"te1234",
+            "bra{ce1234",
+            "bra}ce1234",
+            "brack[et123",
+            "brack]et123",
+            "back`tick12",
+            "tab\tkey1234",
+            "caf\u{e9}-key-12",
         ] {
             assert!(check_custom(bad).is_err(), "{bad}");
         }
+        for good in [
+            "acme!key*2026",
+            "a$b&c'd(e)f+g:h",
+            "12345678",
+            &"x".repeat(64),
+        ] {
+            assert!(check_custom(good).is_ok(), "{good}");
+        }
+        assert!(check_custom("has space1").unwrap_err().contains("a space"));
+        assert!(check_custom("back`tick12").unwrap_err().contains("`"));
         assert!(check_custom("kg_notreallygenerated")
             .unwrap_err()
             .contains("kg_"));

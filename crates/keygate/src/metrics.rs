@@ -16,6 +16,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::access_record::AccessRecord;
+use crate::proxy::authz::Shape;
 use crate::proxy::error::Denial;
 use crate::state::Directory;
 
@@ -50,6 +51,12 @@ impl prometheus_client::encoding::EncodeLabelValue for LimitName {
     ) -> Result<(), std::fmt::Error> {
         std::fmt::Write::write_str(encoder, &self.0)
     }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthzLabels {
+    check: &'static str,
+    decision: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -138,6 +145,10 @@ pub struct Metrics {
     upstream: Histogram,
     gateway: Histogram,
     unrouted: Arc<RouteCounters>,
+    authz_checks: Family<AuthzLabels, Counter>,
+    /// `authz_checks`' counter of each shape and decision, indexed by
+    /// `shape as usize * 2 + denied`, created on first use.
+    authz_by_shape: Box<[OnceLock<Counter>]>,
 }
 
 impl Metrics {
@@ -214,6 +225,12 @@ impl Metrics {
             "Active health checks of upstream targets, by result",
             health_checks.clone(),
         );
+        let authz_checks = Family::<AuthzLabels, Counter>::default();
+        registry.register(
+            "authz_checks",
+            "Front proxies' checks answered in authz mode, by shape and decision (allow, deny)",
+            authz_checks.clone(),
+        );
         let phase = |phase| durations.get_or_create(&PhaseLabels { phase }).clone();
         let (total, upstream, gateway) = (phase("total"), phase("upstream"), phase("gateway"));
         Metrics {
@@ -235,6 +252,8 @@ impl Metrics {
             store_sync_age,
             target_healthy,
             health_checks,
+            authz_checks,
+            authz_by_shape: (0..Shape::ALL.len() * 2).map(|_| OnceLock::new()).collect(),
         }
     }
 
@@ -309,6 +328,9 @@ impl Metrics {
             };
             self.rate_limited.get_or_create(&labels).inc();
         }
+        if let Some(shape) = record.mode.shape() {
+            self.count_check(shape, record.status);
+        }
         if record.tries > 1 {
             self.upstream_retries.inc_by(u64::from(record.tries - 1));
         }
@@ -319,6 +341,23 @@ impl Metrics {
         }
         self.gateway
             .observe(seconds(record.total_us.saturating_sub(record.upstream_us)));
+    }
+
+    /// Counts one check of a front proxy: allowed when answered `2xx`.
+    fn count_check(&self, shape: Shape, status: u16) {
+        let allowed = (200..300).contains(&status);
+        let index = shape as usize * 2 + usize::from(!allowed);
+        let Some(slot) = self.authz_by_shape.get(index) else {
+            return;
+        };
+        slot.get_or_init(|| {
+            let labels = AuthzLabels {
+                check: shape.as_str(),
+                decision: if allowed { "allow" } else { "deny" },
+            };
+            self.authz_checks.get_or_create(&labels).clone()
+        })
+        .inc();
     }
 
     /// Counts a request the gateway answered itself, on the reason's counter.

@@ -26,11 +26,16 @@ pub struct TlsServers {
     pub proxy: Option<Arc<TlsServer>>,
     /// The admin listener's.
     pub admin: Option<Arc<TlsServer>>,
+    /// The authz TLS listeners'.
+    pub authz: Option<Arc<TlsServer>>,
 }
 
 impl TlsServers {
     fn each(&self) -> impl Iterator<Item = &Arc<TlsServer>> {
-        self.proxy.iter().chain(self.admin.iter())
+        self.proxy
+            .iter()
+            .chain(self.admin.iter())
+            .chain(self.authz.iter())
     }
 }
 
@@ -120,6 +125,7 @@ pub fn reload(
     for (field, server, settings) in [
         ("proxy.tls", &tls.proxy, &config.proxy.tls),
         ("admin.tls", &tls.admin, &config.admin.tls),
+        ("authz.tls", &tls.authz, &config.authz.tls),
     ] {
         match (server, settings) {
             (Some(server), Some(settings)) => {
@@ -140,6 +146,14 @@ pub fn reload(
         tracing::warn!(
             new = ?config.proxy.listen,
             "proxy.listen changed: the new listeners take effect after a restart"
+        );
+    }
+    if current.authz.listen != config.authz.listen
+        || current.authz.grpc_listen != config.authz.grpc_listen
+    {
+        tracing::warn!(
+            new = ?config.authz.listen,
+            "authz.listen or authz.grpc_listen changed: the new listeners take effect after a restart"
         );
     }
     if current.admin.listen != config.admin.listen {

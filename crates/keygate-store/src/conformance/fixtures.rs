@@ -25,6 +25,7 @@ pub(super) fn consumer(name: &str) -> ConsumerRecord {
         origin: Origin::Api,
         created_at: 1_000,
         updated_at: 1_000,
+        limits: Some(r#"{"limits":[{"count":5,"per":"minute"}]}"#.to_owned()),
     }
 }
 
@@ -40,6 +41,7 @@ pub(super) fn bare_consumer(name: &str) -> ConsumerRecord {
         origin: Origin::File,
         created_at: 2_000,
         updated_at: 2_000,
+        limits: None,
     }
 }
 

@@ -34,6 +34,7 @@ pub(super) fn consumer(row: &Row) -> Result<ConsumerRecord> {
         origin: origin(row, 6, "consumer", &name)?,
         created_at: get(row, 7, "consumer")?,
         updated_at: get(row, 8, "consumer")?,
+        limits: get(row, 9, "consumer")?,
         name,
     })
 }

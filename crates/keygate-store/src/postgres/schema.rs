@@ -109,6 +109,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX counters_by_update ON counters (updated_at);
     ALTER TABLE keys ADD COLUMN limits TEXT;
     "#,
+    // 3: the limits of consumers (shared by their keys).
+    r#"
+    ALTER TABLE consumers ADD COLUMN limits TEXT;
+    "#,
 ];
 
 /// The schema version this code writes and understands.

@@ -227,7 +227,7 @@ pub(super) fn put_consumer_in(tx: &mut Tx<'_>, consumer: &ConsumerRecord) -> Res
             tx.inner
                 .execute(
                     "UPDATE consumers SET client_type = $2, groups = $3, permissions = $4, \
-                     description = $5, metadata = $6, origin = $7, updated_at = $8 \
+                     description = $5, metadata = $6, origin = $7, updated_at = $8, limits = $9 \
                      WHERE name = $1",
                     &[
                         &consumer.name,
@@ -238,6 +238,7 @@ pub(super) fn put_consumer_in(tx: &mut Tx<'_>, consumer: &ConsumerRecord) -> Res
                         &metadata,
                         &origin,
                         &consumer.updated_at,
+                        &consumer.limits,
                     ],
                 )
                 .or_store()?;
@@ -249,7 +250,7 @@ pub(super) fn put_consumer_in(tx: &mut Tx<'_>, consumer: &ConsumerRecord) -> Res
                     concat!(
                         "INSERT INTO consumers (",
                         consumer_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                     ),
                     &[
                         &consumer.name,
@@ -261,6 +262,7 @@ pub(super) fn put_consumer_in(tx: &mut Tx<'_>, consumer: &ConsumerRecord) -> Res
                         &origin,
                         &consumer.created_at,
                         &consumer.updated_at,
+                        &consumer.limits,
                     ],
                 )
                 .or_store()?;

@@ -27,6 +27,7 @@ pub(super) fn consumer(row: &Row<'_>) -> Result<ConsumerRecord> {
         origin: origin(row, 6, "consumer", &name)?,
         created_at: row.get(7).map_err(from_sqlite)?,
         updated_at: row.get(8).map_err(from_sqlite)?,
+        limits: row.get(9).map_err(from_sqlite)?,
         name,
     })
 }

@@ -22,7 +22,7 @@ pub(super) fn put_consumer_in(tx: &Transaction<'_>, consumer: &ConsumerRecord) -
         Some(_) => {
             tx.prepare_cached(
                 "UPDATE consumers SET client_type = ?2, groups = ?3, permissions = ?4, \
-                     description = ?5, metadata = ?6, origin = ?7, updated_at = ?8 \
+                     description = ?5, metadata = ?6, origin = ?7, updated_at = ?8, limits = ?9 \
                      WHERE name = ?1",
             )
             .or_store()?
@@ -35,6 +35,7 @@ pub(super) fn put_consumer_in(tx: &Transaction<'_>, consumer: &ConsumerRecord) -
                 metadata,
                 origin,
                 consumer.updated_at,
+                consumer.limits,
             ])
             .or_store()?;
             false
@@ -43,7 +44,7 @@ pub(super) fn put_consumer_in(tx: &Transaction<'_>, consumer: &ConsumerRecord) -
             tx.prepare_cached(concat!(
                 "INSERT INTO consumers (",
                 consumer_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ))
             .or_store()?
             .execute(params![
@@ -56,6 +57,7 @@ pub(super) fn put_consumer_in(tx: &Transaction<'_>, consumer: &ConsumerRecord) -
                 origin,
                 consumer.created_at,
                 consumer.updated_at,
+                consumer.limits,
             ])
             .or_store()?;
             true

@@ -113,6 +113,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX counters_by_update ON counters (updated_at);
     ALTER TABLE keys ADD COLUMN limits TEXT;
     ",
+    // 5: the limits of consumers (shared by their keys).
+    "
+    ALTER TABLE consumers ADD COLUMN limits TEXT;
+    ",
 ];
 
 /// The schema version this code writes and understands.

@@ -57,6 +57,7 @@ pub fn consumer(name: &str) -> ConsumerRecord {
         origin: Origin::Api,
         created_at: 1_000,
         updated_at: 1_000,
+        limits: None,
     }
 }
 

@@ -18,11 +18,13 @@
 //! ```
 //!
 //! The lines before the first empty line are the key sources (`header NAME [SCHEME]`,
-//! `cookie NAME`, `query NAME`); after it, `Name: value` lines are header fields and a
+//! `header_alike NAME [SCHEME]` for one that reads `_` and `-` alike, `cookie NAME`,
+//! `query NAME`); after it, `Name: value` lines are header fields and a
 //! line starting with `?` is the query. Lines that are neither are skipped.
 
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use keygate::config::field_patterns::same_dashed;
 use keygate::config::KeySource;
 use keygate::proxy::key_source::{extract, strip, Extracted};
 
@@ -85,7 +87,21 @@ pub fn run(data: &[u8]) {
 /// forwarding does, is checked on its own in [`run`].
 fn independent(removed: &KeySource, other: &KeySource) -> bool {
     match (removed, other) {
-        (KeySource::Header { name: a, .. }, KeySource::Header { name: b, .. }) => a != b,
+        (
+            KeySource::Header {
+                name: a,
+                separators_alike: alike_a,
+                ..
+            },
+            KeySource::Header {
+                name: b,
+                separators_alike: alike_b,
+                ..
+            },
+        ) => match alike_a | alike_b {
+            true => !same_dashed(a.as_str().as_bytes(), b.as_str().as_bytes()),
+            false => a != b,
+        },
         (KeySource::Cookie { .. }, KeySource::Cookie { .. }) => false,
         (KeySource::Query { name: a }, KeySource::Query { name: b }) => a != b,
         (KeySource::Header { name, .. }, KeySource::Cookie { .. })
@@ -104,13 +120,16 @@ fn read(data: &[u8]) -> (Vec<KeySource>, HeaderMap, Option<String>) {
     for line in lines.by_ref().take_while(|line| !line.is_empty()) {
         let mut words = line.split(' ');
         let source = match (words.next(), words.next()) {
-            (Some("header"), Some(name)) => match HeaderName::from_bytes(name.as_bytes()) {
-                Ok(name) => KeySource::Header {
-                    name,
-                    scheme: words.next().map(str::to_owned),
-                },
-                Err(_) => continue,
-            },
+            (Some(kind @ ("header" | "header_alike")), Some(name)) => {
+                match HeaderName::from_bytes(name.as_bytes()) {
+                    Ok(name) => KeySource::Header {
+                        name,
+                        scheme: words.next().map(str::to_owned),
+                        separators_alike: kind == "header_alike",
+                    },
+                    Err(_) => continue,
+                }
+            }
             (Some("cookie"), Some(name)) => KeySource::Cookie {
                 name: name.to_owned(),
             },

@@ -11,8 +11,11 @@ use keygate_store::{ConsumerRecord, Origin, Written};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, Body};
+use super::keys::present;
 use super::{listing, rfc3339, AdminState, Listing, PageQuery};
 use crate::config::{is_header_safe_word, is_valid_name};
+use crate::limits::consumer_doc;
+use crate::limits::key_doc::LimitDoc;
 use crate::state::millis;
 
 /// The writable fields of a consumer.
@@ -24,6 +27,9 @@ pub struct ConsumerBody {
     permissions: Option<Vec<String>>,
     description: Option<String>,
     metadata: Option<BTreeMap<String, String>>,
+    /// The consumer's limits, shared by its keys; `null` removes them.
+    #[serde(default, deserialize_with = "present")]
+    limits: Option<Option<Vec<LimitDoc>>>,
 }
 
 /// A consumer as the API shows it.
@@ -35,6 +41,8 @@ pub struct ConsumerView {
     permissions: Vec<String>,
     description: Option<String>,
     metadata: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    limits: Vec<LimitDoc>,
     origin: Origin,
     created_at: String,
     updated_at: String,
@@ -48,6 +56,7 @@ fn view(record: ConsumerRecord) -> ConsumerView {
         permissions: record.permissions,
         description: record.description,
         metadata: record.metadata,
+        limits: consumer_doc::limits_of(record.limits.as_deref()),
         origin: record.origin,
         created_at: rfc3339(record.created_at),
         updated_at: rfc3339(record.updated_at),
@@ -62,6 +71,17 @@ pub(super) fn owned_by_api(kind: &str, name: &str, origin: Origin) -> Result<(),
         )));
     }
     Ok(())
+}
+
+/// The stored document of the body's `limits` (`None` for none), checked as the gateway
+/// will read it; `Ok(None)` also when the body does not name them.
+fn limits_document(body: &ConsumerBody) -> Result<Option<String>, ApiError> {
+    let limits = body
+        .limits
+        .as_ref()
+        .and_then(Option::as_deref)
+        .unwrap_or(&[]);
+    consumer_doc::document(limits).map_err(ApiError::Invalid)
 }
 
 fn check(name: &str, body: &ConsumerBody) -> Result<(), ApiError> {
@@ -97,6 +117,7 @@ pub async fn put(
     Body(body): Body<ConsumerBody>,
 ) -> Result<(StatusCode, Json<ConsumerView>), ApiError> {
     check(&name, &body)?;
+    let limits = limits_document(&body)?;
     state
         .write(move |store| {
             if let Some(existing) = store.consumer(&name)? {
@@ -104,6 +125,7 @@ pub async fn put(
             }
             let now = millis(SystemTime::now());
             let record = ConsumerRecord {
+                limits,
                 client_type: body.client_type,
                 groups: body.groups.unwrap_or_default(),
                 permissions: body.permissions.unwrap_or_default(),
@@ -134,6 +156,8 @@ pub struct NewConsumer {
     permissions: Option<Vec<String>>,
     description: Option<String>,
     metadata: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "present")]
+    limits: Option<Option<Vec<LimitDoc>>>,
 }
 
 /// `POST /v1/consumers`: creates a consumer (201); `409` when one of that name exists,
@@ -149,6 +173,7 @@ pub async fn create(
         permissions,
         description,
         metadata,
+        limits,
     } = body;
     let fields = ConsumerBody {
         client_type,
@@ -156,8 +181,10 @@ pub async fn create(
         permissions,
         description,
         metadata,
+        limits,
     };
     check(&name, &fields)?;
+    let limits = limits_document(&fields)?;
     state
         .write(move |store| {
             if store.consumer(&name)?.is_some() {
@@ -167,6 +194,7 @@ pub async fn create(
             }
             let now = millis(SystemTime::now());
             let record = ConsumerRecord {
+                limits,
                 client_type: fields.client_type,
                 groups: fields.groups.unwrap_or_default(),
                 permissions: fields.permissions.unwrap_or_default(),
@@ -191,6 +219,7 @@ pub async fn patch(
     Body(body): Body<ConsumerBody>,
 ) -> Result<Json<ConsumerView>, ApiError> {
     check(&name, &body)?;
+    let limits = limits_document(&body)?;
     state
         .write(move |store| {
             let Some(mut record) = store.consumer(&name)? else {
@@ -212,6 +241,9 @@ pub async fn patch(
             if let Some(metadata) = body.metadata {
                 record.metadata = metadata;
             }
+            if body.limits.is_some() {
+                record.limits = limits;
+            }
             record.updated_at = millis(SystemTime::now());
             store.put_consumer(&record)?;
             Ok(Json(view(record)))
@@ -231,15 +263,49 @@ pub async fn get(
     }
 }
 
-/// `DELETE /v1/consumers/{name}`: 204; 409 while it has keys.
+/// `?cascade=` of `DELETE /v1/consumers/{name}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Delete the consumer's keys and subscriptions first (default false).
+    cascade: Option<bool>,
+}
+
+/// `DELETE /v1/consumers/{name}`: 204; 409 while it has keys or subscriptions, unless
+/// `?cascade=true`, which deletes them first (Kong's and APISIX's consumer deletion).
+///
+/// A cascade is one change per key and subscription, then the consumer's, as deleting a
+/// subscription with its keys is: not one transaction. Nothing is deleted when the
+/// consumer or one of its keys comes from the configuration file; a failure part way (the store gone)
+/// leaves what was not deleted yet, and the same call finishes the job.
 pub async fn delete(
     State(state): State<AdminState>,
     Path(name): Path<String>,
+    Params(query): Params<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     state
         .write(move |store| {
-            if let Some(existing) = store.consumer(&name)? {
-                owned_by_api("consumer", &name, existing.origin)?;
+            let Some(existing) = store.consumer(&name)? else {
+                return Err(ApiError::NotFound(format!("consumer `{name}` not found")));
+            };
+            owned_by_api("consumer", &name, existing.origin)?;
+            if query.cascade == Some(true) {
+                // Subscription writes check the consumer's keys: none may run meanwhile.
+                let _serialised = super::subscriptions::subscription_writes();
+                let keys = super::subscriptions::keys_of(store, &name)?;
+                let subscriptions = super::every_page(
+                    |page| store.subscriptions(Some(&name), None, page),
+                    |s| s.id.clone(),
+                )?;
+                for key in &keys {
+                    owned_by_api("key", &key.id, key.origin)?;
+                }
+                for key in &keys {
+                    store.delete_key(&key.id)?;
+                }
+                for subscription in &subscriptions {
+                    store.delete_subscription(&subscription.id)?;
+                }
             }
             store.delete_consumer(&name)?;
             Ok(StatusCode::NO_CONTENT)

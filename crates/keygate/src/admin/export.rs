@@ -83,6 +83,8 @@ struct ExportedConsumer {
     description: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     metadata: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    limits: Vec<crate::limits::key_doc::LimitDoc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     origin: Option<Origin>,
     keys: Vec<ExportedKey>,
@@ -124,6 +126,7 @@ pub async fn export(
                         permissions: c.permissions,
                         description: c.description,
                         metadata: c.metadata,
+                        limits: crate::limits::consumer_doc::limits_of(c.limits.as_deref()),
                         origin: origin(c.origin),
                         keys: Vec::new(),
                     });

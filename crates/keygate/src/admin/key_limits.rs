@@ -1,6 +1,7 @@
-//! The limits `/v1/verify` reports for a key: its own limits and credits, those of the
-//! plans its subscriptions are accepted to, and those of a named service, that count by the key, its consumer
-//! or its subscription — with what is left of each now. Nothing is taken: a verification
+//! The limits `/v1/verify` reports for a key: its own limits and credits, its consumer's,
+//! those of the plans its subscriptions are accepted to, and those of a named service,
+//! that count by the key, its consumer or its subscription — with what is left of each
+//! now. Nothing is taken: a verification
 //! is not a call.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -91,6 +92,21 @@ pub fn of(state: &SharedState, key: &KeyEntry, service: Option<&str>) -> Vec<Key
                     found.push(view(state, limit, &caller, &owner.name, None));
                 }
             }
+        }
+    }
+    let consumer = limit_check::consumer_limits(Some(key));
+    if !consumer.is_empty() {
+        let subscription = subscriptions
+            .iter()
+            .find(|s| s.status == SubscriptionStatus::Accepted && s.is_key_of(key));
+        let caller = Caller {
+            key: Some(key),
+            subscription: subscription.map(|s| &*s.id),
+            client: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            headers: &headers,
+        };
+        for limit in consumer {
+            found.push(view(state, limit, &caller, "", None));
         }
     }
     if let Some(extras) = key.extras.as_deref() {

@@ -99,7 +99,7 @@ pub async fn document() -> Json<Value> {
                 "get": operation("Read a consumer", "200", consumer.clone()),
                 "put": with_body(operation("Create (201) or replace (200) a consumer", "200", consumer.clone()), json!({"$ref": "#/components/schemas/ConsumerBody"})),
                 "patch": with_body(operation("Change some fields of a consumer", "200", consumer.clone()), json!({"$ref": "#/components/schemas/ConsumerBody"})),
-                "delete": operation("Delete a consumer (409 while it has keys)", "204", json!({}))
+                "delete": operation("Delete a consumer (409 while it has keys or subscriptions; ?cascade=true deletes them first)", "204", json!({}))
             },
             "/v1/consumers/{name}/keys": {
                 "parameters": name,
@@ -154,8 +154,8 @@ pub async fn document() -> Json<Value> {
             },
             "schemas": {
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": string, "message": string}}}},
-                "ConsumerBody": {"type": "object", "properties": {"client_type": string, "groups": strings, "permissions": strings, "description": string, "metadata": map}},
-                "Consumer": {"type": "object", "properties": {"name": string, "client_type": string, "groups": strings, "permissions": strings, "description": string, "metadata": map, "origin": {"enum": ["file", "api"]}, "created_at": string, "updated_at": string}},
+                "ConsumerBody": {"type": "object", "properties": {"client_type": string, "groups": strings, "permissions": strings, "description": string, "metadata": map, "limits": key_limits}},
+                "Consumer": {"type": "object", "properties": {"name": string, "client_type": string, "groups": strings, "permissions": strings, "description": string, "metadata": map, "limits": key_limits, "origin": {"enum": ["file", "api"]}, "created_at": string, "updated_at": string}},
                 "Key": {"type": "object", "properties": {"id": string, "consumer": string, "key": {"type": "string", "description": "Only in the answer that created the key"}, "prefix": string, "status": {"enum": ["active", "disabled", "expired", "revoked"]}, "active": {"type": "boolean"}, "description": string, "labels": map, "origin": {"enum": ["file", "api"]}, "created_at": string, "expires_at": string, "revoked_at": string, "last_used_at": string, "subscription": string, "shared": {"type": "boolean"}, "limits": key_limits, "credits": {"type": "object", "properties": {"amount": {"type": "integer"}, "set_at": {"type": "integer", "description": "ms since the epoch"}, "refill": refill}}}},
                 "Plan": {"type": "object", "properties": {"name": string, "selection_rule": string, "forward_key": {"type": "boolean"}, "auto_approve": {"type": "boolean"}, "description": string}},
                 "Subscription": {"type": "object", "properties": {"id": string, "consumer": string, "service": string, "plan": string, "status": {"enum": ["pending", "accepted", "paused", "rejected", "closed"]}, "key_mode": {"enum": ["own", "shared"]}, "ends_at": string, "created_at": string, "updated_at": string, "key": key}},

@@ -320,6 +320,9 @@ async fn one_custom_key_rule_wherever_a_custom_key_enters() {
         "sla/sh1234",
         "per%cent12",
         "til~de1234",
+        "less<than12",
+        "bra{ce}1234",
+        "back`tick12",
         "kg_custom-but-prefixed",
     ];
     for (path, body) in &entries {

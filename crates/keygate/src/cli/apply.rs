@@ -77,6 +77,9 @@ struct ConsumerEntry {
     description: Option<String>,
     #[serde(default)]
     metadata: BTreeMap<String, String>,
+    /// The consumer's limits, shared by its keys, as the admin API takes them.
+    #[serde(default)]
+    limits: Vec<Value>,
     #[serde(default)]
     keys: Vec<KeyEntry>,
     origin: Option<String>,
@@ -493,6 +496,7 @@ fn plan_consumer(plan: &mut Plan, consumer: &ConsumerEntry, existing: Option<&Co
         "permissions": consumer.permissions,
         "description": consumer.description,
         "metadata": consumer.metadata,
+        "limits": consumer.limits,
     });
     let call = vec![(Method::PUT, consumer_path(name), Some(body))];
     let Some(existing) = existing else {
@@ -523,6 +527,7 @@ fn plan_consumer(plan: &mut Plan, consumer: &ConsumerEntry, existing: Option<&Co
             json!(existing.metadata),
             json!(consumer.metadata),
         ),
+        ("limits", json!(existing.limits), json!(consumer.limits)),
     ]
     .into_iter()
     .filter(|(_, from, to)| from != to)

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::client::{encode, finish, AdminArgs, AdminClient, CliError};
 use super::output::{cell, details, print_json, Format, Table};
+use super::plans::parse_limit;
 
 /// `keygate consumers …`
 #[derive(Debug, Args)]
@@ -47,10 +48,13 @@ pub enum ConsumersCommand {
         /// Consumer name.
         name: String,
     },
-    /// Delete a consumer (it must have no keys left).
+    /// Delete a consumer (it must have no keys or subscriptions left, unless --cascade).
     Delete {
         /// Consumer name.
         name: String,
+        /// Delete its keys and subscriptions first.
+        #[arg(long)]
+        cascade: bool,
     },
 }
 
@@ -72,6 +76,17 @@ pub struct ConsumerFields {
     /// Metadata, `name=value`, repeatable (replaces the metadata).
     #[arg(long = "metadata", value_parser = pair)]
     metadata: Vec<(String, String)>,
+    /// A rate limit shared by all the consumer's keys, `COUNT/WINDOW[:BY]` (BY: `consumer`,
+    /// the default, `key` or `subscription`), repeatable; replaces the consumer's limits.
+    #[arg(long = "limit", value_name = "COUNT/WINDOW[:BY]", value_parser = parse_limit)]
+    limits: Vec<Value>,
+    /// A quota shared by all the consumer's keys, `COUNT/PERIOD[:BY]` with PERIOD `day` or
+    /// `month` (UTC), repeatable; replaces the consumer's limits together with --limit.
+    #[arg(long = "quota", value_name = "COUNT/PERIOD[:BY]", value_parser = parse_limit)]
+    quotas: Vec<Value>,
+    /// Removes the consumer's limits and quotas.
+    #[arg(long, conflicts_with_all = ["limits", "quotas"])]
+    no_limits: bool,
 }
 
 impl ConsumerFields {
@@ -93,6 +108,16 @@ impl ConsumerFields {
         if !self.metadata.is_empty() {
             let metadata: BTreeMap<String, String> = self.metadata.into_iter().collect();
             body.insert("metadata".into(), json!(metadata));
+        }
+        if self.no_limits {
+            body.insert("limits".into(), Value::Null);
+        } else if !self.limits.is_empty() || !self.quotas.is_empty() {
+            let mut limits = self.limits;
+            limits.extend(self.quotas.into_iter().map(|mut quota| {
+                quota["kind"] = json!("quota");
+                quota
+            }));
+            body.insert("limits".into(), Value::Array(limits));
         }
         body
     }
@@ -136,8 +161,12 @@ fn execute(args: ConsumersArgs) -> Result<(), CliError> {
             let consumer = client.get(&consumer_path(&name))?;
             show_one(format, &consumer, "");
         }
-        ConsumersCommand::Delete { name } => {
-            client.call(Method::DELETE, &consumer_path(&name), None)?;
+        ConsumersCommand::Delete { name, cascade } => {
+            let mut path = consumer_path(&name);
+            if cascade {
+                path.push_str("?cascade=true");
+            }
+            client.call(Method::DELETE, &path, None)?;
             match format {
                 Format::Json => print_json(&json!({"deleted": name})),
                 Format::Table => outln!("consumer {name} deleted"),
@@ -186,9 +215,10 @@ fn show_one(format: Format, consumer: &Value, headline: &str) {
         ("created", "created_at"),
         ("updated", "updated_at"),
     ];
-    let pairs: Vec<(&str, String)> = fields
+    let mut pairs: Vec<(&str, String)> = fields
         .iter()
         .map(|(label, field)| (*label, cell(&consumer[*field])))
         .collect();
+    pairs.push(("limits", super::key_limits::cell(consumer)));
     out!("{}", details(&pairs));
 }

@@ -70,7 +70,7 @@ pub enum KeysCommand {
         /// How long the old key keeps working, such as 2h, 30m or 0s (default 2h).
         #[arg(long)]
         grace: Option<String>,
-        /// A custom key for the new one (default: generated): 8 to 64 visible ASCII characters, none of `^ # % @ \ / ; = ? | ~ ,`, not starting with `kg_`.
+        /// A custom key for the new one (default: generated; the custom-key rule: docs/admin-api.md#custom-keys).
         #[arg(long)]
         key: Option<String>,
         /// Description of the new key (default: the old one's).
@@ -113,7 +113,7 @@ pub struct CreateArgs {
     /// needed.
     #[arg(long)]
     pub client_type: Option<String>,
-    /// A custom key instead of a generated one: 8 to 64 visible ASCII characters, none of `^ # % @ \ / ; = ? | ~ ,`, not starting with `kg_`.
+    /// A custom key instead of a generated one (the custom-key rule: docs/admin-api.md#custom-keys).
     #[arg(long)]
     pub key: Option<String>,
     /// Key id (default: derived from the key).
@@ -459,5 +459,16 @@ mod tests {
         assert_eq!((field, value), ("key_hash", hash_text(&hash)));
         assert!(key_material(None, None).is_err());
         assert!(key_material(None, Some("sha256:00")).is_err());
+    }
+
+    /// A file key the custom-key rule refuses (a peer's short key, one with `<` or a
+    /// backtick) is applied as its hash, so that it still works after the import.
+    #[test]
+    fn keys_the_custom_rule_refuses_travel_as_hashes() {
+        for key in ["short", "with<angle>", "back`tick-key", "x"] {
+            let (hash, field, value) = key_material(Some(key), None).unwrap();
+            assert_eq!(hash, KeyHash::of(key.as_bytes()), "{key}");
+            assert_eq!((field, value), ("key_hash", hash_text(&hash)), "{key}");
+        }
     }
 }

@@ -38,7 +38,7 @@ pub enum SubscriptionsCommand {
         /// Use the consumer's shared key (created with its first shared subscription).
         #[arg(long)]
         shared: bool,
-        /// A custom key instead of a generated one: 8 to 64 visible ASCII characters, none of `^ # % @ \ / ; = ? | ~ ,`, not starting with `kg_`.
+        /// A custom key instead of a generated one (the custom-key rule: docs/admin-api.md#custom-keys).
         #[arg(long)]
         key: Option<String>,
         /// When the subscription ends (RFC 3339); its own key expires then too.

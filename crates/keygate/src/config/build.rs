@@ -49,6 +49,17 @@ const RESERVED_FIELD_NAMES: [&str; 13] = [
     "x-forwarded-host",
 ];
 
+/// A target URL's path as the base of forwarded paths: one trailing slash at most (kept,
+/// as a request for the bare prefix is sent to the base as written: `/team/` or `/team`),
+/// and none for the root, which is no base at all.
+fn base_path(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.len() < path.len() && !trimmed.is_empty() {
+        true => format!("{trimmed}/"),
+        false => trimmed.to_owned(),
+    }
+}
+
 /// Parses and checks configuration text.
 pub(super) fn build(text: &str) -> Result<Config, Vec<Problem>> {
     let file: FileConfig = if text.trim().is_empty() {
@@ -166,6 +177,18 @@ impl Checker<'_> {
 
     fn config(&mut self, file: FileConfig) -> Config {
         let proxy = self.proxy(&file.proxy);
+        let authz = self.authz(&file.authz);
+        if proxy.listen.is_empty() && authz.listen.is_empty() && authz.grpc_listen.is_none() {
+            let at = file
+                .proxy
+                .listen
+                .as_ref()
+                .map_or(Location::UNKNOWN, |listen| listen.referenced);
+            self.report(
+                &at,
+                "`proxy.listen` needs at least one listener unless `authz.listen` or `authz.grpc_listen` is set",
+            );
+        }
         let identity_headers = self.identity_headers(&file.defaults.identity_headers);
         let default_sources: Arc<[KeySource]> = match &file.defaults.key_sources {
             Some(sources) => self.key_sources(sources).into(),
@@ -268,6 +291,7 @@ impl Checker<'_> {
             quotas: QuotaSettings {
                 flush_interval: self.duration(file.quotas.flush_interval.as_ref(), 1),
             },
+            authz,
         }
     }
 
@@ -313,6 +337,7 @@ impl Checker<'_> {
             request_id_header: self.request_id_header(proxy.request_id_header.as_ref()),
             generate_traceparent: self.traceparent(proxy.traceparent.as_ref()),
             http2: self.http2(&proxy.http2),
+            strip_request_headers: self.strip_request_headers(&proxy.strip_request_headers),
         }
     }
 
@@ -496,7 +521,11 @@ impl Checker<'_> {
                 }
                 valid.then(|| scheme.value.clone())
             });
-            return Some(KeySource::Header { name, scheme });
+            return Some(KeySource::Header {
+                name,
+                scheme,
+                separators_alike: false,
+            });
         }
         let (name, is_cookie) = match (cookie, query) {
             (Some(cookie), _) => (cookie, true),
@@ -576,6 +605,7 @@ impl Checker<'_> {
             Some(sources) => self.key_sources(sources).into(),
             None => defaults.clone(),
         };
+        let alike = self.key_header_names(service.key_header_names.as_ref());
         let mut route_names = HashSet::new();
         let routes = service
             .routes
@@ -590,7 +620,11 @@ impl Checker<'_> {
                         ),
                     );
                 }
-                self.route(&route.value, &sources, &service.name.value)
+                let mut route = self.route(&route.value, &sources, &service.name.value);
+                if alike {
+                    route.key_sources = separators_alike(&route.key_sources);
+                }
+                route
             })
             .collect::<Vec<_>>();
         let limits = self.limits(&service.limits, &service.name.value);
@@ -848,9 +882,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        let base_path = path
-            .map(|p| p.path().trim_end_matches('/').to_owned())
-            .unwrap_or_default();
+        let base_path = path.map_or_else(String::new, |p| base_path(p.path()));
         Some(Target {
             scheme,
             authority,
@@ -996,11 +1028,15 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
     }
 }
 
+mod authz;
 mod balance;
 mod consumers;
+mod key_header_names;
+use key_header_names::separators_alike;
 mod http2;
 mod limits;
 mod listeners;
+mod strip_headers;
 mod subscriptions;
 mod upstream_tls;
 

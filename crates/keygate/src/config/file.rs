@@ -49,6 +49,29 @@ pub struct FileConfig {
     /// How quota and credit counts are kept in the store.
     #[serde(default)]
     pub quotas: FileQuotas,
+    /// The authorization-service listeners (off by default).
+    #[serde(default)]
+    pub authz: FileAuthz,
+}
+
+/// `authz:` — keygate as the authorization service of another proxy (nginx
+/// `auth_request`, Envoy `ext_authz`, Caddy and Traefik forward auth).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAuthz {
+    /// Where the HTTP checks are answered: one address, or a list of listeners (none by
+    /// default).
+    pub listen: Option<At<FileListen>>,
+    /// The certificates of the TLS listeners of `authz.listen`.
+    pub tls: Option<At<FileTls>>,
+    /// Where Envoy's gRPC `Check` is answered (off by default).
+    pub grpc_listen: Option<At<String>>,
+    /// The nginx check's field with the original method (default `X-Original-Method`).
+    pub method_header: Option<At<String>>,
+    /// The nginx check's field with the original URI (default `X-Original-URI`).
+    pub uri_header: Option<At<String>>,
+    /// The path prefix of Envoy's HTTP checks (default `/envoy`).
+    pub envoy_path_prefix: Option<At<String>>,
 }
 
 /// `quotas:` — how often the counts of quotas and credits are written to the store.
@@ -94,6 +117,9 @@ pub struct FileLimitSync {
     pub on_redis_down: Option<At<String>>,
     /// What every Redis key keygate writes starts with (default `keygate:`).
     pub key_prefix: Option<At<String>>,
+    /// `sync` (default: counted on each node, synchronised every interval) or `exact`
+    /// (one atomic Redis call per limited call).
+    pub mode: Option<At<String>>,
 }
 
 /// `admin:` — the admin API listener and its token.
@@ -238,6 +264,10 @@ pub struct FileProxy {
     pub request_id_header: Option<At<String>>,
     /// `pass` (default) or `generate`: what is done with W3C `traceparent`.
     pub traceparent: Option<At<String>>,
+    /// Request fields never forwarded, besides the built-in identity families: names,
+    /// and prefixes written `prefix-*`.
+    #[serde(default)]
+    pub strip_request_headers: Vec<At<String>>,
     /// HTTP/2 on the TLS listeners, and its limits.
     #[serde(default)]
     pub http2: FileHttp2,
@@ -325,6 +355,8 @@ pub struct FileService {
     pub upstream: At<FileUpstream>,
     /// Key sources for every route of the service.
     pub key_sources: Option<At<Vec<At<FileKeySource>>>>,
+    /// `exact` (default) or `dash_or_underscore`: how header key sources' names compare.
+    pub key_header_names: Option<At<String>>,
     /// The endpoints.
     #[serde(default)]
     pub routes: Vec<At<FileRoute>>,
@@ -605,6 +637,9 @@ pub struct FileConsumer {
     /// Free-form string map.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// The consumer's rate limits and quotas, shared by all its keys.
+    #[serde(default)]
+    pub limits: Vec<crate::limits::key_doc::LimitDoc>,
     /// The consumer's keys.
     #[serde(default)]
     pub keys: Vec<At<FileKey>>,

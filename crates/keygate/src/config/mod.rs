@@ -3,6 +3,7 @@
 
 mod build;
 mod error;
+pub mod field_patterns;
 mod file;
 mod path_pattern;
 mod schema;
@@ -21,6 +22,7 @@ use keygate_policy::Expr;
 
 pub(crate) use build::file_options;
 pub use error::{ConfigError, Problem};
+pub use field_patterns::{FieldPattern, FieldPatterns};
 pub use path_pattern::{PathPattern, Segment};
 pub use schema::SCHEMA;
 pub use sections::ENTITY_SECTIONS;
@@ -59,6 +61,42 @@ pub struct Config {
     pub dns: DnsSettings,
     /// How quota and credit counts are kept in the store.
     pub quotas: QuotaSettings,
+    /// The authorization-service listeners.
+    pub authz: AuthzSettings,
+}
+
+/// `authz:` — keygate as the authorization service of a front proxy: listeners that
+/// answer the front proxy's check of a request (`crate::proxy::authz`,
+/// docs/authz.md). Off by default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthzSettings {
+    /// Where the HTTP checks are answered, in file order; empty = off.
+    pub listen: Vec<Listener>,
+    /// `authz.tls`: the certificates of the listeners marked `tls`.
+    pub tls: Option<TlsSettings>,
+    /// Where Envoy's gRPC `Check` is answered; `None` = off.
+    pub grpc_listen: Option<SocketAddr>,
+    /// nginx `auth_request`: the field with the original method (default
+    /// `x-original-method`).
+    pub method_header: HeaderName,
+    /// nginx `auth_request`: the field with the original URI (default `x-original-uri`).
+    pub uri_header: HeaderName,
+    /// Envoy HTTP `ext_authz`: the prefix Envoy puts before the original path (default
+    /// `/envoy`), without a trailing slash.
+    pub envoy_path_prefix: String,
+}
+
+impl Default for AuthzSettings {
+    fn default() -> AuthzSettings {
+        AuthzSettings {
+            listen: Vec::new(),
+            tls: None,
+            grpc_listen: None,
+            method_header: HeaderName::from_static("x-original-method"),
+            uri_header: HeaderName::from_static("x-original-uri"),
+            envoy_path_prefix: "/envoy".to_owned(),
+        }
+    }
 }
 
 /// `dns:` — how upstream targets named by host name are resolved and kept up to date.
@@ -108,6 +146,18 @@ pub struct LimitSyncSettings {
     pub on_redis_down: RedisDown,
     /// The start of every Redis key (default `keygate:`).
     pub key_prefix: String,
+    /// How the nodes share the counts (default [`LimitSyncMode::Sync`]).
+    pub mode: LimitSyncMode,
+}
+
+/// How rate limits are shared through Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSyncMode {
+    /// Counted on each node, synchronised every `sync_interval`; no Redis call on the
+    /// request path (default).
+    Sync,
+    /// One atomic Redis call per limited call: no over-admission across nodes.
+    Exact,
 }
 
 /// What rate limits shared through Redis do while Redis cannot be reached.
@@ -214,7 +264,7 @@ pub enum TlsVersion {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProxySettings {
     /// Where the proxy listens (default one plain listener on `127.0.0.1:8080`), in file
-    /// order; never empty.
+    /// order; empty only when `authz` listens (`listen: []`).
     pub listen: Vec<Listener>,
     /// `proxy.tls`: the certificates of the listeners marked `tls` (set exactly when one
     /// is).
@@ -243,6 +293,9 @@ pub struct ProxySettings {
     pub generate_traceparent: bool,
     /// `proxy.http2`: HTTP/2 on the TLS listeners, and its limits.
     pub http2: Http2Settings,
+    /// `proxy.strip_request_headers`: client fields never forwarded, besides the
+    /// identity families that never are (`proxy::identity_fields`). Empty by default.
+    pub strip_request_headers: FieldPatterns,
 }
 
 /// `proxy.http2` — HTTP/2 on the TLS listeners (ALPN `h2`) and the limits each HTTP/2
@@ -627,7 +680,9 @@ pub struct Target {
     pub scheme: Scheme,
     /// `host:port`.
     pub authority: Authority,
-    /// Path put in front of the forwarded path, without a trailing slash; often empty.
+    /// Path put in front of the forwarded path, with the URL's trailing slash if it had
+    /// one (`/team/`); empty for none or `/`. Joined to the forwarded path by
+    /// `RequestPath` (`proxy::upstream::request_head`).
     pub base_path: String,
     /// Its share of the requests relative to the other targets, 1 to
     /// [`Target::MAX_WEIGHT`] (default 1).
@@ -696,6 +751,10 @@ pub enum KeySource {
         name: HeaderName,
         /// Required scheme such as `Bearer`.
         scheme: Option<String>,
+        /// Whether `_` and `-` in the name read alike (the service's
+        /// `key_header_names: dash_or_underscore`, as Kong reads `key_names`); never set
+        /// for a name with neither.
+        separators_alike: bool,
     },
     /// A cookie.
     Cookie {
@@ -724,6 +783,8 @@ pub struct Consumer {
     pub description: Option<String>,
     /// Free-form string map.
     pub metadata: BTreeMap<String, String>,
+    /// Its limits, shared by its keys, as the store keeps them (`None` for none).
+    pub limits: Option<String>,
     /// Keys.
     pub keys: Vec<KeyConfig>,
 }
@@ -834,14 +895,17 @@ pub fn default_key_sources() -> Vec<KeySource> {
         KeySource::Header {
             name: HeaderName::from_static("apikey"),
             scheme: None,
+            separators_alike: false,
         },
         KeySource::Header {
             name: HeaderName::from_static("client-key"),
             scheme: None,
+            separators_alike: false,
         },
         KeySource::Header {
             name: HeaderName::from_static("secret"),
             scheme: None,
+            separators_alike: false,
         },
         KeySource::Cookie {
             name: "mia_client_key".into(),

@@ -276,6 +276,7 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
             ],
         ),
         ("## `http2`", vec![field("proxy"), field("http2")]),
+        ("## `authz`", vec![field("authz")]),
         ("## `cluster`", vec![field("cluster")]),
         ("## `quotas`", vec![field("quotas")]),
         ("## `dns`", vec![field("dns")]),

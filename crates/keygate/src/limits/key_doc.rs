@@ -96,7 +96,10 @@ pub fn parse(key_id: &str, text: &str) -> Result<KeyExtras, String> {
 pub fn build(key_id: &str, doc: &KeyLimits, text: &str) -> Result<KeyExtras, String> {
     let mut limits = Vec::with_capacity(doc.limits.len());
     for (index, limit) in doc.limits.iter().enumerate() {
-        limits.push(limit_of(key_id, index, limit).map_err(|e| format!("limits[{index}]: {e}"))?);
+        limits.push(
+            limit_of(Holder::Key(key_id), index, limit)
+                .map_err(|e| format!("limits[{index}]: {e}"))?,
+        );
     }
     let credits = match doc.credits {
         None => None,
@@ -127,18 +130,39 @@ pub fn build(key_id: &str, doc: &KeyLimits, text: &str) -> Result<KeyExtras, Str
     })
 }
 
-fn limit_of(key_id: &str, index: usize, limit: &LimitDoc) -> Result<Limit, String> {
+/// Whose limit a document's entry is: a key's (by its id) or a consumer's.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Holder<'a> {
+    /// A key's own limit: `by` defaults to `key`; named `key.<id>.<index>`.
+    Key(&'a str),
+    /// A consumer's limit, shared by its keys: `by` defaults to `consumer`; named
+    /// `consumer.<index>` (one metric label for all consumers, not one each).
+    Consumer,
+}
+
+/// Builds the limit at `index` of a key's or a consumer's document.
+pub(super) fn limit_of(
+    holder: Holder<'_>,
+    index: usize,
+    limit: &LimitDoc,
+) -> Result<Limit, String> {
     if limit.count == 0 || limit.count > MAX_COUNT {
         return Err(format!(
             "`count` is 1 to {MAX_COUNT}, found {}",
             limit.count
         ));
     }
-    let by = match limit.by.as_deref().unwrap_or("key") {
+    let default_by = match holder {
+        Holder::Key(_) => "key",
+        Holder::Consumer => "consumer",
+    };
+    let by = match limit.by.as_deref().unwrap_or(default_by) {
         "key" => LimitBy::Key,
         "consumer" => LimitBy::Consumer,
         "subscription" => LimitBy::Subscription,
-        other => match other
+        // A consumer's limit is one definition for every consumer with the same
+        // document: a header's value would be counted across consumers.
+        other if matches!(holder, Holder::Key(_)) => match other
             .strip_prefix("header:")
             .map(|n| HeaderName::from_bytes(n.as_bytes()))
         {
@@ -149,6 +173,15 @@ fn limit_of(key_id: &str, index: usize, limit: &LimitDoc) -> Result<Limit, Strin
                 ))
             }
         },
+        other => {
+            return Err(format!(
+                "a consumer's limit counts by consumer, key or subscription, found `{other}`"
+            ))
+        }
+    };
+    let (owner, default_name) = match holder {
+        Holder::Key(key_id) => (format!("key:{key_id}"), format!("key.{key_id}.{index}")),
+        Holder::Consumer => ("consumer".to_owned(), format!("consumer.{index}")),
     };
     let name: Arc<str> = match &limit.name {
         Some(name) if crate::config::is_valid_name(name) => name.as_str().into(),
@@ -157,7 +190,7 @@ fn limit_of(key_id: &str, index: usize, limit: &LimitDoc) -> Result<Limit, Strin
                 "a limit name uses letters, digits, `.`, `_` and `-` only, found `{name}`"
             ))
         }
-        None => format!("key.{key_id}.{index}").into(),
+        None => default_name.into(),
     };
     match limit.kind.as_deref().unwrap_or("rate") {
         "rate" => {
@@ -167,7 +200,7 @@ fn limit_of(key_id: &str, index: usize, limit: &LimitDoc) -> Result<Limit, Strin
                     limit.per
                 )
             })?;
-            let owner = format!("key:{key_id}#{index}#{}/{}", limit.count, limit.per);
+            let owner = format!("{owner}#{index}#{}/{}", limit.count, limit.per);
             Ok(Limit::new(
                 name,
                 limit.count,
@@ -180,7 +213,7 @@ fn limit_of(key_id: &str, index: usize, limit: &LimitDoc) -> Result<Limit, Strin
         "quota" => {
             let period = Period::named(&limit.per)
                 .ok_or_else(|| format!("a quota's `per` is day or month, found `{}`", limit.per))?;
-            let owner = format!("quota:key:{key_id}#{index}/{}", limit.per);
+            let owner = format!("quota:{owner}#{index}/{}", limit.per);
             Ok(Limit::quota(
                 name,
                 limit.count,

@@ -9,8 +9,10 @@
 //! [`Counters`], kept durably in the store by [`flush`].
 
 pub mod calendar;
+pub mod consumer_doc;
 pub mod counters;
 pub mod credits;
+pub mod exact;
 pub mod flush;
 mod gcra;
 pub mod key_doc;

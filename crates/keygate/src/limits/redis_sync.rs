@@ -24,10 +24,12 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::exact::ExactRedis;
 use super::{Limiter, SyncMode};
-use crate::config::{LimitSyncSettings, RedisDown};
+use crate::config::{LimitSyncMode, LimitSyncSettings, RedisDown};
 use crate::metrics::Metrics;
 
 /// Subjects per script call: keeps each call's time in Redis short.
@@ -66,12 +68,32 @@ end
 return out
 "#;
 
+/// The upper bounds (seconds) of `keygate_limit_sync_span_seconds`' buckets.
+const SPAN_BUCKETS: [f64; 14] = [
+    0.05, 0.1, 0.11, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0,
+];
+
 /// The sync task's metrics.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct SyncMetrics {
     failures: Counter,
     fallback: Gauge,
     nodes: Gauge,
+    /// From the start of one successful synchronisation to the end of the next: the
+    /// longest a count admitted here waits to reach Redis, and the longest this node's
+    /// view of Redis is stale — `P` of the documented bound, as it really was.
+    span: Histogram,
+}
+
+impl Default for SyncMetrics {
+    fn default() -> SyncMetrics {
+        SyncMetrics {
+            failures: Counter::default(),
+            fallback: Gauge::default(),
+            nodes: Gauge::default(),
+            span: Histogram::new(SPAN_BUCKETS),
+        }
+    }
 }
 
 /// Why a synchronisation failed.
@@ -116,19 +138,27 @@ pub fn start(
         "Nodes sharing the rate limits, as last counted in Redis",
         sync_metrics.nodes.clone(),
     );
-    limiter.note_takes();
+    metrics.register(
+        "limit_sync_span_seconds",
+        "From the start of one successful rate-limit synchronisation to the end of the next",
+        sync_metrics.span.clone(),
+    );
     limiter.set_mode(down_mode(&settings), 1);
     sync_metrics.fallback.set(1);
-    tokio::spawn(async move {
-        let connection = match ConnectionManager::new_lazy_with_config(client, config) {
-            Ok(connection) => connection,
-            Err(error) => {
-                tracing::error!(%error, "rate limits: cannot set up the Redis connection; limits count per node");
-                return;
-            }
-        };
-        run(limiter, settings, connection, sync_metrics).await;
-    });
+    let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+    match settings.mode {
+        // Exact mode takes in Redis on the request path; the task only keeps the
+        // heartbeat (the node count for `on_redis_down`) and ends the fallback.
+        LimitSyncMode::Exact => limiter.set_exact(ExactRedis::new(
+            connection.clone(),
+            settings.key_prefix.clone(),
+            down_mode(&settings),
+            sync_metrics.failures.clone(),
+            sync_metrics.fallback.clone(),
+        )),
+        LimitSyncMode::Sync => limiter.note_takes(),
+    }
+    tokio::spawn(run(limiter, settings, connection, sync_metrics));
     Ok(())
 }
 
@@ -158,8 +188,11 @@ async fn run(
     let mut up: Option<bool> = None;
     let mut nodes: u32 = 1;
     let mut debts = Vec::with_capacity(BATCH);
+    // When the last synchronisation began, if it succeeded.
+    let mut last: Option<std::time::Instant> = None;
     loop {
         ticker.tick().await;
+        let began = std::time::Instant::now();
         let result = async {
             if !seeded {
                 let shared = shared_seed(&mut connection, &settings.key_prefix, seed).await?;
@@ -181,19 +214,31 @@ async fn run(
         .await;
         match result {
             Ok(counted) => {
+                if let Some(last) = last {
+                    metrics.span.observe(last.elapsed().as_secs_f64());
+                }
+                last = Some(began);
                 nodes = counted.max(1);
                 metrics.nodes.set(i64::from(nodes));
                 if up == Some(false) {
                     limiter.clear();
                 }
-                limiter.set_mode(SyncMode::Whole, nodes);
+                let shared = match settings.mode {
+                    LimitSyncMode::Sync => SyncMode::Whole,
+                    LimitSyncMode::Exact => SyncMode::Exact,
+                };
+                // In exact mode this also ends a fallback that a failed call on the request
+                // path began (`Limiter::fall_back`, which started the counts afresh).
+                limiter.set_mode(shared, nodes);
+                // Also after an exact call's fallback that this task did not see.
+                metrics.fallback.set(0);
                 if up != Some(true) {
                     tracing::info!(nodes, "rate limits: shared through Redis");
-                    metrics.fallback.set(0);
                 }
                 up = Some(true);
             }
             Err(error) => {
+                last = None;
                 metrics.failures.inc();
                 debts.clear();
                 // A Redis that comes back empty is given this node's seed again.
@@ -201,8 +246,14 @@ async fn run(
                 // What this node takes while Redis is down stays its own: sent later,
                 // it would be charged as if taken at once when Redis is back.
                 limiter.forget_pending();
-                if up == Some(true) {
-                    limiter.clear();
+                match settings.mode {
+                    LimitSyncMode::Sync if up == Some(true) => limiter.clear(),
+                    LimitSyncMode::Sync => {}
+                    // Counts start afresh once, by whoever leaves exact mode first: a
+                    // call on the request path may have done it, and counted since.
+                    LimitSyncMode::Exact => {
+                        limiter.fall_back(down_mode(&settings));
+                    }
                 }
                 limiter.set_mode(down_mode(&settings), nodes);
                 if up != Some(false) {

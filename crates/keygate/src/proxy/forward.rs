@@ -1,5 +1,5 @@
 //! Rewriting a request for the upstream: hop-by-hop headers dropped, client-sent identity
-//! headers replaced by the real ones, `X-Forwarded-*` added, and the target's `Host`. The
+//! headers (`super::identity_fields`) left out and the real ones added, `X-Forwarded-*` added, and the target's `Host`. The
 //! replacing is done as the upstream request head is written ([`ForwardedFields`]), not
 //! in the request's header map.
 
@@ -12,11 +12,13 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue};
 
+use super::identity_fields::is_identity_field;
 use super::request_id::RequestId;
 use super::trace_context::{TraceParent, TRACEPARENT};
 use super::upstream::request_head::append_field;
 use super::upstream::FieldRewrite;
-use crate::config::IdentityHeaders;
+use crate::config::field_patterns::same_dashed;
+use crate::config::{FieldPatterns, IdentityHeaders};
 use crate::state::{ConsumerEntry, KeyEntry};
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -85,7 +87,9 @@ pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
 
 /// The fields forwarding writes on a request in place of the client's: the caller's
 /// identity (consumer name, key id, groups, client type; none for anonymous calls, and
-/// whatever the client sent under those names is left out), `X-Forwarded-For` with the
+/// whatever the client sent under those names, in the identity families of
+/// [`super::identity_fields`] or under a name of `proxy.strip_request_headers` is left
+/// out), `X-Forwarded-For` with the
 /// client's address appended, `X-Forwarded-Proto` and `X-Forwarded-Host` as this gateway
 /// saw them (client-sent values of those two are not trusted), and the target's `Host`
 /// unless the service preserves the client's. A client field whose name reads as one of
@@ -94,6 +98,8 @@ pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// allocated or inserted into the request's header map.
 pub struct ForwardedFields<'a> {
     names: &'a IdentityHeaders,
+    /// `proxy.strip_request_headers`.
+    strip: &'a FieldPatterns,
     caller: Option<(&'a KeyEntry, &'a ConsumerEntry)>,
     client: &'a ClientAddress,
     /// The host the client asked for, its `Host` (which holds an absolute target's
@@ -110,11 +116,12 @@ pub struct ForwardedFields<'a> {
 
 impl<'a> ForwardedFields<'a> {
     /// The fields for a request with `headers` from `client`, sent to a target whose
-    /// `Host` is `target_host`. The request's `Host` is its one authority: the head parser
-    /// moved an absolute target's authority into it.
+    /// `Host` is `target_host`; the client's fields that `strip` names are left out. The
+    /// request's `Host` is its one authority: the head parser moved an absolute target's
+    /// authority into it.
     pub fn new(
         headers: &'a HeaderMap,
-        names: &'a IdentityHeaders,
+        (names, strip): (&'a IdentityHeaders, &'a FieldPatterns),
         caller: Option<(&'a KeyEntry, &'a ConsumerEntry)>,
         client: &'a ClientAddress,
         target_host: &'a HeaderValue,
@@ -128,6 +135,7 @@ impl<'a> ForwardedFields<'a> {
         };
         ForwardedFields {
             names,
+            strip,
             caller,
             client,
             original_host,
@@ -164,29 +172,15 @@ impl FieldRewrite for ForwardedFields<'_> {
             || *name == self.names.client_type
             || self.request_id.is_some_and(|(own, _)| name == own)
             || (self.traceparent.is_some() && *name == TRACEPARENT)
+            || is_identity_field(name.as_str().as_bytes(), self.strip)
             // Only with `proxy.underscores_in_headers` does a name with `_` get this far.
             || (name.as_str().as_bytes().contains(&b'_') && self.reads_as_own(name))
     }
 
     fn append_fields(&self, fields: &HeaderMap, out: &mut Vec<u8>) {
         if let Some((key, consumer)) = self.caller {
-            append_field(
-                out,
-                self.names.consumer.as_str(),
-                header_safe(consumer.name.as_bytes()),
-            );
-            append_field(
-                out,
-                self.names.credential.as_str(),
-                header_safe(key.id.as_bytes()),
-            );
-            append_field(
-                out,
-                self.names.client_type.as_str(),
-                consumer.profile.client_type.header_bytes(),
-            );
-            if let Some(groups) = &consumer.profile.groups_header {
-                append_field(out, self.names.groups.as_str(), groups.as_bytes());
+            for (name, value) in identity_fields(self.names, key, consumer) {
+                append_field(out, name.as_str(), value);
             }
         }
         // Several `X-Forwarded-For` lines are folded into one, the client's address last.
@@ -214,6 +208,30 @@ impl FieldRewrite for ForwardedFields<'_> {
     }
 }
 
+/// The identity fields a call by `key` of `consumer` carries upstream, under `names`, in
+/// the order they are sent: consumer name, key id, client type, and the groups when the
+/// consumer has any. One list for both ways a request goes on: forwarded by the proxy
+/// ([`ForwardedFields`]), or let through by a front proxy that asked
+/// (`super::authz::answer`). Values that may not be sent in a header are empty.
+pub fn identity_fields<'a>(
+    names: &'a IdentityHeaders,
+    key: &'a KeyEntry,
+    consumer: &'a ConsumerEntry,
+) -> impl Iterator<Item = (&'a HeaderName, &'a [u8])> {
+    let groups = consumer.profile.groups_header.as_ref();
+    [
+        Some((&names.consumer, header_safe(consumer.name.as_bytes()))),
+        Some((&names.credential, header_safe(key.id.as_bytes()))),
+        Some((
+            &names.client_type,
+            consumer.profile.client_type.header_bytes(),
+        )),
+        groups.map(|groups| (&names.groups, groups.as_bytes())),
+    ]
+    .into_iter()
+    .flatten()
+}
+
 impl ForwardedFields<'_> {
     /// Whether a client field `name` with an `_` reads, with `_` taken for `-`, as a field
     /// the gateway sets or HTTP frames a message by.
@@ -235,18 +253,8 @@ impl ForwardedFields<'_> {
         ];
         own.iter()
             .chain(self.request_id.as_ref().map(|(own, _)| own))
-            .any(|own| same_with_underscores_as_dashes(name, own.as_str().as_bytes()))
+            .any(|own| same_dashed(name, own.as_str().as_bytes()))
     }
-}
-
-/// Whether the lower-case names `client` and `own` are the same once every `_` is a `-`.
-fn same_with_underscores_as_dashes(client: &[u8], own: &[u8]) -> bool {
-    let dashed = |byte: u8| if byte == b'_' { b'-' } else { byte };
-    client.len() == own.len()
-        && client
-            .iter()
-            .zip(own)
-            .all(|(&client, &own)| dashed(client) == dashed(own))
 }
 
 /// A text's bytes when it may be sent as a header value (what `HeaderValue` accepts);
@@ -315,260 +323,4 @@ impl ClientAddress {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    /// The names `drop_hop_by_hop` leaves of `headers`, in order.
-    fn names_left_after_drop(mut headers: HeaderMap) -> Vec<String> {
-        drop_hop_by_hop(&mut headers);
-        headers
-            .keys()
-            .map(|name| name.as_str().to_owned())
-            .collect()
-    }
-
-    #[test]
-    fn hop_by_hop_and_connection_named_headers_go() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            CONNECTION,
-            HeaderValue::from_static("keep-alive, x-private"),
-        );
-        headers.insert("x-private", HeaderValue::from_static("1"));
-        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        headers.insert(TE, HeaderValue::from_static("trailers"));
-        headers.insert("x-kept", HeaderValue::from_static("1"));
-        assert_eq!(names_left_after_drop(headers), ["x-kept"]);
-    }
-
-    #[test]
-    fn every_connection_field_is_read() {
-        let mut headers = HeaderMap::new();
-        headers.append(CONNECTION, HeaderValue::from_static("x-one"));
-        headers.append(CONNECTION, HeaderValue::from_static(" , X-Two ,"));
-        headers.insert("x-one", HeaderValue::from_static("1"));
-        headers.insert("x-two", HeaderValue::from_static("2"));
-        headers.insert("x-kept", HeaderValue::from_static("1"));
-        assert_eq!(names_left_after_drop(headers), ["x-kept"]);
-    }
-
-    /// The head written for a request with `headers` rewritten by `fields`.
-    fn written(headers: &HeaderMap, fields: &ForwardedFields<'_>) -> String {
-        let mut out = Vec::new();
-        crate::proxy::upstream::request_head::write_head(
-            &mut out,
-            &http::Method::GET,
-            crate::proxy::upstream::RequestPath::whole("/"),
-            headers,
-            fields,
-            crate::proxy::upstream::request_head::BodyFraming::None,
-        );
-        String::from_utf8(out).unwrap()
-    }
-
-    fn identity_names() -> IdentityHeaders {
-        IdentityHeaders {
-            consumer: HeaderName::from_static("x-consumer-username"),
-            credential: HeaderName::from_static("x-credential-identifier"),
-            groups: HeaderName::from_static("x-consumer-groups"),
-            client_type: HeaderName::from_static("client-type"),
-        }
-    }
-
-    #[test]
-    fn forwarded_for_is_appended_and_host_replaced() {
-        let mut headers = HeaderMap::new();
-        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
-        headers.append("x-forwarded-for", HeaderValue::from_static("1.1.1.1"));
-        headers.append("x-forwarded-for", HeaderValue::from_static(" 2.2.2.2 "));
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        headers.insert("x-consumer-username", HeaderValue::from_static("forged"));
-        headers.insert("accept", HeaderValue::from_static("*/*"));
-        let names = identity_names();
-        let client = ClientAddress::new([127, 0, 0, 1].into());
-        let target = HeaderValue::from_static("127.0.0.1:9001");
-        let fields = ForwardedFields::new(&headers, &names, None, &client, &target, false);
-        assert_eq!(
-            written(&headers, &fields),
-            "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\naccept: */*\r\n\
-             x-forwarded-for: 1.1.1.1, 2.2.2.2, 127.0.0.1\r\nx-forwarded-proto: http\r\n\
-             x-forwarded-host: api.example.com\r\n\r\n"
-        );
-    }
-
-    #[test]
-    fn preserve_host_keeps_the_clients_host() {
-        let mut headers = HeaderMap::new();
-        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
-        let names = identity_names();
-        let client = ClientAddress::new([10, 0, 0, 1].into());
-        let target = HeaderValue::from_static("127.0.0.1:9001");
-        let fields = ForwardedFields::new(&headers, &names, None, &client, &target, true);
-        assert_eq!(
-            written(&headers, &fields),
-            "GET / HTTP/1.1\r\nhost: api.example.com\r\nx-forwarded-for: 10.0.0.1\r\n\
-             x-forwarded-proto: http\r\nx-forwarded-host: api.example.com\r\n\r\n"
-        );
-    }
-
-    #[test]
-    fn a_tls_client_is_forwarded_as_https_whatever_it_sent() {
-        let mut headers = HeaderMap::new();
-        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-        let names = identity_names();
-        let client = ClientAddress::new([10, 0, 0, 1].into()).with_tls(TlsFacts {
-            client_certificate: false,
-        });
-        let target = HeaderValue::from_static("127.0.0.1:9001");
-        let fields = ForwardedFields::new(&headers, &names, None, &client, &target, true);
-        assert_eq!(
-            written(&headers, &fields),
-            "GET / HTTP/1.1\r\nhost: api.example.com\r\nx-forwarded-for: 10.0.0.1\r\n\
-             x-forwarded-proto: https\r\nx-forwarded-host: api.example.com\r\n\r\n"
-        );
-    }
-
-    #[test]
-    fn a_request_without_host_gets_the_targets_even_when_preserving() {
-        let headers = HeaderMap::new();
-        let names = identity_names();
-        let client = ClientAddress::new([10, 0, 0, 1].into());
-        let target = HeaderValue::from_static("127.0.0.1:9001");
-        for preserve_host in [true, false] {
-            let fields =
-                ForwardedFields::new(&headers, &names, None, &client, &target, preserve_host);
-            assert_eq!(fields.host(), Some(&target));
-            assert!(!written(&headers, &fields).contains("x-forwarded-host"));
-        }
-    }
-
-    #[test]
-    fn the_request_id_and_a_generated_traceparent_replace_the_clients_fields() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-request-id", HeaderValue::from_static("client sent"));
-        headers.insert("x_request_id", HeaderValue::from_static("underscored"));
-        headers.insert("traceparent", HeaderValue::from_static("garbage"));
-        let names = identity_names();
-        let client = ClientAddress::new([10, 0, 0, 1].into());
-        let target = HeaderValue::from_static("127.0.0.1:9001");
-        let name = Some(HeaderName::from_static("x-request-id"));
-        let id = RequestId::taken(&HeaderValue::from_static("gateway-id"));
-        let traceparent = TraceParent::generate();
-        let mut fields = ForwardedFields::new(&headers, &names, None, &client, &target, false);
-        fields.carry_request_id(&name, &id);
-        fields.carry_traceparent(Some(&traceparent));
-        let text = written(&headers, &fields);
-        assert_eq!(text.matches("x-request-id: ").count(), 1, "{text}");
-        assert!(text.contains("x-request-id: gateway-id\r\n"), "{text}");
-        assert!(
-            !text.contains("underscored") && !text.contains("garbage"),
-            "{text}"
-        );
-        let sent = std::str::from_utf8(traceparent.as_bytes()).unwrap();
-        assert!(text.contains(&format!("traceparent: {sent}\r\n")), "{text}");
-    }
-
-    #[test]
-    fn names_that_read_as_the_gateways_own_with_dashes_for_underscores_are_left_out() {
-        let mut headers = HeaderMap::new();
-        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
-        for name in [
-            "x_consumer_username",
-            "client_type",
-            "x-consumer_groups",
-            "x_credential_identifier",
-            "x_forwarded_host",
-            "x_forwarded_for",
-            "x_forwarded-proto",
-            "content_length",
-            "transfer_encoding",
-            "host_",
-        ] {
-            headers.insert(
-                HeaderName::from_static(name),
-                HeaderValue::from_static("forged"),
-            );
-        }
-        headers.insert("x_custom", HeaderValue::from_static("1"));
-        headers.insert("client_type_2", HeaderValue::from_static("1"));
-        let names = identity_names();
-        let client = ClientAddress::new([10, 0, 0, 1].into());
-        let target = HeaderValue::from_static("127.0.0.1:9001");
-        let fields = ForwardedFields::new(&headers, &names, None, &client, &target, false);
-        assert_eq!(
-            written(&headers, &fields),
-            "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\nhost_: forged\r\nx_custom: 1\r\n\
-             client_type_2: 1\r\nx-forwarded-for: 10.0.0.1\r\nx-forwarded-proto: http\r\n\
-             x-forwarded-host: api.example.com\r\n\r\n"
-        );
-    }
-
-    #[test]
-    fn underscores_read_as_dashes_only_where_both_names_agree() {
-        assert!(same_with_underscores_as_dashes(
-            b"client_type",
-            b"client-type"
-        ));
-        assert!(same_with_underscores_as_dashes(b"x_a-b", b"x-a-b"));
-        assert!(!same_with_underscores_as_dashes(
-            b"client_typ",
-            b"client-type"
-        ));
-        assert!(!same_with_underscores_as_dashes(
-            b"client_types",
-            b"client-type"
-        ));
-        assert!(!same_with_underscores_as_dashes(
-            b"clientxtype",
-            b"client-type"
-        ));
-    }
-
-    #[test]
-    fn a_callers_identity_replaces_what_the_client_sent() {
-        use crate::key::KeyHash;
-        use crate::state::test_records::{consumer, key};
-        use crate::state::Directory;
-
-        let directory = Directory::default();
-        directory.put_consumer(&consumer("alex", "A"));
-        directory.put_key(&key("k1", "alex", "secret-1"));
-        let (entry, _) = directory.get(&KeyHash::of(b"secret-1")).unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
-        headers.insert("x-consumer-username", HeaderValue::from_static("mallory"));
-        headers.insert("client-type", HeaderValue::from_static("Z"));
-        headers.insert("accept", HeaderValue::from_static("*/*"));
-        let names = identity_names();
-        let client = ClientAddress::new([10, 0, 0, 1].into());
-        let target = HeaderValue::from_static("127.0.0.1:9001");
-        let caller = Some((&*entry, &entry.consumer));
-        let fields = ForwardedFields::new(&headers, &names, caller, &client, &target, false);
-        assert_eq!(
-            written(&headers, &fields),
-            "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\naccept: */*\r\n\
-             x-consumer-username: alex\r\nx-credential-identifier: k1\r\nclient-type: A\r\n\
-             x-consumer-groups: admin\r\nx-forwarded-for: 10.0.0.1\r\n\
-             x-forwarded-proto: http\r\nx-forwarded-host: api.example.com\r\n\r\n"
-        );
-    }
-
-    #[test]
-    fn connection_cannot_remove_host() {
-        let mut headers = HeaderMap::new();
-        headers.insert(CONNECTION, HeaderValue::from_static("Host, x-private"));
-        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
-        headers.insert("x-private", HeaderValue::from_static("1"));
-        assert_eq!(names_left_after_drop(headers), ["host"]);
-    }
-
-    #[test]
-    fn only_header_safe_texts_are_sent() {
-        assert_eq!(header_safe(b"alex\tthe great"), b"alex\tthe great");
-        assert_eq!(header_safe("caf\u{e9}".as_bytes()), "caf\u{e9}".as_bytes());
-        assert_eq!(header_safe(b"line\nbreak"), b"");
-        assert_eq!(header_safe(b"del\x7f"), b"");
-    }
-}
+mod tests;

@@ -14,7 +14,19 @@
 //! 7. log — the access record goes to the metrics and the log writer.
 //!
 //! Phases 1–5 never wait: [`Gateway::check`] runs them and answers a refusal at once;
-//! [`Gateway::forward`] runs 6 and 7 for a request let through.
+//! [`Gateway::forward`] runs 6 and 7 for a request let through. The one exception is
+//! exact mode across nodes (`cluster.rate_limits.mode: exact`): a call that rate limits
+//! apply to comes back from [`Gateway::check`] as [`Checking::Limiting`], and
+//! [`Gateway::settle`] awaits Redis's count of it (`settle.rs`); every other call is
+//! decided without waiting, as before. On an `authz.listen` listener
+//! ([`super::authz`]) the same phases 1–5 run on the original request a front proxy's
+//! check describes, and 7 logs the answer to the check: nothing is forwarded.
+
+mod limit_phase;
+mod settle;
+
+pub(in crate::proxy) use limit_phase::Pending;
+use limit_phase::{limit, Limited};
 
 use std::borrow::Cow;
 
@@ -28,22 +40,25 @@ use http::uri::PathAndQuery;
 use http::{HeaderMap, Response, Uri};
 use http_body_util::Either;
 
+use super::admission::{request_id_field, Admitted, Caller, Identity};
+pub use super::admission::{Admission, Checked, Checking};
 use super::error::{InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
+use super::forward_path;
 use super::health_checks::HealthChecks;
 use super::key_source::{self, Extracted};
-use super::limit_check::{self, LimitReport};
+use super::limit_check;
 use super::limit_headers;
 use super::path_normal::normalise;
-use super::request_id::{RequestId, RequestIdField};
+use super::request_id::RequestId;
 use super::respond::error_response_for;
 use super::trace_context::TraceParent;
 use super::upstream::{ForwardBody, HashInputs, RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
 use super::ProxyBody;
 use crate::access_log::AccessLog;
-use crate::access_record::AccessRecord;
+use crate::access_record::{AccessRecord, Mode};
 use crate::config::{AuthMode, Plan, Route, Service};
 use crate::key::plausible;
 use crate::metrics::Metrics;
@@ -61,6 +76,9 @@ pub struct Gateway {
     /// The port of the first TLS listener, where `https_redirect` sends clients.
     https_port: Option<u16>,
     health_checks: Arc<HealthChecks>,
+    /// Whether this gateway answers front proxies' checks (`authz.listen`) instead of
+    /// forwarding ([`super::authz`]).
+    authz: bool,
 }
 
 /// The route a request matched.
@@ -89,28 +107,6 @@ struct Selected<'s> {
     subscription: Arc<SubscriptionEntry>,
 }
 
-/// Who is calling; `None` = anonymous.
-type Caller = Option<Identity>;
-
-/// What the checks let through to the upstream.
-struct Admitted {
-    /// Who is calling.
-    caller: Caller,
-    /// Whether the key goes on to the upstream (the route's or the selected plan's
-    /// `forward_key`); otherwise it is removed.
-    forward_key: bool,
-    /// The limit closest to refusing, for the answer's rate-limit headers; `None` when
-    /// no limit applies.
-    limits: Option<LimitReport>,
-}
-
-/// A caller with a valid key.
-struct Identity {
-    /// The key, and its consumer as it was when the key was checked: one version for the
-    /// whole request.
-    key: Arc<KeyEntry>,
-}
-
 impl Gateway {
     /// A gateway reading `state`, counting in `metrics`, logging to `access_log`, and
     /// skipping the targets that `health_checks` hold down.
@@ -126,7 +122,26 @@ impl Gateway {
             metrics,
             health_checks,
             https_port: None,
+            authz: false,
         }
+    }
+
+    /// The same gateway answering front proxies' checks, for the `authz.listen`
+    /// listeners: one state, log and set of metrics for both.
+    pub fn authz_twin(&self) -> Gateway {
+        Gateway {
+            state: self.state.clone(),
+            access_log: self.access_log.clone(),
+            metrics: self.metrics.clone(),
+            https_port: None,
+            health_checks: self.health_checks.clone(),
+            authz: true,
+        }
+    }
+
+    /// The state requests are checked against.
+    pub fn state(&self) -> &SharedState {
+        &self.state
     }
 
     /// The same gateway, sending `https_redirect` clients to `port` (the first TLS
@@ -150,13 +165,32 @@ impl Gateway {
     /// field map for the next request. It is borrowed mutably for one change only: a
     /// path that is not in normal form has its target replaced by the normal one (see
     /// [`check_request`]), which every later phase and [`Gateway::forward`] then read.
-    pub fn check(&self, request: &mut Parts, client: &ClientAddress) -> Checked {
+    ///
+    /// On an authz listener the request is a front proxy's check, answered at once in
+    /// its protocol ([`super::authz::check`]), never `Admitted`.
+    pub fn check(&self, request: &mut Parts, client: &ClientAddress) -> Checking {
+        if self.authz {
+            return super::authz::check(self, request, client);
+        }
+        self.check_as(request, client, Mode::Proxy)
+    }
+
+    /// Phases 1–5 for `request`, logged under `mode`: [`Gateway::check`] for the proxy,
+    /// and the one decision the authz checks reuse, run on the original request they
+    /// describe.
+    pub(crate) fn check_as(
+        &self,
+        request: &mut Parts,
+        client: &ClientAddress,
+        mode: Mode,
+    ) -> Checking {
         let started = Instant::now();
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
         let mut record = AccessRecord::new(request.method.clone(), request.uri.clone());
         record.version = request.version;
         record.client = Some(client.ip);
+        record.mode = mode;
         // Only the log line shows the host: no lookup when nothing is logged.
         if self.access_log.enabled() {
             record.host = request.headers.get(HOST).cloned();
@@ -169,24 +203,43 @@ impl Gateway {
             .map(|name| RequestId::of(&request.headers, name));
         let connection = (client, self.https_port);
         match admit(&self.state, &snapshot, request, connection, &mut record) {
-            Ok((route, admitted)) => Checked::Admitted(Admission {
-                snapshot,
-                started,
-                record,
-                route,
-                admitted,
-            }),
-            Err(error) => {
-                record.denial = Some(error.reason());
-                if let ProxyError::RateLimited(refusal) = &error {
-                    record.limit = Some(refusal.report.name.clone());
+            Ok((route, admitted)) => {
+                let waits = admitted.pending.is_some();
+                let admission = Admission {
+                    snapshot,
+                    started,
+                    record,
+                    route,
+                    admitted,
+                };
+                match waits {
+                    true => Checking::Limiting(Box::new(admission)),
+                    false => Checking::Decided(Checked::Admitted(admission)),
                 }
-                let response = error_response_for(&request.headers, &error, &snapshot.challenge);
-                let request_id = request_id_field(&snapshot, &record);
-                self.finish(&snapshot, started, record, &response);
-                Checked::Answered(response, request_id)
+            }
+            Err(error) => {
+                Checking::Decided(self.refuse(&snapshot, started, record, &request.headers, &error))
             }
         }
+    }
+
+    /// Answers, counts and logs a request refused with `error`.
+    fn refuse(
+        &self,
+        snapshot: &Snapshot,
+        started: Instant,
+        mut record: AccessRecord,
+        headers: &HeaderMap,
+        error: &ProxyError,
+    ) -> Checked {
+        record.denial = Some(error.reason());
+        if let ProxyError::RateLimited(refusal) = error {
+            record.limit = Some(refusal.report.name.clone());
+        }
+        let response = error_response_for(headers, error, &snapshot.challenge);
+        let request_id = request_id_field(snapshot, &record);
+        self.finish(snapshot, started, record, &response);
+        Checked::Answered(response, request_id)
     }
 
     /// Phases 6 and 7 for a request [`Gateway::check`] admitted: forward it with its
@@ -240,6 +293,18 @@ impl Gateway {
         response
     }
 
+    /// Phase 7 for a check that let `admission` through and answered the front proxy
+    /// with `response` (authz mode: nothing is forwarded).
+    pub(crate) fn finish_check(&self, admission: Admission, response: &Response<ProxyBody>) {
+        let Admission {
+            snapshot,
+            started,
+            record,
+            ..
+        } = admission;
+        self.finish(&snapshot, started, record, response);
+    }
+
     /// Phase 7: the answer's status and time go into the metrics and the access log.
     fn finish(
         &self,
@@ -256,44 +321,6 @@ impl Gateway {
         self.metrics.observe(counters.map(|c| &**c), &record);
         self.access_log.write(record);
     }
-}
-
-/// What [`Gateway::check`] decided about a request.
-pub enum Checked {
-    /// Refused: the response to send, and the request-id field it carries.
-    Answered(Response<ProxyBody>, Option<RequestIdField>),
-    /// Let through: to be forwarded with [`Gateway::forward`].
-    Admitted(Admission),
-}
-
-/// A request that passed every check, and what forwarding it needs.
-pub struct Admission {
-    /// The snapshot the request was checked against, kept to its end.
-    snapshot: Arc<Snapshot>,
-    /// When the request was taken up.
-    started: Instant,
-    /// The access record so far.
-    record: AccessRecord,
-    /// The matched service and route, by index in `snapshot`.
-    route: (usize, usize),
-    /// The caller and whether its key goes on.
-    admitted: Admitted,
-}
-
-impl Admission {
-    /// The request-id field the response carries, unless ids are off.
-    pub fn request_id_field(&self) -> Option<RequestIdField> {
-        request_id_field(&self.snapshot, &self.record)
-    }
-}
-
-/// The request-id field for the request `record` is about.
-fn request_id_field(snapshot: &Snapshot, record: &AccessRecord) -> Option<RequestIdField> {
-    let name = snapshot.config.proxy.request_id_header.as_ref()?;
-    Some(RequestIdField {
-        name: name.clone(),
-        id: record.request_id.clone()?,
-    })
 }
 
 /// Phases 1–5: the route, and who is let through it.
@@ -331,7 +358,7 @@ fn admit(
         client,
         record,
     )?;
-    let limits = limit(
+    let limited = limit(
         state,
         matched.route,
         &caller,
@@ -339,12 +366,25 @@ fn admit(
         request,
         record,
     )?;
-    // A use is a call the key was let through for, not one refused by plan or rule.
-    if let Some(caller) = &caller {
-        state
-            .usage
-            .note(&state.directory.keys, &caller.key, millis(now));
-    }
+    let (limits, pending) = match limited {
+        Limited::Done(report) => {
+            // A use is a call the key was let through for, not one refused by plan, rule
+            // or limit (in exact mode, noted once Redis admits it).
+            if let Some(caller) = &caller {
+                state
+                    .usage
+                    .note(&state.directory.keys, &caller.key, millis(now));
+            }
+            (report, None)
+        }
+        Limited::Waiting(limits) => {
+            let plan = selected.as_ref().and_then(|selected| {
+                let plans = &matched.service.plans;
+                plans.iter().position(|p| std::ptr::eq(p, selected.plan))
+            });
+            (None, Some(Box::new(Pending { limits, plan })))
+        }
+    };
     let forward_key = matched.route.forward_key
         || selected
             .as_ref()
@@ -353,6 +393,7 @@ fn admit(
         caller,
         forward_key,
         limits,
+        pending,
     };
     Ok((matched.index, admitted))
 }
@@ -608,35 +649,6 @@ fn authorize(
     })
 }
 
-/// Phase 5½: the rate limits of the route, its service and the selected plan
-/// ([`limit_check`]). A route without limits passes at the cost of one branch.
-fn limit(
-    state: &SharedState,
-    route: &Route,
-    caller: &Caller,
-    selected: Option<&Selected<'_>>,
-    request: &Parts,
-    record: &AccessRecord,
-) -> Result<Option<LimitReport>, ProxyError> {
-    let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
-    let extras = caller
-        .as_ref()
-        .and_then(|caller| caller.key.extras.as_ref());
-    if route.limits.is_empty() && plan.is_empty() && extras.is_none() {
-        return Ok(None);
-    }
-    let who = limit_check::Caller {
-        key: caller.as_ref().map(|caller| &*caller.key),
-        subscription: selected.map(|selected| &*selected.subscription.id),
-        client: record
-            .client
-            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-        headers: &request.headers,
-    };
-    limit_check::check(&state.limiter, &state.counters, route, plan, &who)
-        .map_err(ProxyError::RateLimited)
-}
-
 /// Where an admitted request goes: the snapshot it was admitted on, and its service's
 /// upstream there.
 #[derive(Clone, Copy)]
@@ -662,6 +674,7 @@ where
 {
     let Destination { snapshot, upstream } = destination;
     let upstream = upstream.current().await?;
+    let sources = admitted.removed_key_sources(matched.route);
     let caller = admitted.caller;
     // Read before any field is removed: `hash_on: header` may name a key source.
     let affinity = upstream.affinity(&HashInputs {
@@ -672,18 +685,13 @@ where
     });
     let target = upstream.pick(affinity).ok_or(ProxyError::UpstreamConnect)?;
     let mut query = parts.uri.query().map(Cow::Borrowed);
-    // Every source of the route is a credential: all go, found in or not, anonymous call
-    // or `auth: none`, unless the key is forwarded.
-    if !admitted.forward_key {
-        let sources = &matched.route.key_sources;
-        if let Some(rewritten) = key_source::strip(sources, &mut parts.headers, parts.uri.query()) {
-            query = Some(Cow::Owned(rewritten));
-        }
+    if let Some(rewritten) = key_source::strip(sources, &mut parts.headers, parts.uri.query()) {
+        query = Some(Cow::Owned(rewritten));
     }
     drop_hop_by_hop(&mut parts.headers);
     let path = RequestPath {
         base: &target.base_path,
-        path: forwarded_path(matched.service, parts.uri.path()),
+        path: forward_path::of(matched.service, parts.uri.path()),
         query: query.as_deref(),
     };
     let traceparent = match snapshot.config.proxy.generate_traceparent {
@@ -692,7 +700,10 @@ where
     };
     let mut fields = ForwardedFields::new(
         &parts.headers,
-        &snapshot.identity_headers,
+        (
+            &snapshot.identity_headers,
+            &snapshot.config.proxy.strip_request_headers,
+        ),
         caller
             .as_ref()
             .map(|caller| (&*caller.key, &caller.key.consumer)),
@@ -716,61 +727,10 @@ where
     Ok(response.map(Either::Left))
 }
 
-/// The path sent upstream: the normal path (phase 1 put it in the request's target),
-/// without the service prefix unless `strip_prefix: false`; an empty rest is `/`.
-fn forwarded_path<'p>(service: &Service, path: &'p str) -> &'p str {
-    if !service.strip_prefix {
-        return path;
-    }
-    match path.get(service.path_prefix.len()..) {
-        Some(rest) if !rest.is_empty() => rest,
-        _ => "/",
-    }
-}
-
 fn micros(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn head(target: &str) -> Parts {
-        http::Request::get(target).body(()).unwrap().into_parts().0
-    }
-
-    #[test]
-    fn a_path_not_in_normal_form_is_replaced_and_the_rest_of_the_target_kept() {
-        let mut request = head("http://shop.example.com:8080/orders//%72eport?x=%2e%2E");
-        assert_eq!(check_request(&mut request, 1024), Ok(true));
-        assert_eq!(
-            request.uri.to_string(),
-            "http://shop.example.com:8080/orders/report?x=%2e%2E"
-        );
-        let mut request = head("/orders/./report");
-        assert_eq!(check_request(&mut request, 1024), Ok(true));
-        assert_eq!(request.uri.to_string(), "/orders/report");
-    }
-
-    #[test]
-    fn a_normal_path_is_left_where_it_lies() {
-        let mut request = head("/orders/report?x=1");
-        let before = request.uri.path().as_ptr();
-        assert_eq!(check_request(&mut request, 1024), Ok(false));
-        assert_eq!(request.uri.path().as_ptr(), before);
-    }
-
-    #[test]
-    fn an_ambiguous_path_is_refused() {
-        for target in ["/orders/..%2freport", "/..", "/a/..;x", "*"] {
-            let mut request = head(target);
-            assert_eq!(
-                check_request(&mut request, 1024),
-                Err(ProxyError::BadPath),
-                "{target}"
-            );
-        }
-    }
-}
+mod tests;

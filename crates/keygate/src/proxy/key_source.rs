@@ -3,14 +3,18 @@
 //!
 //! Sources are tried in order and the first that holds a non-empty key wins. Within one
 //! source, two different values are a conflict (`401`): a header sent twice, a cookie set
-//! twice, a query parameter repeated. A header source with a `scheme` only counts when the
-//! value starts with that scheme (`Bearer <key>`, scheme case-insensitive).
+//! twice, a query parameter repeated (also under an encoded name: `apikey` and `api%6Bey`
+//! are one parameter, as Kong reads them). A header source with a `scheme` only counts
+//! when the value starts with that scheme (`Bearer <key>`, scheme case-insensitive). On a
+//! service with `key_header_names: dash_or_underscore`, a header source reads (and
+//! strips) every spelling of its name with `_` and `-` alike, all as one source.
 
 use std::borrow::Cow;
 
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 
+use crate::config::field_patterns::same_dashed;
 use crate::config::KeySource;
 
 /// The result of looking for a key.
@@ -37,11 +41,26 @@ pub fn extract<'r>(
 ) -> Extracted<'r> {
     for (index, source) in sources.iter().enumerate() {
         let values = match source {
-            KeySource::Header { name, scheme } => single(
+            KeySource::Header {
+                name,
+                scheme,
+                separators_alike: false,
+            } => single(
                 headers
                     .get_all(name)
                     .iter()
                     .filter_map(|value| strip_scheme(value.as_bytes(), scheme.as_deref()))
+                    .map(Cow::Borrowed),
+            ),
+            KeySource::Header {
+                name,
+                scheme,
+                separators_alike: true,
+            } => single(
+                headers
+                    .iter()
+                    .filter(|(field, _)| alike(field, name))
+                    .filter_map(|(_, value)| strip_scheme(value.as_bytes(), scheme.as_deref()))
                     .map(Cow::Borrowed),
             ),
             KeySource::Cookie { name } => single(
@@ -51,7 +70,7 @@ pub fn extract<'r>(
             ),
             KeySource::Query { name } => single(
                 query_pairs(query.unwrap_or(""))
-                    .filter(|(param, _)| *param == name.as_str())
+                    .filter(|(param, _)| is_param(param, name))
                     .map(|(_, value)| percent_decode(value)),
             ),
         };
@@ -68,6 +87,11 @@ enum Single<'r> {
     None,
     One(Cow<'r, [u8]>),
     Conflict,
+}
+
+/// Whether the field `field` is spelled as `name` once `_` and `-` read alike.
+fn alike(field: &http::HeaderName, name: &http::HeaderName) -> bool {
+    same_dashed(field.as_str().as_bytes(), name.as_str().as_bytes())
 }
 
 /// Reduces a source's values to one: empty values are ignored, repeats of the same value
@@ -112,6 +136,13 @@ fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
                 .unwrap_or(value);
             Some((name.trim(), value))
         })
+}
+
+/// Whether the query parameter name `param`, as sent, is `name` once decoded as Kong
+/// (and any form reader) decodes it: `api%6Bey` is `apikey`, `+` is a space. A name
+/// without `%` or `+` — nearly every one — is compared as it is, nothing decoded.
+fn is_param(param: &str, name: &str) -> bool {
+    *percent_decode(param) == *name.as_bytes()
 }
 
 fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
@@ -169,12 +200,33 @@ pub fn strip(
     let mut params = false;
     for source in sources {
         match source {
-            KeySource::Header { name, scheme: None } => {
+            KeySource::Header {
+                name,
+                scheme,
+                separators_alike: true,
+            } => {
+                // Every spelling present; collecting none allocates nothing.
+                let spellings: Vec<http::HeaderName> = headers
+                    .keys()
+                    .filter(|field| alike(field, name))
+                    .cloned()
+                    .collect();
+                for spelling in &spellings {
+                    match scheme {
+                        None => drop(headers.remove(spelling)),
+                        Some(scheme) => strip_scheme_values(headers, spelling, scheme),
+                    }
+                }
+            }
+            KeySource::Header {
+                name, scheme: None, ..
+            } => {
                 headers.remove(name);
             }
             KeySource::Header {
                 name,
                 scheme: Some(scheme),
+                ..
             } => strip_scheme_values(headers, name, scheme),
             KeySource::Cookie { .. } => cookies = true,
             KeySource::Query { .. } => params = true,
@@ -259,6 +311,28 @@ fn strip_cookies(sources: &[KeySource], headers: &mut HeaderMap) {
     }
 }
 
+/// The `Cookie` field a request with `headers` carries upstream once `sources`' cookies
+/// are removed, for a front proxy to set in place of the client's (authz mode): `None`
+/// without a `Cookie` field, an empty value when only key cookies were in it. Allocates
+/// only when a key cookie goes or several `Cookie` fields are joined.
+pub fn cookie_without_keys(sources: &[KeySource], headers: &HeaderMap) -> Option<HeaderValue> {
+    let mut fields = headers.get_all(COOKIE).iter();
+    let first = fields.next()?;
+    let is_key = |pair: &[u8]| cookie_name(pair).is_some_and(|name| is_key_cookie(sources, name));
+    if fields.next().is_none() && !cookie_pairs(headers).any(is_key) {
+        return Some(first.clone());
+    }
+    let mut kept = Vec::new();
+    for pair in cookie_pairs(headers).filter(|pair| !is_key(pair)) {
+        if !kept.is_empty() {
+            kept.extend_from_slice(b"; ");
+        }
+        kept.extend_from_slice(pair);
+    }
+    // Pieces of valid field values joined by `; ` are a valid field value.
+    Some(HeaderValue::from_bytes(&kept).unwrap_or_else(|_| HeaderValue::from_static("")))
+}
+
 /// Every `name=value` pair of every `Cookie` header, as written (trimmed).
 fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
     headers
@@ -272,10 +346,10 @@ fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
 /// `query` without `sources`' parameters; `None` when none of them is in it.
 fn strip_params(sources: &[KeySource], query: &str) -> Option<String> {
     let is_key = |pair: &str| {
-        let name = percent_decode(pair.split_once('=').map_or(pair, |(name, _)| name));
-        sources.iter().any(
-            |source| matches!(source, KeySource::Query { name: key } if key.as_bytes() == &*name),
-        )
+        let param = pair.split_once('=').map_or(pair, |(name, _)| name);
+        sources
+            .iter()
+            .any(|source| matches!(source, KeySource::Query { name } if is_param(param, name)))
     };
     if !query.split('&').any(is_key) {
         return None;

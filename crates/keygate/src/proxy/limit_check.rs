@@ -72,19 +72,27 @@ pub struct Caller<'r> {
 }
 
 /// Takes the route's cost from every limit of the route (its own and its service's), of
-/// the selected plan (`plan`) and of the key, then from the key's credits. `Ok(None)` when no limit
-/// applies.
+/// the selected plan (`plan`), of the key's consumer and of the key, then from the key's
+/// credits. `Ok(None)` when no limit applies. With `rates` false the rate limits are left
+/// out (exact mode takes them in Redis afterwards: [`super::exact_check`]), and only
+/// quotas and credits are taken.
 pub fn check(
     limiter: &Limiter,
     counters: &Counters,
     route: &Route,
     plan: &[Limit],
     caller: &Caller<'_>,
+    rates: bool,
 ) -> Result<Option<LimitReport>, LimitRefusal> {
     let extras = caller.key.and_then(|key| key.extras.as_deref());
     let own = extras.map_or(&[][..], |extras| &extras.limits[..]);
+    let consumer = consumer_limits(caller.key);
     let credits = extras.and_then(|extras| extras.credits.as_ref());
-    if (route.limits.is_empty() && plan.is_empty() && own.is_empty() && credits.is_none())
+    if (route.limits.is_empty()
+        && plan.is_empty()
+        && consumer.is_empty()
+        && own.is_empty()
+        && credits.is_none())
         || route.cost == 0
     {
         return Ok(None);
@@ -97,8 +105,9 @@ pub fn check(
             .limits
             .iter()
             .chain(plan)
+            .chain(consumer)
             .chain(own)
-            .filter(|l| applies(l, caller))
+            .filter(|l| applies(l, caller) && (rates || l.quota.is_some()))
     };
     let now_ms = quota_check::now_ms();
     let give_back = |taken: usize| {
@@ -163,6 +172,36 @@ pub fn check(
     Ok(closest)
 }
 
+/// Gives back what [`check`] took with `rates` false (every quota that applies, and the
+/// key's credits): exact mode's Redis refused the call afterwards.
+pub fn give_back_durable(counters: &Counters, route: &Route, plan: &[Limit], caller: &Caller<'_>) {
+    if route.cost == 0 {
+        return;
+    }
+    let now_ms = quota_check::now_ms();
+    let extras = caller.key.and_then(|key| key.extras.as_deref());
+    let own = extras.map_or(&[][..], |extras| &extras.limits[..]);
+    let quotas = route
+        .limits
+        .iter()
+        .chain(plan)
+        .chain(consumer_limits(caller.key))
+        .chain(own)
+        .filter(|l| l.quota.is_some() && applies(l, caller));
+    for quota in quotas {
+        quota_check::give_back(counters, quota, caller, route.cost, now_ms);
+    }
+    if let (Some(credits), Some(key)) = (extras.and_then(|e| e.credits.as_ref()), caller.key) {
+        quota_check::give_back_credits(counters, credits, key, route.cost, now_ms);
+    }
+}
+
+/// The limits of `key`'s consumer, shared by all its keys (none without a key).
+pub fn consumer_limits(key: Option<&KeyEntry>) -> &[Limit] {
+    key.and_then(|key| key.consumer.profile.limits.as_deref())
+        .map_or(&[][..], |limits| &limits.limits[..])
+}
+
 /// What `limit` counts for this caller now, without taking anything (`/v1/verify`).
 pub fn peek(
     limiter: &Limiter,
@@ -189,7 +228,7 @@ pub fn applies(limit: &Limit, caller: &Caller<'_>) -> bool {
 /// The subject `limit` counts this caller under; a value the caller lacks falls back
 /// (subscription → key → client address; consumer, header → client address), as Kong's
 /// `limit_by` falls back to the IP.
-fn subject(limiter: &Limiter, limit: &Limit, caller: &Caller<'_>) -> u64 {
+pub(super) fn subject(limiter: &Limiter, limit: &Limit, caller: &Caller<'_>) -> u64 {
     subject_with(limit, caller, |kind, value| {
         limiter.subject(limit.id, kind, value)
     })
@@ -224,7 +263,7 @@ pub(super) fn subject_with(
     })
 }
 
-fn report(limit: &Limit, outcome: &Outcome) -> LimitReport {
+pub(super) fn report(limit: &Limit, outcome: &Outcome) -> LimitReport {
     LimitReport {
         name: limit.name.clone(),
         count: limit.count,

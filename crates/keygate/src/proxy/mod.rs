@@ -1,18 +1,23 @@
 //! The data plane: accept connections, and for each request route → authenticate →
 //! authorize → forward → log. `docs/request-path.md` draws the phases.
 
+pub mod admission;
+pub mod authz;
 pub mod chunked;
 pub mod downstream;
 pub mod error;
+pub mod exact_check;
 pub mod facts;
 pub mod field_maps;
 pub mod field_names;
 pub mod forward;
+pub mod forward_path;
 pub mod grpc_status;
 pub mod handler;
 pub mod health_checks;
 pub mod http2;
 pub mod https_redirect;
+pub mod identity_fields;
 pub mod key_source;
 pub mod limit_check;
 pub mod limit_headers;

@@ -137,6 +137,19 @@ pub fn take_credits(
     })
 }
 
+/// Gives back a take of `cost` from `key`'s credits (exact mode's Redis refused the call
+/// after the credits were taken).
+pub fn give_back_credits(
+    counters: &Counters,
+    credits: &Credits,
+    key: &KeyEntry,
+    cost: u64,
+    now: i64,
+) {
+    let window = credits.window(&key.id, now);
+    counters.give_back(window.subject, window.window, cost);
+}
+
 /// What is left of `key`'s credits now.
 pub fn credits_left(
     counters: &Counters,
@@ -171,7 +184,8 @@ impl UsageFacts<'_> {
         Some(credits_left(self.counters, credits, key, now_ms()).remaining)
     }
 
-    /// The least left of the quotas that apply to the call (route, service, plan, key).
+    /// The least left of the quotas that apply to the call (route, service, plan,
+    /// consumer, key).
     pub fn quota_remaining(&self) -> Option<u64> {
         let own = self
             .caller
@@ -182,6 +196,7 @@ impl UsageFacts<'_> {
         self.route
             .iter()
             .chain(self.plan)
+            .chain(super::limit_check::consumer_limits(self.caller.key))
             .chain(own)
             .filter(|limit| limit.quota.is_some())
             .filter(|limit| super::limit_check::applies(limit, &self.caller))

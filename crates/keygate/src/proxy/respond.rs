@@ -183,6 +183,48 @@ pub struct ErrorBody {
 }
 
 impl ErrorBody {
+    /// No body and no fields: the answer of an authz check that lets a request through
+    /// (`super::authz`), whose fields are in its response's header map.
+    pub fn empty() -> ErrorBody {
+        ErrorBody {
+            json: None,
+            length: 0,
+            grpc: None,
+            field: None,
+            limit: None,
+        }
+    }
+
+    /// A JSON body of keygate's own, without fields.
+    pub fn static_json(json: &'static str) -> ErrorBody {
+        ErrorBody {
+            json: Some(json),
+            length: json.len() as u64,
+            ..ErrorBody::empty()
+        }
+    }
+
+    /// The JSON text, until it is taken.
+    pub fn json(&self) -> Option<&'static str> {
+        self.json
+    }
+
+    /// The status's own fields (`WWW-Authenticate`, `Allow`, `Location`, `Retry-After`
+    /// and the rate-limit fields), as [`ErrorBody::append_fields`] writes them: for
+    /// answers that carry them elsewhere (Envoy's gRPC `Check`).
+    pub fn fields(&self) -> Vec<(String, Vec<u8>)> {
+        let mut text = Vec::new();
+        self.append_fields(&mut text);
+        text.split(|&byte| byte == b'\n')
+            .filter_map(|line| {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let colon = line.iter().position(|&byte| byte == b':')?;
+                let name = std::str::from_utf8(&line[..colon]).ok()?;
+                Some((name.to_owned(), line[colon + 1..].trim_ascii().to_vec()))
+            })
+            .collect()
+    }
+
     /// The JSON text's length in bytes.
     pub fn length(&self) -> u64 {
         self.length
@@ -204,6 +246,8 @@ impl ErrorBody {
     /// Appends `content-type` and the status's own field, one `name: value\r\n` each.
     pub fn append_fields(&self, out: &mut Vec<u8>) {
         match self.grpc {
+            // The empty body of an authz check's `200` has no type.
+            None if self.length == 0 => {}
             None => out.extend_from_slice(b"content-type: application/json\r\n"),
             Some((code, message)) => {
                 out.extend_from_slice(b"content-type: application/grpc\r\ngrpc-status: ");

@@ -29,6 +29,8 @@ pub struct Listening {
     pub listener: TcpListener,
     /// The TLS configuration, on a TLS listener.
     pub tls: Option<Arc<TlsServer>>,
+    /// What answers its requests: the proxy, or the authz twin (`super::authz`).
+    pub gateway: Arc<Gateway>,
 }
 
 /// Accepts on any of `listeners`, trying them in turn from `next` so that a busy
@@ -104,7 +106,7 @@ pub async fn serve(
                             UnderscoredFields::Dropped
                         },
                     };
-                    let (gateway, stopping, open) = (gateway.clone(), stopping.clone(), open.clone());
+                    let (gateway, stopping, open) = (listeners[index].gateway.clone(), stopping.clone(), open.clone());
                     let client = ClientAddress::new(client.ip());
                     match &listeners[index].tls {
                         None if settings.http2.h2c => {

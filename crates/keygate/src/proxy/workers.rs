@@ -57,8 +57,18 @@ fn listen(address: SocketAddr, reuse_port: bool) -> std::io::Result<Socket> {
     Ok(socket)
 }
 
-/// One worker's sockets: one per listener, with the TLS configuration of the TLS ones.
-pub type WorkerSockets = Vec<(std::net::TcpListener, Option<Arc<TlsServer>>)>;
+/// One worker's sockets: one per listener, with the TLS configuration of the TLS ones
+/// and whether the listener answers front proxies' checks (`authz.listen`).
+pub type WorkerSockets = Vec<(std::net::TcpListener, Option<Arc<TlsServer>>, Role)>;
+
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The proxy (`proxy.listen`).
+    Proxy,
+    /// Front proxies' checks (`authz.listen`, `super::authz`).
+    Authz,
+}
 
 /// The running workers.
 pub struct Workers {
@@ -67,16 +77,19 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts one worker thread per entry of `sockets`.
+    /// Starts one worker thread per entry of `sockets`; the authz listeners are served by
+    /// `gateway`'s authz twin.
     pub fn start(
         sockets: Vec<WorkerSockets>,
         gateway: Arc<Gateway>,
         state: SharedState,
     ) -> std::io::Result<Workers> {
         let (stop, stopped) = watch::channel(false);
+        let authz = Arc::new(gateway.authz_twin());
         let mut threads = Vec::with_capacity(sockets.len());
         for (index, sockets) in sockets.into_iter().enumerate() {
             let (gateway, state, mut stopped) = (gateway.clone(), state.clone(), stopped.clone());
+            let authz = authz.clone();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -85,9 +98,17 @@ impl Workers {
                 .spawn(move || {
                     runtime.block_on(async move {
                         let mut listeners = Vec::with_capacity(sockets.len());
-                        for (socket, tls) in sockets {
+                        for (socket, tls, role) in sockets {
+                            let gateway = match role {
+                                Role::Proxy => gateway.clone(),
+                                Role::Authz => authz.clone(),
+                            };
                             match TcpListener::from_std(socket) {
-                                Ok(listener) => listeners.push(Listening { listener, tls }),
+                                Ok(listener) => listeners.push(Listening {
+                                    listener,
+                                    tls,
+                                    gateway,
+                                }),
                                 Err(error) => {
                                     tracing::error!(%error, "proxy worker cannot use its listener");
                                     return;

@@ -265,6 +265,7 @@ mod tests {
             permissions: Vec::new(),
             metadata: BTreeMap::new(),
             groups_header: None,
+            limits: None,
         })
     }
 

@@ -273,6 +273,22 @@ fn consumer_profile(record: &ConsumerRecord) -> ConsumerProfile {
         metadata: record.metadata.clone(),
         groups_header: (!record.groups.is_empty())
             .then(|| HeaderText::new(&record.groups.join(",")).header()),
+        limits: consumer_limits(record),
+    }
+}
+
+/// A consumer's limits, from its stored document; one that no longer reads (written by
+/// another version) is logged and left out rather than refusing the consumer.
+fn consumer_limits(
+    record: &ConsumerRecord,
+) -> Option<Arc<crate::limits::consumer_doc::ConsumerLimits>> {
+    let text = record.limits.as_deref()?;
+    match crate::limits::consumer_doc::parse(text) {
+        Ok(limits) => Some(Arc::new(limits)),
+        Err(error) => {
+            tracing::warn!(consumer = %record.name, %error, "the consumer's limits do not read; left out");
+            None
+        }
     }
 }
 

@@ -30,7 +30,7 @@ use super::key_index::KeyIndex;
 
 const MAGIC: &[u8; 4] = b"KGDC";
 const END: &[u8; 8] = b"KGDC-END";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Longest text a cache may hold; a longer length means a damaged file.
 const MAX_TEXT: usize = 1 << 20;
 /// `ends_at` of a subscription that does not end.
@@ -120,6 +120,7 @@ fn write_to(directory: &Directory, stamp: &CacheStamp, path: &Path) -> Result<()
         out.texts(&profile.groups)?;
         out.texts(&profile.permissions)?;
         out.map(&profile.metadata)?;
+        out.optional_text(profile.limits.as_ref().map(|limits| &*limits.document))?;
     }
     out.count(label_sets.len())?;
     for labels in &label_sets {

@@ -58,6 +58,8 @@ pub struct ConsumerProfile {
     pub metadata: BTreeMap<String, String>,
     /// The groups joined with commas; `None` when there are no groups.
     pub groups_header: Option<HeaderValue>,
+    /// The consumer's limits, shared by all its keys; `None` for none.
+    pub limits: Option<Arc<crate::limits::consumer_doc::ConsumerLimits>>,
 }
 
 /// A consumer as one request sees it.

@@ -472,6 +472,7 @@ fn apply_file(store: &dyn Store, config: &Config, fingerprint: &str) -> Result<b
             origin: Origin::File,
             created_at: now,
             updated_at: now,
+            limits: consumer.limits.clone(),
         })
         .collect();
     let keys: Vec<KeyRecord> = config

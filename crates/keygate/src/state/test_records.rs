@@ -19,6 +19,7 @@ pub fn consumer(name: &str, client_type: &str) -> ConsumerRecord {
         origin: Origin::Api,
         created_at: 0,
         updated_at: 0,
+        limits: None,
     }
 }
 

@@ -14,7 +14,7 @@
 
 mod compare;
 mod corpus;
-mod nginx;
+pub mod nginx;
 mod recorder;
 
 use compare::{status, verdict, Verdict};

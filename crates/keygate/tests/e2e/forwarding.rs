@@ -1,6 +1,6 @@
 //! What reaches the upstream: identity headers, hop-by-hop headers, X-Forwarded-*, bodies.
 
-use crate::support::request;
+use crate::support::{request, Echo, Gateway};
 use crate::{Example, ALEX, BOB};
 
 #[test]
@@ -115,4 +115,79 @@ fn keep_alive_serves_several_requests_on_one_connection() {
     stream.read_to_end(&mut received).unwrap();
     let text = String::from_utf8_lossy(&received);
     assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 3, "{text}");
+}
+
+/// Client fields of the peers' identity families (Kong's and APISIX's `X-Consumer-*`,
+/// `X-Credential-*`, `X-Anonymous-*`, `X-Authenticated-*`; Mia-Platform's) and those of
+/// `proxy.strip_request_headers` never reach the upstream — in any case, with `_` for
+/// `-` (kept here by `underscores_in_headers`), with or without a key, on `auth: none`
+/// routes too — while fields merely like them do.
+#[test]
+fn identity_families_and_configured_fields_never_reach_the_upstream() {
+    let echo = Echo::start("up");
+    let config = format!(
+        "services:
+  - name: s
+    upstream: {}
+    key_sources: [{{query: apikey}}]
+    routes:
+      - {{name: open, paths: ['/open/*'], auth: none}}
+      - {{name: keyed, paths: ['/keyed/*']}}
+consumers:
+  - name: alex
+    keys: [{{key: {ALEX}}}]
+",
+        echo.url()
+    );
+    let gateway = Gateway::start_with_proxy_settings(
+        &[
+            "header_timeout: 1s",
+            "underscores_in_headers: true",
+            "strip_request_headers: [X-Internal-User, x-tenant-*]",
+        ],
+        &config,
+    );
+    let forged = [
+        ("X-Consumer-ID", "forged"),
+        ("X-Consumer-Custom-ID", "forged"),
+        ("x-consumer-username", "forged"),
+        ("X_Consumer_Groups", "forged"),
+        ("X-Anonymous-Consumer", "true"),
+        ("X-Anonymous-Groups", "forged"),
+        ("X-Credential-Username", "forged"),
+        ("X-Credential-Identifier", "forged"),
+        ("X-Authenticated-Userid", "forged"),
+        ("X-Authenticated-Groups", "forged"),
+        ("client-type", "forged"),
+        ("miauserid", "forged"),
+        ("isbackoffice", "true"),
+        ("X-Internal-User", "forged"),
+        ("X_Tenant_Id", "forged"),
+        ("X-Consumer", "kept"),
+        ("X-Tenant", "kept"),
+        ("X-Consumers-Note", "kept"),
+    ];
+    let keyed = format!("/keyed/x?api%6B%65%79={ALEX}&page=2");
+    for path in ["/open/x", keyed.as_str()] {
+        let response = gateway.get(path, &forged);
+        assert_eq!(response.status, 200, "{path}: {response:?}");
+        let seen = response.json();
+        for (name, value) in seen["headers"].as_object().unwrap() {
+            assert_ne!(
+                value, "forged",
+                "{path}: {name} reached the upstream: {seen}"
+            );
+            assert_ne!(value, "true", "{path}: {name} reached the upstream: {seen}");
+        }
+        for kept in ["x-consumer", "x-tenant", "x-consumers-note"] {
+            assert_eq!(seen["headers"][kept], "kept", "{path}: {seen}");
+        }
+        let anonymous = path.starts_with("/open");
+        assert_eq!(seen["headers"]["x-consumer-username"].is_null(), anonymous);
+        assert_eq!(seen["headers"]["client-type"].is_null(), anonymous);
+    }
+    let keyed = gateway.get(&keyed, &forged).json();
+    assert_eq!(keyed["query"], "page=2", "the encoded key name is stripped");
+    assert_eq!(keyed["headers"]["x-consumer-username"], "alex");
+    assert_eq!(keyed["headers"]["client-type"], "alex");
 }

@@ -94,8 +94,8 @@ fn no_key_source_reaches_the_upstream_unless_the_key_is_forwarded() {
 fn anonymous_and_unauthenticated_calls_lose_the_key_sources_too() {
     let echo = Echo::start("e");
     let gateway = gateway_to(&echo.url(), "1s");
-    // Empty values hold no key: the optional route takes the call as anonymous. A name
-    // written percent-encoded is not read by keygate, but would be by the upstream.
+    // Empty values hold no key: the optional route takes the call as anonymous, and
+    // every source still goes — a parameter under its name percent-encoded too.
     let empty = vec![
         ("apikey".to_owned(), String::new()),
         (
@@ -103,10 +103,15 @@ fn anonymous_and_unauthenticated_calls_lose_the_key_sources_too() {
             "mia_client_key=; theme=dark".to_owned(),
         ),
     ];
-    let seen = get(&gateway, "/optional?api%6Bey=k&page=2", &empty);
+    let seen = get(&gateway, "/optional?api%6Bey=&page=2&apikey=", &empty);
     assert_eq!(seen["headers"]["apikey"], Value::Null, "{seen}");
     assert_eq!(seen["headers"]["cookie"], "theme=dark", "{seen}");
     assert_eq!(seen["query"], "page=2", "{seen}");
+    // A name written percent-encoded is the name (Kong's reading): a key presented
+    // under it must be valid, as under any spelling.
+    let refused = gateway.get("/optional?api%6Bey=k&page=2", &[]);
+    assert_eq!(refused.status, 401, "{refused:?}");
+    assert_eq!(refused.message(), "Invalid API key in request");
     // `auth: none`: keys are not looked at, and still not passed on.
     let seen = get(&gateway, "/open?apikey=k&page=2", &with_key_everywhere("k"));
     assert_eq!(seen["headers"]["apikey"], Value::Null, "{seen}");

@@ -126,3 +126,104 @@ fn auth_none_ignores_keys() {
         assert_eq!(response.upstream_header("x-consumer-username"), None);
     }
 }
+
+/// The one custom-key rule (docs/admin-api.md#custom-keys) through the admin API and the
+/// CLI: `<`, `{` or a backtick, as Gravitee's own characters, are refused with `422`;
+/// keys the rule refuses but a peer accepted (shorter, or with such characters) still
+/// come in from a file with `keygate apply`, as their hashes, and work.
+#[test]
+fn custom_keys_follow_one_rule_and_refused_ones_import_by_hash() {
+    use crate::cli::{cli, write};
+    use crate::support::TempDir;
+
+    let echo = Echo::start("up");
+    let gateway = Gateway::start(&format!(
+        "services:\n  - name: api\n    upstream: {}\n    routes:\n      - {{name: all, paths: ['/*']}}\nconsumers:\n  - name: alex\n",
+        echo.url()
+    ));
+    for key in [
+        "angle<key12",
+        "brace{key}12",
+        "back`tick12",
+        "caret^key12",
+        "short",
+    ] {
+        let body = serde_json::json!({ "key": key }).to_string();
+        let response = gateway.admin("POST", "/v1/consumers/alex/keys", &body);
+        assert_eq!(response.status, 422, "{key}: {response:?}");
+        cli(
+            &gateway,
+            &format!("keys create --consumer alex --key {key}"),
+        )
+        .fails_with("keygate: 422 invalid: a custom key ");
+    }
+    let accepted = gateway.admin(
+        "POST",
+        "/v1/consumers/alex/keys",
+        r#"{"key":"acme!key*2026"}"#,
+    );
+    assert_eq!(accepted.status, 201, "{accepted:?}");
+
+    let dir = TempDir::new();
+    let file = write(
+        &dir,
+        "peer.yaml",
+        "consumers:\n  - name: peer\n    keys:\n      - {key: k1}\n      - {key: 'angle<key12'}\n",
+    );
+    cli(&gateway, &format!("apply -f {file}")).ok();
+    for key in ["k1", "angle<key12", "acme!key*2026"] {
+        let response = gateway.get("/x", &[("apikey", key)]);
+        assert_eq!(response.status, 200, "{key}: {response:?}");
+    }
+    let exported = gateway.admin("GET", "/v1/export", "").json().to_string();
+    assert!(!exported.contains("angle<key12"), "no plaintext kept");
+}
+
+/// `key_header_names: dash_or_underscore` reads a header source as Kong reads
+/// `key_names`: `api_key` finds the key in `api-key` (and in `api_key`, which the
+/// gateway keeps with `underscores_in_headers`), and neither spelling reaches the
+/// upstream; a service without it reads the name as written.
+#[test]
+fn dashes_and_underscores_read_alike_where_the_service_says() {
+    let echo = Echo::start("up");
+    let config = format!(
+        "services:
+  - name: kong
+    path_prefix: /kong
+    upstream: {url}
+    key_header_names: dash_or_underscore
+    key_sources: [{{header: api_key}}]
+    routes: [{{name: r, paths: ['/*']}}]
+  - name: plain
+    path_prefix: /plain
+    upstream: {url}
+    key_sources: [{{header: api_key}}]
+    routes: [{{name: r, paths: ['/*']}}]
+consumers:
+  - name: alex
+    keys: [{{key: {ALEX}}}]
+",
+        url = echo.url()
+    );
+    let gateway = Gateway::start_with_proxy_settings(
+        &["header_timeout: 1s", "underscores_in_headers: true"],
+        &config,
+    );
+    for name in ["api-key", "api_key", "API-Key"] {
+        let response = gateway.get("/kong/x", &[(name, ALEX)]);
+        assert_eq!(response.status, 200, "{name}: {response:?}");
+        let seen = response.json();
+        assert_eq!(seen["headers"]["x-consumer-username"], "alex");
+        assert!(
+            seen["headers"].get("api-key").is_none() && seen["headers"].get("api_key").is_none(),
+            "{name}: {seen}"
+        );
+    }
+    let both = gateway.get(
+        "/kong/x",
+        &[("api-key", ALEX), ("api_key", "other-key-0123")],
+    );
+    assert_eq!(both.status, 401, "two spellings, two keys: {both:?}");
+    assert_eq!(gateway.get("/plain/x", &[("api-key", ALEX)]).status, 401);
+    assert_eq!(gateway.get("/plain/x", &[("api_key", ALEX)]).status, 200);
+}

@@ -1,7 +1,8 @@
 //! Rate limits shared across nodes through Redis (docs/limits.md, "Across nodes"): three
 //! nodes on one PostgreSQL store and one Redis admit at most the documented bound over a
-//! shared limit; with Redis killed under load they keep serving, each counting its share,
-//! and they share again when Redis is back.
+//! shared limit (with `P`, the synchronisation span, as the nodes measured it); with Redis
+//! killed under load they keep serving, each counting its share, and they share again
+//! when Redis is back.
 //!
 //! Needs `KEYGATE_TEST_DATABASE_URL` and `KEYGATE_TEST_REDIS_URL` when built (else these
 //! tests are ignored). The outage test kills a `redis-server` of its own, on a port of its
@@ -22,7 +23,7 @@ const NODES: usize = 3;
 const COUNT: u64 = 20;
 const SYNC_INTERVAL_MS: u64 = 100;
 
-fn redis_url() -> String {
+pub fn redis_url() -> String {
     match std::env::var(REDIS_VARIABLE) {
         Ok(url) if !url.is_empty() => url,
         _ => panic!("{REDIS_VARIABLE} is not set: it names the Redis to test against"),
@@ -39,7 +40,7 @@ fn config(echo: &Echo, redis: &str, prefix: &str) -> String {
 }
 
 /// A metric's value on `node` (0 when absent).
-fn metric(node: &Gateway, name: &str) -> f64 {
+pub fn metric(node: &Gateway, name: &str) -> f64 {
     let response = node.admin("GET", "/metrics", "");
     assert_eq!(response.status, 200, "{response:?}");
     String::from_utf8_lossy(&response.body)
@@ -63,15 +64,15 @@ fn nodes_on(schema: &TestSchema, echo: &Echo, redis: &str, prefix: &str) -> Vec<
 
 /// Counts of answers while one thread per node calls it as fast as it can.
 #[derive(Default)]
-struct Load {
-    admitted: Vec<AtomicU64>,
-    refused: Vec<AtomicU64>,
-    other: AtomicU64,
-    stop: AtomicBool,
+pub struct Load {
+    pub admitted: Vec<AtomicU64>,
+    pub refused: Vec<AtomicU64>,
+    pub other: AtomicU64,
+    pub stop: AtomicBool,
 }
 
 impl Load {
-    fn new() -> Arc<Load> {
+    pub fn new() -> Arc<Load> {
         Arc::new(Load {
             admitted: (0..NODES).map(|_| AtomicU64::new(0)).collect(),
             refused: (0..NODES).map(|_| AtomicU64::new(0)).collect(),
@@ -80,7 +81,7 @@ impl Load {
     }
 
     /// Calls every node with `tenant` until stopped or `budget` runs out.
-    fn start(
+    pub fn start(
         self: &Arc<Load>,
         nodes: &[Gateway],
         tenant: &'static str,
@@ -107,39 +108,88 @@ impl Load {
             .collect()
     }
 
-    fn admitted(&self) -> u64 {
+    pub fn admitted(&self) -> u64 {
         self.admitted
             .iter()
             .map(|a| a.load(Ordering::Relaxed))
             .sum()
     }
 
-    fn refused(&self) -> u64 {
+    pub fn refused(&self) -> u64 {
         self.refused.iter().map(|a| a.load(Ordering::Relaxed)).sum()
     }
 }
 
 /// The documented bound (docs/limits.md, "Across nodes"): over a span of `seconds`, N
 /// nodes sharing a limit of C per window (rate r) admit at most C + r·T + (N − 1)·(C +
-/// 2r·P), where P is the sync interval plus the time a synchronisation takes (taken as
-/// 50 ms here, for a loaded test machine; on loopback a call takes a few ms).
-fn bound(seconds: f64) -> f64 {
+/// 2r·P), where P is the longest span from the start of one synchronisation to the end
+/// of the next (the sync interval plus the time a synchronisation takes) — `p` seconds.
+fn bound(seconds: f64, p: f64) -> f64 {
     let (c, r) = (COUNT as f64, COUNT as f64);
-    let p = SYNC_INTERVAL_MS as f64 / 1000.0 + 0.05;
     c + r * seconds + (NODES as f64 - 1.0) * (c + 2.0 * r * p)
 }
 
-/// A measurement, run on demand (`-- --ignored`, with the database and Redis variables
-/// set) on a machine doing nothing else: the bound assumes a synchronisation takes at most
-/// 50 ms, which the whole suite's parallel gateways can exceed on two cores (one such run
-/// admitted 165 against 132).
+/// `node`'s `keygate_limit_sync_span_seconds` buckets: (upper bound, cumulative count),
+/// `+Inf` last.
+fn span_buckets(node: &Gateway) -> Vec<(f64, f64)> {
+    let response = node.admin("GET", "/metrics", "");
+    String::from_utf8_lossy(&response.body)
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("keygate_limit_sync_span_seconds_bucket{le=\"")?;
+            let (le, count) = rest.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// An upper bound of every synchronisation span `node` observed between two readings of
+/// its buckets: the smallest bucket that holds all of them.
+fn longest_span(before: &[(f64, f64)], after: &[(f64, f64)]) -> f64 {
+    let delta: Vec<(f64, f64)> = after
+        .iter()
+        .map(|(le, count)| {
+            let earlier = before
+                .iter()
+                .find(|(b, _)| b == le)
+                .map_or(0.0, |(_, c)| *c);
+            (*le, count - earlier)
+        })
+        .collect();
+    eprintln!("span buckets during the load: {delta:?}");
+    let all = delta.last().map_or(0.0, |(_, count)| *count);
+    assert!(all > 0.0, "the node synchronised during the load");
+    delta
+        .iter()
+        .find(|(_, count)| *count == all)
+        .map_or(f64::INFINITY, |(le, _)| *le)
+}
+
+/// The bound, checked with `P` as it really was: each node measures the span from the
+/// start of one synchronisation to the end of the next (`keygate_limit_sync_span_seconds`),
+/// so a loaded machine that slows the synchronisations down (inside the whole suite, on
+/// two cores) loosens the bound by exactly what the algorithm promises, and the test
+/// still fails on any admission the algorithm does not account for.
 #[test]
-#[ignore = "measurement: run on demand on a quiet machine (needs KEYGATE_TEST_DATABASE_URL and KEYGATE_TEST_REDIS_URL)"]
+#[cfg_attr(
+    any(not(keygate_test_database), not(keygate_test_redis)),
+    ignore = "needs KEYGATE_TEST_DATABASE_URL and KEYGATE_TEST_REDIS_URL"
+)]
 fn three_nodes_admit_at_most_the_documented_bound_over_a_shared_limit() {
     let schema = TestSchema::new(&database_url(), "shared_limit");
     let echo = Echo::start("e");
     let prefix = format!("{}:", unique("limits"));
     let nodes = nodes_on(&schema, &echo, &redis_url(), &prefix);
+    let before: Vec<Vec<(f64, f64)>> = nodes.iter().map(span_buckets).collect();
+    let failures: f64 = nodes
+        .iter()
+        .map(|node| metric(node, "keygate_limit_sync_failures_total"))
+        .sum();
 
     let load = Load::new();
     let started = Instant::now();
@@ -147,27 +197,44 @@ fn three_nodes_admit_at_most_the_documented_bound_over_a_shared_limit() {
         thread.join().unwrap();
     }
     let seconds = started.elapsed().as_secs_f64();
+    // Spans that began during the load end within P of it: read once they have.
+    std::thread::sleep(Duration::from_secs(1));
+    let p = nodes
+        .iter()
+        .zip(&before)
+        .map(|(node, before)| longest_span(before, &span_buckets(node)))
+        .fold(0.0, f64::max);
+    let failed: f64 = nodes
+        .iter()
+        .map(|node| metric(node, "keygate_limit_sync_failures_total"))
+        .sum();
+    // A synchronisation that failed (one taking over the 1 s timeout on a loaded machine)
+    // puts its node in the fallback and back: each change may add one burst, C
+    // (docs/limits.md, "When Redis is down").
+    let changes = 2.0 * (failed - failures);
+    let bound = |seconds: f64, p: f64| bound(seconds, p) + changes * COUNT as f64;
     let admitted = load.admitted() as f64;
     let alone = COUNT as f64 + COUNT as f64 * seconds;
     eprintln!(
         "shared limit {COUNT}/s on {NODES} nodes for {seconds:.2}s: admitted {admitted}, refused {}, \
-         one node alone would admit {alone:.0}, unshared {:.0}, bound {:.0}",
+         one node alone would admit {alone:.0}, unshared {:.0}; P at most {p}s, {changes} \
+         fallback changes, bound {:.0}",
         load.refused(),
         alone * NODES as f64,
-        bound(seconds)
+        bound(seconds, p)
     );
     assert_eq!(load.other.load(Ordering::Relaxed), 0);
     assert!(load.refused() > 0, "the load goes past the limit");
     assert!(admitted >= COUNT as f64, "at least the burst passes");
     assert!(
-        admitted <= bound(seconds),
-        "{admitted} admitted, above the bound {}",
-        bound(seconds)
+        admitted <= bound(seconds, p),
+        "{admitted} admitted, above the bound {} (P at most {p}s)",
+        bound(seconds, p)
     );
 }
 
 /// A `redis-server` of the test's own on `port`, without persistence.
-fn redis_server(port: u16) -> Child {
+pub fn redis_server(port: u16) -> Child {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
@@ -256,7 +323,9 @@ fn redis_killed_under_load_nodes_fall_back_to_their_share_and_recover() {
     }
     eprintln!("after recovery: {admitted} admitted in {seconds:.2}s on {NODES} nodes");
     assert!(admitted > 0.0);
-    assert!(admitted <= bound(seconds), "{admitted} above the bound");
+    // P as the documented assumption for a quiet machine: the interval plus 50 ms.
+    let p = SYNC_INTERVAL_MS as f64 / 1000.0 + 0.05;
+    assert!(admitted <= bound(seconds, p), "{admitted} above the bound");
     assert_eq!(load.other.load(Ordering::Relaxed), 0, "no error answers");
     for node in &nodes {
         let log = node.process.stderr_text();

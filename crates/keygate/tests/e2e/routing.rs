@@ -116,3 +116,44 @@ fn dot_segments_are_removed_before_routing() {
     assert_eq!(response.status, 400);
     assert_eq!(response.message(), "Invalid request path");
 }
+
+/// Path joining through real sockets, as nginx's `proxy_pass` with a URI: a request for
+/// the bare prefix reaches the target's base path as written (`/test` → `/team`, not
+/// `/team/`), a trailing `/` stays, the rest follows the base with one `/` between; with
+/// `strip_prefix: false` the whole path follows. Every combination is in the unit table
+/// of `proxy::forward_path`; these are one of each through a real gateway and upstream.
+#[test]
+fn the_bare_prefix_reaches_the_base_path_as_written() {
+    let echo = Echo::start("up");
+    let url = echo.url();
+    let config = format!(
+        "services:
+  - {{name: team, path_prefix: /test, upstream: '{url}/team', routes: [{{name: r, paths: ['/*'], auth: none}}]}}
+  - {{name: slash, path_prefix: /slash/, upstream: '{url}/team/', routes: [{{name: r, paths: ['/*'], auth: none}}]}}
+  - {{name: root, path_prefix: /root, upstream: '{url}/', routes: [{{name: r, paths: ['/*'], auth: none}}]}}
+  - {{name: kept, path_prefix: /kept, strip_prefix: false, upstream: '{url}/team', routes: [{{name: r, paths: ['/*'], auth: none}}]}}
+"
+    );
+    let gateway = Gateway::start(&config);
+    for (sent, expected) in [
+        ("/test", "/team"),
+        ("/test?q=1", "/team"),
+        ("/test/", "/team/"),
+        ("/test/x", "/team/x"),
+        ("/test/x/", "/team/x/"),
+        ("/slash", "/team/"),
+        ("/slash/", "/team/"),
+        ("/slash/x", "/team/x"),
+        ("/root", "/"),
+        ("/root/x", "/x"),
+        ("/kept", "/team/kept"),
+        ("/kept/x/", "/team/kept/x/"),
+    ] {
+        let response = gateway.get(sent, &[]);
+        assert_eq!(response.status, 200, "{sent}: {response:?}");
+        let seen = response.json();
+        assert_eq!(seen["path"], expected, "{sent}: {seen}");
+    }
+    let query = gateway.get("/test?q=1", &[]).json();
+    assert_eq!(query["query"], "q=1", "{query}");
+}

@@ -5,6 +5,7 @@
 //! redirect of plain HTTP to HTTPS, the admin API and CLI over HTTPS, the README's
 //! HTTPS example, and a grpcio client over TLS ([`grpc`]).
 
+mod authz;
 mod grpc;
 mod health_checks;
 mod http2;

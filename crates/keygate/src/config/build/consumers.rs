@@ -84,7 +84,18 @@ impl Checker<'_> {
                 }
                 keys.push(built_key);
             }
+            let limits = match crate::limits::consumer_doc::document(&consumer.limits) {
+                Ok(limits) => limits,
+                Err(message) => {
+                    self.report(
+                        &consumer.name.referenced,
+                        format!("the consumer's limits: {message}"),
+                    );
+                    None
+                }
+            };
             built.push(Consumer {
+                limits,
                 name: consumer.name.value.clone(),
                 client_type,
                 groups,

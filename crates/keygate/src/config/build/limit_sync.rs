@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::super::file::{At, FileLimitSync};
-use super::super::{LimitSyncSettings, RedisDown};
+use super::super::{LimitSyncMode, LimitSyncSettings, RedisDown};
 use super::Checker;
 
 impl Checker<'_> {
@@ -46,7 +46,22 @@ impl Checker<'_> {
             .key_prefix
             .as_ref()
             .map_or_else(|| "keygate:".to_owned(), |text| text.value.clone());
+        let mode = match &sync.value.mode {
+            None => LimitSyncMode::Sync,
+            Some(text) => match text.value.as_str() {
+                "sync" => LimitSyncMode::Sync,
+                "exact" => LimitSyncMode::Exact,
+                other => {
+                    self.report(
+                        &text.referenced,
+                        format!("expected `sync` or `exact`, found `{other}`"),
+                    );
+                    LimitSyncMode::Sync
+                }
+            },
+        };
         Some(LimitSyncSettings {
+            mode,
             redis: redis.value.clone(),
             sync_interval,
             on_redis_down,
@@ -58,7 +73,7 @@ impl Checker<'_> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use crate::config::{Config, RedisDown};
+    use crate::config::{Config, LimitSyncMode, RedisDown};
 
     fn parse(text: &str) -> Result<Config, String> {
         Config::parse("k.yaml", text).map_err(|e| e.to_string())
@@ -72,11 +87,13 @@ mod tests {
         assert_eq!(sync.sync_interval, std::time::Duration::from_millis(100));
         assert_eq!(sync.on_redis_down, RedisDown::Local);
         assert_eq!(sync.key_prefix, "keygate:");
+        assert_eq!(sync.mode, LimitSyncMode::Sync);
         let config = parse(
-            "cluster:\n  rate_limits:\n    redis: redis://127.0.0.1:6379/2\n    sync_interval: 250ms\n    on_redis_down: refuse\n    key_prefix: \"kg:a:\"\n",
+            "cluster:\n  rate_limits:\n    redis: redis://127.0.0.1:6379/2\n    sync_interval: 250ms\n    on_redis_down: refuse\n    key_prefix: \"kg:a:\"\n    mode: exact\n",
         )
         .unwrap();
         let sync = config.cluster.rate_limits.unwrap();
+        assert_eq!(sync.mode, LimitSyncMode::Exact);
         assert_eq!(sync.sync_interval, std::time::Duration::from_millis(250));
         assert_eq!(sync.on_redis_down, RedisDown::Refuse);
         assert_eq!(sync.key_prefix, "kg:a:");
@@ -85,8 +102,12 @@ mod tests {
     #[test]
     fn bad_values_are_shown_where_they_are() {
         let error =
-            parse("cluster:\n  rate_limits:\n    redis: http://x\n    on_redis_down: maybe\n")
+            parse("cluster:\n  rate_limits:\n    redis: http://x\n    on_redis_down: maybe\n    mode: loose\n")
                 .unwrap_err();
+        assert!(
+            error.contains("k.yaml:5:11: expected `sync` or `exact`, found `loose`"),
+            "{error}"
+        );
         assert!(error.contains("k.yaml:3:12: not a Redis URL"), "{error}");
         assert!(
             error.contains("k.yaml:4:20: expected `local` or `refuse`, found `maybe`"),

@@ -1,5 +1,5 @@
-//! Checks `proxy.listen` (one address or a list of plain and TLS listeners), and the
-//! `tls` sections of the proxy and the admin listener: certificate files that can be
+//! Checks `proxy.listen` and `authz.listen` (one address or a list of plain and TLS
+//! listeners), and the `tls` sections of the proxy, authz and admin listeners: certificate files that can be
 //! read, server names that can be matched, one default certificate at most.
 
 use std::collections::HashSet;
@@ -23,17 +23,39 @@ impl Checker<'_> {
         listen: Option<&At<FileListen>>,
         tls: Option<&At<FileTls>>,
     ) -> (Vec<Listener>, Option<TlsSettings>) {
+        let default = Listener {
+            address: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PROXY_PORT)),
+            tls: false,
+        };
+        self.listeners("proxy", listen, tls, Some(default))
+    }
+
+    /// `authz.listen` and `authz.tls`, as [`Checker::proxy_listeners`]; none by default.
+    pub(super) fn authz_listeners(
+        &mut self,
+        listen: Option<&At<FileListen>>,
+        tls: Option<&At<FileTls>>,
+    ) -> (Vec<Listener>, Option<TlsSettings>) {
+        self.listeners("authz", listen, tls, None)
+    }
+
+    /// The listeners of `section` (`proxy`, `authz`): its `listen` field, else `default`;
+    /// and the certificates of its `tls` field.
+    fn listeners(
+        &mut self,
+        section: &str,
+        listen: Option<&At<FileListen>>,
+        tls: Option<&At<FileTls>>,
+        default: Option<Listener>,
+    ) -> (Vec<Listener>, Option<TlsSettings>) {
         let listeners = match listen {
-            None => vec![Listener {
-                address: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PROXY_PORT)),
-                tls: false,
-            }],
+            None => default.into_iter().collect(),
             Some(listen) => match &listen.value {
                 FileListen::One(address) => vec![Listener {
                     address: self.listen_address(address, &listen.referenced),
                     tls: false,
                 }],
-                FileListen::Many(many) => self.listener_list(many, &listen.referenced),
+                FileListen::Many(many) => self.listener_list(section, many),
             },
         };
         let settings = tls.map(|tls| self.tls(tls));
@@ -41,13 +63,17 @@ impl Checker<'_> {
         match (tls, any_tls) {
             (Some(tls), false) => self.report(
                 &tls.referenced,
-                "`proxy.tls` is set but no listener of `proxy.listen` has `tls: true`",
+                format!(
+                    "`{section}.tls` is set but no listener of `{section}.listen` has `tls: true`"
+                ),
             ),
             (None, true) => {
                 let at = listen.map_or(Location::UNKNOWN, |listen| listen.referenced);
                 self.report(
                     &at,
-                    "a listener has `tls: true`, so `proxy.tls` must name its certificates",
+                    format!(
+                        "a listener has `tls: true`, so `{section}.tls` must name its certificates"
+                    ),
                 );
             }
             _ => {}
@@ -55,10 +81,7 @@ impl Checker<'_> {
         (listeners, settings)
     }
 
-    fn listener_list(&mut self, many: &[At<FileListener>], at: &Location) -> Vec<Listener> {
-        if many.is_empty() {
-            self.report(at, "`proxy.listen` needs at least one listener");
-        }
+    fn listener_list(&mut self, section: &str, many: &[At<FileListener>]) -> Vec<Listener> {
         let mut seen = HashSet::new();
         many.iter()
             .map(|entry| {
@@ -70,7 +93,7 @@ impl Checker<'_> {
                 if address.port() != 0 && !seen.insert(address) {
                     self.report(
                         &entry.referenced,
-                        format!("{address} is listed twice in `proxy.listen`"),
+                        format!("{address} is listed twice in `{section}.listen`"),
                     );
                 }
                 Listener { address, tls }

@@ -56,7 +56,8 @@ fn the_example_config_loads_as_written() {
         &*api7.routes[0].key_sources,
         [KeySource::Header {
             name: HeaderName::from_static("authorization"),
-            scheme: None
+            scheme: None,
+            separators_alike: false,
         }]
     );
     let orders = &config.services[1];

@@ -26,7 +26,7 @@ use super::response_writer::{encode_whole, write_response, Encoded, Exchange, Wr
 use crate::proxy::error::ProxyError;
 use crate::proxy::field_maps;
 use crate::proxy::forward::ClientAddress;
-use crate::proxy::handler::{Checked, Gateway};
+use crate::proxy::handler::{Checked, Checking, Gateway};
 use crate::proxy::read_buffer::{poll_fill, poll_fill_within};
 use crate::proxy::respond::error_response;
 
@@ -354,7 +354,12 @@ pub async fn serve_connection<S: ClientIo>(
         };
         let (head_request, version) = (head.parts.method == Method::HEAD, head.parts.version);
         connection.body = BodyState::new(head.framing, head.expects_continue);
-        let (response, request_id) = match gateway.check(&mut head.parts, &client) {
+        let checked = match gateway.check(&mut head.parts, &client) {
+            Checking::Decided(checked) => checked,
+            // Exact rate limits across nodes: the one wait before forwarding.
+            Checking::Limiting(admission) => gateway.settle(admission, &head.parts).await,
+        };
+        let (response, request_id) = match checked {
             Checked::Answered(response, request_id) => (response, request_id),
             Checked::Admitted(admission) => {
                 let request_id = admission.request_id_field();

@@ -41,7 +41,7 @@ use super::downstream::connection::ClientIo;
 use super::downstream::Limits;
 use super::error::ProxyError;
 use super::forward::ClientAddress;
-use super::handler::{Checked, Gateway};
+use super::handler::{Checked, Checking, Gateway};
 use super::respond::error_response;
 use crate::config::Http2Settings;
 use body::{RequestBody, SendStop};
@@ -169,7 +169,13 @@ async fn serve_stream(
             .await;
         }
     };
-    let (response, request_id) = match gateway.check(&mut parts, client) {
+    let checked = match gateway.check(&mut parts, client) {
+        Checking::Decided(checked) => checked,
+        // Exact rate limits across nodes: the one wait before forwarding.
+        // Boxed for the reason `forwarded` is below.
+        Checking::Limiting(admission) => Box::pin(gateway.settle(admission, &parts)).await,
+    };
+    let (response, request_id) = match checked {
         Checked::Answered(response, request_id) => (response, request_id),
         Checked::Admitted(admission) => {
             let request_id = admission.request_id_field();
@@ -181,7 +187,11 @@ async fn serve_stream(
                 // Fails only when the stream is gone, which forwarding then finds.
                 let _ = respond.send_informational(interim);
             }
-            let forwarded = gateway.forward(admission, &mut parts, RequestBody::new(body), client);
+            // Boxed: the forwarding future is several kilobytes, and a stream's future is
+            // moved whole into the connection's set of streams when it is pushed — a
+            // refused request, which never forwards, would pay for moving it too.
+            let forwarded =
+                Box::pin(gateway.forward(admission, &mut parts, RequestBody::new(body), client));
             let reset = std::future::poll_fn(|cx| respond.poll_reset(cx));
             tokio::select! {
                 response = forwarded => (response, request_id),

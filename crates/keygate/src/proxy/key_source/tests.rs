@@ -94,6 +94,7 @@ fn bearer_scheme_is_required_and_stripped() {
     let bearer = [KeySource::Header {
         name: HeaderName::from_static("authorization"),
         scheme: Some("Bearer".into()),
+        separators_alike: false,
     }];
     let ok = headers(&[("authorization", "bearer  tok123 ")]);
     assert_eq!(extract(&bearer, &ok, None), found(0, "tok123"));
@@ -131,6 +132,7 @@ fn stripping_keeps_everything_else() {
     let header = [KeySource::Header {
         name: HeaderName::from_static("apikey"),
         scheme: None,
+        separators_alike: false,
     }];
     let mut map = headers(&[("apikey", "k"), ("apikey", "k2"), ("other", "x")]);
     strip(&header, &mut map, None);
@@ -171,6 +173,7 @@ fn a_scheme_source_strips_only_values_in_its_scheme() {
     let bearer = [KeySource::Header {
         name: HeaderName::from_static("authorization"),
         scheme: Some("Bearer".into()),
+        separators_alike: false,
     }];
     let mut basic = headers(&[("authorization", "Basic abc")]);
     strip(&bearer, &mut basic, None);
@@ -192,4 +195,96 @@ fn percent_decoding_is_lenient_with_bad_escapes() {
     assert_eq!(&*percent_decode("a%2fb+c"), b"a/b c");
     assert_eq!(&*percent_decode("100%"), b"100%");
     assert_eq!(&*percent_decode("%zz"), b"%zz");
+}
+
+/// A parameter name is read decoded (Kong's reading): whatever its spelling, the key is
+/// found under it, two spellings with two values conflict, and every spelling is
+/// stripped as it was sent.
+#[test]
+fn encoded_parameter_names_are_the_configured_name() {
+    let query = [KeySource::Query {
+        name: "apikey".into(),
+    }];
+    // (query as sent, what extraction finds, the query stripped)
+    let table = [
+        ("api%6B%65%79=k1", found(0, "k1"), Some("")),
+        ("api%6b%65%79=k1&x=1", found(0, "k1"), Some("x=1")),
+        ("%61%70%69%6B%65%79=k%2F1", found(0, "k/1"), Some("")),
+        ("x=1&api%6Bey=k1&y=2", found(0, "k1"), Some("x=1&y=2")),
+        ("apikey=k1&api%6Bey=k1", found(0, "k1"), Some("")),
+        ("apikey=k1&api%6Bey=k2", Extracted::Conflict, Some("")),
+        ("api+key=k1&api%20key=k2&x=1", Extracted::Absent, None),
+        ("api%6Bey2=k1&x=1", Extracted::Absent, None),
+        ("apikey%=k1", Extracted::Absent, None),
+        ("api%ZZkey=k1", Extracted::Absent, None),
+    ];
+    for (sent, expected, stripped) in table {
+        assert_eq!(
+            extract(&query, &headers(&[]), Some(sent)),
+            expected,
+            "{sent}"
+        );
+        let mut map = headers(&[]);
+        assert_eq!(
+            strip(&query, &mut map, Some(sent)).as_deref(),
+            stripped,
+            "{sent}"
+        );
+    }
+}
+
+/// With `_` and `-` alike, a header source reads every spelling of its name as one
+/// source — a conflict across spellings is a conflict — and strips every spelling, of a
+/// scheme source only the values in its scheme.
+#[test]
+fn a_source_with_separators_alike_reads_and_strips_every_spelling() {
+    let sources = [
+        KeySource::Header {
+            name: HeaderName::from_static("api_key"),
+            scheme: None,
+            separators_alike: true,
+        },
+        KeySource::Header {
+            name: HeaderName::from_static("x-auth"),
+            scheme: Some("Bearer".into()),
+            separators_alike: true,
+        },
+    ];
+    for (fields, expected) in [
+        (&[("api-key", "k1")][..], found(0, "k1")),
+        (&[("api_key", "k1")][..], found(0, "k1")),
+        (&[("api-key", "k1"), ("api_key", "k1")][..], found(0, "k1")),
+        (
+            &[("api-key", "k1"), ("api_key", "k2")][..],
+            Extracted::Conflict,
+        ),
+        (
+            &[("apikey", "k1"), ("x_auth", "Bearer t1")][..],
+            found(1, "t1"),
+        ),
+        (
+            &[("api-keys", "k1"), ("x_auth", "Basic b")][..],
+            Extracted::Absent,
+        ),
+    ] {
+        assert_eq!(
+            extract(&sources, &headers(fields), None),
+            expected,
+            "{fields:?}"
+        );
+    }
+    let mut map = headers(&[
+        ("api-key", "k1"),
+        ("api_key", "k2"),
+        ("x_auth", "Bearer t1"),
+        ("x-auth", "Basic b"),
+        ("apikey", "kept"),
+    ]);
+    strip(&sources, &mut map, None);
+    let mut left: Vec<(&str, &str)> = map
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.to_str().unwrap()))
+        .collect();
+    left.sort_unstable();
+    assert_eq!(left, [("apikey", "kept"), ("x-auth", "Basic b")]);
 }

@@ -101,8 +101,9 @@ pub fn request_head<R: FieldRewrite + ?Sized>(
         .map(HeaderValue::as_bytes)
         .unwrap_or_default();
     let mut target = String::with_capacity(path.base.len() + path.path.len() + 16);
-    target.push_str(path.base);
-    target.push_str(path.path);
+    for piece in path.pieces() {
+        target.push_str(piece);
+    }
     if let Some(query) = path.query.filter(|query| !query.is_empty()) {
         target.push('?');
         target.push_str(query);

@@ -36,7 +36,8 @@ pub fn body_framing(headers: &HeaderMap, has_body: bool) -> BodyFraming {
 pub struct RequestPath<'a> {
     /// The upstream target's base path (empty for none).
     pub base: &'a str,
-    /// The path as forwarded (starts with `/`).
+    /// The path as forwarded: starts with `/`, or is empty when nothing of the request's
+    /// path is left to send (see [`RequestPath::pieces`]).
     pub path: &'a str,
     /// The query without its `?`; `None` or empty for none.
     pub query: Option<&'a str>,
@@ -49,6 +50,19 @@ impl<'a> RequestPath<'a> {
             base: "",
             path: path_and_query,
             query: None,
+        }
+    }
+
+    /// The two pieces the path is written as, as nginx's `proxy_pass` with a URI joins
+    /// them: an empty forwarded path (nothing left after the service prefix) adds
+    /// nothing to the base, which goes as written (`/team` or `/team/`; `/` for none);
+    /// otherwise the base without its trailing slash, then the path (`/team` + `/x`), so
+    /// that no `//` is made where nginx would make one.
+    pub fn pieces(&self) -> [&'a str; 2] {
+        match (self.path.is_empty(), self.base.is_empty()) {
+            (true, true) => ["/", ""],
+            (true, false) => [self.base, ""],
+            (false, _) => [self.base.strip_suffix('/').unwrap_or(self.base), self.path],
         }
     }
 }
@@ -104,8 +118,9 @@ pub fn write_head(
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target.base.as_bytes());
-    out.extend_from_slice(target.path.as_bytes());
+    for piece in target.pieces() {
+        out.extend_from_slice(piece.as_bytes());
+    }
     if let Some(query) = target.query.filter(|query| !query.is_empty()) {
         out.push(b'?');
         out.extend_from_slice(query.as_bytes());

@@ -124,7 +124,15 @@ impl In {
         let groups = self.texts()?;
         let permissions = self.texts()?;
         let metadata = self.map()?;
+        let limits = match self.optional_text()? {
+            None => None,
+            Some(text) => Some(Arc::new(
+                crate::limits::consumer_doc::parse(text)
+                    .map_err(|_| CacheError::Malformed("a consumer's limits do not read"))?,
+            )),
+        };
         Ok(ConsumerProfile {
+            limits,
             client_type,
             groups_header: (!groups.is_empty())
                 .then(|| HeaderText::new(&groups.join(",")).header()),

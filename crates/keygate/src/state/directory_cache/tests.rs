@@ -23,6 +23,7 @@ fn consumer(name: &str, client_type: &str, groups: &[&str]) -> ConsumerRecord {
         permissions: vec!["read".into()],
         description: Some("not kept".into()),
         metadata: BTreeMap::from([("tier".to_owned(), "gold".to_owned())]),
+        limits: Some(r#"{"limits":[{"count":5,"per":"minute"}]}"#.to_owned()),
         ..test_records::consumer(name, client_type)
     }
 }
@@ -114,7 +115,7 @@ fn seen(directory: &Directory) -> Vec<String> {
             };
             let consumer = entry.consumer();
             format!(
-                "{state} {} {:?} {:?} {:?} {} {:?} {} {} {:?} {:?} {:?} {:?}",
+                "{state} {} {:?} {:?} {:?} {} {:?} {} {} {:?} {:?} {:?} {:?} {:?}",
                 &*entry.id,
                 entry.prefix,
                 entry.expires_at,
@@ -126,6 +127,7 @@ fn seen(directory: &Directory) -> Vec<String> {
                 consumer.profile.groups,
                 consumer.profile.metadata,
                 consumer.profile.groups_header,
+                consumer.profile.limits.as_ref().map(|l| &*l.document),
                 consumer
                     .subscriptions()
                     .iter()

@@ -40,6 +40,12 @@ pub struct Nginx {
 impl Nginx {
     /// Starts `binary` proxying to `upstream`.
     pub fn start(binary: &PathBuf, upstream: SocketAddr) -> Nginx {
+        Nginx::start_with(binary, |dir, address| config(dir, address, upstream))
+    }
+
+    /// Starts `binary` on the configuration `config` writes for its temp dir and the
+    /// address it is to listen on.
+    pub fn start_with(binary: &PathBuf, config: impl Fn(&TempDir, SocketAddr) -> String) -> Nginx {
         let deadline = Instant::now() + PATIENCE;
         loop {
             // nginx cannot report a port it chose: take a free one and hand it over. If
@@ -48,7 +54,7 @@ impl Nginx {
                 .and_then(|l| l.local_addr())
                 .expect("free port");
             let dir = TempDir::new();
-            std::fs::write(dir.0.join("nginx.conf"), config(&dir, address, upstream))
+            std::fs::write(dir.0.join("nginx.conf"), config(&dir, address))
                 .expect("write nginx.conf");
             let mut child = Command::new(binary)
                 .arg("-p")

@@ -204,6 +204,41 @@ fn every_phase_answers_over_http2_as_over_http1() {
     });
 }
 
+/// Over HTTP/2 as over HTTP/1.1, the peers' identity families and the fields of
+/// `proxy.strip_request_headers` never reach the upstream; the gateway's own identity
+/// fields and a field merely like the families' do.
+#[test]
+fn identity_families_are_left_out_over_http2() {
+    let (gateway, _echo, ca) = start("  strip_request_headers: [x-internal-*]\n");
+    let key = format!("apikey: {ALEX}");
+    let mut extra = vec!["-H".to_owned(), key];
+    for field in [
+        "X-Consumer-ID: forged",
+        "X-Consumer-Custom-ID: forged",
+        "X-Anonymous-Consumer: true",
+        "X-Credential-Username: forged",
+        "X-Authenticated-Groups: forged",
+        "miausergroups: forged",
+        "X-Internal-Role: forged",
+        "X-Consumer: kept",
+    ] {
+        extra.push("-H".to_owned());
+        extra.push(field.to_owned());
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let (body, status) = h2(&ca, &gateway, "/shop/orders/1", &extra);
+    assert_eq!(status, 200, "{body}");
+    let seen: serde_json::Value = serde_json::from_str(&body).unwrap();
+    for (name, value) in seen["headers"].as_object().unwrap() {
+        assert!(
+            value != "forged" && value != "true",
+            "{name} reached the upstream: {seen}"
+        );
+    }
+    assert_eq!(seen["headers"]["x-consumer"], "kept", "{seen}");
+    assert_eq!(seen["headers"]["x-consumer-username"], "alex", "{seen}");
+}
+
 #[test]
 fn streams_are_multiplexed_on_one_connection() {
     let (gateway, _echo, ca) = start("");

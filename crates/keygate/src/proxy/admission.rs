@@ -1,0 +1,133 @@
+//! What [`super::handler::Gateway::check`] decides about a request, and what a request it
+//! let through carries on: who called, which key sources go, the limit closest to
+//! refusing. Both ways a request goes on read it here — forwarded by the proxy
+//! (`handler::forward`), or answered to the front proxy that asked (`super::authz`) — so
+//! that the two cannot differ on what reaches the upstream.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::Response;
+
+use super::limit_check::LimitReport;
+use super::request_id::RequestIdField;
+use super::ProxyBody;
+use crate::access_record::AccessRecord;
+use crate::config::{KeySource, Route};
+use crate::state::{KeyEntry, Snapshot};
+
+/// What [`super::handler::Gateway::check`] found: a decision, or (exact mode only) rate
+/// limits that [`super::handler::Gateway::settle`] must take in Redis first.
+// The decision stays inline: boxing it would allocate for every request, where only the
+// rare exact-mode wait is boxed.
+#[allow(clippy::large_enum_variant)]
+pub enum Checking {
+    /// Decided without waiting.
+    Decided(Checked),
+    /// Let through so far; its rate limits wait for Redis.
+    Limiting(Box<Admission>),
+}
+
+/// What [`super::handler::Gateway::check`] decided about a request.
+pub enum Checked {
+    /// Refused: the response to send, and the request-id field it carries.
+    Answered(Response<ProxyBody>, Option<RequestIdField>),
+    /// Let through: to be forwarded with [`super::handler::Gateway::forward`].
+    Admitted(Admission),
+}
+
+/// A request that passed every check, and what forwarding it needs.
+pub struct Admission {
+    /// The snapshot the request was checked against, kept to its end.
+    pub(super) snapshot: Arc<Snapshot>,
+    /// When the request was taken up.
+    pub(super) started: Instant,
+    /// The access record so far.
+    pub(super) record: AccessRecord,
+    /// The matched service and route, by index in `snapshot`.
+    pub(super) route: (usize, usize),
+    /// The caller and whether its key goes on.
+    pub(super) admitted: Admitted,
+}
+
+/// Who is calling; `None` = anonymous.
+pub(super) type Caller = Option<Identity>;
+
+/// What the checks let through to the upstream.
+pub(super) struct Admitted {
+    /// Who is calling.
+    pub(super) caller: Caller,
+    /// Whether the key goes on to the upstream (the route's or the selected plan's
+    /// `forward_key`); otherwise it is removed.
+    pub(super) forward_key: bool,
+    /// The limit closest to refusing, for the answer's rate-limit headers; `None` when
+    /// no limit applies.
+    pub(super) limits: Option<LimitReport>,
+    /// In exact mode, the rate limits still to be taken in Redis
+    /// ([`super::handler::Gateway::settle`]).
+    pub(super) pending: Option<Box<super::handler::Pending>>,
+}
+
+/// A caller with a valid key.
+pub(super) struct Identity {
+    /// The key, and its consumer as it was when the key was checked: one version for the
+    /// whole request.
+    pub(super) key: Arc<KeyEntry>,
+}
+
+impl Admitted {
+    /// The key sources of `route` to empty before the request goes upstream: every one
+    /// (found in or not, anonymous call or `auth: none`: each is a credential), none when
+    /// the key is forwarded.
+    pub(super) fn removed_key_sources<'r>(&self, route: &'r Route) -> &'r [KeySource] {
+        match self.forward_key {
+            true => &[],
+            false => &route.key_sources,
+        }
+    }
+}
+
+impl Admission {
+    /// The request-id field the response carries, unless ids are off.
+    pub fn request_id_field(&self) -> Option<RequestIdField> {
+        request_id_field(&self.snapshot, &self.record)
+    }
+
+    /// The snapshot the request was checked against.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The matched route.
+    pub fn route(&self) -> &Route {
+        &self.snapshot.services[self.route.0].routes[self.route.1]
+    }
+
+    /// The caller's key (with its consumer); `None` for an anonymous call.
+    pub fn caller(&self) -> Option<&KeyEntry> {
+        self.admitted.caller.as_ref().map(|caller| &*caller.key)
+    }
+
+    /// The key sources to empty before the request goes upstream
+    /// ([`Admitted::removed_key_sources`]).
+    pub fn removed_key_sources(&self) -> &[KeySource] {
+        self.admitted.removed_key_sources(self.route())
+    }
+
+    /// The limit closest to refusing, when one applies.
+    pub fn limits(&self) -> Option<&LimitReport> {
+        self.admitted.limits.as_ref()
+    }
+}
+
+/// The request-id field for the request `record` is about.
+pub(super) fn request_id_field(
+    snapshot: &Snapshot,
+    record: &AccessRecord,
+) -> Option<RequestIdField> {
+    let name = snapshot.config.proxy.request_id_header.as_ref()?;
+    Some(RequestIdField {
+        name: name.clone(),
+        id: record.request_id.clone()?,
+    })
+}

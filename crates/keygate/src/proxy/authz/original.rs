@@ -1,0 +1,298 @@
+//! The original request a front proxy's check describes, rebuilt as the proxy's phases
+//! read a request: method, origin-form target, `Host`, the client's address and scheme,
+//! and the client's fields as sent (the check's own fields stay among them, harmless).
+//!
+//! | shape | method | target | host | client | scheme |
+//! |---|---|---|---|---|---|
+//! | nginx | `authz.method_header` | `authz.uri_header` | `Host` | last `X-Forwarded-For` | `X-Forwarded-Proto` |
+//! | forward auth | `X-Forwarded-Method` | `X-Forwarded-Uri` | `X-Forwarded-Host`, else `Host` | last `X-Forwarded-For` | `X-Forwarded-Proto` |
+//! | Envoy HTTP | the check's | the check's, without the prefix | `Host` | last `X-Forwarded-For` | `X-Forwarded-Proto` |
+//!
+//! The last `X-Forwarded-For` entry is the one the front proxy added; without one, the
+//! front proxy's own address stands in. An authz listener must therefore be reachable by
+//! the front proxy alone (docs/authz.md).
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http::header::HOST;
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+
+use super::Shape;
+use crate::config::AuthzSettings;
+use crate::proxy::forward::{ClientAddress, TlsFacts};
+
+static X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+static X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// Why a check does not describe a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OriginalError {
+    /// A field the shape needs is missing.
+    #[error("the check has no `{0}` field")]
+    Missing(HeaderName),
+    /// The original method is not a method.
+    #[error("the original method is not a valid method")]
+    Method,
+    /// The original target is not an origin-form target (`/path?query`).
+    #[error("the original URI is not a path with an optional query")]
+    Target,
+}
+
+/// The original request, and its client.
+#[derive(Debug)]
+pub struct Original {
+    /// The request head as the proxy's phases read it; its field map is the check's,
+    /// taken (and given back by the caller).
+    pub parts: Parts,
+    /// The original client.
+    pub client: ClientAddress,
+}
+
+/// The original request described by `check` in `shape`, from the front proxy at
+/// `front`. On success the check's field map has moved into the original request.
+pub fn read(
+    shape: Shape,
+    check: &mut Parts,
+    settings: &AuthzSettings,
+    front: &ClientAddress,
+) -> Result<Original, OriginalError> {
+    let (method, uri) = match shape {
+        Shape::Nginx => (
+            method_from(&check.headers, &settings.method_header)?,
+            target_from(&check.headers, &settings.uri_header)?,
+        ),
+        Shape::ForwardAuth => (
+            method_from(&check.headers, &X_FORWARDED_METHOD)?,
+            target_from(&check.headers, &X_FORWARDED_URI)?,
+        ),
+        Shape::EnvoyHttp => (
+            check.method.clone(),
+            without_prefix(&check.uri, &settings.envoy_path_prefix)?,
+        ),
+        // The gRPC check is no HTTP request (`super::grpc`).
+        Shape::EnvoyGrpc => return Err(OriginalError::Target),
+    };
+    let client = client_of(&check.headers, front);
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = check.version;
+    parts.headers = std::mem::take(&mut check.headers);
+    if shape == Shape::ForwardAuth {
+        if let Some(host) = parts.headers.get(&X_FORWARDED_HOST).cloned() {
+            parts.headers.insert(HOST, host);
+        }
+    }
+    Ok(Original { parts, client })
+}
+
+/// The method in field `name`.
+fn method_from(headers: &HeaderMap, name: &HeaderName) -> Result<Method, OriginalError> {
+    let value = headers
+        .get(name)
+        .ok_or_else(|| OriginalError::Missing(name.clone()))?;
+    Method::from_bytes(value.as_bytes().trim_ascii()).map_err(|_| OriginalError::Method)
+}
+
+/// The origin-form target in field `name`.
+fn target_from(headers: &HeaderMap, name: &HeaderName) -> Result<Uri, OriginalError> {
+    let value = headers
+        .get(name)
+        .ok_or_else(|| OriginalError::Missing(name.clone()))?;
+    // `http` gives no way to share a field value's bytes with a `Uri`: one copy.
+    origin_form(Bytes::copy_from_slice(value.as_bytes()))
+}
+
+/// `bytes` as an origin-form target: a path starting with `/`, an optional query;
+/// no scheme, authority or fragment.
+fn origin_form(bytes: Bytes) -> Result<Uri, OriginalError> {
+    if !bytes.starts_with(b"/") || bytes.contains(&b'#') {
+        return Err(OriginalError::Target);
+    }
+    let uri = Uri::from_maybe_shared(bytes).map_err(|_| OriginalError::Target)?;
+    match (uri.scheme(), uri.authority()) {
+        (None, None) => Ok(uri),
+        _ => Err(OriginalError::Target),
+    }
+}
+
+/// Envoy's check target without `prefix` (which [`Shape::of_path`] found in front).
+fn without_prefix(uri: &Uri, prefix: &str) -> Result<Uri, OriginalError> {
+    let whole = uri.path_and_query().map_or("/", |target| target.as_str());
+    let rest = whole.get(prefix.len()..).ok_or(OriginalError::Target)?;
+    origin_form(Bytes::copy_from_slice(rest.as_bytes()))
+}
+
+/// The original client: the last `X-Forwarded-For` entry (the front proxy's), else the
+/// front proxy itself; over TLS when `X-Forwarded-Proto` says `https`.
+fn client_of(headers: &HeaderMap, front: &ClientAddress) -> ClientAddress {
+    let forwarded = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .next_back()
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(|last| parse_ip(last.trim()));
+    let https = headers
+        .get(&X_FORWARDED_PROTO)
+        .is_some_and(|proto| proto.as_bytes().trim_ascii().eq_ignore_ascii_case(b"https"));
+    ClientAddress {
+        ip: forwarded.unwrap_or(front.ip),
+        // Never sent anywhere from a check: nothing is forwarded.
+        header: HeaderValue::from_static(""),
+        tls: https.then_some(TlsFacts {
+            client_certificate: false,
+        }),
+    }
+}
+
+/// An address as `X-Forwarded-For` writes it: bare, or IPv6 in brackets.
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .map_or(text, |(inside, _)| inside);
+    bare.parse().ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn check(method: &str, target: &str, fields: &[(&str, &str)]) -> Parts {
+        let mut request = http::Request::builder().method(method).uri(target);
+        for (name, value) in fields {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    fn front() -> ClientAddress {
+        ClientAddress::new([10, 0, 0, 9].into())
+    }
+
+    #[test]
+    fn nginx_sends_the_method_and_uri_in_fields_and_the_host_as_sent() {
+        let mut request = check(
+            "GET",
+            "/nginx",
+            &[
+                ("host", "api.example.com"),
+                ("x-original-method", "POST"),
+                ("x-original-uri", "/v1/orders?id=1"),
+                ("x-forwarded-for", "203.0.113.7"),
+                ("client-key", "secret"),
+            ],
+        );
+        let settings = AuthzSettings::default();
+        let original = read(Shape::Nginx, &mut request, &settings, &front()).unwrap();
+        assert_eq!(original.parts.method, Method::POST);
+        assert_eq!(original.parts.uri, "/v1/orders?id=1");
+        assert_eq!(original.parts.headers["host"], "api.example.com");
+        assert_eq!(original.parts.headers["client-key"], "secret");
+        assert_eq!(original.client.ip, IpAddr::from([203, 0, 113, 7]));
+        assert_eq!(original.client.tls, None);
+        assert!(request.headers.is_empty(), "the fields moved");
+    }
+
+    #[test]
+    fn the_nginx_field_names_are_configurable() {
+        let mut request = check(
+            "GET",
+            "/nginx",
+            &[
+                ("x-method", "DELETE"),
+                ("x-uri", "/a"),
+                ("x-original-uri", "/b"),
+            ],
+        );
+        let settings = AuthzSettings {
+            method_header: HeaderName::from_static("x-method"),
+            uri_header: HeaderName::from_static("x-uri"),
+            ..AuthzSettings::default()
+        };
+        let original = read(Shape::Nginx, &mut request, &settings, &front()).unwrap();
+        assert_eq!(original.parts.method, Method::DELETE);
+        assert_eq!(original.parts.uri, "/a");
+    }
+
+    #[test]
+    fn forward_auth_reads_the_x_forwarded_fields() {
+        let mut request = check(
+            "GET",
+            "/forward-auth",
+            &[
+                ("host", "127.0.0.1:9190"),
+                ("x-forwarded-method", "PUT"),
+                ("x-forwarded-uri", "/v1/json"),
+                ("x-forwarded-host", "api.example.com"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-for", "198.51.100.1, [2001:db8::1]"),
+            ],
+        );
+        let settings = AuthzSettings::default();
+        let original = read(Shape::ForwardAuth, &mut request, &settings, &front()).unwrap();
+        assert_eq!(original.parts.method, Method::PUT);
+        assert_eq!(original.parts.uri, "/v1/json");
+        assert_eq!(original.parts.headers["host"], "api.example.com");
+        assert_eq!(original.client.ip, "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert!(original.client.tls.is_some());
+    }
+
+    #[test]
+    fn envoy_puts_its_prefix_before_the_original_path() {
+        let mut request = check(
+            "PATCH",
+            "/envoy/v1/json?x=1",
+            &[("host", "api.example.com")],
+        );
+        let settings = AuthzSettings::default();
+        let original = read(Shape::EnvoyHttp, &mut request, &settings, &front()).unwrap();
+        assert_eq!(original.parts.method, Method::PATCH);
+        assert_eq!(original.parts.uri, "/v1/json?x=1");
+        assert_eq!(original.client.ip, IpAddr::from([10, 0, 0, 9]));
+    }
+
+    #[test]
+    fn a_check_without_a_request_in_it_is_refused() {
+        let settings = AuthzSettings::default();
+        let mut missing = check("GET", "/nginx", &[("x-original-method", "GET")]);
+        assert_eq!(
+            read(Shape::Nginx, &mut missing, &settings, &front()).unwrap_err(),
+            OriginalError::Missing(HeaderName::from_static("x-original-uri"))
+        );
+        for target in [
+            "v1/json",
+            "http://evil.example/v1",
+            "//evil.example",
+            "/a#b",
+            "*",
+        ] {
+            let mut request = check(
+                "GET",
+                "/forward-auth",
+                &[("x-forwarded-method", "GET"), ("x-forwarded-uri", target)],
+            );
+            let result = read(Shape::ForwardAuth, &mut request, &settings, &front());
+            assert!(
+                matches!(result, Err(OriginalError::Target)) || target == "//evil.example",
+                "{target}: {result:?}"
+            );
+        }
+        let mut method = check(
+            "GET",
+            "/forward-auth",
+            &[("x-forwarded-method", "G E T"), ("x-forwarded-uri", "/")],
+        );
+        assert_eq!(
+            read(Shape::ForwardAuth, &mut method, &settings, &front()).unwrap_err(),
+            OriginalError::Method
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! Authorization-service mode (docs/authz.md): keygate answers the checks of a real front
+//! proxy — nginx `auth_request`, Caddy `forward_auth` — running the deploy/ files as they
+//! are, in front of `keygate echo`; and the checks of Traefik and Envoy (not packaged
+//! here) in the shapes their references document. Each runs the Mia-Platform scenario of
+//! the seeds: no key `401`, a bad key `401`, client type C `403`, A and B `200` with the
+//! identity fields upstream and the key removed.
+
+mod caddy;
+mod envoy;
+mod nginx;
+mod shapes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::support::{read_file, request, HttpResponse, Process, TempDir, ADMIN_TOKEN};
+
+/// Client type A's key.
+pub const ALEX_KEY: &str = "alex-key-0123456789";
+/// Client type B's key.
+pub const BOB_KEY: &str = "bob-key-01234567890";
+/// Client type C's key: valid, but not for the report.
+pub const CAROL_KEY: &str = "carol-key-0123456789";
+
+/// The seed's project: the report is for client types A and B only.
+pub const SEED_ENTITIES: &str = r#"
+services:
+  - name: shop
+    path_prefix: /v1
+    upstream: http://127.0.0.1:9
+    routes:
+      - name: report
+        paths: [/orders/report]
+        allow: "clientType === 'A' || clientType === 'B'"
+      - name: limited
+        paths: [/limited]
+        limits: [{count: 1, per: minute, name: one-a-minute}]
+consumers:
+  - name: alex
+    client_type: A
+    keys: [{key: alex-key-0123456789}]
+  - name: bob
+    client_type: B
+    groups: [admin]
+    keys: [{key: bob-key-01234567890}]
+  - name: carol
+    client_type: C
+    keys: [{key: carol-key-0123456789}]
+"#;
+
+/// `keygate serve` with no proxy listener, only `authz.listen` (and `authz.grpc_listen`
+/// when asked), on ephemeral ports: the configuration a team adds beside its proxy.
+pub struct AuthzGateway {
+    /// `authz.listen`'s address.
+    pub authz: SocketAddr,
+    /// `authz.grpc_listen`'s address, when started with it.
+    pub grpc: Option<SocketAddr>,
+    /// The admin API's address.
+    pub admin: SocketAddr,
+    pub access_log: PathBuf,
+    pub process: Process,
+    _dir: TempDir,
+}
+
+impl AuthzGateway {
+    /// Starts keygate on [`SEED_ENTITIES`] with `settings` (lines of its `authz:`
+    /// section besides `listen`).
+    pub fn start(settings: &[&str]) -> AuthzGateway {
+        let dir = TempDir::new();
+        let grpc = settings.iter().any(|line| line.starts_with("grpc_listen"));
+        let text = format!(
+            "proxy:\n  listen: []\nauthz:\n  listen: 127.0.0.1:0\n  {}\nadmin:\n  listen: 127.0.0.1:0\n  token: {ADMIN_TOKEN}\nstore: sqlite://{}\n{SEED_ENTITIES}",
+            settings.join("\n  "),
+            dir.0.join("keygate.db").display()
+        );
+        AuthzGateway::launch(dir, &text, ("authz", grpc))
+    }
+
+    /// Starts keygate on the whole configuration `text`, written in `dir`; `listening`
+    /// is how the authz listener's log line begins (`authz`, `authz tls`), and whether
+    /// `authz.grpc_listen` is set.
+    pub fn launch(dir: TempDir, text: &str, listening: (&str, bool)) -> AuthzGateway {
+        let (authz, grpc) = listening;
+        let config = dir.0.join("keygate.yaml");
+        let access_log = dir.0.join("access.log");
+        std::fs::write(&config, text).expect("write config");
+        let process = Process::spawn(&[
+            "serve",
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--access-log",
+            access_log.to_str().expect("utf-8 path"),
+            "--workers",
+            "1",
+        ]);
+        let authz = process.listening_address(authz);
+        let grpc = grpc.then(|| process.listening_address("authz grpc"));
+        let admin = process.listening_address("admin");
+        AuthzGateway {
+            authz,
+            grpc,
+            admin,
+            access_log,
+            process,
+            _dir: dir,
+        }
+    }
+
+    /// The access log's lines, once `count` are written.
+    pub fn log_lines(&self, count: usize) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + crate::support::PATIENCE;
+        while read_file(&self.access_log).lines().count() < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "fewer than {count} checks logged:\n{}\n{}",
+                read_file(&self.access_log),
+                self.process.stderr_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        read_file(&self.access_log)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
+    }
+}
+
+/// A key made and revoked through the admin API while keygate runs is let through, then
+/// refused, by the next check: the checks read the state the admin API writes, as the
+/// proxy does.
+#[test]
+fn a_key_revoked_while_running_is_refused_by_the_next_check() {
+    let gateway = AuthzGateway::start(&[]);
+    let admin = |path: &str, body: &str| {
+        let headers = [
+            ("X-API-KEY", ADMIN_TOKEN),
+            ("Content-Type", "application/json"),
+        ];
+        let answer = request(gateway.admin, "POST", path, &headers, body.as_bytes());
+        assert!(answer.status < 300, "{answer:?}");
+        answer.json()
+    };
+    let made = admin("/v1/consumers/alex/keys", "{}");
+    let key = made["key"].as_str().expect("the new key").to_owned();
+    let check = || {
+        request(
+            gateway.authz,
+            "GET",
+            "/forward-auth",
+            &[
+                ("X-Forwarded-Method", "GET"),
+                ("X-Forwarded-Uri", "/v1/orders/report"),
+                ("client-key", &key),
+            ],
+            b"",
+        )
+    };
+    let allowed = check();
+    assert_eq!(allowed.status, 200, "{allowed:?}");
+    assert_eq!(allowed.header("x-consumer-username"), Some("alex"));
+    let id = made["id"].as_str().expect("the key id");
+    admin(&format!("/v1/keys/{id}/revoke"), "");
+    let refused = check();
+    assert_eq!(refused.status, 401, "{refused:?}");
+    assert_eq!(refused.message(), "Invalid API key in request");
+}
+
+/// `GET path` through the front proxy at `front` with `headers`.
+pub fn get(front: SocketAddr, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    request(front, "GET", path, headers, b"")
+}
+
+/// The seed's scenario through the front proxy at `front`, which forwards to `keygate
+/// echo`: refusals with keygate's status and JSON body, and A and B through with their
+/// identity and without their key (in a header, and in the `mia_client_key` cookie).
+pub fn seed_scenario(front: SocketAddr) {
+    let path = "/v1/orders/report";
+    let nobody = get(front, path, &[]);
+    assert_eq!(nobody.status, 401, "{nobody:?}");
+    assert_eq!(nobody.message(), "Missing API key found in request");
+    let bad = get(front, path, &[("client-key", "no-such-key-0123456")]);
+    assert_eq!(bad.status, 401, "{bad:?}");
+    assert_eq!(bad.message(), "Invalid API key in request");
+    let carol = get(front, path, &[("client-key", CAROL_KEY)]);
+    assert_eq!(carol.status, 403, "{carol:?}");
+    assert_eq!(carol.message(), "You cannot consume this service");
+
+    let alex = get(
+        front,
+        path,
+        &[
+            ("client-key", ALEX_KEY),
+            ("X-Consumer-Username", "mallory"),
+            ("client-type", "Z"),
+        ],
+    );
+    assert_eq!(alex.status, 200, "{alex:?}");
+    assert_eq!(alex.json()["path"], path);
+    assert_eq!(
+        alex.upstream_header("x-consumer-username").as_deref(),
+        Some("alex")
+    );
+    assert_eq!(alex.upstream_header("client-type").as_deref(), Some("A"));
+    assert!(
+        alex.upstream_header("x-credential-identifier").is_some(),
+        "{alex:?}"
+    );
+    assert_eq!(alex.upstream_header("client-key"), None, "{alex:?}");
+
+    let bob = get(
+        front,
+        path,
+        &[("Cookie", &format!("theme=dark; mia_client_key={BOB_KEY}"))],
+    );
+    assert_eq!(bob.status, 200, "{bob:?}");
+    assert_eq!(
+        bob.upstream_header("x-consumer-username").as_deref(),
+        Some("bob")
+    );
+    assert_eq!(bob.upstream_header("client-type").as_deref(), Some("B"));
+    assert_eq!(
+        bob.upstream_header("x-consumer-groups").as_deref(),
+        Some("admin")
+    );
+    assert_eq!(
+        bob.upstream_header("cookie").as_deref(),
+        Some("theme=dark"),
+        "{bob:?}"
+    );
+    let body = String::from_utf8_lossy(&bob.body).into_owned();
+    assert!(!body.contains(BOB_KEY), "{body}");
+}
+
+/// A route no service has, and a rate limit spent, through the front proxy at `front`:
+/// keygate's own `404` and `429`.
+pub fn other_refusals(front: SocketAddr) {
+    let unknown = get(front, "/nowhere", &[("client-key", ALEX_KEY)]);
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+    assert_eq!(unknown.message(), "No route matched the request");
+    let first = get(front, "/v1/limited", &[("client-key", ALEX_KEY)]);
+    assert_eq!(first.status, 200, "{first:?}");
+    let second = get(front, "/v1/limited", &[("client-key", ALEX_KEY)]);
+    assert_eq!(second.status, 429, "{second:?}");
+    assert_eq!(second.message(), "API rate limit exceeded");
+    assert!(second.header("retry-after").is_some(), "{second:?}");
+}
+
+/// Checks that the log names the mode and the check's shape on every line, and the
+/// consumer of the allowed ones.
+pub fn assert_logged(gateway: &AuthzGateway, check: &str, count: usize) {
+    let lines = gateway.log_lines(count);
+    for line in &lines {
+        assert_eq!(line["mode"], "authz", "{line}");
+        assert_eq!(line["check"], check, "{line}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["status"] == 200 && line["consumer"] == "alex"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["status"] == 403 && line["client_type"] == "C"),
+        "{lines:?}"
+    );
+}
+
+/// docs/authz.md shows each front proxy's configuration as the deploy/ file the tests run.
+#[test]
+fn docs_authz_shows_the_deploy_files_as_they_are() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let docs = std::fs::read_to_string(format!("{root}/docs/authz.md")).expect("docs/authz.md");
+    for file in [
+        "deploy/nginx/keygate-authz.conf",
+        "deploy/caddy/Caddyfile",
+        "deploy/traefik/dynamic.yml",
+        "deploy/envoy/envoy.yaml",
+    ] {
+        let text = std::fs::read_to_string(format!("{root}/{file}")).expect("a deploy file");
+        assert!(
+            docs.contains(text.trim_end()),
+            "docs/authz.md does not show {file} as it is"
+        );
+    }
+}
