@@ -20,6 +20,9 @@
 #              time of keygate and of the front nginx is read from /proc, and keygate's
 #              share of the two is printed
 #
+# and last, one connection with one request at a time, the check alone against a request
+# through the front nginx; with the gRPC runs, how many cores keygate kept busy.
+#
 # The CheckRequest is made with the Python `xds-protos` package (pip, installed when
 # missing), the same messages Envoy sends. Everything listens on 127.0.0.1 and stops at
 # the end.
@@ -120,7 +123,8 @@ http {
     include keygate-authz.conf;
 }
 EOF
-setsid nginx -p "$WORK/front/" -c "$WORK/front/nginx.conf" -g 'daemon off;' \
+# No master process: the one process is the worker, whose CPU time is read below.
+setsid nginx -p "$WORK/front/" -c "$WORK/front/nginx.conf" -g 'daemon off; master_process off;' \
   >"$WORK/front/nginx.log" 2>&1 </dev/null &
 FRONT_PID=$!
 PIDS+=("$FRONT_PID")
@@ -218,7 +222,10 @@ for rep in $(seq "$REPS"); do
       [ "$(echo "$result" | cut -d' ' -f4)" = 0 ] || die "a valid key was answered other than 2xx"
     done
   done
+  before_kg=$(cpu "$KEYGATE_PID") started=$(date +%s%N)
   result=$(grpc "$KG_GRPC_PORT")
+  # How many cores keygate kept busy meanwhile (h2load's warm-up second included).
+  echo "$(($(cpu "$KEYGATE_PID") - before_kg)) $((($(date +%s%N) - started) / 1000000))" >>"$WORK/grpc_cpu"
   echo "keygate-grpc grpc $GRPC_CONNS $result" >>"$rows"
   say "grpc: $result"
   [ "$(echo "$result" | cut -d' ' -f4)" = 0 ] || die "gRPC checks failed"
@@ -231,7 +238,7 @@ through=$("$PEERS" run "$FRONT_PORT" "$valid" 1)
 say "one connection: check $alone; through nginx $through"
 echo "$alone $through" >"$WORK/latency"
 
-python3 - "$rows" "$shares" "$WORK/latency" <<'PY'
+python3 - "$rows" "$shares" "$WORK/latency" "$WORK/grpc_cpu" "$(getconf CLK_TCK)" <<'PY'
 import statistics
 import sys
 from collections import defaultdict
@@ -265,6 +272,9 @@ alone, through = open(sys.argv[3]).read().split()[1::5][:2]
 print(f"\nOne connection, one request at a time: the check alone {float(alone):.3f} ms (p50), a "
       f"request through nginx + keygate {float(through):.3f} ms: the check is "
       f"{float(alone) / float(through):.0%} of it (the loopback hop included)")
+ticks, millis = map(sum, zip(*(map(int, line.split()) for line in open(sys.argv[4]))))
+print(f"During the gRPC runs keygate used {ticks / int(sys.argv[5]) / (millis / 1000):.2f} "
+      "cores (CPU time over wall time)")
 if keygate + front:
     print(f"\nkeygate's share of the CPU time of nginx + keygate in the front runs: "
           f"{keygate / (keygate + front):.1%} ({keygate} and {front} clock ticks)")
