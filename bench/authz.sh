@@ -45,22 +45,9 @@ KEYGATE_BIN=$(realpath -m "${1:-${KEYGATE_BIN:-$ROOT/target/release/keygate}}")
 WORK=$KG_BENCH_DIR/authz
 SECONDS_PER_RUN=${DURATION%s}
 
-say() { printf '[authz %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-
-PIDS=() STARTED_PEERS=0
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  [ "$STARTED_PEERS" = 1 ] && "$PEERS" stop >/dev/null 2>&1
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$1/")" != 000 ]; }
+BENCH_NAME=authz
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 CHECK_HEADERS=$'X-Original-Method: GET\nX-Original-URI: /'
 check_status() {
   curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "apikey: $1" -H "X-Original-Method: GET" \
@@ -77,15 +64,7 @@ python3 -c 'import envoy.service.auth.v3.external_auth_pb2' 2>/dev/null || {
   say "installing xds-protos with pip"
   python3 -m pip install --quiet xds-protos grpcio >/dev/null || die "could not install xds-protos"
 }
-if [ ! -x "$KEYGATE_BIN" ]; then
-  say "building the release binary"
-  (cd "$ROOT" && cargo build --release -p keygate) || die "cargo build failed"
-fi
-"$PEERS" setup >/dev/null || die "peers.sh setup failed"
-if ! answers "$UPSTREAM_PORT"; then
-  "$PEERS" start >/dev/null || die "peers.sh start failed"
-  STARTED_PEERS=1
-fi
+prepare
 for port in "$KG_AUTHZ_PORT" "$KG_GRPC_PORT" "$FRONT_PORT"; do
   answers "$port" && die "port $port is taken"
 done

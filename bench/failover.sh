@@ -30,34 +30,13 @@ DEAD_PORT=${DEAD_PORT:-9003} UPSTREAM_PORT=${UPSTREAM_PORT:-9001}
 KEYGATE_BIN=$(realpath -m "${1:-${KEYGATE_BIN:-$ROOT/target/release/keygate}}")
 WORK=$KG_BENCH_DIR/failover
 
-say() { printf '[failover %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-
-PIDS=() STARTED_PEERS=0
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  [ "$STARTED_PEERS" = 1 ] && "$PEERS" stop >/dev/null 2>&1
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$1/")" != 000 ]; }
+BENCH_NAME=failover
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 # status PORT KEY: the status of one request with KEY.
 status() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "apikey: $2" "http://127.0.0.1:$1/"; }
 
-if [ ! -x "$KEYGATE_BIN" ]; then
-  say "building the release binary"
-  (cd "$ROOT" && cargo build --release -p keygate) || die "cargo build failed"
-fi
-"$PEERS" setup >/dev/null || die "peers.sh setup failed"
-if ! answers "$UPSTREAM_PORT"; then
-  "$PEERS" start >/dev/null || die "peers.sh start failed"
-  STARTED_PEERS=1
-fi
+prepare
 for port in "$KG_PORT" "$NGINX_FAILOVER_PORT" "$DEAD_PORT"; do
   answers "$port" && die "port $port is taken; set KG_PORT, NGINX_FAILOVER_PORT or DEAD_PORT"
 done

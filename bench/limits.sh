@@ -36,33 +36,12 @@ REDIS_URL=${REDIS_URL:-${KEYGATE_TEST_REDIS_URL:-redis://127.0.0.1:6379}}
 KEYGATE_BIN=$(realpath -m "${1:-${KEYGATE_BIN:-$ROOT/target/release/keygate}}")
 WORK=$KG_BENCH_DIR/limits
 
-say() { printf '[limits %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-
-PIDS=() STARTED_PEERS=0
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  [ "$STARTED_PEERS" = 1 ] && "$PEERS" stop >/dev/null 2>&1
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$1/")" != 000 ]; }
+BENCH_NAME=limits
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 status() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "apikey: $2" "http://127.0.0.1:$1/"; }
 
-if [ ! -x "$KEYGATE_BIN" ]; then
-  say "building the release binary"
-  (cd "$ROOT" && cargo build --release -p keygate) || die "cargo build failed"
-fi
-"$PEERS" setup >/dev/null || die "peers.sh setup failed"
-if ! answers "$UPSTREAM_PORT"; then
-  "$PEERS" start >/dev/null || die "peers.sh start failed"
-  STARTED_PEERS=1
-fi
+prepare
 redis_host=${REDIS_URL#redis://}
 redis_host=${redis_host%%/*}
 if ! (exec 3<>"/dev/tcp/${redis_host%:*}/${redis_host##*:}") 2>/dev/null; then
