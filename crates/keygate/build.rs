@@ -13,6 +13,9 @@
 //!
 //! - `cfg(keygate_test_caddy)`: Caddy is installed (`KEYGATE_CADDY`, `caddy` on `PATH`), or
 //!   `CI` is `true` — the same for the authz test behind Caddy.
+//! - `cfg(keygate_test_browser)`: Chromium (`KEYGATE_CHROMIUM`, `chromium` on `PATH`),
+//!   `node` and the browser tests' packages (`npm ci` in crates/keygate/tests/ui) are
+//!   there, or `CI` is `true` — the same for the console's browser tests.
 //!
 //! Cargo runs this again when any of those variables changes.
 
@@ -24,12 +27,16 @@ fn main() {
     println!("cargo::rerun-if-env-changed=KEYGATE_TEST_REDIS_URL");
     println!("cargo::rerun-if-env-changed=KEYGATE_NGINX");
     println!("cargo::rerun-if-env-changed=KEYGATE_CADDY");
+    println!("cargo::rerun-if-env-changed=KEYGATE_CHROMIUM");
     println!("cargo::rerun-if-env-changed=PATH");
+    // `npm ci` there adds node_modules (a few hundred files to look at).
+    println!("cargo::rerun-if-changed=tests/ui");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rustc-check-cfg=cfg(keygate_test_database)");
     println!("cargo::rustc-check-cfg=cfg(keygate_test_redis)");
     println!("cargo::rustc-check-cfg=cfg(keygate_test_nginx)");
     println!("cargo::rustc-check-cfg=cfg(keygate_test_caddy)");
+    println!("cargo::rustc-check-cfg=cfg(keygate_test_browser)");
     if std::env::var_os("KEYGATE_TEST_DATABASE_URL").is_some_and(|url| !url.is_empty()) {
         println!("cargo::rustc-cfg=keygate_test_database");
     }
@@ -42,6 +49,26 @@ fn main() {
     if caddy_installed() || std::env::var("CI").as_deref() == Ok("true") {
         println!("cargo::rustc-cfg=keygate_test_caddy");
     }
+    if browser_tools_installed() || std::env::var("CI").as_deref() == Ok("true") {
+        println!("cargo::rustc-cfg=keygate_test_browser");
+    }
+}
+
+/// Whether `name` is a file in a directory of `PATH`.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+}
+
+/// Whether the console's browser tests can run: Chromium, node, and the packages that
+/// `npm ci` puts in crates/keygate/tests/ui/node_modules.
+fn browser_tools_installed() -> bool {
+    let chromium = std::env::var_os("KEYGATE_CHROMIUM")
+        .is_some_and(|path| Path::new(&path).is_file())
+        || on_path("chromium");
+    let packages = Path::new("tests/ui/node_modules/playwright-core/package.json").is_file()
+        && Path::new("tests/ui/node_modules/axe-core/package.json").is_file();
+    chromium && on_path("node") && packages
 }
 
 /// Whether an nginx binary can be found where the differential test looks for one.

@@ -1,9 +1,10 @@
-//! The admin listener: the REST API under `/v1/` (token required), and `/healthz`,
-//! `/readyz`, `/metrics`. Every write answers only after its commit and after the data
-//! plane has applied it, so the next proxied request sees it. The admin API never answers
-//! on the proxy listener.
+//! The admin listener: the REST API under `/v1/` (token required), `/healthz`,
+//! `/readyz`, `/metrics`, and the console's files under `/ui/`. Every write answers only
+//! after its commit and after the data plane has applied it, so the next proxied request
+//! sees it. The admin API never answers on the proxy listener.
 
 mod auth;
+mod console;
 mod consumers;
 mod error;
 mod export;
@@ -218,6 +219,10 @@ pub fn router(state: AdminState) -> Router {
         .nest("/v1", v1)
         .route("/healthz", get(status::healthz))
         .route("/readyz", get(status::readyz))
+        // The console and developer portal (admin/console.rs): static files, no token.
+        .route("/ui", get(console::redirect))
+        .route("/ui/", get(console::index))
+        .route("/ui/{file}", get(console::asset))
         .route(
             "/metrics",
             get(status::metrics).route_layer(axum::middleware::from_fn_with_state(

@@ -27,6 +27,11 @@ fn open(summary: &str, schema: Value) -> Value {
     json!({"summary": summary, "security": [], "responses": {"200": {"description": summary, "content": {"application/json": {"schema": schema}}}}})
 }
 
+/// A page or file of the console, served without a token.
+fn page(summary: &str) -> Value {
+    json!({"summary": summary, "security": [], "responses": {"200": {"description": summary}}})
+}
+
 fn with_body(mut op: Value, schema: Value) -> Value {
     op["requestBody"] =
         json!({"required": true, "content": {"application/json": {"schema": schema}}});
@@ -145,7 +150,10 @@ pub async fn document() -> Json<Value> {
             "/v1/openapi.json": {"get": open("This document", json!({"type": "object"}))},
             "/healthz": {"get": open("The process is up", json!({"type": "object"}))},
             "/readyz": {"get": open("200 once the state is loaded, 503 before (and, with admin.readyz_requires_healthy_targets, while a health-checked service has no healthy target)", json!({"type": "object"}))},
-            "/metrics": {"get": open("Prometheus text exposition", json!({"type": "string"}))}
+            "/metrics": {"get": open("Prometheus text exposition", json!({"type": "string"}))},
+            "/ui": {"get": page("308 to /ui/")},
+            "/ui/": {"get": page("The console and developer portal (HTML; docs/console.md)")},
+            "/ui/{file}": {"parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string"}}], "get": page("A file of the console: a script, the style sheet, an image")}
         },
         "components": {
             "securitySchemes": {

@@ -13,6 +13,7 @@ mod authz;
 mod balance;
 mod cli;
 mod cluster;
+mod console;
 mod consumer_limits;
 mod consumers;
 mod differential;

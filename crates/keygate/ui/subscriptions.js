@@ -1,0 +1,6 @@
+// placeholder
+import { heading } from './dom.js';
+
+export async function render(main) {
+  main.append(heading('subscriptions'));
+}
