@@ -21,8 +21,14 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Calls `/v1{path}`; answers the JSON body (null for 204), or throws ApiError. A 401
  *  outside the session calls also tells the page, which shows the sign-in screen. */
 export async function api(method, path, body) {
+  return apiText(method, path, body === undefined ? undefined : JSON.stringify(body));
+}
+
+/** Like api(), with the body already written as JSON text (so that a caller knows where
+ *  each value is, for the positions in the API's errors). */
+export async function apiText(method, path, text) {
   const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (text !== undefined) headers['Content-Type'] = 'application/json';
   if (csrfToken && !SAFE.has(method)) headers['X-CSRF-Token'] = csrfToken;
   let response;
   try {
@@ -30,16 +36,16 @@ export async function api(method, path, body) {
       method,
       headers,
       credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: text,
     });
   } catch (error) {
     throw new ApiError(0, `keygate cannot be reached (${error.message})`);
   }
   if (response.status === 204) return null;
-  const text = await response.text();
+  const answer = await response.text();
   let data = null;
   try {
-    data = text ? JSON.parse(text) : null;
+    data = answer ? JSON.parse(answer) : null;
   } catch {
     data = null;
   }

@@ -110,13 +110,20 @@ export function badge(status) {
   return h('span', { class: `badge ${status}` }, status);
 }
 
-/** Draws a screen again with `draw(section)` into `main`, keeping the focus on the
- *  control of the same id when there is one, else on the heading. */
+/** Draws a screen again with `draw(main)` (which appends to `main`, its handlers bound
+ *  to it), then takes the old content away; the focus stays on the control of the same
+ *  id when there is one, else goes to the heading. */
 export async function redrawKeeping(main, draw) {
   const focused = document.activeElement && document.activeElement.id;
-  const section = h('div', {});
-  await draw(section);
-  main.replaceChildren(...section.childNodes);
+  const old = [...main.childNodes];
+  try {
+    await draw(main);
+  } catch (error) {
+    for (const node of [...main.childNodes]) if (!old.includes(node)) node.remove();
+    showError(error.message);
+    return;
+  }
+  for (const node of old) node.remove();
   const again = focused && document.getElementById(focused);
   if (again) again.focus();
   else if (main.querySelector('h1')) main.querySelector('h1').focus();

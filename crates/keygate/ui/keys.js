@@ -76,11 +76,11 @@ async function setActive(key, active, onDone) {
 
 /** The cells a key's row ends with: Active, and the Renew and Revoke buttons (or why
  *  not). Shared keys are renewed and revoked by their application's owner only. */
-export function keyControls(key, session, onDone) {
+export function keyControls(key, session, onDone, scope = '') {
   const live = key.status === 'active' || key.status === 'disabled';
   const active = h('input', {
     type: 'checkbox',
-    id: `active-${key.id}`,
+    id: `active-${key.id}${scope}`,
     checked: key.active,
     disabled: !live,
     onchange: (event) => setActive(key, event.target.checked, onDone),
@@ -94,8 +94,8 @@ export function keyControls(key, session, onDone) {
     actions = h('span', { class: 'hint' }, 'Shared key: only its application’s owner can renew or revoke it.');
   } else {
     actions = h('span', { class: 'buttons' },
-      h('button', { type: 'button', class: 'secondary', id: `renew-${key.id}`, 'aria-label': `Renew key ${named(key)}`, onclick: () => renew(key, onDone) }, 'Renew'),
-      h('button', { type: 'button', class: 'danger', id: `revoke-${key.id}`, 'aria-label': `Revoke key ${named(key)}`, onclick: () => revoke(key, onDone) }, 'Revoke'));
+      h('button', { type: 'button', class: 'secondary', id: `renew-${key.id}${scope}`, 'aria-label': `Renew key ${named(key)}`, onclick: () => renew(key, onDone) }, 'Renew'),
+      h('button', { type: 'button', class: 'danger', id: `revoke-${key.id}${scope}`, 'aria-label': `Revoke key ${named(key)}`, onclick: () => revoke(key, onDone) }, 'Revoke'));
   }
   return [activeCell, actions];
 }

@@ -92,3 +92,101 @@ test('the key creation dialog by keyboard alone: focus inside, Tab wraps, Escape
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test('a route\'s permission expression: edited, and a wrong one shown at its position', async () => {
+  const page = await openPage(browser, asAdmin);
+  await page.goto(`${gateway.admin}/ui/#/services`);
+  await page.getByRole('link', { name: 'orders' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Service orders' }).waitFor();
+  await screenshot(page, 'service');
+  await accessible(page, 'a service');
+  await page.getByRole('button', { name: 'Edit route report' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Route report of orders' });
+  const allow = dialog.getByLabel('User Group Permission (allow)');
+  await allow.fill("clientType === 'A' ||\n  clientTyp === 'B'");
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  const error = dialog.getByRole('alert');
+  await error.filter({ hasText: 'Line 2, column 3' }).waitFor();
+  assert.match(await error.textContent(), /unknown variable `clientTyp`/);
+  assert.equal(await dialog.getByLabel('Where the error is').textContent(), "  clientTyp === 'B'\n  ^");
+  assert.equal(await allow.getAttribute('aria-invalid'), 'true');
+  await screenshot(page, 'expression-error');
+  await allow.fill("clientType === 'B'");
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await announced(page, 'Route report saved');
+  await page.getByRole('cell', { name: "clientType === 'B'" }).waitFor();
+  const stored = await admin('GET', '/services/orders');
+  assert.equal(stored.body.routes[0].allow, "clientType === 'B'");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('the Gravitee flow as the admin: subscribe from the catalogue, accept with a custom key, call, renew', async () => {
+  const service = await admin('PUT', '/services/weather', {
+    path_prefix: '/weather',
+    upstream: process.env.KEYGATE_ECHO_URL,
+    routes: [{ name: 'all', paths: ['/*'] }],
+    plans: [{ name: 'gold', auto_approve: false, description: 'Approved by the publisher' }],
+  });
+  assert.ok([200, 201].includes(service.status), JSON.stringify(service.body));
+  const page = await openPage(browser, asAdmin);
+  await page.goto(`${gateway.admin}/ui/#/consumers`);
+  await page.getByRole('button', { name: 'New consumer' }).click();
+  const create = page.getByRole('dialog', { name: 'New consumer' });
+  await create.getByLabel('Name').fill('weather-app');
+  await create.getByRole('button', { name: 'Create' }).click();
+  await announced(page, 'weather-app created');
+  await accessible(page, 'the consumers screen');
+
+  await page.getByRole('link', { name: 'Catalogue' }).click();
+  await page.getByRole('button', { name: 'Subscribe to weather, plan gold' }).click();
+  const subscribe = page.getByRole('dialog', { name: 'Subscribe to weather: plan gold' });
+  await subscribe.getByLabel('Application', { exact: true }).selectOption('weather-app');
+  await subscribe.getByRole('button', { name: 'Subscribe' }).click();
+  const requested = page.getByRole('dialog', { name: 'Subscription requested' });
+  const first = await requested.getByLabel('API key').inputValue();
+  await requested.getByRole('button', { name: 'Done' }).click();
+  assert.equal((await proxied('/weather/now', { apikey: first })).status, 403, 'pending: not yet');
+
+  await page.getByRole('link', { name: 'Subscriptions' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Subscriptions' }).waitFor();
+  await screenshot(page, 'subscriptions');
+  await accessible(page, 'the subscriptions screen');
+  await page.getByRole('button', { name: /^Accept subscription .* of weather-app$/ }).click();
+  const accept = page.getByRole('dialog', { name: /^Accept subscription/ });
+  await accept.getByLabel('Custom key (optional)').fill('weather-app-key-2026');
+  await accept.getByRole('button', { name: 'Accept' }).click();
+  const accepted = page.getByRole('dialog', { name: 'Subscription accepted with the custom key' });
+  assert.equal(await accepted.getByLabel('API key').inputValue(), 'weather-app-key-2026');
+  await accepted.getByRole('button', { name: 'Done' }).click();
+  await announced(page, 'accepted');
+  assert.equal((await proxied('/weather/now', { apikey: 'weather-app-key-2026' })).status, 200);
+  assert.equal((await proxied('/weather/now', { apikey: first })).status, 401, 'the generated key was replaced');
+
+  // Renew with a custom key and no grace: the new key works, the old one stops.
+  await page.getByRole('button', { name: /^Renew key weath…/ }).click();
+  const renew = page.getByRole('dialog', { name: /^Renew key/ });
+  await renew.getByLabel('Grace period of the old key').selectOption('0s');
+  await renew.getByLabel('Custom key (optional)').fill('weather-app-key-2027');
+  await renew.getByRole('button', { name: 'Renew' }).click();
+  const renewed = page.getByRole('dialog', { name: 'Key renewed' });
+  assert.equal(await renewed.getByLabel('API key').inputValue(), 'weather-app-key-2027');
+  await renewed.getByRole('button', { name: 'Done' }).click();
+  assert.equal((await proxied('/weather/now', { apikey: 'weather-app-key-2027' })).status, 200);
+  assert.equal((await proxied('/weather/now', { apikey: 'weather-app-key-2026' })).status, 401);
+
+  // Pause, resume, then revoke with confirmation.
+  await page.getByRole('button', { name: /^Pause subscription/ }).click();
+  await announced(page, 'paused');
+  assert.equal((await proxied('/weather/now', { apikey: 'weather-app-key-2027' })).status, 403);
+  await page.getByRole('button', { name: /^Resume subscription/ }).click();
+  await announced(page, 'resumed');
+  assert.equal((await proxied('/weather/now', { apikey: 'weather-app-key-2027' })).status, 200);
+  await page.getByRole('button', { name: /^Revoke key weath…/ }).click();
+  const revoke = page.getByRole('dialog', { name: /^Revoke key/ });
+  await revoke.getByRole('button', { name: 'Revoke' }).click();
+  await announced(page, 'revoked');
+  assert.equal((await proxied('/weather/now', { apikey: 'weather-app-key-2027' })).status, 401);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

@@ -1,0 +1,10 @@
+import { chromium } from 'playwright-core';
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+const c = await b.newContext({ extraHTTPHeaders: { 'X-API-KEY': 'test-admin-token-0123456789' } });
+const p = await c.newPage();
+p.on('console', m => console.log('console', m.type(), m.text()));
+p.on('pageerror', e => console.log('pageerror', e.message));
+await p.goto('http://127.0.0.1:19180/ui/#/' + (process.argv[2] || 'keys'));
+await p.waitForTimeout(1500);
+console.log(await p.locator('body').innerText());
+await b.close();
