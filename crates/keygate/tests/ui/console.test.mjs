@@ -12,6 +12,19 @@ after(async () => { await browser?.close(); });
 
 const asAdmin = { headers: { 'X-API-KEY': gateway.token } };
 
+test('the sign-in screen', async () => {
+  const page = await openPage(browser);
+  await page.goto(`${gateway.admin}/ui/`);
+  await page.getByRole('heading', { level: 1, name: 'Sign in to keygate' }).waitFor();
+  await page.getByLabel('Account', { exact: true }).waitFor();
+  await page.getByLabel('Password').waitFor();
+  await page.getByLabel('API token').waitFor();
+  await screenshot(page, 'sign-in');
+  await accessible(page, 'the sign-in screen');
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test('the Mia-Platform flow: Add new, Generate, client type, Active, Create; untick Active', async () => {
   const service = await admin('PUT', '/services/orders', {
     path_prefix: '/orders',
@@ -139,6 +152,9 @@ test('the Gravitee flow as the admin: subscribe from the catalogue, accept with 
   await accessible(page, 'the consumers screen');
 
   await page.getByRole('link', { name: 'Catalogue' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Catalogue' }).waitFor();
+  await screenshot(page, 'catalogue');
+  await accessible(page, 'the catalogue');
   await page.getByRole('button', { name: 'Subscribe to weather, plan gold' }).click();
   const subscribe = page.getByRole('dialog', { name: 'Subscribe to weather: plan gold' });
   await subscribe.getByLabel('Application', { exact: true }).selectOption('weather-app');
