@@ -56,6 +56,8 @@ static ASSETS: &[Asset] = &[
     asset!("services.js", JS),
     asset!("subscriptions.js", JS),
     asset!("catalogue.js", JS),
+    asset!("usage.js", JS),
+    asset!("accounts.js", JS),
 ];
 
 /// `GET /ui` → `308` to `/ui/`, so that relative addresses resolve under `/ui/`.
