@@ -11,7 +11,7 @@ const SVG = 'http://www.w3.org/2000/svg';
 function s(tag, attrs = {}, ...children) {
   const element = document.createElementNS(SVG, tag);
   for (const [name, value] of Object.entries(attrs)) element.setAttribute(name, String(value));
-  for (const child of children) {
+  for (const child of children.flat()) {
     if (child === null || child === undefined) continue;
     element.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
