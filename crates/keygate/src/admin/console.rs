@@ -58,6 +58,7 @@ static ASSETS: &[Asset] = &[
     asset!("catalogue.js", JS),
     asset!("usage.js", JS),
     asset!("accounts.js", JS),
+    asset!("callers.js", JS),
 ];
 
 /// `GET /ui` → `308` to `/ui/`, so that relative addresses resolve under `/ui/`.
