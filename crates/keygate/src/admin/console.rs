@@ -178,6 +178,44 @@ mod tests {
     }
 
     #[test]
+    fn files_are_served_with_their_type_and_the_security_fields() {
+        let none = HeaderMap::new();
+        for (name, media_type) in [
+            ("index.html", "text/html; charset=utf-8"),
+            ("keys.js", JS),
+            ("style.css", "text/css; charset=utf-8"),
+            ("favicon.svg", "image/svg+xml"),
+        ] {
+            let response = serve(name, &none);
+            assert_eq!(response.status(), StatusCode::OK, "{name}");
+            let headers = response.headers();
+            assert_eq!(headers[CONTENT_TYPE], media_type, "{name}");
+            assert_eq!(
+                headers[CONTENT_SECURITY_POLICY],
+                CONTENT_SECURITY_POLICY_VALUE
+            );
+            assert_eq!(headers[X_CONTENT_TYPE_OPTIONS], "nosniff");
+            assert_eq!(headers[CACHE_CONTROL], "no-cache");
+        }
+        assert_eq!(serve("secret.txt", &none).status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            serve("../Cargo.toml", &none).status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn an_unchanged_file_is_not_sent_again() {
+        let first = serve("app.js", &HeaderMap::new());
+        let tag = first.headers()[ETAG].clone();
+        let mut asking = HeaderMap::new();
+        asking.insert(IF_NONE_MATCH, tag);
+        assert_eq!(serve("app.js", &asking).status(), StatusCode::NOT_MODIFIED);
+        asking.insert(IF_NONE_MATCH, HeaderValue::from_static("\"other\""));
+        assert_eq!(serve("app.js", &asking).status(), StatusCode::OK);
+    }
+
+    #[test]
     fn entity_tags_differ_with_contents() {
         assert_eq!(entity_tag(b"a").len(), 18);
         assert_ne!(entity_tag(b"a"), entity_tag(b"b"));
