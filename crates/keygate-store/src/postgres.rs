@@ -23,6 +23,7 @@
 //!
 //! TLS is not built in: connect over a trusted network or a local socket.
 
+mod accounts;
 mod codec;
 mod errors;
 mod listener;
