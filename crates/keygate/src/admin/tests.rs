@@ -29,6 +29,9 @@ fn state() -> AdminState {
         metrics: metrics.clone(),
         cluster: None,
         health_checks: Arc::new(crate::proxy::health_checks::HealthChecks::new(metrics)),
+        sessions: Arc::default(),
+        login_limit: Arc::default(),
+        secure_cookies: false,
     }
 }
 
