@@ -116,10 +116,7 @@ mod tests {
             limit.failed("alice");
         }
         let wait = limit.attempt_at(there, Some("alice"), now);
-        assert!(
-            wait.is_err_and(|w| w > WINDOW / 2),
-            "the account is spent"
-        );
+        assert!(wait.is_err_and(|w| w > WINDOW / 2), "the account is spent");
         assert!(limit.attempt_at(there, Some("bob"), now).is_ok(), "not bob");
         for _ in PER_ACCOUNT..PER_ADDRESS {
             assert!(limit.attempt_at(here, Some("carol"), now).is_ok());

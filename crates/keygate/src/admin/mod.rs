@@ -26,6 +26,8 @@ mod status;
 mod subscriptions;
 
 #[cfg(test)]
+mod roles_tests;
+#[cfg(test)]
 mod tests;
 
 use std::future::Future;

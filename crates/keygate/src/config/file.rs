@@ -351,6 +351,11 @@ pub struct FileService {
     pub preserve_host: Option<bool>,
     /// Answer plain-HTTP requests with a redirect to HTTPS (default false).
     pub https_redirect: Option<bool>,
+    /// Listed in the developer portal's catalogue: application owners may read it and
+    /// subscribe to its plans (default false). The gateway does not read it: the admin
+    /// API's access rules read it from the stored document.
+    #[allow(dead_code)]
+    pub published: Option<bool>,
     /// Where calls go.
     pub upstream: At<FileUpstream>,
     /// Key sources for every route of the service.
