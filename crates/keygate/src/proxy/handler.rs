@@ -167,10 +167,12 @@ impl Gateway {
     /// [`check_request`]), which every later phase and [`Gateway::forward`] then read.
     ///
     /// On an authz listener the request is a front proxy's check, answered at once in
-    /// its protocol ([`super::authz::check`]), never `Admitted`.
-    pub fn check(&self, request: &mut Parts, client: &ClientAddress) -> Checking {
+    /// its protocol ([`super::authz::check`]), never `Admitted`; `source` is the head as
+    /// read when the request's target and field values are slices of it (HTTP/1), else
+    /// empty, and lets the check share the original request's target with it.
+    pub fn check(&self, request: &mut Parts, source: &Bytes, client: &ClientAddress) -> Checking {
         if self.authz {
-            return super::authz::check(self, request, client);
+            return super::authz::check(self, request, source, client);
         }
         self.check_as(request, client, Mode::Proxy)
     }
