@@ -3,8 +3,10 @@
 //! Let through: `200`, no body, and in its fields what the front proxy sets upstream —
 //! the identity fields ([`identity_fields`], the same list the proxy forwards), the
 //! rate-limit fields, and `Cookie` without the key cookies when the request had cookies.
-//! Envoy also gets `x-envoy-auth-headers-to-remove` naming the key's header sources; the
-//! other front proxies remove those by their configuration (deploy/).
+//! Envoy also gets `x-envoy-auth-headers-to-remove` naming the key's header sources and
+//! the identity fields the client sent that the answer does not set
+//! ([`client_identity_fields`]: what the proxy leaves out); the other front proxies
+//! remove those by their configuration (deploy/, docs/authz.md).
 //!
 //! Refused: keygate's own refusal — status, JSON body, `WWW-Authenticate`,
 //! `Retry-After` — which Caddy, Traefik and Envoy hand to the client as it is. nginx
@@ -25,10 +27,12 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::Either;
 
 use super::Shape;
+use crate::config::field_patterns::same_dashed;
 use crate::config::KeySource;
 use crate::limits::HeaderMode;
 use crate::proxy::admission::Admission;
 use crate::proxy::forward::identity_fields;
+use crate::proxy::identity_fields::is_identity_field;
 use crate::proxy::key_source::cookie_without_keys;
 use crate::proxy::limit_check::LimitReport;
 use crate::proxy::limit_headers;
@@ -137,6 +141,7 @@ pub fn allowed(shape: Shape, admission: &Admission, headers: &HeaderMap) -> Resp
         if cookie.as_ref().is_some_and(HeaderValue::is_empty) {
             names.push("cookie");
         }
+        names.extend(client_identity_fields(admission, headers));
         if !names.is_empty() {
             fields.envoy_removes = HeaderValue::from_str(&names.join(", ")).ok();
         }
@@ -154,6 +159,38 @@ pub fn header_sources(sources: &[KeySource]) -> Vec<&str> {
             _ => None,
         })
         .collect()
+}
+
+/// The names of the fields in `headers` (the original request's) that the proxy would
+/// leave out as client-sent identity fields — the built-in families, Mia-Platform's
+/// names, `proxy.strip_request_headers`, and the four identity header names under any
+/// spelling — except those the answer to `admission` sets (which replace the client's):
+/// for Envoy to remove before it forwards the request.
+pub fn client_identity_fields<'a, 'h>(
+    admission: &'a Admission,
+    headers: &'h HeaderMap,
+) -> impl Iterator<Item = &'h str> + use<'a, 'h> {
+    let snapshot = admission.snapshot();
+    let names = &snapshot.identity_headers;
+    let own = [
+        &names.consumer,
+        &names.credential,
+        &names.groups,
+        &names.client_type,
+    ];
+    let configured = &snapshot.config.proxy.strip_request_headers;
+    let caller = admission.caller();
+    headers.keys().filter_map(move |name| {
+        let bytes = name.as_str().as_bytes();
+        let identity = is_identity_field(bytes, configured)
+            || own
+                .iter()
+                .any(|own| same_dashed(bytes, own.as_str().as_bytes()));
+        let set = caller.is_some_and(|key| {
+            identity_fields(names, key, &key.consumer).any(|(set, _)| set == name)
+        });
+        (identity && !set).then_some(name.as_str())
+    })
 }
 
 /// keygate's refusal `response`, for a front proxy of `shape`.
