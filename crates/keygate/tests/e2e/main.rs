@@ -44,6 +44,7 @@ mod quotas_cluster;
 mod readme_curls;
 mod request_ids;
 mod routing;
+mod secret_refs;
 mod targets_by_name;
 mod tls;
 mod walkthrough;

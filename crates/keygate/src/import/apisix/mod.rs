@@ -274,7 +274,7 @@ fn consumers(
             .pointer("/plugins/key-auth/key")
             .and_then(Value::as_str)
         {
-            imported.keys.push(key_entry(key, options, report));
+            imported.keys.extend(key_entry(key, options, report));
         }
         by_username.insert(wanted.to_owned(), document.consumers.len());
         document.consumers.push(imported);
@@ -286,7 +286,9 @@ fn consumers(
             .and_then(Value::as_str);
         match (owner, key) {
             (Some(&at), Some(key)) => {
-                let mut entry = key_entry(key, options, report);
+                let Some(mut entry) = key_entry(key, options, report) else {
+                    continue;
+                };
                 entry.id = id_of(credential)
                     .and_then(|id| id.rsplit('/').next().map(str::to_owned))
                     .filter(|id| crate::config::is_valid_name(id));

@@ -401,7 +401,9 @@ fn credentials(
             );
             continue;
         };
-        let mut entry = key_entry(key, options, report);
+        let Some(mut entry) = key_entry(key, options, report) else {
+            continue;
+        };
         entry.id = text(credential, "id")
             .filter(|id| crate::config::is_valid_name(id))
             .map(str::to_owned);
