@@ -687,6 +687,7 @@ impl Checker<'_> {
             routes,
             plans,
             limits,
+            cors: service.cors.as_ref().and_then(|cors| self.cors(cors)),
         }
     }
 
@@ -1037,6 +1038,7 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
 mod authz;
 mod balance;
 mod consumers;
+mod cors;
 mod key_header_names;
 use key_header_names::separators_alike;
 mod http2;

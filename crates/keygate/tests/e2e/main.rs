@@ -15,6 +15,7 @@ mod cli;
 mod cluster;
 mod consumer_limits;
 mod consumers;
+mod cors;
 mod differential;
 mod failover;
 mod failures;
