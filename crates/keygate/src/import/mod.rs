@@ -9,6 +9,7 @@
 //! writes it. docs/migration.md says what maps for each peer.
 
 pub mod apisix;
+mod cors;
 pub mod document;
 pub mod gravitee;
 pub mod kong;

@@ -145,9 +145,11 @@ fn route_service(
         methods: strings(route, "methods"),
         ..Route::default()
     };
+    let mut cors = None;
     plugins::apply(
         &plugins::merged(route, service),
         &mut keygate_route,
+        &mut cors,
         &item,
         report,
     );
@@ -165,6 +167,7 @@ fn route_service(
         preserve_host: preserve_host.then_some(true),
         upstream: target,
         routes: vec![keygate_route],
+        cors,
         ..Service::default()
     });
 }
