@@ -203,6 +203,13 @@ impl Gateway {
             .request_id_header
             .as_ref()
             .map(|name| RequestId::of(&request.headers, name));
+        if request.method == http::Method::OPTIONS {
+            if let Some(response) = super::cors::preflight(&snapshot, request, &mut record) {
+                let request_id = request_id_field(&snapshot, &record);
+                self.finish(&snapshot, started, record, &response);
+                return Checking::Decided(Checked::Answered(response, request_id));
+            }
+        }
         let connection = (client, self.https_port);
         match admit(&self.state, &snapshot, request, connection, &mut record) {
             Ok((route, admitted)) => {
@@ -238,7 +245,13 @@ impl Gateway {
         if let ProxyError::RateLimited(refusal) = error {
             record.limit = Some(refusal.report.name.clone());
         }
-        let response = error_response_for(headers, error, &snapshot.challenge);
+        let mut response = error_response_for(headers, error, &snapshot.challenge);
+        if let Some(cors) = record
+            .matched
+            .and_then(|(service, _)| snapshot.services[service].cors.as_deref())
+        {
+            super::cors::decorate(cors, headers, response.headers_mut());
+        }
         let request_id = request_id_field(snapshot, &record);
         self.finish(snapshot, started, record, &response);
         Checked::Answered(response, request_id)
@@ -290,6 +303,9 @@ impl Gateway {
         if let Some(report) = &limits {
             let mode = matched.route.rate_limit_headers;
             limit_headers::insert(response.headers_mut(), report, mode);
+        }
+        if let Some(cors) = &matched.service.cors {
+            super::cors::decorate(cors, &request.headers, response.headers_mut());
         }
         self.finish(&snapshot, started, record, &response);
         response
