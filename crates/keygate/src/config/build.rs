@@ -211,7 +211,8 @@ impl Checker<'_> {
             .collect();
         let consumers = self.consumers(&file.consumers);
         let subscriptions = self.subscriptions(&file.subscriptions, &file.consumers, &services);
-        let store = match &file.store {
+        let store_url = file.store.as_ref().and_then(|url| self.secret(url));
+        let store = match &store_url {
             None => "sqlite://keygate.db".to_owned(),
             Some(url) => {
                 let known = ["sqlite:", "postgres://", "postgresql://"];
@@ -240,15 +241,20 @@ impl Checker<'_> {
         };
         let admin = AdminSettings {
             listen: self.address(file.admin.listen.as_ref(), 9180),
-            token: file.admin.token.as_ref().map(|token| {
-                if token.value.len() < 16 {
-                    self.report(
-                        &token.referenced,
-                        "an admin token needs at least 16 characters",
-                    );
-                }
-                token.value.clone()
-            }),
+            token: file
+                .admin
+                .token
+                .as_ref()
+                .and_then(|token| self.secret(token))
+                .map(|token| {
+                    if token.value.len() < 16 {
+                        self.report(
+                            &token.referenced,
+                            "an admin token needs at least 16 characters",
+                        );
+                    }
+                    token.value.clone()
+                }),
             token_file: file.admin.token_file.as_ref().map(|path| {
                 // Read at start and on every reload: a missing file is found here, with
                 // its position, rather than when the gateway is already half started.
@@ -681,6 +687,7 @@ impl Checker<'_> {
             routes,
             plans,
             limits,
+            cors: service.cors.as_ref().and_then(|cors| self.cors(cors)),
         }
     }
 
@@ -1031,11 +1038,13 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
 mod authz;
 mod balance;
 mod consumers;
+mod cors;
 mod key_header_names;
 use key_header_names::separators_alike;
 mod http2;
 mod limits;
 mod listeners;
+mod secret_refs;
 mod strip_headers;
 mod subscriptions;
 mod upstream_tls;

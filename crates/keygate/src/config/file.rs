@@ -371,6 +371,26 @@ pub struct FileService {
     /// Rate limits on every call to the service.
     #[serde(default)]
     pub limits: Vec<At<FileLimit>>,
+    /// Cross-origin requests from browsers: preflights answered by the gateway.
+    pub cors: Option<At<FileCors>>,
+}
+
+/// A service's `cors:` policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCors {
+    /// Origins allowed (`https://app.example.com`, `https://*.example.com`, or `*`).
+    pub origins: At<Vec<At<String>>>,
+    /// Methods a preflight may ask for (default: GET, HEAD, POST, PUT, PATCH, DELETE).
+    pub methods: Option<Vec<At<String>>>,
+    /// Request fields a preflight may ask for (default: the ones it asks for).
+    pub headers: Option<Vec<At<String>>>,
+    /// Response fields the browser's script may read.
+    pub expose_headers: Option<Vec<At<String>>>,
+    /// Allow cookies and credentials (default false; not with `*`).
+    pub credentials: Option<bool>,
+    /// How long a browser keeps a preflight's answer (default 5s, as browsers do).
+    pub max_age: Option<At<String>>,
 }
 
 /// One entry of `limits:` (of a service, a route or a plan): `count` per `per`, counted

@@ -2,6 +2,7 @@
 //! the internal types below that the rest of the program uses.
 
 mod build;
+mod cors;
 mod error;
 pub mod field_patterns;
 mod file;
@@ -21,6 +22,7 @@ use http::Method;
 use keygate_policy::Expr;
 
 pub(crate) use build::file_options;
+pub use cors::{Cors, OriginPattern};
 pub use error::{ConfigError, Problem};
 pub use field_patterns::{FieldPattern, FieldPatterns};
 pub use path_pattern::{PathPattern, Segment};
@@ -378,6 +380,8 @@ pub struct Service {
     pub plans: Vec<Plan>,
     /// Rate limits on every call to the service.
     pub limits: Arc<[Limit]>,
+    /// Cross-origin requests from browsers (`cors:`), when the service allows them.
+    pub cors: Option<Arc<Cors>>,
 }
 
 /// An API key plan of a service.

@@ -306,6 +306,10 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
             vec![field("services"), Step::Item, field("limits"), Step::Item],
         ),
         (
+            "### `cors`",
+            vec![field("services"), Step::Item, field("cors")],
+        ),
+        (
             "## Key sources",
             vec![field("defaults"), field("key_sources"), Step::Item],
         ),

@@ -4,6 +4,7 @@
 pub mod admission;
 pub mod authz;
 pub mod chunked;
+mod cors;
 pub mod downstream;
 pub mod error;
 pub mod exact_check;

@@ -12,6 +12,7 @@ use http::{HeaderValue, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Either;
 
+use super::authz::answer::AnswerFields;
 use super::error::ProxyError;
 use super::grpc_status::{self, GrpcCode};
 use super::limit_check::{LimitRefusal, Refused};
@@ -124,6 +125,7 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             ProxyError::RateLimited(refusal) => Some(refusal.clone()),
             _ => None,
         },
+        check: AnswerFields::default(),
     }));
     *response.status_mut() = status;
     response
@@ -180,11 +182,12 @@ pub struct ErrorBody {
     field: Option<(HeaderName, HeaderValue)>,
     /// On `429`: `Retry-After` and the rate-limit fields.
     limit: Option<LimitRefusal>,
+    /// An authz check's answer: what the front proxy is told (`super::authz::answer`).
+    check: AnswerFields,
 }
 
 impl ErrorBody {
-    /// No body and no fields: the answer of an authz check that lets a request through
-    /// (`super::authz`), whose fields are in its response's header map.
+    /// No body and no fields.
     pub fn empty() -> ErrorBody {
         ErrorBody {
             json: None,
@@ -192,7 +195,22 @@ impl ErrorBody {
             grpc: None,
             field: None,
             limit: None,
+            check: AnswerFields::default(),
         }
+    }
+
+    /// No body, and `fields`: the answer of an authz check that lets a request through
+    /// (`super::authz::answer`).
+    pub fn check_answer(fields: AnswerFields) -> ErrorBody {
+        ErrorBody {
+            check: fields,
+            ..ErrorBody::empty()
+        }
+    }
+
+    /// The fields of an authz check's answer, to add to.
+    pub fn answer_fields_mut(&mut self) -> &mut AnswerFields {
+        &mut self.check
     }
 
     /// A JSON body of keygate's own, without fields.
@@ -243,7 +261,8 @@ impl ErrorBody {
             .map_or_else(Bytes::new, |json| Bytes::from_static(json.as_bytes()))
     }
 
-    /// Appends `content-type` and the status's own field, one `name: value\r\n` each.
+    /// Appends `content-type`, the status's own field and an authz answer's fields, one
+    /// `name: value\r\n` each.
     pub fn append_fields(&self, out: &mut Vec<u8>) {
         match self.grpc {
             // The empty body of an authz check's `200` has no type.
@@ -269,6 +288,7 @@ impl ErrorBody {
             out.extend_from_slice(b"\r\n");
             limit_headers::append(out, &refusal.report, refusal.headers);
         }
+        self.check.append(out);
     }
 }
 
