@@ -25,8 +25,8 @@ use super::path_pattern::not_normal;
 use super::Balance;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, Failover, IdentityHeaders,
-    KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
-    Target, UpstreamSettings,
+    KeySource, PathPattern, Plan, Problem, ProxySettings, Responses, RetryOn, Route, Service,
+    ServiceDocument, Target, UpstreamSettings,
 };
 use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings};
 use balance::target_entry;
@@ -104,6 +104,7 @@ fn service_documents(text: &str, config: &Config) -> Result<Vec<ServiceDocument>
 pub(super) fn service_document(
     text: &str,
     default_key_sources: &Arc<[KeySource]>,
+    default_responses: &Arc<Responses>,
 ) -> Result<Service, Vec<Problem>> {
     let file: At<FileService> =
         serde_saphyr::from_str(text).map_err(|error| vec![yaml_problem(&error)])?;
@@ -111,7 +112,7 @@ pub(super) fn service_document(
         problems: Vec::new(),
         source: text,
     };
-    let service = checker.service(&file.value, default_key_sources);
+    let service = checker.service(&file.value, default_key_sources, default_responses);
     if checker.problems.is_empty() {
         Ok(service)
     } else {
@@ -190,6 +191,10 @@ impl Checker<'_> {
             );
         }
         let identity_headers = self.identity_headers(&file.defaults.identity_headers);
+        let responses = Arc::new(match &file.defaults.responses {
+            Some(defaults) => self.responses(defaults, &Responses::default()),
+            None => Responses::default(),
+        });
         let default_sources: Arc<[KeySource]> = match &file.defaults.key_sources {
             Some(sources) => self.key_sources(sources).into(),
             None => default_key_sources().into(),
@@ -206,7 +211,7 @@ impl Checker<'_> {
                         format!("service `{}` is defined twice", name.value),
                     );
                 }
-                self.service(&service.value, &default_sources)
+                self.service(&service.value, &default_sources, &responses)
             })
             .collect();
         let consumers = self.consumers(&file.consumers);
@@ -277,6 +282,7 @@ impl Checker<'_> {
         Config {
             proxy,
             identity_headers,
+            responses,
             services,
             consumers,
             subscriptions,
@@ -564,7 +570,12 @@ impl Checker<'_> {
         })
     }
 
-    fn service(&mut self, service: &FileService, defaults: &Arc<[KeySource]>) -> Service {
+    fn service(
+        &mut self,
+        service: &FileService,
+        defaults: &Arc<[KeySource]>,
+        default_responses: &Arc<Responses>,
+    ) -> Service {
         self.check_name(&service.name, "service");
         let hosts = service
             .hosts
@@ -688,6 +699,10 @@ impl Checker<'_> {
             plans,
             limits,
             cors: service.cors.as_ref().and_then(|cors| self.cors(cors)),
+            responses: match &service.responses {
+                Some(own) => Arc::new(self.responses(own, default_responses)),
+                None => default_responses.clone(),
+            },
         }
     }
 
@@ -1044,6 +1059,7 @@ use key_header_names::separators_alike;
 mod http2;
 mod limits;
 mod listeners;
+mod responses;
 mod secret_refs;
 mod strip_headers;
 mod subscriptions;

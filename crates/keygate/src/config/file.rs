@@ -304,6 +304,36 @@ pub struct FileDefaults {
     /// Names of the identity headers sent upstream.
     #[serde(default)]
     pub identity_headers: FileIdentityHeaders,
+    /// How refusals are answered, for every service that does not say.
+    pub responses: Option<At<FileResponses>>,
+}
+
+/// `responses:` of `defaults` or of a service.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileResponses {
+    /// `WWW-Authenticate` on `401`, or `off`.
+    pub www_authenticate: Option<At<String>>,
+    /// `seed` (default) or `apisix`: the words of keygate's own messages.
+    pub wording: Option<At<String>>,
+    /// Answers replacing keygate's, by refusal (`API_KEY_MISSING`, ...).
+    #[serde(default)]
+    pub templates: std::collections::BTreeMap<String, At<FileTemplate>>,
+}
+
+/// One response template.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTemplate {
+    /// The status, 200 to 599.
+    pub status: At<u16>,
+    /// The body, as written (default empty).
+    pub body: Option<String>,
+    /// `Content-Type` of the body (default `application/json` when there is a body).
+    pub content_type: Option<At<String>>,
+    /// More fields.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, At<String>>,
 }
 
 /// `defaults.identity_headers:` — names of the headers that tell the upstream who called.
@@ -373,6 +403,8 @@ pub struct FileService {
     pub limits: Vec<At<FileLimit>>,
     /// Cross-origin requests from browsers: preflights answered by the gateway.
     pub cors: Option<At<FileCors>>,
+    /// How this service's refusals are answered (over `defaults.responses`).
+    pub responses: Option<At<FileResponses>>,
 }
 
 /// A service's `cors:` policy.

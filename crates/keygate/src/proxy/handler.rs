@@ -51,8 +51,8 @@ use super::key_source::{self, Extracted};
 use super::limit_check;
 use super::limit_headers;
 use super::path_normal::normalise;
+use super::refusal::refusal_response;
 use super::request_id::RequestId;
-use super::respond::error_response_for;
 use super::trace_context::TraceParent;
 use super::upstream::{ForwardBody, HashInputs, RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
@@ -245,11 +245,13 @@ impl Gateway {
         if let ProxyError::RateLimited(refusal) = error {
             record.limit = Some(refusal.report.name.clone());
         }
-        let mut response = error_response_for(headers, error, &snapshot.challenge);
-        if let Some(cors) = record
+        let service = record
             .matched
-            .and_then(|(service, _)| snapshot.services[service].cors.as_deref())
-        {
+            .map(|(service, _)| &snapshot.services[service]);
+        let responses = service.map_or(&snapshot.config.responses, |s| &s.responses);
+        let templates = record.mode == Mode::Proxy;
+        let mut response = refusal_response(headers, error, responses, templates);
+        if let Some(cors) = service.and_then(|service| service.cors.as_deref()) {
             super::cors::decorate(cors, headers, response.headers_mut());
         }
         let request_id = request_id_field(snapshot, &record);
@@ -297,7 +299,7 @@ impl Gateway {
             Ok(response) => response,
             Err(error) => {
                 record.denial = Some(error.reason());
-                error_response_for(&request.headers, &error, &snapshot.challenge)
+                refusal_response(&request.headers, &error, &matched.service.responses, true)
             }
         };
         if let Some(report) = &limits {

@@ -44,6 +44,7 @@ mod quotas;
 mod quotas_cluster;
 mod readme_curls;
 mod request_ids;
+mod responses;
 mod routing;
 mod secret_refs;
 mod targets_by_name;
