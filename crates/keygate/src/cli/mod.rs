@@ -20,6 +20,7 @@ macro_rules! outln {
     };
 }
 
+mod accounts;
 mod apply;
 mod client;
 mod consumers;
@@ -92,6 +93,12 @@ pub enum Command {
     Plans(plans::PlansArgs),
     /// Manage consumers' subscriptions to plans through the admin API.
     Subscriptions(subscriptions::SubscriptionsArgs),
+    /// Manage the accounts that sign in to the admin API and the console (admins only).
+    Accounts(accounts::AccountsArgs),
+    /// Manage the scoped API tokens of accounts (admins only).
+    Tokens(accounts::TokensArgs),
+    /// Show the audit log of admin API writes, newest first (admins only).
+    Audit(accounts::AuditArgs),
     /// Make the gateway hold the consumers, keys and services of a YAML file.
     Apply(apply::ApplyArgs),
     /// Print everything the gateway holds (key hashes, never keys) as YAML or JSON.
@@ -142,6 +149,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Services(args) => services::run(args),
         Command::Plans(args) => plans::run(args),
         Command::Subscriptions(args) => subscriptions::run(args),
+        Command::Accounts(args) => accounts::run_accounts(args),
+        Command::Tokens(args) => accounts::run_tokens(args),
+        Command::Audit(args) => accounts::run_audit(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => output::export(args),
         Command::Diff(args) => diff::run(args),

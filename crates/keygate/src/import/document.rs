@@ -70,6 +70,31 @@ pub struct Service {
     /// Limits on every call.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<Limit>,
+    /// Calls from browsers on other origins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Cors>,
+}
+
+/// `cors:` of a service.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Cors {
+    /// Origins allowed.
+    pub origins: Vec<String>,
+    /// Methods a preflight may ask for; empty for keygate's default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    /// Request fields allowed; empty for the ones asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
+    /// Response fields exposed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    /// Credentials allowed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub credentials: bool,
+    /// How long a preflight's answer is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<String>,
 }
 
 /// `upstream:` — one URL, or weighted targets.

@@ -22,7 +22,6 @@ mod usage;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use http::HeaderValue;
 
 pub use directory::{millis, system_time, Directory};
 pub use entries::{
@@ -52,8 +51,6 @@ pub struct Snapshot {
     pub upstreams: UpstreamSlot,
     /// Names of the identity headers.
     pub identity_headers: IdentityHeaders,
-    /// Challenge sent with `401`.
-    pub challenge: HeaderValue,
     /// Request counters per service and route, by the same indexes as `services`.
     pub route_counters: Vec<Vec<Arc<RouteCounters>>>,
 }
@@ -77,7 +74,6 @@ impl Snapshot {
             router,
             upstreams: UpstreamSlot::default(),
             services,
-            challenge: HeaderValue::from_static("Key realm=\"keygate\""),
             config,
         }
     }

@@ -337,7 +337,9 @@ fn subscriptions(
                 report.left_out(format!("{item}: a key"), "revoked, expired or empty");
                 continue;
             };
-            let mut entry = key_entry(plaintext, options, report);
+            let Some(mut entry) = key_entry(plaintext, options, report) else {
+                continue;
+            };
             entry.subscription = Some(id.clone());
             entry.expires_at = key
                 .get("expire_at")
