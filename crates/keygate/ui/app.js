@@ -9,6 +9,7 @@ import * as consumers from './consumers.js';
 import * as services from './services.js';
 import * as subscriptions from './subscriptions.js';
 import * as catalogue from './catalogue.js';
+import * as accounts from './accounts.js';
 
 /** The screens each role has, in navigation order: [path, label, module]. */
 const SCREENS = {
@@ -18,6 +19,7 @@ const SCREENS = {
     ['keys', 'API keys', keys],
     ['subscriptions', 'Subscriptions', subscriptions],
     ['catalogue', 'Catalogue', catalogue],
+    ['accounts', 'Accounts', accounts],
   ],
   publisher: [
     ['services', 'Services', services],
@@ -40,15 +42,6 @@ async function currentSession() {
     return await api('GET', '/session');
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return null;
-    // Until the session API is merged: a browser whose requests carry the admin token.
-    if (error instanceof ApiError && error.status === 404) {
-      try {
-        await api('GET', '/consumers?limit=1');
-      } catch {
-        return null;
-      }
-      return { account: null, role: 'admin', csrf_token: null };
-    }
     throw error;
   }
 }

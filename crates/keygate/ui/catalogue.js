@@ -45,7 +45,9 @@ export async function render(main, { session }) {
       return { service, plans: [] };
     }
   }));
-  const offered = withPlans.filter(({ plans }) => plans.length > 0);
+  // Owners are shown the published services only (by the API); the others see here
+  // what owners see.
+  const offered = withPlans.filter(({ service, plans }) => service.published === true && plans.length > 0);
   main.append(
     heading('Catalogue'),
     h('p', { class: 'lead' }, 'The APIs published to this portal and their plans. Subscribe one of your applications to a plan to receive its key.'),

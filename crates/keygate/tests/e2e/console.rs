@@ -55,15 +55,20 @@ fn the_console_in_a_real_browser() {
     let out = std::fs::File::create(logs.0.join("out")).expect("a log file");
     let err = std::fs::File::create(logs.0.join("err")).expect("a log file");
     let mut node = Command::new("node");
-    node.args(["--test", "--test-concurrency=1", "console.test.mjs"])
-        .current_dir(&dir)
-        .env("KEYGATE_CHROMIUM", &chromium)
-        .env("KEYGATE_ADMIN_URL", format!("http://{}", gateway.admin))
-        .env("KEYGATE_PROXY_URL", format!("http://{}", gateway.address))
-        .env("KEYGATE_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("KEYGATE_ECHO_URL", echo.url())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err));
+    node.args([
+        "--test",
+        "--test-concurrency=1",
+        "console.test.mjs",
+        "roles.test.mjs",
+    ])
+    .current_dir(&dir)
+    .env("KEYGATE_CHROMIUM", &chromium)
+    .env("KEYGATE_ADMIN_URL", format!("http://{}", gateway.admin))
+    .env("KEYGATE_PROXY_URL", format!("http://{}", gateway.address))
+    .env("KEYGATE_ADMIN_TOKEN", ADMIN_TOKEN)
+    .env("KEYGATE_ECHO_URL", echo.url())
+    .stdout(Stdio::from(out))
+    .stderr(Stdio::from(err));
     if let Some(folder) = std::env::var_os("KEYGATE_SCREENSHOTS") {
         // Relative to the repository, where a person runs `cargo test` from.
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

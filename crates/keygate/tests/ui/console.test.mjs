@@ -4,13 +4,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { gateway, admin, proxied, launch, openPage, accessible, screenshot, announced } from './lib.mjs';
+import { gateway, admin, proxied, launch, openPage, accessible, screenshot, announced, asAdmin } from './lib.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-const asAdmin = { headers: { 'X-API-KEY': gateway.token } };
 
 test('the sign-in screen', async () => {
   const page = await openPage(browser);
@@ -32,8 +31,7 @@ test('the Mia-Platform flow: Add new, Generate, client type, Active, Create; unt
     routes: [{ name: 'report', paths: ['/report'], allow: "clientType === 'A' || clientType === 'B'" }],
   });
   assert.ok([200, 201].includes(service.status), JSON.stringify(service.body));
-  const page = await openPage(browser, asAdmin);
-  await page.goto(`${gateway.admin}/ui/#/keys`);
+  const page = await asAdmin(browser, 'keys');
   await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
 
   await page.getByRole('button', { name: 'Add new' }).click();
@@ -73,8 +71,7 @@ test('the Mia-Platform flow: Add new, Generate, client type, Active, Create; unt
 });
 
 test('the key creation dialog by keyboard alone: focus inside, Tab wraps, Escape closes', async () => {
-  const page = await openPage(browser, asAdmin);
-  await page.goto(`${gateway.admin}/ui/#/keys`);
+  const page = await asAdmin(browser, 'keys');
   const add = page.getByRole('button', { name: 'Add new' });
   await add.focus();
   await page.keyboard.press('Enter');
@@ -107,8 +104,7 @@ test('the key creation dialog by keyboard alone: focus inside, Tab wraps, Escape
 });
 
 test('a route\'s permission expression: edited, and a wrong one shown at its position', async () => {
-  const page = await openPage(browser, asAdmin);
-  await page.goto(`${gateway.admin}/ui/#/services`);
+  const page = await asAdmin(browser, 'services');
   await page.getByRole('link', { name: 'orders' }).click();
   await page.getByRole('heading', { level: 1, name: 'Service orders' }).waitFor();
   await screenshot(page, 'service');
@@ -138,12 +134,12 @@ test('the Gravitee flow as the admin: subscribe from the catalogue, accept with 
   const service = await admin('PUT', '/services/weather', {
     path_prefix: '/weather',
     upstream: process.env.KEYGATE_ECHO_URL,
+    published: true,
     routes: [{ name: 'all', paths: ['/*'] }],
     plans: [{ name: 'gold', auto_approve: false, description: 'Approved by the publisher' }],
   });
   assert.ok([200, 201].includes(service.status), JSON.stringify(service.body));
-  const page = await openPage(browser, asAdmin);
-  await page.goto(`${gateway.admin}/ui/#/consumers`);
+  const page = await asAdmin(browser, 'consumers');
   await page.getByRole('button', { name: 'New consumer' }).click();
   const create = page.getByRole('dialog', { name: 'New consumer' });
   await create.getByLabel('Name').fill('weather-app');
@@ -203,6 +199,34 @@ test('the Gravitee flow as the admin: subscribe from the catalogue, accept with 
   await revoke.getByRole('button', { name: 'Revoke' }).click();
   await announced(page, 'revoked');
   assert.equal((await proxied('/weather/now', { apikey: 'weather-app-key-2027' })).status, 401);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('the accounts screen: an account made, a token shown once', async () => {
+  const page = await asAdmin(browser, 'accounts');
+  await page.getByRole('button', { name: 'New account' }).click();
+  const dialog = page.getByRole('dialog', { name: 'New account' });
+  await dialog.getByLabel('Name').fill('carol');
+  await dialog.getByLabel('Role').selectOption('publisher');
+  await dialog.getByLabel('Password').fill('a long enough password');
+  await dialog.getByRole('button', { name: 'Create' }).click();
+  await announced(page, 'Account created');
+  await page.getByRole('button', { name: 'New token for carol' }).click();
+  await page.getByRole('dialog', { name: 'New token for carol' }).getByRole('button', { name: 'Create' }).click();
+  const shown = page.getByRole('dialog', { name: 'Token created' });
+  const token = await shown.getByLabel('API key').inputValue();
+  assert.match(token, /^kgtok_/);
+  await shown.getByRole('button', { name: 'Done' }).click();
+  await screenshot(page, 'accounts');
+  await accessible(page, 'the accounts screen');
+  // The token signs in as carol.
+  const other = await openPage(browser);
+  await other.goto(`${gateway.admin}/ui/`);
+  await other.getByLabel('API token').fill(token);
+  await other.getByRole('button', { name: 'Sign in with the token' }).click();
+  await other.locator('#who-text').filter({ hasText: 'carol (publisher)' }).waitFor();
+  await other.context().close();
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

@@ -98,3 +98,25 @@ export async function screenshot(page, name) {
 export async function announced(page, text) {
   await page.locator('#status').filter({ hasText: text }).waitFor();
 }
+
+/** Signs in on the sign-in screen: with `{token}`, or `{account, password}`. */
+export async function signIn(page, { token, account, password }) {
+  await page.goto(`${gateway.admin}/ui/`);
+  if (token) {
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Sign in with the token' }).click();
+  } else {
+    await page.getByLabel('Account', { exact: true }).fill(account);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  }
+  await page.locator('#who-text').filter({ hasText: account || 'admin token' }).waitFor();
+}
+
+/** A page signed in with the admin token, showing `screen` (such as `keys`). */
+export async function asAdmin(browser, screen) {
+  const page = await openPage(browser);
+  await signIn(page, { token: gateway.token });
+  await page.goto(`${gateway.admin}/ui/#/${screen}`);
+  return page;
+}

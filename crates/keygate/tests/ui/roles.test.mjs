@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { gateway, admin, proxied, launch, openPage, accessible, screenshot, announced } from './lib.mjs';
+import { gateway, admin, proxied, launch, openPage, accessible, screenshot, announced, signIn as signInWith } from './lib.mjs';
 
 let browser;
 const PASSWORD = 'correct horse battery staple';
@@ -31,13 +31,9 @@ before(async () => {
 });
 after(async () => { await browser?.close(); });
 
-/** Signs in on the sign-in screen with an account's password. */
-async function signIn(page, account) {
-  await page.goto(`${gateway.admin}/ui/`);
-  await page.getByLabel('Account', { exact: true }).fill(account);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.locator('#who-text').filter({ hasText: account }).waitFor();
+/** Signs in with an account's password. */
+function signIn(page, account) {
+  return signInWith(page, { account, password: PASSWORD });
 }
 
 /** The session as the page's cookie has it: {status, body}. */
