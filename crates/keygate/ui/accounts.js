@@ -3,7 +3,7 @@
 // log of who changed what.
 
 import { api, all, part } from './api.js';
-import { h, field, table, heading, when, announce, showError, redrawKeeping } from './dom.js';
+import { h, put, field, table, heading, when, announce, showError, redrawKeeping } from './dom.js';
 import { formDialog, confirmDialog, showKey } from './dialog.js';
 
 const ROLES = {
@@ -60,7 +60,7 @@ export async function render(main, { session }) {
       await redraw();
     }
   };
-  main.append(
+  put(main, 
     heading('Accounts'),
     h('p', { class: 'lead' }, 'The people who sign in, their roles and their API tokens.'),
     h('p', {}, h('button', { type: 'button', class: 'primary', id: 'add-account', onclick: async () => after('Account created')(await newAccount()) }, 'New account')),

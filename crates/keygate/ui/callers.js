@@ -3,7 +3,7 @@
 // computes them from the state it serves — yes, no, or depends on request facts.
 
 import { api, part } from './api.js';
-import { h, table, heading } from './dom.js';
+import { h, put, table, heading } from './dom.js';
 
 const VERDICT = {
   yes: 'yes, whatever the request',
@@ -27,7 +27,7 @@ function dependsOn(key) {
 /** Draws the route's callers in `main`. */
 export async function render(main, { service, route }) {
   const answer = await api('GET', `/services/${part(service)}/routes/${part(route)}/callers`);
-  main.append(
+  put(main, 
     h('p', {}, h('a', { href: `#/services/${encodeURIComponent(service)}` }, `← Service ${service}`)),
     heading(`Who can call ${service} / ${route}`),
     h('p', { class: 'lead' }, 'Computed from the state the gateway serves now: the route’s authentication, its permission expression and the service’s plans and subscriptions.'),

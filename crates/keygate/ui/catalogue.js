@@ -3,7 +3,7 @@
 // custom key; the key is shown once.
 
 import { api, all, part } from './api.js';
-import { h, field, heading, announce, newId } from './dom.js';
+import { h, put, field, heading, announce, newId } from './dom.js';
 import { formDialog, showKey } from './dialog.js';
 
 /** The subscribe dialog for `plan` of `service`. */
@@ -48,7 +48,7 @@ export async function render(main, { session }) {
   // Owners are shown the published services only (by the API); the others see here
   // what owners see.
   const offered = withPlans.filter(({ service, plans }) => service.published === true && plans.length > 0);
-  main.append(
+  put(main, 
     heading('Catalogue'),
     h('p', { class: 'lead' }, 'The APIs published to this portal and their plans. Subscribe one of your applications to a plan to receive its key.'),
     applications.length === 0 && session.role === 'owner'

@@ -3,7 +3,7 @@
 // confirmation. An owner sees and makes only its own.
 
 import { api, all, part } from './api.js';
-import { h, field, table, heading, announce, redrawKeeping } from './dom.js';
+import { h, put, field, table, heading, announce, redrawKeeping } from './dom.js';
 import { formDialog, confirmDialog } from './dialog.js';
 
 /** "a, b ,c" as ['a', 'b', 'c']. */
@@ -57,7 +57,7 @@ export async function render(main, { session }) {
       }
     },
   }, `New ${noun}`);
-  main.append(
+  put(main, 
     heading(title),
     h('p', { class: 'lead' }, session.role === 'owner'
       ? 'Your applications: each holds the keys it calls APIs with, and its subscriptions.'

@@ -128,3 +128,9 @@ export async function redrawKeeping(main, draw) {
   if (again) again.focus();
   else if (main.querySelector('h1')) main.querySelector('h1').focus();
 }
+
+/** Appends `children` to `main` as h() does: lists flattened, null and false left out. */
+export function put(main, ...children) {
+  const holder = h('div', {}, ...children);
+  main.append(...holder.childNodes);
+}

@@ -3,7 +3,7 @@
 // expiry; the key shown once), Active on or off, renew with a grace period, revoke.
 
 import { api, all, part } from './api.js';
-import { h, field, checkbox, table, when, heading, badge, announce, showError, newId, redrawKeeping } from './dom.js';
+import { h, put, field, checkbox, table, when, heading, badge, announce, showError, newId, redrawKeeping } from './dom.js';
 import { formDialog, confirmDialog, showKey } from './dialog.js';
 
 /** `datetime-local` text as RFC 3339 (UTC), or undefined when empty. */
@@ -194,7 +194,7 @@ export async function render(main, { session }) {
       }
     },
   }, 'Add new');
-  main.append(
+  put(main, 
     heading('API keys'),
     h('p', { class: 'lead' }, 'Each key belongs to a consumer; calls through the gateway carry it in the apikey, client-key or secret header (or the mia_client_key cookie).'),
     session.role === 'publisher' ? null : h('p', {}, add),

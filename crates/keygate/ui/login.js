@@ -2,7 +2,7 @@
 // an account's scoped token). POST /v1/session sets the session cookie.
 
 import { api } from './api.js';
-import { h, field, heading } from './dom.js';
+import { h, put, field, heading } from './dom.js';
 
 /** Draws the form in `main`; `signedIn(session)` is called once the API accepts it. */
 export function render(main, { signedIn }) {
@@ -34,7 +34,7 @@ export function render(main, { signedIn }) {
     field('API token', token, 'The admin token, or a token made for your account (kgtok_…).'),
     h('button', { type: 'submit', class: 'primary' }, 'Sign in with the token'));
 
-  main.append(
+  put(main, 
     heading('Sign in to keygate'),
     error,
     h('div', { class: 'cards' }, withPassword, withToken));

@@ -4,7 +4,7 @@
 // their position; and each service's plans.
 
 import { api, apiText, all, part } from './api.js';
-import { h, field, table, heading, announce, redrawKeeping } from './dom.js';
+import { h, put, field, table, heading, announce, redrawKeeping } from './dom.js';
 import { formDialog } from './dialog.js';
 
 const AUTH = {
@@ -126,7 +126,7 @@ async function renderService(main, { session, name }) {
   const redraw = () => redrawKeeping(main, (section) => renderService(section, { session, name }));
   const fromFile = service.origin === 'file';
   const routes = service.routes || [];
-  main.append(
+  put(main, 
     h('p', {}, h('a', { href: '#/services' }, '← All services')),
     heading(`Service ${service.name}`),
     h('dl', { class: 'facts' },
@@ -173,7 +173,7 @@ async function renderService(main, { session, name }) {
 export async function render(main, { session, rest }) {
   if (rest && rest[0]) return renderService(main, { session, name: rest[0] });
   const services = await all('/services');
-  main.append(
+  put(main, 
     heading('Services'),
     h('p', { class: 'lead' }, 'The APIs keygate stands in front of. Open one to see and edit its routes’ authentication and permission expressions, and its plans.'),
     table('Services', ['Service', 'Hosts', 'Path prefix', 'Upstream', 'Routes', 'Plans'],

@@ -4,7 +4,7 @@
 // application's owner only).
 
 import { api, all, part } from './api.js';
-import { h, field, table, heading, badge, announce, showError, redrawKeeping } from './dom.js';
+import { h, put, field, table, heading, badge, announce, showError, redrawKeeping } from './dom.js';
 import { formDialog, confirmDialog, showKey } from './dialog.js';
 import { keyControls } from './keys.js';
 
@@ -90,7 +90,7 @@ export async function render(main, { session, rest }) {
   const query = service ? `/subscriptions?service=${part(service)}` : '/subscriptions';
   const [subscriptions, keys] = await Promise.all([all(query), all('/keys')]);
   const redraw = () => redrawKeeping(main, (section) => render(section, { session, rest }));
-  main.append(
+  put(main, 
     heading(service ? `Subscriptions to ${service}` : 'Subscriptions'),
     h('p', { class: 'lead' }, session.role === 'owner'
       ? 'Your applications’ subscriptions to plans, and the keys they call with.'

@@ -3,7 +3,7 @@
 // as a bar chart drawn here in SVG, and the same figures as a table.
 
 import { api, all, part } from './api.js';
-import { h, field, table, heading } from './dom.js';
+import { h, put, field, table, heading } from './dom.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -113,7 +113,7 @@ export async function render(main, { rest }) {
     for (const [reason, n] of Object.entries(row.refused || {})) sum.refused[reason] = (sum.refused[reason] || 0) + n;
     totals.set(id, sum);
   }
-  main.append(
+  put(main, 
     heading('Usage'),
     h('p', { class: 'lead' }, 'Calls the gateway counted, let through or refused (by reason). Counts reach the store every few seconds.'),
     h('div', { class: 'toolbar' }, field('Of', choose), field('Period', span)),

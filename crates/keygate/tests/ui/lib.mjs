@@ -81,6 +81,8 @@ export async function accessible(page, what) {
   const result = await page.evaluate(() => window.axe.run(document, {
     runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
   }));
+  const text = await page.evaluate(() => document.body.innerText);
+  assert.doesNotMatch(text, /\bnull\b|\bundefined\b|\[object |NaN/, `${what} shows a value the page failed to draw`);
   const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   assert.deepEqual(found, [], `axe-core on ${what}`);
 }
