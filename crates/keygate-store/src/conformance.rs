@@ -23,6 +23,7 @@ mod fixtures;
 mod keys;
 mod revisions;
 mod subscriptions;
+mod usage;
 
 use self::consumers::{consumer_with_keys_is_kept, consumers_crud_and_pages, services_crud};
 use self::counters::counters_add_up;
@@ -36,6 +37,7 @@ use self::revisions::{
     load_streams_everything, revision_counts_effective_writes,
 };
 use self::subscriptions::{subscriptions_listed, subscriptions_with_their_keys};
+use self::usage::usage_adds_up;
 use crate::Store;
 
 /// One check, run against a new, empty store.
@@ -73,6 +75,7 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     ("subscriptions_listed", subscriptions_listed),
     ("counters_add_up", counters_add_up),
+    ("usage_adds_up", usage_adds_up),
 ];
 
 /// Runs every check, each against a new, empty store from `make`, and panics at the first

@@ -117,6 +117,20 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE consumers ADD COLUMN limits TEXT;
     ",
+    // 6: hourly usage counts per key, service and outcome (`allowed` or a refusal).
+    "
+    CREATE TABLE usage_hours (
+        hour     INTEGER NOT NULL,
+        consumer TEXT    NOT NULL,
+        key_id   TEXT    NOT NULL,
+        service  TEXT    NOT NULL,
+        outcome  TEXT    NOT NULL,
+        count    INTEGER NOT NULL,
+        PRIMARY KEY (hour, consumer, key_id, service, outcome)
+    ) WITHOUT ROWID;
+    CREATE INDEX usage_hours_by_consumer ON usage_hours (consumer, hour);
+    CREATE INDEX usage_hours_by_key ON usage_hours (key_id, hour);
+    ",
 ];
 
 /// The schema version this code writes and understands.
