@@ -15,6 +15,7 @@ mod plans;
 mod services;
 mod status;
 mod subscriptions;
+mod usage;
 
 #[cfg(test)]
 mod tests;
@@ -209,6 +210,7 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/verify", post(keys::verify))
         .route("/export", get(export::export))
+        .route("/usage", get(usage::list))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -61,6 +61,52 @@ fn service_health_schema() -> Value {
     }})
 }
 
+/// `GET /v1/usage`: its query parameters and its answer.
+fn usage_operation() -> Value {
+    let string = json!({"type": "string"});
+    let count = json!({"type": "integer", "minimum": 0});
+    let param = |name: &str, schema: Value, about: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": about});
+    let bucket = json!({"type": "object", "properties": {
+        "start": string, "consumer": string, "key_id": string, "service": string,
+        "requests": count, "allowed": count,
+        "refused": {"type": "object", "additionalProperties": count, "description": "Calls refused, by reason (missing_key, key_not_found, forbidden, rate_limited, ...)"}
+    }});
+    let mut op = operation(
+        "Calls per hour or day, per key or consumer: allowed, and refused by reason",
+        "200",
+        json!({"type": "object", "properties": {
+            "granularity": {"enum": ["hour", "day"]}, "since": string, "until": string,
+            "data": {"type": "array", "items": bucket}
+        }}),
+    );
+    op["parameters"] = json!([
+        param("consumer", string.clone(), "Only this consumer's calls"),
+        param("key_id", string.clone(), "Only this key's calls"),
+        param(
+            "service",
+            string.clone(),
+            "Only calls to this service (buckets then name it)"
+        ),
+        param(
+            "since",
+            string.clone(),
+            "RFC 3339; default until minus a day (hours) or 30 days (days)"
+        ),
+        param("until", string.clone(), "RFC 3339; default now"),
+        param(
+            "granularity",
+            json!({"enum": ["hour", "day"]}),
+            "Bucket width (default hour)"
+        ),
+        param(
+            "group",
+            json!({"enum": ["key", "consumer"]}),
+            "One bucket per key (default) or per consumer"
+        )
+    ]);
+    op
+}
+
 /// The document.
 pub async fn document() -> Json<Value> {
     let consumer = json!({"$ref": "#/components/schemas/Consumer"});
@@ -142,6 +188,7 @@ pub async fn document() -> Json<Value> {
             "/v1/services/{name}/health": {"parameters": name, "get": operation("The health of a service's targets on this node: state, and whether active checks or passive failures hold a down one down", "200", json!({"$ref": "#/components/schemas/ServiceHealth"}))},
             "/v1/verify": {"post": with_body(operation("Check a key without proxying", "200", json!({"$ref": "#/components/schemas/Verdict"})), json!({"type": "object", "required": ["key"], "properties": {"key": string, "service": string}}))},
             "/v1/export": {"get": operation("Everything the store holds, as a valid configuration file (key hashes, never keys); revision in X-Keygate-Revision; ?origin=true adds each entity's origin", "200", json!({"type": "object"}))},
+            "/v1/usage": {"get": usage_operation()},
             "/v1/openapi.json": {"get": open("This document", json!({"type": "object"}))},
             "/healthz": {"get": open("The process is up", json!({"type": "object"}))},
             "/readyz": {"get": open("200 once the state is loaded, 503 before (and, with admin.readyz_requires_healthy_targets, while a health-checked service has no healthy target)", json!({"type": "object"}))},

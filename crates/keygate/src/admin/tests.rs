@@ -11,6 +11,8 @@ use keygate_store::sqlite::SqliteStore;
 use serde_json::Value;
 use tower::ServiceExt;
 
+mod usage;
+
 use super::{router, AdminState};
 use crate::config::Config;
 use crate::metrics::Metrics;

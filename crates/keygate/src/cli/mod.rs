@@ -1,5 +1,6 @@
 //! The command line: `serve`, `validate`, `echo`, `expr`, and the admin client commands
-//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `apply`, `export`, `import`; and
+//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `usage`, `apply`, `export`,
+//! `import`; and
 //! `completions`, `man`, `schema` for installing it.
 
 /// `print!` for command output, through [`output::write_out`]: a reader that went away
@@ -33,6 +34,7 @@ mod output;
 mod plans;
 mod services;
 mod subscriptions;
+mod usage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -92,6 +94,8 @@ pub enum Command {
     Plans(plans::PlansArgs),
     /// Manage consumers' subscriptions to plans through the admin API.
     Subscriptions(subscriptions::SubscriptionsArgs),
+    /// Calls per hour or day, per key or consumer: allowed, and refused by reason.
+    Usage(usage::UsageArgs),
     /// Make the gateway hold the consumers, keys and services of a YAML file.
     Apply(apply::ApplyArgs),
     /// Print everything the gateway holds (key hashes, never keys) as YAML or JSON.
@@ -142,6 +146,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Services(args) => services::run(args),
         Command::Plans(args) => plans::run(args),
         Command::Subscriptions(args) => subscriptions::run(args),
+        Command::Usage(args) => usage::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => output::export(args),
         Command::Diff(args) => diff::run(args),

@@ -28,7 +28,7 @@ use super::{
     KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
     Target, UpstreamSettings,
 };
-use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings};
+use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings, UsageSettings};
 use balance::target_entry;
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
@@ -291,6 +291,10 @@ impl Checker<'_> {
             quotas: QuotaSettings {
                 flush_interval: self.duration(file.quotas.flush_interval.as_ref(), 1),
             },
+            usage: UsageSettings {
+                retention_days: self.retention_days(file.usage.retention_days.as_ref()),
+                flush_interval: self.duration(file.usage.flush_interval.as_ref(), 10),
+            },
             authz,
         }
     }
@@ -388,6 +392,21 @@ impl Checker<'_> {
                     DEFAULT
                 }
             },
+        }
+    }
+
+    /// `usage.retention_days`: 1 to 3650 (default 30).
+    fn retention_days(&mut self, days: Option<&At<u64>>) -> u64 {
+        match days {
+            None => 30,
+            Some(days) if (1..=3650).contains(&days.value) => days.value,
+            Some(days) => {
+                self.report(
+                    &days.referenced,
+                    "retention_days must be between 1 and 3650",
+                );
+                30
+            }
         }
     }
 

@@ -63,6 +63,8 @@ pub struct Config {
     pub quotas: QuotaSettings,
     /// The authorization-service listeners.
     pub authz: AuthzSettings,
+    /// How the hourly usage counts are kept.
+    pub usage: UsageSettings,
 }
 
 /// `authz:` — keygate as the authorization service of a front proxy: listeners that
@@ -181,6 +183,24 @@ impl Default for QuotaSettings {
     fn default() -> QuotaSettings {
         QuotaSettings {
             flush_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// `usage:` — how the hourly usage counts per key, consumer and service are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageSettings {
+    /// How many days of counts the store keeps; older hours are deleted.
+    pub retention_days: u64,
+    /// How often this node adds its counts to the store (default 10 s).
+    pub flush_interval: Duration,
+}
+
+impl Default for UsageSettings {
+    fn default() -> UsageSettings {
+        UsageSettings {
+            retention_days: 30,
+            flush_interval: Duration::from_secs(10),
         }
     }
 }

@@ -46,6 +46,7 @@ mod request_ids;
 mod routing;
 mod targets_by_name;
 mod tls;
+mod usage;
 mod walkthrough;
 
 use support::{Echo, Gateway};
