@@ -97,7 +97,11 @@ fn calls_are_counted_per_key_and_read_back_after_a_flush() {
     assert_eq!(alice["requests"], 3);
 
     // The command line reads the same, per consumer.
-    let run = cli(&gateway, "usage --by-consumer --day --consumer bob --output json").ok();
+    let run = cli(
+        &gateway,
+        "usage --by-consumer --day --consumer bob --output json",
+    )
+    .ok();
     let data = run.json()["data"].clone();
     assert_eq!(data.as_array().map(Vec::len), Some(1), "{data}");
     assert_eq!(data[0]["consumer"], "bob");
