@@ -4,6 +4,7 @@
 //! on the proxy listener.
 
 mod auth;
+mod callers;
 mod consumers;
 mod error;
 mod export;
@@ -201,6 +202,10 @@ pub fn router(state: AdminState) -> Router {
             get(plans::get).put(plans::put).delete(plans::delete),
         )
         .route("/services/{name}/health", get(services::health))
+        .route(
+            "/services/{name}/routes/{route}/callers",
+            get(callers::list),
+        )
         .route("/services", get(services::list))
         .route(
             "/services/{name}",

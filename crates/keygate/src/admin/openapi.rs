@@ -107,6 +107,32 @@ fn usage_operation() -> Value {
     op
 }
 
+/// `GET /v1/services/{name}/routes/{route}/callers`.
+fn callers_operation() -> Value {
+    let string = json!({"type": "string"});
+    let strings = json!({"type": "array", "items": string});
+    let verdict = json!({"type": "object", "properties": {
+        "verdict": {"enum": ["yes", "no", "depends"]},
+        "on": {"type": "array", "items": string, "description": "The request facts the rest reads"},
+        "parts": {"type": "array", "items": string, "description": "The undecided parts of the expressions"},
+        "rest": {"type": "string", "description": "What is left to decide"}
+    }});
+    let key = json!({"allOf": [verdict, {"type": "object", "properties": {"id": string, "plans": strings}}]});
+    let mut op = operation(
+        "Who can call a route: consumers, keys and client types its auth, allow expression, plans and subscriptions let through, from the proxy's state",
+        "200",
+        json!({"type": "object", "properties": {
+            "service": string, "route": string, "auth": {"enum": ["required", "optional", "none"]},
+            "allow": {"type": ["string", "null"]}, "plans": strings, "anonymous": verdict,
+            "client_types": {"type": "array", "items": {"type": "object", "properties": {"client_type": string, "verdict": {"enum": ["yes", "depends"]}}}},
+            "consumers": {"type": "array", "items": {"type": "object", "properties": {"name": string, "client_type": string, "verdict": {"enum": ["yes", "depends"]}, "keys": {"type": "array", "items": key}}}},
+            "keys_checked": {"type": "integer"}, "truncated": {"type": "boolean"}
+        }}),
+    );
+    op["parameters"] = json!([{"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 10000}, "description": "Consumers listed at most (default 1000)"}]);
+    op
+}
+
 /// The document.
 pub async fn document() -> Json<Value> {
     let consumer = json!({"$ref": "#/components/schemas/Consumer"});
@@ -186,6 +212,10 @@ pub async fn document() -> Json<Value> {
                 "delete": operation("Delete a service", "204", json!({}))
             },
             "/v1/services/{name}/health": {"parameters": name, "get": operation("The health of a service's targets on this node: state, and whether active checks or passive failures hold a down one down", "200", json!({"$ref": "#/components/schemas/ServiceHealth"}))},
+            "/v1/services/{name}/routes/{route}/callers": {"parameters": [
+                {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "route", "in": "path", "required": true, "schema": {"type": "string"}}
+            ], "get": callers_operation()},
             "/v1/verify": {"post": with_body(operation("Check a key without proxying", "200", json!({"$ref": "#/components/schemas/Verdict"})), json!({"type": "object", "required": ["key"], "properties": {"key": string, "service": string}}))},
             "/v1/export": {"get": operation("Everything the store holds, as a valid configuration file (key hashes, never keys); revision in X-Keygate-Revision; ?origin=true adds each entity's origin", "200", json!({"type": "object"}))},
             "/v1/usage": {"get": usage_operation()},

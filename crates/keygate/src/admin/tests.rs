@@ -11,6 +11,7 @@ use keygate_store::sqlite::SqliteStore;
 use serde_json::Value;
 use tower::ServiceExt;
 
+mod callers;
 mod usage;
 
 use super::{router, AdminState};

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `validate`, `echo`, `expr`, and the admin client commands
-//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `usage`, `apply`, `export`,
+//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `usage`, `explain`, `apply`, `export`,
 //! `import`; and
 //! `completions`, `man`, `schema` for installing it.
 
@@ -25,6 +25,7 @@ mod apply;
 mod client;
 mod consumers;
 mod diff;
+mod explain;
 mod expr;
 mod generate;
 mod import;
@@ -96,6 +97,9 @@ pub enum Command {
     Subscriptions(subscriptions::SubscriptionsArgs),
     /// Calls per hour or day, per key or consumer: allowed, and refused by reason.
     Usage(usage::UsageArgs),
+    /// Who can call a route: the consumers, keys and client types let through, and on
+    /// what request facts the rest depends.
+    Explain(explain::ExplainArgs),
     /// Make the gateway hold the consumers, keys and services of a YAML file.
     Apply(apply::ApplyArgs),
     /// Print everything the gateway holds (key hashes, never keys) as YAML or JSON.
@@ -147,6 +151,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plans(args) => plans::run(args),
         Command::Subscriptions(args) => subscriptions::run(args),
         Command::Usage(args) => usage::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => output::export(args),
         Command::Diff(args) => diff::run(args),

@@ -3,6 +3,7 @@
 //! keep the one they started with), and the [`Directory`] of consumers and keys, changed
 //! one record at a time.
 
+pub mod callers;
 pub mod cluster;
 mod consumer_table;
 mod directory;

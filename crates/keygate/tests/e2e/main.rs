@@ -16,6 +16,7 @@ mod cluster;
 mod consumer_limits;
 mod consumers;
 mod differential;
+mod explain;
 mod failover;
 mod failures;
 mod fileshape;
