@@ -6,9 +6,11 @@
 //! The request path never waits for another thread here: each thread notes into a shard
 //! of its own (proxy workers are threads that keep their connections), behind a mutex
 //! that only the flush also takes, for the time of one swap. A note is a lookup in a
-//! small hash map by the addresses of the key's entry and the service's name — no text
-//! is hashed or copied — and the bump of one counter; the entry holds both `Arc`s so
-//! that the addresses stay theirs until the flush.
+//! small hash map by the key's SHA-256 (the entry a request holds is built for that
+//! request, its address says nothing) and the address of the service's name (one per
+//! snapshot) — no text is hashed or copied — and the bump of one counter; the entry
+//! holds the first key entry and the service's name, which keeps that address theirs
+//! until the flush.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,11 +36,12 @@ fn shard_of_thread() -> usize {
     SHARD.with(|shard| *shard)
 }
 
-/// What one entry counts: the hour, and the key and service by address.
+/// What one entry counts: the hour, the key by hash (zeros for none) and the service by
+/// address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Slot {
     hour: i64,
-    key: usize,
+    key: [u8; 32],
     service: usize,
 }
 
@@ -90,7 +93,7 @@ impl UsageCounts {
         }
         let slot = Slot {
             hour: at_ms - at_ms.rem_euclid(HOUR_MS),
-            key: key.map_or(0, |key| Arc::as_ptr(key) as usize),
+            key: key.map_or([0; 32], |key| key.hash.0),
             service: service.map_or(0, |service| Arc::as_ptr(service).cast::<u8>() as usize),
         };
         let shard = &self.shards[shard_of_thread()];
@@ -201,12 +204,20 @@ mod tests {
         counts.note(hour + HOUR_MS - 1, Some(&key), Some(&service), 1);
         counts.note(hour + HOUR_MS, None, Some(&service), 2);
         counts.note(hour, None, None, OUTCOMES);
+        // Each request holds an entry of its own for the same key: one slot still.
+        let again = key_entry("k1", "alice");
+        counts.note(hour + 2, Some(&again), Some(&service), 0);
+        let here = counts.shards[shard_of_thread()].0.lock().unwrap().len();
+        assert_eq!(
+            here, 2,
+            "this thread: k1's hour, the next hour's missing key"
+        );
         let rows = sorted(counts.take(name));
         let s = |t: &str| t.to_owned();
         assert_eq!(
             rows,
             vec![
-                (hour, s("alice"), s("k1"), s("echo"), s("allowed"), 40),
+                (hour, s("alice"), s("k1"), s("echo"), s("allowed"), 41),
                 (hour, s("alice"), s("k1"), s("echo"), s("forbidden"), 1),
                 (hour + HOUR_MS, s(""), s(""), s("echo"), s("missing_key"), 1),
             ]
