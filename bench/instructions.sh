@@ -181,7 +181,7 @@ done
   for path in valid unknown typec; do
     k=${TOTAL[keygate-$path]} s=${SHA[keygate-$path]} x=${TOTAL[nginx-$path]:-0}
     awk -v p="$path" -v k="$k" -v s="$s" -v x="$x" -v a="${STATUSES[keygate-$path]}" \
-      -v b="${STATUSES[nginx-$path]}" 'BEGIN {
+      -v b="${STATUSES[nginx-$path]:-}" 'BEGIN {
         r = x > 0 ? sprintf("%.2f", k / x) : "-"; q = x > 0 ? sprintf("%.2f", (k - s) / x) : "-"
         printf "| %s | %d | %d | %d | %s | %s | %s; %s |\n", p, k, s, x, r, q, a, b }'
   done
