@@ -4,12 +4,15 @@ round-robin over C connections to 127.0.0.1:PORT, and prints how many of each st
 came back as JSON. For counting a gateway's work per request: unlike wrk it sends an
 exact number of requests.
 
-    keepalive_client.py PORT KEY N [C]
+    keepalive_client.py PORT KEY N [C] [--path PATH] [--header "Name: value"]...
+
+--path sends another target than `/`; each --header adds a field (before `apikey`), as
+an authorization check carries the original method and URI (bench/authz_instructions.sh).
 """
+import argparse
 import collections
 import json
 import socket
-import sys
 
 
 def read_response(sock, pending):
@@ -33,11 +36,19 @@ def read_response(sock, pending):
 
 
 def main():
-    if len(sys.argv) not in (4, 5):
-        raise SystemExit(__doc__)
-    port, key, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    conns = int(sys.argv[4]) if len(sys.argv) == 5 else 10
-    request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\napikey: {key}\r\n\r\n".encode()
+    parser = argparse.ArgumentParser(usage=__doc__)
+    parser.add_argument("port", type=int)
+    parser.add_argument("key")
+    parser.add_argument("count", type=int)
+    parser.add_argument("conns", type=int, nargs="?", default=10)
+    parser.add_argument("--path", default="/")
+    parser.add_argument("--header", action="append", default=[])
+    args = parser.parse_args()
+    port, key, count, conns = args.port, args.key, args.count, args.conns
+    fields = "".join(f"{field}\r\n" for field in args.header)
+    request = (
+        f"GET {args.path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{fields}apikey: {key}\r\n\r\n"
+    ).encode()
     socks = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(conns)]
     pending = [b""] * conns
     statuses = collections.Counter()

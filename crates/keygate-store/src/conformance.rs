@@ -17,6 +17,7 @@
 // A test suite: a failed `unwrap` is a failed check, reported with its location.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod consumers;
 mod counters;
 mod fixtures;
@@ -25,6 +26,7 @@ mod revisions;
 mod subscriptions;
 mod usage;
 
+use self::accounts::{account_tokens, accounts_crud, audit_log, ownership};
 use self::consumers::{consumer_with_keys_is_kept, consumers_crud_and_pages, services_crud};
 use self::counters::counters_add_up;
 use self::keys::{
@@ -75,6 +77,10 @@ const CHECKS: &[(&str, Check)] = &[
     ),
     ("subscriptions_listed", subscriptions_listed),
     ("counters_add_up", counters_add_up),
+    ("accounts_crud", accounts_crud),
+    ("account_tokens", account_tokens),
+    ("ownership", ownership),
+    ("audit_log", audit_log),
     ("usage_adds_up", usage_adds_up),
 ];
 

@@ -5,6 +5,7 @@
 //! so a node can catch up with `changes_since(revision)` instead of reloading everything.
 //! A write that changes nothing (the same record again) bumps nothing.
 
+mod accounts;
 /// A test suite every [`Store`] implementation must pass.
 pub mod conformance;
 mod error;
@@ -15,6 +16,9 @@ pub mod sqlite;
 mod stored_forms;
 mod usage;
 
+pub use accounts::{
+    AccountRecord, AccountStore, AccountTokenRecord, AuditQuery, AuditRecord, OwnedKind, Role,
+};
 pub use error::StoreError;
 pub use model::{
     Change, ChangeKind, ConsumerRecord, CounterRow, Entity, KeyMode, KeyRecord, Millis, Origin,
@@ -38,7 +42,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The storage interface. Calls block: the gateway runs them off its request threads.
 /// Implementations must be safe to call from several threads at once.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore + Send + Sync + 'static {
     /// The current revision: 0 for a new store, then +1 per effective write.
     fn revision(&self) -> Result<u64>;
 

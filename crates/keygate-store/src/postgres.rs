@@ -23,6 +23,7 @@
 //!
 //! TLS is not built in: connect over a trusted network or a local socket.
 
+mod accounts;
 mod codec;
 mod errors;
 mod listener;
@@ -154,16 +155,25 @@ impl PostgresStore {
     }
 
     /// Runs `read` on a pooled connection; when it fails because that connection turned
-    /// out to be dead, runs it once more on a new one (reads can be repeated).
+    /// out to be dead, runs it again on another — up to [`BEGIN_TRIES`] in all, as
+    /// [`PostgresStore::begin`] does (reads can be repeated, and several idle connections
+    /// die together when the server ends them).
     fn read<T>(&self, read: impl Fn(&mut Client) -> Result<T>) -> Result<T> {
-        let mut conn = self.pool.get()?;
-        match read(&mut conn) {
-            Err(StoreError::Unavailable(_)) if conn.is_closed() => {
-                conn.discard();
-                drop(conn);
-                read(&mut *self.pool.get()?)
+        let mut tries = 0;
+        loop {
+            let mut conn = self.pool.get()?;
+            tries += 1;
+            match read(&mut conn) {
+                Err(StoreError::Unavailable(_)) if conn.is_closed() && tries < BEGIN_TRIES => {
+                    conn.discard();
+                }
+                outcome => {
+                    if outcome.is_err() && conn.is_closed() {
+                        conn.discard();
+                    }
+                    return outcome;
+                }
             }
-            outcome => outcome,
         }
     }
 

@@ -19,6 +19,7 @@
 //! A database file serves one process, which locks it, and is readable by its owner only
 //! ([files]).
 
+mod accounts;
 mod change_log;
 mod codec;
 mod consumers;

@@ -373,6 +373,9 @@ pub async fn run(
         metrics: metrics.clone(),
         cluster,
         health_checks: health_checks.clone(),
+        sessions: Arc::new(admin::Sessions::default()),
+        login_limit: Arc::new(admin::LoginLimit::default()),
+        secure_cookies: tls.admin.is_some(),
     };
     let admin_stop = async move {
         let _ = stopped_rx.changed().await;

@@ -213,17 +213,23 @@ impl Pool {
         }
     }
 
-    /// Takes a connection back; a closed or discarded one is dropped.
+    /// Takes a connection back; a closed or discarded one is dropped, and the idle ones
+    /// with it: connections die together (a server restart, a failover, terminated
+    /// backends), and a blocking client notices only when it is next used, so the next
+    /// calls would otherwise find the dead ones one by one.
     fn put_back(&self, client: Client, discard: bool) {
         let mut slots = self.slots();
         if discard || client.is_closed() {
-            slots.open -= 1;
+            let idle = std::mem::take(&mut slots.idle);
+            slots.open -= 1 + idle.len();
             drop(slots);
             drop(client);
-        } else {
-            slots.idle.push(client);
-            drop(slots);
+            drop(idle);
+            self.freed.notify_all();
+            return;
         }
+        slots.idle.push(client);
+        drop(slots);
         self.freed.notify_one();
     }
 }

@@ -113,7 +113,48 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE consumers ADD COLUMN limits TEXT;
     "#,
-    // 4: hourly usage counts per key, service and outcome (`allowed` or a refusal).
+    // 4: accounts and their scoped tokens, who owns consumers and services, the audit
+    // log of admin writes.
+    r#"
+    CREATE TABLE accounts (
+        name          TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        role          TEXT    NOT NULL,
+        password_hash TEXT,
+        disabled      BOOLEAN NOT NULL,
+        created_at    BIGINT  NOT NULL,
+        updated_at    BIGINT  NOT NULL
+    );
+    CREATE TABLE account_tokens (
+        id          TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        account     TEXT COLLATE "C" NOT NULL,
+        hash        BYTEA   NOT NULL,
+        prefix      TEXT    NOT NULL,
+        description TEXT,
+        created_at  BIGINT  NOT NULL,
+        expires_at  BIGINT,
+        revoked_at  BIGINT,
+        CONSTRAINT account_tokens_hash_unique UNIQUE (hash),
+        CONSTRAINT account_tokens_account_fkey FOREIGN KEY (account) REFERENCES accounts (name)
+    );
+    CREATE INDEX account_tokens_by_account ON account_tokens (account, id);
+    ALTER TABLE consumers ADD COLUMN owner TEXT COLLATE "C";
+    ALTER TABLE services ADD COLUMN owner TEXT COLLATE "C";
+    CREATE INDEX consumers_by_owner ON consumers (owner, name);
+    CREATE INDEX services_by_owner ON services (owner, name);
+    CREATE TABLE audit_log (
+        id          BIGSERIAL NOT NULL PRIMARY KEY,
+        at          BIGINT NOT NULL,
+        actor       TEXT   NOT NULL,
+        action      TEXT   NOT NULL,
+        entity_kind TEXT   NOT NULL,
+        entity      TEXT   NOT NULL,
+        before_json TEXT,
+        after_json  TEXT
+    );
+    CREATE INDEX audit_by_entity ON audit_log (entity_kind, entity, id);
+    CREATE INDEX audit_by_time ON audit_log (at);
+    "#,
+    // 5: hourly usage counts per key, service and outcome (`allowed` or a refusal).
     r#"
     CREATE TABLE usage_hours (
         hour     BIGINT NOT NULL,

@@ -117,7 +117,46 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE consumers ADD COLUMN limits TEXT;
     ",
-    // 6: hourly usage counts per key, service and outcome (`allowed` or a refusal).
+    // 6: accounts and their scoped tokens, who owns consumers and services, the audit
+    // log of admin writes.
+    "
+    CREATE TABLE accounts (
+        name          TEXT    NOT NULL PRIMARY KEY,
+        role          TEXT    NOT NULL,
+        password_hash TEXT,
+        disabled      INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    CREATE TABLE account_tokens (
+        id          TEXT    NOT NULL PRIMARY KEY,
+        account     TEXT    NOT NULL REFERENCES accounts (name),
+        hash        BLOB    NOT NULL UNIQUE,
+        prefix      TEXT    NOT NULL,
+        description TEXT,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        revoked_at  INTEGER
+    );
+    CREATE INDEX account_tokens_by_account ON account_tokens (account, id);
+    ALTER TABLE consumers ADD COLUMN owner TEXT;
+    ALTER TABLE services ADD COLUMN owner TEXT;
+    CREATE INDEX consumers_by_owner ON consumers (owner, name);
+    CREATE INDEX services_by_owner ON services (owner, name);
+    CREATE TABLE audit_log (
+        id          INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+        at          INTEGER NOT NULL,
+        actor       TEXT    NOT NULL,
+        action      TEXT    NOT NULL,
+        entity_kind TEXT    NOT NULL,
+        entity      TEXT    NOT NULL,
+        before_json TEXT,
+        after_json  TEXT
+    );
+    CREATE INDEX audit_by_entity ON audit_log (entity_kind, entity, id);
+    CREATE INDEX audit_by_time ON audit_log (at);
+    ",
+    // 7: hourly usage counts per key, service and outcome (`allowed` or a refusal).
     "
     CREATE TABLE usage_hours (
         hour     INTEGER NOT NULL,

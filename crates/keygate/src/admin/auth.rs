@@ -1,5 +1,5 @@
-//! The admin token: where it comes from, how a reload replaces it, and the check every
-//! `/v1/` call passes.
+//! The admin token: where it comes from, how a reload replaces it; and the check every
+//! `/v1/` call passes, which finds its caller (admin token, scoped token or session).
 //!
 //! The token is taken from `admin.token`, else `admin.token_file`, else the
 //! `KEYGATE_ADMIN_TOKEN` variable; with none, one is generated on first start, written to
@@ -17,11 +17,16 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use sha2::{Digest, Sha256};
+
+use super::caller::Caller;
 use super::error::ApiError;
+use super::sessions::{self, Session};
 use super::AdminState;
 use crate::config::Config;
 
@@ -206,18 +211,123 @@ fn default_token_file(store: &str, config_dir: &Path) -> PathBuf {
     dir.join("keygate.admin-token")
 }
 
-/// Refuses calls without the admin token.
-pub async fn require_token(
+/// Resolves the caller of a `/v1/` call once — the admin token, an account's scoped token
+/// (`X-API-KEY` or `Authorization: Bearer`), or the session cookie — and hands it to the
+/// handler as a [`Caller`] extension; `401` without one. A call authenticated by the
+/// cookie whose method can change something must repeat the session's CSRF token in
+/// `X-CSRF-Token` (`403` otherwise): a cookie is sent by the browser on its own, a header
+/// is not.
+pub async fn require_caller(
     State(state): State<AdminState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if carries_token(&state, &request) {
-        Ok(next.run(request).await)
-    } else {
-        Err(ApiError::Unauthorized)
+    let caller = match presented_token(request.headers()) {
+        Some(token) if state.token.matches(token) => Caller::admin_token(),
+        Some(token) => scoped_token_caller(&state, token).await?,
+        None => {
+            let session = session_of(&state, request.headers()).ok_or(ApiError::Unauthorized)?;
+            if !is_safe(request.method()) {
+                let sent = request
+                    .headers()
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                if !constant_time_eq(sent.as_bytes(), session.1.csrf.as_bytes()) {
+                    return Err(ApiError::Forbidden(
+                        "this call needs the session's CSRF token in the X-CSRF-Token header"
+                            .into(),
+                    ));
+                }
+            }
+            session_caller(&state, session).await?
+        }
+    };
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
+}
+
+/// The header a cookie-authenticated write repeats the session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Methods that change nothing, which need no CSRF token.
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The caller of an account's scoped token: live, of an enabled account.
+pub(super) async fn scoped_token_caller(
+    state: &AdminState,
+    token: &str,
+) -> Result<Caller, ApiError> {
+    if !token.starts_with(SCOPED_TOKEN_PREFIX) {
+        return Err(ApiError::Unauthorized);
+    }
+    let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let now = crate::state::millis(std::time::SystemTime::now());
+    let found = state
+        .read(move |store| {
+            let Some(token) = store.account_token_by_hash(&hash)? else {
+                return Ok(None);
+            };
+            let live = token.revoked_at.is_none() && token.expires_at.is_none_or(|at| at > now);
+            if !live {
+                return Ok(None);
+            }
+            store.account(&token.account)
+        })
+        .await?;
+    match found {
+        Some(account) if !account.disabled => Ok(Caller {
+            account: Some(account.name),
+            role: account.role,
+        }),
+        _ => Err(ApiError::Unauthorized),
     }
 }
+
+/// The open session the request's cookie names, if any.
+pub(super) fn session_of(state: &AdminState, headers: &HeaderMap) -> Option<(String, Session)> {
+    let id = cookie(headers, sessions::COOKIE)?;
+    state.sessions.find(id).map(|s| (id.to_owned(), s))
+}
+
+/// The caller of a session: the admin token's, or its account's as stored now (a
+/// disabled or deleted account ends its sessions).
+pub(super) async fn session_caller(
+    state: &AdminState,
+    (id, session): (String, Session),
+) -> Result<Caller, ApiError> {
+    let Some(name) = session.account else {
+        return Ok(Caller::admin_token());
+    };
+    let lookup = name.clone();
+    match state.read(move |store| store.account(&lookup)).await? {
+        Some(account) if !account.disabled => Ok(Caller {
+            account: Some(account.name),
+            role: account.role,
+        }),
+        _ => {
+            state.sessions.close(&id);
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// The value of cookie `name` in the request's `Cookie` fields.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+}
+
+/// What scoped tokens of accounts start with.
+pub const SCOPED_TOKEN_PREFIX: &str = "kgtok_";
 
 /// Refuses `/metrics` calls without the admin token when `admin.metrics_auth` is on (read
 /// at each call, so a reload turns it on or off); lets every call through otherwise.
@@ -235,8 +345,12 @@ pub async fn guard_metrics(
 
 /// Whether `request` presents the admin token, as `X-API-Key` or a `Bearer` token.
 fn carries_token(state: &AdminState, request: &Request) -> bool {
-    let headers = request.headers();
-    let presented = headers
+    presented_token(request.headers()).is_some_and(|token| state.token.matches(token))
+}
+
+/// The token a request presents, as `X-API-Key` or a `Bearer` token.
+pub(super) fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .or_else(|| {
@@ -245,12 +359,11 @@ fn carries_token(state: &AdminState, request: &Request) -> bool {
             scheme
                 .eq_ignore_ascii_case("bearer")
                 .then_some(token.trim())
-        });
-    presented.is_some_and(|token| state.token.matches(token))
+        })
 }
 
 /// Compares without an early exit, so timing does not tell how much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let mut difference = a.len() ^ b.len();
     for (i, byte) in a.iter().enumerate() {
         difference |= usize::from(byte ^ b.get(i % b.len().max(1)).copied().unwrap_or(0));

@@ -48,7 +48,7 @@ pub struct ConsumerView {
     updated_at: String,
 }
 
-fn view(record: ConsumerRecord) -> ConsumerView {
+pub(super) fn view(record: ConsumerRecord) -> ConsumerView {
     ConsumerView {
         client_type: record.client_type.unwrap_or_else(|| record.name.clone()),
         name: record.name,

@@ -19,6 +19,16 @@ pub enum ApiError {
     /// No or wrong token: 401.
     #[error("a valid admin token is required (X-API-KEY or Authorization: Bearer)")]
     Unauthorized,
+    /// A sign-in with an unknown account, a wrong password or a bad token: 401, the same
+    /// message for each.
+    #[error("the account and password, or the token, are not valid")]
+    BadCredentials,
+    /// The caller may not do this: 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many attempts: 429, with `Retry-After` in seconds.
+    #[error("too many sign-in attempts; try again in {0} seconds")]
+    TooManyAttempts(u64),
     /// Unknown entity: 404.
     #[error("{0}")]
     NotFound(String),
@@ -46,6 +56,9 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -81,7 +94,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let body = json!({"error": {"code": code, "message": self.to_string()}});
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let ApiError::TooManyAttempts(seconds) = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 

@@ -3,21 +3,32 @@
 //! plane has applied it, so the next proxied request sees it. The admin API never answers
 //! on the proxy listener.
 
+mod access;
+mod accounts;
+mod audit;
 mod auth;
+mod caller;
 mod callers;
 mod consumers;
 mod error;
 mod export;
+mod guard;
 mod key_credits;
 mod key_limits;
 mod keys;
+mod login_limit;
 mod openapi;
+mod passwords;
 mod plans;
 mod services;
+mod session_api;
+mod sessions;
 mod status;
 mod subscriptions;
 mod usage;
 
+#[cfg(test)]
+mod roles_tests;
 #[cfg(test)]
 mod tests;
 
@@ -31,7 +42,10 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
 pub use auth::{resolve_token, AdminToken, TokenError, TokenSource};
+pub use caller::Caller;
 pub use error::ApiError;
+pub use login_limit::LoginLimit;
+pub use sessions::Sessions;
 
 use crate::metrics::Metrics;
 use crate::proxy::health_checks::HealthChecks;
@@ -51,6 +65,12 @@ pub struct AdminState {
     pub cluster: Option<Arc<ClusterHealth>>,
     /// The upstream targets' health checkers.
     pub health_checks: Arc<HealthChecks>,
+    /// The console sessions open on this node.
+    pub sessions: Arc<Sessions>,
+    /// The sign-in rate limit of this node.
+    pub login_limit: Arc<LoginLimit>,
+    /// Whether session cookies are marked `Secure` (the admin listener serves TLS).
+    pub secure_cookies: bool,
 }
 
 impl AdminState {
@@ -64,6 +84,17 @@ impl AdminState {
             .await
             .map_err(|error| ApiError::Internal(error.to_string()))?
             .map_err(ApiError::from)
+    }
+
+    /// Runs a check against the store off the async threads.
+    async fn inspect<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&dyn Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let sync = self.sync.clone();
+        tokio::task::spawn_blocking(move || operation(&**sync.store()))
+            .await
+            .map_err(|error| ApiError::Internal(error.to_string()))?
     }
 
     /// Runs a write, then applies it to the data plane before returning.
@@ -216,10 +247,40 @@ pub fn router(state: AdminState) -> Router {
         .route("/verify", post(keys::verify))
         .route("/export", get(export::export))
         .route("/usage", get(usage::list))
+        .route(
+            "/consumers/{name}/owner",
+            get(accounts::get_owner).put(accounts::put_consumer_owner),
+        )
+        .route(
+            "/services/{name}/owner",
+            get(accounts::get_owner).put(accounts::put_service_owner),
+        )
+        .route("/accounts", get(accounts::list).post(accounts::create))
+        .route(
+            "/accounts/{name}",
+            get(accounts::get)
+                .patch(accounts::patch)
+                .delete(accounts::delete),
+        )
+        .route("/accounts/{name}/tokens", post(accounts::create_token))
+        .route("/tokens", get(accounts::list_tokens))
+        .route("/tokens/{id}/revoke", post(accounts::revoke_token))
+        .route("/audit", get(audit::list))
+        // Layers run outside in: the caller is resolved, then the call is checked.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::require_token,
+            guard::guard,
         ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_caller,
+        ))
+        .route(
+            "/session",
+            get(session_api::current)
+                .post(session_api::sign_in)
+                .delete(session_api::sign_out),
+        )
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/v1", v1)
@@ -270,12 +331,41 @@ pub async fn serve_router<L>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) where
     L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    for<'a> ClientAddress:
+        axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
-    if let Err(error) = axum::serve(listener, router)
+    // The client's address is handed to handlers for the sign-in rate limit.
+    let service = router.into_make_service_with_connect_info::<ClientAddress>();
+    if let Err(error) = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
     {
         tracing::error!(%error, "admin listener failed");
+    }
+}
+
+/// The address of the client of an admin connection, plain or TLS (for the sign-in
+/// rate limit).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>>
+    for ClientAddress
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+        ClientAddress(*stream.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, crate::tls::listener::TlsListener>,
+    > for ClientAddress
+{
+    fn connect_info(
+        stream: axum::serve::IncomingStream<'_, crate::tls::listener::TlsListener>,
+    ) -> Self {
+        ClientAddress(*stream.remote_addr())
     }
 }
 

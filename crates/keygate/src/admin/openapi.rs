@@ -7,7 +7,8 @@ fn error_responses() -> Value {
     let error = json!({"$ref": "#/components/schemas/Error"});
     let content = json!({"application/json": {"schema": error}});
     json!({
-        "401": {"description": "No or wrong admin token", "content": content},
+        "401": {"description": "No or wrong admin token, scoped token or session", "content": content},
+        "403": {"description": "The caller's role may not do this (or a cookie-authenticated write without X-CSRF-Token)", "content": content},
         "404": {"description": "Not found", "content": content},
         "409": {"description": "Conflict, or still referenced, or owned by the configuration file", "content": content},
         "422": {"description": "Invalid body or field", "content": content},
@@ -133,6 +134,55 @@ fn callers_operation() -> Value {
     op
 }
 
+/// The paths of sessions, accounts, tokens, owners and the audit log (docs/console.md).
+fn account_paths() -> Value {
+    let string = json!({"type": "string"});
+    let name =
+        json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let id = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let list = |item: &Value| json!({"type": "object", "properties": {"data": {"type": "array", "items": item}, "next": {"type": ["string", "null"]}}});
+    let role = json!({"enum": ["admin", "publisher", "owner"]});
+    let account = json!({"type": "object", "properties": {"name": string, "role": role, "has_password": {"type": "boolean"}, "disabled": {"type": "boolean"}, "created_at": string, "updated_at": string}});
+    let token = json!({"type": "object", "properties": {"id": string, "account": string, "prefix": string, "description": string, "created_at": string, "expires_at": string, "revoked_at": string, "token": {"type": "string", "description": "kgtok_…; only in the answer that created the token"}}});
+    let session = json!({"type": "object", "properties": {"account": {"type": ["string", "null"]}, "role": role, "csrf_token": string}});
+    let owner = json!({"type": "object", "properties": {"kind": {"enum": ["consumer", "service"]}, "name": string, "account": {"type": ["string", "null"]}}});
+    let owner_body = json!({"type": "object", "required": ["account"], "properties": {"account": {"type": ["string", "null"]}}});
+    let audit = json!({"type": "object", "properties": {"id": string, "at": string, "actor": string, "action": string, "entity_kind": string, "entity": string, "before": {"type": ["object", "null"]}, "after": {"type": ["object", "null"]}}});
+    let mut sign_in = open("Sign in with an account's password or a token: sets the keygate_session cookie (HttpOnly, SameSite=Strict, Secure over TLS); 401 for bad credentials, 429 with Retry-After past the sign-in limit", session.clone());
+    sign_in["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {"account": string, "password": string, "token": string}}}}});
+    json!({
+        "/v1/session": {
+            "get": open("The session of the keygate_session cookie (401 without one)", session),
+            "post": sign_in,
+            "delete": {"summary": "Sign out: ends the session and clears the cookie", "security": [], "responses": {"204": {"description": "Signed out"}}}
+        },
+        "/v1/accounts": {
+            "get": operation("List accounts (admin)", "200", list(&account)),
+            "post": with_body(operation("Create an account (admin); 409 when the name is taken", "201", account.clone()), json!({"type": "object", "required": ["name", "role"], "properties": {"name": string, "role": role, "password": string, "disabled": {"type": "boolean"}}}))
+        },
+        "/v1/accounts/{name}": {
+            "parameters": name,
+            "get": operation("Read an account (admin)", "200", account.clone()),
+            "patch": with_body(operation("Change role, password (null removes it) or disabled (admin); ends the account's sessions", "200", account.clone()), json!({"type": "object", "properties": {"role": role, "password": {"type": ["string", "null"]}, "disabled": {"type": "boolean"}}})),
+            "delete": operation("Delete an account and its tokens (admin); 409 while it owns consumers or services", "204", json!({}))
+        },
+        "/v1/accounts/{name}/tokens": {"parameters": name, "post": with_body(operation("Create a scoped token of the account (admin); the answer holds it, once", "201", token.clone()), json!({"type": "object", "properties": {"description": string, "expires_at": string}}))},
+        "/v1/tokens": {"get": operation("List scoped tokens (?account=) (admin)", "200", list(&token))},
+        "/v1/tokens/{id}/revoke": {"parameters": id, "post": operation("Revoke a scoped token for good (admin)", "200", token)},
+        "/v1/consumers/{name}/owner": {
+            "parameters": name,
+            "get": operation("The account owning a consumer (admin)", "200", owner.clone()),
+            "put": with_body(operation("Give a consumer to an owner account, or to none (admin)", "200", owner.clone()), owner_body.clone())
+        },
+        "/v1/services/{name}/owner": {
+            "parameters": name,
+            "get": operation("The account owning a service (admin)", "200", owner.clone()),
+            "put": with_body(operation("Give a service to a publisher account, or to none (admin)", "200", owner), owner_body)
+        },
+        "/v1/audit": {"get": operation("The audit log, newest first (?entity_kind=&entity=&since=&before=&limit=) (admin)", "200", list(&audit))}
+    })
+}
+
 /// The document.
 pub async fn document() -> Json<Value> {
     let consumer = json!({"$ref": "#/components/schemas/Consumer"});
@@ -157,7 +207,7 @@ pub async fn document() -> Json<Value> {
     let string = json!({"type": "string"});
     let strings = json!({"type": "array", "items": {"type": "string"}});
     let map = json!({"type": "object", "additionalProperties": {"type": "string"}});
-    Json(json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {"title": "keygate admin API", "version": env!("CARGO_PKG_VERSION")},
         "security": [{"apiKey": []}, {"bearer": []}],
@@ -240,5 +290,10 @@ pub async fn document() -> Json<Value> {
                 "Verdict": {"type": "object", "properties": {"valid": {"type": "boolean"}, "code": {"enum": ["VALID", "NOT_FOUND", "DISABLED", "EXPIRED", "REVOKED", "RATE_LIMITED"]}, "consumer": string, "client_type": string, "key_id": string, "expires_at": string, "limits": {"type": "array", "items": {"type": "object", "properties": {"name": string, "service": string, "plan": string, "limit": {"type": "integer"}, "window": {"type": "integer"}, "remaining": {"type": "integer"}, "reset": {"type": "integer"}}}}}}
             }
         }
-    }))
+    });
+    if let (Some(paths), Value::Object(more)) = (document["paths"].as_object_mut(), account_paths())
+    {
+        paths.extend(more);
+    }
+    Json(document)
 }

@@ -55,8 +55,8 @@ pub(super) fn checked_document(
             value.to_string()
         }
     };
-    let defaults = state.sync.config().default_key_sources.clone();
-    service_from_document(&text, &defaults).map_err(|problems| {
+    let config = state.sync.config();
+    service_from_document(&text, &config).map_err(|problems| {
         let lines: Vec<String> = problems
             .iter()
             .map(|p| format!("{}:{}: {}", p.line, p.column, p.message))

@@ -58,7 +58,7 @@ pub struct SubscriptionView {
     key: Option<KeyView>,
 }
 
-fn view(record: SubscriptionRecord) -> SubscriptionView {
+pub(super) fn view(record: SubscriptionRecord) -> SubscriptionView {
     SubscriptionView {
         id: record.id,
         consumer: record.consumer,

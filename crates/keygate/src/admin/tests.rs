@@ -19,9 +19,9 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::state::sync::StoreSync;
 
-const TOKEN: &str = "unit-test-admin-token";
+pub(super) const TOKEN: &str = "unit-test-admin-token";
 
-fn state() -> AdminState {
+pub(super) fn state() -> AdminState {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let config = Config::parse("t.yaml", "").unwrap();
     let metrics = Arc::new(Metrics::new(false));
@@ -32,6 +32,9 @@ fn state() -> AdminState {
         metrics: metrics.clone(),
         cluster: None,
         health_checks: Arc::new(crate::proxy::health_checks::HealthChecks::new(metrics)),
+        sessions: Arc::default(),
+        login_limit: Arc::default(),
+        secure_cookies: false,
     }
 }
 

@@ -21,6 +21,7 @@ macro_rules! outln {
     };
 }
 
+mod accounts;
 mod apply;
 mod client;
 mod consumers;
@@ -100,6 +101,12 @@ pub enum Command {
     /// Who can call a route: the consumers, keys and client types let through, and on
     /// what request facts the rest depends.
     Explain(explain::ExplainArgs),
+    /// Manage the accounts that sign in to the admin API and the console (admins only).
+    Accounts(accounts::AccountsArgs),
+    /// Manage the scoped API tokens of accounts (admins only).
+    Tokens(accounts::TokensArgs),
+    /// Show the audit log of admin API writes, newest first (admins only).
+    Audit(accounts::AuditArgs),
     /// Make the gateway hold the consumers, keys and services of a YAML file.
     Apply(apply::ApplyArgs),
     /// Print everything the gateway holds (key hashes, never keys) as YAML or JSON.
@@ -152,6 +159,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Subscriptions(args) => subscriptions::run(args),
         Command::Usage(args) => usage::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Accounts(args) => accounts::run_accounts(args),
+        Command::Tokens(args) => accounts::run_tokens(args),
+        Command::Audit(args) => accounts::run_audit(args),
         Command::Apply(args) => apply::run(args),
         Command::Export(args) => output::export(args),
         Command::Diff(args) => diff::run(args),

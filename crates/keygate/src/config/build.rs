@@ -25,8 +25,8 @@ use super::path_pattern::not_normal;
 use super::Balance;
 use super::{
     default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, Failover, IdentityHeaders,
-    KeySource, PathPattern, Plan, Problem, ProxySettings, RetryOn, Route, Service, ServiceDocument,
-    Target, UpstreamSettings,
+    KeySource, PathPattern, Plan, Problem, ProxySettings, Responses, RetryOn, Route, Service,
+    ServiceDocument, Target, UpstreamSettings,
 };
 use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings, UsageSettings};
 use balance::target_entry;
@@ -104,6 +104,7 @@ fn service_documents(text: &str, config: &Config) -> Result<Vec<ServiceDocument>
 pub(super) fn service_document(
     text: &str,
     default_key_sources: &Arc<[KeySource]>,
+    default_responses: &Arc<Responses>,
 ) -> Result<Service, Vec<Problem>> {
     let file: At<FileService> =
         serde_saphyr::from_str(text).map_err(|error| vec![yaml_problem(&error)])?;
@@ -111,7 +112,7 @@ pub(super) fn service_document(
         problems: Vec::new(),
         source: text,
     };
-    let service = checker.service(&file.value, default_key_sources);
+    let service = checker.service(&file.value, default_key_sources, default_responses);
     if checker.problems.is_empty() {
         Ok(service)
     } else {
@@ -190,6 +191,10 @@ impl Checker<'_> {
             );
         }
         let identity_headers = self.identity_headers(&file.defaults.identity_headers);
+        let responses = Arc::new(match &file.defaults.responses {
+            Some(defaults) => self.responses(defaults, &Responses::default()),
+            None => Responses::default(),
+        });
         let default_sources: Arc<[KeySource]> = match &file.defaults.key_sources {
             Some(sources) => self.key_sources(sources).into(),
             None => default_key_sources().into(),
@@ -206,12 +211,13 @@ impl Checker<'_> {
                         format!("service `{}` is defined twice", name.value),
                     );
                 }
-                self.service(&service.value, &default_sources)
+                self.service(&service.value, &default_sources, &responses)
             })
             .collect();
         let consumers = self.consumers(&file.consumers);
         let subscriptions = self.subscriptions(&file.subscriptions, &file.consumers, &services);
-        let store = match &file.store {
+        let store_url = file.store.as_ref().and_then(|url| self.secret(url));
+        let store = match &store_url {
             None => "sqlite://keygate.db".to_owned(),
             Some(url) => {
                 let known = ["sqlite:", "postgres://", "postgresql://"];
@@ -240,15 +246,20 @@ impl Checker<'_> {
         };
         let admin = AdminSettings {
             listen: self.address(file.admin.listen.as_ref(), 9180),
-            token: file.admin.token.as_ref().map(|token| {
-                if token.value.len() < 16 {
-                    self.report(
-                        &token.referenced,
-                        "an admin token needs at least 16 characters",
-                    );
-                }
-                token.value.clone()
-            }),
+            token: file
+                .admin
+                .token
+                .as_ref()
+                .and_then(|token| self.secret(token))
+                .map(|token| {
+                    if token.value.len() < 16 {
+                        self.report(
+                            &token.referenced,
+                            "an admin token needs at least 16 characters",
+                        );
+                    }
+                    token.value.clone()
+                }),
             token_file: file.admin.token_file.as_ref().map(|path| {
                 // Read at start and on every reload: a missing file is found here, with
                 // its position, rather than when the gateway is already half started.
@@ -271,6 +282,7 @@ impl Checker<'_> {
         Config {
             proxy,
             identity_headers,
+            responses,
             services,
             consumers,
             subscriptions,
@@ -577,7 +589,12 @@ impl Checker<'_> {
         })
     }
 
-    fn service(&mut self, service: &FileService, defaults: &Arc<[KeySource]>) -> Service {
+    fn service(
+        &mut self,
+        service: &FileService,
+        defaults: &Arc<[KeySource]>,
+        default_responses: &Arc<Responses>,
+    ) -> Service {
         self.check_name(&service.name, "service");
         let hosts = service
             .hosts
@@ -700,6 +717,11 @@ impl Checker<'_> {
             routes,
             plans,
             limits,
+            cors: service.cors.as_ref().and_then(|cors| self.cors(cors)),
+            responses: match &service.responses {
+                Some(own) => Arc::new(self.responses(own, default_responses)),
+                None => default_responses.clone(),
+            },
         }
     }
 
@@ -1050,11 +1072,14 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
 mod authz;
 mod balance;
 mod consumers;
+mod cors;
 mod key_header_names;
 use key_header_names::separators_alike;
 mod http2;
 mod limits;
 mod listeners;
+mod responses;
+mod secret_refs;
 mod strip_headers;
 mod subscriptions;
 mod upstream_tls;

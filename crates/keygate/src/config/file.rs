@@ -317,6 +317,36 @@ pub struct FileDefaults {
     /// Names of the identity headers sent upstream.
     #[serde(default)]
     pub identity_headers: FileIdentityHeaders,
+    /// How refusals are answered, for every service that does not say.
+    pub responses: Option<At<FileResponses>>,
+}
+
+/// `responses:` of `defaults` or of a service.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileResponses {
+    /// `WWW-Authenticate` on `401`, or `off`.
+    pub www_authenticate: Option<At<String>>,
+    /// `seed` (default) or `apisix`: the words of keygate's own messages.
+    pub wording: Option<At<String>>,
+    /// Answers replacing keygate's, by refusal (`API_KEY_MISSING`, ...).
+    #[serde(default)]
+    pub templates: std::collections::BTreeMap<String, At<FileTemplate>>,
+}
+
+/// One response template.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTemplate {
+    /// The status, 200 to 599.
+    pub status: At<u16>,
+    /// The body, as written (default empty).
+    pub body: Option<String>,
+    /// `Content-Type` of the body (default `application/json` when there is a body).
+    pub content_type: Option<At<String>>,
+    /// More fields.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, At<String>>,
 }
 
 /// `defaults.identity_headers:` — names of the headers that tell the upstream who called.
@@ -364,6 +394,11 @@ pub struct FileService {
     pub preserve_host: Option<bool>,
     /// Answer plain-HTTP requests with a redirect to HTTPS (default false).
     pub https_redirect: Option<bool>,
+    /// Listed in the developer portal's catalogue: application owners may read it and
+    /// subscribe to its plans (default false). The gateway does not read it: the admin
+    /// API's access rules read it from the stored document.
+    #[allow(dead_code)]
+    pub published: Option<bool>,
     /// Where calls go.
     pub upstream: At<FileUpstream>,
     /// Key sources for every route of the service.
@@ -379,6 +414,28 @@ pub struct FileService {
     /// Rate limits on every call to the service.
     #[serde(default)]
     pub limits: Vec<At<FileLimit>>,
+    /// Cross-origin requests from browsers: preflights answered by the gateway.
+    pub cors: Option<At<FileCors>>,
+    /// How this service's refusals are answered (over `defaults.responses`).
+    pub responses: Option<At<FileResponses>>,
+}
+
+/// A service's `cors:` policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCors {
+    /// Origins allowed (`https://app.example.com`, `https://*.example.com`, or `*`).
+    pub origins: At<Vec<At<String>>>,
+    /// Methods a preflight may ask for (default: GET, HEAD, POST, PUT, PATCH, DELETE).
+    pub methods: Option<Vec<At<String>>>,
+    /// Request fields a preflight may ask for (default: the ones it asks for).
+    pub headers: Option<Vec<At<String>>>,
+    /// Response fields the browser's script may read.
+    pub expose_headers: Option<Vec<At<String>>>,
+    /// Allow cookies and credentials (default false; not with `*`).
+    pub credentials: Option<bool>,
+    /// How long a browser keeps a preflight's answer (default 5s, as browsers do).
+    pub max_age: Option<At<String>>,
 }
 
 /// One entry of `limits:` (of a service, a route or a plan): `count` per `per`, counted

@@ -2,10 +2,12 @@
 //! the internal types below that the rest of the program uses.
 
 mod build;
+mod cors;
 mod error;
 pub mod field_patterns;
 mod file;
 mod path_pattern;
+mod responses;
 mod schema;
 mod sections;
 
@@ -21,9 +23,11 @@ use http::Method;
 use keygate_policy::Expr;
 
 pub(crate) use build::file_options;
+pub use cors::{Cors, OriginPattern};
 pub use error::{ConfigError, Problem};
 pub use field_patterns::{FieldPattern, FieldPatterns};
 pub use path_pattern::{PathPattern, Segment};
+pub use responses::{RefusalKey, Responses, Template, Wording, DEFAULT_CHALLENGE};
 pub use schema::SCHEMA;
 pub use sections::ENTITY_SECTIONS;
 
@@ -37,6 +41,9 @@ pub struct Config {
     pub proxy: ProxySettings,
     /// Names of the identity headers set on forwarded requests.
     pub identity_headers: IdentityHeaders,
+    /// How refusals are answered where no service's `responses:` applies
+    /// (`defaults.responses`).
+    pub responses: Arc<Responses>,
     /// The upstream APIs, in file order.
     pub services: Vec<Service>,
     /// The clients and their keys, in file order.
@@ -398,6 +405,10 @@ pub struct Service {
     pub plans: Vec<Plan>,
     /// Rate limits on every call to the service.
     pub limits: Arc<[Limit]>,
+    /// Cross-origin requests from browsers (`cors:`), when the service allows them.
+    pub cors: Option<Arc<Cors>>,
+    /// How refusals on this service are answered (`responses:` over `defaults.responses`).
+    pub responses: Arc<Responses>,
 }
 
 /// An API key plan of a service.
@@ -884,11 +895,9 @@ impl Config {
 
 /// Checks a service document (JSON or YAML in the configuration file's shape) as written
 /// through the admin API or read back from the store. Problems carry positions in `text`.
-pub fn service_from_document(
-    text: &str,
-    default_key_sources: &Arc<[KeySource]>,
-) -> Result<Service, Vec<Problem>> {
-    build::service_document(text, default_key_sources)
+/// The service inherits `config`'s defaults (key sources, responses).
+pub fn service_from_document(text: &str, config: &Config) -> Result<Service, Vec<Problem>> {
+    build::service_document(text, &config.default_key_sources, &config.responses)
 }
 
 /// Whether a name (service, route, consumer, key id) uses letters, digits, `.`, `_` and

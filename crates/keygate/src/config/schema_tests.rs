@@ -185,7 +185,17 @@ fn every_field(root: &Value, node: &Value) -> Value {
     }
     match node["type"].as_str() {
         Some("array") => json!([every_field(root, &node["items"])]),
-        Some("object") => json!({ "label": "value" }),
+        Some("object") => {
+            // A map: one entry, named as the schema allows, of the type it takes.
+            let name = node
+                .pointer("/propertyNames/enum/0")
+                .and_then(Value::as_str)
+                .unwrap_or("label");
+            match node.get("additionalProperties") {
+                Some(values) if values.is_object() => json!({ name: every_field(root, values) }),
+                _ => json!({ name: "value" }),
+            }
+        }
         Some("string") => json!("text"),
         Some("integer") => node.get("minimum").cloned().unwrap_or(json!(1)),
         Some("boolean") => json!(true),
@@ -305,6 +315,14 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
         (
             "### `limits`",
             vec![field("services"), Step::Item, field("limits"), Step::Item],
+        ),
+        (
+            "### `cors`",
+            vec![field("services"), Step::Item, field("cors")],
+        ),
+        (
+            "### `responses`",
+            vec![field("services"), Step::Item, field("responses")],
         ),
         (
             "## Key sources",

@@ -70,6 +70,57 @@ pub struct Service {
     /// Limits on every call.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<Limit>,
+    /// Calls from browsers on other origins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Cors>,
+    /// How refusals are answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responses: Option<Responses>,
+}
+
+/// `responses:` of a service: its templates.
+#[derive(Debug, Default, Serialize)]
+pub struct Responses {
+    /// Templates by refusal key.
+    pub templates: std::collections::BTreeMap<String, Template>,
+}
+
+/// One response template.
+#[derive(Debug, Default, Serialize)]
+pub struct Template {
+    /// The status.
+    pub status: u16,
+    /// The body, as written.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    /// The body's type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// More fields.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// `cors:` of a service.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Cors {
+    /// Origins allowed.
+    pub origins: Vec<String>,
+    /// Methods a preflight may ask for; empty for keygate's default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    /// Request fields allowed; empty for the ones asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
+    /// Response fields exposed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    /// Credentials allowed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub credentials: bool,
+    /// How long a preflight's answer is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<String>,
 }
 
 /// `upstream:` — one URL, or weighted targets.

@@ -9,6 +9,7 @@
 //! writes it. docs/migration.md says what maps for each peer.
 
 pub mod apisix;
+mod cors;
 pub mod document;
 pub mod gravitee;
 pub mod kong;
@@ -115,20 +116,57 @@ pub(crate) fn parse_json(text: &str) -> Result<Value, ImportError> {
 
 /// A key as keygate stores it: its hash, or itself with `keep_plaintext` when it passes
 /// the custom-key rule. Counts it in the report; the key itself is never reported.
-pub(crate) fn key_entry(key: &str, options: Options, report: &mut Report) -> document::Key {
+///
+/// A key the peer takes from the environment stays a reference that keygate resolves
+/// the same way (see docs/config.md#secret-references): APISIX's `$env://NAME` as it is,
+/// Kong's `{vault://env/name}` as `$env://NAME` (Kong's env vault reads the name in upper
+/// case with `_` for `-`). A reference to another secret store (APISIX's `$secret://`,
+/// Kong's other vaults) is left out and reported: `None`.
+pub(crate) fn key_entry(key: &str, options: Options, report: &mut Report) -> Option<document::Key> {
+    if let Some(reference) = environment_reference(key) {
+        report.mapped(
+            format!("key {key}"),
+            format!("kept as the reference `{reference}`, resolved when keygate loads the file"),
+        );
+        return Some(document::Key {
+            key: Some(reference),
+            ..document::Key::default()
+        });
+    }
+    if key.starts_with("$secret://") || key.starts_with("{vault://") {
+        report.left_out(
+            format!("key {key}"),
+            "a reference to a secret store keygate does not read: resolve it, or put the key in an environment variable and write `$env://NAME`",
+        );
+        return None;
+    }
     if options.keep_plaintext && crate::key::check_custom(key).is_ok() {
         report.keys_plaintext += 1;
-        document::Key {
+        Some(document::Key {
             key: Some(key.to_owned()),
             ..document::Key::default()
-        }
+        })
     } else {
         report.keys_hashed += 1;
-        document::Key {
+        Some(document::Key {
             key_hash: Some(format!("{:?}", KeyHash::of(key.as_bytes()))),
             ..document::Key::default()
-        }
+        })
     }
+}
+
+/// `key` as keygate's `$env://NAME` when the peer reads it from an environment variable.
+fn environment_reference(key: &str) -> Option<String> {
+    let name = match key.strip_prefix("$env://") {
+        Some(name) => name.to_owned(),
+        None => key
+            .strip_prefix("{vault://env/")?
+            .strip_suffix('}')?
+            .to_ascii_uppercase()
+            .replace('-', "_"),
+    };
+    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    plain.then(|| format!("$env://{name}"))
 }
 
 /// A name keygate accepts (`[A-Za-z0-9._-]`) made from `wanted`, unique among `taken`.
@@ -199,6 +237,7 @@ pub(crate) fn strings(value: &Value, field: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -213,7 +252,7 @@ mod tests {
     #[test]
     fn keys_are_hashed_unless_kept_and_custom() {
         let mut report = Report::default();
-        let hashed = key_entry("my-secret-key", Options::default(), &mut report);
+        let hashed = key_entry("my-secret-key", Options::default(), &mut report).unwrap();
         assert_eq!(hashed.key, None);
         assert_eq!(
             hashed.key_hash.as_deref(),
@@ -223,12 +262,30 @@ mod tests {
             keep_plaintext: true,
         };
         assert_eq!(
-            key_entry("my-secret-key", kept, &mut report).key.as_deref(),
+            key_entry("my-secret-key", kept, &mut report)
+                .unwrap()
+                .key
+                .as_deref(),
             Some("my-secret-key")
         );
         // Too short for the custom-key rule: its hash, even when asked to keep keys.
-        assert!(key_entry("abc", kept, &mut report).key.is_none());
+        assert!(key_entry("abc", kept, &mut report).unwrap().key.is_none());
         assert_eq!((report.keys_hashed, report.keys_plaintext), (2, 1));
+    }
+
+    #[test]
+    fn environment_references_stay_references() {
+        let mut report = Report::default();
+        let options = Options::default();
+        let apisix = key_entry("$env://ALEX_KEY", options, &mut report).unwrap();
+        assert_eq!(apisix.key.as_deref(), Some("$env://ALEX_KEY"));
+        let kong = key_entry("{vault://env/alex-key}", options, &mut report).unwrap();
+        assert_eq!(kong.key.as_deref(), Some("$env://ALEX_KEY"));
+        assert!(key_entry("$secret://vault/1/alex/key", options, &mut report).is_none());
+        assert!(key_entry("{vault://aws/alex-key}", options, &mut report).is_none());
+        assert_eq!(report.count(report::Outcome::Mapped), 2);
+        assert_eq!(report.count(report::Outcome::LeftOut), 2);
+        assert_eq!((report.keys_hashed, report.keys_plaintext), (0, 0));
     }
 
     #[test]

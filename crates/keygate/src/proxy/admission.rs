@@ -103,6 +103,19 @@ impl Admission {
         &self.snapshot.services[self.route.0].routes[self.route.1]
     }
 
+    /// The snapshot the request was checked against, shared.
+    pub fn snapshot_shared(&self) -> Arc<Snapshot> {
+        self.snapshot.clone()
+    }
+
+    /// The caller's key (with its consumer), shared; `None` for an anonymous call.
+    pub fn caller_key(&self) -> Option<Arc<KeyEntry>> {
+        self.admitted
+            .caller
+            .as_ref()
+            .map(|caller| caller.key.clone())
+    }
+
     /// The caller's key (with its consumer); `None` for an anonymous call.
     pub fn caller(&self) -> Option<&KeyEntry> {
         self.admitted.caller.as_ref().map(|caller| &*caller.key)

@@ -51,8 +51,8 @@ use super::key_source::{self, Extracted};
 use super::limit_check;
 use super::limit_headers;
 use super::path_normal::normalise;
+use super::refusal::refusal_response;
 use super::request_id::RequestId;
-use super::respond::error_response_for;
 use super::trace_context::TraceParent;
 use super::upstream::{ForwardBody, HashInputs, RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
@@ -167,10 +167,12 @@ impl Gateway {
     /// [`check_request`]), which every later phase and [`Gateway::forward`] then read.
     ///
     /// On an authz listener the request is a front proxy's check, answered at once in
-    /// its protocol ([`super::authz::check`]), never `Admitted`.
-    pub fn check(&self, request: &mut Parts, client: &ClientAddress) -> Checking {
+    /// its protocol ([`super::authz::check`]), never `Admitted`; `source` is the head as
+    /// read when the request's target and field values are slices of it (HTTP/1), else
+    /// empty, and lets the check share the original request's target with it.
+    pub fn check(&self, request: &mut Parts, source: &Bytes, client: &ClientAddress) -> Checking {
         if self.authz {
-            return super::authz::check(self, request, client);
+            return super::authz::check(self, request, source, client);
         }
         self.check_as(request, client, Mode::Proxy)
     }
@@ -201,6 +203,13 @@ impl Gateway {
             .request_id_header
             .as_ref()
             .map(|name| RequestId::of(&request.headers, name));
+        if request.method == http::Method::OPTIONS {
+            if let Some(response) = super::cors::preflight(&snapshot, request, &mut record) {
+                let request_id = request_id_field(&snapshot, &record);
+                self.finish(&snapshot, started, record, &response);
+                return Checking::Decided(Checked::Answered(response, request_id));
+            }
+        }
         let connection = (client, self.https_port);
         match admit(&self.state, &snapshot, request, connection, &mut record) {
             Ok((route, admitted)) => {
@@ -236,7 +245,15 @@ impl Gateway {
         if let ProxyError::RateLimited(refusal) = error {
             record.limit = Some(refusal.report.name.clone());
         }
-        let response = error_response_for(headers, error, &snapshot.challenge);
+        let service = record
+            .matched
+            .map(|(service, _)| &snapshot.services[service]);
+        let responses = service.map_or(&snapshot.config.responses, |s| &s.responses);
+        let templates = record.mode == Mode::Proxy;
+        let mut response = refusal_response(headers, error, responses, templates);
+        if let Some(cors) = service.and_then(|service| service.cors.as_deref()) {
+            super::cors::decorate(cors, headers, response.headers_mut());
+        }
         let request_id = request_id_field(snapshot, &record);
         self.finish(snapshot, started, record, &response);
         Checked::Answered(response, request_id)
@@ -282,12 +299,15 @@ impl Gateway {
             Ok(response) => response,
             Err(error) => {
                 record.denial = Some(error.reason());
-                error_response_for(&request.headers, &error, &snapshot.challenge)
+                refusal_response(&request.headers, &error, &matched.service.responses, true)
             }
         };
         if let Some(report) = &limits {
             let mode = matched.route.rate_limit_headers;
             limit_headers::insert(response.headers_mut(), report, mode);
+        }
+        if let Some(cors) = &matched.service.cors {
+            super::cors::decorate(cors, &request.headers, response.headers_mut());
         }
         self.finish(&snapshot, started, record, &response);
         response

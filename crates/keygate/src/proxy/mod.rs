@@ -4,6 +4,7 @@
 pub mod admission;
 pub mod authz;
 pub mod chunked;
+mod cors;
 pub mod downstream;
 pub mod error;
 pub mod exact_check;
@@ -26,6 +27,7 @@ pub mod path_normal;
 pub mod protocol;
 pub mod quota_check;
 pub mod read_buffer;
+mod refusal;
 pub mod request_id;
 pub mod respond;
 pub mod server;

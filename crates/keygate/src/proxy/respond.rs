@@ -4,19 +4,23 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{HeaderName, ALLOW, LOCATION, WWW_AUTHENTICATE};
+
+use http::header::{HeaderName, ALLOW, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Either;
 
+use super::authz::answer::AnswerFields;
 use super::error::ProxyError;
 use super::grpc_status::{self, GrpcCode};
 use super::limit_check::{LimitRefusal, Refused};
 use super::limit_headers;
 use super::ProxyBody;
+use crate::config::Template;
 
 /// The response for an error. `challenge` is the `WWW-Authenticate` value sent with `401`.
 pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<ProxyBody> {
@@ -110,7 +114,10 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
         ProxyError::MissingKey
         | ProxyError::DuplicateKey
         | ProxyError::InvalidKey(_)
-        | ProxyError::Forbidden { anonymous: true } => Some((WWW_AUTHENTICATE, challenge.clone())),
+        | ProxyError::Forbidden { anonymous: true } => {
+            // An empty challenge is none (`www_authenticate: off`).
+            (!challenge.is_empty()).then(|| (WWW_AUTHENTICATE, challenge.clone()))
+        }
         ProxyError::MethodNotAllowed { allow } => Some((ALLOW, allow.clone())),
         ProxyError::HttpsRedirect { location } => Some((LOCATION, location.clone())),
         _ => None,
@@ -124,6 +131,9 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             ProxyError::RateLimited(refusal) => Some(refusal.clone()),
             _ => None,
         },
+        check: AnswerFields::default(),
+        template: None,
+        template_body: None,
     }));
     *response.status_mut() = status;
     response
@@ -135,7 +145,11 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
 /// status's own fields stay (`WWW-Authenticate` with `16`, `Retry-After` and the limit
 /// fields with `8`).
 pub fn grpc_error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<ProxyBody> {
-    let mut response = error_response(error, challenge);
+    into_grpc(error_response(error, challenge), error)
+}
+
+/// `response`, the JSON answer to `error`, in gRPC's form ([`grpc_error_response`]).
+pub fn into_grpc(mut response: Response<ProxyBody>, error: &ProxyError) -> Response<ProxyBody> {
     if let Either::Right(body) = response.body_mut() {
         let message = body
             .json
@@ -180,11 +194,17 @@ pub struct ErrorBody {
     field: Option<(HeaderName, HeaderValue)>,
     /// On `429`: `Retry-After` and the rate-limit fields.
     limit: Option<LimitRefusal>,
+    /// An authz check's answer: what the front proxy is told (`super::authz::answer`).
+    check: AnswerFields,
+    /// A response template answering instead of the JSON text (`responses.templates`):
+    /// its body, type and fields.
+    template: Option<Arc<Template>>,
+    /// The template's body, until it is taken as the body's one frame.
+    template_body: Option<Bytes>,
 }
 
 impl ErrorBody {
-    /// No body and no fields: the answer of an authz check that lets a request through
-    /// (`super::authz`), whose fields are in its response's header map.
+    /// No body and no fields.
     pub fn empty() -> ErrorBody {
         ErrorBody {
             json: None,
@@ -192,7 +212,52 @@ impl ErrorBody {
             grpc: None,
             field: None,
             limit: None,
+            check: AnswerFields::default(),
+            template: None,
+            template_body: None,
         }
+    }
+
+    /// Answers with `json` (static text of keygate's own) instead of the JSON text chosen
+    /// for the error: another wording of the same message.
+    pub fn reword(&mut self, json: &'static str) {
+        self.json = Some(json);
+        self.length = json.len() as u64;
+    }
+
+    /// Answers with `template`'s body, type and fields instead of the JSON text; the
+    /// status's own fields stay when the template keeps the status (`WWW-Authenticate`
+    /// on `401`, `Retry-After` and the limit fields on `429`).
+    pub fn use_template(&mut self, template: Arc<Template>, status: StatusCode) {
+        if status != StatusCode::UNAUTHORIZED
+            && self
+                .field
+                .as_ref()
+                .is_some_and(|(name, _)| name == WWW_AUTHENTICATE)
+        {
+            self.field = None;
+        }
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            self.limit = None;
+        }
+        self.json = None;
+        self.length = template.body.len() as u64;
+        self.template_body = (!template.body.is_empty()).then(|| template.body.clone());
+        self.template = Some(template);
+    }
+
+    /// No body, and `fields`: the answer of an authz check that lets a request through
+    /// (`super::authz::answer`).
+    pub fn check_answer(fields: AnswerFields) -> ErrorBody {
+        ErrorBody {
+            check: fields,
+            ..ErrorBody::empty()
+        }
+    }
+
+    /// The fields of an authz check's answer, to add to.
+    pub fn answer_fields_mut(&mut self) -> &mut AnswerFields {
+        &mut self.check
     }
 
     /// A JSON body of keygate's own, without fields.
@@ -238,16 +303,31 @@ impl ErrorBody {
 
     /// Takes the JSON text (empty once taken).
     pub fn take_whole(&mut self) -> Bytes {
-        self.json
-            .take()
-            .map_or_else(Bytes::new, |json| Bytes::from_static(json.as_bytes()))
+        match self.json.take() {
+            Some(json) => Bytes::from_static(json.as_bytes()),
+            None => self.template_body.take().unwrap_or_default(),
+        }
     }
 
-    /// Appends `content-type` and the status's own field, one `name: value\r\n` each.
+    /// Appends `content-type`, the status's own field and an authz answer's fields, one
+    /// `name: value\r\n` each.
     pub fn append_fields(&self, out: &mut Vec<u8>) {
+        if let Some(template) = &self.template {
+            for (name, value) in template
+                .content_type
+                .iter()
+                .map(|v| (&CONTENT_TYPE, v))
+                .chain(template.headers.iter().map(|(name, value)| (name, value)))
+            {
+                out.extend_from_slice(name.as_str().as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
         match self.grpc {
-            // The empty body of an authz check's `200` has no type.
-            None if self.length == 0 => {}
+            // The empty body of an authz check's `200` has no type; a template's is above.
+            None if self.length == 0 || self.template.is_some() => {}
             None => out.extend_from_slice(b"content-type: application/json\r\n"),
             Some((code, message)) => {
                 out.extend_from_slice(b"content-type: application/grpc\r\ngrpc-status: ");
@@ -269,6 +349,7 @@ impl ErrorBody {
             out.extend_from_slice(b"\r\n");
             limit_headers::append(out, &refusal.report, refusal.headers);
         }
+        self.check.append(out);
     }
 }
 
@@ -280,15 +361,18 @@ impl Body for ErrorBody {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let json = self
+            .json
+            .take()
+            .map(|json| Bytes::from_static(json.as_bytes()));
         Poll::Ready(
-            self.json
-                .take()
-                .map(|json| Ok(Frame::data(Bytes::from_static(json.as_bytes())))),
+            json.or_else(|| self.template_body.take())
+                .map(|data| Ok(Frame::data(data))),
         )
     }
 
     fn is_end_stream(&self) -> bool {
-        self.json.is_none()
+        self.json.is_none() && self.template_body.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -24,7 +24,6 @@ pub mod usage_counts;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use http::HeaderValue;
 
 pub use directory::{millis, system_time, Directory};
 pub use entries::{
@@ -54,8 +53,6 @@ pub struct Snapshot {
     pub upstreams: UpstreamSlot,
     /// Names of the identity headers.
     pub identity_headers: IdentityHeaders,
-    /// Challenge sent with `401`.
-    pub challenge: HeaderValue,
     /// Request counters per service and route, by the same indexes as `services`.
     pub route_counters: Vec<Vec<Arc<RouteCounters>>>,
 }
@@ -79,7 +76,6 @@ impl Snapshot {
             router,
             upstreams: UpstreamSlot::default(),
             services,
-            challenge: HeaderValue::from_static("Key realm=\"keygate\""),
             config,
         }
     }

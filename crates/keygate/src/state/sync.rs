@@ -420,7 +420,7 @@ fn build_services(records: &[ServiceRecord], config: &Config) -> Vec<Service> {
     sorted
         .into_iter()
         .filter_map(|record| {
-            match service_from_document(&record.document, &config.default_key_sources) {
+            match service_from_document(&record.document, config) {
                 Ok(service) => Some(service),
                 Err(problems) => {
                     let messages: Vec<String> = problems.iter().map(|p| p.message.clone()).collect();

@@ -124,7 +124,15 @@ impl Checker<'_> {
             credits,
             refill,
         } = &key.value;
-        let (hash, prefix) = match (plaintext, key_hash) {
+        let plaintext = match plaintext {
+            Some(plaintext) => Some(self.secret(plaintext)?),
+            None => None,
+        };
+        let key_hash = match key_hash {
+            Some(key_hash) => Some(self.secret(key_hash)?),
+            None => None,
+        };
+        let (hash, prefix) = match (&plaintext, &key_hash) {
             (Some(plaintext), None) => {
                 let valid = !plaintext.value.is_empty()
                     && plaintext.value.chars().all(|c| c.is_ascii_graphic());

@@ -17,6 +17,7 @@ impl Checker<'_> {
             );
             return None;
         };
+        let redis = self.secret(redis)?;
         if let Err(error) = redis::Client::open(redis.value.as_str()) {
             self.report(
                 &redis.referenced,

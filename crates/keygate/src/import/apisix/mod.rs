@@ -145,9 +145,11 @@ fn route_service(
         methods: strings(route, "methods"),
         ..Route::default()
     };
+    let mut cors = None;
     plugins::apply(
         &plugins::merged(route, service),
         &mut keygate_route,
+        &mut cors,
         &item,
         report,
     );
@@ -165,6 +167,7 @@ fn route_service(
         preserve_host: preserve_host.then_some(true),
         upstream: target,
         routes: vec![keygate_route],
+        cors,
         ..Service::default()
     });
 }
@@ -274,7 +277,7 @@ fn consumers(
             .pointer("/plugins/key-auth/key")
             .and_then(Value::as_str)
         {
-            imported.keys.push(key_entry(key, options, report));
+            imported.keys.extend(key_entry(key, options, report));
         }
         by_username.insert(wanted.to_owned(), document.consumers.len());
         document.consumers.push(imported);
@@ -286,7 +289,9 @@ fn consumers(
             .and_then(Value::as_str);
         match (owner, key) {
             (Some(&at), Some(key)) => {
-                let mut entry = key_entry(key, options, report);
+                let Some(mut entry) = key_entry(key, options, report) else {
+                    continue;
+                };
                 entry.id = id_of(credential)
                     .and_then(|id| id.rsplit('/').next().map(str::to_owned))
                     .filter(|id| crate::config::is_valid_name(id));

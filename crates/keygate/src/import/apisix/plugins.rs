@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::import::document::{KeySource, Limit, Route};
+use crate::import::cors::{policy, Wanted};
+use crate::import::document::{Cors, KeySource, Limit, Route};
 use crate::import::{any_group, quote, strings, text, Report};
 
 /// The plugins of a route over those of its service (APISIX: the route's win).
@@ -22,10 +23,12 @@ pub(super) fn merged(route: &Value, service: Option<&Value>) -> Map<String, Valu
     plugins
 }
 
-/// Sets `route` as the plugins say.
+/// Sets `route` as the plugins say, and `cors` to the cors plugin's policy (the keygate
+/// service's, one per APISIX route).
 pub(super) fn apply(
     plugins: &Map<String, Value>,
     route: &mut Route,
+    cors: &mut Option<Cors>,
     item: &str,
     report: &mut Report,
 ) {
@@ -34,6 +37,7 @@ pub(super) fn apply(
             "key-auth" => key_auth(config, route, item, report),
             "consumer-restriction" => restriction(config, route, item, report),
             "limit-count" => limit_count(config, route, item, report),
+            "cors" => *cors = apisix_cors(config, item, report),
             "proxy-rewrite" => report.left_out(
                 format!("{item}: plugin proxy-rewrite"),
                 "write the upstream path as the upstream URL's path, or a service `path_prefix` with `strip_prefix`",
@@ -149,4 +153,45 @@ fn limit_count(config: &Value, route: &mut Route, item: &str, report: &mut Repor
             "keygate's windows are a second, minute, hour, day or month, counted by client address, consumer or a header",
         ),
     }
+}
+
+/// cors: APISIX's comma-separated fields as lists; `*` (and `**`) for methods and headers
+/// is keygate's default (every usual method; the fields a preflight asks for), and
+/// `allow_origins_by_regex` entries are read like Kong's regular-expression origins.
+fn apisix_cors(config: &Value, item: &str, report: &mut Report) -> Option<Cors> {
+    let listed = |field: &str, default: &str| -> Vec<String> {
+        let text = text(config, field).unwrap_or(default);
+        match text {
+            "*" | "**" => Vec::new(),
+            _ => text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    };
+    let mut origins: Vec<String> = match text(config, "allow_origins").unwrap_or("*") {
+        "*" | "**" => vec!["*".to_owned()],
+        listed => listed.split(',').map(|o| o.trim().to_owned()).collect(),
+    };
+    let by_regex = strings(config, "allow_origins_by_regex");
+    if !by_regex.is_empty() {
+        // With regular expressions, APISIX allows the origins they match (and the listed
+        // ones unless `allow_origins` is the default `*`).
+        origins.retain(|o| o != "*");
+        origins.extend(by_regex);
+    }
+    let wanted = Wanted {
+        origins,
+        methods: listed("allow_methods", "*"),
+        headers: listed("allow_headers", "*"),
+        expose_headers: listed("expose_headers", ""),
+        credentials: config
+            .get("allow_credential")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        max_age: Some(config.get("max_age").and_then(Value::as_u64).unwrap_or(5)),
+    };
+    policy(wanted, item, report)
 }

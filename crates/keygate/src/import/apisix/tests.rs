@@ -92,3 +92,36 @@ fn a_file_of_something_else_is_refused() {
     let error = super::import(&json!({"apis": []}), Options::default()).expect_err("refused");
     assert!(error.to_string().contains("apisix.yaml"), "{error}");
 }
+
+#[test]
+fn the_cors_plugin_becomes_the_services_policy() {
+    let file = json!({"routes": {"list": [{"key": "/apisix/routes/1",
+        "value": {"id": "1", "uri": "/x", "upstream": {"nodes": {"127.0.0.1:1980": 1}},
+                  "plugins": {"key-auth": {}, "cors": {
+                      "allow_origins": "https://app.example.com,https://admin.example.com",
+                      "allow_methods": "GET,POST", "allow_headers": "*",
+                      "allow_credential": true, "max_age": 3600}}}}]}});
+    let (imported, yaml) =
+        import_text(Peer::Apisix, &file.to_string(), Options::default()).expect("valid");
+    let cors = imported.document.services[0].cors.as_ref().expect("cors");
+    assert_eq!(
+        cors.origins,
+        ["https://app.example.com", "https://admin.example.com"]
+    );
+    assert_eq!(cors.methods, ["GET", "POST"]);
+    assert!(
+        cors.headers.is_empty(),
+        "`*`: the fields a preflight asks for"
+    );
+    assert!(cors.credentials);
+    assert_eq!(cors.max_age.as_deref(), Some("3600s"));
+    assert!(yaml.contains("cors:"), "{yaml}");
+    // The defaults: any origin, APISIX's 5 seconds.
+    let file = json!({"routes": {"list": [{"key": "/apisix/routes/2",
+        "value": {"id": "2", "uri": "/y", "upstream": {"nodes": {"127.0.0.1:1980": 1}},
+                  "plugins": {"cors": {}}}}]}});
+    let imported = super::import(&file, Options::default()).expect("imports");
+    let cors = imported.document.services[0].cors.as_ref().expect("cors");
+    assert_eq!(cors.origins, ["*"]);
+    assert_eq!(cors.max_age.as_deref(), Some("5s"));
+}

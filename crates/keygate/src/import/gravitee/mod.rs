@@ -10,6 +10,7 @@
 //! keys (hashed).
 
 pub mod rule;
+mod templates;
 #[cfg(test)]
 mod tests;
 
@@ -71,6 +72,7 @@ pub fn import(file: &Value, options: Options) -> Result<Imported, ImportError> {
             service.path_prefix.as_deref().unwrap_or("none")
         ),
     );
+    service.responses = templates::templates(file, api, &item, &mut report);
     let plan_names = plans(file, &mut service, &mut report);
     if service.plans.is_empty() {
         report.changed(
@@ -337,7 +339,9 @@ fn subscriptions(
                 report.left_out(format!("{item}: a key"), "revoked, expired or empty");
                 continue;
             };
-            let mut entry = key_entry(plaintext, options, report);
+            let Some(mut entry) = key_entry(plaintext, options, report) else {
+                continue;
+            };
             entry.subscription = Some(id.clone());
             entry.expires_at = key
                 .get("expire_at")

@@ -264,7 +264,20 @@ fn services(
                 methods: strings(route, "methods"),
                 ..Route::default()
             };
-            plugins::apply(&plugins, &mut keygate_route, &route_item, report);
+            let mut cors = None;
+            plugins::apply(&plugins, &mut keygate_route, &mut cors, &route_item, report);
+            match (&target.cors, cors) {
+                (_, None) => {}
+                (None, Some(cors)) => target.cors = Some(cors),
+                (Some(kept), Some(cors)) if *kept == cors => {}
+                (Some(_), Some(_)) => report.changed(
+                    format!("{route_item}: plugin cors"),
+                    format!(
+                        "service {} has one `cors:` policy, the one of its first route",
+                        target.name
+                    ),
+                ),
+            }
             report.mapped(
                 format!("{route_item}: path {path}"),
                 format!(
@@ -401,7 +414,9 @@ fn credentials(
             );
             continue;
         };
-        let mut entry = key_entry(key, options, report);
+        let Some(mut entry) = key_entry(key, options, report) else {
+            continue;
+        };
         entry.id = text(credential, "id")
             .filter(|id| crate::config::is_valid_name(id))
             .map(str::to_owned);

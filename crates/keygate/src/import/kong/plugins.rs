@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 
-use crate::import::document::{KeySource, Limit, Route};
+use crate::import::cors::{policy, Wanted};
+use crate::import::document::{Cors, KeySource, Limit, Route};
 use crate::import::{any_group, list, strings, text, Report};
 
 /// The plugins in force on one route: the route's own, else its service's, else the
@@ -31,8 +32,15 @@ pub(super) fn in_force<'a>(
     chosen
 }
 
-/// Sets `route` as the plugins say; `item` names the Kong route in the report.
-pub(super) fn apply(plugins: &[&Value], route: &mut Route, item: &str, report: &mut Report) {
+/// Sets `route` as the plugins say, and `cors` to the cors plugin's policy (a keygate
+/// service's); `item` names the Kong route in the report.
+pub(super) fn apply(
+    plugins: &[&Value],
+    route: &mut Route,
+    cors: &mut Option<Cors>,
+    item: &str,
+    report: &mut Report,
+) {
     let mut keyed = false;
     for plugin in plugins {
         let config = plugin.get("config").unwrap_or(&Value::Null);
@@ -43,6 +51,7 @@ pub(super) fn apply(plugins: &[&Value], route: &mut Route, item: &str, report: &
             }
             "acl" => acl(config, route, item, report),
             "rate-limiting" => rate_limiting(config, route, item, report),
+            "cors" => *cors = kong_cors(config, item, report),
             other => report.left_out(
                 format!("{item}: plugin {other}"),
                 "keygate has no such plugin; do its work in front of or behind keygate",
@@ -186,4 +195,25 @@ fn rate_limiting(config: &Value, route: &mut Route, item: &str, report: &mut Rep
         format!("{item}: rate-limiting"),
         "limits of the route; keygate spreads each count over its window (GCRA) where Kong counts fixed windows, and a service-wide Kong limit is counted per route",
     );
+}
+
+/// cors: Kong's fields under keygate's names. Kong's default methods (all of them, with
+/// OPTIONS, TRACE and CONNECT) become keygate's; `preflight_continue` (preflights sent
+/// upstream) is reported, as keygate always answers them.
+fn kong_cors(config: &Value, item: &str, report: &mut Report) -> Option<Cors> {
+    if flag(config, "preflight_continue", false) {
+        report.changed(
+            format!("{item}: cors preflight_continue"),
+            "keygate answers preflights itself; the upstream does not see them",
+        );
+    }
+    let wanted = Wanted {
+        origins: strings(config, "origins"),
+        methods: strings(config, "methods"),
+        headers: strings(config, "headers"),
+        expose_headers: strings(config, "exposed_headers"),
+        credentials: flag(config, "credentials", false),
+        max_age: config.get("max_age").and_then(Value::as_u64),
+    };
+    policy(wanted, item, report)
 }

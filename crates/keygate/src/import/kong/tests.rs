@@ -180,3 +180,42 @@ fn a_file_without_format_version_is_refused() {
     let error = super::import(&json!({"services": []}), Options::default()).expect_err("refused");
     assert!(error.to_string().contains("_format_version"), "{error}");
 }
+
+#[test]
+fn the_cors_plugin_becomes_the_services_policy() {
+    let file = json!({
+        "_format_version": "3.0",
+        "services": [{"name": "web", "url": "http://127.0.0.1:9001", "routes": [
+            {"name": "a", "paths": ["/a"], "plugins": [{"name": "cors", "config": {
+                "origins": ["https://app.example.com", "https://.*\\.example\\.org", "https://(x|y)\\.test"],
+                "methods": ["GET", "POST"], "headers": ["apikey"], "exposed_headers": ["X-Request-Id"],
+                "credentials": true, "max_age": 600, "preflight_continue": false}}]},
+            {"name": "b", "paths": ["/b"], "plugins": [{"name": "cors", "config": {"credentials": true}}]}]}]
+    });
+    let (imported, yaml) =
+        import_text(Peer::Kong, &file.to_string(), Options::default()).expect("valid");
+    let first = imported.document.services[0].cors.as_ref().expect("cors");
+    assert_eq!(
+        first.origins,
+        ["https://app.example.com", "https://*.example.org"]
+    );
+    assert_eq!(first.methods, ["GET", "POST"]);
+    assert_eq!(first.headers, ["apikey"]);
+    assert_eq!(first.expose_headers, ["X-Request-Id"]);
+    assert!(first.credentials);
+    assert_eq!(first.max_age.as_deref(), Some("600s"));
+    // Route b is a service of its own: any origin, and so no credentials.
+    let second = imported.document.services[1].cors.as_ref().expect("cors");
+    assert_eq!(second.origins, ["*"]);
+    assert!(!second.credentials);
+    let text = imported.report.render();
+    assert!(
+        text.contains("left out  route web/a: cors origin https://(x|y)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("changed   route web/b: cors credentials"),
+        "{text}"
+    );
+    assert!(yaml.contains("cors:"), "{yaml}");
+}

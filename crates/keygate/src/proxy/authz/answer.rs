@@ -3,8 +3,10 @@
 //! Let through: `200`, no body, and in its fields what the front proxy sets upstream —
 //! the identity fields ([`identity_fields`], the same list the proxy forwards), the
 //! rate-limit fields, and `Cookie` without the key cookies when the request had cookies.
-//! Envoy also gets `x-envoy-auth-headers-to-remove` naming the key's header sources; the
-//! other front proxies remove those by their configuration (deploy/).
+//! Envoy also gets `x-envoy-auth-headers-to-remove` naming the key's header sources and
+//! the identity fields the client sent that the answer does not set
+//! ([`client_identity_fields`]: what the proxy leaves out); the other front proxies
+//! remove those by their configuration (deploy/, docs/authz.md).
 //!
 //! Refused: keygate's own refusal — status, JSON body, `WWW-Authenticate`,
 //! `Retry-After` — which Caddy, Traefik and Envoy hand to the client as it is. nginx
@@ -12,19 +14,31 @@
 //! and never its body: its refusals are `401` or `403` with `x-keygate-status` (the
 //! status meant) and `x-keygate-body` (the JSON body), which deploy/nginx's
 //! `error_page` locations turn back into keygate's answer.
+//!
+//! These fields are not put in the answer's field map: they ride with its body
+//! ([`AnswerFields`] in [`ErrorBody`]) and are written straight into the connection's
+//! write buffer with the rest of the head, as the proxy writes the identity fields into
+//! the head it sends upstream. An answer thus costs no field map and no field value.
+
+use std::sync::Arc;
 
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::Either;
 
 use super::Shape;
+use crate::config::field_patterns::same_dashed;
 use crate::config::KeySource;
+use crate::limits::HeaderMode;
 use crate::proxy::admission::Admission;
 use crate::proxy::forward::identity_fields;
+use crate::proxy::identity_fields::is_identity_field;
 use crate::proxy::key_source::cookie_without_keys;
+use crate::proxy::limit_check::LimitReport;
 use crate::proxy::limit_headers;
 use crate::proxy::respond::ErrorBody;
 use crate::proxy::ProxyBody;
+use crate::state::{KeyEntry, Snapshot};
 
 /// nginx: the status keygate meant, on a refusal sent as `403`.
 pub static X_KEYGATE_STATUS: HeaderName = HeaderName::from_static("x-keygate-status");
@@ -34,22 +48,92 @@ pub static X_KEYGATE_BODY: HeaderName = HeaderName::from_static("x-keygate-body"
 pub static X_ENVOY_AUTH_HEADERS_TO_REMOVE: HeaderName =
     HeaderName::from_static("x-envoy-auth-headers-to-remove");
 
-/// The `200` that lets the request of `admission` through, for a front proxy of `shape`;
-/// `headers` are the original request's.
-pub fn allowed(shape: Shape, admission: &Admission, headers: &HeaderMap) -> Response<ProxyBody> {
-    let mut response = Response::new(Either::Right(ErrorBody::empty()));
-    let fields = response.headers_mut();
-    if let Some(key) = admission.caller() {
-        let names = &admission.snapshot().identity_headers;
-        for (name, value) in identity_fields(names, key, &key.consumer) {
-            if let Ok(value) = HeaderValue::from_bytes(value) {
-                fields.append(name.clone(), value);
+/// The fields of a check's answer, written into its head by [`AnswerFields::append`]
+/// (through [`ErrorBody::append_fields`]): nothing is copied until then, and then only
+/// into the write buffer.
+#[derive(Default)]
+pub struct AnswerFields {
+    /// The caller, and the snapshot whose names its identity fields go under.
+    caller: Option<(Arc<Snapshot>, Arc<KeyEntry>)>,
+    /// The limit closest to refusing, and the route's choice of fields for it.
+    limits: Option<(LimitReport, HeaderMode)>,
+    /// `Cookie` without the key cookies.
+    cookie: Option<HeaderValue>,
+    /// Envoy HTTP: the request fields to remove (`x-envoy-auth-headers-to-remove`).
+    envoy_removes: Option<HeaderValue>,
+    /// nginx's refusal: keygate's JSON body, and the status meant when nginx is sent
+    /// another.
+    nginx_refusal: Option<(Option<&'static str>, Option<StatusCode>)>,
+}
+
+impl std::fmt::Debug for AnswerFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerFields")
+            .field("caller", &self.caller.as_ref().map(|(_, key)| &key.id))
+            .field("limits", &self.limits)
+            .field("cookie", &self.cookie)
+            .field("envoy_removes", &self.envoy_removes)
+            .field("nginx_refusal", &self.nginx_refusal)
+            .finish()
+    }
+}
+
+impl AnswerFields {
+    /// Appends the fields, one `name: value\r\n` each.
+    pub fn append(&self, out: &mut Vec<u8>) {
+        if let Some((snapshot, key)) = &self.caller {
+            for (name, value) in identity_fields(&snapshot.identity_headers, key, &key.consumer) {
+                append_field(out, name.as_str().as_bytes(), value);
+            }
+        }
+        if let Some((report, mode)) = &self.limits {
+            limit_headers::append(out, report, *mode);
+        }
+        if let Some(names) = &self.envoy_removes {
+            append_field(
+                out,
+                X_ENVOY_AUTH_HEADERS_TO_REMOVE.as_str().as_bytes(),
+                names.as_bytes(),
+            );
+        }
+        if let Some(cookie) = &self.cookie {
+            append_field(out, COOKIE.as_str().as_bytes(), cookie.as_bytes());
+        }
+        if let Some((body, meant)) = self.nginx_refusal {
+            if let Some(status) = meant {
+                append_field(
+                    out,
+                    X_KEYGATE_STATUS.as_str().as_bytes(),
+                    status.as_str().as_bytes(),
+                );
+            }
+            if let Some(body) = body {
+                append_field(out, X_KEYGATE_BODY.as_str().as_bytes(), body.as_bytes());
             }
         }
     }
-    if let Some(report) = admission.limits() {
-        limit_headers::insert(fields, report, admission.route().rate_limit_headers);
-    }
+}
+
+/// Appends `name: value\r\n`.
+fn append_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The `200` that lets the request of `admission` through, for a front proxy of `shape`;
+/// `headers` are the original request's.
+pub fn allowed(shape: Shape, admission: &Admission, headers: &HeaderMap) -> Response<ProxyBody> {
+    let mut fields = AnswerFields {
+        caller: admission
+            .caller_key()
+            .map(|key| (admission.snapshot_shared(), key)),
+        limits: admission
+            .limits()
+            .map(|report| (report.clone(), admission.route().rate_limit_headers)),
+        ..AnswerFields::default()
+    };
     let removed = admission.removed_key_sources();
     let cookie = cookie_without_keys(removed, headers);
     if shape == Shape::EnvoyHttp {
@@ -57,16 +141,13 @@ pub fn allowed(shape: Shape, admission: &Admission, headers: &HeaderMap) -> Resp
         if cookie.as_ref().is_some_and(HeaderValue::is_empty) {
             names.push("cookie");
         }
+        names.extend(client_identity_fields(admission, headers));
         if !names.is_empty() {
-            if let Ok(value) = HeaderValue::from_str(&names.join(", ")) {
-                fields.insert(X_ENVOY_AUTH_HEADERS_TO_REMOVE.clone(), value);
-            }
+            fields.envoy_removes = HeaderValue::from_str(&names.join(", ")).ok();
         }
     }
-    if let Some(cookie) = cookie.filter(|cookie| !cookie.is_empty() || shape != Shape::EnvoyHttp) {
-        fields.insert(COOKIE, cookie);
-    }
-    response
+    fields.cookie = cookie.filter(|cookie| !cookie.is_empty() || shape != Shape::EnvoyHttp);
+    Response::new(Either::Right(ErrorBody::check_answer(fields)))
 }
 
 /// The names of the header key sources among `sources`.
@@ -80,28 +161,51 @@ pub fn header_sources(sources: &[KeySource]) -> Vec<&str> {
         .collect()
 }
 
+/// The names of the fields in `headers` (the original request's) that the proxy would
+/// leave out as client-sent identity fields — the built-in families, Mia-Platform's
+/// names, `proxy.strip_request_headers`, and the four identity header names under any
+/// spelling — except those the answer to `admission` sets (which replace the client's):
+/// for Envoy to remove before it forwards the request.
+pub fn client_identity_fields<'a, 'h>(
+    admission: &'a Admission,
+    headers: &'h HeaderMap,
+) -> impl Iterator<Item = &'h str> + use<'a, 'h> {
+    let snapshot = admission.snapshot();
+    let names = &snapshot.identity_headers;
+    let own = [
+        &names.consumer,
+        &names.credential,
+        &names.groups,
+        &names.client_type,
+    ];
+    let configured = &snapshot.config.proxy.strip_request_headers;
+    let caller = admission.caller();
+    headers.keys().filter_map(move |name| {
+        let bytes = name.as_str().as_bytes();
+        let identity = is_identity_field(bytes, configured)
+            || own
+                .iter()
+                .any(|own| same_dashed(bytes, own.as_str().as_bytes()));
+        let set = caller.is_some_and(|key| {
+            identity_fields(names, key, &key.consumer).any(|(set, _)| set == name)
+        });
+        (identity && !set).then_some(name.as_str())
+    })
+}
+
 /// keygate's refusal `response`, for a front proxy of `shape`.
 pub fn denied(shape: Shape, mut response: Response<ProxyBody>) -> Response<ProxyBody> {
     if shape != Shape::Nginx {
         return response;
     }
     let status = response.status();
-    let body = match response.body() {
-        Either::Right(error) => error.json(),
-        Either::Left(_) => None,
-    };
-    if let Some(body) = body {
-        response
-            .headers_mut()
-            .insert(X_KEYGATE_BODY.clone(), HeaderValue::from_static(body));
+    let meant =
+        (status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN).then_some(status);
+    if let Either::Right(error) = response.body_mut() {
+        let body = error.json();
+        error.answer_fields_mut().nginx_refusal = Some((body, meant));
     }
-    if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
-        let mut text = itoa::Buffer::new();
-        if let Ok(value) = HeaderValue::from_str(text.format(status.as_u16())) {
-            response
-                .headers_mut()
-                .insert(X_KEYGATE_STATUS.clone(), value);
-        }
+    if meant.is_some() {
         *response.status_mut() = StatusCode::FORBIDDEN;
     }
     response

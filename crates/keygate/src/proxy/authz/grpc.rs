@@ -24,7 +24,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName, Method, Response, StatusCode, Uri};
 use http_body_util::Either;
 
-use super::answer::header_sources;
+use super::answer::{client_identity_fields, header_sources};
 use super::Shape;
 use crate::access_record::Mode;
 use crate::config::KeySource;
@@ -186,6 +186,7 @@ fn allowed(admission: &Admission, headers: &HeaderMap) -> CheckResponse {
     let removed = admission.removed_key_sources();
     ok.headers_to_remove = header_sources(removed)
         .into_iter()
+        .chain(client_identity_fields(admission, headers))
         .map(str::to_owned)
         .collect();
     match cookie_without_keys(removed, headers) {

@@ -20,6 +20,7 @@ pub mod answer;
 pub mod grpc;
 pub mod original;
 
+use bytes::Bytes;
 use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body_util::Either;
@@ -93,14 +94,20 @@ pub const FORWARD_AUTH_PATH: &str = "/forward-auth";
 /// across nodes a check that rate limits apply to comes back `Checking::Limiting`; the
 /// connection awaits [`Gateway::settle`], which answers it in the same protocol
 /// ([`answer_to`]). The request's field map is lent to the original request and given
-/// back, so that the connection keeps it (and `settle` reads the same fields).
-pub fn check(gateway: &Gateway, request: &mut Parts, client: &ClientAddress) -> Checking {
+/// back, so that the connection keeps it (and `settle` reads the same fields). `source`:
+/// the check's head as read (`Gateway::check`), which the original target shares.
+pub fn check(
+    gateway: &Gateway,
+    request: &mut Parts,
+    source: &Bytes,
+    client: &ClientAddress,
+) -> Checking {
     let snapshot = gateway.state().load();
     let settings = &snapshot.config.authz;
     let Some(shape) = Shape::of_path(request.uri.path(), &settings.envoy_path_prefix) else {
         return Checking::Decided(Checked::Answered(not_a_check(), None));
     };
-    let mut original = match original::read(shape, request, settings, client) {
+    let mut original = match original::read(shape, request, source, settings, client) {
         Ok(original) => original,
         Err(error) => {
             tracing::debug!(%error, check = shape.as_str(), "check refused");

@@ -54,25 +54,28 @@ pub struct Original {
 }
 
 /// The original request described by `check` in `shape`, from the front proxy at
-/// `front`. On success the check's field map has moved into the original request.
+/// `front`. `source` is the check's head as read, of which its target and field values
+/// are slices (empty when they are not): the original target shares those bytes. On
+/// success the check's field map has moved into the original request.
 pub fn read(
     shape: Shape,
     check: &mut Parts,
+    source: &Bytes,
     settings: &AuthzSettings,
     front: &ClientAddress,
 ) -> Result<Original, OriginalError> {
     let (method, uri) = match shape {
         Shape::Nginx => (
             method_from(&check.headers, &settings.method_header)?,
-            target_from(&check.headers, &settings.uri_header)?,
+            target_from(&check.headers, &settings.uri_header, source)?,
         ),
         Shape::ForwardAuth => (
             method_from(&check.headers, &X_FORWARDED_METHOD)?,
-            target_from(&check.headers, &X_FORWARDED_URI)?,
+            target_from(&check.headers, &X_FORWARDED_URI, source)?,
         ),
         Shape::EnvoyHttp => (
             check.method.clone(),
-            without_prefix(&check.uri, &settings.envoy_path_prefix)?,
+            without_prefix(&check.uri, &settings.envoy_path_prefix, source)?,
         ),
         // The gRPC check is no HTTP request (`super::grpc`).
         Shape::EnvoyGrpc => return Err(OriginalError::Target),
@@ -100,12 +103,28 @@ fn method_from(headers: &HeaderMap, name: &HeaderName) -> Result<Method, Origina
 }
 
 /// The origin-form target in field `name`.
-fn target_from(headers: &HeaderMap, name: &HeaderName) -> Result<Uri, OriginalError> {
+fn target_from(
+    headers: &HeaderMap,
+    name: &HeaderName,
+    source: &Bytes,
+) -> Result<Uri, OriginalError> {
     let value = headers
         .get(name)
         .ok_or_else(|| OriginalError::Missing(name.clone()))?;
-    // `http` gives no way to share a field value's bytes with a `Uri`: one copy.
-    origin_form(Bytes::copy_from_slice(value.as_bytes()))
+    origin_form(shared(source, value.as_bytes()))
+}
+
+/// `part` as `Bytes`: a slice of `source` when it lies within it (`http` gives no way to
+/// share a field value's own bytes with a `Uri`, but the head they were read from can),
+/// else a copy.
+fn shared(source: &Bytes, part: &[u8]) -> Bytes {
+    let start = (part.as_ptr() as usize).wrapping_sub(source.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if !part.is_empty() && start < source.len() && end <= source.len() => {
+            source.slice(start..end)
+        }
+        _ => Bytes::copy_from_slice(part),
+    }
 }
 
 /// `bytes` as an origin-form target: a path starting with `/`, an optional query;
@@ -122,10 +141,10 @@ fn origin_form(bytes: Bytes) -> Result<Uri, OriginalError> {
 }
 
 /// Envoy's check target without `prefix` (which [`Shape::of_path`] found in front).
-fn without_prefix(uri: &Uri, prefix: &str) -> Result<Uri, OriginalError> {
+fn without_prefix(uri: &Uri, prefix: &str, source: &Bytes) -> Result<Uri, OriginalError> {
     let whole = uri.path_and_query().map_or("/", |target| target.as_str());
     let rest = whole.get(prefix.len()..).ok_or(OriginalError::Target)?;
-    origin_form(Bytes::copy_from_slice(rest.as_bytes()))
+    origin_form(shared(source, rest.as_bytes()))
 }
 
 /// The original client: the last `X-Forwarded-For` entry (the front proxy's), else the
@@ -191,7 +210,14 @@ mod tests {
             ],
         );
         let settings = AuthzSettings::default();
-        let original = read(Shape::Nginx, &mut request, &settings, &front()).unwrap();
+        let original = read(
+            Shape::Nginx,
+            &mut request,
+            &Bytes::new(),
+            &settings,
+            &front(),
+        )
+        .unwrap();
         assert_eq!(original.parts.method, Method::POST);
         assert_eq!(original.parts.uri, "/v1/orders?id=1");
         assert_eq!(original.parts.headers["host"], "api.example.com");
@@ -217,7 +243,14 @@ mod tests {
             uri_header: HeaderName::from_static("x-uri"),
             ..AuthzSettings::default()
         };
-        let original = read(Shape::Nginx, &mut request, &settings, &front()).unwrap();
+        let original = read(
+            Shape::Nginx,
+            &mut request,
+            &Bytes::new(),
+            &settings,
+            &front(),
+        )
+        .unwrap();
         assert_eq!(original.parts.method, Method::DELETE);
         assert_eq!(original.parts.uri, "/a");
     }
@@ -237,7 +270,14 @@ mod tests {
             ],
         );
         let settings = AuthzSettings::default();
-        let original = read(Shape::ForwardAuth, &mut request, &settings, &front()).unwrap();
+        let original = read(
+            Shape::ForwardAuth,
+            &mut request,
+            &Bytes::new(),
+            &settings,
+            &front(),
+        )
+        .unwrap();
         assert_eq!(original.parts.method, Method::PUT);
         assert_eq!(original.parts.uri, "/v1/json");
         assert_eq!(original.parts.headers["host"], "api.example.com");
@@ -253,7 +293,14 @@ mod tests {
             &[("host", "api.example.com")],
         );
         let settings = AuthzSettings::default();
-        let original = read(Shape::EnvoyHttp, &mut request, &settings, &front()).unwrap();
+        let original = read(
+            Shape::EnvoyHttp,
+            &mut request,
+            &Bytes::new(),
+            &settings,
+            &front(),
+        )
+        .unwrap();
         assert_eq!(original.parts.method, Method::PATCH);
         assert_eq!(original.parts.uri, "/v1/json?x=1");
         assert_eq!(original.client.ip, IpAddr::from([10, 0, 0, 9]));
@@ -264,7 +311,14 @@ mod tests {
         let settings = AuthzSettings::default();
         let mut missing = check("GET", "/nginx", &[("x-original-method", "GET")]);
         assert_eq!(
-            read(Shape::Nginx, &mut missing, &settings, &front()).unwrap_err(),
+            read(
+                Shape::Nginx,
+                &mut missing,
+                &Bytes::new(),
+                &settings,
+                &front()
+            )
+            .unwrap_err(),
             OriginalError::Missing(HeaderName::from_static("x-original-uri"))
         );
         for target in [
@@ -279,7 +333,13 @@ mod tests {
                 "/forward-auth",
                 &[("x-forwarded-method", "GET"), ("x-forwarded-uri", target)],
             );
-            let result = read(Shape::ForwardAuth, &mut request, &settings, &front());
+            let result = read(
+                Shape::ForwardAuth,
+                &mut request,
+                &Bytes::new(),
+                &settings,
+                &front(),
+            );
             assert!(
                 matches!(result, Err(OriginalError::Target)) || target == "//evil.example",
                 "{target}: {result:?}"
@@ -291,8 +351,63 @@ mod tests {
             &[("x-forwarded-method", "G E T"), ("x-forwarded-uri", "/")],
         );
         assert_eq!(
-            read(Shape::ForwardAuth, &mut method, &settings, &front()).unwrap_err(),
+            read(
+                Shape::ForwardAuth,
+                &mut method,
+                &Bytes::new(),
+                &settings,
+                &front()
+            )
+            .unwrap_err(),
             OriginalError::Method
         );
+    }
+
+    #[test]
+    fn the_original_target_shares_the_head_it_was_read_from() {
+        let source =
+            Bytes::from_static(b"GET /nginx HTTP/1.1\r\nx-original-uri: /v1/orders?id=1\r\n");
+        let at = source.len() - "/v1/orders?id=1\r\n".len();
+        let value = source.slice(at..source.len() - 2);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static("x-original-uri"),
+            HeaderValue::from_maybe_shared(value.clone()).unwrap(),
+        );
+        let name = HeaderName::from_static("x-original-uri");
+        let uri = target_from(&headers, &name, &source).unwrap();
+        assert_eq!(uri, "/v1/orders?id=1");
+        let path = uri.path_and_query().unwrap().as_str();
+        assert_eq!(
+            path.as_ptr(),
+            value.as_ptr(),
+            "a slice of the head, not a copy"
+        );
+        // Without the head (HTTP/2), or with bytes from elsewhere, the target is copied.
+        for other in [Bytes::new(), Bytes::from_static(b"elsewhere")] {
+            let copied = target_from(&headers, &name, &other).unwrap();
+            assert_eq!(copied, "/v1/orders?id=1");
+            let path = copied.path_and_query().unwrap().as_str();
+            assert_ne!(path.as_ptr(), value.as_ptr());
+        }
+    }
+
+    #[test]
+    fn only_what_lies_within_the_head_is_shared() {
+        let source = Bytes::from_static(b"0123456789");
+        assert_eq!(shared(&source, &source[2..5]), "234");
+        assert_eq!(
+            shared(&source, &source[2..5]).as_ptr(),
+            source[2..].as_ptr()
+        );
+        assert_eq!(shared(&source, &source[..]).as_ptr(), source.as_ptr());
+        let elsewhere = *b"0123456789";
+        assert_eq!(shared(&source, &elsewhere[..3]), "012");
+        assert_ne!(
+            shared(&source, &elsewhere[..3]).as_ptr(),
+            elsewhere.as_ptr()
+        );
+        assert!(shared(&source, &[]).is_empty());
+        assert!(shared(&Bytes::new(), b"abc") == "abc");
     }
 }

@@ -354,7 +354,7 @@ pub async fn serve_connection<S: ClientIo>(
         };
         let (head_request, version) = (head.parts.method == Method::HEAD, head.parts.version);
         connection.body = BodyState::new(head.framing, head.expects_continue);
-        let checked = match gateway.check(&mut head.parts, &client) {
+        let checked = match gateway.check(&mut head.parts, &head.source, &client) {
             Checking::Decided(checked) => checked,
             // Exact rate limits across nodes: the one wait before forwarding.
             Checking::Limiting(admission) => gateway.settle(admission, &head.parts).await,
@@ -372,6 +372,7 @@ pub async fn serve_connection<S: ClientIo>(
         // of the read buffer, which can start again at its front only when nothing else
         // holds it.
         field_maps::give_back(std::mem::take(&mut head.parts.headers));
+        drop(std::mem::take(&mut head.source));
         if connection.body.interim_cut_short() {
             // Part of a `100 Continue` went out: a response after it would be garbled.
             return;

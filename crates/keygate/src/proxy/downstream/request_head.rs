@@ -64,6 +64,10 @@ pub struct RequestHead {
     pub keep_alive: bool,
     /// Whether the client waits for `100 Continue` before it sends the body.
     pub expects_continue: bool,
+    /// The head as read, of which the target and every field value are slices: what
+    /// reads a value as another type shares these bytes rather than copying them (an
+    /// authz check's original URI, `proxy::authz::original`).
+    pub source: Bytes,
 }
 
 /// Why a request head was refused.
@@ -133,7 +137,7 @@ pub fn parse(
         &on_heap[..]
     };
     let head = buffer.split_to(length).freeze();
-    build(
+    let mut built = build(
         &head,
         RequestLine {
             method,
@@ -143,8 +147,9 @@ pub fn parse(
         ranges,
         underscored,
         field_maps::take(ranges.len()),
-    )
-    .map(Some)
+    )?;
+    built.source = head;
+    Ok(Some(built))
 }
 
 /// A method as nginx accepts it: upper-case letters, `_` and `-` only. Methods are
@@ -361,6 +366,7 @@ fn build(
         expects_continue: expects_continue
             && framing != BodyFraming::None
             && version == Version::HTTP_11,
+        source: Bytes::new(),
     })
 }
 

@@ -169,7 +169,8 @@ async fn serve_stream(
             .await;
         }
     };
-    let checked = match gateway.check(&mut parts, client) {
+    // HTTP/2 fields are not slices of one head: nothing to share.
+    let checked = match gateway.check(&mut parts, &Bytes::new(), client) {
         Checking::Decided(checked) => checked,
         // Exact rate limits across nodes: the one wait before forwarding.
         // Boxed for the reason `forwarded` is below.

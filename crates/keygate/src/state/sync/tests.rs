@@ -28,6 +28,68 @@ fn injected() -> StoreError {
     StoreError::Unavailable("injected failure".into())
 }
 
+impl keygate_store::AccountStore for Flaky {
+    fn put_account(&self, account: &keygate_store::AccountRecord) -> Result<()> {
+        self.inner.put_account(account)
+    }
+    fn account(&self, name: &str) -> Result<Option<keygate_store::AccountRecord>> {
+        self.inner.account(name)
+    }
+    fn accounts(&self, page: &Page) -> Result<Vec<keygate_store::AccountRecord>> {
+        self.inner.accounts(page)
+    }
+    fn delete_account(&self, name: &str) -> Result<()> {
+        self.inner.delete_account(name)
+    }
+    fn insert_account_token(&self, token: &keygate_store::AccountTokenRecord) -> Result<()> {
+        self.inner.insert_account_token(token)
+    }
+    fn account_token(&self, id: &str) -> Result<Option<keygate_store::AccountTokenRecord>> {
+        self.inner.account_token(id)
+    }
+    fn account_token_by_hash(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<keygate_store::AccountTokenRecord>> {
+        self.inner.account_token_by_hash(hash)
+    }
+    fn account_tokens(
+        &self,
+        account: Option<&str>,
+        page: &Page,
+    ) -> Result<Vec<keygate_store::AccountTokenRecord>> {
+        self.inner.account_tokens(account, page)
+    }
+    fn revoke_account_token(&self, id: &str, at: Millis) -> Result<()> {
+        self.inner.revoke_account_token(id, at)
+    }
+    fn owner(&self, kind: keygate_store::OwnedKind, name: &str) -> Result<Option<String>> {
+        self.inner.owner(kind, name)
+    }
+    fn set_owner(
+        &self,
+        kind: keygate_store::OwnedKind,
+        name: &str,
+        account: Option<&str>,
+    ) -> Result<()> {
+        self.inner.set_owner(kind, name, account)
+    }
+    fn owned(
+        &self,
+        kind: keygate_store::OwnedKind,
+        account: &str,
+        page: &Page,
+    ) -> Result<Vec<String>> {
+        self.inner.owned(kind, account, page)
+    }
+    fn append_audit(&self, record: &keygate_store::AuditRecord) -> Result<i64> {
+        self.inner.append_audit(record)
+    }
+    fn audit(&self, query: &keygate_store::AuditQuery) -> Result<Vec<keygate_store::AuditRecord>> {
+        self.inner.audit(query)
+    }
+}
+
 impl Store for Flaky {
     fn revision(&self) -> Result<u64> {
         self.inner.revision()

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{assert_logged, other_refusals, seed_scenario, AuthzGateway};
+use super::{
+    assert_logged, client_identity_does_not_pass, other_refusals, seed_scenario, AuthzGateway,
+};
 use crate::support::{Echo, TempDir, PATIENCE};
 
 /// The Caddy binary: `KEYGATE_CADDY`, else `caddy` on `PATH`.
@@ -104,6 +106,7 @@ fn caddy_forward_auth_runs_the_seed_scenario() {
     let check = std::panic::catch_unwind(|| {
         seed_scenario(caddy.address);
         other_refusals(caddy.address);
+        client_identity_does_not_pass(caddy.address);
         // The only cookie was the key: nothing of it reaches the API.
         let only_key = super::get(
             caddy.address,

@@ -51,6 +51,9 @@ fn check(key: Option<(&str, String)>) -> Value {
     let mut headers = serde_json::Map::new();
     headers.insert("accept".into(), "*/*".into());
     headers.insert("x-consumer-username".into(), "mallory".into());
+    headers.insert("x-consumer-groups".into(), "admin".into());
+    headers.insert("x-authenticated-userid".into(), "admin".into());
+    headers.insert("miauserid".into(), "admin".into());
     if let Some((name, value)) = key {
         headers.insert(name.into(), value.into());
     }
@@ -116,11 +119,38 @@ fn envoy_grpc_checks_allow_with_fields_and_deny_with_keygates_answer() {
         "{alex}"
     );
     assert_eq!(alex["ok"]["headers"]["client-type"], "A", "{alex}");
+    // Every other identity field the client sent is removed (alex has no groups: the
+    // client's `x-consumer-groups` goes too); those the answer sets replace the client's.
+    let mut removed: Vec<String> =
+        serde_json::from_value(alex["ok"]["headers_to_remove"].clone()).expect("names");
+    removed.sort();
     assert_eq!(
-        alex["ok"]["headers_to_remove"],
-        json!(["apikey", "client-key", "secret"]),
+        removed,
+        [
+            "apikey",
+            "client-key",
+            "miauserid",
+            "secret",
+            "x-authenticated-userid",
+            "x-consumer-groups"
+        ],
         "{alex}"
     );
+    let removed = &bob["ok"]["headers_to_remove"];
+    for name in ["x-authenticated-userid", "miauserid"] {
+        assert!(
+            removed.as_array().expect("a list").contains(&json!(name)),
+            "{bob}"
+        );
+    }
+    assert!(
+        !removed
+            .as_array()
+            .expect("a list")
+            .contains(&json!("x-consumer-groups")),
+        "{bob}"
+    );
+    assert_eq!(bob["ok"]["headers"]["x-consumer-groups"], "admin", "{bob}");
     assert_eq!(bob["code"], 0, "{bob}");
     assert_eq!(bob["ok"]["headers"]["x-consumer-username"], "bob", "{bob}");
     assert_eq!(bob["ok"]["headers"]["cookie"], "theme=dark", "{bob}");

@@ -2,7 +2,9 @@
 
 use std::net::SocketAddr;
 
-use super::{assert_logged, other_refusals, seed_scenario, AuthzGateway};
+use super::{
+    assert_logged, client_identity_does_not_pass, other_refusals, seed_scenario, AuthzGateway,
+};
 use crate::differential::nginx::{binary, Nginx};
 use crate::support::{Echo, TempDir};
 
@@ -51,6 +53,7 @@ fn nginx_auth_request_runs_the_seed_scenario() {
     });
     seed_scenario(nginx.address);
     other_refusals(nginx.address);
+    client_identity_does_not_pass(nginx.address);
     let missing = super::get(nginx.address, "/v1/orders/report", &[]);
     assert_eq!(
         missing.header("www-authenticate"),

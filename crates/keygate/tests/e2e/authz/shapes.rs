@@ -76,14 +76,19 @@ fn envoy_http_checks_remove_the_key_and_refuse_with_keygates_body() {
             host,
             ("client-key", ALEX_KEY),
             ("x-forwarded-proto", "https"),
+            ("X-Consumer-Username", "admin"),
+            ("X-Consumer-ID", "admin"),
+            ("X-Anonymous-Consumer", "true"),
+            ("isbackoffice", "true"),
         ],
         b"",
     );
     assert_eq!(alex.status, 200, "{alex:?}");
     assert_eq!(alex.header("x-consumer-username"), Some("alex"));
+    // The key's fields, and the client's identity fields the answer does not set.
     assert_eq!(
         alex.header("x-envoy-auth-headers-to-remove"),
-        Some("apikey, client-key, secret")
+        Some("apikey, client-key, secret, x-consumer-id, x-anonymous-consumer, isbackoffice")
     );
     let only_cookie = request(
         gateway.authz,
