@@ -361,6 +361,10 @@ pub struct FileIdentityHeaders {
     pub groups: Option<At<String>>,
     /// Carries the consumer's client type.
     pub client_type: Option<At<String>>,
+    /// Carries the consumer's stable id (`metadata.id`, else its name), or `off`.
+    pub consumer_id: Option<At<String>>,
+    /// Carries the consumer's `metadata.custom_id` when it has one, or `off`.
+    pub custom_id: Option<At<String>>,
 }
 
 /// One entry of `key_sources:`: exactly one of `header`, `cookie`, `query`.

@@ -379,6 +379,12 @@ pub struct IdentityHeaders {
     pub groups: HeaderName,
     /// Client type (default `client-type`).
     pub client_type: HeaderName,
+    /// The consumer's stable id: its `metadata.id` (an id kept from another gateway),
+    /// else its name (default `X-Consumer-ID`, as Kong; `None` for `off`).
+    pub consumer_id: Option<HeaderName>,
+    /// The consumer's external id, its `metadata.custom_id`, when it has one (default
+    /// `X-Consumer-Custom-ID`, as Kong; `None` for `off`).
+    pub custom_id: Option<HeaderName>,
 }
 
 /// One upstream API and its routes.
