@@ -30,6 +30,9 @@
 #   PROTOCOL [http1]                   h2c: HTTP/2 with prior knowledge on both gateways,
 #                                      h2load sending N requests over 10 connections with
 #                                      10 streams each (Debian's nghttp2-client)
+#   KG_ACCESS_LOG [off]                where keygate writes its access log while counted
+#                                      (a file: the log's cost is then counted too)
+#   GATEWAYS ["keygate nginx"]         which gateways to count ("keygate" alone skips nginx)
 #   KG_BENCH_DIR [${TMPDIR:-/tmp}/keygate-bench]  work folder (keys, configurations)
 set -u -o pipefail
 
@@ -37,6 +40,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS=$ROOT/bench/peers/peers.sh
 export KG_BENCH_DIR=${KG_BENCH_DIR:-${TMPDIR:-/tmp}/keygate-bench}
 N=${N:-3000} WARMUP=${WARMUP:-500} TOP=${TOP:-0}
+KG_ACCESS_LOG=${KG_ACCESS_LOG:-off} GATEWAYS=${GATEWAYS:-keygate nginx}
 KG_COUNT_PORT=${KG_COUNT_PORT:-8095} NGINX_COUNT_PORT=${NGINX_COUNT_PORT:-9096}
 UPSTREAM_PORT=${UPSTREAM_PORT:-9001}
 KEYS=$KG_BENCH_DIR/keys WORK=$KG_BENCH_DIR/instructions
@@ -146,11 +150,11 @@ declare -A TOTAL SHA STATUSES
 for path in valid unknown typec; do
   case $path in valid) keyfile=valid_key ;; unknown) keyfile=invalid_key ;; typec) keyfile=typec_key ;; esac
   key=$(cat "$KEYS/$keyfile")
-  for gateway in keygate nginx; do
+  for gateway in $GATEWAYS; do
     say "$gateway, $path key: $N requests under callgrind"
     if [ "$gateway" = keygate ]; then
       dump=$(count "keygate-$path" "$KG_COUNT_PORT" "$key" "$KEYGATE_BIN" serve \
-        --config "$WORK/keygate.yaml" --workers 1 --access-log off) || exit 1
+        --config "$WORK/keygate.yaml" --workers 1 --access-log "$KG_ACCESS_LOG") || exit 1
     else
       dump=$(count "nginx-$path" "$NGINX_COUNT_PORT" "$key" nginx -p "$WORK/nginx/" \
         -c "$WORK/nginx/nginx.conf" -g 'daemon off; master_process off;') || exit 1
@@ -175,10 +179,11 @@ done
   echo "| key | keygate | of which SHA-256 (portable code) | nginx | keygate / nginx | keygate without SHA-256 / nginx | statuses (keygate; nginx) |"
   echo "|---|---|---|---|---|---|---|"
   for path in valid unknown typec; do
-    k=${TOTAL[keygate-$path]} s=${SHA[keygate-$path]} x=${TOTAL[nginx-$path]}
+    k=${TOTAL[keygate-$path]} s=${SHA[keygate-$path]} x=${TOTAL[nginx-$path]:-0}
     awk -v p="$path" -v k="$k" -v s="$s" -v x="$x" -v a="${STATUSES[keygate-$path]}" \
-      -v b="${STATUSES[nginx-$path]}" 'BEGIN {
-        printf "| %s | %d | %d | %d | %.2f | %.2f | %s; %s |\n", p, k, s, x, k / x, (k - s) / x, a, b }'
+      -v b="${STATUSES[nginx-$path]:-}" 'BEGIN {
+        r = x > 0 ? sprintf("%.2f", k / x) : "-"; q = x > 0 ? sprintf("%.2f", (k - s) / x) : "-"
+        printf "| %s | %d | %d | %d | %s | %s | %s; %s |\n", p, k, s, x, r, q, a, b }'
   done
 } | tee "$OUT"
 say "written to $OUT"

@@ -7,6 +7,7 @@ mod tests;
 use crate::compile::Cond;
 use crate::error::Error;
 use crate::facts::Facts;
+use crate::partial::{Residual, Verdict};
 
 /// A compiled expression: checked, immutable, `Send + Sync`, cheap to evaluate.
 ///
@@ -52,5 +53,27 @@ impl Expr {
     /// a thread.
     pub fn eval<F: Facts + ?Sized>(&self, facts: &F) -> bool {
         crate::eval::eval(&self.cond, facts)
+    }
+
+    /// What the expression says about a caller whatever its request: `facts` answers for
+    /// the caller (consumer, client type, groups, permissions, metadata, key, plan,
+    /// subscription); every request fact is treated as unknown. See [`Verdict`].
+    ///
+    /// ```
+    /// use keygate_policy::{Expr, StaticFacts, Verdict};
+    ///
+    /// let allow = Expr::compile("clientType === 'A' && request.method === 'GET'").unwrap();
+    /// let a = StaticFacts { client_type: Some("A".into()), ..StaticFacts::default() };
+    /// let Verdict::Depends(rest) = allow.partial(&a) else { panic!() };
+    /// assert_eq!(rest.facts, ["request.method"]);
+    /// assert_eq!(rest.expression, "request.method === 'GET'");
+    /// assert_eq!(allow.partial(&StaticFacts::default()), Verdict::No);
+    /// ```
+    pub fn partial<F: Facts + ?Sized>(&self, facts: &F) -> Verdict {
+        match crate::parse::parse(&self.source) {
+            Ok(tree) => crate::partial::partial(&self.source, &tree, facts),
+            // Not reached: the source compiled once.
+            Err(_) => Verdict::Depends(Residual::whole(&self.source)),
+        }
     }
 }

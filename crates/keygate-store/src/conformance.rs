@@ -24,6 +24,7 @@ mod fixtures;
 mod keys;
 mod revisions;
 mod subscriptions;
+mod usage;
 
 use self::accounts::{account_tokens, accounts_crud, audit_log, ownership};
 use self::consumers::{consumer_with_keys_is_kept, consumers_crud_and_pages, services_crud};
@@ -38,6 +39,7 @@ use self::revisions::{
     load_streams_everything, revision_counts_effective_writes,
 };
 use self::subscriptions::{subscriptions_listed, subscriptions_with_their_keys};
+use self::usage::usage_adds_up;
 use crate::Store;
 
 /// One check, run against a new, empty store.
@@ -79,6 +81,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("account_tokens", account_tokens),
     ("ownership", ownership),
     ("audit_log", audit_log),
+    ("usage_adds_up", usage_adds_up),
 ];
 
 /// Runs every check, each against a new, empty store from `make`, and panics at the first

@@ -14,6 +14,7 @@ mod model;
 pub mod postgres;
 pub mod sqlite;
 mod stored_forms;
+mod usage;
 
 pub use accounts::{
     AccountRecord, AccountStore, AccountTokenRecord, AuditQuery, AuditRecord, OwnedKind, Role,
@@ -23,6 +24,7 @@ pub use model::{
     Change, ChangeKind, ConsumerRecord, CounterRow, Entity, KeyMode, KeyRecord, Millis, Origin,
     Page, ServiceRecord, SubscriptionRecord, SubscriptionStatus, Written,
 };
+pub use usage::{UsageQuery, UsageRow, DAY_MS, HOUR_MS};
 
 /// One put of a batch; see [`Store::apply_batch`].
 #[derive(Debug, Clone, Copy)]
@@ -143,4 +145,17 @@ pub trait Store: AccountStore + Send + Sync + 'static {
     /// The counters changed at or after `changed_since` whose `keep_until` is after
     /// `now`, with their totals (0 for `changed_since` reads them all).
     fn counts(&self, changed_since: Millis, now: Millis) -> Result<Vec<CounterRow>>;
+
+    /// Adds each row's `count` (a delta) to the stored count of its hour, key, service and
+    /// outcome, creating it at the delta, in one transaction — so the counts of several
+    /// nodes add up. Bumps no revision.
+    fn add_usage(&self, rows: &[UsageRow]) -> Result<()>;
+
+    /// The usage counts `query` asks for, summed per bucket and grouped as it says,
+    /// ordered by bucket start, consumer, key id, service and outcome.
+    fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageRow>>;
+
+    /// Deletes the usage counts of hours starting before `before` (ms); returns how many
+    /// rows went.
+    fn delete_usage_before(&self, before: Millis) -> Result<u64>;
 }

@@ -30,6 +30,7 @@ mod listener;
 mod pool;
 mod schema;
 mod tls;
+mod usage;
 mod writes;
 
 use std::collections::BTreeMap;
@@ -46,7 +47,8 @@ use self::pool::{Conn, Pool};
 use self::writes::Tx;
 use crate::{
     BatchOp, Change, ConsumerRecord, CounterRow, Entity, KeyRecord, Millis, Origin, Page, Result,
-    ServiceRecord, Store, StoreError, SubscriptionRecord, SubscriptionStatus, Written,
+    ServiceRecord, Store, StoreError, SubscriptionRecord, SubscriptionStatus, UsageQuery, UsageRow,
+    Written,
 };
 
 /// Connections a store opens at most, unless told otherwise.
@@ -784,6 +786,21 @@ impl Store for PostgresStore {
                 })
                 .collect())
         })
+    }
+
+    fn add_usage(&self, rows: &[UsageRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.read(|client| usage::add_usage_in(client, rows))
+    }
+
+    fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageRow>> {
+        self.read(|client| usage::usage_in(client, query))
+    }
+
+    fn delete_usage_before(&self, before: Millis) -> Result<u64> {
+        self.read(|client| usage::delete_usage_in(client, before))
     }
 }
 

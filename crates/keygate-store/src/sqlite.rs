@@ -32,6 +32,7 @@ mod schema;
 mod services;
 mod store_calls;
 mod subscriptions;
+mod usage;
 
 use std::fmt;
 use std::path::Path;

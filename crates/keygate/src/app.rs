@@ -185,6 +185,7 @@ pub async fn run(
     let reconcile_interval = config.cluster.reconcile_interval;
     let limit_sync = config.cluster.rate_limits.clone();
     let flush_interval = config.quotas.flush_interval;
+    let usage_settings = config.usage.clone();
     // The admin listener answers at once: `/readyz` is 503 until the first full load.
     let listen_error = |source| StartError::Listen {
         field: ADMIN_LISTEN,
@@ -353,6 +354,11 @@ pub async fn run(
         flush_interval,
         counted_since,
     ));
+    tokio::spawn(crate::usage_flush::run(
+        sync.store().clone(),
+        state.usage_counts.clone(),
+        usage_settings,
+    ));
     tokio::spawn(sweep_limits(
         sync.state().limiter.clone(),
         Duration::from_secs(10),
@@ -438,6 +444,7 @@ pub async fn run(
         let _ = task.await;
     }
     flush_usage(&sync).await;
+    crate::usage_flush::flush(sync.store().clone(), sync.state().usage_counts.clone()).await;
     crate::limits::flush::flush(sync.store().clone(), state_counters, counted_since).await;
     let _ = tokio::task::spawn_blocking(move || save_cache(&sync)).await;
     Ok(())

@@ -2,7 +2,8 @@
 //!
 //! The pieces, in the order a request meets them: [`config`] (what to do), [`state`]
 //! (the snapshot and key directory the data plane reads, kept equal to the store),
-//! [`proxy`] (route, authenticate, authorize, forward), [`access_log`] and [`metrics`];
+//! [`proxy`] (route, authenticate, authorize, forward), [`access_log`], [`metrics`] and
+//! [`usage_flush`];
 //! around them [`admin`] (the REST API), [`app`] (start-up), [`reload`], [`tls`], [`echo`] and
 //! [`cli`].
 
@@ -21,3 +22,4 @@ pub mod proxy;
 pub mod reload;
 pub mod state;
 pub mod tls;
+pub mod usage_flush;

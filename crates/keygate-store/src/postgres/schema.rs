@@ -154,6 +154,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_by_entity ON audit_log (entity_kind, entity, id);
     CREATE INDEX audit_by_time ON audit_log (at);
     "#,
+    // 5: hourly usage counts per key, service and outcome (`allowed` or a refusal).
+    r#"
+    CREATE TABLE usage_hours (
+        hour     BIGINT NOT NULL,
+        consumer TEXT COLLATE "C" NOT NULL,
+        key_id   TEXT COLLATE "C" NOT NULL,
+        service  TEXT COLLATE "C" NOT NULL,
+        outcome  TEXT COLLATE "C" NOT NULL,
+        count    BIGINT NOT NULL,
+        PRIMARY KEY (hour, consumer, key_id, service, outcome)
+    );
+    CREATE INDEX usage_hours_by_consumer ON usage_hours (consumer, hour);
+    CREATE INDEX usage_hours_by_key ON usage_hours (key_id, hour);
+    "#,
 ];
 
 /// The schema version this code writes and understands.

@@ -156,6 +156,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_by_entity ON audit_log (entity_kind, entity, id);
     CREATE INDEX audit_by_time ON audit_log (at);
     ",
+    // 7: hourly usage counts per key, service and outcome (`allowed` or a refusal).
+    "
+    CREATE TABLE usage_hours (
+        hour     INTEGER NOT NULL,
+        consumer TEXT    NOT NULL,
+        key_id   TEXT    NOT NULL,
+        service  TEXT    NOT NULL,
+        outcome  TEXT    NOT NULL,
+        count    INTEGER NOT NULL,
+        PRIMARY KEY (hour, consumer, key_id, service, outcome)
+    ) WITHOUT ROWID;
+    CREATE INDEX usage_hours_by_consumer ON usage_hours (consumer, hour);
+    CREATE INDEX usage_hours_by_key ON usage_hours (key_id, hour);
+    ",
 ];
 
 /// The schema version this code writes and understands.

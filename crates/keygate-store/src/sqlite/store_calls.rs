@@ -15,10 +15,12 @@ use super::services::{delete_service_in, put_service_in};
 use super::subscriptions::{
     delete_subscription_in, insert_subscription_in, update_subscription_in,
 };
+use super::usage::{add_usage_in, delete_usage_in, usage_in};
 use super::{codec, SqliteStore};
 use crate::{
     BatchOp, Change, ConsumerRecord, CounterRow, Entity, KeyRecord, Millis, Origin, Page, Result,
-    ServiceRecord, Store, StoreError, SubscriptionRecord, SubscriptionStatus, Written,
+    ServiceRecord, Store, StoreError, SubscriptionRecord, SubscriptionStatus, UsageQuery, UsageRow,
+    Written,
 };
 
 impl Store for SqliteStore {
@@ -401,5 +403,20 @@ impl Store for SqliteStore {
             })
             .or_store()?;
         rows.map(|row| row.or_store()).collect()
+    }
+
+    fn add_usage(&self, rows: &[UsageRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| add_usage_in(tx, rows))
+    }
+
+    fn usage(&self, query: &UsageQuery) -> Result<Vec<UsageRow>> {
+        usage_in(&self.conn(), query)
+    }
+
+    fn delete_usage_before(&self, before: Millis) -> Result<u64> {
+        self.write(|tx| delete_usage_in(tx, before))
     }
 }

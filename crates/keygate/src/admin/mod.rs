@@ -8,6 +8,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod caller;
+mod callers;
 mod console;
 mod consumers;
 mod error;
@@ -25,6 +26,7 @@ mod session_api;
 mod sessions;
 mod status;
 mod subscriptions;
+mod usage;
 
 #[cfg(test)]
 mod roles_tests;
@@ -232,6 +234,10 @@ pub fn router(state: AdminState) -> Router {
             get(plans::get).put(plans::put).delete(plans::delete),
         )
         .route("/services/{name}/health", get(services::health))
+        .route(
+            "/services/{name}/routes/{route}/callers",
+            get(callers::list),
+        )
         .route("/services", get(services::list))
         .route(
             "/services/{name}",
@@ -241,6 +247,7 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/verify", post(keys::verify))
         .route("/export", get(export::export))
+        .route("/usage", get(usage::list))
         .route(
             "/consumers/{name}/owner",
             get(accounts::get_owner).put(accounts::put_consumer_owner),

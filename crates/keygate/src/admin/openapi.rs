@@ -67,6 +67,78 @@ fn service_health_schema() -> Value {
     }})
 }
 
+/// `GET /v1/usage`: its query parameters and its answer.
+fn usage_operation() -> Value {
+    let string = json!({"type": "string"});
+    let count = json!({"type": "integer", "minimum": 0});
+    let param = |name: &str, schema: Value, about: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": about});
+    let bucket = json!({"type": "object", "properties": {
+        "start": string, "consumer": string, "key_id": string, "service": string,
+        "requests": count, "allowed": count,
+        "refused": {"type": "object", "additionalProperties": count, "description": "Calls refused, by reason (missing_key, key_not_found, forbidden, rate_limited, ...)"}
+    }});
+    let mut op = operation(
+        "Calls per hour or day, per key or consumer: allowed, and refused by reason",
+        "200",
+        json!({"type": "object", "properties": {
+            "granularity": {"enum": ["hour", "day"]}, "since": string, "until": string,
+            "data": {"type": "array", "items": bucket}
+        }}),
+    );
+    op["parameters"] = json!([
+        param("consumer", string.clone(), "Only this consumer's calls"),
+        param("key_id", string.clone(), "Only this key's calls"),
+        param(
+            "service",
+            string.clone(),
+            "Only calls to this service (buckets then name it)"
+        ),
+        param(
+            "since",
+            string.clone(),
+            "RFC 3339; default until minus a day (hours) or 30 days (days)"
+        ),
+        param("until", string.clone(), "RFC 3339; default now"),
+        param(
+            "granularity",
+            json!({"enum": ["hour", "day"]}),
+            "Bucket width (default hour)"
+        ),
+        param(
+            "group",
+            json!({"enum": ["key", "consumer"]}),
+            "One bucket per key (default) or per consumer"
+        )
+    ]);
+    op
+}
+
+/// `GET /v1/services/{name}/routes/{route}/callers`.
+fn callers_operation() -> Value {
+    let string = json!({"type": "string"});
+    let strings = json!({"type": "array", "items": string});
+    let verdict = json!({"type": "object", "properties": {
+        "verdict": {"enum": ["yes", "no", "depends"]},
+        "on": {"type": "array", "items": string, "description": "The request facts the rest reads"},
+        "parts": {"type": "array", "items": string, "description": "The undecided parts of the expressions"},
+        "rest": {"type": "string", "description": "What is left to decide"}
+    }});
+    let key = json!({"allOf": [verdict, {"type": "object", "properties": {"id": string, "plans": strings}}]});
+    let mut op = operation(
+        "Who can call a route: consumers, keys and client types its auth, allow expression, plans and subscriptions let through, from the proxy's state",
+        "200",
+        json!({"type": "object", "properties": {
+            "service": string, "route": string, "auth": {"enum": ["required", "optional", "none"]},
+            "allow": {"type": ["string", "null"]}, "plans": strings, "anonymous": verdict,
+            "client_types": {"type": "array", "items": {"type": "object", "properties": {"client_type": string, "verdict": {"enum": ["yes", "depends"]}}}},
+            "consumers": {"type": "array", "items": {"type": "object", "properties": {"name": string, "client_type": string, "verdict": {"enum": ["yes", "depends"]}, "keys": {"type": "array", "items": key}}}},
+            "keys_checked": {"type": "integer"}, "truncated": {"type": "boolean"}
+        }}),
+    );
+    op["parameters"] = json!([{"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 10000}, "description": "Consumers listed at most (default 1000)"}]);
+    op
+}
+
 /// The paths of sessions, accounts, tokens, owners and the audit log (docs/console.md).
 fn account_paths() -> Value {
     let string = json!({"type": "string"});
@@ -195,8 +267,13 @@ pub async fn document() -> Json<Value> {
                 "delete": operation("Delete a service", "204", json!({}))
             },
             "/v1/services/{name}/health": {"parameters": name, "get": operation("The health of a service's targets on this node: state, and whether active checks or passive failures hold a down one down", "200", json!({"$ref": "#/components/schemas/ServiceHealth"}))},
+            "/v1/services/{name}/routes/{route}/callers": {"parameters": [
+                {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "route", "in": "path", "required": true, "schema": {"type": "string"}}
+            ], "get": callers_operation()},
             "/v1/verify": {"post": with_body(operation("Check a key without proxying", "200", json!({"$ref": "#/components/schemas/Verdict"})), json!({"type": "object", "required": ["key"], "properties": {"key": string, "service": string}}))},
             "/v1/export": {"get": operation("Everything the store holds, as a valid configuration file (key hashes, never keys); revision in X-Keygate-Revision; ?origin=true adds each entity's origin", "200", json!({"type": "object"}))},
+            "/v1/usage": {"get": usage_operation()},
             "/v1/openapi.json": {"get": open("This document", json!({"type": "object"}))},
             "/healthz": {"get": open("The process is up", json!({"type": "object"}))},
             "/readyz": {"get": open("200 once the state is loaded, 503 before (and, with admin.readyz_requires_healthy_targets, while a health-checked service has no healthy target)", json!({"type": "object"}))},

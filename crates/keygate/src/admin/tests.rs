@@ -11,6 +11,9 @@ use keygate_store::sqlite::SqliteStore;
 use serde_json::Value;
 use tower::ServiceExt;
 
+mod callers;
+mod usage;
+
 use super::{router, AdminState};
 use crate::config::Config;
 use crate::metrics::Metrics;

@@ -1,5 +1,6 @@
 //! The command line: `serve`, `validate`, `echo`, `expr`, and the admin client commands
-//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `apply`, `export`, `import`; and
+//! `consumers`, `keys`, `services`, `plans`, `subscriptions`, `usage`, `explain`, `apply`, `export`,
+//! `import`; and
 //! `completions`, `man`, `schema` for installing it.
 
 /// `print!` for command output, through [`output::write_out`]: a reader that went away
@@ -25,6 +26,7 @@ mod apply;
 mod client;
 mod consumers;
 mod diff;
+mod explain;
 mod expr;
 mod generate;
 mod import;
@@ -34,6 +36,7 @@ mod output;
 mod plans;
 mod services;
 mod subscriptions;
+mod usage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -93,6 +96,11 @@ pub enum Command {
     Plans(plans::PlansArgs),
     /// Manage consumers' subscriptions to plans through the admin API.
     Subscriptions(subscriptions::SubscriptionsArgs),
+    /// Calls per hour or day, per key or consumer: allowed, and refused by reason.
+    Usage(usage::UsageArgs),
+    /// Who can call a route: the consumers, keys and client types let through, and on
+    /// what request facts the rest depends.
+    Explain(explain::ExplainArgs),
     /// Manage the accounts that sign in to the admin API and the console (admins only).
     Accounts(accounts::AccountsArgs),
     /// Manage the scoped API tokens of accounts (admins only).
@@ -149,6 +157,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Services(args) => services::run(args),
         Command::Plans(args) => plans::run(args),
         Command::Subscriptions(args) => subscriptions::run(args),
+        Command::Usage(args) => usage::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Accounts(args) => accounts::run_accounts(args),
         Command::Tokens(args) => accounts::run_tokens(args),
         Command::Audit(args) => accounts::run_audit(args),

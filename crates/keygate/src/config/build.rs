@@ -28,7 +28,7 @@ use super::{
     KeySource, PathPattern, Plan, Problem, ProxySettings, Responses, RetryOn, Route, Service,
     ServiceDocument, Target, UpstreamSettings,
 };
-use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings};
+use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings, UsageSettings};
 use balance::target_entry;
 
 /// Fields an identity header may not be named after: the ones HTTP gives a meaning of its
@@ -303,6 +303,10 @@ impl Checker<'_> {
             quotas: QuotaSettings {
                 flush_interval: self.duration(file.quotas.flush_interval.as_ref(), 1),
             },
+            usage: UsageSettings {
+                retention_days: self.retention_days(file.usage.retention_days.as_ref()),
+                flush_interval: self.duration(file.usage.flush_interval.as_ref(), 10),
+            },
             authz,
         }
     }
@@ -403,6 +407,21 @@ impl Checker<'_> {
         }
     }
 
+    /// `usage.retention_days`: 1 to 3650 (default 30).
+    fn retention_days(&mut self, days: Option<&At<u64>>) -> u64 {
+        match days {
+            None => 30,
+            Some(days) if (1..=3650).contains(&days.value) => days.value,
+            Some(days) => {
+                self.report(
+                    &days.referenced,
+                    "retention_days must be between 1 and 3650",
+                );
+                30
+            }
+        }
+    }
+
     fn duration(&mut self, text: Option<&At<String>>, default_secs: u64) -> Duration {
         let Some(text) = text else {
             return Duration::from_secs(default_secs);
@@ -422,52 +441,79 @@ impl Checker<'_> {
         }
     }
 
-    /// The four identity header names: each valid, none a field that HTTP or the gateway
+    /// The identity header names: each valid, none a field that HTTP or the gateway
     /// itself sets (a second `Host` or `Content-Length` would confuse the upstream), none
     /// with an `_` (a CGI-style upstream reads `x_user` and a client's `x-user` alike),
-    /// and no two the same.
+    /// and no two the same. The consumer's ids may be `off`.
     fn identity_headers(&mut self, headers: &FileIdentityHeaders) -> IdentityHeaders {
+        // The name, its default, and whether it may be `off`.
         let fields = [
-            (headers.consumer.as_ref(), "x-consumer-username"),
-            (headers.credential.as_ref(), "x-credential-identifier"),
-            (headers.groups.as_ref(), "x-consumer-groups"),
-            (headers.client_type.as_ref(), "client-type"),
+            (headers.consumer.as_ref(), "x-consumer-username", false),
+            (
+                headers.credential.as_ref(),
+                "x-credential-identifier",
+                false,
+            ),
+            (headers.groups.as_ref(), "x-consumer-groups", false),
+            (headers.client_type.as_ref(), "client-type", false),
+            (headers.consumer_id.as_ref(), "x-consumer-id", true),
+            (headers.custom_id.as_ref(), "x-consumer-custom-id", true),
         ];
         let mut taken: Vec<HeaderName> = Vec::with_capacity(fields.len());
-        let [consumer, credential, groups, client_type] = fields.map(|(name, default)| {
-            let parsed = self.header_name(name, default);
-            if let Some(name) = name {
-                if RESERVED_FIELD_NAMES.contains(&parsed.as_str()) {
-                    self.report(
-                        &name.referenced,
-                        format!(
-                            "`{}` cannot carry an identity: HTTP or the gateway itself sets it",
-                            name.value
-                        ),
-                    );
-                } else if parsed.as_str().contains('_') {
-                    self.report(
-                        &name.referenced,
-                        format!(
-                            "`{}` cannot carry an identity: upstreams may read `_` as `-`",
-                            name.value
-                        ),
-                    );
-                } else if taken.contains(&parsed) {
-                    self.report(
-                        &name.referenced,
-                        format!("`{}` already carries another identity field", name.value),
-                    );
+        let [consumer, credential, groups, client_type, consumer_id, custom_id] =
+            fields.map(|(name, default, optional)| {
+                match name.filter(|name| name.value == "off") {
+                    Some(_) if optional => return None,
+                    Some(off) => self.report(
+                        &off.referenced,
+                        "only `consumer_id` and `custom_id` may be `off`: keygate always says who called",
+                    ),
+                    None => {}
                 }
-            }
-            taken.push(parsed.clone());
-            parsed
-        });
+                let parsed = self.header_name(name, default);
+                if let Some(name) = name {
+                    if RESERVED_FIELD_NAMES.contains(&parsed.as_str()) {
+                        self.report(
+                            &name.referenced,
+                            format!(
+                                "`{}` cannot carry an identity: HTTP or the gateway itself sets it",
+                                name.value
+                            ),
+                        );
+                    } else if parsed.as_str().contains('_') {
+                        self.report(
+                            &name.referenced,
+                            format!(
+                                "`{}` cannot carry an identity: upstreams may read `_` as `-`",
+                                name.value
+                            ),
+                        );
+                    } else if taken.contains(&parsed) {
+                        self.report(
+                            &name.referenced,
+                            format!("`{}` already carries another identity field", name.value),
+                        );
+                    }
+                }
+                taken.push(parsed.clone());
+                Some(parsed)
+            });
+        let required = |name: Option<HeaderName>, default: &'static str| {
+            name.unwrap_or_else(|| HeaderName::from_static(default))
+        };
+        let (consumer, credential, groups, client_type) = (
+            required(consumer, "x-consumer-username"),
+            required(credential, "x-credential-identifier"),
+            required(groups, "x-consumer-groups"),
+            required(client_type, "client-type"),
+        );
         IdentityHeaders {
             consumer,
             credential,
             groups,
             client_type,
+            consumer_id,
+            custom_id,
         }
     }
 

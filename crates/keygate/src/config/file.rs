@@ -52,6 +52,19 @@ pub struct FileConfig {
     /// The authorization-service listeners (off by default).
     #[serde(default)]
     pub authz: FileAuthz,
+    /// How the hourly usage counts are kept in the store.
+    #[serde(default)]
+    pub usage: FileUsage,
+}
+
+/// `usage:` — how often the usage counts are added to the store, and for how long.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileUsage {
+    /// How many days of hourly counts the store keeps (default 30).
+    pub retention_days: Option<At<u64>>,
+    /// How often this node adds its counts to the store (default 10 s).
+    pub flush_interval: Option<At<String>>,
 }
 
 /// `authz:` — keygate as the authorization service of another proxy (nginx
@@ -348,6 +361,10 @@ pub struct FileIdentityHeaders {
     pub groups: Option<At<String>>,
     /// Carries the consumer's client type.
     pub client_type: Option<At<String>>,
+    /// Carries the consumer's stable id (`metadata.id`, else its name), or `off`.
+    pub consumer_id: Option<At<String>>,
+    /// Carries the consumer's `metadata.custom_id` when it has one, or `off`.
+    pub custom_id: Option<At<String>>,
 }
 
 /// One entry of `key_sources:`: exactly one of `header`, `cookie`, `query`.

@@ -70,6 +70,8 @@ pub struct Config {
     pub quotas: QuotaSettings,
     /// The authorization-service listeners.
     pub authz: AuthzSettings,
+    /// How the hourly usage counts are kept.
+    pub usage: UsageSettings,
 }
 
 /// `authz:` — keygate as the authorization service of a front proxy: listeners that
@@ -188,6 +190,24 @@ impl Default for QuotaSettings {
     fn default() -> QuotaSettings {
         QuotaSettings {
             flush_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// `usage:` — how the hourly usage counts per key, consumer and service are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageSettings {
+    /// How many days of counts the store keeps; older hours are deleted.
+    pub retention_days: u64,
+    /// How often this node adds its counts to the store (default 10 s).
+    pub flush_interval: Duration,
+}
+
+impl Default for UsageSettings {
+    fn default() -> UsageSettings {
+        UsageSettings {
+            retention_days: 30,
+            flush_interval: Duration::from_secs(10),
         }
     }
 }
@@ -359,6 +379,12 @@ pub struct IdentityHeaders {
     pub groups: HeaderName,
     /// Client type (default `client-type`).
     pub client_type: HeaderName,
+    /// The consumer's stable id: its `metadata.id` (an id kept from another gateway),
+    /// else its name (default `X-Consumer-ID`, as Kong; `None` for `off`).
+    pub consumer_id: Option<HeaderName>,
+    /// The consumer's external id, its `metadata.custom_id`, when it has one (default
+    /// `X-Consumer-Custom-ID`, as Kong; `None` for `off`).
+    pub custom_id: Option<HeaderName>,
 }
 
 /// One upstream API and its routes.

@@ -289,6 +289,7 @@ fn documented_sections() -> Vec<(&'static str, Vec<Step>)> {
         ("## `authz`", vec![field("authz")]),
         ("## `cluster`", vec![field("cluster")]),
         ("## `quotas`", vec![field("quotas")]),
+        ("## `usage`", vec![field("usage")]),
         ("## `dns`", vec![field("dns")]),
         ("## `admin`", vec![field("admin")]),
         ("## `defaults`", vec![field("defaults")]),

@@ -73,6 +73,32 @@ pub struct Service {
     /// Calls from browsers on other origins.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors: Option<Cors>,
+    /// How refusals are answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responses: Option<Responses>,
+}
+
+/// `responses:` of a service: its templates.
+#[derive(Debug, Default, Serialize)]
+pub struct Responses {
+    /// Templates by refusal key.
+    pub templates: std::collections::BTreeMap<String, Template>,
+}
+
+/// One response template.
+#[derive(Debug, Default, Serialize)]
+pub struct Template {
+    /// The status.
+    pub status: u16,
+    /// The body, as written.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    /// The body's type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// More fields.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// `cors:` of a service.

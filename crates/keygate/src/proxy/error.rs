@@ -193,9 +193,59 @@ pub enum Denial {
     UpstreamTls,
 }
 
+// Every outcome has a counter of its own.
+const _: () = assert!(Denial::COUNT < crate::state::usage_counts::OUTCOMES);
+
 impl Denial {
     /// How many reasons there are: the size of a table indexed by `reason as usize`.
     pub const COUNT: usize = Denial::UpstreamTls as usize + 1;
+
+    /// Every reason, in the order of their indexes.
+    pub const ALL: [Denial; Denial::COUNT] = [
+        Denial::NoRoute,
+        Denial::MethodNotAllowed,
+        Denial::BadPath,
+        Denial::MalformedRequest,
+        Denial::UnsupportedTransferCoding,
+        Denial::HeadersTooLarge,
+        Denial::BadRequestBody,
+        Denial::RequestBodyTimeout,
+        Denial::MissingKey,
+        Denial::DuplicateKey,
+        Denial::KeyNotFound,
+        Denial::KeyDisabled,
+        Denial::KeyExpired,
+        Denial::KeyRevoked,
+        Denial::Forbidden,
+        Denial::NoSubscription,
+        Denial::PlanRuleFalse,
+        Denial::SubscriptionPending,
+        Denial::SubscriptionPaused,
+        Denial::SubscriptionRejected,
+        Denial::SubscriptionClosed,
+        Denial::HttpsRedirect,
+        Denial::RateLimited,
+        Denial::UpstreamConnect,
+        Denial::UpstreamTimeout,
+        Denial::UpstreamBroken,
+        Denial::UpstreamUnresolved,
+        Denial::UpstreamBusy,
+        Denial::UpstreamTls,
+    ];
+
+    /// The outcome a usage count is kept under ([`crate::state::usage_counts`]): 0 for a
+    /// call let through, 1 + the reason's index for one the gateway answered itself.
+    pub fn usage_outcome(denial: Option<Denial>) -> usize {
+        denial.map_or(0, |denial| denial as usize + 1)
+    }
+
+    /// The name of a [`Denial::usage_outcome`]: `allowed`, or the reason's.
+    pub fn usage_outcome_name(outcome: usize) -> &'static str {
+        match outcome.checked_sub(1) {
+            None => "allowed",
+            Some(index) => Denial::ALL.get(index).map_or("other", |d| d.as_str()),
+        }
+    }
 
     /// Short, stable name of the reason (`key_not_found`, ...).
     pub fn as_str(self) -> &'static str {

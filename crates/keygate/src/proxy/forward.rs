@@ -170,6 +170,8 @@ impl FieldRewrite for ForwardedFields<'_> {
             || *name == self.names.credential
             || *name == self.names.groups
             || *name == self.names.client_type
+            || self.names.consumer_id.as_ref() == Some(name)
+            || self.names.custom_id.as_ref() == Some(name)
             || self.request_id.is_some_and(|(own, _)| name == own)
             || (self.traceparent.is_some() && *name == TRACEPARENT)
             || is_identity_field(name.as_str().as_bytes(), self.strip)
@@ -218,15 +220,28 @@ pub fn identity_fields<'a>(
     key: &'a KeyEntry,
     consumer: &'a ConsumerEntry,
 ) -> impl Iterator<Item = (&'a HeaderName, &'a [u8])> {
-    let groups = consumer.profile.groups_header.as_ref();
+    let profile = &consumer.profile;
+    let groups = profile.groups_header.as_ref();
+    // Most consumers have no metadata: both lookups end at once.
+    let id = profile
+        .metadata
+        .get("id")
+        .map_or(consumer.name.as_bytes(), |id| id.as_bytes());
+    let custom_id = profile.metadata.get("custom_id");
     [
         Some((&names.consumer, header_safe(consumer.name.as_bytes()))),
         Some((&names.credential, header_safe(key.id.as_bytes()))),
-        Some((
-            &names.client_type,
-            consumer.profile.client_type.header_bytes(),
-        )),
+        Some((&names.client_type, profile.client_type.header_bytes())),
         groups.map(|groups| (&names.groups, groups.as_bytes())),
+        names
+            .consumer_id
+            .as_ref()
+            .map(|name| (name, header_safe(id))),
+        names
+            .custom_id
+            .as_ref()
+            .zip(custom_id)
+            .map(|(name, custom_id)| (name, header_safe(custom_id.as_bytes()))),
     ]
     .into_iter()
     .flatten()
@@ -252,7 +267,10 @@ impl ForwardedFields<'_> {
             &CONNECTION,
         ];
         own.iter()
-            .chain(self.request_id.as_ref().map(|(own, _)| own))
+            .copied()
+            .chain(self.names.consumer_id.as_ref())
+            .chain(self.names.custom_id.as_ref())
+            .chain(self.request_id.as_ref().map(|(own, _)| *own))
             .any(|own| same_dashed(name, own.as_str().as_bytes()))
     }
 }

@@ -42,7 +42,7 @@ use http_body_util::Either;
 
 use super::admission::{request_id_field, Admitted, Caller, Identity};
 pub use super::admission::{Admission, Checked, Checking};
-use super::error::{InvalidKey, PlanRefusal, ProxyError};
+use super::error::{Denial, InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
 use super::forward_path;
@@ -339,6 +339,12 @@ impl Gateway {
             .matched
             .and_then(|(service, route)| snapshot.route_counters.get(service)?.get(route));
         self.metrics.observe(counters.map(|c| &**c), &record);
+        self.state.usage_counts.note(
+            millis(record.time),
+            record.key.as_ref(),
+            record.service.as_ref(),
+            Denial::usage_outcome(record.denial),
+        );
         self.access_log.write(record);
     }
 }

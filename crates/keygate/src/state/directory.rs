@@ -257,6 +257,24 @@ impl Directory {
         }
     }
 
+    /// Visits every key valid at `now` with its consumer, shard by shard (each key's shard
+    /// stays locked while its consumer is read, as in [`Directory::get`]). For the admin
+    /// API's reports, never the request path.
+    pub fn each_valid_key(&self, now: SystemTime, mut visit: impl FnMut(KeyEntry)) {
+        let now_ms = millis(now);
+        self.keys.each_shard(|rows| {
+            for row in rows.iter().flatten() {
+                if row.state(now_ms) != KeyState::Valid {
+                    continue;
+                }
+                let consumers = self.consumers.read(row.consumer);
+                if let Some(consumer) = consumers.row(row.consumer) {
+                    visit(key_entry(row, consumer));
+                }
+            }
+        });
+    }
+
     /// Gives back the room that growing by doubling left unused: called after a full load.
     pub fn shrink_to_fit(&self) {
         self.keys.shrink_to_fit();

@@ -3,6 +3,7 @@
 //! keep the one they started with), and the [`Directory`] of consumers and keys, changed
 //! one record at a time.
 
+pub mod callers;
 pub mod cluster;
 mod consumer_table;
 mod directory;
@@ -18,6 +19,7 @@ pub(crate) mod test_records;
 mod texts;
 mod upstream_slot;
 mod usage;
+pub mod usage_counts;
 
 use std::sync::Arc;
 
@@ -87,6 +89,8 @@ pub struct SharedState {
     pub directory: Arc<Directory>,
     /// Key uses waiting to be written to the store.
     pub usage: Arc<Usage>,
+    /// Calls per hour, key, service and outcome, waiting to be added to the store.
+    pub usage_counts: Arc<usage_counts::UsageCounts>,
     /// The rate-limit counters of this node; they outlive snapshots, so a reload keeps
     /// them.
     pub limiter: Arc<Limiter>,
@@ -103,6 +107,7 @@ impl SharedState {
             current: Arc::new(ArcSwap::from_pointee(snapshot)),
             directory,
             usage: Arc::default(),
+            usage_counts: Arc::default(),
             limiter: Arc::default(),
             counters: Arc::default(),
             replaced: Arc::new(tokio::sync::watch::Sender::new(())),

@@ -191,3 +191,60 @@ consumers:
     assert_eq!(keyed["headers"]["x-consumer-username"], "alex");
     assert_eq!(keyed["headers"]["client-type"], "alex");
 }
+
+/// Kong's `X-Consumer-ID` (the consumer's `metadata.id`, else its name) and
+/// `X-Consumer-Custom-ID` (its `metadata.custom_id`) go upstream in place of the client's;
+/// `off` sends neither.
+#[test]
+fn consumer_ids_go_upstream_as_kong_sends_them() {
+    let echo = Echo::start("api");
+    let entities = format!(
+        "services:\n  - name: api\n    upstream: {}\n    routes: [{{name: all, paths: ['/*']}}]\n\
+         consumers:\n\
+         \x20 - name: kong-user\n    metadata: {{id: 4e3ad2e4-0bc4-4638-8e34-c84a417ba39b, custom_id: crm-42}}\n    keys: [{{key: kong-user-key-01234}}]\n\
+         \x20 - name: plain-user\n    keys: [{{key: plain-user-key-0123}}]\n",
+        echo.url()
+    );
+    let gateway = Gateway::start(&entities);
+    let forged = [
+        ("X-Consumer-ID", "forged"),
+        ("X-Consumer-Custom-ID", "forged"),
+    ];
+    let kong = gateway.get(
+        "/x",
+        &[forged[0], forged[1], ("apikey", "kong-user-key-01234")],
+    );
+    assert_eq!(kong.status, 200, "{kong:?}");
+    assert_eq!(
+        kong.upstream_header("x-consumer-id").as_deref(),
+        Some("4e3ad2e4-0bc4-4638-8e34-c84a417ba39b")
+    );
+    assert_eq!(
+        kong.upstream_header("x-consumer-custom-id").as_deref(),
+        Some("crm-42")
+    );
+    let plain = gateway.get(
+        "/x",
+        &[forged[0], forged[1], ("apikey", "plain-user-key-0123")],
+    );
+    assert_eq!(
+        plain.upstream_header("x-consumer-id").as_deref(),
+        Some("plain-user")
+    );
+    assert_eq!(plain.upstream_header("x-consumer-custom-id"), None);
+
+    let off = Gateway::start(&format!(
+        "defaults:\n  identity_headers: {{consumer_id: 'off', custom_id: 'off'}}\n{entities}"
+    ));
+    let quiet = off.get(
+        "/x",
+        &[forged[0], forged[1], ("apikey", "kong-user-key-01234")],
+    );
+    assert_eq!(quiet.status, 200);
+    assert_eq!(
+        quiet.upstream_header("x-consumer-id"),
+        None,
+        "off, and the client's removed"
+    );
+    assert_eq!(quiet.upstream_header("x-consumer-custom-id"), None);
+}

@@ -18,6 +18,7 @@ mod consumer_limits;
 mod consumers;
 mod cors;
 mod differential;
+mod explain;
 mod failover;
 mod failures;
 mod fileshape;
@@ -50,6 +51,7 @@ mod routing;
 mod secret_refs;
 mod targets_by_name;
 mod tls;
+mod usage;
 mod walkthrough;
 
 use support::{Echo, Gateway};

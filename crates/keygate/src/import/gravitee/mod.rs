@@ -10,6 +10,7 @@
 //! keys (hashed).
 
 pub mod rule;
+mod templates;
 #[cfg(test)]
 mod tests;
 
@@ -71,6 +72,7 @@ pub fn import(file: &Value, options: Options) -> Result<Imported, ImportError> {
             service.path_prefix.as_deref().unwrap_or("none")
         ),
     );
+    service.responses = templates::templates(file, api, &item, &mut report);
     let plan_names = plans(file, &mut service, &mut report);
     if service.plans.is_empty() {
         report.changed(

@@ -63,3 +63,41 @@ fn other_json_is_refused() {
     let error = super::import(&json!({"name": "x"}), Options::default()).expect_err("refused");
     assert!(error.to_string().contains("Gravitee"), "{error}");
 }
+
+#[test]
+fn response_templates_become_the_services() {
+    let mut file: serde_json::Value = serde_json::from_str(V4).expect("fixture");
+    file["api"]["responseTemplates"] = json!({
+        "API_KEY_MISSING": {"*/*": {"status": 401, "body": "{\"error\":\"no key\"}",
+                                    "headers": {"Content-Type": "application/json", "X-Why": "missing"}},
+                            "text/html": {"status": 401, "body": "<p>no key</p>"}},
+        "API_KEY_INVALID": {"application/json": {"status": 403, "body": "{\"error\":\"{#context.attributes['k']}\"}"}},
+        "GATEWAY_PLAN_UNRESOLVABLE": {"*/*": {"status": 401}},
+        "REQUEST_TIMEOUT": {"*/*": {"status": 504}}
+    });
+    let (imported, yaml) =
+        import_text(Peer::Gravitee, &file.to_string(), Options::default()).expect("valid");
+    let templates = &imported.document.services[0]
+        .responses
+        .as_ref()
+        .expect("responses")
+        .templates;
+    let keys: Vec<&str> = templates.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["API_KEY_INVALID", "API_KEY_MISSING", "NOT_SUBSCRIBED"]
+    );
+    let missing = &templates["API_KEY_MISSING"];
+    assert_eq!(missing.status, 401);
+    assert_eq!(missing.content_type.as_deref(), Some("application/json"));
+    assert_eq!(missing.headers["X-Why"], "missing");
+    assert_eq!(templates["NOT_SUBSCRIBED"].status, 401);
+    let text = imported.report.render();
+    assert!(
+        text.contains("left out  API Weather: response template REQUEST_TIMEOUT"),
+        "{text}"
+    );
+    assert!(text.contains("whatever the Accept"), "{text}");
+    assert!(text.contains("expressions are sent as written"), "{text}");
+    assert!(yaml.contains("API_KEY_MISSING"), "{yaml}");
+}

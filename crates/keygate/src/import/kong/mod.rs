@@ -39,9 +39,9 @@ pub fn import(file: &Value, options: Options) -> Result<Imported, ImportError> {
         }),
         ..Document::default()
     };
-    report.changed(
+    report.mapped(
         "identity headers",
-        "X-Consumer-Username, X-Credential-Identifier and X-Consumer-Groups as Kong names them; keygate does not send X-Consumer-ID or X-Consumer-Custom-ID (custom_id is kept in the consumer's metadata)",
+        "X-Consumer-Username, X-Credential-Identifier, X-Consumer-Groups, X-Consumer-ID (the consumer's id, kept in metadata.id) and X-Consumer-Custom-ID (metadata.custom_id) as Kong sends them",
     );
     let upstreams = upstreams(file);
     let global = list(file, "plugins");
@@ -317,10 +317,11 @@ fn consumers(file: &Value, options: Options, document: &mut Document, report: &m
             name,
             ..Consumer::default()
         };
-        if let Some(custom_id) = text(consumer, "custom_id") {
-            imported
-                .metadata
-                .insert("custom_id".into(), custom_id.into());
+        // Kong's ids go on upstream as X-Consumer-ID and X-Consumer-Custom-ID.
+        for field in ["id", "custom_id"] {
+            if let Some(value) = text(consumer, field) {
+                imported.metadata.insert(field.into(), value.into());
+            }
         }
         for reference in ["username", "id", "custom_id"] {
             if let Some(value) = text(consumer, reference) {

@@ -185,6 +185,9 @@ pub fn client_identity_fields<'a, 'h>(
         let identity = is_identity_field(bytes, configured)
             || own
                 .iter()
+                .copied()
+                .chain(names.consumer_id.as_ref())
+                .chain(names.custom_id.as_ref())
                 .any(|own| same_dashed(bytes, own.as_str().as_bytes()));
         let set = caller.is_some_and(|key| {
             identity_fields(names, key, &key.consumer).any(|(set, _)| set == name)

@@ -60,6 +60,8 @@ fn identity_names() -> IdentityHeaders {
         credential: HeaderName::from_static("x-credential-identifier"),
         groups: HeaderName::from_static("x-consumer-groups"),
         client_type: HeaderName::from_static("client-type"),
+        consumer_id: Some(HeaderName::from_static("x-consumer-id")),
+        custom_id: Some(HeaderName::from_static("x-consumer-custom-id")),
     }
 }
 
@@ -218,6 +220,7 @@ fn a_callers_identity_replaces_what_the_client_sent() {
     headers.insert(HOST, HeaderValue::from_static("api.example.com"));
     headers.insert("x-consumer-username", HeaderValue::from_static("mallory"));
     headers.insert("client-type", HeaderValue::from_static("Z"));
+    headers.insert("x-consumer-id", HeaderValue::from_static("admin"));
     headers.insert("accept", HeaderValue::from_static("*/*"));
     let names = identity_names();
     let none = FieldPatterns::default();
@@ -229,7 +232,7 @@ fn a_callers_identity_replaces_what_the_client_sent() {
         written(&headers, &fields),
         "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\naccept: */*\r\n\
          x-consumer-username: alex\r\nx-credential-identifier: k1\r\nclient-type: A\r\n\
-         x-consumer-groups: admin\r\nx-forwarded-for: 10.0.0.1\r\n\
+         x-consumer-groups: admin\r\nx-consumer-id: alex\r\nx-forwarded-for: 10.0.0.1\r\n\
          x-forwarded-proto: http\r\nx-forwarded-host: api.example.com\r\n\r\n"
     );
 }

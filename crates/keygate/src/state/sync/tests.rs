@@ -196,6 +196,18 @@ impl Store for Flaky {
     fn counts(&self, since: Millis, now: Millis) -> Result<Vec<keygate_store::CounterRow>> {
         self.inner.counts(since, now)
     }
+
+    fn add_usage(&self, rows: &[keygate_store::UsageRow]) -> Result<()> {
+        self.inner.add_usage(rows)
+    }
+
+    fn usage(&self, query: &keygate_store::UsageQuery) -> Result<Vec<keygate_store::UsageRow>> {
+        self.inner.usage(query)
+    }
+
+    fn delete_usage_before(&self, before: Millis) -> Result<u64> {
+        self.inner.delete_usage_before(before)
+    }
 }
 
 fn key(id: &str, plaintext: &str) -> KeyRecord {

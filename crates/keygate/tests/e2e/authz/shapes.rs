@@ -88,8 +88,10 @@ fn envoy_http_checks_remove_the_key_and_refuse_with_keygates_body() {
     // The key's fields, and the client's identity fields the answer does not set.
     assert_eq!(
         alex.header("x-envoy-auth-headers-to-remove"),
-        Some("apikey, client-key, secret, x-consumer-id, x-anonymous-consumer, isbackoffice")
+        Some("apikey, client-key, secret, x-anonymous-consumer, isbackoffice")
     );
+    // X-Consumer-ID is keygate's own answer (the consumer's id), not a removal.
+    assert_eq!(alex.header("x-consumer-id"), Some("alex"));
     let only_cookie = request(
         gateway.authz,
         "GET",
