@@ -10,6 +10,7 @@ import * as services from './services.js';
 import * as subscriptions from './subscriptions.js';
 import * as catalogue from './catalogue.js';
 import * as accounts from './accounts.js';
+import * as usage from './usage.js';
 
 /** The screens each role has, in navigation order: [path, label, module]. */
 const SCREENS = {
@@ -18,6 +19,7 @@ const SCREENS = {
     ['consumers', 'Consumers', consumers],
     ['keys', 'API keys', keys],
     ['subscriptions', 'Subscriptions', subscriptions],
+    ['usage', 'Usage', usage],
     ['catalogue', 'Catalogue', catalogue],
     ['accounts', 'Accounts', accounts],
   ],
@@ -25,12 +27,14 @@ const SCREENS = {
     ['services', 'Services', services],
     ['subscriptions', 'Subscriptions', subscriptions],
     ['keys', 'API keys', keys],
+    ['usage', 'Usage', usage],
   ],
   owner: [
     ['catalogue', 'Catalogue', catalogue],
     ['consumers', 'Applications', consumers],
     ['subscriptions', 'Subscriptions', subscriptions],
     ['keys', 'API keys', keys],
+    ['usage', 'Usage', usage],
   ],
 };
 

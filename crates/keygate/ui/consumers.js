@@ -65,7 +65,7 @@ export async function render(main, { session }) {
     session.role === 'publisher' ? null : h('p', {}, create),
     table(title, ['Name', 'Client type', 'Groups', 'Description', 'Keys', 'Actions'],
       consumers.map((consumer) => [
-        consumer.name,
+        h('a', { href: `#/usage/consumer/${encodeURIComponent(consumer.name)}`, 'aria-label': `Usage of ${consumer.name}` }, consumer.name),
         consumer.client_type,
         consumer.groups.length ? consumer.groups.join(', ') : '—',
         consumer.description || '—',

@@ -106,7 +106,7 @@ export function keysTable(caption, keys, consumers, session, onDone) {
   return table(caption,
     ['Key', 'Consumer', 'Client type', 'Status', 'Description', 'Expires', 'Last used', 'Active', 'Actions'],
     keys.map((key) => [
-      h('code', {}, named(key)),
+      h('a', { href: `#/usage/key/${encodeURIComponent(key.id)}`, 'aria-label': `Usage of key ${named(key)}` }, h('code', {}, named(key))),
       key.consumer,
       typeOf.get(key.consumer) || '—',
       [badge(key.status), key.shared ? h('span', { class: 'tag' }, 'shared') : null,

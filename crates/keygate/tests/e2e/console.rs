@@ -49,7 +49,8 @@ fn the_console_in_a_real_browser() {
         "the browser tests' packages are missing: run `npm ci` in crates/keygate/tests/ui"
     );
     let echo = Echo::start("console");
-    let gateway = Gateway::start("");
+    // Usage counts reach the store each second, for the usage screen's test.
+    let gateway = Gateway::start("usage:\n  flush_interval: 1s\n");
     // node writes to files, so that a long report never blocks it on a full pipe.
     let logs = TempDir::new();
     let out = std::fs::File::create(logs.0.join("out")).expect("a log file");

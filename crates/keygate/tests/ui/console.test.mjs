@@ -70,6 +70,33 @@ test('the Mia-Platform flow: Add new, Generate, client type, Active, Create; unt
   await page.context().close();
 });
 
+test('usage of a consumer: the calls of the Mia-Platform flow, as a chart and a table', async () => {
+  // The gateway adds its counts to the store every second (usage.flush_interval).
+  const deadline = Date.now() + 15000;
+  let rows = [];
+  while (Date.now() < deadline) {
+    rows = (await admin('GET', '/usage?consumer=mia-client&group=consumer')).body.data;
+    if (rows.reduce((n, row) => n + row.requests, 0) >= 2) break;
+    await new Promise((resolve) => { setTimeout(resolve, 250); });
+  }
+  const page = await asAdmin(browser, 'consumers');
+  await page.getByRole('link', { name: 'Usage of mia-client' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Usage' }).waitFor();
+  const chart = page.getByRole('img', { name: 'Calls of consumer mia-client, per hour over the last day' });
+  await chart.waitFor();
+  assert.equal(await chart.locator('rect.bar-allowed').count(), 1);
+  assert.equal(await chart.locator('rect.bar-refused').count(), 1);
+  const row = page.getByRole('row', { name: /mia-client/ });
+  assert.equal(await row.getByRole('cell').nth(1).textContent(), '1');
+  assert.match(await row.getByRole('cell').nth(2).textContent(), /key_disabled: 1/);
+  await screenshot(page, 'usage');
+  await accessible(page, 'the usage screen');
+  await page.getByLabel('Period').selectOption('week');
+  await page.getByRole('img', { name: 'Calls of consumer mia-client, per day over the last week' }).waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test('the key creation dialog by keyboard alone: focus inside, Tab wraps, Escape closes', async () => {
   const page = await asAdmin(browser, 'keys');
   const add = page.getByRole('button', { name: 'Add new' });
