@@ -6,6 +6,7 @@
 import { api, apiText, all, part } from './api.js';
 import { h, put, field, table, heading, announce, redrawKeeping } from './dom.js';
 import { formDialog } from './dialog.js';
+import * as callers from './callers.js';
 
 const AUTH = {
   required: 'API key required',
@@ -137,13 +138,14 @@ async function renderService(main, { session, name }) {
       h('dt', {}, 'Defined in'), h('dd', {}, fromFile ? 'the configuration file (read-only here)' : 'the admin API')),
     h('h2', {}, 'Routes'),
     table(`Routes of ${service.name}`,
-      ['Route', 'Paths', 'Methods', 'Authentication', 'User Group Permission (allow)', 'Edit'],
+      ['Route', 'Paths', 'Methods', 'Authentication', 'User Group Permission (allow)', 'Who can call', 'Edit'],
       routes.map((route, index) => [
         route.name,
         h('code', {}, listed(route.paths)),
         listed(route.methods, 'all'),
         AUTH[route.auth || 'required'],
         route.allow ? h('code', {}, route.allow) : 'any valid key',
+        h('a', { href: `#/services/${encodeURIComponent(service.name)}/callers/${encodeURIComponent(route.name)}`, 'aria-label': `Who can call route ${route.name}` }, 'Who can call'),
         fromFile ? '—' : h('button', {
           type: 'button',
           class: 'secondary',
@@ -171,6 +173,7 @@ async function renderService(main, { session, name }) {
 
 /** Draws the list, or one service (`#/services/NAME`). */
 export async function render(main, { session, rest }) {
+  if (rest && rest[0] && rest[1] === 'callers') return callers.render(main, { service: rest[0], route: rest[2] });
   if (rest && rest[0]) return renderService(main, { session, name: rest[0] });
   const services = await all('/services');
   put(main, 

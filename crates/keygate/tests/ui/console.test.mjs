@@ -157,6 +157,26 @@ test('a route\'s permission expression: edited, and a wrong one shown at its pos
   await page.context().close();
 });
 
+test('who can call a route: the client types and consumers its expression lets through', async () => {
+  // The route's allow is clientType === 'B' now (the test above); bee is of type B.
+  assert.equal((await admin('POST', '/consumers', { name: 'bee', client_type: 'B' })).status, 201);
+  assert.equal((await admin('POST', '/consumers/bee/keys', {})).status, 201);
+  const page = await openPage(browser, asAdmin);
+  await page.goto(`${gateway.admin}/ui/#/services/orders`);
+  await page.getByRole('link', { name: 'Who can call route report' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Who can call orders / report' }).waitFor();
+  const consumers = page.getByRole('table', { name: 'Consumers that can call report' });
+  const bee = consumers.getByRole('row', { name: /^bee B/ });
+  assert.match(await bee.textContent(), /yes, whatever the request/);
+  assert.equal(await consumers.getByRole('row', { name: /mia-client/ }).filter({ hasText: 'yes' }).count(), 0);
+  const types = page.getByRole('table', { name: 'Client types that can call report' });
+  assert.match(await types.getByRole('row', { name: /^B / }).textContent(), /yes/);
+  await screenshot(page, 'callers');
+  await accessible(page, 'who can call a route');
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test('the Gravitee flow as the admin: subscribe from the catalogue, accept with a custom key, call, renew', async () => {
   const service = await admin('PUT', '/services/weather', {
     path_prefix: '/weather',
