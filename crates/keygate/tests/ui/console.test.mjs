@@ -161,8 +161,7 @@ test('who can call a route: the client types and consumers its expression lets t
   // The route's allow is clientType === 'B' now (the test above); bee is of type B.
   assert.equal((await admin('POST', '/consumers', { name: 'bee', client_type: 'B' })).status, 201);
   assert.equal((await admin('POST', '/consumers/bee/keys', {})).status, 201);
-  const page = await openPage(browser, asAdmin);
-  await page.goto(`${gateway.admin}/ui/#/services/orders`);
+  const page = await asAdmin(browser, 'services/orders');
   await page.getByRole('link', { name: 'Who can call route report' }).click();
   await page.getByRole('heading', { level: 1, name: 'Who can call orders / report' }).waitFor();
   const consumers = page.getByRole('table', { name: 'Consumers that can call report' });
