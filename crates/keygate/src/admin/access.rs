@@ -358,7 +358,54 @@ pub fn check(
             };
             subscription(store, caller, &record, action).map(|()| Verdict::Allow)
         }
+        "/usage" if read => usage(
+            store,
+            caller,
+            param("consumer"),
+            param("key_id"),
+            param("service"),
+        )
+        .map(|()| Verdict::Allow),
+        "/services/{name}/routes/{route}/callers" if read => match caller.role {
+            // Who can call lists every consumer let through: for the service's publisher,
+            // not for the application owners whose consumers it lists.
+            Role::Publisher => service(store, caller, param("name"), Need::Write),
+            _ => Err(not_found("service", param("name"))),
+        }
+        .map(|()| Verdict::Allow),
         _ => admin_only(caller),
+    }
+}
+
+/// May `caller` read the usage figures the query names? An application owner names one
+/// of its consumers (`?consumer=`) or keys (`?key_id=`); a publisher one of its services
+/// (`?service=`).
+fn usage(
+    store: &dyn Store,
+    caller: &Caller,
+    consumer_name: &str,
+    key_id: &str,
+    service_name: &str,
+) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Owner if !consumer_name.is_empty() => {
+            consumer(store, caller, consumer_name, Need::Write)
+                .map_err(|_| not_found("consumer", consumer_name))
+        }
+        Role::Owner if !key_id.is_empty() => {
+            let record = stored_key(store, key_id)?;
+            key(store, caller, &record, KeyNeed::Change).map_err(|_| not_found("key", key_id))
+        }
+        Role::Owner => Err(ApiError::Forbidden(
+            "an application owner reads the usage of its own consumers and keys: name one with ?consumer= or ?key_id=".into(),
+        )),
+        Role::Publisher if !service_name.is_empty() => {
+            service(store, caller, service_name, Need::Write)
+        }
+        Role::Publisher => Err(ApiError::Forbidden(
+            "a publisher reads the usage of its own services: name one with ?service=".into(),
+        )),
     }
 }
 

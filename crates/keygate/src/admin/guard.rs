@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Query, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -40,10 +40,19 @@ pub async fn guard(
         .unwrap_or_default();
     let method = request.method().clone();
     let (mut parts, body) = request.into_parts();
-    let params = Path::<HashMap<String, String>>::from_request_parts(&mut parts, &state)
+    let mut params = Path::<HashMap<String, String>>::from_request_parts(&mut parts, &state)
         .await
         .map(|Path(params)| params)
         .unwrap_or_default();
+    // The one rule that reads the query (`GET /v1/usage`: whose figures) gets its
+    // parameters too; nothing else (the audit log names entities from the path alone).
+    if pattern == "/v1/usage" {
+        if let Ok(Query(query)) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri) {
+            for (name, value) in query {
+                params.entry(name).or_insert(value);
+            }
+        }
+    }
     let route = pattern.strip_prefix("/v1").unwrap_or(&pattern).to_owned();
     let checks_body = !caller.is_admin() && method == Method::POST && route == "/subscriptions";
     let (seen, body) = if checks_body {

@@ -197,6 +197,12 @@ async fn each_role_on_each_endpoint() {
             r#"{"account":"pub2"}"#,
             403,
         ),
+        ("GET", p("/v1/usage?service=orders"), "", 200),
+        ("GET", p("/v1/usage?service=billing"), "", 404),
+        ("GET", p("/v1/usage"), "", 403),
+        ("GET", p("/v1/usage?consumer=app1"), "", 403),
+        ("GET", p("/v1/services/orders/routes/all/callers"), "", 200),
+        ("GET", p("/v1/services/billing/routes/all/callers"), "", 404),
     ];
     table(&w, "pub1", &w.pub1, &publisher).await;
     let renew = as_token(&w.state, &w.pub1, "POST", &p("/v1/keys/{key}/renew"), "").await;
@@ -261,6 +267,13 @@ async fn each_role_on_each_endpoint() {
         ("POST", p("/v1/keys/{key}/renew"), r#"{"grace":"0s"}"#, 201),
         ("GET", p("/v1/accounts"), "", 403),
         ("GET", p("/v1/audit"), "", 403),
+        ("GET", p("/v1/usage?consumer=app1"), "", 200),
+        ("GET", p("/v1/usage?consumer=app1&granularity=day"), "", 200),
+        ("GET", p("/v1/usage?consumer=app2"), "", 404),
+        ("GET", p("/v1/usage?key_id={key}"), "", 200),
+        ("GET", p("/v1/usage?service=orders"), "", 403),
+        ("GET", p("/v1/usage"), "", 403),
+        ("GET", p("/v1/services/orders/routes/all/callers"), "", 404),
     ];
     table(&w, "own1", &w.own1, &owner).await;
 
@@ -291,6 +304,8 @@ async fn each_role_on_each_endpoint() {
             201,
         ),
         ("PUT", p("/v1/consumers/app1"), "{}", 404),
+        ("GET", p("/v1/usage?key_id={key}"), "", 404),
+        ("GET", p("/v1/usage?consumer=app1"), "", 404),
     ];
     table(&w, "own2", &w.own2, &other_owner).await;
 
@@ -304,6 +319,8 @@ async fn each_role_on_each_endpoint() {
             ("GET", p("/v1/accounts"), "", 200),
             ("GET", p("/v1/audit"), "", 200),
             ("GET", p("/v1/services/orders/owner"), "", 200),
+            ("GET", p("/v1/usage"), "", 200),
+            ("GET", p("/v1/services/billing/routes/all/callers"), "", 200),
         ];
         table(&w, "admin", token, &rows).await;
     }
