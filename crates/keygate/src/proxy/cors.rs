@@ -12,7 +12,7 @@
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
-    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, HOST, ORIGIN, VARY,
+    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
@@ -41,11 +41,7 @@ pub(super) fn preflight(
     // request path routes it), the method it asks about.
     let path = normalise(request.uri.path()).ok()?;
     let host = match snapshot.router.names_hosts() {
-        true => request
-            .headers
-            .get(HOST)
-            .and_then(|host| host.to_str().ok())
-            .unwrap_or(""),
+        true => super::handler::request_host(request),
         false => "",
     };
     let RouteMatch::Found { service, route, .. } = snapshot.router.find(host, &path, &asked) else {

@@ -493,7 +493,7 @@ fn route<'s>(
 
 /// The host the request is for: its `Host`, which holds an absolute target's authority
 /// (`downstream::request_head`); empty for an HTTP/1.0 request without one.
-fn request_host(request: &Parts) -> &str {
+pub(super) fn request_host(request: &Parts) -> &str {
     request
         .headers
         .get(HOST)

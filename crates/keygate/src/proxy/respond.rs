@@ -164,20 +164,6 @@ pub fn into_grpc(mut response: Response<ProxyBody>, error: &ProxyError) -> Respo
     response
 }
 
-/// The response for an error to a request with these `headers`: gRPC's form for a gRPC
-/// call ([`grpc_status::is_grpc_request`]), else the JSON one.
-pub fn error_response_for(
-    headers: &http::HeaderMap,
-    error: &ProxyError,
-    challenge: &HeaderValue,
-) -> Response<ProxyBody> {
-    if grpc_status::is_grpc_request(headers) {
-        grpc_error_response(error, challenge)
-    } else {
-        error_response(error, challenge)
-    }
-}
-
 /// An error response's JSON body and the fields that go with it. The response writer
 /// writes the fields from here ([`ErrorBody::append_fields`]), so an error response has
 /// an empty `HeaderMap`, which costs no allocation.
@@ -386,6 +372,20 @@ mod tests {
     use http_body_util::BodyExt as _;
 
     use super::*;
+
+    /// The answer the request path gives (`super::super::refusal`), with `challenge` as
+    /// the service's `WWW-Authenticate`.
+    fn error_response_for(
+        headers: &http::HeaderMap,
+        error: &ProxyError,
+        challenge: &HeaderValue,
+    ) -> Response<ProxyBody> {
+        let responses = crate::config::Responses {
+            challenge: Some(challenge.clone()),
+            ..crate::config::Responses::default()
+        };
+        super::super::refusal::refusal_response(headers, error, &responses, true)
+    }
     use crate::proxy::error::InvalidKey;
 
     fn fields_of(response: &Response<ProxyBody>) -> String {
