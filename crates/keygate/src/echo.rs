@@ -2,7 +2,8 @@
 //! what it received — for the quickstart, tests and benchmarks.
 //!
 //! A request header `x-echo-delay-ms: N` makes it wait N milliseconds (at most 60 s)
-//! before answering, to try out timeouts.
+//! before answering, to try out timeouts; `x-echo-body: 1` adds the body it received, as
+//! text (its first [`ECHOED_BODY_BYTES`] bytes), to see what a gateway changed in it.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -30,7 +31,12 @@ struct Echoed<'a> {
     query: Option<&'a str>,
     headers: BTreeMap<&'a str, String>,
     body_length: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
 }
+
+/// The most of a body `x-echo-body: 1` echoes.
+pub const ECHOED_BODY_BYTES: usize = 1024 * 1024;
 
 /// Serves `listener` until `shutdown` completes; `name` is reported as `server`.
 pub async fn serve(listener: TcpListener, name: String, shutdown: impl Future<Output = ()>) {
@@ -69,10 +75,22 @@ async fn echo(request: Request<Incoming>, name: &str) -> Response<Full<Bytes>> {
         .and_then(|v| v.parse::<u64>().ok())
         .map(|ms| Duration::from_millis(ms.min(60_000)));
     let (parts, mut body) = request.into_parts();
+    let mut kept = parts
+        .headers
+        .get("x-echo-body")
+        .is_some_and(|value| value == "1")
+        .then(Vec::new);
     let mut body_length = 0u64;
     while let Some(frame) = body.frame().await {
         match frame {
-            Ok(frame) => body_length += frame.data_ref().map_or(0, |d| d.len() as u64),
+            Ok(frame) => {
+                let data = frame.data_ref().map_or(&[][..], |d| &d[..]);
+                body_length += data.len() as u64;
+                if let Some(kept) = &mut kept {
+                    let room = ECHOED_BODY_BYTES.saturating_sub(kept.len());
+                    kept.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
             Err(_) => break,
         }
     }
@@ -101,6 +119,7 @@ async fn echo(request: Request<Incoming>, name: &str) -> Response<Full<Bytes>> {
         query: parts.uri.query(),
         headers,
         body_length,
+        body: kept.map(|kept| String::from_utf8_lossy(&kept).into_owned()),
     };
     let body = serde_json::to_vec(&echoed).unwrap_or_default();
     let mut response = Response::new(Full::new(Bytes::from(body)));

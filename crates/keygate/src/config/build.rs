@@ -354,6 +354,7 @@ impl Checker<'_> {
             generate_traceparent: self.traceparent(proxy.traceparent.as_ref()),
             http2: self.http2(&proxy.http2),
             strip_request_headers: self.strip_request_headers(&proxy.strip_request_headers),
+            max_key_body_bytes: self.max_key_body_bytes(proxy.max_key_body_bytes.as_ref()),
         }
     }
 
@@ -534,6 +535,7 @@ impl Checker<'_> {
         if sources.value.is_empty() {
             self.report(&sources.referenced, "key_sources may not be empty");
         }
+        self.body_sources_last(sources);
         sources
             .value
             .iter()
@@ -547,12 +549,18 @@ impl Checker<'_> {
             scheme,
             cookie,
             query,
+            body,
         } = &source.value;
-        let kinds = [header.is_some(), cookie.is_some(), query.is_some()];
+        let kinds = [
+            header.is_some(),
+            cookie.is_some(),
+            query.is_some(),
+            body.is_some(),
+        ];
         if kinds.iter().filter(|set| **set).count() != 1 {
             self.report(
                 &source.referenced,
-                "a key source has exactly one of `header: NAME`, `cookie: NAME` or `query: NAME`",
+                "a key source has exactly one of `header: NAME`, `cookie: NAME`, `query: NAME` or `body: NAME`",
             );
             return None;
         }
@@ -584,6 +592,9 @@ impl Checker<'_> {
                 scheme,
                 separators_alike: false,
             });
+        }
+        if let Some(body) = body {
+            return self.body_source(body);
         }
         let (name, is_cookie) = match (cookie, query) {
             (Some(cookie), _) => (cookie, true),
@@ -1100,6 +1111,7 @@ mod authz;
 mod balance;
 mod consumers;
 mod cors;
+mod key_body;
 mod key_header_names;
 use key_header_names::separators_alike;
 mod http2;

@@ -284,6 +284,8 @@ pub struct FileProxy {
     /// HTTP/2 on the TLS listeners, and its limits.
     #[serde(default)]
     pub http2: FileHttp2,
+    /// Largest request body read whole for a `body` key source, in bytes.
+    pub max_key_body_bytes: Option<At<u64>>,
 }
 
 /// `proxy.http2:` — HTTP/2 on the TLS listeners.
@@ -367,7 +369,7 @@ pub struct FileIdentityHeaders {
     pub custom_id: Option<At<String>>,
 }
 
-/// One entry of `key_sources:`: exactly one of `header`, `cookie`, `query`.
+/// One entry of `key_sources:`: exactly one of `header`, `cookie`, `query`, `body`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileKeySource {
@@ -379,6 +381,8 @@ pub struct FileKeySource {
     pub cookie: Option<At<String>>,
     /// Read the key from this query parameter.
     pub query: Option<At<String>>,
+    /// Read the key from this field of a form, JSON or multipart request body.
+    pub body: Option<At<String>>,
 }
 
 /// One entry of `services:`.

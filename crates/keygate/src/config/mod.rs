@@ -323,6 +323,9 @@ pub struct ProxySettings {
     /// `proxy.strip_request_headers`: client fields never forwarded, besides the
     /// identity families that never are (`proxy::identity_fields`). Empty by default.
     pub strip_request_headers: FieldPatterns,
+    /// `proxy.max_key_body_bytes`: the largest request body read whole on a route with a
+    /// `body` key source (default 64 KiB); a larger one is `413`.
+    pub max_key_body_bytes: u64,
 }
 
 /// `proxy.http2` — HTTP/2 on the TLS listeners (ALPN `h2`) and the limits each HTTP/2
@@ -801,6 +804,14 @@ pub enum KeySource {
     /// A query-string parameter.
     Query {
         /// Parameter name.
+        name: String,
+    },
+    /// A field of the request body: a form field (`application/x-www-form-urlencoded`),
+    /// a top-level member of a JSON object (`application/json`) or a part of
+    /// `multipart/form-data`. Listed after every other kind: the body is read last
+    /// (`proxy::body_key`).
+    Body {
+        /// Field name.
         name: String,
     },
 }

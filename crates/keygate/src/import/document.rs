@@ -151,7 +151,7 @@ pub struct Target {
     pub weight: u32,
 }
 
-/// One key source: a header or a query parameter.
+/// One key source: a header, a query parameter or a body field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeySource {
@@ -159,6 +159,8 @@ pub enum KeySource {
     Header(String),
     /// A query parameter.
     Query(String),
+    /// A field of a form, JSON or multipart request body.
+    Body(String),
 }
 
 /// One route.

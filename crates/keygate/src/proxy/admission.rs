@@ -17,15 +17,19 @@ use crate::config::{KeySource, Route};
 use crate::state::{KeyEntry, Snapshot};
 
 /// What [`super::handler::Gateway::check`] found: a decision, or (exact mode only) rate
-/// limits that [`super::handler::Gateway::settle`] must take in Redis first.
+/// limits that [`super::handler::Gateway::settle`] must take in Redis first, or (routes
+/// with `body` key sources only) a body that [`super::handler::Gateway::check_body`]
+/// must read before the key is looked for.
 // The decision stays inline: boxing it would allocate for every request, where only the
-// rare exact-mode wait is boxed.
+// rare exact-mode wait and body read are boxed.
 #[allow(clippy::large_enum_variant)]
 pub enum Checking {
     /// Decided without waiting.
     Decided(Checked),
     /// Let through so far; its rate limits wait for Redis.
     Limiting(Box<Admission>),
+    /// Routed; the key may be in the body, which is to be read first.
+    ReadingBody(Box<super::handler::BodyWait>),
 }
 
 /// What [`super::handler::Gateway::check`] decided about a request.

@@ -126,6 +126,10 @@ pub enum ProxyError {
     /// (expired, for another name, from an unknown issuer) or it does not speak TLS.
     #[error("the TLS handshake with the upstream failed")]
     UpstreamTls,
+    /// A body to be read whole for the key in it (a route with `body` key sources) is
+    /// longer than `proxy.max_key_body_bytes`.
+    #[error("the request body is larger than the gateway reads for a key")]
+    RequestBodyTooLarge,
 }
 
 /// Why the gateway answered a request itself: the access log's `denial` and the `reason`
@@ -191,6 +195,8 @@ pub enum Denial {
     UpstreamBusy,
     /// The TLS handshake with the upstream failed.
     UpstreamTls,
+    /// A body read for its key was over `proxy.max_key_body_bytes`.
+    RequestBodyTooLarge,
 }
 
 // Every outcome has a counter of its own.
@@ -198,7 +204,7 @@ const _: () = assert!(Denial::COUNT < crate::state::usage_counts::OUTCOMES);
 
 impl Denial {
     /// How many reasons there are: the size of a table indexed by `reason as usize`.
-    pub const COUNT: usize = Denial::UpstreamTls as usize + 1;
+    pub const COUNT: usize = Denial::RequestBodyTooLarge as usize + 1;
 
     /// Every reason, in the order of their indexes.
     pub const ALL: [Denial; Denial::COUNT] = [
@@ -231,6 +237,7 @@ impl Denial {
         Denial::UpstreamUnresolved,
         Denial::UpstreamBusy,
         Denial::UpstreamTls,
+        Denial::RequestBodyTooLarge,
     ];
 
     /// The outcome a usage count is kept under ([`crate::state::usage_counts`]): 0 for a
@@ -279,6 +286,7 @@ impl Denial {
             Denial::UpstreamUnresolved => "upstream_unresolved",
             Denial::UpstreamBusy => "upstream_busy",
             Denial::UpstreamTls => "upstream_tls",
+            Denial::RequestBodyTooLarge => "request_body_too_large",
         }
     }
 }
@@ -316,6 +324,7 @@ impl ProxyError {
             ProxyError::UpstreamUnresolved => Denial::UpstreamUnresolved,
             ProxyError::UpstreamBusy => Denial::UpstreamBusy,
             ProxyError::UpstreamTls => Denial::UpstreamTls,
+            ProxyError::RequestBodyTooLarge => Denial::RequestBodyTooLarge,
         }
     }
 }

@@ -89,7 +89,7 @@ pub fn code_for(error: &ProxyError) -> GrpcCode {
             GrpcCode::PermissionDenied
         }
         ProxyError::NoRoute | ProxyError::MethodNotAllowed { .. } => GrpcCode::Unimplemented,
-        ProxyError::RateLimited(_) => GrpcCode::ResourceExhausted,
+        ProxyError::RateLimited(_) | ProxyError::RequestBodyTooLarge => GrpcCode::ResourceExhausted,
         ProxyError::BadPath
         | ProxyError::MalformedRequest
         | ProxyError::UnsupportedTransferCoding
@@ -176,6 +176,7 @@ mod tests {
             (ProxyError::UpstreamBusy, "14"),
             (ProxyError::BadRequestBody, "13"),
             (ProxyError::RequestBodyTimeout, "4"),
+            (ProxyError::RequestBodyTooLarge, "8"),
         ];
         for (error, code) in cases {
             assert_eq!(code_for(&error).as_str(), code, "{error:?}");

@@ -22,9 +22,12 @@
 //! ([`super::authz`]) the same phases 1–5 run on the original request a front proxy's
 //! check describes, and 7 logs the answer to the check: nothing is forwarded.
 
+mod body_phase;
 mod limit_phase;
 mod settle;
 
+pub use body_phase::BodyWait;
+use body_phase::BodyWanted;
 pub(in crate::proxy) use limit_phase::Pending;
 use limit_phase::{limit, Limited};
 
@@ -42,6 +45,7 @@ use http_body_util::Either;
 
 use super::admission::{request_id_field, Admitted, Caller, Identity};
 pub use super::admission::{Admission, Checked, Checking};
+use super::body_key::{self, KeyBody};
 use super::error::{Denial, InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
 use super::forward::{drop_hop_by_hop, ClientAddress, ForwardedFields};
@@ -210,9 +214,38 @@ impl Gateway {
                 return Checking::Decided(Checked::Answered(response, request_id));
             }
         }
+        self.decide(snapshot, started, record, request, client, None)
+    }
+
+    /// Phases 1–5 for `request` on the snapshot and access record [`Gateway::check_as`]
+    /// began with; `body` is the request's body when it was read for a key
+    /// ([`Gateway::check_body`]), `None` when it was not (and then a route with `body`
+    /// key sources asks for it: [`Checking::ReadingBody`]).
+    fn decide(
+        &self,
+        snapshot: Arc<Snapshot>,
+        started: Instant,
+        mut record: AccessRecord,
+        request: &mut Parts,
+        client: &ClientAddress,
+        body: Option<&KeyBody>,
+    ) -> Checking {
         let connection = (client, self.https_port);
-        match admit(&self.state, &snapshot, request, connection, &mut record) {
-            Ok((route, admitted)) => {
+        match admit(
+            &self.state,
+            &snapshot,
+            request,
+            connection,
+            &mut record,
+            body,
+        ) {
+            Ok(Admit::ReadBody(wanted)) => Checking::ReadingBody(Box::new(BodyWait {
+                snapshot,
+                started,
+                record,
+                wanted,
+            })),
+            Ok(Admit::Through(route, admitted)) => {
                 let waits = admitted.pending.is_some();
                 let admission = Admission {
                     snapshot,
@@ -349,14 +382,24 @@ impl Gateway {
     }
 }
 
-/// Phases 1–5: the route, and who is let through it.
+/// How [`admit`] let a request go on.
+enum Admit {
+    /// Through the route at this index, as `Admitted` says.
+    Through((usize, usize), Admitted),
+    /// Routed to a route with `body` key sources: its body is to be read first.
+    ReadBody(BodyWanted),
+}
+
+/// Phases 1–5: the route, and who is let through it. `body`: the body read for a key, if
+/// it was.
 fn admit(
     state: &SharedState,
     snapshot: &Snapshot,
     request: &mut Parts,
     (client, https_port): (&ClientAddress, Option<u16>),
     record: &mut AccessRecord,
-) -> Result<((usize, usize), Admitted), ProxyError> {
+    body: Option<&KeyBody>,
+) -> Result<Admit, ProxyError> {
     if check_request(request, snapshot.config.proxy.max_header_bytes)? {
         // The log shows the path that was routed, not the one sent.
         record.uri = request.uri.clone();
@@ -366,7 +409,17 @@ fn admit(
     record.service = Some(matched.service.name.clone());
     record.route = Some(matched.route.name.clone());
     super::https_redirect::check(matched.service, request, client, https_port)?;
-    let caller = authenticate(state, matched.route, request, record)?;
+    // Front proxies' checks carry no body: `body` sources are read by the proxy alone.
+    if body.is_none() && record.mode == Mode::Proxy {
+        if let Some(media) = body_key::wanted(matched.route, &request.headers) {
+            return Ok(Admit::ReadBody(BodyWanted {
+                media,
+                limit: snapshot.config.proxy.max_key_body_bytes,
+                piece_timeout: matched.service.upstream.send_timeout,
+            }));
+        }
+    }
+    let caller = authenticate(state, matched.route, request, body, record)?;
     // One reading of the clock serves the whole request: key expiry, subscription end,
     // the key's last use and the access record.
     let now = record.time;
@@ -421,7 +474,7 @@ fn admit(
         limits,
         pending,
     };
-    Ok((matched.index, admitted))
+    Ok(Admit::Through(matched.index, admitted))
 }
 
 /// Phase 1: limits that hold whatever the route, and the path in normal form
@@ -502,17 +555,23 @@ pub(super) fn request_host(request: &Parts) -> &str {
 }
 
 /// Phase 3: the caller's key, checked. `auth: none` skips this; `optional` lets a request
-/// without any key through as anonymous, but never one with an invalid key.
+/// without any key through as anonymous, but never one with an invalid key. The `body`
+/// sources, last of the route's, are read in `body` when no other source holds a key.
 fn authenticate(
     state: &SharedState,
     route: &Route,
     request: &Parts,
+    body: Option<&KeyBody>,
     record: &mut AccessRecord,
 ) -> Result<Caller, ProxyError> {
     if route.auth == AuthMode::None {
         return Ok(None);
     }
-    let extracted = key_source::extract(&route.key_sources, &request.headers, request.uri.query());
+    let mut extracted =
+        key_source::extract(&route.key_sources, &request.headers, request.uri.query());
+    if let (Extracted::Absent, Some(body)) = (&extracted, body) {
+        extracted = body_key::extract(&route.key_sources, body);
+    }
     let presented = match extracted {
         Extracted::Found { key, .. } => key,
         Extracted::Conflict => return Err(ProxyError::DuplicateKey),

@@ -1,5 +1,5 @@
 //! Finding the API key in a request (headers, cookies, query) and removing every place a
-//! key could be before the request is forwarded.
+//! key could be before the request is forwarded. Keys in the body are `super::body_key`'s.
 //!
 //! Sources are tried in order and the first that holds a non-empty key wins. Within one
 //! source, two different values are a conflict (`401`): a header sent twice, a cookie set
@@ -71,8 +71,10 @@ pub fn extract<'r>(
             KeySource::Query { name } => single(
                 query_pairs(query.unwrap_or(""))
                     .filter(|(param, _)| is_param(param, name))
-                    .map(|(_, value)| percent_decode(value)),
+                    .map(|(_, value)| percent_decode(value.as_bytes())),
             ),
+            // Read from the body, when it was read (`super::body_key::extract`).
+            KeySource::Body { .. } => Single::None,
         };
         match values {
             Single::None => continue,
@@ -83,9 +85,13 @@ pub fn extract<'r>(
     Extracted::Absent
 }
 
-enum Single<'r> {
+/// What one source holds.
+pub(super) enum Single<'r> {
+    /// No key.
     None,
+    /// One key (perhaps sent several times).
     One(Cow<'r, [u8]>),
+    /// Two different keys.
     Conflict,
 }
 
@@ -96,7 +102,7 @@ fn alike(field: &http::HeaderName, name: &http::HeaderName) -> bool {
 
 /// Reduces a source's values to one: empty values are ignored, repeats of the same value
 /// are fine, different values conflict.
-fn single<'r>(values: impl Iterator<Item = Cow<'r, [u8]>>) -> Single<'r> {
+pub(super) fn single<'r>(values: impl Iterator<Item = Cow<'r, [u8]>>) -> Single<'r> {
     let mut found: Option<Cow<'r, [u8]>> = None;
     for value in values.filter(|v| !v.is_empty()) {
         match &found {
@@ -141,8 +147,8 @@ fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
 /// Whether the query parameter name `param`, as sent, is `name` once decoded as Kong
 /// (and any form reader) decodes it: `api%6Bey` is `apikey`, `+` is a space. A name
 /// without `%` or `+` — nearly every one — is compared as it is, nothing decoded.
-fn is_param(param: &str, name: &str) -> bool {
-    *percent_decode(param) == *name.as_bytes()
+pub(super) fn is_param(param: &str, name: &str) -> bool {
+    *percent_decode(param.as_bytes()) == *name.as_bytes()
 }
 
 fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
@@ -152,11 +158,12 @@ fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
         .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
 }
 
-fn percent_decode(value: &str) -> Cow<'_, [u8]> {
-    if !value.contains(['%', '+']) {
-        return Cow::Borrowed(value.as_bytes());
+/// `bytes` percent-decoded, `+` a space (as forms and query strings are read); borrowed
+/// when there is nothing to decode.
+pub(super) fn percent_decode(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if !bytes.iter().any(|&byte| byte == b'%' || byte == b'+') {
+        return Cow::Borrowed(bytes);
     }
-    let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -230,6 +237,8 @@ pub fn strip(
             } => strip_scheme_values(headers, name, scheme),
             KeySource::Cookie { .. } => cookies = true,
             KeySource::Query { .. } => params = true,
+            // Removed from the body as it is forwarded (`super::body_key`).
+            KeySource::Body { .. } => {}
         }
     }
     if cookies {

@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod authz;
+pub mod body_key;
 pub mod chunked;
 mod cors;
 pub mod downstream;

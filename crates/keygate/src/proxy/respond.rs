@@ -57,6 +57,10 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::REQUEST_TIMEOUT,
             r#"{"message":"The request body did not arrive in time"}"#,
         ),
+        ProxyError::RequestBodyTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            r#"{"message":"Request body too large"}"#,
+        ),
         ProxyError::MissingKey | ProxyError::Forbidden { anonymous: true } => (
             StatusCode::UNAUTHORIZED,
             r#"{"message":"Missing API key found in request"}"#,

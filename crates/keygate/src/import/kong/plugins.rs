@@ -74,8 +74,8 @@ fn flag(config: &Value, field: &str, default: bool) -> bool {
         .unwrap_or(default)
 }
 
-/// key-auth: `key_names` in headers and the query, `hide_credentials`, and what keygate
-/// does not do (yet): keys in the body, an anonymous consumer.
+/// key-auth: `key_names` in headers, the query and (`key_in_body`) the body,
+/// `hide_credentials`, and what keygate does not do (yet): an anonymous consumer.
 fn key_auth(config: &Value, route: &mut Route, item: &str, report: &mut Report) {
     let mut names = strings(config, "key_names");
     if names.is_empty() {
@@ -110,9 +110,16 @@ fn key_auth(config: &Value, route: &mut Route, item: &str, report: &mut Report) 
         format!("`forward_key: {}`", !hide),
     );
     if flag(config, "key_in_body", false) {
-        report.left_out(
+        for name in &names {
+            route.key_sources.push(KeySource::Body(name.clone()));
+        }
+        report.mapped(
             format!("{item}: key-auth key_in_body"),
-            "keygate reads keys from headers, query parameters and cookies, not bodies: clients must send the key in a header or the query",
+            "a `body` key source per name, after the header and query sources: form, JSON and multipart bodies",
+        );
+        report.changed(
+            format!("{item}: key-auth key_in_body"),
+            "keygate reads every name's header and query before any body field (Kong goes name by name); it reads bodies up to `proxy.max_key_body_bytes` (64 KiB) and refuses a longer one (413) or one it cannot parse (400), where Kong forwards them without reading a key; the field goes from the body unless the key is forwarded, whichever source the key came from",
         );
     }
     if let Some(anonymous) = text(config, "anonymous").filter(|a| !a.is_empty()) {

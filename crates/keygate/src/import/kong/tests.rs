@@ -96,14 +96,20 @@ fn key_auth_options_map_or_are_reported() {
         route.key_sources,
         [
             KeySource::Header("api_key".into()),
-            KeySource::Header("x-key".into())
+            KeySource::Header("x-key".into()),
+            KeySource::Body("api_key".into()),
+            KeySource::Body("x-key".into())
         ]
     );
     // Kong's default hide_credentials is false: the key goes upstream.
     assert_eq!(route.forward_key, Some(true));
     let text = imported.report.render();
     assert!(
-        text.contains("left out  route s/r: key-auth key_in_body"),
+        text.contains("mapped    route s/r: key-auth key_in_body: a `body` key source per name"),
+        "{text}"
+    );
+    assert!(
+        text.contains("changed   route s/r: key-auth key_in_body: keygate reads every name's header and query before any body field"),
         "{text}"
     );
     assert!(text.contains("key-auth anonymous guest"), "{text}");

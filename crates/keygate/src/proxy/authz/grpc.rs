@@ -88,6 +88,15 @@ pub async fn answer(
         Checking::Decided(checked) => checked,
         // Exact rate limits across nodes: the one wait.
         Checking::Limiting(admission) => gateway.settle(admission, &parts).await,
+        // Not reached: bodies are read for keys on the proxy's listeners only; a check
+        // has none.
+        Checking::ReadingBody(wait) => {
+            let mut none = http_body_util::Empty::<bytes::Bytes>::new();
+            gateway
+                .check_body(wait, &mut parts, &client, &mut none)
+                .await
+                .0
+        }
     };
     match checked {
         Checked::Answered(response, _) => denied(response),

@@ -121,6 +121,8 @@ pub fn check(
             Checking::Decided(answer_to(gateway, shape, checked, &original.parts.headers))
         }
         Checking::Limiting(admission) => Checking::Limiting(admission),
+        // Not reached: bodies are read for keys on the proxy's listeners only.
+        Checking::ReadingBody(wait) => Checking::ReadingBody(wait),
     };
     request.headers = std::mem::take(&mut original.parts.headers);
     checking

@@ -354,18 +354,35 @@ pub async fn serve_connection<S: ClientIo>(
         };
         let (head_request, version) = (head.parts.method == Method::HEAD, head.parts.version);
         connection.body = BodyState::new(head.framing, head.expects_continue);
-        let checked = match gateway.check(&mut head.parts, &head.source, &client) {
-            Checking::Decided(checked) => checked,
+        let (checked, read_body) = match gateway.check(&mut head.parts, &head.source, &client) {
+            Checking::Decided(checked) => (checked, None),
             // Exact rate limits across nodes: the one wait before forwarding.
-            Checking::Limiting(admission) => gateway.settle(admission, &head.parts).await,
+            Checking::Limiting(admission) => (gateway.settle(admission, &head.parts).await, None),
+            // A route with `body` key sources: the body is read before the key is looked
+            // for. Boxed, as the forwarding below: other requests never pay to move it.
+            Checking::ReadingBody(wait) => {
+                let mut body = RequestBody::new(&mut connection);
+                let reading = gateway.check_body(wait, &mut head.parts, &client, &mut body);
+                Box::pin(reading).await
+            }
         };
         let (response, request_id) = match checked {
             Checked::Answered(response, request_id) => (response, request_id),
             Checked::Admitted(admission) => {
                 let request_id = admission.request_id_field();
-                let body = RequestBody::new(&mut connection);
-                let forwarded = gateway.forward(admission, &mut head.parts, body, &client);
-                (forwarded.await, request_id)
+                let forwarded = match read_body {
+                    None => {
+                        let body = RequestBody::new(&mut connection);
+                        gateway
+                            .forward(admission, &mut head.parts, body, &client)
+                            .await
+                    }
+                    Some(read) => {
+                        Box::pin(gateway.forward_read(admission, &mut head.parts, read, &client))
+                            .await
+                    }
+                };
+                (forwarded, request_id)
             }
         };
         // Emptied and given back now, not when the next head comes: its values are slices

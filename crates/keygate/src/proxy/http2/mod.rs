@@ -30,10 +30,12 @@ use std::pin::pin;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use h2::server::SendResponse;
 use h2::{Reason, RecvStream};
 use http::{HeaderValue, Method, Request};
+use http_body::Body as _;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -169,30 +171,48 @@ async fn serve_stream(
             .await;
         }
     };
+    // RFC 9110 §10.1.1: a client that waits for `100 Continue` gets it once its request
+    // is let through (a refusal is answered without it), or once its body is to be read
+    // for a key.
+    let mut body = RequestBody::new(body);
+    let mut continue_owed = expects_continue(&parts.headers) && !body.is_end_stream();
     // HTTP/2 fields are not slices of one head: nothing to share.
-    let checked = match gateway.check(&mut parts, &Bytes::new(), client) {
-        Checking::Decided(checked) => checked,
+    let (checked, read_body) = match gateway.check(&mut parts, &Bytes::new(), client) {
+        Checking::Decided(checked) => (checked, None),
         // Exact rate limits across nodes: the one wait before forwarding.
         // Boxed for the reason `forwarded` is below.
-        Checking::Limiting(admission) => Box::pin(gateway.settle(admission, &parts)).await,
+        Checking::Limiting(admission) => (Box::pin(gateway.settle(admission, &parts)).await, None),
+        // A route with `body` key sources: the body is read before the key is looked for.
+        Checking::ReadingBody(wait) => {
+            if std::mem::take(&mut continue_owed) {
+                send_continue(&mut respond);
+            }
+            let reading = gateway.check_body(wait, &mut parts, client, &mut body);
+            let reset = std::future::poll_fn(|cx| respond.poll_reset(cx));
+            tokio::select! {
+                decided = Box::pin(reading) => decided,
+                _ = reset => return Err(SendStop::Gone),
+            }
+        }
     };
     let (response, request_id) = match checked {
         Checked::Answered(response, request_id) => (response, request_id),
         Checked::Admitted(admission) => {
             let request_id = admission.request_id_field();
-            // RFC 9110 §10.1.1: a client that waits for `100 Continue` gets it once its
-            // request is let through (a refusal is answered without it).
-            if expects_continue(&parts.headers) && !body.is_end_stream() {
-                let mut interim = http::Response::new(());
-                *interim.status_mut() = http::StatusCode::CONTINUE;
-                // Fails only when the stream is gone, which forwarding then finds.
-                let _ = respond.send_informational(interim);
+            if continue_owed {
+                send_continue(&mut respond);
             }
             // Boxed: the forwarding future is several kilobytes, and a stream's future is
             // moved whole into the connection's set of streams when it is pushed — a
             // refused request, which never forwards, would pay for moving it too.
-            let forwarded =
-                Box::pin(gateway.forward(admission, &mut parts, RequestBody::new(body), client));
+            let forwarded = match read_body {
+                None => Either::Left(Box::pin(
+                    gateway.forward(admission, &mut parts, body, client),
+                )),
+                Some(read) => Either::Right(Box::pin(
+                    gateway.forward_read(admission, &mut parts, read, client),
+                )),
+            };
             let reset = std::future::poll_fn(|cx| respond.poll_reset(cx));
             tokio::select! {
                 response = forwarded => (response, request_id),
@@ -209,6 +229,14 @@ async fn serve_stream(
         limits.send_timeout,
     )
     .await
+}
+
+/// Tells a client waiting on `Expect: 100-continue` to send its body.
+fn send_continue(respond: &mut SendResponse<Bytes>) {
+    let mut interim = http::Response::new(());
+    *interim.status_mut() = http::StatusCode::CONTINUE;
+    // Fails only when the stream is gone, which reading or forwarding then finds.
+    let _ = respond.send_informational(interim);
 }
 
 /// Whether the request waits for `100 Continue` before it sends its body.

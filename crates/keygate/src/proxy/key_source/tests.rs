@@ -192,9 +192,9 @@ fn a_scheme_source_strips_only_values_in_its_scheme() {
 
 #[test]
 fn percent_decoding_is_lenient_with_bad_escapes() {
-    assert_eq!(&*percent_decode("a%2fb+c"), b"a/b c");
-    assert_eq!(&*percent_decode("100%"), b"100%");
-    assert_eq!(&*percent_decode("%zz"), b"%zz");
+    assert_eq!(&*percent_decode(b"a%2fb+c"), b"a/b c");
+    assert_eq!(&*percent_decode(b"100%"), b"100%");
+    assert_eq!(&*percent_decode(b"%zz"), b"%zz");
 }
 
 /// A parameter name is read decoded (Kong's reading): whatever its spelling, the key is
