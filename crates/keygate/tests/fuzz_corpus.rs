@@ -2,6 +2,8 @@
 //! the same checks the targets run, so that each corpus — seeds and the crashes fuzzing
 //! found — stays a regression suite that `cargo test` runs without a fuzzing toolchain.
 
+#[path = "../fuzz/checks/body_key.rs"]
+mod body_key;
 #[path = "../fuzz/checks/chunked.rs"]
 mod chunked;
 #[path = "../fuzz/checks/key_source.rs"]
@@ -55,6 +57,11 @@ fn the_chunked_corpus_passes_the_decoder_checks() {
 #[test]
 fn the_key_source_corpus_passes_the_extraction_checks() {
     replay("key_source", 10, key_source::run);
+}
+
+#[test]
+fn the_body_key_corpus_passes_the_reading_and_cutting_checks() {
+    replay("body_key", 15, body_key::run);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::support::{parse_response, send_raw, Echo, Gateway, HttpResponse, PATIENCE};
 use crate::{example_config, Example, BOB};
 
-fn connect(address: SocketAddr) -> TcpStream {
+pub(crate) fn connect(address: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(address).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     stream
@@ -16,7 +16,7 @@ fn connect(address: SocketAddr) -> TcpStream {
 
 /// Reads one response from a connection that stays open: the head, then the body as its
 /// `Content-Length` says (the responses here are never chunked).
-fn read_one(stream: &mut TcpStream) -> (HttpResponse, Vec<u8>) {
+pub(crate) fn read_one(stream: &mut TcpStream) -> (HttpResponse, Vec<u8>) {
     let mut received = Vec::new();
     let mut byte = [0u8; 1];
     while !received.ends_with(b"\r\n\r\n") {
@@ -40,7 +40,7 @@ fn read_one(stream: &mut TcpStream) -> (HttpResponse, Vec<u8>) {
 }
 
 /// Whether the server closes the connection (read gives end of stream) within `PATIENCE`.
-fn closed_by_server(stream: &mut TcpStream) -> bool {
+pub(crate) fn closed_by_server(stream: &mut TcpStream) -> bool {
     let mut rest = Vec::new();
     stream.read_to_end(&mut rest).is_ok() && rest.is_empty()
 }

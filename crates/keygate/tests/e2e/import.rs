@@ -97,6 +97,56 @@ fn kong_file_answers_as_kong() {
 }
 
 #[test]
+fn kong_key_in_body_reads_and_hides_the_body_key() {
+    let echo = Echo::start("orders");
+    let text = fixture(
+        "kong.yaml",
+        &echo,
+        &["orders.internal:8080", "status.internal"],
+    )
+    .replace("port: 9000", &format!("port: {}", echo.address.port()))
+    .replace(
+        &format!("{}\n    port", echo.address),
+        "127.0.0.1\n    port",
+    )
+    .replace("key_in_body: false", "key_in_body: true");
+    let dir = TempDir::new();
+    let config = import("kong", &text, &dir);
+    assert!(config.contains("body: apikey"), "{config}");
+    let gateway = Gateway::start(&config);
+    let post = |content_type: &str, body: &str| {
+        crate::support::request(
+            gateway.address,
+            "POST",
+            "/orders-admin/x",
+            &[("Content-Type", content_type), ("x-echo-body", "1")],
+            body.as_bytes(),
+        )
+    };
+    let form = post(
+        "application/x-www-form-urlencoded",
+        "qty=2&apikey=alice-secret-key-0001",
+    );
+    assert_eq!(form.status, 200, "{form:?}");
+    assert_eq!(
+        form.upstream_header("x-consumer-username").as_deref(),
+        Some("alice")
+    );
+    // hide_credentials: true — the field leaves the body.
+    assert_eq!(form.json()["body"], "qty=2");
+    let json = post(
+        "application/json",
+        r#"{"apikey": "alice-secret-key-0001", "qty": 2}"#,
+    );
+    assert_eq!(json.status, 200, "{json:?}");
+    assert_eq!(json.json()["body"], r#"{"qty": 2}"#);
+    assert_eq!(
+        post("text/plain", "apikey=alice-secret-key-0001").status,
+        401
+    );
+}
+
+#[test]
 fn kong_file_is_applied_to_a_running_gateway() {
     let echo = Echo::start("orders");
     let text = fixture(

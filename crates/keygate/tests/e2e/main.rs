@@ -11,6 +11,7 @@ mod allow;
 mod authority;
 mod authz;
 mod balance;
+mod body_keys;
 mod cli;
 mod cluster;
 mod console;
