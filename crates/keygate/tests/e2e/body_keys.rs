@@ -401,3 +401,37 @@ fn http2_bodies_are_read_and_cut_alike() {
     assert_eq!(echoed["headers"]["content-length"], "7");
     assert_eq!(echoed["headers"]["x-consumer-username"], "alex");
 }
+
+#[test]
+fn checks_of_a_front_proxy_never_read_a_body() {
+    let dir = crate::support::TempDir::new();
+    let text = format!(
+        "proxy:\n  listen: []\nauthz:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n  token: {}\nstore: sqlite://{}\n\
+         services:\n  - name: forms\n    upstream: http://127.0.0.1:9\n    key_sources: [{{header: apikey}}, {{body: apikey}}]\n    routes: [{{name: submit, paths: ['/submit']}}]\n\
+         consumers:\n  - name: alex\n    keys: [{{key: {ALEX}}}]\n",
+        crate::support::ADMIN_TOKEN,
+        dir.0.join("keygate.db").display()
+    );
+    let gateway = crate::authz::AuthzGateway::launch(dir, &text, ("authz", false));
+    let check = |fields: &[(&str, &str)], body: &str| {
+        let mut headers = vec![
+            ("X-Forwarded-Method", "POST"),
+            ("X-Forwarded-Uri", "/submit"),
+            ("Content-Type", FORM),
+        ];
+        headers.extend_from_slice(fields);
+        request(
+            gateway.authz,
+            "POST",
+            "/forward-auth",
+            &headers,
+            body.as_bytes(),
+        )
+    };
+    let in_body = check(&[], &format!("apikey={ALEX}"));
+    assert_eq!(in_body.status, 401, "{in_body:?}");
+    assert_eq!(in_body.message(), "Missing API key found in request");
+    let in_header = check(&[("apikey", ALEX)], "");
+    assert_eq!(in_header.status, 200, "{in_header:?}");
+    assert_eq!(in_header.header("x-consumer-username"), Some("alex"));
+}

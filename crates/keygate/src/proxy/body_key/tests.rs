@@ -342,13 +342,14 @@ fn only_routes_with_body_sources_read_bodies() {
     assert_eq!(wanted(&routes[3], &json), Some(Media::Kind(BodyKind::Json)));
 }
 
+/// A frame of a body, or the error that breaks it.
+type Piece = Result<http_body::Frame<Bytes>, std::io::Error>;
+
 /// A body that arrives in `pieces`.
 fn pieces(
     pieces: &[&'static [u8]],
-) -> StreamBody<
-    futures_util::stream::Iter<std::vec::IntoIter<Result<http_body::Frame<Bytes>, std::io::Error>>>,
-> {
-    let frames: Vec<_> = pieces
+) -> StreamBody<futures_util::stream::Iter<std::vec::IntoIter<Piece>>> {
+    let frames: Vec<Piece> = pieces
         .iter()
         .map(|piece| Ok(http_body::Frame::data(Bytes::from_static(piece))))
         .collect();
@@ -384,16 +385,14 @@ async fn bodies_are_read_whole_up_to_the_bound() {
 
 #[tokio::test]
 async fn a_body_that_stops_coming_or_breaks_off_is_refused() {
-    let mut stalled = StreamBody::new(futures_util::stream::pending::<
-        Result<http_body::Frame<Bytes>, std::io::Error>,
-    >());
+    let mut stalled = StreamBody::new(futures_util::stream::pending::<Piece>());
     assert_eq!(
         read_whole(&mut stalled, 10, Duration::from_millis(50))
             .await
             .unwrap_err(),
         ProxyError::RequestBodyTimeout
     );
-    let frames: Vec<Result<http_body::Frame<Bytes>, std::io::Error>> = vec![
+    let frames: Vec<Piece> = vec![
         Ok(http_body::Frame::data(Bytes::from_static(b"ab"))),
         Err(std::io::ErrorKind::UnexpectedEof.into()),
     ];
