@@ -4,7 +4,8 @@
 //! 1. [`check_request`] — header size limit (`431`); the path normalised, or refused when
 //!    it cannot be made unambiguous (`400`);
 //! 2. [`route`] — host, path, method (`404`, `405`); plain HTTP to a service with
-//!    `https_redirect` is sent to HTTPS (`308`, [`super::https_redirect`]);
+//!    `https_redirect` is sent to HTTPS (`308`, [`super::https_redirect`]). A route with `body` key sources has the body read whole first (`413`, `400`,
+//!    `408`; `body_phase.rs`);
 //! 3. [`authenticate`] — find the key, hash, look up (`401`);
 //! 4. [`select_plan`] — on a service with plans, an accepted subscription of the key
 //!    to a plan whose selection rule is true (`403`);
@@ -14,11 +15,13 @@
 //! 7. log — the access record goes to the metrics and the log writer.
 //!
 //! Phases 1–5 never wait: [`Gateway::check`] runs them and answers a refusal at once;
-//! [`Gateway::forward`] runs 6 and 7 for a request let through. The one exception is
-//! exact mode across nodes (`cluster.rate_limits.mode: exact`): a call that rate limits
+//! [`Gateway::forward`] runs 6 and 7 for a request let through. There are two
+//! exceptions, both opt-in. One is exact mode across nodes (`cluster.rate_limits.mode: exact`): a call that rate limits
 //! apply to comes back from [`Gateway::check`] as [`Checking::Limiting`], and
-//! [`Gateway::settle`] awaits Redis's count of it (`settle.rs`); every other call is
-//! decided without waiting, as before. On an `authz.listen` listener
+//! [`Gateway::settle`] awaits Redis's count of it (`settle.rs`). The other is a request
+//! on a route with `body` key sources: it comes back as [`Checking::ReadingBody`], and
+//! [`Gateway::check_body`] reads its body and decides (`body_phase.rs`). Every other
+//! call is decided without waiting, as before. On an `authz.listen` listener
 //! ([`super::authz`]) the same phases 1–5 run on the original request a front proxy's
 //! check describes, and 7 logs the answer to the check: nothing is forwarded.
 

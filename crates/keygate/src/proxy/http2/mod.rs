@@ -171,11 +171,7 @@ async fn serve_stream(
             .await;
         }
     };
-    // RFC 9110 §10.1.1: a client that waits for `100 Continue` gets it once its request
-    // is let through (a refusal is answered without it), or once its body is to be read
-    // for a key.
     let mut body = RequestBody::new(body);
-    let mut continue_owed = expects_continue(&parts.headers) && !body.is_end_stream();
     // HTTP/2 fields are not slices of one head: nothing to share.
     let (checked, read_body) = match gateway.check(&mut parts, &Bytes::new(), client) {
         Checking::Decided(checked) => (checked, None),
@@ -184,7 +180,8 @@ async fn serve_stream(
         Checking::Limiting(admission) => (Box::pin(gateway.settle(admission, &parts)).await, None),
         // A route with `body` key sources: the body is read before the key is looked for.
         Checking::ReadingBody(wait) => {
-            if std::mem::take(&mut continue_owed) {
+            // RFC 9110 §10.1.1, as below: its body is wanted now.
+            if expects_continue(&parts.headers) && !body.is_end_stream() {
                 send_continue(&mut respond);
             }
             let reading = gateway.check_body(wait, &mut parts, client, &mut body);
@@ -199,7 +196,10 @@ async fn serve_stream(
         Checked::Answered(response, request_id) => (response, request_id),
         Checked::Admitted(admission) => {
             let request_id = admission.request_id_field();
-            if continue_owed {
+            // RFC 9110 §10.1.1: a client that waits for `100 Continue` gets it once its
+            // request is let through (a refusal is answered without it). A body read for
+            // its key has ended: it got it then.
+            if expects_continue(&parts.headers) && !body.is_end_stream() {
                 send_continue(&mut respond);
             }
             // Boxed: the forwarding future is several kilobytes, and a stream's future is
