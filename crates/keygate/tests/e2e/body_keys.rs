@@ -279,6 +279,14 @@ fn an_unreadable_body_is_refused_400() {
         format!("apikey={ALEX}").as_bytes(),
     );
     assert_eq!(two_types.status, 400);
+    let gzip = post(
+        &gateway,
+        "/submit",
+        FORM,
+        "\u{1f}\u{8b}",
+        &[("Content-Encoding", "gzip"), ("apikey", ALEX)],
+    );
+    assert_eq!(gzip.status, 400);
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! Which of the three media types a body is, from its `Content-Type`: the type and
 //! subtype compared without regard to case, parameters allowed; for `multipart/form-data`,
-//! its `boundary` parameter.
+//! its `boundary` parameter. A body the gateway could not read as the upstream will
+//! (two `Content-Type` fields; a `Content-Encoding`) is [`Media::Unreadable`].
 
 use std::borrow::Cow;
 
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::HeaderMap;
 
 /// The media types a key is read from.
@@ -27,9 +28,10 @@ pub enum BodyKind {
 pub enum Media {
     /// One of the three media types.
     Kind(BodyKind),
-    /// Several `Content-Type` fields: the upstream might read the body as another type
-    /// than the gateway does.
-    Ambiguous,
+    /// A body the gateway cannot read as the upstream will: several `Content-Type`
+    /// fields (the upstream might read another type), or one of the three types with a
+    /// `Content-Encoding` (`gzip`: the fields are inside the coding).
+    Unreadable,
     /// None, or another media type: no key is read from the body.
     Other,
 }
@@ -41,7 +43,7 @@ pub fn media(headers: &HeaderMap) -> Media {
         return Media::Other;
     };
     if values.next().is_some() {
-        return Media::Ambiguous;
+        return Media::Unreadable;
     }
     let value = value.as_bytes();
     let (essence, parameters) = match value.iter().position(|&byte| byte == b';') {
@@ -60,7 +62,16 @@ pub fn media(headers: &HeaderMap) -> Media {
     } else {
         return Media::Other;
     };
-    Media::Kind(kind)
+    let coded = headers.get_all(CONTENT_ENCODING).iter().any(|coding| {
+        !coding
+            .as_bytes()
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"identity")
+    });
+    match coded {
+        true => Media::Unreadable,
+        false => Media::Kind(kind),
+    }
 }
 
 /// The `boundary` parameter among `parameters` (what follows the first `;`), unquoted;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};
 use http_body_util::{Full, StreamBody};
 use proptest::prelude::*;
@@ -112,7 +112,15 @@ fn media_types_are_read_from_the_content_type() {
         CONTENT_TYPE,
         HeaderValue::from_static("application/x-www-form-urlencoded"),
     );
-    assert_eq!(media(&two), Media::Ambiguous);
+    assert_eq!(media(&two), Media::Unreadable);
+    let mut gzip = content_type("application/json");
+    gzip.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    assert_eq!(media(&gzip), Media::Unreadable);
+    gzip.insert(CONTENT_ENCODING, HeaderValue::from_static(" Identity"));
+    assert_eq!(media(&gzip), Media::Kind(BodyKind::Json));
+    let mut other = content_type("image/png");
+    other.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    assert_eq!(media(&other), Media::Other);
 }
 
 #[test]

@@ -130,7 +130,8 @@ where
             KeyBody::parse(bytes, kind.clone())
         }
         _ if body.is_end_stream() => Ok(KeyBody::empty()),
-        // Several `Content-Type` fields: the upstream might read the body as another type.
+        // Two `Content-Type` fields, or a `Content-Encoding`: the gateway could neither
+        // read the key fields nor remove them as the upstream would find them.
         _ => Err(ProxyError::BadRequestBody),
     }
 }
