@@ -61,7 +61,7 @@ fn the_key_source_corpus_passes_the_extraction_checks() {
 
 #[test]
 fn the_body_key_corpus_passes_the_reading_and_cutting_checks() {
-    replay("body_key", 15, body_key::run);
+    replay("body_key", 100, body_key::run);
 }
 
 #[test]
