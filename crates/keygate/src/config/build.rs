@@ -24,9 +24,9 @@ use super::file::{
 use super::path_pattern::not_normal;
 use super::Balance;
 use super::{
-    default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, Failover, IdentityHeaders,
-    KeySource, PathPattern, Plan, Problem, ProxySettings, Responses, RetryOn, Route, Service,
-    ServiceDocument, Target, UpstreamSettings,
+    default_key_sources, is_valid_name, AdminSettings, AnonymousDefaults, AuthMode, Config,
+    Failover, IdentityHeaders, KeySource, PathPattern, Plan, Problem, ProxySettings, Responses,
+    RetryOn, Route, Service, ServiceDocument, Target, UpstreamSettings,
 };
 use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings, UsageSettings};
 use balance::target_entry;
@@ -105,6 +105,7 @@ pub(super) fn service_document(
     text: &str,
     default_key_sources: &Arc<[KeySource]>,
     default_responses: &Arc<Responses>,
+    default_anonymous: &AnonymousDefaults,
 ) -> Result<Service, Vec<Problem>> {
     let file: At<FileService> =
         serde_saphyr::from_str(text).map_err(|error| vec![yaml_problem(&error)])?;
@@ -112,7 +113,8 @@ pub(super) fn service_document(
         problems: Vec::new(),
         source: text,
     };
-    let service = checker.service(&file.value, default_key_sources, default_responses);
+    let defaults = (default_key_sources, default_responses, default_anonymous);
+    let service = checker.service(&file.value, defaults);
     if checker.problems.is_empty() {
         Ok(service)
     } else {
@@ -199,6 +201,7 @@ impl Checker<'_> {
             Some(sources) => self.key_sources(sources).into(),
             None => default_key_sources().into(),
         };
+        let anonymous = self.anonymous_defaults(&file.defaults);
         let mut names = HashSet::new();
         let services: Vec<Service> = file
             .services
@@ -211,10 +214,11 @@ impl Checker<'_> {
                         format!("service `{}` is defined twice", name.value),
                     );
                 }
-                self.service(&service.value, &default_sources, &responses)
+                self.service(&service.value, (&default_sources, &responses, &anonymous))
             })
             .collect();
         let consumers = self.consumers(&file.consumers);
+        self.anonymous_in_file(&file);
         let subscriptions = self.subscriptions(&file.subscriptions, &file.consumers, &services);
         let store_url = file.store.as_ref().and_then(|url| self.secret(url));
         let store = match &store_url {
@@ -290,6 +294,7 @@ impl Checker<'_> {
             cache_file,
             admin,
             default_key_sources: default_sources,
+            anonymous_defaults: anonymous,
             service_documents: Vec::new(),
             cluster: ClusterSettings {
                 reconcile_interval: self.duration(file.cluster.reconcile_interval.as_ref(), 10),
@@ -616,11 +621,15 @@ impl Checker<'_> {
         })
     }
 
+    /// A service, inheriting the defaults' key sources, responses and anonymous consumer.
     fn service(
         &mut self,
         service: &FileService,
-        defaults: &Arc<[KeySource]>,
-        default_responses: &Arc<Responses>,
+        (defaults, default_responses, default_anonymous): (
+            &Arc<[KeySource]>,
+            &Arc<Responses>,
+            &AnonymousDefaults,
+        ),
     ) -> Service {
         self.check_name(&service.name, "service");
         let hosts = service
@@ -700,7 +709,8 @@ impl Checker<'_> {
                 }
                 route
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let anonymous = self.anonymous(service, &routes, default_anonymous);
         let mut plan_names = HashSet::new();
         let plans = service
             .plans
@@ -749,6 +759,7 @@ impl Checker<'_> {
                 Some(own) => Arc::new(self.responses(own, default_responses)),
                 None => default_responses.clone(),
             },
+            anonymous,
         }
     }
 
@@ -1096,6 +1107,7 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
     }
 }
 
+mod anonymous;
 mod authz;
 mod balance;
 mod consumers;

@@ -319,6 +319,10 @@ pub struct FileDefaults {
     pub identity_headers: FileIdentityHeaders,
     /// How refusals are answered, for every service that does not say.
     pub responses: Option<At<FileResponses>>,
+    /// The consumer calls without a key go on as, for every service that does not say.
+    pub anonymous_consumer: Option<At<String>>,
+    /// Whether calls with an invalid key go on as the anonymous consumer too.
+    pub anonymous_on_invalid_key: Option<At<bool>>,
 }
 
 /// `responses:` of `defaults` or of a service.
@@ -422,6 +426,10 @@ pub struct FileService {
     pub cors: Option<At<FileCors>>,
     /// How this service's refusals are answered (over `defaults.responses`).
     pub responses: Option<At<FileResponses>>,
+    /// The consumer calls without a key go on as on `auth: optional` routes, or `off`.
+    pub anonymous_consumer: Option<At<String>>,
+    /// Whether calls with an invalid key go on as the anonymous consumer too.
+    pub anonymous_on_invalid_key: Option<At<bool>>,
 }
 
 /// A service's `cors:` policy.

@@ -126,6 +126,9 @@ pub enum ProxyError {
     /// (expired, for another name, from an unknown issuer) or it does not speak TLS.
     #[error("the TLS handshake with the upstream failed")]
     UpstreamTls,
+    /// The call was to go on as the service's anonymous consumer, which does not exist.
+    #[error("the service's anonymous consumer does not exist")]
+    AnonymousConsumerMissing,
 }
 
 /// Why the gateway answered a request itself: the access log's `denial` and the `reason`
@@ -191,6 +194,8 @@ pub enum Denial {
     UpstreamBusy,
     /// The TLS handshake with the upstream failed.
     UpstreamTls,
+    /// The service's anonymous consumer does not exist.
+    AnonymousConsumerMissing,
 }
 
 // Every outcome has a counter of its own.
@@ -198,7 +203,7 @@ const _: () = assert!(Denial::COUNT < crate::state::usage_counts::OUTCOMES);
 
 impl Denial {
     /// How many reasons there are: the size of a table indexed by `reason as usize`.
-    pub const COUNT: usize = Denial::UpstreamTls as usize + 1;
+    pub const COUNT: usize = Denial::AnonymousConsumerMissing as usize + 1;
 
     /// Every reason, in the order of their indexes.
     pub const ALL: [Denial; Denial::COUNT] = [
@@ -231,6 +236,7 @@ impl Denial {
         Denial::UpstreamUnresolved,
         Denial::UpstreamBusy,
         Denial::UpstreamTls,
+        Denial::AnonymousConsumerMissing,
     ];
 
     /// The outcome a usage count is kept under ([`crate::state::usage_counts`]): 0 for a
@@ -279,6 +285,7 @@ impl Denial {
             Denial::UpstreamUnresolved => "upstream_unresolved",
             Denial::UpstreamBusy => "upstream_busy",
             Denial::UpstreamTls => "upstream_tls",
+            Denial::AnonymousConsumerMissing => "anonymous_consumer_missing",
         }
     }
 }
@@ -316,6 +323,7 @@ impl ProxyError {
             ProxyError::UpstreamUnresolved => Denial::UpstreamUnresolved,
             ProxyError::UpstreamBusy => Denial::UpstreamBusy,
             ProxyError::UpstreamTls => Denial::UpstreamTls,
+            ProxyError::AnonymousConsumerMissing => Denial::AnonymousConsumerMissing,
         }
     }
 }

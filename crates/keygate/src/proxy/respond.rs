@@ -109,6 +109,10 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::BAD_GATEWAY,
             r#"{"message":"The upstream server's TLS certificate was refused"}"#,
         ),
+        ProxyError::AnonymousConsumerMissing => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"message":"The service's anonymous consumer does not exist"}"#,
+        ),
     };
     let field = match error {
         ProxyError::MissingKey
