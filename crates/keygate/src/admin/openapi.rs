@@ -129,7 +129,8 @@ fn callers_operation() -> Value {
         "200",
         json!({"type": "object", "properties": {
             "service": string, "route": string, "auth": {"enum": ["required", "optional", "none"]},
-            "allow": {"type": ["string", "null"]}, "plans": strings, "anonymous": verdict,
+            "allow": {"type": ["string", "null"]}, "plans": strings,
+            "anonymous": {"allOf": [verdict, {"type": "object", "properties": {"consumer": {"type": "string", "description": "The service's anonymous consumer, which calls without a key go on as"}}}]},
             "client_types": {"type": "array", "items": {"type": "object", "properties": {"client_type": string, "verdict": {"enum": ["yes", "depends"]}}}},
             "consumers": {"type": "array", "items": {"type": "object", "properties": {"name": string, "client_type": string, "verdict": {"enum": ["yes", "depends"]}, "keys": {"type": "array", "items": key}}}},
             "keys_checked": {"type": "integer"}, "truncated": {"type": "boolean"}

@@ -601,6 +601,10 @@ mod cached;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
+mod anonymous_tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod cache_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
