@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod admin_token;
 mod allow;
+mod anonymous;
 mod authority;
 mod authz;
 mod balance;

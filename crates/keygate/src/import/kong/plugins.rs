@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::import::cors::{policy, Wanted};
-use crate::import::document::{Cors, KeySource, Limit, Route};
+use crate::import::document::{Cors, KeySource, Limit, PeerAnonymous, Route};
 use crate::import::{any_group, list, strings, text, Report};
 
 /// The plugins in force on one route: the route's own, else its service's, else the
@@ -74,8 +74,9 @@ fn flag(config: &Value, field: &str, default: bool) -> bool {
         .unwrap_or(default)
 }
 
-/// key-auth: `key_names` in headers and the query, `hide_credentials`, and what keygate
-/// does not do (yet): keys in the body, an anonymous consumer.
+/// key-auth: `key_names` in headers and the query, `hide_credentials`, the `anonymous`
+/// consumer (found among the imported consumers later: `import::anonymous`), and what
+/// keygate does not do (yet): keys in the body.
 fn key_auth(config: &Value, route: &mut Route, item: &str, report: &mut Report) {
     let mut names = strings(config, "key_names");
     if names.is_empty() {
@@ -116,10 +117,10 @@ fn key_auth(config: &Value, route: &mut Route, item: &str, report: &mut Report) 
         );
     }
     if let Some(anonymous) = text(config, "anonymous").filter(|a| !a.is_empty()) {
-        report.left_out(
-            format!("{item}: key-auth anonymous {anonymous}"),
-            "keygate has no anonymous consumer: requests without a key are refused (401); `auth: optional` lets them through without identity",
-        );
+        route.anonymous = Some(PeerAnonymous {
+            reference: anonymous.to_owned(),
+            item: item.to_owned(),
+        });
     }
 }
 

@@ -99,3 +99,16 @@ fn the_snapshot_follows_its_anonymous_consumer() {
     sync.catch_up().unwrap();
     assert!(matches!(anonymous(&sync), Anonymous::Missing), "deleted");
 }
+
+#[test]
+fn a_file_consumer_comes_with_its_limits() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let text = "services:\n  - {name: s, upstream: http://127.0.0.1:9, anonymous_consumer: guest, routes: [{name: r, paths: [/], auth: optional}]}\n\
+        consumers:\n  - name: guest\n    limits: [{count: 3, per: minute, name: guest-minute}]\n";
+    let config = Config::parse("t.yaml", text).unwrap();
+    let sync = StoreSync::start(store, config, Arc::new(Metrics::new(false))).unwrap();
+    let Anonymous::Found(guest) = anonymous(&sync) else {
+        panic!("found");
+    };
+    assert!(guest.profile.limits.is_some(), "{guest:?}");
+}
