@@ -60,8 +60,23 @@ fn base_path(path: &str) -> String {
     }
 }
 
-/// Parses and checks configuration text.
+/// Parses and checks configuration text, a file for `keygate serve`.
 pub(super) fn build(text: &str) -> Result<Config, Vec<Problem>> {
+    build_for(text, FileUse::Serve)
+}
+
+/// What a file is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FileUse {
+    /// `keygate serve` (and `validate`): the file holds the consumers its services name.
+    Serve,
+    /// `keygate apply` and `diff`: entities for a running gateway, which may hold the
+    /// consumers the file's services name.
+    Entities,
+}
+
+/// Parses and checks configuration text read for `file_use`.
+pub(super) fn build_for(text: &str, file_use: FileUse) -> Result<Config, Vec<Problem>> {
     let file: FileConfig = if text.trim().is_empty() {
         FileConfig::default()
     } else {
@@ -72,7 +87,7 @@ pub(super) fn build(text: &str) -> Result<Config, Vec<Problem>> {
         problems: Vec::new(),
         source: text,
     };
-    let mut config = checker.config(file);
+    let mut config = checker.config(file, file_use);
     if !checker.problems.is_empty() {
         checker.problems.sort_by_key(|p| (p.line, p.column));
         return Err(checker.problems);
@@ -178,7 +193,7 @@ impl Checker<'_> {
         });
     }
 
-    fn config(&mut self, file: FileConfig) -> Config {
+    fn config(&mut self, file: FileConfig, file_use: FileUse) -> Config {
         let proxy = self.proxy(&file.proxy);
         let authz = self.authz(&file.authz);
         if proxy.listen.is_empty() && authz.listen.is_empty() && authz.grpc_listen.is_none() {
@@ -218,7 +233,9 @@ impl Checker<'_> {
             })
             .collect();
         let consumers = self.consumers(&file.consumers);
-        self.anonymous_in_file(&file);
+        if file_use == FileUse::Serve {
+            self.anonymous_in_file(&file);
+        }
         let subscriptions = self.subscriptions(&file.subscriptions, &file.consumers, &services);
         let store_url = file.store.as_ref().and_then(|url| self.secret(url));
         let store = match &store_url {

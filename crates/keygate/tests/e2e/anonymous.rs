@@ -284,3 +284,98 @@ fn a_missing_anonymous_consumer_is_refused_where_it_is_named() {
         Some("true")
     );
 }
+
+/// Imports `text` as `peer`'s file and starts a gateway on what was written.
+fn imported_gateway(peer: &str, text: &str) -> Gateway {
+    let dir = TempDir::new();
+    let file = write(&dir, "peer-file", text);
+    let out = dir.0.join("imported.yaml");
+    let run = run_with(
+        &["import", peer, &file, "--out", out.to_str().unwrap()],
+        &[],
+    )
+    .ok();
+    assert!(run.stderr.contains("anonymous"), "{}", run.stderr);
+    Gateway::start(&std::fs::read_to_string(&out).expect("written"))
+}
+
+#[test]
+fn imported_anonymous_consumers_answer_as_the_peers_did() {
+    let echo = Echo::start("imported");
+    let kong = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: books
+    url: http://{address}
+    routes:
+      - name: browse
+        paths: [/books]
+        plugins:
+          - name: key-auth
+            config: {{anonymous: 0b3f3c43-1e5a-4d9b-a3c6-8f2b1c7e9d01, hide_credentials: true}}
+consumers:
+  - username: anonymous_users
+    id: 0b3f3c43-1e5a-4d9b-a3c6-8f2b1c7e9d01
+  - username: alice
+    keyauth_credentials: [{{key: alice-secret-key-0001}}]
+"#,
+        address = echo.address
+    );
+    let gateway = imported_gateway("kong", &kong);
+    // Kong: no key, or an invalid one, goes on as the anonymous consumer, with its id.
+    for key in [None, Some("not-a-key-0123456")] {
+        let headers: Vec<(&str, &str)> = key.map(|key| ("apikey", key)).into_iter().collect();
+        let answer = gateway.get("/books/1", &headers);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let seen = |name: &str| answer.upstream_header(name);
+        assert_eq!(
+            seen("x-consumer-username").as_deref(),
+            Some("anonymous_users")
+        );
+        assert_eq!(
+            seen("x-consumer-id").as_deref(),
+            Some("0b3f3c43-1e5a-4d9b-a3c6-8f2b1c7e9d01")
+        );
+        assert_eq!(seen("x-anonymous-consumer").as_deref(), Some("true"));
+        assert_eq!(seen("apikey"), None, "hide_credentials");
+    }
+    let alice = gateway.get("/books/1", &[("apikey", "alice-secret-key-0001")]);
+    assert_eq!(alice.status, 200, "{alice:?}");
+    assert_eq!(
+        alice.upstream_header("x-consumer-username").as_deref(),
+        Some("alice")
+    );
+    assert_eq!(alice.upstream_header("x-anonymous-consumer"), None);
+
+    let apisix = format!(
+        r#"routes:
+  - id: 1
+    uri: /books/*
+    upstream: {{type: roundrobin, nodes: {{"{address}": 1}}}}
+    plugins:
+      key-auth: {{anonymous_consumer: anonymous}}
+consumers:
+  - username: anonymous
+  - username: jack
+    plugins:
+      key-auth: {{key: jack-key-123456}}
+#END
+"#,
+        address = echo.address
+    );
+    let gateway = imported_gateway("apisix", &apisix);
+    for key in [None, Some("not-a-key-0123456")] {
+        let headers: Vec<(&str, &str)> = key.map(|key| ("apikey", key)).into_iter().collect();
+        let answer = gateway.get("/books/1", &headers);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(
+            answer.upstream_header("x-consumer-username").as_deref(),
+            Some("anonymous")
+        );
+    }
+    let jack = gateway.get("/books/1", &[("apikey", "jack-key-123456")]);
+    assert_eq!(
+        jack.upstream_header("x-consumer-username").as_deref(),
+        Some("jack")
+    );
+}

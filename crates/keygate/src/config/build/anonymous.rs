@@ -2,7 +2,8 @@
 //! service: a consumer's name (or `off`, to turn a default off) and a flag. A service's
 //! own name must have an `auth: optional` route to serve; a name the file writes must be
 //! one of the file's consumers (the file holds the consumers its services rely on: a
-//! typo is found here, at its position, not by the first anonymous call). Services
+//! typo is found here, at its position, not by the first anonymous call) — except in a
+//! file for `keygate apply`, whose services go to a gateway that may hold it. Services
 //! written through the admin API may name any consumer: one that does not exist is
 //! refused at request time (`state::Snapshot`).
 
@@ -183,6 +184,19 @@ mod tests {
         assert!(
             error.contains("t.yaml:2:23: consumer `nobody` is not in this file's `consumers`"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_file_for_apply_may_name_a_consumer_the_gateway_holds() {
+        let text = format!(
+            "{SERVICE}    anonymous_consumer: guest\n    routes: [{{name: r, paths: [/], auth: optional}}]\n"
+        );
+        assert!(parse(&text).is_err(), "serve: the file must hold it");
+        let config = Config::parse_entities("t.yaml", &text, "apply").unwrap();
+        assert_eq!(
+            config.services[0].anonymous.as_ref().unwrap().name.as_ref(),
+            "guest"
         );
     }
 
