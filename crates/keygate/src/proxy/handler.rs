@@ -372,7 +372,12 @@ fn admit(
     record.route = Some(matched.route.name.clone());
     super::https_redirect::check(matched.service, request, client, https_port)?;
     let authenticated = authenticate(state, matched.route, request, record);
-    let caller = anonymous(snapshot, &matched, authenticated, record)?;
+    // Services without an anonymous consumer (and keyed calls on most that have one) take
+    // what `authenticate` found, at the cost of this branch.
+    let caller = match matched.service.anonymous {
+        None => authenticated?,
+        Some(_) => anonymous(snapshot, &matched, authenticated, record)?,
+    };
     // One reading of the clock serves the whole request: key expiry, subscription end,
     // the key's last use and the access record.
     let now = record.time;

@@ -138,7 +138,7 @@ fn the_anonymous_consumer_maps_to_the_services() {
             {"username": "anonymous", "plugins": {"limit-count": {"count": 1, "time_window": 60}}},
             {"username": "jack", "plugins": {"key-auth": {"key": "jack-key-123456"}}}]
     });
-    let text = serde_json::to_string(&file).unwrap();
+    let text = serde_json::to_string(&file).expect("JSON");
     let (imported, yaml) = import_text(Peer::Apisix, &text, Options::default()).expect("valid");
     let [served, unknown] = &imported.document.services[..] else {
         panic!("two services");
