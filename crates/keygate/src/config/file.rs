@@ -784,4 +784,6 @@ pub struct FileSubscription {
     pub created_at: Option<At<String>>,
     /// RFC 3339 instant of its last change (default: when it is first stored).
     pub updated_at: Option<At<String>>,
+    /// Why it was rejected, for its application's owner (a `rejected` one only).
+    pub reason: Option<At<String>>,
 }

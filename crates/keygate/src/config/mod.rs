@@ -905,6 +905,8 @@ pub struct SubscriptionConfig {
     pub created_at: Option<SystemTime>,
     /// Its last change; `None` = when it is stored.
     pub updated_at: Option<SystemTime>,
+    /// Why it was rejected (a `rejected` subscription only).
+    pub reason: Option<String>,
 }
 
 impl Config {

@@ -299,4 +299,7 @@ pub struct Subscription {
     /// RFC 3339 end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<String>,
+    /// Why it was rejected (a rejected subscription only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }

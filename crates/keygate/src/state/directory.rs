@@ -496,6 +496,7 @@ mod tests {
             ends_at: None,
             created_at: 0,
             updated_at: 0,
+            reason: None,
         };
         assert!(directory.put_subscription(&subscription("sub-1")));
         assert!(directory.put_subscription(&subscription("sub-2")));

@@ -564,6 +564,7 @@ fn seed_subscriptions(
             ends_at: subscription.ends_at.map(millis),
             created_at: subscription.created_at.map_or(now, millis),
             updated_at: subscription.updated_at.map_or(now, millis),
+            reason: subscription.reason.clone(),
         };
         store.insert_subscription(&record, None)?;
     }

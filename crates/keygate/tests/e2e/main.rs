@@ -50,6 +50,7 @@ mod request_ids;
 mod responses;
 mod routing;
 mod secret_refs;
+mod subscription_decisions;
 mod targets_by_name;
 mod tls;
 mod usage;
