@@ -29,6 +29,9 @@ pub enum Checking {
 }
 
 /// What [`super::handler::Gateway::check`] decided about a request.
+// Both stay inline, as in `Checking`: most requests are let through, and boxing the
+// admission would allocate for each of them.
+#[allow(clippy::large_enum_variant)]
 pub enum Checked {
     /// Refused: the response to send, and the request-id field it carries.
     Answered(Response<ProxyBody>, Option<RequestIdField>),

@@ -79,6 +79,7 @@ fn the_snapshot_follows_its_anonymous_consumer() {
         status: SubscriptionStatus::Accepted,
         key_mode: KeyMode::Shared,
         ends_at: None,
+        reason: None,
         created_at: 0,
         updated_at: 0,
     };
