@@ -6,7 +6,8 @@
 //! - each effective write uses exactly one revision, and a failed or no-op write none
 //!   (`update_key` with nothing to change returns the current revision);
 //! - one change per touched entity, in order, all under the write's revision:
-//!   `renew_key` logs the old key then the new one; a `put_key` that changes a key's hash
+//!   `renew_key` logs the old key then the new one; `update_subscription_with_key` the
+//!   subscription (when changed), the keys it ended, then the new key; a `put_key` that changes a key's hash
 //!   logs the key deleted with its old hash, then the key with its new hash; key changes
 //!   always carry the hash;
 //! - `put_key` on an existing key keeps its `created_at` and `last_used_at`.
@@ -38,7 +39,10 @@ use self::revisions::{
     batches_are_all_or_nothing, changes_are_logged, identical_puts_change_nothing,
     load_streams_everything, revision_counts_effective_writes,
 };
-use self::subscriptions::{subscriptions_listed, subscriptions_with_their_keys};
+use self::subscriptions::{
+    subscription_reasons_are_kept, subscription_update_with_key_is_atomic, subscriptions_listed,
+    subscriptions_with_their_keys,
+};
 use self::usage::usage_adds_up;
 use crate::Store;
 
@@ -76,6 +80,14 @@ const CHECKS: &[(&str, Check)] = &[
         subscriptions_with_their_keys,
     ),
     ("subscriptions_listed", subscriptions_listed),
+    (
+        "subscription_reasons_are_kept",
+        subscription_reasons_are_kept,
+    ),
+    (
+        "subscription_update_with_key_is_atomic",
+        subscription_update_with_key_is_atomic,
+    ),
     ("counters_add_up", counters_add_up),
     ("accounts_crud", accounts_crud),
     ("account_tokens", account_tokens),

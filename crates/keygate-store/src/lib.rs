@@ -107,13 +107,30 @@ pub trait Store: AccountStore + Send + Sync + 'static {
         key: Option<&KeyRecord>,
     ) -> Result<u64>;
     /// Replaces an existing subscription's mutable fields (`status`, `ends_at`,
-    /// `updated_at`) — only while its stored status is `expected`, checked in the write's
-    /// own transaction, so two transitions racing (on one node or several) cannot both
-    /// win. `NotFound` when absent; `Conflict` when the status is no longer `expected`.
+    /// `updated_at`, `reason`) — only while its stored status is `expected`, checked in
+    /// the write's own transaction, so two transitions racing (on one node or several)
+    /// cannot both win. `NotFound` when absent; `Conflict` when the status is no longer
+    /// `expected`.
     fn update_subscription(
         &self,
         subscription: &SubscriptionRecord,
         expected: SubscriptionStatus,
+    ) -> Result<u64>;
+    /// `update_subscription` and the key change that goes with it, in one transaction
+    /// (one revision): each key of `ended` gets `expires_at = ended_at` (as `renew_key`
+    /// does to its old key), then `new` is added. Changes are logged in that order: the
+    /// subscription's (when its fields changed), the ended keys', the new key's. All or
+    /// nothing: `NotFound` when the
+    /// subscription or an ended key is absent; `Conflict` when the status is no longer
+    /// `expected`, or the new key's id or hash is used. (Accepting a subscription with a
+    /// custom key: the key made with it gives way to the custom one.)
+    fn update_subscription_with_key(
+        &self,
+        subscription: &SubscriptionRecord,
+        expected: SubscriptionStatus,
+        ended: &[String],
+        ended_at: Millis,
+        new: &KeyRecord,
     ) -> Result<u64>;
     /// One subscription by id.
     fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>>;

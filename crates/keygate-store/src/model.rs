@@ -171,6 +171,9 @@ pub struct SubscriptionRecord {
     pub created_at: Millis,
     /// Last change.
     pub updated_at: Millis,
+    /// Why it was rejected, in the publisher's words, for the application's owner to
+    /// read (Gravitee's reject reason); `None` when none was given or it was not rejected.
+    pub reason: Option<String>,
 }
 
 /// A service, stored as the JSON document of its configuration-file form (with routes),

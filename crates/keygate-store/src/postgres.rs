@@ -29,6 +29,7 @@ mod errors;
 mod listener;
 mod pool;
 mod schema;
+mod subscriptions;
 mod tls;
 mod usage;
 mod writes;
@@ -663,7 +664,7 @@ impl Store for PostgresStore {
         subscription: &SubscriptionRecord,
         key: Option<&KeyRecord>,
     ) -> Result<u64> {
-        self.write(|tx| writes::insert_subscription_in(tx, subscription, key))
+        self.write(|tx| subscriptions::insert_subscription_in(tx, subscription, key))
     }
 
     fn update_subscription(
@@ -671,7 +672,27 @@ impl Store for PostgresStore {
         subscription: &SubscriptionRecord,
         expected: SubscriptionStatus,
     ) -> Result<u64> {
-        self.write(|tx| writes::update_subscription_in(tx, subscription, expected))
+        self.write(|tx| subscriptions::update_subscription_in(tx, subscription, expected))
+    }
+
+    fn update_subscription_with_key(
+        &self,
+        subscription: &SubscriptionRecord,
+        expected: SubscriptionStatus,
+        ended: &[String],
+        ended_at: Millis,
+        new: &KeyRecord,
+    ) -> Result<u64> {
+        self.write(|tx| {
+            subscriptions::update_subscription_with_key_in(
+                tx,
+                subscription,
+                expected,
+                ended,
+                ended_at,
+                new,
+            )
+        })
     }
 
     fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>> {
@@ -700,7 +721,7 @@ impl Store for PostgresStore {
     }
 
     fn delete_subscription(&self, id: &str) -> Result<u64> {
-        self.write(|tx| writes::delete_subscription_in(tx, id))
+        self.write(|tx| subscriptions::delete_subscription_in(tx, id))
     }
 
     fn setting(&self, name: &str) -> Result<Option<String>> {

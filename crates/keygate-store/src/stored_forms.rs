@@ -32,7 +32,7 @@ macro_rules! service_columns {
 /// The subscription columns, in the order each backend's codec reads them.
 macro_rules! subscription_columns {
     () => {
-        "id, consumer, service, plan, status, key_mode, ends_at, created_at, updated_at"
+        "id, consumer, service, plan, status, key_mode, ends_at, created_at, updated_at, reason"
     };
 }
 
@@ -113,7 +113,7 @@ pub(crate) fn same_mutable_subscription_fields(
     stored: &SubscriptionRecord,
     new: &SubscriptionRecord,
 ) -> bool {
-    stored.status == new.status && stored.ends_at == new.ends_at
+    stored.status == new.status && stored.ends_at == new.ends_at && stored.reason == new.reason
 }
 
 /// `Conflict` unless the stored subscription still has the status a transition expects.

@@ -13,9 +13,11 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{consumer, key};
+use common::{consumer, key, subscription};
 use keygate_store::postgres::PostgresStore;
-use keygate_store::{conformance, Entity, Page, Store, StoreError};
+use keygate_store::{
+    conformance, Entity, Page, Store, StoreError, SubscriptionRecord, SubscriptionStatus,
+};
 
 /// The variable naming the test database.
 const DATABASE_VARIABLE: &str = "KEYGATE_TEST_DATABASE_URL";
@@ -262,6 +264,45 @@ fn missing_schema_and_newer_schema_are_refused() {
         }
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+/// A schema from before reasons (version 5) gains the column: its subscriptions read back
+/// without a reason, and a rejection then keeps one.
+#[test]
+#[cfg_attr(
+    not(keygate_test_database),
+    ignore = "needs KEYGATE_TEST_DATABASE_URL, such as postgres://postgres@127.0.0.1:5432/test"
+)]
+fn subscriptions_stored_before_reasons_are_upgraded() {
+    let base = database_url();
+    let schema = TestSchema::new(&base, "reasons");
+    {
+        let store = schema.store();
+        store.put_consumer(&consumer("alice")).unwrap();
+        store
+            .insert_subscription(&subscription("s1", "alice"), None)
+            .unwrap();
+    }
+    let mut client = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "ALTER TABLE subscriptions DROP COLUMN reason; UPDATE keygate_schema SET version = 5",
+        )
+        .unwrap();
+    let store = schema.store();
+    assert_eq!(
+        store.subscription("s1").unwrap().unwrap(),
+        subscription("s1", "alice")
+    );
+    let rejected = SubscriptionRecord {
+        status: SubscriptionStatus::Rejected,
+        reason: Some("not for this plan".to_owned()),
+        ..subscription("s1", "alice")
+    };
+    store
+        .update_subscription(&rejected, SubscriptionStatus::Pending)
+        .unwrap();
+    assert_eq!(store.subscription("s1").unwrap().unwrap(), rejected);
 }
 
 #[test]

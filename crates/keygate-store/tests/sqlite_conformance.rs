@@ -10,9 +10,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{consumer, key, TempDir};
+use common::{consumer, key, subscription, TempDir};
 use keygate_store::sqlite::SqliteStore;
-use keygate_store::{conformance, Page, Store, StoreError, Written};
+use keygate_store::{
+    conformance, Page, Store, StoreError, SubscriptionRecord, SubscriptionStatus, Written,
+};
 
 #[test]
 fn conformance_in_memory() {
@@ -119,6 +121,41 @@ fn newer_schema_is_refused() {
         }
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+/// A database from before reasons (schema version 7) gains the column: its
+/// subscriptions read back without a reason, and a rejection then keeps one.
+#[test]
+fn subscriptions_stored_before_reasons_are_upgraded() {
+    let dir = TempDir::new("reasons");
+    let path = dir.file("keygate.db");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.put_consumer(&consumer("alice")).unwrap();
+        store
+            .insert_subscription(&subscription("s1", "alice"), None)
+            .unwrap();
+    }
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("ALTER TABLE subscriptions DROP COLUMN reason")
+            .unwrap();
+        conn.pragma_update(None, "user_version", 7).unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.subscription("s1").unwrap().unwrap(),
+        subscription("s1", "alice")
+    );
+    let rejected = SubscriptionRecord {
+        status: SubscriptionStatus::Rejected,
+        reason: Some("not for this plan".to_owned()),
+        ..subscription("s1", "alice")
+    };
+    store
+        .update_subscription(&rejected, SubscriptionStatus::Pending)
+        .unwrap();
+    assert_eq!(store.subscription("s1").unwrap().unwrap(), rejected);
 }
 
 #[test]

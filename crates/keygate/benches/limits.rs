@@ -96,6 +96,7 @@ fn limit_phase(c: &mut Criterion) {
     let headers = HeaderMap::new();
     let caller = Caller {
         key: None,
+        consumer: None,
         subscription: None,
         client: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
         headers: &headers,

@@ -19,7 +19,6 @@ use crate::metrics::Metrics;
 use crate::proxy::authz::Shape;
 use crate::proxy::error::Denial;
 use crate::proxy::request_id::RequestId;
-use crate::state::KeyEntry;
 
 /// Where access log lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +57,9 @@ struct Line<'a> {
     service: Option<&'a str>,
     consumer: Option<&'a str>,
     client_type: Option<&'a str>,
+    /// The call went on as the service's anonymous consumer (`consumer`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    anonymous: bool,
     key_id: Option<&'a str>,
     key_prefix: Option<&'a str>,
     plan: Option<&'a str>,
@@ -81,7 +83,7 @@ struct Line<'a> {
 impl<'a> Line<'a> {
     fn of(record: &'a AccessRecord) -> Line<'a> {
         let key = record.key.as_deref();
-        let consumer = key.map(KeyEntry::consumer);
+        let consumer = record.consumer();
         let time = time::OffsetDateTime::from(record.time)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -98,6 +100,7 @@ impl<'a> Line<'a> {
             service: record.service.as_deref(),
             consumer: consumer.map(|c| &*c.name),
             client_type: consumer.map(|c| &*c.profile.client_type),
+            anonymous: record.anonymous.is_some(),
             key_id: key.map(|k| &*k.id),
             key_prefix: key.and_then(|k| k.prefix.as_deref()),
             plan: record.plan.as_deref(),

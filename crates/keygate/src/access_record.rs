@@ -11,7 +11,7 @@ use http::{HeaderValue, Method, Uri, Version};
 use crate::proxy::authz::Shape;
 use crate::proxy::error::Denial;
 use crate::proxy::request_id::RequestId;
-use crate::state::KeyEntry;
+use crate::state::{ConsumerEntry, KeyEntry};
 
 /// What is known about one request when its response head is ready.
 #[derive(Debug)]
@@ -40,6 +40,8 @@ pub struct AccessRecord {
     pub route: Option<Arc<str>>,
     /// The key presented, when it was known (valid or not), with its consumer.
     pub key: Option<Arc<KeyEntry>>,
+    /// The service's anonymous consumer, when the call went on as it (without a key).
+    pub anonymous: Option<Arc<ConsumerEntry>>,
     /// The plan the key was let through by, on a service with plans.
     pub plan: Option<Arc<str>>,
     /// The subscription the key was let through by, on a service with plans.
@@ -89,6 +91,14 @@ impl Mode {
 }
 
 impl AccessRecord {
+    /// Whose call it was: the key's consumer, or the anonymous consumer.
+    pub fn consumer(&self) -> Option<&ConsumerEntry> {
+        match (&self.key, &self.anonymous) {
+            (Some(key), _) => Some(&key.consumer),
+            (None, anonymous) => anonymous.as_deref(),
+        }
+    }
+
     /// Starts a record for a request that just arrived.
     pub fn new(method: Method, uri: Uri) -> AccessRecord {
         AccessRecord {
@@ -104,6 +114,7 @@ impl AccessRecord {
             service: None,
             route: None,
             key: None,
+            anonymous: None,
             plan: None,
             subscription: None,
             denial: None,

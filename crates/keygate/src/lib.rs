@@ -21,5 +21,6 @@ pub mod metrics;
 pub mod proxy;
 pub mod reload;
 pub mod state;
+pub mod subscription_reason;
 pub mod tls;
 pub mod usage_flush;

@@ -304,14 +304,14 @@ impl Metrics {
 
     /// Counts one finished request; `route` is `None` when no route matched.
     pub fn observe(&self, route: Option<&RouteCounters>, record: &AccessRecord) {
-        match (&record.key, self.consumer_label) {
-            (Some(key), true) => {
+        match (record.consumer(), self.consumer_label) {
+            (Some(consumer), true) => {
                 self.requests
                     .get_or_create(&RequestLabels {
                         service: record.service.as_deref().unwrap_or("").to_owned(),
                         route: record.route.as_deref().unwrap_or("").to_owned(),
                         status: record.status,
-                        consumer: key.consumer.name.to_string(),
+                        consumer: consumer.name.to_string(),
                     })
                     .inc();
             }

@@ -82,15 +82,16 @@ mod tests {
         let store = SqliteStore::open_in_memory().unwrap();
         let counts = UsageCounts::default();
         let now = 100 * DAY_MS + 30 * 60_000;
-        counts.note(now, None, None, Denial::usage_outcome(None));
+        counts.note(now, None, None, None, Denial::usage_outcome(None));
         counts.note(
             now - 3 * DAY_MS,
+            None,
             None,
             None,
             Denial::usage_outcome(Some(Denial::MissingKey)),
         );
         flush_once(&store, &counts).unwrap();
-        counts.note(now, None, None, Denial::usage_outcome(None));
+        counts.note(now, None, None, None, Denial::usage_outcome(None));
         flush_once(&store, &counts).unwrap();
         let all = UsageQuery {
             since: 0,

@@ -1,7 +1,8 @@
 // Subscriptions (Gravitee's): a consumer's subscription to a plan of a service, with the
-// legal transitions — accept (optionally with a custom key), reject, pause, resume,
-// close — and the subscription's key, renewed or revoked here (a shared key by its
-// application's owner only).
+// legal transitions — accept (optionally with a custom key), reject (optionally saying
+// why: the application's owner reads it here), pause, resume, close — and the
+// subscription's key, renewed or revoked here (a shared key by its application's owner
+// only).
 
 import { api, all, part } from './api.js';
 import { h, put, field, table, heading, badge, announce, showError, redrawKeeping } from './dom.js';
@@ -30,27 +31,42 @@ function keysOf(subscription, keys) {
 }
 
 /** Accepting, with an optional custom key for a subscription's own key: the key made
- *  when it was requested is renewed at once (no grace) with the custom value. */
+ *  when it was requested stops at once, and the answer holds the custom one, once. */
 async function accept(subscription, keys) {
-  const own = keysOf(subscription, keys).find((key) => key.subscription === subscription.id && key.status !== 'revoked');
+  const own = subscription.key_mode !== 'shared';
   const custom = h('input', { name: 'key', autocomplete: 'off', spellcheck: 'false', minlength: '8', maxlength: '64', disabled: !own });
+  const made = keysOf(subscription, keys).some((key) => key.subscription === subscription.id && key.status !== 'revoked');
   return formDialog({
     title: `Accept subscription ${subscription.id}`,
     fields: [
       h('p', {}, `${subscription.consumer} may then call ${subscription.service} through plan ${subscription.plan}.`),
       field('Custom key (optional)', custom, own
-        ? 'Leave empty to keep the generated key the application received. 8 to 64 URL-safe characters, none of ^ # % @ \\ / ; = ? | ~ , or space.'
-        : 'This subscription uses the application’s shared key: no custom key here.'),
+        ? `${made ? 'Leave empty to keep the generated key the application received; a custom key replaces it at once.' : 'Leave empty to keep the subscription’s key as it is.'} 8 to 64 URL-safe characters, none of ^ # % @ \\ / ; = ? | ~ , or space.`
+        : 'This subscription uses the application’s shared key, which only its owner renews: no custom key here.'),
     ],
     submit: 'Accept',
-    onSubmit: async () => {
-      const accepted = await api('POST', `/subscriptions/${part(subscription.id)}/accept`);
+    onSubmit: () => {
       const value = custom.value.trim();
-      if (own && value) {
-        const renewed = await api('POST', `/keys/${part(own.id)}/renew`, { key: value, grace: '0s' });
-        return { accepted, key: renewed.key };
-      }
-      return { accepted };
+      return api('POST', `/subscriptions/${part(subscription.id)}/accept`, own && value ? { key: value } : undefined);
+    },
+  });
+}
+
+/** Rejecting, with an optional reason that the application's owner reads. */
+function reject(subscription) {
+  const reason = h('textarea', { name: 'reason', rows: '3', maxlength: '500', class: 'prose' });
+  return formDialog({
+    title: `Reject subscription ${subscription.id}?`,
+    fields: [
+      h('p', {}, `${subscription.consumer} is refused plan ${subscription.plan} of ${subscription.service}; this cannot be undone.`),
+      field('Reason (optional)', reason, 'Shown to the application’s owner. Up to 500 characters.'),
+    ],
+    submit: 'Reject',
+    danger: true,
+    onSubmit: async () => {
+      const text = reason.value.trim();
+      await api('POST', `/subscriptions/${part(subscription.id)}/reject`, text ? { reason: text } : undefined);
+      return true;
     },
   });
 }
@@ -60,19 +76,20 @@ async function transition(subscription, action, keys, redraw) {
   if (action === 'accept') {
     const done = await accept(subscription, keys);
     if (!done) return;
-    if (done.key) await showKey({ title: 'Subscription accepted with the custom key', key: done.key, note: 'Give this key to the application; keygate will not show it again.' });
+    if (done.key && done.key.key) await showKey({ title: 'Subscription accepted with the custom key', key: done.key.key, note: 'Give this key to the application; keygate will not show it again.' });
     announce(`Subscription ${subscription.id} accepted`);
-  } else if (action === 'reject' || action === 'close') {
+  } else if (action === 'reject') {
+    if (!(await reject(subscription))) return;
+    announce(`Subscription ${subscription.id} rejected`);
+  } else if (action === 'close') {
     const done = await confirmDialog({
-      title: `${action === 'reject' ? 'Reject' : 'Close'} subscription ${subscription.id}?`,
-      text: action === 'reject'
-        ? `${subscription.consumer} is refused plan ${subscription.plan} of ${subscription.service}; this cannot be undone.`
-        : `${subscription.consumer} can no longer call ${subscription.service} through plan ${subscription.plan}; this cannot be undone.`,
-      action: action === 'reject' ? 'Reject' : 'Close',
-      onConfirm: () => api('POST', `/subscriptions/${part(subscription.id)}/${action}`),
+      title: `Close subscription ${subscription.id}?`,
+      text: `${subscription.consumer} can no longer call ${subscription.service} through plan ${subscription.plan}; this cannot be undone.`,
+      action: 'Close',
+      onConfirm: () => api('POST', `/subscriptions/${part(subscription.id)}/close`),
     });
     if (!done) return;
-    announce(`Subscription ${subscription.id} ${action === 'reject' ? 'rejected' : 'closed'}`);
+    announce(`Subscription ${subscription.id} closed`);
   } else {
     try {
       await api('POST', `/subscriptions/${part(subscription.id)}/${action}`);
@@ -84,6 +101,12 @@ async function transition(subscription, action, keys, redraw) {
   await redraw();
 }
 
+/** A subscription's status, and the reason of a rejection when its publisher gave one. */
+function status(subscription) {
+  if (!subscription.reason) return badge(subscription.status);
+  return [badge(subscription.status), h('p', { class: 'reason' }, h('strong', {}, 'Reason: '), subscription.reason)];
+}
+
 /** Draws the screen; `#/subscriptions/service/NAME` shows one service's. */
 export async function render(main, { session, rest }) {
   const service = rest && rest[0] === 'service' ? rest[1] : null;
@@ -93,8 +116,8 @@ export async function render(main, { session, rest }) {
   put(main, 
     heading(service ? `Subscriptions to ${service}` : 'Subscriptions'),
     h('p', { class: 'lead' }, session.role === 'owner'
-      ? 'Your applications’ subscriptions to plans, and the keys they call with.'
-      : 'Applications’ subscriptions to the plans of services: accept or reject requests, pause, resume or close; renew or revoke their keys.'),
+      ? 'Your applications’ subscriptions to plans, and the keys they call with. A rejected request says why when its publisher did.'
+      : 'Applications’ subscriptions to the plans of services: accept a request (with a custom key if you wish) or reject it (saying why); pause, resume or close a subscription; renew or revoke its keys.'),
     service ? h('p', {}, h('a', { href: '#/subscriptions' }, 'All subscriptions')) : null,
     table('Subscriptions', ['Subscription', 'Application', 'Service', 'Plan', 'Status', 'Key', 'Actions'],
       subscriptions.map((subscription) => {
@@ -104,7 +127,7 @@ export async function render(main, { session, rest }) {
           subscription.consumer,
           subscription.service,
           subscription.plan,
-          badge(subscription.status),
+          status(subscription),
           subscriptionKeys.length === 0 ? '—' : h('ul', { class: 'plain' }, subscriptionKeys.map((key) => h('li', {},
             h('code', {}, `${key.prefix || key.id}…`), ' ', badge(key.status),
             key.shared ? h('span', { class: 'tag' }, 'shared') : null, ' ',

@@ -101,6 +101,7 @@ pub(super) fn subscription(
         ends_at: Some(50_000),
         created_at: 3_000,
         updated_at: 3_000,
+        reason: None,
     }
 }
 

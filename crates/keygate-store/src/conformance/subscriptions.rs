@@ -1,4 +1,5 @@
-//! Checks of subscriptions: created with their keys, changed, deleted, listed.
+//! Checks of subscriptions: created with their keys, changed (alone or with a key change),
+//! their reasons kept, deleted, listed.
 
 // A test suite: a failed `unwrap` is a failed check, reported with its location.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,7 +9,8 @@ use super::fixtures::{
     subscription,
 };
 use crate::{
-    ChangeKind, Entity, KeyMode, KeyRecord, Store, SubscriptionRecord, SubscriptionStatus,
+    ChangeKind, Entity, KeyMode, KeyRecord, Store, StoreError, SubscriptionRecord,
+    SubscriptionStatus,
 };
 
 /// A subscription and its key are written together, under one revision; updates touch
@@ -61,7 +63,8 @@ pub(super) fn subscriptions_with_their_keys(s: &dyn Store) {
     assert!(is_not_found(&err, "consumer", "ghost"), "{err:?}");
     assert_eq!(s.revision().unwrap(), 4);
 
-    // Updates write status, end and update time only; the same again uses no revision.
+    // Updates write status, end, update time and reason only; the same again uses no
+    // revision.
     let accepted = SubscriptionRecord {
         status: SubscriptionStatus::Accepted,
         ends_at: None,
@@ -161,4 +164,175 @@ pub(super) fn subscriptions_listed(s: &dyn Store) {
     })
     .unwrap();
     assert_eq!(kinds, [0, 0, 2, 3, 3, 3, 3]);
+}
+
+/// A rejection's reason is stored with the subscription, read back as written (any
+/// text: line breaks, quotes, non-ASCII), streamed by `load`, and changed by
+/// `update_subscription` like its other mutable fields.
+pub(super) fn subscription_reasons_are_kept(s: &dyn Store) {
+    s.put_consumer(&consumer("alice")).unwrap();
+    let reason = "Plan gold is for partners; write to sales@example.com.\n— Zoë's «team»";
+    let rejected = SubscriptionRecord {
+        status: SubscriptionStatus::Rejected,
+        updated_at: 4_000,
+        reason: Some(reason.to_owned()),
+        ..subscription("s1", "alice", "orders", "gold")
+    };
+    s.update_subscription(&rejected, SubscriptionStatus::Pending)
+        .unwrap_err();
+    s.insert_subscription(&subscription("s1", "alice", "orders", "gold"), None)
+        .unwrap();
+    assert_eq!(
+        s.update_subscription(&rejected, SubscriptionStatus::Pending)
+            .unwrap(),
+        3
+    );
+    assert_eq!(s.subscription("s1").unwrap().unwrap(), rejected);
+    assert_eq!(
+        s.changes_since(2).unwrap(),
+        vec![change(3, ChangeKind::Subscription, "s1", false)]
+    );
+    // Only the reason differs: still a change.
+    let reworded = SubscriptionRecord {
+        reason: Some("reworded".to_owned()),
+        ..rejected.clone()
+    };
+    assert_eq!(
+        s.update_subscription(&reworded, SubscriptionStatus::Rejected)
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        s.update_subscription(&reworded, SubscriptionStatus::Rejected)
+            .unwrap(),
+        4,
+        "the same again changes nothing"
+    );
+    // Inserted with a reason (a file's rejected subscription), listed and loaded with it.
+    let seeded = SubscriptionRecord {
+        reason: Some(reason.to_owned()),
+        ..rejected.clone()
+    };
+    let seeded = SubscriptionRecord {
+        id: "s2".to_owned(),
+        ..seeded
+    };
+    s.insert_subscription(&seeded, None).unwrap();
+    let listed = s
+        .subscriptions(Some("alice"), None, &page(None, 0))
+        .unwrap();
+    assert_eq!(listed, [reworded, seeded.clone()]);
+    let mut loaded = Vec::new();
+    s.load(&mut |e| {
+        if let Entity::Subscription(sub) = e {
+            loaded.push(sub);
+        }
+    })
+    .unwrap();
+    assert!(loaded.contains(&seeded), "{loaded:?}");
+}
+
+/// `update_subscription_with_key`: the subscription's change, its old keys ended and the
+/// new key added under one revision, or nothing at all.
+pub(super) fn subscription_update_with_key_is_atomic(s: &dyn Store) {
+    s.put_consumer(&consumer("alice")).unwrap();
+    let sub = subscription("s1", "alice", "orders", "gold");
+    let own = |id: &str, n: u8| KeyRecord {
+        subscription: Some("s1".to_owned()),
+        ..key(id, "alice", n)
+    };
+    assert_eq!(s.insert_subscription(&sub, Some(&own("k1", 1))).unwrap(), 2);
+    s.insert_key(&own("k2", 2)).unwrap(); // 3
+    let accepted = SubscriptionRecord {
+        status: SubscriptionStatus::Accepted,
+        updated_at: 9_000,
+        ..sub.clone()
+    };
+    let ended = ["k1".to_owned(), "k2".to_owned()];
+
+    // Refused whole: the status moved on, the new key's hash or id is used, an ended key
+    // or the subscription is absent, the new key's consumer is absent.
+    let refusals: [(SubscriptionStatus, &[String], KeyRecord); 5] = [
+        (SubscriptionStatus::Paused, &ended, own("k3", 3)),
+        (SubscriptionStatus::Pending, &ended, own("k3", 1)),
+        (SubscriptionStatus::Pending, &ended, own("k2", 3)),
+        (
+            SubscriptionStatus::Pending,
+            &["ghost".to_owned()],
+            own("k3", 3),
+        ),
+        (
+            SubscriptionStatus::Pending,
+            &ended,
+            KeyRecord {
+                consumer: "nobody".to_owned(),
+                ..own("k3", 3)
+            },
+        ),
+    ];
+    for (expected, ended, new) in &refusals {
+        let err = s
+            .update_subscription_with_key(&accepted, *expected, ended, 8_000, new)
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(_) | StoreError::NotFound { .. }),
+            "{err:?}"
+        );
+    }
+    let err = s
+        .update_subscription_with_key(
+            &subscription("ghost", "alice", "orders", "gold"),
+            SubscriptionStatus::Pending,
+            &[],
+            8_000,
+            &own("k3", 3),
+        )
+        .unwrap_err();
+    assert!(is_not_found(&err, "subscription", "ghost"), "{err:?}");
+    assert_eq!(s.revision().unwrap(), 3, "nothing was written");
+    assert_eq!(s.subscription("s1").unwrap().unwrap(), sub);
+    assert_eq!(s.key("k1").unwrap().unwrap(), own("k1", 1));
+    assert_eq!(s.key("k3").unwrap(), None);
+
+    assert_eq!(
+        s.update_subscription_with_key(
+            &accepted,
+            SubscriptionStatus::Pending,
+            &ended,
+            8_000,
+            &own("k3", 3)
+        )
+        .unwrap(),
+        4
+    );
+    assert_eq!(s.subscription("s1").unwrap().unwrap(), accepted);
+    for id in ["k1", "k2"] {
+        assert_eq!(s.key(id).unwrap().unwrap().expires_at, Some(8_000), "{id}");
+    }
+    assert_eq!(s.key("k3").unwrap().unwrap(), own("k3", 3));
+    assert_eq!(
+        s.changes_since(3).unwrap(),
+        vec![
+            change(4, ChangeKind::Subscription, "s1", false),
+            key_change(4, "k1", 1, false),
+            key_change(4, "k2", 2, false),
+            key_change(4, "k3", 3, false),
+        ]
+    );
+    // With nothing to end, and fields already as given: the key is still a change.
+    assert_eq!(
+        s.update_subscription_with_key(
+            &accepted,
+            SubscriptionStatus::Accepted,
+            &[],
+            8_500,
+            &own("k4", 4)
+        )
+        .unwrap(),
+        5
+    );
+    assert_eq!(
+        s.changes_since(4).unwrap(),
+        vec![key_change(5, "k4", 4, false)]
+    );
 }

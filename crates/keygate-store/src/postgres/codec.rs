@@ -89,6 +89,7 @@ pub(super) fn subscription(row: &Row) -> Result<SubscriptionRecord> {
         ends_at: get(row, 6, "subscription")?,
         created_at: get(row, 7, "subscription")?,
         updated_at: get(row, 8, "subscription")?,
+        reason: get(row, 9, "subscription")?,
         id,
     })
 }

@@ -12,7 +12,7 @@ use super::codec::{self, consumer_columns, key_columns, service_columns, subscri
 use super::errors::{corrupt, key_write, not_found, OrStore};
 use crate::{
     ChangeKind, ConsumerRecord, KeyRecord, Result, ServiceRecord, StoreError, SubscriptionRecord,
-    SubscriptionStatus, Written,
+    Written,
 };
 
 /// An open write transaction and the revisions it started at and reached.
@@ -479,110 +479,6 @@ pub(super) fn delete_service_in(tx: &mut Tx<'_>, name: &str) -> Result<u64> {
     }
     let revision = bump_revision(tx)?;
     log_change(tx, revision, 0, ChangeKind::Service, name, true, None)?;
-    Ok(revision)
-}
-
-/// `insert_subscription`.
-pub(super) fn insert_subscription_in(
-    tx: &mut Tx<'_>,
-    subscription: &SubscriptionRecord,
-    key: Option<&KeyRecord>,
-) -> Result<u64> {
-    if fetch_consumer(&mut tx.inner, &subscription.consumer)?.is_none() {
-        return Err(not_found("consumer", &subscription.consumer));
-    }
-    if fetch_subscription(&mut tx.inner, &subscription.id)?.is_some() {
-        return Err(StoreError::Conflict(format!(
-            "a subscription with id `{}` already exists",
-            subscription.id
-        )));
-    }
-    tx.inner
-        .execute(
-            concat!(
-                "INSERT INTO subscriptions (",
-                subscription_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ),
-            &[
-                &subscription.id,
-                &subscription.consumer,
-                &subscription.service,
-                &subscription.plan,
-                &subscription.status.as_str(),
-                &subscription.key_mode.as_str(),
-                &subscription.ends_at,
-                &subscription.created_at,
-                &subscription.updated_at,
-            ],
-        )
-        .or_store()?;
-    if let Some(key) = key {
-        insert_key_row(tx, key)?;
-    }
-    let revision = bump_revision(tx)?;
-    log_change(
-        tx,
-        revision,
-        0,
-        ChangeKind::Subscription,
-        &subscription.id,
-        false,
-        None,
-    )?;
-    if let Some(key) = key {
-        log_key(tx, revision, 1, key, false)?;
-    }
-    Ok(revision)
-}
-
-/// `update_subscription`: unchanged fields use no revision.
-pub(super) fn update_subscription_in(
-    tx: &mut Tx<'_>,
-    subscription: &SubscriptionRecord,
-    expected: SubscriptionStatus,
-) -> Result<u64> {
-    let stored = fetch_subscription(&mut tx.inner, &subscription.id)?
-        .ok_or_else(|| not_found("subscription", &subscription.id))?;
-    crate::stored_forms::expect_status(&stored, expected)?;
-    if codec::same_mutable_subscription_fields(&stored, subscription) {
-        return Ok(tx.start);
-    }
-    tx.inner
-        .execute(
-            "UPDATE subscriptions SET status = $2, ends_at = $3, updated_at = $4 WHERE id = $1",
-            &[
-                &subscription.id,
-                &subscription.status.as_str(),
-                &subscription.ends_at,
-                &subscription.updated_at,
-            ],
-        )
-        .or_store()?;
-    let revision = bump_revision(tx)?;
-    log_change(
-        tx,
-        revision,
-        0,
-        ChangeKind::Subscription,
-        &subscription.id,
-        false,
-        None,
-    )?;
-    Ok(revision)
-}
-
-/// `delete_subscription`.
-pub(super) fn delete_subscription_in(tx: &mut Tx<'_>, id: &str) -> Result<u64> {
-    let deleted = tx
-        .inner
-        .execute("DELETE FROM subscriptions WHERE id = $1", &[&id])
-        .or_store()?;
-    if deleted == 0 {
-        return Err(not_found("subscription", id));
-    }
-    let revision = bump_revision(tx)?;
-    log_change(tx, revision, 0, ChangeKind::Subscription, id, true, None)?;
     Ok(revision)
 }
 

@@ -81,6 +81,7 @@ pub(super) fn subscription(row: &Row<'_>) -> Result<SubscriptionRecord> {
         ends_at: row.get(6).map_err(from_sqlite)?,
         created_at: row.get(7).map_err(from_sqlite)?,
         updated_at: row.get(8).map_err(from_sqlite)?,
+        reason: row.get(9).map_err(from_sqlite)?,
         id,
     })
 }

@@ -170,6 +170,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX usage_hours_by_consumer ON usage_hours (consumer, hour);
     CREATE INDEX usage_hours_by_key ON usage_hours (key_id, hour);
     ",
+    // 8: the reason a subscription was rejected, for its application's owner.
+    "
+    ALTER TABLE subscriptions ADD COLUMN reason TEXT;
+    ",
 ];
 
 /// The schema version this code writes and understands.

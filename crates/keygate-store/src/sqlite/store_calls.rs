@@ -14,6 +14,7 @@ use super::reads::{
 use super::services::{delete_service_in, put_service_in};
 use super::subscriptions::{
     delete_subscription_in, insert_subscription_in, update_subscription_in,
+    update_subscription_with_key_in,
 };
 use super::usage::{add_usage_in, delete_usage_in, usage_in};
 use super::{codec, SqliteStore};
@@ -297,6 +298,19 @@ impl Store for SqliteStore {
         expected: SubscriptionStatus,
     ) -> Result<u64> {
         self.write(|tx| update_subscription_in(tx, subscription, expected))
+    }
+
+    fn update_subscription_with_key(
+        &self,
+        subscription: &SubscriptionRecord,
+        expected: SubscriptionStatus,
+        ended: &[String],
+        ended_at: Millis,
+        new: &KeyRecord,
+    ) -> Result<u64> {
+        self.write(|tx| {
+            update_subscription_with_key_in(tx, subscription, expected, ended, ended_at, new)
+        })
     }
 
     fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>> {

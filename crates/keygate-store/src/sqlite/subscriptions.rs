@@ -1,4 +1,5 @@
-//! Writing subscriptions inside an open transaction: insert, update, delete.
+//! Writing subscriptions inside an open transaction: insert, update (alone, or with the
+//! key change that goes with it), delete.
 
 use rusqlite::{params, Transaction};
 
@@ -7,8 +8,10 @@ use super::codec;
 use super::codec::subscription_columns;
 use super::errors::{not_found, OrStore};
 use super::keys::insert_key_row;
-use super::reads::{fetch_consumer, fetch_subscription};
-use crate::{ChangeKind, KeyRecord, Result, StoreError, SubscriptionRecord, SubscriptionStatus};
+use super::reads::{fetch_consumer, fetch_key, fetch_subscription};
+use crate::{
+    ChangeKind, KeyRecord, Millis, Result, StoreError, SubscriptionRecord, SubscriptionStatus,
+};
 
 /// `insert_subscription` inside an open transaction.
 pub(super) fn insert_subscription_in(
@@ -28,7 +31,7 @@ pub(super) fn insert_subscription_in(
     tx.prepare_cached(concat!(
         "INSERT INTO subscriptions (",
         subscription_columns!(),
-        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
     ))
     .or_store()?
     .execute(params![
@@ -41,6 +44,7 @@ pub(super) fn insert_subscription_in(
         subscription.ends_at,
         subscription.created_at,
         subscription.updated_at,
+        subscription.reason,
     ])
     .or_store()?;
     if let Some(key) = key {
@@ -68,14 +72,64 @@ pub(super) fn update_subscription_in(
     subscription: &SubscriptionRecord,
     expected: SubscriptionStatus,
 ) -> Result<u64> {
+    if !write_subscription_fields(tx, subscription, expected)? {
+        return current_revision(tx);
+    }
+    let revision = bump_revision(tx)?;
+    log_subscription(tx, revision, 0, subscription)?;
+    Ok(revision)
+}
+
+/// `update_subscription_with_key` inside an open transaction.
+pub(super) fn update_subscription_with_key_in(
+    tx: &Transaction<'_>,
+    subscription: &SubscriptionRecord,
+    expected: SubscriptionStatus,
+    ended: &[String],
+    ended_at: Millis,
+    new: &KeyRecord,
+) -> Result<u64> {
+    let changed = write_subscription_fields(tx, subscription, expected)?;
+    let mut ended_keys = Vec::with_capacity(ended.len());
+    for id in ended {
+        let mut key = fetch_key(tx, id)?.ok_or_else(|| not_found("key", id))?;
+        tx.prepare_cached("UPDATE keys SET expires_at = ?2 WHERE id = ?1")
+            .or_store()?
+            .execute(params![id, ended_at])
+            .or_store()?;
+        key.expires_at = Some(ended_at);
+        ended_keys.push(key);
+    }
+    insert_key_row(tx, new)?;
+    let revision = bump_revision(tx)?;
+    let mut seq = 0;
+    if changed {
+        log_subscription(tx, revision, seq, subscription)?;
+        seq += 1;
+    }
+    for key in ended_keys.iter().chain([new]) {
+        log_key(tx, revision, seq, key, false)?;
+        seq += 1;
+    }
+    Ok(revision)
+}
+
+/// Writes the fields `update_subscription` changes, once the stored status is
+/// `expected`; false when they are already as given (nothing written).
+fn write_subscription_fields(
+    tx: &Transaction<'_>,
+    subscription: &SubscriptionRecord,
+    expected: SubscriptionStatus,
+) -> Result<bool> {
     let stored = fetch_subscription(tx, &subscription.id)?
         .ok_or_else(|| not_found("subscription", &subscription.id))?;
     crate::stored_forms::expect_status(&stored, expected)?;
     if codec::same_mutable_subscription_fields(&stored, subscription) {
-        return current_revision(tx);
+        return Ok(false);
     }
     tx.prepare_cached(
-        "UPDATE subscriptions SET status = ?2, ends_at = ?3, updated_at = ?4 WHERE id = ?1",
+        "UPDATE subscriptions SET status = ?2, ends_at = ?3, updated_at = ?4, reason = ?5 \
+         WHERE id = ?1",
     )
     .or_store()?
     .execute(params![
@@ -83,19 +137,28 @@ pub(super) fn update_subscription_in(
         subscription.status.as_str(),
         subscription.ends_at,
         subscription.updated_at,
+        subscription.reason,
     ])
     .or_store()?;
-    let revision = bump_revision(tx)?;
+    Ok(true)
+}
+
+/// Appends the change-log row of a changed subscription.
+fn log_subscription(
+    tx: &Transaction<'_>,
+    revision: u64,
+    seq: usize,
+    subscription: &SubscriptionRecord,
+) -> Result<()> {
     log_change(
         tx,
         revision,
-        0,
+        seq,
         ChangeKind::Subscription,
         &subscription.id,
         false,
         None,
-    )?;
-    Ok(revision)
+    )
 }
 
 /// `delete_subscription` inside an open transaction.

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use keygate_store::{ConsumerRecord, KeyRecord, Origin};
+use keygate_store::{
+    ConsumerRecord, KeyMode, KeyRecord, Origin, SubscriptionRecord, SubscriptionStatus,
+};
 
 /// A directory of its own under the system's temporary directory, removed on drop.
 pub struct TempDir(PathBuf);
@@ -81,5 +83,21 @@ pub fn key(n: u64, consumer: &str) -> KeyRecord {
         last_used_at: None,
         subscription: None,
         shared: false,
+    }
+}
+
+/// A pending own-key subscription of `consumer`, without a reason.
+pub fn subscription(id: &str, consumer: &str) -> SubscriptionRecord {
+    SubscriptionRecord {
+        id: id.to_owned(),
+        consumer: consumer.to_owned(),
+        service: "orders".to_owned(),
+        plan: "gold".to_owned(),
+        status: SubscriptionStatus::Pending,
+        key_mode: KeyMode::Own,
+        ends_at: None,
+        created_at: 1_000,
+        updated_at: 1_000,
+        reason: None,
     }
 }

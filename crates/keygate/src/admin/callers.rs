@@ -109,7 +109,13 @@ fn view(service: String, route: String, found: Callers, limit: usize) -> Callers
         },
         allow: found.allow,
         plans: found.plans,
-        anonymous: verdict(&found.anonymous),
+        anonymous: {
+            let mut anonymous = verdict(&found.anonymous);
+            if let Some(consumer) = found.anonymous_consumer {
+                anonymous["consumer"] = json!(consumer);
+            }
+            anonymous
+        },
         client_types: found
             .client_types
             .into_iter()

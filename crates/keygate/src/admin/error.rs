@@ -118,11 +118,36 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(value)) => Ok(Body(value)),
-            Err(JsonRejection::JsonDataError(error)) => Err(ApiError::Invalid(error.body_text())),
-            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        json_of(&bytes).map(Body)
+    }
+}
+
+/// A JSON body that may be left out, as [`Body`] otherwise: an empty body (or only white
+/// space) is `T::default()` — for calls such as a subscription's transitions, which
+/// take a body only now and then.
+pub struct OptionalBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalBody(T::default()));
         }
+        json_of(&bytes).map(OptionalBody)
+    }
+}
+
+/// A body read as JSON: not JSON at all is `400`, JSON of the wrong shape (an unknown or
+/// mistyped field) `422`.
+fn json_of<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(JsonRejection::JsonDataError(error)) => Err(ApiError::Invalid(error.body_text())),
+        Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
     }
 }
 

@@ -69,6 +69,8 @@ struct ExportedSubscription {
     ends_at: Option<String>,
     created_at: String,
     updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -172,6 +174,7 @@ pub async fn export(
                     ends_at: s.ends_at.map(rfc3339),
                     created_at: rfc3339(s.created_at),
                     updated_at: rfc3339(s.updated_at),
+                    reason: s.reason,
                 }),
             })?;
             Ok((

@@ -66,6 +66,7 @@ pub fn of(state: &SharedState, key: &KeyEntry, service: Option<&str>) -> Vec<Key
         };
         let caller = Caller {
             key: Some(key),
+            consumer: Some(&key.consumer),
             subscription: Some(&subscription.id),
             client: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             headers: &headers,
@@ -83,6 +84,7 @@ pub fn of(state: &SharedState, key: &KeyEntry, service: Option<&str>) -> Vec<Key
                 .find(|s| s.service == owner.name && s.status == SubscriptionStatus::Accepted);
             let caller = Caller {
                 key: Some(key),
+                consumer: Some(&key.consumer),
                 subscription: subscription.map(|s| &*s.id),
                 client: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 headers: &headers,
@@ -94,13 +96,14 @@ pub fn of(state: &SharedState, key: &KeyEntry, service: Option<&str>) -> Vec<Key
             }
         }
     }
-    let consumer = limit_check::consumer_limits(Some(key));
+    let consumer = limit_check::consumer_limits(Some(&key.consumer));
     if !consumer.is_empty() {
         let subscription = subscriptions
             .iter()
             .find(|s| s.status == SubscriptionStatus::Accepted && s.is_key_of(key));
         let caller = Caller {
             key: Some(key),
+            consumer: Some(&key.consumer),
             subscription: subscription.map(|s| &*s.id),
             client: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             headers: &headers,
@@ -112,6 +115,7 @@ pub fn of(state: &SharedState, key: &KeyEntry, service: Option<&str>) -> Vec<Key
     if let Some(extras) = key.extras.as_deref() {
         let caller = Caller {
             key: Some(key),
+            consumer: Some(&key.consumer),
             subscription: None,
             client: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             headers: &headers,

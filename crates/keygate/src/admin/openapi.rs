@@ -39,6 +39,13 @@ fn with_body(mut op: Value, schema: Value) -> Value {
     op
 }
 
+/// An operation whose JSON body may be left out.
+fn optional_body(op: Value, schema: Value) -> Value {
+    let mut op = with_body(op, schema);
+    op["requestBody"]["required"] = json!(false);
+    op
+}
+
 /// The answer of `GET /v1/services/{name}/health`.
 fn service_health_schema() -> Value {
     let string = json!({"type": "string"});
@@ -129,7 +136,8 @@ fn callers_operation() -> Value {
         "200",
         json!({"type": "object", "properties": {
             "service": string, "route": string, "auth": {"enum": ["required", "optional", "none"]},
-            "allow": {"type": ["string", "null"]}, "plans": strings, "anonymous": verdict,
+            "allow": {"type": ["string", "null"]}, "plans": strings,
+            "anonymous": {"allOf": [verdict, {"type": "object", "properties": {"consumer": {"type": "string", "description": "The service's anonymous consumer, which calls without a key go on as"}}}]},
             "client_types": {"type": "array", "items": {"type": "object", "properties": {"client_type": string, "verdict": {"enum": ["yes", "depends"]}}}},
             "consumers": {"type": "array", "items": {"type": "object", "properties": {"name": string, "client_type": string, "verdict": {"enum": ["yes", "depends"]}, "keys": {"type": "array", "items": key}}}},
             "keys_checked": {"type": "integer"}, "truncated": {"type": "boolean"}
@@ -258,7 +266,7 @@ pub async fn document() -> Json<Value> {
                 "get": operation("Read a subscription", "200", subscription.clone()),
                 "delete": operation("Delete a subscription and its own key", "204", json!({}))
             },
-            "/v1/subscriptions/{id}/{action}": {"parameters": action, "post": operation("A legal transition (else 409)", "200", subscription.clone())},
+            "/v1/subscriptions/{id}/{action}": {"parameters": action, "post": optional_body(operation("A legal transition (else 409): accept, with an optional custom key for an own-key subscription (the answer holds it, once); reject, with an optional reason for the application's owner; pause, resume, close", "200", subscription.clone()), json!({"type": "object", "properties": {"key": {"type": "string", "description": "accept only: a custom key, in place of the one made with the subscription"}, "reason": {"type": "string", "minLength": 1, "maxLength": crate::subscription_reason::MOST_CHARACTERS, "description": "reject only: why, shown to the application's owner"}}}))},
             "/v1/services": {"get": operation("List services", "200", list(&service))},
             "/v1/services/{name}": {
                 "parameters": name,
@@ -293,7 +301,7 @@ pub async fn document() -> Json<Value> {
                 "Consumer": {"type": "object", "properties": {"name": string, "client_type": string, "groups": strings, "permissions": strings, "description": string, "metadata": map, "limits": key_limits, "origin": {"enum": ["file", "api"]}, "created_at": string, "updated_at": string}},
                 "Key": {"type": "object", "properties": {"id": string, "consumer": string, "key": {"type": "string", "description": "Only in the answer that created the key"}, "prefix": string, "status": {"enum": ["active", "disabled", "expired", "revoked"]}, "active": {"type": "boolean"}, "description": string, "labels": map, "origin": {"enum": ["file", "api"]}, "created_at": string, "expires_at": string, "revoked_at": string, "last_used_at": string, "subscription": string, "shared": {"type": "boolean"}, "limits": key_limits, "credits": {"type": "object", "properties": {"amount": {"type": "integer"}, "set_at": {"type": "integer", "description": "ms since the epoch"}, "refill": refill}}}},
                 "Plan": {"type": "object", "properties": {"name": string, "selection_rule": string, "forward_key": {"type": "boolean"}, "auto_approve": {"type": "boolean"}, "description": string}},
-                "Subscription": {"type": "object", "properties": {"id": string, "consumer": string, "service": string, "plan": string, "status": {"enum": ["pending", "accepted", "paused", "rejected", "closed"]}, "key_mode": {"enum": ["own", "shared"]}, "ends_at": string, "created_at": string, "updated_at": string, "key": key}},
+                "Subscription": {"type": "object", "properties": {"id": string, "consumer": string, "service": string, "plan": string, "status": {"enum": ["pending", "accepted", "paused", "rejected", "closed"]}, "key_mode": {"enum": ["own", "shared"]}, "ends_at": string, "created_at": string, "updated_at": string, "reason": {"type": ["string", "null"], "description": "Why it was rejected, when the publisher said"}, "key": key}},
                 "ServiceHealth": service_health_schema(),
                 "Verdict": {"type": "object", "properties": {"valid": {"type": "boolean"}, "code": {"enum": ["VALID", "NOT_FOUND", "DISABLED", "EXPIRED", "REVOKED", "RATE_LIMITED"]}, "consumer": string, "client_type": string, "key_id": string, "expires_at": string, "limits": {"type": "array", "items": {"type": "object", "properties": {"name": string, "service": string, "plan": string, "limit": {"type": "integer"}, "window": {"type": "integer"}, "remaining": {"type": "integer"}, "reset": {"type": "integer"}}}}}}
             }

@@ -180,6 +180,13 @@ async fn each_role_on_each_endpoint() {
         ("GET", p("/v1/subscriptions/{sub}"), "", 200),
         ("POST", p("/v1/subscriptions/{sub}/pause"), "", 200),
         ("POST", p("/v1/subscriptions/{sub}/resume"), "", 200),
+        // A decision's body does not get round the transition rules (accepted already).
+        (
+            "POST",
+            p("/v1/subscriptions/{sub}/accept"),
+            r#"{"key":"publisher-key-1"}"#,
+            409,
+        ),
         ("GET", p("/v1/accounts"), "", 403),
         (
             "POST",
@@ -222,6 +229,12 @@ async fn each_role_on_each_endpoint() {
         ),
         ("GET", p("/v1/subscriptions/{sub}"), "", 404),
         ("POST", p("/v1/subscriptions/{sub}/close"), "", 404),
+        (
+            "POST",
+            p("/v1/subscriptions/{sub}/reject"),
+            r#"{"reason":"not mine"}"#,
+            404,
+        ),
         ("GET", p("/v1/keys/{key}"), "", 404),
         ("GET", p("/v1/consumers/app1"), "", 404),
         (
@@ -263,6 +276,19 @@ async fn each_role_on_each_endpoint() {
         ("GET", p("/v1/keys/{key}"), "", 200),
         ("GET", p("/v1/subscriptions/{sub}"), "", 200),
         ("POST", p("/v1/subscriptions/{sub}/pause"), "", 403),
+        // Deciding is the publisher's, whatever the body holds.
+        (
+            "POST",
+            p("/v1/subscriptions/{sub}/accept"),
+            r#"{"key":"owner-picks-key-1"}"#,
+            403,
+        ),
+        (
+            "POST",
+            p("/v1/subscriptions/{sub}/reject"),
+            r#"{"reason":"changed my mind"}"#,
+            403,
+        ),
         ("DELETE", p("/v1/subscriptions/{sub}"), "", 403),
         ("POST", p("/v1/keys/{key}/renew"), r#"{"grace":"0s"}"#, 201),
         ("GET", p("/v1/accounts"), "", 403),

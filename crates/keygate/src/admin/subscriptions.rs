@@ -5,12 +5,14 @@
 //! with the consumer's shared key (`key_mode: shared`), which is created with the first
 //! shared-key subscription and used by all of them. A consumer may share its key across
 //! services, never across two plans of one service: the gateway could not tell which plan
-//! a call is for.
+//! a call is for. Accepting may give an own-key subscription a custom key in place of the
+//! one made when it was requested; rejecting may say why (`reason`, for the application's
+//! owner). Pause, resume and close take no message, as in Gravitee.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use super::error::Params;
+use super::error::{OptionalBody, Params};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -54,6 +56,8 @@ pub struct SubscriptionView {
     ends_at: Option<String>,
     created_at: String,
     updated_at: String,
+    /// Why it was rejected, when the publisher said.
+    reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<KeyView>,
 }
@@ -69,7 +73,41 @@ pub(super) fn view(record: SubscriptionRecord) -> SubscriptionView {
         ends_at: record.ends_at.map(rfc3339),
         created_at: rfc3339(record.created_at),
         updated_at: rfc3339(record.updated_at),
+        reason: record.reason,
         key: None,
+    }
+}
+
+/// `POST /v1/subscriptions/{id}/{action}` body: optional, and each field for one action.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// `accept`: a custom key for an own-key subscription, in place of the one made when
+    /// it was requested.
+    key: Option<String>,
+    /// `reject`: why, for the application's owner ([`crate::subscription_reason`]).
+    reason: Option<String>,
+}
+
+impl Decision {
+    /// Refuses a field that `action` does not take, and a reason that breaks the rule.
+    fn check(&self, action: Action) -> Result<(), ApiError> {
+        if self.key.is_some() && action != Action::Accept {
+            return Err(ApiError::Invalid(format!(
+                "`key` is given to accept only (a custom key for the subscription's own \
+                 key), not to {}",
+                action.verb()
+            )));
+        }
+        match &self.reason {
+            Some(_) if action != Action::Reject => Err(ApiError::Invalid(format!(
+                "`reason` is given to reject only (why, for the application's owner); {} \
+                 takes none, as in Gravitee",
+                action.verb()
+            ))),
+            Some(reason) => crate::subscription_reason::check(reason).map_err(ApiError::Invalid),
+            None => Ok(()),
+        }
     }
 }
 
@@ -230,6 +268,7 @@ pub async fn create(
         ends_at,
         created_at: now,
         updated_at: now,
+        reason: None,
     };
     let custom = body.key.is_some();
     let plaintext = new_plaintext(body.key)?;
@@ -370,17 +409,24 @@ pub async fn list(
     Ok(Json(listing(records, limit, |s| s.id.clone(), view)))
 }
 
-/// `POST /v1/subscriptions/{id}/{action}`: accept, reject, pause, resume or close; any
-/// other transition is `409`.
+/// `POST /v1/subscriptions/{id}/{action}`: accept (with an optional custom `key`),
+/// reject (with an optional `reason`), pause, resume or close; any other transition is
+/// `409`.
 pub async fn transition(
     State(state): State<AdminState>,
     Path((id, action)): Path<(String, String)>,
+    OptionalBody(decision): OptionalBody<Decision>,
 ) -> Result<Json<SubscriptionView>, ApiError> {
     let action = Action::parse(&action).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no subscription action `{action}`; use accept, reject, pause, resume or close"
         ))
     })?;
+    decision.check(action)?;
+    let custom = decision
+        .key
+        .map(|key| new_plaintext(Some(key)))
+        .transpose()?;
     state
         .write(move |store| {
             let _serialised = subscription_writes();
@@ -395,13 +441,68 @@ pub async fn transition(
                 ))
             })?;
             let expected = record.status;
+            let now = millis(SystemTime::now());
             record.status = next;
-            record.updated_at = millis(SystemTime::now());
+            record.updated_at = now;
+            if action == Action::Reject {
+                record.reason = decision.reason;
+            }
+            if let Some(plaintext) = custom {
+                return accept_with_key(store, record, expected, plaintext, now);
+            }
             // The store writes only if the status is still the one checked here.
             store.update_subscription(&record, expected)?;
             Ok(Json(view(record)))
         })
         .await
+}
+
+/// Accepts an own-key subscription with a custom key, in one write: its keys still in
+/// use (the one made when it was requested, or a renewal of it) end now, and the custom
+/// key takes their place, with their description and labels (as a renewal with no grace
+/// would). The answer holds the key's plaintext, once. The shared key is not set here:
+/// it serves the consumer's other shared-key subscriptions too, so only its renewal by
+/// the application's owner changes it.
+fn accept_with_key(
+    store: &dyn Store,
+    record: SubscriptionRecord,
+    expected: SubscriptionStatus,
+    plaintext: String,
+    now: keygate_store::Millis,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    if record.key_mode == KeyMode::Shared {
+        return Err(ApiError::Invalid(format!(
+            "subscription `{}` uses consumer `{}`'s shared key, which serves its other \
+             shared-key subscriptions too: `key` at accept is for own-key subscriptions; \
+             the application's owner renews the shared key, with a custom key if wished \
+             (POST /v1/keys/{{id}}/renew)",
+            record.id, record.consumer
+        )));
+    }
+    let replaced: Vec<KeyRecord> = keys_of(store, &record.consumer)?
+        .into_iter()
+        .filter(|k| {
+            k.subscription.as_deref() == Some(record.id.as_str())
+                && k.revoked_at.is_none()
+                && k.expires_at.is_none_or(|at| at > now)
+        })
+        .collect();
+    let hash = KeyHash::of(plaintext.as_bytes());
+    let prefix = Some(display_prefix(&plaintext));
+    let mut key = new_record(record.consumer.clone(), hash, prefix, None, now)?;
+    key.subscription = Some(record.id.clone());
+    key.expires_at = record.ends_at;
+    if let Some(newest) = replaced.iter().max_by_key(|k| k.created_at) {
+        key.description.clone_from(&newest.description);
+        key.labels.clone_from(&newest.labels);
+    }
+    let ended: Vec<String> = replaced.into_iter().map(|k| k.id).collect();
+    store.update_subscription_with_key(&record, expected, &ended, now, &key)?;
+    let mut shown = view(record);
+    let mut key = key_view(key);
+    key.key = Some(plaintext);
+    shown.key = Some(key);
+    Ok(Json(shown))
 }
 
 /// `DELETE /v1/subscriptions/{id}` → 204: the subscription and its own keys go; the

@@ -84,7 +84,13 @@ fn print_report(report: &Value) {
     if !plans.is_empty() {
         outln!("plans, in order: {}", plans.join(", "));
     }
-    outln!("calls without a key: {}", verdict(&report["anonymous"]));
+    match report["anonymous"]["consumer"].as_str() {
+        Some(consumer) => outln!(
+            "calls without a key: {} (as the anonymous consumer {consumer})",
+            verdict(&report["anonymous"])
+        ),
+        None => outln!("calls without a key: {}", verdict(&report["anonymous"])),
+    }
     let mut types = Table::new(&["CLIENT TYPE", "VERDICT"]);
     for entry in report["client_types"].as_array().into_iter().flatten() {
         types.row(vec![text(&entry["client_type"]), text(&entry["verdict"])]);

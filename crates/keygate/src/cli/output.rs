@@ -98,6 +98,8 @@ pub fn details(pairs: &[(&str, String)]) -> String {
         .iter()
         .map(|(name, value)| {
             let label = format!("{name}:");
+            // A value of several lines (a rejection's reason) stays in its column.
+            let value = value.replace('\n', &format!("\n{:width$}  ", ""));
             let line = format!("{label:width$}  {value}");
             line.trim_end().to_owned() + "\n"
         })
@@ -205,5 +207,7 @@ mod tests {
     fn details_are_aligned() {
         let text = details(&[("name", "a".into()), ("client type", "A".into())]);
         assert_eq!(text, "name:         a\nclient type:  A\n");
+        let text = details(&[("status", "rejected".into()), ("reason", "one\ntwo".into())]);
+        assert_eq!(text, "status:  rejected\nreason:  one\n         two\n");
     }
 }

@@ -1,5 +1,6 @@
 //! `keygate subscriptions create|list|get|accept|reject|pause|resume|close|delete`: a
-//! consumer's subscriptions to the plans of services, through the admin API.
+//! consumer's subscriptions to the plans of services, through the admin API — `accept
+//! --key` with a custom key, `reject --reason` with a reason for the application's owner.
 
 use std::process::ExitCode;
 
@@ -62,15 +63,23 @@ pub enum SubscriptionsCommand {
         /// Subscription id.
         id: String,
     },
-    /// Accept a pending subscription.
+    /// Accept a pending subscription; with --key, prints the custom key it now has.
     Accept {
         /// Subscription id.
         id: String,
+        /// A custom key for an own-key subscription, in place of the one made when it was
+        /// requested, which stops working at once (the custom-key rule:
+        /// docs/admin-api.md#custom-keys).
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Reject a pending subscription.
     Reject {
         /// Subscription id.
         id: String,
+        /// Why, shown to the application's owner (1 to 500 characters).
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Pause an accepted subscription: its key is refused (403) until resumed.
     Pause {
@@ -115,11 +124,14 @@ const COLUMNS: [(&str, &str); 6] = [
 fn execute(args: SubscriptionsArgs) -> Result<(), CliError> {
     let client = AdminClient::new(&args.admin.connection)?;
     let format = args.admin.output;
-    let transition = |id: &str, action: &str, done: &str| -> Result<(), CliError> {
+    let transition = |id: &str, action: &str, done: &str, body: Option<Value>| {
         let path = format!("{}/{action}", subscription_path(id));
-        let reply = client.call(Method::POST, &path, None)?;
+        let reply = client.call(Method::POST, &path, body.as_ref())?;
         show(format, &reply.body, &format!("subscription {id} {done}"));
-        Ok(())
+        if format == Format::Table {
+            print_key(&reply.body["key"]);
+        }
+        Ok::<(), CliError>(())
     };
     match args.command {
         SubscriptionsCommand::Create {
@@ -158,20 +170,8 @@ fn execute(args: SubscriptionsArgs) -> Result<(), CliError> {
                     cell(&created["id"])
                 ),
             );
-            let key = &created["key"];
-            match key["key"].as_str() {
-                Some(plaintext) => {
-                    outln!("key {}:", cell(&key["id"]));
-                    outln!();
-                    outln!("    {plaintext}");
-                    outln!();
-                    outln!(
-                        "This is the only time the key is shown: store it now. Only its hash \
-                         is kept."
-                    );
-                }
-                None if shared => outln!("it uses the consumer's existing shared key"),
-                None => {}
+            if !print_key(&created["key"]) && shared {
+                outln!("it uses the consumer's existing shared key");
             }
         }
         SubscriptionsCommand::List { consumer, service } => {
@@ -195,11 +195,17 @@ fn execute(args: SubscriptionsArgs) -> Result<(), CliError> {
             }
         }
         SubscriptionsCommand::Get { id } => show(format, &client.get(&subscription_path(&id))?, ""),
-        SubscriptionsCommand::Accept { id } => transition(&id, "accept", "accepted")?,
-        SubscriptionsCommand::Reject { id } => transition(&id, "reject", "rejected")?,
-        SubscriptionsCommand::Pause { id } => transition(&id, "pause", "paused")?,
-        SubscriptionsCommand::Resume { id } => transition(&id, "resume", "resumed")?,
-        SubscriptionsCommand::Close { id } => transition(&id, "close", "closed")?,
+        SubscriptionsCommand::Accept { id, key } => {
+            let body = key.map(|key| json!({ "key": key }));
+            transition(&id, "accept", "accepted", body)?;
+        }
+        SubscriptionsCommand::Reject { id, reason } => {
+            let body = reason.map(|reason| json!({ "reason": reason }));
+            transition(&id, "reject", "rejected", body)?;
+        }
+        SubscriptionsCommand::Pause { id } => transition(&id, "pause", "paused", None)?,
+        SubscriptionsCommand::Resume { id } => transition(&id, "resume", "resumed", None)?,
+        SubscriptionsCommand::Close { id } => transition(&id, "close", "closed", None)?,
         SubscriptionsCommand::Delete { id } => {
             client.call(Method::DELETE, &subscription_path(&id), None)?;
             match format {
@@ -209,6 +215,20 @@ fn execute(args: SubscriptionsArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// Prints a key made by a subscription call with its plaintext (shown once); false when
+/// the answer holds none.
+fn print_key(key: &Value) -> bool {
+    let Some(plaintext) = key["key"].as_str() else {
+        return false;
+    };
+    outln!("key {}:", cell(&key["id"]));
+    outln!();
+    outln!("    {plaintext}");
+    outln!();
+    outln!("This is the only time the key is shown: store it now. Only its hash is kept.");
+    true
 }
 
 fn show(format: Format, subscription: &Value, headline: &str) {
@@ -230,9 +250,13 @@ fn show(format: Format, subscription: &Value, headline: &str) {
         ("created", "created_at"),
         ("updated", "updated_at"),
     ];
-    let pairs: Vec<(&str, String)> = fields
+    let mut pairs: Vec<(&str, String)> = fields
         .iter()
         .map(|(label, field)| (*label, cell(&subscription[*field])))
         .collect();
+    // Only a rejection has one; the publisher's words, as the API keeps them.
+    if subscription["reason"].is_string() {
+        pairs.push(("reason", cell(&subscription["reason"])));
+    }
     out!("{}", details(&pairs));
 }

@@ -24,9 +24,9 @@ use super::file::{
 use super::path_pattern::not_normal;
 use super::Balance;
 use super::{
-    default_key_sources, is_valid_name, AdminSettings, AuthMode, Config, Failover, IdentityHeaders,
-    KeySource, PathPattern, Plan, Problem, ProxySettings, Responses, RetryOn, Route, Service,
-    ServiceDocument, Target, UpstreamSettings,
+    default_key_sources, is_valid_name, AdminSettings, AnonymousDefaults, AuthMode, Config,
+    Failover, IdentityHeaders, KeySource, PathPattern, Plan, Problem, ProxySettings, Responses,
+    RetryOn, Route, Service, ServiceDocument, Target, UpstreamSettings,
 };
 use super::{ClusterSettings, DnsSettings, PoolLimits, QuotaSettings, UsageSettings};
 use balance::target_entry;
@@ -60,8 +60,23 @@ fn base_path(path: &str) -> String {
     }
 }
 
-/// Parses and checks configuration text.
+/// Parses and checks configuration text, a file for `keygate serve`.
 pub(super) fn build(text: &str) -> Result<Config, Vec<Problem>> {
+    build_for(text, FileUse::Serve)
+}
+
+/// What a file is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FileUse {
+    /// `keygate serve` (and `validate`): the file holds the consumers its services name.
+    Serve,
+    /// `keygate apply` and `diff`: entities for a running gateway, which may hold the
+    /// consumers the file's services name.
+    Entities,
+}
+
+/// Parses and checks configuration text read for `file_use`.
+pub(super) fn build_for(text: &str, file_use: FileUse) -> Result<Config, Vec<Problem>> {
     let file: FileConfig = if text.trim().is_empty() {
         FileConfig::default()
     } else {
@@ -72,7 +87,7 @@ pub(super) fn build(text: &str) -> Result<Config, Vec<Problem>> {
         problems: Vec::new(),
         source: text,
     };
-    let mut config = checker.config(file);
+    let mut config = checker.config(file, file_use);
     if !checker.problems.is_empty() {
         checker.problems.sort_by_key(|p| (p.line, p.column));
         return Err(checker.problems);
@@ -105,6 +120,7 @@ pub(super) fn service_document(
     text: &str,
     default_key_sources: &Arc<[KeySource]>,
     default_responses: &Arc<Responses>,
+    default_anonymous: &AnonymousDefaults,
 ) -> Result<Service, Vec<Problem>> {
     let file: At<FileService> =
         serde_saphyr::from_str(text).map_err(|error| vec![yaml_problem(&error)])?;
@@ -112,7 +128,8 @@ pub(super) fn service_document(
         problems: Vec::new(),
         source: text,
     };
-    let service = checker.service(&file.value, default_key_sources, default_responses);
+    let defaults = (default_key_sources, default_responses, default_anonymous);
+    let service = checker.service(&file.value, defaults);
     if checker.problems.is_empty() {
         Ok(service)
     } else {
@@ -176,7 +193,7 @@ impl Checker<'_> {
         });
     }
 
-    fn config(&mut self, file: FileConfig) -> Config {
+    fn config(&mut self, file: FileConfig, file_use: FileUse) -> Config {
         let proxy = self.proxy(&file.proxy);
         let authz = self.authz(&file.authz);
         if proxy.listen.is_empty() && authz.listen.is_empty() && authz.grpc_listen.is_none() {
@@ -199,6 +216,7 @@ impl Checker<'_> {
             Some(sources) => self.key_sources(sources).into(),
             None => default_key_sources().into(),
         };
+        let anonymous = self.anonymous_defaults(&file.defaults);
         let mut names = HashSet::new();
         let services: Vec<Service> = file
             .services
@@ -211,10 +229,13 @@ impl Checker<'_> {
                         format!("service `{}` is defined twice", name.value),
                     );
                 }
-                self.service(&service.value, &default_sources, &responses)
+                self.service(&service.value, (&default_sources, &responses, &anonymous))
             })
             .collect();
         let consumers = self.consumers(&file.consumers);
+        if file_use == FileUse::Serve {
+            self.anonymous_in_file(&file);
+        }
         let subscriptions = self.subscriptions(&file.subscriptions, &file.consumers, &services);
         let store_url = file.store.as_ref().and_then(|url| self.secret(url));
         let store = match &store_url {
@@ -290,6 +311,7 @@ impl Checker<'_> {
             cache_file,
             admin,
             default_key_sources: default_sources,
+            anonymous_defaults: anonymous,
             service_documents: Vec::new(),
             cluster: ClusterSettings {
                 reconcile_interval: self.duration(file.cluster.reconcile_interval.as_ref(), 10),
@@ -627,11 +649,15 @@ impl Checker<'_> {
         })
     }
 
+    /// A service, inheriting the defaults' key sources, responses and anonymous consumer.
     fn service(
         &mut self,
         service: &FileService,
-        defaults: &Arc<[KeySource]>,
-        default_responses: &Arc<Responses>,
+        (defaults, default_responses, default_anonymous): (
+            &Arc<[KeySource]>,
+            &Arc<Responses>,
+            &AnonymousDefaults,
+        ),
     ) -> Service {
         self.check_name(&service.name, "service");
         let hosts = service
@@ -711,7 +737,8 @@ impl Checker<'_> {
                 }
                 route
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let anonymous = self.anonymous(service, &routes, default_anonymous);
         let mut plan_names = HashSet::new();
         let plans = service
             .plans
@@ -760,6 +787,7 @@ impl Checker<'_> {
                 Some(own) => Arc::new(self.responses(own, default_responses)),
                 None => default_responses.clone(),
             },
+            anonymous,
         }
     }
 
@@ -1107,6 +1135,7 @@ fn position_in_file(source: &str, at: &Location, line: usize, column: usize) -> 
     }
 }
 
+mod anonymous;
 mod authz;
 mod balance;
 mod consumers;

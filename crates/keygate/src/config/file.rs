@@ -321,6 +321,10 @@ pub struct FileDefaults {
     pub identity_headers: FileIdentityHeaders,
     /// How refusals are answered, for every service that does not say.
     pub responses: Option<At<FileResponses>>,
+    /// The consumer calls without a key go on as, for every service that does not say.
+    pub anonymous_consumer: Option<At<String>>,
+    /// Whether calls with an invalid key go on as the anonymous consumer too.
+    pub anonymous_on_invalid_key: Option<At<bool>>,
 }
 
 /// `responses:` of `defaults` or of a service.
@@ -426,6 +430,10 @@ pub struct FileService {
     pub cors: Option<At<FileCors>>,
     /// How this service's refusals are answered (over `defaults.responses`).
     pub responses: Option<At<FileResponses>>,
+    /// The consumer calls without a key go on as on `auth: optional` routes, or `off`.
+    pub anonymous_consumer: Option<At<String>>,
+    /// Whether calls with an invalid key go on as the anonymous consumer too.
+    pub anonymous_on_invalid_key: Option<At<bool>>,
 }
 
 /// A service's `cors:` policy.
@@ -780,4 +788,6 @@ pub struct FileSubscription {
     pub created_at: Option<At<String>>,
     /// RFC 3339 instant of its last change (default: when it is first stored).
     pub updated_at: Option<At<String>>,
+    /// Why it was rejected, for its application's owner (a `rejected` one only).
+    pub reason: Option<At<String>>,
 }

@@ -60,6 +60,8 @@ pub struct Config {
     pub admin: AdminSettings,
     /// Key sources of services and routes that name none.
     pub default_key_sources: Arc<[KeySource]>,
+    /// The anonymous consumer of services that name none (`defaults`).
+    pub anonymous_defaults: AnonymousDefaults,
     /// Each file service as a JSON document in the file's shape, as the store keeps it.
     pub service_documents: Vec<ServiceDocument>,
     /// How a node on a PostgreSQL store follows the other nodes.
@@ -418,6 +420,33 @@ pub struct Service {
     pub cors: Option<Arc<Cors>>,
     /// How refusals on this service are answered (`responses:` over `defaults.responses`).
     pub responses: Arc<Responses>,
+    /// Who a call its `auth: optional` routes let in without a key goes on as
+    /// (`anonymous_consumer:` over `defaults.anonymous_consumer`); `None`: no one.
+    pub anonymous: Option<AnonymousConsumer>,
+}
+
+/// A service's anonymous consumer (`anonymous_consumer`, APISIX's `anonymous_consumer`,
+/// Kong's `anonymous`): the consumer a call without a key goes on as on the service's
+/// `auth: optional` routes — its identity fields upstream, with
+/// `X-Anonymous-Consumer: true`, its `allow` facts, limits and usage. Found by name when
+/// a snapshot is built (`state::Snapshot`), never on the request path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnonymousConsumer {
+    /// The consumer's name.
+    pub name: Arc<str>,
+    /// Whether a call with an invalid key (unknown, disabled, expired, revoked) goes on
+    /// as the anonymous consumer too (`anonymous_on_invalid_key`, default false: `401`).
+    pub on_invalid_key: bool,
+}
+
+/// `defaults.anonymous_consumer` and `defaults.anonymous_on_invalid_key`, which every
+/// service (from the file or the admin API) inherits unless it says otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnonymousDefaults {
+    /// The consumer's name; `None`: no anonymous consumer.
+    pub consumer: Option<Arc<str>>,
+    /// Whether an invalid key falls back to it.
+    pub on_invalid_key: bool,
 }
 
 /// An API key plan of a service.
@@ -887,6 +916,8 @@ pub struct SubscriptionConfig {
     pub created_at: Option<SystemTime>,
     /// Its last change; `None` = when it is stored.
     pub updated_at: Option<SystemTime>,
+    /// Why it was rejected (a `rejected` subscription only).
+    pub reason: Option<String>,
 }
 
 impl Config {
@@ -912,9 +943,14 @@ impl Config {
 
 /// Checks a service document (JSON or YAML in the configuration file's shape) as written
 /// through the admin API or read back from the store. Problems carry positions in `text`.
-/// The service inherits `config`'s defaults (key sources, responses).
+/// The service inherits `config`'s defaults (key sources, responses, anonymous consumer).
 pub fn service_from_document(text: &str, config: &Config) -> Result<Service, Vec<Problem>> {
-    build::service_document(text, &config.default_key_sources, &config.responses)
+    build::service_document(
+        text,
+        &config.default_key_sources,
+        &config.responses,
+        &config.anonymous_defaults,
+    )
 }
 
 /// Whether a name (service, route, consumer, key id) uses letters, digits, `.`, `_` and

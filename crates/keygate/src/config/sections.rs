@@ -27,7 +27,7 @@ impl Config {
             text: text.into(),
             problems,
         };
-        let config = build::build(text).map_err(invalid)?;
+        let config = build::build_for(text, build::FileUse::Entities).map_err(invalid)?;
         let problems = serve_sections(text, command);
         if problems.is_empty() {
             Ok(config)

@@ -76,6 +76,12 @@ pub struct Service {
     /// How refusals are answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub responses: Option<Responses>,
+    /// The consumer calls without a key go on as, on the `auth: optional` routes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymous_consumer: Option<String>,
+    /// Whether calls with an invalid key go on as it too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymous_on_invalid_key: Option<bool>,
 }
 
 /// `responses:` of a service: its templates.
@@ -188,6 +194,19 @@ pub struct Route {
     /// Limits on every call to the route.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<Limit>,
+    /// The peer's anonymous consumer for this route, as the peer names it, until
+    /// [`super::anonymous`] finds it among the imported consumers; never written.
+    #[serde(skip)]
+    pub anonymous: Option<PeerAnonymous>,
+}
+
+/// A route's anonymous consumer as the peer's plugin names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerAnonymous {
+    /// The peer's reference: a consumer's username (APISIX, Kong) or id (Kong).
+    pub reference: String,
+    /// The report's name of the peer's route.
+    pub item: String,
 }
 
 /// One limit.
@@ -282,4 +301,7 @@ pub struct Subscription {
     /// RFC 3339 end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<String>,
+    /// Why it was rejected (a rejected subscription only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }

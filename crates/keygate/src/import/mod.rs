@@ -8,6 +8,7 @@
 //! compares hashes). The result is checked by `config::Config::parse` before anyone
 //! writes it. docs/migration.md says what maps for each peer.
 
+mod anonymous;
 pub mod apisix;
 mod cors;
 pub mod document;

@@ -179,6 +179,12 @@ pub(super) fn limit_of(
             ))
         }
     };
+    // A key's limits need its key; a consumer's apply to its calls without one too (the
+    // calls of a service's anonymous consumer).
+    let callers = match holder {
+        Holder::Key(_) => Callers::Keyed,
+        Holder::Consumer => Callers::All,
+    };
     let (owner, default_name) = match holder {
         Holder::Key(key_id) => (format!("key:{key_id}"), format!("key.{key_id}.{index}")),
         Holder::Consumer => ("consumer".to_owned(), format!("consumer.{index}")),
@@ -201,27 +207,13 @@ pub(super) fn limit_of(
                 )
             })?;
             let owner = format!("{owner}#{index}#{}/{}", limit.count, limit.per);
-            Ok(Limit::new(
-                name,
-                limit.count,
-                per,
-                by,
-                Callers::Keyed,
-                &owner,
-            ))
+            Ok(Limit::new(name, limit.count, per, by, callers, &owner))
         }
         "quota" => {
             let period = Period::named(&limit.per)
                 .ok_or_else(|| format!("a quota's `per` is day or month, found `{}`", limit.per))?;
             let owner = format!("quota:{owner}#{index}/{}", limit.per);
-            Ok(Limit::quota(
-                name,
-                limit.count,
-                period,
-                by,
-                Callers::Keyed,
-                &owner,
-            ))
+            Ok(Limit::quota(name, limit.count, period, by, callers, &owner))
         }
         other => Err(format!("`kind` takes rate or quota, found `{other}`")),
     }

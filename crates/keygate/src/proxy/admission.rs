@@ -14,7 +14,7 @@ use super::request_id::RequestIdField;
 use super::ProxyBody;
 use crate::access_record::AccessRecord;
 use crate::config::{KeySource, Route};
-use crate::state::{KeyEntry, Snapshot};
+use crate::state::{ConsumerEntry, KeyEntry, Snapshot};
 
 /// What [`super::handler::Gateway::check`] found: a decision, or (exact mode only) rate
 /// limits that [`super::handler::Gateway::settle`] must take in Redis first, or (routes
@@ -33,6 +33,9 @@ pub enum Checking {
 }
 
 /// What [`super::handler::Gateway::check`] decided about a request.
+// Both stay inline, as in `Checking`: most requests are let through, and boxing the
+// admission would allocate for each of them.
+#[allow(clippy::large_enum_variant)]
 pub enum Checked {
     /// Refused: the response to send, and the request-id field it carries.
     Answered(Response<ProxyBody>, Option<RequestIdField>),
@@ -54,7 +57,8 @@ pub struct Admission {
     pub(super) admitted: Admitted,
 }
 
-/// Who is calling; `None` = anonymous.
+/// Who is calling; `None` = anonymous, without identity (`auth: none`, or an
+/// `auth: optional` route of a service without an anonymous consumer).
 pub(super) type Caller = Option<Identity>;
 
 /// What the checks let through to the upstream.
@@ -72,11 +76,35 @@ pub(super) struct Admitted {
     pub(super) pending: Option<Box<super::handler::Pending>>,
 }
 
-/// A caller with a valid key.
-pub(super) struct Identity {
-    /// The key, and its consumer as it was when the key was checked: one version for the
-    /// whole request.
-    pub(super) key: Arc<KeyEntry>,
+/// A caller with an identity: a valid key and its consumer, or the service's anonymous
+/// consumer, which has no key. Either way a pointer: nothing is copied per request.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// A valid key, and its consumer as it was when the key was checked: one version for
+    /// the whole request.
+    Key(Arc<KeyEntry>),
+    /// The service's anonymous consumer (`anonymous_consumer`), as the request's snapshot
+    /// holds it: a call without a key (or, where the service says so, with an invalid
+    /// one) on an `auth: optional` route.
+    Anonymous(Arc<ConsumerEntry>),
+}
+
+impl Identity {
+    /// The key; `None` for the anonymous consumer.
+    pub fn key(&self) -> Option<&KeyEntry> {
+        match self {
+            Identity::Key(key) => Some(key),
+            Identity::Anonymous(_) => None,
+        }
+    }
+
+    /// The consumer: the key's, or the anonymous one.
+    pub fn consumer(&self) -> &ConsumerEntry {
+        match self {
+            Identity::Key(key) => &key.consumer,
+            Identity::Anonymous(consumer) => consumer,
+        }
+    }
 }
 
 impl Admitted {
@@ -112,17 +140,9 @@ impl Admission {
         self.snapshot.clone()
     }
 
-    /// The caller's key (with its consumer), shared; `None` for an anonymous call.
-    pub fn caller_key(&self) -> Option<Arc<KeyEntry>> {
-        self.admitted
-            .caller
-            .as_ref()
-            .map(|caller| caller.key.clone())
-    }
-
-    /// The caller's key (with its consumer); `None` for an anonymous call.
-    pub fn caller(&self) -> Option<&KeyEntry> {
-        self.admitted.caller.as_ref().map(|caller| &*caller.key)
+    /// The caller; `None` for an anonymous call without identity.
+    pub fn caller(&self) -> Option<&Identity> {
+        self.admitted.caller.as_ref()
     }
 
     /// The key sources to empty before the request goes upstream

@@ -126,6 +126,9 @@ pub enum ProxyError {
     /// (expired, for another name, from an unknown issuer) or it does not speak TLS.
     #[error("the TLS handshake with the upstream failed")]
     UpstreamTls,
+    /// The call was to go on as the service's anonymous consumer, which does not exist.
+    #[error("the service's anonymous consumer does not exist")]
+    AnonymousConsumerMissing,
     /// A body to be read whole for the key in it (a route with `body` key sources) is
     /// longer than `proxy.max_key_body_bytes`.
     #[error("the request body is larger than the gateway reads for a key")]
@@ -195,6 +198,8 @@ pub enum Denial {
     UpstreamBusy,
     /// The TLS handshake with the upstream failed.
     UpstreamTls,
+    /// The service's anonymous consumer does not exist.
+    AnonymousConsumerMissing,
     /// A body read for its key was over `proxy.max_key_body_bytes`.
     RequestBodyTooLarge,
 }
@@ -237,6 +242,7 @@ impl Denial {
         Denial::UpstreamUnresolved,
         Denial::UpstreamBusy,
         Denial::UpstreamTls,
+        Denial::AnonymousConsumerMissing,
         Denial::RequestBodyTooLarge,
     ];
 
@@ -286,6 +292,7 @@ impl Denial {
             Denial::UpstreamUnresolved => "upstream_unresolved",
             Denial::UpstreamBusy => "upstream_busy",
             Denial::UpstreamTls => "upstream_tls",
+            Denial::AnonymousConsumerMissing => "anonymous_consumer_missing",
             Denial::RequestBodyTooLarge => "request_body_too_large",
         }
     }
@@ -324,6 +331,7 @@ impl ProxyError {
             ProxyError::UpstreamUnresolved => Denial::UpstreamUnresolved,
             ProxyError::UpstreamBusy => Denial::UpstreamBusy,
             ProxyError::UpstreamTls => Denial::UpstreamTls,
+            ProxyError::AnonymousConsumerMissing => Denial::AnonymousConsumerMissing,
             ProxyError::RequestBodyTooLarge => Denial::RequestBodyTooLarge,
         }
     }

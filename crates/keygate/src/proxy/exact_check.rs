@@ -58,7 +58,7 @@ pub fn collect(
         .limits
         .iter()
         .chain(plan)
-        .chain(limit_check::consumer_limits(caller.key))
+        .chain(limit_check::consumer_limits(caller.consumer))
         .chain(own)
         .filter(|l| l.quota.is_none() && limit_check::applies(l, caller));
     let mut pending = PendingLimits {

@@ -7,28 +7,63 @@
 
 use http::header::{self, HeaderName, InvalidHeaderName};
 
-/// Names common enough to be worth finding first, lowercase, the most frequent first.
-static COMMON: [HeaderName; 20] = [
-    header::HOST,
-    HeaderName::from_static("apikey"),
-    HeaderName::from_static("x-api-key"),
-    header::CONTENT_LENGTH,
-    header::CONTENT_TYPE,
-    header::DATE,
-    header::SERVER,
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::USER_AGENT,
-    header::ACCEPT,
-    header::TRANSFER_ENCODING,
-    header::ACCEPT_ENCODING,
-    header::CACHE_CONTROL,
-    HeaderName::from_static("x-forwarded-for"),
-    HeaderName::from_static("x-forwarded-proto"),
-    HeaderName::from_static("x-forwarded-host"),
-    HeaderName::from_static("x-real-ip"),
-    HeaderName::from_static("x-request-id"),
-    HeaderName::from_static("x-gravitee-api-key"),
+/// Names common enough to be worth finding first, each with its lowercase spelling (so
+/// that finding one reads no `HeaderName`), the most frequent first: a name of another
+/// length is passed over with one comparison.
+static COMMON: [(&[u8], HeaderName); 27] = [
+    (b"host", header::HOST),
+    (b"apikey", HeaderName::from_static("apikey")),
+    (b"x-api-key", HeaderName::from_static("x-api-key")),
+    (b"content-length", header::CONTENT_LENGTH),
+    (b"content-type", header::CONTENT_TYPE),
+    (b"date", header::DATE),
+    (b"server", header::SERVER),
+    (b"connection", header::CONNECTION),
+    (b"keep-alive", HeaderName::from_static("keep-alive")),
+    (b"user-agent", header::USER_AGENT),
+    (b"accept", header::ACCEPT),
+    (b"transfer-encoding", header::TRANSFER_ENCODING),
+    (b"accept-encoding", header::ACCEPT_ENCODING),
+    (b"cache-control", header::CACHE_CONTROL),
+    (
+        b"x-forwarded-for",
+        HeaderName::from_static("x-forwarded-for"),
+    ),
+    (
+        b"x-forwarded-proto",
+        HeaderName::from_static("x-forwarded-proto"),
+    ),
+    (
+        b"x-forwarded-host",
+        HeaderName::from_static("x-forwarded-host"),
+    ),
+    (b"x-real-ip", HeaderName::from_static("x-real-ip")),
+    (b"x-request-id", HeaderName::from_static("x-request-id")),
+    (
+        b"x-gravitee-api-key",
+        HeaderName::from_static("x-gravitee-api-key"),
+    ),
+    (b"authorization", header::AUTHORIZATION),
+    (b"cookie", header::COOKIE),
+    // What front proxies send with each authorization check (`authz.listen`): nginx's
+    // `auth_request` as its documentation sets it up, Caddy's and Traefik's forward auth.
+    (
+        b"x-original-method",
+        HeaderName::from_static("x-original-method"),
+    ),
+    (b"x-original-uri", HeaderName::from_static("x-original-uri")),
+    (
+        b"x-forwarded-method",
+        HeaderName::from_static("x-forwarded-method"),
+    ),
+    (
+        b"x-forwarded-uri",
+        HeaderName::from_static("x-forwarded-uri"),
+    ),
+    (
+        b"x-forwarded-port",
+        HeaderName::from_static("x-forwarded-port"),
+    ),
 ];
 
 /// The header name spelled `raw` (any case): one of the common names when it is one,
@@ -44,11 +79,8 @@ pub fn field_name(raw: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
 pub fn common_field_name(raw: &[u8]) -> Option<HeaderName> {
     COMMON
         .iter()
-        .find(|common| {
-            let spelled = common.as_str().as_bytes();
-            spelled.len() == raw.len() && spelled.eq_ignore_ascii_case(raw)
-        })
-        .cloned()
+        .find(|(spelled, _)| spelled.len() == raw.len() && spelled.eq_ignore_ascii_case(raw))
+        .map(|(_, name)| name.clone())
 }
 
 #[cfg(test)]
@@ -66,20 +98,34 @@ mod tests {
             http::header::CONTENT_LENGTH
         );
         assert_eq!(field_name(b"Content-Lengtx").unwrap(), "content-lengtx");
-        for common in &COMMON {
+        for (_, common) in &COMMON {
             let upper = common.as_str().to_ascii_uppercase();
             assert_eq!(&field_name(upper.as_bytes()).unwrap(), common);
         }
+        assert_eq!(
+            field_name(b"X-Original-URI").unwrap(),
+            "x-original-uri",
+            "a check's fields are common names too"
+        );
         assert_eq!(field_name(b"X-Custom").unwrap(), "x-custom");
         assert!(field_name(b"bad name").is_err());
         assert!(field_name(b"").is_err());
     }
 
     #[test]
+    fn each_spelling_is_its_names_and_each_name_is_there_once() {
+        let mut seen = std::collections::HashSet::new();
+        for (spelled, name) in &COMMON {
+            assert_eq!(*spelled, name.as_str().as_bytes());
+            assert!(seen.insert(name.clone()), "{name} twice");
+        }
+    }
+
+    #[test]
     fn no_common_name_holds_an_underscore() {
         // The request head parser looks for `_` only in names that are not common.
-        assert!(COMMON.iter().all(|name| !name.as_str().contains('_')));
-        assert_eq!(common_field_name(b"APIKEY"), Some(COMMON[1].clone()));
+        assert!(COMMON.iter().all(|(_, name)| !name.as_str().contains('_')));
+        assert_eq!(common_field_name(b"APIKEY"), Some(COMMON[1].1.clone()));
         assert_eq!(common_field_name(b"x-custom"), None);
     }
 }

@@ -12,6 +12,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue};
 
+use super::admission::Identity;
 use super::identity_fields::is_identity_field;
 use super::request_id::RequestId;
 use super::trace_context::{TraceParent, TRACEPARENT};
@@ -19,13 +20,15 @@ use super::upstream::request_head::append_field;
 use super::upstream::FieldRewrite;
 use crate::config::field_patterns::same_dashed;
 use crate::config::{FieldPatterns, IdentityHeaders};
-use crate::state::{ConsumerEntry, KeyEntry};
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// Set to `true` upstream for a call that goes on as the service's anonymous consumer,
+/// as Kong sets it; a client's field of this name never passes (`X-Anonymous-*`).
+pub static X_ANONYMOUS_CONSUMER: HeaderName = HeaderName::from_static("x-anonymous-consumer");
 
 /// Removes the hop-by-hop headers of RFC 9110 §7.6.1 and every header that `Connection`
 /// names. Used on requests and responses alike; allocates only for a message with several
@@ -86,7 +89,8 @@ pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// The fields forwarding writes on a request in place of the client's: the caller's
-/// identity (consumer name, key id, groups, client type; none for anonymous calls, and
+/// identity (consumer name, key id, groups, client type; for the anonymous consumer no
+/// key id and `X-Anonymous-Consumer: true`; none for anonymous calls without identity, and
 /// whatever the client sent under those names, in the identity families of
 /// [`super::identity_fields`] or under a name of `proxy.strip_request_headers` is left
 /// out), `X-Forwarded-For` with the
@@ -100,7 +104,7 @@ pub struct ForwardedFields<'a> {
     names: &'a IdentityHeaders,
     /// `proxy.strip_request_headers`.
     strip: &'a FieldPatterns,
-    caller: Option<(&'a KeyEntry, &'a ConsumerEntry)>,
+    caller: Option<&'a Identity>,
     client: &'a ClientAddress,
     /// The host the client asked for, its `Host` (which holds an absolute target's
     /// authority, `downstream::request_head`).
@@ -122,7 +126,7 @@ impl<'a> ForwardedFields<'a> {
     pub fn new(
         headers: &'a HeaderMap,
         (names, strip): (&'a IdentityHeaders, &'a FieldPatterns),
-        caller: Option<(&'a KeyEntry, &'a ConsumerEntry)>,
+        caller: Option<&'a Identity>,
         client: &'a ClientAddress,
         target_host: &'a HeaderValue,
         preserve_host: bool,
@@ -180,8 +184,8 @@ impl FieldRewrite for ForwardedFields<'_> {
     }
 
     fn append_fields(&self, fields: &HeaderMap, out: &mut Vec<u8>) {
-        if let Some((key, consumer)) = self.caller {
-            for (name, value) in identity_fields(self.names, key, consumer) {
+        if let Some(caller) = self.caller {
+            for (name, value) in identity_fields(self.names, caller) {
                 append_field(out, name.as_str(), value);
             }
         }
@@ -210,16 +214,17 @@ impl FieldRewrite for ForwardedFields<'_> {
     }
 }
 
-/// The identity fields a call by `key` of `consumer` carries upstream, under `names`, in
-/// the order they are sent: consumer name, key id, client type, and the groups when the
-/// consumer has any. One list for both ways a request goes on: forwarded by the proxy
-/// ([`ForwardedFields`]), or let through by a front proxy that asked
+/// The identity fields a call by `caller` carries upstream, under `names`, in the order
+/// they are sent: consumer name, key id, client type, the groups when the consumer has
+/// any, its ids, and for the anonymous consumer (which has no key, so no key id)
+/// `X-Anonymous-Consumer: true`. One list for both ways a request goes on: forwarded by
+/// the proxy ([`ForwardedFields`]), or let through by a front proxy that asked
 /// (`super::authz::answer`). Values that may not be sent in a header are empty.
 pub fn identity_fields<'a>(
     names: &'a IdentityHeaders,
-    key: &'a KeyEntry,
-    consumer: &'a ConsumerEntry,
+    caller: &'a Identity,
 ) -> impl Iterator<Item = (&'a HeaderName, &'a [u8])> {
+    let (key, consumer) = (caller.key(), caller.consumer());
     let profile = &consumer.profile;
     let groups = profile.groups_header.as_ref();
     // Most consumers have no metadata: both lookups end at once.
@@ -230,7 +235,7 @@ pub fn identity_fields<'a>(
     let custom_id = profile.metadata.get("custom_id");
     [
         Some((&names.consumer, header_safe(consumer.name.as_bytes()))),
-        Some((&names.credential, header_safe(key.id.as_bytes()))),
+        key.map(|key| (&names.credential, header_safe(key.id.as_bytes()))),
         Some((&names.client_type, profile.client_type.header_bytes())),
         groups.map(|groups| (&names.groups, groups.as_bytes())),
         names
@@ -242,6 +247,8 @@ pub fn identity_fields<'a>(
             .as_ref()
             .zip(custom_id)
             .map(|(name, custom_id)| (name, header_safe(custom_id.as_bytes()))),
+        key.is_none()
+            .then_some((&X_ANONYMOUS_CONSUMER, &b"true"[..])),
     ]
     .into_iter()
     .flatten()

@@ -94,7 +94,8 @@ pub fn code_for(error: &ProxyError) -> GrpcCode {
         | ProxyError::MalformedRequest
         | ProxyError::UnsupportedTransferCoding
         | ProxyError::HeadersTooLarge
-        | ProxyError::BadRequestBody => GrpcCode::Internal,
+        | ProxyError::BadRequestBody
+        | ProxyError::AnonymousConsumerMissing => GrpcCode::Internal,
         ProxyError::RequestBodyTimeout => GrpcCode::DeadlineExceeded,
         ProxyError::HttpsRedirect { .. } => GrpcCode::FailedPrecondition,
         ProxyError::UpstreamConnect

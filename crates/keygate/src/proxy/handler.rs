@@ -4,11 +4,14 @@
 //! 1. [`check_request`] — header size limit (`431`); the path normalised, or refused when
 //!    it cannot be made unambiguous (`400`);
 //! 2. [`route`] — host, path, method (`404`, `405`); plain HTTP to a service with
-//!    `https_redirect` is sent to HTTPS (`308`, [`super::https_redirect`]). A route with `body` key sources has the body read whole first (`413`, `400`,
-//!    `408`; `body_phase.rs`);
-//! 3. [`authenticate`] — find the key, hash, look up (`401`);
+//!    `https_redirect` is sent to HTTPS (`308`, [`super::https_redirect`]). A route with
+//!    `body` key sources has the body read whole first (`413`, `400`, `408`;
+//!    `body_phase.rs`);
+//! 3. [`authenticate`] — find the key, hash, look up (`401`); a call without a key (or
+//!    with an invalid one, where the service says so) on an `auth: optional` route goes
+//!    on as the service's anonymous consumer (`anonymous_phase`; `500` when it is missing);
 //! 4. [`select_plan`] — on a service with plans, an accepted subscription of the key
-//!    to a plan whose selection rule is true (`403`);
+//!    (or of the anonymous consumer) to a plan whose selection rule is true (`403`);
 //! 5. [`authorize`] — the route's `allow` expression (`403`; `401` for anonymous calls);
 //!    then [`limit`] — the rate limits of the route, service and plan (`429`);
 //! 6. [`forward`] — rewrite headers and URI, send upstream, stream back (`502`, `504`);
@@ -25,10 +28,12 @@
 //! ([`super::authz`]) the same phases 1–5 run on the original request a front proxy's
 //! check describes, and 7 logs the answer to the check: nothing is forwarded.
 
+mod anonymous_phase;
 mod body_phase;
 mod limit_phase;
 mod settle;
 
+use anonymous_phase::anonymous;
 pub use body_phase::BodyWait;
 use body_phase::BodyWanted;
 pub(in crate::proxy) use limit_phase::Pending;
@@ -378,6 +383,7 @@ impl Gateway {
         self.state.usage_counts.note(
             millis(record.time),
             record.key.as_ref(),
+            record.anonymous.as_ref(),
             record.service.as_ref(),
             Denial::usage_outcome(record.denial),
         );
@@ -422,7 +428,13 @@ fn admit(
             }));
         }
     }
-    let caller = authenticate(state, matched.route, request, body, record)?;
+    let authenticated = authenticate(state, matched.route, request, body, record);
+    // Services without an anonymous consumer (and keyed calls on most that have one) take
+    // what `authenticate` found, at the cost of this branch.
+    let caller = match matched.service.anonymous {
+        None => authenticated?,
+        Some(_) => anonymous(snapshot, &matched, authenticated, record)?,
+    };
     // One reading of the clock serves the whole request: key expiry, subscription end,
     // the key's last use and the access record.
     let now = record.time;
@@ -452,10 +464,8 @@ fn admit(
         Limited::Done(report) => {
             // A use is a call the key was let through for, not one refused by plan, rule
             // or limit (in exact mode, noted once Redis admits it).
-            if let Some(caller) = &caller {
-                state
-                    .usage
-                    .note(&state.directory.keys, &caller.key, millis(now));
+            if let Some(Identity::Key(key)) = &caller {
+                state.usage.note(&state.directory.keys, key, millis(now));
             }
             (report, None)
         }
@@ -598,14 +608,16 @@ fn authenticate(
     if let Some(reason) = refusal {
         return Err(ProxyError::InvalidKey(reason));
     }
-    Ok(Some(Identity { key: entry }))
+    Ok(Some(Identity::Key(entry)))
 }
 
 /// Phase 4: on a service with plans, the plan a key goes through. Plans are tried in
 /// their order; a plan is taken when its selection rule is true and the consumer has an
 /// accepted, unended subscription to it whose key this is (its own, or the shared key of
-/// a shared-key subscription). Services without plans, and anonymous calls on routes
-/// where the key is optional, select nothing and pass.
+/// a shared-key subscription). The anonymous consumer, which has no key, goes through
+/// its subscriptions like any consumer, whatever their key mode. Services without plans,
+/// and anonymous calls without identity on routes where the key is optional, select
+/// nothing and pass.
 fn select_plan<'s>(
     service: &'s Service,
     caller: &Caller,
@@ -620,17 +632,16 @@ fn select_plan<'s>(
         return Ok(None);
     }
     let mut refusal = PlanRefusal::NoSubscription;
+    let (key, consumer) = (caller.key(), caller.consumer());
     for plan in &service.plans {
-        let Some(subscription) =
-            best_subscription(&caller.key.consumer, &caller.key, service, plan)
-        else {
+        let Some(subscription) = best_subscription(consumer, key, service, plan) else {
             continue;
         };
         if let Some(rule) = &plan.selection_rule {
             let facts = RequestFacts {
                 request,
-                key: Some(&caller.key),
-                consumer: Some(&caller.key.consumer),
+                key,
+                consumer: Some(consumer),
                 plan: Some(&plan.name),
                 subscription: Some(&subscription.id),
                 is_backoffice: false,
@@ -661,18 +672,20 @@ fn select_plan<'s>(
     Err(ProxyError::NotSubscribed(refusal))
 }
 
-/// The consumer's subscription to `plan` that `key` belongs to; an accepted one first,
-/// then by how telling its status is.
+/// The consumer's subscription to `plan` that `key` belongs to (any of them for the
+/// anonymous consumer, which has no key); an accepted one first, then by how telling its
+/// status is.
 fn best_subscription<'c>(
     consumer: &'c ConsumerEntry,
-    key: &KeyEntry,
+    key: Option<&KeyEntry>,
     service: &Service,
     plan: &Plan,
 ) -> Option<&'c Arc<SubscriptionEntry>> {
     consumer
         .subscriptions()
         .iter()
-        .filter(|s| s.service == service.name && s.plan == plan.name && s.is_key_of(key))
+        .filter(|s| s.service == service.name && s.plan == plan.name)
+        .filter(|s| key.is_none_or(|key| s.is_key_of(key)))
         .max_by_key(|s| match s.status {
             SubscriptionStatus::Accepted => 5,
             SubscriptionStatus::Paused => 4,
@@ -705,13 +718,15 @@ fn authorize(
     let Some(allow) = &route.allow else {
         return Ok(());
     };
-    let key = caller.as_ref().map(|caller| &*caller.key);
+    let key = caller.as_ref().and_then(Identity::key);
+    let consumer = caller.as_ref().map(Identity::consumer);
     let usage = super::quota_check::UsageFacts {
         counters: &state.counters,
         route: &route.limits,
         plan: selected.map_or(&[][..], |selected| &selected.plan.limits[..]),
         caller: limit_check::Caller {
             key,
+            consumer,
             subscription: selected.map(|selected| &*selected.subscription.id),
             client: record
                 .client
@@ -721,8 +736,8 @@ fn authorize(
     };
     let facts = RequestFacts {
         request,
-        key: caller.as_ref().map(|caller| &*caller.key),
-        consumer: caller.as_ref().map(|caller| &caller.key.consumer),
+        key,
+        consumer,
         plan: selected.map(|selected| &*selected.plan.name),
         subscription: selected.map(|selected| &*selected.subscription.id),
         is_backoffice: false,
@@ -766,8 +781,8 @@ where
     let caller = admitted.caller;
     // Read before any field is removed: `hash_on: header` may name a key source.
     let affinity = upstream.affinity(&HashInputs {
-        consumer: caller.as_ref().map(|caller| &*caller.key.consumer.name),
-        key_id: caller.as_ref().map(|caller| &*caller.key.id),
+        consumer: caller.as_ref().map(|caller| &*caller.consumer().name),
+        key_id: caller.as_ref().and_then(|caller| Some(&*caller.key()?.id)),
         client: client.ip,
         headers: &parts.headers,
     });
@@ -792,9 +807,7 @@ where
             &snapshot.identity_headers,
             &snapshot.config.proxy.strip_request_headers,
         ),
-        caller
-            .as_ref()
-            .map(|caller| (&*caller.key, &caller.key.consumer)),
+        caller.as_ref(),
         client,
         &target.host_header,
         matched.service.preserve_host,

@@ -18,7 +18,7 @@ use http::HeaderMap;
 use super::quota_check;
 use crate::config::Route;
 use crate::limits::{Callers, Counters, HeaderMode, Limit, LimitBy, Limiter, Outcome, SubjectKind};
-use crate::state::KeyEntry;
+use crate::state::{ConsumerEntry, KeyEntry};
 
 /// What the rate-limit headers tell: the limit closest to refusing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +63,9 @@ pub struct LimitRefusal {
 pub struct Caller<'r> {
     /// The key, when the call has a valid one.
     pub key: Option<&'r KeyEntry>,
+    /// The consumer: the key's, or the service's anonymous consumer for a call without a
+    /// key; `None` for an anonymous call without identity.
+    pub consumer: Option<&'r ConsumerEntry>,
     /// The subscription the call was let through by.
     pub subscription: Option<&'r str>,
     /// The client's address.
@@ -86,7 +89,7 @@ pub fn check(
 ) -> Result<Option<LimitReport>, LimitRefusal> {
     let extras = caller.key.and_then(|key| key.extras.as_deref());
     let own = extras.map_or(&[][..], |extras| &extras.limits[..]);
-    let consumer = consumer_limits(caller.key);
+    let consumer = consumer_limits(caller.consumer);
     let credits = extras.and_then(|extras| extras.credits.as_ref());
     if (route.limits.is_empty()
         && plan.is_empty()
@@ -185,7 +188,7 @@ pub fn give_back_durable(counters: &Counters, route: &Route, plan: &[Limit], cal
         .limits
         .iter()
         .chain(plan)
-        .chain(consumer_limits(caller.key))
+        .chain(consumer_limits(caller.consumer))
         .chain(own)
         .filter(|l| l.quota.is_some() && applies(l, caller));
     for quota in quotas {
@@ -196,9 +199,11 @@ pub fn give_back_durable(counters: &Counters, route: &Route, plan: &[Limit], cal
     }
 }
 
-/// The limits of `key`'s consumer, shared by all its keys (none without a key).
-pub fn consumer_limits(key: Option<&KeyEntry>) -> &[Limit] {
-    key.and_then(|key| key.consumer.profile.limits.as_deref())
+/// The limits of the caller's consumer (a key's, or the anonymous consumer), shared by
+/// all its keys; none for an anonymous call without identity.
+pub fn consumer_limits(consumer: Option<&ConsumerEntry>) -> &[Limit] {
+    consumer
+        .and_then(|consumer| consumer.profile.limits.as_deref())
         .map_or(&[][..], |limits| &limits.limits[..])
 }
 
@@ -245,8 +250,8 @@ pub(super) fn subject_with(
     let found = match &limit.by {
         LimitBy::Key => caller.key.map(by_key),
         LimitBy::Consumer => caller
-            .key
-            .map(|key| hash(SubjectKind::Consumer, key.consumer.name.as_bytes())),
+            .consumer
+            .map(|consumer| hash(SubjectKind::Consumer, consumer.name.as_bytes())),
         LimitBy::Subscription => match caller.subscription {
             Some(id) => Some(hash(SubjectKind::Subscription, id.as_bytes())),
             None => caller.key.map(by_key),

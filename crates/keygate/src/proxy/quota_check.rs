@@ -196,7 +196,7 @@ impl UsageFacts<'_> {
         self.route
             .iter()
             .chain(self.plan)
-            .chain(super::limit_check::consumer_limits(self.caller.key))
+            .chain(super::limit_check::consumer_limits(self.caller.consumer))
             .chain(own)
             .filter(|limit| limit.quota.is_some())
             .filter(|limit| super::limit_check::applies(limit, &self.caller))

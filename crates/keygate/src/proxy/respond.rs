@@ -113,6 +113,10 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
             StatusCode::BAD_GATEWAY,
             r#"{"message":"The upstream server's TLS certificate was refused"}"#,
         ),
+        ProxyError::AnonymousConsumerMissing => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"message":"The service's anonymous consumer does not exist"}"#,
+        ),
     };
     let field = match error {
         ProxyError::MissingKey
@@ -129,15 +133,14 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
     let mut response = Response::new(Either::Right(ErrorBody {
         json: Some(body),
         length: body.len() as u64,
-        grpc: None,
         field,
-        limit: match error {
-            ProxyError::RateLimited(refusal) => Some(refusal.clone()),
+        rare: match error {
+            ProxyError::RateLimited(refusal) => Some(Box::new(RareParts {
+                limit: Some(refusal.clone()),
+                ..RareParts::default()
+            })),
             _ => None,
         },
-        check: AnswerFields::default(),
-        template: None,
-        template_body: None,
     }));
     *response.status_mut() = status;
     response
@@ -162,7 +165,7 @@ pub fn into_grpc(mut response: Response<ProxyBody>, error: &ProxyError) -> Respo
             .and_then(|json| json.strip_suffix(r#""}"#))
             .unwrap_or("");
         body.length = 0;
-        body.grpc = Some((grpc_status::code_for(error), message));
+        body.rare_mut().grpc = Some((grpc_status::code_for(error), message));
     }
     *response.status_mut() = StatusCode::OK;
     response
@@ -171,17 +174,28 @@ pub fn into_grpc(mut response: Response<ProxyBody>, error: &ProxyError) -> Respo
 /// An error response's JSON body and the fields that go with it. The response writer
 /// writes the fields from here ([`ErrorBody::append_fields`]), so an error response has
 /// an empty `HeaderMap`, which costs no allocation.
+///
+/// This body is one side of every [`ProxyBody`], and a response moves several times on
+/// its way to the writer: what only some answers carry sits behind one pointer
+/// ([`RareParts`]), so that every response, forwarded ones included, moves a small value.
 #[derive(Debug)]
 pub struct ErrorBody {
     /// The JSON text, until it is taken as the body's one frame.
     json: Option<&'static str>,
     /// Its length in bytes, known after it is taken.
     length: u64,
-    /// For a gRPC call: the status and message that replace the JSON body.
-    grpc: Option<(GrpcCode, &'static str)>,
     /// `WWW-Authenticate` (on `401`), `Allow` (on `405`) or `Location` (on `308`), and
     /// its value.
     field: Option<(HeaderName, HeaderValue)>,
+    /// The parts of a gRPC answer, a `429`, an authz check's answer or a template.
+    rare: Option<Box<RareParts>>,
+}
+
+/// What only some error answers carry ([`ErrorBody::rare`]).
+#[derive(Debug, Default)]
+struct RareParts {
+    /// For a gRPC call: the status and message that replace the JSON body.
+    grpc: Option<(GrpcCode, &'static str)>,
     /// On `429`: `Retry-After` and the rate-limit fields.
     limit: Option<LimitRefusal>,
     /// An authz check's answer: what the front proxy is told (`super::authz::answer`).
@@ -199,13 +213,14 @@ impl ErrorBody {
         ErrorBody {
             json: None,
             length: 0,
-            grpc: None,
             field: None,
-            limit: None,
-            check: AnswerFields::default(),
-            template: None,
-            template_body: None,
+            rare: None,
         }
+    }
+
+    /// The rare parts, made on first use.
+    fn rare_mut(&mut self) -> &mut RareParts {
+        self.rare.get_or_insert_with(Box::default)
     }
 
     /// Answers with `json` (static text of keygate's own) instead of the JSON text chosen
@@ -227,27 +242,31 @@ impl ErrorBody {
         {
             self.field = None;
         }
-        if status != StatusCode::TOO_MANY_REQUESTS {
-            self.limit = None;
-        }
         self.json = None;
         self.length = template.body.len() as u64;
-        self.template_body = (!template.body.is_empty()).then(|| template.body.clone());
-        self.template = Some(template);
+        let rare = self.rare_mut();
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            rare.limit = None;
+        }
+        rare.template_body = (!template.body.is_empty()).then(|| template.body.clone());
+        rare.template = Some(template);
     }
 
     /// No body, and `fields`: the answer of an authz check that lets a request through
     /// (`super::authz::answer`).
     pub fn check_answer(fields: AnswerFields) -> ErrorBody {
         ErrorBody {
-            check: fields,
+            rare: Some(Box::new(RareParts {
+                check: fields,
+                ..RareParts::default()
+            })),
             ..ErrorBody::empty()
         }
     }
 
     /// The fields of an authz check's answer, to add to.
     pub fn answer_fields_mut(&mut self) -> &mut AnswerFields {
-        &mut self.check
+        &mut self.rare_mut().check
     }
 
     /// A JSON body of keygate's own, without fields.
@@ -288,21 +307,30 @@ impl ErrorBody {
     /// For a gRPC call, its status and message (the fields [`ErrorBody::append_fields`]
     /// writes); `None` for the JSON form.
     pub fn grpc(&self) -> Option<(GrpcCode, &'static str)> {
-        self.grpc
+        self.rare.as_ref().and_then(|rare| rare.grpc)
+    }
+
+    /// The template body, until it is taken.
+    fn take_template_body(&mut self) -> Option<Bytes> {
+        self.rare
+            .as_mut()
+            .and_then(|rare| rare.template_body.take())
     }
 
     /// Takes the JSON text (empty once taken).
     pub fn take_whole(&mut self) -> Bytes {
         match self.json.take() {
             Some(json) => Bytes::from_static(json.as_bytes()),
-            None => self.template_body.take().unwrap_or_default(),
+            None => self.take_template_body().unwrap_or_default(),
         }
     }
 
     /// Appends `content-type`, the status's own field and an authz answer's fields, one
     /// `name: value\r\n` each.
     pub fn append_fields(&self, out: &mut Vec<u8>) {
-        if let Some(template) = &self.template {
+        let rare = self.rare.as_deref();
+        let template = rare.and_then(|rare| rare.template.as_ref());
+        if let Some(template) = template {
             for (name, value) in template
                 .content_type
                 .iter()
@@ -315,9 +343,9 @@ impl ErrorBody {
                 out.extend_from_slice(b"\r\n");
             }
         }
-        match self.grpc {
+        match self.grpc() {
             // The empty body of an authz check's `200` has no type; a template's is above.
-            None if self.length == 0 || self.template.is_some() => {}
+            None if self.length == 0 || template.is_some() => {}
             None => out.extend_from_slice(b"content-type: application/json\r\n"),
             Some((code, message)) => {
                 out.extend_from_slice(b"content-type: application/grpc\r\ngrpc-status: ");
@@ -333,13 +361,14 @@ impl ErrorBody {
             out.extend_from_slice(value.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        if let Some(refusal) = &self.limit {
+        let Some(rare) = rare else { return };
+        if let Some(refusal) = &rare.limit {
             out.extend_from_slice(b"retry-after: ");
             out.extend_from_slice(itoa::Buffer::new().format(refusal.retry_after).as_bytes());
             out.extend_from_slice(b"\r\n");
             limit_headers::append(out, &refusal.report, refusal.headers);
         }
-        self.check.append(out);
+        rare.check.append(out);
     }
 }
 
@@ -356,13 +385,17 @@ impl Body for ErrorBody {
             .take()
             .map(|json| Bytes::from_static(json.as_bytes()));
         Poll::Ready(
-            json.or_else(|| self.template_body.take())
+            json.or_else(|| self.take_template_body())
                 .map(|data| Ok(Frame::data(data))),
         )
     }
 
     fn is_end_stream(&self) -> bool {
-        self.json.is_none() && self.template_body.is_none()
+        self.json.is_none()
+            && self
+                .rare
+                .as_ref()
+                .is_none_or(|rare| rare.template_body.is_none())
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -7,7 +7,9 @@
 //! request), `depends` (on request facts, with the parts that decide), or left out
 //! (`no`). On a service with plans the key's accepted, unended subscriptions are tried in
 //! the plans' order, as the proxy does: a plan whose selection rule says `yes` is taken
-//! (later plans are not reached); one that says `depends` may be taken.
+//! (later plans are not reached); one that says `depends` may be taken. Calls without a
+//! key on an `auth: optional` route are judged as the service's anonymous consumer when
+//! it has one (as the snapshot holds it), the same way, with no key.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -15,7 +17,8 @@ use std::time::SystemTime;
 use keygate_policy::{Expr, Facts, StaticFacts, Verdict};
 use keygate_store::SubscriptionStatus;
 
-use super::{Directory, KeyEntry, Snapshot};
+use super::anonymous::Anonymous;
+use super::{ConsumerEntry, Directory, KeyEntry, Snapshot};
 use crate::config::{AuthMode, Route, Service};
 
 /// One key that may call the route.
@@ -52,8 +55,11 @@ pub struct Callers {
     /// The service's plans, in the order they are tried.
     pub plans: Vec<String>,
     /// What calls without a key get: `Yes` on `auth: none`; the `allow` expression's
-    /// verdict for an anonymous caller on `auth: optional`; `No` on `auth: required`.
+    /// verdict for an anonymous caller on `auth: optional` (for the service's anonymous
+    /// consumer, with its plans; `No` when it is missing); `No` on `auth: required`.
     pub anonymous: Verdict,
+    /// The consumer calls without a key go on as on this route, if any.
+    pub anonymous_consumer: Option<String>,
     /// The consumers that may call, by name.
     pub consumers: Vec<ConsumerCaller>,
     /// Client types of those consumers, and whether one of each may call whatever the
@@ -63,41 +69,38 @@ pub struct Callers {
     pub keys_checked: usize,
 }
 
-/// The caller facts of a key (and a plan and subscription), for partial evaluation:
-/// request facts are never read for a decided part, and answer empty.
-struct KeyFacts<'k> {
-    key: &'k KeyEntry,
+/// The caller facts of a key and its consumer, or of the anonymous consumer without a
+/// key (and a plan and subscription), for partial evaluation: request facts are never
+/// read for a decided part, and answer empty.
+struct CallerFacts<'k> {
+    key: Option<&'k KeyEntry>,
+    consumer: &'k ConsumerEntry,
     plan: Option<&'k str>,
     subscription: Option<&'k str>,
 }
 
-impl Facts for KeyFacts<'_> {
+impl Facts for CallerFacts<'_> {
     fn client_type(&self) -> Option<&str> {
-        Some(&self.key.consumer.profile.client_type)
+        Some(&self.consumer.profile.client_type)
     }
     fn consumer(&self) -> Option<&str> {
-        Some(&self.key.consumer.name)
+        Some(&self.consumer.name)
     }
     fn in_group(&self, group: &str) -> bool {
-        self.key.consumer.profile.groups.iter().any(|g| g == group)
+        self.consumer.profile.groups.iter().any(|g| g == group)
     }
     fn has_permission(&self, permission: &str) -> bool {
-        let permissions = &self.key.consumer.profile.permissions;
+        let permissions = &self.consumer.profile.permissions;
         permissions.iter().any(|p| p == permission)
     }
     fn metadata(&self, name: &str) -> Option<&str> {
-        self.key
-            .consumer
-            .profile
-            .metadata
-            .get(name)
-            .map(String::as_str)
+        self.consumer.profile.metadata.get(name).map(String::as_str)
     }
     fn key_id(&self) -> Option<&str> {
-        Some(&self.key.id)
+        Some(&self.key?.id)
     }
     fn key_label(&self, name: &str) -> Option<&str> {
-        self.key.labels.get(name).map(String::as_str)
+        self.key?.labels.get(name).map(String::as_str)
     }
     fn plan(&self) -> Option<&str> {
         self.plan
@@ -138,25 +141,41 @@ fn judge(expr: Option<&Expr>, facts: &dyn Facts) -> Verdict {
 
 /// Whether `key` may call `route` of `service`, and by which plans.
 fn judge_key(service: &Service, route: &Route, key: &KeyEntry, now: SystemTime) -> KeyCaller {
-    let caller = |plan, subscription| KeyFacts {
+    let (plans, verdict) = judge_caller(service, route, Some(key), &key.consumer, now);
+    KeyCaller {
+        id: key.id.to_string(),
+        plans,
+        verdict,
+    }
+}
+
+/// Whether `consumer` may call `route` of `service` with `key` (none for the anonymous
+/// consumer, whose subscriptions serve it whatever their key mode), and by which plans.
+fn judge_caller(
+    service: &Service,
+    route: &Route,
+    key: Option<&KeyEntry>,
+    consumer: &ConsumerEntry,
+    now: SystemTime,
+) -> (Vec<String>, Verdict) {
+    let caller = |plan, subscription| CallerFacts {
         key,
+        consumer,
         plan,
         subscription,
     };
-    let mut caller_verdict = KeyCaller {
-        id: key.id.to_string(),
-        plans: Vec::new(),
-        verdict: Verdict::No,
-    };
+    let (mut plans, mut verdict) = (Vec::new(), Verdict::No);
     if service.plans.is_empty() {
-        caller_verdict.verdict = judge(route.allow.as_deref(), &caller(None, None));
-        return caller_verdict;
+        return (
+            Vec::new(),
+            judge(route.allow.as_deref(), &caller(None, None)),
+        );
     }
     for plan in &service.plans {
-        let subscription = key.consumer.subscriptions().iter().find(|s| {
+        let subscription = consumer.subscriptions().iter().find(|s| {
             s.service == service.name
                 && s.plan == plan.name
-                && s.is_key_of(key)
+                && key.is_none_or(|key| s.is_key_of(key))
                 && s.status == SubscriptionStatus::Accepted
                 && s.ends_at.is_none_or(|at| at > now)
         });
@@ -171,15 +190,14 @@ fn judge_key(service: &Service, route: &Route, key: &KeyEntry, now: SystemTime) 
         let taken_for_sure = selected == Verdict::Yes;
         let through = selected.and(judge(route.allow.as_deref(), &facts));
         if through != Verdict::No {
-            caller_verdict.plans.push(plan.name.to_string());
+            plans.push(plan.name.to_string());
         }
-        caller_verdict.verdict =
-            std::mem::replace(&mut caller_verdict.verdict, Verdict::No).or(through);
+        verdict = std::mem::replace(&mut verdict, Verdict::No).or(through);
         if taken_for_sure {
             break;
         }
     }
-    caller_verdict
+    (plans, verdict)
 }
 
 /// Who can call the route `route` of the service `service` at `now`; `None` when the
@@ -191,12 +209,22 @@ pub fn callers(
     route: &str,
     now: SystemTime,
 ) -> Option<Callers> {
-    let service = snapshot.services.iter().find(|s| &*s.name == service)?;
+    let index = snapshot.services.iter().position(|s| &*s.name == service)?;
+    let service = &snapshot.services[index];
     let route = service.routes.iter().find(|r| &*r.name == route)?;
-    let anonymous = match route.auth {
-        AuthMode::None => Verdict::Yes,
-        AuthMode::Optional => judge(route.allow.as_deref(), &StaticFacts::default()),
-        AuthMode::Required => Verdict::No,
+    let as_consumer = match (route.auth, &service.anonymous) {
+        (AuthMode::Optional, Some(anonymous)) => {
+            Some((&anonymous.name, &snapshot.anonymous[index]))
+        }
+        _ => None,
+    };
+    let anonymous = match (route.auth, as_consumer) {
+        (AuthMode::None, _) => Verdict::Yes,
+        (AuthMode::Optional, None) => judge(route.allow.as_deref(), &StaticFacts::default()),
+        (AuthMode::Optional, Some((_, Anonymous::Found(consumer)))) => {
+            judge_caller(service, route, None, consumer, now).1
+        }
+        (AuthMode::Optional, Some(_)) | (AuthMode::Required, _) => Verdict::No,
     };
     let mut by_consumer: BTreeMap<String, ConsumerCaller> = BTreeMap::new();
     let mut keys_checked = 0;
@@ -232,6 +260,7 @@ pub fn callers(
         allow: route.allow.as_ref().map(|allow| allow.source().to_owned()),
         plans: service.plans.iter().map(|p| p.name.to_string()).collect(),
         anonymous,
+        anonymous_consumer: as_consumer.map(|(name, _)| name.to_string()),
         consumers,
         client_types,
         keys_checked,

@@ -163,16 +163,13 @@ impl Directory {
         known
     }
 
-    /// Forgets a subscription.
-    pub fn remove_subscription(&self, id: &str) {
+    /// Forgets a subscription; returns its consumer's name, if it was known.
+    pub fn remove_subscription(&self, id: &str) -> Option<String> {
         let owner = self
             .subscription_owners
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
-        let Some(owner) = owner else {
-            return;
-        };
+            .remove(id)?;
         self.consumers.update(&owner, |row| {
             let subscriptions: Vec<_> = row
                 .subscriptions
@@ -183,6 +180,21 @@ impl Directory {
                 .collect();
             row.subscriptions = (!subscriptions.is_empty()).then(|| Arc::new(subscriptions));
         });
+        Some(owner)
+    }
+
+    /// The consumer named `name` as it is now: a snapshot's anonymous consumers are found
+    /// here when it is built (`super::anonymous`), never on the request path.
+    pub fn consumer(&self, name: &str) -> Option<ConsumerEntry> {
+        let at = self.consumers.find(name)?;
+        let shard = self.consumers.read(at);
+        // The slot may have changed hands since it was found.
+        let row = shard.row(at).filter(|row| &*row.name == name)?;
+        Some(ConsumerEntry {
+            name: row.name.clone(),
+            profile: row.profile.clone(),
+            subscriptions: row.subscriptions.clone(),
+        })
     }
 
     /// Forgets a consumer. The store refuses to delete a consumer that still has keys.
@@ -484,6 +496,7 @@ mod tests {
             ends_at: None,
             created_at: 0,
             updated_at: 0,
+            reason: None,
         };
         assert!(directory.put_subscription(&subscription("sub-1")));
         assert!(directory.put_subscription(&subscription("sub-2")));

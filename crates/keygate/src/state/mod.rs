@@ -3,6 +3,7 @@
 //! keep the one they started with), and the [`Directory`] of consumers and keys, changed
 //! one record at a time.
 
+pub mod anonymous;
 pub mod callers;
 pub mod cluster;
 mod consumer_table;
@@ -55,11 +56,29 @@ pub struct Snapshot {
     pub identity_headers: IdentityHeaders,
     /// Request counters per service and route, by the same indexes as `services`.
     pub route_counters: Vec<Vec<Arc<RouteCounters>>>,
+    /// The anonymous consumer of each service, by the same indexes as `services`, found
+    /// in the directory when the snapshot was built ([`anonymous`]).
+    pub anonymous: Vec<anonymous::Anonymous>,
 }
 
 impl Snapshot {
-    /// Builds the data-plane view of a configuration and a set of services.
-    pub fn build(config: Arc<Config>, services: Vec<Service>, metrics: &Metrics) -> Snapshot {
+    /// Whether a service of this snapshot has `name` for its anonymous consumer: a change
+    /// of that consumer (or of its subscriptions) calls for a new snapshot.
+    pub fn names_anonymous(&self, name: &str) -> bool {
+        self.services
+            .iter()
+            .filter_map(|service| service.anonymous.as_ref())
+            .any(|anonymous| &*anonymous.name == name)
+    }
+
+    /// Builds the data-plane view of a configuration and a set of services, with the
+    /// services' anonymous consumers as `directory` holds them now.
+    pub fn build(
+        config: Arc<Config>,
+        services: Vec<Service>,
+        directory: &Directory,
+        metrics: &Metrics,
+    ) -> Snapshot {
         let router = Router::build(&services);
         let route_counters = services
             .iter()
@@ -71,6 +90,7 @@ impl Snapshot {
             })
             .collect();
         Snapshot {
+            anonymous: anonymous::resolve(&services, directory),
             route_counters,
             identity_headers: config.identity_headers.clone(),
             router,

@@ -136,7 +136,7 @@ impl StoreSync {
             }
         };
         let built = build_services(&services, &config);
-        let snapshot = Snapshot::build(config.clone(), built, &metrics);
+        let snapshot = Snapshot::build(config.clone(), built, &directory, &metrics);
         let state = SharedState::new(snapshot, directory);
         let sync = StoreSync {
             store,
@@ -239,14 +239,19 @@ impl StoreSync {
         Ok(applied.revision)
     }
 
-    /// Puts one change into the directory, or marks the routes stale for a service.
+    /// Puts one change into the directory, or marks the routes stale for a service — or
+    /// for a service's anonymous consumer, which the snapshot holds as it was when built.
     fn apply_change(&self, change: &Change, applied: &mut Applied) -> Result<(), StoreError> {
         let directory = &self.state.directory;
+        let anonymous = |name: &str| self.state.load().names_anonymous(name);
         match change.kind {
-            ChangeKind::Consumer => match self.store.consumer(&change.name)? {
-                Some(consumer) => directory.put_consumer(&consumer),
-                None => directory.remove_consumer(&change.name),
-            },
+            ChangeKind::Consumer => {
+                match self.store.consumer(&change.name)? {
+                    Some(consumer) => directory.put_consumer(&consumer),
+                    None => directory.remove_consumer(&change.name),
+                }
+                applied.routes_stale |= anonymous(&change.name);
+            }
             // A key whose hash changed is logged deleted under its old hash, then written
             // under its new one: the old hash must leave the index.
             ChangeKind::Key if change.deleted => {
@@ -265,12 +270,16 @@ impl StoreSync {
                 }
             },
             ChangeKind::Service => applied.routes_stale = true,
-            ChangeKind::Subscription => match self.store.subscription(&change.name)? {
-                Some(subscription) => {
-                    directory.put_subscription(&subscription);
-                }
-                None => directory.remove_subscription(&change.name),
-            },
+            ChangeKind::Subscription => {
+                let owner = match self.store.subscription(&change.name)? {
+                    Some(subscription) => {
+                        directory.put_subscription(&subscription);
+                        Some(subscription.consumer)
+                    }
+                    None => directory.remove_subscription(&change.name),
+                };
+                applied.routes_stale |= owner.is_some_and(|owner| anonymous(&owner));
+            }
         }
         Ok(())
     }
@@ -278,7 +287,8 @@ impl StoreSync {
     fn rebuild_routes(&self, applied: &Applied) -> Result<(), StoreError> {
         let records = all_services(&*self.store)?;
         let services = build_services(&records, &applied.config);
-        let snapshot = Snapshot::build(applied.config.clone(), services, &self.metrics);
+        let directory = &self.state.directory;
+        let snapshot = Snapshot::build(applied.config.clone(), services, directory, &self.metrics);
         self.state.replace(snapshot);
         Ok(())
     }
@@ -554,6 +564,7 @@ fn seed_subscriptions(
             ends_at: subscription.ends_at.map(millis),
             created_at: subscription.created_at.map_or(now, millis),
             updated_at: subscription.updated_at.map_or(now, millis),
+            reason: subscription.reason.clone(),
         };
         store.insert_subscription(&record, None)?;
     }
@@ -588,6 +599,10 @@ fn remove_from_store(store: &dyn Store, gone: &FileInventory) {
 }
 
 mod cached;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod anonymous_tests;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -7,10 +7,12 @@
 //! of its own (proxy workers are threads that keep their connections), behind a mutex
 //! that only the flush also takes, for the time of one swap. A note is a lookup in a
 //! small hash map by the key's SHA-256 (the entry a request holds is built for that
-//! request, its address says nothing) and the address of the service's name (one per
-//! snapshot) — no text is hashed or copied — and the bump of one counter; the entry
-//! holds the first key entry and the service's name, which keeps that address theirs
-//! until the flush.
+//! request, its address says nothing), the address of the service's name (one per
+//! snapshot) and, for a call without a key that went on as the service's anonymous
+//! consumer, the address of that consumer's entry (one per snapshot too) — no text is
+//! hashed or copied — and the bump of one counter; the entry holds the first key entry,
+//! anonymous consumer and service name, which keeps those addresses theirs until the
+//! flush. An anonymous consumer's calls are counted under its name, with no key.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use keygate_store::{UsageRow, HOUR_MS};
 
-use super::KeyEntry;
+use super::{ConsumerEntry, KeyEntry};
 
 /// Room for `allowed` and every refusal reason: the outcome indexes callers pass.
 pub const OUTCOMES: usize = 32;
@@ -36,12 +38,13 @@ fn shard_of_thread() -> usize {
     SHARD.with(|shard| *shard)
 }
 
-/// What one entry counts: the hour, the key by hash (zeros for none) and the service by
-/// address.
+/// What one entry counts: the hour, the key by hash (zeros for none), the anonymous
+/// consumer by address (0 for none) and the service by address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Slot {
     hour: i64,
     key: [u8; 32],
+    anonymous: usize,
     service: usize,
 }
 
@@ -49,6 +52,7 @@ struct Slot {
 #[derive(Debug)]
 struct Tally {
     key: Option<Arc<KeyEntry>>,
+    anonymous: Option<Arc<ConsumerEntry>>,
     service: Option<Arc<str>>,
     counts: [u32; OUTCOMES],
 }
@@ -78,13 +82,14 @@ impl Default for UsageCounts {
 }
 
 impl UsageCounts {
-    /// Notes one call at `at_ms` by `key` (none when no key was known) to `service`
-    /// (none when no route matched) that ended with `outcome` (an index below
-    /// [`OUTCOMES`]; larger ones are not counted).
+    /// Notes one call at `at_ms` by `key` (none when no key was known) or as the
+    /// `anonymous` consumer to `service` (none when no route matched) that ended with
+    /// `outcome` (an index below [`OUTCOMES`]; larger ones are not counted).
     pub fn note(
         &self,
         at_ms: i64,
         key: Option<&Arc<KeyEntry>>,
+        anonymous: Option<&Arc<ConsumerEntry>>,
         service: Option<&Arc<str>>,
         outcome: usize,
     ) {
@@ -94,12 +99,14 @@ impl UsageCounts {
         let slot = Slot {
             hour: at_ms - at_ms.rem_euclid(HOUR_MS),
             key: key.map_or([0; 32], |key| key.hash.0),
+            anonymous: anonymous.map_or(0, |consumer| Arc::as_ptr(consumer) as usize),
             service: service.map_or(0, |service| Arc::as_ptr(service).cast::<u8>() as usize),
         };
         let shard = &self.shards[shard_of_thread()];
         let mut tallies = shard.0.lock().unwrap_or_else(|e| e.into_inner());
         let tally = tallies.entry(slot).or_insert_with(|| Tally {
             key: key.cloned(),
+            anonymous: anonymous.cloned(),
             service: service.cloned(),
             counts: [0; OUTCOMES],
         });
@@ -118,9 +125,10 @@ impl UsageCounts {
                 std::mem::take(&mut *tallies)
             };
             for (slot, tally) in taken {
-                let (consumer, key_id) = match &tally.key {
-                    Some(key) => (key.consumer.name.to_string(), key.id.to_string()),
-                    None => (String::new(), String::new()),
+                let (consumer, key_id) = match (&tally.key, &tally.anonymous) {
+                    (Some(key), _) => (key.consumer.name.to_string(), key.id.to_string()),
+                    (None, Some(consumer)) => (consumer.name.to_string(), String::new()),
+                    (None, None) => (String::new(), String::new()),
                 };
                 let service = tally.service.as_deref().unwrap_or("").to_owned();
                 for (outcome, count) in tally.counts.iter().enumerate() {
@@ -196,17 +204,17 @@ mod tests {
             for _ in 0..4 {
                 scope.spawn(|| {
                     for _ in 0..10 {
-                        counts.note(hour + 1, Some(&key), Some(&service), 0);
+                        counts.note(hour + 1, Some(&key), None, Some(&service), 0);
                     }
                 });
             }
         });
-        counts.note(hour + HOUR_MS - 1, Some(&key), Some(&service), 1);
-        counts.note(hour + HOUR_MS, None, Some(&service), 2);
-        counts.note(hour, None, None, OUTCOMES);
+        counts.note(hour + HOUR_MS - 1, Some(&key), None, Some(&service), 1);
+        counts.note(hour + HOUR_MS, None, None, Some(&service), 2);
+        counts.note(hour, None, None, None, OUTCOMES);
         // Each request holds an entry of its own for the same key: one slot still.
         let again = key_entry("k1", "alice");
-        counts.note(hour + 2, Some(&again), Some(&service), 0);
+        counts.note(hour + 2, Some(&again), None, Some(&service), 0);
         let here = counts.shards[shard_of_thread()].0.lock().unwrap().len();
         assert_eq!(
             here, 2,
@@ -226,9 +234,32 @@ mod tests {
     }
 
     #[test]
+    fn anonymous_consumer_calls_count_under_its_name_without_a_key() {
+        let counts = UsageCounts::default();
+        let directory = Directory::default();
+        directory.put_consumer(&test_records::consumer("guest", "G"));
+        let guest = Arc::new(directory.consumer("guest").unwrap());
+        let service: Arc<str> = Arc::from("echo");
+        counts.note(0, None, Some(&guest), Some(&service), 0);
+        counts.note(1, None, Some(&guest), Some(&service), 0);
+        counts.note(2, None, None, Some(&service), 0);
+        let rows = sorted(counts.take(name));
+        let s = |t: &str| t.to_owned();
+        let mut rows = rows;
+        rows.sort();
+        assert_eq!(
+            rows,
+            vec![
+                (0, s(""), s(""), s("echo"), s("allowed"), 1),
+                (0, s("guest"), s(""), s("echo"), s("allowed"), 2),
+            ]
+        );
+    }
+
+    #[test]
     fn restored_rows_come_back_once() {
         let counts = UsageCounts::default();
-        counts.note(0, None, None, 0);
+        counts.note(0, None, None, None, 0);
         let rows = counts.take(name);
         assert_eq!(rows.len(), 1);
         counts.restore(rows.clone());

@@ -38,7 +38,17 @@ services:
       - name: public
         paths: [/public]
         auth: optional
+  - name: visitors
+    path_prefix: /v2
+    upstream: http://127.0.0.1:9
+    anonymous_consumer: guest
+    routes:
+      - name: open
+        paths: [/open]
+        auth: optional
 consumers:
+  - name: guest
+    client_type: visitor
   - name: alex
     client_type: A
     keys: [{key: alex-key-0123456789}]
@@ -279,6 +289,33 @@ pub fn client_identity_does_not_pass(front: SocketAddr) {
         let consumer = answer.upstream_header("x-consumer-username");
         assert_eq!(consumer.as_deref(), key.map(|_| "alex"), "{answer:?}");
     }
+}
+
+/// Through the front proxy at `front`, a call without a key to a service with an
+/// anonymous consumer reaches the upstream as that consumer, with
+/// `X-Anonymous-Consumer: true` and no key id whatever the client sent; one with a key as
+/// its own consumer, without `X-Anonymous-Consumer`.
+pub fn anonymous_consumer_passes(front: SocketAddr) {
+    let anonymous = get(front, "/v2/open", &SPOOFED);
+    assert_eq!(anonymous.status, 200, "{anonymous:?}");
+    let seen = |name: &str| anonymous.upstream_header(name);
+    assert_eq!(seen("x-consumer-username").as_deref(), Some("guest"));
+    assert_eq!(seen("client-type").as_deref(), Some("visitor"));
+    assert_eq!(seen("x-anonymous-consumer").as_deref(), Some("true"));
+    assert_eq!(seen("x-credential-identifier"), None, "{anonymous:?}");
+    let mut keyed = SPOOFED.to_vec();
+    keyed.push(("client-key", ALEX_KEY));
+    let alex = get(front, "/v2/open", &keyed);
+    assert_eq!(alex.status, 200, "{alex:?}");
+    assert_eq!(
+        alex.upstream_header("x-consumer-username").as_deref(),
+        Some("alex")
+    );
+    assert_eq!(
+        alex.upstream_header("x-anonymous-consumer"),
+        None,
+        "{alex:?}"
+    );
 }
 
 /// A route no service has, and a rate limit spent, through the front proxy at `front`:

@@ -82,7 +82,7 @@ pub(crate) fn run_with(args: &[&str], env: &[(&str, &str)]) -> Run {
 }
 
 /// Runs an admin command against `gateway` with its URL and token.
-fn cli_args(gateway: &Gateway, args: &[&str]) -> Run {
+pub(crate) fn cli_args(gateway: &Gateway, args: &[&str]) -> Run {
     let url = format!("http://{}", gateway.admin);
     let mut all = args.to_vec();
     all.extend(["--admin-url", &url, "--admin-token", ADMIN_TOKEN]);

@@ -206,8 +206,16 @@ test('the Gravitee flow as the admin: subscribe from the catalogue, accept with 
   await requested.getByRole('button', { name: 'Done' }).click();
   assert.equal((await proxied('/weather/now', { apikey: first })).status, 403, 'pending: not yet');
 
+  // Another application's request, rejected with a reason: the screen shows it.
+  assert.equal((await admin('POST', '/consumers', { name: 'storm-app' })).status, 201);
+  const other = await admin('POST', '/subscriptions', { consumer: 'storm-app', service: 'weather', plan: 'gold' });
+  assert.equal(other.status, 201, JSON.stringify(other.body));
+  const why = 'Plan gold is for partners under contract: write to sales@example.com.';
+  const rejected = await admin('POST', `/subscriptions/${other.body.id}/reject`, { reason: why });
+  assert.equal(rejected.status, 200, JSON.stringify(rejected.body));
   await page.getByRole('link', { name: 'Subscriptions' }).click();
   await page.getByRole('heading', { level: 1, name: 'Subscriptions' }).waitFor();
+  await page.getByRole('row', { name: /storm-app/ }).getByText(`Reason: ${why}`).waitFor();
   await screenshot(page, 'subscriptions');
   await accessible(page, 'the subscriptions screen');
   await page.getByRole('button', { name: /^Accept subscription .* of weather-app$/ }).click();

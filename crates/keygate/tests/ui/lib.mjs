@@ -23,9 +23,22 @@ export const gateway = {
   token: need('KEYGATE_ADMIN_TOKEN'),
 };
 
+/**
+ * Node's `fetch`, whose failure names its cause (a refused or reset connection, a
+ * timeout): Node's own message is only "fetch failed".
+ */
+async function call(url, options) {
+  try {
+    return await fetch(url, options);
+  } catch (error) {
+    const cause = error.cause ? `${error.cause.code ?? ''} ${error.cause.message ?? error.cause}` : 'no cause';
+    throw new Error(`${options?.method ?? 'GET'} ${url}: ${error.message} (${cause.trim()})`);
+  }
+}
+
 /** Calls the admin API with the admin token; answers {status, body}. */
 export async function admin(method, path, body, headers = {}) {
-  const response = await fetch(`${gateway.admin}/v1${path}`, {
+  const response = await call(`${gateway.admin}/v1${path}`, {
     method,
     headers: { 'X-API-KEY': gateway.token, 'Content-Type': 'application/json', ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -36,7 +49,7 @@ export async function admin(method, path, body, headers = {}) {
 
 /** Calls `path` through the gateway's proxy listener. */
 export async function proxied(path, headers = {}) {
-  const response = await fetch(`${gateway.proxy}${path}`, { headers });
+  const response = await call(`${gateway.proxy}${path}`, { headers });
   return { status: response.status, body: await response.text() };
 }
 

@@ -1,7 +1,10 @@
 // The console with accounts: signing in and out, the CSRF check, what each role sees,
 // and Gravitee's flow across its people — an application owner subscribes from the
-// portal, the publisher accepts in the console, the call goes through, the publisher
-// may not renew the shared key, its owner renews it with a custom key.
+// portal, the publisher accepts in the console (once with a custom key), the calls go
+// through, the publisher rejects a request saying why and may not renew the shared key;
+// the owner reads the reason in the portal and renews the shared key with a custom key.
+// (Each sign-in counts against the sign-in limit of 20 a window per address, which the
+// two files share: the flows sign in as few times as they can.)
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -124,7 +127,7 @@ test('an owner sees its own keys only', async () => {
   await page.context().close();
 });
 
-test('Gravitee: subscribe in the portal, accept in the console, call; the shared key renewed by its owner only', async () => {
+test('Gravitee: subscribe in the portal, accept in the console (with a custom key), call; a rejection\'s reason read in the portal; the shared key renewed by its owner only', async () => {
   const page = await openPage(browser);
   await signIn(page, 'owner-a');
   await page.getByRole('link', { name: 'Applications' }).click();
@@ -147,27 +150,77 @@ test('Gravitee: subscribe in the portal, accept in the console, call; the shared
   const key = await requested.getByLabel('API key').inputValue();
   await requested.getByRole('button', { name: 'Done' }).click();
   assert.equal((await proxied('/forecast/today', { apikey: key })).status, 403, 'not accepted yet');
+  // Two more plans, each asked for with a key of its own: one to be accepted with a
+  // custom key, one to be rejected.
+  for (const name of ['silver', 'bronze']) {
+    const plan = await admin('PUT', `/services/forecast/plans/${name}`, { auto_approve: false });
+    assert.equal(plan.status, 201, JSON.stringify(plan.body));
+  }
+  const own = {};
+  for (const name of ['silver', 'bronze']) {
+    // Away and back: the catalogue is drawn again with the new plan.
+    await page.getByRole('link', { name: 'Applications' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Applications' }).waitFor();
+    await page.getByRole('link', { name: 'Catalogue' }).click();
+    await page.getByRole('button', { name: `Subscribe to forecast, plan ${name}` }).click();
+    const dialog = page.getByRole('dialog', { name: `Subscribe to forecast: plan ${name}` });
+    await dialog.getByLabel('Application', { exact: true }).selectOption('app-a');
+    await dialog.getByRole('button', { name: 'Subscribe' }).click();
+    const shown = page.getByRole('dialog', { name: 'Subscription requested' });
+    own[name] = await shown.getByLabel('API key').inputValue();
+    await shown.getByRole('button', { name: 'Done' }).click();
+  }
+  const ids = Object.fromEntries((await admin('GET', '/subscriptions?consumer=app-a')).body.data.map((s) => [s.plan, s.id]));
   await page.getByRole('button', { name: 'Sign out' }).click();
 
   await signIn(page, 'pub-a');
   await page.getByRole('link', { name: 'Subscriptions' }).click();
-  await page.getByRole('button', { name: /^Accept subscription .* of app-a$/ }).click();
+  await page.getByRole('button', { name: `Accept subscription ${ids.gold} of app-a` }).click();
   await page.getByRole('dialog', { name: /^Accept subscription/ }).getByRole('button', { name: 'Accept' }).click();
   await announced(page, 'accepted');
   assert.equal((await proxied('/forecast/today', { apikey: key })).status, 200);
+  // Accepted with a custom key: the call goes through with it, the generated key stops.
+  await page.getByRole('button', { name: `Accept subscription ${ids.silver} of app-a` }).click();
+  const accept = page.getByRole('dialog', { name: `Accept subscription ${ids.silver}` });
+  await accept.getByLabel('Custom key (optional)').fill('app-a-silver-2026');
+  await accept.getByRole('button', { name: 'Accept' }).click();
+  const accepted = page.getByRole('dialog', { name: 'Subscription accepted with the custom key' });
+  assert.equal(await accepted.getByLabel('API key').inputValue(), 'app-a-silver-2026');
+  await accepted.getByRole('button', { name: 'Done' }).click();
+  await announced(page, 'accepted');
+  assert.equal((await proxied('/forecast/today', { apikey: 'app-a-silver-2026' })).status, 200);
+  assert.equal((await proxied('/forecast/today', { apikey: own.silver })).status, 401, 'replaced at once');
+  // Rejected, saying why.
+  await page.getByRole('button', { name: `Reject subscription ${ids.bronze} of app-a` }).click();
+  const reject = page.getByRole('dialog', { name: `Reject subscription ${ids.bronze}?` });
+  const reason = reject.getByLabel('Reason (optional)');
+  await reason.waitFor();
+  await accessible(page, 'the reject dialog');
+  await reason.fill('Plan bronze is for partners under contract.\nWrite to sales@example.com.');
+  await reject.getByRole('button', { name: 'Reject' }).click();
+  await announced(page, 'rejected');
+  assert.equal((await proxied('/forecast/today', { apikey: own.bronze })).status, 403);
   // The publisher reads the shared key, and may not renew it: no button, and the API says why.
   await page.getByText('Shared key: only its application’s owner can renew or revoke it.').waitFor();
-  assert.equal(await page.getByRole('button', { name: /^Renew key/ }).count(), 0);
   const shared = (await admin('GET', '/keys?consumer=app-a')).body.data.find((k) => k.shared);
+  assert.equal(await page.getByRole('button', { name: `Renew key ${shared.prefix}…` }).count(), 0);
   const { body } = await session(page);
   const denied = await write(page, 'POST', `/keys/${shared.id}/renew`, {}, body.csrf_token);
   assert.equal(denied.status, 403);
   assert.match(denied.body.error ? denied.body.error.message : denied.body.message, /only the application's owner/);
   await page.getByRole('button', { name: 'Sign out' }).click();
 
+  // The owner reads the reason in the portal, and renews the shared key.
   await signIn(page, 'owner-a');
   await page.getByRole('link', { name: 'Subscriptions' }).click();
-  await page.getByRole('button', { name: /^Renew key/ }).click();
+  const rejected = page.getByRole('row', { name: new RegExp(`^${ids.bronze} `) });
+  await rejected.getByText('rejected', { exact: true }).waitFor();
+  assert.equal(
+    await rejected.locator('.reason').innerText(),
+    'Reason: Plan bronze is for partners under contract.\nWrite to sales@example.com.',
+  );
+  await accessible(page, 'the subscriptions of an owner, with a rejection\'s reason');
+  await page.getByRole('button', { name: `Renew key ${shared.prefix}…` }).click();
   const renew = page.getByRole('dialog', { name: /^Renew key/ });
   await renew.getByLabel('Grace period of the old key').selectOption('0s');
   await renew.getByLabel('Custom key (optional)').fill('app-a-shared-2027');

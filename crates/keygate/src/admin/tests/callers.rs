@@ -135,3 +135,28 @@ async fn callers_follow_auth_allow_and_subscriptions() {
     let (status, _) = call(&state, "GET", path, "", Some(TOKEN)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn calls_without_a_key_are_judged_as_the_anonymous_consumer() {
+    let state = state();
+    let service = r#"{"upstream":"http://127.0.0.1:1","anonymous_consumer":"guest","routes":[
+        {"name":"public","paths":["/p"],"auth":"optional","allow":"groups.public"},
+        {"name":"staff","paths":["/s"],"auth":"optional","allow":"groups.staff"},
+        {"name":"keyed","paths":["/k"]}]}"#;
+    put(&state, "/v1/services/shop", service).await;
+    let missing = callers(&state, "shop", "public").await;
+    assert_eq!(
+        missing["anonymous"]["verdict"], "no",
+        "no such consumer yet"
+    );
+    assert_eq!(missing["anonymous"]["consumer"], "guest");
+
+    put(&state, "/v1/consumers/guest", r#"{"groups":["public"]}"#).await;
+    let public = callers(&state, "shop", "public").await;
+    assert_eq!(public["anonymous"]["verdict"], "yes");
+    let staff = callers(&state, "shop", "staff").await;
+    assert_eq!(staff["anonymous"]["verdict"], "no");
+    let keyed = callers(&state, "shop", "keyed").await;
+    assert_eq!(keyed["anonymous"]["verdict"], "no");
+    assert!(keyed["anonymous"].get("consumer").is_none(), "{keyed}");
+}

@@ -1,6 +1,7 @@
 //! Checks the `subscriptions` section: each names a consumer of this file and — unless it
-//! is closed or rejected — a service and a plan of this file, and every key that says it
-//! belongs to a subscription names one of its consumer's.
+//! is closed or rejected — a service and a plan of this file, only a rejected one has a
+//! `reason`, and every key that says it belongs to a subscription names one of its
+//! consumer's.
 
 use std::collections::HashMap;
 
@@ -94,6 +95,21 @@ impl Checker<'_> {
                     format!("subscription `{}` is defined twice", entry.id.value),
                 );
             }
+            let reason = entry.reason.as_ref().and_then(|reason| {
+                let problem = match crate::subscription_reason::check(&reason.value) {
+                    Err(problem) => problem,
+                    Ok(()) if status == SubscriptionStatus::Rejected => {
+                        return Some(reason.value.clone())
+                    }
+                    Ok(()) => format!(
+                        "only a rejected subscription has a `reason` (why it was rejected), \
+                         and this one is {}",
+                        status.as_str()
+                    ),
+                };
+                self.report(&reason.referenced, problem);
+                None
+            });
             let mut instant =
                 |text: &Option<At<String>>| text.as_ref().and_then(|text| self.instant(text));
             built.push(SubscriptionConfig {
@@ -106,6 +122,7 @@ impl Checker<'_> {
                 ends_at: instant(&entry.ends_at),
                 created_at: instant(&entry.created_at),
                 updated_at: instant(&entry.updated_at),
+                reason,
             });
         }
         self.subscription_keys(consumers, &owners);
@@ -234,6 +251,37 @@ mod tests {
                     "service `none` is not in this file's `services`".into()
                 ),
                 (10, 64, "expected own or shared, found `both`".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reason_is_a_rejected_subscriptions_and_follows_the_rule() {
+        let text = format!(
+            "{SHOP}consumers: [{{name: a}}]\nsubscriptions:\n  - {{id: s1, consumer: a, service: shop, plan: gold, status: rejected, reason: \"Partners only.\\nSee the terms.\"}}\n"
+        );
+        let config = Config::parse("t.yaml", &text).unwrap();
+        assert_eq!(
+            config.subscriptions[0].reason.as_deref(),
+            Some("Partners only.\nSee the terms.")
+        );
+        let long = "x".repeat(501);
+        let text = format!(
+            "{SHOP}consumers: [{{name: a}}]\nsubscriptions:\n  - {{id: s1, consumer: a, service: shop, plan: gold, reason: why}}\n  - {{id: s2, consumer: a, service: shop, plan: gold, status: rejected, reason: {long}}}\n"
+        );
+        assert_eq!(
+            messages(&text),
+            [
+                (
+                    7,
+                    62,
+                    "only a rejected subscription has a `reason` (why it was rejected), and this one is accepted".into()
+                ),
+                (
+                    8,
+                    80,
+                    "a reason has 1 to 500 characters, this one has 501".into()
+                ),
             ]
         );
     }

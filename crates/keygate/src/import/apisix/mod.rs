@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::anonymous::{self, PeerWords};
 use super::document::{
     Consumer, Defaults, Document, IdentityHeaders, Route, Service, Target, Upstream,
 };
@@ -64,7 +65,17 @@ pub fn import(file: &Value, options: Options) -> Result<Imported, ImportError> {
     for route in &entities["routes"] {
         route_service(route, &entities, &mut names, &mut document, &mut report);
     }
-    consumers(&entities, options, &mut document, &mut report);
+    let by_username = consumers(&entities, options, &mut document, &mut report);
+    let words = PeerWords {
+        missing: "APISIX answers 401 \"Invalid user authorization\"",
+        differs: "the upstream gets X-Consumer-Username as from APISIX, and X-Anonymous-Consumer: true (as Kong sends it), the consumer's client-type and X-Consumer-Groups besides",
+    };
+    anonymous::resolve(
+        &mut document,
+        |username| by_username.get(username).cloned(),
+        &words,
+        &mut report,
+    );
     for group in &entities["consumer_groups"] {
         let id = id_of(group).unwrap_or_default();
         let plugins = group.get("plugins").and_then(Value::as_object);
@@ -244,13 +255,14 @@ fn upstream_of(
     Ok((upstream, preserve))
 }
 
-/// Consumers, their group and their key-auth keys.
+/// Consumers, their group and their key-auth keys. Returns each one's keygate name by
+/// its APISIX username.
 fn consumers(
     entities: &source::Entities,
     options: Options,
     document: &mut Document,
     report: &mut Report,
-) {
+) -> std::collections::BTreeMap<String, String> {
     let mut names = BTreeSet::new();
     let mut by_username = std::collections::BTreeMap::new();
     for consumer in &entities["consumers"] {
@@ -278,6 +290,15 @@ fn consumers(
             .and_then(Value::as_str)
         {
             imported.keys.extend(key_entry(key, options, report));
+        }
+        let plugins = consumer.get("plugins").and_then(Value::as_object);
+        for plugin in plugins.into_iter().flatten().map(|(name, _)| name) {
+            if plugin != "key-auth" {
+                report.left_out(
+                    format!("consumer {wanted}: plugin {plugin}"),
+                    "per-consumer plugins are not imported; give the consumer `limits` (an anonymous consumer's too) or the routes limits `by: consumer`",
+                );
+            }
         }
         by_username.insert(wanted.to_owned(), document.consumers.len());
         document.consumers.push(imported);
@@ -308,4 +329,8 @@ fn consumers(
         format!("{} consumers", document.consumers.len()),
         format!("{keys} key-auth keys (consumers' own and credentials), group_id as a group"),
     );
+    by_username
+        .into_iter()
+        .map(|(username, at)| (username, document.consumers[at].name.clone()))
+        .collect()
 }

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::import::cors::{policy, Wanted};
-use crate::import::document::{Cors, KeySource, Limit, Route};
+use crate::import::document::{Cors, KeySource, Limit, PeerAnonymous, Route};
 use crate::import::{any_group, quote, strings, text, Report};
 
 /// The plugins of a route over those of its service (APISIX: the route's win).
@@ -73,11 +73,12 @@ fn key_auth(config: &Value, route: &mut Route, item: &str, report: &mut Report) 
         format!("{item}: key-auth"),
         format!("header {header}, query {query}, `forward_key: {}`", !hide),
     );
-    if let Some(anonymous) = text(config, "anonymous_consumer") {
-        report.left_out(
-            format!("{item}: key-auth anonymous_consumer {anonymous}"),
-            "keygate has no anonymous consumer: requests without a key are refused (401)",
-        );
+    if let Some(anonymous) = text(config, "anonymous_consumer").filter(|a| !a.is_empty()) {
+        // Found among the imported consumers later (`import::anonymous`).
+        route.anonymous = Some(PeerAnonymous {
+            reference: anonymous.to_owned(),
+            item: item.to_owned(),
+        });
     }
 }
 

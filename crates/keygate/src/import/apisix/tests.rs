@@ -125,3 +125,38 @@ fn the_cors_plugin_becomes_the_services_policy() {
     assert_eq!(cors.origins, ["*"]);
     assert_eq!(cors.max_age.as_deref(), Some("5s"));
 }
+
+#[test]
+fn the_anonymous_consumer_maps_to_the_services() {
+    let route = |id: &str, anonymous: &str| {
+        json!({"id": id, "uri": "/x", "upstream": {"nodes": {"127.0.0.1:1980": 1}},
+               "plugins": {"key-auth": {"anonymous_consumer": anonymous}}})
+    };
+    let file = json!({
+        "routes": [route("1", "anonymous"), route("2", "nobody")],
+        "consumers": [
+            {"username": "anonymous", "plugins": {"limit-count": {"count": 1, "time_window": 60}}},
+            {"username": "jack", "plugins": {"key-auth": {"key": "jack-key-123456"}}}]
+    });
+    let text = serde_json::to_string(&file).expect("JSON");
+    let (imported, yaml) = import_text(Peer::Apisix, &text, Options::default()).expect("valid");
+    let [served, unknown] = &imported.document.services[..] else {
+        panic!("two services");
+    };
+    assert_eq!(served.anonymous_consumer.as_deref(), Some("anonymous"));
+    assert_eq!(served.anonymous_on_invalid_key, Some(true));
+    assert_eq!(served.routes[0].auth, Some("optional"));
+    assert_eq!(unknown.anonymous_consumer, None);
+    assert_eq!(unknown.routes[0].auth, None, "a key is required");
+    assert!(yaml.contains("anonymous_consumer: anonymous"), "{yaml}");
+    let report = imported.report.render();
+    assert!(
+        report.contains("left out  route 2: key-auth anonymous consumer nobody: the consumer is not in the file"),
+        "{report}"
+    );
+    assert!(report.contains("Invalid user authorization"), "{report}");
+    assert!(
+        report.contains("left out  consumer anonymous: plugin limit-count"),
+        "{report}"
+    );
+}

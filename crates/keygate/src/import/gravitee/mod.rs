@@ -354,6 +354,7 @@ fn subscriptions(
             format!("consumer {} on plan {plan}, {status}", consumer.name),
         );
         document.subscriptions.push(Subscription {
+            reason: reason_of(subscription, status, &item, report),
             id,
             consumer: consumer.name.clone(),
             service: service.to_owned(),
@@ -364,6 +365,35 @@ fn subscriptions(
                 .or_else(|| subscription.get("endingAt"))
                 .and_then(instant),
         });
+    }
+}
+
+/// The publisher's message to the subscriber — `reason` in the Management API v1,
+/// `publisherMessage` in v2 — kept for a rejection when it follows keygate's rule of
+/// reasons ([`crate::subscription_reason`]); Gravitee's message on an acceptance is left
+/// out.
+fn reason_of(
+    subscription: &Value,
+    status: &str,
+    item: &str,
+    report: &mut Report,
+) -> Option<String> {
+    let message = text(subscription, "reason")
+        .or_else(|| text(subscription, "publisherMessage"))
+        .filter(|message| !message.trim().is_empty())?;
+    if status != "rejected" {
+        report.left_out(
+            format!("{item}: the publisher's message"),
+            "keygate keeps a reason for rejections only",
+        );
+        return None;
+    }
+    match crate::subscription_reason::check(message) {
+        Ok(()) => Some(message.to_owned()),
+        Err(problem) => {
+            report.left_out(format!("{item}: its reason"), problem);
+            None
+        }
     }
 }
 

@@ -101,3 +101,50 @@ fn response_templates_become_the_services() {
     assert!(text.contains("expressions are sent as written"), "{text}");
     assert!(yaml.contains("API_KEY_MISSING"), "{yaml}");
 }
+
+#[test]
+fn a_rejections_reason_is_kept_other_messages_left_out() {
+    let mut file: serde_json::Value = serde_json::from_str(V2).expect("fixture");
+    let subscriptions = file["subscriptions"].as_array_mut().expect("a list");
+    subscriptions[0]["reason"] = json!("Welcome aboard");
+    subscriptions.push(
+        json!({"id": "sub-dave", "plan": "8c1d3f2a-0000-4000-8000-000000000002",
+        "application": {"id": "app-4", "name": "dave"}, "status": "REJECTED",
+        "publisherMessage": "Standard is for partners under contract."}),
+    );
+    subscriptions.push(
+        json!({"id": "sub-erin", "plan": "8c1d3f2a-0000-4000-8000-000000000002",
+        "application": {"id": "app-5", "name": "erin"}, "status": "REJECTED",
+        "reason": "x".repeat(501)}),
+    );
+    let (imported, yaml) =
+        import_text(Peer::Gravitee, &file.to_string(), Options::default()).expect("valid");
+    let reasons: Vec<Option<&str>> = imported
+        .document
+        .subscriptions
+        .iter()
+        .map(|s| s.reason.as_deref())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            None,
+            None,
+            None,
+            Some("Standard is for partners under contract."),
+            None
+        ]
+    );
+    assert!(
+        yaml.contains("reason: Standard is for partners under contract."),
+        "{yaml}"
+    );
+    let text = imported.report.render();
+    assert!(
+        text.contains("subscription sub-alice-premium: the publisher's message"),
+        "{text}"
+    );
+    assert!(text.contains("a reason has 1 to 500 characters"), "{text}");
+    // The written file is one keygate starts from.
+    crate::config::Config::parse("imported.yaml", &yaml).expect("a valid configuration");
+}

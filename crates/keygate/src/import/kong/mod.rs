@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::anonymous::{self, PeerWords};
 use super::document::{
     Consumer, Defaults, Document, IdentityHeaders, Route, Service, Target, Upstream,
 };
@@ -62,7 +63,21 @@ pub fn import(file: &Value, options: Options) -> Result<Imported, ImportError> {
             "a route without a service has nowhere to send calls",
         );
     }
-    consumers(file, options, &mut document, &mut report);
+    let by_reference = consumers(file, options, &mut document, &mut report);
+    let names: BTreeMap<String, String> = by_reference
+        .into_iter()
+        .map(|(reference, at)| (reference, document.consumers[at].name.clone()))
+        .collect();
+    let words = PeerWords {
+        missing: "Kong answers 500",
+        differs: "the upstream gets X-Consumer-ID, X-Consumer-Custom-ID, X-Consumer-Username and X-Anonymous-Consumer: true as from Kong, and the consumer's client-type and X-Consumer-Groups besides",
+    };
+    anonymous::resolve(
+        &mut document,
+        |reference| names.get(reference).cloned(),
+        &words,
+        &mut report,
+    );
     for name in [
         "certificates",
         "ca_certificates",
@@ -297,8 +312,14 @@ fn services(
 }
 
 /// Consumers, their ACL groups and key-auth credentials (nested, or top-level with a
-/// `consumer` field).
-fn consumers(file: &Value, options: Options, document: &mut Document, report: &mut Report) {
+/// `consumer` field). Returns where each consumer went in `document.consumers`, by each
+/// of Kong's references to it (username, id, custom id).
+fn consumers(
+    file: &Value,
+    options: Options,
+    document: &mut Document,
+    report: &mut Report,
+) -> BTreeMap<String, usize> {
     let mut names = BTreeSet::new();
     let mut by_reference: BTreeMap<String, usize> = BTreeMap::new();
     for consumer in list(file, "consumers") {
@@ -381,6 +402,7 @@ fn consumers(file: &Value, options: Options, document: &mut Document, report: &m
         format!("{count} consumers"),
         format!("{keys} key-auth credentials as keys, ACL groups as groups, custom_id as metadata.custom_id"),
     );
+    by_reference
 }
 
 /// The key-auth credentials and ACL groups of `consumer` added to the keygate consumer

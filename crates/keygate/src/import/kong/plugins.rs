@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::import::cors::{policy, Wanted};
-use crate::import::document::{Cors, KeySource, Limit, Route};
+use crate::import::document::{Cors, KeySource, Limit, PeerAnonymous, Route};
 use crate::import::{any_group, list, strings, text, Report};
 
 /// The plugins in force on one route: the route's own, else its service's, else the
@@ -75,7 +75,8 @@ fn flag(config: &Value, field: &str, default: bool) -> bool {
 }
 
 /// key-auth: `key_names` in headers, the query and (`key_in_body`) the body,
-/// `hide_credentials`, and what keygate does not do (yet): an anonymous consumer.
+/// `hide_credentials`, and the `anonymous` consumer (found among the imported consumers
+/// later: `import::anonymous`).
 fn key_auth(config: &Value, route: &mut Route, item: &str, report: &mut Report) {
     let mut names = strings(config, "key_names");
     if names.is_empty() {
@@ -123,10 +124,10 @@ fn key_auth(config: &Value, route: &mut Route, item: &str, report: &mut Report) 
         );
     }
     if let Some(anonymous) = text(config, "anonymous").filter(|a| !a.is_empty()) {
-        report.left_out(
-            format!("{item}: key-auth anonymous {anonymous}"),
-            "keygate has no anonymous consumer: requests without a key are refused (401); `auth: optional` lets them through without identity",
-        );
+        route.anonymous = Some(PeerAnonymous {
+            reference: anonymous.to_owned(),
+            item: item.to_owned(),
+        });
     }
 }
 

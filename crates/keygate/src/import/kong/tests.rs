@@ -112,7 +112,10 @@ fn key_auth_options_map_or_are_reported() {
         text.contains("changed   route s/r: key-auth key_in_body: keygate reads every name's header and query before any body field"),
         "{text}"
     );
-    assert!(text.contains("key-auth anonymous guest"), "{text}");
+    assert!(
+        text.contains("left out  route s/r: key-auth anonymous consumer guest"),
+        "no consumer guest in the file: {text}"
+    );
     assert!(text.contains("underscores_in_headers"), "{text}");
 }
 
@@ -224,4 +227,40 @@ fn the_cors_plugin_becomes_the_services_policy() {
         "{text}"
     );
     assert!(yaml.contains("cors:"), "{yaml}");
+}
+
+#[test]
+fn the_anonymous_consumer_is_found_by_id_or_username() {
+    let key_auth =
+        |anonymous: &str| json!([{"name": "key-auth", "config": {"anonymous": anonymous}}]);
+    let file = json!({
+        "_format_version": "3.0",
+        "consumers": [
+            {"username": "guest", "id": "7b5c2a9e-0000-4000-8000-000000000001"},
+            {"username": "other"}],
+        "services": [{"name": "s", "url": "http://u", "routes": [
+            {"name": "by-id", "paths": ["/a"],
+             "plugins": key_auth("7b5c2a9e-0000-4000-8000-000000000001")},
+            {"name": "by-name", "paths": ["/a"], "plugins": key_auth("guest")},
+            {"name": "another", "paths": ["/a"], "plugins": key_auth("other")},
+            {"name": "keyed", "paths": ["/a"], "plugins": [{"name": "key-auth"}]}]}]
+    });
+    let (imported, yaml) =
+        import_text(Peer::Kong, &file.to_string(), Options::default()).expect("valid");
+    let service = &imported.document.services[0];
+    assert_eq!(service.anonymous_consumer.as_deref(), Some("guest"));
+    assert_eq!(service.anonymous_on_invalid_key, Some(true));
+    let auth: Vec<Option<&str>> = service.routes.iter().map(|r| r.auth).collect();
+    assert_eq!(auth, [Some("optional"), Some("optional"), None, None]);
+    assert!(yaml.contains("anonymous_consumer: guest"), "{yaml}");
+    let text = imported.report.render();
+    assert!(
+        text.contains("mapped    route s/by-id: key-auth anonymous consumer 7b5c2a9e"),
+        "{text}"
+    );
+    assert!(
+        text.contains("left out  route s/another: key-auth anonymous consumer other"),
+        "one anonymous consumer per service: {text}"
+    );
+    assert!(text.contains("anonymous_on_invalid_key: true"), "{text}");
 }

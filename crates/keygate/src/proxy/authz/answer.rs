@@ -30,7 +30,7 @@ use super::Shape;
 use crate::config::field_patterns::same_dashed;
 use crate::config::KeySource;
 use crate::limits::HeaderMode;
-use crate::proxy::admission::Admission;
+use crate::proxy::admission::{Admission, Identity};
 use crate::proxy::forward::identity_fields;
 use crate::proxy::identity_fields::is_identity_field;
 use crate::proxy::key_source::cookie_without_keys;
@@ -38,7 +38,7 @@ use crate::proxy::limit_check::LimitReport;
 use crate::proxy::limit_headers;
 use crate::proxy::respond::ErrorBody;
 use crate::proxy::ProxyBody;
-use crate::state::{KeyEntry, Snapshot};
+use crate::state::Snapshot;
 
 /// nginx: the status keygate meant, on a refusal sent as `403`.
 pub static X_KEYGATE_STATUS: HeaderName = HeaderName::from_static("x-keygate-status");
@@ -54,7 +54,7 @@ pub static X_ENVOY_AUTH_HEADERS_TO_REMOVE: HeaderName =
 #[derive(Default)]
 pub struct AnswerFields {
     /// The caller, and the snapshot whose names its identity fields go under.
-    caller: Option<(Arc<Snapshot>, Arc<KeyEntry>)>,
+    caller: Option<(Arc<Snapshot>, Identity)>,
     /// The limit closest to refusing, and the route's choice of fields for it.
     limits: Option<(LimitReport, HeaderMode)>,
     /// `Cookie` without the key cookies.
@@ -69,7 +69,13 @@ pub struct AnswerFields {
 impl std::fmt::Debug for AnswerFields {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AnswerFields")
-            .field("caller", &self.caller.as_ref().map(|(_, key)| &key.id))
+            .field(
+                "caller",
+                &self
+                    .caller
+                    .as_ref()
+                    .map(|(_, caller)| &caller.consumer().name),
+            )
             .field("limits", &self.limits)
             .field("cookie", &self.cookie)
             .field("envoy_removes", &self.envoy_removes)
@@ -81,8 +87,8 @@ impl std::fmt::Debug for AnswerFields {
 impl AnswerFields {
     /// Appends the fields, one `name: value\r\n` each.
     pub fn append(&self, out: &mut Vec<u8>) {
-        if let Some((snapshot, key)) = &self.caller {
-            for (name, value) in identity_fields(&snapshot.identity_headers, key, &key.consumer) {
+        if let Some((snapshot, caller)) = &self.caller {
+            for (name, value) in identity_fields(&snapshot.identity_headers, caller) {
                 append_field(out, name.as_str().as_bytes(), value);
             }
         }
@@ -127,8 +133,8 @@ fn append_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 pub fn allowed(shape: Shape, admission: &Admission, headers: &HeaderMap) -> Response<ProxyBody> {
     let mut fields = AnswerFields {
         caller: admission
-            .caller_key()
-            .map(|key| (admission.snapshot_shared(), key)),
+            .caller()
+            .map(|caller| (admission.snapshot_shared(), caller.clone())),
         limits: admission
             .limits()
             .map(|report| (report.clone(), admission.route().rate_limit_headers)),
@@ -189,9 +195,8 @@ pub fn client_identity_fields<'a, 'h>(
                 .chain(names.consumer_id.as_ref())
                 .chain(names.custom_id.as_ref())
                 .any(|own| same_dashed(bytes, own.as_str().as_bytes()));
-        let set = caller.is_some_and(|key| {
-            identity_fields(names, key, &key.consumer).any(|(set, _)| set == name)
-        });
+        let set =
+            caller.is_some_and(|caller| identity_fields(names, caller).any(|(set, _)| set == name));
         (identity && !set).then_some(name.as_str())
     })
 }

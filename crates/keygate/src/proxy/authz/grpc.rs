@@ -186,9 +186,9 @@ fn field(name: &str, value: &[u8]) -> HeaderValueOption {
 /// `headers`) before forwarding it.
 fn allowed(admission: &Admission, headers: &HeaderMap) -> CheckResponse {
     let mut ok = OkHttpResponse::default();
-    if let Some(key) = admission.caller() {
+    if let Some(caller) = admission.caller() {
         let names = &admission.snapshot().identity_headers;
-        for (name, value) in identity_fields(names, key, &key.consumer) {
+        for (name, value) in identity_fields(names, caller) {
             ok.headers.push(field(name.as_str(), value));
         }
     }

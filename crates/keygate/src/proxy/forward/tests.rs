@@ -226,14 +226,55 @@ fn a_callers_identity_replaces_what_the_client_sent() {
     let none = FieldPatterns::default();
     let client = ClientAddress::new([10, 0, 0, 1].into());
     let target = HeaderValue::from_static("127.0.0.1:9001");
-    let caller = Some((&*entry, &entry.consumer));
-    let fields = ForwardedFields::new(&headers, (&names, &none), caller, &client, &target, false);
+    let caller = Identity::Key(entry);
+    let fields = ForwardedFields::new(
+        &headers,
+        (&names, &none),
+        Some(&caller),
+        &client,
+        &target,
+        false,
+    );
     assert_eq!(
         written(&headers, &fields),
         "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\naccept: */*\r\n\
          x-consumer-username: alex\r\nx-credential-identifier: k1\r\nclient-type: A\r\n\
          x-consumer-groups: admin\r\nx-consumer-id: alex\r\nx-forwarded-for: 10.0.0.1\r\n\
          x-forwarded-proto: http\r\nx-forwarded-host: api.example.com\r\n\r\n"
+    );
+}
+
+#[test]
+fn the_anonymous_consumer_goes_with_no_key_id_and_the_anonymous_field() {
+    use crate::state::test_records::consumer;
+    use crate::state::Directory;
+
+    let directory = Directory::default();
+    directory.put_consumer(&consumer("guest", "public"));
+    let guest = Identity::Anonymous(std::sync::Arc::new(directory.consumer("guest").unwrap()));
+    let mut headers = HeaderMap::new();
+    headers.insert(HOST, HeaderValue::from_static("api.example.com"));
+    headers.insert("x-anonymous-consumer", HeaderValue::from_static("false"));
+    headers.insert("x-credential-identifier", HeaderValue::from_static("k9"));
+    let names = identity_names();
+    let none = FieldPatterns::default();
+    let client = ClientAddress::new([10, 0, 0, 1].into());
+    let target = HeaderValue::from_static("127.0.0.1:9001");
+    let fields = ForwardedFields::new(
+        &headers,
+        (&names, &none),
+        Some(&guest),
+        &client,
+        &target,
+        false,
+    );
+    assert_eq!(
+        written(&headers, &fields),
+        "GET / HTTP/1.1\r\nhost: 127.0.0.1:9001\r\n\
+         x-consumer-username: guest\r\nclient-type: public\r\n\
+         x-consumer-groups: admin\r\nx-consumer-id: guest\r\nx-anonymous-consumer: true\r\n\
+         x-forwarded-for: 10.0.0.1\r\nx-forwarded-proto: http\r\n\
+         x-forwarded-host: api.example.com\r\n\r\n"
     );
 }
 

@@ -4,7 +4,7 @@
 
 use http::request::Parts;
 
-use super::{Caller, Selected};
+use super::{Caller, Identity, Selected};
 use crate::access_record::AccessRecord;
 use crate::config::Route;
 use crate::proxy::error::ProxyError;
@@ -40,13 +40,15 @@ pub(super) fn limit(
 ) -> Result<Limited, ProxyError> {
     let plan = selected.map_or(&[][..], |selected| &selected.plan.limits[..]);
     let unlimited_key = caller.as_ref().is_none_or(|caller| {
-        caller.key.extras.is_none() && caller.key.consumer.profile.limits.is_none()
+        caller.key().is_none_or(|key| key.extras.is_none())
+            && caller.consumer().profile.limits.is_none()
     });
     if route.limits.is_empty() && plan.is_empty() && unlimited_key {
         return Ok(Limited::Done(None));
     }
     let who = limit_check::Caller {
-        key: caller.as_ref().map(|caller| &*caller.key),
+        key: caller.as_ref().and_then(Identity::key),
+        consumer: caller.as_ref().map(Identity::consumer),
         subscription: selected.map(|selected| &*selected.subscription.id),
         client: record
             .client

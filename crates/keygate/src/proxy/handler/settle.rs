@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use http::request::Parts;
 
-use super::{Admission, Checked, Gateway, Matched};
+use super::{Admission, Checked, Gateway, Identity, Matched};
 use crate::proxy::authz::{self, Shape};
 use crate::proxy::error::ProxyError;
 use crate::proxy::exact_check;
@@ -48,11 +48,9 @@ impl Gateway {
         match decided {
             Ok(report) => {
                 admission.admitted.limits = report;
-                if let Some(caller) = &admission.admitted.caller {
+                if let Some(Identity::Key(key)) = &admission.admitted.caller {
                     let now = millis(admission.record.time);
-                    self.state
-                        .usage
-                        .note(&self.state.directory.keys, &caller.key, now);
+                    self.state.usage.note(&self.state.directory.keys, key, now);
                 }
                 Checked::Admitted(*admission)
             }
@@ -70,7 +68,8 @@ impl Gateway {
                     .and_then(|index| matched.service.plans.get(index))
                     .map_or(&[][..], |plan| &plan.limits[..]);
                 let caller = limit_check::Caller {
-                    key: admitted.caller.as_ref().map(|caller| &*caller.key),
+                    key: admitted.caller.as_ref().and_then(Identity::key),
+                    consumer: admitted.caller.as_ref().map(Identity::consumer),
                     subscription: record.subscription.as_deref(),
                     client: record.client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                     headers: &request.headers,

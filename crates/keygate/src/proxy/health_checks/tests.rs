@@ -28,7 +28,8 @@ fn config(targets: &[&str], interval: &str) -> Config {
 
 fn snapshot(config: Config, metrics: &Metrics) -> Snapshot {
     let services = config.services.clone();
-    Snapshot::build(Arc::new(config), services, metrics)
+    let directory = crate::state::Directory::default();
+    Snapshot::build(Arc::new(config), services, &directory, metrics)
 }
 
 /// The verdict `checks` keeps for `port` of service `api` in `config`.

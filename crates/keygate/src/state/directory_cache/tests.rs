@@ -91,6 +91,7 @@ fn sample() -> Directory {
         ends_at: Some(2_000_000_000_000),
         created_at: 0,
         updated_at: 0,
+        reason: None,
     });
     for i in (100..300).step_by(7) {
         directory.remove_key(&KeyHash::of(format!("secret-{i}").as_bytes()).0);

@@ -54,3 +54,17 @@ fn file_subscriptions_are_stored_once_and_then_left_to_the_api() {
     let status = store.subscription("s1").unwrap().unwrap().status;
     assert_eq!(status, SubscriptionStatus::Pending);
 }
+
+/// A rejected subscription of the file keeps its reason, as `keygate export` wrote it.
+#[test]
+fn a_file_rejection_keeps_its_reason() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let text = FILE.replace(
+        "plan: gold,",
+        "plan: gold, status: rejected, reason: \"Partners only.\",",
+    );
+    drop(start(&store, &text));
+    let stored = store.subscription("s1").unwrap().unwrap();
+    assert_eq!(stored.status, SubscriptionStatus::Rejected);
+    assert_eq!(stored.reason.as_deref(), Some("Partners only."));
+}

@@ -168,6 +168,17 @@ impl Store for Flaky {
     ) -> Result<u64> {
         self.inner.update_subscription(subscription, expected)
     }
+    fn update_subscription_with_key(
+        &self,
+        subscription: &SubscriptionRecord,
+        expected: SubscriptionStatus,
+        ended: &[String],
+        ended_at: Millis,
+        new: &KeyRecord,
+    ) -> Result<u64> {
+        self.inner
+            .update_subscription_with_key(subscription, expected, ended, ended_at, new)
+    }
     fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>> {
         self.inner.subscription(id)
     }
@@ -253,6 +264,7 @@ fn a_failed_read_inside_one_write_is_retried_in_full() {
         ends_at: None,
         created_at: 0,
         updated_at: 0,
+        reason: None,
     };
     let own = KeyRecord {
         subscription: Some("s1".into()),

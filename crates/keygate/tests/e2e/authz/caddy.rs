@@ -6,7 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{
-    assert_logged, client_identity_does_not_pass, other_refusals, seed_scenario, AuthzGateway,
+    anonymous_consumer_passes, assert_logged, client_identity_does_not_pass, other_refusals,
+    seed_scenario, AuthzGateway,
 };
 use crate::support::{Echo, TempDir, PATIENCE};
 
@@ -107,6 +108,7 @@ fn caddy_forward_auth_runs_the_seed_scenario() {
         seed_scenario(caddy.address);
         other_refusals(caddy.address);
         client_identity_does_not_pass(caddy.address);
+        anonymous_consumer_passes(caddy.address);
         // The only cookie was the key: nothing of it reaches the API.
         let only_key = super::get(
             caddy.address,

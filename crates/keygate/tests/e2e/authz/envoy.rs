@@ -155,7 +155,37 @@ fn envoy_grpc_checks_allow_with_fields_and_deny_with_keygates_answer() {
     assert_eq!(bob["ok"]["headers"]["x-consumer-username"], "bob", "{bob}");
     assert_eq!(bob["ok"]["headers"]["cookie"], "theme=dark", "{bob}");
 
-    let lines = gateway.log_lines(5);
+    // The anonymous consumer: its fields over the client's, the client's key id removed.
+    let mut anonymous = check(None);
+    anonymous["path"] = json!("/v2/open");
+    anonymous["headers"]["x-anonymous-consumer"] = json!("false");
+    anonymous["headers"]["x-credential-identifier"] = json!("admin");
+    let Some(results) = run_checks(&gateway, &json!([anonymous])) else {
+        return;
+    };
+    let guest = &results[0];
+    assert_eq!(guest["code"], 0, "{guest}");
+    assert_eq!(
+        guest["ok"]["headers"]["x-consumer-username"], "guest",
+        "{guest}"
+    );
+    assert_eq!(
+        guest["ok"]["headers"]["x-anonymous-consumer"], "true",
+        "{guest}"
+    );
+    assert_eq!(
+        guest["ok"]["headers"].get("x-credential-identifier"),
+        None,
+        "{guest}"
+    );
+    let removed = guest["ok"]["headers_to_remove"].as_array().expect("a list");
+    assert!(
+        removed.contains(&json!("x-credential-identifier")),
+        "{guest}"
+    );
+    assert!(!removed.contains(&json!("x-anonymous-consumer")), "{guest}");
+
+    let lines = gateway.log_lines(6);
     for line in &lines {
         assert_eq!(line["check"], "envoy_grpc", "{line}");
         assert_eq!(line["client"], "203.0.113.5", "{line}");

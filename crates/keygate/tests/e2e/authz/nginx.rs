@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 
 use super::{
-    assert_logged, client_identity_does_not_pass, other_refusals, seed_scenario, AuthzGateway,
+    anonymous_consumer_passes, assert_logged, client_identity_does_not_pass, other_refusals,
+    seed_scenario, AuthzGateway,
 };
 use crate::differential::nginx::{binary, Nginx};
 use crate::support::{Echo, TempDir};
@@ -54,6 +55,7 @@ fn nginx_auth_request_runs_the_seed_scenario() {
     seed_scenario(nginx.address);
     other_refusals(nginx.address);
     client_identity_does_not_pass(nginx.address);
+    anonymous_consumer_passes(nginx.address);
     let missing = super::get(nginx.address, "/v1/orders/report", &[]);
     assert_eq!(
         missing.header("www-authenticate"),

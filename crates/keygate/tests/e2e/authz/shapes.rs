@@ -170,3 +170,36 @@ fn a_check_that_describes_no_request_is_refused() {
     );
     assert_eq!(dotted.status, 403, "{dotted:?}");
 }
+
+#[test]
+fn checks_answer_the_anonymous_consumers_fields() {
+    let gateway = AuthzGateway::start(&[]);
+    let spoofed = [
+        ("X-Anonymous-Consumer", "false"),
+        ("X-Credential-Identifier", "admin"),
+    ];
+    let guest = traefik(&gateway, "/v2/open", &spoofed);
+    assert_eq!(guest.status, 200, "{guest:?}");
+    assert_eq!(guest.header("x-consumer-username"), Some("guest"));
+    assert_eq!(guest.header("client-type"), Some("visitor"));
+    assert_eq!(guest.header("x-anonymous-consumer"), Some("true"));
+    assert_eq!(guest.header("x-credential-identifier"), None, "{guest:?}");
+    let alex = traefik(&gateway, "/v2/open", &[("client-key", ALEX_KEY)]);
+    assert_eq!(alex.header("x-consumer-username"), Some("alex"));
+    assert_eq!(alex.header("x-anonymous-consumer"), None, "{alex:?}");
+
+    // Envoy: the answer sets X-Anonymous-Consumer over the client's, and has the
+    // client's key id removed, as the anonymous consumer has none.
+    let mut fields = vec![("Host", "api.example.com")];
+    fields.extend_from_slice(&spoofed);
+    let envoy = request(gateway.authz, "GET", "/envoy/v2/open", &fields, b"");
+    assert_eq!(envoy.status, 200, "{envoy:?}");
+    assert_eq!(envoy.header("x-anonymous-consumer"), Some("true"));
+    assert_eq!(
+        envoy.header("x-envoy-auth-headers-to-remove"),
+        Some("apikey, client-key, secret, x-credential-identifier")
+    );
+    let lines = gateway.log_lines(3);
+    assert_eq!(lines[0]["consumer"], "guest", "{lines:?}");
+    assert_eq!(lines[0]["anonymous"], true, "{lines:?}");
+}
