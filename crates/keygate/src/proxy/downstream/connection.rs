@@ -354,16 +354,21 @@ pub async fn serve_connection<S: ClientIo>(
         };
         let (head_request, version) = (head.parts.method == Method::HEAD, head.parts.version);
         connection.body = BodyState::new(head.framing, head.expects_continue);
-        let (checked, read_body) = match gateway.check(&mut head.parts, &head.source, &client) {
-            Checking::Decided(checked) => (checked, None),
+        // Set only on a route with `body` key sources; not paired with `checked` in a
+        // tuple, which would copy the decision (hundreds of bytes) once more per request.
+        let mut read_body = None;
+        let checked = match gateway.check(&mut head.parts, &head.source, &client) {
+            Checking::Decided(checked) => checked,
             // Exact rate limits across nodes: the one wait before forwarding.
-            Checking::Limiting(admission) => (gateway.settle(admission, &head.parts).await, None),
+            Checking::Limiting(admission) => gateway.settle(admission, &head.parts).await,
             // A route with `body` key sources: the body is read before the key is looked
             // for. Boxed, as the forwarding below: other requests never pay to move it.
             Checking::ReadingBody(wait) => {
                 let mut body = RequestBody::new(&mut connection);
                 let reading = gateway.check_body(wait, &mut head.parts, &client, &mut body);
-                Box::pin(reading).await
+                let (checked, read) = Box::pin(reading).await;
+                read_body = read;
+                checked
             }
         };
         let (response, request_id) = match checked {
