@@ -1,7 +1,8 @@
 //! Which of the three media types a body is, from its `Content-Type`: the type and
 //! subtype compared without regard to case, parameters allowed; for `multipart/form-data`,
 //! its `boundary` parameter. A body the gateway could not read as the upstream will
-//! (two `Content-Type` fields; a `Content-Encoding`) is [`Media::Unreadable`].
+//! (two `Content-Type` fields; a `Content-Encoding`; one of the three types followed by
+//! more than parameters, which PHP reads as that type) is [`Media::Unreadable`].
 
 use std::borrow::Cow;
 
@@ -51,17 +52,22 @@ pub fn media(headers: &HeaderMap) -> Media {
         None => (value, &b""[..]),
     };
     let essence = essence.trim_ascii();
-    let kind = if essence.eq_ignore_ascii_case(b"application/x-www-form-urlencoded") {
-        BodyKind::Form
-    } else if essence.eq_ignore_ascii_case(b"application/json") {
-        BodyKind::Json
-    } else if essence.eq_ignore_ascii_case(b"multipart/form-data") {
-        BodyKind::Multipart {
-            boundary: boundary(parameters),
-        }
-    } else {
-        return Media::Other;
-    };
+    let (kind, trailing) =
+        if let Some(trailing) = named(essence, b"application/x-www-form-urlencoded") {
+            (BodyKind::Form, trailing)
+        } else if let Some(trailing) = named(essence, b"application/json") {
+            (BodyKind::Json, trailing)
+        } else if let Some(trailing) = named(essence, b"multipart/form-data") {
+            let boundary = boundary(parameters);
+            (BodyKind::Multipart { boundary }, trailing)
+        } else {
+            return Media::Other;
+        };
+    if trailing {
+        // `application/json, text/plain`: PHP reads the type up to a `,` or a blank, and
+        // would find the fields the gateway neither read nor removed.
+        return Media::Unreadable;
+    }
     let coded = headers.get_all(CONTENT_ENCODING).iter().any(|coding| {
         !coding
             .as_bytes()
@@ -71,6 +77,21 @@ pub fn media(headers: &HeaderMap) -> Media {
     match coded {
         true => Media::Unreadable,
         false => Media::Kind(kind),
+    }
+}
+
+/// Whether `essence` names the media type `name` (in any case): `Some(false)` when it is
+/// just that, `Some(true)` when more follows after a byte no type name holds (a `,`, a
+/// blank, as in `application/json, text/plain`), `None` when it is another type.
+fn named(essence: &[u8], name: &[u8]) -> Option<bool> {
+    let head = essence.get(..name.len())?;
+    if !head.eq_ignore_ascii_case(name) {
+        return None;
+    }
+    match essence.get(name.len()) {
+        None => Some(false),
+        Some(&byte) if byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte) => None,
+        Some(_) => Some(true),
     }
 }
 

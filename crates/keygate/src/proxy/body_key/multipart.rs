@@ -1,10 +1,13 @@
 //! `multipart/form-data` bodies (RFC 7578 on RFC 2046): parts between `--BOUNDARY` lines,
 //! each with header fields and a content; a part's name is the `name` parameter of its
-//! `Content-Disposition: form-data` field, its value its content as sent. Read strictly:
+//! `Content-Disposition` field (`form-data`, or any type: Werkzeug reads them all), its
+//! value its content as sent. Read strictly:
 //! a body without its first boundary or its closing `--BOUNDARY--`, a boundary line
 //! followed by anything but blanks and a line end, part header fields that do not parse
 //! (httparse reads them, at most 16 per part), two `Content-Disposition` fields or two
-//! `name` parameters in one part are [`Malformed`]. What comes before the first boundary
+//! `name` parameters in one part, a `name*` parameter, or a `--BOUNDARY` anywhere but at
+//! the boundaries the parts were read at (after a bare `\n`, in the epilogue: where a
+//! lenient upstream would find a part) are [`Malformed`]. What comes before the first boundary
 //! and after the last is kept as it is and holds no field.
 
 use std::borrow::Cow;
@@ -40,7 +43,14 @@ pub(super) fn fields<'b>(
         let after = at + dash_boundary.len();
         let rest = body.get(after..).ok_or(Malformed)?;
         if rest.starts_with(b"--") {
-            return Ok(fields);
+            // Every `--BOUNDARY` in the body is one the parts were read at: another (after
+            // a bare `\n` or `\r`, in the preamble or the epilogue) is one where a lenient
+            // upstream (Werkzeug) would find a part the gateway did not see.
+            let seen = Finder::new(dash_boundary).find_iter(body).count();
+            return match seen == fields.len() + 1 {
+                true => Ok(fields),
+                false => Err(Malformed),
+            };
         }
         let padding = rest
             .iter()
@@ -70,8 +80,9 @@ pub(super) fn fields<'b>(
     }
 }
 
-/// The `name` of a part with `headers`, as written and unescaped; empty for a part
-/// without a `form-data` disposition or without a name.
+/// The `name` of a part with `headers`, as written and unescaped, whatever its
+/// disposition type; empty for a part without a disposition or without a name. A
+/// `name*` parameter (RFC 2231) is [`Malformed`].
 fn part_name<'b>(headers: &[httparse::Header<'b>]) -> Result<(&'b [u8], Cow<'b, [u8]>), Malformed> {
     let mut dispositions = headers
         .iter()
@@ -83,12 +94,20 @@ fn part_name<'b>(headers: &[httparse::Header<'b>]) -> Result<(&'b [u8], Cow<'b, 
         return Err(Malformed);
     }
     let value: &'b [u8] = disposition.value;
-    let (kind, parameters) = match value.iter().position(|&byte| byte == b';') {
+    let (_type, parameters) = match value.iter().position(|&byte| byte == b';') {
         Some(at) => (&value[..at], &value[at + 1..]),
         None => (value, &b""[..]),
     };
-    if !kind.trim_ascii().eq_ignore_ascii_case(b"form-data") {
-        return Ok((&[], Cow::Borrowed(&[])));
+    // The disposition type (`form-data`) is not looked at: Werkzeug reads the `name` of
+    // any, and a part it finds must be one the gateway reads and removes.
+    // RFC 2231's `name*=UTF-8''apikey` (and `name*0`, `name*1`…) is a name to Werkzeug and
+    // busboy: refused rather than read one way here and another there.
+    if Parameters(parameters).any(|p| {
+        p.name
+            .get(..5)
+            .is_some_and(|head| head.eq_ignore_ascii_case(b"name*"))
+    }) {
+        return Err(Malformed);
     }
     let mut names = Parameters(parameters).filter(|p| p.name.eq_ignore_ascii_case(b"name"));
     let Some(name) = names.next() else {

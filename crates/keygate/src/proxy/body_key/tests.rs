@@ -323,6 +323,62 @@ fn multipart_that_does_not_parse_is_refused() {
     assert_eq!(key_in(&only_close, "a"), None);
 }
 
+/// Parts the gateway cannot see but an upstream's parser finds: Werkzeug (Flask) ends a
+/// part at a boundary after a bare `\n` or `\r`, and reads a part's preamble boundary
+/// the same way; Werkzeug and busboy (Express's multer) read RFC 2231's `name*=` as the
+/// name. Such a part would pass with its key, unread and not removed.
+#[test]
+fn parts_only_an_upstream_would_find_are_refused() {
+    let part = "Content-Disposition: form-data; name=\"apikey\"\r\n\r\nhidden-key-0123";
+    for hidden in [
+        format!("--b\r\nContent-Disposition: form-data; name=x\r\n\r\nv\n--b\r\n{part}\r\n--b--\r\n"),
+        format!("--b\r\nContent-Disposition: form-data; name=x\r\n\r\nv\r--b\r\n{part}\r\n--b--\r\n"),
+        format!("preamble\n--b\r\n{part}\r\n--b\r\nContent-Disposition: form-data; name=x\r\n\r\nv\r\n--b--"),
+        format!("--b\r\nContent-Disposition: form-data; name=x\r\n\r\nv\r\n--b--\r\n--b\r\n{part}\r\n--b--"),
+    ] {
+        assert_eq!(
+            multipart("b", &hidden).map(|body| key_in(&body, "apikey")),
+            Err(ProxyError::BadRequestBody),
+            "{hidden:?}"
+        );
+    }
+    let attachment = "--b\r\nContent-Disposition: attachment; name=apikey\r\n\r\nk-1\r\n--b--\r\n";
+    let body = multipart("b", attachment).unwrap();
+    assert_eq!(key_in(&body, "apikey").as_deref(), Some(&b"k-1"[..]));
+    assert_eq!(without(&body, "apikey"), "--b--\r\n");
+    for extended in [
+        "form-data; name*=UTF-8''apikey",
+        "form-data; NAME*=utf-8''apikey",
+        "form-data; name*0=api; name*1=key",
+    ] {
+        let body = format!("--b\r\nContent-Disposition: {extended}\r\n\r\nk\r\n--b--");
+        assert_eq!(
+            multipart("b", &body).map(|body| key_in(&body, "apikey")),
+            Err(ProxyError::BadRequestBody),
+            "{extended}"
+        );
+    }
+}
+
+/// PHP reads a `Content-Type` up to its first `;`, `,` or space: `application/json, x`
+/// or `application/x-www-form-urlencoded x` is a form there. Keygate must not stream it
+/// as another type, key and all.
+#[test]
+fn a_content_type_an_upstream_reads_as_one_of_the_three_is_refused() {
+    for value in [
+        "application/x-www-form-urlencoded, text/plain",
+        "application/x-www-form-urlencoded text/plain",
+        "multipart/form-data,boundary=b",
+        "application/json\tx",
+        "APPLICATION/JSON,",
+    ] {
+        assert_eq!(media(&content_type(value)), Media::Unreadable, "{value:?}");
+    }
+    for other in ["application/json-patch+json", "application/jsonx"] {
+        assert_eq!(media(&content_type(other)), Media::Other, "{other}");
+    }
+}
+
 #[test]
 fn without_body_sources_the_body_goes_as_it_came() {
     let body = form("apikey=k");
