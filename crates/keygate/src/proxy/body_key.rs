@@ -158,7 +158,8 @@ pub fn wanted(route: &Route, headers: &HeaderMap) -> Option<Media> {
 
 /// Looks for the key in the `body` sources of `sources`, in order, in `body`. Within a
 /// source, two different non-empty values conflict (a form field or a part sent twice,
-/// a JSON member written twice), as in every other source.
+/// a JSON member written twice), as in every other source; so does a key beside a JSON
+/// member of its name whose value is not a string.
 pub fn extract<'b>(sources: &[KeySource], body: &'b KeyBody) -> Extracted<'b> {
     let Ok(fields) = body.fields() else {
         return Extracted::Absent;
@@ -171,8 +172,17 @@ pub fn extract<'b>(sources: &[KeySource], body: &'b KeyBody) -> Extracted<'b> {
             .iter()
             .filter(|field| field.is(name))
             .filter_map(|field| field.value.clone());
+        // A JSON member of the name whose value is not a string beside one that is: a
+        // last-wins upstream (JavaScript, Go, Python) would read `123` where the gateway
+        // read the key, when the key is forwarded.
+        let other = || {
+            fields
+                .iter()
+                .any(|field| field.is(name) && field.value.is_none())
+        };
         match single(values) {
             Single::None => continue,
+            Single::One(_) if other() => return Extracted::Conflict,
             Single::One(key) => return Extracted::Found { source: index, key },
             Single::Conflict => return Extracted::Conflict,
         }

@@ -379,6 +379,26 @@ fn a_content_type_an_upstream_reads_as_one_of_the_three_is_refused() {
     }
 }
 
+/// The gateway reads the string; with the key forwarded, an upstream that keeps the last
+/// member (JavaScript, Go, Python) would read `123` or the object instead.
+#[test]
+fn a_json_key_beside_a_member_of_its_name_that_is_not_a_string_conflicts() {
+    for text in [
+        r#"{"apikey":"k-1","apikey":123}"#,
+        r#"{"apikey":{"$ne":null},"api\u006bey":"k-1"}"#,
+        r#"{"apikey":"k-1","apikey":null}"#,
+    ] {
+        let body = json(text);
+        let found = extract(&[body_source("apikey")], &body);
+        assert!(matches!(found, Extracted::Conflict), "{text}");
+    }
+    assert_eq!(key_in(&json(r#"{"apikey":null}"#), "apikey"), None);
+    assert_eq!(
+        key_in(&json(r#"{"apikey":"k-1","apikey":"k-1"}"#), "apikey").as_deref(),
+        Some(&b"k-1"[..])
+    );
+}
+
 #[test]
 fn without_body_sources_the_body_goes_as_it_came() {
     let body = form("apikey=k");
