@@ -287,6 +287,28 @@ fn an_unreadable_body_is_refused_400() {
         &[("Content-Encoding", "gzip"), ("apikey", ALEX)],
     );
     assert_eq!(gzip.status, 400);
+    // A part only a lenient upstream (Werkzeug) finds, after a bare line feed: it would
+    // pass with its key, neither read nor removed.
+    let hidden = format!(
+        "--b\r\nContent-Disposition: form-data; name=x\r\n\r\nv\n--b\r\nContent-Disposition: form-data; name=apikey\r\n\r\n{BOB}\r\n--b--\r\n"
+    );
+    let response = post(
+        &gateway,
+        "/submit",
+        "multipart/form-data; boundary=b",
+        &hidden,
+        &[("apikey", ALEX)],
+    );
+    assert_eq!(response.status, 400, "{response:?}");
+    // PHP reads this type as a form.
+    let listed = post(
+        &gateway,
+        "/submit",
+        "application/x-www-form-urlencoded, text/plain",
+        &format!("apikey={BOB}"),
+        &[("apikey", ALEX)],
+    );
+    assert_eq!(listed.status, 400, "{listed:?}");
 }
 
 #[test]
