@@ -4,6 +4,7 @@
 //! key is forwarded; bodies too long or unreadable refused; header and query keys first.
 
 use std::io::Write;
+use std::time::Duration;
 
 use crate::http1::{closed_by_server, connect, read_one};
 use crate::support::{request, Echo, Gateway, HttpResponse};
@@ -430,6 +431,39 @@ fn http2_bodies_are_read_and_cut_alike() {
     assert_eq!(echoed["body"], "a=1&b=2");
     assert_eq!(echoed["headers"]["content-length"], "7");
     assert_eq!(echoed["headers"]["x-consumer-username"], "alex");
+}
+
+#[test]
+fn an_http2_body_declared_over_the_bound_is_refused_413_unread() {
+    let echo = Echo::start("api");
+    let gateway = gateway(&echo);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = runtime.block_on(async {
+        let socket = tokio::net::TcpStream::connect(gateway.address)
+            .await
+            .unwrap();
+        let (sender, connection) = h2::client::handshake(socket).await.unwrap();
+        tokio::spawn(connection);
+        let mut sender = sender.ready().await.unwrap();
+        // The head only: a client waiting on `Expect: 100-continue` sends no data until
+        // told to, so only a refusal by the declared length answers it.
+        let call = http::Request::post(format!("http://{}/submit", gateway.address))
+            .header("content-type", FORM)
+            .header("content-length", "5000")
+            .header("expect", "100-continue")
+            .body(())
+            .unwrap();
+        let (response, _body) = sender.send_request(call, false).unwrap();
+        let response = tokio::time::timeout(Duration::from_millis(800), response)
+            .await
+            .expect("answered before the body came (header_timeout is 1 s)")
+            .unwrap();
+        response.status().as_u16()
+    });
+    assert_eq!(status, 413);
 }
 
 #[test]

@@ -33,6 +33,20 @@ pub struct BodyWait {
     pub(super) wanted: BodyWanted,
 }
 
+impl BodyWait {
+    /// Whether `headers` declare a body longer than the gateway reads for a key: refused
+    /// `413` unread, and a client waiting on `Expect: 100-continue` is never told to go
+    /// on. HTTP/1.1's body says its length itself; an HTTP/2 stream's does not, so its
+    /// `Content-Length` field (which `h2` holds the stream's data to) is read here.
+    pub fn declared_too_long(&self, headers: &http::HeaderMap) -> bool {
+        headers
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| text.parse::<u64>().ok())
+            .is_some_and(|declared| declared > self.wanted.limit)
+    }
+}
+
 /// How the body is to be read.
 pub(in crate::proxy) struct BodyWanted {
     /// What its `Content-Type` says.
@@ -62,13 +76,18 @@ impl Gateway {
         B: Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
+        let too_long = wait.declared_too_long(&request.headers);
         let BodyWait {
             snapshot,
             started,
             record,
             wanted,
         } = *wait;
-        let key_body = match read_key_body(body, &wanted).await {
+        let read = match too_long {
+            true => Err(ProxyError::RequestBodyTooLarge),
+            false => read_key_body(body, &wanted).await,
+        };
+        let key_body = match read {
             Ok(key_body) => key_body,
             Err(error) => {
                 let refused = self.refuse(&snapshot, started, record, &request.headers, &error);

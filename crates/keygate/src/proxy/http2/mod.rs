@@ -173,23 +173,32 @@ async fn serve_stream(
     };
     let mut body = RequestBody::new(body);
     // HTTP/2 fields are not slices of one head: nothing to share.
-    let (checked, read_body) = match gateway.check(&mut parts, &Bytes::new(), client) {
-        Checking::Decided(checked) => (checked, None),
+    // Set only on a route with `body` key sources; not paired with `checked` in a tuple,
+    // which would copy the decision once more per request.
+    let mut read_body = None;
+    let checked = match gateway.check(&mut parts, &Bytes::new(), client) {
+        Checking::Decided(checked) => checked,
         // Exact rate limits across nodes: the one wait before forwarding.
         // Boxed for the reason `forwarded` is below.
-        Checking::Limiting(admission) => (Box::pin(gateway.settle(admission, &parts)).await, None),
+        Checking::Limiting(admission) => Box::pin(gateway.settle(admission, &parts)).await,
         // A route with `body` key sources: the body is read before the key is looked for.
         Checking::ReadingBody(wait) => {
-            // RFC 9110 §10.1.1, as below: its body is wanted now.
-            if expects_continue(&parts.headers) && !body.is_end_stream() {
+            // RFC 9110 §10.1.1, as below: its body is wanted now — unless its declared
+            // length is over the bound, which refuses it unread.
+            if expects_continue(&parts.headers)
+                && !body.is_end_stream()
+                && !wait.declared_too_long(&parts.headers)
+            {
                 send_continue(&mut respond);
             }
             let reading = gateway.check_body(wait, &mut parts, client, &mut body);
             let reset = std::future::poll_fn(|cx| respond.poll_reset(cx));
-            tokio::select! {
+            let (checked, read) = tokio::select! {
                 decided = Box::pin(reading) => decided,
                 _ = reset => return Err(SendStop::Gone),
-            }
+            };
+            read_body = read;
+            checked
         }
     };
     let (response, request_id) = match checked {
