@@ -384,21 +384,29 @@ fn other_media_types_and_routes_without_body_sources_are_not_read() {
     assert_eq!(invalid.status, 401);
 }
 
+/// A runtime for one test's HTTP/2 client.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// An HTTP/2 (h2c, prior knowledge) client connected to `address`, ready to send.
+async fn h2_client(address: std::net::SocketAddr) -> h2::client::SendRequest<bytes::Bytes> {
+    let socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (sender, connection) = h2::client::handshake(socket).await.unwrap();
+    tokio::spawn(connection);
+    sender.ready().await.unwrap()
+}
+
 #[test]
 fn http2_bodies_are_read_and_cut_alike() {
     let echo = Echo::start("api");
     let gateway = gateway(&echo);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let (status, answer) = runtime.block_on(async {
-        let socket = tokio::net::TcpStream::connect(gateway.address)
-            .await
-            .unwrap();
-        let (sender, connection) = h2::client::handshake(socket).await.unwrap();
-        tokio::spawn(connection);
-        let mut sender = sender.ready().await.unwrap();
+        let mut sender = h2_client(gateway.address).await;
         let call = http::Request::post(format!("http://{}/submit", gateway.address))
             .header("content-type", FORM)
             .header("x-echo-body", "1")
@@ -437,17 +445,9 @@ fn http2_bodies_are_read_and_cut_alike() {
 fn an_http2_body_declared_over_the_bound_is_refused_413_unread() {
     let echo = Echo::start("api");
     let gateway = gateway(&echo);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let status = runtime.block_on(async {
-        let socket = tokio::net::TcpStream::connect(gateway.address)
-            .await
-            .unwrap();
-        let (sender, connection) = h2::client::handshake(socket).await.unwrap();
-        tokio::spawn(connection);
-        let mut sender = sender.ready().await.unwrap();
+        let mut sender = h2_client(gateway.address).await;
         // The head only: a client waiting on `Expect: 100-continue` sends no data until
         // told to, so only a refusal by the declared length answers it.
         let call = http::Request::post(format!("http://{}/submit", gateway.address))
