@@ -19,6 +19,10 @@
 #              with a valid key at each of CONCS connections; during those runs the CPU
 #              time of keygate and of the front nginx is read from /proc, and keygate's
 #              share of the two is printed
+#   floor      the same front nginx and snippet, but a second nginx answers the checks
+#              (a constant 200 with three identity fields, no key looked at): the
+#              cheapest an `auth_request` check can be while it is an HTTP exchange of
+#              its own; its share of the CPU time is printed beside keygate's
 #
 # and last, one connection with one request at a time, the check alone against a request
 # through the front nginx; with the gRPC runs, how many cores keygate kept busy.
@@ -29,8 +33,8 @@
 #
 # Environment: REPS (3), DURATION (5s), CONCS ("50 200"), GRPC_CONNS (10), KEYGATE_BIN (if
 # not the argument; default target/release/keygate, built when missing), KG_AUTHZ_PORT
-# (9190; gRPC on + 1, admin on + 1000), FRONT_PORT (9089), UPSTREAM_PORT (9001),
-# KG_BENCH_DIR (work folder).
+# (9190; gRPC on + 1, admin on + 1000), FRONT_PORT (9089; the floor's front on + 1, its
+# checker on KG_AUTHZ_PORT + 2), UPSTREAM_PORT (9001), KG_BENCH_DIR (work folder).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +45,7 @@ GRPC_CONNS=${GRPC_CONNS:-10}
 KG_AUTHZ_PORT=${KG_AUTHZ_PORT:-9190} FRONT_PORT=${FRONT_PORT:-9089}
 UPSTREAM_PORT=${UPSTREAM_PORT:-9001} NGINX_PORT=${NGINX_PORT:-9080}
 KG_GRPC_PORT=$((KG_AUTHZ_PORT + 1))
+FLOOR_CHECK_PORT=$((KG_AUTHZ_PORT + 2)) FLOOR_FRONT_PORT=$((FRONT_PORT + 1))
 KEYGATE_BIN=$(realpath -m "${1:-${KEYGATE_BIN:-$ROOT/target/release/keygate}}")
 WORK=$KG_BENCH_DIR/authz
 SECONDS_PER_RUN=${DURATION%s}
@@ -65,10 +70,10 @@ python3 -c 'import envoy.service.auth.v3.external_auth_pb2' 2>/dev/null || {
   python3 -m pip install --quiet xds-protos grpcio >/dev/null || die "could not install xds-protos"
 }
 prepare
-for port in "$KG_AUTHZ_PORT" "$KG_GRPC_PORT" "$FRONT_PORT"; do
+for port in "$KG_AUTHZ_PORT" "$KG_GRPC_PORT" "$FRONT_PORT" "$FLOOR_CHECK_PORT" "$FLOOR_FRONT_PORT"; do
   answers "$port" && die "port $port is taken"
 done
-rm -rf "$WORK" && mkdir -p "$WORK/keygate" "$WORK/front"
+rm -rf "$WORK" && mkdir -p "$WORK/keygate" "$WORK/front" "$WORK/floor-check" "$WORK/floor-front"
 valid=$(cat "$KG_BENCH_DIR/keys/valid_key") invalid=$(cat "$KG_BENCH_DIR/keys/invalid_key")
 
 python3 "$ROOT/bench/gen_config.py" "$KG_BENCH_DIR/keys/keys-10k.txt" "$WORK/keygate/keygate.yaml" \
@@ -86,11 +91,11 @@ done
 [ "$(check_status "$valid")" = 200 ] || die "keygate's check did not answer 200 (see $WORK/keygate/)"
 [ "$(check_status "$invalid")" = 401 ] || die "keygate's check let an unknown key through"
 
-# The front nginx: the shipped snippet with this run's addresses, in a one-worker nginx.
-sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$FRONT_PORT/" -e "s/127\.0\.0\.1:9190/127.0.0.1:$KG_AUTHZ_PORT/" \
-  -e "s/127\.0\.0\.1:9001/127.0.0.1:$UPSTREAM_PORT/" "$ROOT/deploy/nginx/keygate-authz.conf" \
-  >"$WORK/front/keygate-authz.conf"
-cat >"$WORK/front/nginx.conf" <<EOF
+# one_worker_nginx DIR PORT BODY: a one-worker nginx in DIR with BODY inside `http { }`,
+# no master process (the one process is the worker, whose CPU time is read below); its
+# process id is added to PIDS and left in NGINX_PID.
+one_worker_nginx() {
+  cat >"$1/nginx.conf" <<EOF
 worker_processes 1;
 worker_rlimit_nofile 16384;
 pid nginx.pid;
@@ -99,20 +104,50 @@ events { worker_connections 8192; }
 http {
     access_log off;
     keepalive_requests 1000000;
-    include keygate-authz.conf;
+    $3
 }
 EOF
-# No master process: the one process is the worker, whose CPU time is read below.
-setsid nginx -p "$WORK/front/" -c "$WORK/front/nginx.conf" -g 'daemon off; master_process off;' \
-  >"$WORK/front/nginx.log" 2>&1 </dev/null &
-FRONT_PID=$!
-PIDS+=("$FRONT_PID")
-for _ in $(seq 100); do answers "$FRONT_PORT" && break; sleep 0.1; done
-front_status() {
-  curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "apikey: $1" "http://127.0.0.1:$FRONT_PORT/"
+  setsid nginx -p "$1/" -c "$1/nginx.conf" -g 'daemon off; master_process off;' \
+    >"$1/nginx.log" 2>&1 </dev/null &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  for _ in $(seq 100); do answers "$2" && break; sleep 0.1; done
 }
-[ "$(front_status "$valid")" = 200 ] && [ "$(front_status "$invalid")" = 401 ] ||
+# front_snippet DIR FRONT CHECKER: the shipped snippet with this run's addresses in DIR.
+front_snippet() {
+  sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$2/" -e "s/127\.0\.0\.1:9190/127.0.0.1:$3/" \
+    -e "s/127\.0\.0\.1:9001/127.0.0.1:$UPSTREAM_PORT/" "$ROOT/deploy/nginx/keygate-authz.conf" \
+    >"$1/keygate-authz.conf"
+}
+# front_status PORT KEY: the status a front nginx answers for KEY.
+front_status() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "apikey: $2" "http://127.0.0.1:$1/"
+}
+
+# The front nginx: the shipped snippet in front of keygate.
+front_snippet "$WORK/front" "$FRONT_PORT" "$KG_AUTHZ_PORT"
+one_worker_nginx "$WORK/front" "$FRONT_PORT" "include keygate-authz.conf;"
+FRONT_PID=$NGINX_PID
+[ "$(front_status "$FRONT_PORT" "$valid")" = 200 ] &&
+  [ "$(front_status "$FRONT_PORT" "$invalid")" = 401 ] ||
   die "nginx with keygate-authz.conf did not answer 200 and 401 (see $WORK/front/)"
+
+# The floor: the same snippet in front of an nginx that allows every check at once.
+one_worker_nginx "$WORK/floor-check" "$FLOOR_CHECK_PORT" "server {
+        listen 127.0.0.1:$FLOOR_CHECK_PORT;
+        location = /nginx {
+            add_header X-Consumer-Username consumer-a;
+            add_header X-Credential-Identifier key-a;
+            add_header client-type A;
+            return 200;
+        }
+    }"
+FLOOR_CHECK_PID=$NGINX_PID
+front_snippet "$WORK/floor-front" "$FLOOR_FRONT_PORT" "$FLOOR_CHECK_PORT"
+one_worker_nginx "$WORK/floor-front" "$FLOOR_FRONT_PORT" "include keygate-authz.conf;"
+FLOOR_FRONT_PID=$NGINX_PID
+[ "$(front_status "$FLOOR_FRONT_PORT" "$valid")" = 200 ] ||
+  die "the floor's pair of nginx did not answer 200 (see $WORK/floor-front/)"
 
 # One CheckRequest as Envoy sends it, framed for gRPC (a 0 byte, the length, the message).
 python3 - "$valid" "$WORK/check.bin" <<'PY' || die "could not write the CheckRequest"
@@ -166,12 +201,14 @@ PY
 # cpu PID: the process's user + system CPU time so far, in clock ticks.
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-rows=$WORK/rows shares=$WORK/shares
+rows=$WORK/rows shares=$WORK/shares floor_shares=$WORK/floor_shares
 : >"$rows"
 : >"$shares"
+: >"$floor_shares"
 say "warming up"
 RUN_PATH=/nginx RUN_HEADERS=$CHECK_HEADERS "$PEERS" run "$KG_AUTHZ_PORT" "$valid" 50 2s >/dev/null
 "$PEERS" run "$FRONT_PORT" "$valid" 50 2s >/dev/null
+"$PEERS" run "$FLOOR_FRONT_PORT" "$valid" 50 2s >/dev/null
 "$PEERS" run "$NGINX_PORT" "$valid" 50 2s >/dev/null
 say "REPS=$REPS DURATION=$DURATION CONCS=\"$CONCS\" GRPC_CONNS=$GRPC_CONNS"
 for rep in $(seq "$REPS"); do
@@ -200,6 +237,12 @@ for rep in $(seq "$REPS"); do
       say "front $conc: $result"
       [ "$(echo "$result" | cut -d' ' -f4)" = 0 ] || die "a valid key was answered other than 2xx"
     done
+    before_check=$(cpu "$FLOOR_CHECK_PID") before_front=$(cpu "$FLOOR_FRONT_PID")
+    result=$("$PEERS" run "$FLOOR_FRONT_PORT" "$valid" "$conc")
+    echo "$(($(cpu "$FLOOR_CHECK_PID") - before_check)) $(($(cpu "$FLOOR_FRONT_PID") - before_front))" \
+      >>"$floor_shares"
+    echo "nginx+nginx floor $conc $result" >>"$rows"
+    say "floor $conc: $result"
   done
   before_kg=$(cpu "$KEYGATE_PID") started=$(date +%s%N)
   result=$(grpc "$KG_GRPC_PORT")
@@ -217,7 +260,7 @@ through=$("$PEERS" run "$FRONT_PORT" "$valid" 1)
 say "one connection: check $alone; through nginx $through"
 echo "$alone $through" >"$WORK/latency"
 
-python3 - "$rows" "$shares" "$WORK/latency" "$WORK/grpc_cpu" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$rows" "$shares" "$WORK/latency" "$WORK/grpc_cpu" "$(getconf CLK_TCK)" "$floor_shares" <<'PY'
 import statistics
 import sys
 from collections import defaultdict
@@ -235,14 +278,19 @@ def median(values, column):
 
 print("| case | conns | keygate side | rps | p99 ms | peer | rps | p99 ms | ratio |")
 print("|---|---|---|---|---|---|---|---|---|")
-pairs = {"check": ("keygate-check", "nginx-401"), "front": ("nginx+keygate", "nginx-map")}
+pairs = {
+    "check": ("keygate-check", "nginx-401"),
+    "front": ("nginx+keygate", "nginx-map"),
+    "floor": ("nginx+nginx", "nginx-map"),
+}
 for (case, conns) in sorted({(c, n) for c, n, _ in runs}):
     if case == "grpc":
         values = runs[(case, conns, "keygate-grpc")]
         print(f"| gRPC Check | {conns}x10 | keygate-grpc | {median(values, 0):,.0f} | - | - | - | - | - |")
         continue
     ours, peer = pairs[case]
-    a, b = runs[(case, conns, ours)], runs[(case, conns, peer)]
+    # The floor's peer is the front runs' nginx with its own `map`.
+    a, b = runs[(case, conns, ours)], runs[("front" if case == "floor" else case, conns, peer)]
     print(f"| {case} | {conns} | {ours} | {median(a, 0):,.0f} | {median(a, 2):.2f} | {peer} "
           f"| {median(b, 0):,.0f} | {median(b, 2):.2f} | {median(a, 0) / median(b, 0):.2f} |")
 shares = [tuple(map(int, line.split())) for line in open(sys.argv[2])]
@@ -257,4 +305,10 @@ print(f"During the gRPC runs keygate used {ticks / int(sys.argv[5]) / (millis / 
 if keygate + front:
     print(f"\nkeygate's share of the CPU time of nginx + keygate in the front runs: "
           f"{keygate / (keygate + front):.1%} ({keygate} and {front} clock ticks)")
+floor = [tuple(map(int, line.split())) for line in open(sys.argv[6])]
+checker, floor_front = sum(s[0] for s in floor), sum(s[1] for s in floor)
+if checker + floor_front:
+    print(f"The floor: an nginx answering every check with a constant 200 took "
+          f"{checker / (checker + floor_front):.1%} of the CPU time of the pair "
+          f"({checker} and {floor_front} clock ticks)")
 PY
