@@ -20,6 +20,9 @@ use super::upstream::request_head::append_field;
 use super::upstream::FieldRewrite;
 use crate::config::field_patterns::same_dashed;
 use crate::config::{FieldPatterns, IdentityHeaders};
+use header_safe::header_safe;
+
+mod header_safe;
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -279,19 +282,6 @@ impl ForwardedFields<'_> {
             .chain(self.names.custom_id.as_ref())
             .chain(self.request_id.as_ref().map(|(own, _)| *own))
             .any(|own| same_dashed(name, own.as_str().as_bytes()))
-    }
-}
-
-/// A text's bytes when it may be sent as a header value (what `HeaderValue` accepts);
-/// empty when it may not (an old or hand-edited store), rather than failing the request.
-fn header_safe(bytes: &[u8]) -> &[u8] {
-    if bytes
-        .iter()
-        .all(|&byte| byte == b'\t' || (byte >= b' ' && byte != 0x7f))
-    {
-        bytes
-    } else {
-        b""
     }
 }
 
