@@ -89,9 +89,9 @@ impl AnswerFields {
 /// Appends the identity fields of `caller` under the names of `snapshot` (the one the
 /// request was checked against): the first fields of an allowing answer.
 pub fn append_identity(out: &mut Vec<u8>, snapshot: &Snapshot, caller: &Identity) {
-    for (name, value) in identity_fields(&snapshot.identity_headers, caller) {
+    identity_fields(&snapshot.identity_headers, caller, |name, value| {
         append_field(out, name.as_str().as_bytes(), value);
-    }
+    });
 }
 
 /// Appends nginx's form of a refusal: `x-keygate-status` with the status `meant` when
@@ -186,8 +186,10 @@ pub fn client_identity_fields<'a, 'h>(
                 .chain(names.consumer_id.as_ref())
                 .chain(names.custom_id.as_ref())
                 .any(|own| same_dashed(bytes, own.as_str().as_bytes()));
-        let set =
-            caller.is_some_and(|caller| identity_fields(names, caller).any(|(set, _)| set == name));
+        let mut set = false;
+        if let Some(caller) = caller {
+            identity_fields(names, caller, |field, _| set |= field == name);
+        }
         (identity && !set).then_some(name.as_str())
     })
 }
