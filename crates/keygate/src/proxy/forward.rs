@@ -20,6 +20,9 @@ use super::upstream::request_head::append_field;
 use super::upstream::FieldRewrite;
 use crate::config::field_patterns::same_dashed;
 use crate::config::{FieldPatterns, IdentityHeaders};
+use header_safe::header_safe;
+
+mod header_safe;
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -185,9 +188,9 @@ impl FieldRewrite for ForwardedFields<'_> {
 
     fn append_fields(&self, fields: &HeaderMap, out: &mut Vec<u8>) {
         if let Some(caller) = self.caller {
-            for (name, value) in identity_fields(self.names, caller) {
+            identity_fields(self.names, caller, |name, value| {
                 append_field(out, name.as_str(), value);
-            }
+            });
         }
         // Several `X-Forwarded-For` lines are folded into one, the client's address last.
         out.extend_from_slice(X_FORWARDED_FOR.as_str().as_bytes());
@@ -214,44 +217,45 @@ impl FieldRewrite for ForwardedFields<'_> {
     }
 }
 
-/// The identity fields a call by `caller` carries upstream, under `names`, in the order
-/// they are sent: consumer name, key id, client type, the groups when the consumer has
-/// any, its ids, and for the anonymous consumer (which has no key, so no key id)
-/// `X-Anonymous-Consumer: true`. One list for both ways a request goes on: forwarded by
-/// the proxy ([`ForwardedFields`]), or let through by a front proxy that asked
-/// (`super::authz::answer`). Values that may not be sent in a header are empty.
-pub fn identity_fields<'a>(
-    names: &'a IdentityHeaders,
-    caller: &'a Identity,
-) -> impl Iterator<Item = (&'a HeaderName, &'a [u8])> {
+/// The identity fields a call by `caller` carries upstream, under `names`, each handed
+/// to `field` in the order they are sent: consumer name, key id, client type, the
+/// groups when the consumer has any, its ids, and for the anonymous consumer (which has
+/// no key, so no key id) `X-Anonymous-Consumer: true`. One list for both ways a request
+/// goes on: forwarded by the proxy ([`ForwardedFields`]), or let through by a front
+/// proxy that asked (`super::authz::answer`). Values that may not be sent in a header
+/// are empty. Handed over rather than iterated: no list of fields is built per request.
+pub fn identity_fields(
+    names: &IdentityHeaders,
+    caller: &Identity,
+    mut field: impl FnMut(&HeaderName, &[u8]),
+) {
     let (key, consumer) = (caller.key(), caller.consumer());
     let profile = &consumer.profile;
-    let groups = profile.groups_header.as_ref();
-    // Most consumers have no metadata: both lookups end at once.
-    let id = profile
-        .metadata
-        .get("id")
-        .map_or(consumer.name.as_bytes(), |id| id.as_bytes());
-    let custom_id = profile.metadata.get("custom_id");
-    [
-        Some((&names.consumer, header_safe(consumer.name.as_bytes()))),
-        key.map(|key| (&names.credential, header_safe(key.id.as_bytes()))),
-        Some((&names.client_type, profile.client_type.header_bytes())),
-        groups.map(|groups| (&names.groups, groups.as_bytes())),
-        names
-            .consumer_id
-            .as_ref()
-            .map(|name| (name, header_safe(id))),
-        names
-            .custom_id
-            .as_ref()
-            .zip(custom_id)
-            .map(|(name, custom_id)| (name, header_safe(custom_id.as_bytes()))),
-        key.is_none()
-            .then_some((&X_ANONYMOUS_CONSUMER, &b"true"[..])),
-    ]
-    .into_iter()
-    .flatten()
+    let name = header_safe(consumer.name.as_bytes());
+    field(&names.consumer, name);
+    if let Some(key) = key {
+        field(&names.credential, header_safe(key.id.as_bytes()));
+    }
+    field(&names.client_type, profile.client_type.header_bytes());
+    if let Some(groups) = &profile.groups_header {
+        field(&names.groups, groups.as_bytes());
+    }
+    // Most consumers have no metadata: these lookups end at once.
+    if let Some(consumer_id) = &names.consumer_id {
+        let id = profile
+            .metadata
+            .get("id")
+            .map_or(name, |id| header_safe(id.as_bytes()));
+        field(consumer_id, id);
+    }
+    if let Some(custom_id) = &names.custom_id {
+        if let Some(value) = profile.metadata.get("custom_id") {
+            field(custom_id, header_safe(value.as_bytes()));
+        }
+    }
+    if key.is_none() {
+        field(&X_ANONYMOUS_CONSUMER, b"true");
+    }
 }
 
 impl ForwardedFields<'_> {
@@ -279,19 +283,6 @@ impl ForwardedFields<'_> {
             .chain(self.names.custom_id.as_ref())
             .chain(self.request_id.as_ref().map(|(own, _)| *own))
             .any(|own| same_dashed(name, own.as_str().as_bytes()))
-    }
-}
-
-/// A text's bytes when it may be sent as a header value (what `HeaderValue` accepts);
-/// empty when it may not (an old or hand-edited store), rather than failing the request.
-fn header_safe(bytes: &[u8]) -> &[u8] {
-    if bytes
-        .iter()
-        .all(|&byte| byte == b'\t' || (byte >= b' ' && byte != 0x7f))
-    {
-        bytes
-    } else {
-        b""
     }
 }
 

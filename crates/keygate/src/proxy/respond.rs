@@ -14,13 +14,15 @@ use http::{HeaderValue, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Either;
 
-use super::authz::answer::AnswerFields;
+use super::admission::Identity;
+use super::authz::answer::{self, AnswerFields};
 use super::error::ProxyError;
 use super::grpc_status::{self, GrpcCode};
 use super::limit_check::{LimitRefusal, Refused};
 use super::limit_headers;
 use super::ProxyBody;
 use crate::config::Template;
+use crate::state::Snapshot;
 
 /// The response for an error. `challenge` is the `WWW-Authenticate` value sent with `401`.
 pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<ProxyBody> {
@@ -124,16 +126,20 @@ pub fn error_response(error: &ProxyError, challenge: &HeaderValue) -> Response<P
         | ProxyError::InvalidKey(_)
         | ProxyError::Forbidden { anonymous: true } => {
             // An empty challenge is none (`www_authenticate: off`).
-            (!challenge.is_empty()).then(|| (WWW_AUTHENTICATE, challenge.clone()))
+            match challenge.is_empty() {
+                true => OwnField::None,
+                false => OwnField::Status(WWW_AUTHENTICATE, challenge.clone()),
+            }
         }
-        ProxyError::MethodNotAllowed { allow } => Some((ALLOW, allow.clone())),
-        ProxyError::HttpsRedirect { location } => Some((LOCATION, location.clone())),
-        _ => None,
+        ProxyError::MethodNotAllowed { allow } => OwnField::Status(ALLOW, allow.clone()),
+        ProxyError::HttpsRedirect { location } => OwnField::Status(LOCATION, location.clone()),
+        _ => OwnField::None,
     };
     let mut response = Response::new(Either::Right(ErrorBody {
         json: Some(body),
         length: body.len() as u64,
         field,
+        nginx_refusal: None,
         rare: match error {
             ProxyError::RateLimited(refusal) => Some(Box::new(RareParts {
                 limit: Some(refusal.clone()),
@@ -184,11 +190,27 @@ pub struct ErrorBody {
     json: Option<&'static str>,
     /// Its length in bytes, known after it is taken.
     length: u64,
+    /// The status's own field, or the caller an authz check's `200` names.
+    field: OwnField,
+    /// nginx's form of a refusal (`super::authz::answer`): the JSON body in
+    /// `x-keygate-body`, and the status meant when nginx is sent another.
+    nginx_refusal: Option<Option<StatusCode>>,
+    /// The parts of a gRPC answer, a `429`, a rarer authz answer or a template.
+    rare: Option<Box<RareParts>>,
+}
+
+/// What an answer of keygate's own says in its head besides its type: one field that
+/// its status calls for, or the identity fields of an authz check's `200`. Both in one
+/// place, as no answer has both: every answer moves the size of one.
+enum OwnField {
+    /// Neither.
+    None,
     /// `WWW-Authenticate` (on `401`), `Allow` (on `405`) or `Location` (on `308`), and
     /// its value.
-    field: Option<(HeaderName, HeaderValue)>,
-    /// The parts of a gRPC answer, a `429`, an authz check's answer or a template.
-    rare: Option<Box<RareParts>>,
+    Status(HeaderName, HeaderValue),
+    /// An authz check let the caller through: its identity fields, under the names of
+    /// the snapshot it was checked against (`super::authz::answer`).
+    Caller(Arc<Snapshot>, Identity),
 }
 
 /// What only some error answers carry ([`ErrorBody::rare`]).
@@ -198,13 +220,29 @@ struct RareParts {
     grpc: Option<(GrpcCode, &'static str)>,
     /// On `429`: `Retry-After` and the rate-limit fields.
     limit: Option<LimitRefusal>,
-    /// An authz check's answer: what the front proxy is told (`super::authz::answer`).
-    check: AnswerFields,
+    /// An authz check's answer: what the front proxy is told besides the caller's
+    /// identity (`super::authz::answer`).
+    check: Option<AnswerFields>,
     /// A response template answering instead of the JSON text (`responses.templates`):
     /// its body, type and fields.
     template: Option<Arc<Template>>,
     /// The template's body, until it is taken as the body's one frame.
     template_body: Option<Bytes>,
+}
+
+impl std::fmt::Debug for OwnField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OwnField::None => f.write_str("None"),
+            OwnField::Status(name, value) => {
+                f.debug_tuple("Status").field(name).field(value).finish()
+            }
+            OwnField::Caller(_, caller) => f
+                .debug_tuple("Caller")
+                .field(&caller.consumer().name)
+                .finish(),
+        }
+    }
 }
 
 impl ErrorBody {
@@ -213,7 +251,8 @@ impl ErrorBody {
         ErrorBody {
             json: None,
             length: 0,
-            field: None,
+            field: OwnField::None,
+            nginx_refusal: None,
             rare: None,
         }
     }
@@ -235,12 +274,9 @@ impl ErrorBody {
     /// on `401`, `Retry-After` and the limit fields on `429`).
     pub fn use_template(&mut self, template: Arc<Template>, status: StatusCode) {
         if status != StatusCode::UNAUTHORIZED
-            && self
-                .field
-                .as_ref()
-                .is_some_and(|(name, _)| name == WWW_AUTHENTICATE)
+            && matches!(&self.field, OwnField::Status(name, _) if name == WWW_AUTHENTICATE)
         {
-            self.field = None;
+            self.field = OwnField::None;
         }
         self.json = None;
         self.length = template.body.len() as u64;
@@ -252,21 +288,34 @@ impl ErrorBody {
         rare.template = Some(template);
     }
 
-    /// No body, and `fields`: the answer of an authz check that lets a request through
-    /// (`super::authz::answer`).
-    pub fn check_answer(fields: AnswerFields) -> ErrorBody {
+    /// No body, and the identity fields of `caller` (the snapshot the request was
+    /// checked against, and who called; none for an anonymous call) and `fields`: the
+    /// answer of an authz check that lets a request through (`super::authz::answer`).
+    /// Only the rarer `fields` are boxed.
+    pub fn check_answer(
+        caller: Option<(Arc<Snapshot>, Identity)>,
+        fields: Option<AnswerFields>,
+    ) -> ErrorBody {
         ErrorBody {
-            rare: Some(Box::new(RareParts {
-                check: fields,
-                ..RareParts::default()
-            })),
+            field: match caller {
+                Some((snapshot, caller)) => OwnField::Caller(snapshot, caller),
+                None => OwnField::None,
+            },
+            rare: fields.map(|fields| {
+                Box::new(RareParts {
+                    check: Some(fields),
+                    ..RareParts::default()
+                })
+            }),
             ..ErrorBody::empty()
         }
     }
 
-    /// The fields of an authz check's answer, to add to.
-    pub fn answer_fields_mut(&mut self) -> &mut AnswerFields {
-        &mut self.rare_mut().check
+    /// Answers nginx's `auth_request` in its form of a refusal: the JSON body in
+    /// `x-keygate-body`, and in `x-keygate-status` the status `meant` when nginx is
+    /// sent another (`super::authz::answer::denied`).
+    pub fn refuse_for_nginx(&mut self, meant: Option<StatusCode>) {
+        self.nginx_refusal = Some(meant);
     }
 
     /// A JSON body of keygate's own, without fields.
@@ -326,7 +375,8 @@ impl ErrorBody {
     }
 
     /// Appends `content-type`, the status's own field and an authz answer's fields, one
-    /// `name: value\r\n` each.
+    /// `name: value\r\n` each. Called before the body is taken: nginx's form of a
+    /// refusal carries the JSON text in a field too.
     pub fn append_fields(&self, out: &mut Vec<u8>) {
         let rare = self.rare.as_deref();
         let template = rare.and_then(|rare| rare.template.as_ref());
@@ -355,20 +405,30 @@ impl ErrorBody {
                 out.extend_from_slice(b"\r\n");
             }
         }
-        if let Some((name, value)) = &self.field {
-            out.extend_from_slice(name.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
+        match &self.field {
+            OwnField::None => {}
+            OwnField::Status(name, value) => {
+                out.extend_from_slice(name.as_str().as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            OwnField::Caller(snapshot, caller) => answer::append_identity(out, snapshot, caller),
         }
-        let Some(rare) = rare else { return };
-        if let Some(refusal) = &rare.limit {
-            out.extend_from_slice(b"retry-after: ");
-            out.extend_from_slice(itoa::Buffer::new().format(refusal.retry_after).as_bytes());
-            out.extend_from_slice(b"\r\n");
-            limit_headers::append(out, &refusal.report, refusal.headers);
+        if let Some(rare) = rare {
+            if let Some(refusal) = &rare.limit {
+                out.extend_from_slice(b"retry-after: ");
+                out.extend_from_slice(itoa::Buffer::new().format(refusal.retry_after).as_bytes());
+                out.extend_from_slice(b"\r\n");
+                limit_headers::append(out, &refusal.report, refusal.headers);
+            }
+            if let Some(check) = &rare.check {
+                check.append(out);
+            }
         }
-        rare.check.append(out);
+        if let Some(meant) = self.nginx_refusal {
+            answer::append_nginx_refusal(out, meant, self.json);
+        }
     }
 }
 

@@ -15,12 +15,12 @@
 //! status meant) and `x-keygate-body` (the JSON body), which deploy/nginx's
 //! `error_page` locations turn back into keygate's answer.
 //!
-//! These fields are not put in the answer's field map: they ride with its body
-//! ([`AnswerFields`] in [`ErrorBody`]) and are written straight into the connection's
-//! write buffer with the rest of the head, as the proxy writes the identity fields into
-//! the head it sends upstream. An answer thus costs no field map and no field value.
-
-use std::sync::Arc;
+//! These fields are not put in the answer's field map: they ride with its body (the
+//! caller, nginx's form and the rarer [`AnswerFields`] in [`ErrorBody`]) and are written
+//! straight into the connection's write buffer with the rest of the head, as the proxy
+//! writes the identity fields into the head it sends upstream. An answer thus costs no
+//! field map and no field value, and the usual ones (an identity, a refusal) no
+//! allocation either.
 
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
@@ -48,50 +48,28 @@ pub static X_KEYGATE_BODY: HeaderName = HeaderName::from_static("x-keygate-body"
 pub static X_ENVOY_AUTH_HEADERS_TO_REMOVE: HeaderName =
     HeaderName::from_static("x-envoy-auth-headers-to-remove");
 
-/// The fields of a check's answer, written into its head by [`AnswerFields::append`]
-/// (through [`ErrorBody::append_fields`]): nothing is copied until then, and then only
-/// into the write buffer.
-#[derive(Default)]
+/// The fields of an allowing answer beyond the caller's identity fields, written into
+/// its head by [`AnswerFields::append`] (through [`ErrorBody::append_fields`]): nothing
+/// is copied until then, and then only into the write buffer. Most answers have none
+/// of these, and then no `AnswerFields` is kept.
+#[derive(Debug, Default)]
 pub struct AnswerFields {
-    /// The caller, and the snapshot whose names its identity fields go under.
-    caller: Option<(Arc<Snapshot>, Identity)>,
     /// The limit closest to refusing, and the route's choice of fields for it.
     limits: Option<(LimitReport, HeaderMode)>,
     /// `Cookie` without the key cookies.
     cookie: Option<HeaderValue>,
     /// Envoy HTTP: the request fields to remove (`x-envoy-auth-headers-to-remove`).
     envoy_removes: Option<HeaderValue>,
-    /// nginx's refusal: keygate's JSON body, and the status meant when nginx is sent
-    /// another.
-    nginx_refusal: Option<(Option<&'static str>, Option<StatusCode>)>,
-}
-
-impl std::fmt::Debug for AnswerFields {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AnswerFields")
-            .field(
-                "caller",
-                &self
-                    .caller
-                    .as_ref()
-                    .map(|(_, caller)| &caller.consumer().name),
-            )
-            .field("limits", &self.limits)
-            .field("cookie", &self.cookie)
-            .field("envoy_removes", &self.envoy_removes)
-            .field("nginx_refusal", &self.nginx_refusal)
-            .finish()
-    }
 }
 
 impl AnswerFields {
+    /// Whether there is no field to write.
+    fn is_empty(&self) -> bool {
+        self.limits.is_none() && self.cookie.is_none() && self.envoy_removes.is_none()
+    }
+
     /// Appends the fields, one `name: value\r\n` each.
     pub fn append(&self, out: &mut Vec<u8>) {
-        if let Some((snapshot, caller)) = &self.caller {
-            for (name, value) in identity_fields(&snapshot.identity_headers, caller) {
-                append_field(out, name.as_str().as_bytes(), value);
-            }
-        }
         if let Some((report, mode)) = &self.limits {
             limit_headers::append(out, report, *mode);
         }
@@ -105,18 +83,30 @@ impl AnswerFields {
         if let Some(cookie) = &self.cookie {
             append_field(out, COOKIE.as_str().as_bytes(), cookie.as_bytes());
         }
-        if let Some((body, meant)) = self.nginx_refusal {
-            if let Some(status) = meant {
-                append_field(
-                    out,
-                    X_KEYGATE_STATUS.as_str().as_bytes(),
-                    status.as_str().as_bytes(),
-                );
-            }
-            if let Some(body) = body {
-                append_field(out, X_KEYGATE_BODY.as_str().as_bytes(), body.as_bytes());
-            }
-        }
+    }
+}
+
+/// Appends the identity fields of `caller` under the names of `snapshot` (the one the
+/// request was checked against): the first fields of an allowing answer.
+pub fn append_identity(out: &mut Vec<u8>, snapshot: &Snapshot, caller: &Identity) {
+    identity_fields(&snapshot.identity_headers, caller, |name, value| {
+        append_field(out, name.as_str().as_bytes(), value);
+    });
+}
+
+/// Appends nginx's form of a refusal: `x-keygate-status` with the status `meant` when
+/// nginx is sent another, and `x-keygate-body` with keygate's JSON body `json`, when
+/// the refusal has one.
+pub fn append_nginx_refusal(out: &mut Vec<u8>, meant: Option<StatusCode>, json: Option<&str>) {
+    if let Some(status) = meant {
+        append_field(
+            out,
+            X_KEYGATE_STATUS.as_str().as_bytes(),
+            status.as_str().as_bytes(),
+        );
+    }
+    if let Some(json) = json {
+        append_field(out, X_KEYGATE_BODY.as_str().as_bytes(), json.as_bytes());
     }
 }
 
@@ -132,9 +122,6 @@ fn append_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 /// `headers` are the original request's.
 pub fn allowed(shape: Shape, admission: &Admission, headers: &HeaderMap) -> Response<ProxyBody> {
     let mut fields = AnswerFields {
-        caller: admission
-            .caller()
-            .map(|caller| (admission.snapshot_shared(), caller.clone())),
         limits: admission
             .limits()
             .map(|report| (report.clone(), admission.route().rate_limit_headers)),
@@ -153,7 +140,11 @@ pub fn allowed(shape: Shape, admission: &Admission, headers: &HeaderMap) -> Resp
         }
     }
     fields.cookie = cookie.filter(|cookie| !cookie.is_empty() || shape != Shape::EnvoyHttp);
-    Response::new(Either::Right(ErrorBody::check_answer(fields)))
+    let caller = admission
+        .caller()
+        .map(|caller| (admission.snapshot_shared(), caller.clone()));
+    let fields = (!fields.is_empty()).then_some(fields);
+    Response::new(Either::Right(ErrorBody::check_answer(caller, fields)))
 }
 
 /// The names of the header key sources among `sources`.
@@ -195,8 +186,10 @@ pub fn client_identity_fields<'a, 'h>(
                 .chain(names.consumer_id.as_ref())
                 .chain(names.custom_id.as_ref())
                 .any(|own| same_dashed(bytes, own.as_str().as_bytes()));
-        let set =
-            caller.is_some_and(|caller| identity_fields(names, caller).any(|(set, _)| set == name));
+        let mut set = false;
+        if let Some(caller) = caller {
+            identity_fields(names, caller, |field, _| set |= field == name);
+        }
         (identity && !set).then_some(name.as_str())
     })
 }
@@ -210,8 +203,7 @@ pub fn denied(shape: Shape, mut response: Response<ProxyBody>) -> Response<Proxy
     let meant =
         (status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN).then_some(status);
     if let Either::Right(error) = response.body_mut() {
-        let body = error.json();
-        error.answer_fields_mut().nginx_refusal = Some((body, meant));
+        error.refuse_for_nginx(meant);
     }
     if meant.is_some() {
         *response.status_mut() = StatusCode::FORBIDDEN;

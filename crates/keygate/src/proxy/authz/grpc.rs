@@ -188,9 +188,9 @@ fn allowed(admission: &Admission, headers: &HeaderMap) -> CheckResponse {
     let mut ok = OkHttpResponse::default();
     if let Some(caller) = admission.caller() {
         let names = &admission.snapshot().identity_headers;
-        for (name, value) in identity_fields(names, caller) {
+        identity_fields(names, caller, |name, value| {
             ok.headers.push(field(name.as_str(), value));
-        }
+        });
     }
     let removed = admission.removed_key_sources();
     ok.headers_to_remove = header_sources(removed)
