@@ -58,7 +58,7 @@ impl Gateway {
                 let Admission {
                     snapshot,
                     started,
-                    record,
+                    mut record,
                     route,
                     admitted,
                 } = *admission;
@@ -76,7 +76,7 @@ impl Gateway {
                 };
                 limit_check::give_back_durable(&self.state.counters, matched.route, plan, &caller);
                 let error = ProxyError::RateLimited(refusal);
-                self.refuse(&snapshot, started, record, &request.headers, &error)
+                self.refuse(&snapshot, started, &mut record, &request.headers, &error)
             }
         }
     }
