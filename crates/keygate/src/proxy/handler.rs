@@ -284,7 +284,7 @@ impl Gateway {
                         &mut admission,
                         &request.headers,
                     )),
-                    (false, None) => Checking::Decided(Checked::Admitted(admission)),
+                    (false, None) => Checking::Decided(Checked::Admitted(Box::new(admission))),
                 }
             }
             Err(error) => {
@@ -328,7 +328,7 @@ impl Gateway {
     /// forwarded.
     pub async fn forward<B>(
         &self,
-        admission: Admission,
+        mut admission: Box<Admission>,
         request: &mut Parts,
         body: B,
         client: &ClientAddress,
@@ -336,18 +336,20 @@ impl Gateway {
     where
         B: ForwardBody,
     {
+        // Read in the box, not moved out of it.
         let Admission {
             snapshot,
             started,
-            mut record,
+            record,
             route,
-            mut admitted,
-        } = admission;
-        let matched = Matched::at(&snapshot, route);
+            admitted,
+        } = &mut *admission;
+        let (snapshot, started, route) = (&**snapshot, *started, *route);
+        let matched = Matched::at(snapshot, route);
         let limits = admitted.limits.take();
         let destination = Destination {
-            snapshot: &snapshot,
-            upstream: &upstreams::of(&snapshot, &self.health_checks)[route.0],
+            snapshot,
+            upstream: &upstreams::of(snapshot, &self.health_checks)[route.0],
         };
         let forwarded = forward(
             destination,
@@ -356,7 +358,7 @@ impl Gateway {
             request,
             body,
             client,
-            &mut record,
+            record,
         );
         let mut response = match forwarded.await {
             Ok(response) => response,
@@ -372,7 +374,7 @@ impl Gateway {
         if let Some(cors) = &matched.service.cors {
             super::cors::decorate(cors, &request.headers, response.headers_mut());
         }
-        self.finish(&snapshot, started, &mut record, &response);
+        self.finish(snapshot, started, record, &response);
         response
     }
 
@@ -802,7 +804,7 @@ struct Destination<'s> {
 async fn forward<B>(
     destination: Destination<'_>,
     matched: &Matched<'_>,
-    admitted: Admitted,
+    admitted: &Admitted,
     parts: &mut Parts,
     body: B,
     client: &ClientAddress,
@@ -814,7 +816,7 @@ where
     let Destination { snapshot, upstream } = destination;
     let upstream = upstream.current().await?;
     let sources = admitted.removed_key_sources(matched.route);
-    let caller = admitted.caller;
+    let caller = &admitted.caller;
     // Read before any field is removed: `hash_on: header` may name a key source.
     let affinity = upstream.affinity(&HashInputs {
         consumer: caller.as_ref().map(|caller| &*caller.consumer().name),

@@ -120,7 +120,7 @@ impl Gateway {
     /// forwarded, with a `Content-Length` of its own (a chunked body goes with one too).
     pub async fn forward_read(
         &self,
-        admission: Admission,
+        admission: Box<Admission>,
         request: &mut Parts,
         body: KeyBody,
         client: &ClientAddress,

@@ -37,7 +37,7 @@ impl Gateway {
     /// [`Gateway::settle`]'s decision, whatever listener asked.
     async fn settle_limits(&self, mut admission: Box<Admission>, request: &Parts) -> Checked {
         let Some(pending) = admission.admitted.pending.take() else {
-            return Checked::Admitted(*admission);
+            return Checked::Admitted(admission);
         };
         let limiter = &self.state.limiter;
         let decided = match limiter.exact() {
@@ -52,7 +52,7 @@ impl Gateway {
                     let now = millis(admission.record.time);
                     self.state.usage.note(&self.state.directory.keys, key, now);
                 }
-                Checked::Admitted(*admission)
+                Checked::Admitted(admission)
             }
             Err(refusal) => {
                 let Admission {
