@@ -170,18 +170,44 @@ impl AccessLog {
         self.sender.is_some()
     }
 
-    /// Hands a record to the writer without waiting. The record's URI and `Host` may be
-    /// slices of the connection's read buffer: the record sent keeps copies instead, so
-    /// that the buffer is free again when the request ends.
-    pub fn write(&self, mut record: AccessRecord) {
+    /// Hands a copy of `record` to the writer without waiting. Lent, not moved: the
+    /// request's record is hundreds of bytes, and with the log off nothing is copied.
+    pub fn write(&self, record: &AccessRecord) {
         if let Some(sender) = &self.sender {
-            record.uri = path_only(&record.uri);
-            record.host = record.host.as_ref().and_then(own_copy);
-            record.request_id = record.request_id.as_ref().map(RequestId::owned);
-            if let Err(TrySendError::Full(_)) = sender.try_send(record) {
+            if let Err(TrySendError::Full(_)) = sender.try_send(detached(record)) {
                 self.metrics.dropped_record();
             }
         }
+    }
+}
+
+/// A copy of `record` for the writer. The record's URI and `Host` may be slices of the
+/// connection's read buffer: the copy keeps its own instead, so that the buffer is free
+/// again when the request ends.
+fn detached(record: &AccessRecord) -> AccessRecord {
+    AccessRecord {
+        time: record.time,
+        method: record.method.clone(),
+        uri: path_only(&record.uri),
+        version: record.version,
+        client: record.client,
+        host: record.host.as_ref().and_then(own_copy),
+        request_id: record.request_id.as_ref().map(RequestId::owned),
+        status: record.status,
+        matched: record.matched,
+        service: record.service.clone(),
+        route: record.route.clone(),
+        key: record.key.clone(),
+        anonymous: record.anonymous.clone(),
+        plan: record.plan.clone(),
+        subscription: record.subscription.clone(),
+        denial: record.denial,
+        limit: record.limit.clone(),
+        upstream_status: record.upstream_status,
+        total_us: record.total_us,
+        upstream_us: record.upstream_us,
+        tries: record.tries,
+        mode: record.mode,
     }
 }
 

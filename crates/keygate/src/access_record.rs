@@ -20,7 +20,8 @@ pub struct AccessRecord {
     pub time: SystemTime,
     /// Request method.
     pub method: Method,
-    /// Request URI (the query string is not logged).
+    /// Request URI (the query string is not logged); `/` when the access log is off,
+    /// the only reader.
     pub uri: Uri,
     /// The protocol the request came in (HTTP/1.0, HTTP/1.1 or HTTP/2.0).
     pub version: Version,
@@ -99,7 +100,9 @@ impl AccessRecord {
         }
     }
 
-    /// Starts a record for a request that just arrived.
+    /// Starts a record for a request that just arrived. Inlined: the record is built
+    /// where its caller keeps it, not copied there.
+    #[inline]
     pub fn new(method: Method, uri: Uri) -> AccessRecord {
         AccessRecord {
             time: SystemTime::now(),

@@ -20,8 +20,8 @@ use crate::state::{ConsumerEntry, KeyEntry, Snapshot};
 /// limits that [`super::handler::Gateway::settle`] must take in Redis first, or (routes
 /// with `body` key sources only) a body that [`super::handler::Gateway::check_body`]
 /// must read before the key is looked for.
-// The decision stays inline: boxing it would allocate for every request, where only the
-// rare exact-mode wait and body read are boxed.
+// The decision stays inline (an answer is the common outcome, and boxing it would
+// allocate for each); the rare exact-mode wait and body read are boxed.
 #[allow(clippy::large_enum_variant)]
 pub enum Checking {
     /// Decided without waiting.
@@ -33,14 +33,18 @@ pub enum Checking {
 }
 
 /// What [`super::handler::Gateway::check`] decided about a request.
-// Both stay inline, as in `Checking`: most requests are let through, and boxing the
-// admission would allocate for each of them.
+// The answer stays inline: every refusal and every front proxy's check ends in one, and
+// boxing it would allocate for each.
 #[allow(clippy::large_enum_variant)]
 pub enum Checked {
-    /// Refused: the response to send, and the request-id field it carries.
+    /// Answered: the response to send, and the request-id field it carries.
     Answered(Response<ProxyBody>, Option<RequestIdField>),
-    /// Let through: to be forwarded with [`super::handler::Gateway::forward`].
-    Admitted(Admission),
+    /// Let through: to be forwarded with [`super::handler::Gateway::forward`]. Boxed,
+    /// so that every decision moved is a third of the size (a few hundred bytes fewer
+    /// to copy at each move, refusals and front proxies' checks included); only a
+    /// request the proxy forwards pays for the box, which its forwarding future then
+    /// holds in place of the admission itself.
+    Admitted(Box<Admission>),
 }
 
 /// A request that passed every check, and what forwarding it needs.

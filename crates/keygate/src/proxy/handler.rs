@@ -53,6 +53,7 @@ use http_body_util::Either;
 
 use super::admission::{request_id_field, Admitted, Caller, Identity};
 pub use super::admission::{Admission, Checked, Checking};
+use super::authz::{self, Shape};
 use super::body_key::{self, KeyBody};
 use super::error::{Denial, InvalidKey, PlanRefusal, ProxyError};
 use super::facts::RequestFacts;
@@ -201,12 +202,17 @@ impl Gateway {
         let started = Instant::now();
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
-        let mut record = AccessRecord::new(request.method.clone(), request.uri.clone());
+        // Only the log line shows the URI and host: no copies when nothing is logged.
+        let logged = self.access_log.enabled();
+        let uri = match logged {
+            true => request.uri.clone(),
+            false => Uri::default(),
+        };
+        let mut record = AccessRecord::new(request.method.clone(), uri);
         record.version = request.version;
         record.client = Some(client.ip);
         record.mode = mode;
-        // Only the log line shows the host: no lookup when nothing is logged.
-        if self.access_log.enabled() {
+        if logged {
             record.host = request.headers.get(HOST).cloned();
         }
         record.request_id = snapshot
@@ -218,7 +224,8 @@ impl Gateway {
         if request.method == http::Method::OPTIONS {
             if let Some(response) = super::cors::preflight(&snapshot, request, &mut record) {
                 let request_id = request_id_field(&snapshot, &record);
-                self.finish(&snapshot, started, record, &response);
+                self.finish(&snapshot, started, &mut record, &response);
+                let response = answered(record.mode, response);
                 return Checking::Decided(Checked::Answered(response, request_id));
             }
         }
@@ -258,30 +265,42 @@ impl Gateway {
             })),
             Ok(Admit::Through(route, admitted)) => {
                 let waits = admitted.pending.is_some();
-                let admission = Admission {
+                let mut admission = Admission {
                     snapshot,
                     started,
                     record,
                     route,
                     admitted,
                 };
-                match waits {
-                    true => Checking::Limiting(Box::new(admission)),
-                    false => Checking::Decided(Checked::Admitted(admission)),
+                // An HTTP check is answered here in its front proxy's protocol, where the
+                // admission lies, rather than moved (hundreds of bytes) through the
+                // callers to be answered there. An Envoy gRPC check's answer is made by
+                // its caller from the decision.
+                match (waits, http_check(admission.record.mode)) {
+                    (true, _) => Checking::Limiting(Box::new(admission)),
+                    (false, Some(shape)) => Checking::Decided(authz::answer_allowed(
+                        self,
+                        shape,
+                        &mut admission,
+                        &request.headers,
+                    )),
+                    (false, None) => Checking::Decided(Checked::Admitted(Box::new(admission))),
                 }
             }
             Err(error) => {
-                Checking::Decided(self.refuse(&snapshot, started, record, &request.headers, &error))
+                let headers = &request.headers;
+                Checking::Decided(self.refuse(&snapshot, started, &mut record, headers, &error))
             }
         }
     }
 
-    /// Answers, counts and logs a request refused with `error`.
+    /// Answers, counts and logs a request refused with `error`. The record is lent, not
+    /// moved (hundreds of bytes).
     fn refuse(
         &self,
         snapshot: &Snapshot,
         started: Instant,
-        mut record: AccessRecord,
+        record: &mut AccessRecord,
         headers: &HeaderMap,
         error: &ProxyError,
     ) -> Checked {
@@ -298,9 +317,9 @@ impl Gateway {
         if let Some(cors) = service.and_then(|service| service.cors.as_deref()) {
             super::cors::decorate(cors, headers, response.headers_mut());
         }
-        let request_id = request_id_field(snapshot, &record);
+        let request_id = request_id_field(snapshot, record);
         self.finish(snapshot, started, record, &response);
-        Checked::Answered(response, request_id)
+        Checked::Answered(answered(record.mode, response), request_id)
     }
 
     /// Phases 6 and 7 for a request [`Gateway::check`] admitted: forward it with its
@@ -309,7 +328,7 @@ impl Gateway {
     /// forwarded.
     pub async fn forward<B>(
         &self,
-        admission: Admission,
+        mut admission: Box<Admission>,
         request: &mut Parts,
         body: B,
         client: &ClientAddress,
@@ -317,18 +336,20 @@ impl Gateway {
     where
         B: ForwardBody,
     {
+        // Read in the box, not moved out of it.
         let Admission {
             snapshot,
             started,
-            mut record,
+            record,
             route,
-            mut admitted,
-        } = admission;
-        let matched = Matched::at(&snapshot, route);
+            admitted,
+        } = &mut *admission;
+        let (snapshot, started, route) = (&**snapshot, *started, *route);
+        let matched = Matched::at(snapshot, route);
         let limits = admitted.limits.take();
         let destination = Destination {
-            snapshot: &snapshot,
-            upstream: &upstreams::of(&snapshot, &self.health_checks)[route.0],
+            snapshot,
+            upstream: &upstreams::of(snapshot, &self.health_checks)[route.0],
         };
         let forwarded = forward(
             destination,
@@ -337,7 +358,7 @@ impl Gateway {
             request,
             body,
             client,
-            &mut record,
+            record,
         );
         let mut response = match forwarded.await {
             Ok(response) => response,
@@ -353,28 +374,25 @@ impl Gateway {
         if let Some(cors) = &matched.service.cors {
             super::cors::decorate(cors, &request.headers, response.headers_mut());
         }
-        self.finish(&snapshot, started, record, &response);
+        self.finish(snapshot, started, record, &response);
         response
     }
 
     /// Phase 7 for a check that let `admission` through and answered the front proxy
     /// with `response` (authz mode: nothing is forwarded).
-    pub(crate) fn finish_check(&self, admission: Admission, response: &Response<ProxyBody>) {
-        let Admission {
-            snapshot,
-            started,
-            record,
-            ..
-        } = admission;
-        self.finish(&snapshot, started, record, response);
+    pub(crate) fn finish_check(&self, admission: &mut Admission, response: &Response<ProxyBody>) {
+        let record = &mut admission.record;
+        self.finish(&admission.snapshot, admission.started, record, response);
     }
 
-    /// Phase 7: the answer's status and time go into the metrics and the access log.
+    /// Phase 7: the answer's status and time go into the record, the metrics, the usage
+    /// counts and the access log. The record is lent, not moved: it is hundreds of
+    /// bytes, and with the log off nothing needs it after this.
     fn finish(
         &self,
         snapshot: &Snapshot,
         started: Instant,
-        mut record: AccessRecord,
+        record: &mut AccessRecord,
         response: &Response<ProxyBody>,
     ) {
         record.status = response.status().as_u16();
@@ -382,7 +400,7 @@ impl Gateway {
         let counters = record
             .matched
             .and_then(|(service, route)| snapshot.route_counters.get(service)?.get(route));
-        self.metrics.observe(counters.map(|c| &**c), &record);
+        self.metrics.observe(counters.map(|c| &**c), record);
         self.state.usage_counts.note(
             millis(record.time),
             record.key.as_ref(),
@@ -392,6 +410,23 @@ impl Gateway {
         );
         self.access_log.write(record);
     }
+}
+
+/// The shape of a front proxy's HTTP check in `mode`, which is answered in the front
+/// proxy's protocol where it is decided; `None` on the proxy, and for an Envoy gRPC
+/// check, whose answer its caller makes from the decision.
+fn http_check(mode: Mode) -> Option<Shape> {
+    mode.shape().filter(|&shape| shape != Shape::EnvoyGrpc)
+}
+
+/// keygate's own answer `response` (a refusal, or a CORS preflight's), as sent in
+/// `mode`: reshaped for a front proxy's HTTP check ([`authz::answer::deny`]), after it
+/// was counted and logged as keygate meant it.
+fn answered(mode: Mode, mut response: Response<ProxyBody>) -> Response<ProxyBody> {
+    if let Some(shape) = http_check(mode) {
+        authz::answer::deny(shape, &mut response);
+    }
+    response
 }
 
 /// How [`admit`] let a request go on.
@@ -769,7 +804,7 @@ struct Destination<'s> {
 async fn forward<B>(
     destination: Destination<'_>,
     matched: &Matched<'_>,
-    admitted: Admitted,
+    admitted: &Admitted,
     parts: &mut Parts,
     body: B,
     client: &ClientAddress,
@@ -781,7 +816,7 @@ where
     let Destination { snapshot, upstream } = destination;
     let upstream = upstream.current().await?;
     let sources = admitted.removed_key_sources(matched.route);
-    let caller = admitted.caller;
+    let caller = &admitted.caller;
     // Read before any field is removed: `hash_on: header` may name a key source.
     let affinity = upstream.affinity(&HashInputs {
         consumer: caller.as_ref().map(|caller| &*caller.consumer().name),

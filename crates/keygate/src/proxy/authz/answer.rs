@@ -194,10 +194,10 @@ pub fn client_identity_fields<'a, 'h>(
     })
 }
 
-/// keygate's refusal `response`, for a front proxy of `shape`.
-pub fn denied(shape: Shape, mut response: Response<ProxyBody>) -> Response<ProxyBody> {
+/// keygate's refusal `response`, reshaped in place for a front proxy of `shape`.
+pub fn deny(shape: Shape, response: &mut Response<ProxyBody>) {
     if shape != Shape::Nginx {
-        return response;
+        return;
     }
     let status = response.status();
     let meant =
@@ -208,5 +208,4 @@ pub fn denied(shape: Shape, mut response: Response<ProxyBody>) -> Response<Proxy
     if meant.is_some() {
         *response.status_mut() = StatusCode::FORBIDDEN;
     }
-    response
 }

@@ -100,11 +100,11 @@ pub async fn answer(
     };
     match checked {
         Checked::Answered(response, _) => denied(response),
-        Checked::Admitted(admission) => {
+        Checked::Admitted(mut admission) => {
             let answer = allowed(&admission, &parts.headers);
             let mut response = Response::new(Either::Right(ErrorBody::empty()));
             *response.status_mut() = StatusCode::OK;
-            gateway.finish_check(admission, &response);
+            gateway.finish_check(&mut admission, &response);
             answer
         }
     }

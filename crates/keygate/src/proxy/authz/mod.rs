@@ -25,7 +25,7 @@ use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body_util::Either;
 
-use super::admission::{Checked, Checking};
+use super::admission::{Admission, Checked, Checking};
 use super::forward::ClientAddress;
 use super::handler::Gateway;
 use super::respond::ErrorBody;
@@ -115,22 +115,17 @@ pub fn check(
         }
     };
     drop(snapshot);
-    let checking = match gateway.check_as(&mut original.parts, &original.client, Mode::Authz(shape))
-    {
-        Checking::Decided(checked) => {
-            Checking::Decided(answer_to(gateway, shape, checked, &original.parts.headers))
-        }
-        Checking::Limiting(admission) => Checking::Limiting(admission),
-        // Not reached: bodies are read for keys on the proxy's listeners only.
-        Checking::ReadingBody(wait) => Checking::ReadingBody(wait),
-    };
+    // Answered where it is decided, in the front proxy's protocol (`Gateway::check_as`):
+    // the decision is not moved here to be reshaped.
+    let checking = gateway.check_as(&mut original.parts, &original.client, Mode::Authz(shape));
     request.headers = std::mem::take(&mut original.parts.headers);
     checking
 }
 
 /// The decision `checked` on a check of `shape`, said in the front proxy's HTTP protocol
-/// (`headers`: the original request's fields): a refusal reshaped, a request let through
-/// answered with what goes upstream, and logged.
+/// (`headers`: the original request's fields): a request let through answered with what
+/// goes upstream ([`answer_allowed`]), and logged. A refusal is already said so: the
+/// gateway reshapes it as it refuses.
 pub(crate) fn answer_to(
     gateway: &Gateway,
     shape: Shape,
@@ -138,14 +133,24 @@ pub(crate) fn answer_to(
     headers: &http::HeaderMap,
 ) -> Checked {
     match checked {
-        Checked::Answered(response, id) => Checked::Answered(answer::denied(shape, response), id),
-        Checked::Admitted(admission) => {
-            let id = admission.request_id_field();
-            let response = answer::allowed(shape, &admission, headers);
-            gateway.finish_check(admission, &response);
-            Checked::Answered(response, id)
-        }
+        answered @ Checked::Answered(..) => answered,
+        Checked::Admitted(mut admission) => answer_allowed(gateway, shape, &mut admission, headers),
     }
+}
+
+/// The answer to a check of `shape` that let `admission` through (`headers`: the
+/// original request's fields), counted and logged. The admission is lent, not moved
+/// (hundreds of bytes): its holder drops it.
+pub(crate) fn answer_allowed(
+    gateway: &Gateway,
+    shape: Shape,
+    admission: &mut Admission,
+    headers: &http::HeaderMap,
+) -> Checked {
+    let id = admission.request_id_field();
+    let response = answer::allowed(shape, admission, headers);
+    gateway.finish_check(admission, &response);
+    Checked::Answered(response, id)
 }
 
 /// A JSON answer of keygate's own with `status` and `body`.

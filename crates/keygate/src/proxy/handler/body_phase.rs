@@ -80,7 +80,7 @@ impl Gateway {
         let BodyWait {
             snapshot,
             started,
-            record,
+            mut record,
             wanted,
         } = *wait;
         let read = match too_long {
@@ -90,7 +90,8 @@ impl Gateway {
         let key_body = match read {
             Ok(key_body) => key_body,
             Err(error) => {
-                let refused = self.refuse(&snapshot, started, record, &request.headers, &error);
+                let refused =
+                    self.refuse(&snapshot, started, &mut record, &request.headers, &error);
                 return (refused, None);
             }
         };
@@ -103,11 +104,11 @@ impl Gateway {
                 let BodyWait {
                     snapshot,
                     started,
-                    record,
+                    mut record,
                     ..
                 } = *wait;
                 let error = ProxyError::BadRequestBody;
-                self.refuse(&snapshot, started, record, &request.headers, &error)
+                self.refuse(&snapshot, started, &mut record, &request.headers, &error)
             }
         };
         let admitted = matches!(checked, Checked::Admitted(_));
@@ -119,7 +120,7 @@ impl Gateway {
     /// forwarded, with a `Content-Length` of its own (a chunked body goes with one too).
     pub async fn forward_read(
         &self,
-        admission: Admission,
+        admission: Box<Admission>,
         request: &mut Parts,
         body: KeyBody,
         client: &ClientAddress,

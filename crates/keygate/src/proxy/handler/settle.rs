@@ -37,7 +37,7 @@ impl Gateway {
     /// [`Gateway::settle`]'s decision, whatever listener asked.
     async fn settle_limits(&self, mut admission: Box<Admission>, request: &Parts) -> Checked {
         let Some(pending) = admission.admitted.pending.take() else {
-            return Checked::Admitted(*admission);
+            return Checked::Admitted(admission);
         };
         let limiter = &self.state.limiter;
         let decided = match limiter.exact() {
@@ -52,13 +52,13 @@ impl Gateway {
                     let now = millis(admission.record.time);
                     self.state.usage.note(&self.state.directory.keys, key, now);
                 }
-                Checked::Admitted(*admission)
+                Checked::Admitted(admission)
             }
             Err(refusal) => {
                 let Admission {
                     snapshot,
                     started,
-                    record,
+                    mut record,
                     route,
                     admitted,
                 } = *admission;
@@ -76,7 +76,7 @@ impl Gateway {
                 };
                 limit_check::give_back_durable(&self.state.counters, matched.route, plan, &caller);
                 let error = ProxyError::RateLimited(refusal);
-                self.refuse(&snapshot, started, record, &request.headers, &error)
+                self.refuse(&snapshot, started, &mut record, &request.headers, &error)
             }
         }
     }
