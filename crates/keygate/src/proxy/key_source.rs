@@ -16,6 +16,7 @@ use http::{HeaderMap, HeaderValue};
 
 use crate::config::field_patterns::same_dashed;
 use crate::config::KeySource;
+use crate::proxy::field_lookup;
 
 /// The result of looking for a key.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,9 +47,7 @@ pub fn extract<'r>(
                 scheme,
                 separators_alike: false,
             } => single(
-                headers
-                    .get_all(name)
-                    .iter()
+                field_lookup::all(headers, name)
                     .filter_map(|value| strip_scheme(value.as_bytes(), scheme.as_deref()))
                     .map(Cow::Borrowed),
             ),

@@ -10,6 +10,7 @@ pub mod downstream;
 pub mod error;
 pub mod exact_check;
 pub mod facts;
+pub mod field_lookup;
 pub mod field_maps;
 pub mod field_names;
 pub mod forward;

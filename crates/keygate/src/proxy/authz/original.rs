@@ -21,6 +21,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
 use super::Shape;
 use crate::config::AuthzSettings;
+use crate::proxy::field_lookup::SCANNED;
 use crate::proxy::forward::{ClientAddress, TlsFacts};
 
 static X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
@@ -64,53 +65,114 @@ pub fn read(
     settings: &AuthzSettings,
     front: &ClientAddress,
 ) -> Result<Original, OriginalError> {
-    let (method, uri) = match shape {
-        Shape::Nginx => (
-            method_from(&check.headers, &settings.method_header)?,
-            target_from(&check.headers, &settings.uri_header, source)?,
-        ),
-        Shape::ForwardAuth => (
-            method_from(&check.headers, &X_FORWARDED_METHOD)?,
-            target_from(&check.headers, &X_FORWARDED_URI, source)?,
-        ),
-        Shape::EnvoyHttp => (
-            check.method.clone(),
-            without_prefix(&check.uri, &settings.envoy_path_prefix, source)?,
-        ),
+    // The fields that hold the original method and target, in the shapes that have them.
+    let in_fields = match shape {
+        Shape::Nginx => Some((&settings.method_header, &settings.uri_header)),
+        Shape::ForwardAuth => Some((&X_FORWARDED_METHOD, &X_FORWARDED_URI)),
+        Shape::EnvoyHttp => None,
         // The gRPC check is no HTTP request (`super::grpc`).
         Shape::EnvoyGrpc => return Err(OriginalError::Target),
     };
-    let client = client_of(&check.headers, front);
+    let wanted = Wanted {
+        method: in_fields.map(|(method, _)| method),
+        target: in_fields.map(|(_, target)| target),
+        host: (shape == Shape::ForwardAuth).then_some(&X_FORWARDED_HOST),
+    };
+    let fields = CheckFields::of(&check.headers, &wanted);
+    let (method, uri) = match in_fields {
+        Some((method, target)) => (
+            method_in(fields.method, method)?,
+            target_in(fields.target, target, source)?,
+        ),
+        None => (
+            check.method.clone(),
+            without_prefix(&check.uri, &settings.envoy_path_prefix, source)?,
+        ),
+    };
+    let client = client_of(&fields, front);
+    let host = fields.host.cloned();
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.method = method;
     parts.uri = uri;
     parts.version = check.version;
     parts.headers = std::mem::take(&mut check.headers);
-    if shape == Shape::ForwardAuth {
-        if let Some(host) = parts.headers.get(&X_FORWARDED_HOST).cloned() {
-            parts.headers.insert(HOST, host);
-        }
+    if let Some(host) = host {
+        parts.headers.insert(HOST, host);
     }
     Ok(Original { parts, client })
 }
 
-/// The method in field `name`.
-fn method_from(headers: &HeaderMap, name: &HeaderName) -> Result<Method, OriginalError> {
-    let value = headers
-        .get(name)
-        .ok_or_else(|| OriginalError::Missing(name.clone()))?;
+/// The names of the fields that say a check's method, target and (forward auth) host,
+/// where the check's shape has them.
+struct Wanted<'n> {
+    method: Option<&'n HeaderName>,
+    target: Option<&'n HeaderName>,
+    host: Option<&'n HeaderName>,
+}
+
+/// What a check's fields say of the original request.
+#[derive(Default)]
+struct CheckFields<'m> {
+    /// The first value of the method field.
+    method: Option<&'m HeaderValue>,
+    /// The first value of the target field.
+    target: Option<&'m HeaderValue>,
+    /// The first value of the host field.
+    host: Option<&'m HeaderValue>,
+    /// The last `X-Forwarded-For`: the front proxy's.
+    forwarded_for: Option<&'m HeaderValue>,
+    /// The first `X-Forwarded-Proto`.
+    forwarded_proto: Option<&'m HeaderValue>,
+}
+
+impl<'m> CheckFields<'m> {
+    /// The `wanted` fields of `headers`, and the forwarding fields: a check of a few
+    /// fields is gone through once, each field's name compared with the five (a hashed
+    /// lookup of each would cost more, see `proxy::field_lookup`); a larger one is
+    /// asked for each as usual. Either way the answers are `HeaderMap::get`'s (the last
+    /// `X-Forwarded-For`: `get_all`'s last).
+    fn of(headers: &'m HeaderMap, wanted: &Wanted<'_>) -> CheckFields<'m> {
+        if headers.len() > SCANNED {
+            return CheckFields {
+                method: wanted.method.and_then(|name| headers.get(name)),
+                target: wanted.target.and_then(|name| headers.get(name)),
+                host: wanted.host.and_then(|name| headers.get(name)),
+                forwarded_for: headers.get_all(&X_FORWARDED_FOR).iter().next_back(),
+                forwarded_proto: headers.get(&X_FORWARDED_PROTO),
+            };
+        }
+        let mut found = CheckFields::default();
+        for (name, value) in headers {
+            let first = |slot: &mut Option<&'m HeaderValue>, wanted: Option<&HeaderName>| {
+                if slot.is_none() && wanted == Some(name) {
+                    *slot = Some(value);
+                }
+            };
+            first(&mut found.method, wanted.method);
+            first(&mut found.target, wanted.target);
+            first(&mut found.host, wanted.host);
+            first(&mut found.forwarded_proto, Some(&X_FORWARDED_PROTO));
+            if *name == X_FORWARDED_FOR {
+                found.forwarded_for = Some(value);
+            }
+        }
+        found
+    }
+}
+
+/// The method in `value`, the first value of field `name`.
+fn method_in(value: Option<&HeaderValue>, name: &HeaderName) -> Result<Method, OriginalError> {
+    let value = value.ok_or_else(|| OriginalError::Missing(name.clone()))?;
     Method::from_bytes(value.as_bytes().trim_ascii()).map_err(|_| OriginalError::Method)
 }
 
-/// The origin-form target in field `name`.
-fn target_from(
-    headers: &HeaderMap,
+/// The origin-form target in `value`, the first value of field `name`.
+fn target_in(
+    value: Option<&HeaderValue>,
     name: &HeaderName,
     source: &Bytes,
 ) -> Result<Uri, OriginalError> {
-    let value = headers
-        .get(name)
-        .ok_or_else(|| OriginalError::Missing(name.clone()))?;
+    let value = value.ok_or_else(|| OriginalError::Missing(name.clone()))?;
     origin_form(shared(source, value.as_bytes()))
 }
 
@@ -149,16 +211,14 @@ fn without_prefix(uri: &Uri, prefix: &str, source: &Bytes) -> Result<Uri, Origin
 
 /// The original client: the last `X-Forwarded-For` entry (the front proxy's), else the
 /// front proxy itself; over TLS when `X-Forwarded-Proto` says `https`.
-fn client_of(headers: &HeaderMap, front: &ClientAddress) -> ClientAddress {
-    let forwarded = headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .next_back()
+fn client_of(fields: &CheckFields<'_>, front: &ClientAddress) -> ClientAddress {
+    let forwarded = fields
+        .forwarded_for
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.rsplit(',').next())
         .and_then(|last| parse_ip(last.trim()));
-    let https = headers
-        .get(&X_FORWARDED_PROTO)
+    let https = fields
+        .forwarded_proto
         .is_some_and(|proto| proto.as_bytes().trim_ascii().eq_ignore_ascii_case(b"https"));
     ClientAddress {
         ip: forwarded.unwrap_or(front.ip),
@@ -225,6 +285,49 @@ mod tests {
         assert_eq!(original.client.ip, IpAddr::from([203, 0, 113, 7]));
         assert_eq!(original.client.tls, None);
         assert!(request.headers.is_empty(), "the fields moved");
+    }
+
+    #[test]
+    fn repeated_fields_read_the_same_in_small_and_large_checks() {
+        // The first method, target, host and proto; the last `X-Forwarded-For`: in a
+        // check gone through field by field and in one looked up by hashed names.
+        let fields = [
+            ("x-forwarded-method", "PUT"),
+            ("x-forwarded-for", "198.51.100.1"),
+            ("x-forwarded-uri", "/first"),
+            ("x-forwarded-host", "first.example"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-method", "DELETE"),
+            ("x-forwarded-for", "198.51.100.2"),
+            ("x-forwarded-host", "second.example"),
+        ];
+        let padding: Vec<(String, &str)> =
+            (0..SCANNED).map(|n| (format!("x-pad-{n}"), "1")).collect();
+        for padded in [false, true] {
+            let mut all: Vec<(&str, &str)> = fields.to_vec();
+            if padded {
+                all.extend(padding.iter().map(|(name, value)| (name.as_str(), *value)));
+            }
+            let mut request = check("GET", "/forward-auth", &all);
+            assert_eq!(request.headers.len() > SCANNED, padded);
+            let original = read(
+                Shape::ForwardAuth,
+                &mut request,
+                &Bytes::new(),
+                &AuthzSettings::default(),
+                &front(),
+            )
+            .unwrap();
+            assert_eq!(original.parts.method, Method::PUT, "{padded}");
+            assert_eq!(original.parts.uri, "/first", "{padded}");
+            assert_eq!(original.parts.headers["host"], "first.example", "{padded}");
+            assert_eq!(
+                original.client.ip,
+                IpAddr::from([198, 51, 100, 2]),
+                "{padded}"
+            );
+            assert!(original.client.tls.is_some(), "{padded}");
+        }
     }
 
     #[test]
@@ -375,7 +478,7 @@ mod tests {
             HeaderValue::from_maybe_shared(value.clone()).unwrap(),
         );
         let name = HeaderName::from_static("x-original-uri");
-        let uri = target_from(&headers, &name, &source).unwrap();
+        let uri = target_in(headers.get(&name), &name, &source).unwrap();
         assert_eq!(uri, "/v1/orders?id=1");
         let path = uri.path_and_query().unwrap().as_str();
         assert_eq!(
@@ -385,7 +488,7 @@ mod tests {
         );
         // Without the head (HTTP/2), or with bytes from elsewhere, the target is copied.
         for other in [Bytes::new(), Bytes::from_static(b"elsewhere")] {
-            let copied = target_from(&headers, &name, &other).unwrap();
+            let copied = target_in(headers.get(&name), &name, &other).unwrap();
             assert_eq!(copied, "/v1/orders?id=1");
             let path = copied.path_and_query().unwrap().as_str();
             assert_ne!(path.as_ptr(), value.as_ptr());
