@@ -233,8 +233,12 @@ fn framing(
     {
         return Framing::Empty;
     }
-    if let Some(length) = headers
-        .get(CONTENT_LENGTH)
+    // The gateway's own answers have no fields here: no lookup for them.
+    let declared = match headers.is_empty() {
+        true => None,
+        false => headers.get(CONTENT_LENGTH),
+    };
+    if let Some(length) = declared
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse().ok())
     {
@@ -263,11 +267,7 @@ fn encode_head(
     keep_alive: bool,
     version: Version,
 ) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(parts.status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
+    append_status_line(out, parts.status);
     // RFC 9110 §8.6: no Content-Length on 1xx and 204 (an upstream may send one).
     let length_forbidden =
         parts.status.is_informational() || parts.status == StatusCode::NO_CONTENT;
@@ -288,13 +288,15 @@ fn encode_head(
     if let Some(field) = request_id {
         field.append_to(out);
     }
-    if !parts.headers.contains_key(DATE) {
+    // The gateway's own answers have no fields here: no lookups for them.
+    let has = |name| !parts.headers.is_empty() && parts.headers.contains_key(name);
+    if !has(DATE) {
         out.extend_from_slice(b"date: ");
         append_date(out);
         out.extend_from_slice(b"\r\n");
     }
     match framing {
-        Framing::Length(length) if !parts.headers.contains_key(CONTENT_LENGTH) => {
+        Framing::Length(length) if !has(CONTENT_LENGTH) => {
             out.extend_from_slice(b"content-length: ");
             out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
             out.extend_from_slice(b"\r\n");
@@ -308,6 +310,25 @@ fn encode_head(
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the status line of `status`: one piece for the statuses of most answers,
+/// put together for the others.
+fn append_status_line(out: &mut Vec<u8>, status: StatusCode) {
+    let line: &[u8] = match status {
+        StatusCode::OK => b"HTTP/1.1 200 OK\r\n",
+        StatusCode::UNAUTHORIZED => b"HTTP/1.1 401 Unauthorized\r\n",
+        StatusCode::FORBIDDEN => b"HTTP/1.1 403 Forbidden\r\n",
+        _ => {
+            out.extend_from_slice(b"HTTP/1.1 ");
+            out.extend_from_slice(status.as_str().as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+            out.extend_from_slice(b"\r\n");
+            return;
+        }
+    };
+    out.extend_from_slice(line);
 }
 
 /// Appends one body piece, framed; a large one is written from where it is.
@@ -495,6 +516,17 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.matches("x-request-id").count(), 1, "{text}");
         assert!(text.contains("x-request-id: req-7\r\n"), "{text}");
+    }
+
+    #[test]
+    fn status_lines_written_whole_read_as_those_put_together() {
+        for code in 100..=999 {
+            let status = StatusCode::from_u16(code).unwrap();
+            let mut out = Vec::new();
+            append_status_line(&mut out, status);
+            let reason = status.canonical_reason().unwrap_or("");
+            assert_eq!(out, format!("HTTP/1.1 {code} {reason}\r\n").as_bytes());
+        }
     }
 
     #[test]
