@@ -100,12 +100,12 @@ impl AccessRecord {
         }
     }
 
-    /// Starts a record for a request that just arrived. Inlined: the record is built
+    /// Starts a record for a request that arrived at `time`. Inlined: the record is built
     /// where its caller keeps it, not copied there.
     #[inline]
-    pub fn new(method: Method, uri: Uri) -> AccessRecord {
+    pub fn new(method: Method, uri: Uri, time: SystemTime) -> AccessRecord {
         AccessRecord {
-            time: SystemTime::now(),
+            time,
             method,
             uri,
             version: Version::HTTP_11,

@@ -433,7 +433,8 @@ mod tests {
     fn denials_are_counted_under_their_reason() {
         let metrics = Metrics::new(false);
         let refused = |status: u16, denial: Denial| {
-            let mut record = AccessRecord::new(Method::GET, Uri::from_static("/"));
+            let mut record =
+                AccessRecord::new(Method::GET, Uri::from_static("/"), SystemTime::now());
             record.status = status;
             record.denial = Some(denial);
             metrics.observe(None, &record);

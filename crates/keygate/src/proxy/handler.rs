@@ -67,6 +67,7 @@ use super::path_normal::normalise;
 use super::refusal::refusal_response;
 use super::request_id::RequestId;
 use super::trace_context::TraceParent;
+use super::turn_clock;
 use super::upstream::{ForwardBody, HashInputs, RequestPath, ServiceUpstream, Tries};
 use super::upstreams;
 use super::ProxyBody;
@@ -199,7 +200,10 @@ impl Gateway {
         client: &ClientAddress,
         mode: Mode,
     ) -> Checking {
-        let started = Instant::now();
+        // The turn's reading of the clocks (`turn_clock`): the request's start, and the
+        // one time its key, plan and record are judged at.
+        let now = turn_clock::now();
+        let started = now.instant;
         // The request keeps this snapshot to the end, whatever reloads happen meanwhile.
         let snapshot = self.state.load();
         // Only the log line shows the URI and host: no copies when nothing is logged.
@@ -208,7 +212,7 @@ impl Gateway {
             true => request.uri.clone(),
             false => Uri::default(),
         };
-        let mut record = AccessRecord::new(request.method.clone(), uri);
+        let mut record = AccessRecord::new(request.method.clone(), uri, now.wall);
         record.version = request.version;
         record.client = Some(client.ip);
         record.mode = mode;

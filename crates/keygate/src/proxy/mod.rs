@@ -34,6 +34,7 @@ pub mod request_id;
 pub mod respond;
 pub mod server;
 pub mod trace_context;
+pub mod turn_clock;
 pub mod upstream;
 pub mod upstreams;
 pub mod workers;

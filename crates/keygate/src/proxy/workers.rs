@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::handler::Gateway;
 use super::server::Listening;
+use super::turn_clock;
 use crate::state::SharedState;
 use crate::tls::TlsServer;
 
@@ -90,8 +91,11 @@ impl Workers {
         for (index, sockets) in sockets.into_iter().enumerate() {
             let (gateway, state, mut stopped) = (gateway.clone(), state.clone(), stopped.clone());
             let authz = authz.clone();
+            // Each wake-up from the wait for events starts a turn: its requests share
+            // one reading of the clocks (`turn_clock`).
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .on_thread_unpark(turn_clock::new_turn)
                 .build()?;
             let thread = std::thread::Builder::new()
                 .name(format!("proxy-{index}"))

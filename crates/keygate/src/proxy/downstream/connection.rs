@@ -29,6 +29,7 @@ use crate::proxy::forward::ClientAddress;
 use crate::proxy::handler::{Checked, Checking, Gateway};
 use crate::proxy::read_buffer::{poll_fill, poll_fill_within};
 use crate::proxy::respond::error_response;
+use crate::proxy::turn_clock;
 
 /// When keygate closes a connection the client may still be sending on, what it sends
 /// is read and dropped for at most this long (and [`DISCARD_LIMIT`] bytes) before the
@@ -345,7 +346,8 @@ pub async fn serve_connection<S: ClientIo>(
     let mut connection = ClientConnection::new(stream, &limits);
     let mut stopped = pin!(stopping.cancelled());
     loop {
-        let deadline = Instant::now() + limits.header_timeout;
+        // The turn's reading: a head due a few requests' time early is still due.
+        let deadline = Instant::from_std(turn_clock::now().instant) + limits.header_timeout;
         let mut parsed = None;
         let waited =
             poll_fn(|cx| connection.poll_head(cx, &limits, deadline, &mut stopped, &mut parsed));
