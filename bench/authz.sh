@@ -11,7 +11,8 @@
 #   check      wrk sending nginx `auth_request` checks (GET /nginx with X-Original-Method,
 #              X-Original-URI and a valid key: 200 with the identity fields) to keygate,
 #              beside the peers' nginx answering its own 401 path (an unknown key), at
-#              each of CONCS connections
+#              each of CONCS connections; the CPU time each server spent per request in
+#              those runs is read from /proc and printed too
 #   grpc       h2load calling envoy.service.auth.v3.Authorization/Check (h2c, GRPC_CONNS
 #              connections x 10 streams) with a CheckRequest carrying a valid key
 #   front      nginx with deploy/nginx/keygate-authz.conf (auth_request -> keygate ->
@@ -201,7 +202,11 @@ PY
 # cpu PID: the process's user + system CPU time so far, in clock ticks.
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-rows=$WORK/rows shares=$WORK/shares floor_shares=$WORK/floor_shares
+rows=$WORK/rows shares=$WORK/shares floor_shares=$WORK/floor_shares check_cpu=$WORK/check_cpu
+: >"$check_cpu"
+# The peers' nginx worker (one), whose CPU time per 401 is set beside keygate's per check.
+NGINX_401_PID=$(pgrep -P "$(cat "$KG_BENCH_DIR/run/nginx/nginx.pid")" | head -1)
+[ -n "$NGINX_401_PID" ] || die "the peers' nginx has no worker process"
 : >"$rows"
 : >"$shares"
 : >"$floor_shares"
@@ -215,10 +220,14 @@ for rep in $(seq "$REPS"); do
   for conc in $CONCS; do
     for i in 0 1; do
       if [ $(((i + rep) % 2)) = 0 ]; then
+        before=$(cpu "$KEYGATE_PID")
         result=$(RUN_PATH=/nginx RUN_HEADERS=$CHECK_HEADERS "$PEERS" run "$KG_AUTHZ_PORT" "$valid" "$conc")
+        echo "keygate-check $conc $(($(cpu "$KEYGATE_PID") - before)) $result" >>"$check_cpu"
         echo "keygate-check check $conc $result" >>"$rows"
       else
+        before=$(cpu "$NGINX_401_PID")
         result=$("$PEERS" run "$NGINX_PORT" "$invalid" "$conc")
+        echo "nginx-401 $conc $(($(cpu "$NGINX_401_PID") - before)) $result" >>"$check_cpu"
         result=$(echo "$result" | awk '{print $1, $2, $3, 0, $5}') # its 401s are the job
         echo "nginx-401 check $conc $result" >>"$rows"
       fi
@@ -260,7 +269,8 @@ through=$("$PEERS" run "$FRONT_PORT" "$valid" 1)
 say "one connection: check $alone; through nginx $through"
 echo "$alone $through" >"$WORK/latency"
 
-python3 - "$rows" "$shares" "$WORK/latency" "$WORK/grpc_cpu" "$(getconf CLK_TCK)" "$floor_shares" <<'PY'
+python3 - "$rows" "$shares" "$WORK/latency" "$WORK/grpc_cpu" "$(getconf CLK_TCK)" "$floor_shares" \
+  "$check_cpu" "$SECONDS_PER_RUN" <<'PY'
 import statistics
 import sys
 from collections import defaultdict
@@ -305,6 +315,21 @@ print(f"During the gRPC runs keygate used {ticks / int(sys.argv[5]) / (millis / 
 if keygate + front:
     print(f"\nkeygate's share of the CPU time of nginx + keygate in the front runs: "
           f"{keygate / (keygate + front):.1%} ({keygate} and {front} clock ticks)")
+# CPU time per request in the check runs: requests per second can be held back by the
+# load generator and the machine's other tenants; the CPU time each server spent on its
+# requests is what the server itself costs.
+spent = defaultdict(lambda: [0, 0.0])
+for line in open(sys.argv[7]):
+    name, conns, ticks, rate, *_ = line.split()
+    spent[(int(conns), name)][0] += int(ticks)
+    spent[(int(conns), name)][1] += float(rate) * int(sys.argv[8])
+for conns in sorted({c for c, _ in spent}):
+    per = {name: ticks / int(sys.argv[5]) / requests * 1e6
+           for (c, name), (ticks, requests) in spent.items() if c == conns and requests}
+    if len(per) == 2:
+        print(f"CPU time per request, {conns} connections: keygate's check {per['keygate-check']:.2f} µs, "
+              f"nginx's own 401 {per['nginx-401']:.2f} µs (checks per CPU-second, keygate / nginx: "
+              f"{per['nginx-401'] / per['keygate-check']:.2f})")
 floor = [tuple(map(int, line.split())) for line in open(sys.argv[6])]
 checker, floor_front = sum(s[0] for s in floor), sum(s[1] for s in floor)
 if checker + floor_front:
