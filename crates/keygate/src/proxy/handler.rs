@@ -225,7 +225,9 @@ impl Gateway {
             .request_id_header
             .as_ref()
             .map(|name| RequestId::of(&request.headers, name));
-        if request.method == http::Method::OPTIONS {
+        // Preflights are the proxy's to answer (docs/config.md): a front proxy would take
+        // the answer to a check for an allowed request and forward it.
+        if request.method == http::Method::OPTIONS && mode == Mode::Proxy {
             if let Some(response) = super::cors::preflight(&snapshot, request, &mut record) {
                 let request_id = request_id_field(&snapshot, &record);
                 self.finish(&snapshot, started, &mut record, &response);
@@ -451,7 +453,7 @@ fn admit(
     record: &mut AccessRecord,
     body: Option<&KeyBody>,
 ) -> Result<Admit, ProxyError> {
-    if check_request(request, snapshot.config.proxy.max_header_bytes)? {
+    if check_request(request, snapshot.config.proxy.max_header_bytes, record.mode)? {
         // The log shows the path that was routed, not the one sent.
         record.uri = request.uri.clone();
     }
@@ -542,7 +544,18 @@ fn admit(
 /// already normal path — nearly every request — is checked in one scan and the target,
 /// a slice of the connection's read buffer, stays as it is; only a path that changes
 /// costs a new target.
-fn check_request(request: &mut Parts, max_header_bytes: usize) -> Result<bool, ProxyError> {
+///
+/// A front proxy's check (`mode` authz) is decided on the path as the client wrote it
+/// only: the front proxy forwards that spelling, not keygate's normal form, and an
+/// upstream may read `/admin/../public` or `/admin//x` otherwise than keygate would. Such
+/// a check is refused; one whose normal form differs only in the case of its escapes'
+/// hex digits (`%c3` for `%C3`, the same bytes for every reader) is decided on the
+/// normal form.
+fn check_request(
+    request: &mut Parts,
+    max_header_bytes: usize,
+    mode: Mode,
+) -> Result<bool, ProxyError> {
     if header_bytes(&request.headers) > max_header_bytes {
         return Err(ProxyError::HeadersTooLarge);
     }
@@ -551,8 +564,19 @@ fn check_request(request: &mut Parts, max_header_bytes: usize) -> Result<bool, P
         Ok(Cow::Owned(normal)) => normal,
         Err(_) => return Err(ProxyError::BadPath),
     };
+    if mode != Mode::Proxy && !only_escape_case_differs(request.uri.path(), &normal) {
+        return Err(ProxyError::BadPath);
+    }
     request.uri = with_path(&request.uri, normal)?;
     Ok(true)
+}
+
+/// Whether the normal form `normal` of `path` differs from it in letter case alone:
+/// `normalise` changes no other letter's case than the hex digits of escapes it keeps,
+/// and every other change it makes (a decoded escape, a merged `/`, a removed segment)
+/// changes the length.
+fn only_escape_case_differs(path: &str, normal: &str) -> bool {
+    path.len() == normal.len() && path.eq_ignore_ascii_case(normal)
 }
 
 /// `uri` with its path replaced by `path`, its query and any scheme and authority kept.

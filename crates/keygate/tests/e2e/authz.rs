@@ -28,6 +28,7 @@ services:
   - name: shop
     path_prefix: /v1
     upstream: http://127.0.0.1:9
+    cors: {origins: [https://app.example.com]}
     routes:
       - name: report
         paths: [/orders/report]
@@ -37,6 +38,9 @@ services:
         limits: [{count: 1, per: minute, name: one-a-minute}]
       - name: public
         paths: [/public]
+        auth: optional
+      - name: files
+        paths: ["/files/*"]
         auth: optional
   - name: visitors
     path_prefix: /v2
@@ -291,6 +295,34 @@ pub fn client_identity_does_not_pass(front: SocketAddr) {
     }
 }
 
+/// Forwarding fields as a client might send them to make the upstream read another host,
+/// port, prefix, path, method or client than the check was made for.
+pub const SPOOFED_FORWARDING: [(&str, &str); 9] = [
+    ("X-Forwarded-Host", "admin.example"),
+    ("X-Forwarded-Port", "8443"),
+    ("X-Forwarded-Prefix", "/admin"),
+    ("X-Forwarded-Uri", "/admin"),
+    ("X-Forwarded-Method", "DELETE"),
+    ("X-Original-URI", "/admin"),
+    ("X-Original-Method", "DELETE"),
+    ("X-Real-IP", "10.9.8.7"),
+    ("Forwarded", "for=10.9.8.7;host=admin.example"),
+];
+
+/// Through the front proxy at `front`, none of [`SPOOFED_FORWARDING`] reaches the
+/// upstream as the client sent it.
+pub fn client_forwarding_does_not_pass(front: SocketAddr) {
+    let answer = get(front, "/v1/public", &SPOOFED_FORWARDING);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    for (name, sent) in SPOOFED_FORWARDING {
+        let seen = answer.upstream_header(&name.to_ascii_lowercase());
+        assert!(
+            seen.as_deref().is_none_or(|seen| !seen.contains(sent)),
+            "{name} passed: {answer:?}"
+        );
+    }
+}
+
 /// Through the front proxy at `front`, a call without a key to a service with an
 /// anonymous consumer reaches the upstream as that consumer, with
 /// `X-Anonymous-Consumer: true` and no key id whatever the client sent; one with a key as
@@ -330,6 +362,40 @@ pub fn other_refusals(front: SocketAddr) {
     assert_eq!(second.status, 429, "{second:?}");
     assert_eq!(second.message(), "API rate limit exceeded");
     assert!(second.header("retry-after").is_some(), "{second:?}");
+}
+
+/// Through the front proxy at `front`, which forwards the path as the client wrote it:
+/// a path that an upstream could read otherwise than keygate's normal form (dot segments,
+/// escaped or not, repeated `/`) is refused with keygate's `400`, never let through for
+/// the open route its normal form names; a path whose escapes differ only in case is
+/// decided as usual. And a CORS preflight is checked like any request (the shop service
+/// has `cors:`): without a key `401`, never an answer the front proxy takes for "allowed".
+pub fn what_the_upstream_reads_is_what_is_checked(front: SocketAddr) {
+    for path in [
+        "/v1/orders/report/../../public",
+        "/v1/orders/report/%2e%2e/%2E%2E/public",
+        "/v1/orders//report/../../public",
+        "/v1//public",
+        "/v1/./public",
+    ] {
+        let answer = get(front, path, &[]);
+        assert_eq!(answer.status, 400, "{path}: {answer:?}");
+        assert_eq!(answer.message(), "Invalid request path", "{path}");
+    }
+    let escaped = get(front, "/v1/files/caf%c3%a9", &[]);
+    assert_eq!(escaped.status, 200, "{escaped:?}");
+    let preflight = request(
+        front,
+        "OPTIONS",
+        "/v1/orders/report",
+        &[
+            ("Origin", "https://evil.example"),
+            ("Access-Control-Request-Method", "DELETE"),
+        ],
+        b"",
+    );
+    assert_eq!(preflight.status, 401, "{preflight:?}");
+    assert_eq!(preflight.message(), "Missing API key found in request");
 }
 
 /// Checks that the log names the mode and the check's shape on every line, and the

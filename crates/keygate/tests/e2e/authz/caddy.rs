@@ -6,8 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{
-    anonymous_consumer_passes, assert_logged, client_identity_does_not_pass, other_refusals,
-    seed_scenario, AuthzGateway,
+    anonymous_consumer_passes, assert_logged, client_forwarding_does_not_pass,
+    client_identity_does_not_pass, other_refusals, seed_scenario,
+    what_the_upstream_reads_is_what_is_checked, AuthzGateway,
 };
 use crate::support::{Echo, TempDir, PATIENCE};
 
@@ -109,6 +110,8 @@ fn caddy_forward_auth_runs_the_seed_scenario() {
         other_refusals(caddy.address);
         client_identity_does_not_pass(caddy.address);
         anonymous_consumer_passes(caddy.address);
+        what_the_upstream_reads_is_what_is_checked(caddy.address);
+        client_forwarding_does_not_pass(caddy.address);
         // The only cookie was the key: nothing of it reaches the API.
         let only_key = super::get(
             caddy.address,
@@ -118,6 +121,17 @@ fn caddy_forward_auth_runs_the_seed_scenario() {
         assert_eq!(only_key.status, 200, "{only_key:?}");
         let body = String::from_utf8_lossy(&only_key.body).into_owned();
         assert!(!body.contains(super::BOB_KEY), "{body}");
+        // The same cookie spelled as keygate also reads it: nothing of it either.
+        for cookie in [
+            format!("mia_client_key ={}", super::BOB_KEY),
+            format!("mia_client_key={};;", super::BOB_KEY),
+            format!(";mia_client_key={}", super::BOB_KEY),
+        ] {
+            let answer = super::get(caddy.address, "/v1/orders/report", &[("Cookie", &cookie)]);
+            assert_eq!(answer.status, 200, "{cookie}: {answer:?}");
+            let body = String::from_utf8_lossy(&answer.body).into_owned();
+            assert!(!body.contains(super::BOB_KEY), "{cookie}: {body}");
+        }
     });
     if let Err(panic) = check {
         eprintln!("caddy's log:\n{}", caddy.log());

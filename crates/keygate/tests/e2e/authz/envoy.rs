@@ -185,7 +185,31 @@ fn envoy_grpc_checks_allow_with_fields_and_deny_with_keygates_answer() {
     );
     assert!(!removed.contains(&json!("x-anonymous-consumer")), "{guest}");
 
-    let lines = gateway.log_lines(6);
+    // Envoy forwards the path as the client wrote it: one that is not in normal form is
+    // refused, never decided for the open route its normal form names. A CORS preflight
+    // is checked like any request.
+    let mut dotted = check(None);
+    dotted["path"] = json!("/v1/orders/report/../../public");
+    let mut preflight = check(None);
+    preflight["method"] = json!("OPTIONS");
+    preflight["headers"]["origin"] = json!("https://evil.example");
+    preflight["headers"]["access-control-request-method"] = json!("DELETE");
+    let Some(results) = run_checks(&gateway, &json!([dotted, preflight])) else {
+        return;
+    };
+    let [dotted, preflight] = &results[..] else {
+        panic!("{results:?}");
+    };
+    assert_eq!(dotted["code"], 3, "{dotted}");
+    assert_eq!(dotted["denied"]["status"], 400, "{dotted}");
+    assert_eq!(
+        dotted["denied"]["body"],
+        r#"{"message":"Invalid request path"}"#
+    );
+    assert_eq!(preflight["code"], 16, "{preflight}");
+    assert_eq!(preflight["denied"]["status"], 401, "{preflight}");
+
+    let lines = gateway.log_lines(8);
     for line in &lines {
         assert_eq!(line["check"], "envoy_grpc", "{line}");
         assert_eq!(line["client"], "203.0.113.5", "{line}");

@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 
 use super::{
-    anonymous_consumer_passes, assert_logged, client_identity_does_not_pass, other_refusals,
-    seed_scenario, AuthzGateway,
+    anonymous_consumer_passes, assert_logged, client_forwarding_does_not_pass,
+    client_identity_does_not_pass, other_refusals, seed_scenario,
+    what_the_upstream_reads_is_what_is_checked, AuthzGateway,
 };
 use crate::differential::nginx::{binary, Nginx};
 use crate::support::{Echo, TempDir};
@@ -56,6 +57,8 @@ fn nginx_auth_request_runs_the_seed_scenario() {
     other_refusals(nginx.address);
     client_identity_does_not_pass(nginx.address);
     anonymous_consumer_passes(nginx.address);
+    what_the_upstream_reads_is_what_is_checked(nginx.address);
+    client_forwarding_does_not_pass(nginx.address);
     let missing = super::get(nginx.address, "/v1/orders/report", &[]);
     assert_eq!(
         missing.header("www-authenticate"),

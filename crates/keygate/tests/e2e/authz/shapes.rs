@@ -57,6 +57,15 @@ fn traefik_forward_auth_checks_are_answered_with_the_identity_fields() {
         Some("Key realm=\"keygate\"")
     );
 
+    // Traefik forwards the path as the client wrote it (unless `sanitizePath` cleaned it
+    // for both): one not in normal form is refused, never decided for the open route
+    // its normal form names.
+    for uri in ["/v1/orders/report/../../public", "/v1//public"] {
+        let dotted = traefik(&gateway, uri, &[]);
+        assert_eq!(dotted.status, 400, "{uri}: {dotted:?}");
+        assert_eq!(dotted.message(), "Invalid request path");
+    }
+
     let lines = gateway.log_lines(4);
     assert_eq!(lines[0]["client"], "203.0.113.9", "{lines:?}");
     assert_eq!(lines[0]["host"], "api.example.com", "{lines:?}");
