@@ -150,7 +150,8 @@ pub(super) fn is_param(param: &str, name: &str) -> bool {
     *percent_decode(param.as_bytes()) == *name.as_bytes()
 }
 
-fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+/// The `name=value` pairs of a query string as sent (empty pairs skipped).
+pub(super) fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
     query
         .split('&')
         .filter(|pair| !pair.is_empty())

@@ -31,7 +31,7 @@ use crate::config::KeySource;
 use crate::proxy::admission::{Admission, Checked, Checking};
 use crate::proxy::forward::{identity_fields, ClientAddress, TlsFacts};
 use crate::proxy::handler::Gateway;
-use crate::proxy::key_source::cookie_without_keys;
+use crate::proxy::key_source::{self, cookie_without_keys};
 use crate::proxy::limit_headers;
 use crate::proxy::respond::ErrorBody;
 use crate::proxy::ProxyBody;
@@ -101,7 +101,7 @@ pub async fn answer(
     match checked {
         Checked::Answered(response, _) => denied(response),
         Checked::Admitted(mut admission) => {
-            let answer = allowed(&admission, &parts.headers);
+            let answer = allowed(&admission, &parts.headers, parts.uri.query());
             let mut response = Response::new(Either::Right(ErrorBody::empty()));
             *response.status_mut() = StatusCode::OK;
             gateway.finish_check(&mut admission, &response);
@@ -138,12 +138,12 @@ fn original(check: &CheckRequest, front: Option<SocketAddr>) -> Option<(Parts, C
         if name.starts_with(':') {
             continue;
         }
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_bytes(value),
-        ) {
-            headers.append(name, value);
-        }
+        // A field keygate cannot read refuses the check, as keygate's own parser refuses
+        // such a head: dropped, it would be decided without, and Envoy would still
+        // forward it (an identity field with a control byte would not be named for
+        // removal).
+        let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+        headers.append(name, http::HeaderValue::from_bytes(value).ok()?);
     }
     if !http.host.is_empty() {
         headers.insert(HOST, http::HeaderValue::from_str(&http.host).ok()?);
@@ -182,9 +182,32 @@ fn field(name: &str, value: &[u8]) -> HeaderValueOption {
     }
 }
 
+/// The query parameters Envoy removes for the key sources `removed` in `query`: each
+/// source's name, and every other spelling of it in the query that keygate reads as that
+/// name (`api%6Bey` for `apikey`), as Envoy compares names without decoding them.
+fn query_key_names(removed: &[KeySource], query: Option<&str>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for source in removed {
+        let KeySource::Query { name } = source else {
+            continue;
+        };
+        let spellings = query
+            .into_iter()
+            .flat_map(key_source::query_pairs)
+            .map(|(param, _)| param)
+            .filter(|param| key_source::is_param(param, name));
+        for spelling in std::iter::once(name.as_str()).chain(spellings) {
+            if !names.iter().any(|known| known == spelling) {
+                names.push(spelling.to_owned());
+            }
+        }
+    }
+    names
+}
+
 /// `OK`, with what Envoy changes on the request of `admission` (whose fields are
-/// `headers`) before forwarding it.
-fn allowed(admission: &Admission, headers: &HeaderMap) -> CheckResponse {
+/// `headers`, whose query is `query`) before forwarding it.
+fn allowed(admission: &Admission, headers: &HeaderMap, query: Option<&str>) -> CheckResponse {
     let mut ok = OkHttpResponse::default();
     if let Some(caller) = admission.caller() {
         let names = &admission.snapshot().identity_headers;
@@ -203,13 +226,7 @@ fn allowed(admission: &Admission, headers: &HeaderMap) -> CheckResponse {
         Some(cookie) => ok.headers.push(field(COOKIE.as_str(), cookie.as_bytes())),
         None => {}
     }
-    ok.query_parameters_to_remove = removed
-        .iter()
-        .filter_map(|source| match source {
-            KeySource::Query { name } => Some(name.clone()),
-            _ => None,
-        })
-        .collect();
+    ok.query_parameters_to_remove = query_key_names(removed, query);
     if let Some(report) = admission.limits() {
         let mut limits = HeaderMap::new();
         limit_headers::insert(&mut limits, report, admission.route().rate_limit_headers);
@@ -278,5 +295,31 @@ fn refusal(
             body: body.to_owned(),
         })),
         ..CheckResponse::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_key_is_removed_under_every_spelling_keygate_reads() {
+        let removed = [
+            KeySource::Query {
+                name: "apikey".into(),
+            },
+            KeySource::Header {
+                name: HeaderName::from_static("client-key"),
+                scheme: None,
+                separators_alike: false,
+            },
+        ];
+        let query = Some("api%6Bey=k1&page=2&apikey=k2&api%6bey=k3&api+key=x&apikeys=y");
+        assert_eq!(
+            query_key_names(&removed, query),
+            ["apikey", "api%6Bey", "api%6bey"]
+        );
+        assert_eq!(query_key_names(&removed, None), ["apikey"]);
+        assert!(query_key_names(&removed[1..], query).is_empty());
     }
 }

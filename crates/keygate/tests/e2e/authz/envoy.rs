@@ -194,12 +194,19 @@ fn envoy_grpc_checks_allow_with_fields_and_deny_with_keygates_answer() {
     preflight["method"] = json!("OPTIONS");
     preflight["headers"]["origin"] = json!("https://evil.example");
     preflight["headers"]["access-control-request-method"] = json!("DELETE");
-    let Some(results) = run_checks(&gateway, &json!([dotted, preflight])) else {
+    // A field keygate cannot read (a control byte) refuses the check: dropped, it would
+    // neither be decided on nor named for removal, and Envoy would forward it.
+    let mut unreadable = check(Some(("client-key", ALEX_KEY.into())));
+    unreadable["headers"]["x-consumer-id"] = json!("admin\u{1}");
+    let checks = json!([dotted, preflight, unreadable]);
+    let Some(results) = run_checks(&gateway, &checks) else {
         return;
     };
-    let [dotted, preflight] = &results[..] else {
+    let [dotted, preflight, unreadable] = &results[..] else {
         panic!("{results:?}");
     };
+    assert_eq!(unreadable["code"], 3, "{unreadable}");
+    assert_eq!(unreadable["denied"]["status"], 400, "{unreadable}");
     assert_eq!(dotted["code"], 3, "{dotted}");
     assert_eq!(dotted["denied"]["status"], 400, "{dotted}");
     assert_eq!(
